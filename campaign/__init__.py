@@ -1,0 +1,134 @@
+"""Groundswell: collective-action campaigns. ``create_app`` builds the Flask application."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from flask import Flask
+from sqlalchemy import event
+
+from campaign.config import ROOT, config_class, load_environment
+from campaign.extensions import csrf, db, limiter, login_manager, migrate
+
+
+def create_app(config: str | Mapping | None = None) -> Flask:
+    """Build the app.
+
+    ``config`` is a config name (``development``, ``testing``, ``production``) or a mapping of
+    settings applied over the class chosen by ``GROUNDSWELL_ENV`` (or by the mapping's own
+    ``ENV_NAME``). Never migrates, seeds or touches the network.
+    """
+    overrides = dict(config) if isinstance(config, Mapping) else {}
+    name = config if isinstance(config, str) else overrides.get("ENV_NAME")
+    app = Flask(
+        __name__,
+        instance_path=overrides.pop("INSTANCE_PATH", None) or str(ROOT / "instance"),
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+    )
+    cls = config_class(name)
+    app.config.from_object(cls)
+    load_environment(app)
+    app.config.update(overrides)
+    cls().finalise(app)
+
+    register_extensions(app)
+    register_blueprints(app)
+    register_template_helpers(app)
+    from campaign import errors
+    from campaign.cli import register_cli
+
+    errors.register(app)
+    register_cli(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(Path(ROOT, "migrations")), compare_type=True,
+                    render_as_batch=True)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Please log in to continue."
+    login_manager.login_message_category = "info"
+    redis_url = app.config["REDIS_URL"]
+    # limits names a Redis unix socket "redis+unix://"; redis-py calls it "unix://".
+    if redis_url.startswith("unix://"):
+        redis_url = "redis+" + redis_url
+    app.config.setdefault("RATELIMIT_STORAGE_URI", redis_url)
+    limiter.init_app(app)
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            _configure_sqlite(db.engine)
+
+    from campaign.models import User
+
+    @login_manager.user_loader
+    def load_user(session_token: str) -> User | None:
+        return db.session.execute(
+            db.select(User).filter_by(session_token=session_token)
+        ).scalar_one_or_none()
+
+
+def _configure_sqlite(engine) -> None:
+    """WAL, a busy timeout, foreign keys, and write transactions that begin IMMEDIATE.
+
+    pysqlite's own transaction handling begins lazily and DEFERRED, so two writers can both
+    read and then fail with "database is locked" on upgrade; taking the write lock at BEGIN
+    makes the second wait instead.
+    """
+
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def on_begin(connection):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def register_blueprints(app: Flask) -> None:
+    from campaign.accounts.views import bp as accounts_bp
+    from campaign.auth.views import bp as auth_bp
+    from campaign.boycotts import bp as boycotts_bp
+    from campaign.brands.views import bp as brands_bp
+    from campaign.buycotts import bp as buycotts_bp
+    from campaign.campaigns.views import bp as campaigns_bp
+    from campaign.dev.views import bp as dev_bp
+    from campaign.main.views import bp as main_bp
+    from campaign.moderation.views import bp as moderation_bp
+    from campaign.petitions import bp as petitions_bp
+    from campaign.proposals import bp as proposals_bp
+
+    for bp in (
+        main_bp,
+        auth_bp,
+        accounts_bp,
+        campaigns_bp,
+        petitions_bp,
+        boycotts_bp,
+        buycotts_bp,
+        proposals_bp,
+        brands_bp,
+        moderation_bp,
+    ):
+        app.register_blueprint(bp)
+    if app.config["SHOW_OUTBOX"]:
+        app.register_blueprint(dev_bp)
+
+
+def register_template_helpers(app: Flask) -> None:
+    from campaign.markdown import render_markdown
+
+    app.jinja_env.filters["markdown"] = render_markdown
+    app.jinja_env.filters["number"] = lambda n: f"{n:,}"
+    app.jinja_env.filters["date"] = lambda d: d.strftime("%-d %b %Y") if d else ""
+    app.jinja_env.globals["show_outbox"] = app.config["SHOW_OUTBOX"]

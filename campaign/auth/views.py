@@ -1,0 +1,157 @@
+"""Sign up, log in and out, verify an email address, reset a password."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+
+from campaign.auth.forms import (
+    EmailOnlyForm,
+    LoginForm,
+    ResetPasswordForm,
+    SignupForm,
+)
+from campaign.extensions import db, limiter
+from campaign.models.user import new_session_token
+from campaign.services import ServiceError, accounts
+from campaign.tokens import TokenError
+
+bp = Blueprint("auth", __name__)
+
+
+def safe_next(default: str = "main.home") -> str:
+    """The ``next`` target if it stays on this site, else ``default``'s URL."""
+    target = request.args.get("next") or request.form.get("next") or ""
+    parts = urlsplit(target)
+    if target.startswith("/") and not target.startswith("//") and not parts.netloc \
+            and not parts.scheme and "\\" not in target:
+        return target
+    return url_for(default)
+
+
+def _signup_limit() -> str:
+    return current_app.config["RATELIMIT_SIGNUP"]
+
+
+def _login_limit() -> str:
+    return current_app.config["RATELIMIT_LOGIN"]
+
+
+@bp.route("/signup", methods=["GET", "POST"])
+@limiter.limit(_signup_limit, methods=["POST"])
+def signup():
+    if current_user.is_authenticated:
+        return redirect(url_for("accounts.profile"))
+    form = SignupForm()
+    if form.validate_on_submit():
+        try:
+            user = accounts.register(form.email.data, form.name.data, form.password.data)
+        except accounts.EmailTaken as exc:
+            form.email.errors.append(
+                f"{exc} Log in instead, or reset your password if you forgot it.")
+        else:
+            login_user(user)
+            flash(f"Welcome, {user.name}! We sent a link to {user.email}: open it to confirm "
+                  "your address.", "success")
+            return redirect(safe_next("accounts.profile"))
+    return render_template("auth/signup.html", form=form)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(safe_next())
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = accounts.find_user_by_email(form.email.data)
+        if user is not None and user.check_password(form.password.data):
+            login_user(user, remember=form.remember.data)
+            flash(f"Welcome back, {user.name}.", "success")
+            return redirect(safe_next())
+        form.password.errors.append("That email and password do not match an account.")
+    return render_template("auth/login.html", form=form)
+
+
+@bp.route("/logout", methods=["POST"])
+def logout():
+    if current_user.is_authenticated:
+        # A new token ends this session and any remembered device.
+        current_user.session_token = new_session_token()
+        db.session.commit()
+        logout_user()
+    flash("You are logged out.", "info")
+    return redirect(url_for("main.home"))
+
+
+@bp.route("/verify/<token>")
+def verify(token: str):
+    try:
+        user = accounts.verify_email(token)
+    except TokenError as exc:
+        return render_template("auth/token_error.html", expired=exc.expired,
+                               action="confirm your email address",
+                               retry_url=url_for("auth.resend_verification")), 400
+    except ServiceError as exc:
+        return render_template("auth/token_error.html", expired=False, message=str(exc),
+                               action="confirm your email address",
+                               retry_url=url_for("auth.resend_verification")), 400
+    flash(f"Thank you: {user.email} is confirmed.", "success")
+    if current_user.is_authenticated:
+        return redirect(url_for("accounts.profile"))
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/verify", methods=["GET", "POST"])
+@limiter.limit(_signup_limit, methods=["POST"])
+def resend_verification():
+    form = EmailOnlyForm()
+    if current_user.is_authenticated and request.method == "GET":
+        form.email.data = current_user.email
+    if form.validate_on_submit():
+        user = accounts.find_user_by_email(form.email.data)
+        if user is not None and not user.is_verified:
+            accounts.request_verification(user.id)
+        flash("If that address has an unconfirmed account, a new link is on its way.", "info")
+        return redirect(url_for("main.home"))
+    return render_template("auth/resend.html", form=form)
+
+
+@bp.route("/reset", methods=["GET", "POST"])
+@limiter.limit(_signup_limit, methods=["POST"])
+def request_reset():
+    form = EmailOnlyForm()
+    if form.validate_on_submit():
+        accounts.request_password_reset(form.email.data)
+        flash("If that address has an account, a link to reset the password is on its way. "
+              "It works for two hours.", "info")
+        return redirect(url_for("auth.login"))
+    return render_template("auth/reset_request.html", form=form)
+
+
+@bp.route("/reset/<token>", methods=["GET", "POST"])
+def reset_password(token: str):
+    try:
+        accounts.user_for_reset_token(token)
+    except TokenError as exc:
+        return render_template("auth/token_error.html", expired=exc.expired,
+                               action="reset your password",
+                               retry_url=url_for("auth.request_reset")), 400
+    form = ResetPasswordForm()
+    if form.validate_on_submit():
+        user = accounts.reset_password(token, form.password.data)
+        login_user(user)
+        flash("Your new password is set; other devices have been logged out.", "success")
+        return redirect(url_for("accounts.profile"))
+    return render_template("auth/reset_password.html", form=form)
+
+
+@bp.route("/account/verify-again", methods=["POST"])
+@login_required
+def resend_mine():
+    if not current_user.is_verified:
+        accounts.request_verification(current_user.id)
+        flash(f"A new confirmation link is on its way to {current_user.email}.", "info")
+    return redirect(url_for("accounts.profile"))

@@ -1,0 +1,24 @@
+from wtforms import TextAreaField
+from wtforms.validators import DataRequired, Length, ValidationError
+
+from campaign.campaigns.forms import TargetBrandForm
+
+
+class BoycottForm(TargetBrandForm):
+    demands = TextAreaField("Demands", validators=[
+        DataRequired(message="List what the brand must do to end the boycott."),
+        Length(max=3000, message="Keep the demands under 3,000 characters.")],
+        description="One demand per line. The boycott ends when the brand meets them.")
+
+    def validate_demands(self, field):
+        lines = [line for line in field.data.splitlines() if line.strip()]
+        if len(lines) > 10:
+            raise ValidationError("Ten demands at most: focus wins campaigns.")
+
+    def campaign_data(self) -> dict:
+        lines = [line.strip() for line in self.demands.data.splitlines() if line.strip()]
+        return {**super().campaign_data(), "demands": "\n".join(lines)}
+
+    def fill_from(self, campaign) -> None:
+        super().fill_from(campaign)
+        self.demands.data = campaign.demands

@@ -1,0 +1,85 @@
+"""The form every campaign shares; each kind's package adds its own fields."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time
+
+from flask_wtf import FlaskForm
+from wtforms import DateField, IntegerField, SelectField, StringField, SubmitField, TextAreaField
+from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
+
+from campaign.extensions import db
+from campaign.models import Brand, utcnow
+
+
+def brand_choices() -> list[tuple[int, str]]:
+    brands = db.session.execute(db.select(Brand.id, Brand.name).order_by(Brand.name)).all()
+    return [(brand.id, brand.name) for brand in brands]
+
+
+class CampaignForm(FlaskForm):
+    title = StringField("Title", validators=[
+        DataRequired(message="Give your campaign a title."),
+        Length(min=10, max=150, message="Titles are 10 to 150 characters.")],
+        description="Say what you want, in a line people will share.")
+    summary = StringField("Summary", validators=[
+        DataRequired(message="Write a one-sentence summary."),
+        Length(max=300, message="Keep the summary under 300 characters.")],
+        description="One sentence, shown on cards and in search results.")
+    body = TextAreaField("The full story", validators=[
+        DataRequired(message="Tell supporters why this matters."),
+        Length(max=20000, message="Keep the story under 20,000 characters.")],
+        description="Markdown: **bold**, *italic*, [links](https://example.org), lists.")
+    goal = IntegerField("Goal", default=1000, validators=[
+        DataRequired(message="Set a goal: how many supporters do you need?"),
+        NumberRange(min=10, max=100_000_000, message="Goals run from 10 to 100,000,000.")])
+    closes_on = DateField("Closing date (optional)", validators=[Optional()],
+                          description="Leave empty to keep it open until you close it.")
+    submit = SubmitField("Save draft")
+
+    def validate_closes_on(self, field):
+        if field.data and self.closes_at_from(field.data) <= utcnow():
+            raise ValidationError("Choose a closing date in the future.")
+
+    @staticmethod
+    def closes_at_from(day) -> datetime:
+        # Closing happens at the end of the chosen day, in UTC.
+        return datetime.combine(day, time(23, 59, 59), tzinfo=UTC)
+
+    def campaign_data(self) -> dict:
+        """The validated values, named as the service expects."""
+        return {
+            "title": self.title.data.strip(),
+            "summary": self.summary.data.strip(),
+            "body": self.body.data,
+            "goal": self.goal.data,
+            "closes_at": self.closes_at_from(self.closes_on.data) if self.closes_on.data else None,
+        }
+
+    def fill_from(self, campaign) -> None:
+        """Prefill the fields from ``campaign`` for an edit page."""
+        self.title.data = campaign.title
+        self.summary.data = campaign.summary
+        self.body.data = campaign.body
+        self.goal.data = campaign.goal
+        self.closes_on.data = campaign.closes_at.date() if campaign.closes_at else None
+
+    def prepare(self) -> None:
+        """Load choices that come from the database (called before validation)."""
+
+
+class TargetBrandForm(CampaignForm):
+    """A campaign addressed to one brand: petitions, boycotts and proposals."""
+
+    target_brand_id = SelectField("Brand", coerce=int, validators=[
+        DataRequired(message="Choose the brand this is addressed to.")])
+
+    def prepare(self) -> None:
+        self.target_brand_id.choices = [(0, "Choose a brand…"), *brand_choices()]
+
+    def campaign_data(self) -> dict:
+        return {**super().campaign_data(), "target_brand_id": self.target_brand_id.data}
+
+    def fill_from(self, campaign) -> None:
+        super().fill_from(campaign)
+        self.target_brand_id.data = campaign.target_brand_id

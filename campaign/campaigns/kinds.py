@@ -1,0 +1,117 @@
+"""One blueprint per campaign kind, built from the same views over the one model.
+
+Each kind's package (``campaign.petitions`` …) supplies its model subclass and form; the
+endpoints read ``petitions.new``, ``petitions.show``, ``petitions.edit``, ``petitions.submit``.
+"""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_login import current_user, login_required
+
+from campaign.campaigns.forms import CampaignForm
+from campaign.extensions import db, limiter
+from campaign.models import Campaign
+from campaign.services import ServiceError
+from campaign.services import campaigns as service
+
+
+def can_view(campaign: Campaign) -> bool:
+    """Visitors see public campaigns; the organiser and moderators see every state."""
+    if campaign.is_public:
+        return True
+    return current_user.is_authenticated and (
+        current_user.id == campaign.organiser_id or current_user.is_moderator
+    )
+
+
+def _campaign_limit() -> str:
+    from flask import current_app
+
+    return current_app.config["RATELIMIT_CAMPAIGN_CREATE"]
+
+
+def kind_blueprint(model: type[Campaign], form_class: type[CampaignForm]) -> Blueprint:
+    bp = Blueprint(model.blueprint, __name__, url_prefix=f"/{model.blueprint}")
+
+    def load(slug: str) -> Campaign:
+        campaign = db.session.execute(
+            db.select(model).filter_by(slug=slug)
+        ).scalar_one_or_none()
+        if campaign is None or not can_view(campaign):
+            abort(404)
+        return campaign
+
+    def organiser_only(view):
+        @wraps(view)
+        @login_required
+        def wrapper(slug: str):
+            campaign = load(slug)
+            if campaign.organiser_id != current_user.id:
+                abort(403)
+            return view(campaign)
+
+        return wrapper
+
+    @bp.route("/new", methods=["GET", "POST"])
+    @login_required
+    @limiter.limit(_campaign_limit, methods=["POST"])
+    def new():
+        if not current_user.is_verified:
+            flash(f"Confirm your email address before starting a {model.noun}: "
+                  "we sent you a link when you signed up.", "warning")
+            return redirect(url_for("accounts.profile"))
+        form = form_class()
+        form.prepare()
+        if form.validate_on_submit():
+            try:
+                campaign = service.create_campaign(model, current_user.id, form.campaign_data())
+            except ServiceError as exc:
+                flash(str(exc), "error")
+            else:
+                flash(f"Your {model.noun} is saved as a draft. Submit it for review when it "
+                      "is ready.", "success")
+                return redirect(url_for(f"{model.blueprint}.show", slug=campaign.slug))
+        return render_template("campaigns/form.html", form=form, model=model, campaign=None)
+
+    @bp.route("/<slug>")
+    def show(slug: str):
+        campaign = load(slug)
+        return render_template("campaigns/show.html", campaign=campaign)
+
+    @bp.route("/<slug>/edit", methods=["GET", "POST"])
+    @organiser_only
+    def edit(campaign: Campaign):
+        if not campaign.is_editable:
+            flash(f"This {model.noun} can no longer be edited.", "warning")
+            return redirect(url_for(f"{model.blueprint}.show", slug=campaign.slug))
+        form = form_class()
+        form.prepare()
+        if form.validate_on_submit():
+            try:
+                service.update_campaign(campaign.id, current_user.id, form.campaign_data())
+            except ServiceError as exc:
+                db.session.rollback()
+                flash(str(exc), "error")
+            else:
+                flash("Your changes are saved.", "success")
+                return redirect(url_for(f"{model.blueprint}.show", slug=campaign.slug))
+        elif not form.is_submitted():
+            form.fill_from(campaign)
+        return render_template("campaigns/form.html", form=form, model=model, campaign=campaign)
+
+    @bp.route("/<slug>/submit", methods=["POST"])
+    @organiser_only
+    def submit(campaign: Campaign):
+        try:
+            service.submit_for_review(campaign.id, current_user.id)
+        except ServiceError as exc:
+            flash(str(exc), "error")
+        else:
+            flash("Submitted. A moderator will review it, usually within a day; you will see "
+                  "the decision here.", "success")
+        return redirect(url_for(f"{model.blueprint}.show", slug=campaign.slug))
+
+    return bp

@@ -1,0 +1,159 @@
+"""Configuration classes, chosen by ``GROUNDSWELL_ENV`` and filled from the environment.
+
+Every setting can be overridden by an environment variable of the same name; the embedded
+default (development) needs none. See README.md for the full list.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class Config:
+    ENV_NAME = "base"
+    SECRET_KEY: str | None = None
+    SQLALCHEMY_DATABASE_URI: str | None = None
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    REDIS_URL: str | None = None
+    # file:// (a folder of .eml files) or smtp://user:pass@host:port (smtps:// for TLS).
+    MAIL_URL: str | None = None
+    MAIL_FROM = "Groundswell <no-reply@groundswell.localhost>"
+    # Absolute base of links in emails, which jobs build without a request.
+    PUBLIC_URL = "http://127.0.0.1:5000"
+    RQ_QUEUES = ("high", "default", "bulk")
+    SHOW_OUTBOX = False
+
+    EMAIL_TOKEN_MAX_AGE = int(timedelta(days=3).total_seconds())
+    RESET_TOKEN_MAX_AGE = int(timedelta(hours=2).total_seconds())
+
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_DURATION = timedelta(days=30)
+    PERMANENT_SESSION_LIFETIME = timedelta(days=14)
+    WTF_CSRF_TIME_LIMIT = 3600 * 8
+
+    RATELIMIT_ENABLED = True
+    RATELIMIT_SIGNUP = "5 per minute;20 per hour"
+    RATELIMIT_LOGIN = "10 per minute;100 per hour"
+    RATELIMIT_CAMPAIGN_CREATE = "10 per hour"
+    RATELIMIT_HEADERS_ENABLED = True
+
+    CAMPAIGNS_PER_PAGE = 12
+
+    def finalise(self, app) -> None:
+        """Fill in values that depend on the instance folder or the environment."""
+
+
+class DevelopmentConfig(Config):
+    ENV_NAME = "development"
+    SHOW_OUTBOX = True
+
+    def finalise(self, app) -> None:
+        instance = Path(app.instance_path)
+        instance.mkdir(parents=True, exist_ok=True)
+        if not app.config.get("SECRET_KEY"):
+            app.config["SECRET_KEY"] = _instance_secret(instance / "secret_key")
+        app.config.setdefault("SQLALCHEMY_DATABASE_URI", None)
+        if not app.config.get("SQLALCHEMY_DATABASE_URI"):
+            app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{instance / 'groundswell.db'}"
+        if not app.config.get("REDIS_URL"):
+            app.config["REDIS_URL"] = f"unix://{instance / 'redis.sock'}"
+        if not app.config.get("MAIL_URL"):
+            app.config["MAIL_URL"] = f"file://{instance / 'outbox'}"
+
+
+class TestingConfig(DevelopmentConfig):
+    ENV_NAME = "testing"
+    TESTING = True
+    WTF_CSRF_ENABLED = True
+    RATELIMIT_ENABLED = False
+    # Password hashing dominates a test run otherwise; production keeps Werkzeug's default.
+    PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"
+
+
+class ProductionConfig(Config):
+    ENV_NAME = "production"
+    SESSION_COOKIE_SECURE = True
+    REMEMBER_COOKIE_SECURE = True
+    PREFERRED_URL_SCHEME = "https"
+
+    def finalise(self, app) -> None:
+        missing = [
+            name
+            for name in ("SECRET_KEY", "SQLALCHEMY_DATABASE_URI", "REDIS_URL", "MAIL_URL")
+            if not app.config.get(name)
+        ]
+        if missing:
+            raise RuntimeError(
+                "Production configuration is missing: "
+                + ", ".join(_ENV_NAMES.get(name, name) for name in missing)
+            )
+
+
+_ENV_NAMES = {"SQLALCHEMY_DATABASE_URI": "DATABASE_URL"}
+
+CONFIGS = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}
+
+# Settings read from the environment, by variable name, with the converter to apply.
+_FROM_ENV = {
+    "SECRET_KEY": ("SECRET_KEY", str),
+    "DATABASE_URL": ("SQLALCHEMY_DATABASE_URI", str),
+    "REDIS_URL": ("REDIS_URL", str),
+    "MAIL_URL": ("MAIL_URL", str),
+    "MAIL_FROM": ("MAIL_FROM", str),
+    "PUBLIC_URL": ("PUBLIC_URL", str),
+    "RATELIMIT_ENABLED": ("RATELIMIT_ENABLED", lambda v: v.lower() in {"1", "true", "yes"}),
+}
+
+
+def config_class(name: str | None = None) -> type[Config]:
+    """The config class for ``name`` or ``GROUNDSWELL_ENV`` (default: development)."""
+    name = name or os.environ.get("GROUNDSWELL_ENV", "development")
+    try:
+        return CONFIGS[name]
+    except KeyError:
+        raise RuntimeError(
+            f"GROUNDSWELL_ENV={name!r} is not one of: {', '.join(CONFIGS)}"
+        ) from None
+
+
+def load_environment(app) -> None:
+    """Copy the documented environment variables into ``app.config``."""
+    for env_name, (key, convert) in _FROM_ENV.items():
+        value = os.environ.get(env_name)
+        if value:
+            app.config[key] = convert(value)
+    url = app.config.get("SQLALCHEMY_DATABASE_URI") or ""
+    # Heroku-style URLs name the old driver; we use psycopg 3.
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    if url:
+        app.config["SQLALCHEMY_DATABASE_URI"] = url
+
+
+def _instance_secret(path: Path) -> str:
+    """Read the development secret from ``path``, creating it once."""
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        key = secrets.token_urlsafe(48)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process of the launcher wrote it first
+            return path.read_text().strip()
+        with os.fdopen(fd, "w") as fh:
+            fh.write(key)
+        return key

@@ -1,0 +1,37 @@
+"""Styled error pages; a 500 rolls back whatever the request left half-done."""
+
+from flask import Flask, render_template
+from flask_wtf.csrf import CSRFError
+
+from campaign.extensions import db
+
+MESSAGES = {
+    400: ("Something was wrong with that request", "Please go back and try again."),
+    403: ("You can’t do that here", "This page is for someone with a different role or account."),
+    404: ("Page not found", "The page you asked for isn’t here. It may have moved or never existed."),
+    405: ("Not allowed", "That page can’t be used that way."),
+    429: ("Slow down a little", "Too many requests came from you in a short time. "
+          "Wait a minute, then try again. Nothing was saved."),
+    500: ("Something went wrong on our side", "We have been told. Nothing you sent was half-saved; "
+          "please try again in a moment."),
+}
+
+
+def render_error(code: int, detail: str | None = None):
+    title, text = MESSAGES.get(code, MESSAGES[500])
+    return render_template("errors/error.html", code=code, title=title, text=detail or text), code
+
+
+def register(app: Flask) -> None:
+    for code in (400, 403, 404, 405, 429):
+        app.register_error_handler(code, lambda exc, code=code: render_error(code))
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc):
+        return render_error(400, "This form had expired or came from another site. Nothing was "
+                                 "saved: reload the page and send it again.")
+
+    @app.errorhandler(500)
+    def server_error(exc):
+        db.session.rollback()
+        return render_error(500)

@@ -1,0 +1,48 @@
+"""Account emails: verification and password reset."""
+
+from __future__ import annotations
+
+from campaign.extensions import db
+from campaign.jobs import app_job
+from campaign.mail import render_email, send_once
+from campaign.models import User
+from campaign.tokens import make_token
+from campaign.urls import external_url
+
+
+@app_job
+def send_verification_email(user_id: int, request_id: str) -> bool:
+    """Email ``user_id`` a link that verifies their address; once per ``request_id``.
+
+    Returns False when there is nothing to send (already verified, unknown user, or this
+    request's email already went out).
+    """
+    user = db.session.get(User, user_id)
+    if user is None or user.is_verified:
+        return False
+    token = make_token("verify-email", {"u": user.id, "e": user.email})
+    email = render_email(
+        "verify",
+        to=user.email,
+        subject="Confirm your email address for Groundswell",
+        user=user,
+        link=external_url("auth.verify", token=token),
+    )
+    return send_once(f"verify:{user.id}:{request_id}", email)
+
+
+@app_job
+def send_password_reset(user_id: int, request_id: str) -> bool:
+    """Email ``user_id`` a single-use, expiring link to choose a new password."""
+    user = db.session.get(User, user_id)
+    if user is None:
+        return False
+    token = make_token("reset-password", {"u": user.id, "p": user.password_hash[-16:]})
+    email = render_email(
+        "reset",
+        to=user.email,
+        subject="Reset your Groundswell password",
+        user=user,
+        link=external_url("auth.reset_password", token=token),
+    )
+    return send_once(f"reset:{user.id}:{request_id}", email)

@@ -1,0 +1,127 @@
+"""Building and sending email. Only jobs send; views enqueue a job after their commit.
+
+The transport is chosen by ``MAIL_URL``:
+
+- ``file:///path/to/outbox`` writes each message as an ``.eml`` file (the development default);
+- ``smtp://user:password@host:port`` sends by SMTP (``smtp+starttls://`` upgrades the
+  connection, ``smtps://`` uses TLS from the start).
+"""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+import uuid
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from flask import current_app, render_template
+
+from campaign.models import utcnow
+
+
+@dataclass
+class Email:
+    to: str
+    subject: str
+    text: str
+    html: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def to_message(self, sender: str) -> EmailMessage:
+        message = EmailMessage()
+        message["From"] = sender
+        message["To"] = self.to
+        message["Subject"] = self.subject
+        message["Date"] = format_datetime(utcnow())
+        message["Message-ID"] = make_msgid(domain="groundswell.localhost")
+        for name, value in self.headers.items():
+            message[name] = value
+        message.set_content(self.text)
+        message.add_alternative(self.html, subtype="html")
+        return message
+
+
+def render_email(template: str, to: str, subject: str, **context) -> Email:
+    """Render ``templates/email/<template>.txt`` and ``.html`` into an :class:`Email`."""
+    context.setdefault("subject", subject)
+    return Email(
+        to=to,
+        subject=subject,
+        text=render_template(f"email/{template}.txt", **context),
+        html=render_template(f"email/{template}.html", **context),
+    )
+
+
+def send(email: Email) -> None:
+    """Send ``email`` through the configured transport; raises on failure so the job retries."""
+    message = email.to_message(current_app.config["MAIL_FROM"])
+    url = urlsplit(current_app.config["MAIL_URL"])
+    if url.scheme == "file":
+        _write_file(Path(unquote(url.path)), message)
+    elif url.scheme in {"smtp", "smtps", "smtp+starttls"}:
+        _send_smtp(url, message)
+    else:
+        raise RuntimeError(f"MAIL_URL scheme {url.scheme!r} is not file, smtp or smtps")
+
+
+def _write_file(folder: Path, message: EmailMessage) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = utcnow().strftime("%Y%m%dT%H%M%S%f")
+    final = folder / f"{stamp}-{uuid.uuid4().hex[:8]}.eml"
+    partial = final.with_suffix(".part")
+    partial.write_bytes(message.as_bytes())
+    partial.rename(final)  # readers never see half a message
+
+
+def _send_smtp(url, message: EmailMessage) -> None:
+    host, port = url.hostname or "localhost", url.port
+    timeout = 30
+    if url.scheme == "smtps":
+        client = smtplib.SMTP_SSL(host, port or 465, timeout=timeout,
+                                  context=ssl.create_default_context())
+    else:
+        client = smtplib.SMTP(host, port or 25, timeout=timeout)
+    with client:
+        if url.scheme == "smtp+starttls":
+            client.starttls(context=ssl.create_default_context())
+        if url.username:
+            client.login(unquote(url.username), unquote(url.password or ""))
+        client.send_message(message)
+
+
+def outbox_folder() -> Path | None:
+    """The folder of the file transport, or None when mail goes by SMTP."""
+    url = urlsplit(current_app.config["MAIL_URL"])
+    return Path(unquote(url.path)) if url.scheme == "file" else None
+
+
+def send_once(key: str, email: Email) -> bool:
+    """Send ``email`` unless a receipt for ``key`` exists; commits the receipt with the send.
+
+    The receipt row is inserted before sending, in the same transaction: a concurrent or
+    repeated run waits on the unique key and then finds it, so it sends nothing. If sending
+    fails the receipt is rolled back and the error propagates for RQ to retry.
+    Returns True if this call sent the email.
+    """
+    from sqlalchemy.exc import IntegrityError
+
+    from campaign.extensions import db
+    from campaign.models import MailReceipt
+
+    db.session.add(MailReceipt(key=key, recipient=email.to))
+    try:
+        db.session.flush()
+    except IntegrityError:
+        db.session.rollback()
+        return False
+    try:
+        send(email)
+    except Exception:
+        db.session.rollback()
+        raise
+    db.session.commit()
+    return True

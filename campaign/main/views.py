@@ -1,0 +1,23 @@
+"""The home page."""
+
+from flask import Blueprint, render_template
+from sqlalchemy import func
+
+from campaign.extensions import db
+from campaign.models import CAMPAIGN_CLASSES, Campaign, CampaignState
+
+bp = Blueprint("main", __name__)
+
+
+@bp.route("/")
+def home():
+    latest = db.session.execute(
+        db.select(Campaign).filter_by(state=CampaignState.OPEN)
+        .order_by(Campaign.published_at.desc(), Campaign.id.desc()).limit(8)
+    ).scalars().all()
+    counts = dict(db.session.execute(
+        db.select(Campaign.kind, func.count()).filter_by(state=CampaignState.OPEN)
+        .group_by(Campaign.kind)
+    ).all())
+    return render_template("main/home.html", latest=latest, counts=counts,
+                           kinds=CAMPAIGN_CLASSES)

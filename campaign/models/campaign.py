@@ -1,0 +1,207 @@
+"""The one campaign table and its four kinds (single-table inheritance on ``kind``)."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, Enum, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from campaign.models.base import Base, UTCDateTime, utcnow
+
+
+def _enum(cls: type[enum.Enum]) -> Enum:
+    return Enum(cls, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
+
+
+class CampaignKind(enum.StrEnum):
+    PETITION = "petition"
+    BOYCOTT = "boycott"
+    BUYCOTT = "buycott"
+    PROPOSAL = "proposal"
+
+
+class CampaignState(enum.StrEnum):
+    DRAFT = "draft"
+    PENDING = "pending"
+    OPEN = "open"
+    REJECTED = "rejected"
+    HIDDEN = "hidden"
+    WON = "won"
+    CLOSED = "closed"
+    WITHDRAWN = "withdrawn"
+
+
+#: States a visitor may see.
+PUBLIC_STATES = (CampaignState.OPEN, CampaignState.WON, CampaignState.CLOSED)
+#: States in which the organiser may still change the text.
+EDITABLE_STATES = (CampaignState.DRAFT, CampaignState.REJECTED)
+
+
+class Campaign(Base):
+    __tablename__ = "campaigns"
+    __table_args__ = (CheckConstraint("goal > 0", name="goal_positive"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[CampaignKind] = mapped_column(_enum(CampaignKind), index=True)
+    slug: Mapped[str] = mapped_column(String(140), unique=True)
+    title: Mapped[str] = mapped_column(String(150))
+    summary: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text, default="")
+    organiser_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    target_brand_id: Mapped[int | None] = mapped_column(ForeignKey("brands.id"), index=True)
+    goal: Mapped[int] = mapped_column(Integer)
+    state: Mapped[CampaignState] = mapped_column(
+        _enum(CampaignState), default=CampaignState.DRAFT, index=True
+    )
+    rejection_reason: Mapped[str | None] = mapped_column(Text)
+    # Folded in from confirmed supports by the counting job; never written per support.
+    confirmed_count: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    closes_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    organiser = relationship("User", back_populates="campaigns")
+    target_brand = relationship("Brand", foreign_keys=[target_brand_id])
+    supports = relationship("Support", back_populates="campaign", lazy="dynamic")
+    updates = relationship("Update", back_populates="campaign", order_by="Update.created_at.desc()")
+    milestones = relationship("Milestone", back_populates="campaign", order_by="Milestone.threshold")
+
+    __mapper_args__ = {"polymorphic_on": kind}
+
+    #: Words a kind uses about itself, overridden by each subclass.
+    noun = "campaign"
+    support_verb = "Support"
+    supporters_noun = "supporters"
+    blueprint = "campaigns"
+
+    @property
+    def is_public(self) -> bool:
+        return self.state in PUBLIC_STATES
+
+    @property
+    def is_editable(self) -> bool:
+        return self.state in EDITABLE_STATES
+
+    @property
+    def progress_percent(self) -> int:
+        return min(100, int(self.confirmed_count * 100 / self.goal)) if self.goal else 0
+
+    def brands(self) -> list:
+        """The brands this campaign addresses."""
+        return [self.target_brand] if self.target_brand else []
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.slug} {self.state}>"
+
+
+class Petition(Campaign):
+    __mapper_args__ = {"polymorphic_identity": CampaignKind.PETITION}
+    noun = "petition"
+    support_verb = "Sign"
+    supporters_noun = "signatures"
+    blueprint = "petitions"
+
+    demand: Mapped[str | None] = mapped_column(Text, use_existing_column=True)
+
+
+class Boycott(Campaign):
+    __mapper_args__ = {"polymorphic_identity": CampaignKind.BOYCOTT}
+    noun = "boycott"
+    support_verb = "Pledge to stop buying"
+    supporters_noun = "pledges"
+    blueprint = "boycotts"
+
+    # One demand per line; the brand meets them all to end the boycott.
+    demands: Mapped[str | None] = mapped_column(Text, use_existing_column=True)
+
+    @property
+    def demand_list(self) -> list[str]:
+        return [line.strip() for line in (self.demands or "").splitlines() if line.strip()]
+
+
+class Buycott(Campaign):
+    __mapper_args__ = {"polymorphic_identity": CampaignKind.BUYCOTT}
+    noun = "buycott"
+    support_verb = "Pledge to buy"
+    supporters_noun = "pledges"
+    blueprint = "buycotts"
+
+    endorsements = relationship(
+        "Endorsement",
+        back_populates="campaign",
+        cascade="all, delete-orphan",
+        order_by="Endorsement.id",
+    )
+
+    def brands(self) -> list:
+        return [e.brand for e in self.endorsements]
+
+
+class Proposal(Campaign):
+    __mapper_args__ = {"polymorphic_identity": CampaignKind.PROPOSAL}
+    noun = "proposal"
+    support_verb = "Endorse"
+    supporters_noun = "endorsements"
+    blueprint = "proposals"
+
+
+CAMPAIGN_CLASSES: dict[CampaignKind, type[Campaign]] = {
+    CampaignKind.PETITION: Petition,
+    CampaignKind.BOYCOTT: Boycott,
+    CampaignKind.BUYCOTT: Buycott,
+    CampaignKind.PROPOSAL: Proposal,
+}
+
+
+class Endorsement(Base):
+    """A brand a buycott asks people to buy from, and why."""
+
+    __tablename__ = "endorsements"
+    __table_args__ = (UniqueConstraint("campaign_id", "brand_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id"), index=True)
+    reason: Mapped[str] = mapped_column(String(300), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    campaign = relationship("Buycott", back_populates="endorsements")
+    brand = relationship("Brand")
+
+
+class Update(Base):
+    """News an organiser posts on a campaign."""
+
+    __tablename__ = "updates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="CASCADE"), index=True
+    )
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    title: Mapped[str] = mapped_column(String(150))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    campaign = relationship("Campaign", back_populates="updates")
+    author = relationship("User")
+
+
+class Milestone(Base):
+    """One row per campaign and threshold reached: the guard that notifies exactly once."""
+
+    __tablename__ = "milestones"
+    __table_args__ = (UniqueConstraint("campaign_id", "threshold"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    threshold: Mapped[int] = mapped_column(Integer)
+    is_goal: Mapped[bool] = mapped_column(default=False)
+    reached_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    campaign = relationship("Campaign", back_populates="milestones")

@@ -1,0 +1,72 @@
+"""Every act of support — signature, pledge, endorsement — in one table."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from campaign.models.base import Base, UTCDateTime, utcnow
+
+# Providers that deliver mail for "j.o.e" to "joe": dots in the local part are ignored.
+_DOTLESS_DOMAINS = {"gmail.com": "gmail.com", "googlemail.com": "gmail.com"}
+
+
+def canonical_email(address: str) -> str:
+    """The form of ``address`` under which one person supports a campaign once.
+
+    Case and surrounding spaces are ignored, as are ``+tags`` and, for providers that
+    ignore them, dots in the local part.
+    """
+    address = address.strip().lower()
+    local, sep, domain = address.rpartition("@")
+    if not sep:
+        return address
+    local = local.split("+", 1)[0]
+    if domain in _DOTLESS_DOMAINS:
+        domain = _DOTLESS_DOMAINS[domain]
+        local = local.replace(".", "")
+    return f"{local}@{domain}"
+
+
+class Support(Base):
+    __tablename__ = "supports"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "email_canonical"),
+        CheckConstraint("monthly_spend IS NULL OR monthly_spend >= 0", name="spend_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    email: Mapped[str] = mapped_column(String(254))
+    email_canonical: Mapped[str] = mapped_column(String(254))
+    name: Mapped[str] = mapped_column(String(100))
+    is_public: Mapped[bool] = mapped_column(default=True)
+    country: Mapped[str] = mapped_column(String(2))
+    postcode: Mapped[str | None] = mapped_column(String(16))
+    comment: Mapped[str | None] = mapped_column(Text)
+    monthly_spend: Mapped[int | None] = mapped_column(Integer)
+    consents_to_updates: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    campaign = relationship("Campaign", back_populates="supports")
+    user = relationship("User", back_populates="supports")
+
+    @property
+    def counts(self) -> bool:
+        return self.confirmed_at is not None and self.withdrawn_at is None
+
+
+class MailReceipt(Base):
+    """Claimed by a mail job before it sends: a second run finds it and sends nothing."""
+
+    __tablename__ = "mail_receipts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    recipient: Mapped[str] = mapped_column(String(254))
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

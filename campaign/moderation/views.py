@@ -1,0 +1,84 @@
+"""The moderators' review queue."""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_login import current_user, login_required
+
+from campaign.extensions import db
+from campaign.models import Campaign, CampaignState
+from campaign.moderation.forms import ApproveForm, RejectForm
+from campaign.services import ServiceError
+from campaign.services import campaigns as service
+
+bp = Blueprint("moderation", __name__, url_prefix="/moderation")
+
+
+def moderator_required(view):
+    """Anonymous visitors are sent to log in; members who are not moderators get 403."""
+
+    @wraps(view)
+    @login_required
+    def wrapper(*args, **kwargs):
+        if not current_user.is_moderator:
+            abort(403)
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def _pending(campaign_id: int) -> Campaign:
+    campaign = db.session.get(Campaign, campaign_id)
+    if campaign is None:
+        abort(404)
+    return campaign
+
+
+@bp.route("/")
+@moderator_required
+def queue():
+    pending = db.session.execute(
+        db.select(Campaign).filter_by(state=CampaignState.PENDING)
+        .order_by(Campaign.submitted_at)
+    ).scalars().all()
+    return render_template("moderation/queue.html", pending=pending)
+
+
+@bp.route("/campaigns/<int:campaign_id>")
+@moderator_required
+def review(campaign_id: int):
+    campaign = _pending(campaign_id)
+    return render_template("moderation/review.html", campaign=campaign,
+                           approve_form=ApproveForm(), reject_form=RejectForm())
+
+
+@bp.route("/campaigns/<int:campaign_id>/approve", methods=["POST"])
+@moderator_required
+def approve(campaign_id: int):
+    campaign = _pending(campaign_id)
+    try:
+        service.approve(campaign.id, current_user.id)
+    except ServiceError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("moderation.queue"))
+    flash(f"“{campaign.title}” is published.", "success")
+    return redirect(url_for("moderation.queue"))
+
+
+@bp.route("/campaigns/<int:campaign_id>/reject", methods=["POST"])
+@moderator_required
+def reject(campaign_id: int):
+    campaign = _pending(campaign_id)
+    form = RejectForm()
+    if not form.validate_on_submit():
+        return render_template("moderation/review.html", campaign=campaign,
+                               approve_form=ApproveForm(), reject_form=form), 400
+    try:
+        service.reject(campaign.id, current_user.id, form.reason.data)
+    except ServiceError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("moderation.queue"))
+    flash(f"“{campaign.title}” was sent back to its organiser.", "info")
+    return redirect(url_for("moderation.queue"))

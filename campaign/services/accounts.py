@@ -1,0 +1,99 @@
+"""Sign-up, email verification and password reset."""
+
+from __future__ import annotations
+
+import uuid
+
+from flask import current_app
+from sqlalchemy.exc import IntegrityError
+
+from campaign.extensions import db
+from campaign.jobs.accounts import send_password_reset, send_verification_email
+from campaign.models import User, utcnow
+from campaign.queue import enqueue
+from campaign.services import ServiceError
+from campaign.tokens import TokenError, read_token
+
+
+class EmailTaken(ServiceError):
+    pass
+
+
+def normalise_account_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def find_user_by_email(email: str) -> User | None:
+    return db.session.execute(
+        db.select(User).filter_by(email=normalise_account_email(email))
+    ).scalar_one_or_none()
+
+
+def register(email: str, name: str, password: str) -> User:
+    """Create an unverified member and enqueue the verification email.
+
+    Commits. Raises :class:`EmailTaken` if an account already uses the address (the unique
+    constraint decides, so two simultaneous sign-ups cannot both win).
+    """
+    user = User(email=normalise_account_email(email), name=name.strip())
+    user.set_password(password)
+    db.session.add(user)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise EmailTaken("An account with this email address already exists.") from None
+    request_verification(user.id)
+    return user
+
+
+def request_verification(user_id: int) -> None:
+    """Enqueue a fresh verification email for ``user_id``."""
+    request_id = uuid.uuid4().hex
+    enqueue(send_verification_email, user_id, request_id, queue="high",
+            job_id=f"verify-{user_id}-{request_id}")
+
+
+def verify_email(token: str) -> User:
+    """Mark the address in ``token`` verified. Idempotent: a second use is not an error.
+
+    Commits. Raises :class:`~campaign.tokens.TokenError` for an expired or forged token, and
+    :class:`ServiceError` when the account's address changed since the link was sent.
+    """
+    payload = read_token("verify-email", token, current_app.config["EMAIL_TOKEN_MAX_AGE"])
+    user = db.session.get(User, payload["u"])
+    if user is None or user.email != payload["e"]:
+        raise ServiceError("This link is for an address that is no longer on an account.")
+    if user.email_verified_at is None:
+        user.email_verified_at = utcnow()
+        db.session.commit()
+    return user
+
+
+def request_password_reset(email: str) -> None:
+    """Email a reset link if ``email`` has an account; does the same visible thing if not."""
+    user = find_user_by_email(email)
+    if user is not None:
+        request_id = uuid.uuid4().hex
+        enqueue(send_password_reset, user.id, request_id, queue="high",
+                job_id=f"reset-{user.id}-{request_id}")
+
+
+def user_for_reset_token(token: str) -> User:
+    """The user a reset token is for; raises TokenError if stale, forged or already used."""
+    payload = read_token("reset-password", token, current_app.config["RESET_TOKEN_MAX_AGE"])
+    user = db.session.get(User, payload["u"])
+    # The token carries a piece of the old hash: once the password changes it is spent.
+    if user is None or user.password_hash[-16:] != payload["p"]:
+        raise TokenError(expired=False)
+    return user
+
+
+def reset_password(token: str, password: str) -> User:
+    """Set a new password from a reset link; also verifies the email it was sent to. Commits."""
+    user = user_for_reset_token(token)
+    user.set_password(password)
+    if user.email_verified_at is None:
+        user.email_verified_at = utcnow()
+    db.session.commit()
+    return user

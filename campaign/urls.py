@@ -1,0 +1,16 @@
+"""Absolute links for emails, built without a request from ``PUBLIC_URL``."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import current_app
+
+
+def external_url(endpoint: str, **values) -> str:
+    """The absolute URL of ``endpoint`` under the configured ``PUBLIC_URL``."""
+    base = urlsplit(current_app.config["PUBLIC_URL"])
+    adapter = current_app.url_map.bind(
+        base.netloc, url_scheme=base.scheme, script_name=base.path.rstrip("/") or "/"
+    )
+    return adapter.build(endpoint, values, force_external=True)
