@@ -1,0 +1,52 @@
+# Groundswell: `make run` starts the app, `make test` runs every test. Both set themselves up.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cksum requirements.lock | cut -d' ' -f1)
+
+.PHONY: run test install browser lint bench lock clean
+
+run: install
+	$(PY) -m campaign.launcher
+
+test: install browser
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+install: $(STAMP)
+
+$(STAMP): requirements.lock
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "Groundswell needs Python 3.11 or newer (found $$($(PYTHON) --version))."; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+# The browser tests drive Debian's Chromium; install it when we can, else say what to do.
+browser:
+	@command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "Installing Chromium for the browser tests (apt-get)…"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+		else \
+			echo "The browser tests need Chromium at /usr/bin/chromium."; \
+			echo "Install it (Debian/Ubuntu: sudo apt-get install chromium) and run make test again."; \
+			exit 1; \
+		fi; }
+
+lint: install
+	$(VENV)/bin/ruff check campaign tests bench
+	$(VENV)/bin/ruff format --check campaign tests bench
+
+bench: install
+	$(PY) -m bench
+
+# Re-resolve the locked versions from pyproject.toml's ranges (run by a developer, not CI).
+lock:
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/pip install --quiet --disable-pip-version-check ".[test]"
+	.lock-venv/bin/pip freeze --exclude groundswell > requirements.lock
+	rm -rf .lock-venv build
+
+clean:
+	rm -rf $(VENV) .pytest_cache test-artifacts

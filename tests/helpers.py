@@ -1,0 +1,54 @@
+"""Helpers the tests share: forms with CSRF, logging in, reading mail."""
+
+from __future__ import annotations
+
+import re
+from email import policy
+from email.parser import BytesParser
+from pathlib import Path
+
+
+def read_outbox(folder: Path) -> list:
+    if not folder.is_dir():
+        return []
+    messages = []
+    for path in sorted(folder.glob("*.eml")):
+        with path.open("rb") as fh:
+            messages.append(BytesParser(policy=policy.default).parse(fh))
+    return messages
+
+
+def body_text(message) -> str:
+    return message.get_body(preferencelist=("plain",)).get_content()
+
+
+def link_in(message, path_prefix: str) -> str:
+    """The first link in ``message``'s text whose path starts with ``path_prefix``."""
+    match = re.search(r"https?://[^/\s]+(" + re.escape(path_prefix) + r"[^\s]*)", body_text(message))
+    assert match, f"no link to {path_prefix} in:\n{body_text(message)}"
+    return match.group(1)
+
+
+
+_TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+def csrf_token(client, page: str = "/login") -> str:
+    """A valid CSRF token for ``client``'s session, read from a rendered form."""
+    for url in (page, "/account/", "/signup", "/login"):
+        match = _TOKEN.search(client.get(url).get_data(as_text=True))
+        if match:
+            return match.group(1)
+    raise AssertionError("no page rendered a CSRF token")
+
+
+def post_form(client, url: str, data: dict, page: str | None = None, **kwargs):
+    """POST ``data`` to ``url`` as a browser would, with the CSRF token from ``page``."""
+    token = csrf_token(client, page or url)
+    return client.post(url, data={"csrf_token": token, **data}, **kwargs)
+
+
+def login(client, email: str, password: str = "correct horse battery"):
+    response = post_form(client, "/login", {"email": email, "password": password})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return response

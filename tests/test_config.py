@@ -1,0 +1,39 @@
+import pytest
+
+from campaign import create_app
+
+
+def test_production_refuses_to_start_without_secret_key(monkeypatch, tmp_path):
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'x.db'}")
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
+    monkeypatch.setenv("MAIL_URL", "smtp://127.0.0.1:1")
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    with pytest.raises(RuntimeError, match="SECRET_KEY"):
+        create_app({"ENV_NAME": "production", "INSTANCE_PATH": str(tmp_path)})
+
+
+def test_production_starts_with_everything_set(monkeypatch, tmp_path):
+    monkeypatch.setenv("SECRET_KEY", "a-long-random-secret")
+    monkeypatch.setenv("DATABASE_URL", "postgres://user:pw@db.internal/groundswell")
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
+    monkeypatch.setenv("MAIL_URL", "smtp://127.0.0.1:1")
+    app = create_app({"ENV_NAME": "production", "INSTANCE_PATH": str(tmp_path)})
+    assert app.config["SESSION_COOKIE_SECURE"] is True
+    # Heroku-style URLs are read with the psycopg 3 driver.
+    assert app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql+psycopg://user:pw@")
+    assert "dev.outbox" not in app.view_functions
+
+
+def test_development_generates_a_secret_once_and_reuses_it(monkeypatch, tmp_path):
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    first = create_app({"ENV_NAME": "development", "INSTANCE_PATH": str(tmp_path)})
+    second = create_app({"ENV_NAME": "development", "INSTANCE_PATH": str(tmp_path)})
+    assert len(first.config["SECRET_KEY"]) >= 32
+    assert first.config["SECRET_KEY"] == second.config["SECRET_KEY"]
+    assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
+    assert first.config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path / 'groundswell.db'}"
+
+
+def test_unknown_environment_name_is_a_clear_error():
+    with pytest.raises(RuntimeError, match="GROUNDSWELL_ENV='staging'"):
+        create_app("staging")

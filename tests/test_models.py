@@ -1,0 +1,122 @@
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy.exc import IntegrityError, StatementError
+
+from campaign.extensions import db
+from campaign.models import (
+    Boycott,
+    Campaign,
+    CampaignKind,
+    Milestone,
+    Petition,
+    Support,
+    canonical_email,
+)
+from tests.factories import make_brand, make_campaign, make_user
+
+
+@pytest.mark.parametrize(
+    ("given", "canonical"),
+    [
+        ("  Ada@Example.ORG ", "ada@example.org"),
+        ("ada+news@example.org", "ada@example.org"),
+        ("a.d.a@gmail.com", "ada@gmail.com"),
+        ("A.D.A+x@googlemail.com", "ada@gmail.com"),
+        ("a.da@example.org", "a.da@example.org"),  # dots matter elsewhere
+    ],
+)
+def test_canonical_email(given, canonical):
+    assert canonical_email(given) == canonical
+
+
+def _support(campaign, email):
+    return Support(campaign_id=campaign.id, email=email, email_canonical=canonical_email(email),
+                   name="Ada", country="GB")
+
+
+def test_one_support_per_campaign_per_canonical_email(app):
+    campaign = make_campaign()
+    db.session.add(_support(campaign, "ada@gmail.com"))
+    db.session.commit()
+    db.session.add(_support(campaign, " A.D.A+again@gmail.com"))
+    with pytest.raises(IntegrityError):
+        db.session.commit()
+    db.session.rollback()
+    other = make_campaign()
+    db.session.add(_support(other, "ada@gmail.com"))  # another campaign is fine
+    db.session.commit()
+    assert db.session.query(Support).count() == 2
+
+
+def test_one_milestone_per_campaign_and_threshold(app):
+    campaign = make_campaign()
+    db.session.add(Milestone(campaign_id=campaign.id, threshold=10))
+    db.session.commit()
+    db.session.add(Milestone(campaign_id=campaign.id, threshold=10))
+    with pytest.raises(IntegrityError):
+        db.session.commit()
+    db.session.rollback()
+    assert db.session.query(Milestone).count() == 1
+
+
+def test_slugs_are_unique_across_kinds(app):
+    first = make_campaign(CampaignKind.PETITION)
+    second = make_campaign(CampaignKind.BOYCOTT)
+    second.slug = first.slug
+    with pytest.raises(IntegrityError):
+        db.session.commit()
+
+
+def test_goal_must_be_positive(app):
+    campaign = make_campaign()
+    campaign.goal = 0
+    with pytest.raises(IntegrityError):
+        db.session.commit()
+
+
+def test_single_table_inheritance_loads_each_kind(app):
+    petition_id = make_campaign(CampaignKind.PETITION).id
+    boycott_id = make_campaign(CampaignKind.BOYCOTT).id
+    make_campaign(CampaignKind.BUYCOTT)
+    make_campaign(CampaignKind.PROPOSAL)
+    db.session.expunge_all()
+    loaded = {c.id: c for c in db.session.query(Campaign)}
+    assert isinstance(loaded[petition_id], Petition)
+    assert isinstance(loaded[boycott_id], Boycott)
+    assert loaded[boycott_id].demand_list == ["First demand", "Second demand"]
+    assert {type(c).__name__ for c in loaded.values()} == {"Petition", "Boycott", "Buycott",
+                                                           "Proposal"}
+    assert db.session.query(Boycott).count() == 1
+
+
+def test_times_are_aware_utc_on_every_backend(app):
+    campaign = make_campaign()
+    paris = timezone(timedelta(hours=1))
+    campaign.closes_at = datetime(2030, 1, 1, 12, 0, tzinfo=paris)
+    db.session.commit()
+    db.session.expire_all()
+    assert campaign.closes_at == datetime(2030, 1, 1, 11, 0, tzinfo=UTC)
+    assert campaign.closes_at.utcoffset() == timedelta(0)
+    assert campaign.created_at.tzinfo is not None
+
+
+def test_naive_datetimes_are_refused(app):
+    campaign = make_campaign()
+    campaign.closes_at = datetime(2030, 1, 1, 12, 0)
+    with pytest.raises(StatementError, match="naive datetime"):
+        db.session.commit()
+
+
+def test_brand_ownership_tree(app):
+    group = make_brand("Group")
+    child = make_brand("Child", parent=group)
+    grandchild = make_brand("Grandchild", parent=child)
+    assert grandchild.ancestors() == [child, group]
+    assert group.subsidiaries == [child]
+
+
+def test_user_email_is_unique(app):
+    make_user("same@example.org")
+    with pytest.raises(IntegrityError):
+        make_user("same@example.org")
