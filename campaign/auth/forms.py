@@ -2,6 +2,10 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, StringField, SubmitField
 from wtforms.validators import DataRequired, Email, EqualTo, Length
 
+def strip(value):
+    return value.strip() if isinstance(value, str) else value
+
+
 PASSWORD_RULES = [
     DataRequired(message="Choose a password."),
     Length(min=10, max=200, message="Use at least 10 characters."),
@@ -9,9 +13,9 @@ PASSWORD_RULES = [
 
 
 class SignupForm(FlaskForm):
-    name = StringField("Your name", validators=[
+    name = StringField("Your name", filters=[strip], validators=[
         DataRequired(message="Tell us your name."), Length(max=100)])
-    email = EmailField("Email", validators=[
+    email = EmailField("Email", filters=[strip], validators=[
         DataRequired(message="Enter your email address."),
         Email(message="Enter an email address like name@example.org."), Length(max=254)])
     password = PasswordField("Password", validators=PASSWORD_RULES,
@@ -23,7 +27,7 @@ class SignupForm(FlaskForm):
 
 
 class LoginForm(FlaskForm):
-    email = EmailField("Email", validators=[
+    email = EmailField("Email", filters=[strip], validators=[
         DataRequired(message="Enter your email address."),
         Email(message="Enter an email address like name@example.org.")])
     password = PasswordField("Password", validators=[DataRequired(message="Enter your password.")])
@@ -32,7 +36,7 @@ class LoginForm(FlaskForm):
 
 
 class EmailOnlyForm(FlaskForm):
-    email = EmailField("Email", validators=[
+    email = EmailField("Email", filters=[strip], validators=[
         DataRequired(message="Enter your email address."),
         Email(message="Enter an email address like name@example.org.")])
     submit = SubmitField("Send me a link")

@@ -6,7 +6,14 @@ from datetime import UTC, datetime, time
 
 from flask_wtf import FlaskForm
 from wtforms import DateField, IntegerField, SelectField, StringField, SubmitField, TextAreaField
-from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    ValidationError,
+)
 
 from campaign.extensions import db
 from campaign.models import Brand, utcnow
@@ -31,7 +38,7 @@ class CampaignForm(FlaskForm):
         Length(max=20000, message="Keep the story under 20,000 characters.")],
         description="Markdown: **bold**, *italic*, [links](https://example.org), lists.")
     goal = IntegerField("Goal", default=1000, validators=[
-        DataRequired(message="Set a goal: how many supporters do you need?"),
+        InputRequired(message="Set a goal: how many supporters do you need?"),
         NumberRange(min=10, max=100_000_000, message="Goals run from 10 to 100,000,000.")])
     closes_on = DateField("Closing date (optional)", validators=[Optional()],
                           description="Leave empty to keep it open until you close it.")
