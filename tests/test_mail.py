@@ -1,0 +1,101 @@
+"""Mail goes out only from jobs, by file or by a real SMTP server, once per key."""
+
+import socket
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from campaign.extensions import db
+from campaign.jobs.accounts import send_verification_email
+from campaign.mail import render_email, send_once
+from campaign.models import MailReceipt
+from campaign.queue import get_queue
+from tests.factories import make_user
+from tests.helpers import post_form
+
+
+class Collector:
+    def __init__(self):
+        self.envelopes = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.envelopes.append(envelope)
+        return "250 Message accepted"
+
+
+@pytest.fixture
+def smtp_server():
+    handler = Collector()
+    with socket.socket() as probe:  # a free port on loopback
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield controller, handler
+    finally:
+        controller.stop()
+
+
+def test_smtp_transport_delivers_text_and_html(app, smtp_server, run_jobs):
+    controller, handler = smtp_server
+    app.config["MAIL_URL"] = f"smtp://{controller.hostname}:{controller.port}"
+    user = make_user("ada@example.org", verified=False)
+    get_queue("high").enqueue(send_verification_email, user.id, "req-1")
+    assert run_jobs() == 1
+    [envelope] = handler.envelopes
+    assert envelope.rcpt_tos == ["ada@example.org"]
+    raw = envelope.content.decode()
+    assert "Content-Type: text/plain" in raw and "Content-Type: text/html" in raw
+    assert "Subject: Confirm your email address for Groundswell" in raw
+
+
+def test_smtp_failure_keeps_no_receipt_so_the_retry_sends(app, smtp_server):
+    controller, handler = smtp_server
+    app.config["MAIL_URL"] = "smtp://127.0.0.1:1"  # nothing listens there
+    user = make_user(verified=False)
+    with pytest.raises(OSError):
+        send_verification_email(user.id, "req-1")
+    assert db.session.query(MailReceipt).count() == 0
+    app.config["MAIL_URL"] = f"smtp://{controller.hostname}:{controller.port}"
+    assert send_verification_email(user.id, "req-1") is True
+    assert len(handler.envelopes) == 1
+
+
+def test_a_job_run_twice_through_the_queue_sends_once(app, run_jobs, outbox):
+    user = make_user(verified=False)
+    queue = get_queue("high")
+    queue.enqueue(send_verification_email, user.id, "same-request")
+    queue.enqueue(send_verification_email, user.id, "same-request")
+    assert run_jobs() == 2
+    assert len(outbox()) == 1
+    assert db.session.query(MailReceipt).count() == 1
+
+
+def test_send_once_uses_the_key(app, outbox):
+    email = render_email("verify", to="a@example.org", subject="Hello", user=make_user(),
+                         link="http://groundswell.test/verify/x")
+    assert send_once("k-1", email) and not send_once("k-1", email) and send_once("k-2", email)
+    assert len(outbox()) == 2
+
+
+def test_the_view_enqueues_and_sends_nothing_itself(client, outbox, run_jobs):
+    post_form(client, "/signup", {"name": "Ada", "email": "ada@example.org",
+                                  "password": "correct horse battery",
+                                  "confirm": "correct horse battery"})
+    assert outbox() == []
+    assert get_queue("high").count == 1
+    run_jobs()
+    assert len(outbox()) == 1
+
+
+def test_enqueue_failure_does_not_lose_the_account(app, client, outbox):
+    app.config["REDIS_URL"] = "redis://127.0.0.1:1/0"
+    app.extensions.pop("groundswell.redis", None)
+    response = post_form(client, "/signup", {"name": "Ada", "email": "ada@example.org",
+                                             "password": "correct horse battery",
+                                             "confirm": "correct horse battery"})
+    assert response.status_code == 302
+    from campaign.models import User
+
+    assert db.session.query(User).count() == 1

@@ -1,0 +1,82 @@
+"""Pages people see: home, errors, the development outbox, Markdown, demo data."""
+
+from campaign.extensions import db
+from campaign.markdown import render_markdown
+from campaign.models import Campaign, CampaignKind, CampaignState, User
+from tests.factories import make_campaign, make_user
+from tests.helpers import login
+
+
+def test_home_shows_open_campaigns_of_every_kind(client):
+    for kind in CampaignKind:
+        make_campaign(kind, title=f"An open {kind.value} campaign")
+    html = client.get("/").get_data(as_text=True)
+    for kind in CampaignKind:
+        assert f"An open {kind.value} campaign" in html
+    assert '/static/css/app.css' in html
+
+
+def test_styled_error_pages(app):
+    @app.route("/boom")
+    def boom():
+        db.session.add(User(email="half@example.org", name="x", password_hash="x"))
+        db.session.flush()
+        raise RuntimeError("boom")
+
+    client = app.test_client()
+    response = client.get("/no/such/page")
+    assert response.status_code == 404
+    assert "Page not found" in response.get_data(as_text=True)
+    assert 'class="site-header"' in response.get_data(as_text=True)
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    response = client.get("/boom")
+    assert response.status_code == 500
+    assert "Something went wrong on our side" in response.get_data(as_text=True)
+    assert db.session.query(User).filter_by(email="half@example.org").count() == 0  # rolled back
+
+
+def test_markdown_is_rendered_and_sanitised():
+    html = render_markdown(
+        "# Title\n\n**bold** [ok](https://example.org) [bad](javascript:alert(1))\n\n"
+        "<script>alert(1)</script><img src=x onerror=alert(1)>"
+    )
+    assert "<h2>Title</h2>" in html
+    assert "<strong>bold</strong>" in html
+    assert 'href="https://example.org"' in html and 'rel="nofollow noopener ugc"' in html
+    assert "href=\"javascript" not in html
+    assert "<script" not in html and "<img" not in html  # shown as text, never as tags
+
+
+def test_development_outbox_lists_and_shows_mail(client, run_jobs):
+    from campaign.services.accounts import request_verification
+
+    user = make_user("ada@example.org", verified=False)
+    request_verification(user.id)
+    run_jobs()
+    listing = client.get("/dev/outbox").get_data(as_text=True)
+    assert "Confirm your email address for Groundswell" in listing
+    import re
+
+    name = re.search(r'/dev/outbox/([^"]+\.eml)', listing).group(1)
+    message = client.get(f"/dev/outbox/{name}").get_data(as_text=True)
+    assert 'href="http://groundswell.test/verify/' in message
+    assert client.get("/dev/outbox/..%2Fsecret_key").status_code == 404
+
+
+def test_seed_demo_is_idempotent_and_prints_logins(runner):
+    first = runner.invoke(args=["seed-demo"])
+    assert first.exit_code == 0, first.output
+    assert "Demo data created." in first.output and "moderator@demo.groundswell.example" in first.output
+    second = runner.invoke(args=["seed-demo"])
+    assert "already present" in second.output
+    kinds = {c.kind for c in db.session.execute(db.select(Campaign)).scalars()}
+    assert kinds == set(CampaignKind)
+    assert db.session.query(Campaign).filter_by(state=CampaignState.OPEN).count() == 4
+
+
+def test_flash_messages_and_navigation_for_members(client):
+    user = make_user()
+    login(client, user.email)
+    html = client.get("/", follow_redirects=True).get_data(as_text=True)
+    assert "Welcome back" in html
+    assert "Log out" in html and "Review queue" not in html
