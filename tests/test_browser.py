@@ -1,0 +1,139 @@
+"""A real browser (Playwright driving Debian's Chromium) walks the first journey."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+import redis
+from werkzeug.serving import make_server
+
+from campaign.extensions import db
+from campaign.models import Base, Role
+from tests.conftest import make_test_app
+from tests.factories import PASSWORD, make_brand, make_user
+from tests.helpers import link_in, read_outbox
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not (shutil.which("chromium") or Path(CHROMIUM).exists()):
+        pytest.fail("Chromium is missing: `make test` installs it (apt-get install chromium).")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def live_app(tmp_path, redis_url):
+    """The app on SQLite, served by a real HTTP server in a thread."""
+    server = make_server("127.0.0.1", 0, None, threaded=True)
+    base_url = f"http://127.0.0.1:{server.port}"
+    app = make_test_app(f"sqlite:///{tmp_path / 'browser.db'}", redis_url, tmp_path,
+                        PUBLIC_URL=base_url)
+    server.app = app
+    redis.Redis.from_url(redis_url).flushdb()
+    with app.app_context():
+        Base.metadata.create_all(db.engine)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            yield app, base_url
+        finally:
+            server.shutdown()
+            db.session.remove()
+            db.engine.dispose()
+
+
+def run_worker(app) -> None:
+    from rq import SimpleWorker
+    from rq.serializers import JSONSerializer
+
+    from campaign.queue import get_queue, redis_connection
+
+    queues = [get_queue(name) for name in app.config["RQ_QUEUES"]]
+    SimpleWorker(queues, connection=redis_connection(), serializer=JSONSerializer).work(burst=True)
+
+
+def shot(page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def test_sign_up_verify_start_a_petition_approve_and_browse(browser, live_app, tmp_path):
+    app, base = live_app
+    brand = make_brand("Northwind Coffee")
+    moderator = make_user("moderator@example.org", role=Role.MODERATOR)
+    brand_name, moderator_email = brand.name, moderator.email
+    db.session.remove()  # the server thread owns its own sessions
+
+    # An organiser signs up.
+    organiser = browser.new_context(viewport={"width": 390, "height": 844})
+    page = organiser.new_page()
+    page.goto(base + "/")
+    page.get_by_role("link", name="Sign up").click()
+    page.get_by_label("Your name").fill("Ada Organiser")
+    page.get_by_label("Email").fill("ada@example.org")
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_label("Repeat the password").fill(PASSWORD)
+    page.get_by_role("button", name="Create account").click()
+    page.get_by_text("We sent a link to ada@example.org").wait_for()
+    shot(page, "journey-1-signed-up")
+
+    # The verification email arrives through the real queue; she follows its link.
+    run_worker(app)
+    [message] = read_outbox(tmp_path / "outbox")
+    assert message["To"] == "ada@example.org"
+    page.goto(base + link_in(message, "/verify/"))
+    page.get_by_text("ada@example.org is confirmed").wait_for()
+
+    # She starts a petition and submits it for review.
+    page.goto(base + "/campaigns/new")
+    page.get_by_role("link", name="Start a petition").click()
+    page.get_by_label("Title").fill("Northwind Coffee: pay farmers a living income")
+    page.get_by_label("Summary").fill("Publish prices and pay a living income by 2028.")
+    page.get_by_label("Brand", exact=True).select_option(label=brand_name)
+    page.get_by_label("What you ask of the brand").fill("Pay a living income reference price.")
+    page.get_by_label("The full story").fill("Farmers earn **too little**.")
+    page.get_by_label("Goal").fill("1000")
+    page.get_by_role("button", name="Save draft").click()
+    page.get_by_text("saved as a draft").wait_for()
+    page.get_by_role("button", name="Submit for review").click()
+    page.get_by_text("A moderator will review it").first.wait_for()
+    shot(page, "journey-2-submitted")
+    organiser.close()
+
+    # A moderator approves it.
+    moderation = browser.new_context()
+    page = moderation.new_page()
+    page.goto(base + "/login")
+    page.get_by_label("Email").fill(moderator_email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("link", name="Review queue").click()
+    page.get_by_role("link", name="Northwind Coffee: pay farmers a living income").click()
+    page.get_by_role("button", name="Approve and publish").click()
+    page.get_by_text("is published").wait_for()
+    moderation.close()
+
+    # A visitor finds it on the browse page and opens it.
+    visitor = browser.new_context()
+    page = visitor.new_page()
+    page.goto(base + "/campaigns/?kind=petition")
+    page.get_by_role("link", name="Northwind Coffee: pay farmers a living income").click()
+    page.get_by_role("heading", name="Northwind Coffee: pay farmers a living income").wait_for()
+    assert "too little" in page.inner_text("main")
+    shot(page, "journey-3-public")
+    visitor.close()
