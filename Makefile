@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum requirements.lock | cut -d' ' -f1)
 
-.PHONY: run test install browser lint bench lock clean
+.PHONY: run test install browser lint lock clean
 
 run: install
 	$(PY) -m campaign.launcher
@@ -35,11 +35,8 @@ browser:
 		fi; }
 
 lint: install
-	$(VENV)/bin/ruff check campaign tests bench
-	$(VENV)/bin/ruff format --check campaign tests bench
-
-bench: install
-	$(PY) -m bench
+	$(VENV)/bin/ruff check campaign tests
+	$(VENV)/bin/ruff format --check campaign tests
 
 # Re-resolve the locked versions from pyproject.toml's ranges (run by a developer, not CI).
 lock:
