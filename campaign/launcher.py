@@ -33,6 +33,7 @@ def start_redis(instance: Path) -> tuple[subprocess.Popen, str]:
          "--appendonly", "yes", "--appendfsync", "everysec", "--save", "60 1",
          "--logfile", str(instance / "redis.log")],
         stdout=subprocess.DEVNULL,
+        start_new_session=True,
     )
     url = f"unix://{socket}"
     deadline = time.monotonic() + 15
@@ -65,6 +66,8 @@ def wait_for_http(url: str, proc: subprocess.Popen, timeout: float = 60) -> None
     raise SystemExit(f"The web app did not answer at {url} within {timeout:.0f} s.")
 
 
+# Children run in their own sessions so that Ctrl-C reaches only this launcher, which then
+# stops them in order: web, worker (a warm shutdown finishes the current job), Redis last.
 def main() -> int:
     INSTANCE.mkdir(exist_ok=True)
     env = dict(os.environ)
@@ -84,10 +87,11 @@ def main() -> int:
     try:
         subprocess.run(flask("db", "upgrade"), env=env, check=True, cwd=ROOT)
         subprocess.run(flask("seed-demo"), env=env, check=True, cwd=ROOT)
-        children.append(subprocess.Popen(flask("worker"), env=env, cwd=ROOT))
+        children.append(subprocess.Popen(flask("worker"), env=env, cwd=ROOT,
+                                        start_new_session=True))
         web = subprocess.Popen(
             flask("run", "--host", "127.0.0.1", "--port", port, "--with-threads"),
-            env=env, cwd=ROOT)
+            env=env, cwd=ROOT, start_new_session=True)
         children.append(web)
         url = env["PUBLIC_URL"].rstrip("/") + "/"
         wait_for_http(url, web)
