@@ -84,6 +84,7 @@ def main() -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
     try:
         subprocess.run(flask("db", "upgrade"), env=env, check=True, cwd=ROOT)
         subprocess.run(flask("seed-demo"), env=env, check=True, cwd=ROOT)
