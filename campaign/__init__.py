@@ -97,6 +97,7 @@ def _configure_sqlite(engine) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from campaign.accounts.views import bp as accounts_bp
+    from campaign.api.views import bp as api_bp
     from campaign.auth.views import bp as auth_bp
     from campaign.boycotts import bp as boycotts_bp
     from campaign.brands.views import bp as brands_bp
@@ -107,6 +108,7 @@ def register_blueprints(app: Flask) -> None:
     from campaign.moderation.views import bp as moderation_bp
     from campaign.petitions import bp as petitions_bp
     from campaign.proposals import bp as proposals_bp
+    from campaign.supports.views import bp as supports_bp
 
     for bp in (
         main_bp,
@@ -119,6 +121,8 @@ def register_blueprints(app: Flask) -> None:
         proposals_bp,
         brands_bp,
         moderation_bp,
+        supports_bp,
+        api_bp,
     ):
         app.register_blueprint(bp)
     if app.config["SHOW_OUTBOX"]:
@@ -132,3 +136,7 @@ def register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["number"] = lambda n: f"{n:,}"
     app.jinja_env.filters["date"] = lambda d: d.strftime("%-d %b %Y") if d else ""
     app.jinja_env.globals["show_outbox"] = app.config["SHOW_OUTBOX"]
+
+    from campaign.jobs.supports import support_token
+
+    app.jinja_env.globals["withdraw_token"] = lambda support: support_token("withdraw", support)

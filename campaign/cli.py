@@ -11,6 +11,7 @@ DEMO_PASSWORD = "groundswell-demo"
 def register_cli(app: Flask) -> None:
     app.cli.add_command(worker)
     app.cli.add_command(seed_demo)
+    app.cli.add_command(clock)
 
 
 @click.command("worker")
@@ -33,6 +34,20 @@ def worker(queues: tuple[str, ...], burst: bool, scheduler: bool) -> None:
     w = Worker([get_queue(name) for name in names], connection=redis_connection(),
                serializer=JSONSerializer)
     w.work(burst=burst, with_scheduler=scheduler)
+
+
+@click.command("clock")
+def clock() -> None:
+    """Enqueue the periodic jobs (counting, closing, sweeping, the nightly recount)."""
+    import logging
+
+    from campaign.clock import run_forever
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s clock: %(message)s")
+    try:
+        run_forever()
+    except KeyboardInterrupt:
+        pass
 
 
 @click.command("seed-demo")

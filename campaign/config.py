@@ -30,6 +30,9 @@ class Config:
 
     EMAIL_TOKEN_MAX_AGE = int(timedelta(days=3).total_seconds())
     RESET_TOKEN_MAX_AGE = int(timedelta(hours=2).total_seconds())
+    SUPPORT_TOKEN_MAX_AGE = int(timedelta(days=7).total_seconds())
+    # Unsubscribe and withdraw links keep working for as long as emails are kept.
+    STANDING_TOKEN_MAX_AGE = int(timedelta(days=3 * 365).total_seconds())
 
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
@@ -43,6 +46,8 @@ class Config:
     RATELIMIT_SIGNUP = "5 per minute;20 per hour"
     RATELIMIT_LOGIN = "10 per minute;100 per hour"
     RATELIMIT_CAMPAIGN_CREATE = "10 per hour"
+    # Per IP and campaign; only supports actually stored are counted against it.
+    RATELIMIT_SUPPORT = "1 per minute;5 per 5 minutes"
     RATELIMIT_HEADERS_ENABLED = True
 
     CAMPAIGNS_PER_PAGE = 12

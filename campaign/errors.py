@@ -1,7 +1,8 @@
 """Styled error pages; a 500 rolls back whatever the request left half-done."""
 
-from flask import Flask, render_template
+from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
 
 from campaign.extensions import db
 
@@ -19,12 +20,20 @@ MESSAGES = {
 
 def render_error(code: int, detail: str | None = None):
     title, text = MESSAGES.get(code, MESSAGES[500])
+    if request.path.startswith("/api/"):
+        return jsonify(error={"status": code, "message": detail or title}), code
     return render_template("errors/error.html", code=code, title=title, text=detail or text), code
 
 
 def register(app: Flask) -> None:
+    def handle(exc: HTTPException):
+        # Our own abort(…, description=…) messages are meant for people; Werkzeug's defaults
+        # are replaced by ours.
+        own = exc.description if exc.description != type(exc).description and exc.code != 429 else None
+        return render_error(exc.code, own)
+
     for code in (400, 403, 404, 405, 429):
-        app.register_error_handler(code, lambda exc, code=code: render_error(code))
+        app.register_error_handler(code, handle)
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc):

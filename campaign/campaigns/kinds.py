@@ -12,10 +12,12 @@ from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
 from campaign.campaigns.forms import CampaignForm
+from campaign.campaigns.organiser import register_organiser_routes
 from campaign.extensions import db, limiter
 from campaign.models import Campaign
 from campaign.services import ServiceError
 from campaign.services import campaigns as service
+from campaign.supports.views import register_support_route, support_form_for
 
 
 def can_view(campaign: Campaign) -> bool:
@@ -79,7 +81,8 @@ def kind_blueprint(model: type[Campaign], form_class: type[CampaignForm]) -> Blu
     @bp.route("/<slug>")
     def show(slug: str):
         campaign = load(slug)
-        return render_template("campaigns/show.html", campaign=campaign)
+        return render_template("campaigns/show.html", campaign=campaign,
+                               form=support_form_for(campaign))
 
     @bp.route("/<slug>/edit", methods=["GET", "POST"])
     @organiser_only
@@ -114,4 +117,6 @@ def kind_blueprint(model: type[Campaign], form_class: type[CampaignForm]) -> Blu
                   "the decision here.", "success")
         return redirect(url_for(f"{model.blueprint}.show", slug=campaign.slug))
 
+    register_support_route(bp, load)
+    register_organiser_routes(bp, load, organiser_only)
     return bp

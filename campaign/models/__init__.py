@@ -17,7 +17,13 @@ from campaign.models.campaign import (
     Proposal,
     Update,
 )
-from campaign.models.support import MailReceipt, Support, canonical_email
+from campaign.models.support import (
+    CountDelta,
+    CountryCount,
+    MailReceipt,
+    Support,
+    canonical_email,
+)
 from campaign.models.user import Role, User
 
 __all__ = [
@@ -31,6 +37,8 @@ __all__ = [
     "CampaignKind",
     "CampaignState",
     "Certification",
+    "CountDelta",
+    "CountryCount",
     "EDITABLE_STATES",
     "Endorsement",
     "MailReceipt",

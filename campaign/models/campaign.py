@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, Enum, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, CheckConstraint, Enum, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from campaign.models.base import Base, UTCDateTime, utcnow
@@ -58,12 +58,16 @@ class Campaign(Base):
     rejection_reason: Mapped[str | None] = mapped_column(Text)
     # Folded in from confirmed supports by the counting job; never written per support.
     confirmed_count: Mapped[int] = mapped_column(Integer, default=0)
+    # Sum of the monthly spend pledged by confirmed supports, folded like the count.
+    monthly_spend_total: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     closes_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Supporters get at most one update email a day per campaign.
+    last_update_emailed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     organiser = relationship("User", back_populates="campaigns")
     target_brand = relationship("Brand", foreign_keys=[target_brand_id])
@@ -90,6 +94,13 @@ class Campaign(Base):
     @property
     def progress_percent(self) -> int:
         return min(100, int(self.confirmed_count * 100 / self.goal)) if self.goal else 0
+
+    def is_past_closing(self, now: datetime | None = None) -> bool:
+        return self.closes_at is not None and self.closes_at <= (now or utcnow())
+
+    @property
+    def goal_reached(self) -> bool:
+        return self.confirmed_count >= self.goal
 
     def brands(self) -> list:
         """The brands this campaign addresses."""
@@ -120,6 +131,13 @@ class Boycott(Campaign):
     demands: Mapped[str | None] = mapped_column(Text, use_existing_column=True)
 
     @property
+    def spend_phrase(self) -> str | None:
+        if not self.monthly_spend_total:
+            return None
+        return (f"{self.confirmed_count:,} customers withholding about "
+                f"€{self.monthly_spend_total:,} a month")
+
+    @property
     def demand_list(self) -> list[str]:
         return [line.strip() for line in (self.demands or "").splitlines() if line.strip()]
 
@@ -140,6 +158,13 @@ class Buycott(Campaign):
 
     def brands(self) -> list:
         return [e.brand for e in self.endorsements]
+
+    @property
+    def spend_phrase(self) -> str | None:
+        if not self.monthly_spend_total:
+            return None
+        return (f"{self.confirmed_count:,} customers pledging about "
+                f"€{self.monthly_spend_total:,} a month")
 
 
 class Proposal(Campaign):
@@ -187,6 +212,7 @@ class Update(Base):
     title: Mapped[str] = mapped_column(String(150))
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    emailed: Mapped[bool] = mapped_column(default=False)
 
     campaign = relationship("Campaign", back_populates="updates")
     author = relationship("User")
@@ -203,5 +229,7 @@ class Milestone(Base):
     threshold: Mapped[int] = mapped_column(Integer)
     is_goal: Mapped[bool] = mapped_column(default=False)
     reached_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Set once its notifications are enqueued; the sweeper re-enqueues rows left unset.
+    notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     campaign = relationship("Campaign", back_populates="milestones")

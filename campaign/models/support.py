@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    CheckConstraint,
+    ForeignKey,
+    Integer,
+    PrimaryKeyConstraint,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from campaign.models.base import Base, UTCDateTime, utcnow
@@ -49,6 +58,9 @@ class Support(Base):
     comment: Mapped[str | None] = mapped_column(Text)
     monthly_spend: Mapped[int | None] = mapped_column(Integer)
     consents_to_updates: Mapped[bool] = mapped_column(default=False)
+    # How many confirmation emails this support has been sent (capped, so a form can't spam).
+    confirmation_sends: Mapped[int] = mapped_column(SmallInteger, default=0)
+    ip_address: Mapped[str | None] = mapped_column(String(45))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -59,6 +71,35 @@ class Support(Base):
     @property
     def counts(self) -> bool:
         return self.confirmed_at is not None and self.withdrawn_at is None
+
+
+class CountDelta(Base):
+    """A change of one to a campaign's count, appended by the transaction that confirms or
+    withdraws a support and folded into the cached counts by the counting job.
+
+    Appending a row never contends with other supporters; only the folding job writes the
+    campaign's count, so no single hot row is updated per support.
+    """
+
+    __tablename__ = "count_deltas"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    country: Mapped[str] = mapped_column(String(2))
+    delta: Mapped[int] = mapped_column(SmallInteger)
+    # The support's pledged monthly spend, signed like ``delta`` (boycotts and buycotts).
+    spend: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class CountryCount(Base):
+    """Confirmed supports of a campaign from one country (cached; adds up to the total)."""
+
+    __tablename__ = "country_counts"
+    __table_args__ = (PrimaryKeyConstraint("campaign_id", "country"),)
+
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    country: Mapped[str] = mapped_column(String(2))
+    count: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class MailReceipt(Base):

@@ -5,12 +5,15 @@ from __future__ import annotations
 import re
 import secrets
 import unicodedata
+from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import or_
+from sqlalchemy import update as sa_update
 from sqlalchemy.exc import IntegrityError
 
 from campaign.extensions import db
-from campaign.models import Brand, Campaign, CampaignState, Endorsement, User, utcnow
+from campaign.models import Brand, Campaign, CampaignState, Endorsement, Update, User, utcnow
 from campaign.services import ServiceError
 
 #: Fields the shared form and the kinds' own forms may set.
@@ -128,3 +131,49 @@ def reject(campaign_id: int, moderator_id: int, reason: str) -> Campaign:
     campaign.rejection_reason = reason.strip()
     db.session.commit()
     return campaign
+
+
+def raise_goal(campaign_id: int, user_id: int, new_goal: int) -> Campaign:
+    """Raise an open campaign's goal above both the old goal and the current count. Commits."""
+    campaign = _owned(campaign_id, user_id)
+    if campaign.state != CampaignState.OPEN:
+        raise ServiceError("Only an open campaign's goal can be raised.")
+    if new_goal <= max(campaign.goal, campaign.confirmed_count):
+        raise ServiceError(f"Choose a goal above {max(campaign.goal, campaign.confirmed_count):,}.")
+    campaign.goal = new_goal
+    db.session.commit()
+    return campaign
+
+
+UPDATE_EMAIL_INTERVAL = timedelta(days=1)
+
+
+def post_update(campaign_id: int, user_id: int, title: str, body: str) -> tuple[Update, bool]:
+    """Publish an organiser's update; email it to consenting supporters at most once a day.
+
+    Commits, then enqueues the fan-out if this update is emailed. Returns the update and
+    whether it will be emailed. The once-a-day rule is a conditional UPDATE on the campaign,
+    so two updates posted at once cannot both be emailed.
+    """
+    campaign = _owned(campaign_id, user_id)
+    if not campaign.is_public:
+        raise ServiceError("Updates can be posted once the campaign is public.")
+    now = utcnow()
+    claimed = db.session.execute(
+        sa_update(Campaign)
+        .where(Campaign.id == campaign.id,
+               or_(Campaign.last_update_emailed_at.is_(None),
+                   Campaign.last_update_emailed_at <= now - UPDATE_EMAIL_INTERVAL))
+        .values(last_update_emailed_at=now)
+        .returning(Campaign.id)
+    ).first() is not None
+    item = Update(campaign_id=campaign.id, author_id=user_id, title=title.strip(), body=body,
+                  emailed=claimed, created_at=now)
+    db.session.add(item)
+    db.session.commit()
+    if claimed:
+        from campaign.jobs.notify import notify_update
+        from campaign.queue import enqueue
+
+        enqueue(notify_update, item.id, queue="bulk", job_id=f"update-{item.id}")
+    return item, claimed

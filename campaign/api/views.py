@@ -1,0 +1,135 @@
+"""The public, read-only JSON API, version 1. Every error is JSON with its HTTP status."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, jsonify, request, url_for
+from sqlalchemy import or_, select
+
+from campaign.extensions import db
+from campaign.models import PUBLIC_STATES, Brand, Campaign, CampaignKind, CampaignState, CountryCount
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+MAX_PER_PAGE = 100
+
+
+class BadParameter(Exception):
+    def __init__(self, name: str, message: str):
+        super().__init__(message)
+        self.name = name
+        self.message = message
+
+
+@bp.errorhandler(BadParameter)
+def bad_parameter(exc: BadParameter):
+    return jsonify(error={"status": 400, "message": exc.message, "parameter": exc.name}), 400
+
+
+def _int_arg(name: str, default: int, low: int, high: int) -> int:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadParameter(name, f"{name} must be a whole number") from None
+    if not low <= value <= high:
+        raise BadParameter(name, f"{name} must be between {low} and {high}")
+    return value
+
+
+def _enum_arg(name: str, enum_cls):
+    raw = request.args.get(name)
+    if not raw:
+        return None
+    try:
+        return enum_cls(raw)
+    except ValueError:
+        allowed = ", ".join(m.value for m in enum_cls)
+        raise BadParameter(name, f"{name} must be one of: {allowed}") from None
+
+
+def campaign_summary(campaign: Campaign) -> dict:
+    return {
+        "slug": campaign.slug,
+        "kind": campaign.kind.value,
+        "title": campaign.title,
+        "summary": campaign.summary,
+        "state": campaign.state.value,
+        "goal": campaign.goal,
+        "count": campaign.confirmed_count,
+        "brands": [{"name": b.name, "slug": b.slug} for b in campaign.brands()],
+        "published_at": campaign.published_at.isoformat() if campaign.published_at else None,
+        "closes_at": campaign.closes_at.isoformat() if campaign.closes_at else None,
+        "url": url_for(f"{campaign.blueprint}.show", slug=campaign.slug, _external=True),
+        "api_url": url_for("api.campaign", slug=campaign.slug, _external=True),
+    }
+
+
+def _public_campaign(slug: str) -> Campaign:
+    campaign = db.session.execute(
+        select(Campaign).where(Campaign.slug == slug, Campaign.state.in_(PUBLIC_STATES))
+    ).scalar_one_or_none()
+    if campaign is None:
+        abort(404, description=f"No public campaign has the slug {slug!r}.")
+    return campaign
+
+
+@bp.route("/campaigns")
+def campaigns():
+    """Public campaigns, newest first. Filters: kind, state, brand (slug), q; paging."""
+    page = _int_arg("page", 1, 1, 10_000)
+    per_page = _int_arg("per_page", 20, 1, MAX_PER_PAGE)
+    kind = _enum_arg("kind", CampaignKind)
+    state = _enum_arg("state", CampaignState)
+    if state is not None and state not in PUBLIC_STATES:
+        raise BadParameter("state", "state must be one of: open, won, closed")
+    stmt = select(Campaign).where(Campaign.state.in_([state] if state else PUBLIC_STATES))
+    if kind:
+        stmt = stmt.where(Campaign.kind == kind)
+    brand_slug = request.args.get("brand")
+    if brand_slug:
+        brand = db.session.execute(select(Brand).filter_by(slug=brand_slug)).scalar_one_or_none()
+        if brand is None:
+            raise BadParameter("brand", f"no brand has the slug {brand_slug!r}")
+        stmt = stmt.where(Campaign.target_brand_id == brand.id)
+    q = request.args.get("q", "").strip()
+    if q:
+        pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        stmt = stmt.where(or_(Campaign.title.ilike(pattern, escape="\\"),
+                              Campaign.summary.ilike(pattern, escape="\\")))
+    stmt = stmt.order_by(Campaign.published_at.desc(), Campaign.id.desc())
+    result = db.paginate(stmt, page=page, per_page=per_page, error_out=False, count=True)
+    args = {k: v for k, v in request.args.items() if k != "page"}
+    return jsonify(
+        campaigns=[campaign_summary(c) for c in result.items],
+        page=page, per_page=per_page, total=result.total,
+        next=url_for("api.campaigns", page=page + 1, _external=True, **args) if result.has_next else None,
+        prev=url_for("api.campaigns", page=page - 1, _external=True, **args) if result.has_prev else None,
+    )
+
+
+@bp.route("/campaigns/<slug>")
+def campaign(slug: str):
+    campaign = _public_campaign(slug)
+    by_country = dict(db.session.execute(
+        select(CountryCount.country, CountryCount.count)
+        .where(CountryCount.campaign_id == campaign.id, CountryCount.count > 0)
+        .order_by(CountryCount.count.desc(), CountryCount.country)
+    ).all())
+    return jsonify(campaign=campaign_summary(campaign), counts_by_country=by_country)
+
+
+@bp.route("/campaigns/<slug>/count.json")
+def count(slug: str):
+    """The cached count: cheap enough to poll while a campaign surges."""
+    row = db.session.execute(
+        select(Campaign.confirmed_count, Campaign.goal)
+        .where(Campaign.slug == slug, Campaign.state.in_(PUBLIC_STATES))
+    ).first()
+    if row is None:
+        abort(404, description=f"No public campaign has the slug {slug!r}.")
+    response = jsonify(slug=slug, count=row.confirmed_count, goal=row.goal)
+    response.cache_control.public = True
+    response.cache_control.max_age = 2
+    return response

@@ -1,0 +1,121 @@
+"""What an organiser does with a live campaign: updates, the goal, supporters and exports."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Iterator
+
+from flask import Blueprint, Response, flash, redirect, render_template, request, stream_with_context, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from campaign.extensions import db
+from campaign.models import Campaign, Support
+from campaign.services import ServiceError
+from campaign.services import campaigns as service
+from campaign.supports.forms import COUNTRY_NAMES, RaiseGoalForm, UpdateForm
+
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(cell) -> str:
+    """A CSV cell a spreadsheet will not run as a formula."""
+    text = "" if cell is None else str(cell)
+    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+
+
+def csv_stream(header: list[str], rows: Iterable[Iterable]) -> Iterator[str]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(header)
+    for n, row in enumerate(rows, 1):
+        writer.writerow([neutralise(cell) for cell in row])
+        if n % 1000 == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
+def counted_supports(campaign_id: int):
+    return (select(Support)
+            .where(Support.campaign_id == campaign_id, Support.confirmed_at.is_not(None),
+                   Support.withdrawn_at.is_(None))
+            .order_by(Support.id)
+            .execution_options(yield_per=1000))
+
+
+def _csv_response(campaign: Campaign, name: str, header, rows) -> Response:
+    return Response(
+        stream_with_context(csv_stream(header, rows)),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{campaign.slug}-{name}.csv"'},
+    )
+
+
+def register_organiser_routes(bp: Blueprint, load, organiser_only) -> None:
+    """Add supporters, exports, updates and the goal to a kind's blueprint."""
+    kind = bp.name
+
+    @bp.route("/<slug>/supporters")
+    @organiser_only
+    def supporters(campaign: Campaign):
+        page = db.paginate(counted_supports(campaign.id).order_by(None)
+                           .order_by(Support.confirmed_at.desc()),
+                           page=request.args.get("page", 1, type=int), per_page=50,
+                           error_out=False)
+        return render_template("campaigns/supporters.html", campaign=campaign, pagination=page,
+                               countries=COUNTRY_NAMES)
+
+    @bp.route("/<slug>/supporters.csv")
+    def supporters_csv(slug: str):
+        """Public data, for anyone: the names supporters chose to show, country and date."""
+        campaign = load(slug)
+        rows = ((s.name if s.is_public else "Name withheld", s.country,
+                 s.confirmed_at.date().isoformat())
+                for s in db.session.execute(counted_supports(campaign.id)).scalars())
+        return _csv_response(campaign, "supporters", ["name", "country", "date"], rows)
+
+    @bp.route("/<slug>/contacts.csv")
+    @organiser_only
+    def contacts_csv(campaign: Campaign):
+        """Contact data of the supporters who agreed to hear from the organiser."""
+        stmt = counted_supports(campaign.id).where(Support.consents_to_updates.is_(True))
+        rows = ((s.name, s.email, s.country, s.postcode or "", s.confirmed_at.isoformat())
+                for s in db.session.execute(stmt).scalars())
+        return _csv_response(campaign, "contacts",
+                             ["name", "email", "country", "postcode", "confirmed_at"], rows)
+
+    @bp.route("/<slug>/updates/new", methods=["GET", "POST"])
+    @organiser_only
+    def post_update(campaign: Campaign):
+        form = UpdateForm()
+        if form.validate_on_submit():
+            try:
+                _, emailed = service.post_update(campaign.id, current_user.id, form.title.data,
+                                                 form.body.data)
+            except ServiceError as exc:
+                flash(str(exc), "error")
+            else:
+                flash("Your update is posted and is being emailed to supporters who asked for "
+                      "updates." if emailed else
+                      "Your update is posted. Supporters already had an email about this "
+                      "campaign today, so this one is not emailed.", "success")
+                return redirect(url_for(f"{kind}.show", slug=campaign.slug))
+        return render_template("campaigns/update_form.html", campaign=campaign, form=form)
+
+    @bp.route("/<slug>/goal", methods=["POST"])
+    @organiser_only
+    def raise_goal(campaign: Campaign):
+        form = RaiseGoalForm()
+        if form.validate_on_submit():
+            try:
+                service.raise_goal(campaign.id, current_user.id, form.goal.data)
+            except ServiceError as exc:
+                flash(str(exc), "error")
+            else:
+                flash(f"The new goal is {form.goal.data:,}. Onwards!", "success")
+        else:
+            flash(" ".join(form.goal.errors) or "Enter the new goal.", "error")
+        return redirect(url_for(f"{kind}.show", slug=campaign.slug))

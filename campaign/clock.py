@@ -1,0 +1,65 @@
+"""The clock: enqueues the periodic jobs. Run one or more (``flask clock``); Redis keys with
+NX and an expiry make sure each tick's job is enqueued once however many clocks run."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime
+
+from redis.exceptions import RedisError
+
+from campaign.queue import get_queue, redis_connection
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Periodic:
+    name: str
+    func_path: str
+    queue: str
+    every_seconds: int | None = None  # interval jobs
+    at_hour_utc: int | None = None  # daily jobs, once in that hour
+
+    def slot(self, now: datetime) -> tuple[str, int] | None:
+        """The Redis key and expiry for this job's current slot, or None when not due."""
+        if self.every_seconds:
+            return f"groundswell:clock:{self.name}", self.every_seconds
+        if now.hour == self.at_hour_utc:
+            return f"groundswell:clock:{self.name}:{now.date().isoformat()}", 2 * 86400
+        return None
+
+
+SCHEDULE = (
+    Periodic("fold-counts", "campaign.jobs.counting.fold_counts_job", "high", every_seconds=2),
+    Periodic("close-due", "campaign.jobs.counting.close_due_campaigns_job", "default",
+             every_seconds=60),
+    Periodic("sweep", "campaign.jobs.counting.sweep_job", "default", every_seconds=60),
+    Periodic("recount", "campaign.jobs.counting.recount_job", "bulk", at_hour_utc=3),
+)
+
+
+def tick(now: datetime) -> list[str]:
+    """Enqueue every job whose slot is free; returns the names enqueued."""
+    conn = redis_connection()
+    enqueued = []
+    for job in SCHEDULE:
+        slot = job.slot(now)
+        if slot and conn.set(slot[0], now.isoformat(), nx=True, ex=slot[1]):
+            get_queue(job.queue).enqueue(job.func_path, result_ttl=60, failure_ttl=7 * 86400)
+            enqueued.append(job.name)
+    return enqueued
+
+
+def run_forever(interval: float = 1.0) -> None:
+    from campaign.models import utcnow
+
+    log.info("clock started: %s", ", ".join(j.name for j in SCHEDULE))
+    while True:
+        try:
+            tick(utcnow())
+        except RedisError as exc:
+            log.warning("clock tick skipped, Redis unavailable: %s", exc)
+        time.sleep(interval)

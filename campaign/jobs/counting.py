@@ -1,0 +1,97 @@
+"""Jobs that keep counts exact, close campaigns on time and re-enqueue what was left behind."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from redis.exceptions import RedisError
+from sqlalchemy import select
+
+from campaign.extensions import db
+from campaign.jobs import app_job
+from campaign.models import Milestone, utcnow
+from campaign.queue import get_queue, redis_connection
+from campaign.services import counting
+
+log = logging.getLogger(__name__)
+
+FOLD_LOCK = "groundswell:lock:fold-counts"
+FOLD_REQUESTED = "groundswell:fold-requested"
+
+
+def request_fold() -> None:
+    """Ask for a fold soon; under load, one waiting fold job serves every request.
+
+    A flag set with NX means only the first request enqueues; the job clears the flag when
+    it starts, so changes committed after that start ask again. The flag expires, so a lost
+    job is replaced within seconds (and the clock folds every few seconds regardless).
+    """
+    try:
+        if redis_connection().set(FOLD_REQUESTED, 1, nx=True, ex=10):
+            get_queue("high").enqueue(fold_counts_job, result_ttl=60, failure_ttl=7 * 86400)
+    except RedisError:
+        log.warning("could not request a fold; the clock's next tick will fold instead")
+
+
+@app_job
+def fold_counts_job() -> int:
+    """Fold every pending delta (singleton: a Redis lock keeps two from working at once).
+
+    Correctness does not rest on the lock: each delta is deleted and applied in one
+    transaction. Enqueues the notices of milestones reached. Returns deltas folded.
+    """
+    conn = redis_connection()
+    conn.delete(FOLD_REQUESTED)
+    lock = conn.lock(FOLD_LOCK, timeout=300, blocking=False)
+    if not lock.acquire():
+        return 0  # another fold is running and will be followed by the next request
+    try:
+        total = 0
+        while True:
+            folded, milestone_ids = counting.fold_counts()
+            for milestone_id in milestone_ids:
+                enqueue_milestone(milestone_id)
+            total += folded
+            if folded < counting.FOLD_BATCH:
+                return total
+    finally:
+        try:
+            lock.release()
+        except RedisError:
+            pass  # expired: harmless, the work is committed
+
+
+def enqueue_milestone(milestone_id: int) -> None:
+    from campaign.jobs.notify import notify_milestone
+    from campaign.queue import enqueue
+
+    enqueue(notify_milestone, milestone_id, queue="default", job_id=f"milestone-{milestone_id}")
+
+
+@app_job
+def recount_job() -> int:
+    """The nightly exact recount; returns how many campaigns had drifted."""
+    lock = redis_connection().lock(FOLD_LOCK, timeout=3600, blocking_timeout=60)
+    with lock:
+        return len(counting.recount())
+
+
+@app_job
+def close_due_campaigns_job() -> int:
+    closed = counting.close_due_campaigns()
+    if closed:
+        log.info("closed campaigns %s", closed)
+    return len(closed)
+
+
+@app_job
+def sweep_job() -> int:
+    """Re-enqueue the notices of milestones whose job was lost (e.g. Redis was down)."""
+    stale = utcnow() - timedelta(minutes=5)
+    ids = db.session.execute(
+        select(Milestone.id).where(Milestone.notified_at.is_(None), Milestone.reached_at < stale)
+    ).scalars().all()
+    for milestone_id in ids:
+        enqueue_milestone(milestone_id)
+    return len(ids)

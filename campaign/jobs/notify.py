@@ -1,0 +1,124 @@
+"""Notices that fan out: milestones to organisers, the goal and updates to supporters.
+
+A fan-out job splits the consenting supporters into batches of ids and enqueues one job per
+batch, with a deterministic job id. Each email is sent through :func:`send_once` with a key
+naming the notice and the recipient, so a batch that runs twice sends nothing twice.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select, update
+
+from campaign.extensions import db
+from campaign.jobs import app_job
+from campaign.jobs.supports import support_token
+from campaign.mail import render_email, send_once
+from campaign.models import Campaign, Milestone, Support, Update, utcnow
+from campaign.queue import enqueue
+from campaign.urls import external_url
+
+BATCH_SIZE = 500
+
+
+@app_job
+def notify_milestone(milestone_id: int) -> bool:
+    """Tell the organiser of a milestone; at the goal, fan out to consenting supporters."""
+    milestone = db.session.get(Milestone, milestone_id)
+    if milestone is None:
+        return False
+    campaign = milestone.campaign
+    organiser = campaign.organiser
+    send_once(f"milestone:{milestone.id}:organiser", render_email(
+        "milestone_organiser", to=organiser.email,
+        subject=(f"Goal reached: {campaign.title}" if milestone.is_goal
+                 else f"{milestone.threshold:,} {campaign.supporters_noun}: {campaign.title}"),
+        campaign=campaign, milestone=milestone, organiser=organiser,
+        campaign_url=external_url(f"{campaign.blueprint}.show", slug=campaign.slug),
+    ))
+    if milestone.is_goal:
+        fan_out("goal", milestone.id, campaign.id)
+    db.session.execute(update(Milestone).where(Milestone.id == milestone.id,
+                                               Milestone.notified_at.is_(None))
+                       .values(notified_at=utcnow()))
+    db.session.commit()
+    return True
+
+
+@app_job
+def notify_update(update_id: int) -> int:
+    """Fan an organiser's update out to the campaign's consenting supporters."""
+    item = db.session.get(Update, update_id)
+    if item is None:
+        return 0
+    return fan_out("update", item.id, item.campaign_id)
+
+
+def _recipients(campaign_id: int):
+    return (select(Support.id)
+            .where(Support.campaign_id == campaign_id, Support.consents_to_updates.is_(True),
+                   Support.confirmed_at.is_not(None), Support.withdrawn_at.is_(None))
+            .order_by(Support.id))
+
+
+def fan_out(topic: str, object_id: int, campaign_id: int) -> int:
+    """Enqueue one batch job per BATCH_SIZE recipients; returns the number of batches."""
+    ids = db.session.execute(_recipients(campaign_id)).scalars().all()
+    batches = [ids[i:i + BATCH_SIZE] for i in range(0, len(ids), BATCH_SIZE)]
+    for batch in batches:
+        enqueue(send_batch, topic, object_id, batch[0], batch[-1], queue="bulk",
+                job_id=f"{topic}-{object_id}-{batch[0]}")
+    return len(batches)
+
+
+@app_job
+def send_batch(topic: str, object_id: int, first_id: int, last_id: int) -> int:
+    """Send notice ``topic`` about ``object_id`` to the consenting supporters with ids in
+    ``first_id..last_id``; returns how many emails this run sent (0 on a repeat)."""
+    campaign, render = _TOPICS[topic](object_id)
+    supports = db.session.execute(
+        select(Support).where(Support.id.in_(_recipients(campaign.id)
+                                             .where(Support.id.between(first_id, last_id))))
+        .order_by(Support.id)
+    ).scalars().all()
+    sent = 0
+    for support in supports:
+        email = render(support)
+        email.headers["List-Unsubscribe"] = f"<{_unsubscribe_url(support)}>"
+        email.headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+        sent += send_once(f"{topic}:{object_id}:{support.id}", email)
+    return sent
+
+
+def _unsubscribe_url(support: Support) -> str:
+    return external_url("supports.unsubscribe", token=support_token("unsubscribe", support))
+
+
+def _goal(milestone_id: int):
+    milestone = db.session.get(Milestone, milestone_id)
+    campaign = milestone.campaign
+    url = external_url(f"{campaign.blueprint}.show", slug=campaign.slug)
+
+    def render(support: Support):
+        return render_email("goal_supporter", to=support.email,
+                            subject=f"We reached the goal: {campaign.title}",
+                            campaign=campaign, milestone=milestone, support=support,
+                            campaign_url=url, unsubscribe_url=_unsubscribe_url(support))
+
+    return campaign, render
+
+
+def _update(update_id: int):
+    item = db.session.get(Update, update_id)
+    campaign: Campaign = item.campaign
+    url = external_url(f"{campaign.blueprint}.show", slug=campaign.slug)
+
+    def render(support: Support):
+        return render_email("update_supporter", to=support.email,
+                            subject=f"{item.title} — {campaign.title}",
+                            campaign=campaign, update=item, support=support,
+                            campaign_url=url, unsubscribe_url=_unsubscribe_url(support))
+
+    return campaign, render
+
+
+_TOPICS = {"goal": _goal, "update": _update}

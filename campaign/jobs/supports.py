@@ -1,0 +1,39 @@
+"""The email that confirms a pending support."""
+
+from __future__ import annotations
+
+from campaign.extensions import db
+from campaign.jobs import app_job
+from campaign.mail import render_email, send_once
+from campaign.models import Support
+from campaign.tokens import make_token
+from campaign.urls import external_url
+
+
+def support_token(purpose: str, support: Support) -> str:
+    return make_token(purpose, {"s": support.id, "e": support.email_canonical})
+
+
+@app_job
+def send_support_confirmation(support_id: int, send_number: int) -> bool:
+    """Email the confirmation link of a pending support; once per ``send_number``."""
+    support = db.session.get(Support, support_id)
+    if support is None or support.confirmed_at is not None or support.withdrawn_at is not None:
+        return False
+    campaign = support.campaign
+    email = render_email(
+        "confirm_support",
+        to=support.email,
+        subject=f"Confirm your {_act(campaign)}: {campaign.title}",
+        support=support,
+        campaign=campaign,
+        act=_act(campaign),
+        link=external_url("supports.confirm", token=support_token("confirm-support", support)),
+        campaign_url=external_url(f"{campaign.blueprint}.show", slug=campaign.slug),
+    )
+    return send_once(f"confirm-support:{support.id}:{send_number}", email)
+
+
+def _act(campaign) -> str:
+    return {"petition": "signature", "boycott": "pledge", "buycott": "pledge",
+            "proposal": "endorsement"}[campaign.kind.value]

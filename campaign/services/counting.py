@@ -1,0 +1,170 @@
+"""Exact counts without a hot row: deltas are appended per support and folded in batches.
+
+Confirming or withdrawing a support appends a :class:`CountDelta` row in the same
+transaction. :func:`fold_counts` (run by a job, a few seconds apart at most) deletes a batch
+of deltas *with RETURNING* and adds them to the cached counts in the same transaction, so a
+delta is applied exactly once even if two folds run at once. :func:`recount` repairs any
+drift from ``COUNT(*)`` and logs it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter, defaultdict
+
+from sqlalchemy import delete, func, select, true, update
+
+from campaign.dbutil import insert_ignoring_conflicts, upsert_add
+from campaign.extensions import db
+from campaign.models import Campaign, CampaignState, CountDelta, CountryCount, Milestone, Support, utcnow
+
+log = logging.getLogger(__name__)
+
+#: Organisers hear of each of these, and of the goal.
+THRESHOLDS = (10, 100, 1_000, 10_000, 100_000, 1_000_000)
+
+FOLD_BATCH = 50_000
+
+
+def thresholds_crossed(old: int, new: int, goal: int) -> list[tuple[int, bool]]:
+    """(threshold, is_goal) pairs with ``old < threshold <= new``, ascending."""
+    crossed = {t: False for t in THRESHOLDS if old < t <= new}
+    if old < goal <= new:
+        crossed[goal] = True
+    return sorted(crossed.items())
+
+
+def fold_counts(batch: int = FOLD_BATCH) -> tuple[int, list[int]]:
+    """Fold up to ``batch`` pending deltas into the cached counts. Commits.
+
+    Returns the number of deltas folded and the ids of milestones newly reached (each
+    written exactly once, by the unique constraint); the caller enqueues their notices.
+    """
+    ids_in_batch = select(CountDelta.id).order_by(CountDelta.id).limit(batch)
+    rows = db.session.execute(
+        delete(CountDelta).where(CountDelta.id.in_(ids_in_batch))
+        .returning(CountDelta.campaign_id, CountDelta.country, CountDelta.delta,
+                   CountDelta.spend)
+    ).all()
+    if not rows:
+        db.session.commit()
+        return 0, []
+    per_campaign: Counter[int] = Counter()
+    spend: Counter[int] = Counter()
+    per_country: dict[int, Counter[str]] = defaultdict(Counter)
+    for campaign_id, country, delta, delta_spend in rows:
+        per_campaign[campaign_id] += delta
+        spend[campaign_id] += delta_spend
+        per_country[campaign_id][country] += delta
+    milestone_ids = []
+    for campaign_id in sorted(per_campaign):  # a fixed order: no deadlock between folds
+        change = per_campaign[campaign_id]
+        new, goal = db.session.execute(
+            update(Campaign).where(Campaign.id == campaign_id)
+            .values(confirmed_count=Campaign.confirmed_count + change,
+                    monthly_spend_total=Campaign.monthly_spend_total + spend[campaign_id])
+            .returning(Campaign.confirmed_count, Campaign.goal)
+        ).one()
+        for country, amount in sorted(per_country[campaign_id].items()):
+            if amount:
+                upsert_add(CountryCount, ["campaign_id", "country"], "count", amount,
+                           campaign_id=campaign_id, country=country)
+        for threshold, is_goal in thresholds_crossed(new - change, new, goal):
+            milestone_id = insert_ignoring_conflicts(
+                Milestone, ["campaign_id", "threshold"], campaign_id=campaign_id,
+                threshold=threshold, is_goal=is_goal, reached_at=utcnow())
+            if milestone_id is not None:
+                milestone_ids.append(milestone_id)
+    db.session.commit()
+    return len(rows), milestone_ids
+
+
+def exact_counts(campaign_id: int | None = None) -> dict[int, Counter[str]]:
+    """``COUNT(*)`` of confirmed, not withdrawn supports per campaign and country."""
+    stmt = (select(Support.campaign_id, Support.country, func.count())
+            .where(Support.confirmed_at.is_not(None), Support.withdrawn_at.is_(None))
+            .group_by(Support.campaign_id, Support.country))
+    if campaign_id is not None:
+        stmt = stmt.where(Support.campaign_id == campaign_id)
+    counts: dict[int, Counter[str]] = defaultdict(Counter)
+    for cid, country, n in db.session.execute(stmt):
+        counts[cid][country] = n
+    return counts
+
+
+def _only(column, campaign_id: int | None):
+    return true() if campaign_id is None else column == campaign_id
+
+
+def recount(campaign_id: int | None = None) -> dict[int, tuple[int, int]]:
+    """Set every cached count to what ``COUNT(*)`` says, minus deltas not yet folded. Commits.
+
+    Reads in one snapshot (REPEATABLE READ on PostgreSQL; SQLite transactions are
+    serialised), so supports confirmed meanwhile are neither lost nor counted twice.
+    Returns ``{campaign_id: (cached_before, corrected)}`` for each campaign that drifted,
+    and logs each.
+    """
+    db.session.commit()
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+    exact = exact_counts(campaign_id)
+    pending: dict[int, Counter[str]] = defaultdict(Counter)
+    stmt = select(CountDelta.campaign_id, CountDelta.country, func.sum(CountDelta.delta)) \
+        .group_by(CountDelta.campaign_id, CountDelta.country)
+    if campaign_id is not None:
+        stmt = stmt.where(CountDelta.campaign_id == campaign_id)
+    for cid, country, total in db.session.execute(stmt):
+        pending[cid][country] = int(total)
+    campaigns = select(Campaign.id, Campaign.confirmed_count, Campaign.monthly_spend_total)
+    if campaign_id is not None:
+        campaigns = campaigns.where(Campaign.id == campaign_id)
+    stored_countries: dict[int, dict[str, int]] = defaultdict(dict)
+    cc = select(CountryCount.campaign_id, CountryCount.country, CountryCount.count)
+    if campaign_id is not None:
+        cc = cc.where(CountryCount.campaign_id == campaign_id)
+    for cid, country, n in db.session.execute(cc):
+        stored_countries[cid][country] = n
+    exact_spend = dict(db.session.execute(
+        select(Support.campaign_id, func.coalesce(func.sum(Support.monthly_spend), 0))
+        .where(Support.confirmed_at.is_not(None), Support.withdrawn_at.is_(None))
+        .where(_only(Support.campaign_id, campaign_id))
+        .group_by(Support.campaign_id)).all())
+    pending_spend = dict(db.session.execute(
+        select(CountDelta.campaign_id, func.sum(CountDelta.spend))
+        .where(_only(CountDelta.campaign_id, campaign_id))
+        .group_by(CountDelta.campaign_id)).all())
+    drift = {}
+    for cid, cached, cached_spend in db.session.execute(campaigns).all():
+        wanted_spend = int(exact_spend.get(cid, 0)) - int(pending_spend.get(cid) or 0)
+        if wanted_spend != cached_spend:
+            db.session.execute(update(Campaign).where(Campaign.id == cid)
+                               .values(monthly_spend_total=wanted_spend))
+        wanted = {country: exact[cid][country] - pending[cid][country]
+                  for country in set(exact[cid]) | set(pending[cid]) | set(stored_countries[cid])}
+        wanted = {country: n for country, n in wanted.items() if n or country in stored_countries[cid]}
+        total = sum(wanted.values())
+        if total != cached or wanted != stored_countries[cid]:
+            drift[cid] = (cached, total)
+            log.warning("count drift on campaign %s: cached %s, corrected to %s", cid, cached, total)
+            db.session.execute(update(Campaign).where(Campaign.id == cid)
+                               .values(confirmed_count=total))
+            for country, n in wanted.items():
+                if stored_countries[cid].get(country) != n:
+                    db.session.execute(delete(CountryCount).filter_by(campaign_id=cid, country=country))
+                    db.session.add(CountryCount(campaign_id=cid, country=country, count=n))
+    db.session.commit()
+    return drift
+
+
+def close_due_campaigns() -> list[int]:
+    """Close every open campaign whose closing instant has passed. Commits; returns their ids."""
+    now = utcnow()
+    ids = db.session.execute(
+        update(Campaign)
+        .where(Campaign.state == CampaignState.OPEN, Campaign.closes_at.is_not(None),
+               Campaign.closes_at <= now)
+        .values(state=CampaignState.CLOSED, closed_at=now)
+        .returning(Campaign.id)
+    ).scalars().all()
+    db.session.commit()
+    return list(ids)

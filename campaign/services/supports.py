@@ -1,0 +1,197 @@
+"""Supporting a campaign: sign, pledge, endorse; confirm by email; withdraw; unsubscribe."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from flask import current_app
+from sqlalchemy import select, update
+
+from campaign.dbutil import insert_ignoring_conflicts
+from campaign.extensions import db
+from campaign.models import Campaign, CampaignState, CountDelta, Support, User, canonical_email, utcnow
+from campaign.services import ServiceError
+from campaign.tokens import TokenError, read_token
+
+#: A pending support gets at most this many confirmation emails, whatever is resubmitted.
+MAX_CONFIRMATION_SENDS = 3
+
+
+class Outcome(enum.StrEnum):
+    CONFIRMED = "confirmed"  # counted now (a verified member)
+    PENDING = "pending"  # waits for the emailed link
+    ALREADY_CONFIRMED = "already_confirmed"
+    RESENT = "resent"  # already pending: the link was sent again
+    SEND_LIMIT = "send_limit"  # already pending, and enough links have gone out
+
+
+@dataclass
+class SupportResult:
+    support_id: int
+    outcome: Outcome
+
+
+class SupportRefused(ServiceError):
+    """The campaign does not take support now (not public, or closed)."""
+
+
+def _open_campaign(campaign_id: int) -> Campaign:
+    campaign = db.session.get(Campaign, campaign_id)
+    if campaign is None or campaign.state in (CampaignState.DRAFT, CampaignState.PENDING,
+                                              CampaignState.REJECTED, CampaignState.HIDDEN):
+        raise SupportRefused("This campaign is not published, so it cannot take support.")
+    if campaign.state != CampaignState.OPEN or campaign.is_past_closing():
+        raise SupportRefused(f"This {campaign.noun} has closed and no longer takes "
+                             f"{campaign.supporters_noun}. Thank you for wanting to help.")
+    return campaign
+
+
+def add_support(campaign_id: int, *, name: str, email: str, country: str,
+                postcode: str | None = None, is_public: bool = True, comment: str | None = None,
+                consents_to_updates: bool = False, monthly_spend: int | None = None,
+                user_id: int | None = None, ip_address: str | None = None) -> SupportResult:
+    """Record one person's support, once per campaign and canonical email. Commits.
+
+    A verified member supporting with their own address counts at once; anyone else gets a
+    confirmation email (enqueued after the commit) and counts when they confirm. A second
+    attempt for the same person stores nothing new: a pending support gets its link again,
+    at most :data:`MAX_CONFIRMATION_SENDS` times in all. Raises :class:`SupportRefused` when
+    the campaign is not open.
+    """
+    campaign = _open_campaign(campaign_id)
+    canonical = canonical_email(email)
+    user = db.session.get(User, user_id) if user_id else None
+    owns_address = user is not None and canonical_email(user.email) == canonical
+    verified_now = owns_address and user.is_verified
+    now = utcnow()
+    new_id = insert_ignoring_conflicts(
+        Support, ["campaign_id", "email_canonical"],
+        campaign_id=campaign.id, user_id=user.id if owns_address else None,
+        email=email.strip(), email_canonical=canonical, name=name.strip(), is_public=is_public,
+        country=country, postcode=(postcode or "").strip() or None,
+        comment=(comment or "").strip() or None, monthly_spend=monthly_spend,
+        consents_to_updates=consents_to_updates, ip_address=ip_address,
+        confirmed_at=now if verified_now else None, confirmation_sends=0 if verified_now else 1,
+        created_at=now,
+    )
+    if new_id is not None:
+        if verified_now:
+            db.session.add(CountDelta(campaign_id=campaign.id, country=country, delta=1,
+                                      spend=monthly_spend or 0))
+        db.session.commit()
+        return _after_commit(SupportResult(new_id, Outcome.CONFIRMED if verified_now
+                                           else Outcome.PENDING))
+    return _again(campaign, canonical, verified_now, user)
+
+
+def _again(campaign: Campaign, canonical: str, verified_now: bool, user) -> SupportResult:
+    """The same person supports again: confirm, revive or resend, but never duplicate."""
+    support = db.session.execute(
+        select(Support).filter_by(campaign_id=campaign.id, email_canonical=canonical)
+        .with_for_update()
+    ).scalar_one()
+    if support.withdrawn_at is not None:
+        # Coming back after withdrawing: the support counts again once confirmed.
+        was_confirmed = support.confirmed_at is not None
+        support.withdrawn_at = None
+        support.confirmed_at = None
+        if was_confirmed and not verified_now:
+            support.confirmation_sends = 0
+    if support.confirmed_at is not None:
+        db.session.commit()
+        return SupportResult(support.id, Outcome.ALREADY_CONFIRMED)
+    if verified_now:
+        support.confirmed_at = utcnow()
+        support.user_id = user.id
+        db.session.add(CountDelta(campaign_id=campaign.id, country=support.country, delta=1,
+                                  spend=support.monthly_spend or 0))
+        db.session.commit()
+        return _after_commit(SupportResult(support.id, Outcome.CONFIRMED))
+    if support.confirmation_sends >= MAX_CONFIRMATION_SENDS:
+        db.session.commit()
+        return SupportResult(support.id, Outcome.SEND_LIMIT)
+    support.confirmation_sends += 1
+    db.session.commit()
+    return _after_commit(SupportResult(support.id, Outcome.RESENT))
+
+
+def _after_commit(result: SupportResult) -> SupportResult:
+    from campaign.jobs.counting import request_fold
+    from campaign.jobs.supports import send_support_confirmation
+    from campaign.queue import enqueue
+
+    if result.outcome == Outcome.CONFIRMED:
+        request_fold()
+    else:
+        sends = db.session.execute(
+            select(Support.confirmation_sends).filter_by(id=result.support_id)).scalar_one()
+        enqueue(send_support_confirmation, result.support_id, sends, queue="high",
+                job_id=f"confirm-support-{result.support_id}-{sends}")
+    return result
+
+
+def support_from_token(purpose: str, token: str, max_age: int | None = None) -> Support:
+    """The support a signed link is for; raises TokenError when forged, stale or mismatched."""
+    payload = read_token(purpose, token, max_age or current_app.config["SUPPORT_TOKEN_MAX_AGE"])
+    support = db.session.get(Support, payload.get("s"))
+    if support is None or support.email_canonical != payload.get("e"):
+        raise TokenError(expired=False)
+    return support
+
+
+def confirm(token: str) -> tuple[Support, bool]:
+    """Confirm the support in an emailed link. Idempotent. Commits.
+
+    Returns the support and whether this call confirmed it (False: it already was). Mail
+    scanners open links before people do, so a repeat is never an error. Raises TokenError.
+    """
+    support = support_from_token("confirm-support", token)
+    row = db.session.execute(
+        update(Support)
+        .where(Support.id == support.id, Support.confirmed_at.is_(None),
+               Support.withdrawn_at.is_(None))
+        .values(confirmed_at=utcnow())
+        .returning(Support.id)
+    ).first()
+    if row is None:
+        db.session.commit()
+        db.session.refresh(support)
+        return support, False
+    db.session.add(CountDelta(campaign_id=support.campaign_id, country=support.country, delta=1,
+                              spend=support.monthly_spend or 0))
+    db.session.commit()
+    db.session.refresh(support)
+    from campaign.jobs.counting import request_fold
+
+    request_fold()
+    return support, True
+
+
+def withdraw(support_id: int) -> bool:
+    """Withdraw a support so it no longer counts. Commits; returns False if already withdrawn."""
+    row = db.session.execute(
+        update(Support)
+        .where(Support.id == support_id, Support.withdrawn_at.is_(None))
+        .values(withdrawn_at=utcnow())
+        .returning(Support.campaign_id, Support.country, Support.confirmed_at,
+                   Support.monthly_spend)
+    ).first()
+    if row is None:
+        db.session.commit()
+        return False
+    if row.confirmed_at is not None:
+        db.session.add(CountDelta(campaign_id=row.campaign_id, country=row.country, delta=-1,
+                                  spend=-(row.monthly_spend or 0)))
+    db.session.commit()
+    from campaign.jobs.counting import request_fold
+
+    request_fold()
+    return True
+
+
+def unsubscribe(support_id: int) -> None:
+    """Stop update emails for this support. Idempotent. Commits."""
+    db.session.execute(update(Support).where(Support.id == support_id)
+                       .values(consents_to_updates=False))
+    db.session.commit()

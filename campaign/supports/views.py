@@ -1,0 +1,116 @@
+"""Supporting a campaign (the form on every campaign page) and the links emailed about it."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask_limiter.util import get_remote_address
+from flask_login import current_user, login_required
+
+from campaign.auth.forms import ActionForm
+from campaign.extensions import csrf, db, limiter
+from campaign.models import Support
+from campaign.services import supports as service
+from campaign.supports.forms import SupportForm
+from campaign.tokens import TokenError
+
+bp = Blueprint("supports", __name__, url_prefix="/supports")
+
+
+def _support_limit() -> str:
+    return current_app.config["RATELIMIT_SUPPORT"]
+
+
+def _ip_and_campaign() -> str:
+    return f"{get_remote_address()}:{request.view_args.get('slug')}"
+
+
+def support_form_for(campaign) -> SupportForm:
+    form = SupportForm()
+    form.adapt_to(campaign)
+    if current_user.is_authenticated and not form.is_submitted():
+        form.name.data = current_user.name
+        form.email.data = current_user.email
+    return form
+
+
+def register_support_route(bp_kind: Blueprint, load) -> None:
+    """Add ``<kind>.support`` (POST the support form) to a kind's blueprint."""
+
+    @bp_kind.route("/<slug>/support", methods=["POST"])
+    @limiter.limit(_support_limit, key_func=_ip_and_campaign,
+                   deduct_when=lambda response: response.status_code == 303)
+    def support(slug: str):
+        campaign = load(slug)
+        form = support_form_for(campaign)
+        if not form.validate_on_submit():
+            return render_template("campaigns/show.html", campaign=campaign, form=form), 400
+        try:
+            result = service.add_support(
+                campaign.id, **form.support_data(),
+                user_id=current_user.id if current_user.is_authenticated else None,
+                ip_address=get_remote_address())
+        except service.SupportRefused as exc:
+            flash(str(exc), "error")
+            return redirect(url_for(f"{campaign.blueprint}.show", slug=campaign.slug))
+        session["last_support"] = {"id": result.support_id, "outcome": result.outcome.value}
+        return redirect(url_for("supports.thanks", slug=campaign.slug), 303)
+
+
+@bp.route("/thanks/<slug>")
+def thanks(slug: str):
+    last = session.get("last_support")
+    support = db.session.get(Support, last["id"]) if last else None
+    if support is None or support.campaign.slug != slug:
+        abort(404)
+    return render_template("supports/thanks.html", support=support, campaign=support.campaign,
+                           outcome=last["outcome"])
+
+
+@bp.route("/confirm/<token>")
+def confirm(token: str):
+    try:
+        support, confirmed_now = service.confirm(token)
+    except TokenError as exc:
+        return render_template("supports/token_error.html", expired=exc.expired), 400
+    return render_template("supports/confirmed.html", support=support, campaign=support.campaign,
+                           confirmed_now=confirmed_now)
+
+
+@bp.route("/withdraw/<token>", methods=["GET", "POST"])
+def withdraw(token: str):
+    try:
+        support = service.support_from_token("withdraw", token,
+                                             current_app.config["STANDING_TOKEN_MAX_AGE"])
+    except TokenError as exc:
+        return render_template("supports/token_error.html", expired=exc.expired), 400
+    form = ActionForm()
+    if form.validate_on_submit():
+        service.withdraw(support.id)
+        flash(f"Your support for “{support.campaign.title}” is withdrawn.", "info")
+        return redirect(url_for(f"{support.campaign.blueprint}.show", slug=support.campaign.slug))
+    return render_template("supports/withdraw.html", support=support, form=form)
+
+
+@bp.route("/<int:support_id>/withdraw", methods=["POST"])
+@login_required
+def withdraw_mine(support_id: int):
+    support = db.session.get(Support, support_id)
+    if support is None or support.user_id != current_user.id:
+        abort(404)
+    service.withdraw(support.id)
+    flash(f"Your support for “{support.campaign.title}” is withdrawn.", "info")
+    return redirect(url_for("accounts.profile"))
+
+
+@bp.route("/unsubscribe/<token>", methods=["GET", "POST"])
+@csrf.exempt  # RFC 8058 one-click: mail clients POST here without a form; the token is the proof
+def unsubscribe(token: str):
+    try:
+        support = service.support_from_token("unsubscribe", token,
+                                             current_app.config["STANDING_TOKEN_MAX_AGE"])
+    except TokenError as exc:
+        return render_template("supports/token_error.html", expired=exc.expired), 400
+    if request.method == "POST":
+        service.unsubscribe(support.id)
+        return render_template("supports/unsubscribed.html", support=support)
+    return render_template("supports/unsubscribe.html", support=support)
