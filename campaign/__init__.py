@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextvars import ContextVar
 from pathlib import Path
 
 from flask import Flask
@@ -72,6 +73,11 @@ def register_extensions(app: Flask) -> None:
         ).scalar_one_or_none()
 
 
+#: How SQLite transactions begin in this context. Tests set plain "BEGIN" for their own
+#: reads so that they don't hold the write lock while the requests they make run.
+SQLITE_BEGIN: ContextVar[str] = ContextVar("sqlite_begin", default="BEGIN IMMEDIATE")
+
+
 def _configure_sqlite(engine) -> None:
     """WAL, a busy timeout, foreign keys, and write transactions that begin IMMEDIATE.
 
@@ -92,7 +98,7 @@ def _configure_sqlite(engine) -> None:
 
     @event.listens_for(engine, "begin")
     def on_begin(connection):
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        connection.exec_driver_sql(SQLITE_BEGIN.get())
 
 
 def register_blueprints(app: Flask) -> None:

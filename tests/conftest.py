@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import os
 import subprocess
 import tempfile
@@ -25,9 +26,11 @@ for name in ("DATABASE_URL", "REDIS_URL", "MAIL_URL", "SECRET_KEY", "PUBLIC_URL"
 
 import pytest  # noqa: E402
 import redis  # noqa: E402
+from flask import has_app_context  # noqa: E402
+from flask.testing import FlaskClient  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
-from campaign import create_app  # noqa: E402
+from campaign import SQLITE_BEGIN, create_app  # noqa: E402
 from campaign.extensions import db  # noqa: E402
 from campaign.models import Base  # noqa: E402
 from tests.helpers import read_outbox  # noqa: E402
@@ -144,19 +147,40 @@ def make_test_app(db_url: str, redis_url: str, tmp_path: Path, **overrides):
 
 
 @pytest.fixture
-def app(database, redis_url, tmp_path):
-    app = make_test_app(database.url_for_test(tmp_path), redis_url, tmp_path)
+def app(request, database, redis_url, tmp_path):
+    """The app on this session's backend; ``@pytest.mark.app_config(KEY=value)`` overrides."""
+    marker = request.node.get_closest_marker("app_config")
+    overrides = marker.kwargs if marker else {}
+    app = make_test_app(database.url_for_test(tmp_path), redis_url, tmp_path, **overrides)
     redis.Redis.from_url(redis_url).flushdb()
+    begin = SQLITE_BEGIN.set("BEGIN")
     with app.app_context():
         database.prepare()
         yield app
         db.session.remove()
         database.clean()
         db.engine.dispose()
+    SQLITE_BEGIN.reset(begin)
+
+
+class IsolatedClient(FlaskClient):
+    """A test client whose requests run outside the test's app context, as real ones do.
+
+    The test holds an app context for its factories; without this, Flask would reuse it for
+    each request, sharing ``g`` (and the database session) between requests and the test.
+    """
+
+    def open(self, *args, **kwargs):
+        # End the test's own transaction first: its snapshot would hide what the request
+        # writes (SQLite) and could hold locks the request needs.
+        if has_app_context():  # not when following a redirect, already isolated
+            db.session.commit()
+        return contextvars.Context().run(super().open, *args, **kwargs)
 
 
 @pytest.fixture
 def client(app):
+    app.test_client_class = IsolatedClient
     return app.test_client()
 
 
@@ -177,17 +201,28 @@ def run_jobs(app):
 
     from campaign.queue import get_queue, redis_connection
 
-    def run(fail_on_error: bool = True) -> int:
-        queues = [get_queue(name) for name in app.config["RQ_QUEUES"]]
-        before = sum(q.count for q in queues)
-        worker = SimpleWorker(queues, connection=redis_connection(), serializer=JSONSerializer)
-        worker.work(burst=True, with_scheduler=False)
-        if fail_on_error:
+    def work() -> int:
+        # A fresh context, like a real worker process: its own app context, database session
+        # and SQLite transaction mode.
+        with app.app_context():
+            queues = [get_queue(name) for name in app.config["RQ_QUEUES"]]
+            before = sum(q.count for q in queues)
+            worker = SimpleWorker(queues, connection=redis_connection(),
+                                  serializer=JSONSerializer)
+            worker.work(burst=True, with_scheduler=False)
+            failures = []
             for q in queues:
-                failed = FailedJobRegistry(queue=q)
-                if failed.count:
-                    job = q.fetch_job(failed.get_job_ids()[0])
-                    pytest.fail(f"job failed: {job.func_name}\n{job.latest_result().exc_string}")
+                for job_id in FailedJobRegistry(queue=q).get_job_ids():
+                    job = q.fetch_job(job_id)
+                    failures.append(f"{job.func_name}\n{job.latest_result().exc_string}")
+            return before, failures
+
+    def run(fail_on_error: bool = True) -> int:
+        """Run every queued job; returns how many were queued when it started."""
+        db.session.commit()  # end the test's snapshot so jobs see and may write everything
+        before, failures = contextvars.Context().run(work)
+        if fail_on_error and failures:
+            pytest.fail("job failed: " + failures[0])
         return before
 
     return run
