@@ -175,6 +175,8 @@ class IsolatedClient(FlaskClient):
         # writes (SQLite) and could hold locks the request needs.
         if has_app_context():  # not when following a redirect, already isolated
             db.session.commit()
+        # Buffered: a streamed body is then generated inside the request's own context.
+        kwargs["buffered"] = True
         return contextvars.Context().run(super().open, *args, **kwargs)
 
 
@@ -192,35 +194,40 @@ def runner(app):
 # ---------------------------------------------------------------------------- jobs and mail
 
 
-@pytest.fixture
-def run_jobs(app):
-    """Process every queued job with a real RQ SimpleWorker (burst); returns jobs run."""
+def work_queues(app) -> tuple[int, list[str]]:
+    """Run every queued job with a real RQ SimpleWorker in burst mode.
+
+    Call it in a fresh ``contextvars.Context``, like a real worker process: its own app
+    context, database session and SQLite transaction mode. Returns the number of jobs that
+    were queued and the tracebacks of the jobs that failed.
+    """
     from rq import SimpleWorker
     from rq.registry import FailedJobRegistry
     from rq.serializers import JSONSerializer
 
     from campaign.queue import get_queue, redis_connection
 
-    def work() -> int:
-        # A fresh context, like a real worker process: its own app context, database session
-        # and SQLite transaction mode.
-        with app.app_context():
-            queues = [get_queue(name) for name in app.config["RQ_QUEUES"]]
-            before = sum(q.count for q in queues)
-            worker = SimpleWorker(queues, connection=redis_connection(),
-                                  serializer=JSONSerializer)
-            worker.work(burst=True, with_scheduler=False)
-            failures = []
-            for q in queues:
-                for job_id in FailedJobRegistry(queue=q).get_job_ids():
-                    job = q.fetch_job(job_id)
-                    failures.append(f"{job.func_name}\n{job.latest_result().exc_string}")
-            return before, failures
+    with app.app_context():
+        queues = [get_queue(name) for name in app.config["RQ_QUEUES"]]
+        before = sum(q.count for q in queues)
+        SimpleWorker(queues, connection=redis_connection(), serializer=JSONSerializer).work(
+            burst=True, with_scheduler=False)
+        failures = []
+        for q in queues:
+            for job_id in FailedJobRegistry(queue=q).get_job_ids():
+                job = q.fetch_job(job_id)
+                failures.append(f"{job.func_name}\n{job.latest_result().exc_string}")
+        return before, failures
+
+
+@pytest.fixture
+def run_jobs(app):
+    """Process every queued job with a real RQ worker (burst); returns jobs that were queued."""
 
     def run(fail_on_error: bool = True) -> int:
         """Run every queued job; returns how many were queued when it started."""
         db.session.commit()  # end the test's snapshot so jobs see and may write everything
-        before, failures = contextvars.Context().run(work)
+        before, failures = contextvars.Context().run(work_queues, app)
         if fail_on_error and failures:
             pytest.fail("job failed: " + failures[0])
         return before

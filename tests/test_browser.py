@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import shutil
 import threading
 from pathlib import Path
@@ -12,7 +13,7 @@ from werkzeug.serving import make_server
 
 from campaign.extensions import db
 from campaign.models import Base, Role
-from tests.conftest import make_test_app
+from tests.conftest import make_test_app, work_queues
 from tests.factories import PASSWORD, make_brand, make_user
 from tests.helpers import link_in, read_outbox
 
@@ -58,13 +59,9 @@ def live_app(tmp_path, redis_url):
 
 
 def run_worker(app) -> None:
-    from rq import SimpleWorker
-    from rq.serializers import JSONSerializer
-
-    from campaign.queue import get_queue, redis_connection
-
-    queues = [get_queue(name) for name in app.config["RQ_QUEUES"]]
-    SimpleWorker(queues, connection=redis_connection(), serializer=JSONSerializer).work(burst=True)
+    db.session.remove()
+    _, failures = contextvars.Context().run(work_queues, app)
+    assert not failures, failures[0]
 
 
 def shot(page, name: str) -> None:
@@ -136,4 +133,38 @@ def test_sign_up_verify_start_a_petition_approve_and_browse(browser, live_app, t
     page.get_by_role("heading", name="Northwind Coffee: pay farmers a living income").wait_for()
     assert "too little" in page.inner_text("main")
     shot(page, "journey-3-public")
+    visitor.close()
+
+
+def test_a_visitor_signs_confirms_from_the_email_and_sees_the_count_rise(browser, live_app, tmp_path):
+    from campaign.models import CampaignKind
+    from tests.factories import make_campaign
+
+    app, base = live_app
+    petition = make_campaign(CampaignKind.PETITION, goal=100, title="Ban bee-killing pesticides")
+    url = f"{base}/petitions/{petition.slug}"
+    db.session.remove()
+
+    visitor = browser.new_context(viewport={"width": 390, "height": 844})
+    page = visitor.new_page()
+    page.goto(url)
+    assert "0 signatures of 100" in " ".join(page.inner_text(".progress-text").split())
+    page.get_by_label("Your name").fill("Grace Visitor")
+    page.get_by_label("Email", exact=True).fill("grace@example.org")
+    page.get_by_label("Country").select_option("FR")
+    page.get_by_label("Why I support this (optional)").fill("Bees feed us.")
+    page.get_by_role("button", name="Sign").click()
+    page.get_by_text("check your email").wait_for()
+    shot(page, "sign-1-check-email")
+
+    run_worker(app)
+    [message] = read_outbox(tmp_path / "outbox")
+    assert message["To"] == "grace@example.org"
+    page.goto(base + link_in(message, "/supports/confirm/"))
+    page.get_by_text("Confirmed. Thank you, Grace Visitor!").wait_for()
+
+    run_worker(app)  # the counting job folds the confirmation in
+    page.goto(url)
+    assert "1 signature of 100" in " ".join(page.inner_text(".progress-text").split())
+    shot(page, "sign-2-counted")
     visitor.close()

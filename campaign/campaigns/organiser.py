@@ -42,8 +42,7 @@ def counted_supports(campaign_id: int):
     return (select(Support)
             .where(Support.campaign_id == campaign_id, Support.confirmed_at.is_not(None),
                    Support.withdrawn_at.is_(None))
-            .order_by(Support.id)
-            .execution_options(yield_per=1000))
+            .order_by(Support.id))
 
 
 def _csv_response(campaign: Campaign, name: str, header, rows) -> Response:
@@ -62,7 +61,7 @@ def register_organiser_routes(bp: Blueprint, load, organiser_only) -> None:
     @organiser_only
     def supporters(campaign: Campaign):
         page = db.paginate(counted_supports(campaign.id).order_by(None)
-                           .order_by(Support.confirmed_at.desc()),
+                           .order_by(Support.confirmed_at.desc(), Support.id.desc()),
                            page=request.args.get("page", 1, type=int), per_page=50,
                            error_out=False)
         return render_template("campaigns/supporters.html", campaign=campaign, pagination=page,
@@ -72,20 +71,30 @@ def register_organiser_routes(bp: Blueprint, load, organiser_only) -> None:
     def supporters_csv(slug: str):
         """Public data, for anyone: the names supporters chose to show, country and date."""
         campaign = load(slug)
-        rows = ((s.name if s.is_public else "Name withheld", s.country,
-                 s.confirmed_at.date().isoformat())
-                for s in db.session.execute(counted_supports(campaign.id)).scalars())
-        return _csv_response(campaign, "supporters", ["name", "country", "date"], rows)
+        campaign_id = campaign.id
+
+        def rows():
+            stmt = counted_supports(campaign_id).execution_options(yield_per=1000)
+            for s in db.session.execute(stmt).scalars():
+                yield (s.name if s.is_public else "Name withheld", s.country,
+                       s.confirmed_at.date().isoformat())
+
+        return _csv_response(campaign, "supporters", ["name", "country", "date"], rows())
 
     @bp.route("/<slug>/contacts.csv")
     @organiser_only
     def contacts_csv(campaign: Campaign):
         """Contact data of the supporters who agreed to hear from the organiser."""
-        stmt = counted_supports(campaign.id).where(Support.consents_to_updates.is_(True))
-        rows = ((s.name, s.email, s.country, s.postcode or "", s.confirmed_at.isoformat())
-                for s in db.session.execute(stmt).scalars())
+        stmt = (counted_supports(campaign.id).where(Support.consents_to_updates.is_(True))
+                .execution_options(yield_per=1000))
+
+        def rows():
+            # Runs while the response streams, in the request context stream_with_context keeps.
+            for s in db.session.execute(stmt).scalars():
+                yield (s.name, s.email, s.country, s.postcode or "", s.confirmed_at.isoformat())
+
         return _csv_response(campaign, "contacts",
-                             ["name", "email", "country", "postcode", "confirmed_at"], rows)
+                             ["name", "email", "country", "postcode", "confirmed_at"], rows())
 
     @bp.route("/<slug>/updates/new", methods=["GET", "POST"])
     @organiser_only

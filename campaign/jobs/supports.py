@@ -24,16 +24,11 @@ def send_support_confirmation(support_id: int, send_number: int) -> bool:
     email = render_email(
         "confirm_support",
         to=support.email,
-        subject=f"Confirm your {_act(campaign)}: {campaign.title}",
+        subject=f"Confirm your {campaign.support_noun}: {campaign.title}",
         support=support,
         campaign=campaign,
-        act=_act(campaign),
+        act=campaign.support_noun,
         link=external_url("supports.confirm", token=support_token("confirm-support", support)),
         campaign_url=external_url(f"{campaign.blueprint}.show", slug=campaign.slug),
     )
     return send_once(f"confirm-support:{support.id}:{send_number}", email)
-
-
-def _act(campaign) -> str:
-    return {"petition": "signature", "boycott": "pledge", "buycott": "pledge",
-            "proposal": "endorsement"}[campaign.kind.value]

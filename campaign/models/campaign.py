@@ -80,6 +80,7 @@ class Campaign(Base):
     #: Words a kind uses about itself, overridden by each subclass.
     noun = "campaign"
     support_verb = "Support"
+    support_noun = "support"
     supporters_noun = "supporters"
     blueprint = "campaigns"
 
@@ -90,6 +91,11 @@ class Campaign(Base):
     @property
     def is_editable(self) -> bool:
         return self.state in EDITABLE_STATES
+
+    @property
+    def count_noun(self) -> str:
+        """"signature" or "signatures", as the count asks."""
+        return self.support_noun if self.confirmed_count == 1 else self.supporters_noun
 
     @property
     def progress_percent(self) -> int:
@@ -114,6 +120,7 @@ class Petition(Campaign):
     __mapper_args__ = {"polymorphic_identity": CampaignKind.PETITION}
     noun = "petition"
     support_verb = "Sign"
+    support_noun = "signature"
     supporters_noun = "signatures"
     blueprint = "petitions"
 
@@ -124,6 +131,7 @@ class Boycott(Campaign):
     __mapper_args__ = {"polymorphic_identity": CampaignKind.BOYCOTT}
     noun = "boycott"
     support_verb = "Pledge to stop buying"
+    support_noun = "pledge"
     supporters_noun = "pledges"
     blueprint = "boycotts"
 
@@ -146,6 +154,7 @@ class Buycott(Campaign):
     __mapper_args__ = {"polymorphic_identity": CampaignKind.BUYCOTT}
     noun = "buycott"
     support_verb = "Pledge to buy"
+    support_noun = "pledge"
     supporters_noun = "pledges"
     blueprint = "buycotts"
 
@@ -171,6 +180,7 @@ class Proposal(Campaign):
     __mapper_args__ = {"polymorphic_identity": CampaignKind.PROPOSAL}
     noun = "proposal"
     support_verb = "Endorse"
+    support_noun = "endorsement"
     supporters_noun = "endorsements"
     blueprint = "proposals"
 

@@ -1,0 +1,55 @@
+"""The public JSON API: filters, paging, counts, and JSON errors."""
+
+from campaign.models import CampaignKind, CampaignState
+from campaign.services import counting
+from tests.factories import make_brand, make_campaign
+from tests.test_milestones import add_confirmed
+
+
+def test_campaign_list_filters_and_pages(client):
+    brand = make_brand("Acme")
+    for n in range(3):
+        make_campaign(CampaignKind.PETITION, brand=brand, title=f"Acme petition number {n}")
+    make_campaign(CampaignKind.BOYCOTT, title="Boycott somebody else")
+    make_campaign(CampaignKind.PETITION, state=CampaignState.DRAFT, title="Hidden draft petition")
+    data = client.get("/api/v1/campaigns").get_json()
+    assert data["total"] == 4
+    assert "Hidden draft petition" not in {c["title"] for c in data["campaigns"]}
+    page = client.get("/api/v1/campaigns?kind=petition&per_page=2").get_json()
+    assert page["total"] == 3 and len(page["campaigns"]) == 2 and page["next"]
+    assert all(c["kind"] == "petition" for c in page["campaigns"])
+    rest = client.get(page["next"].replace("http://localhost", "")).get_json()
+    assert len(rest["campaigns"]) == 1 and rest["next"] is None
+    by_brand = client.get(f"/api/v1/campaigns?brand={brand.slug}&q=number 1").get_json()
+    assert [c["title"] for c in by_brand["campaigns"]] == ["Acme petition number 1"]
+
+
+def test_bad_parameters_are_json_400s(client):
+    for query, parameter in [("kind=poll", "kind"), ("page=0", "page"), ("per_page=1000", "per_page"),
+                             ("page=x", "page"), ("state=draft", "state"), ("brand=nope", "brand")]:
+        response = client.get(f"/api/v1/campaigns?{query}")
+        assert response.status_code == 400, query
+        assert response.is_json and response.get_json()["error"]["parameter"] == parameter
+
+
+def test_campaign_detail_and_count(app, client, run_jobs):
+    petition = make_campaign(goal=100)
+    add_confirmed(petition, 3)
+    counting.fold_counts()
+    data = client.get(f"/api/v1/campaigns/{petition.slug}").get_json()
+    assert data["campaign"]["count"] == 3
+    assert data["counts_by_country"] == {"GB": 3}
+    count = client.get(f"/api/v1/campaigns/{petition.slug}/count.json")
+    assert count.get_json() == {"slug": petition.slug, "count": 3, "goal": 100}
+    assert "max-age=2" in count.headers["Cache-Control"]
+
+
+def test_unknown_and_unpublished_are_json_404s(client):
+    draft = make_campaign(state=CampaignState.DRAFT)
+    for url in (f"/api/v1/campaigns/{draft.slug}", "/api/v1/campaigns/nope/count.json",
+                "/api/v1/nothing-here"):
+        response = client.get(url)
+        assert response.status_code == 404 and response.is_json
+        assert response.get_json()["error"]["status"] == 404
+    response = client.post("/api/v1/campaigns")
+    assert response.status_code in (400, 405) and response.is_json

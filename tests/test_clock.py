@@ -1,0 +1,25 @@
+"""The clock enqueues each periodic job once per slot, however many clocks tick."""
+
+from datetime import UTC, datetime
+
+from campaign.clock import tick
+from campaign.queue import get_queue
+
+
+def test_each_job_is_enqueued_once_per_interval(app):
+    noon = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+    assert sorted(tick(noon)) == ["close-due", "fold-counts", "sweep"]
+    assert tick(noon) == []  # a second clock, same moment: nothing more
+    assert get_queue("high").count == 1 and get_queue("default").count == 2
+
+
+def test_the_nightly_recount_runs_once_in_its_hour(app):
+    three = datetime(2026, 11, 23, 3, 5, tzinfo=UTC)
+    assert "recount" in tick(three)
+    assert "recount" not in tick(datetime(2026, 11, 23, 3, 50, tzinfo=UTC))
+    assert "recount" in tick(datetime(2026, 11, 24, 3, 0, tzinfo=UTC))
+
+
+def test_clock_jobs_run_in_a_real_worker(app, run_jobs):
+    tick(datetime(2026, 11, 23, 3, 0, tzinfo=UTC))
+    assert run_jobs() == 4
