@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, jsonify, request, url_for
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
 from campaign.extensions import db
 from campaign.models import PUBLIC_STATES, Brand, Campaign, CampaignKind, CampaignState, CountryCount
+from campaign.search import matching_text
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -93,11 +94,9 @@ def campaigns():
         if brand is None:
             raise BadParameter("brand", f"no brand has the slug {brand_slug!r}")
         stmt = stmt.where(Campaign.target_brand_id == brand.id)
-    q = request.args.get("q", "").strip()
+    q = request.args.get("q", "").strip()[:100]
     if q:
-        pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        stmt = stmt.where(or_(Campaign.title.ilike(pattern, escape="\\"),
-                              Campaign.summary.ilike(pattern, escape="\\")))
+        stmt = matching_text(stmt, q)
     stmt = stmt.order_by(Campaign.published_at.desc(), Campaign.id.desc())
     result = db.paginate(stmt, page=page, per_page=per_page, error_out=False, count=True)
     args = {k: v for k, v in request.args.items() if k != "page"}

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
-from sqlalchemy import or_
 
 from campaign.extensions import db
 from campaign.models import CAMPAIGN_CLASSES, PUBLIC_STATES, Campaign, CampaignKind, CampaignState
+from campaign.search import matching_text
 
 bp = Blueprint("campaigns", __name__, url_prefix="/campaigns")
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 @bp.route("/")
@@ -29,9 +25,7 @@ def browse():
             abort(404)
         stmt = stmt.where(Campaign.kind == kind)
     if query:
-        pattern = f"%{_escape_like(query)}%"
-        stmt = stmt.where(or_(Campaign.title.ilike(pattern, escape="\\"),
-                              Campaign.summary.ilike(pattern, escape="\\")))
+        stmt = matching_text(stmt, query)
     # Open campaigns first, newest first.
     stmt = stmt.order_by((Campaign.state == CampaignState.OPEN).desc(),
                          Campaign.published_at.desc(), Campaign.id.desc())

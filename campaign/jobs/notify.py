@@ -74,7 +74,8 @@ def fan_out(topic: str, object_id: int, campaign_id: int) -> int:
 def send_batch(topic: str, object_id: int, first_id: int, last_id: int) -> int:
     """Send notice ``topic`` about ``object_id`` to the consenting supporters with ids in
     ``first_id..last_id``; returns how many emails this run sent (0 on a repeat)."""
-    campaign, render = _TOPICS[topic](object_id)
+    campaign, template, subject, context = _TOPICS[topic](object_id)
+    campaign_url = external_url(f"{campaign.blueprint}.show", slug=campaign.slug)
     supports = db.session.execute(
         select(Support).where(Support.id.in_(_recipients(campaign.id)
                                              .where(Support.id.between(first_id, last_id))))
@@ -82,8 +83,11 @@ def send_batch(topic: str, object_id: int, first_id: int, last_id: int) -> int:
     ).scalars().all()
     sent = 0
     for support in supports:
-        email = render(support)
-        email.headers["List-Unsubscribe"] = f"<{_unsubscribe_url(support)}>"
+        unsubscribe_url = _unsubscribe_url(support)
+        email = render_email(template, to=support.email, subject=subject, campaign=campaign,
+                             support=support, campaign_url=campaign_url,
+                             unsubscribe_url=unsubscribe_url, **context)
+        email.headers["List-Unsubscribe"] = f"<{unsubscribe_url}>"
         email.headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
         sent += send_once(f"{topic}:{object_id}:{support.id}", email)
     return sent
@@ -93,32 +97,18 @@ def _unsubscribe_url(support: Support) -> str:
     return external_url("supports.unsubscribe", token=support_token("unsubscribe", support))
 
 
-def _goal(milestone_id: int):
+def _goal(milestone_id: int) -> tuple[Campaign, str, str, dict]:
     milestone = db.session.get(Milestone, milestone_id)
     campaign = milestone.campaign
-    url = external_url(f"{campaign.blueprint}.show", slug=campaign.slug)
-
-    def render(support: Support):
-        return render_email("goal_supporter", to=support.email,
-                            subject=f"We reached the goal: {campaign.title}",
-                            campaign=campaign, milestone=milestone, support=support,
-                            campaign_url=url, unsubscribe_url=_unsubscribe_url(support))
-
-    return campaign, render
+    return campaign, "goal_supporter", f"We reached the goal: {campaign.title}", \
+        {"milestone": milestone}
 
 
-def _update(update_id: int):
+def _update(update_id: int) -> tuple[Campaign, str, str, dict]:
     item = db.session.get(Update, update_id)
-    campaign: Campaign = item.campaign
-    url = external_url(f"{campaign.blueprint}.show", slug=campaign.slug)
-
-    def render(support: Support):
-        return render_email("update_supporter", to=support.email,
-                            subject=f"{item.title} — {campaign.title}",
-                            campaign=campaign, update=item, support=support,
-                            campaign_url=url, unsubscribe_url=_unsubscribe_url(support))
-
-    return campaign, render
+    campaign = item.campaign
+    return campaign, "update_supporter", f"{item.title} — {campaign.title}", {"update": item}
 
 
+#: topic -> loader of (campaign, template, subject, extra template context)
 _TOPICS = {"goal": _goal, "update": _update}

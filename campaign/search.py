@@ -1,0 +1,18 @@
+"""Text search over campaigns, shared by the browse page and the API."""
+
+from __future__ import annotations
+
+from sqlalchemy import Select, or_
+
+from campaign.models import Campaign
+
+
+def matching_text(stmt: Select, query: str) -> Select:
+    """Narrow ``stmt`` to campaigns whose title or summary contains ``query`` (any case).
+
+    ``%`` and ``_`` in the query are matched literally.
+    """
+    escaped = query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    pattern = f"%{escaped}%"
+    return stmt.where(or_(Campaign.title.ilike(pattern, escape="\\"),
+                          Campaign.summary.ilike(pattern, escape="\\")))
