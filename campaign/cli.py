@@ -19,7 +19,8 @@ def register_cli(app: Flask) -> None:
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
 @click.option("--scheduler/--no-scheduler", default=True,
               help="Also run the scheduler that releases retries and scheduled jobs.")
-def worker(queues: tuple[str, ...], burst: bool, scheduler: bool) -> None:
+@click.option("--quiet", is_flag=True, help="Log warnings and errors only, not every job.")
+def worker(queues: tuple[str, ...], burst: bool, scheduler: bool, quiet: bool) -> None:
     """Run an RQ worker on QUEUES (default: high, default, bulk), inside the app context."""
     from rq import Worker
     from rq.serializers import JSONSerializer
@@ -33,7 +34,7 @@ def worker(queues: tuple[str, ...], burst: bool, scheduler: bool) -> None:
     names = queues or current_app.config["RQ_QUEUES"]
     w = Worker([get_queue(name) for name in names], connection=redis_connection(),
                serializer=JSONSerializer)
-    w.work(burst=burst, with_scheduler=scheduler)
+    w.work(burst=burst, with_scheduler=scheduler, logging_level="WARNING" if quiet else "INFO")
 
 
 @click.command("clock")

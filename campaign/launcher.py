@@ -88,7 +88,7 @@ def main() -> int:
     try:
         subprocess.run(flask("db", "upgrade"), env=env, check=True, cwd=ROOT)
         subprocess.run(flask("seed-demo"), env=env, check=True, cwd=ROOT)
-        children.append(subprocess.Popen(flask("worker"), env=env, cwd=ROOT,
+        children.append(subprocess.Popen(flask("worker", "--quiet"), env=env, cwd=ROOT,
                                         start_new_session=True))
         children.append(subprocess.Popen(flask("clock"), env=env, cwd=ROOT,
                                         start_new_session=True))
