@@ -109,6 +109,7 @@ def register_blueprints(app: Flask) -> None:
     from campaign.brands.views import bp as brands_bp
     from campaign.buycotts import bp as buycotts_bp
     from campaign.campaigns.views import bp as campaigns_bp
+    from campaign.deliveries.views import bp as deliveries_bp
     from campaign.dev.views import bp as dev_bp
     from campaign.main.views import bp as main_bp
     from campaign.moderation.views import bp as moderation_bp
@@ -128,6 +129,7 @@ def register_blueprints(app: Flask) -> None:
         brands_bp,
         moderation_bp,
         supports_bp,
+        deliveries_bp,
         api_bp,
     ):
         app.register_blueprint(bp)

@@ -51,6 +51,10 @@ class Config:
     RATELIMIT_HEADERS_ENABLED = True
 
     CAMPAIGNS_PER_PAGE = 12
+    # Where delivery packages are kept (a shared volume when workers run on several hosts).
+    DELIVERY_STORAGE: str | None = None
+    # Private links to a delivery keep working this long.
+    DELIVERY_LINK_MAX_AGE = int(timedelta(days=365).total_seconds())
 
     def finalise(self, app) -> None:
         """Fill in values that depend on the instance folder or the environment."""
@@ -72,6 +76,8 @@ class DevelopmentConfig(Config):
             app.config["REDIS_URL"] = f"unix://{instance / 'redis.sock'}"
         if not app.config.get("MAIL_URL"):
             app.config["MAIL_URL"] = f"file://{instance / 'outbox'}"
+        if not app.config.get("DELIVERY_STORAGE"):
+            app.config["DELIVERY_STORAGE"] = str(instance / "deliveries")
 
 
 class TestingConfig(DevelopmentConfig):
@@ -92,7 +98,8 @@ class ProductionConfig(Config):
     def finalise(self, app) -> None:
         missing = [
             name
-            for name in ("SECRET_KEY", "SQLALCHEMY_DATABASE_URI", "REDIS_URL", "MAIL_URL")
+            for name in ("SECRET_KEY", "SQLALCHEMY_DATABASE_URI", "REDIS_URL", "MAIL_URL",
+                         "DELIVERY_STORAGE")
             if not app.config.get(name)
         ]
         if missing:
@@ -118,6 +125,7 @@ _FROM_ENV = {
     "MAIL_URL": ("MAIL_URL", str),
     "MAIL_FROM": ("MAIL_FROM", str),
     "PUBLIC_URL": ("PUBLIC_URL", str),
+    "DELIVERY_STORAGE": ("DELIVERY_STORAGE", str),
     "RATELIMIT_ENABLED": ("RATELIMIT_ENABLED", lambda v: v.lower() in {"1", "true", "yes"}),
 }
 

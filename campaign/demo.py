@@ -66,6 +66,11 @@ def seed() -> bool:
     fairfield = Brand(name="Fairfield Foods", slug="fairfield-foods",
                       website="https://fairfield.example", contact_email="contact@fairfield.example",
                       description="Supermarket own-brand food.")
+    for brand, domain in ((northwind, "northwind.example"), (coffee, "coffee.northwind.example"),
+                          (apparel, "apparel.northwind.example"), (evergreen, "evergreen.example"),
+                          (fairfield, "fairfield.example")):
+        brand.approved_at = now
+        brand.email_domains = domain
     db.session.add_all([northwind, coffee, apparel, evergreen, fairfield])
     db.session.add(BrandMember(brand=coffee, user=people["brand"], title="Head of Sustainability",
                                verified_at=now))

@@ -34,7 +34,8 @@ def make_brand(name: str | None = None, parent: Brand | None = None) -> Brand:
     n = next(_seq)
     name = name or f"Brand {n}"
     brand = Brand(name=name, slug=f"{name.lower().replace(' ', '-')}-{n}", parent=parent,
-                  contact_email=f"contact{n}@brand.example", website="https://brand.example")
+                  contact_email=f"contact{n}@brand.example", website="https://brand.example",
+                  email_domains=f"brand{n}.example", approved_at=utcnow())
     db.session.add(brand)
     db.session.commit()
     return brand

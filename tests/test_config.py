@@ -17,6 +17,7 @@ def test_production_starts_with_everything_set(monkeypatch, tmp_path):
     monkeypatch.setenv("DATABASE_URL", "postgres://user:pw@db.internal/groundswell")
     monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
     monkeypatch.setenv("MAIL_URL", "smtp://127.0.0.1:1")
+    monkeypatch.setenv("DELIVERY_STORAGE", str(tmp_path / "deliveries"))
     app = create_app({"ENV_NAME": "production", "INSTANCE_PATH": str(tmp_path)})
     assert app.config["SESSION_COOKIE_SECURE"] is True
     # Heroku-style URLs are read with the psycopg 3 driver.

@@ -49,11 +49,11 @@ def kind_blueprint(model: type[Campaign], form_class: type[CampaignForm]) -> Blu
     def organiser_only(view):
         @wraps(view)
         @login_required
-        def wrapper(slug: str):
+        def wrapper(slug: str, **kwargs):
             campaign = load(slug)
             if campaign.organiser_id != current_user.id:
                 abort(403)
-            return view(campaign)
+            return view(campaign, **kwargs)
 
         return wrapper
 

@@ -14,6 +14,7 @@ from campaign.extensions import db
 from campaign.models import Campaign, Support
 from campaign.services import ServiceError
 from campaign.services import campaigns as service
+from campaign.services.deliveries import request_delivery, retry_failed_delivery
 from campaign.supports.forms import COUNTRY_NAMES, RaiseGoalForm, UpdateForm
 
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -113,6 +114,29 @@ def register_organiser_routes(bp: Blueprint, load, organiser_only) -> None:
                       "campaign today, so this one is not emailed.", "success")
                 return redirect(url_for(f"{kind}.show", slug=campaign.slug))
         return render_template("campaigns/update_form.html", campaign=campaign, form=form)
+
+    @bp.route("/<slug>/deliver", methods=["POST"])
+    @organiser_only
+    def deliver(campaign: Campaign):
+        try:
+            delivery = request_delivery(campaign.id, current_user.id)
+        except ServiceError as exc:
+            flash(str(exc), "error")
+        else:
+            flash(f"Round {delivery.round} is being prepared and sent to "
+                  f"{delivery.brand.name}. Its state shows below.", "success")
+        return redirect(url_for(f"{kind}.show", slug=campaign.slug) + "#deliveries")
+
+    @bp.route("/<slug>/deliveries/<int:delivery_id>/retry", methods=["POST"])
+    @organiser_only
+    def retry_delivery(campaign: Campaign, delivery_id: int):
+        try:
+            retry_failed_delivery(delivery_id, current_user.id)
+        except ServiceError as exc:
+            flash(str(exc), "error")
+        else:
+            flash("The delivery is being tried again.", "success")
+        return redirect(url_for(f"{kind}.show", slug=campaign.slug) + "#deliveries")
 
     @bp.route("/<slug>/goal", methods=["POST"])
     @organiser_only

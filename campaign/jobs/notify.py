@@ -7,17 +7,21 @@ naming the notice and the recipient, so a batch that runs twice sends nothing tw
 
 from __future__ import annotations
 
+import logging
+
 from sqlalchemy import select, update
 
 from campaign.extensions import db
 from campaign.jobs import app_job
 from campaign.jobs.supports import support_token
 from campaign.mail import render_email, send_once
-from campaign.models import Campaign, Milestone, Support, Update, utcnow
+from campaign.models import Campaign, Milestone, Response, Support, Update, utcnow
 from campaign.queue import enqueue
 from campaign.urls import external_url
 
 BATCH_SIZE = 500
+
+log = logging.getLogger(__name__)
 
 
 @app_job
@@ -37,11 +41,35 @@ def notify_milestone(milestone_id: int) -> bool:
     ))
     if milestone.is_goal:
         fan_out("goal", milestone.id, campaign.id)
+        _deliver_at_goal(campaign.id)
     db.session.execute(update(Milestone).where(Milestone.id == milestone.id,
                                                Milestone.notified_at.is_(None))
                        .values(notified_at=utcnow()))
     db.session.commit()
     return True
+
+
+def _deliver_at_goal(campaign_id: int) -> None:
+    from campaign.services import ServiceError
+    from campaign.services.deliveries import DELIVERABLE_KINDS, request_delivery
+
+    campaign = db.session.get(Campaign, campaign_id)
+    if campaign.kind not in DELIVERABLE_KINDS or campaign.deliveries:
+        return  # delivered already (or not a kind that is delivered): later rounds are manual
+    try:
+        request_delivery(campaign_id, automatic=True)
+    except ServiceError as exc:
+        db.session.rollback()
+        log.warning("no automatic delivery of campaign %s at its goal: %s", campaign_id, exc)
+
+
+@app_job
+def notify_answer(response_id: int) -> int:
+    """Fan a brand's answer out to the campaign's consenting supporters."""
+    response = db.session.get(Response, response_id)
+    if response is None:
+        return 0
+    return fan_out("answer", response.id, response.campaign_id)
 
 
 @app_job
@@ -86,11 +114,19 @@ def send_batch(topic: str, object_id: int, first_id: int, last_id: int) -> int:
         unsubscribe_url = _unsubscribe_url(support)
         email = render_email(template, to=support.email, subject=subject, campaign=campaign,
                              support=support, campaign_url=campaign_url,
-                             unsubscribe_url=unsubscribe_url, **context)
+                             unsubscribe_url=unsubscribe_url,
+                             verdict_url=_verdict_url(support, context.get("response")), **context)
         email.headers["List-Unsubscribe"] = f"<{unsubscribe_url}>"
         email.headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
         sent += send_once(f"{topic}:{object_id}:{support.id}", email)
     return sent
+
+
+def _verdict_url(support: Support, response) -> str | None:
+    if response is None:
+        return None
+    return external_url("deliveries.verdict", response_id=response.id,
+                        token=support_token("verdict", support))
 
 
 def _unsubscribe_url(support: Support) -> str:
@@ -110,5 +146,12 @@ def _update(update_id: int) -> tuple[Campaign, str, str, dict]:
     return campaign, "update_supporter", f"{item.title} — {campaign.title}", {"update": item}
 
 
+def _answer(response_id: int) -> tuple[Campaign, str, str, dict]:
+    response = db.session.get(Response, response_id)
+    campaign = response.campaign
+    return campaign, "answer_supporter", f"{response.brand.name} answered: {campaign.title}", \
+        {"response": response}
+
+
 #: topic -> loader of (campaign, template, subject, extra template context)
-_TOPICS = {"goal": _goal, "update": _update}
+_TOPICS = {"goal": _goal, "update": _update, "answer": _answer}

@@ -17,6 +17,15 @@ from campaign.models.campaign import (
     Proposal,
     Update,
 )
+from campaign.models.delivery import (
+    STANCE_LABELS,
+    Delivery,
+    DeliveryState,
+    Response,
+    Stance,
+    Verdict,
+    VerdictChoice,
+)
 from campaign.models.support import (
     CountDelta,
     CountryCount,
@@ -39,6 +48,8 @@ __all__ = [
     "Certification",
     "CountDelta",
     "CountryCount",
+    "Delivery",
+    "DeliveryState",
     "EDITABLE_STATES",
     "Endorsement",
     "MailReceipt",
@@ -46,6 +57,11 @@ __all__ = [
     "PUBLIC_STATES",
     "Petition",
     "Proposal",
+    "Response",
+    "STANCE_LABELS",
+    "Stance",
+    "Verdict",
+    "VerdictChoice",
     "Role",
     "Support",
     "Update",

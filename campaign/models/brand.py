@@ -20,6 +20,12 @@ class Brand(Base):
     website: Mapped[str | None] = mapped_column(String(300))
     contact_email: Mapped[str | None] = mapped_column(String(254))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("brands.id"), index=True)
+    # Email domains verified as the brand's own, comma-separated: a claim is confirmed by a
+    # link sent to an address at one of them.
+    email_domains: Mapped[str] = mapped_column(String(300), default="")
+    # Suggested by a member and not yet approved by a moderator while this is empty.
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    suggested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     parent: Mapped[Brand | None] = relationship(remote_side=[id], back_populates="subsidiaries")
@@ -30,6 +36,25 @@ class Brand(Base):
         back_populates="brand", order_by="Certification.name", cascade="all, delete-orphan"
     )
     members: Mapped[list[BrandMember]] = relationship(back_populates="brand")
+
+    @property
+    def domains(self) -> list[str]:
+        return [d.strip().lower() for d in self.email_domains.split(",") if d.strip()]
+
+    def verified_members(self) -> list[BrandMember]:
+        return [m for m in self.members if m.verified_at is not None]
+
+    def descendants(self) -> list[Brand]:
+        """Every brand owned, directly or not, nearest first."""
+        found, queue, seen = [], list(self.subsidiaries), {self.id}
+        while queue:
+            brand = queue.pop(0)
+            if brand.id in seen:
+                continue
+            seen.add(brand.id)
+            found.append(brand)
+            queue.extend(brand.subsidiaries)
+        return found
 
     def ancestors(self) -> list[Brand]:
         """Parents from the nearest up to the top of the ownership tree."""
@@ -69,8 +94,11 @@ class BrandMember(Base):
     brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id", ondelete="CASCADE"))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     title: Mapped[str] = mapped_column(String(120), default="")
+    # The work address a claim was verified through (never shown to anyone else).
+    claim_email: Mapped[str | None] = mapped_column(String(254))
     verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     brand: Mapped[Brand] = relationship(back_populates="members")
-    user = relationship("User", back_populates="brand_memberships")
+    user = relationship("User", back_populates="brand_memberships", foreign_keys=[user_id])

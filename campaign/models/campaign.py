@@ -74,6 +74,9 @@ class Campaign(Base):
     supports = relationship("Support", back_populates="campaign", lazy="dynamic")
     updates = relationship("Update", back_populates="campaign", order_by="Update.created_at.desc()")
     milestones = relationship("Milestone", back_populates="campaign", order_by="Milestone.threshold")
+    deliveries = relationship("Delivery", back_populates="campaign", order_by="Delivery.round")
+    responses = relationship("Response", back_populates="campaign",
+                             order_by="Response.created_at.desc()")
 
     __mapper_args__ = {"polymorphic_on": kind}
 

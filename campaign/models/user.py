@@ -45,7 +45,12 @@ class User(UserMixin, Base):
 
     campaigns = relationship("Campaign", back_populates="organiser", lazy="dynamic")
     supports = relationship("Support", back_populates="user", lazy="dynamic")
-    brand_memberships = relationship("BrandMember", back_populates="user")
+    brand_memberships = relationship("BrandMember", back_populates="user",
+                                     foreign_keys="BrandMember.user_id")
+
+    def speaks_for(self, brand_id: int) -> bool:
+        """A verified member of ``brand_id``."""
+        return any(m.brand_id == brand_id and m.verified_at for m in self.brand_memberships)
 
     def get_id(self) -> str:
         return self.session_token

@@ -8,9 +8,10 @@ from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
 from campaign.extensions import db
-from campaign.models import Campaign, CampaignState
+from campaign.models import Brand, BrandMember, Campaign, CampaignState
 from campaign.moderation.forms import ApproveForm, RejectForm
 from campaign.services import ServiceError
+from campaign.services import brands as brand_service
 from campaign.services import campaigns as service
 
 bp = Blueprint("moderation", __name__, url_prefix="/moderation")
@@ -43,7 +44,39 @@ def queue():
         db.select(Campaign).filter_by(state=CampaignState.PENDING)
         .order_by(Campaign.submitted_at)
     ).scalars().all()
-    return render_template("moderation/queue.html", pending=pending)
+    brands = db.session.execute(
+        db.select(Brand).where(Brand.approved_at.is_(None)).order_by(Brand.created_at)
+    ).scalars().all()
+    claims = db.session.execute(
+        db.select(BrandMember).where(BrandMember.verified_at.is_(None))
+        .order_by(BrandMember.created_at)
+    ).scalars().all()
+    return render_template("moderation/queue.html", pending=pending, brands=brands,
+                           claims=claims)
+
+
+@bp.route("/brands/<int:brand_id>/approve", methods=["POST"])
+@moderator_required
+def approve_brand(brand_id: int):
+    try:
+        brand = brand_service.approve_brand(brand_id, current_user.id)
+    except ServiceError as exc:
+        flash(str(exc), "error")
+    else:
+        flash(f"{brand.name} is now listed.", "success")
+    return redirect(url_for("moderation.queue"))
+
+
+@bp.route("/claims/<int:member_id>/approve", methods=["POST"])
+@moderator_required
+def approve_claim(member_id: int):
+    try:
+        member = brand_service.approve_claim(member_id, current_user.id)
+    except ServiceError as exc:
+        flash(str(exc), "error")
+    else:
+        flash(f"{member.user.name} now speaks for {member.brand.name}.", "success")
+    return redirect(url_for("moderation.queue"))
 
 
 @bp.route("/campaigns/<int:campaign_id>")

@@ -1,0 +1,116 @@
+"""A brand's private delivery page, the public verify page, and supporters' verdicts."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from campaign import packages
+from campaign.auth.forms import ActionForm
+from campaign.deliveries.forms import AnswerForm, VerifyForm
+from campaign.extensions import db
+from campaign.models import Delivery, Response, Stance, VerdictChoice
+from campaign.services import ServiceError
+from campaign.services import deliveries as service
+from campaign.services.supports import support_from_token
+from campaign.tokens import TokenError, read_token
+
+bp = Blueprint("deliveries", __name__)
+
+
+def _delivery(token: str) -> Delivery:
+    try:
+        payload = read_token("delivery", token, current_app.config["DELIVERY_LINK_MAX_AGE"])
+    except TokenError:
+        abort(404)
+    delivery = db.session.get(Delivery, payload.get("d"))
+    if delivery is None or delivery.sent_at is None:
+        abort(404)
+    return delivery
+
+
+@bp.route("/deliveries/<token>", methods=["GET", "POST"])
+def show(token: str):
+    """The private page a brand's contact opens: the package, and the form to answer."""
+    delivery = _delivery(token)
+    if request.method == "GET":
+        service.mark_opened(delivery.id)
+        db.session.refresh(delivery)
+    form = AnswerForm()
+    if current_user.is_authenticated and not form.is_submitted():
+        form.author_name.data = current_user.name
+    if form.validate_on_submit():
+        try:
+            service.answer(delivery.campaign_id, delivery.brand_id,
+                           author_name=form.author_name.data, stance=Stance(form.stance.data),
+                           body=form.body.data, commitment=form.commitment.data,
+                           commitment_due=form.commitment_due.data, delivery_id=delivery.id,
+                           author_id=current_user.id if current_user.is_authenticated else None)
+        except ServiceError as exc:
+            form.commitment.errors.append(str(exc))
+        else:
+            flash("Your answer is published on the campaign page, and supporters who asked for "
+                  "updates will be told.", "success")
+            campaign = delivery.campaign
+            return redirect(url_for(f"{campaign.blueprint}.show", slug=campaign.slug))
+    return render_template("deliveries/show.html", delivery=delivery, campaign=delivery.campaign,
+                           token=token, form=form), 200 if not form.errors else 400
+
+
+@bp.route("/deliveries/<token>/<any('summary.pdf', 'signatures.csv'):name>")
+def download(token: str, name: str):
+    delivery = _delivery(token)
+    files = packages.package_files(delivery)
+    path = files["pdf" if name == "summary.pdf" else "csv"]
+    if not path.is_file():
+        abort(404)
+    return send_file(path, as_attachment=True,
+                     download_name=f"{delivery.campaign.slug}-round-{delivery.round}-{name}")
+
+
+@bp.route("/verify")
+def verify():
+    """Check a package's digest and seal, and show what it certifies."""
+    form = VerifyForm(request.args)
+    result = None
+    if request.args and form.validate():
+        if packages.seal_is_valid(form.digest.data, form.seal.data):
+            delivery = db.session.execute(
+                select(Delivery).filter_by(digest=form.digest.data.lower())).scalar_one_or_none()
+            result = {"valid": delivery is not None, "delivery": delivery}
+        else:
+            result = {"valid": False, "delivery": None}
+    status = 400 if request.args and form.errors else 200
+    return render_template("deliveries/verify.html", form=form, result=result), status
+
+
+@bp.route("/responses/<int:response_id>/verdict/<token>", methods=["GET", "POST"])
+def verdict(response_id: int, token: str):
+    """A supporter says whether the brand's answer meets the demand (a link in the email)."""
+    response = db.session.get(Response, response_id)
+    if response is None:
+        abort(404)
+    try:
+        support = support_from_token("verdict", token,
+                                     current_app.config["STANDING_TOKEN_MAX_AGE"])
+    except TokenError as exc:
+        return render_template("supports/token_error.html", expired=exc.expired), 400
+    form = ActionForm()
+    if form.validate_on_submit():
+        try:
+            choice = VerdictChoice(request.form.get("choice", ""))
+        except ValueError:
+            flash("Choose one of the three answers.", "error")
+        else:
+            try:
+                service.record_verdict(response.id, support.id, choice)
+            except ServiceError as exc:
+                flash(str(exc), "error")
+            else:
+                flash("Thank you: your view is counted under the answer.", "success")
+                campaign = response.campaign
+                return redirect(url_for(f"{campaign.blueprint}.show", slug=campaign.slug)
+                                + f"#response-{response.id}")
+    return render_template("deliveries/verdict.html", response=response, support=support,
+                           form=form)

@@ -1,0 +1,70 @@
+"""Delivering a round of a campaign to a brand: build, seal, email, once."""
+
+from __future__ import annotations
+
+import logging
+
+from rq import Callback, Retry
+
+from campaign.extensions import db
+from campaign.jobs import app_job
+from campaign.mail import render_email, send_once
+from campaign.models import Delivery, DeliveryState, utcnow
+from campaign.queue import enqueue
+from campaign.tokens import make_token
+from campaign.urls import external_url
+
+log = logging.getLogger(__name__)
+
+#: Transient failures (mail server down, a busy database) are retried with backoff.
+DELIVERY_RETRY = Retry(max=5, interval=[30, 120, 600, 1800, 3600])
+
+
+def enqueue_delivery(delivery_id: int) -> None:
+    enqueue(deliver, delivery_id, queue="default", job_id=f"delivery-{delivery_id}",
+            retry=DELIVERY_RETRY, on_failure=Callback(delivery_failed), job_timeout=1800)
+
+
+def delivery_link(delivery: Delivery) -> str:
+    token = make_token("delivery", {"d": delivery.id})
+    return external_url("deliveries.show", token=token)
+
+
+@app_job
+def deliver(delivery_id: int) -> bool:
+    """Build and send round ``delivery_id``; a second run sends nothing. Returns True if sent.
+
+    The email's receipt, the package's digest and the delivery's new state commit together:
+    either all are recorded and the email went out, or none is and the job raises to retry.
+    """
+    from campaign import packages
+
+    delivery = db.session.get(Delivery, delivery_id)
+    if delivery is None or delivery.state != DeliveryState.QUEUED:
+        return False
+    packages.build(delivery)
+    delivery.state = DeliveryState.SENT
+    delivery.sent_at = utcnow()
+    delivery.failure_reason = None
+    campaign = delivery.campaign
+    email = render_email(
+        "delivery", to=delivery.brand.contact_email,
+        subject=f"{delivery.support_count:,} customers ask {delivery.brand.name}: {campaign.title}",
+        delivery=delivery, campaign=campaign, brand=delivery.brand, link=delivery_link(delivery),
+        verify_url=external_url("deliveries.verify", digest=delivery.digest, seal=delivery.seal),
+        campaign_url=external_url(f"{campaign.blueprint}.show", slug=campaign.slug))
+    return send_once(f"delivery:{delivery.id}", email)
+
+
+@app_job
+def delivery_failed(job, connection, exc_type, exc_value, traceback) -> None:
+    """RQ failure callback: keep the reason; after the last retry, mark the round failed."""
+    delivery = db.session.get(Delivery, job.args[0])
+    if delivery is None or delivery.state != DeliveryState.QUEUED:
+        return
+    delivery.failure_reason = f"{exc_type.__name__}: {exc_value}"[:500]
+    if not job.retries_left:
+        delivery.state = DeliveryState.FAILED
+        delivery.failed_at = utcnow()
+        log.error("delivery %s failed for good: %s", delivery.id, delivery.failure_reason)
+    db.session.commit()

@@ -1,0 +1,126 @@
+"""Deliveries of signed campaigns to brands, the brands' public answers and what supporters
+think of them."""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+
+from sqlalchemy import Date, Enum, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from campaign.models.base import Base, UTCDateTime, utcnow
+
+
+def _enum(cls: type[enum.Enum]) -> Enum:
+    return Enum(cls, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
+
+
+class DeliveryState(enum.StrEnum):
+    QUEUED = "queued"
+    SENT = "sent"
+    FAILED = "failed"
+    OPENED = "opened"
+    ANSWERED = "answered"
+
+
+class Delivery(Base):
+    """One round of a campaign's supports, packaged, sealed and sent to one brand."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (UniqueConstraint("campaign_id", "round"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id"), index=True)
+    round: Mapped[int] = mapped_column(Integer)
+    state: Mapped[DeliveryState] = mapped_column(_enum(DeliveryState), default=DeliveryState.QUEUED)
+    # The round holds the counted supports with after_support_id < id <= up_to_support_id.
+    after_support_id: Mapped[int] = mapped_column(Integer, default=0)
+    up_to_support_id: Mapped[int] = mapped_column(Integer)
+    support_count: Mapped[int | None] = mapped_column(Integer)
+    total_count: Mapped[int | None] = mapped_column(Integer)
+    csv_sha256: Mapped[str | None] = mapped_column(String(64))
+    pdf_sha256: Mapped[str | None] = mapped_column(String(64))
+    digest: Mapped[str | None] = mapped_column(String(64), unique=True)
+    seal: Mapped[str | None] = mapped_column(String(64))
+    automatic: Mapped[bool] = mapped_column(default=False)
+    failure_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    campaign = relationship("Campaign", back_populates="deliveries")
+    brand = relationship("Brand")
+
+
+class Stance(enum.StrEnum):
+    COMMITTED = "committed"
+    PARTLY = "partly"
+    DECLINED = "declined"
+    DISCUSSING = "discussing"
+
+
+STANCE_LABELS = {
+    Stance.COMMITTED: "Committed",
+    Stance.PARTLY: "Partly committed",
+    Stance.DECLINED: "Declined",
+    Stance.DISCUSSING: "Under discussion",
+}
+
+
+class Response(Base):
+    """A brand's public answer to a delivered campaign or a proposal."""
+
+    __tablename__ = "responses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"),
+                                             index=True)
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id"), index=True)
+    delivery_id: Mapped[int | None] = mapped_column(ForeignKey("deliveries.id"))
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # Who answered, as they signed it (a member's name, or the contact who used the link).
+    author_name: Mapped[str] = mapped_column(String(120))
+    stance: Mapped[Stance] = mapped_column(_enum(Stance))
+    body: Mapped[str] = mapped_column(Text)
+    commitment: Mapped[str | None] = mapped_column(Text)
+    commitment_due: Mapped[date | None] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    campaign = relationship("Campaign", back_populates="responses")
+    brand = relationship("Brand")
+    verdicts = relationship("Verdict", back_populates="response", cascade="all, delete-orphan")
+
+    @property
+    def stance_label(self) -> str:
+        return STANCE_LABELS[self.stance]
+
+    def tally(self) -> dict[str, int]:
+        counts = {v.value: 0 for v in VerdictChoice}
+        for verdict in self.verdicts:
+            counts[verdict.choice.value] += 1
+        return counts
+
+
+class VerdictChoice(enum.StrEnum):
+    MEETS = "meets"
+    PARTLY = "partly"
+    DOES_NOT = "does_not"
+
+
+class Verdict(Base):
+    """A supporter's view of whether an answer meets the demand; one per supporter."""
+
+    __tablename__ = "verdicts"
+    __table_args__ = (UniqueConstraint("response_id", "support_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    response_id: Mapped[int] = mapped_column(ForeignKey("responses.id", ondelete="CASCADE"))
+    support_id: Mapped[int] = mapped_column(ForeignKey("supports.id", ondelete="CASCADE"))
+    choice: Mapped[VerdictChoice] = mapped_column(_enum(VerdictChoice))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    response = relationship("Response", back_populates="verdicts")

@@ -1,0 +1,70 @@
+"""A brand's accountability record, derived from recorded delivery and answer times."""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import func, select
+
+from campaign.extensions import db
+from campaign.models import Campaign, Delivery, Response, utcnow
+
+
+@dataclass
+class Waiting:
+    campaign: Campaign
+    delivered_at: datetime
+    days: int
+
+
+@dataclass
+class Record:
+    delivered: int = 0
+    answered: int = 0
+    median_days_to_answer: float | None = None
+    waiting: list[Waiting] = field(default_factory=list)
+
+    @property
+    def share_answered(self) -> int | None:
+        return round(self.answered * 100 / self.delivered) if self.delivered else None
+
+
+def record_for(brand_id: int, now: datetime | None = None) -> Record:
+    """Campaigns delivered to the brand, how many it answered, how fast, and who waits.
+
+    A campaign counts from its first delivered round; its answer time is from then to the
+    brand's first answer.
+    """
+    now = now or utcnow()
+    first_sent = dict(db.session.execute(
+        select(Delivery.campaign_id, func.min(Delivery.sent_at))
+        .where(Delivery.brand_id == brand_id, Delivery.sent_at.is_not(None))
+        .group_by(Delivery.campaign_id)).all())
+    first_answer = dict(db.session.execute(
+        select(Response.campaign_id, func.min(Response.created_at))
+        .where(Response.brand_id == brand_id, Response.campaign_id.in_(list(first_sent) or [0]))
+        .group_by(Response.campaign_id)).all())
+    record = Record(delivered=len(first_sent), answered=len(first_answer))
+    days = []
+    for campaign_id, sent in first_sent.items():
+        sent = _aware(sent)
+        if campaign_id in first_answer:
+            days.append(max(0.0, (_aware(first_answer[campaign_id]) - sent).total_seconds() / 86400))
+        else:
+            record.waiting.append(Waiting(db.session.get(Campaign, campaign_id), sent,
+                                          (now - sent).days))
+    if days:
+        record.median_days_to_answer = round(statistics.median(days), 1)
+    record.waiting.sort(key=lambda w: w.delivered_at)
+    return record
+
+
+def _aware(value: datetime) -> datetime:
+    # Aggregates bypass the column type on SQLite, which returns naive UTC (or text).
+    from datetime import UTC
+
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

@@ -1,0 +1,147 @@
+"""Brands: suggestions and moderation, certifications, and members' claims."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+
+from campaign.extensions import db
+from campaign.models import Brand, BrandMember, Certification, User, utcnow
+from campaign.services import ServiceError
+from campaign.services.campaigns import slugify
+from campaign.tokens import read_token
+
+
+def _moderator(user_id: int) -> User:
+    user = db.session.get(User, user_id)
+    if user is None or not user.is_moderator:
+        raise ServiceError("Only moderators can do this.")
+    return user
+
+
+def _unique_slug_save(brand: Brand) -> Brand:
+    base = slugify(brand.name)
+    for attempt in range(5):
+        brand.slug = base if attempt == 0 else f"{base}-{uuid.uuid4().hex[:6]}"
+        db.session.add(brand)
+        try:
+            db.session.commit()
+            return brand
+        except IntegrityError:
+            db.session.rollback()
+    raise ServiceError("Could not find a free web address for this name; try another name.")
+
+
+def _check_parent(brand: Brand, parent_id: int | None) -> None:
+    if parent_id is None:
+        return
+    parent = db.session.get(Brand, parent_id)
+    if parent is None:
+        raise ServiceError("The parent brand does not exist.")
+    if brand.id is not None and (parent.id == brand.id or brand in parent.ancestors()):
+        raise ServiceError("A brand cannot be owned by itself or by a brand it owns.")
+
+
+def save_brand(moderator_id: int, brand_id: int | None, data: dict[str, Any]) -> Brand:
+    """Create (``brand_id`` None) or edit a brand as a moderator. Commits."""
+    _moderator(moderator_id)
+    brand = db.session.get(Brand, brand_id) if brand_id else Brand(approved_at=utcnow())
+    if brand is None:
+        raise ServiceError("No such brand.")
+    _check_parent(brand, data.get("parent_id"))
+    for name in ("name", "description", "website", "contact_email", "parent_id", "email_domains"):
+        if name in data:
+            setattr(brand, name, data[name])
+    if brand_id:
+        db.session.commit()
+        return brand
+    return _unique_slug_save(brand)
+
+
+def suggest_brand(user_id: int, data: dict[str, Any]) -> Brand:
+    """A member suggests a brand; it stays hidden until a moderator approves it. Commits."""
+    brand = Brand(name=data["name"], website=data.get("website"),
+                  description=data.get("description") or "", suggested_by_id=user_id,
+                  parent_id=data.get("parent_id"))
+    _check_parent(brand, data.get("parent_id"))
+    return _unique_slug_save(brand)
+
+
+def approve_brand(brand_id: int, moderator_id: int) -> Brand:
+    _moderator(moderator_id)
+    brand = db.session.get(Brand, brand_id)
+    if brand is None or brand.approved_at is not None:
+        raise ServiceError("This brand is not waiting for approval.")
+    brand.approved_at = utcnow()
+    db.session.commit()
+    return brand
+
+
+def add_certification(moderator_id: int, brand_id: int, *, name: str, issuer: str,
+                      evidence_url: str | None, expires_on: date | None,
+                      verified: bool) -> Certification:
+    moderator = _moderator(moderator_id)
+    cert = Certification(brand_id=brand_id, name=name, issuer=issuer, evidence_url=evidence_url,
+                         expires_on=expires_on,
+                         verified_at=utcnow() if verified else None,
+                         verified_by_id=moderator.id if verified else None)
+    db.session.add(cert)
+    db.session.commit()
+    return cert
+
+
+def claim_brand(user_id: int, brand_id: int, work_email: str | None, title: str) -> BrandMember:
+    """Claim to speak for a brand. Commits.
+
+    With an address at one of the brand's verified domains, a link is emailed there (the
+    claim is verified when it is opened); without one, a moderator decides. Raises
+    ServiceError for a second claim or an address outside the brand's domains.
+    """
+    brand = db.session.get(Brand, brand_id)
+    if brand is None or brand.approved_at is None:
+        raise ServiceError("No such brand.")
+    email = (work_email or "").strip().lower() or None
+    if email is not None and email.rpartition("@")[2] not in brand.domains:
+        domains = ", ".join(brand.domains) or "none yet"
+        raise ServiceError(f"Use an address at one of {brand.name}'s verified domains "
+                           f"({domains}), or leave it empty to ask a moderator.")
+    member = BrandMember(brand_id=brand.id, user_id=user_id, title=title.strip(),
+                         claim_email=email)
+    db.session.add(member)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise ServiceError(f"You have already claimed {brand.name}.") from None
+    if email is not None:
+        from campaign.jobs.brands import send_claim_verification
+        from campaign.queue import enqueue
+
+        enqueue(send_claim_verification, member.id, queue="high", job_id=f"claim-{member.id}")
+    return member
+
+
+def verify_claim(token: str, max_age: int) -> BrandMember:
+    """Verify a claim from the link sent to the work address. Idempotent. Commits."""
+    payload = read_token("brand-claim", token, max_age)
+    member = db.session.get(BrandMember, payload["m"])
+    if member is None or member.claim_email != payload["e"]:
+        raise ServiceError("This link is for a claim that no longer exists.")
+    if member.verified_at is None:
+        member.verified_at = utcnow()
+        db.session.commit()
+    return member
+
+
+def approve_claim(member_id: int, moderator_id: int) -> BrandMember:
+    moderator = _moderator(moderator_id)
+    member = db.session.get(BrandMember, member_id)
+    if member is None or member.verified_at is not None:
+        raise ServiceError("This claim is not waiting for approval.")
+    member.verified_at = utcnow()
+    member.approved_by_id = moderator.id
+    db.session.commit()
+    return member
