@@ -23,7 +23,7 @@ def test_signup_sends_a_verification_link_that_verifies(client, run_jobs, outbox
     [message] = outbox()
     assert message["To"] == "ada@example.org"
     assert message.get_body(("html",)) is not None and message.get_body(("plain",)) is not None
-    link = link_in(message, "/verify/")
+    link = link_in(message, "/verify-email/")
     page = client.get(link, follow_redirects=True)
     assert "is confirmed" in page.get_data(as_text=True)
     db.session.refresh(user)
@@ -157,13 +157,13 @@ def test_expired_verification_link_says_so_and_offers_a_new_one(app, client, run
 
     request_verification(user.id)
     run_jobs()
-    link = link_in(outbox()[0], "/verify/")
+    link = link_in(outbox()[0], "/verify-email/")
     app.config["EMAIL_TOKEN_MAX_AGE"] = -1
     response = client.get(link)
     html = response.get_data(as_text=True)
     assert response.status_code == 400
     assert "This link has expired" in html
-    assert 'href="/verify"' in html
+    assert 'href="/verify-email"' in html
     db.session.refresh(user)
     assert not user.is_verified
 
@@ -174,7 +174,7 @@ def test_tampered_verification_link_is_refused(app, client, run_jobs, outbox):
 
     request_verification(user.id)
     run_jobs()
-    link = link_in(outbox()[0], "/verify/")
+    link = link_in(outbox()[0], "/verify-email/")
     response = client.get(link[:-3] + ("AAA" if not link.endswith("AAA") else "BBB"))
     assert response.status_code == 400
     assert "This link is not valid" in response.get_data(as_text=True)

@@ -59,7 +59,7 @@ def test_development_outbox_lists_and_shows_mail(client, run_jobs):
 
     name = re.search(r'/dev/outbox/([^"]+\.eml)', listing).group(1)
     message = client.get(f"/dev/outbox/{name}").get_data(as_text=True)
-    assert 'href="http://groundswell.test/verify/' in message
+    assert 'href="http://groundswell.test/verify-email/' in message
     assert client.get("/dev/outbox/..%2Fsecret_key").status_code == 404
 
 

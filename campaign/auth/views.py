@@ -86,7 +86,7 @@ def logout():
     return redirect(url_for("main.home"))
 
 
-@bp.route("/verify/<token>")
+@bp.route("/verify-email/<token>")
 def verify(token: str):
     try:
         user = accounts.verify_email(token)
@@ -104,7 +104,7 @@ def verify(token: str):
     return redirect(url_for("auth.login"))
 
 
-@bp.route("/verify", methods=["GET", "POST"])
+@bp.route("/verify-email", methods=["GET", "POST"])
 @limiter.limit(_signup_limit, methods=["POST"])
 def resend_verification():
     form = EmailOnlyForm()

@@ -1,0 +1,229 @@
+"""Delivering signed campaigns to brands: sealed packages, once per round, public answers."""
+
+import csv
+import io
+import re
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from campaign import packages
+from campaign.extensions import db
+from campaign.jobs.deliveries import deliver
+from campaign.models import (
+    CampaignKind,
+    Delivery,
+    DeliveryState,
+    MailReceipt,
+    Response,
+    Role,
+    Verdict,
+    utcnow,
+)
+from campaign.queue import get_queue
+from campaign.services import ServiceError
+from campaign.services.accountability import record_for
+from campaign.services.deliveries import request_delivery
+from tests.factories import make_brand, make_campaign, make_user
+from tests.helpers import body_text, link_in, login, post_form
+from tests.test_milestones import add_confirmed
+
+
+@pytest.fixture
+def delivered(app, run_jobs, outbox):
+    """A petition with 5 confirmed signatures, delivered once; returns (petition, delivery)."""
+    organiser = make_user("organiser@example.org")
+    brand = make_brand("Northwind Coffee")
+    petition = make_campaign(organiser=organiser, brand=brand, goal=1000)
+    add_confirmed(petition, 5)
+    run_jobs()
+    delivery = request_delivery(petition.id, organiser.id)
+    run_jobs()
+    db.session.commit()
+    return petition, db.session.get(Delivery, delivery.id)
+
+
+def test_a_delivery_builds_a_sealed_package_and_emails_the_brand(delivered, outbox):
+    petition, delivery = delivered
+    assert delivery.state == DeliveryState.SENT and delivery.support_count == 5
+    [message] = [m for m in outbox() if m["To"] == petition.target_brand.contact_email]
+    assert "5 customers ask Northwind Coffee" in message["Subject"]
+    text = body_text(message)
+    assert delivery.digest in text and delivery.seal in text
+    files = packages.package_files(delivery)
+    rows = list(csv.reader(io.StringIO(files["csv"].read_text())))
+    assert rows[0] == ["name", "country", "date"] and len(rows) == 6
+    assert "@" not in files["csv"].read_text()  # never emails
+    assert files["pdf"].read_bytes().startswith(b"%PDF")
+    import hashlib
+
+    assert hashlib.sha256(files["csv"].read_bytes()).hexdigest() == delivery.csv_sha256
+    assert hashlib.sha256(files["pdf"].read_bytes()).hexdigest() == delivery.pdf_sha256
+    assert packages.seal_is_valid(delivery.digest, delivery.seal)
+
+
+def test_running_the_delivery_job_twice_sends_once(delivered, outbox, run_jobs):
+    petition, delivery = delivered
+    before = len(outbox())
+    assert deliver(delivery.id) is False
+    get_queue("default").enqueue(deliver, delivery.id)
+    run_jobs()
+    assert len(outbox()) == before
+    assert db.session.query(MailReceipt).filter(MailReceipt.key.like("delivery:%")).count() == 1
+
+
+def test_rounds_hold_only_new_signatures_and_never_overlap(delivered, run_jobs, outbox):
+    petition, first = delivered
+    with pytest.raises(ServiceError, match="no new supporters"):
+        request_delivery(petition.id, petition.organiser_id)
+    add_confirmed(petition, 3, start=50)
+    run_jobs()
+    second = request_delivery(petition.id, petition.organiser_id)
+    with pytest.raises(ServiceError, match="still being delivered"):
+        request_delivery(petition.id, petition.organiser_id)
+    run_jobs()
+    db.session.commit()
+    second = db.session.get(Delivery, second.id)
+    assert second.round == 2 and second.support_count == 3 and second.total_count == 8
+
+
+def test_the_verify_page_checks_digest_and_seal(delivered, client):
+    petition, delivery = delivered
+    ok = client.get(f"/verify?digest={delivery.digest}&seal={delivery.seal}")
+    assert "Valid: this package is genuine" in ok.get_data(as_text=True)
+    assert "5</strong> confirmed signatures" in ok.get_data(as_text=True)
+    forged = client.get(f"/verify?digest={delivery.digest}&seal={'0' * 64}")
+    assert "Not valid" in forged.get_data(as_text=True)
+    short = client.get("/verify?digest=abc&seal=def")
+    assert short.status_code == 400 and "64 hexadecimal" in short.get_data(as_text=True)
+    assert client.get("/verify").status_code == 200
+
+
+def test_the_brand_opens_its_private_link_and_answers_in_public(delivered, client, run_jobs,
+                                                                outbox):
+    petition, delivery = delivered
+    message = next(m for m in outbox() if m["To"] == petition.target_brand.contact_email)
+    link = link_in(message, "/deliveries/")
+    page = client.get(link)
+    assert page.status_code == 200 and "Answer in public" in page.get_data(as_text=True)
+    db.session.commit()
+    assert db.session.get(Delivery, delivery.id).state == DeliveryState.OPENED
+    assert client.get(link + "/signatures.csv").status_code == 200
+    assert client.get(link + "/summary.pdf").data.startswith(b"%PDF")
+    assert client.get("/deliveries/forged-token").status_code == 404
+    # A commitment must say what and by when.
+    vague = post_form(client, link, {"author_name": "Sam Lee, Head of Sourcing",
+                                     "stance": "committed", "body": "We will."})
+    assert vague.status_code == 400 and "what the brand will do and by when" in vague.get_data(as_text=True)
+    due = (utcnow() + timedelta(days=365)).date().isoformat()
+    response = post_form(client, link, {
+        "author_name": "Sam Lee, Head of Sourcing", "stance": "committed",
+        "body": "We will publish farm-gate prices.", "commitment": "Publish prices",
+        "commitment_due": due})
+    assert response.status_code == 302
+    db.session.commit()
+    assert db.session.get(Delivery, delivery.id).state == DeliveryState.ANSWERED
+    page = client.get(f"/petitions/{petition.slug}").get_data(as_text=True)
+    assert "Northwind Coffee answered: Committed" in page and "Publish prices" in page
+    # Consenting supporters (0, 2, 4) hear of it, with a link to say if it meets the demand.
+    run_jobs()
+    run_jobs()
+    told = [m for m in outbox() if "answered" in m["Subject"]]
+    assert sorted(m["To"] for m in told) == ["s0@example.org", "s2@example.org", "s4@example.org"]
+    verdict_link = link_in(told[0], "/responses/")
+    for choice in ("partly", "meets"):  # a supporter can change their mind: one verdict each
+        post_form(client, verdict_link, {"choice": choice}, page=verdict_link)
+    assert db.session.query(Verdict).count() == 1
+    page = client.get(f"/petitions/{petition.slug}").get_data(as_text=True)
+    assert "<strong>1</strong> it meets the demand" in page
+
+
+def test_accountability_record(delivered, client):
+    petition, delivery = delivered
+    brand = petition.target_brand
+    other = make_campaign(brand=brand)
+    add_confirmed(other, 2, start=200)
+    later = request_delivery(other.id, other.organiser_id)
+    deliver(later.id)
+    # Pretend the first delivery went out 10 days ago and was answered 4 days later.
+    first = db.session.get(Delivery, delivery.id)
+    first.sent_at = utcnow() - timedelta(days=10)
+    db.session.add(Response(campaign_id=petition.id, brand_id=brand.id, author_name="Sam",
+                            stance="discussing", body="Looking into it.",
+                            created_at=utcnow() - timedelta(days=6)))
+    second = db.session.get(Delivery, later.id)
+    second.sent_at = utcnow() - timedelta(days=3)
+    db.session.commit()
+    record = record_for(brand.id)
+    assert (record.delivered, record.answered, record.share_answered) == (2, 1, 50)
+    assert record.median_days_to_answer == 4.0
+    assert [(w.campaign.id, w.days) for w in record.waiting] == [(other.id, 3)]
+    page = client.get(f"/brands/{brand.slug}").get_data(as_text=True)
+    assert "awaiting an answer for 3 days" in page and "50%" in page
+
+
+def test_goal_delivers_automatically(app, run_jobs, outbox):
+    brand = make_brand("Acme")
+    petition = make_campaign(brand=brand, goal=10)
+    add_confirmed(petition, 10)
+    for _ in range(3):
+        run_jobs()
+    delivery = db.session.execute(select(Delivery)).scalar_one()
+    assert delivery.automatic and delivery.state == DeliveryState.SENT
+    assert any(m["To"] == brand.contact_email for m in outbox())
+
+
+def test_a_failing_delivery_is_retried_then_shown_as_failed(app, run_jobs):
+    from rq import Retry
+
+    from campaign.jobs import deliveries as jobs
+
+    app.config["MAIL_URL"] = "smtp://127.0.0.1:1"  # nothing listens: every attempt fails
+    organiser = make_user()
+    petition = make_campaign(organiser=organiser)
+    add_confirmed(petition, 1)
+    run_jobs()
+    jobs.DELIVERY_RETRY = Retry(max=1)  # retried at once, then failed for good
+    try:
+        delivery = request_delivery(petition.id, organiser.id)
+        run_jobs(fail_on_error=False)
+    finally:
+        jobs.DELIVERY_RETRY = Retry(max=5, interval=[30, 120, 600, 1800, 3600])
+    db.session.commit()
+    delivery = db.session.get(Delivery, delivery.id)
+    assert delivery.state == DeliveryState.FAILED
+    assert "ConnectionRefusedError" in delivery.failure_reason
+    assert delivery.digest is None  # nothing was recorded as sent
+
+
+def test_only_the_organiser_delivers_and_buycotts_are_not_delivered(client, app):
+    organiser = make_user()
+    petition = make_campaign(organiser=organiser)
+    add_confirmed(petition, 1)
+    login(client, make_user().email)
+    page = f"/petitions/{petition.slug}"
+    assert post_form(client, f"{page}/deliver", {}, page="/account/").status_code == 403
+    buycott = make_campaign(CampaignKind.BUYCOTT, organiser=organiser)
+    with pytest.raises(ServiceError, match="not delivered"):
+        request_delivery(buycott.id, organiser.id)
+    assert db.session.query(Delivery).count() == 0
+
+
+def test_brand_members_see_deliveries_in_their_inbox_but_no_emails(delivered, client):
+    from campaign.models import BrandMember
+
+    petition, delivery = delivered
+    member = make_user("sam@example.org")
+    db.session.add(BrandMember(brand_id=petition.target_brand_id, user_id=member.id,
+                               title="Head of Sourcing", verified_at=utcnow()))
+    db.session.commit()
+    login(client, member.email)
+    inbox = client.get(f"/brands/{petition.target_brand.slug}/inbox").get_data(as_text=True)
+    assert petition.title in inbox
+    link = re.search(r'href="http://groundswell.test(/deliveries/[^"]+)"', inbox).group(1)
+    csv_text = client.get(link + "/signatures.csv").get_data(as_text=True)
+    assert "@example.org" not in csv_text
+    assert client.get(f"/petitions/{petition.slug}/contacts.csv").status_code == 403
+    moderator = make_user(role=Role.MODERATOR)
+    assert moderator.is_moderator
