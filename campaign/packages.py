@@ -171,3 +171,20 @@ def build(delivery: Delivery) -> None:
     delivery.pdf_sha256 = write_pdf(delivery, files["pdf"], countries)
     delivery.digest = hashlib.sha256(manifest(delivery).encode()).hexdigest()
     delivery.seal = seal_for(delivery.digest)
+
+
+def delivery_for_file(stream) -> Delivery | None:
+    """The delivery whose PDF or CSV has exactly these bytes, if its seal holds."""
+    digest = hashlib.sha256()
+    for chunk in iter(lambda: stream.read(1 << 20), b""):
+        digest.update(chunk)
+    value = digest.hexdigest()
+    delivery = db.session.execute(
+        select(Delivery).where((Delivery.csv_sha256 == value) | (Delivery.pdf_sha256 == value))
+    ).scalars().first()
+    if delivery is None or not delivery.digest or not seal_is_valid(delivery.digest, delivery.seal):
+        return None
+    # The stored digest must still be the digest of the stored parts (nothing edited since).
+    if hashlib.sha256(manifest(delivery).encode()).hexdigest() != delivery.digest:
+        return None
+    return delivery

@@ -168,3 +168,78 @@ def test_a_visitor_signs_confirms_from_the_email_and_sees_the_count_rise(browser
     assert "1 signature of 100" in " ".join(page.inner_text(".progress-text").split())
     shot(page, "sign-2-counted")
     visitor.close()
+
+
+def log_in(page, base: str, email: str) -> None:
+    page.goto(base + "/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_text("Welcome back").wait_for()
+
+
+def test_organiser_delivers_brand_member_answers_supporter_rates(browser, live_app, tmp_path):
+    from campaign.models import BrandMember, utcnow
+    from campaign.services.supports import add_support
+    from tests.factories import make_campaign
+
+    app, base = live_app
+    brand = make_brand("Northwind Coffee")
+    organiser = make_user("organiser@example.org", name="Olu Organiser")
+    member = make_user("sam@example.org", name="Sam Lee")
+    db.session.add(BrandMember(brand=brand, user=member, title="Head of Sourcing",
+                               verified_at=utcnow()))
+    db.session.commit()
+    petition = make_campaign(organiser=organiser, brand=brand, title="Pay coffee farmers fairly")
+    for n in range(3):
+        add_support(petition.id, name=f"Fan {n}", email=f"fan{n}@example.org", country="GB",
+                    consents_to_updates=True, user_id=None)
+    slug, brand_slug = petition.slug, brand.slug
+    db.session.remove()
+    run_worker(app)  # confirmation emails
+    for message in read_outbox(tmp_path / "outbox"):
+        link = link_in(message, "/supports/confirm/")
+        with app.test_client() as confirm_client:
+            assert confirm_client.get(link).status_code == 200
+    run_worker(app)  # fold the counts
+
+    # The organiser delivers.
+    context = browser.new_context()
+    page = context.new_page()
+    log_in(page, base, "organiser@example.org")
+    page.goto(f"{base}/petitions/{slug}")
+    page.get_by_role("button", name="Deliver to Northwind Coffee now").click()
+    page.get_by_text("Round 1 is being prepared").wait_for()
+    run_worker(app)
+    page.reload()
+    page.get_by_text("3 signatures delivered").wait_for()
+    shot(page, "deliver-1-delivered")
+    context.close()
+
+    # The brand member opens the inbox and answers.
+    context = browser.new_context()
+    page = context.new_page()
+    log_in(page, base, "sam@example.org")
+    page.goto(f"{base}/brands/{brand_slug}/inbox")
+    page.get_by_role("link", name="Pay coffee farmers fairly").click()
+    page.get_by_role("heading", name="Answer in public").wait_for()
+    page.get_by_label("Under discussion").check()
+    page.get_by_label("The answer", exact=True).fill("We are reviewing our sourcing prices.")
+    page.get_by_role("button", name="Publish the answer").click()
+    page.get_by_text("Northwind Coffee answered: Under discussion").wait_for()
+    shot(page, "deliver-2-answered")
+    context.close()
+
+    # A supporter is told, opens the link in the email and rates the answer.
+    run_worker(app)
+    run_worker(app)
+    told = [m for m in read_outbox(tmp_path / "outbox") if "answered" in m["Subject"]]
+    assert len(told) == 3
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    page.goto(base + link_in(told[0], "/responses/"))
+    page.get_by_role("button", name="Partly").click()
+    page.get_by_text("your view is counted").wait_for()
+    assert "1 partly" in " ".join(page.inner_text(".tally").split())
+    shot(page, "deliver-3-rated")
+    context.close()

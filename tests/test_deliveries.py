@@ -111,7 +111,7 @@ def test_the_brand_opens_its_private_link_and_answers_in_public(delivered, clien
     assert db.session.get(Delivery, delivery.id).state == DeliveryState.OPENED
     assert client.get(link + "/signatures.csv").status_code == 200
     assert client.get(link + "/summary.pdf").data.startswith(b"%PDF")
-    assert client.get("/deliveries/forged-token").status_code == 404
+    assert client.get("/deliveries/forged-token").status_code == 403
     # A commitment must say what and by when.
     vague = post_form(client, link, {"author_name": "Sam Lee, Head of Sourcing",
                                      "stance": "committed", "body": "We will."})
@@ -227,3 +227,144 @@ def test_brand_members_see_deliveries_in_their_inbox_but_no_emails(delivered, cl
     assert client.get(f"/petitions/{petition.slug}/contacts.csv").status_code == 403
     moderator = make_user(role=Role.MODERATOR)
     assert moderator.is_moderator
+
+
+class FlakySMTP:
+    """An SMTP handler that refuses the first ``failures`` messages with a temporary error."""
+
+    def __init__(self, failures: int):
+        self.failures = failures
+        self.envelopes = []
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.failures:
+            self.failures -= 1
+            return "451 Temporary failure, try again later"
+        self.envelopes.append(envelope)
+        return "250 Message accepted"
+
+
+@pytest.fixture
+def flaky_smtp():
+    import socket
+
+    from aiosmtpd.controller import Controller
+
+    handler = FlakySMTP(failures=2)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield controller, handler
+    controller.stop()
+
+
+def test_delivery_fails_twice_then_succeeds_over_real_smtp(app, run_jobs, flaky_smtp):
+    from rq import Retry
+
+    from campaign.jobs import deliveries as jobs
+
+    controller, handler = flaky_smtp
+    organiser = make_user()
+    petition = make_campaign(organiser=organiser)
+    add_confirmed(petition, 2)
+    run_jobs()
+    app.config["MAIL_URL"] = f"smtp://127.0.0.1:{controller.port}"
+    jobs.DELIVERY_RETRY = Retry(max=3)  # no waiting between attempts in the test
+    try:
+        delivery = request_delivery(petition.id, organiser.id)
+        run_jobs(fail_on_error=False)
+    finally:
+        jobs.DELIVERY_RETRY = Retry(max=5, interval=[30, 120, 600, 1800, 3600])
+    db.session.commit()
+    delivery = db.session.get(Delivery, delivery.id)
+    assert delivery.state == DeliveryState.SENT
+    [envelope] = handler.envelopes
+    assert envelope.rcpt_tos == [petition.target_brand.contact_email]
+    assert "/deliveries/" in envelope.content.decode()
+
+
+def test_an_uploaded_package_verifies_and_one_changed_byte_does_not(delivered, client):
+    petition, delivery = delivered
+    files = packages.package_files(delivery)
+    original = files["csv"].read_bytes()
+    ok = post_form(client, "/verify", {"package_file": (io.BytesIO(original), "signatures.csv")},
+                   content_type="multipart/form-data")
+    assert "Valid: this package is genuine" in ok.get_data(as_text=True)
+    changed = bytearray(original)
+    changed[-3] ^= 1
+    bad = post_form(client, "/verify", {"package_file": (io.BytesIO(bytes(changed)), "x.csv")},
+                    content_type="multipart/form-data")
+    assert "Not valid" in bad.get_data(as_text=True)
+    pdf = files["pdf"].read_bytes()
+    assert "Valid" in post_form(client, "/verify", {"package_file": (io.BytesIO(pdf), "s.pdf")},
+                                content_type="multipart/form-data").get_data(as_text=True)
+
+
+def test_a_brand_without_a_contact_address_fails_visibly(app, client, run_jobs):
+    brand = make_brand("No Contact Inc")
+    brand.contact_email = None
+    organiser = make_user()
+    petition = make_campaign(organiser=organiser, brand=brand)
+    add_confirmed(petition, 1)
+    run_jobs()
+    delivery = request_delivery(petition.id, organiser.id)
+    run_jobs()
+    db.session.commit()
+    delivery = db.session.get(Delivery, delivery.id)
+    assert delivery.state == DeliveryState.FAILED
+    assert "no contact address" in delivery.failure_reason
+    login(client, organiser.email)
+    page = client.get(f"/petitions/{petition.slug}").get_data(as_text=True)
+    assert "no contact address" in page and "Try again" in page
+
+
+def test_members_of_another_brand_and_strangers_are_refused(delivered, client):
+    from campaign.models import BrandMember
+
+    petition, delivery = delivered
+    other = make_brand("Other Brand")
+    member = make_user()
+    db.session.add(BrandMember(brand_id=other.id, user_id=member.id, verified_at=utcnow()))
+    db.session.commit()
+    login(client, member.email)
+    slug = petition.target_brand.slug
+    assert client.get(f"/brands/{slug}/inbox").status_code == 403
+    for url in ("/deliveries/not-a-token", "/deliveries/not-a-token/signatures.csv"):
+        assert client.get(url).status_code == 403
+    assert post_form(client, "/deliveries/not-a-token", {"author_name": "x", "stance": "declined",
+                                                         "body": "No."},
+                     page="/account/").status_code == 403
+    assert db.session.query(Response).count() == 0
+
+
+def test_victory_needs_five_supporters_and_a_story(app, client, run_jobs, outbox):
+    organiser = make_user("organiser@example.org")
+    petition = make_campaign(organiser=organiser)
+    add_confirmed(petition, 4)
+    run_jobs()
+    login(client, organiser.email)
+    url = f"/petitions/{petition.slug}/victory"
+    too_few = post_form(client, url, {"story": "They agreed to everything we asked for."})
+    assert "at least 5 confirmed supporters" in too_few.get_data(as_text=True)
+    add_confirmed(petition, 2, start=10)
+    run_jobs()
+    short = post_form(client, url, {"story": "Won."})
+    assert short.status_code == 400
+    done = post_form(client, url, {"story": "Northwind now publishes what it pays farmers."})
+    assert done.status_code == 302
+    db.session.commit()
+    db.session.refresh(petition)
+    assert petition.state.value == "won" and petition.won_at is not None
+    run_jobs()
+    run_jobs()
+    told = sorted(m["To"] for m in outbox() if m["Subject"].startswith("We won"))
+    assert told == ["s0@example.org", "s10@example.org", "s2@example.org"]
+    page = client.get("/victories").get_data(as_text=True)
+    assert petition.title in page and "publishes what it pays farmers" in page
+    assert "Timeline" in page
+    stranger = make_user()
+    post_form(client, "/logout", {}, page="/account/")
+    login(client, stranger.email)
+    assert client.get(url).status_code == 403

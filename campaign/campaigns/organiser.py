@@ -15,7 +15,7 @@ from campaign.models import Campaign, Support
 from campaign.services import ServiceError
 from campaign.services import campaigns as service
 from campaign.services.deliveries import request_delivery, retry_failed_delivery
-from campaign.supports.forms import COUNTRY_NAMES, RaiseGoalForm, UpdateForm
+from campaign.supports.forms import COUNTRY_NAMES, RaiseGoalForm, UpdateForm, VictoryForm
 
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -137,6 +137,22 @@ def register_organiser_routes(bp: Blueprint, load, organiser_only) -> None:
         else:
             flash("The delivery is being tried again.", "success")
         return redirect(url_for(f"{kind}.show", slug=campaign.slug) + "#deliveries")
+
+    @bp.route("/<slug>/victory", methods=["GET", "POST"])
+    @organiser_only
+    def declare_victory(campaign: Campaign):
+        form = VictoryForm()
+        if form.validate_on_submit():
+            try:
+                service.declare_victory(campaign.id, current_user.id, form.story.data)
+            except ServiceError as exc:
+                form.story.errors.append(str(exc))
+            else:
+                flash("Congratulations! Your victory is on the Victories page, and supporters "
+                      "who asked for updates are being told.", "success")
+                return redirect(url_for(f"{kind}.show", slug=campaign.slug))
+        return render_template("campaigns/victory_form.html", campaign=campaign, form=form), \
+            400 if form.errors else 200
 
     @bp.route("/<slug>/goal", methods=["POST"])
     @organiser_only

@@ -1,4 +1,5 @@
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
 from wtforms import DateField, RadioField, SelectChoice, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
@@ -35,3 +36,9 @@ class VerifyForm(FlaskForm):
         DataRequired(message="Paste the seal from the delivery email."),
         Length(min=64, max=64, message="A seal is 64 hexadecimal characters.")])
     submit = SubmitField("Check")
+
+
+class VerifyFileForm(FlaskForm):
+    package_file = FileField("Or check a file of the package (the PDF or the CSV)",
+                             validators=[FileRequired(message="Choose the file to check.")])
+    submit = SubmitField("Check the file")

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from campaign import packages
 from campaign.auth.forms import ActionForm
-from campaign.deliveries.forms import AnswerForm, VerifyForm
+from campaign.deliveries.forms import AnswerForm, VerifyFileForm, VerifyForm
 from campaign.extensions import db
 from campaign.models import Delivery, Response, Stance, VerdictChoice
 from campaign.services import ServiceError
@@ -20,13 +20,14 @@ bp = Blueprint("deliveries", __name__)
 
 
 def _delivery(token: str) -> Delivery:
+    """The delivery a private link is for; anyone without a valid link is refused (403)."""
     try:
         payload = read_token("delivery", token, current_app.config["DELIVERY_LINK_MAX_AGE"])
     except TokenError:
-        abort(404)
+        abort(403)
     delivery = db.session.get(Delivery, payload.get("d"))
     if delivery is None or delivery.sent_at is None:
-        abort(404)
+        abort(403)
     return delivery
 
 
@@ -69,20 +70,26 @@ def download(token: str, name: str):
                      download_name=f"{delivery.campaign.slug}-round-{delivery.round}-{name}")
 
 
-@bp.route("/verify")
+@bp.route("/verify", methods=["GET", "POST"])
 def verify():
-    """Check a package's digest and seal, and show what it certifies."""
+    """Check a package, by its digest and seal or by one of its files, and show what it
+    certifies. A file that differs by one byte from what was delivered does not verify."""
     form = VerifyForm(request.args)
+    file_form = VerifyFileForm()
     result = None
-    if request.args and form.validate():
+    if request.method == "POST":
+        if file_form.validate_on_submit():
+            result = {"delivery": packages.delivery_for_file(file_form.package_file.data.stream)}
+            result["valid"] = result["delivery"] is not None
+    elif request.args and form.validate():
+        delivery = None
         if packages.seal_is_valid(form.digest.data, form.seal.data):
             delivery = db.session.execute(
                 select(Delivery).filter_by(digest=form.digest.data.lower())).scalar_one_or_none()
-            result = {"valid": delivery is not None, "delivery": delivery}
-        else:
-            result = {"valid": False, "delivery": None}
-    status = 400 if request.args and form.errors else 200
-    return render_template("deliveries/verify.html", form=form, result=result), status
+        result = {"valid": delivery is not None, "delivery": delivery}
+    failed = (request.args and form.errors) or file_form.errors
+    return render_template("deliveries/verify.html", form=form, file_form=file_form,
+                           result=result), 400 if failed else 200
 
 
 @bp.route("/responses/<int:response_id>/verdict/<token>", methods=["GET", "POST"])

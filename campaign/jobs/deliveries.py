@@ -42,6 +42,14 @@ def deliver(delivery_id: int) -> bool:
     delivery = db.session.get(Delivery, delivery_id)
     if delivery is None or delivery.state != DeliveryState.QUEUED:
         return False
+    if not delivery.brand.contact_email:
+        # Retrying cannot help: fail now, visibly, until a moderator adds the address.
+        delivery.state = DeliveryState.FAILED
+        delivery.failed_at = utcnow()
+        delivery.failure_reason = (f"{delivery.brand.name} has no contact address on "
+                                   "Groundswell yet; ask a moderator to add one, then try again.")
+        db.session.commit()
+        return False
     packages.build(delivery)
     delivery.state = DeliveryState.SENT
     delivery.sent_at = utcnow()

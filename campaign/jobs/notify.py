@@ -73,6 +73,14 @@ def notify_answer(response_id: int) -> int:
 
 
 @app_job
+def notify_victory(campaign_id: int) -> int:
+    """Tell the consenting supporters that their campaign won."""
+    if db.session.get(Campaign, campaign_id) is None:
+        return 0
+    return fan_out("victory", campaign_id, campaign_id)
+
+
+@app_job
 def notify_update(update_id: int) -> int:
     """Fan an organiser's update out to the campaign's consenting supporters."""
     item = db.session.get(Update, update_id)
@@ -153,5 +161,10 @@ def _answer(response_id: int) -> tuple[Campaign, str, str, dict]:
         {"response": response}
 
 
+def _victory(campaign_id: int) -> tuple[Campaign, str, str, dict]:
+    campaign = db.session.get(Campaign, campaign_id)
+    return campaign, "victory_supporter", f"We won: {campaign.title}", {}
+
+
 #: topic -> loader of (campaign, template, subject, extra template context)
-_TOPICS = {"goal": _goal, "update": _update, "answer": _answer}
+_TOPICS = {"goal": _goal, "update": _update, "answer": _answer, "victory": _victory}

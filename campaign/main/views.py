@@ -21,3 +21,15 @@ def home():
     ).all())
     return render_template("main/home.html", latest=latest, counts=counts,
                            kinds=CAMPAIGN_CLASSES)
+
+
+@bp.route("/victories")
+def victories():
+    """Campaigns won: the story, the brand's words and the timeline."""
+    from campaign.packages import timeline
+
+    won = db.session.execute(
+        db.select(Campaign).filter_by(state=CampaignState.WON)
+        .order_by(Campaign.won_at.desc()).limit(50)
+    ).scalars().all()
+    return render_template("main/victories.html", won=won, timeline=timeline)

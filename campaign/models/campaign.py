@@ -66,6 +66,9 @@ class Campaign(Base):
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     closes_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    won_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    # What changed, told by the organiser when declaring victory (Markdown).
+    victory_story: Mapped[str | None] = mapped_column(Text)
     # Supporters get at most one update email a day per campaign.
     last_update_emailed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

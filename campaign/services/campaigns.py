@@ -177,3 +177,35 @@ def post_update(campaign_id: int, user_id: int, title: str, body: str) -> tuple[
 
         enqueue(notify_update, item.id, queue="bulk", job_id=f"update-{item.id}")
     return item, claimed
+
+
+MIN_SUPPORTERS_FOR_VICTORY = 5
+
+
+def declare_victory(campaign_id: int, user_id: int, story: str) -> Campaign:
+    """The organiser declares the campaign won, telling what changed. Commits, then tells
+    consenting supporters (batched). Raises ServiceError below 5 supporters or without a story.
+    """
+    campaign = _owned(campaign_id, user_id)
+    if campaign.state not in (CampaignState.OPEN, CampaignState.CLOSED):
+        raise ServiceError("Only an open or closed campaign can be declared won.")
+    if campaign.confirmed_count < MIN_SUPPORTERS_FOR_VICTORY:
+        raise ServiceError(f"A victory needs at least {MIN_SUPPORTERS_FOR_VICTORY} confirmed "
+                           "supporters.")
+    if len(story.strip()) < 20:
+        raise ServiceError("Tell supporters what changed, in a few sentences.")
+    claimed = db.session.execute(
+        sa_update(Campaign)
+        .where(Campaign.id == campaign.id,
+               Campaign.state.in_([CampaignState.OPEN, CampaignState.CLOSED]))
+        .values(state=CampaignState.WON, won_at=utcnow(), victory_story=story.strip())
+        .returning(Campaign.id)).first()
+    db.session.commit()
+    if claimed is None:
+        raise ServiceError("This campaign was already declared won.")
+    from campaign.jobs.notify import notify_victory
+    from campaign.queue import enqueue
+
+    enqueue(notify_victory, campaign.id, queue="bulk", job_id=f"victory-{campaign.id}")
+    db.session.refresh(campaign)
+    return campaign

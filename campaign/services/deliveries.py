@@ -44,8 +44,10 @@ def request_delivery(campaign_id: int, user_id: int | None = None, *,
     if campaign.kind not in DELIVERABLE_KINDS:
         raise ServiceError(f"A {campaign.noun} is not delivered to a brand.")
     brand = campaign.target_brand
-    if brand is None or not brand.contact_email:
-        raise ServiceError("The brand has no contact address yet; ask a moderator to add one.")
+    if brand is None:
+        raise ServiceError("Choose the brand this is addressed to first.")
+    # A brand without a contact address still gets a round: its job fails visibly, and the
+    # organiser can try again once a moderator has added the address.
     last = db.session.execute(
         select(Delivery).filter_by(campaign_id=campaign.id).order_by(Delivery.round.desc())
         .limit(1)).scalar_one_or_none()

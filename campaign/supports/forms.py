@@ -83,3 +83,11 @@ class UpdateForm(FlaskForm):
         Length(max=10_000, message="Keep the update under 10,000 characters.")],
         description="Markdown. Supporters who asked for updates get it by email, at most one a day.")
     submit = SubmitField("Post update")
+
+
+class VictoryForm(FlaskForm):
+    story = TextAreaField("What changed", validators=[
+        DataRequired(message="Tell supporters what changed."),
+        Length(min=20, max=10_000, message="Write at least a few sentences (20 characters or more).")],
+        description="Shown on the Victories page and emailed to supporters who asked for updates.")
+    submit = SubmitField("Declare victory")
