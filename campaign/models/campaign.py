@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, Enum, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, CheckConstraint, Date, Enum, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from campaign.models.base import Base, UTCDateTime, utcnow
@@ -67,14 +67,22 @@ class Campaign(Base):
     closes_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     won_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    # The brand is asked to answer by then; past it, unanswered, the organiser may escalate.
+    answer_deadline: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    escalated_from_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"), index=True)
     # What changed, told by the organiser when declaring victory (Markdown).
     victory_story: Mapped[str | None] = mapped_column(Text)
     # Supporters get at most one update email a day per campaign.
     last_update_emailed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     organiser = relationship("User", back_populates="campaigns")
+    escalated_from = relationship("Campaign", remote_side=[id], foreign_keys=[escalated_from_id],
+                                  back_populates="escalations")
+    escalations = relationship("Campaign", foreign_keys=[escalated_from_id],
+                               back_populates="escalated_from")
     target_brand = relationship("Brand", foreign_keys=[target_brand_id])
-    supports = relationship("Support", back_populates="campaign", lazy="dynamic")
+    supports = relationship("Support", back_populates="campaign", lazy="dynamic",
+                            foreign_keys="Support.campaign_id")
     updates = relationship("Update", back_populates="campaign", order_by="Update.created_at.desc()")
     milestones = relationship("Milestone", back_populates="campaign", order_by="Milestone.threshold")
     deliveries = relationship("Delivery", back_populates="campaign", order_by="Delivery.round")
@@ -143,6 +151,14 @@ class Boycott(Campaign):
 
     # One demand per line; the brand meets them all to end the boycott.
     demands: Mapped[str | None] = mapped_column(Text, use_existing_column=True)
+    # True: the pledge covers every brand the target owns, through the ownership tree.
+    group_scope: Mapped[bool | None] = mapped_column(use_existing_column=True)
+
+    def covered_brands(self) -> list:
+        """The brands a pledger avoids: the target, and with group scope all it owns."""
+        if self.target_brand is None:
+            return []
+        return [self.target_brand, *(self.target_brand.descendants() if self.group_scope else [])]
 
     @property
     def spend_phrase(self) -> str | None:
@@ -182,6 +198,25 @@ class Buycott(Campaign):
                 f"€{self.monthly_spend_total:,} a month")
 
 
+class ProposalStatus(enum.StrEnum):
+    UNDER_REVIEW = "under_review"
+    PLANNED = "planned"
+    IN_PROGRESS = "in_progress"
+    DONE = "done"
+    DECLINED = "declined"
+    DUPLICATE = "duplicate"
+
+
+PROPOSAL_STATUS_LABELS = {
+    ProposalStatus.UNDER_REVIEW: "Under review",
+    ProposalStatus.PLANNED: "Planned",
+    ProposalStatus.IN_PROGRESS: "In progress",
+    ProposalStatus.DONE: "Done",
+    ProposalStatus.DECLINED: "Declined",
+    ProposalStatus.DUPLICATE: "Duplicate",
+}
+
+
 class Proposal(Campaign):
     __mapper_args__ = {"polymorphic_identity": CampaignKind.PROPOSAL}
     noun = "proposal"
@@ -189,6 +224,15 @@ class Proposal(Campaign):
     support_noun = "endorsement"
     supporters_noun = "endorsements"
     blueprint = "proposals"
+
+    proposal_status: Mapped[ProposalStatus | None] = mapped_column(
+        _enum(ProposalStatus), use_existing_column=True)
+    duplicate_of_id: Mapped[int | None] = mapped_column(
+        ForeignKey("campaigns.id"), use_existing_column=True)
+
+    @property
+    def status_label(self) -> str | None:
+        return PROPOSAL_STATUS_LABELS[self.proposal_status] if self.proposal_status else None
 
 
 CAMPAIGN_CLASSES: dict[CampaignKind, type[Campaign]] = {
@@ -200,7 +244,11 @@ CAMPAIGN_CLASSES: dict[CampaignKind, type[Campaign]] = {
 
 
 class Endorsement(Base):
-    """A brand a buycott asks people to buy from, and why."""
+    """A brand a buycott asks people to buy from, and why.
+
+    The evidence has a date; past a year the endorsement needs review (shown as such) until
+    the organiser renews it with newer evidence.
+    """
 
     __tablename__ = "endorsements"
     __table_args__ = (UniqueConstraint("campaign_id", "brand_id"),)
@@ -209,10 +257,16 @@ class Endorsement(Base):
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
     brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id"), index=True)
     reason: Mapped[str] = mapped_column(String(300), default="")
+    evidence_on: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     campaign = relationship("Buycott", back_populates="endorsements")
     brand = relationship("Brand")
+
+    @property
+    def needs_review(self) -> bool:
+        evidence = self.evidence_on or self.created_at.date()
+        return (utcnow().date() - evidence).days > 365
 
 
 class Update(Base):
@@ -249,3 +303,75 @@ class Milestone(Base):
     notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     campaign = relationship("Campaign", back_populates="milestones")
+
+
+class CoAuthor(Base):
+    """A member invited to co-author a proposal; a co-author once they accept."""
+
+    __tablename__ = "coauthors"
+    __table_args__ = (UniqueConstraint("campaign_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    invited_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    campaign = relationship("Campaign", backref="coauthors")
+    user = relationship("User", foreign_keys=[user_id])
+
+
+class StatusChange(Base):
+    """A brand's status for a proposal, with its official answer; the history is kept."""
+
+    __tablename__ = "status_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"),
+                                             index=True)
+    status: Mapped[ProposalStatus] = mapped_column(_enum(ProposalStatus))
+    answer: Mapped[str] = mapped_column(Text)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    author_name: Mapped[str] = mapped_column(String(120))
+    duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    campaign = relationship("Campaign", foreign_keys=[campaign_id], backref="status_changes")
+    duplicate_of = relationship("Campaign", foreign_keys=[duplicate_of_id])
+
+    @property
+    def label(self) -> str:
+        return PROPOSAL_STATUS_LABELS[self.status]
+
+
+class Comment(Base):
+    """A comment on a proposal (Markdown), with one level of replies."""
+
+    __tablename__ = "comments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"),
+                                             index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("comments.id", ondelete="CASCADE"))
+    body: Mapped[str] = mapped_column(Text)
+    hidden_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    author = relationship("User")
+    replies = relationship("Comment", order_by="Comment.created_at")
+    reports = relationship("CommentReport", cascade="all, delete-orphan")
+
+
+class CommentReport(Base):
+    """A member reports a comment for moderation; once per member and comment."""
+
+    __tablename__ = "comment_reports"
+    __table_args__ = (UniqueConstraint("comment_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    comment_id: Mapped[int] = mapped_column(ForeignKey("comments.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    reason: Mapped[str] = mapped_column(String(300), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -44,6 +44,8 @@ class Support(Base):
     __table_args__ = (
         UniqueConstraint("campaign_id", "email_canonical"),
         CheckConstraint("monthly_spend IS NULL OR monthly_spend >= 0", name="spend_not_negative"),
+        CheckConstraint("condition_threshold IS NULL OR condition_threshold BETWEEN 2 AND 1000000",
+                        name="condition_in_range"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -58,6 +60,12 @@ class Support(Base):
     comment: Mapped[str | None] = mapped_column(Text)
     monthly_spend: Mapped[int | None] = mapped_column(Integer)
     consents_to_updates: Mapped[bool] = mapped_column(default=False)
+    # A conditional boycott pledge: "I'll stop buying once N others pledge too".
+    condition_threshold: Mapped[int | None] = mapped_column(Integer)
+    # When the campaign's count reached that threshold (the pledger is told once, then).
+    condition_met_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set when a duplicate proposal's endorsement was moved to the one it duplicates.
+    moved_to_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"))
     # How many confirmation emails this support has been sent (capped, so a form can't spam).
     confirmation_sends: Mapped[int] = mapped_column(SmallInteger, default=0)
     ip_address: Mapped[str | None] = mapped_column(String(45))
@@ -65,12 +73,23 @@ class Support(Base):
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    campaign = relationship("Campaign", back_populates="supports")
+    campaign = relationship("Campaign", back_populates="supports", foreign_keys=[campaign_id])
     user = relationship("User", back_populates="supports")
+    pledged_brands = relationship("Brand", secondary="pledge_brands", order_by="Brand.name")
 
     @property
     def counts(self) -> bool:
         return self.confirmed_at is not None and self.withdrawn_at is None
+
+
+class PledgeBrand(Base):
+    """A brand a buycott pledger says they will buy from (one of the endorsed brands)."""
+
+    __tablename__ = "pledge_brands"
+    __table_args__ = (PrimaryKeyConstraint("support_id", "brand_id"),)
+
+    support_id: Mapped[int] = mapped_column(ForeignKey("supports.id", ondelete="CASCADE"))
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id"), index=True)
 
 
 class CountDelta(Base):
