@@ -67,7 +67,8 @@ def test_each_kind_speaks_its_own_words(client, run_jobs, outbox, kind, verb, wo
     page = client.get(f"/{campaign.blueprint}/{campaign.slug}").get_data(as_text=True)
     assert f'value="{verb}"' in page
     assert ("monthly_spend" in page) == (kind in ("boycott", "buycott"))
-    sign(client, campaign, monthly_spend="40" if kind in ("boycott", "buycott") else "")
+    extra = {"pledged_brands": str(campaign.endorsements[0].brand_id)} if kind == "buycott" else {}
+    sign(client, campaign, monthly_spend="40" if kind in ("boycott", "buycott") else "", **extra)
     run_jobs()
     assert f"Confirm your {word}" in outbox()[0]["Subject"]
 

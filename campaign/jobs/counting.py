@@ -49,11 +49,13 @@ def fold_counts_job() -> int:
     try:
         total = 0
         while True:
-            folded, milestone_ids = counting.fold_counts()
-            for milestone_id in milestone_ids:
+            folded = counting.fold_counts()
+            for milestone_id in folded.milestone_ids:
                 enqueue_milestone(milestone_id)
-            total += folded
-            if folded < counting.FOLD_BATCH:
+            for campaign_id, support_ids in folded.conditions_met.items():
+                enqueue_conditions_met(campaign_id, support_ids)
+            total += folded.count
+            if folded.count < counting.FOLD_BATCH:
                 return total
     finally:
         try:
@@ -67,6 +69,17 @@ def enqueue_milestone(milestone_id: int) -> None:
     from campaign.queue import enqueue
 
     enqueue(notify_milestone, milestone_id, queue="default", job_id=f"milestone-{milestone_id}")
+
+
+def enqueue_conditions_met(campaign_id: int, support_ids: list[int]) -> None:
+    """Tell conditional pledgers their boycott is on, in batches; each is told once."""
+    from campaign.jobs.notify import BATCH_SIZE, notify_conditions_met
+    from campaign.queue import enqueue
+
+    for i in range(0, len(support_ids), BATCH_SIZE):
+        batch = support_ids[i:i + BATCH_SIZE]
+        enqueue(notify_conditions_met, campaign_id, batch, queue="bulk",
+                job_id=f"condition-{campaign_id}-{batch[0]}")
 
 
 @app_job

@@ -15,7 +15,7 @@ from campaign.extensions import db
 from campaign.jobs import app_job
 from campaign.jobs.supports import support_token
 from campaign.mail import render_email, send_once
-from campaign.models import Campaign, Milestone, Response, Support, Update, utcnow
+from campaign.models import Campaign, Milestone, Response, StatusChange, Support, Update, utcnow
 from campaign.queue import enqueue
 from campaign.urls import external_url
 
@@ -81,6 +81,32 @@ def notify_victory(campaign_id: int) -> int:
 
 
 @app_job
+def notify_conditions_met(campaign_id: int, support_ids: list[int]) -> int:
+    """Tell conditional pledgers that enough people pledged: their boycott is on. Once each."""
+    campaign = db.session.get(Campaign, campaign_id)
+    url = external_url(f"{campaign.blueprint}.show", slug=campaign.slug)
+    sent = 0
+    for support in db.session.execute(
+            select(Support).where(Support.id.in_(support_ids),
+                                  Support.condition_met_at.is_not(None))).scalars():
+        sent += send_once(f"condition-met:{support.id}", render_email(
+            "condition_met", to=support.email,
+            subject=f"It's on: {support.condition_threshold:,} people pledged — {campaign.title}",
+            campaign=campaign, support=support, campaign_url=url))
+    return sent
+
+
+@app_job
+def notify_status_change(change_id: int) -> int:
+    """Tell a proposal's endorsers of a status change (those moved, for a duplicate)."""
+    change = db.session.get(StatusChange, change_id)
+    if change is None:
+        return 0
+    topic = "moved" if change.duplicate_of_id else "status"
+    return fan_out(topic, change.id, change.campaign_id)
+
+
+@app_job
 def notify_update(update_id: int) -> int:
     """Fan an organiser's update out to the campaign's consenting supporters."""
     item = db.session.get(Update, update_id)
@@ -89,16 +115,21 @@ def notify_update(update_id: int) -> int:
     return fan_out("update", item.id, item.campaign_id)
 
 
-def _recipients(campaign_id: int):
-    return (select(Support.id)
-            .where(Support.campaign_id == campaign_id, Support.consents_to_updates.is_(True),
-                   Support.confirmed_at.is_not(None), Support.withdrawn_at.is_(None))
-            .order_by(Support.id))
+def _recipients(campaign_id: int, topic: str = ""):
+    """Consenting supporters who count; for "moved", those moved away to a duplicate."""
+    stmt = select(Support.id).where(Support.campaign_id == campaign_id,
+                                    Support.consents_to_updates.is_(True),
+                                    Support.confirmed_at.is_not(None))
+    if topic == "moved":
+        stmt = stmt.where(Support.moved_to_id.is_not(None))
+    else:
+        stmt = stmt.where(Support.withdrawn_at.is_(None))
+    return stmt.order_by(Support.id)
 
 
 def fan_out(topic: str, object_id: int, campaign_id: int) -> int:
     """Enqueue one batch job per BATCH_SIZE recipients; returns the number of batches."""
-    ids = db.session.execute(_recipients(campaign_id)).scalars().all()
+    ids = db.session.execute(_recipients(campaign_id, topic)).scalars().all()
     batches = [ids[i:i + BATCH_SIZE] for i in range(0, len(ids), BATCH_SIZE)]
     for batch in batches:
         enqueue(send_batch, topic, object_id, batch[0], batch[-1], queue="bulk",
@@ -111,9 +142,10 @@ def send_batch(topic: str, object_id: int, first_id: int, last_id: int) -> int:
     """Send notice ``topic`` about ``object_id`` to the consenting supporters with ids in
     ``first_id..last_id``; returns how many emails this run sent (0 on a repeat)."""
     campaign, template, subject, context = _TOPICS[topic](object_id)
+    recipients_of = context.pop("recipients_of", campaign.id)
     campaign_url = external_url(f"{campaign.blueprint}.show", slug=campaign.slug)
     supports = db.session.execute(
-        select(Support).where(Support.id.in_(_recipients(campaign.id)
+        select(Support).where(Support.id.in_(_recipients(recipients_of, topic)
                                              .where(Support.id.between(first_id, last_id))))
         .order_by(Support.id)
     ).scalars().all()
@@ -166,5 +198,27 @@ def _victory(campaign_id: int) -> tuple[Campaign, str, str, dict]:
     return campaign, "victory_supporter", f"We won: {campaign.title}", {}
 
 
-#: topic -> loader of (campaign, template, subject, extra template context)
-_TOPICS = {"goal": _goal, "update": _update, "answer": _answer, "victory": _victory}
+def _status(change_id: int) -> tuple[Campaign, str, str, dict]:
+    change = db.session.get(StatusChange, change_id)
+    campaign = change.campaign
+    return campaign, "status_supporter", f"{change.label}: {campaign.title}", {"change": change}
+
+
+def _moved(change_id: int) -> tuple[Campaign, str, str, dict]:
+    change = db.session.get(StatusChange, change_id)
+    target = change.duplicate_of
+    return target, "moved_supporter", f"Your endorsement moved to: {target.title}", \
+        {"change": change, "old": change.campaign, "recipients_of": change.campaign_id}
+
+
+def _invite(new_campaign_id: int) -> tuple[Campaign, str, str, dict]:
+    campaign = db.session.get(Campaign, new_campaign_id)
+    old = campaign.escalated_from
+    return campaign, "escalation_invite", f"Next step: {campaign.title}", \
+        {"old": old, "recipients_of": old.id}
+
+
+#: topic -> loader of (campaign, template, subject, extra template context); the context's
+#: "recipients_of" names the campaign whose supporters get it, when not ``campaign``.
+_TOPICS = {"goal": _goal, "update": _update, "answer": _answer, "victory": _victory,
+           "status": _status, "moved": _moved, "invite": _invite}

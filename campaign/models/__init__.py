@@ -5,6 +5,7 @@ from campaign.models.brand import Brand, BrandMember, Certification
 from campaign.models.campaign import (
     CAMPAIGN_CLASSES,
     EDITABLE_STATES,
+    PROPOSAL_STATUS_LABELS,
     PUBLIC_STATES,
     Boycott,
     Buycott,
@@ -17,7 +18,6 @@ from campaign.models.campaign import (
     Endorsement,
     Milestone,
     Petition,
-    PROPOSAL_STATUS_LABELS,
     Proposal,
     ProposalStatus,
     StatusChange,

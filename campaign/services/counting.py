@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter, defaultdict
+from typing import NamedTuple
 
 from sqlalchemy import delete, func, select, true, update
 
@@ -34,11 +35,18 @@ def thresholds_crossed(old: int, new: int, goal: int) -> list[tuple[int, bool]]:
     return sorted(crossed.items())
 
 
-def fold_counts(batch: int = FOLD_BATCH) -> tuple[int, list[int]]:
+class Folded(NamedTuple):
+    count: int  # deltas folded
+    milestone_ids: list[int]  # milestones newly reached, each written exactly once
+    conditions_met: dict[int, list[int]]  # campaign -> conditional pledges now on
+
+
+def fold_counts(batch: int = FOLD_BATCH) -> Folded:
     """Fold up to ``batch`` pending deltas into the cached counts. Commits.
 
-    Returns the number of deltas folded and the ids of milestones newly reached (each
-    written exactly once, by the unique constraint); the caller enqueues their notices.
+    Also writes the milestones reached (the unique constraint makes each exactly once) and
+    marks the conditional pledges whose threshold the new count reaches (``condition_met_at``
+    is set once, by a conditional UPDATE). The caller enqueues the notices.
     """
     ids_in_batch = select(CountDelta.id).order_by(CountDelta.id).limit(batch)
     rows = db.session.execute(
@@ -48,7 +56,7 @@ def fold_counts(batch: int = FOLD_BATCH) -> tuple[int, list[int]]:
     ).all()
     if not rows:
         db.session.commit()
-        return 0, []
+        return Folded(0, [], {})
     per_campaign: Counter[int] = Counter()
     spend: Counter[int] = Counter()
     per_country: dict[int, Counter[str]] = defaultdict(Counter)
@@ -57,6 +65,7 @@ def fold_counts(batch: int = FOLD_BATCH) -> tuple[int, list[int]]:
         spend[campaign_id] += delta_spend
         per_country[campaign_id][country] += delta
     milestone_ids = []
+    conditions_met: dict[int, list[int]] = {}
     for campaign_id in sorted(per_campaign):  # a fixed order: no deadlock between folds
         change = per_campaign[campaign_id]
         new, goal = db.session.execute(
@@ -75,8 +84,18 @@ def fold_counts(batch: int = FOLD_BATCH) -> tuple[int, list[int]]:
                 threshold=threshold, is_goal=is_goal, reached_at=utcnow())
             if milestone_id is not None:
                 milestone_ids.append(milestone_id)
+        met = db.session.execute(
+            update(Support)
+            .where(Support.campaign_id == campaign_id, Support.condition_threshold.is_not(None),
+                   Support.condition_threshold <= new, Support.condition_met_at.is_(None),
+                   Support.confirmed_at.is_not(None), Support.withdrawn_at.is_(None))
+            .values(condition_met_at=utcnow())
+            .returning(Support.id)
+        ).scalars().all()
+        if met:
+            conditions_met[campaign_id] = sorted(met)
     db.session.commit()
-    return len(rows), milestone_ids
+    return Folded(len(rows), milestone_ids, conditions_met)
 
 
 def exact_counts(campaign_id: int | None = None) -> dict[int, Counter[str]]:

@@ -10,7 +10,17 @@ from sqlalchemy import select, update
 
 from campaign.dbutil import insert_ignoring_conflicts
 from campaign.extensions import db
-from campaign.models import Campaign, CampaignState, CountDelta, Support, User, canonical_email, utcnow
+from campaign.models import (
+    Campaign,
+    CampaignKind,
+    CampaignState,
+    CountDelta,
+    PledgeBrand,
+    Support,
+    User,
+    canonical_email,
+    utcnow,
+)
 from campaign.services import ServiceError
 from campaign.tokens import TokenError, read_token
 
@@ -50,6 +60,7 @@ def _open_campaign(campaign_id: int) -> Campaign:
 def add_support(campaign_id: int, *, name: str, email: str, country: str,
                 postcode: str | None = None, is_public: bool = True, comment: str | None = None,
                 consents_to_updates: bool = False, monthly_spend: int | None = None,
+                condition_threshold: int | None = None, pledged_brand_ids: list[int] | None = None,
                 user_id: int | None = None, ip_address: str | None = None) -> SupportResult:
     """Record one person's support, once per campaign and canonical email. Commits.
 
@@ -60,6 +71,7 @@ def add_support(campaign_id: int, *, name: str, email: str, country: str,
     the campaign is not open.
     """
     campaign = _open_campaign(campaign_id)
+    _check_kind_fields(campaign, condition_threshold, pledged_brand_ids)
     canonical = canonical_email(email)
     user = db.session.get(User, user_id) if user_id else None
     owns_address = user is not None and canonical_email(user.email) == canonical
@@ -73,9 +85,11 @@ def add_support(campaign_id: int, *, name: str, email: str, country: str,
         comment=(comment or "").strip() or None, monthly_spend=monthly_spend,
         consents_to_updates=consents_to_updates, ip_address=ip_address,
         confirmed_at=now if verified_now else None, confirmation_sends=0 if verified_now else 1,
-        created_at=now,
+        condition_threshold=condition_threshold, created_at=now,
     )
     if new_id is not None:
+        for brand_id in sorted(set(pledged_brand_ids or [])):
+            db.session.add(PledgeBrand(support_id=new_id, brand_id=brand_id))
         if verified_now:
             db.session.add(CountDelta(campaign_id=campaign.id, country=country, delta=1,
                                       spend=monthly_spend or 0))
@@ -83,6 +97,19 @@ def add_support(campaign_id: int, *, name: str, email: str, country: str,
         return _after_commit(SupportResult(new_id, Outcome.CONFIRMED if verified_now
                                            else Outcome.PENDING))
     return _again(campaign, canonical, verified_now, user)
+
+
+def _check_kind_fields(campaign: Campaign, condition_threshold: int | None,
+                       pledged_brand_ids: list[int] | None) -> None:
+    if condition_threshold is not None:
+        if campaign.kind != CampaignKind.BOYCOTT:
+            raise ServiceError("Only boycott pledges can wait for others.")
+        if not 2 <= condition_threshold <= 1_000_000:
+            raise ServiceError("The number of pledges to wait for runs from 2 to 1,000,000.")
+    if pledged_brand_ids:
+        endorsed = {e.brand_id for e in getattr(campaign, "endorsements", [])}
+        if not set(pledged_brand_ids) <= endorsed:
+            raise ServiceError("Choose among the brands this buycott endorses.")
 
 
 def _again(campaign: Campaign, canonical: str, verified_now: bool, user) -> SupportResult:

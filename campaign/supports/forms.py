@@ -10,11 +10,13 @@ from wtforms import (
     IntegerField,
     SelectChoice,
     SelectField,
+    SelectMultipleField,
     StringField,
     SubmitField,
     TextAreaField,
 )
 from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional, Regexp
+from wtforms.widgets import CheckboxInput, ListWidget
 
 from campaign.auth.forms import strip
 
@@ -46,16 +48,37 @@ class SupportForm(FlaskForm):
                                      min=0, max=100_000,
                                      message="Enter a whole number of euros from 0 to 100,000.")],
                                  description="Only ever shown added up with everyone else’s.")
+    condition_threshold = IntegerField(
+        "Only once this many people have pledged (optional)",
+        validators=[Optional(), NumberRange(min=2, max=1_000_000,
+                                            message="Enter a number from 2 to 1,000,000.")],
+        description="A conditional pledge: you stop buying when the boycott has this many "
+                    "pledges, and we tell you when it does.")
+    pledged_brands = SelectMultipleField(
+        "Which of these brands will you buy from?", coerce=int,
+        widget=ListWidget(prefix_label=False), option_widget=CheckboxInput(),
+        validators=[DataRequired(message="Choose at least one brand you will buy from.")])
     is_public = BooleanField("Show my name on the campaign", default=True)
     consents_to_updates = BooleanField("Email me about this campaign’s progress "
                                        "(at most one update a day; stop any time)")
     submit = SubmitField("Sign")
 
     def adapt_to(self, campaign) -> None:
-        """Use the campaign's words; only boycotts and buycotts ask about spending."""
+        """Use the campaign's words; ask only what the kind needs (spend for boycotts and
+        buycotts, a condition for boycotts, the brands for buycotts)."""
         self.submit.label.text = campaign.support_verb
-        if campaign.kind.value not in ("boycott", "buycott"):
+        kind = campaign.kind.value
+        if kind not in ("boycott", "buycott"):
             del self.monthly_spend
+        if kind != "boycott":
+            del self.condition_threshold
+        if kind == "buycott":
+            self.pledged_brands.choices = [SelectChoice(e.brand_id, e.brand.name)
+                                           for e in campaign.endorsements]
+            if not self.is_submitted():
+                self.pledged_brands.data = [e.brand_id for e in campaign.endorsements]
+        else:
+            del self.pledged_brands
 
     def support_data(self) -> dict:
         data = {"name": self.name.data, "email": self.email.data, "country": self.country.data,
@@ -64,6 +87,10 @@ class SupportForm(FlaskForm):
                 "consents_to_updates": self.consents_to_updates.data}
         if "monthly_spend" in self:
             data["monthly_spend"] = self.monthly_spend.data
+        if "condition_threshold" in self:
+            data["condition_threshold"] = self.condition_threshold.data
+        if "pledged_brands" in self:
+            data["pledged_brand_ids"] = self.pledged_brands.data
         return data
 
 

@@ -9,6 +9,7 @@ from flask_login import current_user, login_required
 from campaign.auth.forms import ActionForm
 from campaign.extensions import csrf, db, limiter
 from campaign.models import Support
+from campaign.services import ServiceError
 from campaign.services import supports as service
 from campaign.supports.forms import SupportForm
 from campaign.tokens import TokenError
@@ -52,6 +53,9 @@ def register_support_route(bp_kind: Blueprint, load) -> None:
         except service.SupportRefused as exc:
             flash(str(exc), "error")
             return redirect(url_for(f"{campaign.blueprint}.show", slug=campaign.slug))
+        except ServiceError as exc:
+            form.form_errors.append(str(exc))
+            return render_template("campaigns/show.html", campaign=campaign, form=form), 400
         session["last_support"] = {"id": result.support_id, "outcome": result.outcome.value}
         return redirect(url_for("supports.thanks", slug=campaign.slug), 303)
 

@@ -1,0 +1,84 @@
+"""Escalation: a campaign the brand ignored past its answer deadline becomes a stronger one."""
+
+from __future__ import annotations
+
+from campaign.extensions import db
+from campaign.models import (
+    Boycott,
+    Buycott,
+    Campaign,
+    CampaignKind,
+    CampaignState,
+    Petition,
+    utcnow,
+)
+from campaign.services import ServiceError
+from campaign.services.campaigns import create_campaign
+
+#: What a campaign the brand ignored becomes.
+NEXT_KIND = {CampaignKind.PROPOSAL: Petition, CampaignKind.PETITION: Boycott}
+
+
+def can_escalate(campaign: Campaign) -> bool:
+    return (campaign.kind in NEXT_KIND and campaign.is_public
+            and campaign.answer_deadline is not None and campaign.answer_deadline <= utcnow()
+            and not any(r.brand_id == campaign.target_brand_id for r in campaign.responses)
+            and not campaign.escalations)
+
+
+def escalate(campaign_id: int, user_id: int) -> Campaign:
+    """Start the next kind of campaign from one the brand ignored. Commits.
+
+    The new campaign is a draft linked back to the old one, with its text carried over for
+    the organiser to edit and submit. The old one's supporters are invited (not enrolled)
+    when it is published.
+    """
+    campaign = db.session.get(Campaign, campaign_id)
+    if campaign is None or campaign.organiser_id != user_id:
+        raise ServiceError("Only the organiser can escalate this campaign.")
+    if campaign.kind not in NEXT_KIND:
+        raise ServiceError(f"A {campaign.noun} cannot be escalated.")
+    if campaign.answer_deadline is None or campaign.answer_deadline > utcnow():
+        raise ServiceError("A campaign can be escalated once its answer deadline has passed.")
+    if any(r.brand_id == campaign.target_brand_id for r in campaign.responses):
+        raise ServiceError("The brand has answered, so this campaign cannot be escalated.")
+    if campaign.escalations:
+        raise ServiceError("This campaign was already escalated.")
+    model = NEXT_KIND[campaign.kind]
+    demand = getattr(campaign, "demand", None) or campaign.summary
+    data = {"title": campaign.title, "summary": campaign.summary,
+            "body": campaign.body + f"\n\n*{campaign.target_brand.name} did not answer the "
+                                    f"{campaign.noun} by its deadline.*",
+            "goal": max(campaign.goal, campaign.confirmed_count * 2, 10),
+            "target_brand_id": campaign.target_brand_id,
+            "demand": demand, "demands": demand}
+    new = create_campaign(model, user_id, data)
+    new.escalated_from_id = campaign.id
+    db.session.commit()
+    return new
+
+
+def thank_you_buycott(boycott_id: int, user_id: int) -> Campaign:
+    """Turn a won boycott into a draft buycott of the same brand, in one step. Commits."""
+    boycott = db.session.get(Boycott, boycott_id)
+    if boycott is None or boycott.organiser_id != user_id:
+        raise ServiceError("Only the organiser can do this.")
+    if boycott.state != CampaignState.WON:
+        raise ServiceError("A thank-you buycott follows a boycott that won.")
+    brand = boycott.target_brand
+    buycott = create_campaign(Buycott, user_id, {
+        "title": f"Thank you, {brand.name}: buy from them again",
+        "summary": f"{brand.name} met the demands of our boycott. Let's reward it.",
+        "body": f"{brand.name} met every demand of the boycott “{boycott.title}”.\n\n"
+                f"{boycott.victory_story or ''}",
+        "goal": max(boycott.goal, 10),
+        "endorsements": [(brand.id, f"Met the demands of the boycott “{boycott.title}”"[:300])],
+    })
+    buycott.escalated_from_id = boycott.id
+    for endorsement in buycott.endorsements:
+        endorsement.evidence_on = utcnow().date()
+    db.session.commit()
+    return buycott
+
+
+

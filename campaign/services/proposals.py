@@ -1,0 +1,204 @@
+"""Co-creation proposals: co-authors, similar ideas, comments, brand statuses, duplicates."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from campaign.dbutil import insert_ignoring_conflicts
+from campaign.extensions import db
+from campaign.models import (
+    CampaignState,
+    CoAuthor,
+    Comment,
+    CommentReport,
+    CountDelta,
+    Proposal,
+    ProposalStatus,
+    StatusChange,
+    Support,
+    User,
+    utcnow,
+)
+from campaign.services import ServiceError
+
+_WORD = re.compile(r"[^\W\d_]{4,}", re.UNICODE)
+
+
+def _proposal(campaign_id: int) -> Proposal:
+    proposal = db.session.get(Proposal, campaign_id)
+    if proposal is None:
+        raise ServiceError("No such proposal.")
+    return proposal
+
+
+def invite_coauthor(campaign_id: int, inviter_id: int, email: str) -> CoAuthor:
+    """The organiser invites a member (by their account email) to co-author. Commits."""
+    proposal = _proposal(campaign_id)
+    if proposal.organiser_id != inviter_id:
+        raise ServiceError("Only the organiser can invite co-authors.")
+    invitee = db.session.execute(
+        select(User).filter_by(email=email.strip().lower())).scalar_one_or_none()
+    if invitee is None:
+        raise ServiceError("Nobody has a Groundswell account with that address: co-authors must "
+                           "be members. Ask them to sign up first.")
+    if invitee.id == inviter_id:
+        raise ServiceError("You are already the author.")
+    invitation = CoAuthor(campaign_id=proposal.id, user_id=invitee.id, invited_by_id=inviter_id)
+    db.session.add(invitation)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise ServiceError(f"{invitee.name} is already invited.") from None
+    return invitation
+
+
+def accept_coauthorship(invitation_id: int, user_id: int) -> CoAuthor:
+    invitation = db.session.get(CoAuthor, invitation_id)
+    if invitation is None or invitation.user_id != user_id:
+        raise ServiceError("This invitation is not yours.")
+    if invitation.accepted_at is None:
+        invitation.accepted_at = utcnow()
+        db.session.commit()
+    return invitation
+
+
+def similar_open_proposals(brand_id: int, title: str, exclude_id: int | None = None,
+                           limit: int = 5) -> list[Proposal]:
+    """Open proposals to ``brand_id`` sharing words of four letters or more with ``title``,
+    those sharing the most first. Never blocks anyone: it only suggests."""
+    words = sorted({w.lower() for w in _WORD.findall(title)})[:8]
+    if not words:
+        return []
+    stmt = select(Proposal).where(Proposal.target_brand_id == brand_id,
+                                  Proposal.state == CampaignState.OPEN)
+    if exclude_id:
+        stmt = stmt.where(Proposal.id != exclude_id)
+    from sqlalchemy import or_
+
+    candidates = db.session.execute(
+        stmt.where(or_(*(func.lower(Proposal.title).contains(w, autoescape=True) for w in words)))
+        .limit(50)).scalars().all()
+
+    def shared(p: Proposal) -> int:
+        title_words = {w.lower() for w in _WORD.findall(p.title)}
+        return len(title_words & set(words))
+
+    return sorted(candidates, key=lambda p: (-shared(p), p.title))[:limit]
+
+
+def add_comment(campaign_id: int, user_id: int, body: str, parent_id: int | None = None) -> Comment:
+    """A member comments on a public proposal, or replies to a top-level comment. Commits."""
+    proposal = _proposal(campaign_id)
+    if not proposal.is_public:
+        raise ServiceError("Comments open when the proposal is public.")
+    if parent_id is not None:
+        parent = db.session.get(Comment, parent_id)
+        if parent is None or parent.campaign_id != proposal.id or parent.hidden_at:
+            raise ServiceError("That comment is no longer there to reply to.")
+        if parent.parent_id is not None:
+            raise ServiceError("Replies go one level deep: reply to the original comment.")
+    comment = Comment(campaign_id=proposal.id, user_id=user_id, body=body.strip(),
+                      parent_id=parent_id)
+    db.session.add(comment)
+    db.session.commit()
+    return comment
+
+
+def report_comment(comment_id: int, user_id: int, reason: str = "") -> bool:
+    """Report a comment to the moderators; once per member. Commits. True if newly reported."""
+    if db.session.get(Comment, comment_id) is None:
+        raise ServiceError("No such comment.")
+    new_id = insert_ignoring_conflicts(CommentReport, ["comment_id", "user_id"],
+                                       comment_id=comment_id, user_id=user_id,
+                                       reason=reason.strip()[:300], created_at=utcnow())
+    db.session.commit()
+    return new_id is not None
+
+
+def hide_comment(comment_id: int, moderator_id: int) -> None:
+    moderator = db.session.get(User, moderator_id)
+    if moderator is None or not moderator.is_moderator:
+        raise ServiceError("Only moderators can hide comments.")
+    db.session.execute(update(Comment).where(Comment.id == comment_id, Comment.hidden_at.is_(None))
+                       .values(hidden_at=utcnow()))
+    db.session.commit()
+
+
+def set_status(campaign_id: int, user: User, status: ProposalStatus, answer: str,
+               duplicate_of_id: int | None = None) -> StatusChange:
+    """A verified member of the brand (or a moderator) sets the proposal's status with an
+    official answer. Commits, then tells consenting endorsers (batched, once each).
+
+    Marking it a duplicate moves its counted endorsements to the proposal it duplicates —
+    one row per person there, whoever endorsed both — closes it, and tells those moved.
+    """
+    proposal = _proposal(campaign_id)
+    brand = proposal.target_brand
+    if not (user.is_moderator or (brand is not None and user.speaks_for(brand.id))):
+        raise ServiceError("Only a verified member of the brand can set a proposal's status.")
+    if not proposal.is_public:
+        raise ServiceError("This proposal is not public.")
+    if proposal.proposal_status == ProposalStatus.DUPLICATE:
+        raise ServiceError("This proposal was merged into another one.")
+    if not answer.strip():
+        raise ServiceError("Give the official answer with the status.")
+    target = None
+    if status == ProposalStatus.DUPLICATE:
+        target = db.session.get(Proposal, duplicate_of_id) if duplicate_of_id else None
+        if target is None:
+            raise ServiceError("Choose the proposal this one duplicates.")
+        if target.id == proposal.id:
+            raise ServiceError("A proposal cannot duplicate itself.")
+        if target.state != CampaignState.OPEN or target.target_brand_id != proposal.target_brand_id:
+            raise ServiceError("A duplicate must point at an open proposal to the same brand.")
+    change = StatusChange(campaign_id=proposal.id, status=status, answer=answer.strip(),
+                          author_id=user.id, author_name=user.name,
+                          duplicate_of_id=target.id if target else None, created_at=utcnow())
+    db.session.add(change)
+    proposal.proposal_status = status
+    if target is not None:
+        proposal.duplicate_of_id = target.id
+        proposal.state = CampaignState.CLOSED
+        proposal.closed_at = utcnow()
+        _move_endorsements(proposal, target)
+    db.session.commit()
+    from campaign.jobs.counting import request_fold
+    from campaign.jobs.notify import notify_status_change
+    from campaign.queue import enqueue
+
+    request_fold()
+    enqueue(notify_status_change, change.id, queue="bulk", job_id=f"status-{change.id}")
+    return change
+
+
+def _move_endorsements(source: Proposal, target: Proposal) -> int:
+    """Move every counted endorsement of ``source`` to ``target`` in this transaction.
+
+    Each person ends with one row on ``target`` (the unique constraint on the canonical
+    email decides); the source rows are marked withdrawn and moved. Returns how many rows
+    ``target`` gained.
+    """
+    moved = db.session.execute(
+        select(Support).where(Support.campaign_id == source.id,
+                              Support.confirmed_at.is_not(None), Support.withdrawn_at.is_(None))
+        .order_by(Support.id)).scalars().all()
+    gained = 0
+    now = utcnow()
+    for s in moved:
+        new_id = insert_ignoring_conflicts(
+            Support, ["campaign_id", "email_canonical"], campaign_id=target.id, user_id=s.user_id,
+            email=s.email, email_canonical=s.email_canonical, name=s.name, is_public=s.is_public,
+            country=s.country, postcode=s.postcode, comment=s.comment,
+            consents_to_updates=s.consents_to_updates, confirmed_at=s.confirmed_at,
+            confirmation_sends=0, created_at=now)
+        if new_id is not None:
+            gained += 1
+            db.session.add(CountDelta(campaign_id=target.id, country=s.country, delta=1))
+        s.withdrawn_at = now
+        s.moved_to_id = target.id
+        db.session.add(CountDelta(campaign_id=source.id, country=s.country, delta=-1))
+    return gained
