@@ -115,6 +115,7 @@ def register_blueprints(app: Flask) -> None:
     from campaign.moderation.views import bp as moderation_bp
     from campaign.petitions import bp as petitions_bp
     from campaign.proposals import bp as proposals_bp
+    from campaign.proposals.views import community as community_bp
     from campaign.supports.views import bp as supports_bp
 
     for bp in (
@@ -130,6 +131,7 @@ def register_blueprints(app: Flask) -> None:
         moderation_bp,
         supports_bp,
         deliveries_bp,
+        community_bp,
         api_bp,
     ):
         app.register_blueprint(bp)
@@ -148,3 +150,9 @@ def register_template_helpers(app: Flask) -> None:
     from campaign.jobs.supports import support_token
 
     app.jinja_env.globals["withdraw_token"] = lambda support: support_token("withdraw", support)
+
+    from campaign.page_queries import campaign_comments, conditional_summary
+    from campaign.services.escalation import can_escalate
+
+    app.jinja_env.globals.update(can_escalate=can_escalate, campaign_comments=campaign_comments,
+                                 conditional_summary=conditional_summary)

@@ -7,12 +7,17 @@ from sqlalchemy import Select, or_
 from campaign.models import Campaign
 
 
+def like_pattern(text: str) -> str:
+    """``%text%`` for LIKE, with ``%``, ``_`` and ``\\`` in ``text`` matched literally."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
 def matching_text(stmt: Select, query: str) -> Select:
     """Narrow ``stmt`` to campaigns whose title or summary contains ``query`` (any case).
 
     ``%`` and ``_`` in the query are matched literally.
     """
-    escaped = query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    pattern = f"%{escaped}%"
+    pattern = like_pattern(query)
     return stmt.where(or_(Campaign.title.ilike(pattern, escape="\\"),
                           Campaign.summary.ilike(pattern, escape="\\")))

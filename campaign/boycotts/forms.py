@@ -1,4 +1,4 @@
-from wtforms import TextAreaField
+from wtforms import RadioField, SelectChoice, TextAreaField
 from wtforms.validators import DataRequired, Length, ValidationError
 
 from campaign.campaigns.forms import TargetBrandForm
@@ -10,6 +10,11 @@ class BoycottForm(TargetBrandForm):
         Length(max=3000, message="Keep the demands under 3,000 characters.")],
         description="One demand per line. The boycott ends when the brand meets them.")
 
+    scope = RadioField("Who the boycott covers", default="brand", choices=[
+        SelectChoice("brand", "This brand only"),
+        SelectChoice("group", "The whole group: every brand it owns, through the ownership tree"),
+    ])
+
     def validate_demands(self, field):
         lines = [line for line in field.data.splitlines() if line.strip()]
         if len(lines) > 10:
@@ -17,8 +22,10 @@ class BoycottForm(TargetBrandForm):
 
     def campaign_data(self) -> dict:
         lines = [line.strip() for line in self.demands.data.splitlines() if line.strip()]
-        return {**super().campaign_data(), "demands": "\n".join(lines)}
+        return {**super().campaign_data(), "demands": "\n".join(lines),
+                "group_scope": self.scope.data == "group"}
 
     def fill_from(self, campaign) -> None:
         super().fill_from(campaign)
         self.demands.data = campaign.demands
+        self.scope.data = "group" if campaign.group_scope else "brand"

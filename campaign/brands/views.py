@@ -10,11 +10,20 @@ from wtforms import SelectChoice
 from campaign.brands.forms import BrandForm, CertificationForm, ClaimForm, SuggestBrandForm
 from campaign.extensions import db
 from campaign.jobs.deliveries import delivery_link
-from campaign.models import PUBLIC_STATES, Brand, Campaign, Delivery, Endorsement
+from campaign.models import (
+    PROPOSAL_STATUS_LABELS,
+    PUBLIC_STATES,
+    Brand,
+    Campaign,
+    Delivery,
+    Endorsement,
+    Proposal,
+)
 from campaign.moderation.views import moderator_required
 from campaign.services import ServiceError
 from campaign.services import brands as service
 from campaign.services.accountability import record_for
+from campaign.services.pledges import boycotts_covering, buycott_pledges_for
 from campaign.tokens import TokenError
 
 bp = Blueprint("brands", __name__, url_prefix="/brands")
@@ -62,8 +71,25 @@ def show(slug: str):
         .where((Campaign.target_brand_id == brand.id) | Campaign.id.in_(endorsed_in))
         .order_by(Campaign.published_at.desc())
     ).scalars().all()
+    pledges, spend = buycott_pledges_for(brand.id)
     return render_template("brands/show.html", brand=brand, campaigns=campaigns,
-                           record=record_for(brand.id))
+                           record=record_for(brand.id), covering=boycotts_covering(brand),
+                           buycott_pledges=pledges, buycott_spend=spend)
+
+
+@bp.route("/<slug>/roadmap")
+def roadmap(slug: str):
+    """The brand's proposals, by status: what customers asked for and what the brand does."""
+    brand = _brand(slug)
+    proposals = db.session.execute(
+        select(Proposal).where(Proposal.target_brand_id == brand.id,
+                               Proposal.state.in_(PUBLIC_STATES))
+        .order_by(Proposal.published_at.desc())).scalars().all()
+    columns = {None: []} | {status: [] for status in PROPOSAL_STATUS_LABELS}
+    for proposal in proposals:
+        columns[proposal.proposal_status].append(proposal)
+    return render_template("brands/roadmap.html", brand=brand, columns=columns,
+                           labels={None: "New", **PROPOSAL_STATUS_LABELS})
 
 
 @bp.route("/new", methods=["GET", "POST"])

@@ -1,5 +1,5 @@
-from wtforms import SelectMultipleField, StringField
-from wtforms.validators import DataRequired, Length
+from wtforms import DateField, SelectMultipleField, StringField
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from campaign.campaigns.forms import CampaignForm, brand_choices
@@ -15,15 +15,26 @@ class BuycottForm(CampaignForm):
         Length(max=300, message="Keep the reason under 300 characters.")],
         description="A practice or certification, e.g. “Pays a living wage, certified B Corp”.")
 
+    evidence_on = DateField("Date of the evidence (optional)", validators=[Optional()],
+                            description="Endorsements are due for review a year after this.")
+
+    def validate_evidence_on(self, field):
+        from campaign.models import utcnow
+
+        if field.data and field.data > utcnow().date():
+            raise ValidationError("Evidence cannot be dated in the future.")
+
     def prepare(self) -> None:
         self.endorsed_brands.choices = brand_choices()
 
     def campaign_data(self) -> dict:
         reason = self.reason.data.strip()
         return {**super().campaign_data(),
-                "endorsements": [(brand_id, reason) for brand_id in self.endorsed_brands.data]}
+                "endorsements": [(brand_id, reason) for brand_id in self.endorsed_brands.data],
+                "evidence_on": self.evidence_on.data}
 
     def fill_from(self, campaign) -> None:
         super().fill_from(campaign)
         self.endorsed_brands.data = [e.brand_id for e in campaign.endorsements]
         self.reason.data = campaign.endorsements[0].reason if campaign.endorsements else ""
+        self.evidence_on.data = campaign.endorsements[0].evidence_on if campaign.endorsements else None

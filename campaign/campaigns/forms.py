@@ -50,11 +50,18 @@ class CampaignForm(FlaskForm):
         NumberRange(min=10, max=100_000_000, message="Goals run from 10 to 100,000,000.")])
     closes_on = DateField("Closing date (optional)", validators=[Optional()],
                           description="Leave empty to keep it open until you close it.")
+    answer_by = DateField("Ask the brand to answer by (optional)", validators=[Optional()],
+                          description="Past this date without an answer you can escalate: a "
+                                      "proposal to a petition, a petition to a boycott.")
     submit = SubmitField("Save draft")
 
     def validate_closes_on(self, field):
         if field.data and self.closes_at_from(field.data) <= utcnow():
             raise ValidationError("Choose a closing date in the future.")
+
+    def validate_answer_by(self, field):
+        if field.data and self.closes_at_from(field.data) <= utcnow():
+            raise ValidationError("Choose an answer date in the future.")
 
     @staticmethod
     def closes_at_from(day) -> datetime:
@@ -69,6 +76,8 @@ class CampaignForm(FlaskForm):
             "body": self.body.data,
             "goal": self.goal.data,
             "closes_at": self.closes_at_from(self.closes_on.data) if self.closes_on.data else None,
+            "answer_deadline": (self.closes_at_from(self.answer_by.data)
+                                if self.answer_by.data else None),
         }
 
     def fill_from(self, campaign) -> None:
@@ -78,6 +87,8 @@ class CampaignForm(FlaskForm):
         self.body.data = campaign.body
         self.goal.data = campaign.goal
         self.closes_on.data = campaign.closes_at.date() if campaign.closes_at else None
+        self.answer_by.data = (campaign.answer_deadline.date()
+                               if campaign.answer_deadline else None)
 
     def prepare(self) -> None:
         """Load choices that come from the database (called before validation)."""

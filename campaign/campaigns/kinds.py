@@ -35,7 +35,9 @@ def _campaign_limit() -> str:
     return current_app.config["RATELIMIT_CAMPAIGN_CREATE"]
 
 
-def kind_blueprint(model: type[Campaign], form_class: type[CampaignForm]) -> Blueprint:
+def kind_blueprint(model: type[Campaign], form_class: type[CampaignForm],
+                   extra_routes=None) -> Blueprint:
+    """The blueprint of one kind; ``extra_routes(bp, load, organiser_only)`` adds its own."""
     bp = Blueprint(model.blueprint, __name__, url_prefix=f"/{model.blueprint}")
 
     def load(slug: str) -> Campaign:
@@ -119,4 +121,6 @@ def kind_blueprint(model: type[Campaign], form_class: type[CampaignForm]) -> Blu
 
     register_support_route(bp, load)
     register_organiser_routes(bp, load, organiser_only)
+    if extra_routes is not None:
+        extra_routes(bp, load, organiser_only)
     return bp

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from campaign.extensions import db
 from campaign.models import Campaign, Support
-from campaign.services import ServiceError
+from campaign.services import ServiceError, escalation
 from campaign.services import campaigns as service
 from campaign.services.deliveries import request_delivery, retry_failed_delivery
 from campaign.supports.forms import COUNTRY_NAMES, RaiseGoalForm, UpdateForm, VictoryForm
@@ -153,6 +153,29 @@ def register_organiser_routes(bp: Blueprint, load, organiser_only) -> None:
                 return redirect(url_for(f"{kind}.show", slug=campaign.slug))
         return render_template("campaigns/victory_form.html", campaign=campaign, form=form), \
             400 if form.errors else 200
+
+    @bp.route("/<slug>/escalate", methods=["POST"])
+    @organiser_only
+    def escalate(campaign: Campaign):
+        try:
+            new = escalation.escalate(campaign.id, current_user.id)
+        except ServiceError as exc:
+            flash(str(exc), "error")
+            return redirect(url_for(f"{kind}.show", slug=campaign.slug))
+        flash(f"Your {new.noun} is drafted from this {campaign.noun}. Check it, then submit it for "
+              "review; once it is published, your supporters are invited to join it.", "success")
+        return redirect(url_for(f"{new.blueprint}.edit", slug=new.slug))
+
+    @bp.route("/<slug>/thank-you-buycott", methods=["POST"])
+    @organiser_only
+    def thank_you_buycott(campaign: Campaign):
+        try:
+            buycott = escalation.thank_you_buycott(campaign.id, current_user.id)
+        except ServiceError as exc:
+            flash(str(exc), "error")
+            return redirect(url_for(f"{kind}.show", slug=campaign.slug))
+        flash("A thank-you buycott is drafted. Check it, then submit it for review.", "success")
+        return redirect(url_for("buycotts.edit", slug=buycott.slug))
 
     @bp.route("/<slug>/goal", methods=["POST"])
     @organiser_only

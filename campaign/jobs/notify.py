@@ -107,6 +107,15 @@ def notify_status_change(change_id: int) -> int:
 
 
 @app_job
+def notify_escalation(campaign_id: int) -> int:
+    """Invite (never enrol) the supporters of the campaign this one escalates."""
+    campaign = db.session.get(Campaign, campaign_id)
+    if campaign is None or campaign.escalated_from_id is None:
+        return 0
+    return fan_out("invite", campaign.id, campaign.escalated_from_id)
+
+
+@app_job
 def notify_update(update_id: int) -> int:
     """Fan an organiser's update out to the campaign's consenting supporters."""
     item = db.session.get(Update, update_id)

@@ -8,11 +8,12 @@ from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
 from campaign.extensions import db
-from campaign.models import Brand, BrandMember, Campaign, CampaignState
+from campaign.models import Brand, BrandMember, Campaign, CampaignState, Comment, CommentReport
 from campaign.moderation.forms import ApproveForm, RejectForm
 from campaign.services import ServiceError
 from campaign.services import brands as brand_service
 from campaign.services import campaigns as service
+from campaign.services import proposals as proposal_service
 
 bp = Blueprint("moderation", __name__, url_prefix="/moderation")
 
@@ -51,8 +52,21 @@ def queue():
         db.select(BrandMember).where(BrandMember.verified_at.is_(None))
         .order_by(BrandMember.created_at)
     ).scalars().all()
+    reported = db.session.execute(
+        db.select(Comment).where(Comment.hidden_at.is_(None),
+                                 Comment.id.in_(db.select(CommentReport.comment_id)))
+        .order_by(Comment.created_at)
+    ).scalars().all()
     return render_template("moderation/queue.html", pending=pending, brands=brands,
-                           claims=claims)
+                           claims=claims, reported=reported)
+
+
+@bp.route("/comments/<int:comment_id>/hide", methods=["POST"])
+@moderator_required
+def hide_comment(comment_id: int):
+    proposal_service.hide_comment(comment_id, current_user.id)
+    flash("The comment is hidden.", "success")
+    return redirect(url_for("moderation.queue"))
 
 
 @bp.route("/brands/<int:brand_id>/approve", methods=["POST"])

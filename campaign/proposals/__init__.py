@@ -3,5 +3,6 @@
 from campaign.campaigns.kinds import kind_blueprint
 from campaign.models import Proposal
 from campaign.proposals.forms import ProposalForm
+from campaign.proposals.views import register_proposal_routes
 
-bp = kind_blueprint(Proposal, ProposalForm)
+bp = kind_blueprint(Proposal, ProposalForm, extra_routes=register_proposal_routes)

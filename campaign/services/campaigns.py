@@ -18,7 +18,7 @@ from campaign.services import ServiceError
 
 #: Fields the shared form and the kinds' own forms may set.
 CAMPAIGN_FIELDS = ("title", "summary", "body", "goal", "closes_at", "target_brand_id",
-                   "demand", "demands")
+                   "demand", "demands", "answer_deadline", "group_scope")
 
 
 def slugify(text: str, max_length: int = 80) -> str:
@@ -33,20 +33,23 @@ def _apply(campaign: Campaign, data: dict[str, Any]) -> None:
         if name in data and hasattr(type(campaign), name):
             setattr(campaign, name, data[name])
     if "endorsements" in data:
-        _set_endorsements(campaign, data["endorsements"])
+        _set_endorsements(campaign, data["endorsements"], data.get("evidence_on"))
 
 
-def _set_endorsements(campaign, endorsements: list[tuple[int, str]]) -> None:
+def _set_endorsements(campaign, endorsements: list[tuple[int, str]], evidence_on=None) -> None:
     wanted = dict(endorsements)
     for existing in list(campaign.endorsements):
         if existing.brand_id not in wanted:
             campaign.endorsements.remove(existing)
         else:
             existing.reason = wanted.pop(existing.brand_id)
+            existing.evidence_on = evidence_on or existing.evidence_on
     for brand_id, reason in wanted.items():
-        if db.session.get(Brand, brand_id) is None:
+        brand = db.session.get(Brand, brand_id)
+        if brand is None or brand.approved_at is None:
             raise ServiceError("One of the chosen brands does not exist.")
-        campaign.endorsements.append(Endorsement(brand_id=brand_id, reason=reason))
+        campaign.endorsements.append(Endorsement(brand_id=brand_id, reason=reason,
+                                                 evidence_on=evidence_on or utcnow().date()))
 
 
 def create_campaign(model: type[Campaign], organiser_id: int, data: dict[str, Any]) -> Campaign:
@@ -119,6 +122,11 @@ def approve(campaign_id: int, moderator_id: int) -> Campaign:
     campaign.rejection_reason = None
     campaign.published_at = utcnow()
     db.session.commit()
+    if campaign.escalated_from_id:
+        from campaign.jobs.notify import notify_escalation
+        from campaign.queue import enqueue
+
+        enqueue(notify_escalation, campaign.id, queue="bulk", job_id=f"escalation-{campaign.id}")
     return campaign
 
 

@@ -1,0 +1,126 @@
+"""What proposals add: similar ideas, co-authors, comments and the brand's status."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, jsonify, redirect, request, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from campaign.extensions import db
+from campaign.models import Campaign, Comment, Proposal, ProposalStatus
+from campaign.proposals.forms import CommentForm, InviteCoauthorForm, ReportForm, StatusForm
+from campaign.services import ServiceError
+from campaign.services import proposals as service
+
+
+def _slug_from(text: str) -> str:
+    return text.rstrip("/").rsplit("/", 1)[-1]
+
+
+def register_proposal_routes(bp: Blueprint, load, organiser_only) -> None:
+    def back(campaign: Campaign, anchor: str = ""):
+        return redirect(url_for("proposals.show", slug=campaign.slug) + anchor)
+
+    @bp.route("/similar.json")
+    def similar():
+        """Open proposals to a brand like the title being typed (suggestions, never a block)."""
+        brand_id = request.args.get("brand", type=int)
+        title = request.args.get("title", "")[:150]
+        if not brand_id:
+            return jsonify(error={"status": 400, "message": "brand is required"}), 400
+        found = service.similar_open_proposals(brand_id, title,
+                                               exclude_id=request.args.get("exclude", type=int))
+        return jsonify(proposals=[{"title": p.title, "count": p.confirmed_count,
+                                   "url": url_for("proposals.show", slug=p.slug)} for p in found])
+
+    @bp.route("/<slug>/coauthors", methods=["POST"])
+    @organiser_only
+    def invite(campaign: Campaign):
+        form = InviteCoauthorForm()
+        if form.validate_on_submit():
+            try:
+                invitation = service.invite_coauthor(campaign.id, current_user.id, form.email.data)
+            except ServiceError as exc:
+                flash(str(exc), "error")
+            else:
+                flash(f"{invitation.user.name} is invited; they accept from their account page.",
+                      "success")
+        else:
+            flash(" ".join(form.email.errors), "error")
+        return back(campaign, "#coauthors")
+
+    @bp.route("/<slug>/comments", methods=["POST"])
+    @login_required
+    def comment(slug: str):
+        campaign = load(slug)
+        form = CommentForm()
+        if form.validate_on_submit():
+            try:
+                parent_id = int(form.parent_id.data) if form.parent_id.data else None
+                made = service.add_comment(campaign.id, current_user.id, form.body.data, parent_id)
+            except (ServiceError, ValueError) as exc:
+                flash(str(exc) if isinstance(exc, ServiceError) else "Reply to a comment "
+                      "on this page.", "error")
+            else:
+                return back(campaign, f"#comment-{made.id}")
+        else:
+            flash(" ".join(form.body.errors), "error")
+        return back(campaign, "#comments")
+
+    @bp.route("/<slug>/status", methods=["POST"])
+    @login_required
+    def set_status(slug: str):
+        campaign = load(slug)
+        if not (current_user.is_moderator or (campaign.target_brand_id
+                                              and current_user.speaks_for(campaign.target_brand_id))):
+            abort(403)
+        form = StatusForm()
+        if form.validate_on_submit():
+            duplicate_id = None
+            if form.status.data == ProposalStatus.DUPLICATE.value:
+                other = db.session.execute(select(Proposal).filter_by(
+                    slug=_slug_from(form.duplicate_of.data or ""))).scalar_one_or_none()
+                duplicate_id = other.id if other else None
+            try:
+                service.set_status(campaign.id, current_user, ProposalStatus(form.status.data),
+                                   form.answer.data, duplicate_of_id=duplicate_id)
+            except ServiceError as exc:
+                flash(str(exc), "error")
+            else:
+                flash("The status is set and endorsers are being told.", "success")
+        else:
+            flash(" ".join(e for errors in form.errors.values() for e in errors), "error")
+        return back(campaign, "#status")
+
+
+community = Blueprint("community", __name__)
+
+
+def register_comment_routes(bp: Blueprint) -> None:
+    """Routes on comments themselves (any proposal): report, and accept a co-authorship."""
+
+    @bp.route("/comments/<int:comment_id>/report", methods=["POST"])
+    @login_required
+    def report_comment(comment_id: int):
+        comment = db.session.get(Comment, comment_id)
+        if comment is None:
+            abort(404)
+        form = ReportForm()
+        if form.validate_on_submit():
+            service.report_comment(comment.id, current_user.id, form.reason.data or "")
+            flash("Thank you: a moderator will look at this comment.", "info")
+        campaign = db.session.get(Campaign, comment.campaign_id)
+        return redirect(url_for(f"{campaign.blueprint}.show", slug=campaign.slug) + "#comments")
+
+    @bp.route("/coauthors/<int:invitation_id>/accept", methods=["POST"])
+    @login_required
+    def accept_coauthorship(invitation_id: int):
+        try:
+            invitation = service.accept_coauthorship(invitation_id, current_user.id)
+        except ServiceError:
+            abort(404)
+        flash(f"You are now a co-author of “{invitation.campaign.title}”.", "success")
+        return redirect(url_for("accounts.profile"))
+
+
+register_comment_routes(community)
