@@ -243,3 +243,169 @@ def test_organiser_delivers_brand_member_answers_supporter_rates(browser, live_a
     assert "1 partly" in " ".join(page.inner_text(".tally").split())
     shot(page, "deliver-3-rated")
     context.close()
+
+
+def start_campaign(page, base: str, kind: str, fields: dict, brand_name: str) -> None:
+    """Fill the start form of ``kind`` and submit it for review (logged in already)."""
+    page.goto(f"{base}/{kind}s/new")
+    page.get_by_label("Title").fill(fields["title"])
+    page.get_by_label("Summary").fill(fields["summary"])
+    page.get_by_label("Brand", exact=True).select_option(label=brand_name)
+    for label, value in fields.get("extra", {}).items():
+        page.get_by_label(label, exact=True).fill(value)
+    for label in fields.get("check", []):
+        page.get_by_label(label).check()
+    page.get_by_label("The full story").fill(fields["body"])
+    page.get_by_role("button", name="Save draft").click()
+    page.get_by_text("saved as a draft").wait_for()
+    page.get_by_role("button", name="Submit for review").click()
+    page.get_by_text("A moderator will review it").first.wait_for()
+
+
+def approve_as_moderator(browser, base: str, email: str, title: str) -> None:
+    context = browser.new_context()
+    page = context.new_page()
+    log_in(page, base, email)
+    page.goto(base + "/moderation/")
+    page.get_by_role("link", name=title).click()
+    page.get_by_role("button", name="Approve and publish").click()
+    page.get_by_text("is published").wait_for()
+    context.close()
+
+
+def test_a_proposal_from_idea_to_the_brands_status(browser, live_app, tmp_path):
+    from campaign.models import BrandMember, CampaignKind, Role, utcnow
+    from tests.factories import make_campaign
+
+    app, base = live_app
+    brand = make_brand("Fairfield Foods")
+    make_campaign(CampaignKind.PROPOSAL, brand=brand, title="Refill stations for rice and oats")
+    make_user("organiser@example.org", name="Olu Organiser")
+    make_user("moderator@example.org", role=Role.MODERATOR)
+    make_user("fan@example.org", name="Fran Fan")
+    sam = make_user("sam@example.org", name="Sam Lee")
+    db.session.add(BrandMember(brand=brand, user=sam, verified_at=utcnow()))
+    db.session.commit()
+    brand_slug = brand.slug
+    db.session.remove()
+
+    context = browser.new_context()
+    page = context.new_page()
+    log_in(page, base, "organiser@example.org")
+    page.goto(f"{base}/proposals/new")
+    page.get_by_label("Brand", exact=True).select_option(label="Fairfield Foods")
+    page.get_by_label("Title").fill("Refill stations for pasta")
+    page.get_by_text("Similar open proposals to this brand").wait_for()
+    assert "Refill stations for rice and oats" in page.inner_text("#similar")
+    shot(page, "proposal-1-similar")
+    context.close()
+
+    context = browser.new_context()
+    page = context.new_page()
+    log_in(page, base, "organiser@example.org")
+    start_campaign(page, base, "proposal", {
+        "title": "Paper bags at every checkout", "summary": "Swap plastic bags for paper.",
+        "body": "Plastic bags end up in rivers."}, "Fairfield Foods")
+    context.close()
+    approve_as_moderator(browser, base, "moderator@example.org", "Paper bags at every checkout")
+
+    context = browser.new_context()
+    page = context.new_page()
+    log_in(page, base, "fan@example.org")
+    page.goto(f"{base}/campaigns/?kind=proposal")
+    page.get_by_role("link", name="Paper bags at every checkout").click()
+    page.get_by_label("Country").select_option("GB")
+    page.get_by_label("Email me about this campaign’s progress").check()
+    page.get_by_role("button", name="Endorse").click()
+    page.get_by_text("Thank you, Fran Fan!").wait_for()
+    context.close()
+    run_worker(app)
+
+    context = browser.new_context()
+    page = context.new_page()
+    log_in(page, base, "sam@example.org")
+    page.goto(f"{base}/brands/{brand_slug}/roadmap")
+    page.get_by_role("link", name="Paper bags at every checkout").click()
+    page.get_by_label("Planned").check()
+    page.get_by_label("Official answer").fill("We will switch to paper bags in March.")
+    page.get_by_role("button", name="Set status").click()
+    page.get_by_text("The status is set").wait_for()
+    assert "We will switch to paper bags in March." in page.inner_text("#status")
+    shot(page, "proposal-2-planned")
+    context.close()
+    run_worker(app)
+    run_worker(app)
+    told = [m for m in read_outbox(tmp_path / "outbox") if m["Subject"].startswith("Planned")]
+    assert [m["To"] for m in told] == ["fan@example.org"]
+
+
+def test_a_boycott_from_start_to_the_brands_answer(browser, live_app, tmp_path):
+    from campaign.models import BrandMember, Role, utcnow
+
+    app, base = live_app
+    group = make_brand("Northwind Group")
+    apparel = make_brand("Northwind Apparel", parent=group)
+    make_user("organiser@example.org", name="Olu Organiser")
+    make_user("moderator@example.org", role=Role.MODERATOR)
+    make_user("fan@example.org", name="Fran Fan")
+    sam = make_user("sam@example.org", name="Sam Lee")
+    db.session.add(BrandMember(brand=group, user=sam, verified_at=utcnow()))
+    db.session.commit()
+    apparel_slug = apparel.slug
+    db.session.remove()
+
+    context = browser.new_context()
+    page = context.new_page()
+    log_in(page, base, "organiser@example.org")
+    start_campaign(page, base, "boycott", {
+        "title": "Boycott Northwind until it signs the accord",
+        "summary": "Stop buying from every Northwind brand.",
+        "body": "Factory safety is not optional.",
+        "extra": {"Demands": "Sign the safety accord"},
+        "check": ["The whole group: every brand it owns, through the ownership tree"],
+    }, "Northwind Group")
+    context.close()
+    approve_as_moderator(browser, base, "moderator@example.org",
+                         "Boycott Northwind until it signs the accord")
+
+    # The boycott covers the subsidiary too; a member pledges.
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    page.goto(f"{base}/brands/{apparel_slug}")
+    page.get_by_role("link", name="Boycott Northwind until it signs the accord").click()
+    log_in(page, base, "fan@example.org")
+    page.go_back()
+    page.go_back()
+    page.reload()
+    page.get_by_label("Country").select_option("FR")
+    page.get_by_label("About how much do you spend with them a month? (optional, €)").fill("40")
+    page.get_by_role("button", name="Pledge to stop buying").click()
+    page.get_by_text("Thank you, Fran Fan!").wait_for()
+    run_worker(app)
+    page.goto(f"{base}/account/pledges?brand=apparel")
+    page.get_by_text("avoid it").wait_for()
+    shot(page, "boycott-1-pledge-check")
+    context.close()
+
+    # The organiser delivers; the brand member answers from the inbox.
+    context = browser.new_context()
+    page = context.new_page()
+    log_in(page, base, "organiser@example.org")
+    page.goto(base + "/account/")
+    page.get_by_role("link", name="Boycott Northwind until it signs the accord").click()
+    page.get_by_role("button", name="Deliver to Northwind Group now").click()
+    run_worker(app)
+    context.close()
+    context = browser.new_context()
+    page = context.new_page()
+    log_in(page, base, "sam@example.org")
+    page.goto(base + "/account/")
+    page.get_by_role("link", name="Northwind Group").click()
+    page.get_by_role("link", name="Brand inbox").click()
+    page.get_by_role("link", name="Boycott Northwind until it signs the accord").click()
+    page.get_by_label("Declined").check()
+    page.get_by_label("The answer", exact=True).fill("We already audit our factories.")
+    page.get_by_role("button", name="Publish the answer").click()
+    page.get_by_text("Northwind Group answered: Declined").wait_for()
+    shot(page, "boycott-2-answered")
+    context.close()
