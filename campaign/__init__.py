@@ -34,13 +34,19 @@ def create_app(config: str | Mapping | None = None) -> Flask:
     app.config.update(overrides)
     cls().finalise(app)
 
+    if app.config["PROXY_FIX"]:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = app.config["PROXY_FIX"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     register_extensions(app)
     register_blueprints(app)
     register_template_helpers(app)
-    from campaign import errors
+    from campaign import errors, security
     from campaign.cli import register_cli
 
     errors.register(app)
+    security.register(app)
     register_cli(app)
     return app
 

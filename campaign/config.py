@@ -50,6 +50,13 @@ class Config:
     RATELIMIT_SUPPORT = "1 per minute;5 per 5 minutes"
     RATELIMIT_HEADERS_ENABLED = True
 
+    # Behind N reverse proxies, trust N X-Forwarded-* hops (client address, scheme, host);
+    # 0 trusts none, so a client cannot forge its address to dodge limits or poison links.
+    PROXY_FIX = 0
+    # Host names the app answers to (None: any, for development); set it in production.
+    TRUSTED_HOSTS: list[str] | None = None
+    MAX_CONTENT_LENGTH = 5 * 1024 * 1024
+
     CAMPAIGNS_PER_PAGE = 12
     # Where delivery packages are kept (a shared volume when workers run on several hosts).
     DELIVERY_STORAGE: str | None = None
@@ -127,6 +134,12 @@ _FROM_ENV = {
     "PUBLIC_URL": ("PUBLIC_URL", str),
     "DELIVERY_STORAGE": ("DELIVERY_STORAGE", str),
     "RATELIMIT_ENABLED": ("RATELIMIT_ENABLED", lambda v: v.lower() in {"1", "true", "yes"}),
+    "RATELIMIT_SUPPORT": ("RATELIMIT_SUPPORT", str),
+    "RATELIMIT_SIGNUP": ("RATELIMIT_SIGNUP", str),
+    "RATELIMIT_LOGIN": ("RATELIMIT_LOGIN", str),
+    "RATELIMIT_CAMPAIGN_CREATE": ("RATELIMIT_CAMPAIGN_CREATE", str),
+    "PROXY_FIX": ("PROXY_FIX", int),
+    "TRUSTED_HOSTS": ("TRUSTED_HOSTS", lambda v: [h.strip() for h in v.split(",") if h.strip()]),
 }
 
 

@@ -11,6 +11,7 @@ MESSAGES = {
     403: ("You can’t do that here", "This page is for someone with a different role or account."),
     404: ("Page not found", "The page you asked for isn’t here. It may have moved or never existed."),
     405: ("Not allowed", "That page can’t be used that way."),
+    413: ("That was too large", "What you sent is over 5 MB. Nothing was saved."),
     429: ("Slow down a little", "Too many requests came from you in a short time. "
           "Wait a minute, then try again. Nothing was saved."),
     500: ("Something went wrong on our side", "We have been told. Nothing you sent was half-saved; "
@@ -32,7 +33,7 @@ def register(app: Flask) -> None:
         own = exc.description if exc.description != type(exc).description and exc.code != 429 else None
         return render_error(exc.code, own)
 
-    for code in (400, 403, 404, 405, 429):
+    for code in (400, 403, 404, 405, 413, 429):
         app.register_error_handler(code, handle)
 
     @app.errorhandler(CSRFError)

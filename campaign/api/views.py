@@ -131,4 +131,5 @@ def count(slug: str):
     response = jsonify(slug=slug, count=row.confirmed_count, goal=row.goal)
     response.cache_control.public = True
     response.cache_control.max_age = 2
+    response.cache_control.stale_while_revalidate = 30
     return response
