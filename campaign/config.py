@@ -45,6 +45,7 @@ class Config:
     RATELIMIT_ENABLED = True
     RATELIMIT_SIGNUP = "5 per minute;20 per hour"
     RATELIMIT_LOGIN = "10 per minute;100 per hour"
+    RATELIMIT_LOGIN_ACCOUNT = "10 per 15 minutes"
     RATELIMIT_CAMPAIGN_CREATE = "10 per hour"
     # Per IP and campaign; only supports actually stored are counted against it.
     RATELIMIT_SUPPORT = "1 per minute;5 per 5 minutes"

@@ -21,3 +21,13 @@ def matching_text(stmt: Select, query: str) -> Select:
     pattern = like_pattern(query)
     return stmt.where(or_(Campaign.title.ilike(pattern, escape="\\"),
                           Campaign.summary.ilike(pattern, escape="\\")))
+
+
+MAX_PAGE = 10_000
+
+
+def page_number() -> int:
+    """The ``page`` query argument, clamped to 1..MAX_PAGE (junk reads as 1)."""
+    from flask import request
+
+    return min(max(request.args.get("page", 1, type=int), 1), MAX_PAGE)

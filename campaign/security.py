@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, g, request
+from flask import Flask, abort, g, request
 
 # No inline script anywhere: scripts come from our own static folder only.
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -10,7 +10,19 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
        "object-src 'none'; frame-ancestors 'none'")
 
 
+def _has_nul(values) -> bool:
+    return any("\x00" in value for value in values)
+
+
 def register(app: Flask) -> None:
+    @app.before_request
+    def refuse_nul_bytes():
+        # No text we store or look up may contain NUL (PostgreSQL refuses it): answer a clear
+        # 400 before any query instead of failing deep inside one.
+        if ("\x00" in request.path or _has_nul(request.args.values())
+                or (request.method == "POST" and _has_nul(request.form.values()))):
+            abort(400)
+
     @app.after_request
     def secure_headers(response):
         headers = response.headers

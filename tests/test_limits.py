@@ -46,3 +46,17 @@ def test_sign_up_is_rate_limited(client, app):
                                              "confirm": "long enough pw"})
     assert response.status_code == 429
     assert db.session.execute(select(func.count()).select_from(User)).scalar_one() == 2
+
+
+def test_login_attempts_are_limited_per_account_across_addresses(client, app):
+    from tests.factories import make_user
+
+    app.config["RATELIMIT_LOGIN_ACCOUNT"] = "3 per 15 minutes"
+    user = make_user("ada@example.org")
+    for n in range(3):
+        response = post_form(client, "/login", {"email": user.email, "password": "wrong guess"},
+                             environ_base={"REMOTE_ADDR": f"192.0.2.{n}"})
+        assert response.status_code == 200
+    blocked = post_form(client, "/login", {"email": user.email, "password": "wrong guess"},
+                        environ_base={"REMOTE_ADDR": "192.0.2.77"})
+    assert blocked.status_code == 429

@@ -59,15 +59,22 @@ def signup():
     return render_template("auth/signup.html", form=form)
 
 
+def _login_email() -> str:
+    return "login:" + request.form.get("email", "").strip().lower()
+
+
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(_login_limit, methods=["POST"])
+# Per account too, whatever the address it comes from: guessing one password is slow.
+@limiter.limit(lambda: current_app.config["RATELIMIT_LOGIN_ACCOUNT"], key_func=_login_email,
+               methods=["POST"])
 def login():
     if current_user.is_authenticated:
         return redirect(safe_next())
     form = LoginForm()
     if form.validate_on_submit():
-        user = accounts.find_user_by_email(form.email.data)
-        if user is not None and user.check_password(form.password.data):
+        user = accounts.authenticate(form.email.data, form.password.data)
+        if user is not None:
             login_user(user, remember=form.remember.data)
             flash(f"Welcome back, {user.name}.", "success")
             return redirect(safe_next())

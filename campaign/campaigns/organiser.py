@@ -6,12 +6,13 @@ import csv
 import io
 from collections.abc import Iterable, Iterator
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, stream_with_context, url_for
+from flask import Blueprint, Response, flash, redirect, render_template, stream_with_context, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
 from campaign.extensions import db
 from campaign.models import Campaign, Support
+from campaign.search import page_number
 from campaign.services import ServiceError, escalation
 from campaign.services import campaigns as service
 from campaign.services.deliveries import request_delivery, retry_failed_delivery
@@ -63,7 +64,7 @@ def register_organiser_routes(bp: Blueprint, load, organiser_only) -> None:
     def supporters(campaign: Campaign):
         page = db.paginate(counted_supports(campaign.id).order_by(None)
                            .order_by(Support.confirmed_at.desc(), Support.id.desc()),
-                           page=request.args.get("page", 1, type=int), per_page=50,
+                           page=page_number(), per_page=50,
                            error_out=False)
         return render_template("campaigns/supporters.html", campaign=campaign, pagination=page,
                                countries=COUNTRY_NAMES)

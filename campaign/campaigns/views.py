@@ -6,7 +6,7 @@ from flask import Blueprint, abort, current_app, redirect, render_template, requ
 
 from campaign.extensions import db
 from campaign.models import CAMPAIGN_CLASSES, PUBLIC_STATES, Campaign, CampaignKind, CampaignState
-from campaign.search import matching_text
+from campaign.search import matching_text, page_number
 
 bp = Blueprint("campaigns", __name__, url_prefix="/campaigns")
 
@@ -15,7 +15,7 @@ bp = Blueprint("campaigns", __name__, url_prefix="/campaigns")
 def browse():
     kind_name = request.args.get("kind", "")
     query = request.args.get("q", "").strip()[:100]
-    page = request.args.get("page", 1, type=int)
+    page = page_number()
     stmt = db.select(Campaign).where(Campaign.state.in_(PUBLIC_STATES))
     kind = None
     if kind_name:

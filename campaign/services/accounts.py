@@ -29,6 +29,29 @@ def find_user_by_email(email: str) -> User | None:
     ).scalar_one_or_none()
 
 
+_DUMMY_HASHES: dict[str, str] = {}
+
+
+def authenticate(email: str, password: str) -> User | None:
+    """The user with this email and password, or None.
+
+    An unknown address costs the same hashing time as a wrong password, so timing does not
+    tell which addresses have accounts.
+    """
+    user = find_user_by_email(email)
+    if user is None:
+        method = current_app.config.get("PASSWORD_HASH_METHOD", "scrypt")
+        if method not in _DUMMY_HASHES:
+            from werkzeug.security import generate_password_hash
+
+            _DUMMY_HASHES[method] = generate_password_hash("not a password", method=method)
+        from werkzeug.security import check_password_hash
+
+        check_password_hash(_DUMMY_HASHES[method], password)
+        return None
+    return user if user.check_password(password) else None
+
+
 def register(email: str, name: str, password: str) -> User:
     """Create an unverified member and enqueue the verification email.
 

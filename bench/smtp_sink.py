@@ -1,0 +1,84 @@
+"""A local SMTP sink that counts messages by recipient: ``python -m bench.smtp_sink PORT``.
+
+Runs an aiosmtpd Controller and answers commands on standard input, one per line:
+
+- ``stats``: prints one JSON line ``{"messages", "recipients", "duplicates", "last_at"}``
+  (``last_at``: ``time.time()`` of the last message, 0 before any);
+- ``dump PATH``: writes ``{recipient: count}`` as JSON to PATH, then prints ``{"ok": true}``;
+- ``reset``: forgets everything counted so far.
+
+End of input stops it. It keeps no message, only counts, so a fan-out of 100,000 emails costs a
+few megabytes.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from collections import Counter
+
+from aiosmtpd.controller import Controller
+
+
+class CountingHandler:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.by_recipient: Counter[str] = Counter()
+        self.messages = 0
+        self.last_at = 0.0
+
+    async def handle_DATA(self, server, session, envelope) -> str:
+        with self.lock:
+            self.messages += 1
+            for rcpt in envelope.rcpt_tos:
+                self.by_recipient[rcpt.lower()] += 1
+            self.last_at = time.time()
+        return "250 Message accepted"
+
+    def stats(self) -> dict:
+        with self.lock:
+            return {
+                "messages": self.messages,
+                "recipients": len(self.by_recipient),
+                "duplicates": sum(n - 1 for n in self.by_recipient.values() if n > 1),
+                "last_at": self.last_at,
+            }
+
+    def reset(self) -> None:
+        with self.lock:
+            self.by_recipient.clear()
+            self.messages = 0
+            self.last_at = 0.0
+
+
+def main() -> None:
+    port = int(sys.argv[1])
+    handler = CountingHandler()
+    # The app opens one connection per email: keep the listen backlog deep for bursts.
+    controller = Controller(handler, hostname="127.0.0.1", port=port, ready_timeout=10)
+    controller.start()
+    print(json.dumps({"ready": True, "port": port}), flush=True)
+    try:
+        for line in sys.stdin:
+            command, _, arg = line.strip().partition(" ")
+            if command == "stats":
+                print(json.dumps(handler.stats()), flush=True)
+            elif command == "dump":
+                with handler.lock:
+                    data = dict(handler.by_recipient)
+                with open(arg, "w") as fh:
+                    json.dump(data, fh)
+                print(json.dumps({"ok": True}), flush=True)
+            elif command == "reset":
+                handler.reset()
+                print(json.dumps({"ok": True}), flush=True)
+            elif command:
+                print(json.dumps({"error": f"unknown command {command!r}"}), flush=True)
+    finally:
+        controller.stop()
+
+
+if __name__ == "__main__":
+    main()
