@@ -7,6 +7,11 @@ def strip(value):
     return value.strip() if isinstance(value, str) else value
 
 
+def single_line(value):
+    """Collapse line breaks and runs of spaces: such fields end up in email headers."""
+    return " ".join(value.split()) if isinstance(value, str) else value
+
+
 PASSWORD_RULES = [
     DataRequired(message="Choose a password."),
     Length(min=10, max=200, message="Use at least 10 characters."),
@@ -14,7 +19,7 @@ PASSWORD_RULES = [
 
 
 class SignupForm(FlaskForm):
-    name = StringField("Your name", filters=[strip], validators=[
+    name = StringField("Your name", filters=[single_line], validators=[
         DataRequired(message="Tell us your name."), Length(max=100)])
     email = EmailField("Email", filters=[strip], validators=[
         DataRequired(message="Enter your email address."),

@@ -11,11 +11,11 @@ from wtforms import (
 )
 from wtforms.validators import URL, DataRequired, Email, Length, Optional, Regexp
 
-from campaign.auth.forms import strip
+from campaign.auth.forms import single_line, strip
 
 
 class BrandForm(FlaskForm):
-    name = StringField("Name", filters=[strip], validators=[
+    name = StringField("Name", filters=[single_line], validators=[
         DataRequired(message="Give the brand's name."), Length(max=120)])
     parent_id = SelectField("Owned by", coerce=int, validators=[Optional()])
     website = URLField("Website", filters=[strip], validators=[
@@ -34,7 +34,7 @@ class BrandForm(FlaskForm):
 
 
 class SuggestBrandForm(FlaskForm):
-    name = StringField("Brand name", filters=[strip], validators=[
+    name = StringField("Brand name", filters=[single_line], validators=[
         DataRequired(message="Give the brand's name."), Length(max=120)])
     parent_id = SelectField("Owned by (if you know)", coerce=int, validators=[Optional()])
     website = URLField("Website", filters=[strip], validators=[

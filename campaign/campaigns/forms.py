@@ -23,6 +23,7 @@ from wtforms.validators import (
     ValidationError,
 )
 
+from campaign.auth.forms import single_line
 from campaign.extensions import db
 from campaign.models import Brand, utcnow
 
@@ -33,11 +34,11 @@ def brand_choices() -> list[SelectChoice]:
 
 
 class CampaignForm(FlaskForm):
-    title = StringField("Title", validators=[
+    title = StringField("Title", filters=[single_line], validators=[
         DataRequired(message="Give your campaign a title."),
         Length(min=10, max=150, message="Titles are 10 to 150 characters.")],
         description="Say what you want, in a line people will share.")
-    summary = StringField("Summary", validators=[
+    summary = StringField("Summary", filters=[single_line], validators=[
         DataRequired(message="Write a one-sentence summary."),
         Length(max=300, message="Keep the summary under 300 characters.")],
         description="One sentence, shown on cards and in search results.")

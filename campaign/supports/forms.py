@@ -18,7 +18,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional, Regexp
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from campaign.auth.forms import strip
+from campaign.auth.forms import single_line, strip
 
 COUNTRY_NAMES = {c.alpha_2: getattr(c, "common_name", c.name) for c in pycountry.countries}
 COUNTRY_CHOICES = [SelectChoice("", "Choose your country…")] + [
@@ -27,7 +27,7 @@ COUNTRY_CHOICES = [SelectChoice("", "Choose your country…")] + [
 
 
 class SupportForm(FlaskForm):
-    name = StringField("Your name", filters=[strip], validators=[
+    name = StringField("Your name", filters=[single_line], validators=[
         DataRequired(message="Tell us your name."),
         Length(max=100, message="Keep your name under 100 characters.")])
     email = EmailField("Email", filters=[strip], validators=[
