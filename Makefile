@@ -9,8 +9,13 @@ STAMP := $(VENV)/.installed-$(shell cksum requirements.lock | cut -d' ' -f1)
 run: install
 	$(PY) -m campaign.launcher
 
-test: install browser
+test: install browser node_modules/axe-core/axe.min.js
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# axe-core (accessibility checks in the browser tests), from the npm registry, as locked.
+node_modules/axe-core/axe.min.js: package-lock.json
+	npm ci --no-audit --no-fund --silent
+	touch $@
 
 install: $(STAMP)
 
