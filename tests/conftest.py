@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import contextvars
 import os
+import shutil
 import subprocess
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -29,6 +31,7 @@ import redis  # noqa: E402
 from flask import has_app_context  # noqa: E402
 from flask.testing import FlaskClient  # noqa: E402
 from sqlalchemy import text  # noqa: E402
+from werkzeug.serving import make_server  # noqa: E402
 
 from campaign import SQLITE_BEGIN, create_app  # noqa: E402
 from campaign.extensions import db  # noqa: E402
@@ -241,3 +244,43 @@ def outbox(app):
     from campaign.mail import outbox_folder
 
     return lambda: read_outbox(outbox_folder())
+
+
+# ---------------------------------------------------------------------------- browser
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not (shutil.which("chromium") or Path(CHROMIUM).exists()):
+        pytest.fail("Chromium is missing: `make test` installs it (apt-get install chromium).")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def live_app(tmp_path, redis_url):
+    """The app on SQLite, served by a real HTTP server in a thread."""
+    server = make_server("127.0.0.1", 0, None, threaded=True)
+    base_url = f"http://127.0.0.1:{server.port}"
+    app = make_test_app(f"sqlite:///{tmp_path / 'browser.db'}", redis_url, tmp_path,
+                        PUBLIC_URL=base_url)
+    server.app = app
+    redis.Redis.from_url(redis_url).flushdb()
+    with app.app_context():
+        Base.metadata.create_all(db.engine)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            yield app, base_url
+        finally:
+            server.shutdown()
+            db.session.remove()
+            db.engine.dispose()

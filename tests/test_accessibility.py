@@ -10,8 +10,8 @@ import pytest
 
 from campaign.extensions import db
 from campaign.models import BrandMember, CampaignKind, CampaignState, Role, utcnow
+from tests.browsing import ARTIFACTS, log_in
 from tests.factories import make_brand, make_campaign, make_user
-from tests.test_browser import ARTIFACTS, browser, live_app, log_in  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.browser
 
@@ -34,6 +34,7 @@ def site(live_app):
     campaigns = {kind: make_campaign(kind, organiser=organiser, brand=brand,
                                      title=f"A {kind.value} about fair coffee prices")
                  for kind in CampaignKind}
+    petition = campaigns[CampaignKind.PETITION]
     make_campaign(CampaignKind.PETITION, organiser=organiser, brand=brand,
                   state=CampaignState.PENDING, title="A petition waiting for review")
     db.session.commit()
@@ -49,7 +50,7 @@ def site(live_app):
         "organiser@example.org": {"account": "/account/", "pledges": "/account/pledges",
                                   "start-petition": "/petitions/new",
                                   "start-buycott": "/buycotts/new",
-                                  "supporters": f"/petitions/{campaigns[CampaignKind.PETITION].slug}/supporters"},
+                                  "supporters": f"/petitions/{petition.slug}/supporters"},
         "moderator@example.org": {"moderation": "/moderation/", "new-brand": "/brands/new"},
         "sam@example.org": {"inbox": f"/brands/{brand.slug}/inbox"},
     }
@@ -71,7 +72,7 @@ def check(page, name: str, width: str) -> list[str]:
 
 
 @pytest.mark.parametrize("width", sorted(WIDTHS))
-def test_every_main_page_passes_axe(browser, site, width):  # noqa: F811
+def test_every_main_page_passes_axe(browser, site, width):
     base, pages, member_pages = site
     problems = []
     # bypass_csp lets the test inject axe; the app's own pages run no inline script.
@@ -92,7 +93,7 @@ def test_every_main_page_passes_axe(browser, site, width):  # noqa: F811
     assert problems == [], "\n".join(problems)
 
 
-def test_a_visitor_signs_with_the_keyboard_alone(browser, site):  # noqa: F811
+def test_a_visitor_signs_with_the_keyboard_alone(browser, site):
     base, pages, _ = site
     context = browser.new_context(viewport=WIDTHS["desktop"])
     page = context.new_page()

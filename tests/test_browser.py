@@ -2,72 +2,15 @@
 
 from __future__ import annotations
 
-import contextvars
-import shutil
-import threading
-from pathlib import Path
-
 import pytest
-import redis
-from werkzeug.serving import make_server
 
 from campaign.extensions import db
-from campaign.models import Base, Role
-from tests.conftest import make_test_app, work_queues
+from campaign.models import Role
+from tests.browsing import log_in, run_worker, shot
 from tests.factories import PASSWORD, make_brand, make_user
 from tests.helpers import link_in, read_outbox
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not (shutil.which("chromium") or Path(CHROMIUM).exists()):
-        pytest.fail("Chromium is missing: `make test` installs it (apt-get install chromium).")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def live_app(tmp_path, redis_url):
-    """The app on SQLite, served by a real HTTP server in a thread."""
-    server = make_server("127.0.0.1", 0, None, threaded=True)
-    base_url = f"http://127.0.0.1:{server.port}"
-    app = make_test_app(f"sqlite:///{tmp_path / 'browser.db'}", redis_url, tmp_path,
-                        PUBLIC_URL=base_url)
-    server.app = app
-    redis.Redis.from_url(redis_url).flushdb()
-    with app.app_context():
-        Base.metadata.create_all(db.engine)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        try:
-            yield app, base_url
-        finally:
-            server.shutdown()
-            db.session.remove()
-            db.engine.dispose()
-
-
-def run_worker(app) -> None:
-    db.session.remove()
-    _, failures = contextvars.Context().run(work_queues, app)
-    assert not failures, failures[0]
-
-
-def shot(page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-
 
 def test_sign_up_verify_start_a_petition_approve_and_browse(browser, live_app, tmp_path):
     app, base = live_app
@@ -168,14 +111,6 @@ def test_a_visitor_signs_confirms_from_the_email_and_sees_the_count_rise(browser
     assert "1 signature of 100" in " ".join(page.inner_text(".progress-text").split())
     shot(page, "sign-2-counted")
     visitor.close()
-
-
-def log_in(page, base: str, email: str) -> None:
-    page.goto(base + "/login")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.get_by_text("Welcome back").wait_for()
 
 
 def test_organiser_delivers_brand_member_answers_supporter_rates(browser, live_app, tmp_path):

@@ -1,0 +1,117 @@
+"""Load from a separate process: wrk over loopback, bounded in count (a file of prepared
+requests, shared out among wrk's threads) and in time (``-d``).
+
+wrk is a small C program with an event loop: on two cores it drives thousands of requests a
+second for a few percent of one core, where a Python load generator would take most of a core
+away from the server it measures. ``bench/lua/replay.lua`` replays the prepared requests,
+counts the answers by status and prints its summary as JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SCRIPT = Path(__file__).parent / "lua" / "replay.lua"
+
+
+class LoadError(RuntimeError):
+    pass
+
+
+def wrk_path() -> str:
+    path = shutil.which("wrk")
+    if path is None:
+        raise LoadError("wrk is not installed: `make bench` installs it (apt-get install wrk)")
+    return path
+
+
+def wrk_version() -> str:
+    result = subprocess.run([wrk_path(), "-v"], capture_output=True, text=True)
+    return (result.stdout + result.stderr).splitlines()[0].strip()
+
+
+@dataclass
+class Load:
+    """What one wrk run measured."""
+
+    connections: int
+    seconds: float  # from the first request sent to the last answer received
+    statuses: dict[int, int]
+    socket_errors: dict[str, int]
+    latency_ms: dict[str, float]
+    expected: tuple[int, ...] = (200,)
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def answered(self) -> int:
+        return sum(self.statuses.values())
+
+    @property
+    def good(self) -> int:
+        return sum(n for code, n in self.statuses.items() if code in self.expected)
+
+    @property
+    def errors(self) -> int:
+        """Answers with an unexpected status, plus connect, read, write errors and timeouts."""
+        return self.answered - self.good + sum(self.socket_errors.values())
+
+    @property
+    def rate(self) -> float:
+        return self.good / self.seconds if self.seconds else 0.0
+
+    def summary(self) -> dict:
+        return {
+            "per_s": round(self.rate, 1),
+            "good": self.good,
+            "errors": self.errors,
+            "statuses": {str(k): v for k, v in sorted(self.statuses.items())},
+            "socket_errors": self.socket_errors,
+            "p50_ms": self.latency_ms["p50"],
+            "p90_ms": self.latency_ms["p90"],
+            "p99_ms": self.latency_ms["p99"],
+            "max_ms": self.latency_ms["max"],
+            "seconds": round(self.seconds, 2),
+            "connections": self.connections,
+        }
+
+
+def write_requests(path: Path, requests: Iterable[tuple[str, str, str, dict[str, str]]]) -> int:
+    """Write (method, path, body, headers) rows for ``replay.lua``; returns how many."""
+    n = 0
+    with path.open("w", encoding="utf-8") as fh:
+        for method, target, body, headers in requests:
+            fields = [method, target, body, *(f"{k}: {v}" for k, v in headers.items())]
+            line = "\t".join(fields)
+            if "\n" in line or line.count("\t") != len(fields) - 1:
+                raise LoadError(f"a request field holds a tab or newline: {fields!r}")
+            fh.write(line + "\n")
+            n += 1
+    return n
+
+
+def run(url: str, *, seconds: float, connections: int, requests_file: Path | None = None,
+        threads: int = 1, expected: tuple[int, ...] = (200,), timeout_s: int = 10) -> Load:
+    """Run wrk against ``url`` for at most ``seconds`` (fewer if the prepared requests run out)."""
+    threads = max(1, min(threads, connections))
+    env = {**os.environ, "BENCH_THREADS": str(threads),
+           "BENCH_REQUESTS": str(requests_file) if requests_file else ""}
+    args = [wrk_path(), "-t", str(threads), "-c", str(connections), "-d", f"{max(1, round(seconds))}s",
+            "--timeout", f"{timeout_s}s", "-s", str(SCRIPT), url]
+    result = subprocess.run(args, capture_output=True, text=True, env=env,
+                            timeout=seconds + timeout_s + 30)
+    line = next((ln for ln in result.stdout.splitlines() if ln.startswith("BENCH-JSON ")), None)
+    if result.returncode != 0 or line is None:
+        raise LoadError(f"wrk failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+    data = json.loads(line[len("BENCH-JSON "):])
+    window = data["window_us"] / 1e6 or data["duration_us"] / 1e6
+    latency = {k: round(v / 1000, 2) for k, v in data["latency_us"].items()}
+    return Load(connections=connections, seconds=window,
+                statuses={int(k): v for k, v in data["statuses"].items()},
+                socket_errors={k: v for k, v in data["errors"].items() if k != "status"},
+                latency_ms=latency, expected=expected)
