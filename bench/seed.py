@@ -83,12 +83,14 @@ def support_email(campaign_name: str, i: int) -> str:
     return f"{campaign_name}.supporter{i}@bench.example"
 
 
-def bulk_supports(campaign_id: int, campaign_name: str, count: int, consent_every: int = 10) -> float:
+def bulk_supports(campaign_id: int, campaign_name: str, count: int, consent_every: int = 10,
+                  pending: bool = False) -> float:
     """COPY ``count`` confirmed supports into a campaign and fold them into its cached counts.
 
     Every ``consent_every``-th supporter consents to updates (so a million give 100,000
-    recipients for the goal fan-out). Commits. Returns the seconds the COPY and the counts
-    took (not the ANALYZE that follows).
+    recipients for the goal fan-out). ``pending`` supports wait for their confirmation link
+    instead (nothing to fold). Commits. Returns the seconds the COPY and the counts took (not
+    the ANALYZE that follows).
     """
     started = time.perf_counter()
     now = utcnow()
@@ -104,8 +106,10 @@ def bulk_supports(campaign_id: int, campaign_name: str, count: int, consent_ever
                     copy.write_row((
                         campaign_id, email, canonical_email(email), f"Supporter {i}",
                         i % 10 != 3, _COUNTRY_CYCLE[i % len(_COUNTRY_CYCLE)],
-                        i % consent_every == 0, 1, confirmed - timedelta(minutes=5), confirmed))
-            _fold_seeded(cur, campaign_id, now)
+                        i % consent_every == 0, 1, confirmed - timedelta(minutes=5),
+                        None if pending else confirmed))
+            if not pending:
+                _fold_seeded(cur, campaign_id, now)
         conn.commit()
     finally:
         raw.close()

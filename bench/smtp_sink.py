@@ -2,8 +2,8 @@
 
 Runs an aiosmtpd Controller and answers commands on standard input, one per line:
 
-- ``stats``: prints one JSON line ``{"messages", "recipients", "duplicates", "last_at"}``
-  (``last_at``: ``time.time()`` of the last message, 0 before any);
+- ``stats``: prints one JSON line ``{"messages", "recipients", "duplicates", "first_at",
+  "last_at"}`` (``time.time()`` of the first and last message, 0 before any);
 - ``dump PATH``: writes ``{recipient: count}`` as JSON to PATH, then prints ``{"ok": true}``;
 - ``reset``: forgets everything counted so far.
 
@@ -27,6 +27,7 @@ class CountingHandler:
         self.lock = threading.Lock()
         self.by_recipient: Counter[str] = Counter()
         self.messages = 0
+        self.first_at = 0.0
         self.last_at = 0.0
 
     async def handle_DATA(self, server, session, envelope) -> str:
@@ -35,6 +36,8 @@ class CountingHandler:
             for rcpt in envelope.rcpt_tos:
                 self.by_recipient[rcpt.lower()] += 1
             self.last_at = time.time()
+            if not self.first_at:
+                self.first_at = self.last_at
         return "250 Message accepted"
 
     def stats(self) -> dict:
@@ -43,6 +46,7 @@ class CountingHandler:
                 "messages": self.messages,
                 "recipients": len(self.by_recipient),
                 "duplicates": sum(n - 1 for n in self.by_recipient.values() if n > 1),
+                "first_at": self.first_at,
                 "last_at": self.last_at,
             }
 
@@ -50,6 +54,7 @@ class CountingHandler:
         with self.lock:
             self.by_recipient.clear()
             self.messages = 0
+            self.first_at = 0.0
             self.last_at = 0.0
 
 

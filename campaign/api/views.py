@@ -99,7 +99,8 @@ def campaigns():
         stmt = matching_text(stmt, q)
     stmt = stmt.order_by(Campaign.published_at.desc(), Campaign.id.desc())
     result = db.paginate(stmt, page=page, per_page=per_page, error_out=False, count=True)
-    args = {k: v for k, v in request.args.items() if k != "page"}
+    # Keys starting with "_" mean something to url_for (_external, _anchor): never pass them.
+    args = {k: v for k, v in request.args.items() if k != "page" and not k.startswith("_")}
     return jsonify(
         campaigns=[campaign_summary(c) for c in result.items],
         page=page, per_page=per_page, total=result.total,

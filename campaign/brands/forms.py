@@ -38,7 +38,8 @@ class SuggestBrandForm(FlaskForm):
         DataRequired(message="Give the brand's name."), Length(max=120)])
     parent_id = SelectField("Owned by (if you know)", coerce=int, validators=[Optional()])
     website = URLField("Website", filters=[strip], validators=[
-        Optional(), URL(message="Enter a full web address, like https://brand.example.")])
+        Optional(), URL(message="Enter a full web address, like https://brand.example."),
+        Length(max=300)])
     description = TextAreaField("What they sell", validators=[Optional(), Length(max=2000)])
     submit = SubmitField("Suggest this brand")
 
@@ -49,7 +50,7 @@ class CertificationForm(FlaskForm):
     issuer = StringField("Issued by", filters=[strip], validators=[
         DataRequired(message="Say who issues it."), Length(max=120)])
     evidence_url = URLField("Evidence (link)", filters=[strip], validators=[
-        Optional(), URL(message="Enter a full web address.")])
+        Optional(), URL(message="Enter a full web address."), Length(max=300)])
     expires_on = DateField("Expires on", validators=[Optional()])
     verified = BooleanField("I checked the evidence: mark it verified")
     submit = SubmitField("Add certification")

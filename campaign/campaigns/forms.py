@@ -29,7 +29,8 @@ from campaign.models import Brand, utcnow
 
 
 def brand_choices() -> list[SelectChoice]:
-    brands = db.session.execute(db.select(Brand.id, Brand.name).order_by(Brand.name)).all()
+    brands = db.session.execute(db.select(Brand.id, Brand.name)
+                                .where(Brand.approved_at.is_not(None)).order_by(Brand.name)).all()
     return [SelectChoice(brand.id, brand.name) for brand in brands]
 
 

@@ -26,6 +26,7 @@ def can_view(campaign: Campaign) -> bool:
         return True
     return current_user.is_authenticated and (
         current_user.id == campaign.organiser_id or current_user.is_moderator
+        or any(c.user_id == current_user.id for c in getattr(campaign, "coauthors", []))
     )
 
 

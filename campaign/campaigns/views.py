@@ -43,7 +43,9 @@ def choose_kind():
 @bp.route("/<slug>")
 def by_slug(slug: str):
     """A kind-neutral address that forwards to the campaign's own page."""
+    from campaign.campaigns.kinds import can_view
+
     campaign = db.session.execute(db.select(Campaign).filter_by(slug=slug)).scalar_one_or_none()
-    if campaign is None:
+    if campaign is None or not can_view(campaign):
         abort(404)
     return redirect(url_for(f"{campaign.blueprint}.show", slug=slug), 301)

@@ -100,11 +100,29 @@ def close_due_campaigns_job() -> int:
 
 @app_job
 def sweep_job() -> int:
-    """Re-enqueue the notices of milestones whose job was lost (e.g. Redis was down)."""
+    """Re-enqueue what a lost job left undone (Redis was down, a worker died): milestone
+    notices, outbox notices and queued deliveries older than a few minutes. Each of those
+    jobs is idempotent, so one still in the queue running twice sends nothing twice."""
+    from campaign.jobs.deliveries import enqueue_delivery
+    from campaign.jobs.notices import enqueue_notice
+    from campaign.models import Delivery, DeliveryState, Notice
+
     stale = utcnow() - timedelta(minutes=5)
-    ids = db.session.execute(
+    milestones = db.session.execute(
         select(Milestone.id).where(Milestone.notified_at.is_(None), Milestone.reached_at < stale)
     ).scalars().all()
-    for milestone_id in ids:
+    for milestone_id in milestones:
         enqueue_milestone(milestone_id)
-    return len(ids)
+    notices = db.session.execute(
+        select(Notice.id).where(Notice.done_at.is_(None), Notice.created_at < stale)
+    ).scalars().all()
+    for notice_id in notices:
+        enqueue_notice(notice_id)
+    # A delivery's retries span under two hours; one still queued after three was lost.
+    deliveries = db.session.execute(
+        select(Delivery.id).where(Delivery.state == DeliveryState.QUEUED,
+                                  Delivery.created_at < utcnow() - timedelta(hours=3))
+    ).scalars().all()
+    for delivery_id in deliveries:
+        enqueue_delivery(delivery_id)
+    return len(milestones) + len(notices) + len(deliveries)

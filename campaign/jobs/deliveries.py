@@ -70,9 +70,19 @@ def delivery_failed(job, connection, exc_type, exc_value, traceback) -> None:
     delivery = db.session.get(Delivery, job.args[0])
     if delivery is None or delivery.state != DeliveryState.QUEUED:
         return
-    delivery.failure_reason = f"{exc_type.__name__}: {exc_value}"[:500]
+    # The organiser sees a plain reason; the technical detail (hosts, server replies) is logged.
+    log.warning("delivery %s attempt failed: %s: %s", delivery.id, exc_type.__name__, exc_value)
+    delivery.failure_reason = _reason_for(exc_type)
     if not job.retries_left:
         delivery.state = DeliveryState.FAILED
         delivery.failed_at = utcnow()
         log.error("delivery %s failed for good: %s", delivery.id, delivery.failure_reason)
     db.session.commit()
+
+
+def _reason_for(exc_type: type[BaseException]) -> str:
+    import smtplib
+
+    if issubclass(exc_type, (smtplib.SMTPException, ConnectionError, TimeoutError, OSError)):
+        return "The brand's mail server could not be reached or refused the email."
+    return "An error on our side stopped the delivery; we have been told."

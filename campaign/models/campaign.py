@@ -79,7 +79,10 @@ class Campaign(Base):
     won_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     # The brand is asked to answer by then; past it, unanswered, the organiser may escalate.
     answer_deadline: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    escalated_from_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"), index=True)
+    # Unique: one escalation per campaign, even if the organiser clicks twice.
+    escalated_from_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"), unique=True)
+    # A thank-you buycott names the boycott that won; one per boycott.
+    thanks_for_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"), unique=True)
     # What changed, told by the organiser when declaring victory (Markdown).
     victory_story: Mapped[str | None] = mapped_column(Text)
     # Supporters get at most one update email a day per campaign.
@@ -90,6 +93,7 @@ class Campaign(Base):
                                   back_populates="escalations")
     escalations = relationship("Campaign", foreign_keys=[escalated_from_id],
                                back_populates="escalated_from")
+    thanks_for = relationship("Campaign", remote_side=[id], foreign_keys=[thanks_for_id])
     target_brand = relationship("Brand", foreign_keys=[target_brand_id])
     supports = relationship("Support", back_populates="campaign", lazy="dynamic",
                             foreign_keys="Support.campaign_id")

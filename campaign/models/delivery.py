@@ -75,6 +75,8 @@ class Response(Base):
     """A brand's public answer to a delivered campaign or a proposal."""
 
     __tablename__ = "responses"
+    # The same answer twice (a double click) is one answer.
+    __table_args__ = (UniqueConstraint("campaign_id", "brand_id", "digest"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"),
@@ -88,6 +90,7 @@ class Response(Base):
     body: Mapped[str] = mapped_column(Text)
     commitment: Mapped[str | None] = mapped_column(Text)
     commitment_due: Mapped[date | None] = mapped_column(Date)
+    digest: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     campaign = relationship("Campaign", back_populates="responses")

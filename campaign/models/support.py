@@ -121,6 +121,21 @@ class CountryCount(Base):
     count: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class Notice(Base):
+    """A notice to send about something that happened, written in the transaction that made
+    it happen (a transactional outbox): if the job that sends it is lost, the sweeper
+    finds the row still undone and enqueues it again."""
+
+    __tablename__ = "notices"
+    __table_args__ = (UniqueConstraint("topic", "object_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    topic: Mapped[str] = mapped_column(String(30))
+    object_id: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+
+
 class MailReceipt(Base):
     """Claimed by a mail job before it sends: a second run finds it and sends nothing."""
 
@@ -129,4 +144,6 @@ class MailReceipt(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(200), unique=True)
     recipient: Mapped[str] = mapped_column(String(254))
+    # Set when the mail server refused the address for good: not retried, not resent.
+    error: Mapped[str | None] = mapped_column(String(300))
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

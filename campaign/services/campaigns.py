@@ -13,6 +13,7 @@ from sqlalchemy import update as sa_update
 from sqlalchemy.exc import IntegrityError
 
 from campaign.extensions import db
+from campaign.jobs.notices import add_notice, enqueue_notice
 from campaign.models import Brand, Campaign, CampaignState, Endorsement, Update, User, utcnow
 from campaign.services import ServiceError
 
@@ -29,6 +30,11 @@ def slugify(text: str, max_length: int = 80) -> str:
 
 
 def _apply(campaign: Campaign, data: dict[str, Any]) -> None:
+    brand_id = data.get("target_brand_id")
+    if brand_id:
+        brand = db.session.get(Brand, brand_id)
+        if brand is None or brand.approved_at is None:
+            raise ServiceError("The chosen brand does not exist.")
     for name in CAMPAIGN_FIELDS:
         if name in data and hasattr(type(campaign), name):
             setattr(campaign, name, data[name])
@@ -121,12 +127,10 @@ def approve(campaign_id: int, moderator_id: int) -> Campaign:
     campaign.state = CampaignState.OPEN
     campaign.rejection_reason = None
     campaign.published_at = utcnow()
+    notice = add_notice("escalation", campaign.id) if campaign.escalated_from_id else None
     db.session.commit()
-    if campaign.escalated_from_id:
-        from campaign.jobs.notify import notify_escalation
-        from campaign.queue import enqueue
-
-        enqueue(notify_escalation, campaign.id, queue="bulk", job_id=f"escalation-{campaign.id}")
+    if notice is not None:
+        enqueue_notice(notice.id)
     return campaign
 
 
@@ -178,12 +182,11 @@ def post_update(campaign_id: int, user_id: int, title: str, body: str) -> tuple[
     item = Update(campaign_id=campaign.id, author_id=user_id, title=title.strip(), body=body,
                   emailed=claimed, created_at=now)
     db.session.add(item)
+    db.session.flush()
+    notice = add_notice("update", item.id) if claimed else None
     db.session.commit()
-    if claimed:
-        from campaign.jobs.notify import notify_update
-        from campaign.queue import enqueue
-
-        enqueue(notify_update, item.id, queue="bulk", job_id=f"update-{item.id}")
+    if notice is not None:
+        enqueue_notice(notice.id)
     return item, claimed
 
 
@@ -208,12 +211,11 @@ def declare_victory(campaign_id: int, user_id: int, story: str) -> Campaign:
                Campaign.state.in_([CampaignState.OPEN, CampaignState.CLOSED]))
         .values(state=CampaignState.WON, won_at=utcnow(), victory_story=story.strip())
         .returning(Campaign.id)).first()
-    db.session.commit()
     if claimed is None:
+        db.session.rollback()
         raise ServiceError("This campaign was already declared won.")
-    from campaign.jobs.notify import notify_victory
-    from campaign.queue import enqueue
-
-    enqueue(notify_victory, campaign.id, queue="bulk", job_id=f"victory-{campaign.id}")
+    notice = add_notice("victory", campaign.id)
+    db.session.commit()
+    enqueue_notice(notice.id)
     db.session.refresh(campaign)
     return campaign

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import date
 
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 
 from campaign.dbutil import insert_ignoring_conflicts
 from campaign.extensions import db
+from campaign.jobs.notices import add_notice, enqueue_notice
 from campaign.models import (
     PUBLIC_STATES,
     Campaign,
@@ -115,22 +118,25 @@ def answer(campaign_id: int, brand_id: int, *, author_name: str, stance: Stance,
         raise ServiceError("A commitment says what the brand will do and by when.")
     if commitment_due is not None and commitment_due < utcnow().date():
         raise ServiceError("The date of a commitment cannot be in the past.")
+    digest = hashlib.sha256(f"{stance}\n{body.strip()}".encode()).hexdigest()
     response = Response(campaign_id=campaign.id, brand_id=brand_id, author_id=author_id,
                         author_name=author_name.strip(), stance=stance, body=body.strip(),
                         commitment=(commitment or "").strip() or None,
                         commitment_due=commitment_due, delivery_id=delivery_id,
-                        created_at=utcnow())
+                        digest=digest, created_at=utcnow())
     db.session.add(response)
-    db.session.flush()
+    try:
+        db.session.flush()
+    except IntegrityError:
+        db.session.rollback()
+        raise ServiceError("This answer is already published.") from None
     db.session.execute(update(Delivery)
                        .where(Delivery.campaign_id == campaign.id, Delivery.brand_id == brand_id,
                               Delivery.state.in_([DeliveryState.SENT, DeliveryState.OPENED]))
                        .values(state=DeliveryState.ANSWERED, answered_at=utcnow()))
+    notice = add_notice("answer", response.id)
     db.session.commit()
-    from campaign.jobs.notify import notify_answer
-    from campaign.queue import enqueue
-
-    enqueue(notify_answer, response.id, queue="bulk", job_id=f"answer-{response.id}")
+    enqueue_notice(notice.id)
     return response
 
 

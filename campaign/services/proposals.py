@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 
 from campaign.dbutil import insert_ignoring_conflicts
 from campaign.extensions import db
+from campaign.jobs.notices import add_notice, enqueue_notice
 from campaign.models import (
     CampaignState,
     CoAuthor,
@@ -155,50 +156,73 @@ def set_status(campaign_id: int, user: User, status: ProposalStatus, answer: str
             raise ServiceError("A proposal cannot duplicate itself.")
         if target.state != CampaignState.OPEN or target.target_brand_id != proposal.target_brand_id:
             raise ServiceError("A duplicate must point at an open proposal to the same brand.")
+    if target is not None:
+        # Claim the merge: of two brand members marking it at once, one wins, once.
+        claimed = db.session.execute(
+            update(Proposal)
+            .where(Proposal.id == proposal.id, Proposal.state == CampaignState.OPEN)
+            .values(state=CampaignState.CLOSED, closed_at=utcnow(), duplicate_of_id=target.id,
+                    proposal_status=ProposalStatus.DUPLICATE)
+            .returning(Proposal.id)).first()
+        if claimed is None:
+            db.session.rollback()
+            raise ServiceError("This proposal was just merged or closed.")
+        _move_endorsements(proposal, target)
+    else:
+        proposal.proposal_status = status
     change = StatusChange(campaign_id=proposal.id, status=status, answer=answer.strip(),
                           author_id=user.id, author_name=user.name,
                           duplicate_of_id=target.id if target else None, created_at=utcnow())
     db.session.add(change)
-    proposal.proposal_status = status
-    if target is not None:
-        proposal.duplicate_of_id = target.id
-        proposal.state = CampaignState.CLOSED
-        proposal.closed_at = utcnow()
-        _move_endorsements(proposal, target)
+    db.session.flush()
+    notice = add_notice("status", change.id)
     db.session.commit()
     from campaign.jobs.counting import request_fold
-    from campaign.jobs.notify import notify_status_change
-    from campaign.queue import enqueue
 
     request_fold()
-    enqueue(notify_status_change, change.id, queue="bulk", job_id=f"status-{change.id}")
+    enqueue_notice(notice.id)
     return change
 
 
 def _move_endorsements(source: Proposal, target: Proposal) -> int:
-    """Move every counted endorsement of ``source`` to ``target`` in this transaction.
+    """Move every endorsement of ``source`` to ``target`` in this transaction.
 
-    Each person ends with one row on ``target`` (the unique constraint on the canonical
-    email decides); the source rows are marked withdrawn and moved. Returns how many rows
-    ``target`` gained.
+    Each person ends with one row on ``target`` (the unique constraint on the canonical email
+    decides): a counted endorsement lands as a counted row there — a new one, or the
+    person's pending or withdrawn row there made counted again. Pending source rows move as
+    pending. Source rows are marked withdrawn and moved. Returns how many people ``target``
+    gained.
     """
-    moved = db.session.execute(
-        select(Support).where(Support.campaign_id == source.id,
-                              Support.confirmed_at.is_not(None), Support.withdrawn_at.is_(None))
-        .order_by(Support.id)).scalars().all()
+    rows = db.session.execute(
+        select(Support).where(Support.campaign_id == source.id, Support.withdrawn_at.is_(None))
+        .order_by(Support.id).with_for_update()).scalars().all()
     gained = 0
     now = utcnow()
-    for s in moved:
+    for s in rows:
+        counted = s.confirmed_at is not None
         new_id = insert_ignoring_conflicts(
             Support, ["campaign_id", "email_canonical"], campaign_id=target.id, user_id=s.user_id,
             email=s.email, email_canonical=s.email_canonical, name=s.name, is_public=s.is_public,
             country=s.country, postcode=s.postcode, comment=s.comment,
-            consents_to_updates=s.consents_to_updates, confirmed_at=s.confirmed_at,
+            # Another organiser's campaign: moved endorsers are told, never enrolled for email.
+            consents_to_updates=False, confirmed_at=s.confirmed_at,
             confirmation_sends=0, created_at=now)
-        if new_id is not None:
+        became_counted = new_id is not None and counted
+        if new_id is None and counted:
+            revived = db.session.execute(
+                update(Support)
+                .where(Support.campaign_id == target.id,
+                       Support.email_canonical == s.email_canonical,
+                       (Support.confirmed_at.is_(None)) | (Support.withdrawn_at.is_not(None)))
+                .values(confirmed_at=func.coalesce(Support.confirmed_at, s.confirmed_at),
+                        withdrawn_at=None)
+                .returning(Support.id)).first()
+            became_counted = revived is not None
+        if became_counted:
             gained += 1
             db.session.add(CountDelta(campaign_id=target.id, country=s.country, delta=1))
         s.withdrawn_at = now
         s.moved_to_id = target.id
-        db.session.add(CountDelta(campaign_id=source.id, country=s.country, delta=-1))
+        if counted:
+            db.session.add(CountDelta(campaign_id=source.id, country=s.country, delta=-1))
     return gained

@@ -102,7 +102,7 @@ class RaiseGoalForm(FlaskForm):
 
 
 class UpdateForm(FlaskForm):
-    title = StringField("Title", filters=[strip], validators=[
+    title = StringField("Title", filters=[single_line], validators=[
         DataRequired(message="Give your update a title."),
         Length(max=150, message="Keep the title under 150 characters.")])
     body = TextAreaField("Update", validators=[

@@ -1,0 +1,107 @@
+"""Bare ceilings of the two worker-side scenarios, run as plain processes.
+
+``python -m bench.bare_jobs delivery CAMPAIGN_ID OUT_DIR``
+    The delivery's I/O with nothing else: stream the round's supports (the same columns and
+    filter, in id order) from PostgreSQL through a server-side cursor into a CSV file,
+    hashing it. Prints ``{"rows", "seconds"}`` as JSON.
+
+``python -m bench.bare_jobs fanout CAMPAIGN_ID SMTP_PORT PART PARTS``
+    The fan-out's I/O with nothing else, for the PART-th of PARTS slices of the recipients: per
+    email, one INSERT of a receipt, one SMTP connection and message, one COMMIT (as
+    ``send_once`` does), with a message of the app's size built without templates. Prints
+    ``{"sent", "seconds"}`` as JSON.
+
+Both read ``DATABASE_URL`` from the environment, like the app.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import smtplib
+import sys
+import time
+from email.message import EmailMessage
+from pathlib import Path
+
+import psycopg
+
+
+def delivery(campaign_id: int, out_dir: Path) -> dict:
+    started = time.perf_counter()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / "bare-signatures.csv"
+    rows = 0
+    with psycopg.connect(os.environ["DATABASE_URL"]) as conn:
+        with conn.cursor(name="bare_delivery") as cur, path.open("w", newline="") as fh:
+            cur.itersize = 5000
+            cur.execute(
+                "SELECT name, is_public, country, confirmed_at FROM supports"
+                " WHERE campaign_id = %s AND confirmed_at IS NOT NULL AND withdrawn_at IS NULL"
+                " ORDER BY id", [campaign_id])
+            writer = csv.writer(fh)
+            writer.writerow(["name", "country", "date"])
+            for name, is_public, country, confirmed_at in cur:
+                writer.writerow([name if is_public else "Name withheld", country,
+                                 confirmed_at.date().isoformat()])
+                rows += 1
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return {"rows": rows, "seconds": round(time.perf_counter() - started, 3),
+            "sha256": digest.hexdigest()}
+
+
+def _message(support_id: int, name: str, email: str) -> EmailMessage:
+    link = f"http://127.0.0.1/supports/unsubscribe/bare-{support_id}-" + "t" * 90
+    message = EmailMessage()
+    message["From"] = "Groundswell <no-reply@groundswell.localhost>"
+    message["To"] = email
+    message["Subject"] = "We reached the goal: Northwind Coffee: pay farmers a living income"
+    message["List-Unsubscribe"] = f"<{link}>"
+    message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    text = (f"Hello {name},\n\n\"Northwind Coffee: pay farmers a living income\" has reached its "
+            "goal of 1,000,000 signatures, and yours is one of them. Thank you.\n\n"
+            f"See what happens next: http://127.0.0.1/petitions/bench-big\n\nStop these emails: {link}\n")
+    message.set_content(text)
+    message.add_alternative("<html><body>" + "<p>" + text.replace("\n\n", "</p><p>") + "</p>"
+                            + "<div style=\"font-family:sans-serif;color:#333\">" + "&nbsp;" * 200
+                            + "</div></body></html>", subtype="html")
+    return message
+
+
+def fanout(campaign_id: int, port: int, part: int, parts: int) -> dict:
+    started = time.perf_counter()
+    sent = 0
+    with psycopg.connect(os.environ["DATABASE_URL"]) as conn:
+        recipients = conn.execute(
+            "SELECT id, name, email FROM supports WHERE campaign_id = %s AND consents_to_updates"
+            " AND confirmed_at IS NOT NULL AND withdrawn_at IS NULL AND id %% %s = %s ORDER BY id",
+            [campaign_id, parts, part]).fetchall()
+        conn.commit()
+        for support_id, name, email in recipients:
+            conn.execute("INSERT INTO mail_receipts (key, recipient, sent_at) VALUES (%s, %s, now())",
+                         [f"bare-goal:{support_id}", email])
+            with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
+                client.send_message(_message(support_id, name, email))
+            conn.commit()
+            sent += 1
+    return {"sent": sent, "seconds": round(time.perf_counter() - started, 3)}
+
+
+def main() -> None:
+    command, *args = sys.argv[1:]
+    if command == "delivery":
+        result = delivery(int(args[0]), Path(args[1]))
+    elif command == "fanout":
+        result = fanout(int(args[0]), int(args[1]), int(args[2]), int(args[3]))
+    else:
+        raise SystemExit(f"unknown command {command!r}")
+    print(json.dumps(result), flush=True)
+
+
+if __name__ == "__main__":
+    main()

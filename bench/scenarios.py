@@ -1,0 +1,835 @@
+"""The scenarios, each measured against the app and against the bare ceiling in the same run."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import platform
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psutil
+from sqlalchemy import func, select
+
+from bench import loadgen, profiling, seed, supporters
+from bench.report import figure, target
+from bench.stack import Proc, Stack, free_port
+
+BIG = 10_000_000  # the goal of campaigns that must not reach it during a run
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How much of everything a run does (the full run, or the smoke run of the tests)."""
+
+    smoke: bool = False
+    big_supports: int = 1_000_000
+    small_supports: int = 100
+    consent_every: int = 10
+    surge_seconds: float = 20
+    surge_pool: int = 40_000  # distinct supporters prepared for each of the app and the bare
+    confirm_seconds: float = 30
+    watch_seconds: float = 10
+    size_seconds: float = 10
+    warmup_seconds: float = 3
+    calibrate: bool = True
+    calibrate_seconds: float = 4
+    workers: int = 0  # gunicorn workers (0: chosen by calibration)
+    threads: int = 0
+    pool_workers: int = 2  # RQ workers always running (high, default, bulk)
+    fanout_workers: int = 4
+    drain_timeout: float = 300
+    delivery_timeout: float = 600
+    fanout_timeout: float = 900
+    profile_seconds: float = 8
+    profile_confirmations: int = 20_000
+
+
+FULL = Sizes()
+SMOKE = Sizes(smoke=True, big_supports=2_000, small_supports=100, surge_seconds=2, surge_pool=600,
+              confirm_seconds=3, watch_seconds=1.5, size_seconds=1.5, warmup_seconds=0.5,
+              calibrate=False, workers=2, threads=2, pool_workers=1, fanout_workers=2,
+              drain_timeout=60, delivery_timeout=60, fanout_timeout=60, profile_seconds=2,
+              profile_confirmations=300)
+
+SCENARIOS = ("surge", "confirmation", "watching", "size", "delivery", "fanout", "exactness")
+
+
+class Bench:
+    def __init__(self, sizes: Sizes, stack: Stack, results_dir: Path, profile: str = "auto",
+                 log=print):
+        self.sizes = sizes
+        self.stack = stack
+        self.results_dir = results_dir
+        self.profile_mode = profile  # "auto": profile what misses a target; "off"; "all"
+        self.log = log
+        self.scratch = stack.dir / "requests"
+        self.scratch.mkdir()
+        self.pool: list[Proc] = []
+        self.next_address = 0
+        self.results: dict = {"meta": {}, "scenarios": {}}
+
+    # ================================================================== setting up
+
+    def setup(self) -> None:
+        s, sizes = self.stack, self.sizes
+        self.log("Starting PostgreSQL, Redis and the SMTP sink…")
+        s.start_postgres()
+        s.start_redis()
+        self.mail_port = s.start_sink()
+        self.web_port, self.bare_port = free_port(), free_port()
+        os.environ.update(s.configure_app(self.mail_port, self.web_port))
+        s.flask("db", "upgrade")
+
+        from campaign import create_app
+
+        self.app = create_app()
+        self._ctx = self.app.app_context()
+        self._ctx.push()
+        from campaign.extensions import db
+
+        self.db = db
+        self.log("Seeding…")
+        self.campaigns = seed.seed_base({"surge": BIG, "bare": BIG, "calib": BIG, "profile": BIG,
+                                         "small": 1_000, "big": sizes.big_supports})
+        seed.bulk_supports(self.campaigns.ids["small"], "small", sizes.small_supports)
+        seconds = seed.bulk_supports(self.campaigns.ids["big"], "big", sizes.big_supports,
+                                     sizes.consent_every)
+        started = time.perf_counter()
+        seed.analyze()
+        self.results["seeding"] = {
+            "supports": sizes.big_supports, "seconds": round(seconds, 2),
+            "rows_per_s": round(sizes.big_supports / seconds),
+            "analyze_seconds": round(time.perf_counter() - started, 2),
+            "method": "one COPY FROM STDIN (psycopg 3), then counts and milestones in SQL"}
+        self.log(f"  {sizes.big_supports:,} supports seeded in {seconds:.1f} s "
+                 f"({sizes.big_supports / seconds:,.0f} rows/s)")
+        s.start_clock()
+        self.results["meta"] = self._meta()
+
+    def _meta(self) -> dict:
+        import flask
+        import gunicorn
+        import rq
+
+        return {
+            "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "mode": "smoke" if self.sizes.smoke else "full",
+            "machine": {"cores": os.cpu_count(), "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+                        "platform": platform.platform(), "python": platform.python_version()},
+            "versions": {"flask": flask.__version__, "gunicorn": gunicorn.__version__,
+                         "rq": rq.__version__, "wrk": loadgen.wrk_version(), **self.stack.versions},
+            "sizes": asdict(self.sizes),
+            "load_generator": "wrk (1 thread), a separate process, over loopback; closed loop",
+        }
+
+    def start_web(self, workers: int, threads: int) -> None:
+        self.workers, self.threads = workers, threads
+        self.web = self.stack.start_web("web", "wsgi:app", self.web_port, workers, threads)
+        self.bare = self.stack.start_web("bare", "bench.bare:app", self.bare_port, workers, threads,
+                                         ready_path="/bare/ping")
+
+    def concurrency(self, workers: int | None = None, threads: int | None = None) -> int:
+        """Connections that keep every gunicorn thread busy with one request queued behind."""
+        return max(8, 2 * (workers or self.workers) * (threads or self.threads))
+
+    def start_pool(self) -> None:
+        if not self.pool:
+            self.pool = self.stack.start_workers(self.sizes.pool_workers, name="worker")
+            self.wait_for_workers(len(self.pool))
+
+    def stop_pool(self) -> None:
+        for proc in self.pool:
+            self.stack.forget(proc)
+        self.pool = []
+        self.wait_for_workers(0)
+
+    def wait_for_workers(self, count: int, timeout: float = 60) -> None:
+        from rq import Worker
+
+        from campaign.queue import redis_connection
+
+        deadline = time.monotonic() + timeout
+        while True:
+            alive = [w for w in Worker.all(connection=redis_connection())
+                     if w.state != "suspended"]
+            if len(alive) == count:
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"expected {count} RQ workers, found {len(alive)}")
+            time.sleep(0.2)
+
+    # ================================================================== helpers
+
+    def addresses(self, count: int) -> int:
+        first = self.next_address
+        self.next_address += count
+        return first
+
+    def request_file(self, name: str, requests) -> tuple[Path, int]:
+        path = self.scratch / f"{name}.tsv"
+        return path, loadgen.write_requests(path, requests)
+
+    def sign_file(self, slug: str, prefix: str, count: int) -> Path:
+        return self.request_file(prefix, supporters.sign_requests(
+            self.app, slug, prefix, count, self.addresses(count),
+            f"http://127.0.0.1:{self.web_port}"))[0]
+
+    def bare_sign_file(self, slug: str, prefix: str, count: int) -> Path:
+        return self.request_file(prefix, supporters.bare_sign_requests(
+            slug, prefix, count, self.addresses(count), f"http://127.0.0.1:{self.bare_port}"))[0]
+
+    def wrk(self, port: int, path: str = "/", *, seconds: float, connections: int | None = None,
+            requests: Path | None = None, expected=(200,)) -> loadgen.Load:
+        return loadgen.run(f"http://127.0.0.1:{port}{path}", seconds=seconds,
+                           connections=connections or self.concurrency(),
+                           requests_file=requests, expected=expected)
+
+    def queue_length(self, name: str) -> int:
+        from campaign.queue import get_queue
+
+        return get_queue(name).count
+
+    def empty_queue(self, name: str) -> None:
+        from campaign.queue import get_queue
+
+        get_queue(name).empty()
+
+    def count_supports(self, campaign: str, confirmed: bool | None = None) -> int:
+        from campaign.models import Support
+
+        stmt = select(func.count()).select_from(Support).where(
+            Support.campaign_id == self.campaigns.ids[campaign])
+        if confirmed is True:
+            stmt = stmt.where(Support.confirmed_at.is_not(None))
+        elif confirmed is False:
+            stmt = stmt.where(Support.confirmed_at.is_(None))
+        value = self.db.session.execute(stmt).scalar_one()
+        self.db.session.commit()
+        return value
+
+    def should_profile(self, figures: list[dict]) -> bool:
+        if self.profile_mode == "all":
+            return True
+        return self.profile_mode == "auto" and any(
+            f.get("target") and not f["target"]["met"] for f in figures)
+
+    def profile_web(self, name: str, path: str = "/", requests: Path | None = None,
+                    expected=(200,)) -> dict:
+        """Run the app's load again with py-spy attached to gunicorn and its workers."""
+        seconds = self.sizes.profile_seconds
+        self.log(f"  profiling {name} with py-spy ({seconds:.0f} s)…")
+        recorders = profiling.start([self.web.pid], seconds + 1, self.results_dir / "profiles", name)
+        if not recorders:
+            return {"error": "py-spy is not installed"}
+        time.sleep(0.5)
+        load = self.wrk(self.web_port, path, seconds=seconds, requests=requests, expected=expected)
+        result = profiling.finish(recorders)
+        result["load_while_profiled"] = load.summary()
+        return result
+
+    # ================================================================== gunicorn: by measurement
+
+    def choose_gunicorn(self) -> None:
+        sizes = self.sizes
+        if not sizes.calibrate:
+            self.results["gunicorn"] = {"workers": sizes.workers, "threads": sizes.threads,
+                                        "chosen_by": "fixed (smoke run)"}
+            self.start_web(sizes.workers, sizes.threads)
+            return
+        self.log("Choosing gunicorn workers and threads by measurement (real sign form)…")
+        trials = []
+        candidates = [(w, t) for w in (2, 3, 4) for t in (1, 2, 4)]
+        if sizes.workers:
+            candidates = [(sizes.workers, sizes.threads or 1)]
+        for workers, threads in candidates:
+            web = self.stack.start_web("calib-web", "wsgi:app", self.web_port, workers, threads)
+            conns = self.concurrency(workers, threads)
+            per_trial = int(sizes.calibrate_seconds * 2_500)
+            warm = self.sign_file("bench-calib", f"calib-warm-{workers}x{threads}", 1_000)
+            self.wrk(self.web_port, seconds=1, connections=conns, requests=warm, expected=(303,))
+            reqs = self.sign_file("bench-calib", f"calib-{workers}x{threads}", per_trial)
+            load = self.wrk(self.web_port, seconds=sizes.calibrate_seconds, connections=conns,
+                            requests=reqs, expected=(303,))
+            self.stack.forget(web)
+            trial = {"workers": workers, "threads": threads, **load.summary()}
+            trials.append(trial)
+            self.log(f"  {workers} workers × {threads} threads, {conns} connections: "
+                     f"{load.rate:,.0f} signatures/s, p99 {load.latency_ms['p99']:.0f} ms, "
+                     f"{load.errors} errors")
+        self.empty_queue("high")  # the trials' confirmation emails: not part of any scenario
+        good = [t for t in trials if t["errors"] == 0 and t["p99_ms"] <= 100] or trials
+        best = max(good, key=lambda t: t["per_s"])
+        self.results["gunicorn"] = {
+            "workers": best["workers"], "threads": best["threads"],
+            "chosen_by": "highest accepted signatures/s with p99 ≤ 100 ms and no errors, "
+                         f"{sizes.calibrate_seconds:.0f} s per trial",
+            "trials": trials}
+        self.log(f"  chosen: {best['workers']} workers × {best['threads']} threads")
+        self.start_web(best["workers"], best["threads"])
+
+    def warm_up(self) -> None:
+        """Every endpoint of both servers, briefly, so no scenario pays for a cold start."""
+        seconds = self.sizes.warmup_seconds
+        self.log(f"Warming up ({seconds:g} s per endpoint)…")
+        n = max(200, int(seconds * 1_500))
+        self.wrk(self.web_port, seconds=seconds,
+                 requests=self.sign_file("bench-calib", "warm-app", n), expected=(303,))
+        self.wrk(self.bare_port, seconds=seconds,
+                 requests=self.bare_sign_file("bench-calib", "warm-bare", n), expected=(303,))
+        pending = supporters.pending_supports(self.campaigns.ids["calib"])
+        half = len(pending) // 2
+        from campaign.jobs.supports import support_token
+
+        app_confirm, _ = self.request_file("warm-confirm-app", [
+            ("GET", f"/supports/confirm/{support_token('confirm-support', s)}", "", {})
+            for s in pending[:half]])
+        bare_confirm, _ = self.request_file("warm-confirm-bare", [
+            ("GET", f"/bare/confirm/{s.id}", "", {}) for s in pending[half:]])
+        self.db.session.commit()
+        self.wrk(self.web_port, seconds=seconds, requests=app_confirm)
+        self.wrk(self.bare_port, seconds=seconds, requests=bare_confirm)
+        slug = self.campaigns.slugs["surge"]
+        for port, paths in ((self.web_port, [f"/petitions/{slug}", f"/api/v1/campaigns/{slug}/count.json"]),
+                            (self.bare_port, [f"/bare/{slug}", f"/bare/{slug}/count.json"])):
+            for path in paths:
+                self.wrk(port, path, seconds=seconds)
+        self.empty_queue("high")
+        self.empty_queue("bench-bare")
+
+    # ================================================================== scenarios
+
+    def surge(self) -> dict:
+        """Distinct supporters POST the real sign form to one hot campaign."""
+        sizes = self.sizes
+        self.log("Surge signing…")
+        # The web tier alone: workers would share these two cores with it; the confirmation
+        # emails wait in the queue and are sent afterwards (measured below).
+        self.stop_pool()
+        before = self.count_supports("surge")
+        bare_file = self.bare_sign_file("bench-bare", "bare", sizes.surge_pool)
+        app_file = self.sign_file(self.campaigns.slugs["surge"], "surge", sizes.surge_pool)
+        bare = self.wrk(self.bare_port, seconds=sizes.surge_seconds, requests=bare_file,
+                        expected=(303,))
+        app = self.wrk(self.web_port, seconds=sizes.surge_seconds, requests=app_file,
+                       expected=(303,))
+        stored = self.count_supports("surge") - before
+        queued = self.queue_length("high")  # before the rate-limit check adds its own
+        limit_check = self.rate_limit_check()
+        self.empty_queue("bench-bare")
+        figures = [
+            figure("accepted signatures/s", round(app.rate), round(bare.rate),
+                   tgt=target("accepted/s", round(app.rate), ">=", 1000, "/s")),
+            figure("p50 ms", app.latency_ms["p50"], bare.latency_ms["p50"]),
+            figure("p99 ms", app.latency_ms["p99"], bare.latency_ms["p99"],
+                   tgt=target("p99", app.latency_ms["p99"], "<=", 100, " ms")),
+            figure("errors", app.errors, bare.errors, with_ratio=False,
+                   tgt=target("errors", app.errors, "==", 0)),
+            figure("share of the bare ceiling", round(app.rate / bare.rate, 3) if bare.rate else None,
+                   with_ratio=False,
+                   tgt=target("app/bare", round(app.rate / bare.rate, 3) if bare.rate else None,
+                              ">=", 0.85)),
+        ]
+        result = {"title": "surge signing", "figures": figures,
+                  "app": app.summary(), "bare": bare.summary(),
+                  "stored": stored, "confirmation_jobs_queued": queued,
+                  # wrk stops with up to one request per connection unanswered (not counted),
+                  # which the server may still store: 0 <= stored - accepted <= connections.
+                  "stored_minus_accepted": stored - app.good,
+                  "rate_limit": limit_check,
+                  "notes": ["RQ workers stopped during the surge (web tier alone on the 2 cores); "
+                            "the confirmation emails it queued are sent afterwards, see "
+                            "confirmation_mail"]}
+        self.accepted_surge = app.good
+        if self.should_profile(figures):
+            result["profile"] = self.profile_web(
+                "surge", requests=self.sign_file(self.campaigns.slugs["profile"], "profile-sign",
+                                                 int(self.sizes.profile_seconds * 2_500)),
+                expected=(303,))
+            self.empty_queue("high")
+        return result
+
+    def rate_limit_check(self) -> dict:
+        """The limit is on: a supporter's second signature from one address is refused (429)."""
+        reqs = list(supporters.sign_requests(self.app, self.campaigns.slugs["surge"], "limit", 2,
+                                             self.addresses(1), f"http://127.0.0.1:{self.web_port}"))
+        same_address = reqs[0][3]["X-Forwarded-For"]
+        statuses = []
+        for method, path, body, headers in reqs:
+            headers = {**headers, "X-Forwarded-For": same_address}
+            conn = http.client.HTTPConnection("127.0.0.1", self.web_port, timeout=10)
+            conn.request(method, path, body, headers)
+            statuses.append(conn.getresponse().status)
+            conn.close()
+        return {"statuses": statuses, "active": statuses == [303, 429],
+                "accepted": statuses.count(303)}
+
+    def confirmation_mail(self) -> dict:
+        """Start the workers and let them send the confirmation emails the surge queued."""
+        self.log("Sending the surge's confirmation emails…")
+        self.stack.sink_command("reset")
+        queued = self.queue_length("high")
+        self.start_pool()
+        deadline = time.monotonic() + self.sizes.drain_timeout
+        from rq.registry import StartedJobRegistry
+
+        from campaign.queue import get_queue
+
+        while time.monotonic() < deadline:
+            if self.queue_length("high") == 0 and StartedJobRegistry(queue=get_queue("high")).count == 0:
+                break
+            time.sleep(0.25)
+        stats = self.stack.sink_command("stats")
+        seconds = stats["last_at"] - stats["first_at"] if stats["messages"] > 1 else None
+        return {"jobs_queued": queued, "emails": stats["messages"],
+                "seconds": round(seconds, 2) if seconds else None,
+                "per_s": round(stats["messages"] / seconds) if seconds else None,
+                "drained": self.queue_length("high") == 0, "workers": self.sizes.pool_workers,
+                "note": "sent by the always-running RQ workers after the surge, first to last email"}
+
+    def confirmation(self) -> dict:
+        """The confirmation links of the surge's signatures, opened; then, how soon they count."""
+        sizes = self.sizes
+        self.log("Confirmation…")
+        mail = self.confirmation_mail()
+        bare_file, bare_n = self.request_file("confirm-bare", supporters.bare_confirm_requests(
+            self.campaigns.ids["bare"]))
+        app_file, app_n = self.request_file("confirm-app", supporters.confirm_requests(
+            self.campaigns.ids["surge"]))
+        self.db.session.commit()
+        bare = self.wrk(self.bare_port, seconds=sizes.confirm_seconds, requests=bare_file)
+        slug = self.campaigns.slugs["surge"]
+        poller = CountPoller(self.web_port, f"/api/v1/campaigns/{slug}/count.json")
+        base = poller.read()
+        poller.start()
+        app = self.wrk(self.web_port, seconds=sizes.confirm_seconds, requests=app_file)
+        confirmed_at = self.confirmed_times("surge")
+        expected = len(confirmed_at)
+        ok = poller.wait_for(base + expected, timeout=60)
+        poller.stop()
+        lags = lag_seconds(confirmed_at, poller.samples, base)
+        worst = round(max(lags), 2) if lags and ok else None
+        figures = [
+            figure("confirmations/s", round(app.rate), round(bare.rate),
+                   tgt=target("confirmations/s", round(app.rate), ">=", 1000, "/s")),
+            figure("p99 ms", app.latency_ms["p99"], bare.latency_ms["p99"]),
+            figure("errors", app.errors, bare.errors, with_ratio=False),
+            figure("s from confirm to counted (worst)", worst, with_ratio=False,
+                   tgt=target("counted within", worst, "<=", 5, " s")),
+        ]
+        result = {"title": "confirmation", "figures": figures, "app": app.summary(),
+                  "bare": bare.summary(), "links": {"app": app_n, "bare": bare_n},
+                  "confirmed": expected, "all_counted": ok,
+                  "counted_lag_s": {"p50": round(statistics.median(lags), 3) if lags else None,
+                                    "p99": round(_percentile(lags, 99), 3) if lags else None,
+                                    "max": worst,
+                                    "method": "count.json polled every 0.1 s; the k-th "
+                                              "confirmation (by confirmed_at) counts once the "
+                                              "count has risen by k"},
+                  "confirmation_mail": mail}
+        if self.should_profile(figures):
+            seed.bulk_supports(self.campaigns.ids["profile"], "profile-pending",
+                               sizes.profile_confirmations, pending=True)
+            path, _ = self.request_file("profile-confirm", supporters.confirm_requests(
+                self.campaigns.ids["profile"]))
+            self.db.session.commit()
+            result["profile"] = self.profile_web("confirmation", requests=path)
+        return result
+
+    def confirmed_times(self, campaign: str) -> list[float]:
+        from campaign.models import Support
+
+        rows = self.db.session.execute(
+            select(Support.confirmed_at).where(Support.campaign_id == self.campaigns.ids[campaign],
+                                               Support.confirmed_at.is_not(None))
+            .order_by(Support.confirmed_at)).scalars().all()
+        self.db.session.commit()
+        return [r.timestamp() for r in rows]
+
+    def watching(self) -> dict:
+        """The campaign page and count.json under refresh load."""
+        seconds = self.sizes.watch_seconds
+        self.log("Watching…")
+        slug = self.campaigns.slugs["surge"]
+        count_bare = self.wrk(self.bare_port, f"/bare/{slug}/count.json", seconds=seconds)
+        count_app = self.wrk(self.web_port, f"/api/v1/campaigns/{slug}/count.json", seconds=seconds)
+        page_bare = self.wrk(self.bare_port, f"/bare/{slug}", seconds=seconds)
+        page_app = self.wrk(self.web_port, f"/petitions/{slug}", seconds=seconds)
+        figures = [
+            figure("count.json requests/s", round(count_app.rate), round(count_bare.rate),
+                   tgt=target("count.json/s", round(count_app.rate), ">=", 3000, "/s")),
+            figure("count.json p99 ms", count_app.latency_ms["p99"], count_bare.latency_ms["p99"]),
+            figure("page requests/s", round(page_app.rate), round(page_bare.rate),
+                   tgt=target("page/s vs bare", round(page_app.rate), ">=", round(page_bare.rate), "/s (bare)")),
+            figure("page p99 ms", page_app.latency_ms["p99"], page_bare.latency_ms["p99"]),
+            figure("errors", count_app.errors + page_app.errors, count_bare.errors + page_bare.errors,
+                   with_ratio=False),
+        ]
+        result = {"title": "watching", "figures": figures,
+                  "count_json": {"app": count_app.summary(), "bare": count_bare.summary()},
+                  "page": {"app": page_app.summary(), "bare": page_bare.summary()}}
+        if self.should_profile(figures[:1]):
+            result["profile_count_json"] = self.profile_web(
+                "watching-count", f"/api/v1/campaigns/{slug}/count.json")
+        if self.should_profile(figures[2:3]):
+            result["profile_page"] = self.profile_web("watching-page", f"/petitions/{slug}")
+        return result
+
+    def size(self) -> dict:
+        """The campaign page with a hundred vs a million confirmed supports."""
+        seconds = self.sizes.size_seconds
+        self.log("Size…")
+        conns = self.workers * self.threads
+        loads = {}
+        for name in ("small", "big"):
+            slug = self.campaigns.slugs[name]
+            loads[name] = (self.wrk(self.web_port, f"/petitions/{slug}", seconds=seconds, connections=conns),
+                           self.wrk(self.bare_port, f"/bare/{slug}", seconds=seconds, connections=conns))
+        app_ratio = round(loads["big"][0].latency_ms["p50"] / loads["small"][0].latency_ms["p50"], 3)
+        bare_ratio = round(loads["big"][1].latency_ms["p50"] / loads["small"][1].latency_ms["p50"], 3)
+        counts = {n: self.count_supports(n, confirmed=True) for n in ("small", "big")}
+        figures = [
+            figure(f"p50 ms, {counts['small']:,} supports", loads["small"][0].latency_ms["p50"],
+                   loads["small"][1].latency_ms["p50"]),
+            figure(f"p50 ms, {counts['big']:,} supports", loads["big"][0].latency_ms["p50"],
+                   loads["big"][1].latency_ms["p50"]),
+            figure("p50 ratio big/small", app_ratio, bare_ratio, with_ratio=False,
+                   tgt=target("p50 ratio", app_ratio, "<=", 1.2)),
+        ]
+        return {"title": "size", "figures": figures, "confirmed": counts,
+                "app": {n: loads[n][0].summary() for n in loads},
+                "bare": {n: loads[n][1].summary() for n in loads}}
+
+    def delivery(self) -> dict:
+        """Package (PDF + CSV + seal) of the million-signature petition, by a real RQ worker."""
+        self.log("Delivery…")
+        from campaign import packages
+        from campaign.models import Delivery, DeliveryState
+        from campaign.services.deliveries import request_delivery
+
+        self.stop_pool()
+        worker = self.stack.start_workers(1, ("default",), name="delivery-worker")[0]
+        self.wait_for_workers(1)
+        sampler = TreeSampler(worker.pid)
+        sampler.start()
+        started = time.perf_counter()
+        delivery = request_delivery(self.campaigns.ids["big"], self.campaigns.organiser_id)
+        delivery_id = delivery.id
+        deadline = time.monotonic() + self.sizes.delivery_timeout
+        state = DeliveryState.QUEUED
+        while time.monotonic() < deadline:
+            self.db.session.commit()
+            state = self.db.session.execute(select(Delivery.state).filter_by(id=delivery_id)).scalar_one()
+            if state != DeliveryState.QUEUED:
+                break
+            time.sleep(0.1)
+        seconds = round(time.perf_counter() - started, 2)
+        sampler.stop()
+        maxrss_mb = stop_and_reap(worker, self.stack)
+        delivery = self.db.session.get(Delivery, delivery_id)
+        files = packages.package_files(delivery)
+        with files["csv"].open("rb") as fh:
+            csv_rows = sum(1 for _ in fh) - 1
+        checks = {
+            "state": state.value, "support_count": delivery.support_count, "csv_rows": csv_rows,
+            "csv_mb": round(files["csv"].stat().st_size / 2**20, 1),
+            "pdf_kb": round(files["pdf"].stat().st_size / 1024, 1),
+            "seal_valid": bool(delivery.digest and packages.seal_is_valid(delivery.digest, delivery.seal)),
+        }
+        self.db.session.commit()
+        bare = run_measured([sys.executable, "-m", "bench.bare_jobs", "delivery",
+                             str(self.campaigns.ids["big"]), str(self.stack.dir / "bare-delivery")],
+                            self.stack.env)
+        peak = max(maxrss_mb, sampler.peak_mb)
+        sent = state == DeliveryState.SENT
+        figures = [
+            figure("seconds", seconds if sent else None, bare["seconds"],
+                   tgt=target("seconds", seconds if sent else None, "<=", 60, " s")),
+            figure("peak memory MB", round(peak), round(bare["maxrss_mb"]),
+                   tgt=target("peak memory", round(peak), "<=", 300, " MB")),
+        ]
+        return {"title": "delivery", "figures": figures, "checks": checks,
+                "app": {"seconds": seconds, "peak_rss_mb_kernel": round(maxrss_mb),
+                        "peak_rss_mb_sampled": round(sampler.peak_mb)},
+                "bare": bare,
+                "notes": ["seconds: from request_delivery() to the delivery being sent (worker "
+                          "already running); peak memory: the worker and its work-horse, the "
+                          "kernel's ru_maxrss"]}
+
+    def fanout(self) -> dict:
+        """The goal notification to every consenting supporter of the big petition, by SMTP."""
+        sizes = self.sizes
+        self.log("Fan-out…")
+        from campaign.jobs.notify import fan_out
+        from campaign.models import Milestone, Support
+
+        self.stop_pool()
+        big = self.campaigns.ids["big"]
+        expected = set(self.db.session.execute(
+            select(Support.email).where(Support.campaign_id == big, Support.consents_to_updates.is_(True),
+                                        Support.confirmed_at.is_not(None),
+                                        Support.withdrawn_at.is_(None))).scalars())
+        milestone_id = self.db.session.execute(
+            select(Milestone.id).filter_by(campaign_id=big, is_goal=True)).scalar_one()
+        self.db.session.commit()
+        workers = sizes.fanout_workers
+
+        # The bare ceiling: the same receipts and SMTP sends from plain processes.
+        self.stack.sink_command("reset")
+        started = time.time()
+        procs = [subprocess.Popen([sys.executable, "-m", "bench.bare_jobs", "fanout", str(big),
+                                   str(self.mail_port), str(k), str(workers)],
+                                  env=self.stack.env, stdout=subprocess.PIPE, text=True,
+                                  start_new_session=True)
+                 for k in range(workers)]
+        for p in procs:
+            p.communicate(timeout=sizes.fanout_timeout)
+        bare = self.mail_outcome(expected, started)
+
+        # The app: real RQ workers running the batch jobs that fan_out enqueues.
+        self.stack.sink_command("reset")
+        procs = self.stack.start_workers(workers, name="fanout-worker")
+        self.wait_for_workers(workers)
+        started = time.time()
+        batches = fan_out("goal", milestone_id, big)
+        self.db.session.commit()
+        deadline = time.monotonic() + sizes.fanout_timeout
+        last, last_change = -1, time.monotonic()
+        while time.monotonic() < deadline:
+            stats = self.stack.sink_command("stats")
+            if stats["messages"] >= len(expected) and self.queue_length("bulk") == 0:
+                break
+            if stats["messages"] != last:
+                last, last_change = stats["messages"], time.monotonic()
+            elif time.monotonic() - last_change > 30:
+                break  # stalled
+            time.sleep(0.25)
+        app = self.mail_outcome(expected, started)
+        from rq.registry import FailedJobRegistry
+
+        from campaign.queue import get_queue
+
+        failed = FailedJobRegistry(queue=get_queue("bulk")).count
+        for proc in procs:
+            self.stack.forget(proc)
+        self.wait_for_workers(0)
+        figures = [
+            figure("emails/s", app["per_s"], bare["per_s"],
+                   tgt=target("emails/s", app["per_s"], ">=", 1000, "/s")),
+            figure("duplicates", app["duplicates"], bare["duplicates"], with_ratio=False,
+                   tgt=target("duplicates", app["duplicates"], "==", 0)),
+            figure("missing", app["missing"], bare["missing"], with_ratio=False,
+                   tgt=target("missing", app["missing"], "==", 0)),
+        ]
+        result = {"title": "fan-out", "figures": figures, "recipients": len(expected),
+                  "batches": batches, "workers": workers, "failed_jobs": failed,
+                  "app": app, "bare": bare}
+        if self.should_profile(figures[:1]):
+            result["profile"] = self.profile_fanout(big)
+        self.stack.sink_command("reset")
+        return result
+
+    def mail_outcome(self, expected: set[str], started: float) -> dict:
+        stats = self.stack.sink_command("stats")
+        received = self.stack.sink_recipients()
+        seconds = (stats["last_at"] - started) if stats["last_at"] else None
+        return {
+            "emails": stats["messages"],
+            "seconds": round(seconds, 2) if seconds else None,
+            "per_s": round(stats["messages"] / seconds) if seconds else None,
+            "duplicates": sum(n - 1 for n in received.values() if n > 1),
+            "missing": len(expected - set(received)),
+            "unexpected": len(set(received) - expected),
+        }
+
+    def profile_fanout(self, campaign_id: int) -> dict:
+        """Workers sending an update to the same recipients, with py-spy attached, briefly."""
+        from campaign.jobs.notify import fan_out
+        from campaign.models import Update
+
+        seconds = self.sizes.profile_seconds
+        self.log(f"  profiling fan-out with py-spy ({seconds:.0f} s)…")
+        item = Update(campaign_id=campaign_id, title="Profiling update", body="Thank you all.")
+        self.db.session.add(item)
+        self.db.session.commit()
+        procs = self.stack.start_workers(self.sizes.fanout_workers, name="profile-worker")
+        self.wait_for_workers(len(procs))
+        fan_out("update", item.id, campaign_id)
+        self.db.session.commit()
+        recorders = profiling.start([p.pid for p in procs], seconds, self.results_dir / "profiles",
+                                    "fanout")
+        result = profiling.finish(recorders) if recorders else {"error": "py-spy is not installed"}
+        for proc in procs:
+            self.stack.forget(proc)
+        self.wait_for_workers(0)
+        self.empty_queue("bulk")
+        self.stack.sink_command("reset")
+        return result
+
+    def exactness(self) -> dict:
+        """After every scenario: each cached count equals COUNT(*) of its confirmed supports."""
+        self.log("Exactness…")
+        from campaign.models import Campaign, CountDelta, CountryCount
+        from campaign.services.counting import exact_counts
+
+        self.start_pool()
+        deadline = time.monotonic() + 60
+        pending = None
+        while time.monotonic() < deadline:
+            pending = self.db.session.execute(select(func.count()).select_from(CountDelta)).scalar_one()
+            self.db.session.commit()
+            if pending == 0:
+                break
+            time.sleep(0.25)
+        exact = exact_counts()
+        cached = dict(self.db.session.execute(select(Campaign.id, Campaign.confirmed_count)).all())
+        by_country: dict[int, dict[str, int]] = {}
+        for cid, country, n in self.db.session.execute(
+                select(CountryCount.campaign_id, CountryCount.country, CountryCount.count)):
+            if n:
+                by_country.setdefault(cid, {})[country] = n
+        self.db.session.commit()
+        names = {cid: name for name, cid in self.campaigns.ids.items()}
+        campaigns = []
+        for cid in sorted(cached):
+            exact_total = sum(exact.get(cid, {}).values())
+            campaigns.append({
+                "campaign": names.get(cid, cid), "cached": cached[cid], "count_star": exact_total,
+                "countries_equal": by_country.get(cid, {}) == {k: v for k, v in exact.get(cid, {}).items() if v},
+                "equal": cached[cid] == exact_total})
+        equal = all(c["equal"] and c["countries_equal"] for c in campaigns) and pending == 0
+        total_cached = sum(cached.values())
+        total_exact = sum(c["count_star"] for c in campaigns)
+        figures = [figure("cached count = COUNT(*)", equal, with_ratio=False,
+                          tgt=target("equal", equal, "==", True)),
+                   figure("confirmed supports counted", total_cached, total_exact, with_ratio=False,
+                          note="app: cached; bare column: COUNT(*)")]
+        return {"title": "exactness", "figures": figures, "campaigns": campaigns,
+                "deltas_left": pending}
+
+
+class CountPoller(threading.Thread):
+    """Polls count.json (over HTTP, as a watcher would) and keeps (time, count) samples."""
+
+    def __init__(self, port: int, path: str, interval: float = 0.1):
+        super().__init__(daemon=True)
+        self.port, self.path, self.interval = port, path, interval
+        self.samples: list[tuple[float, int]] = []
+        self._stop_event = threading.Event()
+
+    def read(self) -> int:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        try:
+            conn.request("GET", self.path)
+            return json.loads(conn.getresponse().read())["count"]
+        finally:
+            conn.close()
+
+    def run(self) -> None:
+        while not self._stop_event.is_set():
+            try:
+                count = self.read()
+                self.samples.append((time.time(), count))
+            except (OSError, ValueError, KeyError):
+                pass
+            self._stop_event.wait(self.interval)
+
+    def wait_for(self, count: int, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.samples and self.samples[-1][1] >= count:
+                return True
+            time.sleep(0.05)
+        return False
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join(5)
+
+
+def lag_seconds(confirmed_at: list[float], samples: list[tuple[float, int]], base: int) -> list[float]:
+    """For the k-th confirmation: the first sample whose count rose by k, minus its time."""
+    lags = []
+    j = 0
+    for k, at in enumerate(sorted(confirmed_at), start=1):
+        while j < len(samples) and samples[j][1] - base < k:
+            j += 1
+        if j == len(samples):
+            break
+        lags.append(max(0.0, samples[j][0] - at))
+    return lags
+
+
+def _percentile(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(pct / 100 * (len(ordered) - 1))))]
+
+
+class TreeSampler(threading.Thread):
+    """Samples the resident memory of a process and each of its children every 50 ms."""
+
+    def __init__(self, pid: int):
+        super().__init__(daemon=True)
+        self.pid = pid
+        self.peak_mb = 0.0
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        try:
+            root = psutil.Process(self.pid)
+        except psutil.Error:
+            return
+        while not self._stop_event.is_set():
+            try:
+                for proc in [root, *root.children(recursive=True)]:
+                    self.peak_mb = max(self.peak_mb, proc.memory_info().rss / 2**20)
+            except psutil.Error:
+                pass
+            self._stop_event.wait(0.05)
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join(5)
+
+
+def stop_and_reap(proc: Proc, stack: Stack) -> float:
+    """Stop an RQ worker (warm shutdown) and return the peak RSS in MB of it and its children,
+    as the kernel counted it (``ru_maxrss`` from ``wait4``)."""
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        _, _, usage = os.wait4(proc.pid, 0)
+    except ChildProcessError:
+        usage = None
+    proc.popen.returncode = 0
+    if proc in stack.procs:
+        stack.procs.remove(proc)
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    return usage.ru_maxrss / 1024 if usage else 0.0
+
+
+def run_measured(args: list[str], env: dict) -> dict:
+    """Run a process to its end; its JSON output plus its peak RSS (``maxrss_mb``)."""
+    popen = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, text=True, start_new_session=True)
+    out = popen.stdout.read()
+    _, status, usage = os.wait4(popen.pid, 0)
+    popen.returncode = os.waitstatus_to_exitcode(status)
+    if popen.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)} failed with {popen.returncode}")
+    result = json.loads(out.strip().splitlines()[-1])
+    result["maxrss_mb"] = round(usage.ru_maxrss / 1024, 1)
+    return result
+
+
+def sizes_with(sizes: Sizes, **changes) -> Sizes:
+    return replace(sizes, **{k: v for k, v in changes.items() if v is not None})
