@@ -78,6 +78,7 @@ class Load:
             "max_ms": self.latency_ms["max"],
             "seconds": round(self.seconds, 2),
             "connections": self.connections,
+            **self.extra,
         }
 
 

@@ -58,22 +58,25 @@ def finish(recorders: list[tuple[subprocess.Popen, Path]], timeout: float = 60) 
 
 
 def _where(path: str) -> str:
-    """A short, stable name for a frame's file: the package-relative path."""
+    """A short, stable name for a frame's file: py-spy already gives it package-relative
+    (``flask/app.py``); absolute paths are cut after ``site-packages/`` or the repository."""
     path = path.replace("\\", "/")
-    for marker in ("site-packages/", "/lib/python3.11/", "/lib/python3.12/", "/lib/python3.13/"):
+    for marker in ("site-packages/", "/work/main/"):
         if marker in path:
             return path.split(marker, 1)[1]
-    for marker in ("/campaign/", "/bench/", "/templates/"):
-        if marker in path:
-            return marker.strip("/") + "/" + path.split(marker, 1)[1]
-    return path.rsplit("/", 1)[-1]
+    return path
 
 
 def _library(where: str) -> str:
     head = where.split("/", 1)[0]
-    if head.endswith(".py"):
-        return "python stdlib" if "/" not in where else head
-    return {"templates": "templates (Jinja)", "campaign": "campaign (the app)"}.get(head, head)
+    if where.endswith(".html") or where.endswith(".txt"):
+        return "templates (Jinja)"
+    if head.startswith("<"):
+        return "generated code"
+    module = head[:-3] if head.endswith(".py") else head
+    if module in sys.stdlib_module_names:
+        return "python stdlib"
+    return {"campaign": "campaign (the app)"}.get(module, module)
 
 
 def _frame(raw: str) -> tuple[str, str]:

@@ -6,7 +6,6 @@ import http.client
 import json
 import os
 import platform
-import signal
 import statistics
 import subprocess
 import sys
@@ -189,9 +188,23 @@ class Bench:
 
     def wrk(self, port: int, path: str = "/", *, seconds: float, connections: int | None = None,
             requests: Path | None = None, expected=(200,)) -> loadgen.Load:
-        return loadgen.run(f"http://127.0.0.1:{port}{path}", seconds=seconds,
+        meter = CpuMeter(self.cpu_groups())
+        load = loadgen.run(f"http://127.0.0.1:{port}{path}", seconds=seconds,
                            connections=connections or self.concurrency(),
                            requests_file=requests, expected=expected)
+        load.extra["cores_used"] = meter.cores(load.seconds)
+        return load
+
+    def cpu_groups(self) -> dict[str, list[int]]:
+        """The process trees whose CPU time is accounted during a load (by name)."""
+        groups = {"web": [p.pid for p in self.stack.procs if p.name in ("web", "calib-web")],
+                  "bare": [p.pid for p in self.stack.procs if p.name == "bare"],
+                  "rq workers": [p.pid for p in self.stack.procs if "worker" in p.name],
+                  "redis": [p.pid for p in self.stack.procs if p.name == "redis"],
+                  "smtp sink": [self.stack.sink.pid] if self.stack.sink else [],
+                  "postgres": [self.stack.postgres_pid()] if self.stack.postgres_pid() else [],
+                  "bench": [os.getpid()]}
+        return {name: pids for name, pids in groups.items() if pids}
 
     def queue_length(self, name: str) -> int:
         from campaign.queue import get_queue
@@ -468,7 +481,8 @@ class Bench:
                    tgt=target("count.json/s", round(count_app.rate), ">=", 3000, "/s")),
             figure("count.json p99 ms", count_app.latency_ms["p99"], count_bare.latency_ms["p99"]),
             figure("page requests/s", round(page_app.rate), round(page_bare.rate),
-                   tgt=target("page/s vs bare", round(page_app.rate), ">=", round(page_bare.rate), "/s (bare)")),
+                   tgt=target("page/s vs bare", round(page_app.rate), ">=", round(page_bare.rate),
+                              "/s (bare)")),
             figure("page p99 ms", page_app.latency_ms["p99"], page_bare.latency_ms["p99"]),
             figure("errors", count_app.errors + page_app.errors, count_bare.errors + page_bare.errors,
                    with_ratio=False),
@@ -532,8 +546,9 @@ class Bench:
                 break
             time.sleep(0.1)
         seconds = round(time.perf_counter() - started, 2)
+        sampler.sample()
         sampler.stop()
-        maxrss_mb = stop_and_reap(worker, self.stack)
+        self.stack.forget(worker)
         delivery = self.db.session.get(Delivery, delivery_id)
         files = packages.package_files(delivery)
         with files["csv"].open("rb") as fh:
@@ -548,7 +563,7 @@ class Bench:
         bare = run_measured([sys.executable, "-m", "bench.bare_jobs", "delivery",
                              str(self.campaigns.ids["big"]), str(self.stack.dir / "bare-delivery")],
                             self.stack.env)
-        peak = max(maxrss_mb, sampler.peak_mb)
+        peak = sampler.peak_mb
         sent = state == DeliveryState.SENT
         figures = [
             figure("seconds", seconds if sent else None, bare["seconds"],
@@ -557,12 +572,12 @@ class Bench:
                    tgt=target("peak memory", round(peak), "<=", 300, " MB")),
         ]
         return {"title": "delivery", "figures": figures, "checks": checks,
-                "app": {"seconds": seconds, "peak_rss_mb_kernel": round(maxrss_mb),
-                        "peak_rss_mb_sampled": round(sampler.peak_mb)},
+                "app": {"seconds": seconds, "peak_rss_mb": round(peak),
+                        "peak_rss_mb_by_process": {str(k): round(v) for k, v in sampler.peaks.items()}},
                 "bare": bare,
                 "notes": ["seconds: from request_delivery() to the delivery being sent (worker "
-                          "already running); peak memory: the worker and its work-horse, the "
-                          "kernel's ru_maxrss"]}
+                          "already running); peak memory: the largest peak resident set (VmHWM) "
+                          "of the worker and of the work-horse that built the package"]}
 
     def fanout(self) -> dict:
         """The goal notification to every consenting supporter of the big petition, by SMTP."""
@@ -703,7 +718,8 @@ class Bench:
             exact_total = sum(exact.get(cid, {}).values())
             campaigns.append({
                 "campaign": names.get(cid, cid), "cached": cached[cid], "count_star": exact_total,
-                "countries_equal": by_country.get(cid, {}) == {k: v for k, v in exact.get(cid, {}).items() if v},
+                "countries_equal": by_country.get(cid, {}) == {
+                    k: v for k, v in exact.get(cid, {}).items() if v},
                 "equal": cached[cid] == exact_total})
         equal = all(c["equal"] and c["countries_equal"] for c in campaigns) and pending == 0
         total_cached = sum(cached.values())
@@ -714,6 +730,50 @@ class Bench:
                           note="app: cached; bare column: COUNT(*)")]
         return {"title": "exactness", "figures": figures, "campaigns": campaigns,
                 "deltas_left": pending}
+
+
+class CpuMeter:
+    """CPU seconds used by named process trees (and by wrk, the only child reaped meanwhile)."""
+
+    def __init__(self, groups: dict[str, list[int]]):
+        self.groups = groups
+        self.before = {name: _tree_cpu(pids, skip_self=(name == "bench"))
+                       for name, pids in groups.items()}
+        self.children_before = _children_cpu()
+
+    def cores(self, seconds: float) -> dict[str, float]:
+        if not seconds:
+            return {}
+        used = {name: _tree_cpu(pids, skip_self=(name == "bench")) - self.before[name]
+                for name, pids in self.groups.items()}
+        used["wrk"] = _children_cpu() - self.children_before
+        return {name: round(max(0.0, v) / seconds, 2) for name, v in used.items()}
+
+
+def _tree_cpu(pids: list[int], skip_self: bool = False) -> float:
+    total = 0.0
+    for pid in pids:
+        try:
+            root = psutil.Process(pid)
+            procs = [root, *root.children(recursive=True)]
+        except psutil.Error:
+            continue
+        for proc in procs:
+            if skip_self and proc.pid != pid:
+                continue  # the bench's own children are the servers, counted on their own
+            try:
+                t = proc.cpu_times()
+                total += t.user + t.system
+            except psutil.Error:
+                pass
+    return total
+
+
+def _children_cpu() -> float:
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 class CountPoller(threading.Thread):
@@ -774,60 +834,64 @@ def _percentile(values: list[float], pct: float) -> float:
 
 
 class TreeSampler(threading.Thread):
-    """Samples the resident memory of a process and each of its children every 50 ms."""
+    """The peak resident memory of a process and of each of its children (an RQ work-horse).
+
+    Reads the kernel's high-water mark (``VmHWM`` in /proc/PID/status) every 20 ms: the peak
+    since the process started, so a late sample still sees an earlier peak. (``ru_maxrss``
+    from ``wait4`` would not do: across fork and exec it keeps the parent's, this bench's, size.)
+    """
 
     def __init__(self, pid: int):
         super().__init__(daemon=True)
         self.pid = pid
         self.peak_mb = 0.0
+        self.peaks: dict[int, float] = {}
         self._stop_event = threading.Event()
 
-    def run(self) -> None:
+    def sample(self) -> None:
         try:
             root = psutil.Process(self.pid)
+            pids = [self.pid, *(c.pid for c in root.children(recursive=True))]
         except psutil.Error:
             return
+        for pid in pids:
+            peak = _vm_hwm_mb(pid)
+            if peak:
+                self.peaks[pid] = max(self.peaks.get(pid, 0.0), peak)
+                self.peak_mb = max(self.peak_mb, peak)
+
+    def run(self) -> None:
         while not self._stop_event.is_set():
-            try:
-                for proc in [root, *root.children(recursive=True)]:
-                    self.peak_mb = max(self.peak_mb, proc.memory_info().rss / 2**20)
-            except psutil.Error:
-                pass
-            self._stop_event.wait(0.05)
+            self.sample()
+            self._stop_event.wait(0.02)
 
     def stop(self) -> None:
         self._stop_event.set()
         self.join(5)
 
 
-def stop_and_reap(proc: Proc, stack: Stack) -> float:
-    """Stop an RQ worker (warm shutdown) and return the peak RSS in MB of it and its children,
-    as the kernel counted it (``ru_maxrss`` from ``wait4``)."""
-    os.killpg(proc.pid, signal.SIGTERM)
+def _vm_hwm_mb(pid: int) -> float:
     try:
-        _, _, usage = os.wait4(proc.pid, 0)
-    except ChildProcessError:
-        usage = None
-    proc.popen.returncode = 0
-    if proc in stack.procs:
-        stack.procs.remove(proc)
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
+        with open(f"/proc/{pid}/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
         pass
-    return usage.ru_maxrss / 1024 if usage else 0.0
+    return 0.0
 
 
 def run_measured(args: list[str], env: dict) -> dict:
     """Run a process to its end; its JSON output plus its peak RSS (``maxrss_mb``)."""
     popen = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, text=True, start_new_session=True)
-    out = popen.stdout.read()
-    _, status, usage = os.wait4(popen.pid, 0)
-    popen.returncode = os.waitstatus_to_exitcode(status)
+    sampler = TreeSampler(popen.pid)
+    sampler.start()
+    out, _ = popen.communicate()
+    sampler.stop()
     if popen.returncode != 0:
         raise RuntimeError(f"{' '.join(args)} failed with {popen.returncode}")
     result = json.loads(out.strip().splitlines()[-1])
-    result["maxrss_mb"] = round(usage.ru_maxrss / 1024, 1)
+    result["maxrss_mb"] = round(sampler.peak_mb, 1)
     return result
 
 

@@ -209,6 +209,15 @@ class Stack:
             time.sleep(0.1)
         return server.get_uri()
 
+    def postgres_pid(self) -> int | None:
+        """The postmaster of the embedded server (its backends are its children)."""
+        if self._pg_server is None:
+            return None
+        try:
+            return self._pg_server.get_pid()
+        except Exception:  # noqa: BLE001 - only used to account CPU time
+            return None
+
     # ------------------------------------------------------------------ Redis
 
     def start_redis(self) -> str:

@@ -23,6 +23,10 @@ from flask import current_app, render_template
 from campaign.models import utcnow
 
 
+class PermanentMailError(Exception):
+    """The mail server refused this recipient for good (a 5xx reply): retrying cannot help."""
+
+
 @dataclass
 class Email:
     to: str
@@ -90,7 +94,17 @@ def _send_smtp(url, message: EmailMessage) -> None:
             client.starttls(context=ssl.create_default_context())
         if url.username:
             client.login(unquote(url.username), unquote(url.password or ""))
-        client.send_message(message)
+        try:
+            client.send_message(message)
+        except smtplib.SMTPRecipientsRefused as exc:
+            codes = [code for code, _ in exc.recipients.values()]
+            if all(code >= 500 for code in codes):
+                raise PermanentMailError(f"recipient refused ({codes[0]})") from exc
+            raise
+        except smtplib.SMTPDataError as exc:
+            if exc.smtp_code >= 500:
+                raise PermanentMailError(f"message refused ({exc.smtp_code})") from exc
+            raise
 
 
 def outbox_folder() -> Path | None:
@@ -107,6 +121,7 @@ def send_once(key: str, email: Email) -> bool:
     fails the receipt is rolled back and the error propagates for RQ to retry.
     Returns True if this call sent the email.
     """
+    from sqlalchemy import update
     from sqlalchemy.exc import IntegrityError
 
     from campaign.extensions import db
@@ -120,6 +135,12 @@ def send_once(key: str, email: Email) -> bool:
         return False
     try:
         send(email)
+    except PermanentMailError as exc:
+        # Keep the receipt, marked: one dead mailbox must not stop a batch or be retried.
+        db.session.execute(
+            update(MailReceipt).where(MailReceipt.key == key).values(error=str(exc)[:300]))
+        db.session.commit()
+        return False
     except Exception:
         db.session.rollback()
         raise

@@ -67,7 +67,10 @@ def test_claim_verified_by_a_link_to_a_work_address(client, run_jobs, outbox):
     run_jobs()
     [message] = outbox()
     assert message["To"] == f"me@{brand.domains[0]}"
-    response = client.get(link_in(message, "/brands/claims/verify/"), follow_redirects=True)
+    link = link_in(message, "/brands/claims/verify/")
+    assert "Confirm the claim" in client.get(link).get_data(as_text=True)
+    assert client.get(f"/brands/{brand.slug}/inbox").status_code == 403  # opening is not enough
+    response = post_form(client, link, {}, follow_redirects=True)
     assert "You are verified" in response.get_data(as_text=True)
     assert client.get(f"/brands/{brand.slug}/inbox").status_code == 200
     again = post_form(client, f"/brands/{brand.slug}/claim", {"title": "x", "work_email": ""})

@@ -37,6 +37,7 @@ def test_sign_up_verify_start_a_petition_approve_and_browse(browser, live_app, t
     [message] = read_outbox(tmp_path / "outbox")
     assert message["To"] == "ada@example.org"
     page.goto(base + link_in(message, "/verify-email/"))
+    page.get_by_role("button", name="Yes, confirm my address").click()
     page.get_by_text("ada@example.org is confirmed").wait_for()
 
     # She starts a petition and submits it for review.

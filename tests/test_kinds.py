@@ -152,7 +152,10 @@ def test_a_won_boycott_tells_pledgers_to_buy_again_and_becomes_a_buycott(client,
                          page=f"/boycotts/{boycott.slug}")
     assert response.status_code == 302 and "/buycotts/" in response.headers["Location"]
     buycott = db.session.execute(select(Campaign).filter_by(kind=CampaignKind.BUYCOTT)).scalar_one()
-    assert buycott.state == CampaignState.DRAFT and buycott.escalated_from_id == boycott.id
+    assert buycott.state == CampaignState.DRAFT and buycott.thanks_for_id == boycott.id
+    again = post_form(client, f"/boycotts/{boycott.slug}/thank-you-buycott", {},
+                      page=f"/boycotts/{boycott.slug}", follow_redirects=True)
+    assert "already started" in again.get_data(as_text=True)
     assert [e.brand_id for e in buycott.endorsements] == [boycott.target_brand_id]
 
 

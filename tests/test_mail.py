@@ -99,3 +99,42 @@ def test_enqueue_failure_does_not_lose_the_account(app, client, outbox):
     from campaign.models import User
 
     assert db.session.query(User).count() == 1
+
+
+class RefusingSMTP(Collector):
+    """Refuses one address for good (550), accepts the others."""
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address.startswith("dead@"):
+            return "550 No such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+
+def test_a_dead_mailbox_does_not_stop_a_batch(app, run_jobs):
+    from campaign.jobs import notify
+    from campaign.models import Support
+    from tests.factories import make_campaign
+
+    handler = RefusingSMTP()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        app.config["MAIL_URL"] = f"smtp://127.0.0.1:{port}"
+        petition = make_campaign()
+        for email in ("alive1@example.org", "dead@example.org", "alive2@example.org"):
+            db.session.add(Support(campaign_id=petition.id, email=email, email_canonical=email,
+                                   name="S", country="GB", consents_to_updates=True,
+                                   confirmed_at=petition.created_at))
+        db.session.commit()
+        notify.fan_out("victory", petition.id, petition.id)
+        run_jobs()
+    finally:
+        controller.stop()
+    delivered = sorted(r for e in handler.envelopes for r in e.rcpt_tos)
+    assert delivered == ["alive1@example.org", "alive2@example.org"]
+    refused = db.session.query(MailReceipt).filter(MailReceipt.error.is_not(None)).one()
+    assert refused.recipient == "dead@example.org" and "550" in refused.error

@@ -8,6 +8,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_login import current_user, login_required, login_user, logout_user
 
 from campaign.auth.forms import (
+    ActionForm,
     EmailOnlyForm,
     LoginForm,
     ResetPasswordForm,
@@ -93,9 +94,15 @@ def logout():
     return redirect(url_for("main.home"))
 
 
-@bp.route("/verify-email/<token>")
+@bp.route("/verify-email/<token>", methods=["GET", "POST"])
 def verify(token: str):
+    """The link in the verification email. Opening it shows a button; the POST verifies, so a
+    mail scanner that opens links cannot verify an address for whoever typed it."""
+    form = ActionForm()
     try:
+        user = accounts.user_for_verify_token(token)
+        if not form.validate_on_submit():
+            return render_template("auth/confirm_email.html", user=user, form=form)
         user = accounts.verify_email(token)
     except TokenError as exc:
         return render_template("auth/token_error.html", expired=exc.expired,

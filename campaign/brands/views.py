@@ -7,6 +7,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 from wtforms import SelectChoice
 
+from campaign.auth.forms import ActionForm
 from campaign.brands.forms import BrandForm, CertificationForm, ClaimForm, SuggestBrandForm
 from campaign.extensions import db
 from campaign.jobs.deliveries import delivery_link
@@ -182,9 +183,15 @@ def claim(slug: str):
     return render_template("brands/claim.html", brand=brand, form=form)
 
 
-@bp.route("/claims/verify/<token>")
+@bp.route("/claims/verify/<token>", methods=["GET", "POST"])
 def verify_claim(token: str):
+    """The link sent to a claimant's work address: a button, then the POST verifies (a mail
+    scanner opening the link must not make anyone speak for a brand)."""
+    form = ActionForm()
     try:
+        if not form.validate_on_submit():
+            member = service.member_for_claim_token(token, current_app.config["EMAIL_TOKEN_MAX_AGE"])
+            return render_template("brands/confirm_claim.html", member=member, form=form)
         member = service.verify_claim(token, current_app.config["EMAIL_TOKEN_MAX_AGE"])
     except TokenError as exc:
         return render_template("auth/token_error.html", expired=exc.expired,

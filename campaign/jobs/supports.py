@@ -32,3 +32,19 @@ def send_support_confirmation(support_id: int, send_number: int) -> bool:
         campaign_url=external_url(f"{campaign.blueprint}.show", slug=campaign.slug),
     )
     return send_once(f"confirm-support:{support.id}:{send_number}", email)
+
+
+@app_job
+def send_already_supporting(support_id: int, day: str) -> bool:
+    """Tell a supporter, at most once a day, that their support was already counted when
+    someone submitted the form again with their address."""
+    support = db.session.get(Support, support_id)
+    if support is None or support.confirmed_at is None or support.withdrawn_at is not None:
+        return False
+    campaign = support.campaign
+    return send_once(f"already:{support.id}:{day}", render_email(
+        "already_supporting", to=support.email,
+        subject=f"You already support: {campaign.title}", support=support, campaign=campaign,
+        campaign_url=external_url(f"{campaign.blueprint}.show", slug=campaign.slug),
+        withdraw_url=external_url("supports.withdraw",
+                                  token=support_token("withdraw", support))))

@@ -77,16 +77,25 @@ def request_verification(user_id: int) -> None:
             job_id=f"verify-{user_id}-{request_id}")
 
 
-def verify_email(token: str) -> User:
-    """Mark the address in ``token`` verified. Idempotent: a second use is not an error.
+def user_for_verify_token(token: str) -> User:
+    """The account a verification link is for, without changing anything.
 
-    Commits. Raises :class:`~campaign.tokens.TokenError` for an expired or forged token, and
+    Raises :class:`~campaign.tokens.TokenError` for an expired or forged token, and
     :class:`ServiceError` when the account's address changed since the link was sent.
     """
     payload = read_token("verify-email", token, current_app.config["EMAIL_TOKEN_MAX_AGE"])
     user = db.session.get(User, payload["u"])
     if user is None or user.email != payload["e"]:
         raise ServiceError("This link is for an address that is no longer on an account.")
+    return user
+
+
+def verify_email(token: str) -> User:
+    """Mark the address in ``token`` verified. Idempotent: a second use is not an error.
+
+    Commits. Raises like :func:`user_for_verify_token`.
+    """
+    user = user_for_verify_token(token)
     if user.email_verified_at is None:
         user.email_verified_at = utcnow()
         db.session.commit()

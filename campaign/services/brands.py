@@ -124,12 +124,18 @@ def claim_brand(user_id: int, brand_id: int, work_email: str | None, title: str)
     return member
 
 
-def verify_claim(token: str, max_age: int) -> BrandMember:
-    """Verify a claim from the link sent to the work address. Idempotent. Commits."""
+def member_for_claim_token(token: str, max_age: int) -> BrandMember:
+    """The claim a link is for, without changing anything; raises TokenError/ServiceError."""
     payload = read_token("brand-claim", token, max_age)
     member = db.session.get(BrandMember, payload["m"])
     if member is None or member.claim_email != payload["e"]:
         raise ServiceError("This link is for a claim that no longer exists.")
+    return member
+
+
+def verify_claim(token: str, max_age: int) -> BrandMember:
+    """Verify a claim from the link sent to the work address. Idempotent. Commits."""
+    member = member_for_claim_token(token, max_age)
     if member.verified_at is None:
         member.verified_at = utcnow()
         db.session.commit()

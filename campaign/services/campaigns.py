@@ -58,11 +58,14 @@ def _set_endorsements(campaign, endorsements: list[tuple[int, str]], evidence_on
                                                  evidence_on=evidence_on or utcnow().date()))
 
 
-def create_campaign(model: type[Campaign], organiser_id: int, data: dict[str, Any]) -> Campaign:
+def create_campaign(model: type[Campaign], organiser_id: int, data: dict[str, Any],
+                    **links: int) -> Campaign:
     """Save a new draft of kind ``model`` for ``organiser_id``. Commits.
 
     The slug comes from the title; if another campaign has it, a short random suffix is
-    added (the unique constraint decides, not a prior lookup).
+    added (the unique constraint decides, not a prior lookup). ``links`` (escalated_from_id,
+    thanks_for_id) are unique too: a second draft from the same campaign raises
+    ServiceError, however close together the two requests come.
     """
     organiser = db.session.get(User, organiser_id)
     if organiser is None or not organiser.is_verified:
@@ -70,7 +73,8 @@ def create_campaign(model: type[Campaign], organiser_id: int, data: dict[str, An
     base = slugify(data["title"])
     for attempt in range(5):
         campaign = model(organiser_id=organiser_id, state=CampaignState.DRAFT,
-                         slug=base if attempt == 0 else f"{base}-{secrets.token_hex(3)}")
+                         slug=base if attempt == 0 else f"{base}-{secrets.token_hex(3)}",
+                         **links)
         _apply(campaign, data)
         db.session.add(campaign)
         try:
@@ -78,6 +82,11 @@ def create_campaign(model: type[Campaign], organiser_id: int, data: dict[str, An
             return campaign
         except IntegrityError:
             db.session.rollback()
+            for name, value in links.items():
+                taken = db.session.execute(db.select(Campaign.id).where(
+                    getattr(Campaign, name) == value)).first()
+                if taken:
+                    raise ServiceError("A campaign was already started from this one.") from None
     raise ServiceError("Could not find a free web address for this title; try another title.")
 
 

@@ -19,11 +19,16 @@ from campaign.services.campaigns import create_campaign
 NEXT_KIND = {CampaignKind.PROPOSAL: Petition, CampaignKind.PETITION: Boycott}
 
 
+def brand_answered(campaign: Campaign) -> bool:
+    """The brand answered: a public answer, or a status it set on a proposal."""
+    return (any(r.brand_id == campaign.target_brand_id for r in campaign.responses)
+            or bool(getattr(campaign, "status_changes", [])))
+
+
 def can_escalate(campaign: Campaign) -> bool:
     return (campaign.kind in NEXT_KIND and campaign.is_public
             and campaign.answer_deadline is not None and campaign.answer_deadline <= utcnow()
-            and not any(r.brand_id == campaign.target_brand_id for r in campaign.responses)
-            and not campaign.escalations)
+            and not brand_answered(campaign) and not campaign.escalations)
 
 
 def escalate(campaign_id: int, user_id: int) -> Campaign:
@@ -38,9 +43,11 @@ def escalate(campaign_id: int, user_id: int) -> Campaign:
         raise ServiceError("Only the organiser can escalate this campaign.")
     if campaign.kind not in NEXT_KIND:
         raise ServiceError(f"A {campaign.noun} cannot be escalated.")
+    if not campaign.is_public:
+        raise ServiceError("Only a published campaign can be escalated.")
     if campaign.answer_deadline is None or campaign.answer_deadline > utcnow():
         raise ServiceError("A campaign can be escalated once its answer deadline has passed.")
-    if any(r.brand_id == campaign.target_brand_id for r in campaign.responses):
+    if brand_answered(campaign):
         raise ServiceError("The brand has answered, so this campaign cannot be escalated.")
     if campaign.escalations:
         raise ServiceError("This campaign was already escalated.")
@@ -52,10 +59,7 @@ def escalate(campaign_id: int, user_id: int) -> Campaign:
             "goal": max(campaign.goal, campaign.confirmed_count * 2, 10),
             "target_brand_id": campaign.target_brand_id,
             "demand": demand, "demands": demand}
-    new = create_campaign(model, user_id, data)
-    new.escalated_from_id = campaign.id
-    db.session.commit()
-    return new
+    return create_campaign(model, user_id, data, escalated_from_id=campaign.id)
 
 
 def thank_you_buycott(boycott_id: int, user_id: int) -> Campaign:
@@ -73,11 +77,8 @@ def thank_you_buycott(boycott_id: int, user_id: int) -> Campaign:
                 f"{boycott.victory_story or ''}",
         "goal": max(boycott.goal, 10),
         "endorsements": [(brand.id, f"Met the demands of the boycott “{boycott.title}”"[:300])],
-    })
-    buycott.escalated_from_id = boycott.id
-    for endorsement in buycott.endorsements:
-        endorsement.evidence_on = utcnow().date()
-    db.session.commit()
+        "evidence_on": utcnow().date(),
+    }, thanks_for_id=boycott.id)
     return buycott
 
 

@@ -127,6 +127,14 @@ def _again(campaign: Campaign, canonical: str, verified_now: bool, user) -> Supp
             support.confirmation_sends = 0
     if support.confirmed_at is not None:
         db.session.commit()
+        if not verified_now:
+            # Tell the address owner, not whoever typed it (the page shows them nothing).
+            from campaign.jobs.supports import send_already_supporting
+            from campaign.queue import enqueue
+
+            day = utcnow().date().isoformat()
+            enqueue(send_already_supporting, support.id, day, queue="high",
+                    job_id=f"already-{support.id}-{day}")
         return SupportResult(support.id, Outcome.ALREADY_CONFIRMED)
     if verified_now:
         support.confirmed_at = utcnow()

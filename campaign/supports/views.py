@@ -8,7 +8,7 @@ from flask_login import current_user, login_required
 
 from campaign.auth.forms import ActionForm
 from campaign.extensions import csrf, db, limiter
-from campaign.models import Support
+from campaign.models import Support, canonical_email
 from campaign.services import ServiceError
 from campaign.services import supports as service
 from campaign.supports.forms import SupportForm
@@ -56,7 +56,15 @@ def register_support_route(bp_kind: Blueprint, load) -> None:
         except ServiceError as exc:
             form.form_errors.append(str(exc))
             return render_template("campaigns/show.html", campaign=campaign, form=form), 400
-        session["last_support"] = {"id": result.support_id, "outcome": result.outcome.value}
+        outcome = result.outcome
+        owner = (current_user.is_authenticated
+                 and canonical_email(current_user.email) == canonical_email(form.email.data))
+        if not owner and outcome != service.Outcome.CONFIRMED:
+            # One answer for every address typed by someone who may not own it: whether it
+            # already supports this campaign is told by email to its owner only.
+            outcome = service.Outcome.PENDING
+        session["last_support"] = {"id": result.support_id, "outcome": outcome.value,
+                                   "email": form.email.data}
         return redirect(url_for("supports.thanks", slug=campaign.slug), 303)
 
 
@@ -67,7 +75,7 @@ def thanks(slug: str):
     if support is None or support.campaign.slug != slug:
         abort(404)
     return render_template("supports/thanks.html", support=support, campaign=support.campaign,
-                           outcome=last["outcome"])
+                           outcome=last["outcome"], email=last.get("email", ""))
 
 
 @bp.route("/confirm/<token>")
