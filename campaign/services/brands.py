@@ -151,3 +151,32 @@ def approve_claim(member_id: int, moderator_id: int) -> BrandMember:
     member.approved_by_id = moderator.id
     db.session.commit()
     return member
+
+
+def reject_claim(member_id: int, moderator_id: int) -> None:
+    """Refuse a claim that is waiting (its row goes, so the person may claim again). Commits."""
+    _moderator(moderator_id)
+    member = db.session.get(BrandMember, member_id)
+    if member is None or member.verified_at is not None:
+        raise ServiceError("This claim is not waiting for a decision.")
+    db.session.delete(member)
+    db.session.commit()
+
+
+def reject_brand(brand_id: int, moderator_id: int) -> str:
+    """Refuse a suggested brand nobody uses yet. Commits; returns its name."""
+    from campaign.models import Campaign, Endorsement
+
+    _moderator(moderator_id)
+    brand = db.session.get(Brand, brand_id)
+    if brand is None or brand.approved_at is not None:
+        raise ServiceError("This brand is not waiting for approval.")
+    used = db.session.execute(db.select(Campaign.id).where(Campaign.target_brand_id == brand.id)
+                              .union(db.select(Endorsement.campaign_id)
+                                     .where(Endorsement.brand_id == brand.id))).first()
+    if used or brand.subsidiaries:
+        raise ServiceError("This brand is used already; edit it instead.")
+    name = brand.name
+    db.session.delete(brand)
+    db.session.commit()
+    return name

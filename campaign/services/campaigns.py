@@ -228,3 +228,48 @@ def declare_victory(campaign_id: int, user_id: int, story: str) -> Campaign:
     enqueue_notice(notice.id)
     db.session.refresh(campaign)
     return campaign
+
+
+def close_campaign(campaign_id: int, user_id: int) -> Campaign:
+    """The organiser closes an open campaign now (it keeps its page and counts). Commits."""
+    campaign = _owned(campaign_id, user_id)
+    claimed = db.session.execute(
+        sa_update(Campaign).where(Campaign.id == campaign.id,
+                                  Campaign.state == CampaignState.OPEN)
+        .values(state=CampaignState.CLOSED, closed_at=utcnow()).returning(Campaign.id)).first()
+    db.session.commit()
+    if claimed is None:
+        raise ServiceError("Only an open campaign can be closed.")
+    return campaign
+
+
+def hide_campaign(campaign_id: int, moderator_id: int, reason: str) -> Campaign:
+    """A moderator takes a public campaign down, telling the organiser why. Commits."""
+    moderator = db.session.get(User, moderator_id)
+    if moderator is None or not moderator.is_moderator:
+        raise ServiceError("Only moderators can hide campaigns.")
+    if not reason.strip():
+        raise ServiceError("Give the organiser a reason.")
+    campaign = db.session.get(Campaign, campaign_id)
+    if campaign is None or not campaign.is_public:
+        raise ServiceError("Only a public campaign can be hidden.")
+    campaign.state = CampaignState.HIDDEN
+    campaign.rejection_reason = reason.strip()
+    db.session.commit()
+    return campaign
+
+
+def renew_endorsement(campaign_id: int, user_id: int, endorsement_id: int, evidence_on,
+                      reason: str | None = None) -> Endorsement:
+    """The organiser renews an endorsement with newer evidence (not in the future). Commits."""
+    campaign = _owned(campaign_id, user_id)
+    endorsement = db.session.get(Endorsement, endorsement_id)
+    if endorsement is None or endorsement.campaign_id != campaign.id:
+        raise ServiceError("No such endorsement on this buycott.")
+    if evidence_on is None or evidence_on > utcnow().date():
+        raise ServiceError("Give the date of the new evidence (not in the future).")
+    endorsement.evidence_on = evidence_on
+    if reason and reason.strip():
+        endorsement.reason = reason.strip()[:300]
+    db.session.commit()
+    return endorsement

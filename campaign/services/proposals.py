@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from campaign.dbutil import insert_ignoring_conflicts
@@ -226,3 +226,12 @@ def _move_endorsements(source: Proposal, target: Proposal) -> int:
         if counted:
             db.session.add(CountDelta(campaign_id=source.id, country=s.country, delta=-1))
     return gained
+
+
+def dismiss_reports(comment_id: int, moderator_id: int) -> None:
+    """A moderator keeps a reported comment: its reports are cleared. Commits."""
+    moderator = db.session.get(User, moderator_id)
+    if moderator is None or not moderator.is_moderator:
+        raise ServiceError("Only moderators can dismiss reports.")
+    db.session.execute(delete(CommentReport).where(CommentReport.comment_id == comment_id))
+    db.session.commit()

@@ -41,10 +41,12 @@ ACCESS = {
     "organiser": ["{kind}.edit", "{kind}.submit", "{kind}.contacts_csv",
                   "{kind}.declare_victory", "{kind}.deliver", "{kind}.escalate",
                   "{kind}.post_update", "{kind}.raise_goal", "{kind}.retry_delivery",
-                  "{kind}.supporters", "{kind}.thank_you_buycott", "proposals.invite"],
+                  "{kind}.supporters", "{kind}.thank_you_buycott", "{kind}.close",
+                  "{kind}.renew_endorsement", "proposals.invite"],
     "moderator": ["moderation.queue", "moderation.review", "moderation.approve",
                   "moderation.reject", "moderation.approve_brand", "moderation.approve_claim",
-                  "moderation.hide_comment", "brands.new", "brands.edit",
+                  "moderation.hide_comment", "moderation.reject_brand", "moderation.reject_claim",
+                  "moderation.dismiss_reports", "moderation.hide_campaign", "brands.new", "brands.edit",
                   "brands.add_certification"],
     "brand_member": ["brands.inbox", "proposals.set_status"],
     "token": ["deliveries.show", "deliveries.download", "deliveries.verdict", "supports.confirm",
@@ -104,6 +106,7 @@ def url_for_rule(rule, world) -> str:
               "token": "forged-token", "campaign_id": campaign.id, "brand_id": world["brand"].id,
               "member_id": 1, "comment_id": world["comment"].id, "support_id": world["support"].id,
               "delivery_id": world["delivery"].id, "invitation_id": 1, "response_id": 1,
+              "endorsement_id": 1,
               "name": "signatures.csv" if "download" in rule.endpoint else "x.eml"}
     url = rule.rule
     for name in re.findall(r"<(?:[^:<>]+:)?(\w+)>", url):
