@@ -534,6 +534,7 @@ class Bench:
         self.wait_for_workers(1)
         sampler = TreeSampler(worker.pid)
         sampler.start()
+        meter = CpuMeter(self.cpu_groups())
         started = time.perf_counter()
         delivery = request_delivery(self.campaigns.ids["big"], self.campaigns.organiser_id)
         delivery_id = delivery.id
@@ -546,6 +547,8 @@ class Bench:
                 break
             time.sleep(0.1)
         seconds = round(time.perf_counter() - started, 2)
+        cores = meter.cores(seconds)
+        cores.pop("wrk", None)
         sampler.sample()
         sampler.stop()
         self.stack.forget(worker)
@@ -572,7 +575,7 @@ class Bench:
                    tgt=target("peak memory", round(peak), "<=", 300, " MB")),
         ]
         return {"title": "delivery", "figures": figures, "checks": checks,
-                "app": {"seconds": seconds, "peak_rss_mb": round(peak),
+                "app": {"seconds": seconds, "peak_rss_mb": round(peak), "cores_used": cores,
                         "peak_rss_mb_by_process": {str(k): round(v) for k, v in sampler.peaks.items()}},
                 "bare": bare,
                 "notes": ["seconds: from request_delivery() to the delivery being sent (worker "
@@ -599,6 +602,7 @@ class Bench:
 
         # The bare ceiling: the same receipts and SMTP sends from plain processes.
         self.stack.sink_command("reset")
+        meter = CpuMeter({**self.cpu_groups(), "bare fan-out": []})
         started = time.time()
         procs = [subprocess.Popen([sys.executable, "-m", "bench.bare_jobs", "fanout", str(big),
                                    str(self.mail_port), str(k), str(workers)],
@@ -608,11 +612,14 @@ class Bench:
         for p in procs:
             p.communicate(timeout=sizes.fanout_timeout)
         bare = self.mail_outcome(expected, started)
+        bare["cores_used"] = meter.cores(time.time() - started)
+        bare["cores_used"]["bare fan-out"] = bare["cores_used"].pop("wrk", 0.0)
 
         # The app: real RQ workers running the batch jobs that fan_out enqueues.
         self.stack.sink_command("reset")
         procs = self.stack.start_workers(workers, name="fanout-worker")
         self.wait_for_workers(workers)
+        meter = CpuMeter(self.cpu_groups())
         started = time.time()
         batches = fan_out("goal", milestone_id, big)
         self.db.session.commit()
@@ -628,6 +635,8 @@ class Bench:
                 break  # stalled
             time.sleep(0.25)
         app = self.mail_outcome(expected, started)
+        app["cores_used"] = meter.cores(time.time() - started)
+        app["cores_used"].pop("wrk", None)
         from rq.registry import FailedJobRegistry
 
         from campaign.queue import get_queue
