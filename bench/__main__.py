@@ -81,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
                 try:
                     results["scenarios"][name] = getattr(bench, name)()
                 except Exception as exc:  # noqa: BLE001 - report it, run the others
+                    bench.db.session.rollback()
                     failed.append(name)
                     results["scenarios"][name] = {"title": name, "error": repr(exc),
                                                   "traceback": traceback.format_exc()[-4000:]}

@@ -5,11 +5,12 @@
     filter, in id order) from PostgreSQL through a server-side cursor into a CSV file,
     hashing it. Prints ``{"rows", "seconds"}`` as JSON.
 
-``python -m bench.bare_jobs fanout CAMPAIGN_ID SMTP_PORT PART PARTS``
-    The fan-out's I/O with nothing else, for the PART-th of PARTS slices of the recipients: per
-    email, one INSERT of a receipt, one SMTP connection and message, one COMMIT (as
-    ``send_once`` does), with a message of the app's size built without templates. Prints
-    ``{"sent", "seconds"}`` as JSON.
+``python -m bench.bare_jobs fanout IDS_FILE SMTP_PORT PART PARTS [reuse]``
+    The fan-out's I/O with nothing else, for the PART-th of PARTS slices of the support ids in
+    IDS_FILE (one a line): per email, one INSERT of a receipt, one SMTP connection and message,
+    one COMMIT (as ``send_once`` does), with a message of the app's size built without
+    templates. With ``reuse``, one SMTP connection carries all of a process's messages (still a
+    receipt and a commit per email). Prints ``{"sent", "seconds"}`` as JSON.
 
 Both read ``DATABASE_URL`` from the environment, like the app.
 """
@@ -73,22 +74,27 @@ def _message(support_id: int, name: str, email: str) -> EmailMessage:
     return message
 
 
-def fanout(campaign_id: int, port: int, part: int, parts: int) -> dict:
+def fanout(ids_file: Path, port: int, part: int, parts: int, reuse: bool = False) -> dict:
     started = time.perf_counter()
     sent = 0
+    ids = [int(line) for line in ids_file.read_text().split()][part::parts]
     with psycopg.connect(os.environ["DATABASE_URL"]) as conn:
         recipients = conn.execute(
-            "SELECT id, name, email FROM supports WHERE campaign_id = %s AND consents_to_updates"
-            " AND confirmed_at IS NOT NULL AND withdrawn_at IS NULL AND id %% %s = %s ORDER BY id",
-            [campaign_id, parts, part]).fetchall()
+            "SELECT id, name, email FROM supports WHERE id = ANY(%s) ORDER BY id", [ids]).fetchall()
         conn.commit()
+        shared = smtplib.SMTP("127.0.0.1", port, timeout=30) if reuse else None
         for support_id, name, email in recipients:
             conn.execute("INSERT INTO mail_receipts (key, recipient, sent_at) VALUES (%s, %s, now())",
-                         [f"bare-goal:{support_id}", email])
-            with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
-                client.send_message(_message(support_id, name, email))
+                         [f"bare-{'reuse' if reuse else 'goal'}:{support_id}", email])
+            if shared is not None:
+                shared.send_message(_message(support_id, name, email))
+            else:
+                with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
+                    client.send_message(_message(support_id, name, email))
             conn.commit()
             sent += 1
+        if shared is not None:
+            shared.quit()
     return {"sent": sent, "seconds": round(time.perf_counter() - started, 3)}
 
 
@@ -97,7 +103,8 @@ def main() -> None:
     if command == "delivery":
         result = delivery(int(args[0]), Path(args[1]))
     elif command == "fanout":
-        result = fanout(int(args[0]), int(args[1]), int(args[2]), int(args[3]))
+        result = fanout(Path(args[0]), int(args[1]), int(args[2]), int(args[3]),
+                        reuse=args[4:5] == ["reuse"])
     else:
         raise SystemExit(f"unknown command {command!r}")
     print(json.dumps(result), flush=True)

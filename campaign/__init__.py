@@ -120,6 +120,7 @@ def register_blueprints(app: Flask) -> None:
     from campaign.main.views import bp as main_bp
     from campaign.moderation.views import bp as moderation_bp
     from campaign.petitions import bp as petitions_bp
+    from campaign.privacy.views import bp as privacy_bp
     from campaign.proposals import bp as proposals_bp
     from campaign.proposals.views import community as community_bp
     from campaign.supports.views import bp as supports_bp
@@ -138,6 +139,7 @@ def register_blueprints(app: Flask) -> None:
         supports_bp,
         deliveries_bp,
         community_bp,
+        privacy_bp,
         api_bp,
     ):
         app.register_blueprint(bp)

@@ -38,6 +38,7 @@ SCHEDULE = (
              every_seconds=60),
     Periodic("sweep", "campaign.jobs.counting.sweep_job", "default", every_seconds=60),
     Periodic("recount", "campaign.jobs.counting.recount_job", "bulk", at_hour_utc=3),
+    Periodic("anonymise", "campaign.jobs.privacy.anonymise_job", "bulk", at_hour_utc=4),
 )
 
 

@@ -59,6 +59,9 @@ class Config:
     MAX_CONTENT_LENGTH = 5 * 1024 * 1024
 
     CAMPAIGNS_PER_PAGE = 12
+    # Supporters' personal details are anonymised this many days after a campaign ends.
+    ANONYMISE_AFTER_DAYS = 182
+    PRIVACY_TOKEN_MAX_AGE = int(timedelta(days=1).total_seconds())
     # Where delivery packages are kept (a shared volume when workers run on several hosts).
     DELIVERY_STORAGE: str | None = None
     # Private links to a delivery keep working this long.
@@ -140,6 +143,7 @@ _FROM_ENV = {
     "RATELIMIT_LOGIN": ("RATELIMIT_LOGIN", str),
     "RATELIMIT_CAMPAIGN_CREATE": ("RATELIMIT_CAMPAIGN_CREATE", str),
     "PROXY_FIX": ("PROXY_FIX", int),
+    "ANONYMISE_AFTER_DAYS": ("ANONYMISE_AFTER_DAYS", int),
     "TRUSTED_HOSTS": ("TRUSTED_HOSTS", lambda v: [h.strip() for h in v.split(",") if h.strip()]),
 }
 

@@ -23,3 +23,4 @@ def test_the_nightly_recount_runs_once_in_its_hour(app):
 def test_clock_jobs_run_in_a_real_worker(app, run_jobs):
     tick(datetime(2026, 11, 23, 3, 0, tzinfo=UTC))
     assert run_jobs() == 4
+    assert "anonymise" in tick(datetime(2026, 11, 23, 4, 0, tzinfo=UTC))

@@ -85,6 +85,8 @@ class Campaign(Base):
     thanks_for_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"), unique=True)
     # What changed, told by the organiser when declaring victory (Markdown).
     victory_story: Mapped[str | None] = mapped_column(Text)
+    # Supporters' personal details were anonymised this long after the campaign ended.
+    anonymised_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Supporters get at most one update email a day per campaign.
     last_update_emailed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

@@ -60,6 +60,10 @@ class Support(Base):
     comment: Mapped[str | None] = mapped_column(Text)
     monthly_spend: Mapped[int | None] = mapped_column(Integer)
     consents_to_updates: Mapped[bool] = mapped_column(default=False)
+    # The words the supporter agreed to when signing (kept as evidence of consent).
+    consent_text: Mapped[str | None] = mapped_column(Text)
+    # Set when personal details were erased or anonymised; the support still counts.
+    anonymised_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # A conditional boycott pledge: "I'll stop buying once N others pledge too".
     condition_threshold: Mapped[int | None] = mapped_column(Integer)
     # When the campaign's count reached that threshold (the pledger is told once, then).

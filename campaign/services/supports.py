@@ -22,6 +22,7 @@ from campaign.models import (
     utcnow,
 )
 from campaign.services import ServiceError
+from campaign.services.privacy import consent_text
 from campaign.tokens import TokenError, read_token
 
 #: A pending support gets at most this many confirmation emails, whatever is resubmitted.
@@ -86,6 +87,7 @@ def add_support(campaign_id: int, *, name: str, email: str, country: str,
         consents_to_updates=consents_to_updates, ip_address=ip_address,
         confirmed_at=now if verified_now else None, confirmation_sends=0 if verified_now else 1,
         condition_threshold=condition_threshold, created_at=now,
+        consent_text=consent_text(campaign, is_public, consents_to_updates),
     )
     if new_id is not None:
         for brand_id in sorted(set(pledged_brand_ids or [])):

@@ -34,6 +34,7 @@ ACCESS = {
                "brands.index", "brands.show", "brands.roadmap", "deliveries.verify",
                "proposals.similar", "{kind}.show", "{kind}.supporters_csv", "{kind}.support",
                "supports.thanks", "auth.login", "auth.signup", "auth.logout",
+               "privacy.request_link",
                "auth.request_reset", "auth.resend_verification", "dev.outbox", "dev.message"],
     "member": ["accounts.profile", "accounts.pledges", "{kind}.new", "brands.suggest",
                "brands.claim", "auth.resend_mine", "community.report_comment",
@@ -49,7 +50,8 @@ ACCESS = {
                   "moderation.dismiss_reports", "moderation.hide_campaign", "brands.new", "brands.edit",
                   "brands.add_certification"],
     "brand_member": ["brands.inbox", "proposals.set_status"],
-    "token": ["deliveries.show", "deliveries.download", "deliveries.verdict", "supports.confirm",
+    "token": ["privacy.show", "privacy.download", "privacy.erase",
+              "deliveries.show", "deliveries.download", "deliveries.verdict", "supports.confirm",
               "supports.unsubscribe", "supports.withdraw", "auth.verify", "auth.reset_password",
               "brands.verify_claim"],
 }

@@ -1,0 +1,74 @@
+"""A person sees, downloads and erases their data; ended campaigns are anonymised; consent is
+stored with each support."""
+
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from campaign.extensions import db
+from campaign.models import Campaign, CampaignState, Support, User, utcnow
+from campaign.services.privacy import anonymise_ended_campaigns
+from tests.factories import make_campaign, make_user
+from tests.helpers import link_in, login, post_form
+from tests.test_kinds import pledge
+
+
+def test_the_consent_given_is_stored_with_the_support(client):
+    petition = make_campaign()
+    page = f"/petitions/{petition.slug}"
+    post_form(client, f"{page}/support", {"name": "Ada", "email": "ada@example.org",
+                                          "country": "GB", "consents_to_updates": "y"}, page=page)
+    support = db.session.execute(select(Support)).scalar_one()
+    assert petition.title in support.consent_text
+    assert "I agree to receive emails" in support.consent_text
+    assert "My name is not shown publicly." in support.consent_text  # box left unticked
+
+
+def test_a_supporter_downloads_and_erases_their_data_by_email(client, run_jobs, outbox):
+    petition = make_campaign()
+    pledge(petition, 1)
+    other = make_user("p1@example.org", name="Pat One")
+    run_jobs()
+    post_form(client, "/privacy/", {"email": "p1@example.org"})
+    run_jobs()
+    link = link_in(outbox()[-1], "/privacy/")
+    page = client.get(link).get_data(as_text=True)
+    assert petition.title in page and "Your account" in page
+    data = client.get(link + "/data.json").get_json()
+    assert data["supports"][0]["email"] == "p1@example.org"
+    assert data["account"]["name"] == "Pat One"
+    post_form(client, link + "/erase", {}, page=link)
+    db.session.commit()
+    support = db.session.execute(select(Support)).scalar_one()
+    assert support.email.endswith("@erased.invalid") and support.name == "Erased supporter"
+    assert support.confirmed_at is not None and support.withdrawn_at is None  # still counts
+    assert db.session.get(User, other.id).email.endswith("@erased.invalid")
+    assert post_form(client, "/login", {"email": "p1@example.org",
+                                        "password": "correct horse battery"}).status_code == 200
+    assert client.get("/privacy/forged").status_code == 400
+
+
+def test_ended_campaigns_are_anonymised_after_the_set_time_keeping_counts(app, run_jobs):
+    ended = make_campaign(state=CampaignState.CLOSED)
+    recent = make_campaign(state=CampaignState.CLOSED)
+    for campaign, n in ((ended, 1), (recent, 2)):
+        campaign.state = CampaignState.OPEN
+        db.session.commit()
+        pledge(campaign, n)
+        campaign.state = CampaignState.CLOSED
+    ended.closed_at = utcnow() - timedelta(days=app.config["ANONYMISE_AFTER_DAYS"] + 1)
+    recent.closed_at = utcnow() - timedelta(days=1)
+    db.session.commit()
+    run_jobs()
+    assert anonymise_ended_campaigns() == [ended.id]
+    db.session.commit()
+    rows = {s.campaign_id: s for s in db.session.execute(select(Support)).scalars()}
+    assert rows[ended.id].email.endswith("@erased.invalid") and rows[ended.id].country == "GB"
+    assert rows[recent.id].email == "p2@example.org"
+    assert db.session.get(Campaign, ended.id).confirmed_count == 1
+    assert anonymise_ended_campaigns() == []
+
+
+def test_members_find_the_data_page(client):
+    login(client, make_user().email)
+    assert "Your data" in client.get("/account/").get_data(as_text=True)
