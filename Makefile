@@ -4,12 +4,12 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum requirements.lock | cut -d' ' -f1)
 
-.PHONY: run test install browser lint lock clean
+.PHONY: run test install browser loadgen bench lint lock clean
 
 run: install
 	$(PY) -m campaign.launcher
 
-test: install browser node_modules/axe-core/axe.min.js
+test: install browser loadgen node_modules/axe-core/axe.min.js
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # axe-core (accessibility checks in the browser tests), from the npm registry, as locked.
@@ -36,6 +36,23 @@ browser:
 		else \
 			echo "The browser tests need Chromium at /usr/bin/chromium."; \
 			echo "Install it (Debian/Ubuntu: sudo apt-get install chromium) and run make test again."; \
+			exit 1; \
+		fi; }
+
+# Benchmarks against the production shape on this machine (see bench/__init__.py); not part of
+# `make test`, which runs only a smoke run of them. Extra arguments: make bench BENCH_ARGS="--smoke".
+bench: install loadgen
+	$(PY) -m bench $(BENCH_ARGS)
+
+# The benchmarks drive load with wrk (Debian's package); install it when we can, else say what to do.
+loadgen:
+	@command -v wrk >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "Installing wrk for the benchmarks (apt-get)…"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; \
+		else \
+			echo "The benchmarks need wrk."; \
+			echo "Install it (Debian/Ubuntu: sudo apt-get install wrk) and run make again."; \
 			exit 1; \
 		fi; }
 

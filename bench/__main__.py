@@ -68,7 +68,10 @@ def main(argv: list[str] | None = None) -> int:
     # SIGTERM (a CI timeout, say) stops everything we started, like Ctrl-C.
     signal.signal(signal.SIGTERM, _interrupt)
     started = time.monotonic()
-    log = lambda message: print(message, flush=True)  # noqa: E731
+
+    def log(message: str) -> None:
+        print(f"[{time.monotonic() - started:5.0f} s] {message}" if message else "", flush=True)
+
     failed = []
     with Stack(keep=args.keep, log=log) as stack:
         bench = Bench(sizes, stack, args.out.parent, profile=profile, log=log)
@@ -100,8 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     results["seconds"] = round(time.monotonic() - started, 1)
     results["summary"] = report.summary(results)
     report.write(results, args.out)
-    log("")
-    log(report.table(results))
+    print("\n" + report.table(results), flush=True)
     seeding = results.get("seeding")
     if seeding:
         log(f"\nSeeding: {seeding['supports']:,} supports in {seeding['seconds']} s "

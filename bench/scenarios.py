@@ -45,7 +45,7 @@ class Sizes:
     threads: int = 0
     pool_workers: int = 2  # RQ workers always running (high, default, bulk)
     fanout_workers: int = 4
-    drain_timeout: float = 300
+    drain_timeout: float = 60  # then the confirmation emails still queued are dropped
     delivery_timeout: float = 600
     fanout_timeout: float = 900
     bare_fanout_recipients: int = 20_000  # a rate needs no more; the app sends to all
@@ -54,11 +54,11 @@ class Sizes:
 
 
 FULL = Sizes()
-SMOKE = Sizes(smoke=True, big_supports=2_000, small_supports=100, surge_seconds=2, surge_pool=600,
-              confirm_seconds=3, watch_seconds=1.5, size_seconds=1.5, warmup_seconds=0.5,
-              calibrate=False, workers=2, threads=2, pool_workers=1, fanout_workers=2,
+SMOKE = Sizes(smoke=True, big_supports=2_000, small_supports=100, surge_seconds=2, surge_pool=120,
+              confirm_seconds=2, watch_seconds=1, size_seconds=1, warmup_seconds=1,
+              calibrate=False, workers=2, threads=2, pool_workers=2, fanout_workers=2,
               drain_timeout=60, delivery_timeout=60, fanout_timeout=60, profile_seconds=2,
-              profile_confirmations=300)
+              profile_confirmations=300, bare_fanout_recipients=200)
 
 SCENARIOS = ("surge", "confirmation", "watching", "size", "delivery", "fanout", "exactness")
 
@@ -307,6 +307,10 @@ class Bench:
                  requests=self.sign_file("bench-calib", "warm-app", n), expected=(303,))
         self.wrk(self.bare_port, seconds=seconds,
                  requests=self.bare_sign_file("bench-calib", "warm-bare", n), expected=(303,))
+        if self.sizes.smoke:
+            self.empty_queue("high")
+            self.empty_queue("bench-bare")
+            return  # the smoke run checks the harness, not speed: signing warms the imports
         pending = supporters.pending_supports(self.campaigns.ids["calib"])
         half = len(pending) // 2
         from campaign.jobs.supports import support_token
@@ -411,11 +415,17 @@ class Bench:
             time.sleep(0.25)
         stats = self.stack.sink_command("stats")
         seconds = stats["last_at"] - stats["first_at"] if stats["messages"] > 1 else None
+        left = self.queue_length("high")
+        if left:
+            # Not part of what is measured next: the bench mints the confirmation links itself.
+            self.empty_queue("high")
         return {"jobs_queued": queued, "emails": stats["messages"],
                 "seconds": round(seconds, 2) if seconds else None,
                 "per_s": round(stats["messages"] / seconds) if seconds else None,
-                "drained": self.queue_length("high") == 0, "workers": self.sizes.pool_workers,
-                "note": "sent by the always-running RQ workers after the surge, first to last email"}
+                "left_unsent_after_s": self.sizes.drain_timeout if left else None,
+                "left_unsent": left, "workers": self.sizes.pool_workers,
+                "note": "sent by the always-running RQ workers after the surge (first to last "
+                        "email); each is its own RQ job, in a forked work-horse"}
 
     def confirmation(self) -> dict:
         """The confirmation links of the surge's signatures, opened; then, how soon they count."""

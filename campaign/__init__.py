@@ -159,8 +159,15 @@ def register_template_helpers(app: Flask) -> None:
 
     app.jinja_env.globals["withdraw_token"] = lambda support: support_token("withdraw", support)
 
-    from campaign.page_queries import campaign_comments, conditional_summary
+    from campaign import page_queries
+    from campaign.packages import timeline
     from campaign.services.escalation import can_escalate
+    from campaign.supports.forms import COUNTRY_NAMES
 
-    app.jinja_env.globals.update(can_escalate=can_escalate, campaign_comments=campaign_comments,
-                                 conditional_summary=conditional_summary)
+    app.jinja_env.globals.update(
+        can_escalate=can_escalate, campaign_comments=page_queries.campaign_comments,
+        conditional_summary=page_queries.conditional_summary,
+        top_countries=page_queries.top_countries,
+        latest_public_supporters=page_queries.latest_public_supporters,
+        supports_per_day=page_queries.supports_per_day, chart_points=page_queries.chart_points,
+        timeline=timeline, country_names=COUNTRY_NAMES)

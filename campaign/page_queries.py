@@ -23,3 +23,54 @@ def campaign_comments(campaign: Campaign) -> list[Comment]:
         select(Comment).where(Comment.campaign_id == campaign.id, Comment.parent_id.is_(None),
                               Comment.hidden_at.is_(None))
         .order_by(Comment.created_at)).scalars())
+
+
+def top_countries(campaign: Campaign, limit: int = 10) -> list[tuple[str, int]]:
+    """Countries by confirmed supports (from the cached per-country counts)."""
+    from campaign.models import CountryCount
+
+    return [tuple(row) for row in db.session.execute(
+        select(CountryCount.country, CountryCount.count)
+        .where(CountryCount.campaign_id == campaign.id, CountryCount.count > 0)
+        .order_by(CountryCount.count.desc(), CountryCount.country).limit(limit))]
+
+
+def latest_public_supporters(campaign: Campaign, limit: int = 8) -> list[Support]:
+    """The newest confirmed supporters who chose to show their name."""
+    return list(db.session.execute(
+        select(Support).where(Support.campaign_id == campaign.id, Support.is_public.is_(True),
+                              Support.confirmed_at.is_not(None), Support.withdrawn_at.is_(None))
+        .order_by(Support.confirmed_at.desc()).limit(limit)).scalars())
+
+
+def supports_per_day(campaign: Campaign, days: int = 30) -> list[tuple[str, int]]:
+    """Confirmed supports per day over the last ``days`` days, oldest first (for the chart)."""
+    from datetime import timedelta
+
+    from campaign.models import utcnow
+
+    start = (utcnow() - timedelta(days=days - 1)).date()
+    day = func.date(Support.confirmed_at)
+    counted = dict(db.session.execute(
+        select(day, func.count()).where(Support.campaign_id == campaign.id,
+                                        Support.confirmed_at.is_not(None),
+                                        Support.withdrawn_at.is_(None),
+                                        Support.confirmed_at >= _midnight(start))
+        .group_by(day)).all())
+    counted = {str(k)[:10]: v for k, v in counted.items()}
+    return [((start + timedelta(days=i)).isoformat(),
+             counted.get((start + timedelta(days=i)).isoformat(), 0)) for i in range(days)]
+
+
+def _midnight(day):
+    from datetime import UTC, datetime, time
+
+    return datetime.combine(day, time(0, 0), tzinfo=UTC)
+
+
+def chart_points(series: list[tuple[str, int]], width: int = 300, height: int = 80) -> str:
+    """SVG polyline points for a daily series (server-rendered chart, no script)."""
+    top = max((n for _, n in series), default=0) or 1
+    step = width / max(len(series) - 1, 1)
+    return " ".join(f"{i * step:.1f},{height - n * height / top:.1f}"
+                    for i, (_, n) in enumerate(series))

@@ -2,7 +2,7 @@
 
 from campaign.extensions import db
 from campaign.markdown import render_markdown
-from campaign.models import Campaign, CampaignKind, CampaignState, User
+from campaign.models import Campaign, CampaignKind, CampaignState, Support, User
 from tests.factories import make_campaign, make_user
 from tests.helpers import login
 
@@ -80,3 +80,20 @@ def test_flash_messages_and_navigation_for_members(client):
     html = client.get("/", follow_redirects=True).get_data(as_text=True)
     assert "Welcome back" in html
     assert "Log out" in html and "Review queue" not in html
+
+
+def test_the_campaign_page_shows_momentum(client, run_jobs):
+    from tests.test_kinds import pledge
+
+    petition = make_campaign()
+    for n in range(3):
+        pledge(petition, n)
+    db.session.execute(db.update(Support).where(Support.email == "p2@example.org")
+                       .values(is_public=False, comment="Because bees"))
+    db.session.commit()
+    run_jobs()
+    html = client.get(f"/petitions/{petition.slug}").get_data(as_text=True)
+    assert "Signatures per day, last 30 days (3 in all)" in html
+    assert "United Kingdom <span class=\"muted\">3</span>" in html
+    assert "<strong>P0</strong>" in html and "<strong>P2</strong>" not in html  # private name
+    assert "Published" in html  # the timeline
