@@ -97,3 +97,52 @@ def test_the_campaign_page_shows_momentum(client, run_jobs):
     assert "United Kingdom <span class=\"muted\">3</span>" in html
     assert "<strong>P0</strong>" in html and "<strong>P2</strong>" not in html  # private name
     assert "Published" in html  # the timeline
+
+
+def test_sharing_links_carry_referrals_the_organiser_sees(client, run_jobs):
+    organiser = make_user("organiser@example.org")
+    petition = make_campaign(organiser=organiser)
+    page = f"/petitions/{petition.slug}"
+    html = client.get(page).get_data(as_text=True)
+    assert 'property="og:image"' in html and "share.png" in html
+    assert "wa.me" in html and "ref%3Dwhatsapp" in html
+    assert "<script" not in html.split("</main>")[0].split("<main")[1]  # no third-party script
+    png = client.get(f"{page}/share.png")
+    assert png.mimetype == "image/png" and png.data[:8] == b"\x89PNG\r\n\x1a\n"
+    assert client.get(f"{page}/share.png", headers={"If-None-Match": png.headers["ETag"]}).status_code == 304
+    from tests.helpers import post_form
+
+    client.get(f"{page}?ref=whatsapp")
+    post_form(client, f"{page}/support", {"name": "Ada", "email": "ada@example.org",
+                                          "country": "GB"}, page=page)
+    support = db.session.execute(db.select(Support)).scalar_one()
+    assert support.referral == "whatsapp"
+    client.get(f"{page}?ref=<script>")  # junk is ignored
+    from tests.helpers import login
+
+    db.session.execute(db.update(Support).values(confirmed_at=petition.created_at))
+    db.session.commit()
+    login(client, organiser.email)
+    assert "Whatsapp: <strong>1</strong>" in client.get(f"{page}/supporters").get_data(as_text=True)
+
+
+def test_atom_feeds_for_updates_and_victories(client):
+    from campaign.models import Update, utcnow
+
+    petition = make_campaign()
+    db.session.add(Update(campaign_id=petition.id, author_id=petition.organiser_id,
+                          title="We met <them>", body="**Good** meeting"))
+    petition.state = CampaignState.WON
+    petition.won_at = utcnow()
+    petition.victory_story = "They agreed."
+    db.session.commit()
+    feed = client.get(f"/petitions/{petition.slug}/updates.atom")
+    assert feed.mimetype == "application/atom+xml"
+    text = feed.get_data(as_text=True)
+    assert "We met &lt;them&gt;" in text and "&lt;strong&gt;Good&lt;/strong&gt;" in text
+    import xml.etree.ElementTree as ET
+
+    ET.fromstring(feed.data)  # well-formed
+    victories = client.get("/victories.atom")
+    ET.fromstring(victories.data)
+    assert petition.title in victories.get_data(as_text=True)

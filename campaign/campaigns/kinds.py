@@ -8,7 +8,18 @@ from __future__ import annotations
 
 from functools import wraps
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user, login_required
 
 from campaign.campaigns.forms import CampaignForm
@@ -17,6 +28,7 @@ from campaign.extensions import db, limiter
 from campaign.models import Campaign
 from campaign.services import ServiceError
 from campaign.services import campaigns as service
+from campaign.sharing import REFERRAL, share_image, share_links
 from campaign.supports.views import register_support_route, support_form_for
 
 
@@ -84,8 +96,37 @@ def kind_blueprint(model: type[Campaign], form_class: type[CampaignForm],
     @bp.route("/<slug>")
     def show(slug: str):
         campaign = load(slug)
+        ref = request.args.get("ref", "")
+        if REFERRAL.match(ref):
+            session[f"ref:{slug}"] = ref  # credited to the share if this visitor supports
+        url = url_for(f"{model.blueprint}.show", slug=slug, _external=True)
         return render_template("campaigns/show.html", campaign=campaign,
-                               form=support_form_for(campaign))
+                               form=support_form_for(campaign), share_url=url,
+                               share_links=share_links(url, campaign.title))
+
+    @bp.route("/<slug>/share.png")
+    def share_png(slug: str):
+        """The card shown when the campaign is shared (cached by browsers and networks)."""
+        campaign = load(slug)
+        etag = f"{campaign.id}-{campaign.confirmed_count}-{campaign.goal}"
+        if request.if_none_match.contains(etag):
+            return "", 304
+        png = share_image(campaign.title, campaign.confirmed_count, campaign.supporters_noun,
+                          campaign.goal)
+        response = make_response(png)
+        response.mimetype = "image/png"
+        response.set_etag(etag)
+        response.cache_control.public = True
+        response.cache_control.max_age = 600
+        return response
+
+    @bp.route("/<slug>/updates.atom")
+    def updates_feed(slug: str):
+        campaign = load(slug)
+        body = render_template("feeds/updates.atom.xml", campaign=campaign,
+                               updated=max([u.created_at for u in campaign.updates],
+                                           default=campaign.published_at or campaign.created_at))
+        return Response(body, mimetype="application/atom+xml")
 
     @bp.route("/<slug>/edit", methods=["GET", "POST"])
     @organiser_only

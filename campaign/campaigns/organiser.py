@@ -17,7 +17,7 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from campaign.extensions import db
 from campaign.models import Campaign, Support
@@ -75,8 +75,14 @@ def register_organiser_routes(bp: Blueprint, load, organiser_only) -> None:
                            .order_by(Support.confirmed_at.desc(), Support.id.desc()),
                            page=page_number(), per_page=50,
                            error_out=False)
+        referrals = [(ref or "direct", n) for ref, n in db.session.execute(
+            select(Support.referral, func.count())
+            .where(Support.campaign_id == campaign.id, Support.confirmed_at.is_not(None),
+                   Support.withdrawn_at.is_(None))
+            .group_by(Support.referral)
+            .order_by(func.count().desc(), Support.referral)).all()]
         return render_template("campaigns/supporters.html", campaign=campaign, pagination=page,
-                               countries=COUNTRY_NAMES)
+                               countries=COUNTRY_NAMES, referrals=referrals)
 
     @bp.route("/<slug>/supporters.csv")
     def supporters_csv(slug: str):

@@ -23,6 +23,20 @@ def home():
                            kinds=CAMPAIGN_CLASSES)
 
 
+@bp.route("/victories.atom")
+def victories_feed():
+    from flask import Response
+
+    won = db.session.execute(
+        db.select(Campaign).filter_by(state=CampaignState.WON)
+        .order_by(Campaign.won_at.desc()).limit(50)).scalars().all()
+    from campaign.models import utcnow
+
+    body = render_template("feeds/victories.atom.xml", won=won,
+                           updated=won[0].won_at if won else utcnow())
+    return Response(body, mimetype="application/atom+xml")
+
+
 @bp.route("/victories")
 def victories():
     """Campaigns won: the story, the brand's words and the timeline."""

@@ -73,6 +73,8 @@ class Support(Base):
     # How many confirmation emails this support has been sent (capped, so a form can't spam).
     confirmation_sends: Mapped[int] = mapped_column(SmallInteger, default=0)
     ip_address: Mapped[str | None] = mapped_column(String(45))
+    # Which share brought this supporter ("email", "whatsapp"…), from the link's ?ref=.
+    referral: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

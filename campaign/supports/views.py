@@ -49,7 +49,7 @@ def register_support_route(bp_kind: Blueprint, load) -> None:
             result = service.add_support(
                 campaign.id, **form.support_data(),
                 user_id=current_user.id if current_user.is_authenticated else None,
-                ip_address=get_remote_address())
+                ip_address=get_remote_address(), referral=session.get(f"ref:{campaign.slug}"))
         except service.SupportRefused as exc:
             flash(str(exc), "error")
             return redirect(url_for(f"{campaign.blueprint}.show", slug=campaign.slug))
