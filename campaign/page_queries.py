@@ -1,13 +1,53 @@
-"""Small read-only queries the campaign page asks for while it renders."""
+"""Small read-only queries the campaign page asks for while it renders.
+
+The ones whose cost grows with a campaign's supporters are cached in Redis for a few
+seconds, so a page of a campaign with a million supporters costs what one with a hundred
+does (the counts themselves are already cached on the campaign row).
+"""
 
 from __future__ import annotations
 
+import functools
+import json
+import logging
+
+from redis.exceptions import RedisError
 from sqlalchemy import func, select
 
 from campaign.extensions import db
 from campaign.models import Campaign, Comment, Support
 
+log = logging.getLogger(__name__)
 
+#: Seconds a campaign's momentum figures may be stale.
+MOMENTUM_TTL = 15
+
+
+def cached_per_campaign(func_):
+    """Cache ``func_(campaign)``'s JSON-able result in Redis for MOMENTUM_TTL seconds."""
+
+    @functools.wraps(func_)
+    def wrapper(campaign: Campaign):
+        from campaign.queue import redis_connection
+
+        key = f"groundswell:page:{func_.__name__}:{campaign.id}"
+        try:
+            hit = redis_connection().get(key)
+        except RedisError:
+            hit = None
+        if hit is not None:
+            return json.loads(hit)
+        value = func_(campaign)
+        try:
+            redis_connection().set(key, json.dumps(value), ex=MOMENTUM_TTL)
+        except RedisError:
+            log.warning("page cache unavailable; computed %s directly", func_.__name__)
+        return value
+
+    return wrapper
+
+
+@cached_per_campaign
 def conditional_summary(campaign: Campaign) -> dict[str, int]:
     """How many counted conditional pledges a boycott has, and how many are on."""
     total, met = db.session.execute(
@@ -25,24 +65,28 @@ def campaign_comments(campaign: Campaign) -> list[Comment]:
         .order_by(Comment.created_at)).scalars())
 
 
-def top_countries(campaign: Campaign, limit: int = 10) -> list[tuple[str, int]]:
+def top_countries(campaign: Campaign, limit: int = 10) -> list[list]:
     """Countries by confirmed supports (from the cached per-country counts)."""
     from campaign.models import CountryCount
 
-    return [tuple(row) for row in db.session.execute(
+    return [list(row) for row in db.session.execute(
         select(CountryCount.country, CountryCount.count)
         .where(CountryCount.campaign_id == campaign.id, CountryCount.count > 0)
         .order_by(CountryCount.count.desc(), CountryCount.country).limit(limit))]
 
 
-def latest_public_supporters(campaign: Campaign, limit: int = 8) -> list[Support]:
-    """The newest confirmed supporters who chose to show their name."""
-    return list(db.session.execute(
-        select(Support).where(Support.campaign_id == campaign.id, Support.is_public.is_(True),
-                              Support.confirmed_at.is_not(None), Support.withdrawn_at.is_(None))
-        .order_by(Support.confirmed_at.desc()).limit(limit)).scalars())
+@cached_per_campaign
+def latest_public_supporters(campaign: Campaign, limit: int = 8) -> list[dict]:
+    """The newest confirmed supporters who chose to show their name (name, country, reason)."""
+    rows = db.session.execute(
+        select(Support.name, Support.country, Support.comment)
+        .where(Support.campaign_id == campaign.id, Support.is_public.is_(True),
+               Support.confirmed_at.is_not(None), Support.withdrawn_at.is_(None))
+        .order_by(Support.confirmed_at.desc()).limit(limit)).all()
+    return [{"name": r.name, "country": r.country, "comment": r.comment} for r in rows]
 
 
+@cached_per_campaign
 def supports_per_day(campaign: Campaign, days: int = 30) -> list[tuple[str, int]]:
     """Confirmed supports per day over the last ``days`` days, oldest first (for the chart)."""
     from datetime import timedelta
@@ -58,8 +102,8 @@ def supports_per_day(campaign: Campaign, days: int = 30) -> list[tuple[str, int]
                                         Support.confirmed_at >= _midnight(start))
         .group_by(day)).all())
     counted = {str(k)[:10]: v for k, v in counted.items()}
-    return [((start + timedelta(days=i)).isoformat(),
-             counted.get((start + timedelta(days=i)).isoformat(), 0)) for i in range(days)]
+    return [[(start + timedelta(days=i)).isoformat(),
+             counted.get((start + timedelta(days=i)).isoformat(), 0)] for i in range(days)]
 
 
 def _midnight(day):

@@ -146,3 +146,38 @@ def test_atom_feeds_for_updates_and_victories(client):
     victories = client.get("/victories.atom")
     ET.fromstring(victories.data)
     assert petition.title in victories.get_data(as_text=True)
+
+
+def test_only_the_widget_may_be_framed(client):
+    petition = make_campaign()
+    widget = client.get(f"/petitions/{petition.slug}/embed")
+    assert widget.status_code == 200
+    assert "frame-ancestors *" in widget.headers["Content-Security-Policy"]
+    assert "X-Frame-Options" not in widget.headers
+    assert "0</strong> signatures of 100" in widget.get_data(as_text=True)
+    page = client.get(f"/petitions/{petition.slug}")
+    assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
+    assert page.headers["X-Frame-Options"] == "DENY"
+    assert "&lt;iframe src=" in page.get_data(as_text=True)
+    draft = make_campaign(state=CampaignState.DRAFT)
+    assert client.get(f"/petitions/{draft.slug}/embed").status_code == 404
+
+
+def test_home_shows_trending_victories_and_brands_most_asked(client, run_jobs):
+    from campaign.models import utcnow
+    from tests.test_kinds import pledge
+
+    quiet = make_campaign(title="A quiet campaign nobody signs")
+    busy = make_campaign(title="A busy campaign everyone signs", brand=quiet.target_brand)
+    for n in range(3):
+        pledge(busy, n)
+    won = make_campaign(state=CampaignState.WON, title="A campaign that won")
+    won.won_at = utcnow()
+    db.session.commit()
+    run_jobs()
+    html = client.get("/").get_data(as_text=True)
+    trending = html.split("Trending this week")[1].split("</section>")[0]
+    assert "A busy campaign" in trending and "A quiet campaign" not in trending
+    assert "A campaign that won" in html.split("Recent victories")[1]
+    asked = html.split("Brands most asked of")[1]
+    assert f"{quiet.target_brand.name}</a> <span class=\"muted\">2 campaigns" in asked

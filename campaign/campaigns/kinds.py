@@ -26,6 +26,7 @@ from campaign.campaigns.forms import CampaignForm
 from campaign.campaigns.organiser import register_organiser_routes
 from campaign.extensions import db, limiter
 from campaign.models import Campaign
+from campaign.security import EMBED_CSP
 from campaign.services import ServiceError
 from campaign.services import campaigns as service
 from campaign.sharing import REFERRAL, share_image, share_links
@@ -103,6 +104,19 @@ def kind_blueprint(model: type[Campaign], form_class: type[CampaignForm],
         return render_template("campaigns/show.html", campaign=campaign,
                                form=support_form_for(campaign), share_url=url,
                                share_links=share_links(url, campaign.title))
+
+    @bp.route("/<slug>/embed")
+    def embed(slug: str):
+        """The embeddable widget: count, progress and a button to the campaign. The only
+        page any site may frame."""
+        campaign = load(slug)
+        if not campaign.is_public:
+            abort(404)
+        response = make_response(render_template("campaigns/embed.html", campaign=campaign))
+        response.headers["Content-Security-Policy"] = EMBED_CSP
+        response.cache_control.public = True
+        response.cache_control.max_age = 30
+        return response
 
     @bp.route("/<slug>/share.png")
     def share_png(slug: str):

@@ -1,10 +1,20 @@
 """The home page."""
 
+from datetime import timedelta
+
 from flask import Blueprint, render_template
 from sqlalchemy import func
 
 from campaign.extensions import db
-from campaign.models import CAMPAIGN_CLASSES, Campaign, CampaignState
+from campaign.models import (
+    CAMPAIGN_CLASSES,
+    PUBLIC_STATES,
+    Brand,
+    Campaign,
+    CampaignState,
+    Support,
+    utcnow,
+)
 
 bp = Blueprint("main", __name__)
 
@@ -19,8 +29,25 @@ def home():
         db.select(Campaign.kind, func.count()).filter_by(state=CampaignState.OPEN)
         .group_by(Campaign.kind)
     ).all())
+    week_ago = utcnow() - timedelta(days=7)
+    recent = (db.select(Support.campaign_id, func.count().label("n"))
+              .where(Support.confirmed_at >= week_ago, Support.withdrawn_at.is_(None))
+              .group_by(Support.campaign_id).subquery())
+    trending = db.session.execute(
+        db.select(Campaign).join(recent, recent.c.campaign_id == Campaign.id)
+        .filter(Campaign.state == CampaignState.OPEN)
+        .order_by(recent.c.n.desc(), Campaign.id).limit(4)).scalars().all()
+    victories = db.session.execute(
+        db.select(Campaign).filter_by(state=CampaignState.WON)
+        .order_by(Campaign.won_at.desc()).limit(3)).scalars().all()
+    asked = db.session.execute(
+        db.select(Brand, func.count(Campaign.id).label("n"))
+        .join(Campaign, Campaign.target_brand_id == Brand.id)
+        .where(Campaign.state.in_(PUBLIC_STATES))
+        .group_by(Brand.id).order_by(func.count(Campaign.id).desc(), Brand.name).limit(5)).all()
     return render_template("main/home.html", latest=latest, counts=counts,
-                           kinds=CAMPAIGN_CLASSES)
+                           kinds=CAMPAIGN_CLASSES, trending=trending, victories=victories,
+                           asked=asked)
 
 
 @bp.route("/victories.atom")

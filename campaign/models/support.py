@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import (
     CheckConstraint,
     ForeignKey,
+    Index,
     Integer,
     PrimaryKeyConstraint,
     SmallInteger,
@@ -43,6 +44,10 @@ class Support(Base):
     __tablename__ = "supports"
     __table_args__ = (
         UniqueConstraint("campaign_id", "email_canonical"),
+        # The newest supporters of a campaign, and supports per day, without a scan.
+        Index("ix_supports_campaign_id_confirmed_at", "campaign_id", "confirmed_at"),
+        # Trending: supports confirmed in the last days, across campaigns.
+        Index("ix_supports_confirmed_at", "confirmed_at"),
         CheckConstraint("monthly_spend IS NULL OR monthly_spend >= 0", name="spend_not_negative"),
         CheckConstraint("condition_threshold IS NULL OR condition_threshold BETWEEN 2 AND 1000000",
                         name="condition_in_range"),

@@ -33,7 +33,7 @@ ACCESS = {
                "campaigns.choose_kind", "api.campaigns", "api.campaign", "api.count",
                "brands.index", "brands.show", "brands.roadmap", "deliveries.verify",
                "proposals.similar", "{kind}.show", "{kind}.supporters_csv", "{kind}.support",
-               "{kind}.share_png", "{kind}.updates_feed", "main.victories_feed",
+               "{kind}.share_png", "{kind}.updates_feed", "{kind}.embed", "main.victories_feed",
                "supports.thanks", "auth.login", "auth.signup", "auth.logout",
                "privacy.request_link",
                "auth.request_reset", "auth.resend_verification", "dev.outbox", "dev.message"],
