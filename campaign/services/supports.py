@@ -41,6 +41,8 @@ class Outcome(enum.StrEnum):
 class SupportResult:
     support_id: int
     outcome: Outcome
+    # Confirmation emails sent so far, counting the one this call asks for (if any).
+    sends: int = 0
 
 
 class SupportRefused(ServiceError):
@@ -99,7 +101,7 @@ def add_support(campaign_id: int, *, name: str, email: str, country: str,
                                       spend=monthly_spend or 0))
         db.session.commit()
         return _after_commit(SupportResult(new_id, Outcome.CONFIRMED if verified_now
-                                           else Outcome.PENDING))
+                                           else Outcome.PENDING, sends=0 if verified_now else 1))
     return _again(campaign, canonical, verified_now, user)
 
 
@@ -151,8 +153,9 @@ def _again(campaign: Campaign, canonical: str, verified_now: bool, user) -> Supp
         db.session.commit()
         return SupportResult(support.id, Outcome.SEND_LIMIT)
     support.confirmation_sends += 1
+    sends = support.confirmation_sends
     db.session.commit()
-    return _after_commit(SupportResult(support.id, Outcome.RESENT))
+    return _after_commit(SupportResult(support.id, Outcome.RESENT, sends=sends))
 
 
 def _after_commit(result: SupportResult) -> SupportResult:
@@ -163,10 +166,8 @@ def _after_commit(result: SupportResult) -> SupportResult:
     if result.outcome == Outcome.CONFIRMED:
         request_fold()
     else:
-        sends = db.session.execute(
-            select(Support.confirmation_sends).filter_by(id=result.support_id)).scalar_one()
-        enqueue(send_support_confirmation, result.support_id, sends, queue="high",
-                job_id=f"confirm-support-{result.support_id}-{sends}")
+        enqueue(send_support_confirmation, result.support_id, result.sends, queue="high",
+                job_id=f"confirm-support-{result.support_id}-{result.sends}")
     return result
 
 

@@ -42,6 +42,8 @@ def register_support_route(bp_kind: Blueprint, load) -> None:
                    deduct_when=lambda response: response.status_code == 303)
     def support(slug: str):
         campaign = load(slug)
+        # Read now: the service's commit expires the object, and reloading costs a query.
+        blueprint = campaign.blueprint
         form = support_form_for(campaign)
         if not form.validate_on_submit():
             return render_template("campaigns/show.html", campaign=campaign, form=form), 400
@@ -49,10 +51,10 @@ def register_support_route(bp_kind: Blueprint, load) -> None:
             result = service.add_support(
                 campaign.id, **form.support_data(),
                 user_id=current_user.id if current_user.is_authenticated else None,
-                ip_address=get_remote_address(), referral=session.get(f"ref:{campaign.slug}"))
+                ip_address=get_remote_address(), referral=session.get(f"ref:{slug}"))
         except service.SupportRefused as exc:
             flash(str(exc), "error")
-            return redirect(url_for(f"{campaign.blueprint}.show", slug=campaign.slug))
+            return redirect(url_for(f"{blueprint}.show", slug=slug))
         except ServiceError as exc:
             form.form_errors.append(str(exc))
             return render_template("campaigns/show.html", campaign=campaign, form=form), 400
@@ -65,7 +67,7 @@ def register_support_route(bp_kind: Blueprint, load) -> None:
             outcome = service.Outcome.PENDING
         session["last_support"] = {"id": result.support_id, "outcome": outcome.value,
                                    "email": form.email.data}
-        return redirect(url_for("supports.thanks", slug=campaign.slug), 303)
+        return redirect(url_for("supports.thanks", slug=slug), 303)
 
 
 @bp.route("/thanks/<slug>")
