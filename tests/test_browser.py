@@ -162,7 +162,7 @@ def test_organiser_delivers_brand_member_answers_supporter_rates(browser, live_a
     page.get_by_label("Under discussion").check()
     page.get_by_label("The answer", exact=True).fill("We are reviewing our sourcing prices.")
     page.get_by_role("button", name="Publish the answer").click()
-    page.get_by_text("Northwind Coffee answered: Under discussion").wait_for()
+    page.get_by_role("heading", name="Northwind Coffee answered: Under discussion").wait_for()
     shot(page, "deliver-2-answered")
     context.close()
 
@@ -342,6 +342,6 @@ def test_a_boycott_from_start_to_the_brands_answer(browser, live_app, tmp_path):
     page.get_by_label("Declined").check()
     page.get_by_label("The answer", exact=True).fill("We already audit our factories.")
     page.get_by_role("button", name="Publish the answer").click()
-    page.get_by_text("Northwind Group answered: Declined").wait_for()
+    page.get_by_role("heading", name="Northwind Group answered: Declined").wait_for()
     shot(page, "boycott-2-answered")
     context.close()
