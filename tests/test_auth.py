@@ -13,7 +13,8 @@ SIGNUP = {"name": "Ada Lovelace", "email": "Ada@Example.org", "password": PASSWO
 
 def test_signup_sends_a_verification_link_that_verifies(client, run_jobs, outbox):
     response = post_form(client, "/signup", SIGNUP)
-    assert response.status_code == 302
+    assert response.status_code == 302 and response.headers["Location"] == "/signup/check-email"
+    assert client.get("/account/").status_code == 302  # not logged in until the link is used
     user = db.session.execute(db.select(User)).scalar_one()
     assert user.email == "ada@example.org"
     assert user.password_hash != PASSWORD and user.check_password(PASSWORD)
@@ -31,6 +32,7 @@ def test_signup_sends_a_verification_link_that_verifies(client, run_jobs, outbox
     assert not db.session.get(User, user.id).is_verified
     page = post_form(client, link, {}, follow_redirects=True)
     assert "is confirmed" in page.get_data(as_text=True)
+    assert client.get("/account/").status_code == 200  # the link logged her in
     db.session.refresh(user)
     assert user.is_verified
     # A second click is not an error.
@@ -58,11 +60,20 @@ def test_signup_errors_keep_what_was_typed_and_store_nothing(client):
     assert db.session.query(User).count() == 0
 
 
-def test_signup_with_a_taken_email_says_so(client):
-    make_user("ada@example.org")
-    response = post_form(client, "/signup", SIGNUP)
-    assert "already exists" in response.get_data(as_text=True)
-    assert db.session.query(User).count() == 1
+def test_signup_with_a_taken_email_looks_the_same_and_tells_the_owner(client, run_jobs,
+                                                                     outbox):
+    owner = make_user("ada@example.org", name="Ada Owner")
+    taken = post_form(client, "/signup", SIGNUP, follow_redirects=True)
+    client.delete_cookie("session")
+    fresh = post_form(client, "/signup", {**SIGNUP, "email": "new@example.org"},
+                      follow_redirects=True)
+    assert taken.status_code == fresh.status_code == 200
+    assert "Check your email" in taken.get_data(as_text=True)
+    assert "Check your email" in fresh.get_data(as_text=True)
+    assert db.session.query(User).count() == 2  # the owner and the new member, no duplicate
+    run_jobs()
+    to_owner = [m for m in outbox() if m["To"] == owner.email]
+    assert [m["Subject"] for m in to_owner] == ["Someone tried to sign up with your address"]
 
 
 def test_signup_without_csrf_token_is_refused(client):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
 from campaign.auth.forms import (
@@ -47,17 +47,19 @@ def signup():
         return redirect(url_for("accounts.profile"))
     form = SignupForm()
     if form.validate_on_submit():
-        try:
-            user = accounts.register(form.email.data, form.name.data, form.password.data)
-        except accounts.EmailTaken as exc:
-            form.email.errors.append(
-                f"{exc} Log in instead, or reset your password if you forgot it.")
-        else:
-            login_user(user)
-            flash(f"Welcome, {user.name}! We sent a link to {user.email}: open it to confirm "
-                  "your address.", "success")
-            return redirect(safe_next("accounts.profile"))
+        # The same answer whether or not the address has an account (its owner is emailed).
+        accounts.register(form.email.data, form.name.data, form.password.data)
+        session["signup_email"] = form.email.data.strip().lower()
+        return redirect(url_for("auth.check_email"))
     return render_template("auth/signup.html", form=form)
+
+
+@bp.route("/signup/check-email")
+def check_email():
+    email = session.get("signup_email")
+    if not email:
+        return redirect(url_for("auth.signup"))
+    return render_template("auth/check_email.html", email=email)
 
 
 def _login_email() -> str:
@@ -104,6 +106,8 @@ def verify(token: str):
         if not form.validate_on_submit():
             return render_template("auth/confirm_email.html", user=user, form=form)
         user = accounts.verify_email(token)
+        if not current_user.is_authenticated:
+            login_user(user)  # the link proves the address, like the password would
     except TokenError as exc:
         return render_template("auth/token_error.html", expired=exc.expired,
                                action="confirm your email address",

@@ -46,3 +46,16 @@ def send_password_reset(user_id: int, request_id: str) -> bool:
         link=external_url("auth.reset_password", token=token),
     )
     return send_once(f"reset:{user.id}:{request_id}", email)
+
+
+@app_job
+def send_account_exists(user_id: int, day: str) -> bool:
+    """Tell an account's owner, at most once a day, that someone signed up with their
+    address (the sign-up page itself says nothing about it)."""
+    user = db.session.get(User, user_id)
+    if user is None:
+        return False
+    return send_once(f"account-exists:{user.id}:{day}", render_email(
+        "account_exists", to=user.email, subject="Someone tried to sign up with your address",
+        user=user, login_url=external_url("auth.login"),
+        reset_url=external_url("auth.request_reset")))

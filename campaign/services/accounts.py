@@ -15,10 +15,6 @@ from campaign.services import ServiceError
 from campaign.tokens import TokenError, read_token
 
 
-class EmailTaken(ServiceError):
-    pass
-
-
 def normalise_account_email(email: str) -> str:
     return email.strip().lower()
 
@@ -52,11 +48,13 @@ def authenticate(email: str, password: str) -> User | None:
     return user if user.check_password(password) else None
 
 
-def register(email: str, name: str, password: str) -> User:
-    """Create an unverified member and enqueue the verification email.
+def register(email: str, name: str, password: str) -> User | None:
+    """Create an unverified member and enqueue the verification email. Commits.
 
-    Commits. Raises :class:`EmailTaken` if an account already uses the address (the unique
-    constraint decides, so two simultaneous sign-ups cannot both win).
+    If an account already uses the address (the unique constraint decides, so two
+    simultaneous sign-ups cannot both win), nothing is created: its owner is emailed
+    instead, and None is returned. Either way the caller shows the same page, after the same
+    hashing work, so sign-up does not reveal which addresses have accounts.
     """
     user = User(email=normalise_account_email(email), name=name.strip())
     user.set_password(password)
@@ -65,7 +63,14 @@ def register(email: str, name: str, password: str) -> User:
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
-        raise EmailTaken("An account with this email address already exists.") from None
+        existing = find_user_by_email(email)
+        if existing is not None:
+            from campaign.jobs.accounts import send_account_exists
+
+            day = utcnow().date().isoformat()
+            enqueue(send_account_exists, existing.id, day, queue="high",
+                    job_id=f"account-exists-{existing.id}-{day}")
+        return None
     request_verification(user.id)
     return user
 

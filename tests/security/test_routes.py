@@ -34,7 +34,7 @@ ACCESS = {
                "brands.index", "brands.show", "brands.roadmap", "deliveries.verify",
                "proposals.similar", "{kind}.show", "{kind}.supporters_csv", "{kind}.support",
                "{kind}.share_png", "{kind}.updates_feed", "{kind}.embed", "main.victories_feed",
-               "supports.thanks", "auth.login", "auth.signup", "auth.logout",
+               "supports.thanks", "auth.login", "auth.signup", "auth.check_email", "auth.logout",
                "privacy.request_link",
                "auth.request_reset", "auth.resend_verification", "dev.outbox", "dev.message"],
     "member": ["accounts.profile", "accounts.pledges", "{kind}.new", "brands.suggest",
