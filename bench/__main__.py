@@ -19,8 +19,11 @@ import traceback
 from pathlib import Path
 
 from bench import report
-from bench.scenarios import FULL, SCENARIOS, SMOKE, Bench, sizes_with
 from bench.stack import Stack
+
+#: Kept in step with bench.scenarios.SCENARIOS, which this module imports only once the run's
+#: copy of the code exists (see main()).
+SCENARIOS = ("surge", "confirmation", "watching", "size", "delivery", "fanout", "exactness")
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -52,10 +55,6 @@ def _interrupt(signum, frame):
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
-    sizes = SMOKE if args.smoke else FULL
-    sizes = sizes_with(sizes, fanout_workers=args.fanout_workers, big_supports=args.supports)
-    if args.workers:
-        sizes = sizes_with(sizes, workers=args.workers, threads=args.threads or 1, calibrate=False)
     only = [s.strip() for s in args.only.split(",") if s.strip()] or list(SCENARIOS)
     unknown = set(only) - set(SCENARIOS)
     if unknown:
@@ -63,58 +62,74 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if "confirmation" in only and "surge" not in only:
         only.insert(0, "surge")  # confirmation opens the surge's links
-    profile = args.profile or ("off" if args.smoke else "auto")
-
     # SIGTERM (a CI timeout, say) stops everything we started, like Ctrl-C.
     signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        with Stack(keep=args.keep, log=print) as stack:
+            # Every process of the run, this one included, uses the copy of the code the
+            # stack took: an edit during a run cannot mix two versions of the app.
+            sys.path.insert(0, str(stack.app_root))
+            return run(args, stack, only)
+    except KeyboardInterrupt:
+        print("Interrupted: everything the bench started is stopped.", flush=True)
+        return 130
+
+
+def run(args: argparse.Namespace, stack: Stack, only: list[str]) -> int:
+    from bench.scenarios import FULL, SMOKE, Bench, sizes_with
+    from bench.scenarios import SCENARIOS as ORDER
+
+    assert ORDER == SCENARIOS
+    sizes = SMOKE if args.smoke else FULL
+    sizes = sizes_with(sizes, fanout_workers=args.fanout_workers, big_supports=args.supports)
+    if args.workers:
+        sizes = sizes_with(sizes, workers=args.workers, threads=args.threads or 1, calibrate=False)
+    profile = args.profile or ("off" if args.smoke else "auto")
     started = time.monotonic()
 
     def log(message: str) -> None:
-        print(f"[{time.monotonic() - started:5.0f} s] {message}" if message else "", flush=True)
+        print(f"[{time.monotonic() - started:5.0f} s] {message}", flush=True)
 
+    stack.log = log
+    bench = Bench(sizes, stack, args.out.parent, profile=profile, log=log)
+    results = bench.results
     failed = []
-    with Stack(keep=args.keep, log=log) as stack:
-        bench = Bench(sizes, stack, args.out.parent, profile=profile, log=log)
-        results = bench.results
-        try:
-            bench.setup()
-            bench.choose_gunicorn()
-            bench.warm_up()
-            for name in (s for s in SCENARIOS if s in only):
-                try:
-                    results["scenarios"][name] = getattr(bench, name)()
-                except Exception as exc:  # noqa: BLE001 - report it, run the others
-                    bench.db.session.rollback()
-                    failed.append(name)
-                    results["scenarios"][name] = {"title": name, "error": repr(exc),
-                                                  "traceback": traceback.format_exc()[-4000:]}
-                    log(f"  {name} failed: {exc!r}")
-                report.write(results, args.out)
-        except KeyboardInterrupt:
-            log("Interrupted: stopping everything…")
-            return 130
-        except Exception:
-            log(traceback.format_exc())
-            log(f"Logs: {stack.logs}" if args.keep else "Run again with --keep to keep the logs.")
-            return 1
-        finally:
-            if args.keep:
-                log(f"Kept: {stack.dir}")
+    try:
+        bench.setup()
+        bench.choose_gunicorn()
+        bench.warm_up()
+        for name in (s for s in SCENARIOS if s in only):
+            try:
+                results["scenarios"][name] = getattr(bench, name)()
+            except Exception as exc:  # noqa: BLE001 - report it, run the others
+                bench.db.session.rollback()
+                failed.append(name)
+                results["scenarios"][name] = {"title": name, "error": repr(exc),
+                                              "traceback": traceback.format_exc()[-4000:]}
+                log(f"  {name} failed: {exc!r}")
+            report.write(results, args.out)
+    except Exception:
+        log(traceback.format_exc())
+        log(f"Logs: {stack.logs}" if args.keep else "Run again with --keep to keep the logs.")
+        return 1
+    finally:
+        if args.keep:
+            log(f"Kept: {stack.dir}")
     results["seconds"] = round(time.monotonic() - started, 1)
     results["summary"] = report.summary(results)
     report.write(results, args.out)
-    print("\n" + report.table(results), flush=True)
+    print("\n" + report.table(results) + "\n", flush=True)
     seeding = results.get("seeding")
     if seeding:
-        log(f"\nSeeding: {seeding['supports']:,} supports in {seeding['seconds']} s "
-            f"({seeding['rows_per_s']:,} rows/s, {seeding['method']}).")
+        print(f"Seeding: {seeding['supports']:,} supports in {seeding['seconds']} s "
+              f"({seeding['rows_per_s']:,} rows/s, {seeding['method']}).")
     gun = results.get("gunicorn", {})
-    log(f"gunicorn: {gun.get('workers')} workers × {gun.get('threads')} threads "
-        f"({gun.get('chosen_by')}).")
+    print(f"gunicorn: {gun.get('workers')} workers × {gun.get('threads')} threads "
+          f"({gun.get('chosen_by')}).")
     summary = results["summary"]
-    log(f"Targets met: {summary['met']} of {summary['targets']}."
-        + (f" Missed: {'; '.join(summary['missed'])}." if summary["missed"] else ""))
-    log(f"Results: {args.out} ({results['seconds']:.0f} s in all)")
+    print(f"Targets met: {summary['met']} of {summary['targets']}."
+          + (f" Missed: {'; '.join(summary['missed'])}." if summary["missed"] else ""))
+    print(f"Results: {args.out} ({results['seconds']:.0f} s in all)", flush=True)
     return 1 if failed else 0
 
 

@@ -3,8 +3,9 @@
 py-spy samples a live process from outside (no code change, no restart) and follows gunicorn's
 workers and RQ's work-horses with ``--subprocesses``. Its raw output (collapsed stacks, one
 line per distinct stack with its sample count) is kept next to the results for flamegraphs,
-and summarised here: the functions most often on the stack (inclusive), most often running
-(self), and the self time by library.
+and summarised here: the app's own functions and templates most often on the stack, all
+functions most often on the stack (inclusive) and running (self), and self time by library.
+Samples are of threads not idle, so time waiting on PostgreSQL, Redis or the GIL shows too.
 """
 
 from __future__ import annotations
@@ -89,6 +90,7 @@ def _frame(raw: str) -> tuple[str, str]:
 
 def summarise(files: list[Path], top: int = 15) -> dict:
     inclusive: Counter[str] = Counter()
+    app_inclusive: Counter[str] = Counter()
     own: Counter[str] = Counter()
     libraries: Counter[str] = Counter()
     total = 0
@@ -106,6 +108,9 @@ def summarise(files: list[Path], top: int = 15) -> dict:
             total += n
             for name in {name for name, _ in frames}:
                 inclusive[name] += n
+            for name in {name for name, where in frames
+                         if where.startswith("campaign/") or where.endswith(".html")}:
+                app_inclusive[name] += n
             leaf_name, leaf_where = frames[-1]
             own[leaf_name] += n
             libraries[_library(leaf_where)] += n
@@ -116,5 +121,6 @@ def summarise(files: list[Path], top: int = 15) -> dict:
         return [[name, round(100 * n / total, 1)] for name, n in counter.most_common(k)]
 
     return {"samples": total, "files": [str(p) for p in files],
+            "app_inclusive_pct": pct(app_inclusive, 25),
             "top_inclusive_pct": pct(inclusive, top), "top_self_pct": pct(own, top),
             "self_by_library_pct": pct(libraries, 12)}

@@ -114,6 +114,19 @@ class Stack:
         self.sink: Proc | None = None
         self.env: dict[str, str] = {}
         self.versions: dict[str, str] = {}
+        self.app_root = self._snapshot()
+
+    def _snapshot(self) -> Path:
+        """A copy of the code every process of the run uses: the tree as it was when the run
+        started, even if it is edited meanwhile."""
+        root = self.dir / "app"
+        root.mkdir()
+        ignore = shutil.ignore_patterns("__pycache__", "results", "*.pyc")
+        for name in ("campaign", "templates", "static", "migrations", "bench"):
+            if (ROOT / name).is_dir():
+                shutil.copytree(ROOT / name, root / name, ignore=ignore)
+        shutil.copy2(ROOT / "wsgi.py", root / "wsgi.py")
+        return root
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -148,7 +161,7 @@ class Stack:
         log = self.logs / f"{name}.log"
         fh = log.open("ab")
         popen = subprocess.Popen(
-            args, cwd=ROOT, env=env if env is not None else self.env, stdin=stdin,
+            args, cwd=self.app_root, env=env if env is not None else self.env, stdin=stdin,
             stdout=stdout if stdout is not None else fh, stderr=fh, start_new_session=True,
             text=text, bufsize=1 if text else -1)
         fh.close()
@@ -295,7 +308,8 @@ class Stack:
         return env
 
     def flask(self, *args: str, timeout: float = 120) -> str:
-        result = subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", *args], cwd=ROOT,
+        result = subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", *args],
+                                cwd=self.app_root,
                                 env=self.env, capture_output=True, text=True, timeout=timeout)
         if result.returncode != 0:
             raise StackError(f"flask {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
