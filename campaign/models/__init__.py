@@ -32,6 +32,7 @@ from campaign.models.delivery import (
     Verdict,
     VerdictChoice,
 )
+from campaign.models.digest import DigestItem
 from campaign.models.support import (
     CountDelta,
     CountryCount,
@@ -41,7 +42,7 @@ from campaign.models.support import (
     Support,
     canonical_email,
 )
-from campaign.models.user import Role, User
+from campaign.models.user import EmailFrequency, Role, User
 
 __all__ = [
     "Base",
@@ -61,7 +62,9 @@ __all__ = [
     "CountryCount",
     "Delivery",
     "DeliveryState",
+    "DigestItem",
     "EDITABLE_STATES",
+    "EmailFrequency",
     "Endorsement",
     "MailReceipt",
     "Notice",

@@ -15,6 +15,15 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from campaign.models.base import Base, UTCDateTime, utcnow
 
 
+class EmailFrequency(enum.StrEnum):
+    """How often a member is emailed notices (updates, milestones, answers, victories…)."""
+
+    IMMEDIATELY = "immediately"
+    DAILY = "daily"
+    WEEKLY = "weekly"
+    NEVER = "never"
+
+
 class Role(enum.StrEnum):
     MEMBER = "member"
     MODERATOR = "moderator"
@@ -40,6 +49,12 @@ class User(UserMixin, Base):
     # Flask-Login stores this, not the id, in the session: changing it signs out every device.
     session_token: Mapped[str] = mapped_column(
         String(64), unique=True, default=new_session_token
+    )
+    # Notices for a member wait for their digest unless they chose to get them at once.
+    email_frequency: Mapped[EmailFrequency] = mapped_column(
+        Enum(EmailFrequency, native_enum=False, length=20,
+             values_callable=lambda e: [m.value for m in e]),
+        default=EmailFrequency.DAILY, server_default=EmailFrequency.DAILY.value,
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
