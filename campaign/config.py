@@ -50,6 +50,9 @@ class Config:
     # Per IP and campaign; only supports actually stored are counted against it.
     RATELIMIT_SUPPORT = "1 per minute;5 per 5 minutes"
     RATELIMIT_HEADERS_ENABLED = True
+    # While Redis is unreachable (a restart, a failover) each web process keeps the limits in
+    # its own memory instead of failing the request; they move back to Redis when it returns.
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
 
     # Behind N reverse proxies, trust N X-Forwarded-* hops (client address, scheme, host);
     # 0 trusts none, so a client cannot forge its address to dodge limits or poison links.

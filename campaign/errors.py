@@ -1,10 +1,25 @@
-"""Styled error pages; a 500 rolls back whatever the request left half-done."""
+"""Styled error pages; a 500 rolls back whatever the request left half-done, and an outage
+of the database or Redis is a 503 that says to try again, never a 500."""
 
-from flask import Flask, jsonify, render_template, request
+import logging
+
+from flask import Flask, jsonify, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException
 
 from campaign.extensions import db
+
+log = logging.getLogger(__name__)
+
+#: What a restart or failover of PostgreSQL or Redis raises in a request: the service is
+#: briefly unreachable, not broken, and the request changed nothing that was not committed.
+OUTAGES = (OperationalError, InterfaceError, PoolTimeoutError, RedisConnectionError,
+           RedisTimeoutError)
+RETRY_AFTER_SECONDS = 5
 
 MESSAGES = {
     400: ("Something was wrong with that request", "Please go back and try again."),
@@ -14,6 +29,8 @@ MESSAGES = {
     413: ("That was too large", "What you sent is over 5 MB. Nothing was saved."),
     429: ("Slow down a little", "Too many requests came from you in a short time. "
           "Wait a minute, then try again. Nothing was saved."),
+    503: ("Back in a moment", "Groundswell is briefly unavailable, perhaps for maintenance. "
+          "Nothing you sent was half-saved: please try again in a minute."),
     500: ("Something went wrong on our side", "We have been told. Nothing you sent was half-saved; "
           "please try again in a moment."),
 }
@@ -45,3 +62,30 @@ def register(app: Flask) -> None:
     def server_error(exc):
         db.session.rollback()
         return render_error(500)
+
+    for outage in OUTAGES:
+        app.register_error_handler(outage, unavailable)
+
+
+def unavailable(exc: Exception):
+    """503 with ``Retry-After`` when the database or Redis cannot be reached.
+
+    The page is standalone: the usual layout asks the database who is logged in, which is
+    what just failed. Whatever the request had begun is rolled back (or already gone with the
+    connection).
+    """
+    log.warning("service unavailable for %s %s: %s: %s", request.method, request.path,
+                type(exc).__name__, str(exc).splitlines()[0] if str(exc) else "")
+    try:
+        db.session.rollback()
+    except Exception:  # noqa: BLE001 - the connection is gone: nothing to roll back
+        db.session.close()
+    title, text = MESSAGES[503]
+    if request.path.startswith("/api/"):
+        response = jsonify(error={"status": 503, "message": title, "retry_after": RETRY_AFTER_SECONDS})
+    else:
+        response = make_response(render_template("errors/unavailable.html", title=title, text=text))
+    response.status_code = 503
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    response.headers["Cache-Control"] = "no-store"
+    return response
