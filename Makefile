@@ -3,8 +3,14 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum requirements.lock | cut -d' ' -f1)
+# Translations (Flask-Babel): campaign/translations/<lang>/LC_MESSAGES/messages.po are the
+# source; the .mo files the app reads are compiled from them here (not committed).
+TRANSLATIONS := campaign/translations
+CATALOGUES := $(wildcard $(TRANSLATIONS)/*/LC_MESSAGES/messages.po)
+COMPILED_CATALOGUES := $(CATALOGUES:.po=.mo)
+BABEL_KEYWORDS := -k _l -k lazy_gettext
 
-.PHONY: run test install browser loadgen bench lint lock clean
+.PHONY: run test install browser loadgen bench lint lock clean translations
 
 run: install
 	$(PY) -m campaign.launcher
@@ -17,7 +23,19 @@ node_modules/axe-core/axe.min.js: package-lock.json
 	npm ci --no-audit --no-fund --silent
 	touch $@
 
-install: $(STAMP)
+install: $(STAMP) $(COMPILED_CATALOGUES)
+
+$(TRANSLATIONS)/%/LC_MESSAGES/messages.mo: $(TRANSLATIONS)/%/LC_MESSAGES/messages.po $(STAMP)
+	$(VENV)/bin/pybabel -q compile --domain messages -i $< -o $@
+
+# Extract every marked string, merge it into each catalogue, compile. Then translate the new
+# or changed entries (msgstr empty or "#, fuzzy") and run it again.
+translations: $(STAMP)
+	$(VENV)/bin/pybabel -q extract -F babel.cfg $(BABEL_KEYWORDS) --add-location=file \
+		--project Groundswell -o $(TRANSLATIONS)/messages.pot .
+	$(VENV)/bin/pybabel -q update -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS) -w 100 \
+		--ignore-obsolete
+	$(MAKE) --no-print-directory $(COMPILED_CATALOGUES)
 
 $(STAMP): requirements.lock
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \

@@ -42,9 +42,10 @@ def create_app(config: str | Mapping | None = None) -> Flask:
     register_extensions(app)
     register_blueprints(app)
     register_template_helpers(app)
-    from campaign import errors, security
+    from campaign import errors, i18n, security
     from campaign.cli import register_cli
 
+    i18n.register(app)
     errors.register(app)
     security.register(app)
     register_cli(app)
@@ -151,8 +152,6 @@ def register_template_helpers(app: Flask) -> None:
     from campaign.markdown import render_markdown
 
     app.jinja_env.filters["markdown"] = render_markdown
-    app.jinja_env.filters["number"] = lambda n: f"{n:,}"
-    app.jinja_env.filters["date"] = lambda d: d.strftime("%-d %b %Y") if d else ""
     app.jinja_env.globals["show_outbox"] = app.config["SHOW_OUTBOX"]
 
     from campaign.jobs.supports import support_token

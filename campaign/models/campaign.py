@@ -5,6 +5,8 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
+from flask_babel import format_decimal, gettext
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
@@ -107,11 +109,11 @@ class Campaign(Base):
 
     __mapper_args__ = {"polymorphic_on": kind}
 
-    #: Words a kind uses about itself, overridden by each subclass.
-    noun = "campaign"
-    support_verb = "Support"
-    support_noun = "support"
-    supporters_noun = "supporters"
+    #: Words a kind uses about itself, overridden by each subclass (translated when shown).
+    noun = _l("campaign")
+    support_verb = _l("Support")
+    support_noun = _l("support")
+    supporters_noun = _l("supporters")
     blueprint = "campaigns"
 
     @property
@@ -148,10 +150,10 @@ class Campaign(Base):
 
 class Petition(Campaign):
     __mapper_args__ = {"polymorphic_identity": CampaignKind.PETITION}
-    noun = "petition"
-    support_verb = "Sign"
-    support_noun = "signature"
-    supporters_noun = "signatures"
+    noun = _l("petition")
+    support_verb = _l("Sign")
+    support_noun = _l("signature")
+    supporters_noun = _l("signatures")
     blueprint = "petitions"
 
     demand: Mapped[str | None] = mapped_column(Text, use_existing_column=True)
@@ -159,10 +161,10 @@ class Petition(Campaign):
 
 class Boycott(Campaign):
     __mapper_args__ = {"polymorphic_identity": CampaignKind.BOYCOTT}
-    noun = "boycott"
-    support_verb = "Pledge to stop buying"
-    support_noun = "pledge"
-    supporters_noun = "pledges"
+    noun = _l("boycott")
+    support_verb = _l("Pledge to stop buying")
+    support_noun = _l("pledge")
+    supporters_noun = _l("pledges")
     blueprint = "boycotts"
 
     # One demand per line; the brand meets them all to end the boycott.
@@ -180,8 +182,9 @@ class Boycott(Campaign):
     def spend_phrase(self) -> str | None:
         if not self.monthly_spend_total:
             return None
-        return (f"{self.confirmed_count:,} customers withholding about "
-                f"€{self.monthly_spend_total:,} a month")
+        return gettext("%(count)s customers withholding about €%(spend)s a month",
+                       count=format_decimal(self.confirmed_count),
+                       spend=format_decimal(self.monthly_spend_total))
 
     @property
     def demand_list(self) -> list[str]:
@@ -190,10 +193,10 @@ class Boycott(Campaign):
 
 class Buycott(Campaign):
     __mapper_args__ = {"polymorphic_identity": CampaignKind.BUYCOTT}
-    noun = "buycott"
-    support_verb = "Pledge to buy"
-    support_noun = "pledge"
-    supporters_noun = "pledges"
+    noun = _l("buycott")
+    support_verb = _l("Pledge to buy")
+    support_noun = _l("pledge")
+    supporters_noun = _l("pledges")
     blueprint = "buycotts"
 
     endorsements = relationship(
@@ -210,8 +213,9 @@ class Buycott(Campaign):
     def spend_phrase(self) -> str | None:
         if not self.monthly_spend_total:
             return None
-        return (f"{self.confirmed_count:,} customers pledging about "
-                f"€{self.monthly_spend_total:,} a month")
+        return gettext("%(count)s customers pledging about €%(spend)s a month",
+                       count=format_decimal(self.confirmed_count),
+                       spend=format_decimal(self.monthly_spend_total))
 
 
 class ProposalStatus(enum.StrEnum):
@@ -224,21 +228,21 @@ class ProposalStatus(enum.StrEnum):
 
 
 PROPOSAL_STATUS_LABELS = {
-    ProposalStatus.UNDER_REVIEW: "Under review",
-    ProposalStatus.PLANNED: "Planned",
-    ProposalStatus.IN_PROGRESS: "In progress",
-    ProposalStatus.DONE: "Done",
-    ProposalStatus.DECLINED: "Declined",
-    ProposalStatus.DUPLICATE: "Duplicate",
+    ProposalStatus.UNDER_REVIEW: _l("Under review"),
+    ProposalStatus.PLANNED: _l("Planned"),
+    ProposalStatus.IN_PROGRESS: _l("In progress"),
+    ProposalStatus.DONE: _l("Done"),
+    ProposalStatus.DECLINED: _l("Declined"),
+    ProposalStatus.DUPLICATE: _l("Duplicate"),
 }
 
 
 class Proposal(Campaign):
     __mapper_args__ = {"polymorphic_identity": CampaignKind.PROPOSAL}
-    noun = "proposal"
-    support_verb = "Endorse"
-    support_noun = "endorsement"
-    supporters_noun = "endorsements"
+    noun = _l("proposal")
+    support_verb = _l("Endorse")
+    support_noun = _l("endorsement")
+    supporters_noun = _l("endorsements")
     blueprint = "proposals"
 
     proposal_status: Mapped[ProposalStatus | None] = mapped_column(

@@ -38,7 +38,7 @@ def data_for(email: str) -> dict[str, Any]:
     ).scalars().all()
     user = db.session.execute(select(User).filter_by(email=email.strip().lower())).scalar()
     data: dict[str, Any] = {"email": email.strip().lower(), "supports": [{
-        "campaign": s.campaign.title, "kind": s.campaign.noun, "name": s.name,
+        "campaign": s.campaign.title, "kind": str(s.campaign.noun), "name": s.name,
         "email": s.email, "country": s.country, "postcode": s.postcode, "comment": s.comment,
         "name_shown_publicly": s.is_public, "emails_about_progress": s.consents_to_updates,
         "monthly_spend": s.monthly_spend, "consent": s.consent_text,

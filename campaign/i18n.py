@@ -1,0 +1,96 @@
+"""Languages: Flask-Babel, the locale of each request, the language switcher, locale formats.
+
+The language is the one the visitor chose with the switcher (a cookie), else the best match
+for the browser's ``Accept-Language``, else English. Work done outside a request (jobs, email)
+uses English unless it asks for another with ``flask_babel.force_locale``.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from flask import Blueprint, Flask, abort, has_request_context, redirect, request, url_for
+from flask_babel import Babel, format_date, format_decimal, get_locale
+
+#: The languages the catalogues are complete for; the first is the default.
+LANGUAGES = {"en": "English", "es": "Español"}
+DEFAULT_LOCALE = "en"
+COOKIE = "lang"
+COOKIE_MAX_AGE = 365 * 24 * 3600
+
+babel = Babel()
+bp = Blueprint("i18n", __name__)
+
+
+def select_locale() -> str | None:
+    """The switcher's choice, else the browser's best match, else None (the default)."""
+    if not has_request_context():
+        return None
+    chosen = request.cookies.get(COOKIE)
+    if chosen in LANGUAGES:
+        return chosen
+    return request.accept_languages.best_match(LANGUAGES.keys(), default=DEFAULT_LOCALE)
+
+
+@bp.route("/language/<code>")
+def set_language(code: str):
+    """Remember the chosen language in a cookie and go back to the page it was chosen on.
+
+    A plain link (no form, no script): the only thing it changes is this browser's language.
+    """
+    if code not in LANGUAGES:
+        abort(404)
+    from campaign.auth.views import safe_next
+
+    response = redirect(safe_next())
+    response.set_cookie(COOKIE, code, max_age=COOKIE_MAX_AGE, samesite="Lax", httponly=True,
+                        secure=request.is_secure)
+    return response
+
+
+def _here() -> str:
+    """The current page as a site-relative path, for the switcher's ``next``."""
+    query = request.query_string.decode("latin-1")
+    return request.path + (f"?{query}" if query else "")
+
+
+def language_links() -> list[dict]:
+    """The switcher's entries: one link per language, the current one marked."""
+    current = str(get_locale())
+    here = _here() if has_request_context() else "/"
+    return [{"code": code, "name": name, "current": code == current,
+             "url": url_for("i18n.set_language", code=code, next=here)}
+            for code, name in LANGUAGES.items()]
+
+
+def format_number(value) -> str:
+    """An integer or decimal with the locale's grouping (1,234 in English, 12.345 in Spanish)."""
+    return format_decimal(value)
+
+
+def format_day(value: date | datetime | None) -> str:
+    """A day as "1 Dec 2026" (English) or "1 dic 2026" (Spanish); empty for None."""
+    if not value:
+        return ""
+    return format_date(value, "d MMM y")
+
+
+def register(app: Flask) -> None:
+    """Initialise Flask-Babel, the switcher's route, the locale filters and ``Vary``."""
+    app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LOCALE)
+    babel.init_app(app, locale_selector=select_locale)
+    app.register_blueprint(bp)
+    app.jinja_env.filters["number"] = format_number
+    app.jinja_env.filters["date"] = format_day
+
+    @app.context_processor
+    def i18n_context():
+        return {"current_locale": str(get_locale()), "language_links": language_links}
+
+    @app.after_request
+    def vary_on_language(response):
+        # The same URL renders in the visitor's language: a shared cache must key on it.
+        if response.mimetype == "text/html":
+            response.vary.add("Accept-Language")
+            response.vary.add("Cookie")
+        return response

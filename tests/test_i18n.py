@@ -1,0 +1,141 @@
+"""Languages: complete catalogues, the browser's language, the switcher, locale formats."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
+from babel.messages.frontend import parse_mapping_cfg
+from babel.messages.mofile import read_mo
+from babel.messages.pofile import read_po
+
+from campaign.config import ROOT
+from campaign.i18n import COOKIE, LANGUAGES
+from campaign.models import CampaignKind
+from tests.factories import make_campaign
+
+TRANSLATIONS = ROOT / "campaign" / "translations"
+OTHER_LANGUAGES = [code for code in LANGUAGES if code != "en"]
+#: The keywords `make translations` passes to pybabel besides its defaults.
+KEYWORDS = {**DEFAULT_KEYWORDS, "_l": None, "lazy_gettext": None}
+
+
+def catalogue(code: str):
+    with open(TRANSLATIONS / code / "LC_MESSAGES" / "messages.po", "rb") as f:
+        return read_po(f, locale=code)
+
+
+def extracted_msgids() -> set[str]:
+    """What `make translations` would extract today (babel.cfg, the same keywords)."""
+    with open(ROOT / "babel.cfg") as f:
+        method_map, options_map = parse_mapping_cfg(f)
+
+    def only_sources(path: str) -> bool:
+        relative = Path(path).relative_to(ROOT).parts
+        return not relative or relative[0] in ("campaign", "templates")
+
+    found = set()
+    for _file, _line, message, _comments, _context in extract_from_dir(
+            str(ROOT), method_map, options_map, keywords=KEYWORDS,
+            directory_filter=only_sources):
+        found.add(message if isinstance(message, str) else message[0])
+    return found
+
+
+def translated(message) -> bool:
+    strings = message.string if isinstance(message.string, tuple | list) else [message.string]
+    return all(strings) and not message.fuzzy
+
+
+@pytest.mark.parametrize("code", OTHER_LANGUAGES)
+def test_every_message_is_translated_and_none_is_fuzzy(code):
+    untranslated = [m.id for m in catalogue(code) if m.id and not translated(m)]
+    assert untranslated == [], f"translate these in {code}/LC_MESSAGES/messages.po"
+
+
+@pytest.mark.parametrize("code", OTHER_LANGUAGES)
+def test_translations_keep_the_placeholders(code):
+    problems = [(m.id, [str(e) for e in errors]) for m, errors in catalogue(code).check()]
+    assert problems == []
+
+
+@pytest.mark.parametrize("code", OTHER_LANGUAGES)
+def test_every_marked_string_is_in_the_catalogue(code):
+    ids = {m.id if isinstance(m.id, str) else m.id[0] for m in catalogue(code) if m.id}
+    missing = extracted_msgids() - ids
+    assert missing == set(), "run `make translations`, then translate the new entries"
+
+
+@pytest.mark.parametrize("code", OTHER_LANGUAGES)
+def test_compiled_catalogue_matches_its_source(code):
+    mo_path = TRANSLATIONS / code / "LC_MESSAGES" / "messages.mo"
+    assert mo_path.exists(), "compile the catalogues: `make install`"
+    with open(mo_path, "rb") as f:
+        compiled = {m.id: m.string for m in read_mo(f) if m.id}
+    source = {m.id: m.string for m in catalogue(code) if m.id and translated(m)}
+    assert compiled == source, "the .mo is stale: `make install` compiles it again"
+
+
+def test_extraction_finds_marked_strings_of_every_source_kind():
+    found = extracted_msgids()
+    assert "Skip to content" in found  # a template
+    assert "Pledge to stop buying" in found  # lazy_gettext in a model
+
+
+def test_english_is_the_default(client):
+    response = client.get("/")
+    html = response.get_data(as_text=True)
+    assert '<html lang="en">' in html
+    assert "Start a campaign" in html
+    assert "Accept-Language" in response.headers["Vary"]
+
+
+def test_the_language_follows_the_browser(client):
+    campaign = make_campaign(CampaignKind.PETITION)
+    html = client.get(f"/petitions/{campaign.slug}",
+                      headers={"Accept-Language": "es-ES,es;q=0.9,en;q=0.5"}).get_data(as_text=True)
+    assert '<html lang="es">' in html
+    assert "Firmar" in html
+    assert "Iniciar una campaña" in html
+    assert "Start a campaign" not in html
+    english = client.get(f"/petitions/{campaign.slug}",
+                         headers={"Accept-Language": "fr-FR,fr;q=0.9"}).get_data(as_text=True)
+    assert '<html lang="en">' in english and "Start a campaign" in english
+
+
+def test_the_switcher_is_a_plain_link_on_every_page(client):
+    html = client.get("/").get_data(as_text=True)
+    assert 'href="/language/es?next=/"' in html
+    assert 'lang="es" hreflang="es"' in html and ">Español</a>" in html
+    assert 'href="/language/en?next=/" lang="en" hreflang="en" aria-current="true"' in html
+
+
+def test_the_switcher_remembers_the_choice_over_the_browser(client):
+    response = client.get("/language/es?next=/campaigns?kind=petition")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/campaigns?kind=petition"
+    assert f"{COOKIE}=es" in response.headers["Set-Cookie"]
+    html = client.get("/", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert '<html lang="es">' in html and "Iniciar una campaña" in html
+    client.get("/language/en?next=/")
+    html = client.get("/", headers={"Accept-Language": "es"}).get_data(as_text=True)
+    assert '<html lang="en">' in html and "Start a campaign" in html
+
+
+def test_the_switcher_refuses_unknown_languages_and_foreign_targets(client):
+    response = client.get("/language/xx?next=/")
+    assert response.status_code == 404
+    assert "Set-Cookie" not in response.headers or COOKIE not in response.headers["Set-Cookie"]
+    response = client.get("/language/es?next=//evil.example/")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/"
+
+
+def test_numbers_follow_the_locale(client):
+    campaign = make_campaign(CampaignKind.PETITION, goal=250000)
+    english = client.get(f"/petitions/{campaign.slug}").get_data(as_text=True)
+    spanish = client.get(f"/petitions/{campaign.slug}",
+                         headers={"Accept-Language": "es"}).get_data(as_text=True)
+    assert "250,000" in english
+    assert "250.000" in spanish and "250,000" not in spanish
