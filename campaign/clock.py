@@ -22,11 +22,14 @@ class Periodic:
     queue: str
     every_seconds: int | None = None  # interval jobs
     at_hour_utc: int | None = None  # daily jobs, once in that hour
+    on_weekday: int | None = None  # with at_hour_utc: weekly jobs, on that day (Monday is 0)
 
     def slot(self, now: datetime) -> tuple[str, int] | None:
         """The Redis key and expiry for this job's current slot, or None when not due."""
         if self.every_seconds:
             return f"groundswell:clock:{self.name}", self.every_seconds
+        if self.on_weekday is not None and now.weekday() != self.on_weekday:
+            return None
         if now.hour == self.at_hour_utc:
             return f"groundswell:clock:{self.name}:{now.date().isoformat()}", 2 * 86400
         return None
@@ -39,6 +42,9 @@ SCHEDULE = (
     Periodic("sweep", "campaign.jobs.counting.sweep_job", "default", every_seconds=60),
     Periodic("recount", "campaign.jobs.counting.recount_job", "bulk", at_hour_utc=3),
     Periodic("anonymise", "campaign.jobs.privacy.anonymise_job", "bulk", at_hour_utc=4),
+    Periodic("daily-digests", "campaign.jobs.digests.daily_digests_job", "bulk", at_hour_utc=7),
+    Periodic("weekly-digests", "campaign.jobs.digests.weekly_digests_job", "bulk",
+             at_hour_utc=7, on_weekday=0),
 )
 
 

@@ -49,6 +49,13 @@ class Email:
         return message
 
 
+def add_unsubscribe_headers(email: Email, url: str) -> None:
+    """Mark ``email`` as a notice its reader can stop in one click (RFC 2369 and RFC 8058):
+    mail clients show their own unsubscribe button, which POSTs to ``url``."""
+    email.headers["List-Unsubscribe"] = f"<{url}>"
+    email.headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+
+
 def render_email(template: str, to: str, subject: str, **context) -> Email:
     """Render ``templates/email/<template>.txt`` and ``.html`` into an :class:`Email`."""
     context.setdefault("subject", subject)

@@ -10,6 +10,7 @@ from campaign.models import (
     Brand,
     CampaignKind,
     CampaignState,
+    EmailFrequency,
     Endorsement,
     Role,
     User,
@@ -21,9 +22,10 @@ _seq = itertools.count(1)
 
 
 def make_user(email: str | None = None, *, role: Role = Role.MEMBER, verified: bool = True,
-              name: str = "Test Member") -> User:
+              name: str = "Test Member", email_frequency: EmailFrequency | None = None) -> User:
     user = User(email=email or f"member{next(_seq)}@example.org", name=name, role=role,
-                email_verified_at=utcnow() if verified else None)
+                email_verified_at=utcnow() if verified else None,
+                email_frequency=email_frequency or EmailFrequency.DAILY)
     user.set_password(PASSWORD)
     db.session.add(user)
     db.session.commit()

@@ -7,7 +7,7 @@ from campaign.extensions import db
 from campaign.jobs import notify
 from campaign.jobs.counting import fold_counts_job, sweep_job
 from campaign.jobs.notify import notify_milestone, send_batch
-from campaign.models import Milestone, Support, utcnow
+from campaign.models import EmailFrequency, Milestone, Support, utcnow
 from campaign.queue import get_queue
 from campaign.services import counting
 from campaign.services import supports as service
@@ -34,7 +34,7 @@ def test_thresholds_crossed():
 
 
 def test_each_milestone_notifies_the_organiser_exactly_once(app, run_jobs, outbox):
-    organiser = make_user("organiser@example.org")
+    organiser = make_user("organiser@example.org", email_frequency=EmailFrequency.IMMEDIATELY)
     petition = make_campaign(organiser=organiser, goal=500)
     add_confirmed(petition, 12)
     run_jobs()  # fold → milestone 10 → notice
@@ -61,7 +61,7 @@ def test_each_milestone_notifies_the_organiser_exactly_once(app, run_jobs, outbo
 
 def test_goal_reaches_consenting_supporters_in_batches_once(app, run_jobs, outbox, monkeypatch):
     monkeypatch.setattr(notify, "BATCH_SIZE", 3)
-    organiser = make_user("organiser@example.org")
+    organiser = make_user("organiser@example.org", email_frequency=EmailFrequency.IMMEDIATELY)
     petition = make_campaign(organiser=organiser, goal=10)
     add_confirmed(petition, 11)  # supporters 0, 2, 4, 6, 8, 10 consented
     run_jobs()
@@ -106,7 +106,7 @@ def test_one_click_unsubscribe_without_csrf(app, client, run_jobs, outbox):
 def test_the_sweeper_re_enqueues_milestones_whose_job_was_lost(app, run_jobs, outbox):
     from datetime import timedelta
 
-    organiser = make_user("organiser@example.org")
+    organiser = make_user("organiser@example.org", email_frequency=EmailFrequency.IMMEDIATELY)
     petition = make_campaign(organiser=organiser, goal=1000)
     milestone = Milestone(campaign_id=petition.id, threshold=10,
                           reached_at=utcnow() - timedelta(minutes=10))

@@ -13,8 +13,9 @@ from sqlalchemy import select, update
 
 from campaign.extensions import db
 from campaign.jobs import app_job
+from campaign.jobs.digests import hold_for_digest, member_links, support_member
 from campaign.jobs.supports import support_token
-from campaign.mail import render_email, send_once
+from campaign.mail import add_unsubscribe_headers, render_email, send_once
 from campaign.models import Campaign, Milestone, Response, StatusChange, Support, Update, utcnow
 from campaign.queue import enqueue
 from campaign.urls import external_url
@@ -32,13 +33,19 @@ def notify_milestone(milestone_id: int) -> bool:
         return False
     campaign = milestone.campaign
     organiser = campaign.organiser
-    send_once(f"milestone:{milestone.id}:organiser", render_email(
-        "milestone_organiser", to=organiser.email,
-        subject=(f"Goal reached: {campaign.title}" if milestone.is_goal
-                 else f"{milestone.threshold:,} {campaign.supporters_noun}: {campaign.title}"),
-        campaign=campaign, milestone=milestone, organiser=organiser,
-        campaign_url=external_url(f"{campaign.blueprint}.show", slug=campaign.slug),
-    ))
+    key = f"milestone:{milestone.id}:organiser"
+    if hold_for_digest(organiser, key, "milestone", milestone.id, campaign.id):
+        db.session.commit()
+    else:
+        links = member_links(organiser)
+        email = render_email(
+            "milestone_organiser", to=organiser.email,
+            subject=(f"Goal reached: {campaign.title}" if milestone.is_goal
+                     else f"{milestone.threshold:,} {campaign.supporters_noun}: {campaign.title}"),
+            campaign=campaign, milestone=milestone, organiser=organiser,
+            campaign_url=external_url(f"{campaign.blueprint}.show", slug=campaign.slug), **links)
+        add_unsubscribe_headers(email, links["member_unsubscribe_url"])
+        send_once(key, email)
     if milestone.is_goal:
         fan_out("goal", milestone.id, campaign.id)
         _deliver_at_goal(campaign.id)
@@ -88,11 +95,17 @@ def notify_conditions_met(campaign_id: int, support_ids: list[int]) -> int:
     sent = 0
     for support in db.session.execute(
             select(Support).where(Support.id.in_(support_ids),
-                                  Support.condition_met_at.is_not(None))).scalars():
-        sent += send_once(f"condition-met:{support.id}", render_email(
+                                  Support.condition_met_at.is_not(None))).scalars().all():
+        key = f"condition-met:{support.id}"
+        member = support_member(support)
+        if hold_for_digest(member, key, "condition-met", support.id, campaign.id, support.id):
+            db.session.commit()
+            continue
+        sent += send_once(key, render_email(
             "condition_met", to=support.email,
             subject=f"It's on: {support.condition_threshold:,} people pledged — {campaign.title}",
-            campaign=campaign, support=support, campaign_url=url))
+            campaign=campaign, support=support, campaign_url=url,
+            **(member_links(member) if member else {})))
     return sent
 
 
@@ -160,14 +173,19 @@ def send_batch(topic: str, object_id: int, first_id: int, last_id: int) -> int:
     ).scalars().all()
     sent = 0
     for support in supports:
+        key = f"{topic}:{object_id}:{support.id}"
+        member = support_member(support)
+        if hold_for_digest(member, key, topic, object_id, recipients_of, support.id):
+            continue
         unsubscribe_url = _unsubscribe_url(support)
         email = render_email(template, to=support.email, subject=subject, campaign=campaign,
                              support=support, campaign_url=campaign_url,
                              unsubscribe_url=unsubscribe_url,
-                             verdict_url=_verdict_url(support, context.get("response")), **context)
-        email.headers["List-Unsubscribe"] = f"<{unsubscribe_url}>"
-        email.headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-        sent += send_once(f"{topic}:{object_id}:{support.id}", email)
+                             verdict_url=_verdict_url(support, context.get("response")),
+                             **(member_links(member) if member else {}), **context)
+        add_unsubscribe_headers(email, unsubscribe_url)
+        sent += send_once(key, email)
+    db.session.commit()  # the notices held for members' digests
     return sent
 
 

@@ -134,3 +134,39 @@ def reset_password(token: str, password: str) -> User:
         user.email_verified_at = utcnow()
     db.session.commit()
     return user
+
+
+def set_email_frequency(user_id: int, frequency: str) -> User:
+    """Set how often member ``user_id`` is emailed notices. Commits.
+
+    Choosing "never" drops what was waiting for their digest; anything else keeps it for the
+    next digest (the daily one, for a member who now wants notices at once). Raises
+    :class:`ServiceError` for a frequency that does not exist, changing nothing.
+    """
+    from campaign.jobs.digests import forget_pending
+    from campaign.models import EmailFrequency
+
+    try:
+        choice = EmailFrequency(frequency)
+    except ValueError:
+        raise ServiceError("Choose immediately, daily, weekly or never.") from None
+    user = db.session.get(User, user_id)
+    user.email_frequency = choice
+    if choice == EmailFrequency.NEVER:
+        forget_pending(user.id)
+    db.session.commit()
+    return user
+
+
+def user_for_unsubscribe_token(token: str) -> User:
+    """The member a one-click "stop all notices" link is for.
+
+    Raises :class:`~campaign.tokens.TokenError` for a stale or forged token, or one for an
+    address that is no longer the account's.
+    """
+    payload = read_token("member-unsubscribe", token,
+                         current_app.config["STANDING_TOKEN_MAX_AGE"])
+    user = db.session.get(User, payload["u"])
+    if user is None or user.email != payload["e"]:
+        raise TokenError(expired=False)
+    return user

@@ -38,7 +38,8 @@ ACCESS = {
                "privacy.request_link",
                "auth.request_reset", "auth.resend_verification", "dev.outbox", "dev.message",
                "i18n.set_language"],
-    "member": ["accounts.profile", "accounts.pledges", "{kind}.new", "brands.suggest",
+    "member": ["accounts.profile", "accounts.pledges", "accounts.settings", "{kind}.new",
+               "brands.suggest",
                "brands.claim", "auth.resend_mine", "community.report_comment",
                "community.accept_coauthorship", "proposals.comment", "supports.withdraw_mine"],
     "organiser": ["{kind}.edit", "{kind}.submit", "{kind}.contacts_csv",
@@ -55,10 +56,10 @@ ACCESS = {
     "token": ["privacy.show", "privacy.download", "privacy.erase",
               "deliveries.show", "deliveries.download", "deliveries.verdict", "supports.confirm",
               "supports.unsubscribe", "supports.withdraw", "auth.verify", "auth.reset_password",
-              "brands.verify_claim"],
+              "brands.verify_claim", "accounts.unsubscribe"],
 }
 #: POSTs that must work without a CSRF token (RFC 8058 one-click unsubscribe from mail clients).
-CSRF_EXEMPT = {"supports.unsubscribe"}
+CSRF_EXEMPT = {"supports.unsubscribe", "accounts.unsubscribe"}
 
 
 def expand(names: list[str]) -> set[str]:
