@@ -159,6 +159,7 @@ def register_template_helpers(app: Flask) -> None:
     app.jinja_env.globals["withdraw_token"] = lambda support: support_token("withdraw", support)
 
     from campaign import page_queries
+    from campaign.i18n import CountryNames
     from campaign.packages import timeline
     from campaign.services.escalation import can_escalate
     from campaign.supports.forms import COUNTRY_NAMES
@@ -169,4 +170,4 @@ def register_template_helpers(app: Flask) -> None:
         top_countries=page_queries.top_countries,
         latest_public_supporters=page_queries.latest_public_supporters,
         supports_per_day=page_queries.supports_per_day, chart_points=page_queries.chart_points,
-        timeline=timeline, country_names=COUNTRY_NAMES)
+        timeline=timeline, country_names=CountryNames(COUNTRY_NAMES))

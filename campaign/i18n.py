@@ -75,6 +75,26 @@ def format_day(value: date | datetime | None) -> str:
     return format_date(value, "d MMM y")
 
 
+class CountryNames:
+    """Country names by ISO code in the current language (``.get`` like the English dict)."""
+
+    def __init__(self, english: dict[str, str]):
+        self.english = english
+
+    def get(self, code: str | None, default: str | None = None) -> str | None:
+        locale = get_locale()
+        if code and locale is not None and locale.language != DEFAULT_LOCALE:
+            name = locale.territories.get(code)
+            if name:
+                return name
+        return self.english.get(code, default)
+
+    def choices(self) -> list[tuple[str, str]]:
+        """(code, name) for every country, sorted by the name in the current language."""
+        names = [(code, self.get(code)) for code in self.english]
+        return sorted(names, key=lambda pair: pair[1].casefold())
+
+
 def register(app: Flask) -> None:
     """Initialise Flask-Babel, the switcher's route, the locale filters and ``Vary``."""
     app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LOCALE)

@@ -17,6 +17,8 @@ from collections import Counter
 from pathlib import Path
 
 from flask import current_app
+from flask_babel import format_decimal
+from flask_babel import gettext as _
 from fpdf import FPDF
 from sqlalchemy import select
 
@@ -149,17 +151,21 @@ def write_pdf(delivery: Delivery, path: Path, countries: Counter) -> str:
 def timeline(campaign: Campaign, delivery: Delivery | None = None) -> list:
     events = []
     if campaign.published_at:
-        events.append((campaign.published_at, "Published"))
+        events.append((campaign.published_at, _("Published")))
     for m in campaign.milestones:
-        label = "Goal reached" if m.is_goal else f"{m.threshold:,} {campaign.supporters_noun}"
-        events.append((m.reached_at, f"{label} ({m.threshold:,})" if m.is_goal else label))
+        threshold = format_decimal(m.threshold)
+        events.append((m.reached_at, _("Goal reached (%(goal)s)", goal=threshold) if m.is_goal
+                       else _("%(count)s %(supporters)s", count=threshold,
+                              supporters=campaign.supporters_noun)))
     for d in campaign.deliveries:
         if d.sent_at and (delivery is None or d.round < delivery.round):
-            events.append((d.sent_at, f"Round {d.round} delivered to {d.brand.name}"))
+            events.append((d.sent_at, _("Round %(round)s delivered to %(brand)s", round=d.round,
+                                        brand=d.brand.name)))
     for r in campaign.responses:
-        events.append((r.created_at, f"{r.brand.name} answered: {r.stance_label}"))
+        events.append((r.created_at, _("%(brand)s answered: %(stance)s", brand=r.brand.name,
+                                       stance=r.stance_label)))
     if delivery is not None:
-        events.append((delivery.created_at, f"Round {delivery.round} prepared"))
+        events.append((delivery.created_at, _("Round %(round)s prepared", round=delivery.round)))
     return sorted(events, key=lambda e: e[0])
 
 

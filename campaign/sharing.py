@@ -7,6 +7,8 @@ import re
 import textwrap
 from urllib.parse import quote
 
+from flask_babel import format_decimal
+from flask_babel import gettext as _
 from PIL import Image, ImageDraw, ImageFont
 
 #: Referral codes we accept in ?ref= (anything else is ignored).
@@ -20,7 +22,7 @@ def share_links(url: str, title: str) -> list[tuple[str, str]]:
 
     text = quote(title, safe="")
     return [
-        ("Email", f"mailto:?subject={text}&body={text}%0A%0A{ref('email')}"),
+        (_("Email"), f"mailto:?subject={text}&body={text}%0A%0A{ref('email')}"),
         ("WhatsApp", f"https://wa.me/?text={text}%20{ref('whatsapp')}"),
         ("Bluesky", f"https://bsky.app/intent/compose?text={text}%20{ref('bluesky')}"),
         ("X", f"https://twitter.com/intent/tweet?text={text}&url={ref('x')}"),
@@ -42,7 +44,8 @@ def share_image(title: str, count: int, noun: str, goal: int) -> bytes:
     for line in textwrap.wrap(title, width=30)[:4]:
         draw.text((70, y), line, font=big, fill="#ffffff")
         y += 80
-    draw.text((70, 470), f"{count:,} {noun} of {goal:,}", font=mid, fill="#ffffff")
+    draw.text((70, 470), _("%(count)s %(supporters)s of %(goal)s", count=format_decimal(count),
+                           supporters=noun, goal=format_decimal(goal)), font=mid, fill="#ffffff")
     draw.rounded_rectangle((70, 540, 1130, 570), radius=15, fill="#e4e1da")
     filled = 70 + int(1060 * min(count, goal) / goal) if goal else 70
     if filled > 85:

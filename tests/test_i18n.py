@@ -43,6 +43,10 @@ def extracted_msgids() -> set[str]:
     return found
 
 
+def as_key(value):
+    return value if isinstance(value, str) else tuple(value)
+
+
 def translated(message) -> bool:
     strings = message.string if isinstance(message.string, tuple | list) else [message.string]
     return all(strings) and not message.fuzzy
@@ -72,8 +76,8 @@ def test_compiled_catalogue_matches_its_source(code):
     mo_path = TRANSLATIONS / code / "LC_MESSAGES" / "messages.mo"
     assert mo_path.exists(), "compile the catalogues: `make install`"
     with open(mo_path, "rb") as f:
-        compiled = {m.id: m.string for m in read_mo(f) if m.id}
-    source = {m.id: m.string for m in catalogue(code) if m.id and translated(m)}
+        compiled = {as_key(m.id): as_key(m.string) for m in read_mo(f) if m.id}
+    source = {as_key(m.id): as_key(m.string) for m in catalogue(code) if m.id and translated(m)}
     assert compiled == source, "the .mo is stale: `make install` compiles it again"
 
 

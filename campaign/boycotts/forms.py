@@ -1,3 +1,5 @@
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from wtforms import RadioField, SelectChoice, TextAreaField
 from wtforms.validators import DataRequired, Length, ValidationError
 
@@ -5,20 +7,20 @@ from campaign.campaigns.forms import TargetBrandForm
 
 
 class BoycottForm(TargetBrandForm):
-    demands = TextAreaField("Demands", validators=[
-        DataRequired(message="List what the brand must do to end the boycott."),
-        Length(max=3000, message="Keep the demands under 3,000 characters.")],
-        description="One demand per line. The boycott ends when the brand meets them.")
+    demands = TextAreaField(_l("Demands"), validators=[
+        DataRequired(message=_l("List what the brand must do to end the boycott.")),
+        Length(max=3000, message=_l("Keep the demands under 3,000 characters."))],
+        description=_l("One demand per line. The boycott ends when the brand meets them."))
 
-    scope = RadioField("Who the boycott covers", default="brand", choices=[
-        SelectChoice("brand", "This brand only"),
-        SelectChoice("group", "The whole group: every brand it owns, through the ownership tree"),
+    scope = RadioField(_l("Who the boycott covers"), default="brand", choices=[
+        SelectChoice("brand", _l("This brand only")),
+        SelectChoice("group", _l("The whole group: every brand it owns, through the ownership tree")),
     ])
 
     def validate_demands(self, field):
         lines = [line for line in field.data.splitlines() if line.strip()]
         if len(lines) > 10:
-            raise ValidationError("Ten demands at most: focus wins campaigns.")
+            raise ValidationError(_("Ten demands at most: focus wins campaigns."))
 
     def campaign_data(self) -> dict:
         lines = [line.strip() for line in self.demands.data.splitlines() if line.strip()]

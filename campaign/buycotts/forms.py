@@ -1,3 +1,5 @@
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from wtforms import DateField, SelectMultipleField, StringField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
@@ -7,22 +9,22 @@ from campaign.campaigns.forms import CampaignForm, brand_choices
 
 class BuycottForm(CampaignForm):
     endorsed_brands = SelectMultipleField(
-        "Brands to buy from", coerce=int,
+        _l("Brands to buy from"), coerce=int,
         widget=ListWidget(prefix_label=False), option_widget=CheckboxInput(),
-        validators=[DataRequired(message="Choose at least one brand to endorse.")])
-    reason = StringField("Why these brands", validators=[
-        DataRequired(message="Say why these brands deserve support."),
-        Length(max=300, message="Keep the reason under 300 characters.")],
-        description="A practice or certification, e.g. “Pays a living wage, certified B Corp”.")
+        validators=[DataRequired(message=_l("Choose at least one brand to endorse."))])
+    reason = StringField(_l("Why these brands"), validators=[
+        DataRequired(message=_l("Say why these brands deserve support.")),
+        Length(max=300, message=_l("Keep the reason under 300 characters."))],
+        description=_l("A practice or certification, e.g. “Pays a living wage, certified B Corp”."))
 
-    evidence_on = DateField("Date of the evidence (optional)", validators=[Optional()],
-                            description="Endorsements are due for review a year after this.")
+    evidence_on = DateField(_l("Date of the evidence (optional)"), validators=[Optional()],
+                            description=_l("Endorsements are due for review a year after this."))
 
     def validate_evidence_on(self, field):
         from campaign.models import utcnow
 
         if field.data and field.data > utcnow().date():
-            raise ValidationError("Evidence cannot be dated in the future.")
+            raise ValidationError(_("Evidence cannot be dated in the future."))
 
     def prepare(self) -> None:
         self.endorsed_brands.choices = brand_choices()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, time
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     DateField,
@@ -35,35 +37,35 @@ def brand_choices() -> list[SelectChoice]:
 
 
 class CampaignForm(FlaskForm):
-    title = StringField("Title", filters=[single_line], validators=[
-        DataRequired(message="Give your campaign a title."),
-        Length(min=10, max=150, message="Titles are 10 to 150 characters.")],
-        description="Say what you want, in a line people will share.")
-    summary = StringField("Summary", filters=[single_line], validators=[
-        DataRequired(message="Write a one-sentence summary."),
-        Length(max=300, message="Keep the summary under 300 characters.")],
-        description="One sentence, shown on cards and in search results.")
-    body = TextAreaField("The full story", validators=[
-        DataRequired(message="Tell supporters why this matters."),
-        Length(max=20000, message="Keep the story under 20,000 characters.")],
-        description="Markdown: **bold**, *italic*, [links](https://example.org), lists.")
-    goal = IntegerField("Goal", default=1000, validators=[
-        InputRequired(message="Set a goal: how many supporters do you need?"),
-        NumberRange(min=10, max=100_000_000, message="Goals run from 10 to 100,000,000.")])
-    closes_on = DateField("Closing date (optional)", validators=[Optional()],
-                          description="Leave empty to keep it open until you close it.")
-    answer_by = DateField("Ask the brand to answer by (optional)", validators=[Optional()],
-                          description="Past this date without an answer you can escalate: a "
-                                      "proposal to a petition, a petition to a boycott.")
-    submit = SubmitField("Save draft")
+    title = StringField(_l("Title"), filters=[single_line], validators=[
+        DataRequired(message=_l("Give your campaign a title.")),
+        Length(min=10, max=150, message=_l("Titles are 10 to 150 characters."))],
+        description=_l("Say what you want, in a line people will share."))
+    summary = StringField(_l("Summary"), filters=[single_line], validators=[
+        DataRequired(message=_l("Write a one-sentence summary.")),
+        Length(max=300, message=_l("Keep the summary under 300 characters."))],
+        description=_l("One sentence, shown on cards and in search results."))
+    body = TextAreaField(_l("The full story"), validators=[
+        DataRequired(message=_l("Tell supporters why this matters.")),
+        Length(max=20000, message=_l("Keep the story under 20,000 characters."))],
+        description=_l("Markdown: **bold**, *italic*, [links](https://example.org), lists."))
+    goal = IntegerField(_l("Goal"), default=1000, validators=[
+        InputRequired(message=_l("Set a goal: how many supporters do you need?")),
+        NumberRange(min=10, max=100_000_000, message=_l("Goals run from 10 to 100,000,000."))])
+    closes_on = DateField(_l("Closing date (optional)"), validators=[Optional()],
+                          description=_l("Leave empty to keep it open until you close it."))
+    answer_by = DateField(_l("Ask the brand to answer by (optional)"), validators=[Optional()],
+                          description=_l("Past this date without an answer you can escalate: a "
+                                      "proposal to a petition, a petition to a boycott."))
+    submit = SubmitField(_l("Save draft"))
 
     def validate_closes_on(self, field):
         if field.data and self.closes_at_from(field.data) <= utcnow():
-            raise ValidationError("Choose a closing date in the future.")
+            raise ValidationError(_("Choose a closing date in the future."))
 
     def validate_answer_by(self, field):
         if field.data and self.closes_at_from(field.data) <= utcnow():
-            raise ValidationError("Choose an answer date in the future.")
+            raise ValidationError(_("Choose an answer date in the future."))
 
     @staticmethod
     def closes_at_from(day) -> datetime:
@@ -99,11 +101,11 @@ class CampaignForm(FlaskForm):
 class TargetBrandForm(CampaignForm):
     """A campaign addressed to one brand: petitions, boycotts and proposals."""
 
-    target_brand_id = SelectField("Brand", coerce=int, validators=[
-        DataRequired(message="Choose the brand this is addressed to.")])
+    target_brand_id = SelectField(_l("Brand"), coerce=int, validators=[
+        DataRequired(message=_l("Choose the brand this is addressed to."))])
 
     def prepare(self) -> None:
-        self.target_brand_id.choices = [SelectChoice(0, "Choose a brand…"), *brand_choices()]
+        self.target_brand_id.choices = [SelectChoice(0, _l("Choose a brand…")), *brand_choices()]
 
     def campaign_data(self) -> dict:
         return {**super().campaign_data(), "target_brand_id": self.target_brand_id.data}

@@ -20,6 +20,8 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import get_locale
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from campaign.campaigns.forms import CampaignForm
@@ -78,8 +80,8 @@ def kind_blueprint(model: type[Campaign], form_class: type[CampaignForm],
     @limiter.limit(_campaign_limit, methods=["POST"])
     def new():
         if not current_user.is_verified:
-            flash(f"Confirm your email address before starting a {model.noun}: "
-                  "we sent you a link when you signed up.", "warning")
+            flash(_("Confirm your email address before starting a %(noun)s: "
+                    "we sent you a link when you signed up.", noun=model.noun), "warning")
             return redirect(url_for("accounts.profile"))
         form = form_class()
         form.prepare()
@@ -89,8 +91,8 @@ def kind_blueprint(model: type[Campaign], form_class: type[CampaignForm],
             except ServiceError as exc:
                 flash(str(exc), "error")
             else:
-                flash(f"Your {model.noun} is saved as a draft. Submit it for review when it "
-                      "is ready.", "success")
+                flash(_("Your %(noun)s is saved as a draft. Submit it for review when it "
+                        "is ready.", noun=model.noun), "success")
                 return redirect(url_for(f"{model.blueprint}.show", slug=campaign.slug))
         return render_template("campaigns/form.html", form=form, model=model, campaign=None)
 
@@ -122,7 +124,7 @@ def kind_blueprint(model: type[Campaign], form_class: type[CampaignForm],
     def share_png(slug: str):
         """The card shown when the campaign is shared (cached by browsers and networks)."""
         campaign = load(slug)
-        etag = f"{campaign.id}-{campaign.confirmed_count}-{campaign.goal}"
+        etag = f"{campaign.id}-{campaign.confirmed_count}-{campaign.goal}-{get_locale()}"
         if request.if_none_match.contains(etag):
             return "", 304
         png = share_image(campaign.title, campaign.confirmed_count, campaign.supporters_noun,
@@ -130,6 +132,8 @@ def kind_blueprint(model: type[Campaign], form_class: type[CampaignForm],
         response = make_response(png)
         response.mimetype = "image/png"
         response.set_etag(etag)
+        response.vary.add("Accept-Language")  # the card's words are in the visitor's language
+        response.vary.add("Cookie")
         response.cache_control.public = True
         response.cache_control.max_age = 600
         return response
@@ -146,7 +150,7 @@ def kind_blueprint(model: type[Campaign], form_class: type[CampaignForm],
     @organiser_only
     def edit(campaign: Campaign):
         if not campaign.is_editable:
-            flash(f"This {model.noun} can no longer be edited.", "warning")
+            flash(_("This %(noun)s can no longer be edited.", noun=model.noun), "warning")
             return redirect(url_for(f"{model.blueprint}.show", slug=campaign.slug))
         form = form_class()
         form.prepare()
@@ -157,7 +161,7 @@ def kind_blueprint(model: type[Campaign], form_class: type[CampaignForm],
                 db.session.rollback()
                 flash(str(exc), "error")
             else:
-                flash("Your changes are saved.", "success")
+                flash(_("Your changes are saved."), "success")
                 return redirect(url_for(f"{model.blueprint}.show", slug=campaign.slug))
         elif not form.is_submitted():
             form.fill_from(campaign)
@@ -171,8 +175,8 @@ def kind_blueprint(model: type[Campaign], form_class: type[CampaignForm],
         except ServiceError as exc:
             flash(str(exc), "error")
         else:
-            flash("Submitted. A moderator will review it, usually within a day; you will see "
-                  "the decision here.", "success")
+            flash(_("Submitted. A moderator will review it, usually within a day; you will see "
+                  "the decision here."), "success")
         return redirect(url_for(f"{model.blueprint}.show", slug=campaign.slug))
 
     register_support_route(bp, load)

@@ -16,10 +16,13 @@ from flask import (
     stream_with_context,
     url_for,
 )
+from flask_babel import format_decimal
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
 
 from campaign.extensions import db
+from campaign.i18n import CountryNames
 from campaign.models import Campaign, Support
 from campaign.search import page_number
 from campaign.services import ServiceError, escalation
@@ -82,7 +85,7 @@ def register_organiser_routes(bp: Blueprint, load, organiser_only) -> None:
             .group_by(Support.referral)
             .order_by(func.count().desc(), Support.referral)).all()]
         return render_template("campaigns/supporters.html", campaign=campaign, pagination=page,
-                               countries=COUNTRY_NAMES, referrals=referrals)
+                               countries=CountryNames(COUNTRY_NAMES), referrals=referrals)
 
     @bp.route("/<slug>/supporters.csv")
     def supporters_csv(slug: str):
@@ -119,15 +122,15 @@ def register_organiser_routes(bp: Blueprint, load, organiser_only) -> None:
         form = UpdateForm()
         if form.validate_on_submit():
             try:
-                _, emailed = service.post_update(campaign.id, current_user.id, form.title.data,
+                _update, emailed = service.post_update(campaign.id, current_user.id, form.title.data,
                                                  form.body.data)
             except ServiceError as exc:
                 flash(str(exc), "error")
             else:
-                flash("Your update is posted and is being emailed to supporters who asked for "
-                      "updates." if emailed else
-                      "Your update is posted. Supporters already had an email about this "
-                      "campaign today, so this one is not emailed.", "success")
+                flash(_("Your update is posted and is being emailed to supporters who asked for "
+                      "updates.") if emailed else
+                      _("Your update is posted. Supporters already had an email about this "
+                      "campaign today, so this one is not emailed."), "success")
                 return redirect(url_for(f"{kind}.show", slug=campaign.slug))
         return render_template("campaigns/update_form.html", campaign=campaign, form=form)
 
@@ -139,8 +142,8 @@ def register_organiser_routes(bp: Blueprint, load, organiser_only) -> None:
         except ServiceError as exc:
             flash(str(exc), "error")
         else:
-            flash(f"Round {delivery.round} is being prepared and sent to "
-                  f"{delivery.brand.name}. Its state shows below.", "success")
+            flash(_("Round %(round)s is being prepared and sent to %(brand)s. Its state shows below.",
+                    round=delivery.round, brand=delivery.brand.name), "success")
         return redirect(url_for(f"{kind}.show", slug=campaign.slug) + "#deliveries")
 
     @bp.route("/<slug>/deliveries/<int:delivery_id>/retry", methods=["POST"])
@@ -151,7 +154,7 @@ def register_organiser_routes(bp: Blueprint, load, organiser_only) -> None:
         except ServiceError as exc:
             flash(str(exc), "error")
         else:
-            flash("The delivery is being tried again.", "success")
+            flash(_("The delivery is being tried again."), "success")
         return redirect(url_for(f"{kind}.show", slug=campaign.slug) + "#deliveries")
 
     @bp.route("/<slug>/victory", methods=["GET", "POST"])
@@ -164,8 +167,8 @@ def register_organiser_routes(bp: Blueprint, load, organiser_only) -> None:
             except ServiceError as exc:
                 form.story.errors.append(str(exc))
             else:
-                flash("Congratulations! Your victory is on the Victories page, and supporters "
-                      "who asked for updates are being told.", "success")
+                flash(_("Congratulations! Your victory is on the Victories page, and supporters "
+                      "who asked for updates are being told."), "success")
                 return redirect(url_for(f"{kind}.show", slug=campaign.slug))
         return render_template("campaigns/victory_form.html", campaign=campaign, form=form), \
             400 if form.errors else 200
@@ -178,8 +181,9 @@ def register_organiser_routes(bp: Blueprint, load, organiser_only) -> None:
         except ServiceError as exc:
             flash(str(exc), "error")
             return redirect(url_for(f"{kind}.show", slug=campaign.slug))
-        flash(f"Your {new.noun} is drafted from this {campaign.noun}. Check it, then submit it for "
-              "review; once it is published, your supporters are invited to join it.", "success")
+        flash(_("Your %(new)s is drafted from this %(noun)s. Check it, then submit it for "
+                "review; once it is published, your supporters are invited to join it.",
+                new=new.noun, noun=campaign.noun), "success")
         return redirect(url_for(f"{new.blueprint}.edit", slug=new.slug))
 
     @bp.route("/<slug>/thank-you-buycott", methods=["POST"])
@@ -190,7 +194,7 @@ def register_organiser_routes(bp: Blueprint, load, organiser_only) -> None:
         except ServiceError as exc:
             flash(str(exc), "error")
             return redirect(url_for(f"{kind}.show", slug=campaign.slug))
-        flash("A thank-you buycott is drafted. Check it, then submit it for review.", "success")
+        flash(_("A thank-you buycott is drafted. Check it, then submit it for review."), "success")
         return redirect(url_for("buycotts.edit", slug=buycott.slug))
 
     @bp.route("/<slug>/close", methods=["POST"])
@@ -201,7 +205,7 @@ def register_organiser_routes(bp: Blueprint, load, organiser_only) -> None:
         except ServiceError as exc:
             flash(str(exc), "error")
         else:
-            flash(f"The {campaign.noun} is closed; it keeps its page and its count.", "info")
+            flash(_("The %(noun)s is closed; it keeps its page and its count.", noun=campaign.noun), "info")
         return redirect(url_for(f"{kind}.show", slug=campaign.slug))
 
     @bp.route("/<slug>/endorsements/<int:endorsement_id>/renew", methods=["POST"])
@@ -219,7 +223,7 @@ def register_organiser_routes(bp: Blueprint, load, organiser_only) -> None:
         except ServiceError as exc:
             flash(str(exc), "error")
         else:
-            flash("The endorsement is renewed with its new evidence.", "success")
+            flash(_("The endorsement is renewed with its new evidence."), "success")
         return redirect(url_for(f"{kind}.show", slug=campaign.slug))
 
     @bp.route("/<slug>/goal", methods=["POST"])
@@ -232,7 +236,7 @@ def register_organiser_routes(bp: Blueprint, load, organiser_only) -> None:
             except ServiceError as exc:
                 flash(str(exc), "error")
             else:
-                flash(f"The new goal is {form.goal.data:,}. Onwards!", "success")
+                flash(_("The new goal is %(goal)s. Onwards!", goal=format_decimal(form.goal.data)), "success")
         else:
-            flash(" ".join(form.goal.errors) or "Enter the new goal.", "error")
+            flash(" ".join(map(str, form.goal.errors)) or _("Enter the new goal."), "error")
         return redirect(url_for(f"{kind}.show", slug=campaign.slug))

@@ -111,6 +111,8 @@ class Campaign(Base):
 
     #: Words a kind uses about itself, overridden by each subclass (translated when shown).
     noun = _l("campaign")
+    nouns = _l("Campaigns")
+    start_title = _l("Start a campaign")
     support_verb = _l("Support")
     support_noun = _l("support")
     supporters_noun = _l("supporters")
@@ -151,6 +153,8 @@ class Campaign(Base):
 class Petition(Campaign):
     __mapper_args__ = {"polymorphic_identity": CampaignKind.PETITION}
     noun = _l("petition")
+    nouns = _l("Petitions")
+    start_title = _l("Start a petition")
     support_verb = _l("Sign")
     support_noun = _l("signature")
     supporters_noun = _l("signatures")
@@ -162,6 +166,8 @@ class Petition(Campaign):
 class Boycott(Campaign):
     __mapper_args__ = {"polymorphic_identity": CampaignKind.BOYCOTT}
     noun = _l("boycott")
+    nouns = _l("Boycotts")
+    start_title = _l("Start a boycott")
     support_verb = _l("Pledge to stop buying")
     support_noun = _l("pledge")
     supporters_noun = _l("pledges")
@@ -194,6 +200,8 @@ class Boycott(Campaign):
 class Buycott(Campaign):
     __mapper_args__ = {"polymorphic_identity": CampaignKind.BUYCOTT}
     noun = _l("buycott")
+    nouns = _l("Buycotts")
+    start_title = _l("Start a buycott")
     support_verb = _l("Pledge to buy")
     support_noun = _l("pledge")
     supporters_noun = _l("pledges")
@@ -240,6 +248,8 @@ PROPOSAL_STATUS_LABELS = {
 class Proposal(Campaign):
     __mapper_args__ = {"polymorphic_identity": CampaignKind.PROPOSAL}
     noun = _l("proposal")
+    nouns = _l("Proposals")
+    start_title = _l("Start a proposal")
     support_verb = _l("Endorse")
     support_noun = _l("endorsement")
     supporters_noun = _l("endorsements")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import Date, Enum, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -64,10 +65,10 @@ class Stance(enum.StrEnum):
 
 
 STANCE_LABELS = {
-    Stance.COMMITTED: "Committed",
-    Stance.PARTLY: "Partly committed",
-    Stance.DECLINED: "Declined",
-    Stance.DISCUSSING: "Under discussion",
+    Stance.COMMITTED: _l("Committed"),
+    Stance.PARTLY: _l("Partly committed"),
+    Stance.DECLINED: _l("Declined"),
+    Stance.DISCUSSING: _l("Under discussion"),
 }
 
 

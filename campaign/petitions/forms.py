@@ -1,3 +1,4 @@
+from flask_babel import lazy_gettext as _l
 from wtforms import TextAreaField
 from wtforms.validators import DataRequired, Length
 
@@ -5,10 +6,10 @@ from campaign.campaigns.forms import TargetBrandForm
 
 
 class PetitionForm(TargetBrandForm):
-    demand = TextAreaField("What you ask of the brand", validators=[
-        DataRequired(message="State the demand the brand will receive."),
-        Length(max=1000, message="Keep the demand under 1,000 characters.")],
-        description="One clear demand: this is what the brand receives with the signatures.")
+    demand = TextAreaField(_l("What you ask of the brand"), validators=[
+        DataRequired(message=_l("State the demand the brand will receive.")),
+        Length(max=1000, message=_l("Keep the demand under 1,000 characters."))],
+        description=_l("One clear demand: this is what the brand receives with the signatures."))
 
     def campaign_data(self) -> dict:
         return {**super().campaign_data(), "demand": self.demand.data.strip()}

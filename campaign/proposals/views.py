@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, jsonify, redirect, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
@@ -43,10 +44,10 @@ def register_proposal_routes(bp: Blueprint, load, organiser_only) -> None:
             except ServiceError as exc:
                 flash(str(exc), "error")
             else:
-                flash(f"{invitation.user.name} is invited; they accept from their account page.",
-                      "success")
+                flash(_("%(name)s is invited; they accept from their account page.",
+                        name=invitation.user.name), "success")
         else:
-            flash(" ".join(form.email.errors), "error")
+            flash(" ".join(map(str, form.email.errors)), "error")
         return back(campaign, "#coauthors")
 
     @bp.route("/<slug>/comments", methods=["POST"])
@@ -59,12 +60,12 @@ def register_proposal_routes(bp: Blueprint, load, organiser_only) -> None:
                 parent_id = int(form.parent_id.data) if form.parent_id.data else None
                 made = service.add_comment(campaign.id, current_user.id, form.body.data, parent_id)
             except (ServiceError, ValueError) as exc:
-                flash(str(exc) if isinstance(exc, ServiceError) else "Reply to a comment "
-                      "on this page.", "error")
+                flash(str(exc) if isinstance(exc, ServiceError) else _("Reply to a comment "
+                      "on this page."), "error")
             else:
                 return back(campaign, f"#comment-{made.id}")
         else:
-            flash(" ".join(form.body.errors), "error")
+            flash(" ".join(map(str, form.body.errors)), "error")
         return back(campaign, "#comments")
 
     @bp.route("/<slug>/status", methods=["POST"])
@@ -87,9 +88,9 @@ def register_proposal_routes(bp: Blueprint, load, organiser_only) -> None:
             except ServiceError as exc:
                 flash(str(exc), "error")
             else:
-                flash("The status is set and endorsers are being told.", "success")
+                flash(_("The status is set and endorsers are being told."), "success")
         else:
-            flash(" ".join(e for errors in form.errors.values() for e in errors), "error")
+            flash(" ".join(str(e) for errors in form.errors.values() for e in errors), "error")
         return back(campaign, "#status")
 
 
@@ -108,7 +109,7 @@ def register_comment_routes(bp: Blueprint) -> None:
         form = ReportForm()
         if form.validate_on_submit():
             service.report_comment(comment.id, current_user.id, form.reason.data or "")
-            flash("Thank you: a moderator will look at this comment.", "info")
+            flash(_("Thank you: a moderator will look at this comment."), "info")
         campaign = db.session.get(Campaign, comment.campaign_id)
         return redirect(url_for(f"{campaign.blueprint}.show", slug=campaign.slug) + "#comments")
 
@@ -119,7 +120,7 @@ def register_comment_routes(bp: Blueprint) -> None:
             invitation = service.accept_coauthorship(invitation_id, current_user.id)
         except ServiceError:
             abort(404)
-        flash(f"You are now a co-author of “{invitation.campaign.title}”.", "success")
+        flash(_("You are now a co-author of “%(title)s”.", title=invitation.campaign.title), "success")
         return redirect(url_for("accounts.profile"))
 
 
