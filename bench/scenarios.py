@@ -401,7 +401,8 @@ class Bench:
         return result
 
     def rate_limit_check(self) -> dict:
-        """The limit is on: a supporter's second signature from one address is refused (429)."""
+        """The limit is on: a second signature from one address is taken (303, like any other)
+        but stored as suspect, never counted."""
         reqs = list(supporters.sign_requests(self.app, self.campaigns.slugs["surge"], "limit", 2,
                                              self.addresses(1), f"http://127.0.0.1:{self.web_port}"))
         same_address = reqs[0][3]["X-Forwarded-For"]
@@ -412,7 +413,15 @@ class Bench:
             conn.request(method, path, body, headers)
             statuses.append(conn.getresponse().status)
             conn.close()
-        return {"statuses": statuses, "active": statuses == [303, 429],
+        from campaign.models import Support
+
+        suspects = list(self.db.session.execute(
+            select(Support.suspect).where(Support.campaign_id == self.campaigns.ids["surge"],
+                                          Support.ip_address == same_address)
+            .order_by(Support.id)).scalars())
+        self.db.session.commit()
+        return {"statuses": statuses, "suspects": suspects,
+                "active": statuses == [303, 303] and suspects == [None, "rate_limit"],
                 "accepted": statuses.count(303)}
 
     def confirmation_mail(self) -> dict:

@@ -22,6 +22,7 @@ class Periodic:
     queue: str
     every_seconds: int | None = None  # interval jobs
     at_hour_utc: int | None = None  # daily jobs, once in that hour
+    at_minute: int | None = None  # hourly jobs, once an hour from this minute on
     on_weekday: int | None = None  # with at_hour_utc: weekly jobs, on that day (Monday is 0)
 
     def slot(self, now: datetime) -> tuple[str, int] | None:
@@ -30,6 +31,10 @@ class Periodic:
             return f"groundswell:clock:{self.name}", self.every_seconds
         if self.on_weekday is not None and now.weekday() != self.on_weekday:
             return None
+        if self.at_minute is not None:
+            if now.minute < self.at_minute:
+                return None
+            return f"groundswell:clock:{self.name}:{now:%Y-%m-%dT%H}", 2 * 3600
         if now.hour == self.at_hour_utc:
             return f"groundswell:clock:{self.name}:{now.date().isoformat()}", 2 * 86400
         return None
@@ -39,9 +44,10 @@ SCHEDULE = (
     Periodic("fold-counts", "campaign.jobs.counting.fold_counts_job", "high", every_seconds=2),
     Periodic("close-due", "campaign.jobs.counting.close_due_campaigns_job", "default",
              every_seconds=60),
-    Periodic("sweep", "campaign.jobs.counting.sweep_job", "default", every_seconds=60),
     Periodic("recount", "campaign.jobs.counting.recount_job", "bulk", at_hour_utc=3),
     Periodic("anonymise", "campaign.jobs.privacy.anonymise_job", "bulk", at_hour_utc=4),
+    # The report of the hour that just ended, a few minutes after it, for moderators.
+    Periodic("signing-report", "campaign.jobs.abuse.signing_report_job", "bulk", at_minute=5),
     Periodic("daily-digests", "campaign.jobs.digests.daily_digests_job", "bulk", at_hour_utc=7),
     Periodic("weekly-digests", "campaign.jobs.digests.weekly_digests_job", "bulk",
              at_hour_utc=7, on_weekday=0),

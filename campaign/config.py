@@ -47,8 +47,15 @@ class Config:
     RATELIMIT_LOGIN = "10 per minute;100 per hour"
     RATELIMIT_LOGIN_ACCOUNT = "10 per 15 minutes"
     RATELIMIT_CAMPAIGN_CREATE = "10 per hour"
-    # Per IP and campaign; only supports actually stored are counted against it.
+    # Per IP and campaign. Over it a support is stored as suspect and never counted; the
+    # signer sees the same pages as anyone (a bot learns nothing from the answer).
     RATELIMIT_SUPPORT = "1 per minute;5 per 5 minutes"
+    # Per account (the typed address), whatever the IP: sign-up and reset emails.
+    RATELIMIT_SIGNUP_ACCOUNT = "3 per hour"
+    RATELIMIT_RESET_ACCOUNT = "5 per hour"
+    # The hourly report lists IPs and email domains with this many supports on one
+    # campaign in one hour.
+    ABUSE_REPORT_THRESHOLD = 20
     RATELIMIT_HEADERS_ENABLED = True
     # While Redis is unreachable (a restart, a failover) each web process keeps the limits in
     # its own memory instead of failing the request; they move back to Redis when it returns.
@@ -145,6 +152,10 @@ _FROM_ENV = {
     "RATELIMIT_SIGNUP": ("RATELIMIT_SIGNUP", str),
     "RATELIMIT_LOGIN": ("RATELIMIT_LOGIN", str),
     "RATELIMIT_CAMPAIGN_CREATE": ("RATELIMIT_CAMPAIGN_CREATE", str),
+    "RATELIMIT_LOGIN_ACCOUNT": ("RATELIMIT_LOGIN_ACCOUNT", str),
+    "RATELIMIT_SIGNUP_ACCOUNT": ("RATELIMIT_SIGNUP_ACCOUNT", str),
+    "RATELIMIT_RESET_ACCOUNT": ("RATELIMIT_RESET_ACCOUNT", str),
+    "ABUSE_REPORT_THRESHOLD": ("ABUSE_REPORT_THRESHOLD", int),
     "PROXY_FIX": ("PROXY_FIX", int),
     "ANONYMISE_AFTER_DAYS": ("ANONYMISE_AFTER_DAYS", int),
     "TRUSTED_HOSTS": ("TRUSTED_HOSTS", lambda v: [h.strip() for h in v.split(",") if h.strip()]),

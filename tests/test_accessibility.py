@@ -4,12 +4,22 @@ violations."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from campaign.extensions import db
-from campaign.models import BrandMember, CampaignKind, CampaignState, Role, utcnow
+from campaign.models import (
+    BrandMember,
+    CampaignKind,
+    CampaignState,
+    Delivery,
+    DeliveryState,
+    Response,
+    Role,
+    utcnow,
+)
 from tests.browsing import ARTIFACTS, log_in
 from tests.factories import make_brand, make_campaign, make_user
 
@@ -37,6 +47,14 @@ def site(live_app):
     petition = campaigns[CampaignKind.PETITION]
     make_campaign(CampaignKind.PETITION, organiser=organiser, brand=brand,
                   state=CampaignState.PENDING, title="A petition waiting for review")
+    # Two delivered campaigns, one answered: the brand page's accountability chart.
+    for campaign, days_ago in ((petition, 9), (campaigns[CampaignKind.BOYCOTT], 2)):
+        db.session.add(Delivery(campaign_id=campaign.id, brand_id=brand.id, round=1,
+                                state=DeliveryState.SENT, up_to_support_id=0,
+                                sent_at=utcnow() - timedelta(days=days_ago)))
+    db.session.add(Response(campaign_id=petition.id, brand_id=brand.id, author_name="Sam Lee",
+                            stance="discussing", body="We are looking into it.", digest="a11y",
+                            created_at=utcnow() - timedelta(days=4)))
     db.session.commit()
     pages = {
         "home": "/", "browse": "/campaigns/", "choose-kind": "/campaigns/new",
@@ -48,6 +66,7 @@ def site(live_app):
     }
     member_pages = {
         "organiser@example.org": {"account": "/account/", "pledges": "/account/pledges",
+                                  "email-settings": "/account/settings",
                                   "start-petition": "/petitions/new",
                                   "start-buycott": "/buycotts/new",
                                   "supporters": f"/petitions/{petition.slug}/supporters"},

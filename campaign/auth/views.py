@@ -40,8 +40,20 @@ def _login_limit() -> str:
     return current_app.config["RATELIMIT_LOGIN"]
 
 
+def _per_account(purpose: str):
+    """A rate-limit key of the address typed, known or not (so a 429 tells nothing)."""
+    return lambda: f"{purpose}:" + request.form.get("email", "").strip().lower()[:254]
+
+
+def _account_limit(setting: str):
+    return lambda: current_app.config[setting]
+
+
 @bp.route("/signup", methods=["GET", "POST"])
 @limiter.limit(_signup_limit, methods=["POST"])
+# Per address too: each sign-up hashes a password and may email the address's owner.
+@limiter.limit(_account_limit("RATELIMIT_SIGNUP_ACCOUNT"), key_func=_per_account("signup"),
+               methods=["POST"])
 def signup():
     if current_user.is_authenticated:
         return redirect(url_for("accounts.profile"))
@@ -62,14 +74,13 @@ def check_email():
     return render_template("auth/check_email.html", email=email)
 
 
-def _login_email() -> str:
-    return "login:" + request.form.get("email", "").strip().lower()
+_login_email = _per_account("login")
 
 
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(_login_limit, methods=["POST"])
 # Per account too, whatever the address it comes from: guessing one password is slow.
-@limiter.limit(lambda: current_app.config["RATELIMIT_LOGIN_ACCOUNT"], key_func=_login_email,
+@limiter.limit(_account_limit("RATELIMIT_LOGIN_ACCOUNT"), key_func=_login_email,
                methods=["POST"])
 def login():
     if current_user.is_authenticated:
@@ -124,14 +135,14 @@ def verify(token: str):
 
 @bp.route("/verify-email", methods=["GET", "POST"])
 @limiter.limit(_signup_limit, methods=["POST"])
+@limiter.limit(_account_limit("RATELIMIT_RESET_ACCOUNT"), key_func=_per_account("verify"),
+               methods=["POST"])
 def resend_verification():
     form = EmailOnlyForm()
     if current_user.is_authenticated and request.method == "GET":
         form.email.data = current_user.email
     if form.validate_on_submit():
-        user = accounts.find_user_by_email(form.email.data)
-        if user is not None and not user.is_verified:
-            accounts.request_verification(user.id)
+        accounts.request_verification_for(form.email.data)
         flash("If that address has an unconfirmed account, a new link is on its way.", "info")
         return redirect(url_for("main.home"))
     return render_template("auth/resend.html", form=form)
@@ -139,6 +150,8 @@ def resend_verification():
 
 @bp.route("/reset", methods=["GET", "POST"])
 @limiter.limit(_signup_limit, methods=["POST"])
+@limiter.limit(_account_limit("RATELIMIT_RESET_ACCOUNT"), key_func=_per_account("reset"),
+               methods=["POST"])
 def request_reset():
     form = EmailOnlyForm()
     if form.validate_on_submit():

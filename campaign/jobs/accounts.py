@@ -59,3 +59,25 @@ def send_account_exists(user_id: int, day: str) -> bool:
         "account_exists", to=user.email, subject="Someone tried to sign up with your address",
         user=user, login_url=external_url("auth.login"),
         reset_url=external_url("auth.request_reset")))
+
+
+def _user_by_email(email: str) -> User | None:
+    return db.session.execute(db.select(User).filter_by(email=email)).scalar_one_or_none()
+
+
+@app_job
+def send_password_reset_to(email: str, request_id: str) -> bool:
+    """Send the reset link of the account at ``email`` (normalised), if there is one.
+
+    The lookup happens here so that the page asking for it cannot be timed to tell known
+    addresses from unknown ones.
+    """
+    user = _user_by_email(email)
+    return send_password_reset(user.id, request_id) if user is not None else False
+
+
+@app_job
+def send_verification_to(email: str, request_id: str) -> bool:
+    """Send a new verification link to the unverified account at ``email``, if there is one."""
+    user = _user_by_email(email)
+    return send_verification_email(user.id, request_id) if user is not None else False

@@ -18,7 +18,8 @@ def support_token(purpose: str, support: Support) -> str:
 def send_support_confirmation(support_id: int, send_number: int) -> bool:
     """Email the confirmation link of a pending support; once per ``send_number``."""
     support = db.session.get(Support, support_id)
-    if support is None or support.confirmed_at is not None or support.withdrawn_at is not None:
+    if (support is None or support.email_confirmed_at is not None
+            or support.withdrawn_at is not None):
         return False
     campaign = support.campaign
     email = render_email(
@@ -39,7 +40,7 @@ def send_already_supporting(support_id: int, day: str) -> bool:
     """Tell a supporter, at most once a day, that their support was already counted when
     someone submitted the form again with their address."""
     support = db.session.get(Support, support_id)
-    if support is None or support.confirmed_at is None or support.withdrawn_at is not None:
+    if support is None or support.email_confirmed_at is None or support.withdrawn_at is not None:
         return False
     campaign = support.campaign
     return send_once(f"already:{support.id}:{day}", render_email(

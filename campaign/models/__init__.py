@@ -1,5 +1,14 @@
 """The data model: one module per aggregate, all re-exported here."""
 
+from campaign.models.abuse import (
+    SUSPECT_LABELS,
+    AbuseRule,
+    Invalidation,
+    RuleAction,
+    RuleKind,
+    SigningReport,
+    Suspect,
+)
 from campaign.models.base import Base, UTCDateTime, utcnow
 from campaign.models.brand import Brand, BrandMember, Certification
 from campaign.models.campaign import (
@@ -45,6 +54,13 @@ from campaign.models.support import (
 from campaign.models.user import EmailFrequency, Role, User
 
 __all__ = [
+    "AbuseRule",
+    "Invalidation",
+    "RuleAction",
+    "RuleKind",
+    "SUSPECT_LABELS",
+    "SigningReport",
+    "Suspect",
     "Base",
     "Boycott",
     "Brand",

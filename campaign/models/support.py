@@ -51,6 +51,10 @@ class Support(Base):
         CheckConstraint("monthly_spend IS NULL OR monthly_spend >= 0", name="spend_not_negative"),
         CheckConstraint("condition_threshold IS NULL OR condition_threshold BETWEEN 2 AND 1000000",
                         name="condition_in_range"),
+        # A suspect support never counts, and counting reads confirmed_at: so it is never set.
+        CheckConstraint("suspect IS NULL OR confirmed_at IS NULL", name="suspect_never_counts"),
+        # The hourly report and time-window invalidations read supports by creation time.
+        Index("ix_supports_created_at", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -78,6 +82,16 @@ class Support(Base):
     # How many confirmation emails this support has been sent (capped, so a form can't spam).
     confirmation_sends: Mapped[int] = mapped_column(SmallInteger, default=0)
     ip_address: Mapped[str | None] = mapped_column(String(45))
+    # The address as a fixed-width hex key (campaign.services.abuse.ip_key): CIDR ranges
+    # match it by string comparison on every backend.
+    ip_key: Mapped[str | None] = mapped_column(String(32))
+    # Why the support is held (a campaign.models.abuse.Suspect value), or None. A suspect
+    # support is stored and thanked like any other but never counted: its email
+    # confirmation goes to ``suspect_confirmed_at``, never to ``confirmed_at``.
+    suspect: Mapped[str | None] = mapped_column(String(20))
+    suspect_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    invalidation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("invalidations.id", ondelete="SET NULL"), index=True)
     # Which share brought this supporter ("email", "whatsapp"…), from the link's ?ref=.
     referral: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -91,6 +105,11 @@ class Support(Base):
     @property
     def counts(self) -> bool:
         return self.confirmed_at is not None and self.withdrawn_at is None
+
+    @property
+    def email_confirmed_at(self) -> datetime | None:
+        """When the supporter confirmed, whether or not the support counts."""
+        return self.confirmed_at or self.suspect_confirmed_at
 
 
 class PledgeBrand(Base):

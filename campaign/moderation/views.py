@@ -57,8 +57,11 @@ def queue():
                                  Comment.id.in_(db.select(CommentReport.comment_id)))
         .order_by(Comment.created_at)
     ).scalars().all()
+    from campaign.services.abuse import recent_report
+
     return render_template("moderation/queue.html", pending=pending, brands=brands,
-                           claims=claims, reported=reported)
+                           claims=claims, reported=reported,
+                           heavy_signers=len(recent_report(hours=24)))
 
 
 @bp.route("/brands/<int:brand_id>/reject", methods=["POST"])
@@ -178,3 +181,7 @@ def reject(campaign_id: int):
         return redirect(url_for("moderation.queue"))
     flash(f"“{campaign.title}” was sent back to its organiser.", "info")
     return redirect(url_for("moderation.queue"))
+
+
+# The signing fraud pages share this blueprint (and its moderator check).
+from campaign.moderation import signing  # noqa: E402, F401

@@ -20,15 +20,42 @@ class Waiting:
 
 
 @dataclass
+class AnswerTime:
+    """One delivered campaign on the record's chart: days to the answer, or waited so far."""
+
+    campaign: Campaign
+    delivered_at: datetime
+    days: float
+    answered: bool
+
+
+@dataclass
+class ChartRow:
+    time: AnswerTime
+    y: int
+    width: float
+
+
+@dataclass
 class Record:
     delivered: int = 0
     answered: int = 0
     median_days_to_answer: float | None = None
     waiting: list[Waiting] = field(default_factory=list)
+    times: list[AnswerTime] = field(default_factory=list)  # newest delivery first
 
     @property
     def share_answered(self) -> int | None:
         return round(self.answered * 100 / self.delivered) if self.delivered else None
+
+    def chart_rows(self, limit: int = 12, width: int = 200, row_height: int = 34
+                   ) -> list[ChartRow]:
+        """The bars of the record's chart (server-rendered SVG): the ``limit`` newest
+        deliveries, each as long as its days to answer (or waited), on one scale."""
+        times = self.times[:limit]
+        longest = max((t.days for t in times), default=0) or 1
+        return [ChartRow(t, i * row_height, max(2.0, round(t.days * width / longest, 1)))
+                for i, t in enumerate(times)]
 
 
 def record_for(brand_id: int, now: datetime | None = None) -> Record:
@@ -50,14 +77,17 @@ def record_for(brand_id: int, now: datetime | None = None) -> Record:
     days = []
     for campaign_id, sent in first_sent.items():
         sent = _aware(sent)
+        campaign = db.session.get(Campaign, campaign_id)
         if campaign_id in first_answer:
             days.append(max(0.0, (_aware(first_answer[campaign_id]) - sent).total_seconds() / 86400))
+            record.times.append(AnswerTime(campaign, sent, round(days[-1], 1), answered=True))
         else:
-            record.waiting.append(Waiting(db.session.get(Campaign, campaign_id), sent,
-                                          (now - sent).days))
+            record.waiting.append(Waiting(campaign, sent, (now - sent).days))
+            record.times.append(AnswerTime(campaign, sent, (now - sent).days, answered=False))
     if days:
         record.median_days_to_answer = round(statistics.median(days), 1)
     record.waiting.sort(key=lambda w: w.delivered_at)
+    record.times.sort(key=lambda t: t.delivered_at, reverse=True)
     return record
 
 

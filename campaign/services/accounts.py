@@ -8,7 +8,11 @@ from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
 from campaign.extensions import db
-from campaign.jobs.accounts import send_password_reset, send_verification_email
+from campaign.jobs.accounts import (
+    send_password_reset_to,
+    send_verification_email,
+    send_verification_to,
+)
 from campaign.models import User, utcnow
 from campaign.queue import enqueue
 from campaign.services import ServiceError
@@ -108,12 +112,22 @@ def verify_email(token: str) -> User:
 
 
 def request_password_reset(email: str) -> None:
-    """Email a reset link if ``email`` has an account; does the same visible thing if not."""
-    user = find_user_by_email(email)
-    if user is not None:
-        request_id = uuid.uuid4().hex
-        enqueue(send_password_reset, user.id, request_id, queue="high",
-                job_id=f"reset-{user.id}-{request_id}")
+    """Enqueue a reset link for ``email``, which the job sends only if it has an account.
+
+    The address is looked up by the job, not here, so the request does the same work (and
+    takes the same time) for an unknown address as for a known one.
+    """
+    request_id = uuid.uuid4().hex
+    enqueue(send_password_reset_to, normalise_account_email(email), request_id, queue="high",
+            job_id=f"reset-{request_id}")
+
+
+def request_verification_for(email: str) -> None:
+    """Enqueue a new verification link for ``email``, sent only if it has an unverified
+    account; looked up by the job, like :func:`request_password_reset`."""
+    request_id = uuid.uuid4().hex
+    enqueue(send_verification_to, normalise_account_email(email), request_id, queue="high",
+            job_id=f"verify-address-{request_id}")
 
 
 def user_for_reset_token(token: str) -> User:

@@ -66,7 +66,7 @@ def _anonymise_supports(where, name: str) -> int:
         db.session.execute(update(Support).where(Support.id == support_id).values(
             name=name, email=f"erased-{support_id}@erased.invalid",
             email_canonical=f"erased-{support_id}", postcode=None, comment=None,
-            ip_address=None, consents_to_updates=False, is_public=False, anonymised_at=now))
+            ip_address=None, ip_key=None, consents_to_updates=False, is_public=False, anonymised_at=now))
     return len(rows)
 
 

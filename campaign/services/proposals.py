@@ -206,6 +206,9 @@ def _move_endorsements(source: Proposal, target: Proposal) -> int:
             country=s.country, postcode=s.postcode, comment=s.comment,
             # Another organiser's campaign: moved endorsers are told, never enrolled for email.
             consents_to_updates=False, confirmed_at=s.confirmed_at,
+            # A suspect endorsement stays suspect where it lands: never counted there either.
+            suspect=s.suspect, suspect_confirmed_at=s.suspect_confirmed_at,
+            ip_address=s.ip_address, ip_key=s.ip_key,
             confirmation_sends=0, created_at=now)
         became_counted = new_id is not None and counted
         if new_id is None and counted:

@@ -73,6 +73,10 @@ def add_support(campaign_id: int, *, name: str, email: str, country: str,
     attempt for the same person stores nothing new: a pending support gets its link again,
     at most :data:`MAX_CONFIRMATION_SENDS` times in all. Raises :class:`SupportRefused` when
     the campaign is not open.
+
+    A new support that the allow and block lists or the per-IP limit hold
+    (:func:`campaign.services.abuse.suspect_reason`) is stored as suspect: the same outcome
+    and emails as any other, but it never counts.
     """
     campaign = _open_campaign(campaign_id)
     _check_kind_fields(campaign, condition_threshold, pledged_brand_ids)
@@ -80,6 +84,10 @@ def add_support(campaign_id: int, *, name: str, email: str, country: str,
     user = db.session.get(User, user_id) if user_id else None
     owns_address = user is not None and canonical_email(user.email) == canonical
     verified_now = owns_address and user.is_verified
+    from campaign.services.abuse import ip_key, suspect_reason
+
+    suspect = suspect_reason(campaign.id, ip_address, canonical)
+    counted_now = verified_now and suspect is None
     now = utcnow()
     new_id = insert_ignoring_conflicts(
         Support, ["campaign_id", "email_canonical"],
@@ -87,8 +95,11 @@ def add_support(campaign_id: int, *, name: str, email: str, country: str,
         email=email.strip(), email_canonical=canonical, name=name.strip(), is_public=is_public,
         country=country, postcode=(postcode or "").strip() or None,
         comment=(comment or "").strip() or None, monthly_spend=monthly_spend,
-        consents_to_updates=consents_to_updates, ip_address=ip_address,
-        confirmed_at=now if verified_now else None, confirmation_sends=0 if verified_now else 1,
+        consents_to_updates=consents_to_updates, ip_address=ip_address, ip_key=ip_key(ip_address),
+        suspect=suspect.value if suspect else None,
+        confirmed_at=now if counted_now else None,
+        suspect_confirmed_at=now if verified_now and not counted_now else None,
+        confirmation_sends=0 if verified_now else 1,
         condition_threshold=condition_threshold, created_at=now,
         consent_text=consent_text(campaign, is_public, consents_to_updates),
         referral=referral,
@@ -96,7 +107,7 @@ def add_support(campaign_id: int, *, name: str, email: str, country: str,
     if new_id is not None:
         for brand_id in sorted(set(pledged_brand_ids or [])):
             db.session.add(PledgeBrand(support_id=new_id, brand_id=brand_id))
-        if verified_now:
+        if counted_now:
             db.session.add(CountDelta(campaign_id=campaign.id, country=country, delta=1,
                                       spend=monthly_spend or 0))
         db.session.commit()
@@ -126,12 +137,13 @@ def _again(campaign: Campaign, canonical: str, verified_now: bool, user) -> Supp
     ).scalar_one()
     if support.withdrawn_at is not None:
         # Coming back after withdrawing: the support counts again once confirmed.
-        was_confirmed = support.confirmed_at is not None
+        was_confirmed = support.email_confirmed_at is not None
         support.withdrawn_at = None
         support.confirmed_at = None
+        support.suspect_confirmed_at = None
         if was_confirmed and not verified_now:
             support.confirmation_sends = 0
-    if support.confirmed_at is not None:
+    if support.email_confirmed_at is not None:
         db.session.commit()
         if not verified_now:
             # Tell the address owner, not whoever typed it (the page shows them nothing).
@@ -142,6 +154,12 @@ def _again(campaign: Campaign, canonical: str, verified_now: bool, user) -> Supp
             enqueue(send_already_supporting, support.id, day, queue="high",
                     job_id=f"already-{support.id}-{day}")
         return SupportResult(support.id, Outcome.ALREADY_CONFIRMED)
+    if verified_now and support.suspect is not None:
+        # Held: the member sees what any member sees, and it still does not count.
+        support.suspect_confirmed_at = utcnow()
+        support.user_id = user.id
+        db.session.commit()
+        return SupportResult(support.id, Outcome.CONFIRMED)
     if verified_now:
         support.confirmed_at = utcnow()
         support.user_id = user.id
@@ -185,19 +203,27 @@ def confirm(token: str) -> tuple[Support, bool]:
 
     Returns the support and whether this call confirmed it (False: it already was). Mail
     scanners open links before people do, so a repeat is never an error. Raises TokenError.
+    A suspect support is confirmed alike (``suspect_confirmed_at``) and still not counted.
     """
     support = support_from_token("confirm-support", token)
     row = db.session.execute(
         update(Support)
         .where(Support.id == support.id, Support.confirmed_at.is_(None),
-               Support.withdrawn_at.is_(None))
+               Support.withdrawn_at.is_(None), Support.suspect.is_(None))
         .values(confirmed_at=utcnow())
         .returning(Support.id)
     ).first()
     if row is None:
+        held = db.session.execute(
+            update(Support)
+            .where(Support.id == support.id, Support.suspect.is_not(None),
+                   Support.suspect_confirmed_at.is_(None), Support.withdrawn_at.is_(None))
+            .values(suspect_confirmed_at=utcnow())
+            .returning(Support.id)
+        ).first()
         db.session.commit()
         db.session.refresh(support)
-        return support, False
+        return support, held is not None
     db.session.add(CountDelta(campaign_id=support.campaign_id, country=support.country, delta=1,
                               spend=support.monthly_spend or 0))
     db.session.commit()

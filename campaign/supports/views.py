@@ -7,7 +7,7 @@ from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required
 
 from campaign.auth.forms import ActionForm
-from campaign.extensions import csrf, db, limiter
+from campaign.extensions import csrf, db
 from campaign.models import Support, canonical_email
 from campaign.services import ServiceError
 from campaign.services import supports as service
@@ -15,14 +15,6 @@ from campaign.supports.forms import SupportForm
 from campaign.tokens import TokenError
 
 bp = Blueprint("supports", __name__, url_prefix="/supports")
-
-
-def _support_limit() -> str:
-    return current_app.config["RATELIMIT_SUPPORT"]
-
-
-def _ip_and_campaign() -> str:
-    return f"{get_remote_address()}:{request.view_args.get('slug')}"
 
 
 def support_form_for(campaign) -> SupportForm:
@@ -37,9 +29,9 @@ def support_form_for(campaign) -> SupportForm:
 def register_support_route(bp_kind: Blueprint, load) -> None:
     """Add ``<kind>.support`` (POST the support form) to a kind's blueprint."""
 
+    # No 429 here: the service stores a support over the per-IP limit as suspect (never
+    # counted) and this view answers it like any other, so a bot learns nothing.
     @bp_kind.route("/<slug>/support", methods=["POST"])
-    @limiter.limit(_support_limit, key_func=_ip_and_campaign,
-                   deduct_when=lambda response: response.status_code == 303)
     def support(slug: str):
         campaign = load(slug)
         # Read now: the service's commit expires the object, and reloading costs a query.

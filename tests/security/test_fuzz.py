@@ -108,3 +108,27 @@ def test_slugs_and_tokens_in_paths_never_fail(client):
             assert client.get(url).status_code < 500, url
 
     run()
+
+
+MODERATOR_FORMS = {
+    "/moderation/signing/rules": ("kind", "action", "value", "note"),
+    "/moderation/signing/invalidate": ("campaign", "ip", "domain", "since", "until", "reason",
+                                       "preview", "confirm"),
+}
+
+
+@pytest.mark.parametrize("url", sorted(MODERATOR_FORMS))
+def test_moderator_forms_never_fail(client, url):
+    from campaign.models import Role
+
+    make_campaign()
+    login(client, make_user(role=Role.MODERATOR).email)
+    token = csrf_token(client, url)
+
+    @FUZZ
+    @given(data=fields(*MODERATOR_FORMS[url]))
+    def run(data):
+        response = client.post(url, data={"csrf_token": token, **data})
+        assert response.status_code < 500
+
+    run()

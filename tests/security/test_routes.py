@@ -50,7 +50,9 @@ ACCESS = {
     "moderator": ["moderation.queue", "moderation.review", "moderation.approve",
                   "moderation.reject", "moderation.approve_brand", "moderation.approve_claim",
                   "moderation.hide_comment", "moderation.reject_brand", "moderation.reject_claim",
-                  "moderation.dismiss_reports", "moderation.hide_campaign", "brands.new", "brands.edit",
+                  "moderation.dismiss_reports", "moderation.hide_campaign", "moderation.signing",
+                  "moderation.rules", "moderation.delete_rule", "moderation.invalidate",
+                  "brands.new", "brands.edit",
                   "brands.add_certification"],
     "brand_member": ["brands.inbox", "proposals.set_status"],
     "token": ["privacy.show", "privacy.download", "privacy.erase",
@@ -111,7 +113,7 @@ def url_for_rule(rule, world) -> str:
               "token": "forged-token", "campaign_id": campaign.id, "brand_id": world["brand"].id,
               "member_id": 1, "comment_id": world["comment"].id, "support_id": world["support"].id,
               "delivery_id": world["delivery"].id, "invitation_id": 1, "response_id": 1,
-              "endorsement_id": 1,
+              "endorsement_id": 1, "rule_id": 1,
               "name": "signatures.csv" if "download" in rule.endpoint else "x.eml"}
     url = rule.rule
     for name in re.findall(r"<(?:[^:<>]+:)?(\w+)>", url):
