@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
+from flask import current_app
 from redis.exceptions import RedisError
 
 from campaign.queue import get_queue, redis_connection
@@ -23,6 +24,7 @@ class Periodic:
     every_seconds: int | None = None  # interval jobs
     at_hour_utc: int | None = None  # daily jobs, once in that hour
     at_minute: int | None = None  # hourly jobs, once an hour from this minute on
+    every_setting: str | None = None  # a setting that overrides every_seconds
     on_weekday: int | None = None  # with at_hour_utc: weekly jobs, on that day (Monday is 0)
 
     def slot(self, now: datetime) -> tuple[str, int] | None:
@@ -44,6 +46,8 @@ SCHEDULE = (
     Periodic("fold-counts", "campaign.jobs.counting.fold_counts_job", "high", every_seconds=2),
     Periodic("close-due", "campaign.jobs.counting.close_due_campaigns_job", "default",
              every_seconds=60),
+    Periodic("sweep", "campaign.jobs.counting.sweep_job", "default", every_seconds=60,
+             every_setting="SWEEP_EVERY_SECONDS"),
     Periodic("recount", "campaign.jobs.counting.recount_job", "bulk", at_hour_utc=3),
     Periodic("anonymise", "campaign.jobs.privacy.anonymise_job", "bulk", at_hour_utc=4),
     # The report of the hour that just ended, a few minutes after it, for moderators.
@@ -59,6 +63,8 @@ def tick(now: datetime) -> list[str]:
     conn = redis_connection()
     enqueued = []
     for job in SCHEDULE:
+        if job.every_setting and current_app.config.get(job.every_setting):
+            job = replace(job, every_seconds=int(current_app.config[job.every_setting]))
         slot = job.slot(now)
         if slot and conn.set(slot[0], now.isoformat(), nx=True, ex=slot[1]):
             get_queue(job.queue).enqueue(job.func_path, result_ttl=60, failure_ttl=7 * 86400)
