@@ -7,6 +7,7 @@ uses English unless it asks for another with ``flask_babel.force_locale``.
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import date, datetime
 
 from flask import Blueprint, Flask, abort, has_request_context, redirect, request, url_for
@@ -75,6 +76,12 @@ def format_day(value: date | datetime | None) -> str:
     return format_date(value, "d MMM y")
 
 
+def _sort_key(name: str) -> str:
+    # "Åland" beside "Albania" and "Égypte" beside "Ecuador": accents do not move a name.
+    decomposed = unicodedata.normalize("NFKD", name)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
 class CountryNames:
     """Country names by ISO code in the current language (``.get`` like the English dict)."""
 
@@ -92,7 +99,7 @@ class CountryNames:
     def choices(self) -> list[tuple[str, str]]:
         """(code, name) for every country, sorted by the name in the current language."""
         names = [(code, self.get(code)) for code in self.english]
-        return sorted(names, key=lambda pair: pair[1].casefold())
+        return sorted(names, key=lambda pair: _sort_key(pair[1]))
 
 
 def register(app: Flask) -> None:

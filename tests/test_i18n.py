@@ -11,9 +11,11 @@ from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 
 from campaign.config import ROOT
+from campaign.extensions import db
 from campaign.i18n import COOKIE, LANGUAGES
-from campaign.models import CampaignKind
+from campaign.models import CampaignKind, Support
 from tests.factories import make_campaign
+from tests.helpers import post_form
 
 TRANSLATIONS = ROOT / "campaign" / "translations"
 OTHER_LANGUAGES = [code for code in LANGUAGES if code != "en"]
@@ -143,3 +145,34 @@ def test_numbers_follow_the_locale(client):
                          headers={"Accept-Language": "es"}).get_data(as_text=True)
     assert "250,000" in english
     assert "250.000" in spanish and "250,000" not in spanish
+
+
+def test_the_support_form_and_its_errors_speak_spanish(client):
+    campaign = make_campaign(CampaignKind.PETITION)
+    spanish = {"Accept-Language": "es"}
+    page = client.get(f"/petitions/{campaign.slug}", headers=spanish).get_data(as_text=True)
+    assert "Tu nombre" in page and "Elige tu país…" in page
+    assert ">Alemania</option>" in page and ">Germany</option>" not in page
+    english = client.get(f"/petitions/{campaign.slug}").get_data(as_text=True)
+    assert ">Germany</option>" in english and "Tu nombre" not in english
+    response = post_form(client, f"/petitions/{campaign.slug}/support", {"email": "not-an-address"},
+                         page=f"/petitions/{campaign.slug}", headers=spanish)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert "Corrige lo siguiente" in html and "Dinos tu nombre." in html
+    assert db.session.query(Support).count() == 0  # refused, nothing stored
+
+
+def test_a_support_keeps_the_consent_in_the_language_it_was_given(client, run_jobs):
+    campaign = make_campaign(CampaignKind.PETITION, title="Agua limpia para todos los barrios")
+    response = post_form(client, f"/petitions/{campaign.slug}/support",
+                         {"name": "Ana", "email": "ana@example.org", "country": "ES",
+                          "is_public": "y"},
+                         page=f"/petitions/{campaign.slug}", headers={"Accept-Language": "es"})
+    assert response.status_code == 303
+    thanks = client.get(response.headers["Location"], headers={"Accept-Language": "es"})
+    assert "Un paso más: revisa tu correo" in thanks.get_data(as_text=True)
+    support = db.session.query(Support).one()
+    assert support.consent_text.startswith(
+        "Apoyo la campaña (petición) «Agua limpia para todos los barrios» (firmar).")
+    assert "Mi nombre puede mostrarse en público." in support.consent_text

@@ -6,6 +6,7 @@ import json
 import uuid
 
 from flask import Blueprint, Response, current_app, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
 
 from campaign.auth.forms import ActionForm, EmailOnlyForm
 from campaign.extensions import limiter
@@ -28,7 +29,7 @@ def request_link():
     if form.validate_on_submit():
         email = form.email.data.strip().lower()
         enqueue(send_privacy_link, email, uuid.uuid4().hex, queue="high")
-        flash(f"We sent a link to {email}. It works for a day.", "info")
+        flash(_("We sent a link to %(email)s. It works for a day.", email=email), "info")
         return redirect(url_for("privacy.request_link"))
     return render_template("privacy/request.html", form=form)
 

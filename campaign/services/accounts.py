@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
 from campaign.extensions import db
@@ -95,7 +96,7 @@ def user_for_verify_token(token: str) -> User:
     payload = read_token("verify-email", token, current_app.config["EMAIL_TOKEN_MAX_AGE"])
     user = db.session.get(User, payload["u"])
     if user is None or user.email != payload["e"]:
-        raise ServiceError("This link is for an address that is no longer on an account.")
+        raise ServiceError(_("This link is for an address that is no longer on an account."))
     return user
 
 
@@ -163,7 +164,7 @@ def set_email_frequency(user_id: int, frequency: str) -> User:
     try:
         choice = EmailFrequency(frequency)
     except ValueError:
-        raise ServiceError("Choose immediately, daily, weekly or never.") from None
+        raise ServiceError(_("Choose immediately, daily, weekly or never.")) from None
     user = db.session.get(User, user_id)
     user.email_frequency = choice
     if choice == EmailFrequency.NEVER:

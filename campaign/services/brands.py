@@ -6,6 +6,7 @@ import uuid
 from datetime import date
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
 from campaign.extensions import db
@@ -18,7 +19,7 @@ from campaign.tokens import read_token
 def _moderator(user_id: int) -> User:
     user = db.session.get(User, user_id)
     if user is None or not user.is_moderator:
-        raise ServiceError("Only moderators can do this.")
+        raise ServiceError(_("Only moderators can do this."))
     return user
 
 
@@ -32,7 +33,7 @@ def _unique_slug_save(brand: Brand) -> Brand:
             return brand
         except IntegrityError:
             db.session.rollback()
-    raise ServiceError("Could not find a free web address for this name; try another name.")
+    raise ServiceError(_("Could not find a free web address for this name; try another name."))
 
 
 def _check_parent(brand: Brand, parent_id: int | None) -> None:
@@ -40,9 +41,9 @@ def _check_parent(brand: Brand, parent_id: int | None) -> None:
         return
     parent = db.session.get(Brand, parent_id)
     if parent is None:
-        raise ServiceError("The parent brand does not exist.")
+        raise ServiceError(_("The parent brand does not exist."))
     if brand.id is not None and (parent.id == brand.id or brand in parent.ancestors()):
-        raise ServiceError("A brand cannot be owned by itself or by a brand it owns.")
+        raise ServiceError(_("A brand cannot be owned by itself or by a brand it owns."))
 
 
 def save_brand(moderator_id: int, brand_id: int | None, data: dict[str, Any]) -> Brand:
@@ -50,7 +51,7 @@ def save_brand(moderator_id: int, brand_id: int | None, data: dict[str, Any]) ->
     _moderator(moderator_id)
     brand = db.session.get(Brand, brand_id) if brand_id else Brand(approved_at=utcnow())
     if brand is None:
-        raise ServiceError("No such brand.")
+        raise ServiceError(_("No such brand."))
     _check_parent(brand, data.get("parent_id"))
     for name in ("name", "description", "website", "contact_email", "parent_id", "email_domains"):
         if name in data:
@@ -74,7 +75,7 @@ def approve_brand(brand_id: int, moderator_id: int) -> Brand:
     _moderator(moderator_id)
     brand = db.session.get(Brand, brand_id)
     if brand is None or brand.approved_at is not None:
-        raise ServiceError("This brand is not waiting for approval.")
+        raise ServiceError(_("This brand is not waiting for approval."))
     brand.approved_at = utcnow()
     db.session.commit()
     return brand
@@ -102,12 +103,13 @@ def claim_brand(user_id: int, brand_id: int, work_email: str | None, title: str)
     """
     brand = db.session.get(Brand, brand_id)
     if brand is None or brand.approved_at is None:
-        raise ServiceError("No such brand.")
+        raise ServiceError(_("No such brand."))
     email = (work_email or "").strip().lower() or None
     if email is not None and email.rpartition("@")[2] not in brand.domains:
-        domains = ", ".join(brand.domains) or "none yet"
-        raise ServiceError(f"Use an address at one of {brand.name}'s verified domains "
-                           f"({domains}), or leave it empty to ask a moderator.")
+        domains = ", ".join(brand.domains) or _("none yet")
+        raise ServiceError(_("Use an address at one of %(brand)s's verified domains "
+                             "(%(domains)s), or leave it empty to ask a moderator.",
+                             brand=brand.name, domains=domains))
     member = BrandMember(brand_id=brand.id, user_id=user_id, title=title.strip(),
                          claim_email=email)
     db.session.add(member)
@@ -115,7 +117,7 @@ def claim_brand(user_id: int, brand_id: int, work_email: str | None, title: str)
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
-        raise ServiceError(f"You have already claimed {brand.name}.") from None
+        raise ServiceError(_("You have already claimed %(brand)s.", brand=brand.name)) from None
     if email is not None:
         from campaign.jobs.brands import send_claim_verification
         from campaign.queue import enqueue
@@ -129,7 +131,7 @@ def member_for_claim_token(token: str, max_age: int) -> BrandMember:
     payload = read_token("brand-claim", token, max_age)
     member = db.session.get(BrandMember, payload["m"])
     if member is None or member.claim_email != payload["e"]:
-        raise ServiceError("This link is for a claim that no longer exists.")
+        raise ServiceError(_("This link is for a claim that no longer exists."))
     return member
 
 
@@ -146,7 +148,7 @@ def approve_claim(member_id: int, moderator_id: int) -> BrandMember:
     moderator = _moderator(moderator_id)
     member = db.session.get(BrandMember, member_id)
     if member is None or member.verified_at is not None:
-        raise ServiceError("This claim is not waiting for approval.")
+        raise ServiceError(_("This claim is not waiting for approval."))
     member.verified_at = utcnow()
     member.approved_by_id = moderator.id
     db.session.commit()
@@ -158,7 +160,7 @@ def reject_claim(member_id: int, moderator_id: int) -> None:
     _moderator(moderator_id)
     member = db.session.get(BrandMember, member_id)
     if member is None or member.verified_at is not None:
-        raise ServiceError("This claim is not waiting for a decision.")
+        raise ServiceError(_("This claim is not waiting for a decision."))
     db.session.delete(member)
     db.session.commit()
 
@@ -170,12 +172,12 @@ def reject_brand(brand_id: int, moderator_id: int) -> str:
     _moderator(moderator_id)
     brand = db.session.get(Brand, brand_id)
     if brand is None or brand.approved_at is not None:
-        raise ServiceError("This brand is not waiting for approval.")
+        raise ServiceError(_("This brand is not waiting for approval."))
     used = db.session.execute(db.select(Campaign.id).where(Campaign.target_brand_id == brand.id)
                               .union(db.select(Endorsement.campaign_id)
                                      .where(Endorsement.brand_id == brand.id))).first()
     if used or brand.subsidiaries:
-        raise ServiceError("This brand is used already; edit it instead.")
+        raise ServiceError(_("This brand is used already; edit it instead."))
     name = brand.name
     db.session.delete(brand)
     db.session.commit()

@@ -8,6 +8,8 @@ import unicodedata
 from datetime import timedelta
 from typing import Any
 
+from flask_babel import format_decimal
+from flask_babel import gettext as _
 from sqlalchemy import or_
 from sqlalchemy import update as sa_update
 from sqlalchemy.exc import IntegrityError
@@ -34,7 +36,7 @@ def _apply(campaign: Campaign, data: dict[str, Any]) -> None:
     if brand_id:
         brand = db.session.get(Brand, brand_id)
         if brand is None or brand.approved_at is None:
-            raise ServiceError("The chosen brand does not exist.")
+            raise ServiceError(_("The chosen brand does not exist."))
     for name in CAMPAIGN_FIELDS:
         if name in data and hasattr(type(campaign), name):
             setattr(campaign, name, data[name])
@@ -53,7 +55,7 @@ def _set_endorsements(campaign, endorsements: list[tuple[int, str]], evidence_on
     for brand_id, reason in wanted.items():
         brand = db.session.get(Brand, brand_id)
         if brand is None or brand.approved_at is None:
-            raise ServiceError("One of the chosen brands does not exist.")
+            raise ServiceError(_("One of the chosen brands does not exist."))
         campaign.endorsements.append(Endorsement(brand_id=brand_id, reason=reason,
                                                  evidence_on=evidence_on or utcnow().date()))
 
@@ -69,7 +71,7 @@ def create_campaign(model: type[Campaign], organiser_id: int, data: dict[str, An
     """
     organiser = db.session.get(User, organiser_id)
     if organiser is None or not organiser.is_verified:
-        raise ServiceError("Confirm your email address before starting a campaign.")
+        raise ServiceError(_("Confirm your email address before starting a campaign."))
     base = slugify(data["title"])
     for attempt in range(5):
         campaign = model(organiser_id=organiser_id, state=CampaignState.DRAFT,
@@ -86,14 +88,14 @@ def create_campaign(model: type[Campaign], organiser_id: int, data: dict[str, An
                 taken = db.session.execute(db.select(Campaign.id).where(
                     getattr(Campaign, name) == value)).first()
                 if taken:
-                    raise ServiceError("A campaign was already started from this one.") from None
-    raise ServiceError("Could not find a free web address for this title; try another title.")
+                    raise ServiceError(_("A campaign was already started from this one.")) from None
+    raise ServiceError(_("Could not find a free web address for this title; try another title."))
 
 
 def _owned(campaign_id: int, user_id: int) -> Campaign:
     campaign = db.session.get(Campaign, campaign_id)
     if campaign is None or campaign.organiser_id != user_id:
-        raise ServiceError("Only the organiser can change this campaign.")
+        raise ServiceError(_("Only the organiser can change this campaign."))
     return campaign
 
 
@@ -101,7 +103,7 @@ def update_campaign(campaign_id: int, user_id: int, data: dict[str, Any]) -> Cam
     """Change a draft or rejected campaign's text. Commits; raises ServiceError otherwise."""
     campaign = _owned(campaign_id, user_id)
     if not campaign.is_editable:
-        raise ServiceError("A campaign can be edited only while it is a draft or was sent back.")
+        raise ServiceError(_("A campaign can be edited only while it is a draft or was sent back."))
     _apply(campaign, data)
     db.session.commit()
     return campaign
@@ -111,9 +113,10 @@ def submit_for_review(campaign_id: int, user_id: int) -> Campaign:
     """Send a draft (or a rejected campaign, after edits) to the moderators. Commits."""
     campaign = _owned(campaign_id, user_id)
     if not campaign.is_editable:
-        raise ServiceError("This campaign has already been submitted.")
+        raise ServiceError(_("This campaign has already been submitted."))
     if not campaign.brands():
-        raise ServiceError(f"Choose the brand this {campaign.noun} is addressed to first.")
+        raise ServiceError(_("Choose the brand this %(noun)s is addressed to first.",
+                             noun=campaign.noun))
     campaign.state = CampaignState.PENDING
     campaign.submitted_at = utcnow()
     db.session.commit()
@@ -123,10 +126,10 @@ def submit_for_review(campaign_id: int, user_id: int) -> Campaign:
 def _pending_for_review(campaign_id: int, moderator_id: int) -> Campaign:
     moderator = db.session.get(User, moderator_id)
     if moderator is None or not moderator.is_moderator:
-        raise ServiceError("Only moderators can review campaigns.")
+        raise ServiceError(_("Only moderators can review campaigns."))
     campaign = db.session.get(Campaign, campaign_id)
     if campaign is None or campaign.state != CampaignState.PENDING:
-        raise ServiceError("This campaign is not waiting for review.")
+        raise ServiceError(_("This campaign is not waiting for review."))
     return campaign
 
 
@@ -146,7 +149,7 @@ def approve(campaign_id: int, moderator_id: int) -> Campaign:
 def reject(campaign_id: int, moderator_id: int, reason: str) -> Campaign:
     """Send a pending campaign back to its organiser with ``reason``. Commits."""
     if not reason.strip():
-        raise ServiceError("Give the organiser a reason.")
+        raise ServiceError(_("Give the organiser a reason."))
     campaign = _pending_for_review(campaign_id, moderator_id)
     campaign.state = CampaignState.REJECTED
     campaign.rejection_reason = reason.strip()
@@ -158,9 +161,10 @@ def raise_goal(campaign_id: int, user_id: int, new_goal: int) -> Campaign:
     """Raise an open campaign's goal above both the old goal and the current count. Commits."""
     campaign = _owned(campaign_id, user_id)
     if campaign.state != CampaignState.OPEN:
-        raise ServiceError("Only an open campaign's goal can be raised.")
+        raise ServiceError(_("Only an open campaign's goal can be raised."))
     if new_goal <= max(campaign.goal, campaign.confirmed_count):
-        raise ServiceError(f"Choose a goal above {max(campaign.goal, campaign.confirmed_count):,}.")
+        raise ServiceError(_("Choose a goal above %(goal)s.",
+                             goal=format_decimal(max(campaign.goal, campaign.confirmed_count))))
     campaign.goal = new_goal
     db.session.commit()
     return campaign
@@ -178,7 +182,7 @@ def post_update(campaign_id: int, user_id: int, title: str, body: str) -> tuple[
     """
     campaign = _owned(campaign_id, user_id)
     if not campaign.is_public:
-        raise ServiceError("Updates can be posted once the campaign is public.")
+        raise ServiceError(_("Updates can be posted once the campaign is public."))
     now = utcnow()
     claimed = db.session.execute(
         sa_update(Campaign)
@@ -208,12 +212,12 @@ def declare_victory(campaign_id: int, user_id: int, story: str) -> Campaign:
     """
     campaign = _owned(campaign_id, user_id)
     if campaign.state not in (CampaignState.OPEN, CampaignState.CLOSED):
-        raise ServiceError("Only an open or closed campaign can be declared won.")
+        raise ServiceError(_("Only an open or closed campaign can be declared won."))
     if campaign.confirmed_count < MIN_SUPPORTERS_FOR_VICTORY:
-        raise ServiceError(f"A victory needs at least {MIN_SUPPORTERS_FOR_VICTORY} confirmed "
-                           "supporters.")
+        raise ServiceError(_("A victory needs at least %(count)s confirmed supporters.",
+                             count=MIN_SUPPORTERS_FOR_VICTORY))
     if len(story.strip()) < 20:
-        raise ServiceError("Tell supporters what changed, in a few sentences.")
+        raise ServiceError(_("Tell supporters what changed, in a few sentences."))
     claimed = db.session.execute(
         sa_update(Campaign)
         .where(Campaign.id == campaign.id,
@@ -222,7 +226,7 @@ def declare_victory(campaign_id: int, user_id: int, story: str) -> Campaign:
         .returning(Campaign.id)).first()
     if claimed is None:
         db.session.rollback()
-        raise ServiceError("This campaign was already declared won.")
+        raise ServiceError(_("This campaign was already declared won."))
     notice = add_notice("victory", campaign.id)
     db.session.commit()
     enqueue_notice(notice.id)
@@ -239,7 +243,7 @@ def close_campaign(campaign_id: int, user_id: int) -> Campaign:
         .values(state=CampaignState.CLOSED, closed_at=utcnow()).returning(Campaign.id)).first()
     db.session.commit()
     if claimed is None:
-        raise ServiceError("Only an open campaign can be closed.")
+        raise ServiceError(_("Only an open campaign can be closed."))
     return campaign
 
 
@@ -247,12 +251,12 @@ def hide_campaign(campaign_id: int, moderator_id: int, reason: str) -> Campaign:
     """A moderator takes a public campaign down, telling the organiser why. Commits."""
     moderator = db.session.get(User, moderator_id)
     if moderator is None or not moderator.is_moderator:
-        raise ServiceError("Only moderators can hide campaigns.")
+        raise ServiceError(_("Only moderators can hide campaigns."))
     if not reason.strip():
-        raise ServiceError("Give the organiser a reason.")
+        raise ServiceError(_("Give the organiser a reason."))
     campaign = db.session.get(Campaign, campaign_id)
     if campaign is None or not campaign.is_public:
-        raise ServiceError("Only a public campaign can be hidden.")
+        raise ServiceError(_("Only a public campaign can be hidden."))
     campaign.state = CampaignState.HIDDEN
     campaign.rejection_reason = reason.strip()
     db.session.commit()
@@ -265,9 +269,9 @@ def renew_endorsement(campaign_id: int, user_id: int, endorsement_id: int, evide
     campaign = _owned(campaign_id, user_id)
     endorsement = db.session.get(Endorsement, endorsement_id)
     if endorsement is None or endorsement.campaign_id != campaign.id:
-        raise ServiceError("No such endorsement on this buycott.")
+        raise ServiceError(_("No such endorsement on this buycott."))
     if evidence_on is None or evidence_on > utcnow().date():
-        raise ServiceError("Give the date of the new evidence (not in the future).")
+        raise ServiceError(_("Give the date of the new evidence (not in the future)."))
     endorsement.evidence_on = evidence_on
     if reason and reason.strip():
         endorsement.reason = reason.strip()[:300]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from datetime import date
 
+from flask_babel import gettext as _
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -41,28 +42,28 @@ def request_delivery(campaign_id: int, user_id: int | None = None, *,
     """
     campaign = db.session.get(Campaign, campaign_id)
     if campaign is None or campaign.state not in PUBLIC_STATES:
-        raise ServiceError("Only a published campaign can be delivered.")
+        raise ServiceError(_("Only a published campaign can be delivered."))
     if not automatic and campaign.organiser_id != user_id:
-        raise ServiceError("Only the organiser can deliver this campaign.")
+        raise ServiceError(_("Only the organiser can deliver this campaign."))
     if campaign.kind not in DELIVERABLE_KINDS:
-        raise ServiceError(f"A {campaign.noun} is not delivered to a brand.")
+        raise ServiceError(_("A %(noun)s is not delivered to a brand.", noun=campaign.noun))
     brand = campaign.target_brand
     if brand is None:
-        raise ServiceError("Choose the brand this is addressed to first.")
+        raise ServiceError(_("Choose the brand this is addressed to first."))
     # A brand without a contact address still gets a round: its job fails visibly, and the
     # organiser can try again once a moderator has added the address.
     last = db.session.execute(
         select(Delivery).filter_by(campaign_id=campaign.id).order_by(Delivery.round.desc())
         .limit(1)).scalar_one_or_none()
     if last is not None and last.state == DeliveryState.QUEUED:
-        raise ServiceError(f"Round {last.round} is still being delivered.")
+        raise ServiceError(_("Round %(round)s is still being delivered.", round=last.round))
     after = last.up_to_support_id if last else 0
     up_to = db.session.execute(
         select(func.max(Support.id)).where(Support.campaign_id == campaign.id,
                                            Support.confirmed_at.is_not(None),
                                            Support.withdrawn_at.is_(None))).scalar() or 0
     if up_to <= after:
-        raise ServiceError("There are no new supporters since the last delivery.")
+        raise ServiceError(_("There are no new supporters since the last delivery."))
     delivery_id = insert_ignoring_conflicts(
         Delivery, ["campaign_id", "round"], campaign_id=campaign.id, brand_id=brand.id,
         round=(last.round + 1) if last else 1, state=DeliveryState.QUEUED,
@@ -70,7 +71,7 @@ def request_delivery(campaign_id: int, user_id: int | None = None, *,
         created_at=utcnow())
     if delivery_id is None:
         db.session.rollback()
-        raise ServiceError("Another delivery of this campaign was just started.")
+        raise ServiceError(_("Another delivery of this campaign was just started."))
     db.session.commit()
     from campaign.jobs.deliveries import enqueue_delivery
 
@@ -82,13 +83,13 @@ def retry_failed_delivery(delivery_id: int, user_id: int) -> Delivery:
     """Put a round that failed for good back in the queue. Commits, then enqueues."""
     delivery = db.session.get(Delivery, delivery_id)
     if delivery is None or delivery.campaign.organiser_id != user_id:
-        raise ServiceError("Only the organiser can retry this delivery.")
+        raise ServiceError(_("Only the organiser can retry this delivery."))
     claimed = db.session.execute(
         update(Delivery).where(Delivery.id == delivery_id, Delivery.state == DeliveryState.FAILED)
         .values(state=DeliveryState.QUEUED, failed_at=None).returning(Delivery.id)).first()
     db.session.commit()
     if claimed is None:
-        raise ServiceError("Only a failed delivery can be tried again.")
+        raise ServiceError(_("Only a failed delivery can be tried again."))
     from campaign.jobs.deliveries import enqueue_delivery
 
     enqueue_delivery(delivery_id)
@@ -113,11 +114,11 @@ def answer(campaign_id: int, brand_id: int, *, author_name: str, stance: Stance,
     """
     campaign = db.session.get(Campaign, campaign_id)
     if campaign is None or campaign.state not in PUBLIC_STATES:
-        raise ServiceError("This campaign is not public.")
+        raise ServiceError(_("This campaign is not public."))
     if stance in (Stance.COMMITTED, Stance.PARTLY) and not (commitment and commitment_due):
-        raise ServiceError("A commitment says what the brand will do and by when.")
+        raise ServiceError(_("A commitment says what the brand will do and by when."))
     if commitment_due is not None and commitment_due < utcnow().date():
-        raise ServiceError("The date of a commitment cannot be in the past.")
+        raise ServiceError(_("The date of a commitment cannot be in the past."))
     digest = hashlib.sha256(f"{stance}\n{body.strip()}".encode()).hexdigest()
     response = Response(campaign_id=campaign.id, brand_id=brand_id, author_id=author_id,
                         author_name=author_name.strip(), stance=stance, body=body.strip(),
@@ -129,7 +130,7 @@ def answer(campaign_id: int, brand_id: int, *, author_name: str, stance: Stance,
         db.session.flush()
     except IntegrityError:
         db.session.rollback()
-        raise ServiceError("This answer is already published.") from None
+        raise ServiceError(_("This answer is already published.")) from None
     db.session.execute(update(Delivery)
                        .where(Delivery.campaign_id == campaign.id, Delivery.brand_id == brand_id,
                               Delivery.state.in_([DeliveryState.SENT, DeliveryState.OPENED]))
@@ -148,9 +149,9 @@ def record_verdict(response_id: int, support_id: int, choice: VerdictChoice) -> 
     response = db.session.get(Response, response_id)
     support = db.session.get(Support, support_id)
     if response is None or support is None or support.campaign_id != response.campaign_id:
-        raise ServiceError("Only supporters of this campaign can say what they think of it.")
+        raise ServiceError(_("Only supporters of this campaign can say what they think of it."))
     if support.confirmed_at is None or support.withdrawn_at is not None:
-        raise ServiceError("Only confirmed supporters can say what they think of the answer.")
+        raise ServiceError(_("Only confirmed supporters can say what they think of the answer."))
     new_id = insert_ignoring_conflicts(Verdict, ["response_id", "support_id"],
                                        response_id=response.id, support_id=support.id,
                                        choice=choice.value, created_at=utcnow())

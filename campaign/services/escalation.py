@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from flask_babel import gettext as _
+
 from campaign.extensions import db
 from campaign.models import (
     Boycott,
@@ -40,22 +42,23 @@ def escalate(campaign_id: int, user_id: int) -> Campaign:
     """
     campaign = db.session.get(Campaign, campaign_id)
     if campaign is None or campaign.organiser_id != user_id:
-        raise ServiceError("Only the organiser can escalate this campaign.")
+        raise ServiceError(_("Only the organiser can escalate this campaign."))
     if campaign.kind not in NEXT_KIND:
-        raise ServiceError(f"A {campaign.noun} cannot be escalated.")
+        raise ServiceError(_("A %(noun)s cannot be escalated.", noun=campaign.noun))
     if not campaign.is_public:
-        raise ServiceError("Only a published campaign can be escalated.")
+        raise ServiceError(_("Only a published campaign can be escalated."))
     if campaign.answer_deadline is None or campaign.answer_deadline > utcnow():
-        raise ServiceError("A campaign can be escalated once its answer deadline has passed.")
+        raise ServiceError(_("A campaign can be escalated once its answer deadline has passed."))
     if brand_answered(campaign):
-        raise ServiceError("The brand has answered, so this campaign cannot be escalated.")
+        raise ServiceError(_("The brand has answered, so this campaign cannot be escalated."))
     if campaign.escalations:
-        raise ServiceError("This campaign was already escalated.")
+        raise ServiceError(_("This campaign was already escalated."))
     model = NEXT_KIND[campaign.kind]
     demand = getattr(campaign, "demand", None) or campaign.summary
     data = {"title": campaign.title, "summary": campaign.summary,
-            "body": campaign.body + f"\n\n*{campaign.target_brand.name} did not answer the "
-                                    f"{campaign.noun} by its deadline.*",
+            "body": campaign.body + "\n\n*" + _(
+                "%(brand)s did not answer the %(noun)s by its deadline.",
+                brand=campaign.target_brand.name, noun=campaign.noun) + "*",
             "goal": max(campaign.goal, campaign.confirmed_count * 2, 10),
             "target_brand_id": campaign.target_brand_id,
             "demand": demand, "demands": demand}
@@ -66,9 +69,9 @@ def thank_you_buycott(boycott_id: int, user_id: int) -> Campaign:
     """Turn a won boycott into a draft buycott of the same brand, in one step. Commits."""
     boycott = db.session.get(Boycott, boycott_id)
     if boycott is None or boycott.organiser_id != user_id:
-        raise ServiceError("Only the organiser can do this.")
+        raise ServiceError(_("Only the organiser can do this."))
     if boycott.state != CampaignState.WON:
-        raise ServiceError("A thank-you buycott follows a boycott that won.")
+        raise ServiceError(_("A thank-you buycott follows a boycott that won."))
     brand = boycott.target_brand
     buycott = create_campaign(Buycott, user_id, {
         "title": f"Thank you, {brand.name}: buy from them again",

@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import select, update
 
 from campaign.extensions import db
@@ -17,14 +18,16 @@ ERASED_NAME = "Erased supporter"
 
 
 def consent_text(campaign: Campaign, is_public: bool, consents_to_updates: bool) -> str:
-    """The words a supporter agrees to, as stored with their support."""
+    """The words a supporter agrees to, as stored with their support (in the language they
+    read them in)."""
     parts = [
-        f"I support the {campaign.noun} “{campaign.title}” ({campaign.support_verb.lower()}).",
-        "Groundswell keeps my name, email, country and postcode to count my support, to "
-        "deliver it to the brand without my email, and to let me confirm or withdraw it.",
-        "My name may be shown publicly." if is_public else "My name is not shown publicly.",
-        "I agree to receive emails about this campaign's progress; I can stop them at any time."
-        if consents_to_updates else "I do not want emails about this campaign's progress.",
+        _("I support the %(noun)s “%(title)s” (%(verb)s).", noun=campaign.noun,
+          title=campaign.title, verb=campaign.support_verb.lower()),
+        _("Groundswell keeps my name, email, country and postcode to count my support, to "
+          "deliver it to the brand without my email, and to let me confirm or withdraw it."),
+        _("My name may be shown publicly.") if is_public else _("My name is not shown publicly."),
+        _("I agree to receive emails about this campaign's progress; I can stop them at any time.")
+        if consents_to_updates else _("I do not want emails about this campaign's progress."),
     ]
     return " ".join(parts)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from flask_babel import gettext as _
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -31,7 +32,7 @@ _WORD = re.compile(r"[^\W\d_]{4,}", re.UNICODE)
 def _proposal(campaign_id: int) -> Proposal:
     proposal = db.session.get(Proposal, campaign_id)
     if proposal is None:
-        raise ServiceError("No such proposal.")
+        raise ServiceError(_("No such proposal."))
     return proposal
 
 
@@ -39,28 +40,28 @@ def invite_coauthor(campaign_id: int, inviter_id: int, email: str) -> CoAuthor:
     """The organiser invites a member (by their account email) to co-author. Commits."""
     proposal = _proposal(campaign_id)
     if proposal.organiser_id != inviter_id:
-        raise ServiceError("Only the organiser can invite co-authors.")
+        raise ServiceError(_("Only the organiser can invite co-authors."))
     invitee = db.session.execute(
         select(User).filter_by(email=email.strip().lower())).scalar_one_or_none()
     if invitee is None:
-        raise ServiceError("Nobody has a Groundswell account with that address: co-authors must "
-                           "be members. Ask them to sign up first.")
+        raise ServiceError(_("Nobody has a Groundswell account with that address: co-authors must "
+                           "be members. Ask them to sign up first."))
     if invitee.id == inviter_id:
-        raise ServiceError("You are already the author.")
+        raise ServiceError(_("You are already the author."))
     invitation = CoAuthor(campaign_id=proposal.id, user_id=invitee.id, invited_by_id=inviter_id)
     db.session.add(invitation)
     try:
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
-        raise ServiceError(f"{invitee.name} is already invited.") from None
+        raise ServiceError(_("%(name)s is already invited.", name=invitee.name)) from None
     return invitation
 
 
 def accept_coauthorship(invitation_id: int, user_id: int) -> CoAuthor:
     invitation = db.session.get(CoAuthor, invitation_id)
     if invitation is None or invitation.user_id != user_id:
-        raise ServiceError("This invitation is not yours.")
+        raise ServiceError(_("This invitation is not yours."))
     if invitation.accepted_at is None:
         invitation.accepted_at = utcnow()
         db.session.commit()
@@ -95,13 +96,13 @@ def add_comment(campaign_id: int, user_id: int, body: str, parent_id: int | None
     """A member comments on a public proposal, or replies to a top-level comment. Commits."""
     proposal = _proposal(campaign_id)
     if not proposal.is_public:
-        raise ServiceError("Comments open when the proposal is public.")
+        raise ServiceError(_("Comments open when the proposal is public."))
     if parent_id is not None:
         parent = db.session.get(Comment, parent_id)
         if parent is None or parent.campaign_id != proposal.id or parent.hidden_at:
-            raise ServiceError("That comment is no longer there to reply to.")
+            raise ServiceError(_("That comment is no longer there to reply to."))
         if parent.parent_id is not None:
-            raise ServiceError("Replies go one level deep: reply to the original comment.")
+            raise ServiceError(_("Replies go one level deep: reply to the original comment."))
     comment = Comment(campaign_id=proposal.id, user_id=user_id, body=body.strip(),
                       parent_id=parent_id)
     db.session.add(comment)
@@ -112,7 +113,7 @@ def add_comment(campaign_id: int, user_id: int, body: str, parent_id: int | None
 def report_comment(comment_id: int, user_id: int, reason: str = "") -> bool:
     """Report a comment to the moderators; once per member. Commits. True if newly reported."""
     if db.session.get(Comment, comment_id) is None:
-        raise ServiceError("No such comment.")
+        raise ServiceError(_("No such comment."))
     new_id = insert_ignoring_conflicts(CommentReport, ["comment_id", "user_id"],
                                        comment_id=comment_id, user_id=user_id,
                                        reason=reason.strip()[:300], created_at=utcnow())
@@ -123,7 +124,7 @@ def report_comment(comment_id: int, user_id: int, reason: str = "") -> bool:
 def hide_comment(comment_id: int, moderator_id: int) -> None:
     moderator = db.session.get(User, moderator_id)
     if moderator is None or not moderator.is_moderator:
-        raise ServiceError("Only moderators can hide comments.")
+        raise ServiceError(_("Only moderators can hide comments."))
     db.session.execute(update(Comment).where(Comment.id == comment_id, Comment.hidden_at.is_(None))
                        .values(hidden_at=utcnow()))
     db.session.commit()
@@ -140,22 +141,22 @@ def set_status(campaign_id: int, user: User, status: ProposalStatus, answer: str
     proposal = _proposal(campaign_id)
     brand = proposal.target_brand
     if not (user.is_moderator or (brand is not None and user.speaks_for(brand.id))):
-        raise ServiceError("Only a verified member of the brand can set a proposal's status.")
+        raise ServiceError(_("Only a verified member of the brand can set a proposal's status."))
     if not proposal.is_public:
-        raise ServiceError("This proposal is not public.")
+        raise ServiceError(_("This proposal is not public."))
     if proposal.proposal_status == ProposalStatus.DUPLICATE:
-        raise ServiceError("This proposal was merged into another one.")
+        raise ServiceError(_("This proposal was merged into another one."))
     if not answer.strip():
-        raise ServiceError("Give the official answer with the status.")
+        raise ServiceError(_("Give the official answer with the status."))
     target = None
     if status == ProposalStatus.DUPLICATE:
         target = db.session.get(Proposal, duplicate_of_id) if duplicate_of_id else None
         if target is None:
-            raise ServiceError("Choose the proposal this one duplicates.")
+            raise ServiceError(_("Choose the proposal this one duplicates."))
         if target.id == proposal.id:
-            raise ServiceError("A proposal cannot duplicate itself.")
+            raise ServiceError(_("A proposal cannot duplicate itself."))
         if target.state != CampaignState.OPEN or target.target_brand_id != proposal.target_brand_id:
-            raise ServiceError("A duplicate must point at an open proposal to the same brand.")
+            raise ServiceError(_("A duplicate must point at an open proposal to the same brand."))
     if target is not None:
         # Claim the merge: of two brand members marking it at once, one wins, once.
         claimed = db.session.execute(
@@ -166,7 +167,7 @@ def set_status(campaign_id: int, user: User, status: ProposalStatus, answer: str
             .returning(Proposal.id)).first()
         if claimed is None:
             db.session.rollback()
-            raise ServiceError("This proposal was just merged or closed.")
+            raise ServiceError(_("This proposal was just merged or closed."))
         _move_endorsements(proposal, target)
     else:
         proposal.proposal_status = status
@@ -235,6 +236,6 @@ def dismiss_reports(comment_id: int, moderator_id: int) -> None:
     """A moderator keeps a reported comment: its reports are cleared. Commits."""
     moderator = db.session.get(User, moderator_id)
     if moderator is None or not moderator.is_moderator:
-        raise ServiceError("Only moderators can dismiss reports.")
+        raise ServiceError(_("Only moderators can dismiss reports."))
     db.session.execute(delete(CommentReport).where(CommentReport.comment_id == comment_id))
     db.session.commit()

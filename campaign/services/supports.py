@@ -6,6 +6,7 @@ import enum
 from dataclasses import dataclass
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import select, update
 
 from campaign.dbutil import insert_ignoring_conflicts
@@ -53,10 +54,11 @@ def _open_campaign(campaign_id: int) -> Campaign:
     campaign = db.session.get(Campaign, campaign_id)
     if campaign is None or campaign.state in (CampaignState.DRAFT, CampaignState.PENDING,
                                               CampaignState.REJECTED, CampaignState.HIDDEN):
-        raise SupportRefused("This campaign is not published, so it cannot take support.")
+        raise SupportRefused(_("This campaign is not published, so it cannot take support."))
     if campaign.state != CampaignState.OPEN or campaign.is_past_closing():
-        raise SupportRefused(f"This {campaign.noun} has closed and no longer takes "
-                             f"{campaign.supporters_noun}. Thank you for wanting to help.")
+        raise SupportRefused(_("This %(noun)s has closed and no longer takes %(supporters)s. "
+                               "Thank you for wanting to help.", noun=campaign.noun,
+                               supporters=campaign.supporters_noun))
     return campaign
 
 
@@ -120,13 +122,13 @@ def _check_kind_fields(campaign: Campaign, condition_threshold: int | None,
                        pledged_brand_ids: list[int] | None) -> None:
     if condition_threshold is not None:
         if campaign.kind != CampaignKind.BOYCOTT:
-            raise ServiceError("Only boycott pledges can wait for others.")
+            raise ServiceError(_("Only boycott pledges can wait for others."))
         if not 2 <= condition_threshold <= 1_000_000:
-            raise ServiceError("The number of pledges to wait for runs from 2 to 1,000,000.")
+            raise ServiceError(_("The number of pledges to wait for runs from 2 to 1,000,000."))
     if pledged_brand_ids:
         endorsed = {e.brand_id for e in getattr(campaign, "endorsements", [])}
         if not set(pledged_brand_ids) <= endorsed:
-            raise ServiceError("Choose among the brands this buycott endorses.")
+            raise ServiceError(_("Choose among the brands this buycott endorses."))
 
 
 def _again(campaign: Campaign, canonical: str, verified_now: bool, user) -> SupportResult:

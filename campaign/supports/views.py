@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
 from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required
 
@@ -92,7 +93,7 @@ def withdraw(token: str):
     form = ActionForm()
     if form.validate_on_submit():
         service.withdraw(support.id)
-        flash(f"Your support for “{support.campaign.title}” is withdrawn.", "info")
+        flash(_("Your support for “%(title)s” is withdrawn.", title=support.campaign.title), "info")
         return redirect(url_for(f"{support.campaign.blueprint}.show", slug=support.campaign.slug))
     return render_template("supports/withdraw.html", support=support, form=form)
 
@@ -104,7 +105,7 @@ def withdraw_mine(support_id: int):
     if support is None or support.user_id != current_user.id:
         abort(404)
     service.withdraw(support.id)
-    flash(f"Your support for “{support.campaign.title}” is withdrawn.", "info")
+    flash(_("Your support for “%(title)s” is withdrawn.", title=support.campaign.title), "info")
     return redirect(url_for("accounts.profile"))
 
 
