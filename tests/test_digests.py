@@ -11,8 +11,11 @@ from campaign.jobs.digests import enqueue_digests, period_label, send_digest
 from campaign.models import Campaign, DigestItem, EmailFrequency, MailReceipt, User
 from campaign.services import campaigns as campaign_service
 from campaign.services import supports as support_service
+from tests import test_mail
 from tests.factories import make_campaign, make_user
 from tests.helpers import body_text, login, post_form
+
+smtp_server = test_mail.smtp_server  # a real aiosmtpd server in the test process
 
 
 def html_of(message) -> str:
@@ -302,3 +305,65 @@ def test_the_clock_runs_daily_digests_daily_and_weekly_ones_on_mondays(app):
     assert {"daily-digests", "weekly-digests"} <= set(tick(monday))
     assert "daily-digests" not in tick(monday.replace(minute=30))  # once in its hour
     assert "daily-digests" in tick(tuesday) and "weekly-digests" not in tick(tuesday)
+
+
+def test_news_held_before_choosing_immediately_comes_with_the_next_daily_run(app, client,
+                                                                             run_jobs, outbox):
+    member = make_user("changed@example.org")
+    petition = make_campaign(title="Open supply chains")
+    support(petition, member=member)
+    run_jobs()
+    post_update(petition, "Held", "Before the change.")
+    run_jobs()
+    login(client, member.email)
+    post_form(client, "/account/settings", {"email_frequency": "immediately"})
+    assert pending(member) == 1  # kept, not lost
+    post_update(petition, "At once", "After the change.")
+    run_jobs()
+    assert [m["Subject"] for m in to(outbox, member.email)] == ["At once — Open supply chains"]
+    assert enqueue_digests("weekly") == 0
+    assert enqueue_digests("daily") == 1
+    run_jobs()
+    assert "Before the change." in body_text(to(outbox, member.email)[-1])
+    assert pending(member) == 0
+
+
+# ---------------------------------------------------------------------------- emails
+
+
+def test_a_digest_goes_through_a_real_smtp_server_in_text_and_html(app, smtp_server, run_jobs):
+    from email import message_from_bytes
+    from email.policy import default
+
+    controller, handler = smtp_server
+    member = make_user("smtp-digest@example.org")
+    petition = make_campaign(title="Seasonal workers' housing")
+    support(petition, member=member)
+    run_jobs()
+    post_update(petition, "Inspections", "Every site, every **month**.")
+    run_jobs()
+    app.config["MAIL_URL"] = f"smtp://{controller.hostname}:{controller.port}"
+    enqueue_digests("daily")
+    run_jobs()
+    [envelope] = [e for e in handler.envelopes if e.rcpt_tos == [member.email]]
+    message = message_from_bytes(envelope.content, policy=default)
+    assert message.get_content_type() == "multipart/alternative"
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert "Every site, every **month**." in body_text(message)
+    assert "Every site, every <strong>month</strong>." in html_of(message)
+
+
+def test_every_email_has_text_and_html_that_say_why_it_was_sent():
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parent.parent / "templates" / "email"
+    names = {p.stem for p in folder.iterdir() if not p.name.startswith("_")}
+    assert {"digest", "update_supporter", "milestone_organiser", "delivery"} <= names
+    for name in sorted(names):
+        text = (folder / f"{name}.txt").read_text()
+        html = (folder / f"{name}.html").read_text()
+        assert "You get this" in text and "You get this" in html, name
+        assert '{% extends "email/_layout.html" %}' in html, name
+        # A notice that can be stopped says how, in both parts.
+        if "unsubscribe_url" in html:
+            assert "unsubscribe_url" in text, name

@@ -60,7 +60,8 @@ def deliver(delivery_id: int) -> bool:
         subject=f"{delivery.support_count:,} customers ask {delivery.brand.name}: {campaign.title}",
         delivery=delivery, campaign=campaign, brand=delivery.brand, link=delivery_link(delivery),
         verify_url=external_url("deliveries.verify", digest=delivery.digest, seal=delivery.seal),
-        campaign_url=external_url(f"{campaign.blueprint}.show", slug=campaign.slug))
+        campaign_url=external_url(f"{campaign.blueprint}.show", slug=campaign.slug),
+        claim_url=external_url("brands.claim", slug=delivery.brand.slug))
     return send_once(f"delivery:{delivery.id}", email)
 
 
