@@ -28,17 +28,22 @@ def _answer(response) -> str:
     return text.replace(KNOWN, "<email>").replace(UNKNOWN, "<email>")
 
 
-def _median_seconds(client, url, data, n=5) -> float:
-    times = []
-    for _ in range(n):
-        start = time.perf_counter()
-        post_form(client, url, data)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+def _timed(client, url, data) -> float:
+    start = time.perf_counter()
+    post_form(client, url, data)
+    return time.perf_counter() - start
+
+
+def _medians(client, url, first: dict, second: dict, n: int = 7) -> tuple[float, float]:
+    """Median times of posting ``first`` and ``second``, interleaved so that load from other
+    processes on the machine weighs on both alike."""
+    times = [(_timed(client, url, first), _timed(client, url, second)) for _ in range(n)]
+    return statistics.median(a for a, _ in times), statistics.median(b for _, b in times)
 
 
 def _similar(a: float, b: float) -> bool:
-    return abs(a - b) <= max(0.35 * max(a, b), 0.004)
+    # Skipping the hash would make one side several times faster (scrypt dominates).
+    return abs(a - b) <= max(0.5 * max(a, b), 0.005)
 
 
 @pytest.mark.parametrize(("url", "fields"), [
@@ -51,8 +56,8 @@ def test_known_and_unknown_addresses_get_the_same_answer_and_time(client, url, f
     answers = [_answer(post_form(client, url, {"email": e, **fields}, follow_redirects=True))
                for e in (KNOWN, UNKNOWN)]
     assert answers[0] == answers[1]
-    known = _median_seconds(client, url, {"email": KNOWN, **fields})
-    unknown = _median_seconds(client, url, {"email": UNKNOWN, **fields})
+    known, unknown = _medians(client, url, {"email": KNOWN, **fields},
+                              {"email": UNKNOWN, **fields})
     assert _similar(known, unknown), (url, known, unknown)
 
 
@@ -73,13 +78,12 @@ def test_sign_up_takes_as_long_for_a_taken_address(client):
     make_user(KNOWN)
     form = {"name": "Someone", "password": "long enough pw", "confirm": "long enough pw"}
 
-    def timed(email):
-        start = time.perf_counter()
-        response = post_form(client, "/signup", {**form, "email": email})
-        return time.perf_counter() - start, response
-
-    taken = [timed(KNOWN) for _ in range(3)]
-    fresh = [timed(f"new{n}@example.org") for n in range(3)]
-    assert {r.headers["Location"] for _, r in taken + fresh} == {"/signup/check-email"}
-    assert _similar(statistics.median(t for t, _ in taken), statistics.median(t for t, _ in fresh))
-    assert db.session.execute(select(func.count()).select_from(User)).scalar_one() == 4
+    answers = {post_form(client, "/signup", {**form, "email": e}).headers["Location"]
+               for e in (KNOWN, "first@example.org")}
+    assert answers == {"/signup/check-email"}
+    times = [(_timed(client, "/signup", {**form, "email": KNOWN}),
+              _timed(client, "/signup", {**form, "email": f"new{n}@example.org"}))
+             for n in range(5)]
+    taken, fresh = (statistics.median(t[i] for t in times) for i in (0, 1))
+    assert _similar(taken, fresh), (taken, fresh)
+    assert db.session.execute(select(func.count()).select_from(User)).scalar_one() == 7
