@@ -65,6 +65,8 @@ def test_sign_up_is_limited_per_address_across_ips(client, app):
     app.config["RATELIMIT_SIGNUP_ACCOUNT"] = "2 per hour"
     form = {"name": "x", "email": "ada@example.org", "password": "long enough pw",
             "confirm": "long enough pw"}
+    mistake = post_form(client, "/signup", {**form, "confirm": "something else"})
+    assert mistake.status_code == 200  # sent back to fix: uses none of the allowance
     for n in range(2):
         response = post_form(client, "/signup", form, environ_base={"REMOTE_ADDR": f"192.0.2.{n}"})
         assert response.status_code == 302

@@ -49,11 +49,16 @@ def _account_limit(setting: str):
     return lambda: current_app.config[setting]
 
 
+def _accepted(response) -> bool:
+    # A form sent back with mistakes hashed nothing and emailed nobody: it does not count.
+    return response.status_code == 302
+
+
 @bp.route("/signup", methods=["GET", "POST"])
 @limiter.limit(_signup_limit, methods=["POST"])
 # Per address too: each sign-up hashes a password and may email the address's owner.
 @limiter.limit(_account_limit("RATELIMIT_SIGNUP_ACCOUNT"), key_func=_per_account("signup"),
-               methods=["POST"])
+               methods=["POST"], deduct_when=_accepted)
 def signup():
     if current_user.is_authenticated:
         return redirect(url_for("accounts.profile"))
@@ -151,7 +156,7 @@ def resend_verification():
 @bp.route("/reset", methods=["GET", "POST"])
 @limiter.limit(_signup_limit, methods=["POST"])
 @limiter.limit(_account_limit("RATELIMIT_RESET_ACCOUNT"), key_func=_per_account("reset"),
-               methods=["POST"])
+               methods=["POST"], deduct_when=_accepted)
 def request_reset():
     form = EmailOnlyForm()
     if form.validate_on_submit():
@@ -168,7 +173,7 @@ def reset_password(token: str):
         accounts.user_for_reset_token(token)
     except TokenError as exc:
         return render_template("auth/token_error.html", expired=exc.expired,
-                               action="reset your password",
+                               action=_("reset your password"),
                                retry_url=url_for("auth.request_reset")), 400
     form = ResetPasswordForm()
     if form.validate_on_submit():
