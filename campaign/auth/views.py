@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
 from campaign.auth.forms import (
@@ -141,7 +142,7 @@ def verify(token: str):
 @bp.route("/verify-email", methods=["GET", "POST"])
 @limiter.limit(_signup_limit, methods=["POST"])
 @limiter.limit(_account_limit("RATELIMIT_RESET_ACCOUNT"), key_func=_per_account("verify"),
-               methods=["POST"])
+               methods=["POST"], deduct_when=_accepted)
 def resend_verification():
     form = EmailOnlyForm()
     if current_user.is_authenticated and request.method == "GET":
