@@ -367,3 +367,79 @@ def test_every_email_has_text_and_html_that_say_why_it_was_sent():
         # A notice that can be stopped says how, in both parts.
         if "unsubscribe_url" in html:
             assert "unsubscribe_url" in text, name
+
+
+def test_every_kind_of_news_is_told_in_both_parts_of_a_digest(app):
+    """Each topic a member may have held, rendered with its content (not just a link)."""
+    from campaign.jobs.digests import hold_for_digest
+    from campaign.models import (
+        CampaignKind,
+        Milestone,
+        ProposalStatus,
+        Response,
+        StatusChange,
+        Support,
+        Update,
+    )
+    from campaign.services import supports as service
+
+    member = make_user("all-news@example.org")
+    petition = make_campaign(title="Fair cocoa prices")
+    proposal = make_campaign(CampaignKind.PROPOSAL, title="Refill stations in every shop")
+    same_idea = make_campaign(CampaignKind.PROPOSAL, brand=proposal.target_brand,
+                              title="Refills for everything")
+    boycott = make_campaign(CampaignKind.BOYCOTT, title="No more palm oil")
+    mine = make_campaign(organiser=member, goal=500, title="Safer cycle lanes")
+    for campaign in (petition, proposal):
+        support(campaign, member=member)
+    service.add_support(boycott.id, name=member.name, email=member.email, country="GB",
+                        user_id=member.id, condition_threshold=50)
+    next_step = make_campaign(CampaignKind.BOYCOTT, brand=petition.target_brand,
+                              title="Boycott until fair cocoa prices")
+    next_step.escalated_from_id = petition.id
+    petition.victory_story = "The brand **doubled** the price it pays."
+    update = Update(campaign_id=petition.id, author_id=petition.organiser_id, title="Halfway",
+                    body="Five thousand signatures.", emailed=True)
+    goal = Milestone(campaign_id=petition.id, threshold=100, is_goal=True)
+    organiser_milestone = Milestone(campaign_id=mine.id, threshold=10)
+    answer = Response(campaign_id=petition.id, brand_id=petition.target_brand_id,
+                      author_name="Ana Ruiz", stance="committed", body="We will pay more.",
+                      commitment="Pay 20% more", digest="every-topic")
+    status = StatusChange(campaign_id=proposal.id, status=ProposalStatus.PLANNED,
+                          answer="Pilots start in May.", author_name="Ana Ruiz")
+    moved = StatusChange(campaign_id=proposal.id, status=ProposalStatus.DUPLICATE,
+                         answer="One idea, one list.", author_name="Ana Ruiz",
+                         duplicate_of_id=same_idea.id)
+    db.session.add_all([update, goal, organiser_milestone, answer, status, moved])
+    db.session.commit()
+    supports = {s.campaign_id: s for s in db.session.execute(
+        select(Support).filter_by(user_id=member.id)).scalars()}
+    supports[boycott.id].condition_met_at = supports[boycott.id].confirmed_at
+    for topic, object_id, campaign in (
+            ("update", update.id, petition), ("goal", goal.id, petition),
+            ("answer", answer.id, petition), ("victory", petition.id, petition),
+            ("invite", next_step.id, petition), ("status", status.id, proposal),
+            ("moved", moved.id, proposal), ("condition-met", supports[boycott.id].id, boycott)):
+        assert hold_for_digest(member, f"{topic}:{object_id}:x", topic, object_id, campaign.id,
+                               supports[campaign.id].id)
+    hold_for_digest(member, "milestone:x", "milestone", organiser_milestone.id, mine.id)
+    db.session.commit()
+    assert send_digest(member.id, "daily", "daily-2026-12-01") is True
+    from campaign.mail import outbox_folder
+    from tests.helpers import read_outbox
+
+    [digest] = read_outbox(outbox_folder())
+    assert digest["Subject"] == "Your daily digest: news from 4 campaigns"
+    text, html = body_text(digest), html_of(digest)
+    for told in ("Update: Halfway", "Five thousand signatures.", "We reached the goal",
+                 "answered: Committed", "We will pay more.", "Pay 20% more",
+                 "Does it meet the demand?", "We won", "The brand **doubled**",
+                 'Next step: a boycott, "Boycott until fair cocoa prices"',
+                 "set the status to: Planned", "Pilots start in May.",
+                 'Your endorsement moved to "Refills for everything"', "One idea, one list.",
+                 "It's on: 50 people pledged", "* 10 signatures", "You organise this petition"):
+        assert told in text, told
+    for told in ("Update: Halfway", "The brand <strong>doubled</strong>", "Pilots start in May.",
+                 "Your endorsement moved to “Refills for everything”", "It’s on: 50 people pledged",
+                 "/responses/"):
+        assert told in html, told

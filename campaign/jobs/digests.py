@@ -26,7 +26,10 @@ from campaign.models import (
     EmailFrequency,
     MailReceipt,
     Milestone,
+    Response,
+    StatusChange,
     Support,
+    Update,
     User,
     utcnow,
 )
@@ -40,6 +43,11 @@ PERIODS = {
     "daily": (EmailFrequency.DAILY, EmailFrequency.IMMEDIATELY),
     "weekly": (EmailFrequency.WEEKLY,),
 }
+
+
+#: A supporter's notice topic -> what its object id names (it may have been deleted since).
+_TOPIC_OBJECTS = {"goal": Milestone, "update": Update, "answer": Response, "victory": Campaign,
+                  "status": StatusChange, "moved": StatusChange, "invite": Campaign}
 
 
 def member_token(user: User) -> str:
@@ -188,12 +196,10 @@ def _entry(item: DigestItem) -> SimpleNamespace | None:
     if item.topic == "condition-met":
         return SimpleNamespace(topic="condition-met", at=item.created_at, support=support,
                                campaign=support.campaign)
-    if not support.consents_to_updates:
+    if not support.consents_to_updates or db.session.get(
+            _TOPIC_OBJECTS[item.topic], item.object_id) is None:
         return None
-    try:
-        campaign, _, subject, context = _TOPICS[item.topic](item.object_id)
-    except AttributeError:  # the update, answer or change was deleted
-        return None
+    campaign, _, subject, context = _TOPICS[item.topic](item.object_id)
     context.pop("recipients_of", None)
     return SimpleNamespace(
         topic=item.topic, at=item.created_at, subject=subject, campaign=campaign,
