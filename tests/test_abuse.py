@@ -420,3 +420,19 @@ def test_ip_keys_sort_within_their_ranges():
     assert not net.low <= abuse.ip_key("203.0.114.0") <= net.high
     assert abuse.parse_network("203.0.113.9/32").text == "203.0.113.9"
     assert abuse.ip_key("not an ip") is None and abuse.ip_key(None) is None
+
+
+def test_a_held_member_sees_their_support_as_confirmed_on_their_own_pages(client):
+    from campaign.models import CampaignKind
+
+    boycott = make_campaign(CampaignKind.BOYCOTT)
+    sign(boycott, 1, ip="127.0.0.1")
+    member = make_user("member@example.org")
+    login(client, member.email)
+    page = f"/boycotts/{boycott.slug}"
+    post_form(client, f"{page}/support", {"name": "Member", "email": member.email,
+                                          "country": "GB"}, page=page)
+    held = db.session.execute(select(Support).filter_by(email=member.email)).scalar_one()
+    assert held.suspect == Suspect.RATE_LIMIT
+    assert "not confirmed yet" not in client.get("/account/").get_data(as_text=True)
+    assert boycott.title in client.get("/account/pledges").get_data(as_text=True)

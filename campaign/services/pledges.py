@@ -50,7 +50,10 @@ class MyPledges:
 def my_pledges(user_id: int) -> MyPledges:
     supports = db.session.execute(
         select(Support).join(Campaign, Campaign.id == Support.campaign_id)
-        .where(Support.user_id == user_id, Support.confirmed_at.is_not(None),
+        # A held pledge is still the member's own: it is listed like any other (only
+        # counting leaves it out).
+        .where(Support.user_id == user_id,
+               Support.confirmed_at.is_not(None) | Support.suspect_confirmed_at.is_not(None),
                Support.withdrawn_at.is_(None), Campaign.state == CampaignState.OPEN)
         .order_by(Support.created_at.desc())).scalars().all()
     result = MyPledges([], [])
