@@ -7,6 +7,7 @@ from contextvars import ContextVar
 from pathlib import Path
 
 from flask import Flask
+from flask_babel import lazy_gettext
 from sqlalchemy import event
 
 from campaign.config import ROOT, config_class, load_environment
@@ -59,7 +60,8 @@ def register_extensions(app: Flask) -> None:
     csrf.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
-    login_manager.login_message = "Please log in to continue."
+    login_manager.login_message = lazy_gettext("Please log in to continue.")
+    login_manager.localize_callback = str  # the lazy message, in the visitor's language
     login_manager.login_message_category = "info"
     redis_url = app.config["REDIS_URL"]
     # limits names a Redis unix socket "redis+unix://"; redis-py calls it "unix://".

@@ -4,6 +4,8 @@ of the database or Redis is a 503 that says to try again, never a 500."""
 import logging
 
 from flask import Flask, jsonify, make_response, render_template, request
+from flask_babel import force_locale
+from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -21,25 +23,31 @@ OUTAGES = (OperationalError, InterfaceError, PoolTimeoutError, RedisConnectionEr
            RedisTimeoutError)
 RETRY_AFTER_SECONDS = 5
 
+# Pages show these in the visitor's language; the JSON API answers in English.
 MESSAGES = {
-    400: ("Something was wrong with that request", "Please go back and try again."),
-    403: ("You can’t do that here", "This page is for someone with a different role or account."),
-    404: ("Page not found", "The page you asked for isn’t here. It may have moved or never existed."),
-    405: ("Not allowed", "That page can’t be used that way."),
-    413: ("That was too large", "What you sent is over 5 MB. Nothing was saved."),
-    429: ("Slow down a little", "Too many requests came from you in a short time. "
-          "Wait a minute, then try again. Nothing was saved."),
-    503: ("Back in a moment", "Groundswell is briefly unavailable, perhaps for maintenance. "
-          "Nothing you sent was half-saved: please try again in a minute."),
-    500: ("Something went wrong on our side", "We have been told. Nothing you sent was half-saved; "
-          "please try again in a moment."),
+    400: (_l("Something was wrong with that request"), _l("Please go back and try again.")),
+    403: (_l("You can’t do that here"),
+          _l("This page is for someone with a different role or account.")),
+    404: (_l("Page not found"),
+          _l("The page you asked for isn’t here. It may have moved or never existed.")),
+    405: (_l("Not allowed"), _l("That page can’t be used that way.")),
+    413: (_l("That was too large"), _l("What you sent is over 5 MB. Nothing was saved.")),
+    429: (_l("Slow down a little"), _l("Too many requests came from you in a short time. "
+                                       "Wait a minute, then try again. Nothing was saved.")),
+    503: (_l("Back in a moment"), _l("Groundswell is briefly unavailable, perhaps for maintenance. "
+                                     "Nothing you sent was half-saved: please try again in a "
+                                     "minute.")),
+    500: (_l("Something went wrong on our side"),
+          _l("We have been told. Nothing you sent was half-saved; please try again in a moment.")),
 }
 
 
 def render_error(code: int, detail: str | None = None):
     title, text = MESSAGES.get(code, MESSAGES[500])
     if request.path.startswith("/api/"):
-        return jsonify(error={"status": code, "message": detail or title}), code
+        with force_locale("en"):
+            message = str(detail or title)
+        return jsonify(error={"status": code, "message": message}), code
     return render_template("errors/error.html", code=code, title=title, text=detail or text), code
 
 
@@ -55,8 +63,8 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc):
-        return render_error(400, "This form had expired or came from another site. Nothing was "
-                                 "saved: reload the page and send it again.")
+        return render_error(400, _l("This form had expired or came from another site. Nothing "
+                                    "was saved: reload the page and send it again."))
 
     @app.errorhandler(500)
     def server_error(exc):
@@ -82,6 +90,8 @@ def unavailable(exc: Exception):
         db.session.close()
     title, text = MESSAGES[503]
     if request.path.startswith("/api/"):
+        with force_locale("en"):
+            title = str(title)
         response = jsonify(error={"status": 503, "message": title, "retry_after": RETRY_AFTER_SECONDS})
     else:
         response = make_response(render_template("errors/unavailable.html", title=title, text=text))

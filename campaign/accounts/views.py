@@ -1,6 +1,7 @@
 """A member's own page: their campaigns and their supports; their email settings."""
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from campaign.accounts.forms import FREQUENCY_SAVED, EmailSettingsForm
@@ -53,7 +54,8 @@ def settings():
         except ServiceError as exc:
             form.email_frequency.errors.append(str(exc))
         else:
-            flash("Saved: we will email you " + FREQUENCY_SAVED[form.email_frequency.data] + ".")
+            flash(_("Saved: we will email you %(what)s.",
+                    what=FREQUENCY_SAVED[form.email_frequency.data]))
             return redirect(url_for("accounts.settings"))
     return render_template("accounts/settings.html", form=form), 400 if form.errors else 200
 

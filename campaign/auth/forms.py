@@ -1,3 +1,4 @@
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, StringField, SubmitField
 from wtforms.validators import DataRequired, Email, EqualTo, Length
@@ -13,51 +14,51 @@ def single_line(value):
 
 
 PASSWORD_RULES = [
-    DataRequired(message="Choose a password."),
-    Length(min=10, max=200, message="Use at least 10 characters."),
+    DataRequired(message=_l("Choose a password.")),
+    Length(min=10, max=200, message=_l("Use at least 10 characters.")),
 ]
 
 
 class SignupForm(FlaskForm):
-    name = StringField("Your name", filters=[single_line], validators=[
-        DataRequired(message="Tell us your name."), Length(max=100)])
-    email = EmailField("Email", filters=[strip], validators=[
-        DataRequired(message="Enter your email address."),
-        Email(message="Enter an email address like name@example.org."), Length(max=254)])
-    password = PasswordField("Password", validators=PASSWORD_RULES,
-                             description="At least 10 characters.")
-    confirm = PasswordField("Repeat the password", validators=[
-        DataRequired(message="Repeat the password."),
-        EqualTo("password", message="The two passwords differ.")])
-    submit = SubmitField("Create account")
+    name = StringField(_l("Your name"), filters=[single_line], validators=[
+        DataRequired(message=_l("Tell us your name.")), Length(max=100)])
+    email = EmailField(_l("Email"), filters=[strip], validators=[
+        DataRequired(message=_l("Enter your email address.")),
+        Email(message=_l("Enter an email address like name@example.org.")), Length(max=254)])
+    password = PasswordField(_l("Password"), validators=PASSWORD_RULES,
+                             description=_l("At least 10 characters."))
+    confirm = PasswordField(_l("Repeat the password"), validators=[
+        DataRequired(message=_l("Repeat the password.")),
+        EqualTo("password", message=_l("The two passwords differ."))])
+    submit = SubmitField(_l("Create account"))
 
 
 class LoginForm(FlaskForm):
-    email = EmailField("Email", filters=[strip], validators=[
-        DataRequired(message="Enter your email address."),
-        Email(message="Enter an email address like name@example.org.")])
-    password = PasswordField("Password", validators=[DataRequired(message="Enter your password.")])
-    remember = BooleanField("Keep me logged in on this device")
-    submit = SubmitField("Log in")
+    email = EmailField(_l("Email"), filters=[strip], validators=[
+        DataRequired(message=_l("Enter your email address.")),
+        Email(message=_l("Enter an email address like name@example.org."))])
+    password = PasswordField(_l("Password"), validators=[DataRequired(message=_l("Enter your password."))])
+    remember = BooleanField(_l("Keep me logged in on this device"))
+    submit = SubmitField(_l("Log in"))
 
 
 class EmailOnlyForm(FlaskForm):
-    email = EmailField("Email", filters=[strip], validators=[
-        DataRequired(message="Enter your email address."),
-        Email(message="Enter an email address like name@example.org.")])
-    submit = SubmitField("Send me a link")
+    email = EmailField(_l("Email"), filters=[strip], validators=[
+        DataRequired(message=_l("Enter your email address.")),
+        Email(message=_l("Enter an email address like name@example.org."))])
+    submit = SubmitField(_l("Send me a link"))
 
 
 class ResetPasswordForm(FlaskForm):
-    password = PasswordField("New password", validators=PASSWORD_RULES,
-                             description="At least 10 characters.")
-    confirm = PasswordField("Repeat the new password", validators=[
-        DataRequired(message="Repeat the password."),
-        EqualTo("password", message="The two passwords differ.")])
-    submit = SubmitField("Set new password")
+    password = PasswordField(_l("New password"), validators=PASSWORD_RULES,
+                             description=_l("At least 10 characters."))
+    confirm = PasswordField(_l("Repeat the new password"), validators=[
+        DataRequired(message=_l("Repeat the password.")),
+        EqualTo("password", message=_l("The two passwords differ."))])
+    submit = SubmitField(_l("Set new password"))
 
 
 class ActionForm(FlaskForm):
     """A form with nothing but its CSRF token, for buttons that POST."""
 
-    submit = SubmitField("Go")
+    submit = SubmitField(_l("Go"))

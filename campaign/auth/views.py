@@ -96,9 +96,9 @@ def login():
         user = accounts.authenticate(form.email.data, form.password.data)
         if user is not None:
             login_user(user, remember=form.remember.data)
-            flash(f"Welcome back, {user.name}.", "success")
+            flash(_("Welcome back, %(name)s.", name=user.name), "success")
             return redirect(safe_next())
-        form.password.errors.append("That email and password do not match an account.")
+        form.password.errors.append(_("That email and password do not match an account."))
     return render_template("auth/login.html", form=form)
 
 
@@ -109,7 +109,7 @@ def logout():
         current_user.session_token = new_session_token()
         db.session.commit()
         logout_user()
-    flash("You are logged out.", "info")
+    flash(_("You are logged out."), "info")
     return redirect(url_for("main.home"))
 
 
@@ -127,13 +127,13 @@ def verify(token: str):
             login_user(user)  # the link proves the address, like the password would
     except TokenError as exc:
         return render_template("auth/token_error.html", expired=exc.expired,
-                               action="confirm your email address",
+                               action=_("confirm your email address"),
                                retry_url=url_for("auth.resend_verification")), 400
     except ServiceError as exc:
         return render_template("auth/token_error.html", expired=False, message=str(exc),
-                               action="confirm your email address",
+                               action=_("confirm your email address"),
                                retry_url=url_for("auth.resend_verification")), 400
-    flash(f"Thank you: {user.email} is confirmed.", "success")
+    flash(_("Thank you: %(email)s is confirmed.", email=user.email), "success")
     if current_user.is_authenticated:
         return redirect(url_for("accounts.profile"))
     return redirect(url_for("auth.login"))
@@ -149,7 +149,7 @@ def resend_verification():
         form.email.data = current_user.email
     if form.validate_on_submit():
         accounts.request_verification_for(form.email.data)
-        flash("If that address has an unconfirmed account, a new link is on its way.", "info")
+        flash(_("If that address has an unconfirmed account, a new link is on its way."), "info")
         return redirect(url_for("main.home"))
     return render_template("auth/resend.html", form=form)
 
@@ -162,8 +162,8 @@ def request_reset():
     form = EmailOnlyForm()
     if form.validate_on_submit():
         accounts.request_password_reset(form.email.data)
-        flash("If that address has an account, a link to reset the password is on its way. "
-              "It works for two hours.", "info")
+        flash(_("If that address has an account, a link to reset the password is on its way. "
+              "It works for two hours."), "info")
         return redirect(url_for("auth.login"))
     return render_template("auth/reset_request.html", form=form)
 
@@ -180,7 +180,7 @@ def reset_password(token: str):
     if form.validate_on_submit():
         user = accounts.reset_password(token, form.password.data)
         login_user(user)
-        flash("Your new password is set; other devices have been logged out.", "success")
+        flash(_("Your new password is set; other devices have been logged out."), "success")
         return redirect(url_for("accounts.profile"))
     return render_template("auth/reset_password.html", form=form)
 
@@ -190,5 +190,5 @@ def reset_password(token: str):
 def resend_mine():
     if not current_user.is_verified:
         accounts.request_verification(current_user.id)
-        flash(f"A new confirmation link is on its way to {current_user.email}.", "info")
+        flash(_("A new confirmation link is on its way to %(email)s.", email=current_user.email), "info")
     return redirect(url_for("accounts.profile"))

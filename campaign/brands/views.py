@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy import select
 from wtforms import SelectChoice
@@ -42,7 +44,7 @@ def _parent_choices(form, exclude: Brand | None = None) -> None:
     brands = db.session.execute(select(Brand).where(Brand.approved_at.is_not(None))
                                 .order_by(Brand.name)).scalars()
     blocked = {exclude.id, *(b.id for b in exclude.descendants())} if exclude else set()
-    form.parent_id.choices = [SelectChoice(0, "Nobody (independent)")] + [
+    form.parent_id.choices = [SelectChoice(0, _l("Nobody (independent)"))] + [
         SelectChoice(b.id, b.name) for b in brands if b.id not in blocked]
 
 
@@ -90,7 +92,7 @@ def roadmap(slug: str):
     for proposal in proposals:
         columns[proposal.proposal_status].append(proposal)
     return render_template("brands/roadmap.html", brand=brand, columns=columns,
-                           labels={None: "New", **PROPOSAL_STATUS_LABELS})
+                           labels={None: _("New"), **PROPOSAL_STATUS_LABELS})
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -104,7 +106,7 @@ def new():
         except ServiceError as exc:
             flash(str(exc), "error")
         else:
-            flash(f"{brand.name} is added.", "success")
+            flash(_("%(brand)s is added.", brand=brand.name), "success")
             return redirect(url_for("brands.show", slug=brand.slug))
     return render_template("brands/form.html", form=form, brand=None)
 
@@ -124,7 +126,7 @@ def edit(slug: str):
             db.session.rollback()
             flash(str(exc), "error")
         else:
-            flash("The brand is saved.", "success")
+            flash(_("The brand is saved."), "success")
             return redirect(url_for("brands.show", slug=brand.slug))
     return render_template("brands/form.html", form=form, brand=brand,
                            cert_form=CertificationForm())
@@ -139,7 +141,7 @@ def add_certification(slug: str):
         service.add_certification(current_user.id, brand.id, name=form.name.data,
                                   issuer=form.issuer.data, evidence_url=form.evidence_url.data,
                                   expires_on=form.expires_on.data, verified=form.verified.data)
-        flash(f"{form.name.data} is added to {brand.name}.", "success")
+        flash(_("%(name)s is added to %(brand)s.", name=form.name.data, brand=brand.name), "success")
         return redirect(url_for("brands.edit", slug=brand.slug))
     edit_form = BrandForm(obj=brand)
     _parent_choices(edit_form, exclude=brand)
@@ -157,8 +159,8 @@ def suggest():
         except ServiceError as exc:
             flash(str(exc), "error")
         else:
-            flash(f"Thank you: a moderator will review {brand.name} before it is listed.",
-                  "success")
+            flash(_("Thank you: a moderator will review %(brand)s before it is listed.",
+                    brand=brand.name), "success")
             return redirect(url_for("brands.index"))
     return render_template("brands/suggest.html", form=form)
 
@@ -175,10 +177,11 @@ def claim(slug: str):
         except ServiceError as exc:
             form.work_email.errors.append(str(exc))
         else:
-            flash(f"We sent a link to {member.claim_email}: open it to verify your claim."
+            flash(_("We sent a link to %(email)s: open it to verify your claim.",
+                    email=member.claim_email)
                   if member.claim_email else
-                  "Your claim is with the moderators; you will see it verified on your account "
-                  "page.", "success")
+                  _("Your claim is with the moderators; you will see it verified on your account "
+                  "page."), "success")
             return redirect(url_for("accounts.profile"))
     return render_template("brands/claim.html", brand=brand, form=form)
 
@@ -201,7 +204,7 @@ def verify_claim(token: str):
         return render_template("auth/token_error.html", expired=False, message=str(exc),
                                action="verify your claim",
                                retry_url=url_for("brands.index")), 400
-    flash(f"You are verified as speaking for {member.brand.name}.", "success")
+    flash(_("You are verified as speaking for %(brand)s.", brand=member.brand.name), "success")
     return redirect(url_for("brands.inbox", slug=member.brand.slug))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -51,8 +52,8 @@ def show(token: str):
         except ServiceError as exc:
             form.commitment.errors.append(str(exc))
         else:
-            flash("Your answer is published on the campaign page, and supporters who asked for "
-                  "updates will be told.", "success")
+            flash(_("Your answer is published on the campaign page, and supporters who asked for "
+                  "updates will be told."), "success")
             campaign = delivery.campaign
             return redirect(url_for(f"{campaign.blueprint}.show", slug=campaign.slug))
     return render_template("deliveries/show.html", delivery=delivery, campaign=delivery.campaign,
@@ -108,14 +109,14 @@ def verdict(response_id: int, token: str):
         try:
             choice = VerdictChoice(request.form.get("choice", ""))
         except ValueError:
-            flash("Choose one of the three answers.", "error")
+            flash(_("Choose one of the three answers."), "error")
         else:
             try:
                 service.record_verdict(response.id, support.id, choice)
             except ServiceError as exc:
                 flash(str(exc), "error")
             else:
-                flash("Thank you: your view is counted under the answer.", "success")
+                flash(_("Thank you: your view is counted under the answer."), "success")
                 campaign = response.campaign
                 return redirect(url_for(f"{campaign.blueprint}.show", slug=campaign.slug)
                                 + f"#response-{response.id}")

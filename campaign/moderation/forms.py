@@ -1,5 +1,6 @@
 from datetime import UTC, datetime
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     DateTimeLocalField,
@@ -13,51 +14,51 @@ from wtforms.validators import DataRequired, Length, Optional
 
 
 class ApproveForm(FlaskForm):
-    submit = SubmitField("Approve and publish")
+    submit = SubmitField(_l("Approve and publish"))
 
 
 class RejectForm(FlaskForm):
-    reason = TextAreaField("Reason for the organiser", validators=[
-        DataRequired(message="Tell the organiser what to change."),
-        Length(max=2000, message="Keep the reason under 2,000 characters.")],
-        description="The organiser sees this and can edit and resubmit.")
-    submit = SubmitField("Send back to the organiser")
+    reason = TextAreaField(_l("Reason for the organiser"), validators=[
+        DataRequired(message=_l("Tell the organiser what to change.")),
+        Length(max=2000, message=_l("Keep the reason under 2,000 characters."))],
+        description=_l("The organiser sees this and can edit and resubmit."))
+    submit = SubmitField(_l("Send back to the organiser"))
 
 
 class RuleForm(FlaskForm):
     """A line of the allow or block lists."""
 
-    kind = SelectField("What", choices=[SelectChoice("ip", "IP address or range"),
-                                        SelectChoice("domain", "Email domain"),
-                                        SelectChoice("email", "Email address")])
-    action = SelectField("List", choices=[SelectChoice("block", "Block: held, never counted"),
-                                          SelectChoice("allow", "Allow: never held")])
-    value = StringField("Value", validators=[
-        DataRequired(message="Give the address, range, domain or email."),
-        Length(max=254, message="Keep it under 254 characters.")],
-        description="203.0.113.7, 203.0.113.0/24, example.org (covers its subdomains) or a@example.org.")
-    note = StringField("Note for moderators (optional)", validators=[
-        Optional(), Length(max=200, message="Keep the note under 200 characters.")])
-    submit = SubmitField("Add to the list")
+    kind = SelectField(_l("What"), choices=[SelectChoice("ip", _l("IP address or range")),
+                                        SelectChoice("domain", _l("Email domain")),
+                                        SelectChoice("email", _l("Email address"))])
+    action = SelectField(_l("List"), choices=[SelectChoice("block", _l("Block: held, never counted")),
+                                          SelectChoice("allow", _l("Allow: never held"))])
+    value = StringField(_l("Value"), validators=[
+        DataRequired(message=_l("Give the address, range, domain or email.")),
+        Length(max=254, message=_l("Keep it under 254 characters."))],
+        description=_l("203.0.113.7, 203.0.113.0/24, example.org (covers its subdomains) or a@example.org."))
+    note = StringField(_l("Note for moderators (optional)"), validators=[
+        Optional(), Length(max=200, message=_l("Keep the note under 200 characters."))])
+    submit = SubmitField(_l("Add to the list"))
 
 
 class InvalidationForm(FlaskForm):
     """Conditions of the supports a moderator invalidates; all given must hold."""
 
-    campaign = StringField("Campaign (its slug; empty: every campaign)", validators=[
-        Optional(), Length(max=140, message="A slug is at most 140 characters.")])
-    ip = StringField("IP address or range", validators=[
-        Optional(), Length(max=49, message="An IP range is at most 49 characters.")])
-    domain = StringField("Email domain (covers its subdomains)", validators=[
-        Optional(), Length(max=254, message="A domain is at most 254 characters.")])
-    since = DateTimeLocalField("Signed from (UTC)", validators=[Optional()],
+    campaign = StringField(_l("Campaign (its slug; empty: every campaign)"), validators=[
+        Optional(), Length(max=140, message=_l("A slug is at most 140 characters."))])
+    ip = StringField(_l("IP address or range"), validators=[
+        Optional(), Length(max=49, message=_l("An IP range is at most 49 characters."))])
+    domain = StringField(_l("Email domain (covers its subdomains)"), validators=[
+        Optional(), Length(max=254, message=_l("A domain is at most 254 characters."))])
+    since = DateTimeLocalField(_l("Signed from (UTC)"), validators=[Optional()],
                                format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"])
-    until = DateTimeLocalField("Signed before (UTC)", validators=[Optional()],
+    until = DateTimeLocalField(_l("Signed before (UTC)"), validators=[Optional()],
                                format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"])
-    reason = StringField("Why (kept with the invalidation)", validators=[
-        Optional(), Length(max=200, message="Keep the reason under 200 characters.")])
-    preview = SubmitField("Preview")
-    confirm = SubmitField("Invalidate them")
+    reason = StringField(_l("Why (kept with the invalidation)"), validators=[
+        Optional(), Length(max=200, message=_l("Keep the reason under 200 characters."))])
+    preview = SubmitField(_l("Preview"))
+    confirm = SubmitField(_l("Invalidate them"))
 
     def window(self) -> tuple[datetime | None, datetime | None]:
         """The time window as aware UTC instants (the fields say UTC)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import wraps
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from campaign.extensions import db
@@ -72,7 +73,7 @@ def reject_brand(brand_id: int):
     except ServiceError as exc:
         flash(str(exc), "error")
     else:
-        flash(f"The suggestion {name} is refused.", "info")
+        flash(_("The suggestion %(name)s is refused.", name=name), "info")
     return redirect(url_for("moderation.queue"))
 
 
@@ -84,7 +85,7 @@ def reject_claim(member_id: int):
     except ServiceError as exc:
         flash(str(exc), "error")
     else:
-        flash("The claim is refused.", "info")
+        flash(_("The claim is refused."), "info")
     return redirect(url_for("moderation.queue"))
 
 
@@ -92,7 +93,7 @@ def reject_claim(member_id: int):
 @moderator_required
 def dismiss_reports(comment_id: int):
     proposal_service.dismiss_reports(comment_id, current_user.id)
-    flash("The reports are dismissed; the comment stays.", "info")
+    flash(_("The reports are dismissed; the comment stays."), "info")
     return redirect(url_for("moderation.queue"))
 
 
@@ -102,14 +103,14 @@ def hide_campaign(campaign_id: int):
     form = RejectForm()
     campaign = _pending(campaign_id)
     if not form.validate_on_submit():
-        flash(" ".join(form.reason.errors), "error")
+        flash(" ".join(map(str, form.reason.errors)), "error")
     else:
         try:
             service.hide_campaign(campaign.id, current_user.id, form.reason.data)
         except ServiceError as exc:
             flash(str(exc), "error")
         else:
-            flash(f"“{campaign.title}” is hidden; its organiser sees why.", "info")
+            flash(_("“%(title)s” is hidden; its organiser sees why.", title=campaign.title), "info")
     return redirect(url_for(f"{campaign.blueprint}.show", slug=campaign.slug))
 
 
@@ -117,7 +118,7 @@ def hide_campaign(campaign_id: int):
 @moderator_required
 def hide_comment(comment_id: int):
     proposal_service.hide_comment(comment_id, current_user.id)
-    flash("The comment is hidden.", "success")
+    flash(_("The comment is hidden."), "success")
     return redirect(url_for("moderation.queue"))
 
 
@@ -129,7 +130,7 @@ def approve_brand(brand_id: int):
     except ServiceError as exc:
         flash(str(exc), "error")
     else:
-        flash(f"{brand.name} is now listed.", "success")
+        flash(_("%(brand)s is now listed.", brand=brand.name), "success")
     return redirect(url_for("moderation.queue"))
 
 
@@ -141,7 +142,8 @@ def approve_claim(member_id: int):
     except ServiceError as exc:
         flash(str(exc), "error")
     else:
-        flash(f"{member.user.name} now speaks for {member.brand.name}.", "success")
+        flash(_("%(name)s now speaks for %(brand)s.", name=member.user.name,
+                brand=member.brand.name), "success")
     return redirect(url_for("moderation.queue"))
 
 
@@ -162,7 +164,7 @@ def approve(campaign_id: int):
     except ServiceError as exc:
         flash(str(exc), "error")
         return redirect(url_for("moderation.queue"))
-    flash(f"“{campaign.title}” is published.", "success")
+    flash(_("“%(title)s” is published.", title=campaign.title), "success")
     return redirect(url_for("moderation.queue"))
 
 
@@ -179,7 +181,7 @@ def reject(campaign_id: int):
     except ServiceError as exc:
         flash(str(exc), "error")
         return redirect(url_for("moderation.queue"))
-    flash(f"“{campaign.title}” was sent back to its organiser.", "info")
+    flash(_("“%(title)s” was sent back to its organiser.", title=campaign.title), "info")
     return redirect(url_for("moderation.queue"))
 
 
