@@ -299,10 +299,20 @@ def test_the_digest_one_click_unsubscribe_stops_all_news(app, client, run_jobs, 
     assert db.session.get(User, member.id).email_frequency == EmailFrequency.NEVER
 
 
-def test_the_clock_runs_daily_digests_daily_and_weekly_ones_on_mondays(app):
+def test_the_clock_runs_daily_digests_daily_and_weekly_ones_on_mondays(app, run_jobs, outbox):
+    member = make_user("clocked@example.org", email_frequency=EmailFrequency.WEEKLY)
+    petition = make_campaign(title="Bottle deposits")
+    support(petition, member=member)
+    run_jobs()
+    post_update(petition, "Deposits", "From next year.")
+    run_jobs()
     monday, tuesday = (datetime(2026, 11, 30, 7, 0, tzinfo=UTC),
                        datetime(2026, 12, 1, 7, 0, tzinfo=UTC))
     assert {"daily-digests", "weekly-digests"} <= set(tick(monday))
+    run_jobs()  # the clock's jobs, then the digest they enqueue, in a real worker
+    run_jobs()
+    assert [m["Subject"] for m in to(outbox, member.email)] == [
+        "Your weekly digest: Bottle deposits"]
     assert "daily-digests" not in tick(monday.replace(minute=30))  # once in its hour
     assert "daily-digests" in tick(tuesday) and "weekly-digests" not in tick(tuesday)
 
