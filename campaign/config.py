@@ -69,6 +69,9 @@ class Config:
     MAX_CONTENT_LENGTH = 5 * 1024 * 1024
 
     CAMPAIGNS_PER_PAGE = 12
+    # Seconds a web process may reuse what it read of a hot campaign (its count, its page for
+    # visitors who are not logged in, its row when signing); 0 turns the cache off.
+    HOT_CACHE_SECONDS = 1.0
     # Supporters' personal details are anonymised this many days after a campaign ends.
     ANONYMISE_AFTER_DAYS = 182
     PRIVACY_TOKEN_MAX_AGE = int(timedelta(days=1).total_seconds())
@@ -108,6 +111,8 @@ class TestingConfig(DevelopmentConfig):
     RATELIMIT_ENABLED = False
     # Password hashing dominates a test run otherwise; production keeps Werkzeug's default.
     PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"
+    # Each test reads what it just wrote; the cache's own tests turn it on.
+    HOT_CACHE_SECONDS = 0.0
 
 
 class ProductionConfig(Config):
@@ -158,6 +163,7 @@ _FROM_ENV = {
     "ABUSE_REPORT_THRESHOLD": ("ABUSE_REPORT_THRESHOLD", int),
     "PROXY_FIX": ("PROXY_FIX", int),
     "ANONYMISE_AFTER_DAYS": ("ANONYMISE_AFTER_DAYS", int),
+    "HOT_CACHE_SECONDS": ("HOT_CACHE_SECONDS", float),
     "TRUSTED_HOSTS": ("TRUSTED_HOSTS", lambda v: [h.strip() for h in v.split(",") if h.strip()]),
 }
 

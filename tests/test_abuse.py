@@ -328,6 +328,25 @@ def test_an_invalidation_cut_short_finishes_on_the_next_run(app):
     assert (count_of(a), count_of(b)) == (1, 1)
 
 
+def test_an_invalidation_whose_job_was_lost_is_run_by_the_hourly_job(app, run_jobs):
+    a, b = _farm(app)
+    db.session.execute(update(Support).values(created_at=utcnow() - timedelta(minutes=30)))
+    mod = make_user(role=Role.MODERATOR)
+    inv = abuse.start_invalidation(abuse.conditions(ip="203.0.113.0/24"), "farm", mod.id)
+    get_queue("bulk").empty()  # Redis lost the job
+    run_jobs()
+    assert db.session.get(Invalidation, inv.id).finished_at is None
+    signing_report_job()  # too recent to call lost: left alone
+    assert get_queue("bulk").count == 0
+    db.session.execute(update(Invalidation).values(created_at=utcnow() - timedelta(minutes=11)))
+    db.session.commit()
+    signing_report_job()
+    run_jobs()
+    db.session.expire_all()
+    assert db.session.get(Invalidation, inv.id).finished_at is not None
+    assert (count_of(a), count_of(b)) == (1, 1)
+
+
 def test_invalidation_by_domain_window_and_campaign(app):
     app.config["RATELIMIT_ENABLED"] = False
     mod = make_user(role=Role.MODERATOR)

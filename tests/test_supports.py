@@ -153,7 +153,7 @@ def test_withdrawing_stops_counting(client, run_jobs, outbox):
 
 @pytest.mark.parametrize(("field", "value", "message"), [
     ("email", "not-an-address", "Enter an email address like name@example.org."),
-    ("country", "XX", "Not a valid choice"),
+    ("country", "XX", "Choose your country from the list."),
     ("country", "", "Choose your country from the list."),
     ("comment", "x" * 501, "Keep your reason under 500 characters."),
     ("name", "", "Tell us your name."),

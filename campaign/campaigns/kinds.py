@@ -24,6 +24,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from campaign.campaigns import public_page
 from campaign.campaigns.forms import CampaignForm
 from campaign.campaigns.organiser import register_organiser_routes
 from campaign.extensions import db, limiter
@@ -32,7 +33,7 @@ from campaign.security import EMBED_CSP
 from campaign.services import ServiceError
 from campaign.services import campaigns as service
 from campaign.sharing import REFERRAL, share_image, share_links
-from campaign.supports.views import register_support_route, support_form_for
+from campaign.supports.views import public_support_form, register_support_route, support_form_for
 
 
 def can_view(campaign: Campaign) -> bool:
@@ -98,14 +99,23 @@ def kind_blueprint(model: type[Campaign], form_class: type[CampaignForm],
 
     @bp.route("/<slug>")
     def show(slug: str):
+        if public_page.same_for_every_visitor():
+            return public_page.response(model.blueprint, slug, lambda: render_public(slug))
         campaign = load(slug)
         ref = request.args.get("ref", "")
         if REFERRAL.match(ref):
             session[f"ref:{slug}"] = ref  # credited to the share if this visitor supports
-        url = url_for(f"{model.blueprint}.show", slug=slug, _external=True)
-        return render_template("campaigns/show.html", campaign=campaign,
-                               form=support_form_for(campaign), share_url=url,
-                               share_links=share_links(url, campaign.title))
+        return render_show(campaign, support_form_for(campaign))
+
+    def render_public(slug: str) -> str:
+        campaign = load(slug)
+        return render_show(campaign, public_support_form(campaign), csrf_deferred=True)
+
+    def render_show(campaign: Campaign, form, csrf_deferred: bool = False) -> str:
+        url = url_for(f"{model.blueprint}.show", slug=campaign.slug, _external=True)
+        return render_template("campaigns/show.html", campaign=campaign, form=form,
+                               share_url=url, share_links=share_links(url, campaign.title),
+                               csrf_deferred=csrf_deferred)
 
     @bp.route("/<slug>/embed")
     def embed(slug: str):

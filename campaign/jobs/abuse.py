@@ -43,6 +43,20 @@ def run_invalidation_job(invalidation_id: int) -> int:
 @app_job
 def signing_report_job(hour: str | None = None) -> int:
     """Write the report of heavy signers for ``hour`` (ISO start of an hour), by default the
-    last complete one. Rewrites that hour whole, so running twice changes nothing."""
+    last complete one. Rewrites that hour whole, so running twice changes nothing.
+
+    Also enqueues again any invalidation left unfinished for ten minutes (its job was lost
+    with Redis, or its worker died for good); that job is idempotent.
+    """
     start = datetime.fromisoformat(hour) if hour else abuse.hour_start(utcnow()) - timedelta(hours=1)
-    return abuse.report_hour(start)
+    lines = abuse.report_hour(start)
+    for invalidation_id in abuse.unfinished_invalidations(timedelta(minutes=10)):
+        enqueue_invalidation(invalidation_id)
+    return lines
+
+
+def enqueue_invalidation(invalidation_id: int) -> None:
+    from campaign.queue import enqueue
+
+    enqueue(run_invalidation_job, invalidation_id, queue="bulk",
+            job_id=f"invalidation-{invalidation_id}")

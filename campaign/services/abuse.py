@@ -327,10 +327,9 @@ def start_invalidation(cond: Conditions, reason: str, moderator_id: int) -> Inva
         created_by_id=moderator_id, created_at=utcnow())
     db.session.add(inv)
     db.session.commit()
-    from campaign.jobs.abuse import run_invalidation_job
-    from campaign.queue import enqueue
+    from campaign.jobs.abuse import enqueue_invalidation
 
-    enqueue(run_invalidation_job, inv.id, queue="bulk", job_id=f"invalidation-{inv.id}")
+    enqueue_invalidation(inv.id)
     return inv
 
 
@@ -379,6 +378,13 @@ def affected_campaigns(invalidation_id: int) -> list[int]:
     return list(db.session.execute(
         select(Support.campaign_id).where(Support.invalidation_id == invalidation_id)
         .distinct().order_by(Support.campaign_id)).scalars())
+
+
+def unfinished_invalidations(older_than: timedelta) -> list[int]:
+    return list(db.session.execute(
+        select(Invalidation.id).where(Invalidation.finished_at.is_(None),
+                                      Invalidation.created_at < utcnow() - older_than)
+        .order_by(Invalidation.id)).scalars())
 
 
 def finish_invalidation(invalidation_id: int) -> None:

@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required
+from flask_wtf.csrf import CSRFError, generate_csrf
 
 from campaign.auth.forms import ActionForm
 from campaign.extensions import csrf, db
@@ -27,17 +40,37 @@ def support_form_for(campaign) -> SupportForm:
     return form
 
 
+def public_support_form(campaign) -> SupportForm:
+    """The form of the page every visitor gets: without a CSRF token (``csrf.js`` fetches
+    the visitor's own), so that the page can be shared by all of them."""
+    form = SupportForm(meta={"csrf": False})
+    form.adapt_to(campaign)
+    return form
+
+
+#: Shown when a support form comes without a valid token (from the cached page without
+#: script, or an old or forged form); the form comes back filled in, with a token.
+EXPIRED = _l("This form had expired or came from another site. Nothing was saved: check your "
+             "details and send it again.")
+
+
 def register_support_route(bp_kind: Blueprint, load) -> None:
     """Add ``<kind>.support`` (POST the support form) to a kind's blueprint."""
 
     # No 429 here: the service stores a support over the per-IP limit as suspect (never
     # counted) and this view answers it like any other, so a bot learns nothing.
     @bp_kind.route("/<slug>/support", methods=["POST"])
+    @csrf.exempt  # checked below, to answer a missing token with the filled-in form
     def support(slug: str):
         campaign = load(slug)
         # Read now: the service's commit expires the object, and reloading costs a query.
         blueprint = campaign.blueprint
         form = support_form_for(campaign)
+        try:
+            csrf.protect()
+        except CSRFError:
+            form.form_errors.append(str(EXPIRED))
+            return render_template("campaigns/show.html", campaign=campaign, form=form), 400
         if not form.validate_on_submit():
             return render_template("campaigns/show.html", campaign=campaign, form=form), 400
         try:
@@ -61,6 +94,13 @@ def register_support_route(bp_kind: Blueprint, load) -> None:
         session["last_support"] = {"id": result.support_id, "outcome": outcome.value,
                                    "email": form.email.data}
         return redirect(url_for("supports.thanks", slug=slug), 303)
+
+
+@bp.route("/form-token")
+def form_token():
+    """This visitor's CSRF token, for the support form of the shared public page
+    (``static/js/csrf.js``). Never cached; other sites cannot read it (same-origin)."""
+    return jsonify(csrf_token=generate_csrf())
 
 
 @bp.route("/thanks/<slug>")

@@ -35,7 +35,7 @@ ACCESS = {
                "proposals.similar", "{kind}.show", "{kind}.supporters_csv", "{kind}.support",
                "{kind}.share_png", "{kind}.updates_feed", "{kind}.embed", "main.victories_feed",
                "supports.thanks", "auth.login", "auth.signup", "auth.check_email", "auth.logout",
-               "privacy.request_link",
+               "privacy.request_link", "supports.form_token",
                "auth.request_reset", "auth.resend_verification", "dev.outbox", "dev.message",
                "i18n.set_language"],
     "member": ["accounts.profile", "accounts.pledges", "accounts.settings", "{kind}.new",
@@ -94,7 +94,7 @@ def world(app):
     comment = Comment(campaign_id=campaigns["proposals"].id, user_id=owner.id, body="Hi")
     db.session.add(comment)
     delivery = Delivery(campaign_id=petition.id, brand_id=brand.id, round=1,
-                        up_to_support_id=1, sent_at=utcnow())
+                        up_to_support_id=1, support_count=1, sent_at=utcnow())
     db.session.add(delivery)
     invitee = make_user("invitee@example.org")
     db.session.add(CoAuthor(campaign_id=campaigns["proposals"].id, user_id=invitee.id,

@@ -1,0 +1,58 @@
+"""A per-process cache of about a second for what a surge reads thousands of times a second.
+
+A campaign going viral is read far more than it changes: its ``count.json`` polled, its
+page refreshed, its row loaded for every signature. Each web process keeps what it read for
+``HOT_CACHE_SECONDS`` (1 by default; 0 turns it off, as the tests do unless they test it),
+so a hot read costs one query a second per process instead of one per request. Nothing that
+decides whether a support is stored or counted is read from here: the database decides that.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Hashable
+from typing import Any
+
+from flask import current_app
+
+#: Entries kept at most; past this the cache is cleared (a crude bound on memory).
+MAX_ENTRIES = 10_000
+
+_MISSING = object()
+
+
+class HotCache:
+    """A dict of values that expire; safe across threads (a lost race recomputes once)."""
+
+    def __init__(self) -> None:
+        self._entries: dict[Hashable, tuple[float, Any]] = {}
+
+    def get_or_set(self, key: Hashable, compute: Callable[[], Any], seconds: float) -> Any:
+        """``compute()``'s value for ``key``, computed at most once per ``seconds``."""
+        if seconds <= 0:
+            return compute()
+        now = time.monotonic()
+        hit = self._entries.get(key, _MISSING)
+        if hit is not _MISSING and hit[0] > now:
+            return hit[1]
+        value = compute()
+        if len(self._entries) >= MAX_ENTRIES:
+            self._entries.clear()
+        self._entries[key] = (now + seconds, value)
+        return value
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+_cache = HotCache()
+
+
+def cached(key: Hashable, compute: Callable[[], Any]) -> Any:
+    """``compute()``, remembered by this process for ``HOT_CACHE_SECONDS``."""
+    return _cache.get_or_set(key, compute, current_app.config["HOT_CACHE_SECONDS"])
+
+
+def clear() -> None:
+    """Forget everything (tests; a process that must read fresh at once)."""
+    _cache.clear()
