@@ -258,6 +258,25 @@ def test_a_weekly_digest_comes_with_the_weekly_run_only(app, run_jobs, outbox):
     assert period_label("weekly", datetime(2026, 12, 1, tzinfo=UTC)) == "weekly-2026-W49"
 
 
+def test_a_missed_weekly_run_is_caught_up_by_the_next_daily_run(app, run_jobs, outbox):
+    from campaign.jobs.digests import daily_digests_job
+
+    member = make_user("caught-up@example.org", email_frequency=EmailFrequency.WEEKLY)
+    petition = make_campaign(title="Fewer flights")
+    support(petition, member=member)
+    run_jobs()
+    post_update(petition, "Trains", "Night trains instead.")
+    run_jobs()
+    assert daily_digests_job() == 0  # a week's news is not overdue yet
+    db.session.execute(update(DigestItem).values(
+        created_at=datetime.now(UTC) - timedelta(days=9)))  # its Monday run never happened
+    db.session.commit()
+    assert daily_digests_job() == 1
+    run_jobs()
+    [digest] = to(outbox, member.email)
+    assert digest["Subject"] == "Your weekly digest: Fewer flights"
+
+
 def test_never_sends_no_news_and_drops_what_was_waiting(app, client, run_jobs, outbox):
     member = make_user("never@example.org")
     petition = make_campaign()

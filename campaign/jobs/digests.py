@@ -11,7 +11,7 @@ a digest that runs twice sends one email, and an item is in exactly one digest.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import SimpleNamespace
 
 from sqlalchemy import delete, select, update
@@ -90,8 +90,9 @@ def period_label(period: str, now: datetime) -> str:
 
 @app_job
 def daily_digests_job() -> int:
-    """Enqueue today's digest of every member who has one waiting (run by the clock)."""
-    return enqueue_digests("daily")
+    """Enqueue today's digest of every member who has one waiting (run by the clock), and
+    the weekly digest of any member whose Monday run was missed (Redis down, a lost job)."""
+    return enqueue_digests("daily") + enqueue_digests("weekly", overdue_only=True)
 
 
 @app_job
@@ -100,14 +101,21 @@ def weekly_digests_job() -> int:
     return enqueue_digests("weekly")
 
 
-def enqueue_digests(period: str, now: datetime | None = None) -> int:
+#: A weekly member's news older than this missed its Monday digest: the daily run sends it.
+WEEKLY_OVERDUE = timedelta(days=8)
+
+
+def enqueue_digests(period: str, now: datetime | None = None, overdue_only: bool = False) -> int:
     """Enqueue one :func:`send_digest` per member of ``period`` with pending items; returns
-    how many. Job ids name the member and the period, so a second run adds nothing new."""
-    label = period_label(period, now or utcnow())
-    user_ids = db.session.execute(
-        select(DigestItem.user_id).join(User, User.id == DigestItem.user_id)
-        .where(DigestItem.digest_key.is_(None), User.email_frequency.in_(PERIODS[period]))
-        .distinct().order_by(DigestItem.user_id)).scalars().all()
+    how many. Job ids name the member and the period, so a second run adds nothing new.
+    ``overdue_only`` picks only members whose oldest pending item is older than a week."""
+    now = now or utcnow()
+    label = period_label(period, now)
+    stmt = (select(DigestItem.user_id).join(User, User.id == DigestItem.user_id)
+            .where(DigestItem.digest_key.is_(None), User.email_frequency.in_(PERIODS[period])))
+    if overdue_only:
+        stmt = stmt.where(DigestItem.created_at < now - WEEKLY_OVERDUE)
+    user_ids = db.session.execute(stmt.distinct().order_by(DigestItem.user_id)).scalars().all()
     db.session.commit()
     for user_id in user_ids:
         enqueue(send_digest, user_id, period, label, queue="bulk",
