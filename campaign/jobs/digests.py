@@ -5,7 +5,9 @@ A notice for a member who chose a digest is not sent: :func:`hold_for_digest` re
 it once). The clock runs :func:`daily_digests_job` and :func:`weekly_digests_job`, which
 enqueue one :func:`send_digest` per member with pending items. That job marks the pending
 items with the digest's key and claims the digest's mail receipt in the same transaction, so
-a digest that runs twice sends one email, and an item is in exactly one digest.
+a digest that runs twice sends one email, and an item is in exactly one digest. Items wait
+in the database, so a run that was missed only delays them: the next daily run sends them
+(and a weekly member's, once they are more than a week old).
 """
 
 from __future__ import annotations
@@ -108,7 +110,8 @@ WEEKLY_OVERDUE = timedelta(days=8)
 def enqueue_digests(period: str, now: datetime | None = None, overdue_only: bool = False) -> int:
     """Enqueue one :func:`send_digest` per member of ``period`` with pending items; returns
     how many. Job ids name the member and the period, so a second run adds nothing new.
-    ``overdue_only`` picks only members whose oldest pending item is older than a week."""
+    ``overdue_only`` picks only members with a pending item older than
+    :data:`WEEKLY_OVERDUE`."""
     now = now or utcnow()
     label = period_label(period, now)
     stmt = (select(DigestItem.user_id).join(User, User.id == DigestItem.user_id)
