@@ -22,6 +22,9 @@ def register_cli(app: Flask) -> None:
 @click.option("--quiet", is_flag=True, help="Log warnings and errors only, not every job.")
 def worker(queues: tuple[str, ...], burst: bool, scheduler: bool, quiet: bool) -> None:
     """Run an RQ worker on QUEUES (default: high, default, bulk), inside the app context."""
+    import time
+
+    from redis.exceptions import RedisError
     from rq import Worker
     from rq.serializers import JSONSerializer
 
@@ -32,9 +35,31 @@ def worker(queues: tuple[str, ...], burst: bool, scheduler: bool, quiet: bool) -
 
     configure_mappers()
     names = queues or current_app.config["RQ_QUEUES"]
-    w = Worker([get_queue(name) for name in names], connection=redis_connection(),
-               serializer=JSONSerializer)
-    w.work(burst=burst, with_scheduler=scheduler, logging_level="WARNING" if quiet else "INFO")
+    conn = redis_connection()
+    while True:
+        # A dead worker's job is noticed when its heartbeat (every job_monitoring_interval) has
+        # been missing for RQ's 60 s margin; RQ's registry repair runs every minute, not ten.
+        w = Worker([get_queue(name) for name in names], connection=conn,
+                   serializer=JSONSerializer, job_monitoring_interval=10, maintenance_interval=60)
+        try:
+            w.work(burst=burst, with_scheduler=scheduler, logging_level="WARNING" if quiet else "INFO")
+        except RedisError as exc:  # raised by RQ's teardown when Redis went away mid-job
+            click.echo(f"worker: lost Redis ({exc})", err=True)
+        # RQ's worker quits when Redis goes away under a job; a restart of Redis must not stop
+        # the workers, so this one waits for Redis and starts again, until it is told to stop
+        # (RQ's own signal handler sets the flag).
+        if burst or getattr(w, "_stop_requested", False):
+            return
+        click.echo("worker: starting again once Redis answers", err=True)
+        while not getattr(w, "_stop_requested", False):
+            try:
+                conn.ping()
+                break
+            except RedisError:
+                time.sleep(0.5)
+        else:
+            return
+        time.sleep(0.5)
 
 
 @click.command("clock")

@@ -72,6 +72,10 @@ class Config:
     # Seconds a web process may reuse what it read of a hot campaign (its count, its page for
     # visitors who are not logged in, its row when signing); 0 turns the cache off.
     HOT_CACHE_SECONDS = 1.0
+    # The sweeper (run by the clock every SWEEP_EVERY_SECONDS) re-enqueues work asked for more
+    # than SWEEP_AFTER_SECONDS ago whose job was lost: Redis lost it, or its worker died.
+    SWEEP_EVERY_SECONDS = 60
+    SWEEP_AFTER_SECONDS = 300
     # Supporters' personal details are anonymised this many days after a campaign ends.
     ANONYMISE_AFTER_DAYS = 182
     PRIVACY_TOKEN_MAX_AGE = int(timedelta(days=1).total_seconds())
@@ -164,6 +168,8 @@ _FROM_ENV = {
     "PROXY_FIX": ("PROXY_FIX", int),
     "ANONYMISE_AFTER_DAYS": ("ANONYMISE_AFTER_DAYS", int),
     "HOT_CACHE_SECONDS": ("HOT_CACHE_SECONDS", float),
+    "SWEEP_EVERY_SECONDS": ("SWEEP_EVERY_SECONDS", int),
+    "SWEEP_AFTER_SECONDS": ("SWEEP_AFTER_SECONDS", int),
     "TRUSTED_HOSTS": ("TRUSTED_HOSTS", lambda v: [h.strip() for h in v.split(",") if h.strip()]),
 }
 

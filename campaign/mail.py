@@ -9,6 +9,8 @@ The transport is chosen by ``MAIL_URL``:
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import smtplib
 import ssl
 import uuid
@@ -34,6 +36,8 @@ class Email:
     text: str
     html: str
     headers: dict[str, str] = field(default_factory=dict)
+    #: Set by send_once from the receipt key: a resend of the same email has the same id.
+    message_id: str | None = None
 
     def to_message(self, sender: str) -> EmailMessage:
         message = EmailMessage()
@@ -41,7 +45,7 @@ class Email:
         message["To"] = self.to
         message["Subject"] = self.subject
         message["Date"] = format_datetime(utcnow())
-        message["Message-ID"] = make_msgid(domain="groundswell.localhost")
+        message["Message-ID"] = self.message_id or make_msgid(domain="groundswell.localhost")
         for name, value in self.headers.items():
             message[name] = value
         message.set_content(self.text)
@@ -120,6 +124,18 @@ def outbox_folder() -> Path | None:
     return Path(unquote(url.path)) if url.scheme == "file" else None
 
 
+def receipt_message_id(key: str) -> str:
+    """The Message-ID of the email with receipt ``key``, the same on every send.
+
+    The one window exactly-once cannot close is a worker killed after the mail server took
+    the message and before the receipt committed: the retry sends it again. With the same
+    Message-ID, mail systems that deduplicate by it show it once, and a resend can be told
+    from a second email. Keyed with the secret, so ids differ between installations.
+    """
+    digest = hmac.new(current_app.config["SECRET_KEY"].encode(), key.encode(), hashlib.sha256)
+    return f"<{digest.hexdigest()[:32]}@groundswell.localhost>"
+
+
 def send_once(key: str, email: Email) -> bool:
     """Send ``email`` unless a receipt for ``key`` exists; commits the receipt with the send.
 
@@ -135,6 +151,7 @@ def send_once(key: str, email: Email) -> bool:
     from campaign.models import MailReceipt
 
     db.session.add(MailReceipt(key=key, recipient=email.to))
+    email.message_id = receipt_message_id(key)
     try:
         db.session.flush()
     except IntegrityError:

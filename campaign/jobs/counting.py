@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from redis.exceptions import RedisError
-from sqlalchemy import select
+from flask import current_app
+from redis.exceptions import LockError, RedisError
+from sqlalchemy import String, cast, exists, literal, select
 
 from campaign.extensions import db
 from campaign.jobs import app_job
@@ -18,6 +19,8 @@ log = logging.getLogger(__name__)
 
 FOLD_LOCK = "groundswell:lock:fold-counts"
 FOLD_REQUESTED = "groundswell:fold-requested"
+#: The fold lock lapses this soon after a worker folding died (and is renewed per batch).
+FOLD_LOCK_SECONDS = 30
 
 
 def request_fold() -> None:
@@ -43,7 +46,7 @@ def fold_counts_job() -> int:
     """
     conn = redis_connection()
     conn.delete(FOLD_REQUESTED)
-    lock = conn.lock(FOLD_LOCK, timeout=300, blocking=False)
+    lock = conn.lock(FOLD_LOCK, timeout=FOLD_LOCK_SECONDS, blocking=False)
     if not lock.acquire():
         return 0  # another fold is running and will be followed by the next request
     try:
@@ -57,6 +60,10 @@ def fold_counts_job() -> int:
             total += folded.count
             if folded.count < counting.FOLD_BATCH:
                 return total
+            try:
+                lock.reacquire()
+            except (LockError, RedisError):
+                pass  # lapsed: another fold may start; each delta is still folded once
     finally:
         try:
             lock.release()
@@ -100,29 +107,127 @@ def close_due_campaigns_job() -> int:
 
 @app_job
 def sweep_job() -> int:
-    """Re-enqueue what a lost job left undone (Redis was down, a worker died): milestone
-    notices, outbox notices and queued deliveries older than a few minutes. Each of those
-    jobs is idempotent, so one still in the queue running twice sends nothing twice."""
+    """Re-enqueue what a lost job left undone; returns how many jobs it enqueued.
+
+    First RQ's own repair: a job whose worker died (its heartbeat stopped) is retried or
+    failed, and one a worker took but never started is released. Then, from the database
+    (the truth): milestone and outbox notices, fan-out batches, queued deliveries and
+    confirmation emails not done some time after they were asked for (``SWEEP_AFTER_SECONDS``)
+    whose job RQ no longer holds (Redis lost it, or it finished without doing the work). Each
+    job is idempotent, and one still queued, running or waiting to retry is left alone.
+    """
     from campaign.jobs.deliveries import enqueue_delivery
     from campaign.jobs.notices import enqueue_notice
-    from campaign.models import Delivery, DeliveryState, Notice
+    from campaign.jobs.notify import enqueue_batch
+    from campaign.jobs.supports import enqueue_confirmation
+    from campaign.models import Delivery, DeliveryState, FanoutBatch, MailReceipt, Notice, Support
 
-    stale = utcnow() - timedelta(minutes=5)
-    milestones = db.session.execute(
-        select(Milestone.id).where(Milestone.notified_at.is_(None), Milestone.reached_at < stale)
-    ).scalars().all()
-    for milestone_id in milestones:
-        enqueue_milestone(milestone_id)
-    notices = db.session.execute(
-        select(Notice.id).where(Notice.done_at.is_(None), Notice.created_at < stale)
-    ).scalars().all()
-    for notice_id in notices:
-        enqueue_notice(notice_id)
-    # A delivery's retries span under two hours; one still queued after three was lost.
-    deliveries = db.session.execute(
-        select(Delivery.id).where(Delivery.state == DeliveryState.QUEUED,
-                                  Delivery.created_at < utcnow() - timedelta(hours=3))
-    ).scalars().all()
-    for delivery_id in deliveries:
-        enqueue_delivery(delivery_id)
-    return len(milestones) + len(notices) + len(deliveries)
+    repair_abandoned_jobs()
+    stale = utcnow() - timedelta(seconds=current_app.config["SWEEP_AFTER_SECONDS"])
+    limit = SWEEP_LIMIT
+    enqueued = 0
+    for milestone_id in db.session.execute(
+            select(Milestone.id).where(Milestone.notified_at.is_(None), Milestone.reached_at < stale)
+            .order_by(Milestone.id).limit(limit)).scalars():
+        if lost(f"milestone-{milestone_id}"):
+            enqueue_milestone(milestone_id)
+            enqueued += 1
+    for notice_id in db.session.execute(
+            select(Notice.id).where(Notice.done_at.is_(None), Notice.created_at < stale)
+            .order_by(Notice.id).limit(limit)).scalars():
+        if lost(f"notice-{notice_id}"):
+            enqueue_notice(notice_id)
+            enqueued += 1
+    for batch in db.session.execute(
+            select(FanoutBatch).where(FanoutBatch.done_at.is_(None), FanoutBatch.created_at < stale)
+            .order_by(FanoutBatch.id).limit(limit)).scalars().all():
+        if lost(f"{batch.topic}-{batch.object_id}-{batch.first_id}"):
+            enqueue_batch(batch)
+            enqueued += 1
+    # A delivery waiting for its retry is still held by RQ (scheduled): only a lost one is sent.
+    for delivery_id in db.session.execute(
+            select(Delivery.id).where(Delivery.state == DeliveryState.QUEUED,
+                                      Delivery.created_at < stale)
+            .order_by(Delivery.id).limit(limit)).scalars():
+        if lost(f"delivery-{delivery_id}"):
+            enqueue_delivery(delivery_id)
+            enqueued += 1
+    # Pending supports whose latest confirmation email has no receipt, while its link is valid.
+    receipt_key = (literal("confirm-support:") + cast(Support.id, String) + literal(":")
+                   + cast(Support.confirmation_sends, String))
+    oldest = utcnow() - timedelta(seconds=current_app.config["SUPPORT_TOKEN_MAX_AGE"])
+    pending = db.session.execute(
+        select(Support.id, Support.confirmation_sends)
+        .where(Support.confirmed_at.is_(None), Support.withdrawn_at.is_(None),
+               Support.confirmation_sends > 0, Support.created_at < stale,
+               Support.created_at > oldest,
+               ~exists().where(MailReceipt.key == receipt_key))
+        .order_by(Support.id).limit(limit)).all()
+    for support_id, sends in pending:
+        if lost(f"confirm-support-{support_id}-{sends}"):
+            enqueue_confirmation(support_id, sends)
+            enqueued += 1
+    db.session.commit()
+    if enqueued:
+        log.warning("sweeper re-enqueued %s lost jobs", enqueued)
+    return enqueued
+
+
+#: At most this many of each kind per sweep; the next sweep takes the rest.
+SWEEP_LIMIT = 5_000
+
+def lost(job_id: str) -> bool:
+    """Whether RQ no longer holds job ``job_id`` to run.
+
+    Held means queued in its queue (or taken by a worker), started and in the started
+    registry, scheduled for a retry, or waiting on another job. A status that no list or
+    registry backs up is what a Redis crash can leave (up to a second of writes lost with
+    ``appendfsync everysec``): such a job would never run, so it counts as lost. A job
+    finished, or failed for good (it stays visible in the failed registry), also counts as
+    lost: the database says its work is still undone.
+    """
+    from rq.job import Job
+    from rq.registry import ScheduledJobRegistry
+
+    conn = redis_connection()
+    status, origin = conn.hmget(Job.key_for(job_id), "status", "origin")
+    if status is None:
+        return True
+    status, queue = status.decode(), get_queue((origin or b"default").decode())
+    if status == "queued":
+        return (conn.lpos(queue.key, job_id) is None
+                and conn.lpos(queue.intermediate_queue.key, job_id) is None)
+    if status == "started":
+        return job_id not in queue.started_job_registry
+    if status == "scheduled":
+        return job_id not in ScheduledJobRegistry(queue=queue)
+    return status != "deferred"
+
+
+def repair_abandoned_jobs() -> None:
+    """RQ's registry maintenance, which workers otherwise run only every few minutes: a job
+    whose work-horse died is retried (or failed when out of retries), and a job taken from a
+    queue by a worker that died before starting it is handed back."""
+    from rq.registry import clean_registries
+
+    for name in current_app.config["RQ_QUEUES"]:
+        queue = get_queue(name)
+        clean_registries(queue)
+        _release_stuck(queue)
+
+
+def _release_stuck(queue) -> None:
+    # RQ's IntermediateQueue.cleanup wants a live worker object to fail the job through; a
+    # job left there (taken, never started) is simply put back at the front of its queue.
+    from rq.intermediate_queue import IntermediateQueue
+
+    intermediate = IntermediateQueue(queue.key, connection=queue.connection)
+    for job_id in intermediate.get_job_ids():
+        if job_id in queue.started_job_registry:
+            continue
+        if intermediate.set_first_seen(job_id):
+            continue  # seen for the first time: a live worker may be starting it right now
+        if intermediate.should_be_cleaned_up(job_id):
+            intermediate.remove(job_id)
+            if queue.fetch_job(job_id) is not None:
+                queue.push_job_id(job_id, at_front=True)

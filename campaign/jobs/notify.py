@@ -11,12 +11,22 @@ import logging
 
 from sqlalchemy import select, update
 
+from campaign.dbutil import insert_ignoring_conflicts
 from campaign.extensions import db
 from campaign.jobs import app_job
 from campaign.jobs.digests import hold_for_digest, member_links, support_member
 from campaign.jobs.supports import support_token
 from campaign.mail import add_unsubscribe_headers, render_email, send_once
-from campaign.models import Campaign, Milestone, Response, StatusChange, Support, Update, utcnow
+from campaign.models import (
+    Campaign,
+    FanoutBatch,
+    Milestone,
+    Response,
+    StatusChange,
+    Support,
+    Update,
+    utcnow,
+)
 from campaign.queue import enqueue
 from campaign.urls import external_url
 
@@ -150,13 +160,38 @@ def _recipients(campaign_id: int, topic: str = ""):
 
 
 def fan_out(topic: str, object_id: int, campaign_id: int) -> int:
-    """Enqueue one batch job per BATCH_SIZE recipients; returns the number of batches."""
-    ids = db.session.execute(_recipients(campaign_id, topic)).scalars().all()
-    batches = [ids[i:i + BATCH_SIZE] for i in range(0, len(ids), BATCH_SIZE)]
+    """Record the batches of a notice to many (BATCH_SIZE recipients each, an outbox row per
+    batch) and commit, then enqueue each batch not yet done; returns the number of batches.
+
+    The batches are decided once: a second call (the job ran twice, or was swept) enqueues
+    the unfinished batches recorded the first time, so nobody is added or left out by a rerun.
+    """
+    batches = _batches(topic, object_id)
+    if not batches:
+        ids = db.session.execute(_recipients(campaign_id, topic)).scalars().all()
+        for i in range(0, len(ids), BATCH_SIZE):
+            chunk = ids[i:i + BATCH_SIZE]
+            insert_ignoring_conflicts(FanoutBatch, ["topic", "object_id", "first_id"], topic=topic,
+                                      object_id=object_id, first_id=chunk[0], last_id=chunk[-1],
+                                      created_at=utcnow())
+        db.session.commit()
+        batches = _batches(topic, object_id)
     for batch in batches:
-        enqueue(send_batch, topic, object_id, batch[0], batch[-1], queue="bulk",
-                job_id=f"{topic}-{object_id}-{batch[0]}")
+        if batch.done_at is None:
+            enqueue_batch(batch)
     return len(batches)
+
+
+def _batches(topic: str, object_id: int) -> list[FanoutBatch]:
+    return list(db.session.execute(
+        select(FanoutBatch).filter_by(topic=topic, object_id=object_id).order_by(FanoutBatch.first_id)
+    ).scalars())
+
+
+def enqueue_batch(batch: FanoutBatch) -> None:
+    """Enqueue the job that sends ``batch``; call after the commit that recorded it."""
+    enqueue(send_batch, batch.topic, batch.object_id, batch.first_id, batch.last_id, queue="bulk",
+            job_id=f"{batch.topic}-{batch.object_id}-{batch.first_id}")
 
 
 @app_job
@@ -185,8 +220,16 @@ def send_batch(topic: str, object_id: int, first_id: int, last_id: int) -> int:
                              **(member_links(member) if member else {}), **context)
         add_unsubscribe_headers(email, unsubscribe_url)
         sent += send_once(key, email)
-    db.session.commit()  # the notices held for members' digests
+    _batch_done(topic, object_id, first_id)
+    db.session.commit()  # the notices held for members' digests, the batch done
     return sent
+
+
+def _batch_done(topic: str, object_id: int, first_id: int) -> None:
+    db.session.execute(update(FanoutBatch)
+                       .where(FanoutBatch.topic == topic, FanoutBatch.object_id == object_id,
+                              FanoutBatch.first_id == first_id, FanoutBatch.done_at.is_(None))
+                       .values(done_at=utcnow()))
 
 
 def _verdict_url(support: Support, response) -> str | None:

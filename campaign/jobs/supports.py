@@ -14,6 +14,14 @@ def support_token(purpose: str, support: Support) -> str:
     return make_token(purpose, {"s": support.id, "e": support.email_canonical})
 
 
+def enqueue_confirmation(support_id: int, send_number: int) -> None:
+    """Enqueue confirmation email number ``send_number`` of a pending support; after commit."""
+    from campaign.queue import enqueue
+
+    enqueue(send_support_confirmation, support_id, send_number, queue="high",
+            job_id=f"confirm-support-{support_id}-{send_number}")
+
+
 @app_job
 def send_support_confirmation(support_id: int, send_number: int) -> bool:
     """Email the confirmation link of a pending support; once per ``send_number``."""

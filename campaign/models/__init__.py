@@ -45,6 +45,7 @@ from campaign.models.digest import DigestItem
 from campaign.models.support import (
     CountDelta,
     CountryCount,
+    FanoutBatch,
     MailReceipt,
     Notice,
     PledgeBrand,
@@ -82,6 +83,7 @@ __all__ = [
     "EDITABLE_STATES",
     "EmailFrequency",
     "Endorsement",
+    "FanoutBatch",
     "MailReceipt",
     "Notice",
     "Milestone",

@@ -165,6 +165,24 @@ class Notice(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
 
+class FanoutBatch(Base):
+    """One batch of a fan-out (a notice to many supporters), recorded once when the fan-out is
+    decided: an outbox row. ``send_batch`` sets ``done_at``; the sweeper enqueues a batch whose
+    job was lost (Redis lost it, a worker died for good) again. The recipients are the
+    consenting supporters with ids in ``first_id..last_id``; their receipts make a second run
+    send nothing twice."""
+
+    __tablename__ = "fanout_batches"
+    __table_args__ = (UniqueConstraint("topic", "object_id", "first_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    topic: Mapped[str] = mapped_column(String(30))
+    object_id: Mapped[int] = mapped_column(Integer)
+    first_id: Mapped[int] = mapped_column(Integer)
+    last_id: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+
 
 class MailReceipt(Base):
     """Claimed by a mail job before it sends: a second run finds it and sends nothing."""

@@ -180,14 +180,12 @@ def _again(campaign: Campaign, canonical: str, verified_now: bool, user) -> Supp
 
 def _after_commit(result: SupportResult) -> SupportResult:
     from campaign.jobs.counting import request_fold
-    from campaign.jobs.supports import send_support_confirmation
-    from campaign.queue import enqueue
+    from campaign.jobs.supports import enqueue_confirmation
 
     if result.outcome == Outcome.CONFIRMED:
         request_fold()
     else:
-        enqueue(send_support_confirmation, result.support_id, result.sends, queue="high",
-                job_id=f"confirm-support-{result.support_id}-{result.sends}")
+        enqueue_confirmation(result.support_id, result.sends)
     return result
 
 
