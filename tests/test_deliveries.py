@@ -165,7 +165,7 @@ def test_accountability_record(delivered, client):
     assert [(t.campaign.id, t.days, t.answered) for t in record.times] == [
         (other.id, 3, False), (petition.id, 4.0, True)]
     assert [row.width for row in record.chart_rows(width=200)] == [150.0, 200.0]
-    assert 'role="img"' in page and "Days %s took to answer" % brand.name in page
+    assert 'role="img"' in page and f"Days {brand.name} took to answer" in page
     assert f"{other.title}: no answer after 3 days. {petition.title}: answered in 4.0 days." in page
     assert '<rect x="0" y="20" width="127.5" height="14" rx="2" fill="url(#record-waiting)"/>' in page
     assert '<rect x="0" y="58" width="170.0" height="14" rx="2" fill="#0b5d4b"/>' in page
