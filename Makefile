@@ -10,7 +10,7 @@ CATALOGUES := $(wildcard $(TRANSLATIONS)/*/LC_MESSAGES/messages.po)
 COMPILED_CATALOGUES := $(CATALOGUES:.po=.mo)
 BABEL_KEYWORDS := -k _l -k lazy_gettext
 
-.PHONY: run test install browser loadgen bench lint lock clean translations
+.PHONY: run test install browser loadgen bench chaos lint lock clean translations
 
 run: install
 	$(PY) -m campaign.launcher
@@ -61,6 +61,11 @@ browser:
 # `make test`, which runs only a smoke run of them. Extra arguments: make bench BENCH_ARGS="--smoke".
 bench: install loadgen
 	$(PY) -m bench $(BENCH_ARGS)
+
+# Fault injection against the production shape (tests/chaos/run.py): the full run, about ten
+# minutes, printing its figures. `make test` runs the same suite small (CHAOS_SIZE=small).
+chaos: install loadgen
+	CHAOS_SIZE=full $(PY) -m pytest tests/chaos -m chaos -s $(PYTEST_ARGS)
 
 # The benchmarks drive load with wrk (Debian's package); install it when we can, else say what to do.
 loadgen:

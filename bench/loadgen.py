@@ -97,13 +97,17 @@ def write_requests(path: Path, requests: Iterable[tuple[str, str, str, dict[str,
 
 
 def run(url: str, *, seconds: float, connections: int, requests_file: Path | None = None,
-        threads: int = 1, expected: tuple[int, ...] = (200,), timeout_s: int = 10) -> Load:
-    """Run wrk against ``url`` for at most ``seconds`` (fewer if the prepared requests run out)."""
+        threads: int = 1, expected: tuple[int, ...] = (200,), timeout_s: int = 10,
+        script: Path = SCRIPT) -> Load:
+    """Run wrk against ``url`` for at most ``seconds`` (fewer if the prepared requests run out).
+
+    ``script`` is another wrk script that builds on ``replay.lua`` (it must print its summary
+    line the same way): the chaos suite's logs the time and status of every answer."""
     threads = max(1, min(threads, connections))
     env = {**os.environ, "BENCH_THREADS": str(threads),
            "BENCH_REQUESTS": str(requests_file) if requests_file else ""}
     args = [wrk_path(), "-t", str(threads), "-c", str(connections), "-d", f"{max(1, round(seconds))}s",
-            "--timeout", f"{timeout_s}s", "-s", str(SCRIPT), url]
+            "--timeout", f"{timeout_s}s", "-s", str(script), url]
     result = subprocess.run(args, capture_output=True, text=True, env=env,
                             timeout=seconds + timeout_s + 30)
     line = next((ln for ln in result.stdout.splitlines() if ln.startswith("BENCH-JSON ")), None)

