@@ -76,6 +76,9 @@ class Config:
     # than SWEEP_AFTER_SECONDS ago whose job was lost: Redis lost it, or its worker died.
     SWEEP_EVERY_SECONDS = 60
     SWEEP_AFTER_SECONDS = 300
+    # A request to fold confirmed supports into the counts stands this long: under load, one
+    # fold job a second serves them all (0: each fold clears it as it starts).
+    FOLD_REQUEST_SECONDS = 1.0
     # Supporters' personal details are anonymised this many days after a campaign ends.
     ANONYMISE_AFTER_DAYS = 182
     PRIVACY_TOKEN_MAX_AGE = int(timedelta(days=1).total_seconds())
@@ -117,6 +120,7 @@ class TestingConfig(DevelopmentConfig):
     PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"
     # Each test reads what it just wrote; the cache's own tests turn it on.
     HOT_CACHE_SECONDS = 0.0
+    FOLD_REQUEST_SECONDS = 0.0
 
 
 class ProductionConfig(Config):
@@ -170,6 +174,7 @@ _FROM_ENV = {
     "HOT_CACHE_SECONDS": ("HOT_CACHE_SECONDS", float),
     "SWEEP_EVERY_SECONDS": ("SWEEP_EVERY_SECONDS", int),
     "SWEEP_AFTER_SECONDS": ("SWEEP_AFTER_SECONDS", int),
+    "FOLD_REQUEST_SECONDS": ("FOLD_REQUEST_SECONDS", float),
     "TRUSTED_HOSTS": ("TRUSTED_HOSTS", lambda v: [h.strip() for h in v.split(",") if h.strip()]),
 }
 

@@ -9,11 +9,14 @@ The transport is chosen by ``MAIL_URL``:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import smtplib
 import ssl
 import uuid
+from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
@@ -93,6 +96,23 @@ def _write_file(folder: Path, message: EmailMessage) -> None:
 
 
 def _send_smtp(url, message: EmailMessage) -> None:
+    shared = _shared_connection.get()
+    if shared is None:
+        with _open_smtp(url) as client:
+            _deliver(client, message)
+        return
+    if shared.client is None:
+        shared.client = _open_smtp(url)
+    try:
+        _deliver(shared.client, message)
+    except PermanentMailError:
+        raise  # the connection is still good: the server refused this one message
+    except Exception:
+        shared.close()  # the next email opens a new connection
+        raise
+
+
+def _open_smtp(url) -> smtplib.SMTP:
     host, port = url.hostname or "localhost", url.port
     timeout = 30
     if url.scheme == "smtps":
@@ -100,22 +120,63 @@ def _send_smtp(url, message: EmailMessage) -> None:
                                   context=ssl.create_default_context())
     else:
         client = smtplib.SMTP(host, port or 25, timeout=timeout)
-    with client:
+    try:
         if url.scheme == "smtp+starttls":
             client.starttls(context=ssl.create_default_context())
         if url.username:
             client.login(unquote(url.username), unquote(url.password or ""))
+    except Exception:
+        client.close()
+        raise
+    return client
+
+
+def _deliver(client: smtplib.SMTP, message: EmailMessage) -> None:
+    try:
+        client.send_message(message)
+    except smtplib.SMTPRecipientsRefused as exc:
+        codes = [code for code, _ in exc.recipients.values()]
+        if all(code >= 500 for code in codes):
+            raise PermanentMailError(f"recipient refused ({codes[0]})") from exc
+        raise
+    except smtplib.SMTPDataError as exc:
+        if exc.smtp_code >= 500:
+            raise PermanentMailError(f"message refused ({exc.smtp_code})") from exc
+        raise
+
+
+class _SharedConnection:
+    client: smtplib.SMTP | None = None
+
+    def close(self) -> None:
+        client, self.client = self.client, None
+        if client is not None:
+            try:
+                client.quit()
+            except (smtplib.SMTPException, OSError):
+                client.close()
+
+
+_shared_connection: ContextVar[_SharedConnection | None] = ContextVar("smtp_connection",
+                                                                       default=None)
+
+
+def one_connection(func: Callable) -> Callable:
+    """Send every email ``func`` sends over one SMTP connection (a fan-out batch of hundreds),
+    opened at its first email and closed when it returns; a failed send drops the connection
+    and the next email opens another. Each email is still sent and committed on its own."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        shared = _SharedConnection()
+        token = _shared_connection.set(shared)
         try:
-            client.send_message(message)
-        except smtplib.SMTPRecipientsRefused as exc:
-            codes = [code for code, _ in exc.recipients.values()]
-            if all(code >= 500 for code in codes):
-                raise PermanentMailError(f"recipient refused ({codes[0]})") from exc
-            raise
-        except smtplib.SMTPDataError as exc:
-            if exc.smtp_code >= 500:
-                raise PermanentMailError(f"message refused ({exc.smtp_code})") from exc
-            raise
+            return func(*args, **kwargs)
+        finally:
+            _shared_connection.reset(token)
+            shared.close()
+
+    return wrapper
 
 
 def outbox_folder() -> Path | None:

@@ -29,6 +29,28 @@ def app_job(func: Callable) -> Callable:
     return wrapper
 
 
+def keeps_loaded_objects(func: Callable) -> Callable:
+    """Run ``func`` with a session that keeps what it loaded across commits.
+
+    A job that commits once per item (a receipt per email) would otherwise have every object
+    it holds expired at each commit and reloaded, one query each, at its next use. For jobs
+    whose objects nobody else changes meanwhile (a batch's campaign and recipients).
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        from campaign.extensions import db
+
+        session = db.session()
+        before, session.expire_on_commit = session.expire_on_commit, False
+        try:
+            return func(*args, **kwargs)
+        finally:
+            session.expire_on_commit = before
+
+    return wrapper
+
+
 def _forget_inherited_connections() -> None:
     # A forked work-horse must not reuse the parent's database sockets.
     from campaign.extensions import db

@@ -13,10 +13,10 @@ from sqlalchemy import select, update
 
 from campaign.dbutil import insert_ignoring_conflicts
 from campaign.extensions import db
-from campaign.jobs import app_job
+from campaign.jobs import app_job, keeps_loaded_objects
 from campaign.jobs.digests import hold_for_digest, member_links, support_member
 from campaign.jobs.supports import support_token
-from campaign.mail import add_unsubscribe_headers, render_email, send_once
+from campaign.mail import add_unsubscribe_headers, one_connection, render_email, send_once
 from campaign.models import (
     Campaign,
     FanoutBatch,
@@ -195,6 +195,8 @@ def enqueue_batch(batch: FanoutBatch) -> None:
 
 
 @app_job
+@keeps_loaded_objects
+@one_connection
 def send_batch(topic: str, object_id: int, first_id: int, last_id: int) -> int:
     """Send notice ``topic`` about ``object_id`` to the consenting supporters with ids in
     ``first_id..last_id``; returns how many emails this run sent (0 on a repeat)."""
