@@ -206,7 +206,8 @@ class Chaos:
                    "CHAOS_REPLAY": str(Path(loadgen.SCRIPT).resolve())}
             os.environ.update(env)
             try:
-                load = loadgen.run(f"http://127.0.0.1:{self.web_port}/", seconds=max(60, total / 20),
+                # wrk stays for all of -d even once its requests are used up: keep it short.
+                load = loadgen.run(f"http://127.0.0.1:{self.web_port}/", seconds=10 + total / 60,
                                    connections=8, threads=2, requests_file=path, expected=(303,),
                                    timeout_s=30, script=TIMELINE_SCRIPT)
                 self.figures.statuses[f"sign ({name}), wrk"] = {
@@ -469,6 +470,7 @@ class Chaos:
         for _ in range(size.kills["second round"]):
             self.kill_worker("second round", prefer=("deliver", "send_batch", "send_support"))
         wave.join(size.deadline_seconds)
+        self.wait_for_first_rounds()
         clients = self.confirm_wave(["hot"])
         for t in clients:
             t.join(max(1, size.deadline_seconds - self.elapsed()))
@@ -495,6 +497,25 @@ class Chaos:
             if not left:
                 return
             time.sleep(0.5)
+
+    def wait_for_first_rounds(self, timeout: float = 150) -> None:
+        """Wave 3's supporters belong to the second round: the first must be out before."""
+        from sqlalchemy import func, select
+
+        from campaign.models import Delivery, DeliveryState
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            queued = self.db.session.execute(
+                select(func.count()).select_from(Delivery)
+                .where(Delivery.state == DeliveryState.QUEUED)).scalar_one()
+            sent = self.db.session.execute(select(func.count()).select_from(Delivery)).scalar_one()
+            self.db.session.commit()
+            if sent >= 2 and not queued:
+                return
+            time.sleep(1)
+        self.figures.errors.append("the first delivery rounds were not out within "
+                                   f"{timeout:.0f} s of the goals")
 
     def second_round(self) -> None:
         """The organiser delivers the supporters counted since the first round."""
