@@ -8,10 +8,12 @@ uses English unless it asks for another with ``flask_babel.force_locale``.
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 
 from flask import Blueprint, Flask, abort, has_request_context, redirect, request, url_for
-from flask_babel import Babel, format_date, format_decimal, get_locale
+from flask_babel import Babel, force_locale, format_date, format_decimal, get_locale
 
 #: The languages the catalogues are complete for; the first is the default.
 LANGUAGES = {"en": "English", "es": "Español"}
@@ -33,16 +35,45 @@ def select_locale() -> str | None:
     return request.accept_languages.best_match(LANGUAGES.keys(), default=DEFAULT_LOCALE)
 
 
+def current_language() -> str:
+    """The language of this request, to store with what we will email about later."""
+    return str(get_locale() or DEFAULT_LOCALE)
+
+
+def language_of(*records) -> str:
+    """The language to write to whoever these records are about: the first stored one among
+    ``records`` (say a support's member, then the support), else the default."""
+    for record in records:
+        locale = getattr(record, "locale", None)
+        if locale in LANGUAGES:
+            return locale
+    return DEFAULT_LOCALE
+
+
+@contextmanager
+def writing_to(*records, locale: str | None = None) -> Iterator[None]:
+    """Within it, words, numbers and dates are in the language of whoever ``records`` are
+    (see :func:`language_of`), or in ``locale``: for emails, composed outside any request."""
+    with force_locale(locale if locale in LANGUAGES else language_of(*records)):
+        yield
+
+
 @bp.route("/language/<code>")
 def set_language(code: str):
-    """Remember the chosen language in a cookie and go back to the page it was chosen on.
+    """Remember the chosen language in a cookie and go back to the page it was chosen on;
+    a member's emails follow the choice too.
 
-    A plain link (no form, no script): the only thing it changes is this browser's language.
+    A plain link (no form, no script): it changes only the language this person reads.
     """
     if code not in LANGUAGES:
         abort(404)
-    from campaign.auth.views import safe_next
+    from flask_login import current_user
 
+    from campaign.auth.views import safe_next
+    from campaign.services.accounts import set_language as remember
+
+    if current_user.is_authenticated and current_user.locale != code:
+        remember(current_user.id, code)
     response = redirect(safe_next())
     response.set_cookie(COOKIE, code, max_age=COOKIE_MAX_AGE, samesite="Lax", httponly=True,
                         secure=request.is_secure)

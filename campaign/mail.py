@@ -64,7 +64,11 @@ def add_unsubscribe_headers(email: Email, url: str) -> None:
 
 
 def render_email(template: str, to: str, subject: str, **context) -> Email:
-    """Render ``templates/email/<template>.txt`` and ``.html`` into an :class:`Email`."""
+    """Render ``templates/email/<template>.txt`` and ``.html`` into an :class:`Email`.
+
+    Call it inside :func:`campaign.i18n.writing_to` to write in the recipient's language; a
+    lazy ``subject`` is made text here, in that language."""
+    subject = str(subject)
     context.setdefault("subject", subject)
     return Email(
         to=to,

@@ -13,9 +13,10 @@ from babel.messages.pofile import read_po
 from campaign.config import ROOT
 from campaign.extensions import db
 from campaign.i18n import COOKIE, LANGUAGES
-from campaign.models import CampaignKind, Support
-from tests.factories import make_campaign
-from tests.helpers import post_form
+from campaign.jobs.supports import support_token
+from campaign.models import CampaignKind, Support, User, utcnow
+from tests.factories import make_campaign, make_user
+from tests.helpers import body_text, login, post_form
 
 TRANSLATIONS = ROOT / "campaign" / "translations"
 OTHER_LANGUAGES = [code for code in LANGUAGES if code != "en"]
@@ -176,3 +177,79 @@ def test_a_support_keeps_the_consent_in_the_language_it_was_given(client, run_jo
     assert support.consent_text.startswith(
         "Apoyo la campaña (petición) «Agua limpia para todos los barrios» (firmar).")
     assert "Mi nombre puede mostrarse en público." in support.consent_text
+
+
+def html_text(message) -> str:
+    return message.get_body(preferencelist=("html",)).get_content()
+
+
+def test_a_supporter_is_emailed_in_the_language_they_signed_in(client, run_jobs, outbox):
+    campaign = make_campaign(CampaignKind.PETITION, title="Agua limpia para todos los barrios")
+    for email, language in (("ana@example.org", "es"), ("ann@example.org", "en")):
+        response = post_form(client, f"/petitions/{campaign.slug}/support",
+                             {"name": email[:3], "email": email, "country": "ES"},
+                             page=f"/petitions/{campaign.slug}", headers={"Accept-Language": language})
+        assert response.status_code == 303
+    run_jobs()
+    mail = {m["To"]: m for m in outbox()}
+    spanish, english = mail["ana@example.org"], mail["ann@example.org"]
+    assert spanish["Subject"] == "Confirma tu firma: Agua limpia para todos los barrios"
+    assert "Gracias por tu firma en \"Agua limpia para todos los barrios\"." in body_text(spanish)
+    assert '<html lang="es">' in html_text(spanish) and "Confirmar mi firma" in html_text(spanish)
+    assert english["Subject"] == "Confirm your signature: Agua limpia para todos los barrios"
+    assert "Thank you for your signature on" in body_text(english)
+    assert '<html lang="en">' in html_text(english)
+    stored = {s.email: s.locale for s in db.session.query(Support)}
+    assert stored == {"ana@example.org": "es", "ann@example.org": "en"}
+
+
+def test_a_members_emails_follow_the_language_they_signed_up_in_then_chose(client, run_jobs,
+                                                                              outbox):
+    response = post_form(client, "/signup", {"name": "Lucía", "email": "lucia@example.org",
+                                             "password": "correct horse battery",
+                                             "confirm": "correct horse battery"},
+                         headers={"Accept-Language": "es-ES"})
+    assert response.status_code == 302
+    run_jobs()
+    [verify] = outbox()
+    assert verify["Subject"] == "Confirma tu dirección de correo para Groundswell"
+    assert body_text(verify).startswith("Hola, Lucía:")
+    user = db.session.query(User).filter_by(email="lucia@example.org").one()
+    assert user.locale == "es"
+    user.email_verified_at = utcnow()
+    db.session.commit()
+    login(client, "lucia@example.org")
+    client.get("/language/en?next=/")  # her choice, stored on her account too
+    db.session.expire_all()
+    assert db.session.get(User, user.id).locale == "en"
+    post_form(client, "/reset", {"email": "lucia@example.org"})
+    run_jobs()
+    reset = [m for m in outbox() if m["To"] == "lucia@example.org"][-1]
+    assert reset["Subject"] == "Reset your Groundswell password"
+
+
+def test_a_fan_out_writes_to_each_supporter_in_their_language(app, run_jobs, outbox):
+    from campaign.services import campaigns as campaign_service
+    from campaign.services import supports as support_service
+
+    organiser = make_user("organiser@example.org")
+    campaign = make_campaign(CampaignKind.PETITION, organiser=organiser, title="Un parque en el barrio")
+    for i, language in enumerate(["es", "en", None]):
+        result = support_service.add_support(campaign.id, name=f"S{i}", email=f"s{i}@example.org",
+                                             country="ES", consents_to_updates=True,
+                                             locale=language)
+        support_service.confirm(support_token("confirm-support",
+                                              db.session.get(Support, result.support_id)))
+    run_jobs()
+    campaign_service.post_update(campaign.id, organiser.id, "Hablamos con la alcaldía",
+                                 "Nos **escucharon**.")
+    run_jobs()
+    run_jobs()
+    updates = {m["To"]: m for m in outbox() if "Hablamos con la alcaldía" in m["Subject"]}
+    assert set(updates) == {"s0@example.org", "s1@example.org", "s2@example.org"}
+    assert body_text(updates["s0@example.org"]).startswith("Hola, S0:")
+    assert "publicó una novedad en" in body_text(updates["s0@example.org"])
+    assert "Dejar de recibir estos correos" in html_text(updates["s0@example.org"])
+    for english in ("s1@example.org", "s2@example.org"):  # chosen, and from before languages
+        assert body_text(updates[english]).startswith("Hello S")
+        assert "posted an update on" in body_text(updates[english])

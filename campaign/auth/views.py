@@ -16,6 +16,7 @@ from campaign.auth.forms import (
     SignupForm,
 )
 from campaign.extensions import db, limiter
+from campaign.i18n import current_language
 from campaign.models.user import new_session_token
 from campaign.services import ServiceError, accounts
 from campaign.tokens import TokenError
@@ -66,7 +67,8 @@ def signup():
     form = SignupForm()
     if form.validate_on_submit():
         # The same answer whether or not the address has an account (its owner is emailed).
-        accounts.register(form.email.data, form.name.data, form.password.data)
+        accounts.register(form.email.data, form.name.data, form.password.data,
+                          locale=current_language())
         session["signup_email"] = form.email.data.strip().lower()
         return redirect(url_for("auth.check_email"))
     return render_template("auth/signup.html", form=form)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from flask_babel import gettext as _
+
 from campaign.extensions import db
+from campaign.i18n import writing_to
 from campaign.jobs import app_job
 from campaign.mail import render_email, send_once
 from campaign.models import User
@@ -21,13 +24,14 @@ def send_verification_email(user_id: int, request_id: str) -> bool:
     if user is None or user.is_verified:
         return False
     token = make_token("verify-email", {"u": user.id, "e": user.email})
-    email = render_email(
-        "verify",
-        to=user.email,
-        subject="Confirm your email address for Groundswell",
-        user=user,
-        link=external_url("auth.verify", token=token),
-    )
+    with writing_to(user):
+        email = render_email(
+            "verify",
+            to=user.email,
+            subject=_("Confirm your email address for Groundswell"),
+            user=user,
+            link=external_url("auth.verify", token=token),
+        )
     return send_once(f"verify:{user.id}:{request_id}", email)
 
 
@@ -38,13 +42,14 @@ def send_password_reset(user_id: int, request_id: str) -> bool:
     if user is None:
         return False
     token = make_token("reset-password", {"u": user.id, "p": user.password_hash[-16:]})
-    email = render_email(
-        "reset",
-        to=user.email,
-        subject="Reset your Groundswell password",
-        user=user,
-        link=external_url("auth.reset_password", token=token),
-    )
+    with writing_to(user):
+        email = render_email(
+            "reset",
+            to=user.email,
+            subject=_("Reset your Groundswell password"),
+            user=user,
+            link=external_url("auth.reset_password", token=token),
+        )
     return send_once(f"reset:{user.id}:{request_id}", email)
 
 
@@ -55,10 +60,12 @@ def send_account_exists(user_id: int, day: str) -> bool:
     user = db.session.get(User, user_id)
     if user is None:
         return False
-    return send_once(f"account-exists:{user.id}:{day}", render_email(
-        "account_exists", to=user.email, subject="Someone tried to sign up with your address",
-        user=user, login_url=external_url("auth.login"),
-        reset_url=external_url("auth.request_reset")))
+    with writing_to(user):
+        email = render_email(
+            "account_exists", to=user.email, subject=_("Someone tried to sign up with your address"),
+            user=user, login_url=external_url("auth.login"),
+            reset_url=external_url("auth.request_reset"))
+    return send_once(f"account-exists:{user.id}:{day}", email)
 
 
 def _user_by_email(email: str) -> User | None:

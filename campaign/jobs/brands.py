@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from flask_babel import gettext as _
+
 from campaign.extensions import db
+from campaign.i18n import writing_to
 from campaign.jobs import app_job
 from campaign.mail import render_email, send_once
 from campaign.models import BrandMember
@@ -17,7 +20,9 @@ def send_claim_verification(member_id: int) -> bool:
     if member is None or member.verified_at is not None or not member.claim_email:
         return False
     token = make_token("brand-claim", {"m": member.id, "e": member.claim_email})
-    return send_once(f"claim:{member.id}", render_email(
-        "claim_verify", to=member.claim_email,
-        subject=f"Confirm that you speak for {member.brand.name} on Groundswell",
-        member=member, link=external_url("brands.verify_claim", token=token)))
+    with writing_to(member.user):
+        email = render_email(
+            "claim_verify", to=member.claim_email,
+            subject=_("Confirm that you speak for %(brand)s on Groundswell", brand=member.brand.name),
+            member=member, link=external_url("brands.verify_claim", token=token))
+    return send_once(f"claim:{member.id}", email)

@@ -16,10 +16,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import SimpleNamespace
 
+from flask_babel import gettext, ngettext
 from sqlalchemy import delete, select, update
 
 from campaign.dbutil import insert_ignoring_conflicts
 from campaign.extensions import db
+from campaign.i18n import writing_to
 from campaign.jobs import app_job
 from campaign.mail import Email, add_unsubscribe_headers, render_email, send_once
 from campaign.models import (
@@ -222,14 +224,19 @@ def _entry(item: DigestItem) -> SimpleNamespace | None:
 def digest_email(user: User, period: str, groups: list[Group]) -> Email:
     """The digest of ``groups`` for ``user``, with its one-click unsubscribe headers."""
     count = sum(len(g.items) for g in groups)
-    news_count = "1 piece of news" if count == 1 else f"{count} pieces of news"
-    if len(groups) == 1:
-        subject = f"Your {period} digest: {groups[0].campaign.title}"
-    else:
-        subject = f"Your {period} digest: news from {len(groups)} campaigns"
     links = member_links(user)
-    email = render_email("digest", to=user.email, subject=subject, user=user, period=period,
-                         groups=groups, news_count=news_count, **links)
+    with writing_to(user):
+        news_count = ngettext("%(num)s piece of news", "%(num)s pieces of news", count)
+        # "daily" / "weekly", as the words of a sentence in the member's language.
+        words = {"daily": gettext("daily"), "weekly": gettext("weekly")}.get(period, period)
+        if len(groups) == 1:
+            subject = gettext("Your %(period)s digest: %(title)s", period=words,
+                              title=groups[0].campaign.title)
+        else:
+            subject = gettext("Your %(period)s digest: news from %(count)s campaigns",
+                              period=words, count=len(groups))
+        email = render_email("digest", to=user.email, subject=subject, user=user, period=words,
+                             groups=groups, news_count=news_count, **links)
     add_unsubscribe_headers(email, links["member_unsubscribe_url"])
     return email
 

@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import logging
 
+from flask_babel import format_decimal
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 
 from campaign.dbutil import insert_ignoring_conflicts
 from campaign.extensions import db
+from campaign.i18n import writing_to
 from campaign.jobs import app_job, keeps_loaded_objects
 from campaign.jobs.digests import hold_for_digest, member_links, support_member
 from campaign.jobs.supports import support_token
@@ -48,12 +52,16 @@ def notify_milestone(milestone_id: int) -> bool:
         db.session.commit()
     else:
         links = member_links(organiser)
-        email = render_email(
-            "milestone_organiser", to=organiser.email,
-            subject=(f"Goal reached: {campaign.title}" if milestone.is_goal
-                     else f"{milestone.threshold:,} {campaign.supporters_noun}: {campaign.title}"),
-            campaign=campaign, milestone=milestone, organiser=organiser,
-            campaign_url=external_url(f"{campaign.blueprint}.show", slug=campaign.slug), **links)
+        with writing_to(organiser):
+            email = render_email(
+                "milestone_organiser", to=organiser.email,
+                subject=(_("Goal reached: %(title)s", title=campaign.title) if milestone.is_goal
+                         else _("%(count)s %(supporters)s: %(title)s",
+                                count=format_decimal(milestone.threshold),
+                                supporters=campaign.supporters_noun, title=campaign.title)),
+                campaign=campaign, milestone=milestone, organiser=organiser,
+                campaign_url=external_url(f"{campaign.blueprint}.show", slug=campaign.slug),
+                **links)
         add_unsubscribe_headers(email, links["member_unsubscribe_url"])
         send_once(key, email)
     if milestone.is_goal:
@@ -111,11 +119,14 @@ def notify_conditions_met(campaign_id: int, support_ids: list[int]) -> int:
         if hold_for_digest(member, key, "condition-met", support.id, campaign.id, support.id):
             db.session.commit()
             continue
-        sent += send_once(key, render_email(
-            "condition_met", to=support.email,
-            subject=f"It's on: {support.condition_threshold:,} people pledged — {campaign.title}",
-            campaign=campaign, support=support, campaign_url=url,
-            **(member_links(member) if member else {})))
+        with writing_to(member, support):
+            email = render_email(
+                "condition_met", to=support.email,
+                subject=_("It's on: %(count)s people pledged — %(title)s",
+                          count=format_decimal(support.condition_threshold), title=campaign.title),
+                campaign=campaign, support=support, campaign_url=url,
+                **(member_links(member) if member else {}))
+        sent += send_once(key, email)
     return sent
 
 
@@ -215,11 +226,12 @@ def send_batch(topic: str, object_id: int, first_id: int, last_id: int) -> int:
         if hold_for_digest(member, key, topic, object_id, recipients_of, support.id):
             continue
         unsubscribe_url = _unsubscribe_url(support)
-        email = render_email(template, to=support.email, subject=subject, campaign=campaign,
-                             support=support, campaign_url=campaign_url,
-                             unsubscribe_url=unsubscribe_url,
-                             verdict_url=_verdict_url(support, context.get("response")),
-                             **(member_links(member) if member else {}), **context)
+        with writing_to(member, support):
+            email = render_email(template, to=support.email, subject=subject, campaign=campaign,
+                                 support=support, campaign_url=campaign_url,
+                                 unsubscribe_url=unsubscribe_url,
+                                 verdict_url=_verdict_url(support, context.get("response")),
+                                 **(member_links(member) if member else {}), **context)
         add_unsubscribe_headers(email, unsubscribe_url)
         sent += send_once(key, email)
     _batch_done(topic, object_id, first_id)
@@ -248,7 +260,7 @@ def _unsubscribe_url(support: Support) -> str:
 def _goal(milestone_id: int) -> tuple[Campaign, str, str, dict]:
     milestone = db.session.get(Milestone, milestone_id)
     campaign = milestone.campaign
-    return campaign, "goal_supporter", f"We reached the goal: {campaign.title}", \
+    return campaign, "goal_supporter", _l("We reached the goal: %(title)s", title=campaign.title), \
         {"milestone": milestone}
 
 
@@ -261,32 +273,35 @@ def _update(update_id: int) -> tuple[Campaign, str, str, dict]:
 def _answer(response_id: int) -> tuple[Campaign, str, str, dict]:
     response = db.session.get(Response, response_id)
     campaign = response.campaign
-    return campaign, "answer_supporter", f"{response.brand.name} answered: {campaign.title}", \
+    return campaign, "answer_supporter", _l("%(brand)s answered: %(title)s",
+                                            brand=response.brand.name, title=campaign.title), \
         {"response": response}
 
 
 def _victory(campaign_id: int) -> tuple[Campaign, str, str, dict]:
     campaign = db.session.get(Campaign, campaign_id)
-    return campaign, "victory_supporter", f"We won: {campaign.title}", {}
+    return campaign, "victory_supporter", _l("We won: %(title)s", title=campaign.title), {}
 
 
 def _status(change_id: int) -> tuple[Campaign, str, str, dict]:
     change = db.session.get(StatusChange, change_id)
     campaign = change.campaign
-    return campaign, "status_supporter", f"{change.label}: {campaign.title}", {"change": change}
+    return campaign, "status_supporter", _l("%(status)s: %(title)s", status=change.label,
+                                            title=campaign.title), {"change": change}
 
 
 def _moved(change_id: int) -> tuple[Campaign, str, str, dict]:
     change = db.session.get(StatusChange, change_id)
     target = change.duplicate_of
-    return target, "moved_supporter", f"Your endorsement moved to: {target.title}", \
+    return target, "moved_supporter", _l("Your endorsement moved to: %(title)s",
+                                         title=target.title), \
         {"change": change, "old": change.campaign, "recipients_of": change.campaign_id}
 
 
 def _invite(new_campaign_id: int) -> tuple[Campaign, str, str, dict]:
     campaign = db.session.get(Campaign, new_campaign_id)
     old = campaign.escalated_from
-    return campaign, "escalation_invite", f"Next step: {campaign.title}", \
+    return campaign, "escalation_invite", _l("Next step: %(title)s", title=campaign.title), \
         {"old": old, "recipients_of": old.id}
 
 

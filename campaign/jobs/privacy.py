@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from flask_babel import gettext as _
+
+from campaign.i18n import writing_to
 from campaign.jobs import app_job
 from campaign.mail import render_email, send_once
 from campaign.services.privacy import anonymise_ended_campaigns
@@ -10,12 +13,14 @@ from campaign.urls import external_url
 
 
 @app_job
-def send_privacy_link(email: str, request_id: str) -> bool:
-    """Email ``email`` a one-day link to download or erase what we hold about it."""
+def send_privacy_link(email: str, request_id: str, locale: str | None = None) -> bool:
+    """Email ``email`` a one-day link to download or erase what we hold about it, in the
+    language it was asked in."""
     token = make_token("privacy", {"e": email})
-    return send_once(f"privacy:{email}:{request_id}", render_email(
-        "privacy", to=email, subject="Your data on Groundswell",
-        link=external_url("privacy.show", token=token)))
+    with writing_to(locale=locale):
+        message = render_email("privacy", to=email, subject=_("Your data on Groundswell"),
+                               link=external_url("privacy.show", token=token))
+    return send_once(f"privacy:{email}:{request_id}", message)
 
 
 @app_job

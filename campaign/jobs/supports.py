@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from flask_babel import gettext as _
+
 from campaign.extensions import db
+from campaign.i18n import writing_to
 from campaign.jobs import app_job
 from campaign.mail import render_email, send_once
 from campaign.models import Support
@@ -30,16 +33,18 @@ def send_support_confirmation(support_id: int, send_number: int) -> bool:
             or support.withdrawn_at is not None):
         return False
     campaign = support.campaign
-    email = render_email(
-        "confirm_support",
-        to=support.email,
-        subject=f"Confirm your {campaign.support_noun}: {campaign.title}",
-        support=support,
-        campaign=campaign,
-        act=campaign.support_noun,
-        link=external_url("supports.confirm", token=support_token("confirm-support", support)),
-        campaign_url=external_url(f"{campaign.blueprint}.show", slug=campaign.slug),
-    )
+    with writing_to(support.user, support):
+        email = render_email(
+            "confirm_support",
+            to=support.email,
+            subject=_("Confirm your %(support)s: %(title)s", support=campaign.support_noun,
+                      title=campaign.title),
+            support=support,
+            campaign=campaign,
+            act=str(campaign.support_noun),
+            link=external_url("supports.confirm", token=support_token("confirm-support", support)),
+            campaign_url=external_url(f"{campaign.blueprint}.show", slug=campaign.slug),
+        )
     return send_once(f"confirm-support:{support.id}:{send_number}", email)
 
 
@@ -51,9 +56,12 @@ def send_already_supporting(support_id: int, day: str) -> bool:
     if support is None or support.email_confirmed_at is None or support.withdrawn_at is not None:
         return False
     campaign = support.campaign
-    return send_once(f"already:{support.id}:{day}", render_email(
-        "already_supporting", to=support.email,
-        subject=f"You already support: {campaign.title}", support=support, campaign=campaign,
-        campaign_url=external_url(f"{campaign.blueprint}.show", slug=campaign.slug),
-        withdraw_url=external_url("supports.withdraw",
-                                  token=support_token("withdraw", support))))
+    with writing_to(support.user, support):
+        email = render_email(
+            "already_supporting", to=support.email,
+            subject=_("You already support: %(title)s", title=campaign.title), support=support,
+            campaign=campaign,
+            campaign_url=external_url(f"{campaign.blueprint}.show", slug=campaign.slug),
+            withdraw_url=external_url("supports.withdraw",
+                                      token=support_token("withdraw", support)))
+    return send_once(f"already:{support.id}:{day}", email)

@@ -94,6 +94,8 @@ class Support(Base):
         ForeignKey("invalidations.id", ondelete="SET NULL"), index=True)
     # Which share brought this supporter ("email", "whatsapp"…), from the link's ?ref=.
     referral: Mapped[str | None] = mapped_column(String(40))
+    # The language the supporter signed in: their emails are written in it (None: English).
+    locale: Mapped[str | None] = mapped_column(String(8))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

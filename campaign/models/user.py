@@ -56,6 +56,9 @@ class User(UserMixin, Base):
              values_callable=lambda e: [m.value for m in e]),
         default=EmailFrequency.DAILY, server_default=EmailFrequency.DAILY.value,
     )
+    # The language the member reads (signed up in, or last chose with the switcher): their
+    # emails are written in it. None: the default, English.
+    locale: Mapped[str | None] = mapped_column(String(8))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     campaigns = relationship("Campaign", back_populates="organiser", lazy="dynamic")

@@ -6,6 +6,7 @@ import uuid
 
 from flask import current_app
 from flask_babel import gettext as _
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
 from campaign.extensions import db
@@ -53,7 +54,13 @@ def authenticate(email: str, password: str) -> User | None:
     return user if user.check_password(password) else None
 
 
-def register(email: str, name: str, password: str) -> User | None:
+def set_language(user_id: int, locale: str) -> None:
+    """Store the language a member reads (their emails are written in it). Commits."""
+    db.session.execute(update(User).where(User.id == user_id).values(locale=locale))
+    db.session.commit()
+
+
+def register(email: str, name: str, password: str, locale: str | None = None) -> User | None:
     """Create an unverified member and enqueue the verification email. Commits.
 
     If an account already uses the address (the unique constraint decides, so two
@@ -61,7 +68,7 @@ def register(email: str, name: str, password: str) -> User | None:
     instead, and None is returned. Either way the caller shows the same page, after the same
     hashing work, so sign-up does not reveal which addresses have accounts.
     """
-    user = User(email=normalise_account_email(email), name=name.strip())
+    user = User(email=normalise_account_email(email), name=name.strip(), locale=locale)
     user.set_password(password)
     db.session.add(user)
     try:

@@ -67,7 +67,7 @@ def add_support(campaign_id: int, *, name: str, email: str, country: str,
                 consents_to_updates: bool = False, monthly_spend: int | None = None,
                 condition_threshold: int | None = None, pledged_brand_ids: list[int] | None = None,
                 user_id: int | None = None, ip_address: str | None = None,
-                referral: str | None = None) -> SupportResult:
+                referral: str | None = None, locale: str | None = None) -> SupportResult:
     """Record one person's support, once per campaign and canonical email. Commits.
 
     A verified member supporting with their own address counts at once; anyone else gets a
@@ -104,7 +104,7 @@ def add_support(campaign_id: int, *, name: str, email: str, country: str,
         confirmation_sends=0 if verified_now else 1,
         condition_threshold=condition_threshold, created_at=now,
         consent_text=consent_text(campaign, is_public, consents_to_updates),
-        referral=referral,
+        referral=referral, locale=locale,
     )
     if new_id is not None:
         for brand_id in sorted(set(pledged_brand_ids or [])):

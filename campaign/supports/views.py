@@ -22,6 +22,7 @@ from flask_wtf.csrf import CSRFError, generate_csrf
 
 from campaign.auth.forms import ActionForm
 from campaign.extensions import csrf, db
+from campaign.i18n import current_language
 from campaign.models import Support, canonical_email
 from campaign.services import ServiceError
 from campaign.services import supports as service
@@ -77,7 +78,8 @@ def register_support_route(bp_kind: Blueprint, load) -> None:
             result = service.add_support(
                 campaign.id, **form.support_data(),
                 user_id=current_user.id if current_user.is_authenticated else None,
-                ip_address=get_remote_address(), referral=session.get(f"ref:{slug}"))
+                ip_address=get_remote_address(), referral=session.get(f"ref:{slug}"),
+                locale=current_language())
         except service.SupportRefused as exc:
             flash(str(exc), "error")
             return redirect(url_for(f"{blueprint}.show", slug=slug))
