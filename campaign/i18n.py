@@ -148,7 +148,7 @@ def register(app: Flask) -> None:
     @app.after_request
     def vary_on_language(response):
         # The same URL renders in the visitor's language: a shared cache must key on it.
-        if response.mimetype == "text/html":
+        if response.mimetype in ("text/html", "application/atom+xml"):
             response.vary.add("Accept-Language")
             response.vary.add("Cookie")
         return response

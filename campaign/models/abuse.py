@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import CheckConstraint, Enum, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -26,11 +27,11 @@ class Suspect(enum.StrEnum):
 
 
 SUSPECT_LABELS = {
-    Suspect.RATE_LIMIT: "over the per-IP limit",
-    Suspect.BLOCKED_IP: "blocked IP",
-    Suspect.BLOCKED_DOMAIN: "blocked email domain",
-    Suspect.BLOCKED_EMAIL: "blocked email",
-    Suspect.INVALIDATED: "invalidated by a moderator",
+    Suspect.RATE_LIMIT: _l("over the per-IP limit"),
+    Suspect.BLOCKED_IP: _l("blocked IP"),
+    Suspect.BLOCKED_DOMAIN: _l("blocked email domain"),
+    Suspect.BLOCKED_EMAIL: _l("blocked email"),
+    Suspect.INVALIDATED: _l("invalidated by a moderator"),
 }
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
+from flask_babel import format_decimal
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -37,7 +39,9 @@ def rules():
         except ServiceError as exc:
             error = str(exc)
         else:
-            flash(f"{rule.value} is on the {rule.action.value} list.", "success")
+            flash(_("%(value)s is on the block list.", value=rule.value)
+                  if rule.action == RuleAction.BLOCK else
+                  _("%(value)s is on the allow list.", value=rule.value), "success")
             return redirect(url_for("moderation.rules"))
     listed = db.session.execute(
         select(AbuseRule).order_by(AbuseRule.action, AbuseRule.kind, AbuseRule.value)).scalars().all()
@@ -54,7 +58,7 @@ def delete_rule(rule_id: int):
     if ActionForm().validate_on_submit():
         value = service.remove_rule(rule_id, current_user.id)
         if value:
-            flash(f"{value} is off the list.", "info")
+            flash(_("%(value)s is off the list.", value=value), "info")
     return redirect(url_for("moderation.rules"))
 
 
@@ -73,8 +77,8 @@ def invalidate():
                                       *form.window())
             if form.confirm.data:
                 inv = service.start_invalidation(cond, form.reason.data, current_user.id)
-                flash(f"Invalidating {inv.matched:,} supports; the counts are corrected when "
-                      "the job finishes.", "success")
+                flash(_("Invalidating %(count)s supports; the counts are corrected when the "
+                        "job finishes.", count=format_decimal(inv.matched)), "success")
                 return redirect(url_for("moderation.signing"))
             found = service.preview(cond)
         except ServiceError as exc:
