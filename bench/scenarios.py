@@ -156,7 +156,10 @@ class Bench:
 
     def start_pool(self) -> None:
         if not self.pool:
-            self.pool = self.stack.start_workers(self.sizes.pool_workers, name="worker")
+            # Many small jobs (confirmation emails, folds, milestone notices): run in the
+            # workers' own processes, as production runs them (`flask worker --no-fork`).
+            self.pool = self.stack.start_workers(self.sizes.pool_workers, name="worker",
+                                                 fork=False)
             self.wait_for_workers(len(self.pool))
 
     def stop_pool(self) -> None:
@@ -451,7 +454,7 @@ class Bench:
                 "left_unsent_after_s": self.sizes.drain_timeout if left else None,
                 "left_unsent": left, "workers": self.sizes.pool_workers,
                 "note": "sent by the always-running RQ workers after the surge (first to last "
-                        "email); each is its own RQ job, in a forked work-horse"}
+                        "email); each is its own RQ job, run in the worker's process (--no-fork)"}
 
     def confirmation(self) -> dict:
         """The confirmation links of the surge's signatures, opened; then, how soon they count."""

@@ -347,10 +347,12 @@ class Stack:
         return proc
 
     def start_workers(self, count: int, queues: tuple[str, ...] = ("high", "default", "bulk"),
-                      name: str = "worker", burst: bool = False) -> list[Proc]:
+                      name: str = "worker", burst: bool = False, fork: bool = True) -> list[Proc]:
         args = [sys.executable, "-m", "flask", "--app", "wsgi", "worker", "--quiet"]
         if burst:
             args.append("--burst")
+        if not fork:
+            args.append("--no-fork")
         return [self.spawn(f"{name}-{i}", [*args, *queues]) for i in range(count)]
 
     def start_clock(self) -> Proc:

@@ -20,7 +20,10 @@ def register_cli(app: Flask) -> None:
 @click.option("--scheduler/--no-scheduler", default=True,
               help="Also run the scheduler that releases retries and scheduled jobs.")
 @click.option("--quiet", is_flag=True, help="Log warnings and errors only, not every job.")
-def worker(queues: tuple[str, ...], burst: bool, scheduler: bool, quiet: bool) -> None:
+@click.option("--fork/--no-fork", default=True,
+              help="Run each job in a forked work-horse (the default), or in this process, "
+                   "its connections kept: for many small jobs (mail, folds) on `high`.")
+def worker(queues: tuple[str, ...], burst: bool, scheduler: bool, quiet: bool, fork: bool) -> None:
     """Run an RQ worker on QUEUES (default: high, default, bulk), inside the app context."""
     import time
 
@@ -31,6 +34,7 @@ def worker(queues: tuple[str, ...], burst: bool, scheduler: bool, quiet: bool) -
     # Mappers are configured once here, so forked work-horses don't each pay for it.
     from sqlalchemy.orm import configure_mappers
 
+    from campaign.jobs import InProcessWorker
     from campaign.queue import get_queue, redis_connection
 
     configure_mappers()
@@ -39,8 +43,10 @@ def worker(queues: tuple[str, ...], burst: bool, scheduler: bool, quiet: bool) -
     while True:
         # A dead worker's job is noticed when its heartbeat (every job_monitoring_interval) has
         # been missing for RQ's 60 s margin; RQ's registry repair runs every minute, not ten.
-        w = Worker([get_queue(name) for name in names], connection=conn,
-                   serializer=JSONSerializer, job_monitoring_interval=10, maintenance_interval=60)
+        worker_class = Worker if fork else InProcessWorker
+        w = worker_class([get_queue(name) for name in names], connection=conn,
+                         serializer=JSONSerializer, job_monitoring_interval=10,
+                         maintenance_interval=60)
         try:
             w.work(burst=burst, with_scheduler=scheduler, logging_level="WARNING" if quiet else "INFO")
         except RedisError as exc:  # raised by RQ's teardown when Redis went away mid-job

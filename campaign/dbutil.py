@@ -14,14 +14,20 @@ def insert_ignoring_conflicts(model, index_elements: list[str], **values):
     database decides, so two concurrent inserts can never both succeed.
     """
     dialect = db.session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = (
-        insert(model)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=index_elements)
-        .returning(model.id)
-    )
-    return db.session.execute(stmt).scalar()
+    key = (model, dialect, tuple(index_elements), tuple(values))
+    stmt = _inserts.get(key)
+    if stmt is None:
+        # Built once per model and set of columns, the values passed as parameters: building
+        # the statement around each row's values was most of a signature's insert.
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        stmt = (insert(model.__table__)
+                .on_conflict_do_nothing(index_elements=index_elements)
+                .returning(model.__table__.c.id))
+        _inserts[key] = stmt
+    return db.session.execute(stmt, values).scalar()
+
+
+_inserts: dict[tuple, object] = {}
 
 
 def upsert_add(model, index_elements: list[str], column: str, amount: int, **key):

@@ -3,8 +3,10 @@
 A campaign going viral is read far more than it changes: its ``count.json`` polled, its
 page refreshed, its row loaded for every signature. Each web process keeps what it read for
 ``HOT_CACHE_SECONDS`` (1 by default; 0 turns it off, as the tests do unless they test it),
-so a hot read costs one query a second per process instead of one per request. Nothing that
-decides whether a support is stored or counted is read from here: the database decides that.
+so a hot read costs one query a second per process instead of one per request. What it
+holds may be a second old: counts and pages, and whether any allow or block rule exists (the
+first rule a moderator adds applies within a second). Whether a support is stored, and once
+only, is still decided by the database.
 """
 
 from __future__ import annotations

@@ -164,3 +164,25 @@ def test_a_country_off_the_list_is_refused(client):
     response = post_form(client, f"{page}/support", {**SIGN, "country": "XX"}, page="/login")
     assert response.status_code == 400 and stored(petition) == 0
     assert "Choose your country from the list." in response.get_data(as_text=True)
+
+
+def test_a_new_block_rule_applies_once_the_cache_period_is_over(client):
+    from campaign.models import Role
+    from campaign.services.abuse import add_rule
+
+    petition = make_campaign()
+    page = f"/petitions/{petition.slug}"
+    first = post_form(client, f"{page}/support", {**SIGN, "email": "one@spam.example"},
+                      page="/login")
+    assert first.status_code == 303  # no rules at all: none is looked for
+    moderator = make_user("mod@example.org", role=Role.MODERATOR)
+    add_rule("domain", "block", "spam.example", None, moderator.id)
+    post_form(client, f"{page}/support", {**SIGN, "email": "early@spam.example"}, page="/login")
+    hot_cache.clear()  # the period is over
+    post_form(client, f"{page}/support", {**SIGN, "email": "two@spam.example"}, page="/login")
+    db.session.commit()
+    held = dict(db.session.execute(select(Support.email, Support.suspect)
+                                   .filter_by(campaign_id=petition.id)).all())
+    assert held["one@spam.example"] is None
+    assert held["early@spam.example"] is None  # within the second the process knew no rules
+    assert str(held["two@spam.example"]) == "blocked_domain"

@@ -7,6 +7,7 @@ import os
 from collections.abc import Callable
 
 from flask import Flask, has_app_context
+from rq import SimpleWorker
 
 _worker_app: Flask | None = None
 
@@ -49,6 +50,21 @@ def keeps_loaded_objects(func: Callable) -> Callable:
             session.expire_on_commit = before
 
     return wrapper
+
+
+class InProcessWorker(SimpleWorker):
+    """An RQ worker that runs each job in its own process, without forking a work-horse.
+
+    A fork per job, and the new database connection the work-horse then opens, cost more
+    than a small job itself (a confirmation email, a fold). Each job still gets a fresh app
+    context, so no database session or transaction outlives it; connections stay pooled.
+    """
+
+    def execute_job(self, job, queue):
+        from flask import current_app
+
+        with current_app._get_current_object().app_context():
+            return super().execute_job(job, queue)
 
 
 def _forget_inherited_connections() -> None:

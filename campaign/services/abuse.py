@@ -31,6 +31,7 @@ from limits import parse_many
 from redis.exceptions import RedisError
 from sqlalchemy import and_, delete, func, or_, select, update
 
+from campaign import hot_cache
 from campaign.dbutil import insert_ignoring_conflicts
 from campaign.extensions import db
 from campaign.models import (
@@ -173,7 +174,14 @@ def remove_rule(rule_id: int, moderator_id: int) -> str | None:
 
 
 def matching_rules(ip_address: str | None, canonical: str) -> list[AbuseRule]:
-    """Every rule that names this email, its domain (or a parent) or a range holding the IP."""
+    """Every rule that names this email, its domain (or a parent) or a range holding the IP.
+
+    Most of the time there are no rules at all: whether there are any is read once per
+    ``HOT_CACHE_SECONDS`` per process (so the first rule applies within a second), sparing
+    each signature of a surge this query.
+    """
+    if not hot_cache.cached("abuse-rules-exist", _any_rules):
+        return []
     key = ip_key(ip_address)
     conditions = [and_(AbuseRule.kind == RuleKind.EMAIL, AbuseRule.value == canonical),
                   and_(AbuseRule.kind == RuleKind.DOMAIN,
@@ -182,6 +190,10 @@ def matching_rules(ip_address: str | None, canonical: str) -> list[AbuseRule]:
         conditions.append(and_(AbuseRule.kind == RuleKind.IP, AbuseRule.ip_low <= key,
                                AbuseRule.ip_high >= key))
     return list(db.session.execute(select(AbuseRule).where(or_(*conditions))).scalars())
+
+
+def _any_rules() -> bool:
+    return db.session.execute(select(AbuseRule.id).limit(1)).first() is not None
 
 
 def deciding_rule(rules: list[AbuseRule]) -> AbuseRule | None:

@@ -1,0 +1,50 @@
+"""`flask worker --no-fork` runs each job in its own process (no work-horse), each in a fresh
+app context: a job that leaves its session broken does not break the next one."""
+
+from rq.registry import FailedJobRegistry
+
+from campaign.extensions import db
+from campaign.jobs import InProcessWorker
+from campaign.models import MailReceipt
+from campaign.queue import get_queue, redis_connection
+from tests.factories import make_user
+
+
+def break_the_session() -> None:
+    """A job that fails half-way through a transaction (a duplicate key) and never rolls back."""
+    db.session.add(MailReceipt(key="twice", recipient="a@example.org"))
+    db.session.add(MailReceipt(key="twice", recipient="a@example.org"))
+    db.session.flush()
+
+
+def in_process_worker() -> InProcessWorker:
+    return InProcessWorker([get_queue("high")], connection=redis_connection(),
+                           serializer=get_queue("high").serializer)
+
+
+def test_the_in_process_worker_gives_each_job_a_fresh_session(app, outbox):
+    from campaign.jobs.accounts import send_verification_email
+
+    users = [make_user(f"w{i}@example.org", verified=False) for i in range(2)]
+    queue = get_queue("high")
+    queue.enqueue(send_verification_email, users[0].id, "r0")
+    queue.enqueue(break_the_session)
+    queue.enqueue(send_verification_email, users[1].id, "r1")
+    worker = in_process_worker()
+    worker.work(burst=True)
+    db.session.commit()
+    assert FailedJobRegistry(queue=queue).count == 1 and queue.count == 0
+    sent = sorted(r.recipient for r in db.session.query(MailReceipt))
+    assert sent == ["w0@example.org", "w1@example.org"]
+
+
+def test_flask_worker_no_fork_takes_jobs(app, runner, outbox):
+    from campaign.jobs.accounts import send_verification_email
+
+    user = make_user("fork@example.org", verified=False)
+    get_queue("high").enqueue(send_verification_email, user.id, "r")
+    result = runner.invoke(args=["worker", "--burst", "--no-fork", "--no-scheduler", "--quiet",
+                                 "high"])
+    assert result.exit_code == 0, result.output
+    db.session.commit()
+    assert [r.recipient for r in db.session.query(MailReceipt)] == ["fork@example.org"]
