@@ -253,3 +253,37 @@ def test_a_fan_out_writes_to_each_supporter_in_their_language(app, run_jobs, out
     for english in ("s1@example.org", "s2@example.org"):  # chosen, and from before languages
         assert body_text(updates[english]).startswith("Hello S")
         assert "posted an update on" in body_text(updates[english])
+
+
+def test_a_failed_deliverys_reason_is_stored_in_english_and_shown_in_spanish(client, run_jobs):
+    from campaign.models import Delivery
+    from campaign.services.deliveries import request_delivery
+    from tests.factories import make_brand
+
+    brand = make_brand("Sin Contacto SA")
+    brand.contact_email = None
+    organiser = make_user()
+    campaign = make_campaign(CampaignKind.PETITION, organiser=organiser, brand=brand)
+    result = support_service_add(campaign)
+    assert result is not None
+    run_jobs()
+    delivery = request_delivery(campaign.id, organiser.id)
+    run_jobs()
+    db.session.expire_all()
+    stored = db.session.get(Delivery, delivery.id).failure_reason
+    assert stored.startswith("Sin Contacto SA has no contact address on Groundswell yet")
+    login(client, organiser.email)
+    page = client.get(f"/petitions/{campaign.slug}", headers={"Accept-Language": "es"})
+    assert "Sin Contacto SA aún no tiene dirección de contacto en Groundswell" in \
+        page.get_data(as_text=True)
+
+
+def support_service_add(campaign):
+    """One confirmed support of ``campaign`` (a round needs at least one)."""
+    from campaign.services import supports as support_service
+
+    result = support_service.add_support(campaign.id, name="Sol", email="sol@example.org",
+                                         country="ES")
+    support_service.confirm(support_token("confirm-support",
+                                          db.session.get(Support, result.support_id)))
+    return result

@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import logging
 
+from flask_babel import format_decimal
+from flask_babel import gettext as _
 from rq import Callback, Retry
 
 from campaign.extensions import db
 from campaign.jobs import app_job
 from campaign.mail import render_email, send_once
-from campaign.models import Delivery, DeliveryState, utcnow
+from campaign.models import utcnow
+from campaign.models.delivery import (
+    NO_CONTACT_REASON,
+    OUR_ERROR_REASON,
+    UNREACHABLE_REASON,
+    Delivery,
+    DeliveryState,
+)
 from campaign.queue import enqueue
 from campaign.tokens import make_token
 from campaign.urls import external_url
@@ -46,8 +55,7 @@ def deliver(delivery_id: int) -> bool:
         # Retrying cannot help: fail now, visibly, until a moderator adds the address.
         delivery.state = DeliveryState.FAILED
         delivery.failed_at = utcnow()
-        delivery.failure_reason = (f"{delivery.brand.name} has no contact address on "
-                                   "Groundswell yet; ask a moderator to add one, then try again.")
+        delivery.failure_reason = NO_CONTACT_REASON % {"brand": delivery.brand.name}
         db.session.commit()
         return False
     packages.build(delivery)
@@ -57,7 +65,10 @@ def deliver(delivery_id: int) -> bool:
     campaign = delivery.campaign
     email = render_email(
         "delivery", to=delivery.brand.contact_email,
-        subject=f"{delivery.support_count:,} customers ask {delivery.brand.name}: {campaign.title}",
+        # Brands have no language of their own on Groundswell: their email is in English.
+        subject=_("%(count)s customers ask %(brand)s: %(title)s",
+                  count=format_decimal(delivery.support_count), brand=delivery.brand.name,
+                  title=campaign.title),
         delivery=delivery, campaign=campaign, brand=delivery.brand, link=delivery_link(delivery),
         verify_url=external_url("deliveries.verify", digest=delivery.digest, seal=delivery.seal),
         campaign_url=external_url(f"{campaign.blueprint}.show", slug=campaign.slug),
@@ -85,5 +96,5 @@ def _reason_for(exc_type: type[BaseException]) -> str:
     import smtplib
 
     if issubclass(exc_type, (smtplib.SMTPException, ConnectionError, TimeoutError, OSError)):
-        return "The brand's mail server could not be reached or refused the email."
-    return "An error on our side stopped the delivery; we have been told."
+        return UNREACHABLE_REASON
+    return OUR_ERROR_REASON

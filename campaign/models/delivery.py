@@ -6,6 +6,7 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
+from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Date, Enum, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -23,6 +24,18 @@ class DeliveryState(enum.StrEnum):
     FAILED = "failed"
     OPENED = "opened"
     ANSWERED = "answered"
+
+
+def N_(message: str) -> str:
+    """Mark ``message`` for translation where it is stored as is and translated when shown."""
+    return message
+
+
+#: The reasons a round can fail, stored in English (the record) and shown translated.
+NO_CONTACT_REASON = N_("%(brand)s has no contact address on Groundswell yet; ask a moderator to "
+                       "add one, then try again.")
+UNREACHABLE_REASON = N_("The brand's mail server could not be reached or refused the email.")
+OUR_ERROR_REASON = N_("An error on our side stopped the delivery; we have been told.")
 
 
 class Delivery(Base):
@@ -55,6 +68,16 @@ class Delivery(Base):
 
     campaign = relationship("Campaign", back_populates="deliveries")
     brand = relationship("Brand")
+
+    @property
+    def failure_reason_shown(self) -> str | None:
+        """The stored reason in the reader's language (a reason we don't know: as stored)."""
+        reason = self.failure_reason
+        if reason in (UNREACHABLE_REASON, OUR_ERROR_REASON):
+            return gettext(reason)
+        if self.brand is not None and reason == NO_CONTACT_REASON % {"brand": self.brand.name}:
+            return gettext(NO_CONTACT_REASON, brand=self.brand.name)
+        return reason
 
 
 class Stance(enum.StrEnum):
