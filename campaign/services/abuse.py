@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
+from flask_babel import gettext as _
 from limits import parse_many
 from redis.exceptions import RedisError
 from sqlalchemy import and_, delete, func, or_, select, update
@@ -93,11 +94,11 @@ def parse_network(text: str) -> Network:
     try:
         network = ipaddress.ip_network(text, strict=False)
     except ValueError:
-        raise ServiceError(f"“{text[:60]}” is not an IP address or a range like "
-                           "203.0.113.0/24.") from None
+        raise ServiceError(_("“%(text)s” is not an IP address or a range like 203.0.113.0/24.",
+                             text=text[:60])) from None
     if network.prefixlen < WIDEST_PREFIX[network.version]:
-        raise ServiceError(f"A range wider than /{WIDEST_PREFIX[network.version]} would catch "
-                           "too many people; use a narrower one.")
+        raise ServiceError(_("A range wider than /%(prefix)s would catch too many people; use a "
+                             "narrower one.", prefix=WIDEST_PREFIX[network.version]))
     single = network.num_addresses == 1
     return Network(str(network.network_address) if single else str(network),
                    ip_key(str(network.network_address)), ip_key(str(network.broadcast_address)))
@@ -107,8 +108,8 @@ def normalise_domain(text: str) -> str:
     """An email domain typed by a moderator (``@`` and case ignored); raises ServiceError."""
     domain = (text or "").strip().lower().lstrip("@").rstrip(".")
     if len(domain) > 253 or not _DOMAIN.match(domain):
-        raise ServiceError(f"“{(text or '').strip()[:60]}” is not an email domain like "
-                           "example.org.")
+        raise ServiceError(_("“%(text)s” is not an email domain like example.org.",
+                             text=(text or "").strip()[:60]))
     return domain
 
 
@@ -116,7 +117,7 @@ def normalise_rule_email(text: str) -> str:
     text = (text or "").strip()
     local, sep, domain = text.rpartition("@")
     if not sep or not local or len(text) > 254 or any(c.isspace() for c in local):
-        raise ServiceError(f"“{text[:60]}” is not an email address.")
+        raise ServiceError(_("“%(text)s” is not an email address.", text=text[:60]))
     return canonical_email(f"{local}@{normalise_domain(domain)}")
 
 
@@ -142,7 +143,7 @@ def add_rule(kind: str, action: str, value: str, note: str | None, moderator_id:
     try:
         kind, action = RuleKind(kind), RuleAction(action)
     except ValueError:
-        raise ServiceError("Choose what to list (IP, domain or email) and allow or block.") \
+        raise ServiceError(_("Choose what to list (IP, domain or email) and allow or block.")) \
             from None
     low = high = None
     if kind == RuleKind.IP:
@@ -159,7 +160,9 @@ def add_rule(kind: str, action: str, value: str, note: str | None, moderator_id:
     if rule_id is None:
         db.session.rollback()
         existing = db.session.execute(select(AbuseRule).filter_by(kind=kind, value=value)).scalar_one()
-        raise ServiceError(f"{value} is already on the {existing.action.value} list.")
+        raise ServiceError(_("%(value)s is already on the block list.", value=value)
+                           if existing.action == RuleAction.BLOCK else
+                           _("%(value)s is already on the allow list.", value=value))
     db.session.commit()
     return db.session.get(AbuseRule, rule_id)
 
@@ -291,14 +294,14 @@ def conditions(campaign_slug: str | None = None, ip: str | None = None,
         campaign_id = db.session.execute(
             select(Campaign.id).filter_by(slug=campaign_slug.strip())).scalar()
         if campaign_id is None:
-            raise ServiceError(f"There is no campaign “{campaign_slug.strip()[:80]}”.")
+            raise ServiceError(_("There is no campaign “%(slug)s”.", slug=campaign_slug.strip()[:80]))
     network = parse_network(ip) if ip and ip.strip() else None
     domain = normalise_domain(domain) if domain and domain.strip() else None
     if since is not None and until is not None and since >= until:
-        raise ServiceError("The time window must start before it ends.")
+        raise ServiceError(_("The time window must start before it ends."))
     if network is None and domain is None and since is None and until is None:
-        raise ServiceError("Give at least one condition: an IP or range, an email domain, "
-                           "or a time window.")
+        raise ServiceError(_("Give at least one condition: an IP or range, an email domain, "
+                           "or a time window."))
     return Conditions(campaign_id, network, domain, since, until)
 
 
@@ -327,10 +330,10 @@ def start_invalidation(cond: Conditions, reason: str, moderator_id: int) -> Inva
     _require_moderator(moderator_id)
     reason = (reason or "").strip()
     if not reason:
-        raise ServiceError("Say why these supports are invalid (moderators read it later).")
+        raise ServiceError(_("Say why these supports are invalid (moderators read it later)."))
     found = preview(cond)
     if found.matching == 0:
-        raise ServiceError("No support matches these conditions; nothing to invalidate.")
+        raise ServiceError(_("No support matches these conditions; nothing to invalidate."))
     inv = Invalidation(
         campaign_id=cond.campaign_id, ip=cond.network.text if cond.network else None,
         ip_low=cond.network.low if cond.network else None,
@@ -467,4 +470,4 @@ def recent_report(hours: int = 48) -> list[SigningReport]:
 def _require_moderator(user_id: int) -> None:
     user = db.session.get(User, user_id)
     if user is None or not user.is_moderator:
-        raise ServiceError("Only moderators can do this.")
+        raise ServiceError(_("Only moderators can do this."))
