@@ -9,6 +9,7 @@ from pathlib import Path
 from flask import Flask
 from flask_babel import lazy_gettext
 from sqlalchemy import event
+from sqlalchemy.exc import DBAPIError
 
 from campaign.config import ROOT, config_class, load_environment
 from campaign.extensions import csrf, db, limiter, login_manager, migrate
@@ -69,6 +70,16 @@ def register_extensions(app: Flask) -> None:
         redis_url = "redis+" + redis_url
     app.config.setdefault("RATELIMIT_STORAGE_URI", redis_url)
     limiter.init_app(app)
+
+    @app.teardown_appcontext
+    def end_session(_exc):
+        # Runs before Flask-SQLAlchemy's own teardown (the last registered runs first). A
+        # connection the database dropped (a restart, a failover) cannot be rolled back:
+        # drop it instead, so the end of the request is not turned into a 500.
+        try:
+            db.session.close()
+        except DBAPIError:
+            db.session().invalidate()
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             _configure_sqlite(db.engine)

@@ -87,7 +87,7 @@ def unavailable(exc: Exception):
     try:
         db.session.rollback()
     except Exception:  # noqa: BLE001 - the connection is gone: nothing to roll back
-        db.session.close()
+        db.session().invalidate()
     title, text = MESSAGES[503]
     if request.path.startswith("/api/"):
         with force_locale("en"):

@@ -84,3 +84,28 @@ def test_signing_works_while_redis_is_unreachable(database, tmp_path):
             db.session.remove()
             database.clean()
             db.engine.dispose()
+
+
+def test_a_connection_the_database_dropped_does_not_fail_the_response(postgres_server_url, redis_url,
+                                                                      tmp_path):
+    """PostgreSQL restarting after the view's work: the session's end cannot roll back on the
+    dead connection, and must not turn the finished response into a 500."""
+    import psycopg
+    from sqlalchemy import text
+
+    from tests.conftest import create_pg_database
+
+    app = make_test_app(create_pg_database(postgres_server_url, "groundswell_dropped"), redis_url,
+                        tmp_path)
+
+    @app.route("/dropped")
+    def dropped():
+        pid = db.session.execute(text("SELECT pg_backend_pid()")).scalar_one()  # a transaction
+        with psycopg.connect(postgres_server_url, autocommit=True) as other:
+            other.execute("SELECT pg_terminate_backend(%s)", [pid])
+        return "done"
+
+    response = app.test_client().get("/dropped")
+    assert response.status_code == 200 and response.get_data(as_text=True) == "done"
+    with app.app_context():
+        db.engine.dispose()
