@@ -96,7 +96,10 @@ def language_links() -> list[dict]:
 
 
 def format_number(value) -> str:
-    """An integer or decimal with the locale's grouping (1,234 in English, 12.345 in Spanish)."""
+    """An integer or decimal with the locale's grouping (1,234 in English, 12.345 in Spanish);
+    empty for None (a count not known yet)."""
+    if value is None:
+        return ""
     return format_decimal(value)
 
 

@@ -17,6 +17,7 @@ from campaign.jobs.supports import support_token
 from campaign.models import CampaignKind, Support, User, utcnow
 from tests.factories import make_campaign, make_user
 from tests.helpers import body_text, login, post_form
+from tests.test_accessibility import site  # noqa: F401 - the browser test's small world
 
 TRANSLATIONS = ROOT / "campaign" / "translations"
 OTHER_LANGUAGES = [code for code in LANGUAGES if code != "en"]
@@ -287,3 +288,35 @@ def support_service_add(campaign):
     support_service.confirm(support_token("confirm-support",
                                           db.session.get(Support, result.support_id)))
     return result
+
+
+@pytest.mark.browser
+def test_spanish_pages_pass_axe_and_the_switcher_works_by_keyboard(browser, site):  # noqa: F811
+    """A browser set to Spanish gets every public page in Spanish, each passing axe; the
+    switcher is reached and used with the keyboard alone, and the choice sticks."""
+    from tests.test_accessibility import WIDTHS, check
+
+    base, pages, _ = site
+    context = browser.new_context(viewport=WIDTHS["phone"], locale="es-ES", bypass_csp=True)
+    page = context.new_page()
+    problems = []
+    for name, path in pages.items():
+        page.goto(base + path)
+        assert page.evaluate("document.documentElement.lang") == "es", name
+        problems += check(page, f"es-{name}", "phone")
+    assert problems == [], "\n".join(problems)
+    page.goto(base + pages["petition"])
+    assert "Firmar" in page.inner_text("#support")
+    for _step in range(200):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.getAttribute('hreflang')") == "en":
+            break
+    else:
+        pytest.fail("the language switcher cannot be reached by keyboard")
+    with page.expect_navigation(url=base + pages["petition"]):
+        page.keyboard.press("Enter")
+    assert page.evaluate("document.documentElement.lang") == "en"
+    assert "Sign" in page.inner_text("#support")
+    page.goto(base + "/")  # the browser still asks for Spanish; the choice wins
+    assert page.evaluate("document.documentElement.lang") == "en"
+    context.close()
