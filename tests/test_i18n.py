@@ -296,10 +296,25 @@ def test_spanish_pages_pass_axe_and_the_switcher_works_by_keyboard(browser, site
     switcher is reached and used with the keyboard alone, and the choice sticks."""
     from tests.test_accessibility import WIDTHS, check
 
-    base, pages, _ = site
+    from tests.factories import PASSWORD
+
+    base, pages, member_pages = site
+    problems = []
+    for email, more in member_pages.items():  # each kind of member, logged in in Spanish
+        context = browser.new_context(viewport=WIDTHS["phone"], locale="es-ES", bypass_csp=True)
+        page = context.new_page()
+        page.goto(base + "/login")
+        page.get_by_label("Correo electrónico").fill(email)
+        page.get_by_label("Contraseña").fill(PASSWORD)
+        page.get_by_role("button", name="Iniciar sesión").click()
+        page.get_by_text("Hola de nuevo").wait_for()
+        for name, path in more.items():
+            page.goto(base + path)
+            assert page.evaluate("document.documentElement.lang") == "es", name
+            problems += check(page, f"es-{name}", "phone")
+        context.close()
     context = browser.new_context(viewport=WIDTHS["phone"], locale="es-ES", bypass_csp=True)
     page = context.new_page()
-    problems = []
     for name, path in pages.items():
         page.goto(base + path)
         assert page.evaluate("document.documentElement.lang") == "es", name
