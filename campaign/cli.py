@@ -54,10 +54,10 @@ def worker(queues: tuple[str, ...], burst: bool, scheduler: bool, quiet: bool, f
         # RQ's worker quits when Redis goes away under a job; a restart of Redis must not stop
         # the workers, so this one waits for Redis and starts again, until it is told to stop
         # (RQ's own signal handler sets the flag).
-        if burst or getattr(w, "_stop_requested", False):
+        if burst or _told_to_stop(w):
             return
         click.echo("worker: starting again once Redis answers", err=True)
-        while not getattr(w, "_stop_requested", False):
+        while not _told_to_stop(w):
             try:
                 conn.ping()
                 break
@@ -66,6 +66,13 @@ def worker(queues: tuple[str, ...], burst: bool, scheduler: bool, quiet: bool, f
         else:
             return
         time.sleep(0.5)
+
+
+def _told_to_stop(w) -> bool:
+    # RQ's signal handler marks a busy worker with _stop_requested; an idle one it stops at
+    # once and only dates the request: either way it was told to stop, Redis did not go away.
+    return bool(getattr(w, "_stop_requested", False)
+                or getattr(w, "_shutdown_requested_date", None))
 
 
 @click.command("clock")
