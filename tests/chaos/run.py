@@ -66,8 +66,8 @@ SIZES = {
     "small": Size("small", hot_signers=260, second_signers=80, extra_signers=40, hot_goal=150,
                   second_goal=50, rq_workers=3, kills={"signing": 1, "confirming": 1, "second round": 0},
                   main_only_kills=1, lock_seconds=2, recovery_seconds=150, deadline_seconds=300),
-    "full": Size("full", hot_signers=4_000, second_signers=1_000, extra_signers=800, hot_goal=2_000,
-                 second_goal=500, rq_workers=4, kills={"signing": 3, "confirming": 3, "second round": 3},
+    "full": Size("full", hot_signers=2_400, second_signers=600, extra_signers=500, hot_goal=1_200,
+                 second_goal=300, rq_workers=4, kills={"signing": 3, "confirming": 3, "second round": 3},
                  main_only_kills=1, lock_seconds=5, recovery_seconds=300, deadline_seconds=1_200),
 }
 
@@ -331,7 +331,7 @@ class Chaos:
         while time.monotonic() < deadline and not self.stop.is_set():
             busy = [(p, f) for p, f in self.busy_workers() if horse_of(p.pid) is not None]
             preferred = [(p, f) for p, f in busy if any(name in f for name in prefer)]
-            if preferred or (busy and time.monotonic() > deadline - wait / 2):
+            if preferred or (busy and time.monotonic() > deadline - min(3.0, wait / 2)):
                 choice = (preferred or busy)[0]
                 break
             time.sleep(0.05)
@@ -358,6 +358,7 @@ class Chaos:
                  f"running {func}")
         self.start_worker()
         self.restarted("rq worker")
+        time.sleep(1)  # spread the kills over the wave
 
     def restarted(self, what: str) -> None:
         self.figures.restarts[what] = self.figures.restarts.get(what, 0) + 1
@@ -452,13 +453,13 @@ class Chaos:
         for _ in range(size.main_only_kills):
             self.kill_worker("confirming", main_only=True,
                              prefer=("send_support_confirmation", "notify", "send_batch"))
+        self.hold_hot_campaign()  # while the confirmations pour in
         for i in range(size.kills["confirming"]):
-            self.kill_worker("confirming", prefer=("notify_milestone", "send_batch", "deliver"))
+            self.kill_worker("confirming", prefer=("notify_milestone", "send_batch", "deliver"), wait=25)
             if i == 0:
                 self.restart_redis(signal.SIGKILL)
         if size.kills["confirming"] == 0:
             self.restart_redis(signal.SIGKILL)
-        self.hold_hot_campaign()
         self.restart_postgres()
         for t in clients:
             t.join(max(1, size.deadline_seconds - self.elapsed()))
@@ -467,15 +468,18 @@ class Chaos:
         self.log(f"Wave 3: {size.extra_signers:,} more sign and confirm; a second delivery round; "
                  f"{size.kills['second round']} worker kills")
         wave = self.sign_wave("second-round", {"hot": size.extra_signers})
-        for _ in range(size.kills["second round"]):
-            self.kill_worker("second round", prefer=("deliver", "send_batch", "send_support"))
+        kills = size.kills["second round"]
+        for _ in range(kills - 1):
+            self.kill_worker("second round", prefer=("deliver", "send_batch"))
         wave.join(size.deadline_seconds)
-        self.wait_for_first_rounds()
+        self.wait_for_first_rounds(max(150, size.recovery_seconds))
         clients = self.confirm_wave(["hot"])
         for t in clients:
             t.join(max(1, size.deadline_seconds - self.elapsed()))
         self.wait_for_folds()
         self.second_round()
+        if kills:  # the last one while the second round or a fan-out batch runs, if it can
+            self.kill_worker("second round", prefer=("deliver", "send_batch"), wait=40)
 
         self.log("Recovery: the sweeper and RQ's registry repair finish what was left…")
         started = time.monotonic()

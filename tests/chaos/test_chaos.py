@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -24,18 +25,20 @@ def test_faults_lose_duplicate_and_leave_undone_nothing(tmp_path):
     out = tmp_path / "chaos.json"
     # The run configures its own processes (production); nothing of the test session leaks in.
     env = {k: v for k, v in os.environ.items() if k not in ("GROUNDSWELL_ENV", "XDG_RUNTIME_DIR")}
-    proc = subprocess.Popen([sys.executable, "-m", "tests.chaos.run", "--size", size, "--out", str(out)],
-                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines = []
-    try:
-        for line in proc.stdout:
-            lines.append(line)
-            print(line, end="", flush=True)  # the figures, shown with -s (make chaos)
-        proc.wait(TIMEOUTS[size])
-    except subprocess.TimeoutExpired:
-        proc.send_signal(signal.SIGTERM)  # the run stops everything it started
-        proc.wait(60)
-        pytest.fail(f"the chaos run took more than {TIMEOUTS[size]} s")
+    with subprocess.Popen([sys.executable, "-m", "tests.chaos.run", "--size", size, "--out", str(out)],
+                          cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True) as proc:
+        timer = threading.Timer(TIMEOUTS[size], proc.send_signal, [signal.SIGTERM])  # it stops all
+        timer.start()
+        try:
+            for line in proc.stdout:
+                lines.append(line)
+                print(line, end="", flush=True)  # the figures, shown with -s (make chaos)
+            proc.wait(60)
+        finally:
+            timer.cancel()
+    assert proc.returncode != 130, f"the chaos run took more than {TIMEOUTS[size]} s"
     output = "".join(lines)
     assert out.exists(), output[-4000:]
     figures = json.loads(out.read_text())
