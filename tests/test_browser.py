@@ -210,7 +210,7 @@ def approve_as_moderator(browser, base: str, email: str, title: str) -> None:
 
 
 def test_a_proposal_from_idea_to_the_brands_status(browser, live_app, tmp_path):
-    from campaign.models import BrandMember, CampaignKind, Role, utcnow
+    from campaign.models import BrandMember, CampaignKind, EmailFrequency, Role, utcnow
     from tests.factories import make_campaign
 
     app, base = live_app
@@ -218,7 +218,8 @@ def test_a_proposal_from_idea_to_the_brands_status(browser, live_app, tmp_path):
     make_campaign(CampaignKind.PROPOSAL, brand=brand, title="Refill stations for rice and oats")
     make_user("organiser@example.org", name="Olu Organiser")
     make_user("moderator@example.org", role=Role.MODERATOR)
-    make_user("fan@example.org", name="Fran Fan")
+    # Told at once (not in tomorrow's digest), so the walk can read the email.
+    make_user("fan@example.org", name="Fran Fan", email_frequency=EmailFrequency.IMMEDIATELY)
     sam = make_user("sam@example.org", name="Sam Lee")
     db.session.add(BrandMember(brand=brand, user=sam, verified_at=utcnow()))
     db.session.commit()
