@@ -69,8 +69,8 @@ class Config:
     MAX_CONTENT_LENGTH = 5 * 1024 * 1024
 
     CAMPAIGNS_PER_PAGE = 12
-    # Seconds a web process may reuse what it read of a hot campaign (its count, its page for
-    # visitors who are not logged in, its row when signing); 0 turns the cache off.
+    # Seconds a web process may reuse what a surge reads most (a campaign's count, its page
+    # for visitors who are not logged in, whether any abuse rule exists); 0 turns it off.
     HOT_CACHE_SECONDS = 1.0
     # The sweeper (run by the clock every SWEEP_EVERY_SECONDS) re-enqueues work asked for more
     # than SWEEP_AFTER_SECONDS ago whose job was lost: Redis lost it, or its worker died.
