@@ -294,9 +294,8 @@ def support_service_add(campaign):
 def test_spanish_pages_pass_axe_and_the_switcher_works_by_keyboard(browser, site):  # noqa: F811
     """A browser set to Spanish gets every public page in Spanish, each passing axe; the
     switcher is reached and used with the keyboard alone, and the choice sticks."""
-    from tests.test_accessibility import WIDTHS, check
-
     from tests.factories import PASSWORD
+    from tests.test_accessibility import WIDTHS, check
 
     base, pages, member_pages = site
     problems = []
