@@ -24,9 +24,17 @@ def test_smoke_run_reports_every_scenario(tmp_path):
     out = tmp_path / "bench.json"
     # The bench configures its own processes; nothing from the test session leaks into them.
     env = {k: v for k, v in os.environ.items() if k not in ("GROUNDSWELL_ENV", "XDG_RUNTIME_DIR")}
-    result = subprocess.run([sys.executable, "-m", "bench", "--smoke", "--out", str(out)], cwd=ROOT,
-                            env=env, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    bench = subprocess.Popen([sys.executable, "-m", "bench", "--smoke", "--out", str(out)], cwd=ROOT,
+                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        stdout, stderr = bench.communicate(timeout=300)
+    except subprocess.TimeoutExpired:
+        # SIGTERM, not SIGKILL: the bench then stops the servers it started in their own
+        # sessions, which would otherwise outlive it.
+        bench.terminate()
+        stdout, stderr = bench.communicate(timeout=60)
+        raise AssertionError("the smoke run took over 300 s:\n" + stdout[-4000:]) from None
+    assert bench.returncode == 0, stdout[-4000:] + stderr[-4000:]
     data = json.loads(out.read_text())
 
     assert list(data["scenarios"]) == list(SCENARIOS)
