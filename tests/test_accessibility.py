@@ -21,7 +21,7 @@ from campaign.models import (
     utcnow,
 )
 from tests.browsing import ARTIFACTS, log_in
-from tests.factories import make_brand, make_campaign, make_user
+from tests.factories import PASSWORD, make_brand, make_campaign, make_user
 
 pytestmark = pytest.mark.browser
 
@@ -83,11 +83,14 @@ def check(page, name: str, width: str) -> list[str]:
     page.screenshot(path=str(folder / f"{name}-{width}.png"), full_page=True)
     page.add_script_tag(path=str(AXE))
     assert page.evaluate("typeof axe.run") == "function"
+    overflow = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+    wider = [f"{name} ({width}) is {overflow[0]} px wide in a {overflow[1]} px window"
+             ] if overflow[0] > overflow[1] else []
     violations = page.evaluate(
         "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
         ".filter(v => ['serious', 'critical'].includes(v.impact))"
         ".map(v => v.id + ': ' + v.help + ' at ' + v.nodes.map(n => n.target.join(' ')).join(', '))")
-    return [f"{name} ({width}) {v}" for v in violations]
+    return wider + [f"{name} ({width}) {v}" for v in violations]
 
 
 @pytest.mark.parametrize("width", sorted(WIDTHS))
@@ -139,3 +142,106 @@ def test_a_visitor_signs_with_the_keyboard_alone(browser, site):
     page.keyboard.press("Enter")
     page.get_by_text("check your email").wait_for()
     context.close()
+
+
+def focused(page, script: str = "document.activeElement.id"):
+    return page.evaluate(script)
+
+
+def tab_to(page, wanted: str, script: str = "document.activeElement.id", limit: int = 80,
+           key: str = "Tab") -> None:
+    """Press Tab (or ``key``) until ``script`` gives ``wanted`` about the focused element."""
+    for _ in range(limit):
+        page.keyboard.press(key)
+        if focused(page, script) == wanted:
+            # Where focus is must show: the outline app.css gives :focus-visible.
+            outline = focused(page, "(s => s.outlineStyle + ' ' + s.outlineWidth)"
+                                    "(getComputedStyle(document.activeElement))")
+            assert outline.split()[0] != "none" and outline.split()[1] != "0px", (wanted, outline)
+            return
+    pytest.fail(f"{wanted!r} cannot be reached by keyboard")
+
+
+FOCUSED_TEXT = "document.activeElement.textContent.trim()"
+FOCUSED_VALUE = "document.activeElement.value"
+
+
+def log_in_by_keyboard(page, base: str, email: str) -> None:
+    page.goto(base + "/login")
+    tab_to(page, "email")
+    page.keyboard.type(email)
+    tab_to(page, "password")
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Enter")
+    page.get_by_text("Welcome back").wait_for()
+
+
+def test_an_organiser_starts_and_submits_a_petition_with_the_keyboard_alone(browser, site):
+    base, _, _ = site
+    context = browser.new_context(viewport=WIDTHS["desktop"], bypass_csp=True)
+    page = context.new_page()
+    log_in_by_keyboard(page, base, "organiser@example.org")
+    page.goto(base + "/campaigns/new")
+    tab_to(page, "Start a petition", FOCUSED_TEXT)
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/petitions/new")
+    tab_to(page, "title")
+    page.keyboard.type("Pay coffee farmers a living price")
+    page.keyboard.press("Tab")
+    assert focused(page) == "summary"
+    page.keyboard.type("Northwind Coffee should pay the farmers who grow its beans enough to live on.")
+    tab_to(page, "target_brand_id")
+    for _ in range(10):  # arrow keys move through the options of a closed select
+        if focused(page, "document.activeElement.selectedOptions[0].text") == "Northwind Coffee":
+            break
+        page.keyboard.press("ArrowDown")
+    else:
+        pytest.fail("the brand cannot be chosen by keyboard")
+    tab_to(page, "demand")
+    page.keyboard.type("Publish what you pay farmers and raise it to a living income by 2027.")
+    tab_to(page, "body")
+    page.keyboard.type("Farmers earn less than it costs to grow the coffee we drink.")
+    tab_to(page, "goal")
+    assert focused(page, FOCUSED_VALUE) == "1000"
+    page.keyboard.press("Shift+Tab")  # and back again, to check the order runs both ways
+    assert focused(page) == "body"
+    tab_to(page, "Save draft", FOCUSED_VALUE)
+    page.keyboard.press("Enter")
+    page.get_by_text("is saved as a draft").wait_for()
+    assert page.locator("h1").inner_text() == "Pay coffee farmers a living price"
+    tab_to(page, "Submit for review", FOCUSED_TEXT)
+    page.keyboard.press("Space")
+    page.locator(".flash-success", has_text="A moderator will review it").wait_for()
+    problems = check(page, "organiser-submitted", "desktop")
+    context.close()
+    assert problems == [], "\n".join(problems)
+
+
+def test_a_brand_member_answers_with_the_keyboard_alone(browser, site):
+    base, _, member_pages = site
+    context = browser.new_context(viewport=WIDTHS["desktop"], bypass_csp=True)
+    page = context.new_page()
+    log_in_by_keyboard(page, base, "sam@example.org")
+    page.goto(base + member_pages["sam@example.org"]["inbox"])
+    # The boycott was delivered two days ago and is not answered yet.
+    tab_to(page, "A boycott about fair coffee prices", FOCUSED_TEXT)
+    page.keyboard.press("Enter")
+    page.get_by_role("heading", name="Answer in public").wait_for()
+    tab_to(page, "author_name")
+    assert focused(page, FOCUSED_VALUE) == "Sam Lee"
+    page.keyboard.press("Tab")  # into the stance group; arrow keys choose within it
+    assert focused(page, "document.activeElement.type") == "radio"
+    tab_to(page, "Under discussion", "document.querySelector('input[name=stance]:checked')"
+           "?.labels[0].textContent.trim()", limit=6, key="ArrowDown")
+    assert focused(page, "document.activeElement.checked") is True
+    page.keyboard.press("Tab")
+    assert focused(page) == "body"
+    page.keyboard.type("We will publish our farm-gate prices in our next sourcing report.")
+    tab_to(page, "Publish the answer", FOCUSED_VALUE)
+    page.keyboard.press("Enter")
+    page.get_by_text("Your answer is published on the campaign page").wait_for()
+    assert "/boycotts/" in page.url
+    page.get_by_text("We will publish our farm-gate prices").wait_for()
+    problems = check(page, "brand-answered", "desktop")
+    context.close()
+    assert problems == [], "\n".join(problems)
