@@ -17,6 +17,9 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+#: The code this run uses (the stack's snapshot of the repository, see bench/stack.py).
+APP_ROOT = Path(__file__).resolve().parent.parent.as_posix()
+
 _FRAME = re.compile(r"^(?P<func>.*) \((?P<path>[^()]*?)(?::(?P<line>\d+))?\)$")
 
 
@@ -62,7 +65,7 @@ def _where(path: str) -> str:
     """A short, stable name for a frame's file: py-spy already gives it package-relative
     (``flask/app.py``); absolute paths are cut after ``site-packages/`` or the repository."""
     path = path.replace("\\", "/")
-    for marker in ("site-packages/", "/work/main/"):
+    for marker in ("site-packages/", f"{APP_ROOT}/"):
         if marker in path:
             return path.split(marker, 1)[1]
     return path
