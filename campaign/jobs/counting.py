@@ -133,33 +133,28 @@ def sweep_job() -> int:
     repair_abandoned_jobs()
     stale = utcnow() - timedelta(seconds=current_app.config["SWEEP_AFTER_SECONDS"])
     limit = SWEEP_LIMIT
-    enqueued = 0
-    for milestone_id in db.session.execute(
+    enqueued = _enqueue_lost(
+        db.session.execute(
             select(Milestone.id).where(Milestone.notified_at.is_(None), Milestone.reached_at < stale)
-            .order_by(Milestone.id).limit(limit)).scalars():
-        if lost(f"milestone-{milestone_id}"):
-            enqueue_milestone(milestone_id)
-            enqueued += 1
-    for notice_id in db.session.execute(
+            .order_by(Milestone.id).limit(limit)).scalars().all(),
+        lambda milestone_id: f"milestone-{milestone_id}", enqueue_milestone)
+    enqueued += _enqueue_lost(
+        db.session.execute(
             select(Notice.id).where(Notice.done_at.is_(None), Notice.created_at < stale)
-            .order_by(Notice.id).limit(limit)).scalars():
-        if lost(f"notice-{notice_id}"):
-            enqueue_notice(notice_id)
-            enqueued += 1
-    for batch in db.session.execute(
+            .order_by(Notice.id).limit(limit)).scalars().all(),
+        lambda notice_id: f"notice-{notice_id}", enqueue_notice)
+    enqueued += _enqueue_lost(
+        db.session.execute(
             select(FanoutBatch).where(FanoutBatch.done_at.is_(None), FanoutBatch.created_at < stale)
-            .order_by(FanoutBatch.id).limit(limit)).scalars().all():
-        if lost(f"{batch.topic}-{batch.object_id}-{batch.first_id}"):
-            enqueue_batch(batch)
-            enqueued += 1
+            .order_by(FanoutBatch.id).limit(limit)).scalars().all(),
+        lambda batch: f"{batch.topic}-{batch.object_id}-{batch.first_id}", enqueue_batch)
     # A delivery waiting for its retry is still held by RQ (scheduled): only a lost one is sent.
-    for delivery_id in db.session.execute(
+    enqueued += _enqueue_lost(
+        db.session.execute(
             select(Delivery.id).where(Delivery.state == DeliveryState.QUEUED,
                                       Delivery.created_at < stale)
-            .order_by(Delivery.id).limit(limit)).scalars():
-        if lost(f"delivery-{delivery_id}"):
-            enqueue_delivery(delivery_id)
-            enqueued += 1
+            .order_by(Delivery.id).limit(limit)).scalars().all(),
+        lambda delivery_id: f"delivery-{delivery_id}", enqueue_delivery)
     # Pending supports whose latest confirmation email has no receipt, while its link is valid.
     receipt_key = (literal("confirm-support:") + cast(Support.id, String) + literal(":")
                    + cast(Support.confirmation_sends, String))
@@ -171,10 +166,8 @@ def sweep_job() -> int:
                Support.created_at > oldest,
                ~exists().where(MailReceipt.key == receipt_key))
         .order_by(Support.id).limit(limit)).all()
-    for support_id, sends in pending:
-        if lost(f"confirm-support-{support_id}-{sends}"):
-            enqueue_confirmation(support_id, sends)
-            enqueued += 1
+    enqueued += _enqueue_lost(pending, lambda row: f"confirm-support-{row[0]}-{row[1]}",
+                              lambda row: enqueue_confirmation(*row))
     db.session.commit()
     if enqueued:
         log.warning("sweeper re-enqueued %s lost jobs", enqueued)
@@ -183,6 +176,17 @@ def sweep_job() -> int:
 
 #: At most this many of each kind per sweep; the next sweep takes the rest.
 SWEEP_LIMIT = 5_000
+
+
+def _enqueue_lost(items, job_id, enqueue) -> int:
+    """Enqueue each of ``items`` whose job (named by ``job_id(item)``) RQ no longer holds;
+    returns how many were enqueued."""
+    enqueued = 0
+    for item in items:
+        if lost(job_id(item)):
+            enqueue(item)
+            enqueued += 1
+    return enqueued
 
 def lost(job_id: str) -> bool:
     """Whether RQ no longer holds job ``job_id`` to run.
