@@ -46,6 +46,9 @@ function init(args)
   last_us = 0
   prepared = nil
   cursor = 0
+  -- wrk calls request() once on thread 0's script to check it (script_verify_request) and
+  -- never sends what it returns; that call must not use up a prepared line.
+  verifying = (thread_index == 0)
   local path = os.getenv("BENCH_REQUESTS")
   local thread_count = tonumber(os.getenv("BENCH_THREADS") or "1")
   if path and path ~= "" then
@@ -71,6 +74,11 @@ function init(args)
 end
 
 function request()
+  if verifying then
+    verifying = false
+    if prepared ~= nil and #prepared > 0 then return prepared[1] end
+    return wrk.request()
+  end
   if first_us == 0 then
     first_us = now_us()
   end
@@ -79,9 +87,9 @@ function request()
   end
   cursor = cursor + 1
   if cursor > #prepared then
-    -- Used up: stop this thread. The request returned here is never answered or counted.
+    -- Used up: stop this thread. An empty request writes nothing, so no line is sent twice.
     wrk.thread:stop()
-    return prepared[#prepared] or wrk.request()
+    return ""
   end
   return prepared[cursor]
 end
