@@ -235,11 +235,36 @@ def over_ip_limit(campaign_id: int, ip_address: str | None) -> bool:
     limits = parse_many(current_app.config["RATELIMIT_SUPPORT"])
     if not limits:
         return False
+    key = limit_key(ip_address)
+    if key is None:
+        return False
+    return _over_limits(f"groundswell:signing:{campaign_id}:{key}", limits)
+
+
+def limit_key(address: str | None) -> str | None:
+    """Who the per-IP limit counts: an IPv4 address, or an IPv6 address's /64.
+
+    One IPv6 host is given a whole /64 by its provider and picks any address in it, so
+    counting addresses would let it sign as often as it likes. An IPv4-mapped IPv6 address
+    counts as its IPv4 address.
+    """
+    try:
+        ip = ipaddress.ip_address((address or "").strip())
+    except ValueError:
+        return None
+    if ip.version == 6 and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if ip.version == 4:
+        return str(ip)
+    return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+
+
+def _over_limits(key: str, limits: list) -> bool:
+    """Record one attempt under ``key``; True if that is over one of ``limits``."""
     from campaign.queue import redis_connection
 
     longest = max(limit.get_expiry() for limit in limits)
     keep = max(limit.amount for limit in limits) + 1
-    key = f"groundswell:signing:{campaign_id}:{ip_address}"
     now = utcnow().timestamp()
     try:
         pipe = redis_connection().pipeline(transaction=True)
@@ -251,7 +276,7 @@ def over_ip_limit(campaign_id: int, ip_address: str | None) -> bool:
         pipe.expire(key, longest)
         counts = pipe.execute()[3:3 + len(limits)]
     except RedisError:
-        log.warning("per-IP signing limit unchecked: Redis unavailable")
+        log.warning("signing limit %s unchecked: Redis unavailable", key.split(":")[1])
         return False
     return any(count > limit.amount for count, limit in zip(counts, limits, strict=True))
 
