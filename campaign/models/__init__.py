@@ -44,6 +44,7 @@ from campaign.models.delivery import (
     VerdictChoice,
 )
 from campaign.models.digest import DigestItem
+from campaign.models.stall import Stall
 from campaign.models.support import (
     CountDelta,
     CountryCount,
@@ -54,7 +55,6 @@ from campaign.models.support import (
     Support,
     canonical_email,
 )
-from campaign.models.stall import Stall
 from campaign.models.user import EmailFrequency, Role, User
 
 __all__ = [
