@@ -81,7 +81,7 @@ class ReleaseForm(InvalidationForm):
 
     PREFILLED = ("campaign", "ip", "domain", "stall", "held_reason", "support")
 
-    held_reason = SelectField(_l("Held because"), choices=[
+    held_reason = SelectField(_l("Held because"), validators=[Optional()], choices=[
         SelectChoice("", _l("any reason but an invalidation"))] + [
         SelectChoice(s.value, label) for s, label in SUSPECT_LABELS.items()])
     support = StringField(_l("One support (its number; empty: all that match)"), validators=[

@@ -105,10 +105,10 @@ def _decide(action: DecisionAction, form_class):
                                       *form.window(), **form.more_conditions(), action=action)
             if form.confirm.data:
                 inv = service.start_decision(cond, form.reason.data, current_user.id)
-                flash(ngettext("Releasing %(num)s support; the counts are corrected when the "
-                               "job finishes.", "Releasing %(num)s supports; the counts are "
-                               "corrected when the job finishes.", inv.matched,
-                               num=format_decimal(inv.matched))
+                flash(ngettext("Releasing %(count)s support; the counts are corrected when "
+                               "the job finishes.", "Releasing %(count)s supports; the counts "
+                               "are corrected when the job finishes.", inv.matched,
+                               count=format_decimal(inv.matched))
                       if cond.is_release else
                       _("Invalidating %(count)s supports; the counts are corrected when the "
                         "job finishes.", count=format_decimal(inv.matched)), "success")
