@@ -56,6 +56,11 @@ class Config:
     # The hourly report lists IPs and email domains with this many supports on one
     # campaign in one hour.
     ABUSE_REPORT_THRESHOLD = 20
+    # It also lists IPs, IP ranges and email domains that signed this many campaigns in one
+    # hour, however few times each.
+    ABUSE_SPREAD_THRESHOLD = 10
+    # Per stall (its link skips the per-IP limit): over it a support is held for review.
+    RATELIMIT_STALL = "1 per 10 seconds"
     RATELIMIT_HEADERS_ENABLED = True
     # While Redis is unreachable (a restart, a failover) each web process keeps the limits in
     # its own memory instead of failing the request; they move back to Redis when it returns.
@@ -169,6 +174,8 @@ _FROM_ENV = {
     "RATELIMIT_SIGNUP_ACCOUNT": ("RATELIMIT_SIGNUP_ACCOUNT", str),
     "RATELIMIT_RESET_ACCOUNT": ("RATELIMIT_RESET_ACCOUNT", str),
     "ABUSE_REPORT_THRESHOLD": ("ABUSE_REPORT_THRESHOLD", int),
+    "ABUSE_SPREAD_THRESHOLD": ("ABUSE_SPREAD_THRESHOLD", int),
+    "RATELIMIT_STALL": ("RATELIMIT_STALL", str),
     "PROXY_FIX": ("PROXY_FIX", int),
     "ANONYMISE_AFTER_DAYS": ("ANONYMISE_AFTER_DAYS", int),
     "HOT_CACHE_SECONDS": ("HOT_CACHE_SECONDS", float),

@@ -319,8 +319,8 @@ def test_invalidation_previews_then_runs_as_a_job_and_recounts(app, client, run_
 def test_an_invalidation_cut_short_finishes_on_the_next_run(app):
     a, b = _farm(app)
     mod = make_user(role=Role.MODERATOR)
-    inv = abuse.start_invalidation(abuse.conditions(ip="203.0.113.0/24"), "farm", mod.id)
-    assert abuse.invalidate_batch(inv.id, batch=2) == 2  # then the worker died
+    inv = abuse.start_decision(abuse.conditions(ip="203.0.113.0/24"), "farm", mod.id)
+    assert abuse.decide_batch(inv.id, batch=2) == 2  # then the worker died
     counting.fold_counts()
     assert count_of(a) == 3
     assert run_invalidation_job(inv.id) == 6
@@ -332,7 +332,7 @@ def test_an_invalidation_whose_job_was_lost_is_run_by_the_hourly_job(app, run_jo
     a, b = _farm(app)
     db.session.execute(update(Support).values(created_at=utcnow() - timedelta(minutes=30)))
     mod = make_user(role=Role.MODERATOR)
-    inv = abuse.start_invalidation(abuse.conditions(ip="203.0.113.0/24"), "farm", mod.id)
+    inv = abuse.start_decision(abuse.conditions(ip="203.0.113.0/24"), "farm", mod.id)
     get_queue("bulk").empty()  # Redis lost the job
     run_jobs()
     assert db.session.get(Invalidation, inv.id).finished_at is None
@@ -363,7 +363,7 @@ def test_invalidation_by_domain_window_and_campaign(app):
     assert abuse.preview(by_domain).matching == 2
     window = abuse.conditions(campaign_slug=a.slug, domain="fake.example", since=hour_ago)
     assert abuse.preview(window).matching == 1
-    inv = abuse.start_invalidation(window, "a burst", mod.id)
+    inv = abuse.start_decision(window, "a burst", mod.id)
     run_invalidation_job(inv.id)
     db.session.expire_all()
     suspects = {s.id: s.suspect for s in db.session.execute(select(Support)).scalars()}

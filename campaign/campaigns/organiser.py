@@ -68,8 +68,11 @@ def _csv_response(campaign: Campaign, name: str, header, rows) -> Response:
 
 
 def register_organiser_routes(bp: Blueprint, load, organiser_only) -> None:
-    """Add supporters, exports, updates and the goal to a kind's blueprint."""
+    """Add supporters, exports, updates, the goal and stalls to a kind's blueprint."""
     kind = bp.name
+    from campaign.campaigns.stalls import register_stall_routes
+
+    register_stall_routes(bp, organiser_only)
 
     @bp.route("/<slug>/supporters")
     @organiser_only
@@ -84,8 +87,11 @@ def register_organiser_routes(bp: Blueprint, load, organiser_only) -> None:
                    Support.withdrawn_at.is_(None))
             .group_by(Support.referral)
             .order_by(func.count().desc(), Support.referral)).all()]
+        from campaign.services.abuse import held_count
+
         return render_template("campaigns/supporters.html", campaign=campaign, pagination=page,
-                               countries=CountryNames(COUNTRY_NAMES), referrals=referrals)
+                               countries=CountryNames(COUNTRY_NAMES), referrals=referrals,
+                               held=held_count(campaign.id))
 
     @bp.route("/<slug>/supporters.csv")
     def supporters_csv(slug: str):

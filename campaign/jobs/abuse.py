@@ -1,4 +1,5 @@
-"""Jobs of the signing fraud defences: a moderator's invalidation, the hourly report."""
+"""Jobs of the signing fraud defences: a moderator's invalidation or release, the hourly
+report."""
 
 from __future__ import annotations
 
@@ -15,10 +16,11 @@ log = logging.getLogger(__name__)
 
 @app_job
 def run_invalidation_job(invalidation_id: int) -> int:
-    """Carry out an invalidation: mark its supports in batches (each batch takes the counted
-    ones out of the counts in its own transaction), then recount exactly every campaign
-    they were on. Idempotent: a second run, or one after a worker died half-way, marks only
-    what is left and recounts again. Returns how many supports it has invalidated in all.
+    """Carry out an invalidation or a release: change its supports in batches (each batch
+    takes them out of the counts, or puts them in, in its own transaction), then recount
+    exactly every campaign they were on. Idempotent: a second run, or one after a worker
+    died half-way, changes only what is left and recounts again. Returns how many supports
+    it has changed in all.
     """
     from campaign.jobs.counting import FOLD_LOCK, request_fold
     from campaign.queue import redis_connection
@@ -27,7 +29,7 @@ def run_invalidation_job(invalidation_id: int) -> int:
     if inv is None:
         return 0
     if inv.finished_at is None:
-        while abuse.invalidate_batch(invalidation_id):
+        while abuse.decide_batch(invalidation_id):
             pass
         # The recount must not interleave with a fold: the same lock as the nightly one.
         with redis_connection().lock(FOLD_LOCK, timeout=3600, blocking_timeout=120):
@@ -36,7 +38,7 @@ def run_invalidation_job(invalidation_id: int) -> int:
         abuse.finish_invalidation(invalidation_id)
         request_fold()
     inv = db.session.get(Invalidation, invalidation_id)
-    log.info("invalidation %s: %s supports invalidated", invalidation_id, inv.invalidated)
+    log.info("%s %s: %s supports changed", inv.action.value, invalidation_id, inv.invalidated)
     return inv.invalidated
 
 
@@ -45,7 +47,7 @@ def signing_report_job(hour: str | None = None) -> int:
     """Write the report of heavy signers for ``hour`` (ISO start of an hour), by default the
     last complete one. Rewrites that hour whole, so running twice changes nothing.
 
-    Also enqueues again any invalidation left unfinished for ten minutes (its job was lost
+    Also enqueues again any invalidation or release left unfinished for ten minutes (its job was lost
     with Redis, or its worker died for good); that job is idempotent.
     """
     start = datetime.fromisoformat(hour) if hour else abuse.hour_start(utcnow()) - timedelta(hours=1)

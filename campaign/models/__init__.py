@@ -1,8 +1,10 @@
 """The data model: one module per aggregate, all re-exported here."""
 
 from campaign.models.abuse import (
+    HELD_FOR_REVIEW,
     SUSPECT_LABELS,
     AbuseRule,
+    DecisionAction,
     Invalidation,
     RuleAction,
     RuleKind,
@@ -42,6 +44,7 @@ from campaign.models.delivery import (
     VerdictChoice,
 )
 from campaign.models.digest import DigestItem
+from campaign.models.stall import Stall
 from campaign.models.support import (
     CountDelta,
     CountryCount,
@@ -56,6 +59,8 @@ from campaign.models.user import EmailFrequency, Role, User
 
 __all__ = [
     "AbuseRule",
+    "DecisionAction",
+    "HELD_FOR_REVIEW",
     "Invalidation",
     "RuleAction",
     "RuleKind",
@@ -100,6 +105,7 @@ __all__ = [
     "Verdict",
     "VerdictChoice",
     "Role",
+    "Stall",
     "Support",
     "Update",
     "User",

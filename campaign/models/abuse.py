@@ -24,6 +24,7 @@ class Suspect(enum.StrEnum):
     BLOCKED_DOMAIN = "blocked_domain"
     BLOCKED_EMAIL = "blocked_email"
     INVALIDATED = "invalidated"  # by a moderator's invalidation
+    STALL_LIMIT = "stall_limit"  # over the per-stall limit (signed through a stall)
 
 
 SUSPECT_LABELS = {
@@ -32,7 +33,19 @@ SUSPECT_LABELS = {
     Suspect.BLOCKED_DOMAIN: _l("blocked email domain"),
     Suspect.BLOCKED_EMAIL: _l("blocked email"),
     Suspect.INVALIDATED: _l("invalidated by a moderator"),
+    Suspect.STALL_LIMIT: _l("over the per-stall limit"),
 }
+
+#: Held until a moderator looks: what "held for review" counts (an invalidation is a
+#: moderator's decision already).
+HELD_FOR_REVIEW = tuple(s.value for s in Suspect if s != Suspect.INVALIDATED)
+
+
+class DecisionAction(enum.StrEnum):
+    """What a moderator's decision over supports does."""
+
+    INVALIDATE = "invalidate"  # they stop counting
+    RELEASE = "release"  # held supports count (once confirmed by email)
 
 
 class RuleKind(enum.StrEnum):
@@ -82,18 +95,24 @@ class AbuseRule(Base):
 
 
 class Invalidation(Base):
-    """A moderator's decision that supports matching some conditions never count.
+    """A moderator's decision over the supports matching some conditions: they never count
+    (``action`` invalidate), or, held, they are released and count (``action`` release).
 
     Created with a preview of how many supports match; a job marks them and recounts the
-    campaigns they were on. At least one condition (IP, domain or time) is required."""
+    campaigns they were on. At least one condition (IP, domain, time, stall, the reason
+    they are held, or one support) is required. The rows are the audit log of these
+    decisions: who, when, on what conditions, why, how many."""
 
     __tablename__ = "invalidations"
     __table_args__ = (
         CheckConstraint("ip IS NOT NULL OR domain IS NOT NULL OR since IS NOT NULL "
-                        "OR until IS NOT NULL", name="has_a_condition"),
+                        "OR until IS NOT NULL OR stall_id IS NOT NULL OR held_reason IS NOT NULL "
+                        "OR support_id IS NOT NULL", name="has_a_condition"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    action: Mapped[DecisionAction] = mapped_column(_enum(DecisionAction),
+                                                   default=DecisionAction.INVALIDATE)
     # None: every campaign.
     campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
     ip: Mapped[str | None] = mapped_column(String(49))
@@ -102,10 +121,15 @@ class Invalidation(Base):
     domain: Mapped[str | None] = mapped_column(String(254))
     since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    stall_id: Mapped[int | None] = mapped_column(ForeignKey("stalls.id", ondelete="CASCADE"))
+    # Releases only: the supports held for this reason (a Suspect value).
+    held_reason: Mapped[str | None] = mapped_column(String(20))
+    # One support, by id (no foreign key: the audit row outlives what it names).
+    support_id: Mapped[int | None] = mapped_column(Integer)
     reason: Mapped[str] = mapped_column(String(200))
     # How many supports matched when the moderator confirmed (the preview they saw).
     matched: Mapped[int] = mapped_column(Integer, default=0)
-    # How many this invalidation marked (set by the job).
+    # How many this decision marked, invalidated or released (set by the job).
     invalidated: Mapped[int] = mapped_column(Integer, default=0)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -113,21 +137,32 @@ class Invalidation(Base):
 
     campaign = relationship("Campaign")
     created_by = relationship("User")
+    stall = relationship("Stall")
+
+    @property
+    def is_release(self) -> bool:
+        return self.action == DecisionAction.RELEASE
 
 
 class SigningReport(Base):
     """One line of the hourly report: an IP or email domain that signed one campaign
-    heavily in one hour (written by the hourly job; rewritten whole if it runs again)."""
+    heavily in one hour, or (``campaign_id`` None) an IP, IP range or email domain that
+    signed many campaigns (``campaigns``) in one hour, thinly. Written by the hourly job;
+    rewritten whole if it runs again."""
 
     __tablename__ = "signing_reports"
     __table_args__ = (UniqueConstraint("hour", "campaign_id", "kind", "value"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     hour: Mapped[datetime] = mapped_column(UTCDateTime, index=True)  # the hour's start
-    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    # None: a line about many campaigns.
+    campaign_id: Mapped[int | None] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="CASCADE"))
     kind: Mapped[RuleKind] = mapped_column(_enum(RuleKind))
-    value: Mapped[str] = mapped_column(String(254))
+    value: Mapped[str] = mapped_column(String(254))  # an address, a range or a domain
     supports: Mapped[int] = mapped_column(Integer)
     held: Mapped[int] = mapped_column(Integer)  # of those, how many are suspect
+    # Lines about many campaigns: on how many it signed.
+    campaigns: Mapped[int | None] = mapped_column(Integer)
 
     campaign = relationship("Campaign")

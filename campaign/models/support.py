@@ -90,8 +90,12 @@ class Support(Base):
     # confirmation goes to ``suspect_confirmed_at``, never to ``confirmed_at``.
     suspect: Mapped[str | None] = mapped_column(String(20))
     suspect_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The moderator's decision that last changed it (an invalidation or a release).
     invalidation_id: Mapped[int | None] = mapped_column(
         ForeignKey("invalidations.id", ondelete="SET NULL"), index=True)
+    # The stall it was signed at, if any (campaign.models.stall).
+    stall_id: Mapped[int | None] = mapped_column(ForeignKey("stalls.id", ondelete="SET NULL"),
+                                                 index=True)
     # Which share brought this supporter ("email", "whatsapp"…), from the link's ?ref=.
     referral: Mapped[str | None] = mapped_column(String(40))
     # The language the supporter signed in: their emails are written in it (None: English).

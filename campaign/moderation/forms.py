@@ -12,6 +12,8 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, Optional
 
+from campaign.models import SUSPECT_LABELS
+
 
 class ApproveForm(FlaskForm):
     submit = SubmitField(_l("Approve and publish"))
@@ -45,6 +47,9 @@ class RuleForm(FlaskForm):
 class InvalidationForm(FlaskForm):
     """Conditions of the supports a moderator invalidates; all given must hold."""
 
+    #: The fields a link may fill in (a line of the report, a stall, a group of held ones).
+    PREFILLED = ("campaign", "ip", "domain", "stall")
+
     campaign = StringField(_l("Campaign (its slug; empty: every campaign)"), validators=[
         Optional(), Length(max=140, message=_l("A slug is at most 140 characters."))])
     ip = StringField(_l("IP address or range"), validators=[
@@ -55,12 +60,36 @@ class InvalidationForm(FlaskForm):
                                format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"])
     until = DateTimeLocalField(_l("Signed before (UTC)"), validators=[Optional()],
                                format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"])
+    stall = StringField(_l("Stall (its number; empty: any)"), validators=[
+        Optional(), Length(max=12, message=_l("A stall number is at most 12 digits."))])
     reason = StringField(_l("Why (kept with the invalidation)"), validators=[
         Optional(), Length(max=200, message=_l("Keep the reason under 200 characters."))])
     preview = SubmitField(_l("Preview"))
     confirm = SubmitField(_l("Invalidate them"))
 
+    def more_conditions(self) -> dict:
+        return {"stall": self.stall.data}
+
     def window(self) -> tuple[datetime | None, datetime | None]:
         """The time window as aware UTC instants (the fields say UTC)."""
         return tuple(f.data.replace(tzinfo=UTC) if f.data else None
                      for f in (self.since, self.until))
+
+
+class ReleaseForm(InvalidationForm):
+    """Conditions of the held supports a moderator releases; all given must hold."""
+
+    PREFILLED = ("campaign", "ip", "domain", "stall", "held_reason", "support")
+
+    held_reason = SelectField(_l("Held because"), validators=[Optional()], choices=[
+        SelectChoice("", _l("any reason but an invalidation"))] + [
+        SelectChoice(s.value, label) for s, label in SUSPECT_LABELS.items()])
+    support = StringField(_l("One support (its number; empty: all that match)"), validators=[
+        Optional(), Length(max=12, message=_l("A support number is at most 12 digits."))])
+    reason = StringField(_l("Why (kept with the release)"), validators=[
+        Optional(), Length(max=200, message=_l("Keep the reason under 200 characters."))])
+    confirm = SubmitField(_l("Release them"))
+
+    def more_conditions(self) -> dict:
+        return {"stall": self.stall.data, "held_reason": self.held_reason.data,
+                "support": self.support.data}

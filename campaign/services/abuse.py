@@ -30,19 +30,22 @@ from flask import current_app
 from flask_babel import gettext as _
 from limits import parse_many
 from redis.exceptions import RedisError
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import and_, case, delete, func, or_, select, update
 
 from campaign import hot_cache
 from campaign.dbutil import insert_ignoring_conflicts
 from campaign.extensions import db
 from campaign.models import (
+    HELD_FOR_REVIEW,
     AbuseRule,
     Campaign,
     CountDelta,
+    DecisionAction,
     Invalidation,
     RuleAction,
     RuleKind,
     SigningReport,
+    Stall,
     Support,
     Suspect,
     User,
@@ -209,15 +212,20 @@ _BLOCKED = {RuleKind.EMAIL: Suspect.BLOCKED_EMAIL, RuleKind.DOMAIN: Suspect.BLOC
             RuleKind.IP: Suspect.BLOCKED_IP}
 
 
-def suspect_reason(campaign_id: int, ip_address: str | None, canonical: str) -> Suspect | None:
+def suspect_reason(campaign_id: int, ip_address: str | None, canonical: str,
+                   stall_id: int | None = None) -> Suspect | None:
     """Why a new support from this IP with this email would be held, or None.
 
     Also records the support against the per-IP limit (a Redis sliding window per IP and
-    campaign, every attempt counted). An allow rule spares the support the limit.
+    campaign, every attempt counted), or, signed at a stall, against the stall's limit
+    instead (everyone at a stall shares its network). An allow rule spares the support
+    either limit.
     """
     rule = deciding_rule(matching_rules(ip_address, canonical))
     if rule is not None:
         return _BLOCKED[rule.kind] if rule.action == RuleAction.BLOCK else None
+    if stall_id is not None:
+        return Suspect.STALL_LIMIT if over_stall_limit(stall_id) else None
     if over_ip_limit(campaign_id, ip_address):
         return Suspect.RATE_LIMIT
     return None
@@ -235,11 +243,45 @@ def over_ip_limit(campaign_id: int, ip_address: str | None) -> bool:
     limits = parse_many(current_app.config["RATELIMIT_SUPPORT"])
     if not limits:
         return False
+    key = limit_key(ip_address)
+    if key is None:
+        return False
+    return _over_limits(f"groundswell:signing:{campaign_id}:{key}", limits)
+
+
+def over_stall_limit(stall_id: int) -> bool:
+    """Record one support at the stall; True if that is over ``RATELIMIT_STALL`` (a stall
+    whose link leaked must not become a way round the per-IP limit)."""
+    if not current_app.config["RATELIMIT_ENABLED"]:
+        return False
+    limits = parse_many(current_app.config["RATELIMIT_STALL"])
+    return bool(limits) and _over_limits(f"groundswell:stall:{stall_id}", limits)
+
+
+def limit_key(address: str | None) -> str | None:
+    """Who the per-IP limit counts: an IPv4 address, or an IPv6 address's /64.
+
+    One IPv6 host is given a whole /64 by its provider and picks any address in it, so
+    counting addresses would let it sign as often as it likes. An IPv4-mapped IPv6 address
+    counts as its IPv4 address.
+    """
+    try:
+        ip = ipaddress.ip_address((address or "").strip())
+    except ValueError:
+        return None
+    if ip.version == 6 and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if ip.version == 4:
+        return str(ip)
+    return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+
+
+def _over_limits(key: str, limits: list) -> bool:
+    """Record one attempt under ``key``; True if that is over one of ``limits``."""
     from campaign.queue import redis_connection
 
     longest = max(limit.get_expiry() for limit in limits)
     keep = max(limit.amount for limit in limits) + 1
-    key = f"groundswell:signing:{campaign_id}:{ip_address}"
     now = utcnow().timestamp()
     try:
         pipe = redis_connection().pipeline(transaction=True)
@@ -251,25 +293,45 @@ def over_ip_limit(campaign_id: int, ip_address: str | None) -> bool:
         pipe.expire(key, longest)
         counts = pipe.execute()[3:3 + len(limits)]
     except RedisError:
-        log.warning("per-IP signing limit unchecked: Redis unavailable")
+        log.warning("signing limit %s unchecked: Redis unavailable", key.split(":")[1])
         return False
     return any(count > limit.amount for count, limit in zip(counts, limits, strict=True))
 
 
-# ---------------------------------------------------------------------------- invalidation
+# ---------------------------------------------------------------------------- decisions
 
 
 @dataclass(frozen=True)
 class Conditions:
+    """Which supports a moderator's decision is about; every condition given must hold.
+
+    An invalidation takes supports that are not held; a release takes held ones (those
+    ``held_reason`` names, or any held for review: never an invalidated one unless
+    ``held_reason`` says so, since undoing an invalidation must be meant).
+    """
+
     campaign_id: int | None = None
     network: Network | None = None
     domain: str | None = None
     since: datetime | None = None
     until: datetime | None = None
+    stall_id: int | None = None
+    held_reason: str | None = None
+    support_id: int | None = None
+    action: DecisionAction = DecisionAction.INVALIDATE
+
+    @property
+    def is_release(self) -> bool:
+        return self.action == DecisionAction.RELEASE
 
     def where(self) -> list:
-        """The SQL conditions of the supports this would invalidate (not already suspect)."""
-        clauses = [Support.suspect.is_(None)]
+        """The SQL conditions of the supports this decision would change."""
+        if self.is_release:
+            # A withdrawn support would not count anyway; it stays as it is.
+            clauses = [Support.suspect.in_([self.held_reason] if self.held_reason
+                                           else HELD_FOR_REVIEW), Support.withdrawn_at.is_(None)]
+        else:
+            clauses = [Support.suspect.is_(None)]
         if self.campaign_id is not None:
             clauses.append(Support.campaign_id == self.campaign_id)
         if self.network is not None:
@@ -282,13 +344,20 @@ class Conditions:
             clauses.append(Support.created_at >= self.since)
         if self.until is not None:
             clauses.append(Support.created_at < self.until)
+        if self.stall_id is not None:
+            clauses.append(Support.stall_id == self.stall_id)
+        if self.support_id is not None:
+            clauses.append(Support.id == self.support_id)
         return clauses
 
 
 def conditions(campaign_slug: str | None = None, ip: str | None = None,
                domain: str | None = None, since: datetime | None = None,
-               until: datetime | None = None) -> Conditions:
+               until: datetime | None = None, stall: str | int | None = None,
+               held_reason: str | None = None, support: str | int | None = None,
+               action: DecisionAction | str = DecisionAction.INVALIDATE) -> Conditions:
     """Check what a moderator typed; raises ServiceError with a message for each mistake."""
+    action = DecisionAction(action)
     campaign_id = None
     if campaign_slug:
         campaign_id = db.session.execute(
@@ -299,47 +368,81 @@ def conditions(campaign_slug: str | None = None, ip: str | None = None,
     domain = normalise_domain(domain) if domain and domain.strip() else None
     if since is not None and until is not None and since >= until:
         raise ServiceError(_("The time window must start before it ends."))
-    if network is None and domain is None and since is None and until is None:
+    stall_id = _existing_id(Stall, stall, _("There is no stall number %(number)s."))
+    support_id = _existing_id(Support, support, _("There is no support number %(number)s."))
+    if held_reason:
+        if action != DecisionAction.RELEASE or held_reason not in set(Suspect):
+            raise ServiceError(_("Choose one of the reasons supports are held."))
+    else:
+        held_reason = None
+    if not any(c is not None for c in (network, domain, since, until, stall_id, held_reason,
+                                       support_id)):
         raise ServiceError(_("Give at least one condition: an IP or range, an email domain, "
-                           "or a time window."))
-    return Conditions(campaign_id, network, domain, since, until)
+                           "or a time window.") if action == DecisionAction.INVALIDATE else
+                           _("Give at least one condition: why they are held, an IP or range, "
+                             "an email domain, a time window or a stall."))
+    return Conditions(campaign_id, network, domain, since, until, stall_id, held_reason,
+                      support_id, action)
+
+
+def _existing_id(model, typed: str | int | None, missing: str) -> int | None:
+    """The id of a ``model`` row typed as a number, or None if nothing was typed."""
+    text = str(typed).strip() if typed is not None else ""
+    if not text:
+        return None
+    number = int(text) if text.isdigit() and len(text) <= 12 else None
+    if number is None or db.session.get(model, number) is None:
+        raise ServiceError(missing % {"number": text[:20]})
+    return number
 
 
 @dataclass(frozen=True)
 class Preview:
-    matching: int  # supports that would be invalidated
-    counted: int  # of those, how many count now
+    matching: int  # supports the decision would change
+    counted: int  # of those, how many count now (invalidate) or would at once (release)
     campaigns: int  # how many campaigns they are on
 
 
 def preview(cond: Conditions) -> Preview:
-    """How many supports an invalidation with these conditions would take out of the counts."""
-    counted = func.count().filter(Support.confirmed_at.is_not(None),
-                                  Support.withdrawn_at.is_(None))
+    """How many supports a decision with these conditions would change, and how many of
+    them would leave the counts (an invalidation) or join them at once (a release: those
+    already confirmed by email; the others join when they confirm)."""
+    confirmed = Support.suspect_confirmed_at if cond.is_release else Support.confirmed_at
+    counted = func.count().filter(confirmed.is_not(None), Support.withdrawn_at.is_(None))
     matching, counted, campaigns = db.session.execute(
         select(func.count(), counted, func.count(func.distinct(Support.campaign_id)))
         .where(*cond.where())).one()
     return Preview(matching, counted, campaigns)
 
 
-def start_invalidation(cond: Conditions, reason: str, moderator_id: int) -> Invalidation:
-    """Record an invalidation and enqueue the job that carries it out. Commits first.
+def start_decision(cond: Conditions, reason: str, moderator_id: int) -> Invalidation:
+    """Record an invalidation or a release (the audit log's row) and enqueue the job that
+    carries it out. Commits first; raises ServiceError without a reason or a match.
 
-    Only supports that exist now are invalidated; later ones are judged when they come.
+    Only supports that exist now are changed; later ones are judged when they come.
     """
     _require_moderator(moderator_id)
     reason = (reason or "").strip()
     if not reason:
-        raise ServiceError(_("Say why these supports are invalid (moderators read it later)."))
+        raise ServiceError(_("Say why these supports are released (moderators read it later).")
+                           if cond.is_release else
+                           _("Say why these supports are invalid (moderators read it later)."))
     found = preview(cond)
     if found.matching == 0:
-        raise ServiceError(_("No support matches these conditions; nothing to invalidate."))
+        raise ServiceError(_("No held support matches these conditions; nothing to release.")
+                           if cond.is_release else
+                           _("No support matches these conditions; nothing to invalidate."))
+    campaign_id = cond.campaign_id
+    if campaign_id is None and cond.stall_id is not None:
+        campaign_id = db.session.get(Stall, cond.stall_id).campaign_id
     inv = Invalidation(
-        campaign_id=cond.campaign_id, ip=cond.network.text if cond.network else None,
+        action=cond.action, campaign_id=campaign_id,
+        ip=cond.network.text if cond.network else None,
         ip_low=cond.network.low if cond.network else None,
         ip_high=cond.network.high if cond.network else None, domain=cond.domain,
-        since=cond.since, until=cond.until, reason=reason[:200], matched=found.matching,
-        created_by_id=moderator_id, created_at=utcnow())
+        since=cond.since, until=cond.until, stall_id=cond.stall_id,
+        held_reason=cond.held_reason, support_id=cond.support_id, reason=reason[:200],
+        matched=found.matching, created_by_id=moderator_id, created_at=utcnow())
     db.session.add(inv)
     db.session.commit()
     from campaign.jobs.abuse import enqueue_invalidation
@@ -350,40 +453,54 @@ def start_invalidation(cond: Conditions, reason: str, moderator_id: int) -> Inva
 
 def conditions_of(inv: Invalidation) -> Conditions:
     network = Network(inv.ip, inv.ip_low, inv.ip_high) if inv.ip else None
-    return Conditions(inv.campaign_id, network, inv.domain, inv.since, inv.until)
+    return Conditions(inv.campaign_id, network, inv.domain, inv.since, inv.until,
+                      inv.stall_id, inv.held_reason, inv.support_id, inv.action)
 
 
 INVALIDATE_BATCH = 1000
 
 
-def invalidate_batch(invalidation_id: int, batch: int = INVALIDATE_BATCH) -> int:
-    """Mark the next ``batch`` matching supports invalidated, taking the counted ones out of
-    the counts by appending negative deltas in the same transaction. Commits; returns how
-    many were marked (0: done). Safe to run again: marked supports no longer match."""
+def decide_batch(invalidation_id: int, batch: int = INVALIDATE_BATCH) -> int:
+    """Carry out the next ``batch`` supports of a decision. Commits; returns how many were
+    changed (0: done). Safe to run again: changed supports no longer match.
+
+    An invalidation marks them invalidated and takes the counted ones out of the counts;
+    a release clears their hold, and those confirmed by email while held count from then
+    (``suspect_confirmed_at`` becomes ``confirmed_at``; the others count when they
+    confirm). Either way the count deltas are appended in the same transaction.
+    """
     inv = db.session.get(Invalidation, invalidation_id)
     rows = db.session.execute(
         select(Support.id, Support.campaign_id, Support.country, Support.confirmed_at,
-               Support.withdrawn_at, Support.monthly_spend)
+               Support.suspect_confirmed_at, Support.withdrawn_at, Support.monthly_spend)
         .where(*conditions_of(inv).where(), Support.created_at <= inv.created_at)
         .order_by(Support.id).limit(batch).with_for_update()).all()
     if not rows:
         db.session.commit()
         return 0
-    db.session.execute(
-        update(Support).where(Support.id.in_([r.id for r in rows]))
-        .values(suspect=Suspect.INVALIDATED.value, invalidation_id=inv.id,
-                suspect_confirmed_at=func.coalesce(Support.suspect_confirmed_at,
-                                                   Support.confirmed_at),
-                confirmed_at=None))
-    removed: Counter[tuple[int, str]] = Counter()
+    release = inv.action == DecisionAction.RELEASE
+    if release:
+        # SET reads the row as it was: confirmed_at takes the old suspect_confirmed_at.
+        values = dict(suspect=None, confirmed_at=Support.suspect_confirmed_at,
+                      suspect_confirmed_at=None)
+    else:
+        values = dict(suspect=Suspect.INVALIDATED.value,
+                      suspect_confirmed_at=func.coalesce(Support.suspect_confirmed_at,
+                                                         Support.confirmed_at),
+                      confirmed_at=None)
+    db.session.execute(update(Support).where(Support.id.in_([r.id for r in rows]))
+                       .values(invalidation_id=inv.id, **values))
+    sign = 1 if release else -1
+    changed: Counter[tuple[int, str]] = Counter()
     spend: defaultdict[tuple[int, str], int] = defaultdict(int)
     for r in rows:
-        if r.confirmed_at is not None and r.withdrawn_at is None:
-            removed[r.campaign_id, r.country] += 1
+        counted = r.suspect_confirmed_at if release else r.confirmed_at
+        if counted is not None and r.withdrawn_at is None:
+            changed[r.campaign_id, r.country] += 1
             spend[r.campaign_id, r.country] += r.monthly_spend or 0
-    for (campaign_id, country), n in sorted(removed.items()):
-        db.session.add(CountDelta(campaign_id=campaign_id, country=country, delta=-n,
-                                  spend=-spend[campaign_id, country]))
+    for (campaign_id, country), n in sorted(changed.items()):
+        db.session.add(CountDelta(campaign_id=campaign_id, country=country, delta=sign * n,
+                                  spend=sign * spend[campaign_id, country]))
     inv.invalidated += len(rows)
     db.session.commit()
     return len(rows)
@@ -409,6 +526,88 @@ def finish_invalidation(invalidation_id: int) -> None:
     db.session.commit()
 
 
+# ---------------------------------------------------------------------------- held supports
+
+_V4_MAPPED = "00000000000000000000ffff"  # the ip_key prefix of every IPv4 address
+
+
+@dataclass(frozen=True)
+class HeldGroup:
+    value: str  # a Suspect value, a range, a domain or a campaign id
+    supports: int
+    confirmed: int  # of those, confirmed by email (they count as soon as released)
+
+
+@dataclass(frozen=True)
+class HeldOverview:
+    total: int
+    confirmed: int
+    by_reason: list[HeldGroup]
+    by_range: list[HeldGroup]
+    by_domain: list[HeldGroup]
+    by_campaign: list[HeldGroup]
+    sample: list[Support]
+
+
+def held_filter(campaign_id: int | None = None, stall_id: int | None = None) -> list:
+    """Supports held for review (not invalidated, not withdrawn), on one campaign or stall."""
+    clauses = [Support.suspect.in_(HELD_FOR_REVIEW), Support.withdrawn_at.is_(None)]
+    if campaign_id is not None:
+        clauses.append(Support.campaign_id == campaign_id)
+    if stall_id is not None:
+        clauses.append(Support.stall_id == stall_id)
+    return clauses
+
+
+def held_count(campaign_id: int) -> int:
+    """How many supports of the campaign wait for a moderator's review."""
+    return db.session.execute(select(func.count()).where(*held_filter(campaign_id))).scalar_one()
+
+
+def held_overview(campaign_id: int | None = None, stall_id: int | None = None,
+                  groups: int = 20, sample: int = 50) -> HeldOverview:
+    """Held supports grouped by why they are held, IP range, email domain and campaign
+    (the largest ``groups`` of each), with the newest ``sample`` of them."""
+    where = held_filter(campaign_id, stall_id)
+    confirmed = func.count(Support.suspect_confirmed_at)
+
+    def grouped(expr) -> list[tuple]:
+        return db.session.execute(
+            select(expr, func.count(), confirmed).where(*where, expr.is_not(None))
+            .group_by(expr).order_by(func.count().desc(), expr).limit(groups)).all()
+
+    total, total_confirmed = db.session.execute(select(func.count(), confirmed).where(*where)).one()
+    ranges = case((Support.ip_key.like(_V4_MAPPED + "%"), func.substr(Support.ip_key, 1, 30)),
+                  else_=func.substr(Support.ip_key, 1, 16))
+    rows = db.session.execute(select(Support).where(*where)
+                              .order_by(Support.created_at.desc(), Support.id.desc())
+                              .limit(sample)).scalars().all()
+    return HeldOverview(
+        total, total_confirmed,
+        by_reason=[HeldGroup(*row) for row in grouped(Support.suspect)],
+        by_range=[HeldGroup(_range_of_key_prefix(p), n, c) for p, n, c in grouped(ranges)],
+        by_domain=[HeldGroup(*row) for row in grouped(_domain_of(Support.email_canonical))],
+        by_campaign=[] if campaign_id is not None else
+        [HeldGroup(str(cid), n, c) for cid, n, c in grouped(Support.campaign_id)],
+        sample=list(rows))
+
+
+def _range_of_key_prefix(prefix: str) -> str:
+    """The range an ip_key prefix stands for: 30 hex digits of an IPv4 key give its /24
+    ("203.0.113.0/24"), 16 of an IPv6 key its /64."""
+    address = ipaddress.IPv6Address(int(prefix.ljust(32, "0"), 16))
+    if len(prefix) == 30 and address.ipv4_mapped is not None:
+        return f"{address.ipv4_mapped}/24"
+    return f"{address}/64"
+
+
+def _domain_of(email):
+    """SQL for the domain of an email column (each backend spells it its own way)."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        return func.split_part(email, "@", 2)
+    return func.substr(email, func.instr(email, "@") + 1)
+
+
 # ---------------------------------------------------------------------------- the report
 
 
@@ -417,9 +616,13 @@ def hour_start(moment: datetime) -> datetime:
 
 
 def report_hour(start: datetime) -> int:
-    """Write the report of IPs and email domains that signed a campaign at least
-    ``ABUSE_REPORT_THRESHOLD`` times in the hour from ``start``. Allow-listed IPs and
-    domains are left out. Replaces any earlier report of that hour. Commits; returns lines.
+    """Write the report of the hour from ``start``. Commits; returns how many lines.
+
+    Two kinds of line: an IP or email domain that signed one campaign at least
+    ``ABUSE_REPORT_THRESHOLD`` times; and an IP, IP range (IPv4 /24, IPv6 /64) or email
+    domain that signed at least ``ABUSE_SPREAD_THRESHOLD`` campaigns, however few times
+    each (a bot spreading thin stays under every per-campaign limit). Allow-listed IPs and
+    domains are left out. Replaces any earlier report of that hour.
     """
     start = hour_start(start)
     threshold = current_app.config["ABUSE_REPORT_THRESHOLD"]
@@ -436,17 +639,54 @@ def report_hour(start: datetime) -> int:
             tallies[key][0] += 1
             tallies[key][1] += suspect is not None
     heavy = {k: v for k, v in tallies.items() if v[0] >= threshold and not _allowed(k[1], k[2])}
+    spread = _spread_thin(rows)
     db.session.execute(delete(SigningReport).where(SigningReport.hour == start))
     for (campaign_id, kind, value), (supports, held) in sorted(heavy.items()):
         db.session.add(SigningReport(hour=start, campaign_id=campaign_id, kind=kind,
                                      value=value[:254], supports=supports, held=held))
+    for (kind, value), (campaigns, supports, held) in sorted(spread.items()):
+        db.session.add(SigningReport(hour=start, campaign_id=None, kind=kind, value=value[:254],
+                                     supports=supports, held=held, campaigns=campaigns))
     db.session.commit()
-    return len(heavy)
+    return len(heavy) + len(spread)
+
+
+def ip_range(address: str | None) -> str | None:
+    """The range one network most likely holds: an IPv4 address's /24, an IPv6 one's /64."""
+    key = limit_key(address)
+    if key is None:
+        return None
+    prefix = 64 if ":" in key else 24
+    return str(ipaddress.ip_network(f"{key.split('/')[0]}/{prefix}", strict=False))
+
+
+def _spread_thin(rows) -> dict[tuple[RuleKind, str], tuple[int, int, int]]:
+    """IPs, ranges and domains that signed at least ``ABUSE_SPREAD_THRESHOLD`` campaigns:
+    ``{(kind, value): (campaigns, supports, held)}``. A range with one address in it is
+    left to that address's line."""
+    threshold = current_app.config["ABUSE_SPREAD_THRESHOLD"]
+    campaigns: defaultdict[tuple[RuleKind, str], set[int]] = defaultdict(set)
+    counts: dict[tuple[RuleKind, str], list[int]] = defaultdict(lambda: [0, 0])
+    addresses: defaultdict[str, set[str]] = defaultdict(set)
+    for campaign_id, ip, canonical, suspect in rows:
+        keys = [(RuleKind.DOMAIN, email_domain(canonical))]
+        network = ip_range(ip)
+        if network:
+            keys += [(RuleKind.IP, ip), (RuleKind.IP, network)]
+            addresses[network].add(ip)
+        for key in keys:
+            campaigns[key].add(campaign_id)
+            counts[key][0] += 1
+            counts[key][1] += suspect is not None
+    return {key: (len(campaigns[key]), *counts[key]) for key in campaigns
+            if len(campaigns[key]) >= threshold
+            and not (key[1] in addresses and len(addresses[key[1]]) == 1)
+            and not _allowed(*key)}
 
 
 def _allowed(kind: RuleKind, value: str) -> bool:
     if kind == RuleKind.IP:
-        key = ip_key(value)
+        key = ip_key(value.split("/")[0])
         condition = and_(AbuseRule.kind == RuleKind.IP, AbuseRule.ip_low <= key,
                          AbuseRule.ip_high >= key) if key else None
     else:

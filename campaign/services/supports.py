@@ -67,7 +67,8 @@ def add_support(campaign_id: int, *, name: str, email: str, country: str,
                 consents_to_updates: bool = False, monthly_spend: int | None = None,
                 condition_threshold: int | None = None, pledged_brand_ids: list[int] | None = None,
                 user_id: int | None = None, ip_address: str | None = None,
-                referral: str | None = None, locale: str | None = None) -> SupportResult:
+                referral: str | None = None, locale: str | None = None,
+                stall_id: int | None = None) -> SupportResult:
     """Record one person's support, once per campaign and canonical email. Commits.
 
     A verified member supporting with their own address counts at once; anyone else gets a
@@ -78,7 +79,9 @@ def add_support(campaign_id: int, *, name: str, email: str, country: str,
 
     A new support that the allow and block lists or the per-IP limit hold
     (:func:`campaign.services.abuse.suspect_reason`) is stored as suspect: the same outcome
-    and emails as any other, but it never counts.
+    and emails as any other, but it never counts until a moderator releases it.
+    ``stall_id``: signed at that stall (the caller checked it is open), which spares the
+    support the per-IP limit for the stall's own.
     """
     campaign = _open_campaign(campaign_id)
     _check_kind_fields(campaign, condition_threshold, pledged_brand_ids)
@@ -88,7 +91,7 @@ def add_support(campaign_id: int, *, name: str, email: str, country: str,
     verified_now = owns_address and user.is_verified
     from campaign.services.abuse import ip_key, suspect_reason
 
-    suspect = suspect_reason(campaign.id, ip_address, canonical)
+    suspect = suspect_reason(campaign.id, ip_address, canonical, stall_id)
     counted_now = verified_now and suspect is None
     now = utcnow()
     new_id = insert_ignoring_conflicts(
@@ -104,7 +107,7 @@ def add_support(campaign_id: int, *, name: str, email: str, country: str,
         confirmation_sends=0 if verified_now else 1,
         condition_threshold=condition_threshold, created_at=now,
         consent_text=consent_text(campaign, is_public, consents_to_updates),
-        referral=referral, locale=locale,
+        referral=referral, locale=locale, stall_id=stall_id,
     )
     if new_id is not None:
         for brand_id in sorted(set(pledged_brand_ids or [])):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC
+
 import pycountry
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -9,6 +11,7 @@ from flask_wtf import FlaskForm
 from markupsafe import Markup, escape
 from wtforms import (
     BooleanField,
+    DateTimeLocalField,
     EmailField,
     IntegerField,
     SelectChoice,
@@ -189,3 +192,24 @@ class VictoryForm(FlaskForm):
         Length(min=20, max=10_000, message=_l("Write at least a few sentences (20 characters or more)."))],
         description=_l("Shown on the Victories page and emailed to supporters who asked for updates."))
     submit = SubmitField(_l("Declare victory"))
+
+
+class StallForm(FlaskForm):
+    """A stall: a place, a volunteer, a start and a few hours."""
+
+    place = StringField(_l("Where"), filters=[single_line], validators=[
+        DataRequired(message=_l("Say where the stall is.")),
+        Length(max=120, message=_l("Keep the place under 120 characters."))],
+        description=_l("For example: Saturday market, Main Square."))
+    volunteer = StringField(_l("Volunteer in charge"), filters=[single_line], validators=[
+        DataRequired(message=_l("Name the volunteer who runs the stall.")),
+        Length(max=100, message=_l("Keep the name under 100 characters."))])
+    opens_at = DateTimeLocalField(_l("Starts (UTC; empty: now)"), validators=[Optional()],
+                                  format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"])
+    hours = IntegerField(_l("For how many hours"), default=4, validators=[
+        DataRequired(message=_l("Say for how many hours.")),
+        NumberRange(min=1, max=12, message=_l("A stall stays open from 1 to 12 hours."))])
+    submit = SubmitField(_l("Open the stall"))
+
+    def opens_at_utc(self):
+        return self.opens_at.data.replace(tzinfo=UTC) if self.opens_at.data else None

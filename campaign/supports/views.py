@@ -8,6 +8,7 @@ from flask import (
     current_app,
     flash,
     jsonify,
+    make_response,
     redirect,
     render_template,
     request,
@@ -23,7 +24,7 @@ from flask_wtf.csrf import CSRFError, generate_csrf
 from campaign.auth.forms import ActionForm
 from campaign.extensions import csrf, db
 from campaign.i18n import current_language
-from campaign.models import Support, canonical_email
+from campaign.models import Support, canonical_email, utcnow
 from campaign.services import ServiceError
 from campaign.services import supports as service
 from campaign.supports.forms import SupportForm
@@ -96,6 +97,53 @@ def register_support_route(bp_kind: Blueprint, load) -> None:
         session["last_support"] = {"id": result.support_id, "outcome": outcome.value,
                                    "email": form.email.data}
         return redirect(url_for("supports.thanks", slug=slug), 303)
+
+
+@bp.route("/stall/<token>", methods=["GET", "POST"])
+def stall(token: str):
+    """A stall's signing page, for a device many people use in turn (a tablet at the stall).
+
+    After each support it comes back empty and keeps no trace of the last signer: nothing
+    of theirs in the page or the session, autocomplete off, never stored by the browser
+    (no-store, so Back shows nothing either), and never tied to whoever is logged in.
+    """
+    from campaign.services import stalls as stall_service
+
+    found = stall_service.stall_by_token(token)
+    if found is None or not found.campaign.is_public:
+        abort(404)
+    campaign = found.campaign
+    form = SupportForm()
+    form.adapt_to(campaign)
+    status = 200
+    if not found.is_open():
+        status = 410 if found.closed_at or found.closes_at <= utcnow() else 200
+        return _no_store(render_template("supports/stall.html", stall=found, campaign=campaign,
+                                         form=None, now=utcnow()), status)
+    if form.validate_on_submit():
+        try:
+            stall_service.sign_at_stall(found.id, form.support_data(), get_remote_address(),
+                                        current_language())
+        except service.SupportRefused as exc:
+            flash(str(exc), "error")
+            return redirect(url_for(f"{campaign.blueprint}.show", slug=campaign.slug))
+        except ServiceError as exc:
+            form.form_errors.append(str(exc))
+        else:
+            flash(_("Thank you! Look for our email and open its link: the %(support)s counts "
+                    "once you do. The form is ready for the next person.",
+                    support=campaign.support_noun), "success")
+            return redirect(url_for("supports.stall", token=token), 303)
+    if form.is_submitted():
+        status = 400
+    return _no_store(render_template("supports/stall.html", stall=found, campaign=campaign,
+                                     form=form), status)
+
+
+def _no_store(body: str, status: int):
+    response = make_response(body, status)
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.route("/form-token")

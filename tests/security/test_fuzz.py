@@ -113,7 +113,9 @@ def test_slugs_and_tokens_in_paths_never_fail(client):
 MODERATOR_FORMS = {
     "/moderation/signing/rules": ("kind", "action", "value", "note"),
     "/moderation/signing/invalidate": ("campaign", "ip", "domain", "since", "until", "reason",
-                                       "preview", "confirm"),
+                                       "preview", "confirm", "stall"),
+    "/moderation/signing/release": ("campaign", "ip", "domain", "since", "until", "reason",
+                                    "preview", "confirm", "stall", "held_reason", "support"),
 }
 
 

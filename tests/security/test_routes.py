@@ -46,18 +46,21 @@ ACCESS = {
                   "{kind}.declare_victory", "{kind}.deliver", "{kind}.escalate",
                   "{kind}.post_update", "{kind}.raise_goal", "{kind}.retry_delivery",
                   "{kind}.supporters", "{kind}.thank_you_buycott", "{kind}.close",
-                  "{kind}.renew_endorsement", "proposals.invite"],
+                  "{kind}.renew_endorsement", "proposals.invite", "{kind}.stalls",
+                  "{kind}.close_stall"],
     "moderator": ["moderation.queue", "moderation.review", "moderation.approve",
                   "moderation.reject", "moderation.approve_brand", "moderation.approve_claim",
                   "moderation.hide_comment", "moderation.reject_brand", "moderation.reject_claim",
                   "moderation.dismiss_reports", "moderation.hide_campaign", "moderation.signing",
                   "moderation.rules", "moderation.delete_rule", "moderation.invalidate",
+                  "moderation.release", "moderation.held", "moderation.decisions",
                   "brands.new", "brands.edit",
                   "brands.add_certification"],
     "brand_member": ["brands.inbox", "proposals.set_status"],
     "token": ["privacy.show", "privacy.download", "privacy.erase",
               "deliveries.show", "deliveries.download", "deliveries.verdict", "supports.confirm",
-              "supports.unsubscribe", "supports.withdraw", "auth.verify", "auth.reset_password",
+              "supports.unsubscribe", "supports.withdraw", "supports.stall", "auth.verify",
+              "auth.reset_password",
               "brands.verify_claim", "accounts.unsubscribe"],
 }
 #: POSTs that must work without a CSRF token (RFC 8058 one-click unsubscribe from mail clients).
@@ -113,7 +116,7 @@ def url_for_rule(rule, world) -> str:
               "token": "forged-token", "campaign_id": campaign.id, "brand_id": world["brand"].id,
               "member_id": 1, "comment_id": world["comment"].id, "support_id": world["support"].id,
               "delivery_id": world["delivery"].id, "invitation_id": 1, "response_id": 1,
-              "endorsement_id": 1, "rule_id": 1,
+              "endorsement_id": 1, "rule_id": 1, "stall_id": 1,
               "name": "signatures.csv" if "download" in rule.endpoint else "x.eml"}
     url = rule.rule
     for name in re.findall(r"<(?:[^:<>]+:)?(\w+)>", url):
