@@ -109,6 +109,15 @@ def test_a_support_over_the_ip_limit_is_stored_thanked_alike_and_never_counted(
     assert sign(petition, 2, ip="192.0.2.50").suspect is None
 
 
+def test_a_person_sending_the_form_again_is_not_held_as_a_second_one(app):
+    """A request that failed after the limit recorded it (a 503 while the database failed
+    over) is sent again by its person from the same address: still one person, not held."""
+    petition = make_campaign()
+    assert abuse.suspect_reason(petition.id, STALL, "ada@example.org") is None  # the lost try
+    assert sign(petition, 1, email="ada@example.org").suspect is None
+    assert sign(petition, 2, email="bob@example.org").suspect == Suspect.RATE_LIMIT
+
+
 def test_the_sustained_limit_holds_the_sixth_in_five_minutes(app):
     app.config["RATELIMIT_SUPPORT"] = "5 per 5 minutes"
     petition = make_campaign()

@@ -226,13 +226,17 @@ def suspect_reason(campaign_id: int, ip_address: str | None, canonical: str,
         return _BLOCKED[rule.kind] if rule.action == RuleAction.BLOCK else None
     if stall_id is not None:
         return Suspect.STALL_LIMIT if over_stall_limit(stall_id) else None
-    if over_ip_limit(campaign_id, ip_address):
+    if over_ip_limit(campaign_id, ip_address, canonical):
         return Suspect.RATE_LIMIT
     return None
 
 
-def over_ip_limit(campaign_id: int, ip_address: str | None) -> bool:
-    """Record one support from ``ip_address`` on the campaign; True if that is over a limit.
+def over_ip_limit(campaign_id: int, ip_address: str | None, canonical: str) -> bool:
+    """Record one support from ``ip_address`` on the campaign by the person at ``canonical``;
+    True if that is over a limit.
+
+    A person is counted once per IP and campaign: one who sends the form again (after a 503
+    during a failover, say) replaces their own attempt instead of being held as a second one.
 
     One round trip: a sorted set of recent attempts (trimmed to what the longest window and
     largest amount need) is appended to and counted per window in a MULTI. When Redis is
@@ -246,7 +250,7 @@ def over_ip_limit(campaign_id: int, ip_address: str | None) -> bool:
     key = limit_key(ip_address)
     if key is None:
         return False
-    return _over_limits(f"groundswell:signing:{campaign_id}:{key}", limits)
+    return _over_limits(f"groundswell:signing:{campaign_id}:{key}", limits, who=canonical)
 
 
 def over_stall_limit(stall_id: int) -> bool:
@@ -276,8 +280,9 @@ def limit_key(address: str | None) -> str | None:
     return str(ipaddress.ip_network(f"{ip}/64", strict=False))
 
 
-def _over_limits(key: str, limits: list) -> bool:
-    """Record one attempt under ``key``; True if that is over one of ``limits``."""
+def _over_limits(key: str, limits: list, who: str | None = None) -> bool:
+    """Record one attempt under ``key`` (by ``who``: theirs replaces their earlier one); True if
+    that is over one of ``limits``."""
     from campaign.queue import redis_connection
 
     longest = max(limit.get_expiry() for limit in limits)
@@ -285,7 +290,7 @@ def _over_limits(key: str, limits: list) -> bool:
     now = utcnow().timestamp()
     try:
         pipe = redis_connection().pipeline(transaction=True)
-        pipe.zadd(key, {f"{now:.6f}:{uuid.uuid4().hex[:8]}": now})
+        pipe.zadd(key, {who or f"{now:.6f}:{uuid.uuid4().hex[:8]}": now})
         pipe.zremrangebyscore(key, "-inf", now - longest)
         pipe.zremrangebyrank(key, 0, -keep - 1)
         for limit in limits:
