@@ -32,7 +32,8 @@ FRESH_COOKIE = "gs_fresh"
 READ_REPLICA: ContextVar[bool] = ContextVar("read_replica", default=False)
 
 _KIND_BLUEPRINTS = {"petitions", "boycotts", "buycotts", "proposals"}
-_PUBLIC_ENDPOINTS = {"main.index", "campaigns.browse", "brands.index", "brands.show"}
+_PUBLIC_ENDPOINTS = {"main.home", "main.victories", "campaigns.browse", "brands.index",
+                     "brands.show"}
 
 _SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 

@@ -259,3 +259,13 @@ def test_queue_and_limits_follow_a_sentinel_failover(sentinel_set, tmp_path):
         from campaign.extensions import limiter
 
         assert limiter.storage.check()
+
+
+@pytest.mark.app_config(TRUSTED_HOSTS=["groundswell.test"])
+def test_a_host_not_trusted_is_refused_with_400_not_500(client):
+    """Behind a load balancer, a health check or request naming another Host is refused
+    plainly (the refusal comes before routing, so no page with links can be built)."""
+    assert client.get("/", headers={"Host": "elsewhere.example"}).status_code == 400
+    response = client.get("/api/v1/campaigns", headers={"Host": "elsewhere.example"})
+    assert response.status_code == 400 and response.json["error"]["status"] == 400
+    assert client.get("/healthz", headers={"Host": "groundswell.test"}).status_code == 200

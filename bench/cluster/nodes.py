@@ -73,9 +73,16 @@ class PgNode:
     def url(self, database: str = "postgres", host: str | None = None) -> str:
         return f"postgresql://postgres@{host or self.host}:{self.port}/{database}"
 
-    def _run(self, args: list[str], timeout: float = 120) -> str:
-        result = subprocess.run([*_netns_prefix(self.netns), *args], capture_output=True,
-                                text=True, timeout=timeout, user=self.user, group=self.user)
+    def _run(self, args: list[str], timeout: float = 120, in_netns: bool = False) -> str:
+        """Run a server command as the server's user; ``in_netns``: inside the host's network
+        namespace (the server started by it listens there)."""
+        user = {"user": self.user, "group": self.user} if self.user else {}
+        if in_netns and self.netns:
+            # Entering a namespace needs root: enter it, then drop to the server's user.
+            args = [*_netns_prefix(self.netns), *(["runuser", "-u", self.user, "--"]
+                                                  if self.user else []), *args]
+            user = {}
+        result = subprocess.run(args, capture_output=True, text=True, timeout=timeout, **user)
         if result.returncode != 0:
             raise NodeError(f"{self.name}: {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
         return result.stdout
@@ -112,7 +119,7 @@ class PgNode:
 
     def start(self) -> None:
         self._run([pg_bin("pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-w",
-                   "-t", "60", "start"])
+                   "-t", "60", "start"], in_netns=True)
 
     def stop(self, mode: str = "fast") -> None:
         if (self.data / "postmaster.pid").exists():
