@@ -119,7 +119,8 @@ defaults
     retries 3
     option redispatch
     retry-on conn-failure empty-response response-timeout
-    option forwardfor
+    # The bench and the cluster run give each simulated supporter an address of its own.
+    option forwardfor if-none
 frontend web
     bind {lb}:80
     default_backend app
