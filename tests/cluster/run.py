@@ -74,14 +74,20 @@ class Run:
     def _send(self, conn, method: str, path: str, body: str | None, headers: dict,
               what: str):
         """One request through the load balancer; returns (connection, status, body)."""
-        try:
-            conn = conn or http.client.HTTPConnection(address("lb"), 80, timeout=30)
-            conn.request(method, path, body=body, headers=headers)
-            response = conn.getresponse()
-            data = response.read()
-        except OSError:
-            self.record(Answer(time.time(), 0, what))
-            return None, 0, b""
+        for fresh in (conn is None, True):
+            try:
+                conn = conn if not fresh else http.client.HTTPConnection(address("lb"), 80, timeout=30)
+                conn.request(method, path, body=body, headers=headers)
+                response = conn.getresponse()
+                data = response.read()
+                break
+            except OSError:
+                conn.close()
+                if fresh:
+                    self.record(Answer(time.time(), 0, what))
+                    return None, 0, b""
+                # A kept-alive connection the balancer closed: a browser opens a new one and
+                # sends again, and so does this supporter.
         # The app's own 503 says when to come back; one made by HAProxy does not.
         made_by_lb = response.status >= 500 and response.getheader("Retry-After") is None
         self.record(Answer(time.time(), response.status, what, made_by_lb))
@@ -137,8 +143,9 @@ class Run:
                 try:
                     pending = db.session.execute(
                         select(Support).where(Support.confirmed_at.is_(None))).scalars().all()
+                    # Every tenth stays pending: its confirmation email must still go out.
                     links = [(s.id, f"/supports/confirm/{support_token('confirm-support', s)}")
-                             for s in pending if s.id not in done]
+                             for s in pending if s.id not in done and s.id % 10 != 9]
                     db.session.commit()
                 except Exception:  # noqa: BLE001 - the database is being failed over
                     db.session.rollback()
@@ -295,8 +302,9 @@ class Run:
         confirmations = Counter(r for r, m, subject, _n in rows if subject.startswith("Confirm"))
         sends = {x.email.lower(): x.confirmation_sends for x in supports}
         extra = {r: n for r, n in confirmations.items() if n > max(1, sends.get(r, 1))}
-        missing = [x.email for x in supports
-                   if x.confirmation_sends and not confirmations.get(x.email.lower())]
+        # Who was still pending when the mail went (every tenth, at least) got it once.
+        missing = [x.email for x in supports if x.confirmed_at is None
+                   and x.confirmation_sends and not confirmations.get(x.email.lower())]
         c["one email per recipient and event"] = {
             "ok": not twice and not extra and not missing, "messages": sum(received.values()),
             "received twice": dict(list(twice.items())[:10]), "extra confirmations": extra,
