@@ -11,7 +11,7 @@ COMPILED_CATALOGUES := $(CATALOGUES:.po=.mo)
 BABEL_KEYWORDS := -k _l -k lazy_gettext
 
 .PHONY: run test install browser loadgen bench chaos lint lock clean translations cluster \
-	cluster-chaos cluster-deps
+	cluster-chaos cluster-bench cluster-deps
 
 run: install
 	$(PY) -m campaign.launcher
@@ -77,6 +77,10 @@ cluster: install cluster-deps
 # The same topology broken on purpose, full size, printing its figures (make test runs it small).
 cluster-chaos: install loadgen cluster-deps
 	CLUSTER_SIZE=full $(PY) -m pytest tests/cluster -m cluster -s $(PYTEST_ARGS)
+
+# Signing and page throughput through the load balancer with 1, 2 and 3 app hosts, replica lag.
+cluster-bench: install loadgen cluster-deps
+	$(PY) -m bench.cluster.throughput $(BENCH_ARGS)
 
 # HAProxy, Redis and Sentinel (Debian's packages) for the cluster; install them when we can.
 cluster-deps:

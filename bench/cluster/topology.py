@@ -268,11 +268,17 @@ class Cluster:
             "--worker-class", "gthread", "--timeout", "60", "--graceful-timeout", "5",
             "--log-level", "warning"])
 
-    def start_lb(self) -> None:
-        servers = "\n".join(f"    server {h} {address(h)}:{WEB_PORT}" for h in self.apps)
+    def start_lb(self, hosts: list[str] | None = None) -> None:
+        servers = "\n".join(f"    server {h} {address(h)}:{WEB_PORT}" for h in hosts or self.apps)
         conf = self.dir / "haproxy.cfg"
         conf.write_text(HAPROXY_CONFIG.format(lb=address("lb"), servers=servers))
         self.spawn("lb", "lb", ["haproxy", "-db", "-f", str(conf)])
+
+    def set_backends(self, hosts: list[str]) -> None:
+        """The load balancer sends to ``hosts`` only (restarted with them, then healthy)."""
+        self.procs.pop("lb").stop()
+        self.start_lb(hosts)
+        self.wait_healthy(hosts)
 
     def lb_status(self) -> dict[str, str]:
         """Each app host's state as HAProxy sees it (UP, DOWN, …), from its stats CSV."""

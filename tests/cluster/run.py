@@ -152,6 +152,8 @@ class Run:
                     time.sleep(0.5)
                     continue
                 for support_id, path in links:
+                    if self.stop.is_set():
+                        return
                     conn, status, body = self._send(conn, "GET", path, None,
                                                     {"Host": address("lb")}, "confirm")
                     if status == 200:
@@ -240,14 +242,22 @@ class Run:
         return any(f.started <= at <= (f.healed or float("inf")) + WINDOW_GRACE for f in self.faults)
 
     def unfinished(self) -> dict[str, int]:
-        from sqlalchemy import func, select
+        from sqlalchemy import String, cast, exists, func, literal, select
 
         from campaign.extensions import db
-        from campaign.models import CountDelta, FanoutBatch, Milestone, Notice
+        from campaign.models import CountDelta, FanoutBatch, MailReceipt, Milestone, Notice, Support
         from campaign.queue import get_queue
 
         s = db.session
+        key = (literal("confirm-support:") + cast(Support.id, String) + literal(":")
+               + cast(Support.confirmation_sends, String))
         left = {
+            # A job Redis lost in its failover is enqueued again by the sweeper.
+            "confirmation emails not sent": s.execute(
+                select(func.count()).select_from(Support)
+                .where(Support.confirmed_at.is_(None), Support.withdrawn_at.is_(None),
+                       Support.confirmation_sends > 0,
+                       ~exists().where(MailReceipt.key == key))).scalar_one(),
             "count deltas not folded": s.execute(select(func.count()).select_from(CountDelta)).scalar_one(),
             "milestones not notified": s.execute(select(func.count()).select_from(Milestone)
                                                  .where(Milestone.notified_at.is_(None))).scalar_one(),
@@ -388,7 +398,7 @@ def main(argv: list[str] | None = None) -> int:
             t.join(max(1.0, size["deadline"] - (time.monotonic() - started) - 120))
         log(f"Signing done: {len(run.acknowledged)} acknowledged. Waiting for the work to finish…")
         time.sleep(3)
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 150
         while run.unfinished() and time.monotonic() < deadline:
             time.sleep(2)
         run.stop.set()
@@ -407,6 +417,14 @@ def main(argv: list[str] | None = None) -> int:
         log("Stopped.")
         return 130
     finally:
+        failed = not all(c["ok"] for c in figures.get("checks", {}).values()) or "checks" not in figures
+        if failed:  # what the app hosts and workers said, for the report
+            for name, proc in cluster.procs.items():
+                if name.startswith(("app", "worker")):
+                    warnings = [ln for ln in proc.tail(400).splitlines() if "WARNING" in ln
+                                or "ERROR" in ln or "Error" in ln]
+                    if warnings:
+                        log(f"{name}: " + "\n  ".join(warnings[-8:]))
         cluster.stop()
     print(json.dumps(figures, indent=1, default=str), flush=True)
     if args.out:
