@@ -115,7 +115,7 @@ defaults
     timeout connect 2s
     timeout client 60s
     timeout server 60s
-    timeout check 2s
+    timeout check 5s
     retries 3
     option redispatch
     retry-on conn-failure empty-response response-timeout
@@ -131,7 +131,7 @@ backend app
     option httpchk
     http-check send meth GET uri /healthz ver HTTP/1.1 hdr Host {lb}
     http-check expect status 200
-    default-server inter 500ms fall 2 rise 2 check
+    default-server inter 500ms fall 3 rise 2 check
 {servers}
 """
 

@@ -23,7 +23,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
-from bench.cluster.topology import Cluster, address, cut_from_database
+from bench.cluster.topology import Cluster, address, cut_from_database, reconnect_to_database
 
 SIZES = {
     # signers, signing threads, the run's bound, seconds between failures, seconds of signing
@@ -64,6 +64,7 @@ class Run:
     confirmed: set[int] = field(default_factory=set)
     stop: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    rejoined: dict[str, float] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ load
 
@@ -211,6 +212,15 @@ class Run:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.popen.wait(10)
         self.until(fault, lambda: self.lb_says(host, "DOWN") and self.signed_since(fault.started))
+        self.rejoin(host, self.cluster.start_app)
+
+    def rejoin(self, host: str, action) -> None:
+        """What a process manager (or an operator) does next: the host back in rotation."""
+        started = time.monotonic()
+        action(host)
+        self.cluster.wait_healthy([host], timeout=120)
+        self.rejoined[host] = round(time.monotonic() - started, 1)
+        self.log(f"  {host} back in rotation after {self.rejoined[host]:.1f} s")
 
     def fail_over_redis(self) -> None:
         fault = Fault("Redis primary killed, Sentinel failover", time.time())
@@ -235,6 +245,7 @@ class Run:
         self.log(f"Cutting {host} off from both database hosts…")
         cut_from_database(host)
         self.until(fault, lambda: self.lb_says(host, "DOWN") and self.signed_since(fault.started))
+        self.rejoin(host, reconnect_to_database)
 
     # ------------------------------------------------------------------ checks
 
@@ -410,6 +421,7 @@ def main(argv: list[str] | None = None) -> int:
             time.sleep(2)
         db.session.remove()
         figures["faults"] = [{"fault": f.name, "healed in s": f.seconds} for f in run.faults]
+        figures["back in rotation after s"] = run.rejoined
         figures["checks"] = run.checks(list(campaigns.ids.values()))
         figures["answers"] = dict(Counter(a.status for a in run.answers))
         figures["seconds"] = round(time.monotonic() - started, 1)
