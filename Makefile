@@ -10,12 +10,13 @@ CATALOGUES := $(wildcard $(TRANSLATIONS)/*/LC_MESSAGES/messages.po)
 COMPILED_CATALOGUES := $(CATALOGUES:.po=.mo)
 BABEL_KEYWORDS := -k _l -k lazy_gettext
 
-.PHONY: run test install browser loadgen bench chaos lint lock clean translations
+.PHONY: run test install browser loadgen bench chaos lint lock clean translations cluster \
+	cluster-chaos cluster-bench cluster-deps
 
 run: install
 	$(PY) -m campaign.launcher
 
-test: install browser loadgen node_modules/axe-core/axe.min.js
+test: install browser loadgen cluster-deps node_modules/axe-core/axe.min.js
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # axe-core (accessibility checks in the browser tests), from the npm registry, as locked.
@@ -66,6 +67,33 @@ bench: install loadgen
 # minutes, printing its figures. `make test` runs the same suite small (CHAOS_SIZE=small).
 chaos: install loadgen
 	CHAOS_SIZE=full $(PY) -m pytest tests/chaos -m chaos -s $(PYTEST_ARGS)
+
+# The production topology on this machine (bench/cluster/topology.py): a network namespace per
+# host, HAProxy, three app hosts, PostgreSQL primary and replica, Redis with Sentinel, workers
+# on two hosts. Needs root. Ctrl-C stops it all.
+cluster: install cluster-deps
+	$(PY) -m bench.cluster
+
+# The same topology broken on purpose, full size, printing its figures (make test runs it small).
+cluster-chaos: install loadgen cluster-deps
+	CLUSTER_SIZE=full $(PY) -m pytest tests/cluster -m cluster -s $(PYTEST_ARGS)
+
+# Signing and page throughput through the load balancer with 1, 2 and 3 app hosts, replica lag.
+cluster-bench: install loadgen cluster-deps
+	$(PY) -m bench.cluster.throughput $(BENCH_ARGS)
+
+# HAProxy, Redis and Sentinel (Debian's packages) for the cluster; install them when we can.
+cluster-deps:
+	@command -v haproxy >/dev/null 2>&1 && command -v redis-sentinel >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "Installing HAProxy, Redis and Sentinel for the cluster (apt-get)…"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+				iproute2 haproxy redis-server redis-sentinel >/dev/null; \
+		else \
+			echo "The cluster needs root and HAProxy, redis-server and redis-sentinel."; \
+			echo "Install them (Debian/Ubuntu: sudo apt-get install haproxy redis-server redis-sentinel)."; \
+			exit 1; \
+		fi; }
 
 # The benchmarks drive load with wrk (Debian's package); install it when we can, else say what to do.
 loadgen:

@@ -68,9 +68,10 @@ class CountingHandler:
 
 def main() -> None:
     port = int(sys.argv[1])
+    host = sys.argv[2] if len(sys.argv) > 2 else "127.0.0.1"  # a cluster's mail host
     handler = CountingHandler()
     # The app opens one connection per email: keep the listen backlog deep for bursts.
-    controller = Controller(handler, hostname="127.0.0.1", port=port, ready_timeout=10)
+    controller = Controller(handler, hostname=host, port=port, ready_timeout=10)
     controller.start()
     print(json.dumps({"ready": True, "port": port}), flush=True)
     try:

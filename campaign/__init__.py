@@ -11,8 +11,10 @@ from flask_babel import lazy_gettext
 from sqlalchemy import event
 from sqlalchemy.exc import DBAPIError
 
-from campaign.config import ROOT, config_class, load_environment
+from campaign import replica
+from campaign.config import ROOT, config_class, load_environment, sqlalchemy_url
 from campaign.extensions import csrf, db, limiter, login_manager, migrate
+from campaign.queue import limiter_storage_uri
 
 
 def create_app(config: str | Mapping | None = None) -> Flask:
@@ -55,7 +57,12 @@ def create_app(config: str | Mapping | None = None) -> Flask:
 
 
 def register_extensions(app: Flask) -> None:
+    if app.config.get("DATABASE_REPLICA_URL"):
+        app.config.setdefault("SQLALCHEMY_BINDS", {})[replica.REPLICA] = {
+            "url": sqlalchemy_url(app.config["DATABASE_REPLICA_URL"]),
+            **app.config["SQLALCHEMY_ENGINE_OPTIONS"]}
     db.init_app(app)
+    replica.register(app)
     migrate.init_app(app, db, directory=str(Path(ROOT, "migrations")), compare_type=True,
                     render_as_batch=True)
     csrf.init_app(app)
@@ -64,11 +71,7 @@ def register_extensions(app: Flask) -> None:
     login_manager.login_message = lazy_gettext("Please log in to continue.")
     login_manager.localize_callback = str  # the lazy message, in the visitor's language
     login_manager.login_message_category = "info"
-    redis_url = app.config["REDIS_URL"]
-    # limits names a Redis unix socket "redis+unix://"; redis-py calls it "unix://".
-    if redis_url.startswith("unix://"):
-        redis_url = "redis+" + redis_url
-    app.config.setdefault("RATELIMIT_STORAGE_URI", redis_url)
+    app.config.setdefault("RATELIMIT_STORAGE_URI", limiter_storage_uri(app.config))
     limiter.init_app(app)
 
     @app.teardown_appcontext

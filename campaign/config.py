@@ -20,6 +20,16 @@ class Config:
     SQLALCHEMY_DATABASE_URI: str | None = None
     SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
     REDIS_URL: str | None = None
+    # Redis through Sentinel (production with failover): "host:port,host:port" of the
+    # sentinels and the name of the service they watch; used instead of REDIS_URL when set.
+    REDIS_SENTINELS: list[tuple[str, int]] | None = None
+    REDIS_SERVICE = "groundswell"
+    # A PostgreSQL streaming replica the public pages, the API and count.json may read from
+    # (see campaign/replica.py): skipped while it lags more than REPLICA_MAX_LAG_SECONDS; a
+    # browser that changed something reads the primary for REPLICA_READ_YOUR_WRITES_SECONDS.
+    DATABASE_REPLICA_URL: str | None = None
+    REPLICA_MAX_LAG_SECONDS = 5.0
+    REPLICA_READ_YOUR_WRITES_SECONDS = 15
     # file:// (a folder of .eml files) or smtp://user:pass@host:port (smtps:// for TLS).
     MAIL_URL: str | None = None
     MAIL_FROM = "Groundswell <no-reply@groundswell.localhost>"
@@ -137,10 +147,11 @@ class ProductionConfig(Config):
     def finalise(self, app) -> None:
         missing = [
             name
-            for name in ("SECRET_KEY", "SQLALCHEMY_DATABASE_URI", "REDIS_URL", "MAIL_URL",
-                         "DELIVERY_STORAGE")
+            for name in ("SECRET_KEY", "SQLALCHEMY_DATABASE_URI", "MAIL_URL", "DELIVERY_STORAGE")
             if not app.config.get(name)
         ]
+        if not (app.config.get("REDIS_URL") or app.config.get("REDIS_SENTINELS")):
+            missing.append("REDIS_URL")
         if missing:
             raise RuntimeError(
                 "Production configuration is missing: "
@@ -161,6 +172,11 @@ _FROM_ENV = {
     "SECRET_KEY": ("SECRET_KEY", str),
     "DATABASE_URL": ("SQLALCHEMY_DATABASE_URI", str),
     "REDIS_URL": ("REDIS_URL", str),
+    "REDIS_SENTINELS": ("REDIS_SENTINELS", lambda v: parse_host_ports(v, 26379)),
+    "REDIS_SERVICE": ("REDIS_SERVICE", str),
+    "DATABASE_REPLICA_URL": ("DATABASE_REPLICA_URL", str),
+    "REPLICA_MAX_LAG_SECONDS": ("REPLICA_MAX_LAG_SECONDS", float),
+    "REPLICA_READ_YOUR_WRITES_SECONDS": ("REPLICA_READ_YOUR_WRITES_SECONDS", int),
     "MAIL_URL": ("MAIL_URL", str),
     "MAIL_FROM": ("MAIL_FROM", str),
     "PUBLIC_URL": ("PUBLIC_URL", str),
@@ -203,14 +219,28 @@ def load_environment(app) -> None:
         value = os.environ.get(env_name)
         if value:
             app.config[key] = convert(value)
-    url = app.config.get("SQLALCHEMY_DATABASE_URI") or ""
-    # Heroku-style URLs name the old driver; we use psycopg 3.
+    for key in ("SQLALCHEMY_DATABASE_URI", "DATABASE_REPLICA_URL"):
+        if app.config.get(key):
+            app.config[key] = sqlalchemy_url(app.config[key])
+
+
+def sqlalchemy_url(url: str) -> str:
+    """A PostgreSQL URL naming psycopg 3 (Heroku-style URLs name the old driver)."""
     if url.startswith("postgres://"):
         url = "postgresql://" + url[len("postgres://") :]
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://") :]
-    if url:
-        app.config["SQLALCHEMY_DATABASE_URI"] = url
+    return url
+
+
+def parse_host_ports(value: str, default_port: int) -> list[tuple[str, int]]:
+    """``"a:26379,b"`` → ``[("a", 26379), ("b", default_port)]``."""
+    pairs = []
+    for item in value.split(","):
+        host, _, port = item.strip().rpartition(":") if ":" in item else (item.strip(), "", "")
+        if host:
+            pairs.append((host, int(port) if port else default_port))
+    return pairs
 
 
 def _instance_secret(path: Path) -> str:

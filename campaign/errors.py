@@ -3,7 +3,16 @@ of the database or Redis is a 503 that says to try again, never a 500."""
 
 import logging
 
-from flask import Flask, jsonify, make_response, render_template, request
+from flask import (
+    Flask,
+    current_app,
+    has_request_context,
+    jsonify,
+    make_response,
+    render_template,
+    request,
+)
+from flask.globals import request_ctx
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
@@ -48,6 +57,10 @@ def render_error(code: int, detail: str | None = None):
         with force_locale("en"):
             message = str(detail or title)
         return jsonify(error={"status": code, "message": message}), code
+    if has_request_context() and request_ctx.url_adapter is None:
+        # A request refused before routing (a Host not in TRUSTED_HOSTS) has no URL adapter:
+        # the page's links cannot be built, so the answer is plain text.
+        return current_app.response_class(f"{title}\n", status=code, mimetype="text/plain")
     return render_template("errors/error.html", code=code, title=title, text=detail or text), code
 
 

@@ -2,8 +2,9 @@
 
 from datetime import timedelta
 
-from flask import Blueprint, render_template
-from sqlalchemy import func
+from flask import Blueprint, current_app, render_template
+from sqlalchemy import func, text
+from sqlalchemy.exc import DBAPIError
 
 from campaign.extensions import db
 from campaign.models import (
@@ -74,3 +75,18 @@ def victories():
         .order_by(Campaign.won_at.desc()).limit(50)
     ).scalars().all()
     return render_template("main/victories.html", won=won, timeline=timeline)
+
+
+@bp.route("/healthz")
+def health():
+    """For a load balancer's health check: 200 while this host reaches its database, else
+    503, so a host cut off from the database is taken out of rotation."""
+    try:
+        db.session.execute(text("SELECT 1"))
+    except DBAPIError:
+        db.session.rollback()
+        return current_app.response_class("database unreachable\n", status=503,
+                                          mimetype="text/plain")
+    response = current_app.response_class("ok\n", mimetype="text/plain")
+    response.cache_control.no_store = True
+    return response

@@ -1,0 +1,54 @@
+"""The production topology survives its failures (see :mod:`tests.cluster.run`): an app host
+killed, a Redis failover through Sentinel, a PostgreSQL promotion, an app host cut off from the
+database, all while supporters sign and confirm through the load balancer. ``make test`` runs
+it small (root is needed for the network namespaces: CI and these machines run as root);
+``make cluster-chaos`` runs it full and prints its figures."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+TIMEOUTS = {"small": 600, "full": 1500}
+
+
+@pytest.mark.cluster
+def test_the_cluster_heals_every_failure_and_loses_nothing(tmp_path):
+    if os.geteuid() != 0:
+        pytest.fail("The cluster run makes a network namespace per host and needs root "
+                    "(run `make test` as root, as CI does).")
+    size = os.environ.get("CLUSTER_SIZE", "small")
+    out = tmp_path / "cluster.json"
+    env = {k: v for k, v in os.environ.items() if k not in ("GROUNDSWELL_ENV", "XDG_RUNTIME_DIR")}
+    lines = []
+    with subprocess.Popen([sys.executable, "-m", "tests.cluster.run", "--size", size,
+                           "--out", str(out)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True) as proc:
+        timer = threading.Timer(TIMEOUTS[size], proc.send_signal, [signal.SIGTERM])
+        timer.start()
+        try:
+            for line in proc.stdout:
+                lines.append(line)
+                print(line, end="", flush=True)
+            proc.wait(60)
+        finally:
+            timer.cancel()
+    output = "".join(lines)
+    assert proc.returncode != 130, f"the cluster run took more than {TIMEOUTS[size]} s"
+    assert out.exists(), output[-4000:]
+    figures = json.loads(out.read_text())
+    failed = {name: check for name, check in figures["checks"].items() if not check["ok"]}
+    assert not failed, json.dumps(failed, indent=1, default=str)[:4000]
+    # Each failure happened and healed.
+    assert [f["fault"].split()[0] for f in figures["faults"]] == ["app", "Redis", "PostgreSQL", "app"]
+    assert all(f["healed in s"] is not None for f in figures["faults"]), figures["faults"]
+    assert figures["checks"]["no acknowledged support lost"]["acknowledged"] > 0
+    assert proc.returncode == 0, output[-4000:]
