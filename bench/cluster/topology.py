@@ -239,16 +239,18 @@ class Cluster:
         storage.mkdir(exist_ok=True)
         keep = {k: v for k, v in os.environ.items()
                 if k in ("PATH", "LANG", "LC_ALL", "HOME", "VIRTUAL_ENV", "PYTHONPATH")}
+        # tcp_user_timeout: a connection whose packets go unanswered (a host cut off) fails in
+        # seconds instead of hanging on TCP's retransmissions for minutes.
         primary = (f"postgresql://postgres@/{DB_NAME}?host={address('pg1')}:5432"
                    f"&host={address('pg2')}:5432&target_session_attrs=read-write"
-                   "&connect_timeout=2")
+                   "&connect_timeout=2&tcp_user_timeout=3000")
         self.env = {
             **keep,
             "GROUNDSWELL_ENV": "production",
             "SECRET_KEY": secrets.token_urlsafe(48),
             "DATABASE_URL": primary,
             "DATABASE_REPLICA_URL": f"postgresql://postgres@{address('pg2')}:5432/{DB_NAME}"
-                                    "?connect_timeout=2",
+                                    "?connect_timeout=2&tcp_user_timeout=3000",
             "REDIS_SENTINELS": ",".join(f"{n.host}:{n.port}" for n in self.sentinels),
             "REDIS_SERVICE": SERVICE,
             "MAIL_URL": f"smtp://{address('mail')}:2525",

@@ -320,7 +320,9 @@ class Run:
         received = Counter((r, m) for r, m, _s, n in rows for _ in range(n))
         twice = {f"{r} {m}": n for (r, m), n in received.items() if n > 1}
         receipts = dict(s.execute(select(MailReceipt.key, MailReceipt.recipient)).all())
-        confirmations = Counter(r for r, m, subject, _n in rows if subject.startswith("Confirm"))
+        # A confirmation email is known by its Message-ID, made from its receipt's key.
+        confirmation_ids = {receipt_message_id(k) for k in receipts if k.startswith("confirm-support:")}
+        confirmations = Counter(r for r, m, _subject, _n in rows if m in confirmation_ids)
         sends = {x.email.lower(): x.confirmation_sends for x in supports}
         extra = {r: n for r, n in confirmations.items() if n > max(1, sends.get(r, 1))}
         # Who was still pending when the mail went (every tenth, at least) got it once.
