@@ -10,14 +10,28 @@ CATALOGUES := $(wildcard $(TRANSLATIONS)/*/LC_MESSAGES/messages.po)
 COMPILED_CATALOGUES := $(CATALOGUES:.po=.mo)
 BABEL_KEYWORDS := -k _l -k lazy_gettext
 
-.PHONY: run test install browser loadgen bench chaos lint lock clean translations cluster \
-	cluster-chaos cluster-bench cluster-deps
+.PHONY: run test test-fast install browser loadgen bench chaos lint lock clean translations \
+	cluster cluster-chaos cluster-bench cluster-deps
 
 run: install
 	$(PY) -m campaign.launcher
 
+# Two lanes, one after the other. First every test but the system lane, spread over
+# PYTEST_WORKERS processes (pytest-xdist; each has its own Redis and PostgreSQL); then the
+# system lane (the chaos, cluster and bench smoke runs, each starting a production shape of its own)
+# alone, so that it has the cores to itself. Exit status 5 is "no test selected" (a -k that
+# picks tests of one lane only).
+PYTEST_WORKERS ?= 2
+PYTEST_PARALLEL := $(if $(filter-out 0 1,$(PYTEST_WORKERS)),-n $(PYTEST_WORKERS) --dist loadfile)
+PYTEST_LANE = $(PY) -m pytest $(1) $(PYTEST_ARGS) || [ $$? -eq 5 ]
+
 test: install browser loadgen cluster-deps node_modules/axe-core/axe.min.js
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(call PYTEST_LANE,-m "not system" $(PYTEST_PARALLEL))
+	$(call PYTEST_LANE,-m system)
+
+# The inner loop: no browser, no system lane.
+test-fast: install
+	$(call PYTEST_LANE,-m "not browser and not system" $(PYTEST_PARALLEL))
 
 # axe-core (accessibility checks in the browser tests), from the npm registry, as locked.
 node_modules/axe-core/axe.min.js: package-lock.json

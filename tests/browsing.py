@@ -6,10 +6,14 @@ import contextvars
 from pathlib import Path
 
 from campaign.extensions import db
-from tests.conftest import work_queues
 from tests.factories import PASSWORD
+from tests.helpers import work_queues
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+#: axe-core, from the npm registry (`make test` runs npm ci).
+AXE = Path(__file__).resolve().parent.parent / "node_modules" / "axe-core" / "axe.min.js"
+#: The two widths every page is looked at.
+WIDTHS = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 800}}
 
 
 def run_worker(app) -> None:
@@ -30,3 +34,21 @@ def log_in(page, base: str, email: str) -> None:
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
     page.get_by_text("Welcome back").wait_for()
+
+
+def check(page, name: str, width: str) -> list[str]:
+    """Screenshot ``page`` into test-artifacts/pages/ and return what axe-core and a page
+    wider than its window find wrong (serious and critical violations only)."""
+    folder = ARTIFACTS / "pages"
+    folder.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(folder / f"{name}-{width}.png"), full_page=True)
+    page.add_script_tag(path=str(AXE))
+    assert page.evaluate("typeof axe.run") == "function"
+    overflow = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+    wider = [f"{name} ({width}) is {overflow[0]} px wide in a {overflow[1]} px window"
+             ] if overflow[0] > overflow[1] else []
+    violations = page.evaluate(
+        "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
+        ".filter(v => ['serious', 'critical'].includes(v.impact))"
+        ".map(v => v.id + ': ' + v.help + ' at ' + v.nodes.map(n => n.target.join(' ')).join(', '))")
+    return wider + [f"{name} ({width}) {v}" for v in violations]

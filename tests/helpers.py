@@ -1,4 +1,5 @@
-"""Helpers the tests share: forms with CSRF, logging in, reading mail."""
+"""Helpers the tests share: forms with CSRF, logging in, reading mail, an SMTP collector,
+running the queues with a real worker, reading a stored count."""
 
 from __future__ import annotations
 
@@ -6,6 +7,9 @@ import re
 from email import policy
 from email.parser import BytesParser
 from pathlib import Path
+
+from campaign.extensions import db
+from campaign.models import Campaign
 
 
 def read_outbox(folder: Path) -> list:
@@ -52,3 +56,46 @@ def login(client, email: str, password: str = "correct horse battery"):
     response = post_form(client, "/login", {"email": email, "password": password})
     assert response.status_code == 302, response.get_data(as_text=True)
     return response
+
+
+def cached_count(campaign) -> int:
+    """The count stored on ``campaign`` (what the fold job wrote), read in a fresh snapshot."""
+    db.session.commit()
+    return db.session.get(Campaign, campaign.id).confirmed_count
+
+
+class Collector:
+    """An SMTP handler that keeps every envelope it is given."""
+
+    def __init__(self):
+        self.envelopes = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.envelopes.append(envelope)
+        return "250 Message accepted"
+
+
+def work_queues(app) -> tuple[int, list[str]]:
+    """Run every queued job with a real RQ SimpleWorker in burst mode.
+
+    Call it in a fresh ``contextvars.Context``, like a real worker process: its own app
+    context, database session and SQLite transaction mode. Returns the number of jobs that
+    were queued and the tracebacks of the jobs that failed.
+    """
+    from rq import SimpleWorker
+    from rq.registry import FailedJobRegistry
+    from rq.serializers import JSONSerializer
+
+    from campaign.queue import get_queue, redis_connection
+
+    with app.app_context():
+        queues = [get_queue(name) for name in app.config["RQ_QUEUES"]]
+        before = sum(q.count for q in queues)
+        SimpleWorker(queues, connection=redis_connection(), serializer=JSONSerializer).work(
+            burst=True, with_scheduler=False)
+        failures = []
+        for q in queues:
+            for job_id in FailedJobRegistry(queue=q).get_job_ids():
+                job = q.fetch_job(job_id)
+                failures.append(f"{job.func_name}\n{job.latest_result().exc_string}")
+        return before, failures

@@ -8,6 +8,7 @@ import io
 import re
 from datetime import UTC, datetime, timedelta
 
+import factory
 import pytest
 from sqlalchemy import func, select, update
 
@@ -30,7 +31,7 @@ from campaign.models import (
 from campaign.queue import get_queue
 from campaign.services import ServiceError, abuse, counting
 from campaign.services import supports as support_service
-from tests.factories import make_campaign, make_user
+from tests.factories import SupportFactory, make_campaign, make_user
 from tests.helpers import login, post_form
 
 pytestmark = pytest.mark.app_config(RATELIMIT_ENABLED=True)
@@ -38,16 +39,12 @@ pytestmark = pytest.mark.app_config(RATELIMIT_ENABLED=True)
 STALL = "198.51.100.7"
 
 
-def sign(campaign, n: int, ip: str = STALL, email: str | None = None, confirm: bool = True,
-         **extra) -> Support:
-    """A support through the service, as the signing view makes it; confirmed by its link."""
-    result = support_service.add_support(
-        campaign.id, name=f"Signer {n}", email=email or f"signer{n}@example.org", country="GB",
-        ip_address=ip, **extra)
-    support = db.session.get(Support, result.support_id)
-    if confirm:
-        support_service.confirm(support_token("confirm-support", support))
-    return db.session.get(Support, result.support_id)
+class SignerFactory(SupportFactory):
+    """Signer n (signern@example.org), from the stall's address unless told another."""
+
+    name = factory.LazyAttribute(lambda o: f"Signer {o.n}")
+    email = factory.LazyAttribute(lambda o: f"signer{o.n}@example.org")
+    ip_address = STALL
 
 
 def count_of(campaign) -> int:
@@ -105,8 +102,8 @@ def test_a_support_over_the_ip_limit_is_stored_thanked_alike_and_never_counted(
     assert len(public.strip().splitlines()) == 2  # the header and Ada
     # Another campaign has its own allowance, and another address its own.
     other = make_campaign()
-    assert sign(other, 1).suspect is None
-    assert sign(petition, 2, ip="192.0.2.50").suspect is None
+    assert SignerFactory(campaign=other, n=1).suspect is None
+    assert SignerFactory(campaign=petition, n=2, ip_address="192.0.2.50").suspect is None
 
 
 def test_a_person_sending_the_form_again_is_not_held_as_a_second_one(app):
@@ -121,7 +118,7 @@ def test_a_person_sending_the_form_again_is_not_held_as_a_second_one(app):
 def test_the_sustained_limit_holds_the_sixth_in_five_minutes(app):
     app.config["RATELIMIT_SUPPORT"] = "5 per 5 minutes"
     petition = make_campaign()
-    held = [sign(petition, n).suspect for n in range(7)]
+    held = [SignerFactory(campaign=petition, n=n).suspect for n in range(7)]
     assert held == [None] * 5 + [Suspect.RATE_LIMIT] * 2
     assert count_of(petition) == 0  # folded later
     counting.fold_counts()
@@ -133,7 +130,7 @@ def test_suspects_reach_no_milestone_and_no_export(app, client):
     organiser = make_user("organiser@example.org")
     petition = make_campaign(organiser=organiser, goal=5)
     for n in range(12):
-        sign(petition, n)
+        SignerFactory(campaign=petition, n=n)
     counting.fold_counts()
     assert count_of(petition) == 1
     assert db.session.execute(select(func.count()).select_from(Milestone)).scalar_one() == 0
@@ -147,7 +144,7 @@ def test_suspects_reach_no_milestone_and_no_export(app, client):
 
 def test_a_verified_member_over_the_limit_sees_counts_and_is_held(client):
     petition = make_campaign()
-    sign(petition, 1, ip="127.0.0.1")  # the test client's address
+    SignerFactory(campaign=petition, n=1, ip_address="127.0.0.1")  # the test client's address
     member = make_user("member@example.org")
     login(client, member.email)
     page = f"/petitions/{petition.slug}"
@@ -163,13 +160,13 @@ def test_a_verified_member_over_the_limit_sees_counts_and_is_held(client):
 def test_the_limit_is_off_when_rate_limits_are(app):
     app.config["RATELIMIT_ENABLED"] = False
     petition = make_campaign()
-    assert [sign(petition, n).suspect for n in range(3)] == [None, None, None]
+    assert [SignerFactory(campaign=petition, n=n).suspect for n in range(3)] == [None, None, None]
 
 
 def test_a_withdrawn_suspect_coming_back_stays_held(app):
     petition = make_campaign()
-    sign(petition, 1)
-    held = sign(petition, 2)
+    SignerFactory(campaign=petition, n=1)
+    held = SignerFactory(campaign=petition, n=2)
     support_service.withdraw(held.id)
     again = support_service.add_support(petition.id, name="Signer 2",
                                         email="signer2@example.org", country="GB",
@@ -190,12 +187,12 @@ def test_blocked_ip_range_domain_and_email_are_held(app):
     abuse.add_rule("domain", "block", "@Spam.Example", None, mod.id)
     abuse.add_rule("email", "block", "Troll+x@example.org", None, mod.id)
     petition = make_campaign()
-    assert sign(petition, 1, ip="203.0.113.200").suspect == Suspect.BLOCKED_IP
-    assert sign(petition, 2, ip="192.0.2.2",
-                email="x@mail.spam.example").suspect == Suspect.BLOCKED_DOMAIN
-    assert sign(petition, 3, ip="192.0.2.3", email="troll@example.org").suspect \
+    assert SignerFactory(campaign=petition, n=1, ip_address="203.0.113.200").suspect == Suspect.BLOCKED_IP
+    assert SignerFactory(campaign=petition, n=2, ip_address="192.0.2.2",
+                         email="x@mail.spam.example").suspect == Suspect.BLOCKED_DOMAIN
+    assert SignerFactory(campaign=petition, n=3, ip_address="192.0.2.3", email="troll@example.org").suspect \
         == Suspect.BLOCKED_EMAIL
-    assert sign(petition, 4, ip="192.0.2.4").suspect is None
+    assert SignerFactory(campaign=petition, n=4, ip_address="192.0.2.4").suspect is None
     counting.fold_counts()
     assert count_of(petition) == 1
 
@@ -204,7 +201,7 @@ def test_an_allowed_ip_is_never_held_and_specific_rules_win(app):
     mod = make_user(role=Role.MODERATOR)
     abuse.add_rule("ip", "allow", STALL, "the stall's shared wifi", mod.id)
     petition = make_campaign()
-    assert [sign(petition, n).suspect for n in range(8)] == [None] * 8
+    assert [SignerFactory(campaign=petition, n=n).suspect for n in range(8)] == [None] * 8
     counting.fold_counts()
     assert count_of(petition) == 8
     # A narrower allow inside a blocked range wins; an email rule beats a domain rule.
@@ -212,14 +209,15 @@ def test_an_allowed_ip_is_never_held_and_specific_rules_win(app):
     abuse.add_rule("ip", "allow", "192.0.2.8/30", None, mod.id)
     abuse.add_rule("domain", "block", "example.net", None, mod.id)
     abuse.add_rule("email", "allow", "good@example.net", None, mod.id)
-    assert sign(petition, 20, ip="192.0.2.9").suspect is None
-    assert sign(petition, 21, ip="192.0.2.77").suspect == Suspect.BLOCKED_IP
-    assert sign(petition, 22, ip="192.0.2.10", email="good@example.net").suspect is None
-    assert sign(petition, 23, ip="192.0.2.11", email="bad@example.net").suspect \
+    assert SignerFactory(campaign=petition, n=20, ip_address="192.0.2.9").suspect is None
+    assert SignerFactory(campaign=petition, n=21, ip_address="192.0.2.77").suspect == Suspect.BLOCKED_IP
+    assert SignerFactory(campaign=petition, n=22, ip_address="192.0.2.10",
+                         email="good@example.net").suspect is None
+    assert SignerFactory(campaign=petition, n=23, ip_address="192.0.2.11", email="bad@example.net").suspect \
         == Suspect.BLOCKED_DOMAIN
     # IPv6 ranges work the same way.
     abuse.add_rule("ip", "block", "2001:db8::/48", None, mod.id)
-    assert sign(petition, 24, ip="2001:db8::1").suspect == Suspect.BLOCKED_IP
+    assert SignerFactory(campaign=petition, n=24, ip_address="2001:db8::1").suspect == Suspect.BLOCKED_IP
 
 
 def test_bad_rules_get_a_clear_message_and_change_nothing(app):
@@ -279,11 +277,11 @@ def _farm(app):
     app.config["RATELIMIT_ENABLED"] = False
     a, b = make_campaign(), make_campaign()
     for n in range(4):
-        sign(a, n, ip=f"203.0.113.{n + 1}")
+        SignerFactory(campaign=a, n=n, ip_address=f"203.0.113.{n + 1}")
     for n in range(4, 6):
-        sign(b, n, ip=f"203.0.113.{n + 1}", confirm=n == 4)  # one still pending
-    sign(a, 10, ip="192.0.2.10")
-    sign(b, 11, ip="192.0.2.11")
+        SignerFactory(campaign=b, n=n, ip_address=f"203.0.113.{n + 1}", confirm=n == 4)  # one still pending
+    SignerFactory(campaign=a, n=10, ip_address="192.0.2.10")
+    SignerFactory(campaign=b, n=11, ip_address="192.0.2.11")
     counting.fold_counts()
     assert (count_of(a), count_of(b)) == (5, 2)
     return a, b
@@ -360,10 +358,10 @@ def test_invalidation_by_domain_window_and_campaign(app):
     app.config["RATELIMIT_ENABLED"] = False
     mod = make_user(role=Role.MODERATOR)
     a, b = make_campaign(), make_campaign()
-    old = sign(a, 1, email="one@mail.fake.example")
-    new = sign(a, 2, email="two@fake.example")
-    other = sign(b, 3, email="three@fake.example")
-    honest = sign(a, 4, email="four@example.org")
+    old = SignerFactory(campaign=a, n=1, email="one@mail.fake.example")
+    new = SignerFactory(campaign=a, n=2, email="two@fake.example")
+    other = SignerFactory(campaign=b, n=3, email="three@fake.example")
+    honest = SignerFactory(campaign=a, n=4, email="four@example.org")
     hour_ago = utcnow() - timedelta(hours=1)
     db.session.execute(update(Support).where(Support.id == old.id)
                        .values(created_at=hour_ago - timedelta(hours=1)))
@@ -410,10 +408,10 @@ def test_the_hourly_report_lists_heavy_ips_and_domains(app, client, run_jobs):
     app.config.update(RATELIMIT_SUPPORT="1 per minute", ABUSE_REPORT_THRESHOLD=5)
     petition = make_campaign()
     for n in range(6):
-        sign(petition, n, email=f"bot{n}@bots.example")
+        SignerFactory(campaign=petition, n=n, email=f"bot{n}@bots.example")
     for n in range(6, 12):
-        sign(petition, n, ip=f"192.0.2.{n}", email=f"p{n}@allowed.example")
-    sign(petition, 20, ip="192.0.2.99", email="solo@example.org")
+        SignerFactory(campaign=petition, n=n, ip_address=f"192.0.2.{n}", email=f"p{n}@allowed.example")
+    SignerFactory(campaign=petition, n=20, ip_address="192.0.2.99", email="solo@example.org")
     mod = make_user(role=Role.MODERATOR)
     abuse.add_rule("domain", "allow", "allowed.example", None, mod.id)
     last_hour = abuse.hour_start(utcnow()) - timedelta(hours=1)
@@ -454,7 +452,7 @@ def test_a_held_member_sees_their_support_as_confirmed_on_their_own_pages(client
     from campaign.models import CampaignKind
 
     boycott = make_campaign(CampaignKind.BOYCOTT)
-    sign(boycott, 1, ip="127.0.0.1")
+    SignerFactory(campaign=boycott, n=1, ip_address="127.0.0.1")
     member = make_user("member@example.org")
     login(client, member.email)
     page = f"/boycotts/{boycott.slug}"

@@ -4,93 +4,13 @@ violations."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-from pathlib import Path
-
 import pytest
 
-from campaign.extensions import db
-from campaign.models import (
-    BrandMember,
-    CampaignKind,
-    CampaignState,
-    Delivery,
-    DeliveryState,
-    Response,
-    Role,
-    utcnow,
-)
-from tests.browsing import ARTIFACTS, log_in
-from tests.factories import PASSWORD, make_brand, make_campaign, make_user
+from tests.browsing import WIDTHS, check, log_in
+from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.browser
 
-AXE = Path(__file__).resolve().parent.parent / "node_modules" / "axe-core" / "axe.min.js"
-WIDTHS = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 800}}
-
-
-@pytest.fixture
-def site(live_app):
-    """A small world with a page of every kind to look at."""
-    app, base = live_app
-    if not AXE.exists():
-        pytest.fail("axe-core is missing: `make test` installs it with npm ci.")
-    group = make_brand("Northwind Group")
-    brand = make_brand("Northwind Coffee", parent=group)
-    organiser = make_user("organiser@example.org", name="Olu Organiser")
-    make_user("moderator@example.org", role=Role.MODERATOR)
-    member = make_user("sam@example.org", name="Sam Lee")
-    db.session.add(BrandMember(brand=brand, user=member, verified_at=utcnow()))
-    campaigns = {kind: make_campaign(kind, organiser=organiser, brand=brand,
-                                     title=f"A {kind.value} about fair coffee prices")
-                 for kind in CampaignKind}
-    petition = campaigns[CampaignKind.PETITION]
-    make_campaign(CampaignKind.PETITION, organiser=organiser, brand=brand,
-                  state=CampaignState.PENDING, title="A petition waiting for review")
-    # Two delivered campaigns, one answered: the brand page's accountability chart.
-    for campaign, days_ago in ((petition, 9), (campaigns[CampaignKind.BOYCOTT], 2)):
-        db.session.add(Delivery(campaign_id=campaign.id, brand_id=brand.id, round=1,
-                                state=DeliveryState.SENT, up_to_support_id=0,
-                                sent_at=utcnow() - timedelta(days=days_ago)))
-    db.session.add(Response(campaign_id=petition.id, brand_id=brand.id, author_name="Sam Lee",
-                            stance="discussing", body="We are looking into it.", digest="a11y",
-                            created_at=utcnow() - timedelta(days=4)))
-    db.session.commit()
-    pages = {
-        "home": "/", "browse": "/campaigns/", "choose-kind": "/campaigns/new",
-        "brands": "/brands/", "brand": f"/brands/{brand.slug}",
-        "roadmap": f"/brands/{brand.slug}/roadmap", "victories": "/victories",
-        "verify": "/verify", "login": "/login", "signup": "/signup", "reset": "/reset",
-        "not-found": "/no-such-page",
-        **{kind.value: f"/{c.blueprint}/{c.slug}" for kind, c in campaigns.items()},
-    }
-    member_pages = {
-        "organiser@example.org": {"account": "/account/", "pledges": "/account/pledges",
-                                  "email-settings": "/account/settings",
-                                  "start-petition": "/petitions/new",
-                                  "start-buycott": "/buycotts/new",
-                                  "supporters": f"/petitions/{petition.slug}/supporters"},
-        "moderator@example.org": {"moderation": "/moderation/", "new-brand": "/brands/new"},
-        "sam@example.org": {"inbox": f"/brands/{brand.slug}/inbox"},
-    }
-    db.session.remove()
-    return base, pages, member_pages
-
-
-def check(page, name: str, width: str) -> list[str]:
-    folder = ARTIFACTS / "pages"
-    folder.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(folder / f"{name}-{width}.png"), full_page=True)
-    page.add_script_tag(path=str(AXE))
-    assert page.evaluate("typeof axe.run") == "function"
-    overflow = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
-    wider = [f"{name} ({width}) is {overflow[0]} px wide in a {overflow[1]} px window"
-             ] if overflow[0] > overflow[1] else []
-    violations = page.evaluate(
-        "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
-        ".filter(v => ['serious', 'critical'].includes(v.impact))"
-        ".map(v => v.id + ': ' + v.help + ' at ' + v.nodes.map(n => n.target.join(' ')).join(', '))")
-    return wider + [f"{name} ({width}) {v}" for v in violations]
 
 
 @pytest.mark.parametrize("width", sorted(WIDTHS))

@@ -2,8 +2,7 @@
 
 from campaign.models import CampaignKind, CampaignState
 from campaign.services import counting
-from tests.factories import make_brand, make_campaign
-from tests.test_milestones import add_confirmed
+from tests.factories import SupportFactory, every_other, make_brand, make_campaign
 
 
 def test_campaign_list_filters_and_pages(client):
@@ -34,7 +33,7 @@ def test_bad_parameters_are_json_400s(client):
 
 def test_campaign_detail_and_count(app, client, run_jobs):
     petition = make_campaign(goal=100)
-    add_confirmed(petition, 3)
+    SupportFactory.create_batch(3, campaign=petition, consents_to_updates=every_other())
     counting.fold_counts()
     data = client.get(f"/api/v1/campaigns/{petition.slug}").get_json()
     assert data["campaign"]["count"] == 3

@@ -15,9 +15,13 @@ import sys
 from numbers import Number
 from pathlib import Path
 
+import pytest
+
 from bench.scenarios import SCENARIOS
 
 ROOT = Path(__file__).resolve().parent.parent
+
+pytestmark = pytest.mark.system
 
 
 def test_smoke_run_reports_every_scenario(tmp_path):

@@ -25,9 +25,8 @@ from campaign.queue import get_queue
 from campaign.services import ServiceError
 from campaign.services.accountability import record_for
 from campaign.services.deliveries import request_delivery
-from tests.factories import make_brand, make_campaign, make_user
+from tests.factories import SupportFactory, every_other, make_brand, make_campaign, make_user
 from tests.helpers import body_text, link_in, login, post_form
-from tests.test_milestones import add_confirmed
 
 
 @pytest.fixture
@@ -36,7 +35,7 @@ def delivered(app, run_jobs, outbox):
     organiser = make_user("organiser@example.org")
     brand = make_brand("Northwind Coffee")
     petition = make_campaign(organiser=organiser, brand=brand, goal=1000)
-    add_confirmed(petition, 5)
+    SupportFactory.create_batch(5, campaign=petition, consents_to_updates=every_other())
     run_jobs()
     delivery = request_delivery(petition.id, organiser.id)
     run_jobs()
@@ -77,7 +76,8 @@ def test_rounds_hold_only_new_signatures_and_never_overlap(delivered, run_jobs, 
     petition, first = delivered
     with pytest.raises(ServiceError, match="no new supporters"):
         request_delivery(petition.id, petition.organiser_id)
-    add_confirmed(petition, 3, start=50)
+    SupportFactory.reset_sequence(50)
+    SupportFactory.create_batch(3, campaign=petition, consents_to_updates=every_other())
     run_jobs()
     second = request_delivery(petition.id, petition.organiser_id)
     with pytest.raises(ServiceError, match="still being delivered"):
@@ -143,7 +143,8 @@ def test_accountability_record(delivered, client):
     petition, delivery = delivered
     brand = petition.target_brand
     other = make_campaign(brand=brand)
-    add_confirmed(other, 2, start=200)
+    SupportFactory.reset_sequence(200)
+    SupportFactory.create_batch(2, campaign=other, consents_to_updates=every_other())
     later = request_delivery(other.id, other.organiser_id)
     deliver(later.id)
     # Pretend the first delivery went out 10 days ago and was answered 4 days later.
@@ -174,7 +175,7 @@ def test_accountability_record(delivered, client):
 def test_goal_delivers_automatically(app, run_jobs, outbox):
     brand = make_brand("Acme")
     petition = make_campaign(brand=brand, goal=10)
-    add_confirmed(petition, 10)
+    SupportFactory.create_batch(10, campaign=petition, consents_to_updates=every_other())
     for _ in range(3):
         run_jobs()
     delivery = db.session.execute(select(Delivery)).scalar_one()
@@ -190,7 +191,7 @@ def test_a_failing_delivery_is_retried_then_shown_as_failed(app, run_jobs):
     app.config["MAIL_URL"] = "smtp://127.0.0.1:1"  # nothing listens: every attempt fails
     organiser = make_user()
     petition = make_campaign(organiser=organiser)
-    add_confirmed(petition, 1)
+    SupportFactory.create_batch(1, campaign=petition, consents_to_updates=every_other())
     run_jobs()
     jobs.DELIVERY_RETRY = Retry(max=1)  # retried at once, then failed for good
     try:
@@ -208,7 +209,7 @@ def test_a_failing_delivery_is_retried_then_shown_as_failed(app, run_jobs):
 def test_only_the_organiser_delivers_and_buycotts_are_not_delivered(client, app):
     organiser = make_user()
     petition = make_campaign(organiser=organiser)
-    add_confirmed(petition, 1)
+    SupportFactory.create_batch(1, campaign=petition, consents_to_updates=every_other())
     login(client, make_user().email)
     page = f"/petitions/{petition.slug}"
     assert post_form(client, f"{page}/deliver", {}, page="/account/").status_code == 403
@@ -276,7 +277,7 @@ def test_delivery_fails_twice_then_succeeds_over_real_smtp(app, run_jobs, flaky_
     controller, handler = flaky_smtp
     organiser = make_user()
     petition = make_campaign(organiser=organiser)
-    add_confirmed(petition, 2)
+    SupportFactory.create_batch(2, campaign=petition, consents_to_updates=every_other())
     run_jobs()
     app.config["MAIL_URL"] = f"smtp://127.0.0.1:{controller.port}"
     jobs.DELIVERY_RETRY = Retry(max=3)  # no waiting between attempts in the test
@@ -315,7 +316,7 @@ def test_a_brand_without_a_contact_address_fails_visibly(app, client, run_jobs):
     brand.contact_email = None
     organiser = make_user()
     petition = make_campaign(organiser=organiser, brand=brand)
-    add_confirmed(petition, 1)
+    SupportFactory.create_batch(1, campaign=petition, consents_to_updates=every_other())
     run_jobs()
     delivery = request_delivery(petition.id, organiser.id)
     run_jobs()
@@ -350,13 +351,14 @@ def test_members_of_another_brand_and_strangers_are_refused(delivered, client):
 def test_victory_needs_five_supporters_and_a_story(app, client, run_jobs, outbox):
     organiser = make_user("organiser@example.org")
     petition = make_campaign(organiser=organiser)
-    add_confirmed(petition, 4)
+    SupportFactory.create_batch(4, campaign=petition, consents_to_updates=every_other())
     run_jobs()
     login(client, organiser.email)
     url = f"/petitions/{petition.slug}/victory"
     too_few = post_form(client, url, {"story": "They agreed to everything we asked for."})
     assert "at least 5 confirmed supporters" in too_few.get_data(as_text=True)
-    add_confirmed(petition, 2, start=10)
+    SupportFactory.reset_sequence(10)
+    SupportFactory.create_batch(2, campaign=petition, consents_to_updates=every_other())
     run_jobs()
     short = post_form(client, url, {"story": "Won."})
     assert short.status_code == 400

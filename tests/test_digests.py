@@ -11,29 +11,12 @@ from campaign.jobs.digests import enqueue_digests, period_label, send_digest
 from campaign.models import Campaign, DigestItem, EmailFrequency, MailReceipt, User
 from campaign.services import campaigns as campaign_service
 from campaign.services import supports as support_service
-from tests import test_mail
-from tests.factories import make_campaign, make_user
+from tests.factories import SupportFactory, make_campaign, make_user
 from tests.helpers import body_text, login, post_form
-
-smtp_server = test_mail.smtp_server  # a real aiosmtpd server in the test process
 
 
 def html_of(message) -> str:
     return message.get_body(preferencelist=("html",)).get_content()
-
-
-def support(campaign, *, member=None, email=None, consent=True) -> None:
-    """A confirmed support: a verified member's (counts at once) or a visitor's, confirmed."""
-    from campaign.jobs.supports import support_token
-    from campaign.models import Support
-
-    result = support_service.add_support(
-        campaign.id, name=member.name if member else "Visitor", country="GB",
-        email=member.email if member else email, user_id=member.id if member else None,
-        consents_to_updates=consent)
-    if member is None:
-        support_service.confirm(support_token("confirm-support",
-                                              db.session.get(Support, result.support_id)))
 
 
 def post_update(campaign, title: str, body: str) -> None:
@@ -107,7 +90,7 @@ def test_the_service_refuses_an_unknown_frequency(app):
 def test_immediately_is_as_before_with_the_settings_link(app, run_jobs, outbox):
     member = make_user("quick@example.org", email_frequency=EmailFrequency.IMMEDIATELY)
     petition = make_campaign(title="Fair wages in the orchards")
-    support(petition, member=member)
+    SupportFactory(campaign=petition, member=member, consents_to_updates=True)
     run_jobs()
     post_update(petition, "We met the buyers", "They listened for an hour.")
     run_jobs()
@@ -129,8 +112,9 @@ def test_a_daily_digest_groups_two_campaigns_newest_first(app, run_jobs, outbox)
     orchards = make_campaign(title="Fair wages in the orchards")
     rivers = make_campaign(title="Clean rivers near the tannery")
     for campaign in (orchards, rivers):
-        support(campaign, member=member)
-        support(campaign, email=f"visitor-{campaign.id}@example.org")  # no account
+        SupportFactory(campaign=campaign, member=member, consents_to_updates=True)
+        SupportFactory(campaign=campaign, email=f"visitor-{campaign.id}@example.org",
+                       consents_to_updates=True)  # no account
     run_jobs()
     before = len(outbox())
     post_update(orchards, "First orchard news", "The **first** update.")
@@ -170,7 +154,7 @@ def test_a_daily_digest_groups_two_campaigns_newest_first(app, run_jobs, outbox)
 def test_a_digest_is_never_sent_empty(app, run_jobs, outbox):
     member = make_user("empty@example.org")
     petition = make_campaign()
-    support(petition, member=member)
+    SupportFactory(campaign=petition, member=member, consents_to_updates=True)
     run_jobs()
     assert enqueue_digests("daily") == 0  # nothing held: no job at all
     assert send_digest(member.id, "daily", "daily-2026-12-01") is False
@@ -191,7 +175,7 @@ def test_a_digest_is_never_sent_empty(app, run_jobs, outbox):
 def test_a_digest_run_twice_sends_one_email(app, run_jobs, outbox):
     member = make_user("twice@example.org")
     petition = make_campaign(title="Repairable phones")
-    support(petition, member=member)
+    SupportFactory(campaign=petition, member=member, consents_to_updates=True)
     run_jobs()
     post_update(petition, "Spare parts", "They will sell them.")
     run_jobs()
@@ -220,8 +204,7 @@ def test_a_digest_run_twice_sends_one_email(app, run_jobs, outbox):
 def test_organisers_milestones_go_into_their_digest(app, run_jobs, outbox):
     organiser = make_user("organiser-digest@example.org")
     petition = make_campaign(organiser=organiser, goal=500, title="Living wage for cleaners")
-    for i in range(10):
-        support(petition, email=f"s{i}@example.org", consent=False)
+    SupportFactory.create_batch(10, campaign=petition)
     run_jobs()
     run_jobs()
     assert to(outbox, organiser.email) == []
@@ -239,7 +222,7 @@ def test_organisers_milestones_go_into_their_digest(app, run_jobs, outbox):
 def test_a_weekly_digest_comes_with_the_weekly_run_only(app, run_jobs, outbox):
     member = make_user("weekly@example.org", email_frequency=EmailFrequency.WEEKLY)
     petition = make_campaign(title="Less packaging")
-    support(petition, member=member)
+    SupportFactory(campaign=petition, member=member, consents_to_updates=True)
     run_jobs()
     post_update(petition, "Boxes", "Smaller ones from March.")
     run_jobs()
@@ -263,7 +246,7 @@ def test_a_missed_weekly_run_is_caught_up_by_the_next_daily_run(app, run_jobs, o
 
     member = make_user("caught-up@example.org", email_frequency=EmailFrequency.WEEKLY)
     petition = make_campaign(title="Fewer flights")
-    support(petition, member=member)
+    SupportFactory(campaign=petition, member=member, consents_to_updates=True)
     run_jobs()
     post_update(petition, "Trains", "Night trains instead.")
     run_jobs()
@@ -280,7 +263,7 @@ def test_a_missed_weekly_run_is_caught_up_by_the_next_daily_run(app, run_jobs, o
 def test_never_sends_no_news_and_drops_what_was_waiting(app, client, run_jobs, outbox):
     member = make_user("never@example.org")
     petition = make_campaign()
-    support(petition, member=member)
+    SupportFactory(campaign=petition, member=member, consents_to_updates=True)
     run_jobs()
     post_update(petition, "Held", "For the digest.")
     run_jobs()
@@ -300,7 +283,7 @@ def test_never_sends_no_news_and_drops_what_was_waiting(app, client, run_jobs, o
 def test_the_digest_one_click_unsubscribe_stops_all_news(app, client, run_jobs, outbox):
     member = make_user("oneclick@example.org")
     petition = make_campaign()
-    support(petition, member=member)
+    SupportFactory(campaign=petition, member=member, consents_to_updates=True)
     run_jobs()
     post_update(petition, "News", "Body.")
     run_jobs()
@@ -321,7 +304,7 @@ def test_the_digest_one_click_unsubscribe_stops_all_news(app, client, run_jobs, 
 def test_the_clock_runs_daily_digests_daily_and_weekly_ones_on_mondays(app, run_jobs, outbox):
     member = make_user("clocked@example.org", email_frequency=EmailFrequency.WEEKLY)
     petition = make_campaign(title="Bottle deposits")
-    support(petition, member=member)
+    SupportFactory(campaign=petition, member=member, consents_to_updates=True)
     run_jobs()
     post_update(petition, "Deposits", "From next year.")
     run_jobs()
@@ -340,7 +323,7 @@ def test_news_held_before_choosing_immediately_comes_with_the_next_daily_run(app
                                                                              run_jobs, outbox):
     member = make_user("changed@example.org")
     petition = make_campaign(title="Open supply chains")
-    support(petition, member=member)
+    SupportFactory(campaign=petition, member=member, consents_to_updates=True)
     run_jobs()
     post_update(petition, "Held", "Before the change.")
     run_jobs()
@@ -367,7 +350,7 @@ def test_a_digest_goes_through_a_real_smtp_server_in_text_and_html(app, smtp_ser
     controller, handler = smtp_server
     member = make_user("smtp-digest@example.org")
     petition = make_campaign(title="Seasonal workers' housing")
-    support(petition, member=member)
+    SupportFactory(campaign=petition, member=member, consents_to_updates=True)
     run_jobs()
     post_update(petition, "Inspections", "Every site, every **month**.")
     run_jobs()
@@ -420,7 +403,7 @@ def test_every_kind_of_news_is_told_in_both_parts_of_a_digest(app):
     boycott = make_campaign(CampaignKind.BOYCOTT, title="No more palm oil")
     mine = make_campaign(organiser=member, goal=500, title="Safer cycle lanes")
     for campaign in (petition, proposal):
-        support(campaign, member=member)
+        SupportFactory(campaign=campaign, member=member, consents_to_updates=True)
     service.add_support(boycott.id, name=member.name, email=member.email, country="GB",
                         user_id=member.id, condition_threshold=50)
     next_step = make_campaign(CampaignKind.BOYCOTT, brand=petition.target_brand,

@@ -7,7 +7,7 @@ from aiosmtpd.controller import Controller
 from campaign.extensions import db
 from campaign.jobs import notify
 from campaign.models import MailReceipt, Support
-from tests.factories import make_campaign
+from tests.factories import SupportRowFactory, make_campaign
 
 
 class CountingSMTP:
@@ -40,23 +40,13 @@ def serve(handler) -> Controller:
     return controller
 
 
-def supporters(petition, n: int) -> list[str]:
-    emails = [f"fan{i}@example.org" for i in range(n)]
-    for email in emails:
-        db.session.add(Support(campaign_id=petition.id, email=email, email_canonical=email,
-                               name="S", country="GB", consents_to_updates=True,
-                               confirmed_at=petition.created_at))
-    db.session.commit()
-    return emails
-
-
 def test_a_batch_uses_one_connection_and_sends_each_email_once(app, run_jobs):
     handler = CountingSMTP()
     controller = serve(handler)
     try:
         app.config["MAIL_URL"] = f"smtp://127.0.0.1:{controller.port}"
         petition = make_campaign()
-        emails = supporters(petition, 12)
+        emails = [s.email for s in SupportRowFactory.create_batch(12, campaign=petition)]
         assert notify.fan_out("victory", petition.id, petition.id) == 1
         run_jobs()
         assert sorted(handler.recipients) == sorted(emails)
@@ -74,7 +64,7 @@ def test_a_failed_send_drops_the_connection_and_the_retry_sends_the_rest_once(ap
     try:
         app.config["MAIL_URL"] = f"smtp://127.0.0.1:{controller.port}"
         petition = make_campaign()
-        emails = supporters(petition, 5)
+        emails = [s.email for s in SupportRowFactory.create_batch(5, campaign=petition)]
         first, last = db.session.execute(
             db.select(db.func.min(Support.id), db.func.max(Support.id))).one()
         handler.failing = 1  # the first email is refused for now (a 4xx): the job fails

@@ -15,9 +15,8 @@ from campaign.extensions import db
 from campaign.i18n import COOKIE, LANGUAGES
 from campaign.jobs.supports import support_token
 from campaign.models import CampaignKind, Support, User, utcnow
-from tests.factories import make_campaign, make_user
+from tests.factories import SupportFactory, make_campaign, make_user
 from tests.helpers import body_text, login, post_form
-from tests.test_accessibility import site  # noqa: F401 - the browser test's small world
 
 TRANSLATIONS = ROOT / "campaign" / "translations"
 OTHER_LANGUAGES = [code for code in LANGUAGES if code != "en"]
@@ -265,8 +264,7 @@ def test_a_failed_deliverys_reason_is_stored_in_english_and_shown_in_spanish(cli
     brand.contact_email = None
     organiser = make_user()
     campaign = make_campaign(CampaignKind.PETITION, organiser=organiser, brand=brand)
-    result = support_service_add(campaign)
-    assert result is not None
+    SupportFactory(campaign=campaign, name="Sol", email="sol@example.org", country="ES")
     run_jobs()
     delivery = request_delivery(campaign.id, organiser.id)
     run_jobs()
@@ -279,23 +277,12 @@ def test_a_failed_deliverys_reason_is_stored_in_english_and_shown_in_spanish(cli
         page.get_data(as_text=True)
 
 
-def support_service_add(campaign):
-    """One confirmed support of ``campaign`` (a round needs at least one)."""
-    from campaign.services import supports as support_service
-
-    result = support_service.add_support(campaign.id, name="Sol", email="sol@example.org",
-                                         country="ES")
-    support_service.confirm(support_token("confirm-support",
-                                          db.session.get(Support, result.support_id)))
-    return result
-
-
 @pytest.mark.browser
-def test_spanish_pages_pass_axe_and_the_switcher_works_by_keyboard(browser, site):  # noqa: F811
+def test_spanish_pages_pass_axe_and_the_switcher_works_by_keyboard(browser, site):
     """A browser set to Spanish gets every public page in Spanish, each passing axe; the
     switcher is reached and used with the keyboard alone, and the choice sticks."""
+    from tests.browsing import WIDTHS, check
     from tests.factories import PASSWORD
-    from tests.test_accessibility import WIDTHS, check
 
     base, pages, member_pages = site
     problems = []

@@ -24,18 +24,8 @@ from campaign.services import ServiceError
 from campaign.services import proposals as proposal_service
 from campaign.services import supports as support_service
 from campaign.services.escalation import escalate
-from tests.factories import make_brand, make_campaign, make_user
-from tests.helpers import login, post_form
-from tests.test_milestones import add_confirmed
-
-
-def pledge(campaign, n: int, **extra) -> int:
-    result = support_service.add_support(campaign.id, name=f"P{n}", email=f"p{n}@example.org",
-                                         country="GB", consents_to_updates=True, **extra)
-    support_service.confirm(support_token("confirm-support",
-                                          db.session.get(Support, result.support_id)))
-    return result.support_id
-
+from tests.factories import SupportFactory, make_brand, make_campaign, make_user
+from tests.helpers import cached_count, login, post_form
 
 # ------------------------------------------------------------------------------ boycotts
 
@@ -101,8 +91,10 @@ def test_conditional_pledgers_are_told_exactly_once_when_concurrent_pledges_cros
                                                                                  outbox):
     boycott = make_campaign(CampaignKind.BOYCOTT, goal=10_000)
     for n in range(3):
-        pledge(boycott, n, condition_threshold=20)
-    pledge(boycott, 3, condition_threshold=500)
+        SupportFactory(campaign=boycott, email=f"p{n}@example.org", consents_to_updates=True,
+                       condition_threshold=20)
+    SupportFactory(campaign=boycott, email="p3@example.org", consents_to_updates=True,
+                   condition_threshold=500)
     run_jobs()
     assert not [m for m in outbox() if m["Subject"].startswith("It's on")]
     boycott_id = boycott.id
@@ -126,7 +118,6 @@ def test_conditional_pledgers_are_told_exactly_once_when_concurrent_pledges_cros
     fold_counts_job()
     run_jobs()
     assert len([m for m in outbox() if m["Subject"].startswith("It's on")]) == 3
-    from tests.test_supports import cached_count
 
     assert cached_count(boycott) == 34
 
@@ -136,7 +127,7 @@ def test_a_won_boycott_tells_pledgers_to_buy_again_and_becomes_a_buycott(client,
     organiser = make_user("organiser@example.org")
     boycott = make_campaign(CampaignKind.BOYCOTT, organiser=organiser)
     for n in range(5):
-        pledge(boycott, n)
+        SupportFactory(campaign=boycott, email=f"p{n}@example.org", consents_to_updates=True)
     run_jobs()
     login(client, organiser.email)
     post_form(client, f"/boycotts/{boycott.slug}/victory",
@@ -277,7 +268,7 @@ def test_status_changes_notify_endorsers_once_and_strangers_are_refused(client, 
     brand = make_brand("Fairfield")
     proposal = make_campaign(CampaignKind.PROPOSAL, brand=brand)
     for n in range(3):
-        pledge(proposal, n)
+        SupportFactory(campaign=proposal, email=f"p{n}@example.org", consents_to_updates=True)
     run_jobs()
     login(client, make_user().email)
     page = f"/proposals/{proposal.slug}"
@@ -302,9 +293,9 @@ def test_a_duplicate_moves_endorsements_counting_each_person_once(app, run_jobs,
     keep = make_campaign(CampaignKind.PROPOSAL, brand=brand, title="Refill stations please")
     dup = make_campaign(CampaignKind.PROPOSAL, brand=brand, title="Bulk refills in store")
     for n in (0, 1, 2):
-        pledge(keep, n)
+        SupportFactory(campaign=keep, email=f"p{n}@example.org", consents_to_updates=True)
     for n in (2, 3, 4):  # p2 endorsed both
-        pledge(dup, n)
+        SupportFactory(campaign=dup, email=f"p{n}@example.org", consents_to_updates=True)
     run_jobs()
     member = _brand_member(brand)
     with pytest.raises(ServiceError, match="cannot duplicate itself"):
@@ -340,7 +331,7 @@ def test_an_ignored_proposal_escalates_to_a_petition_that_invites_its_supporters
     organiser = make_user("organiser@example.org")
     proposal = make_campaign(CampaignKind.PROPOSAL, organiser=organiser)
     for n in range(3):
-        pledge(proposal, n)
+        SupportFactory(campaign=proposal, email=f"p{n}@example.org", consents_to_updates=True)
     run_jobs()
     with pytest.raises(ServiceError, match="deadline"):
         escalate(proposal.id, organiser.id)
@@ -379,4 +370,4 @@ def test_only_proposals_and_petitions_escalate(app):
     db.session.commit()
     with pytest.raises(ServiceError, match="cannot be escalated"):
         escalate(boycott.id, organiser.id)
-    add_confirmed(boycott, 1)
+    SupportFactory(campaign=boycott, consents_to_updates=True)

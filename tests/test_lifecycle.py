@@ -19,9 +19,8 @@ from campaign.models import (
     utcnow,
 )
 from campaign.services import proposals as proposal_service
-from tests.factories import make_brand, make_campaign, make_user
+from tests.factories import SupportFactory, make_brand, make_campaign, make_user
 from tests.helpers import login, post_form
-from tests.test_kinds import pledge
 
 
 def test_a_moderator_takes_a_campaign_down_and_the_organiser_sees_why(client):
@@ -101,7 +100,7 @@ def test_a_lost_notice_is_swept_and_sent_once(app, client, run_jobs, outbox):
 
     organiser = make_user("organiser@example.org")
     petition = make_campaign(organiser=organiser)
-    pledge(petition, 0)
+    SupportFactory(campaign=petition, email="p0@example.org", consents_to_updates=True)
     run_jobs()
     # Redis loses the job: the update is stored, its notice stays undone.
     real_redis = app.config["REDIS_URL"]
@@ -130,7 +129,7 @@ def test_a_merge_revives_a_pending_row_so_nobody_is_counted_nowhere(app, run_job
     brand = make_brand("Fairfield")
     keep = make_campaign(CampaignKind.PROPOSAL, brand=brand)
     dup = make_campaign(CampaignKind.PROPOSAL, brand=brand)
-    pledge(dup, 7)  # counted on the duplicate
+    SupportFactory(campaign=dup, email="p7@example.org", consents_to_updates=True)  # counted on the duplicate
     support_service.add_support(keep.id, name="P7", email="p7@example.org", country="GB")
     member = make_user()
     db.session.add(BrandMember(brand_id=brand.id, user_id=member.id, verified_at=utcnow()))

@@ -11,30 +11,7 @@ from campaign.mail import render_email, send_once
 from campaign.models import MailReceipt
 from campaign.queue import get_queue
 from tests.factories import make_user
-from tests.helpers import post_form
-
-
-class Collector:
-    def __init__(self):
-        self.envelopes = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.envelopes.append(envelope)
-        return "250 Message accepted"
-
-
-@pytest.fixture
-def smtp_server():
-    handler = Collector()
-    with socket.socket() as probe:  # a free port on loopback
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield controller, handler
-    finally:
-        controller.stop()
+from tests.helpers import Collector, post_form
 
 
 def test_smtp_transport_delivers_text_and_html(app, smtp_server, run_jobs):

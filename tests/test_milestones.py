@@ -11,18 +11,8 @@ from campaign.models import EmailFrequency, Milestone, Support, utcnow
 from campaign.queue import get_queue
 from campaign.services import counting
 from campaign.services import supports as service
-from tests.factories import make_campaign, make_user
+from tests.factories import SupportFactory, every_other, make_campaign, make_user
 from tests.helpers import body_text
-
-
-def add_confirmed(campaign, n: int, start: int = 0, consent: bool = True) -> None:
-    from campaign.jobs.supports import support_token
-
-    for i in range(start, start + n):
-        result = service.add_support(campaign.id, name=f"Supporter {i}",
-                                     email=f"s{i}@example.org", country="GB",
-                                     consents_to_updates=consent and i % 2 == 0)
-        service.confirm(support_token("confirm-support", db.session.get(Support, result.support_id)))
 
 
 def test_thresholds_crossed():
@@ -36,7 +26,7 @@ def test_thresholds_crossed():
 def test_each_milestone_notifies_the_organiser_exactly_once(app, run_jobs, outbox):
     organiser = make_user("organiser@example.org", email_frequency=EmailFrequency.IMMEDIATELY)
     petition = make_campaign(organiser=organiser, goal=500)
-    add_confirmed(petition, 12)
+    SupportFactory.create_batch(12, campaign=petition, consents_to_updates=every_other())
     run_jobs()  # fold → milestone 10 → notice
     milestones = db.session.execute(select(Milestone)).scalars().all()
     assert [(m.threshold, m.is_goal) for m in milestones] == [(10, False)]
@@ -53,7 +43,8 @@ def test_each_milestone_notifies_the_organiser_exactly_once(app, run_jobs, outbo
     service.withdraw(db.session.execute(select(Support.id).offset(1).limit(1)).scalar())
     service.withdraw(db.session.execute(select(Support.id).offset(2).limit(1)).scalar())
     run_jobs()
-    add_confirmed(petition, 3, start=100)
+    SupportFactory.reset_sequence(100)
+    SupportFactory.create_batch(3, campaign=petition, consents_to_updates=every_other())
     run_jobs()
     assert db.session.execute(select(Milestone)).scalars().all() == milestones
     assert len([m for m in outbox() if m["To"] == organiser.email]) == 1
@@ -63,7 +54,8 @@ def test_goal_reaches_consenting_supporters_in_batches_once(app, run_jobs, outbo
     monkeypatch.setattr(notify, "BATCH_SIZE", 3)
     organiser = make_user("organiser@example.org", email_frequency=EmailFrequency.IMMEDIATELY)
     petition = make_campaign(organiser=organiser, goal=10)
-    add_confirmed(petition, 11)  # supporters 0, 2, 4, 6, 8, 10 consented
+    # supporters 0, 2, 4, 6, 8, 10 consented
+    SupportFactory.create_batch(11, campaign=petition, consents_to_updates=every_other())
     run_jobs()
     run_jobs()  # the batches enqueued by the fan-out
     goal = db.session.execute(select(Milestone).filter_by(is_goal=True)).scalar_one()
@@ -88,7 +80,7 @@ def test_goal_reaches_consenting_supporters_in_batches_once(app, run_jobs, outbo
 
 def test_one_click_unsubscribe_without_csrf(app, client, run_jobs, outbox):
     petition = make_campaign(goal=2)
-    add_confirmed(petition, 2)
+    SupportFactory.create_batch(2, campaign=petition, consents_to_updates=every_other())
     run_jobs()
     run_jobs()
     message = next(m for m in outbox() if m["To"] == "s0@example.org")
@@ -125,7 +117,7 @@ def test_reaching_the_goal_offers_to_raise_it(app, client, run_jobs):
 
     organiser = make_user("organiser@example.org")
     petition = make_campaign(organiser=organiser, goal=10)
-    add_confirmed(petition, 10)
+    SupportFactory.create_batch(10, campaign=petition, consents_to_updates=every_other())
     run_jobs()
     login(client, organiser.email)
     page = client.get(f"/petitions/{petition.slug}").get_data(as_text=True)
@@ -138,7 +130,8 @@ def test_reaching_the_goal_offers_to_raise_it(app, client, run_jobs):
     db.session.commit()
     db.session.refresh(petition)
     assert petition.goal == 50
-    add_confirmed(petition, 40, start=100)
+    SupportFactory.reset_sequence(100)
+    SupportFactory.create_batch(40, campaign=petition, consents_to_updates=every_other())
     run_jobs()
     goals = db.session.execute(select(Milestone.threshold).filter_by(is_goal=True)).scalars().all()
     assert sorted(goals) == [10, 50]
@@ -147,7 +140,7 @@ def test_reaching_the_goal_offers_to_raise_it(app, client, run_jobs):
 @pytest.mark.parametrize("runs", [2])
 def test_fold_job_run_twice_is_the_same_as_once(app, runs):
     petition = make_campaign()
-    add_confirmed(petition, 10)
+    SupportFactory.create_batch(10, campaign=petition, consents_to_updates=every_other())
     for _ in range(runs):
         fold_counts_job()
     db.session.commit()

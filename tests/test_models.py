@@ -13,7 +13,7 @@ from campaign.models import (
     Support,
     canonical_email,
 )
-from tests.factories import make_brand, make_campaign, make_user
+from tests.factories import SupportRowFactory, make_brand, make_campaign, make_user
 
 
 @pytest.mark.parametrize(
@@ -30,21 +30,16 @@ def test_canonical_email(given, canonical):
     assert canonical_email(given) == canonical
 
 
-def _support(campaign, email):
-    return Support(campaign_id=campaign.id, email=email, email_canonical=canonical_email(email),
-                   name="Ada", country="GB")
-
-
 def test_one_support_per_campaign_per_canonical_email(app):
     campaign = make_campaign()
-    db.session.add(_support(campaign, "ada@gmail.com"))
+    db.session.add(SupportRowFactory.build(campaign=campaign, email="ada@gmail.com"))
     db.session.commit()
-    db.session.add(_support(campaign, " A.D.A+again@gmail.com"))
+    db.session.add(SupportRowFactory.build(campaign=campaign, email=" A.D.A+again@gmail.com"))
     with pytest.raises(IntegrityError):
         db.session.commit()
     db.session.rollback()
     other = make_campaign()
-    db.session.add(_support(other, "ada@gmail.com"))  # another campaign is fine
+    db.session.add(SupportRowFactory.build(campaign=other, email="ada@gmail.com"))  # another campaign is fine
     db.session.commit()
     assert db.session.query(Support).count() == 2
 

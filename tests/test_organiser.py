@@ -7,15 +7,14 @@ from sqlalchemy import select
 
 from campaign.extensions import db
 from campaign.models import Support, Update
-from tests.factories import make_campaign, make_user
+from tests.factories import SupportFactory, every_other, make_campaign, make_user
 from tests.helpers import login, post_form
-from tests.test_milestones import add_confirmed
 
 
 def test_updates_are_emailed_to_consenting_supporters_at_most_once_a_day(client, run_jobs, outbox):
     organiser = make_user("organiser@example.org")
     petition = make_campaign(organiser=organiser, goal=1000)
-    add_confirmed(petition, 4)  # 0 and 2 consent
+    SupportFactory.create_batch(4, campaign=petition, consents_to_updates=every_other())  # 0 and 2 consent
     run_jobs()
     login(client, organiser.email)
     url = f"/petitions/{petition.slug}/updates/new"
@@ -42,7 +41,7 @@ def test_updates_are_emailed_to_consenting_supporters_at_most_once_a_day(client,
 def test_supporters_page_and_exports(client, run_jobs):
     organiser = make_user("organiser@example.org")
     petition = make_campaign(organiser=organiser)
-    add_confirmed(petition, 3)
+    SupportFactory.create_batch(3, campaign=petition, consents_to_updates=every_other())
     evil = db.session.execute(select(Support).filter_by(email="s0@example.org")).scalar_one()
     evil.name = "=HYPERLINK(\"http://evil.example\")"
     hidden = db.session.execute(select(Support).filter_by(email="s1@example.org")).scalar_one()

@@ -3,7 +3,7 @@
 from campaign.extensions import db
 from campaign.markdown import render_markdown
 from campaign.models import Campaign, CampaignKind, CampaignState, Support, User
-from tests.factories import make_campaign, make_user
+from tests.factories import SupportFactory, make_campaign, make_user
 from tests.helpers import login
 
 
@@ -83,11 +83,10 @@ def test_flash_messages_and_navigation_for_members(client):
 
 
 def test_the_campaign_page_shows_momentum(client, run_jobs):
-    from tests.test_kinds import pledge
-
     petition = make_campaign()
     for n in range(3):
-        pledge(petition, n)
+        SupportFactory(campaign=petition, name=f"P{n}", email=f"p{n}@example.org",
+                       consents_to_updates=True)
     db.session.execute(db.update(Support).where(Support.email == "p2@example.org")
                        .values(is_public=False, comment="Because bees"))
     db.session.commit()
@@ -165,12 +164,11 @@ def test_only_the_widget_may_be_framed(client):
 
 def test_home_shows_trending_victories_and_brands_most_asked(client, run_jobs):
     from campaign.models import utcnow
-    from tests.test_kinds import pledge
 
     quiet = make_campaign(title="A quiet campaign nobody signs")
     busy = make_campaign(title="A busy campaign everyone signs", brand=quiet.target_brand)
     for n in range(3):
-        pledge(busy, n)
+        SupportFactory(campaign=busy, email=f"p{n}@example.org", consents_to_updates=True)
     won = make_campaign(state=CampaignState.WON, title="A campaign that won")
     won.won_at = utcnow()
     db.session.commit()

@@ -8,9 +8,8 @@ from sqlalchemy import select
 from campaign.extensions import db
 from campaign.models import Campaign, CampaignState, Support, User, utcnow
 from campaign.services.privacy import anonymise_ended_campaigns
-from tests.factories import make_campaign, make_user
+from tests.factories import SupportFactory, make_campaign, make_user
 from tests.helpers import link_in, login, post_form
-from tests.test_kinds import pledge
 
 
 def test_the_consent_given_is_stored_with_the_support(client):
@@ -26,7 +25,7 @@ def test_the_consent_given_is_stored_with_the_support(client):
 
 def test_a_supporter_downloads_and_erases_their_data_by_email(client, run_jobs, outbox):
     petition = make_campaign()
-    pledge(petition, 1)
+    SupportFactory(campaign=petition, email="p1@example.org", consents_to_updates=True)
     other = make_user("p1@example.org", name="Pat One")
     run_jobs()
     post_form(client, "/privacy/", {"email": "p1@example.org"})
@@ -54,7 +53,7 @@ def test_ended_campaigns_are_anonymised_after_the_set_time_keeping_counts(app, r
     for campaign, n in ((ended, 1), (recent, 2)):
         campaign.state = CampaignState.OPEN
         db.session.commit()
-        pledge(campaign, n)
+        SupportFactory(campaign=campaign, email=f"p{n}@example.org", consents_to_updates=True)
         campaign.state = CampaignState.CLOSED
     ended.closed_at = utcnow() - timedelta(days=app.config["ANONYMISE_AFTER_DAYS"] + 1)
     recent.closed_at = utcnow() - timedelta(days=1)

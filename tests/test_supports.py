@@ -12,7 +12,7 @@ from campaign.models import Campaign, CampaignKind, CampaignState, CountryCount,
 from campaign.services import counting
 from campaign.services import supports as service
 from tests.factories import make_campaign, make_user
-from tests.helpers import body_text, link_in, login, post_form
+from tests.helpers import body_text, cached_count, link_in, login, post_form
 
 SIGN = {"name": "Ada Lovelace", "email": "ada@example.org", "country": "GB", "postcode": "N1 9GU",
         "comment": "Farmers deserve better.", "is_public": "y", "consents_to_updates": "y"}
@@ -22,11 +22,6 @@ def support_count(campaign) -> int:
     db.session.commit()  # a fresh snapshot: see what other sessions wrote
     return db.session.execute(select(func.count()).select_from(Support)
                               .filter_by(campaign_id=campaign.id)).scalar_one()
-
-
-def cached_count(campaign) -> int:
-    db.session.commit()
-    return db.session.get(Campaign, campaign.id).confirmed_count
 
 
 def sign(client, campaign, **fields):

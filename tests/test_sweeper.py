@@ -17,8 +17,7 @@ from campaign.models import EmailFrequency, FanoutBatch, MailReceipt, Support
 from campaign.queue import get_queue
 from campaign.services import counting
 from campaign.services import supports as service
-from tests.factories import make_campaign, make_user
-from tests.test_milestones import add_confirmed
+from tests.factories import SupportFactory, every_other, make_campaign, make_user
 
 pytestmark = pytest.mark.app_config(SWEEP_AFTER_SECONDS=0)
 
@@ -45,7 +44,8 @@ def test_a_fan_out_whose_batch_jobs_were_lost_is_finished_once(app, run_jobs, ou
     monkeypatch.setattr(notify, "BATCH_SIZE", 2)
     organiser = make_user("organiser@example.org", email_frequency=EmailFrequency.IMMEDIATELY)
     petition = make_campaign(organiser=organiser, goal=10)
-    add_confirmed(petition, 10)  # supporters 0, 2, 4, 6, 8 consented
+    # supporters 0, 2, 4, 6, 8 consented
+    SupportFactory.create_batch(10, campaign=petition, consents_to_updates=every_other())
     lose_every_job(app)
     [goal_id] = counting.fold_counts().milestone_ids
     with redis_down(app):

@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 TIMEOUTS = {"small": 480, "full": 1500}
 
 
+@pytest.mark.system
 @pytest.mark.chaos
 def test_faults_lose_duplicate_and_leave_undone_nothing(tmp_path):
     size = os.environ.get("CHAOS_SIZE", "small")

@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 TIMEOUTS = {"small": 600, "full": 1500}
 
 
+@pytest.mark.system
 @pytest.mark.cluster
 def test_the_cluster_heals_every_failure_and_loses_nothing(tmp_path):
     if os.geteuid() != 0:
