@@ -111,8 +111,8 @@ def test_a_person_sending_the_form_again_is_not_held_as_a_second_one(app):
     over) is sent again by its person from the same address: still one person, not held."""
     petition = make_campaign()
     assert abuse.suspect_reason(petition.id, STALL, "ada@example.org") is None  # the lost try
-    assert sign(petition, 1, email="ada@example.org").suspect is None
-    assert sign(petition, 2, email="bob@example.org").suspect == Suspect.RATE_LIMIT
+    assert SignerFactory(campaign=petition, n=1, email="ada@example.org").suspect is None
+    assert SignerFactory(campaign=petition, n=2, email="bob@example.org").suspect == Suspect.RATE_LIMIT
 
 
 def test_the_sustained_limit_holds_the_sixth_in_five_minutes(app):
