@@ -86,6 +86,9 @@ class Config:
     DELIVERY_STORAGE: str | None = None
     # Private links to a delivery keep working this long.
     DELIVERY_LINK_MAX_AGE = int(timedelta(days=365).total_seconds())
+    # The Ed25519 key that signs delivery statements and the public log: a PEM private key
+    # or the base64 of its 32 bytes (``flask signing-key`` prints a new one).
+    SIGNING_KEY: str | None = None
 
     def finalise(self, app) -> None:
         """Fill in values that depend on the instance folder or the environment."""
@@ -109,6 +112,10 @@ class DevelopmentConfig(Config):
             app.config["MAIL_URL"] = f"file://{instance / 'outbox'}"
         if not app.config.get("DELIVERY_STORAGE"):
             app.config["DELIVERY_STORAGE"] = str(instance / "deliveries")
+        if not app.config.get("SIGNING_KEY"):
+            from campaign.signing import instance_key
+
+            app.config["SIGNING_KEY"] = instance_key(instance / "signing_key.pem")
 
 
 class TestingConfig(DevelopmentConfig):
@@ -133,7 +140,7 @@ class ProductionConfig(Config):
         missing = [
             name
             for name in ("SECRET_KEY", "SQLALCHEMY_DATABASE_URI", "REDIS_URL", "MAIL_URL",
-                         "DELIVERY_STORAGE")
+                         "DELIVERY_STORAGE", "SIGNING_KEY")
             if not app.config.get(name)
         ]
         if missing:
@@ -160,6 +167,7 @@ _FROM_ENV = {
     "MAIL_FROM": ("MAIL_FROM", str),
     "PUBLIC_URL": ("PUBLIC_URL", str),
     "DELIVERY_STORAGE": ("DELIVERY_STORAGE", str),
+    "SIGNING_KEY": ("SIGNING_KEY", str),
     "RATELIMIT_ENABLED": ("RATELIMIT_ENABLED", lambda v: v.lower() in {"1", "true", "yes"}),
     "RATELIMIT_SUPPORT": ("RATELIMIT_SUPPORT", str),
     "RATELIMIT_SIGNUP": ("RATELIMIT_SIGNUP", str),
