@@ -80,6 +80,15 @@ def test_trees_paths_and_consistency_proofs_are_rfc_6962s(tmp_path):
                                  merkle.consistency_proof(leaves, m, n))
 
 
+def test_a_leaf_is_the_canonical_json_of_what_the_package_shows_and_its_salt():
+    salt = bytes(range(16))
+    for name in ('Ana "Q" \\ x', "Zoë\u2028\n\t\x01", "Name withheld", "=cmd", "日本"):
+        text = packages.leaf_text(name, "GB", "2026-01-02", salt)
+        assert text == signing.canonical({"name": name, "country": "GB", "date": "2026-01-02",
+                                          "salt": salt.hex()})
+        assert json.loads(text)["name"] == name
+
+
 # --------------------------------------------------------------------- signed packages
 
 
