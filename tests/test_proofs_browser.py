@@ -85,3 +85,15 @@ def test_the_verify_page_checks_a_receipt_and_a_package_on_the_device(browser, l
     # may fetch the favicon, a static file, at any time).
     assert [url for url in requests if "/static/" not in url] == [], requests
     context.close()
+
+    # Both pages pass axe and fit a phone (axe is injected, so this context skips the CSP).
+    from tests.test_accessibility import check
+
+    context = browser.new_context(viewport={"width": width, "height": 900}, bypass_csp=True)
+    page = context.new_page()
+    problems = []
+    for name, url in (("receipt", receipt_link), ("verify", "/verify")):
+        page.goto(base + url)
+        problems += check(page, f"proofs-{name}", str(width))
+    assert problems == []
+    context.close()
