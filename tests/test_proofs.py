@@ -431,6 +431,22 @@ def test_supports_invalidated_after_delivery_are_a_new_log_entry(delivered, run_
     assert json.loads(db.session.get(Delivery, delivery.id).statement)["count"] == 5
 
 
+def test_supports_released_after_delivery_are_a_new_log_entry_too(delivered, client):
+    """The hook the release of held supports calls: supports in a delivered round's range
+    that were held (not in its package) and count now are logged, never edited in."""
+    petition, delivery = delivered
+    ids = db.session.execute(select(Support.id).filter_by(campaign_id=petition.id)
+                             .order_by(Support.id)).scalars().all()
+    assert abuse.log_releases_after_delivery(7, Support.id.in_(ids[:2])) == 1
+    db.session.commit()
+    log = client.get("/log.json").get_json()
+    v.check_log(log, _keys(client))
+    last = json.loads(log["entries"][-1]["statement"])
+    assert last["kind"] == "release"
+    assert last["payload"] == {"campaign": petition.slug, "round": 1, "released": 2,
+                               "release": 7}
+
+
 # ------------------------------------------------------------------------------ the keys
 
 

@@ -441,6 +441,28 @@ def log_removals_after_delivery(kind: str, reference: int, which) -> int:
     return len(rows)
 
 
+def log_releases_after_delivery(reference: int, which) -> int:
+    """Append to the public log, for each delivered round whose range of supports holds
+    supports matching ``which`` that were held when it was built (so not in its package)
+    and now count, how many (``reference``: the release's id). In the caller's transaction
+    (no commit). Returns the number of entries appended."""
+    from campaign.models import Delivery
+    from campaign.services.transparency import append_log_entry
+
+    rows = db.session.execute(
+        select(Campaign.slug, Delivery.round, func.count(Support.id))
+        .join(Delivery, and_(Delivery.campaign_id == Support.campaign_id,
+                             Support.id > Delivery.after_support_id,
+                             Support.id <= Delivery.up_to_support_id))
+        .join(Campaign, Campaign.id == Support.campaign_id)
+        .where(which, Delivery.sent_at.is_not(None))
+        .group_by(Campaign.slug, Delivery.round).order_by(Campaign.slug, Delivery.round)).all()
+    for slug, round_, count in rows:
+        append_log_entry("release", {"campaign": slug, "round": round_, "released": count,
+                                     "release": reference})
+    return len(rows)
+
+
 # ---------------------------------------------------------------------------- the report
 
 
