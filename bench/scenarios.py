@@ -577,7 +577,8 @@ class Bench:
                 "bare": {n: loads[n][1].summary() for n in loads}}
 
     def delivery(self) -> dict:
-        """Package (PDF + CSV + seal) of the million-signature petition, by a real RQ worker."""
+        """Package (PDF + CSV + seal + Merkle tree + signed statement) of the million-signature
+        petition, by a real RQ worker."""
         self.log("Delivery…")
         from campaign import packages
         from campaign.models import Delivery, DeliveryState
@@ -616,6 +617,7 @@ class Bench:
             "csv_mb": round(files["csv"].stat().st_size / 2**20, 1),
             "pdf_kb": round(files["pdf"].stat().st_size / 1024, 1),
             "seal_valid": bool(delivery.digest and packages.seal_is_valid(delivery.digest, delivery.seal)),
+            **self.proof_checks(delivery, files),
         }
         self.db.session.commit()
         bare = run_measured([sys.executable, "-m", "bench.bare_jobs", "delivery",
@@ -636,6 +638,43 @@ class Bench:
                 "notes": ["seconds: from request_delivery() to the delivery being sent (worker "
                           "already running); peak memory: the largest peak resident set (VmHWM) "
                           "of the worker and of the work-horse that built the package"]}
+
+    def proof_checks(self, delivery, files) -> dict:
+        """The round's signed statement checked against its files, and the receipts of its
+        first, middle and last supporters checked against its Merkle root, by the verifier."""
+        from campaign import packages, signing
+        from campaign.models import Support
+        from campaign.verifier import verify_proof
+
+        if not delivery.statement:
+            return {"statement_valid": False}
+        keys = signing.key_list()
+        try:
+            verify_proof.check_package(packages.statement_document(delivery), str(files["csv"]),
+                                       str(files["pdf"]), keys)
+            statement_valid = True
+        except verify_proof.ProofError:
+            statement_valid = False
+        ids = self.db.session.execute(
+            select(Support.id).where(Support.campaign_id == delivery.campaign_id,
+                                     Support.id > delivery.after_support_id,
+                                     Support.id <= delivery.up_to_support_id,
+                                     Support.confirmed_at.is_not(None),
+                                     Support.withdrawn_at.is_(None))
+            .order_by(Support.id)).scalars().all()
+        receipts_valid = 0
+        started = time.perf_counter()
+        for support_id in (ids[0], ids[len(ids) // 2], ids[-1]):
+            support = self.db.session.get(Support, support_id)
+            try:
+                verify_proof.check_receipt(packages.receipt(delivery, support), keys)
+                receipts_valid += 1
+            except (verify_proof.ProofError, TypeError):
+                pass
+        return {"statement_valid": statement_valid, "receipts_valid": f"{receipts_valid}/3",
+                "receipt_ms": round((time.perf_counter() - started) * 1000 / 3, 1),
+                "tree_mb": round(files["tree"].stat().st_size / 2**20, 1),
+                "leaves_mb": round(files["leaves"].stat().st_size / 2**20, 1)}
 
     def fanout(self) -> dict:
         """The goal notification to every consenting supporter of the big petition, by SMTP."""

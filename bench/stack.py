@@ -304,11 +304,14 @@ class Stack:
 
     def configure_app(self, mail_port: int, web_port: int) -> dict[str, str]:
         """The production environment every app process gets (and this process uses too)."""
+        from campaign.signing import new_private_key_pem
+
         storage = self.dir / "deliveries"
         storage.mkdir(exist_ok=True)
         env = {k: v for k, v in os.environ.items()
                if k not in ("GROUNDSWELL_ENV", "SECRET_KEY", "DATABASE_URL", "REDIS_URL",
-                            "MAIL_URL", "PUBLIC_URL", "DELIVERY_STORAGE", "RATELIMIT_ENABLED",
+                            "MAIL_URL", "PUBLIC_URL", "DELIVERY_STORAGE", "SIGNING_KEY",
+                            "RATELIMIT_ENABLED",
                             "RATELIMIT_SUPPORT", "PROXY_FIX", "TRUSTED_HOSTS")}
         env.update({
             "GROUNDSWELL_ENV": "production",
@@ -317,6 +320,7 @@ class Stack:
             "REDIS_URL": self.redis_url,
             "MAIL_URL": f"smtp://127.0.0.1:{mail_port}",
             "DELIVERY_STORAGE": str(storage),
+            "SIGNING_KEY": new_private_key_pem(),
             "PUBLIC_URL": f"http://127.0.0.1:{web_port}",
             "PROXY_FIX": "1",
             "PYTHONDONTWRITEBYTECODE": "1",

@@ -37,6 +37,9 @@ def create_app(config: str | Mapping | None = None) -> Flask:
     load_environment(app)
     app.config.update(overrides)
     cls().finalise(app)
+    from campaign import signing
+
+    signing.init_app(app)
 
     if app.config["PROXY_FIX"]:
         from werkzeug.middleware.proxy_fix import ProxyFix

@@ -1,4 +1,5 @@
-"""Flask CLI commands: ``flask worker`` and ``flask seed-demo``."""
+"""Flask CLI commands: ``flask worker``, ``flask clock``, ``flask seed-demo`` and
+``flask signing-key``."""
 
 from __future__ import annotations
 
@@ -12,6 +13,16 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(worker)
     app.cli.add_command(seed_demo)
     app.cli.add_command(clock)
+    app.cli.add_command(signing_key)
+
+
+@click.command("signing-key")
+def signing_key() -> None:
+    """Print a new Ed25519 private key (PEM) for SIGNING_KEY. To rotate: set it and restart
+    every process; the old key stays published with the period it was in use."""
+    from campaign.signing import new_private_key_pem
+
+    click.echo(new_private_key_pem(), nl=False)
 
 
 @click.command("worker")

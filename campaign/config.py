@@ -101,6 +101,9 @@ class Config:
     DELIVERY_STORAGE: str | None = None
     # Private links to a delivery keep working this long.
     DELIVERY_LINK_MAX_AGE = int(timedelta(days=365).total_seconds())
+    # The Ed25519 key that signs delivery statements and the public log: a PEM private key
+    # or the base64 of its 32 bytes (``flask signing-key`` prints a new one).
+    SIGNING_KEY: str | None = None
 
     def finalise(self, app) -> None:
         """Fill in values that depend on the instance folder or the environment."""
@@ -124,6 +127,10 @@ class DevelopmentConfig(Config):
             app.config["MAIL_URL"] = f"file://{instance / 'outbox'}"
         if not app.config.get("DELIVERY_STORAGE"):
             app.config["DELIVERY_STORAGE"] = str(instance / "deliveries")
+        if not app.config.get("SIGNING_KEY"):
+            from campaign.signing import instance_key
+
+            app.config["SIGNING_KEY"] = instance_key(instance / "signing_key.pem")
 
 
 class TestingConfig(DevelopmentConfig):
@@ -147,7 +154,8 @@ class ProductionConfig(Config):
     def finalise(self, app) -> None:
         missing = [
             name
-            for name in ("SECRET_KEY", "SQLALCHEMY_DATABASE_URI", "MAIL_URL", "DELIVERY_STORAGE")
+            for name in ("SECRET_KEY", "SQLALCHEMY_DATABASE_URI", "MAIL_URL", "DELIVERY_STORAGE",
+                         "SIGNING_KEY")
             if not app.config.get(name)
         ]
         if not (app.config.get("REDIS_URL") or app.config.get("REDIS_SENTINELS")):
@@ -181,6 +189,7 @@ _FROM_ENV = {
     "MAIL_FROM": ("MAIL_FROM", str),
     "PUBLIC_URL": ("PUBLIC_URL", str),
     "DELIVERY_STORAGE": ("DELIVERY_STORAGE", str),
+    "SIGNING_KEY": ("SIGNING_KEY", str),
     "RATELIMIT_ENABLED": ("RATELIMIT_ENABLED", lambda v: v.lower() in {"1", "true", "yes"}),
     "RATELIMIT_SUPPORT": ("RATELIMIT_SUPPORT", str),
     "RATELIMIT_SIGNUP": ("RATELIMIT_SIGNUP", str),

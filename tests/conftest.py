@@ -25,7 +25,7 @@ from pathlib import Path
 if not os.environ.get("XDG_RUNTIME_DIR"):
     os.environ["XDG_RUNTIME_DIR"] = tempfile.mkdtemp(prefix="gs-xdg-")
 os.environ["GROUNDSWELL_ENV"] = "testing"
-for name in ("DATABASE_URL", "REDIS_URL", "MAIL_URL", "SECRET_KEY", "PUBLIC_URL"):
+for name in ("DATABASE_URL", "REDIS_URL", "MAIL_URL", "SECRET_KEY", "PUBLIC_URL", "SIGNING_KEY"):
     os.environ.pop(name, None)
 
 import pytest  # noqa: E402

@@ -12,8 +12,26 @@ def test_production_refuses_to_start_without_secret_key(monkeypatch, tmp_path):
         create_app({"ENV_NAME": "production", "INSTANCE_PATH": str(tmp_path)})
 
 
-def test_production_starts_with_everything_set(monkeypatch, tmp_path):
+def test_production_refuses_to_start_without_a_signing_key(monkeypatch, tmp_path):
     monkeypatch.setenv("SECRET_KEY", "a-long-random-secret")
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'x.db'}")
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
+    monkeypatch.setenv("MAIL_URL", "smtp://127.0.0.1:1")
+    monkeypatch.setenv("DELIVERY_STORAGE", str(tmp_path / "deliveries"))
+    monkeypatch.delenv("SIGNING_KEY", raising=False)
+    with pytest.raises(RuntimeError, match="SIGNING_KEY"):
+        create_app({"ENV_NAME": "production", "INSTANCE_PATH": str(tmp_path)})
+    assert not (tmp_path / "signing_key.pem").exists()  # never generated in production
+    monkeypatch.setenv("SIGNING_KEY", "not a key")
+    with pytest.raises(RuntimeError, match="SIGNING_KEY cannot be read"):
+        create_app({"ENV_NAME": "production", "INSTANCE_PATH": str(tmp_path)})
+
+
+def test_production_starts_with_everything_set(monkeypatch, tmp_path):
+    from campaign.signing import new_private_key_pem
+
+    monkeypatch.setenv("SECRET_KEY", "a-long-random-secret")
+    monkeypatch.setenv("SIGNING_KEY", new_private_key_pem())
     monkeypatch.setenv("DATABASE_URL", "postgres://user:pw@db.internal/groundswell")
     monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
     monkeypatch.setenv("MAIL_URL", "smtp://127.0.0.1:1")
@@ -32,6 +50,9 @@ def test_development_generates_a_secret_once_and_reuses_it(monkeypatch, tmp_path
     assert len(first.config["SECRET_KEY"]) >= 32
     assert first.config["SECRET_KEY"] == second.config["SECRET_KEY"]
     assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
+    # The signing key too: generated once into the instance folder, private to its owner.
+    assert first.config["SIGNING_KEY"] == second.config["SIGNING_KEY"]
+    assert (tmp_path / "signing_key.pem").stat().st_mode & 0o077 == 0
     assert first.config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path / 'groundswell.db'}"
 
 

@@ -7,6 +7,7 @@ from flask_login import current_user, login_required
 from campaign.accounts.forms import FREQUENCY_SAVED, EmailSettingsForm
 from campaign.extensions import csrf, db
 from campaign.models import Campaign, CoAuthor, EmailFrequency, Support
+from campaign.packages import delivered_support_ids
 from campaign.services import ServiceError
 from campaign.services.accounts import set_email_frequency, user_for_unsubscribe_token
 from campaign.services.pledges import check_brand, my_pledges
@@ -30,7 +31,7 @@ def profile():
         db.select(CoAuthor).filter_by(user_id=current_user.id, accepted_at=None)
     ).scalars().all()
     return render_template("accounts/profile.html", campaigns=campaigns, supports=supports,
-                           invitations=invitations,
+                           invitations=invitations, delivered=delivered_support_ids(supports),
                            frequency=FREQUENCY_SAVED[current_user.email_frequency])
 
 

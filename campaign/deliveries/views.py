@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
-from campaign import packages
+from campaign import packages, signing
 from campaign.auth.forms import ActionForm
 from campaign.deliveries.forms import AnswerForm, VerifyFileForm, VerifyForm
 from campaign.extensions import db
@@ -60,11 +60,11 @@ def show(token: str):
                            token=token, form=form), 200 if not form.errors else 400
 
 
-@bp.route("/deliveries/<token>/<any('summary.pdf', 'signatures.csv'):name>")
+@bp.route("/deliveries/<token>/<any('summary.pdf', 'signatures.csv', 'statement.json'):name>")
 def download(token: str, name: str):
     delivery = _delivery(token)
     files = packages.package_files(delivery)
-    path = files["pdf" if name == "summary.pdf" else "csv"]
+    path = files[{"summary.pdf": "pdf", "signatures.csv": "csv", "statement.json": "statement"}[name]]
     if not path.is_file():
         abort(404)
     return send_file(path, as_attachment=True,
@@ -90,7 +90,34 @@ def verify():
         result = {"valid": delivery is not None, "delivery": delivery}
     failed = (request.args and form.errors) or file_form.errors
     return render_template("deliveries/verify.html", form=form, file_form=file_form,
-                           result=result), 400 if failed else 200
+                           result=result, keys=signing.key_list(),
+                           messages=offline_messages()), 400 if failed else 200
+
+
+def offline_messages() -> dict[str, str]:
+    """What the in-browser check (static/js/verify.js) says, in the reader's language."""
+    return {
+        "valid": _("Valid"), "not_valid": _("Not valid"),
+        "choose_file": _("Choose the receipt or the signed statement to check."),
+        "malformed": _("This file is not a receipt or a signed statement of Groundswell."),
+        "unknown_key": _("It was not signed with one of our published keys."),
+        "key_not_valid": _("It was signed with one of our keys, but outside the period that "
+                           "key was in use."),
+        "bad_signature": _("The signature does not match: the statement was altered, or "
+                           "signed with another key."),
+        "not_in_tree": _("This entry is not in the delivered round: the receipt was altered."),
+        "file_differs": _("%(name)s is not the file that was delivered: it differs from what "
+                          "the statement certifies."),
+        "count_differs": _("The CSV does not hold as many signatures as the statement "
+                           "certifies."),
+        "receipt_valid": _("The signature of %(name)s is in round %(round)s, delivered to "
+                           "%(brand)s on %(date)s. Signatures in that round: %(count)s."),
+        "statement_valid": _("Our signed statement of round %(round)s, delivered to %(brand)s "
+                             "on %(date)s (signatures: %(count)s)."),
+        "files_valid": _("The files you chose are the ones delivered."),
+        "no_files": _("Choose the PDF and the CSV too, to check them against it."),
+        "key_used": _("Checked on your device with our key %(key)s."),
+    }
 
 
 @bp.route("/responses/<int:response_id>/verdict/<token>", methods=["GET", "POST"])
@@ -122,3 +149,6 @@ def verdict(response_id: int, token: str):
                                 + f"#response-{response.id}")
     return render_template("deliveries/verdict.html", response=response, support=support,
                            form=form)
+
+
+from campaign.deliveries import proofs  # noqa: E402, F401  (its routes are on this blueprint)

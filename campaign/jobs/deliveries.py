@@ -1,4 +1,4 @@
-"""Delivering a round of a campaign to a brand: build, seal, email, once."""
+"""Delivering a round of a campaign to a brand: build, seal, sign, email, once."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from rq import Callback, Retry
 from campaign.extensions import db
 from campaign.jobs import app_job
 from campaign.mail import render_email, send_once
-from campaign.models import utcnow
+from campaign.models import Notice, utcnow
 from campaign.models.delivery import (
     NO_CONTACT_REASON,
     OUR_ERROR_REASON,
@@ -34,19 +34,25 @@ def enqueue_delivery(delivery_id: int) -> None:
             retry=DELIVERY_RETRY, on_failure=Callback(delivery_failed), job_timeout=1800)
 
 
+def delivery_link_token(delivery: Delivery) -> str:
+    return make_token("delivery", {"d": delivery.id})
+
+
 def delivery_link(delivery: Delivery) -> str:
-    token = make_token("delivery", {"d": delivery.id})
-    return external_url("deliveries.show", token=token)
+    return external_url("deliveries.show", token=delivery_link_token(delivery))
 
 
 @app_job
 def deliver(delivery_id: int) -> bool:
     """Build and send round ``delivery_id``; a second run sends nothing. Returns True if sent.
 
-    The email's receipt, the package's digest and the delivery's new state commit together:
-    either all are recorded and the email went out, or none is and the job raises to retry.
+    The email's receipt, the package's digest, its signed statement (and the log entry that
+    publishes it), the delivery's new state and the notice that tells its supporters commit
+    together: either all are recorded and the email went out, or none is and the job raises
+    to retry. The supporters' notice is enqueued after that commit.
     """
     from campaign import packages
+    from campaign.jobs.notices import add_notice, enqueue_notice
 
     delivery = db.session.get(Delivery, delivery_id)
     if delivery is None or delivery.state != DeliveryState.QUEUED:
@@ -71,9 +77,16 @@ def deliver(delivery_id: int) -> bool:
                   title=campaign.title),
         delivery=delivery, campaign=campaign, brand=delivery.brand, link=delivery_link(delivery),
         verify_url=external_url("deliveries.verify", digest=delivery.digest, seal=delivery.seal),
+        statement_url=external_url("deliveries.download", token=delivery_link_token(delivery),
+                                   name="statement.json"),
+        keys_url=external_url("deliveries.keys"),
         campaign_url=external_url(f"{campaign.blueprint}.show", slug=campaign.slug),
         claim_url=external_url("brands.claim", slug=delivery.brand.slug))
-    return send_once(f"delivery:{delivery.id}", email)
+    notice_id = add_notice("delivered", delivery.id).id
+    sent = send_once(f"delivery:{delivery.id}", email)
+    if db.session.get(Notice, notice_id) is not None:  # committed with the send
+        enqueue_notice(notice_id)
+    return sent
 
 
 @app_job

@@ -26,6 +26,7 @@ from campaign.jobs import app_job
 from campaign.mail import Email, add_unsubscribe_headers, render_email, send_once
 from campaign.models import (
     Campaign,
+    Delivery,
     DigestItem,
     EmailFrequency,
     MailReceipt,
@@ -51,7 +52,8 @@ PERIODS = {
 
 #: A supporter's notice topic -> what its object id names (it may have been deleted since).
 _TOPIC_OBJECTS = {"goal": Milestone, "update": Update, "answer": Response, "victory": Campaign,
-                  "status": StatusChange, "moved": StatusChange, "invite": Campaign}
+                  "status": StatusChange, "moved": StatusChange, "invite": Campaign,
+                  "delivered": Delivery}
 
 
 def member_token(user: User) -> str:
@@ -197,7 +199,7 @@ def group_items(items: list[DigestItem]) -> list[Group]:
 
 def _entry(item: DigestItem) -> SimpleNamespace | None:
     """What the digest says about ``item``: the same content the immediate email carries."""
-    from campaign.jobs.notify import _TOPICS, _verdict_url
+    from campaign.jobs.notify import _TOPICS, _receipt_url, _verdict_url
 
     support = item.support
     if item.topic == "milestone":
@@ -218,7 +220,8 @@ def _entry(item: DigestItem) -> SimpleNamespace | None:
         topic=item.topic, at=item.created_at, subject=subject, campaign=campaign,
         support=support,
         campaign_url=external_url(f"{campaign.blueprint}.show", slug=campaign.slug),
-        verdict_url=_verdict_url(support, context.get("response")), **context)
+        verdict_url=_verdict_url(support, context.get("response")),
+        receipt_url=_receipt_url(support, context.get("delivery")), **context)
 
 
 def digest_email(user: User, period: str, groups: list[Group]) -> Email:

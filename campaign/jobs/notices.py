@@ -17,7 +17,7 @@ from campaign.jobs import app_job
 from campaign.models import Notice, utcnow
 from campaign.queue import enqueue
 
-TOPICS = ("update", "answer", "victory", "status", "escalation")
+TOPICS = ("update", "answer", "victory", "status", "escalation", "delivered")
 
 
 def add_notice(topic: str, object_id: int) -> Notice:
@@ -53,4 +53,5 @@ def _handler(topic: str) -> Callable[[int], int]:
 
     return {"update": notify.notify_update, "answer": notify.notify_answer,
             "victory": notify.notify_victory, "status": notify.notify_status_change,
-            "escalation": notify.notify_escalation}[topic]
+            "escalation": notify.notify_escalation,
+            "delivered": notify.notify_delivered}[topic]

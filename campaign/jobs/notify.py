@@ -23,6 +23,7 @@ from campaign.jobs.supports import support_token
 from campaign.mail import add_unsubscribe_headers, one_connection, render_email, send_once
 from campaign.models import (
     Campaign,
+    Delivery,
     FanoutBatch,
     Milestone,
     Response,
@@ -98,6 +99,16 @@ def notify_answer(response_id: int) -> int:
 
 
 @app_job
+def notify_delivered(delivery_id: int) -> int:
+    """Tell the consenting supporters in a delivered round that their support reached the
+    brand, each with the link to their own receipt (their proof of inclusion)."""
+    delivery = db.session.get(Delivery, delivery_id)
+    if delivery is None or delivery.sent_at is None:
+        return 0
+    return fan_out("delivered", delivery.id, delivery.campaign_id)
+
+
+@app_job
 def notify_victory(campaign_id: int) -> int:
     """Tell the consenting supporters that their campaign won."""
     if db.session.get(Campaign, campaign_id) is None:
@@ -158,11 +169,16 @@ def notify_update(update_id: int) -> int:
     return fan_out("update", item.id, item.campaign_id)
 
 
-def _recipients(campaign_id: int, topic: str = ""):
-    """Consenting supporters who count; for "moved", those moved away to a duplicate."""
+def _recipients(campaign_id: int, topic: str = "", object_id: int | None = None):
+    """Consenting supporters who count; for "moved", those moved away to a duplicate; for
+    "delivered" (given the delivery's id), those in the delivered round."""
     stmt = select(Support.id).where(Support.campaign_id == campaign_id,
                                     Support.consents_to_updates.is_(True),
                                     Support.confirmed_at.is_not(None))
+    if topic == "delivered" and object_id is not None:
+        delivery = db.session.get(Delivery, object_id)
+        stmt = stmt.where(Support.id > delivery.after_support_id,
+                          Support.id <= delivery.up_to_support_id)
     if topic == "moved":
         stmt = stmt.where(Support.moved_to_id.is_not(None))
     else:
@@ -179,7 +195,7 @@ def fan_out(topic: str, object_id: int, campaign_id: int) -> int:
     """
     batches = _batches(topic, object_id)
     if not batches:
-        ids = db.session.execute(_recipients(campaign_id, topic)).scalars().all()
+        ids = db.session.execute(_recipients(campaign_id, topic, object_id)).scalars().all()
         for i in range(0, len(ids), BATCH_SIZE):
             chunk = ids[i:i + BATCH_SIZE]
             insert_ignoring_conflicts(FanoutBatch, ["topic", "object_id", "first_id"], topic=topic,
@@ -231,6 +247,7 @@ def send_batch(topic: str, object_id: int, first_id: int, last_id: int) -> int:
                                  support=support, campaign_url=campaign_url,
                                  unsubscribe_url=unsubscribe_url,
                                  verdict_url=_verdict_url(support, context.get("response")),
+                                 receipt_url=_receipt_url(support, context.get("delivery")),
                                  **(member_links(member) if member else {}), **context)
         add_unsubscribe_headers(email, unsubscribe_url)
         sent += send_once(key, email)
@@ -251,6 +268,12 @@ def _verdict_url(support: Support, response) -> str | None:
         return None
     return external_url("deliveries.verdict", response_id=response.id,
                         token=support_token("verdict", support))
+
+
+def _receipt_url(support: Support, delivery) -> str | None:
+    if delivery is None:
+        return None
+    return external_url("deliveries.receipt", token=support_token("receipt", support))
 
 
 def _unsubscribe_url(support: Support) -> str:
@@ -276,6 +299,14 @@ def _answer(response_id: int) -> tuple[Campaign, str, str, dict]:
     return campaign, "answer_supporter", _l("%(brand)s answered: %(title)s",
                                             brand=response.brand.name, title=campaign.title), \
         {"response": response}
+
+
+def _delivered(delivery_id: int) -> tuple[Campaign, str, str, dict]:
+    delivery = db.session.get(Delivery, delivery_id)
+    campaign = delivery.campaign
+    return campaign, "delivered_supporter", _l("Delivered to %(brand)s: %(title)s",
+                                               brand=delivery.brand.name, title=campaign.title), \
+        {"delivery": delivery}
 
 
 def _victory(campaign_id: int) -> tuple[Campaign, str, str, dict]:
@@ -308,4 +339,4 @@ def _invite(new_campaign_id: int) -> tuple[Campaign, str, str, dict]:
 #: topic -> loader of (campaign, template, subject, extra template context); the context's
 #: "recipients_of" names the campaign whose supporters get it, when not ``campaign``.
 _TOPICS = {"goal": _goal, "update": _update, "answer": _answer, "victory": _victory,
-           "status": _status, "moved": _moved, "invite": _invite}
+           "status": _status, "moved": _moved, "invite": _invite, "delivered": _delivered}

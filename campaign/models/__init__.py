@@ -55,9 +55,13 @@ from campaign.models.support import (
     Support,
     canonical_email,
 )
+from campaign.models.transparency import LogEntry, LogHead, SigningKey
 from campaign.models.user import EmailFrequency, Role, User
 
 __all__ = [
+    "LogEntry",
+    "LogHead",
+    "SigningKey",
     "AbuseRule",
     "DecisionAction",
     "HELD_FOR_REVIEW",

@@ -58,6 +58,12 @@ class Delivery(Base):
     pdf_sha256: Mapped[str | None] = mapped_column(String(64))
     digest: Mapped[str | None] = mapped_column(String(64), unique=True)
     seal: Mapped[str | None] = mapped_column(String(64))
+    # Rounds delivered since signing began: the Merkle root over the round's leaves and the
+    # signed statement (its exact text, the Ed25519 signature, the key's fingerprint).
+    merkle_root: Mapped[str | None] = mapped_column(String(64))
+    statement: Mapped[str | None] = mapped_column(Text)
+    signature: Mapped[str | None] = mapped_column(String(120))
+    key_id: Mapped[str | None] = mapped_column(String(16))
     automatic: Mapped[bool] = mapped_column(default=False)
     failure_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

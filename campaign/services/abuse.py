@@ -525,9 +525,19 @@ def unfinished_invalidations(older_than: timedelta) -> list[int]:
 
 
 def finish_invalidation(invalidation_id: int) -> None:
-    db.session.execute(update(Invalidation).where(Invalidation.id == invalidation_id,
-                                                  Invalidation.finished_at.is_(None))
-                       .values(finished_at=utcnow()))
+    """Mark the decision finished and, in the same transaction (so once), append to the
+    public log how many supports it took out of (an invalidation) or added to (a release)
+    each round already delivered. Commits."""
+    claimed = db.session.execute(
+        update(Invalidation).where(Invalidation.id == invalidation_id,
+                                   Invalidation.finished_at.is_(None))
+        .values(finished_at=utcnow()).returning(Invalidation.id)).first()
+    if claimed is not None:
+        which = Support.invalidation_id == invalidation_id
+        if db.session.get(Invalidation, invalidation_id).action == DecisionAction.RELEASE:
+            log_releases_after_delivery(invalidation_id, which)
+        else:
+            log_removals_after_delivery("invalidation", invalidation_id, which)
     db.session.commit()
 
 
@@ -611,6 +621,52 @@ def _domain_of(email):
     if db.session.get_bind().dialect.name == "postgresql":
         return func.split_part(email, "@", 2)
     return func.substr(email, func.instr(email, "@") + 1)
+def log_removals_after_delivery(kind: str, reference: int, which) -> int:
+    """Append to the public log, for each delivered round whose package held supports that
+    match ``which`` (a SQL condition on Support), how many of them were taken back
+    (``kind``: "invalidation" or "release"; ``reference``: the id of what did it). In the
+    caller's transaction (no commit). Returns the number of entries appended."""
+    from campaign.models import Delivery
+    from campaign.services.transparency import append_log_entry
+
+    rows = db.session.execute(
+        select(Campaign.slug, Delivery.round, func.count(Support.id))
+        .join(Delivery, and_(Delivery.campaign_id == Support.campaign_id,
+                             Support.id > Delivery.after_support_id,
+                             Support.id <= Delivery.up_to_support_id))
+        .join(Campaign, Campaign.id == Support.campaign_id)
+        # Only supports the package held: counted when it was built, not withdrawn before.
+        .where(which, Delivery.sent_at.is_not(None),
+               func.coalesce(Support.confirmed_at, Support.suspect_confirmed_at)
+               <= Delivery.sent_at,
+               or_(Support.withdrawn_at.is_(None), Support.withdrawn_at > Delivery.sent_at))
+        .group_by(Campaign.slug, Delivery.round).order_by(Campaign.slug, Delivery.round)).all()
+    for slug, round_, count in rows:
+        append_log_entry(kind, {"campaign": slug, "round": round_, "removed": count,
+                                kind: reference})
+    return len(rows)
+
+
+def log_releases_after_delivery(reference: int, which) -> int:
+    """Append to the public log, for each delivered round whose range of supports holds
+    supports matching ``which`` that were held when it was built (so not in its package)
+    and now count, how many (``reference``: the release's id). In the caller's transaction
+    (no commit). Returns the number of entries appended."""
+    from campaign.models import Delivery
+    from campaign.services.transparency import append_log_entry
+
+    rows = db.session.execute(
+        select(Campaign.slug, Delivery.round, func.count(Support.id))
+        .join(Delivery, and_(Delivery.campaign_id == Support.campaign_id,
+                             Support.id > Delivery.after_support_id,
+                             Support.id <= Delivery.up_to_support_id))
+        .join(Campaign, Campaign.id == Support.campaign_id)
+        .where(which, Delivery.sent_at.is_not(None))
+        .group_by(Campaign.slug, Delivery.round).order_by(Campaign.slug, Delivery.round)).all()
+    for slug, round_, count in rows:
+        append_log_entry("release", {"campaign": slug, "round": round_, "released": count,
+                                     "release": reference})
+    return len(rows)
 
 
 # ---------------------------------------------------------------------------- the report

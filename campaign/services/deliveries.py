@@ -27,6 +27,7 @@ from campaign.models import (
     utcnow,
 )
 from campaign.services import ServiceError
+from campaign.services.transparency import append_log_entry
 
 DELIVERABLE_KINDS = (CampaignKind.PETITION, CampaignKind.BOYCOTT, CampaignKind.PROPOSAL)
 
@@ -109,6 +110,8 @@ def answer(campaign_id: int, brand_id: int, *, author_name: str, stance: Stance,
            author_id: int | None = None, delivery_id: int | None = None) -> Response:
     """Publish a brand's answer. Commits, then notifies consenting supporters (batched).
 
+    The answer's digest goes into the public log in the same transaction.
+
     A commitment must say what and by when. Every delivered round of the campaign to this
     brand is marked answered (the first answer time is kept for the accountability record).
     """
@@ -135,6 +138,9 @@ def answer(campaign_id: int, brand_id: int, *, author_name: str, stance: Stance,
                        .where(Delivery.campaign_id == campaign.id, Delivery.brand_id == brand_id,
                               Delivery.state.in_([DeliveryState.SENT, DeliveryState.OPENED]))
                        .values(state=DeliveryState.ANSWERED, answered_at=utcnow()))
+    append_log_entry("answer", {"campaign": campaign.slug, "brand": response.brand.slug,
+                                "response": response.id, "stance": str(stance),
+                                "digest": digest, "delivery": delivery_id})
     notice = add_notice("answer", response.id)
     db.session.commit()
     enqueue_notice(notice.id)

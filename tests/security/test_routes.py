@@ -37,11 +37,14 @@ ACCESS = {
                "supports.thanks", "auth.login", "auth.signup", "auth.check_email", "auth.logout",
                "privacy.request_link", "supports.form_token",
                "auth.request_reset", "auth.resend_verification", "dev.outbox", "dev.message",
-               "i18n.set_language"],
+               "i18n.set_language", "deliveries.keys", "deliveries.log_json",
+               "deliveries.log_head", "deliveries.log_consistency", "deliveries.log_atom",
+               "deliveries.verifier_script"],
     "member": ["accounts.profile", "accounts.pledges", "accounts.settings", "{kind}.new",
                "brands.suggest",
                "brands.claim", "auth.resend_mine", "community.report_comment",
-               "community.accept_coauthorship", "proposals.comment", "supports.withdraw_mine"],
+               "community.accept_coauthorship", "proposals.comment", "supports.withdraw_mine",
+               "deliveries.my_receipt", "deliveries.my_receipt_json"],
     "organiser": ["{kind}.edit", "{kind}.submit", "{kind}.contacts_csv",
                   "{kind}.declare_victory", "{kind}.deliver", "{kind}.escalate",
                   "{kind}.post_update", "{kind}.raise_goal", "{kind}.retry_delivery",
@@ -60,8 +63,8 @@ ACCESS = {
     "token": ["privacy.show", "privacy.download", "privacy.erase",
               "deliveries.show", "deliveries.download", "deliveries.verdict", "supports.confirm",
               "supports.unsubscribe", "supports.withdraw", "supports.stall", "auth.verify",
-              "auth.reset_password",
-              "brands.verify_claim", "accounts.unsubscribe"],
+              "auth.reset_password", "brands.verify_claim", "accounts.unsubscribe",
+              "deliveries.receipt", "deliveries.receipt_json"],
 }
 #: POSTs that must work without a CSRF token (RFC 8058 one-click unsubscribe from mail clients).
 CSRF_EXEMPT = {"supports.unsubscribe", "accounts.unsubscribe"}
@@ -116,7 +119,7 @@ def url_for_rule(rule, world) -> str:
               "token": "forged-token", "campaign_id": campaign.id, "brand_id": world["brand"].id,
               "member_id": 1, "comment_id": world["comment"].id, "support_id": world["support"].id,
               "delivery_id": world["delivery"].id, "invitation_id": 1, "response_id": 1,
-              "endorsement_id": 1, "rule_id": 1, "stall_id": 1,
+              "endorsement_id": 1, "rule_id": 1, "stall_id": 1, "size": 1,
               "name": "signatures.csv" if "download" in rule.endpoint else "x.eml"}
     url = rule.rule
     for name in re.findall(r"<(?:[^:<>]+:)?(\w+)>", url):
