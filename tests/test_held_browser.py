@@ -9,9 +9,8 @@ import pytest
 
 from campaign.extensions import db
 from campaign.models import DecisionAction, Invalidation, Role, Stall, Support, Suspect, utcnow
-from tests.browsing import log_in, shot
+from tests.browsing import AXE, WIDTHS, check, log_in, shot
 from tests.factories import make_campaign, make_user
-from tests.test_accessibility import AXE, WIDTHS, check
 
 pytestmark = pytest.mark.browser
 

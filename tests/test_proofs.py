@@ -22,9 +22,8 @@ from campaign.models import Delivery, LogEntry, LogHead, Role, SigningKey, Stanc
 from campaign.services import abuse, transparency
 from campaign.services.deliveries import answer, request_delivery
 from campaign.verifier import verify_proof as v
-from tests.factories import make_brand, make_campaign, make_user
+from tests.factories import SupportFactory, every_other, make_brand, make_campaign, make_user
 from tests.helpers import link_in, login
-from tests.test_milestones import add_confirmed
 
 VERIFIER = Path(v.__file__)
 
@@ -34,7 +33,7 @@ def delivered(app, run_jobs, outbox):
     """A petition with 5 confirmed signatures, delivered once; returns (petition, delivery)."""
     organiser = make_user("organiser@example.org")
     petition = make_campaign(organiser=organiser, brand=make_brand("Northwind Coffee"), goal=1000)
-    add_confirmed(petition, 5)
+    SupportFactory.create_batch(5, campaign=petition, consents_to_updates=every_other())
     run_jobs()
     delivery = request_delivery(petition.id, organiser.id)
     run_jobs()
@@ -154,7 +153,7 @@ def test_each_supporter_in_the_round_is_told_with_a_link_to_their_receipt(delive
                                                                        outbox):
     petition, delivery = delivered
     notices = [m for m in outbox() if m["Subject"].startswith("Delivered to Northwind Coffee")]
-    # add_confirmed's supporters 0, 2 and 4 asked for updates.
+    # Supporters 0, 2 and 4 asked for updates.
     assert sorted(m["To"] for m in notices) == ["s0@example.org", "s2@example.org",
                                                  "s4@example.org"]
     page = client.get(link_in(notices[0], "/receipts/"))
@@ -210,7 +209,7 @@ def test_a_member_gets_their_receipt_from_their_account_and_nobody_else_does(app
     result = add_support(petition.id, name="Mia Member", email="member@example.org",
                          country="FR", user_id=member.id)
     confirm(support_token("confirm-support", db.session.get(Support, result.support_id)))
-    add_confirmed(petition, 2)
+    SupportFactory.create_batch(2, campaign=petition, consents_to_updates=every_other())
     run_jobs()
     request_delivery(petition.id, petition.organiser_id)
     run_jobs()

@@ -12,9 +12,8 @@ from campaign.extensions import db
 from campaign.models import Delivery, Support
 from campaign.services.deliveries import request_delivery
 from tests.browsing import run_worker, shot
-from tests.factories import make_brand, make_campaign, make_user
+from tests.factories import SupportFactory, every_other, make_brand, make_campaign, make_user
 from tests.helpers import link_in, read_outbox
-from tests.test_milestones import add_confirmed
 
 pytestmark = pytest.mark.browser
 
@@ -26,7 +25,7 @@ def test_the_verify_page_checks_a_receipt_and_a_package_on_the_device(browser, l
     petition = make_campaign(organiser=make_user("organiser@example.org"),
                              brand=make_brand("Northwind Coffee"))
     petition_id, organiser_id = petition.id, petition.organiser_id
-    add_confirmed(petition, 4)
+    SupportFactory.create_batch(4, campaign=petition, consents_to_updates=every_other())
     run_worker(app)
     delivery_id = request_delivery(petition_id, organiser_id).id
     run_worker(app)
@@ -87,7 +86,7 @@ def test_the_verify_page_checks_a_receipt_and_a_package_on_the_device(browser, l
     context.close()
 
     # Both pages pass axe and fit a phone (axe is injected, so this context skips the CSP).
-    from tests.test_accessibility import check
+    from tests.browsing import check
 
     context = browser.new_context(viewport={"width": width, "height": 900}, bypass_csp=True)
     page = context.new_page()
