@@ -308,7 +308,8 @@ class Stack:
         storage.mkdir(exist_ok=True)
         env = {k: v for k, v in os.environ.items()
                if k not in ("GROUNDSWELL_ENV", "SECRET_KEY", "DATABASE_URL", "REDIS_URL",
-                            "MAIL_URL", "PUBLIC_URL", "DELIVERY_STORAGE", "RATELIMIT_ENABLED",
+                            "MAIL_URL", "PUBLIC_URL", "DELIVERY_STORAGE", "MEDIA_STORAGE",
+                            "RATELIMIT_ENABLED",
                             "RATELIMIT_SUPPORT", "PROXY_FIX", "TRUSTED_HOSTS")}
         env.update({
             "GROUNDSWELL_ENV": "production",
@@ -317,6 +318,7 @@ class Stack:
             "REDIS_URL": self.redis_url,
             "MAIL_URL": f"smtp://127.0.0.1:{mail_port}",
             "DELIVERY_STORAGE": str(storage),
+            "MEDIA_STORAGE": str(self.dir / "media"),
             "PUBLIC_URL": f"http://127.0.0.1:{web_port}",
             "PROXY_FIX": "1",
             "PYTHONDONTWRITEBYTECODE": "1",

@@ -86,6 +86,13 @@ class Config:
     DELIVERY_STORAGE: str | None = None
     # Private links to a delivery keep working this long.
     DELIVERY_LINK_MAX_AGE = int(timedelta(days=365).total_seconds())
+    # Where pictures and logos are kept, re-encoded, under content-hash names (a volume
+    # shared by every web process in production).
+    MEDIA_STORAGE: str | None = None
+    # An upload is refused above this many bytes or pixels (a small file can unpack to a
+    # huge image: a decompression bomb).
+    MEDIA_MAX_BYTES = 10 * 1024 * 1024
+    MEDIA_MAX_PIXELS = 40_000_000
 
     def finalise(self, app) -> None:
         """Fill in values that depend on the instance folder or the environment."""
@@ -109,6 +116,8 @@ class DevelopmentConfig(Config):
             app.config["MAIL_URL"] = f"file://{instance / 'outbox'}"
         if not app.config.get("DELIVERY_STORAGE"):
             app.config["DELIVERY_STORAGE"] = str(instance / "deliveries")
+        if not app.config.get("MEDIA_STORAGE"):
+            app.config["MEDIA_STORAGE"] = str(instance / "media")
 
 
 class TestingConfig(DevelopmentConfig):
@@ -133,7 +142,7 @@ class ProductionConfig(Config):
         missing = [
             name
             for name in ("SECRET_KEY", "SQLALCHEMY_DATABASE_URI", "REDIS_URL", "MAIL_URL",
-                         "DELIVERY_STORAGE")
+                         "DELIVERY_STORAGE", "MEDIA_STORAGE")
             if not app.config.get(name)
         ]
         if missing:
@@ -160,6 +169,7 @@ _FROM_ENV = {
     "MAIL_FROM": ("MAIL_FROM", str),
     "PUBLIC_URL": ("PUBLIC_URL", str),
     "DELIVERY_STORAGE": ("DELIVERY_STORAGE", str),
+    "MEDIA_STORAGE": ("MEDIA_STORAGE", str),
     "RATELIMIT_ENABLED": ("RATELIMIT_ENABLED", lambda v: v.lower() in {"1", "true", "yes"}),
     "RATELIMIT_SUPPORT": ("RATELIMIT_SUPPORT", str),
     "RATELIMIT_SIGNUP": ("RATELIMIT_SIGNUP", str),

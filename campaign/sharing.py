@@ -5,11 +5,14 @@ from __future__ import annotations
 import io
 import re
 import textwrap
+from functools import lru_cache
 from urllib.parse import quote
 
-from flask_babel import format_decimal
+from flask_babel import format_decimal, get_locale
 from flask_babel import gettext as _
 from PIL import Image, ImageDraw, ImageFont
+
+from campaign import media
 
 #: Referral codes we accept in ?ref= (anything else is ignored).
 REFERRAL = re.compile(r"^[a-z0-9-]{1,40}$")
@@ -31,17 +34,43 @@ def share_links(url: str, title: str) -> list[tuple[str, str]]:
     ]
 
 
-def share_image(title: str, count: int, noun: str, goal: int) -> bytes:
-    """A 1200×630 PNG card with the title, the count and a progress bar."""
+def share_card(campaign) -> bytes:
+    """The campaign's 1200×630 share card (Open Graph image) in the reader's language: its
+    picture, if it has one, under the title, the count and a bar. Composed once per picture,
+    title, count, goal and language in this process (the route adds HTTP caching)."""
+    return _composed(campaign.picture, campaign.title, campaign.confirmed_count,
+                     str(campaign.supporters_noun), campaign.goal, str(get_locale()))
+
+
+@lru_cache(maxsize=128)
+def _composed(picture: str | None, title: str, count: int, noun: str, goal: int,
+              _locale: str) -> bytes:
+    background = media.load_share_base(picture) if picture else None
+    return share_image(title, count, noun, goal, background=background)
+
+
+def share_image(title: str, count: int, noun: str, goal: int,
+                background: Image.Image | None = None) -> bytes:
+    """A 1200×630 PNG card with the title, the count and a progress bar, drawn over
+    ``background`` (darkened so the words stay readable) or the house green."""
     width, height = 1200, 630
-    image = Image.new("RGB", (width, height), "#0b5d4b")
+    if background is not None:
+        image = background.convert("RGB").resize((width, height))
+        shade = Image.new("L", (1, height))
+        for y in range(height):  # clear at the top, dark behind the words below
+            shade.putpixel((0, y), int(40 + 190 * y / height))
+        dark = Image.new("RGB", (width, height), "#062e25")
+        image = Image.composite(dark, image, shade.resize((width, height)))
+    else:
+        image = Image.new("RGB", (width, height), "#0b5d4b")
     draw = ImageDraw.Draw(image)
     big = ImageFont.load_default(size=64)
     mid = ImageFont.load_default(size=44)
     small = ImageFont.load_default(size=32)
     draw.text((70, 60), "Groundswell", font=small, fill="#f6c453")
-    y = 130
-    for line in textwrap.wrap(title, width=30)[:4]:
+    lines = textwrap.wrap(title, width=30)[:4]
+    y = 130 if background is None else 450 - 80 * len(lines) - 20
+    for line in lines:
         draw.text((70, y), line, font=big, fill="#ffffff")
         y += 80
     draw.text((70, 470), _("%(count)s %(supporters)s of %(goal)s", count=format_decimal(count),

@@ -49,6 +49,8 @@ from campaign.models.support import (
     MailReceipt,
     Notice,
     PledgeBrand,
+    ReasonLike,
+    ReasonReport,
     Support,
     canonical_email,
 )
@@ -90,6 +92,8 @@ __all__ = [
     "PUBLIC_STATES",
     "Petition",
     "PledgeBrand",
+    "ReasonLike",
+    "ReasonReport",
     "PROPOSAL_STATUS_LABELS",
     "Proposal",
     "ProposalStatus",
