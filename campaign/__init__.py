@@ -175,6 +175,10 @@ def register_template_helpers(app: Flask) -> None:
 
     app.jinja_env.globals["picture_url"] = picture_url
 
+    from campaign.sharing import share_kit
+
+    app.jinja_env.globals["share_kit"] = share_kit
+
     from campaign.jobs.supports import support_token
 
     app.jinja_env.globals["withdraw_token"] = lambda support: support_token("withdraw", support)

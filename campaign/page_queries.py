@@ -118,3 +118,15 @@ def chart_points(series: list[tuple[str, int]], width: int = 300, height: int = 
     step = width / max(len(series) - 1, 1)
     return " ".join(f"{i * step:.1f},{height - n * height / top:.1f}"
                     for i, (_, n) in enumerate(series))
+
+
+def supported_after_shares(user_id: int) -> dict[int, int]:
+    """support id → how many counted supports came through that supporter's share links,
+    for each support of ``user_id`` that brought any."""
+    mine = select(Support.id).where(Support.user_id == user_id)
+    rows = db.session.execute(
+        select(Support.referred_by_id, func.count())
+        .where(Support.referred_by_id.in_(mine), Support.confirmed_at.is_not(None),
+               Support.withdrawn_at.is_(None))
+        .group_by(Support.referred_by_id)).all()
+    return dict(rows)

@@ -7,6 +7,7 @@ from flask_login import current_user, login_required
 from campaign.accounts.forms import FREQUENCY_SAVED, EmailSettingsForm
 from campaign.extensions import csrf, db
 from campaign.models import Campaign, CoAuthor, EmailFrequency, Support
+from campaign.page_queries import supported_after_shares
 from campaign.services import ServiceError
 from campaign.services.accounts import set_email_frequency, user_for_unsubscribe_token
 from campaign.services.pledges import check_brand, my_pledges
@@ -31,6 +32,7 @@ def profile():
     ).scalars().all()
     return render_template("accounts/profile.html", campaigns=campaigns, supports=supports,
                            invitations=invitations,
+                           after_shares=supported_after_shares(current_user.id),
                            frequency=FREQUENCY_SAVED[current_user.email_frequency])
 
 

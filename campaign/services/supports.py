@@ -67,7 +67,8 @@ def add_support(campaign_id: int, *, name: str, email: str, country: str,
                 consents_to_updates: bool = False, monthly_spend: int | None = None,
                 condition_threshold: int | None = None, pledged_brand_ids: list[int] | None = None,
                 user_id: int | None = None, ip_address: str | None = None,
-                referral: str | None = None, locale: str | None = None) -> SupportResult:
+                referral: str | None = None, locale: str | None = None,
+                referred_by_id: int | None = None) -> SupportResult:
     """Record one person's support, once per campaign and canonical email. Commits.
 
     A verified member supporting with their own address counts at once; anyone else gets a
@@ -79,6 +80,9 @@ def add_support(campaign_id: int, *, name: str, email: str, country: str,
     A new support that the allow and block lists or the per-IP limit hold
     (:func:`campaign.services.abuse.suspect_reason`) is stored as suspect: the same outcome
     and emails as any other, but it never counts.
+
+    ``referred_by_id`` credits the supporter whose share link brought this one (ignored
+    unless it is a support of the same campaign).
     """
     campaign = _open_campaign(campaign_id)
     _check_kind_fields(campaign, condition_threshold, pledged_brand_ids)
@@ -90,6 +94,10 @@ def add_support(campaign_id: int, *, name: str, email: str, country: str,
 
     suspect = suspect_reason(campaign.id, ip_address, canonical)
     counted_now = verified_now and suspect is None
+    if referred_by_id is not None and db.session.execute(
+            select(Support.campaign_id).where(Support.id == referred_by_id)
+    ).scalar() != campaign.id:
+        referred_by_id = None
     now = utcnow()
     new_id = insert_ignoring_conflicts(
         Support, ["campaign_id", "email_canonical"],
@@ -104,7 +112,7 @@ def add_support(campaign_id: int, *, name: str, email: str, country: str,
         confirmation_sends=0 if verified_now else 1,
         condition_threshold=condition_threshold, created_at=now,
         consent_text=consent_text(campaign, is_public, consents_to_updates),
-        referral=referral, locale=locale,
+        referral=referral, locale=locale, referred_by_id=referred_by_id,
     )
     if new_id is not None:
         for brand_id in sorted(set(pledged_brand_ids or [])):
