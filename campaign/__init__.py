@@ -179,6 +179,10 @@ def register_template_helpers(app: Flask) -> None:
 
     app.jinja_env.globals["share_kit"] = share_kit
 
+    from campaign.services.reasons import featured_reason, reasons_page
+
+    app.jinja_env.globals.update(featured_reason=featured_reason, reasons_page=reasons_page)
+
     from campaign.jobs.supports import support_token
 
     app.jinja_env.globals["withdraw_token"] = lambda support: support_token("withdraw", support)

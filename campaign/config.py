@@ -56,6 +56,9 @@ class Config:
     # The hourly report lists IPs and email domains with this many supports on one
     # campaign in one hour.
     ABUSE_REPORT_THRESHOLD = 20
+    # Likes per member, reports of supporters' reasons per IP.
+    RATELIMIT_REASON_LIKE = "30 per minute;500 per day"
+    RATELIMIT_REASON_REPORT = "10 per hour"
     RATELIMIT_HEADERS_ENABLED = True
     # While Redis is unreachable (a restart, a failover) each web process keeps the limits in
     # its own memory instead of failing the request; they move back to Redis when it returns.

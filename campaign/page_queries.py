@@ -12,7 +12,7 @@ import json
 import logging
 
 from redis.exceptions import RedisError
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 
 from campaign.extensions import db
 from campaign.models import Campaign, Comment, Support
@@ -79,7 +79,9 @@ def top_countries(campaign: Campaign, limit: int = 10) -> list[list]:
 def latest_public_supporters(campaign: Campaign, limit: int = 8) -> list[dict]:
     """The newest confirmed supporters who chose to show their name (name, country, reason)."""
     rows = db.session.execute(
-        select(Support.name, Support.country, Support.comment)
+        select(Support.name, Support.country,
+               case((Support.reason_hidden_at.is_(None), Support.comment), else_=None)
+               .label("comment"))
         .where(Support.campaign_id == campaign.id, Support.is_public.is_(True),
                Support.confirmed_at.is_not(None), Support.withdrawn_at.is_(None))
         .order_by(Support.confirmed_at.desc()).limit(limit)).all()

@@ -8,6 +8,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from campaign.auth.forms import ActionForm
 from campaign.extensions import db
 from campaign.models import Brand, BrandMember, Campaign, CampaignState, Comment, CommentReport
 from campaign.moderation.forms import ApproveForm, RejectForm, RemovePictureForm
@@ -16,6 +17,7 @@ from campaign.services import brands as brand_service
 from campaign.services import campaigns as service
 from campaign.services import pictures as picture_service
 from campaign.services import proposals as proposal_service
+from campaign.services import reasons as reason_service
 
 bp = Blueprint("moderation", __name__, url_prefix="/moderation")
 
@@ -63,6 +65,7 @@ def queue():
 
     return render_template("moderation/queue.html", pending=pending, brands=brands,
                            claims=claims, reported=reported,
+                           reported_reasons=reason_service.reported_reasons(),
                            heavy_signers=len(recent_report(hours=24)))
 
 
@@ -113,6 +116,15 @@ def hide_campaign(campaign_id: int):
         else:
             flash(_("“%(title)s” is hidden; its organiser sees why.", title=campaign.title), "info")
     return redirect(url_for(f"{campaign.blueprint}.show", slug=campaign.slug))
+
+
+@bp.route("/reasons/<int:support_id>/hide", methods=["POST"])
+@moderator_required
+def hide_reason(support_id: int):
+    if ActionForm().validate_on_submit():
+        reason_service.hide_reason(support_id, current_user.id)
+        flash(_("The reason is hidden; the support still counts."), "info")
+    return redirect(url_for("moderation.queue") + "#reasons")
 
 
 @bp.route("/comments/<int:comment_id>/hide", methods=["POST"])
