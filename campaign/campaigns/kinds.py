@@ -26,6 +26,7 @@ from flask_login import current_user, login_required
 
 from campaign.campaigns import public_page
 from campaign.campaigns.forms import CampaignForm
+from campaign.campaigns.launch_kit import register_launch_kit_routes
 from campaign.campaigns.organiser import register_organiser_routes
 from campaign.campaigns.reasons import register_reason_routes
 from campaign.extensions import db, limiter
@@ -194,6 +195,7 @@ def kind_blueprint(model: type[Campaign], form_class: type[CampaignForm],
     register_support_route(bp, load)
     register_picture_routes(bp, organiser_only)
     register_reason_routes(bp, load, organiser_only)
+    register_launch_kit_routes(bp, organiser_only)
     register_organiser_routes(bp, load, organiser_only)
     if extra_routes is not None:
         extra_routes(bp, load, organiser_only)
