@@ -61,7 +61,7 @@ def site(live_app):
         "brands": "/brands/", "brand": f"/brands/{brand.slug}",
         "roadmap": f"/brands/{brand.slug}/roadmap", "victories": "/victories",
         "verify": "/verify", "login": "/login", "signup": "/signup", "reset": "/reset",
-        "not-found": "/no-such-page",
+        "not-found": "/no-such-page", "reasons": f"/petitions/{petition.slug}/reasons",
         **{kind.value: f"/{c.blueprint}/{c.slug}" for kind, c in campaigns.items()},
     }
     member_pages = {
@@ -69,9 +69,12 @@ def site(live_app):
                                   "email-settings": "/account/settings",
                                   "start-petition": "/petitions/new",
                                   "start-buycott": "/buycotts/new",
-                                  "supporters": f"/petitions/{petition.slug}/supporters"},
+                                  "supporters": f"/petitions/{petition.slug}/supporters",
+                                  "picture": f"/petitions/{petition.slug}/picture",
+                                  "launch-kit": f"/petitions/{petition.slug}/launch-kit"},
         "moderator@example.org": {"moderation": "/moderation/", "new-brand": "/brands/new"},
-        "sam@example.org": {"inbox": f"/brands/{brand.slug}/inbox"},
+        "sam@example.org": {"inbox": f"/brands/{brand.slug}/inbox",
+                            "logo": f"/brands/{brand.slug}/logo"},
     }
     db.session.remove()
     return base, pages, member_pages
