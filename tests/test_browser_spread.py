@@ -130,3 +130,42 @@ def test_the_thank_you_and_confirmed_pages_offer_copy_and_share(browser, live_ap
     field = page.get_by_label("Your link")
     assert field.is_visible() and field.input_value() == link
     context.close()
+
+
+def test_reasons_are_read_liked_once_and_reported(browser, live_app):
+    app, base = live_app
+    from campaign.models import Support, utcnow
+
+    petition = make_campaign(CampaignKind.PETITION, title="Fair pay for pickers")
+    for n, words in enumerate(("My family farmed coffee for three generations.",
+                               "Nobody should work for less than a living wage.",
+                               "I drink this coffee every day and want it fair.")):
+        db.session.add(Support(campaign_id=petition.id, email=f"s{n}@example.org",
+                               email_canonical=f"s{n}@example.org", name=f"Supporter {n}",
+                               country="GB", comment=words, confirmed_at=utcnow()))
+    member = make_user("fan@example.org")
+    slug, email = petition.slug, member.email
+    db.session.commit()
+    db.session.remove()
+
+    context = browser.new_context(viewport=WIDTHS["390"])
+    page = context.new_page()
+    page.goto(f"{base}/petitions/{slug}")
+    page.get_by_role("heading", name="Why people support this").wait_for()
+    assert "three generations" in page.inner_text("main")
+    log_in(page, base, email)
+    page.goto(f"{base}/petitions/{slug}")
+    page.get_by_role("link", name="Read all 3 reasons").click()
+    page.get_by_role("button", name="Like the reason of Supporter 0").click()
+    page.get_by_text("You like this reason.").wait_for()
+    assert page.get_by_role("button", name="Like the reason of Supporter 0").count() == 0
+    page.get_by_role("link", name="Most liked").click()
+    first = page.locator(".reason").first
+    assert "three generations" in first.inner_text() and "1 like" in first.inner_text()
+    item = page.locator(".reason-list > li").filter(has_text="living wage")
+    item.locator("summary").click()
+    item.get_by_label("What is wrong with it? (optional)").fill("Off topic")
+    item.get_by_role("button", name="Report to the moderators").click()
+    page.get_by_text("a moderator will look at this reason").wait_for()
+    shot(page, "reasons-390")
+    context.close()
