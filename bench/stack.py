@@ -311,6 +311,7 @@ class Stack:
         env = {k: v for k, v in os.environ.items()
                if k not in ("GROUNDSWELL_ENV", "SECRET_KEY", "DATABASE_URL", "REDIS_URL",
                             "MAIL_URL", "PUBLIC_URL", "DELIVERY_STORAGE", "SIGNING_KEY",
+                            "MEDIA_STORAGE",
                             "RATELIMIT_ENABLED",
                             "RATELIMIT_SUPPORT", "PROXY_FIX", "TRUSTED_HOSTS")}
         env.update({
@@ -321,6 +322,7 @@ class Stack:
             "MAIL_URL": f"smtp://127.0.0.1:{mail_port}",
             "DELIVERY_STORAGE": str(storage),
             "SIGNING_KEY": new_private_key_pem(),
+            "MEDIA_STORAGE": str(self.dir / "media"),
             "PUBLIC_URL": f"http://127.0.0.1:{web_port}",
             "PROXY_FIX": "1",
             "PYTHONDONTWRITEBYTECODE": "1",

@@ -140,6 +140,8 @@ def register_blueprints(app: Flask) -> None:
     from campaign.main.views import bp as main_bp
     from campaign.moderation.views import bp as moderation_bp
     from campaign.petitions import bp as petitions_bp
+    from campaign.pictures.views import bp as media_bp
+    from campaign.pictures.views import register_upload_limit
     from campaign.privacy.views import bp as privacy_bp
     from campaign.proposals import bp as proposals_bp
     from campaign.proposals.views import community as community_bp
@@ -161,8 +163,10 @@ def register_blueprints(app: Flask) -> None:
         community_bp,
         privacy_bp,
         api_bp,
+        media_bp,
     ):
         app.register_blueprint(bp)
+    register_upload_limit(app)
     if app.config["SHOW_OUTBOX"]:
         app.register_blueprint(dev_bp)
 
@@ -172,6 +176,18 @@ def register_template_helpers(app: Flask) -> None:
 
     app.jinja_env.filters["markdown"] = render_markdown
     app.jinja_env.globals["show_outbox"] = app.config["SHOW_OUTBOX"]
+
+    from campaign.pictures.views import picture_url
+
+    app.jinja_env.globals["picture_url"] = picture_url
+
+    from campaign.sharing import share_kit
+
+    app.jinja_env.globals["share_kit"] = share_kit
+
+    from campaign.services.reasons import featured_reason, reasons_page
+
+    app.jinja_env.globals.update(featured_reason=featured_reason, reasons_page=reasons_page)
 
     from campaign.jobs.supports import support_token
 

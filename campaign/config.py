@@ -71,6 +71,9 @@ class Config:
     ABUSE_SPREAD_THRESHOLD = 10
     # Per stall (its link skips the per-IP limit): over it a support is held for review.
     RATELIMIT_STALL = "1 per 10 seconds"
+    # Likes per member, reports of supporters' reasons per IP.
+    RATELIMIT_REASON_LIKE = "30 per minute;500 per day"
+    RATELIMIT_REASON_REPORT = "10 per hour"
     RATELIMIT_HEADERS_ENABLED = True
     # While Redis is unreachable (a restart, a failover) each web process keeps the limits in
     # its own memory instead of failing the request; they move back to Redis when it returns.
@@ -104,6 +107,13 @@ class Config:
     # The Ed25519 key that signs delivery statements and the public log: a PEM private key
     # or the base64 of its 32 bytes (``flask signing-key`` prints a new one).
     SIGNING_KEY: str | None = None
+    # Where pictures and logos are kept, re-encoded, under content-hash names (a volume
+    # shared by every web process in production).
+    MEDIA_STORAGE: str | None = None
+    # An upload is refused above this many bytes or pixels (a small file can unpack to a
+    # huge image: a decompression bomb).
+    MEDIA_MAX_BYTES = 10 * 1024 * 1024
+    MEDIA_MAX_PIXELS = 40_000_000
 
     def finalise(self, app) -> None:
         """Fill in values that depend on the instance folder or the environment."""
@@ -131,6 +141,8 @@ class DevelopmentConfig(Config):
             from campaign.signing import instance_key
 
             app.config["SIGNING_KEY"] = instance_key(instance / "signing_key.pem")
+        if not app.config.get("MEDIA_STORAGE"):
+            app.config["MEDIA_STORAGE"] = str(instance / "media")
 
 
 class TestingConfig(DevelopmentConfig):
@@ -155,7 +167,7 @@ class ProductionConfig(Config):
         missing = [
             name
             for name in ("SECRET_KEY", "SQLALCHEMY_DATABASE_URI", "MAIL_URL", "DELIVERY_STORAGE",
-                         "SIGNING_KEY")
+                         "MEDIA_STORAGE", "SIGNING_KEY")
             if not app.config.get(name)
         ]
         if not (app.config.get("REDIS_URL") or app.config.get("REDIS_SENTINELS")):
@@ -190,6 +202,7 @@ _FROM_ENV = {
     "PUBLIC_URL": ("PUBLIC_URL", str),
     "DELIVERY_STORAGE": ("DELIVERY_STORAGE", str),
     "SIGNING_KEY": ("SIGNING_KEY", str),
+    "MEDIA_STORAGE": ("MEDIA_STORAGE", str),
     "RATELIMIT_ENABLED": ("RATELIMIT_ENABLED", lambda v: v.lower() in {"1", "true", "yes"}),
     "RATELIMIT_SUPPORT": ("RATELIMIT_SUPPORT", str),
     "RATELIMIT_SIGNUP": ("RATELIMIT_SIGNUP", str),

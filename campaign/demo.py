@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -78,7 +79,7 @@ def seed() -> bool:
     organiser = people["organiser"]
     common = {"organiser": organiser, "state": CampaignState.OPEN, "published_at": now,
               "submitted_at": now}
-    db.session.add_all([
+    campaigns = [
         Petition(slug="northwind-coffee-pay-farmers-a-living-income",
                  title="Northwind Coffee: pay farmers a living income",
                  summary="Publish what you pay coffee farmers and commit to a living income by 2028.",
@@ -109,10 +110,27 @@ def seed() -> bool:
                  summary="Let customers refill rice, pasta and oats in their own containers.",
                  body="Refill stations cut packaging and cost. We propose a pilot in ten stores.",
                  target_brand=fairfield, goal=1_000, **common),
-    ])
+    ]
+    for campaign, picture in zip(campaigns, ("coffee", "factory", "repair", "refill"), strict=True):
+        campaign.picture, campaign.picture_alt = _demo_picture(picture)
+    db.session.add_all(campaigns)
     try:
         db.session.commit()
     except IntegrityError:  # another process seeded at the same moment
         db.session.rollback()
         return False
     return True
+
+
+#: The demo campaigns' pictures, drawn for the project (campaign.demo_art; CC0, see README).
+DEMO_PICTURES = Path(__file__).resolve().parent.parent / "static" / "demo"
+
+
+def _demo_picture(name: str) -> tuple[str, str]:
+    """Store a demo picture's renditions in MEDIA_STORAGE; (key, alt text)."""
+    from campaign import media
+    from campaign.demo_art import PICTURES
+
+    key, made = media.renditions((DEMO_PICTURES / f"{name}.webp").read_bytes())
+    media.store(made)
+    return key, PICTURES[name][1]

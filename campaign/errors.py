@@ -40,7 +40,8 @@ MESSAGES = {
     404: (_l("Page not found"),
           _l("The page you asked for isn’t here. It may have moved or never existed.")),
     405: (_l("Not allowed"), _l("That page can’t be used that way.")),
-    413: (_l("That was too large"), _l("What you sent is over 5 MB. Nothing was saved.")),
+    413: (_l("That was too large"), _l("What you sent is over the size limit (5 MB for a form, 10 MB "
+                                        "for a picture). Nothing was saved.")),
     429: (_l("Slow down a little"), _l("Too many requests came from you in a short time. "
                                        "Wait a minute, then try again. Nothing was saved.")),
     503: (_l("Back in a moment"), _l("Groundswell is briefly unavailable, perhaps for maintenance. "

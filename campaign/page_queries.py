@@ -12,7 +12,7 @@ import json
 import logging
 
 from redis.exceptions import RedisError
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 
 from campaign.extensions import db
 from campaign.models import Campaign, Comment, Support
@@ -79,7 +79,9 @@ def top_countries(campaign: Campaign, limit: int = 10) -> list[list]:
 def latest_public_supporters(campaign: Campaign, limit: int = 8) -> list[dict]:
     """The newest confirmed supporters who chose to show their name (name, country, reason)."""
     rows = db.session.execute(
-        select(Support.name, Support.country, Support.comment)
+        select(Support.name, Support.country,
+               case((Support.reason_hidden_at.is_(None), Support.comment), else_=None)
+               .label("comment"))
         .where(Support.campaign_id == campaign.id, Support.is_public.is_(True),
                Support.confirmed_at.is_not(None), Support.withdrawn_at.is_(None))
         .order_by(Support.confirmed_at.desc()).limit(limit)).all()
@@ -118,3 +120,15 @@ def chart_points(series: list[tuple[str, int]], width: int = 300, height: int = 
     step = width / max(len(series) - 1, 1)
     return " ".join(f"{i * step:.1f},{height - n * height / top:.1f}"
                     for i, (_, n) in enumerate(series))
+
+
+def supported_after_shares(user_id: int) -> dict[int, int]:
+    """support id → how many counted supports came through that supporter's share links,
+    for each support of ``user_id`` that brought any."""
+    mine = select(Support.id).where(Support.user_id == user_id)
+    rows = db.session.execute(
+        select(Support.referred_by_id, func.count())
+        .where(Support.referred_by_id.in_(mine), Support.confirmed_at.is_not(None),
+               Support.withdrawn_at.is_(None))
+        .group_by(Support.referred_by_id)).all()
+    return dict(rows)

@@ -2,23 +2,79 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import io
 import re
 import textwrap
+from functools import lru_cache
 from urllib.parse import quote
 
-from flask_babel import format_decimal
+from flask import current_app
+from flask_babel import format_decimal, get_locale
 from flask_babel import gettext as _
 from PIL import Image, ImageDraw, ImageFont
+
+from campaign import media
 
 #: Referral codes we accept in ?ref= (anything else is ignored).
 REFERRAL = re.compile(r"^[a-z0-9-]{1,40}$")
 
 
-def share_links(url: str, title: str) -> list[tuple[str, str]]:
-    """(label, link) for each way to share; plain links, no third-party script."""
-    def ref(code: str) -> str:
-        return quote(f"{url}?ref={code}", safe="")
+#: The ways to share, each a channel name of its own (credited in ?ref=).
+CHANNELS = ("email", "whatsapp", "bluesky", "x", "facebook", "linkedin")
+_CODE_SIG = 6
+
+
+def referral_code(support_id: int) -> str:
+    """A supporter's own code for their share links: the support's id and a short signature,
+    so a code cannot be made up to credit someone else."""
+    ident = _base36(support_id)
+    return ident + _signature(ident)
+
+
+def parse_referral(ref: str | None) -> tuple[str | None, int | None]:
+    """(channel, referring support id) from a ?ref= value such as ``whatsapp-1z4k9a2b``;
+    a bare channel (``email``) has no referrer. Anything malformed gives (None, None)."""
+    if not ref or not REFERRAL.match(ref):
+        return None, None
+    channel, _sep, code = ref.partition("-")
+    if not code:
+        return channel, None
+    ident, sig = code[:-_CODE_SIG], code[-_CODE_SIG:]
+    if not ident or not hmac.compare_digest(sig, _signature(ident)):
+        return channel, None
+    try:
+        return channel, int(ident, 36)
+    except ValueError:
+        return channel, None
+
+
+def _base36(n: int) -> str:
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    out = ""
+    while True:
+        n, r = divmod(n, 36)
+        out = digits[r] + out
+        if not n:
+            return out
+
+
+def _signature(ident: str) -> str:
+    key = current_app.config["SECRET_KEY"].encode()
+    digest = hmac.new(key, b"referral:" + ident.encode(), hashlib.sha256).hexdigest()
+    return digest[:_CODE_SIG]
+
+
+def ref_value(channel: str, code: str | None = None) -> str:
+    return f"{channel}-{code}" if code else channel
+
+
+def share_links(url: str, title: str, code: str | None = None) -> list[tuple[str, str]]:
+    """(label, link) for each way to share; plain links, no third-party script. With a
+    supporter's ``code``, each link credits them (and its channel)."""
+    def ref(channel: str) -> str:
+        return quote(f"{url}?ref={ref_value(channel, code)}", safe="")
 
     text = quote(title, safe="")
     return [
@@ -31,17 +87,51 @@ def share_links(url: str, title: str) -> list[tuple[str, str]]:
     ]
 
 
-def share_image(title: str, count: int, noun: str, goal: int) -> bytes:
-    """A 1200×630 PNG card with the title, the count and a progress bar."""
+def share_kit(campaign_url: str, title: str, support_id: int | None = None) -> dict:
+    """What a share prompt shows: the link to copy and the prefilled links, carrying the
+    supporter's own code when ``support_id`` is given."""
+    code = referral_code(support_id) if support_id else None
+    return {"url": f"{campaign_url}?ref={ref_value('link', code)}",
+            "links": share_links(campaign_url, title, code), "title": title}
+
+
+def share_card(campaign) -> bytes:
+    """The campaign's 1200×630 share card (Open Graph image) in the reader's language: its
+    picture, if it has one, under the title, the count and a bar. Composed once per picture,
+    title, count, goal and language in this process (the route adds HTTP caching)."""
+    return _composed(campaign.picture, campaign.title, campaign.confirmed_count,
+                     str(campaign.supporters_noun), campaign.goal, str(get_locale()))
+
+
+@lru_cache(maxsize=128)
+def _composed(picture: str | None, title: str, count: int, noun: str, goal: int,
+              _locale: str) -> bytes:
+    background = media.load_share_base(picture) if picture else None
+    return share_image(title, count, noun, goal, background=background)
+
+
+def share_image(title: str, count: int, noun: str, goal: int,
+                background: Image.Image | None = None) -> bytes:
+    """A 1200×630 PNG card with the title, the count and a progress bar, drawn over
+    ``background`` (darkened so the words stay readable) or the house green."""
     width, height = 1200, 630
-    image = Image.new("RGB", (width, height), "#0b5d4b")
+    if background is not None:
+        image = background.convert("RGB").resize((width, height))
+        shade = Image.new("L", (1, height))
+        for y in range(height):  # clear at the top, dark behind the words below
+            shade.putpixel((0, y), int(40 + 190 * y / height))
+        dark = Image.new("RGB", (width, height), "#062e25")
+        image = Image.composite(dark, image, shade.resize((width, height)))
+    else:
+        image = Image.new("RGB", (width, height), "#0b5d4b")
     draw = ImageDraw.Draw(image)
     big = ImageFont.load_default(size=64)
     mid = ImageFont.load_default(size=44)
     small = ImageFont.load_default(size=32)
     draw.text((70, 60), "Groundswell", font=small, fill="#f6c453")
-    y = 130
-    for line in textwrap.wrap(title, width=30)[:4]:
+    lines = textwrap.wrap(title, width=30)[:4]
+    y = 130 if background is None else 450 - 80 * len(lines) - 20
+    for line in lines:
         draw.text((70, y), line, font=big, fill="#ffffff")
         y += 80
     draw.text((70, 470), _("%(count)s %(supporters)s of %(goal)s", count=format_decimal(count),

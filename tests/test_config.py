@@ -36,6 +36,7 @@ def test_production_starts_with_everything_set(monkeypatch, tmp_path):
     monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
     monkeypatch.setenv("MAIL_URL", "smtp://127.0.0.1:1")
     monkeypatch.setenv("DELIVERY_STORAGE", str(tmp_path / "deliveries"))
+    monkeypatch.setenv("MEDIA_STORAGE", str(tmp_path / "media"))
     app = create_app({"ENV_NAME": "production", "INSTANCE_PATH": str(tmp_path)})
     assert app.config["SESSION_COOKIE_SECURE"] is True
     # Heroku-style URLs are read with the psycopg 3 driver.
@@ -59,3 +60,14 @@ def test_development_generates_a_secret_once_and_reuses_it(monkeypatch, tmp_path
 def test_unknown_environment_name_is_a_clear_error():
     with pytest.raises(RuntimeError, match="GROUNDSWELL_ENV='staging'"):
         create_app("staging")
+
+
+def test_production_refuses_to_start_without_media_storage(monkeypatch, tmp_path):
+    monkeypatch.setenv("SECRET_KEY", "a-long-random-secret")
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'x.db'}")
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
+    monkeypatch.setenv("MAIL_URL", "smtp://127.0.0.1:1")
+    monkeypatch.setenv("DELIVERY_STORAGE", str(tmp_path / "deliveries"))
+    monkeypatch.delenv("MEDIA_STORAGE", raising=False)
+    with pytest.raises(RuntimeError, match="MEDIA_STORAGE"):
+        create_app({"ENV_NAME": "production", "INSTANCE_PATH": str(tmp_path)})

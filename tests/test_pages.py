@@ -1,5 +1,7 @@
 """Pages people see: home, errors, the development outbox, Markdown, demo data."""
 
+from pathlib import Path
+
 from campaign.extensions import db
 from campaign.markdown import render_markdown
 from campaign.models import Campaign, CampaignKind, CampaignState, Support, User
@@ -72,6 +74,11 @@ def test_seed_demo_is_idempotent_and_prints_logins(runner):
     kinds = {c.kind for c in db.session.execute(db.select(Campaign)).scalars()}
     assert kinds == set(CampaignKind)
     assert db.session.query(Campaign).filter_by(state=CampaignState.OPEN).count() == 4
+    # Each demo campaign carries its own picture, stored like an upload, with its alt text.
+    pictures = db.session.execute(db.select(Campaign.picture, Campaign.picture_alt)).all()
+    assert len({key for key, _alt in pictures}) == 4 and all(alt for _key, alt in pictures)
+    stored = {p.name for p in Path(runner.app.config["MEDIA_STORAGE"]).iterdir()}
+    assert {f"{key}-card.webp" for key, _alt in pictures} <= stored
 
 
 def test_flash_messages_and_navigation_for_members(client):

@@ -8,6 +8,7 @@ from campaign.accounts.forms import FREQUENCY_SAVED, EmailSettingsForm
 from campaign.extensions import csrf, db
 from campaign.models import Campaign, CoAuthor, EmailFrequency, Support
 from campaign.packages import delivered_support_ids
+from campaign.page_queries import supported_after_shares
 from campaign.services import ServiceError
 from campaign.services.accounts import set_email_frequency, user_for_unsubscribe_token
 from campaign.services.pledges import check_brand, my_pledges
@@ -32,6 +33,7 @@ def profile():
     ).scalars().all()
     return render_template("accounts/profile.html", campaigns=campaigns, supports=supports,
                            invitations=invitations, delivered=delivered_support_ids(supports),
+                           after_shares=supported_after_shares(current_user.id),
                            frequency=FREQUENCY_SAVED[current_user.email_frequency])
 
 

@@ -23,6 +23,7 @@ from campaign.models import (
     Proposal,
 )
 from campaign.moderation.views import moderator_required
+from campaign.pictures.views import register_logo_routes
 from campaign.services import ServiceError
 from campaign.services import brands as service
 from campaign.services.accountability import record_for
@@ -220,3 +221,6 @@ def inbox(slug: str):
         .order_by(Delivery.sent_at.desc())).scalars().all()
     return render_template("brands/inbox.html", brand=brand, deliveries=deliveries,
                            link=delivery_link)
+
+
+register_logo_routes(bp, _brand)

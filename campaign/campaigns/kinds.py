@@ -26,13 +26,16 @@ from flask_login import current_user, login_required
 
 from campaign.campaigns import public_page
 from campaign.campaigns.forms import CampaignForm
+from campaign.campaigns.launch_kit import register_launch_kit_routes
 from campaign.campaigns.organiser import register_organiser_routes
+from campaign.campaigns.reasons import register_reason_routes
 from campaign.extensions import db, limiter
 from campaign.models import Campaign
+from campaign.pictures.views import register_picture_routes
 from campaign.security import EMBED_CSP
 from campaign.services import ServiceError
 from campaign.services import campaigns as service
-from campaign.sharing import REFERRAL, share_image, share_links
+from campaign.sharing import REFERRAL, share_card, share_links
 from campaign.supports.views import public_support_form, register_support_route, support_form_for
 
 
@@ -134,11 +137,11 @@ def kind_blueprint(model: type[Campaign], form_class: type[CampaignForm],
     def share_png(slug: str):
         """The card shown when the campaign is shared (cached by browsers and networks)."""
         campaign = load(slug)
-        etag = f"{campaign.id}-{campaign.confirmed_count}-{campaign.goal}-{get_locale()}"
+        etag = (f"{campaign.id}-{campaign.confirmed_count}-{campaign.goal}-{get_locale()}"
+                f"-{(campaign.picture or '')[:16]}")
         if request.if_none_match.contains(etag):
             return "", 304
-        png = share_image(campaign.title, campaign.confirmed_count, campaign.supporters_noun,
-                          campaign.goal)
+        png = share_card(campaign)
         response = make_response(png)
         response.mimetype = "image/png"
         response.set_etag(etag)
@@ -190,6 +193,9 @@ def kind_blueprint(model: type[Campaign], form_class: type[CampaignForm],
         return redirect(url_for(f"{model.blueprint}.show", slug=campaign.slug))
 
     register_support_route(bp, load)
+    register_picture_routes(bp, organiser_only)
+    register_reason_routes(bp, load, organiser_only)
+    register_launch_kit_routes(bp, organiser_only)
     register_organiser_routes(bp, load, organiser_only)
     if extra_routes is not None:
         extra_routes(bp, load, organiser_only)

@@ -52,6 +52,8 @@ from campaign.models.support import (
     MailReceipt,
     Notice,
     PledgeBrand,
+    ReasonLike,
+    ReasonReport,
     Support,
     canonical_email,
 )
@@ -99,6 +101,8 @@ __all__ = [
     "PUBLIC_STATES",
     "Petition",
     "PledgeBrand",
+    "ReasonLike",
+    "ReasonReport",
     "PROPOSAL_STATUS_LABELS",
     "Proposal",
     "ProposalStatus",

@@ -27,6 +27,9 @@ class Brand(Base):
     approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     suggested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The logo: the content-hash key of its stored rendition (campaign.media) and its text.
+    logo: Mapped[str | None] = mapped_column(String(64))
+    logo_alt: Mapped[str | None] = mapped_column(String(300))
 
     parent: Mapped[Brand | None] = relationship(remote_side=[id], back_populates="subsidiaries")
     subsidiaries: Mapped[list[Brand]] = relationship(

@@ -91,6 +91,12 @@ class Campaign(Base):
     anonymised_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Supporters get at most one update email a day per campaign.
     last_update_emailed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The picture: the content-hash key of its stored renditions (campaign.media), and the
+    # words a screen reader says for it (required with a picture).
+    picture: Mapped[str | None] = mapped_column(String(64))
+    picture_alt: Mapped[str | None] = mapped_column(String(300))
+    # Why a moderator removed the picture (shown to the organiser until a new one is added).
+    picture_removed_reason: Mapped[str | None] = mapped_column(Text)
 
     organiser = relationship("User", back_populates="campaigns")
     escalated_from = relationship("Campaign", remote_side=[id], foreign_keys=[escalated_from_id],

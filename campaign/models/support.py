@@ -14,6 +14,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -55,6 +56,10 @@ class Support(Base):
         CheckConstraint("suspect IS NULL OR confirmed_at IS NULL", name="suspect_never_counts"),
         # The hourly report and time-window invalidations read supports by creation time.
         Index("ix_supports_created_at", "created_at"),
+        # One featured reason per campaign, chosen by the organiser.
+        Index("uq_supports_featured_reason", "campaign_id", unique=True,
+              sqlite_where=text("reason_featured_at IS NOT NULL"),
+              postgresql_where=text("reason_featured_at IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -98,6 +103,13 @@ class Support(Base):
                                                  index=True)
     # Which share brought this supporter ("email", "whatsapp"…), from the link's ?ref=.
     referral: Mapped[str | None] = mapped_column(String(40))
+    # The supporter whose share link brought this one (their referral code in ?ref=).
+    referred_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("supports.id", ondelete="SET NULL"), index=True)
+    # The comment shown publicly as a reason for supporting: hidden by a moderator, or
+    # featured by the organiser (at most one per campaign).
+    reason_hidden_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reason_featured_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The language the supporter signed in: their emails are written in it (None: English).
     locale: Mapped[str | None] = mapped_column(String(8))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -116,6 +128,34 @@ class Support(Base):
     def email_confirmed_at(self) -> datetime | None:
         """When the supporter confirmed, whether or not the support counts."""
         return self.confirmed_at or self.suspect_confirmed_at
+
+
+class ReasonLike(Base):
+    """A member likes a supporter's reason; once per member and reason."""
+
+    __tablename__ = "reason_likes"
+    __table_args__ = (UniqueConstraint("support_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    support_id: Mapped[int] = mapped_column(ForeignKey("supports.id", ondelete="CASCADE"),
+                                            index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ReasonReport(Base):
+    """Anyone reports a reason to the moderators; once per reporter (a member's id, or a
+    visitor's address key) and reason."""
+
+    __tablename__ = "reason_reports"
+    __table_args__ = (UniqueConstraint("support_id", "reporter"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    support_id: Mapped[int] = mapped_column(ForeignKey("supports.id", ondelete="CASCADE"),
+                                            index=True)
+    reporter: Mapped[str] = mapped_column(String(40))
+    reason: Mapped[str] = mapped_column(String(300), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class PledgeBrand(Base):

@@ -27,6 +27,13 @@ class RejectForm(FlaskForm):
     submit = SubmitField(_l("Send back to the organiser"))
 
 
+class RemovePictureForm(FlaskForm):
+    reason = TextAreaField(_l("Why the picture is removed (the organiser sees this)"),
+                           validators=[DataRequired(message=_l("Give the organiser a reason.")),
+                                       Length(max=1000)])
+    submit = SubmitField(_l("Remove the picture"))
+
+
 class RuleForm(FlaskForm):
     """A line of the allow or block lists."""
 

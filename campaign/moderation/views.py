@@ -8,13 +8,16 @@ from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from campaign.auth.forms import ActionForm
 from campaign.extensions import db
 from campaign.models import Brand, BrandMember, Campaign, CampaignState, Comment, CommentReport
-from campaign.moderation.forms import ApproveForm, RejectForm
+from campaign.moderation.forms import ApproveForm, RejectForm, RemovePictureForm
 from campaign.services import ServiceError
 from campaign.services import brands as brand_service
 from campaign.services import campaigns as service
+from campaign.services import pictures as picture_service
 from campaign.services import proposals as proposal_service
+from campaign.services import reasons as reason_service
 
 bp = Blueprint("moderation", __name__, url_prefix="/moderation")
 
@@ -62,6 +65,7 @@ def queue():
 
     return render_template("moderation/queue.html", pending=pending, brands=brands,
                            claims=claims, reported=reported,
+                           reported_reasons=reason_service.reported_reasons(),
                            heavy_signers=len(recent_report(hours=24)))
 
 
@@ -114,6 +118,15 @@ def hide_campaign(campaign_id: int):
     return redirect(url_for(f"{campaign.blueprint}.show", slug=campaign.slug))
 
 
+@bp.route("/reasons/<int:support_id>/hide", methods=["POST"])
+@moderator_required
+def hide_reason(support_id: int):
+    if ActionForm().validate_on_submit():
+        reason_service.hide_reason(support_id, current_user.id)
+        flash(_("The reason is hidden; the support still counts."), "info")
+    return redirect(url_for("moderation.queue") + "#reasons")
+
+
 @bp.route("/comments/<int:comment_id>/hide", methods=["POST"])
 @moderator_required
 def hide_comment(comment_id: int):
@@ -152,7 +165,26 @@ def approve_claim(member_id: int):
 def review(campaign_id: int):
     campaign = _pending(campaign_id)
     return render_template("moderation/review.html", campaign=campaign,
-                           approve_form=ApproveForm(), reject_form=RejectForm())
+                           approve_form=ApproveForm(), reject_form=RejectForm(),
+                           picture_form=RemovePictureForm())
+
+
+@bp.route("/campaigns/<int:campaign_id>/picture/remove", methods=["POST"])
+@moderator_required
+def remove_picture(campaign_id: int):
+    campaign = _pending(campaign_id)
+    form = RemovePictureForm()
+    if not form.validate_on_submit():
+        return render_template("moderation/review.html", campaign=campaign,
+                               approve_form=ApproveForm(), reject_form=RejectForm(),
+                               picture_form=form), 400
+    try:
+        picture_service.moderator_remove_picture(campaign.id, current_user.id, form.reason.data)
+    except ServiceError as exc:
+        flash(str(exc), "error")
+    else:
+        flash(_("The picture is removed and the organiser can see why."), "info")
+    return redirect(url_for("moderation.review", campaign_id=campaign_id))
 
 
 @bp.route("/campaigns/<int:campaign_id>/approve", methods=["POST"])
@@ -175,7 +207,8 @@ def reject(campaign_id: int):
     form = RejectForm()
     if not form.validate_on_submit():
         return render_template("moderation/review.html", campaign=campaign,
-                               approve_form=ApproveForm(), reject_form=form), 400
+                               approve_form=ApproveForm(), reject_form=form,
+                               picture_form=RemovePictureForm()), 400
     try:
         service.reject(campaign.id, current_user.id, form.reason.data)
     except ServiceError as exc:

@@ -68,7 +68,8 @@ def add_support(campaign_id: int, *, name: str, email: str, country: str,
                 condition_threshold: int | None = None, pledged_brand_ids: list[int] | None = None,
                 user_id: int | None = None, ip_address: str | None = None,
                 referral: str | None = None, locale: str | None = None,
-                stall_id: int | None = None) -> SupportResult:
+                stall_id: int | None = None,
+                referred_by_id: int | None = None) -> SupportResult:
     """Record one person's support, once per campaign and canonical email. Commits.
 
     A verified member supporting with their own address counts at once; anyone else gets a
@@ -82,6 +83,8 @@ def add_support(campaign_id: int, *, name: str, email: str, country: str,
     and emails as any other, but it never counts until a moderator releases it.
     ``stall_id``: signed at that stall (the caller checked it is open), which spares the
     support the per-IP limit for the stall's own.
+    ``referred_by_id`` credits the supporter whose share link brought this one (ignored
+    unless it is a support of the same campaign).
     """
     campaign = _open_campaign(campaign_id)
     _check_kind_fields(campaign, condition_threshold, pledged_brand_ids)
@@ -93,6 +96,10 @@ def add_support(campaign_id: int, *, name: str, email: str, country: str,
 
     suspect = suspect_reason(campaign.id, ip_address, canonical, stall_id)
     counted_now = verified_now and suspect is None
+    if referred_by_id is not None and db.session.execute(
+            select(Support.campaign_id).where(Support.id == referred_by_id)
+    ).scalar() != campaign.id:
+        referred_by_id = None
     now = utcnow()
     new_id = insert_ignoring_conflicts(
         Support, ["campaign_id", "email_canonical"],
@@ -108,6 +115,7 @@ def add_support(campaign_id: int, *, name: str, email: str, country: str,
         condition_threshold=condition_threshold, created_at=now,
         consent_text=consent_text(campaign, is_public, consents_to_updates),
         referral=referral, locale=locale, stall_id=stall_id,
+        referred_by_id=referred_by_id,
     )
     if new_id is not None:
         for brand_id in sorted(set(pledged_brand_ids or [])):

@@ -27,6 +27,7 @@ from campaign.i18n import current_language
 from campaign.models import Support, canonical_email, utcnow
 from campaign.services import ServiceError
 from campaign.services import supports as service
+from campaign.sharing import parse_referral, share_kit
 from campaign.supports.forms import SupportForm
 from campaign.tokens import TokenError
 
@@ -75,11 +76,12 @@ def register_support_route(bp_kind: Blueprint, load) -> None:
             return render_template("campaigns/show.html", campaign=campaign, form=form), 400
         if not form.validate_on_submit():
             return render_template("campaigns/show.html", campaign=campaign, form=form), 400
+        channel, referrer = parse_referral(session.get(f"ref:{slug}"))
         try:
             result = service.add_support(
                 campaign.id, **form.support_data(),
                 user_id=current_user.id if current_user.is_authenticated else None,
-                ip_address=get_remote_address(), referral=session.get(f"ref:{slug}"),
+                ip_address=get_remote_address(), referral=channel, referred_by_id=referrer,
                 locale=current_language())
         except service.SupportRefused as exc:
             flash(str(exc), "error")
@@ -159,8 +161,10 @@ def thanks(slug: str):
     support = db.session.get(Support, last["id"]) if last else None
     if support is None or support.campaign.slug != slug:
         abort(404)
-    return render_template("supports/thanks.html", support=support, campaign=support.campaign,
-                           outcome=last["outcome"], email=last.get("email", ""))
+    campaign = support.campaign
+    return render_template("supports/thanks.html", support=support, campaign=campaign,
+                           outcome=last["outcome"], email=last.get("email", ""),
+                           share=_share_kit(campaign, support.id))
 
 
 @bp.route("/confirm/<token>")
@@ -170,7 +174,15 @@ def confirm(token: str):
     except TokenError as exc:
         return render_template("supports/token_error.html", expired=exc.expired), 400
     return render_template("supports/confirmed.html", support=support, campaign=support.campaign,
-                           confirmed_now=confirmed_now)
+                           confirmed_now=confirmed_now,
+                           share=_share_kit(support.campaign, support.id))
+
+
+def _share_kit(campaign, support_id: int) -> dict | None:
+    if not campaign.is_public:
+        return None
+    url = url_for(f"{campaign.blueprint}.show", slug=campaign.slug, _external=True)
+    return share_kit(url, campaign.title, support_id)
 
 
 @bp.route("/withdraw/<token>", methods=["GET", "POST"])

@@ -5,7 +5,7 @@ three more conditions (a stall, the reason supports are held, one support); supp
 the stall they were signed at; the hourly report gets lines about many campaigns.
 
 Revision ID: 0017
-Revises: 0013
+Revises: 0016
 Create Date: 2026-12-02 03:30:00.000000
 
 """
@@ -17,7 +17,7 @@ import campaign.models.base
 
 # revision identifiers, used by Alembic.
 revision = '0017'
-down_revision = '0013'
+down_revision = '0016'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,1 @@
+"""Pictures and logos: the upload pages and the stored files."""
