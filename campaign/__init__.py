@@ -204,5 +204,5 @@ def register_template_helpers(app: Flask) -> None:
         conditional_summary=page_queries.conditional_summary,
         top_countries=page_queries.top_countries,
         latest_public_supporters=page_queries.latest_public_supporters,
-        supports_per_day=page_queries.supports_per_day, chart_points=page_queries.chart_points,
+        supports_per_day=page_queries.supports_per_day, momentum_chart=page_queries.momentum_chart,
         timeline=timeline, country_names=CountryNames(COUNTRY_NAMES))

@@ -54,7 +54,16 @@ def conditional_summary(campaign: Campaign) -> dict[str, int]:
         select(func.count(Support.id), func.count(Support.condition_met_at))
         .where(Support.campaign_id == campaign.id, Support.condition_threshold.is_not(None),
                Support.confirmed_at.is_not(None), Support.withdrawn_at.is_(None))).one()
-    return {"total": total, "met": met}
+    # The lowest threshold still waited for, and how many pledges begin when it is reached.
+    waiting = db.session.execute(
+        select(Support.condition_threshold, func.count(Support.id))
+        .where(Support.campaign_id == campaign.id, Support.condition_threshold.is_not(None),
+               Support.condition_met_at.is_(None), Support.confirmed_at.is_not(None),
+               Support.withdrawn_at.is_(None))
+        .group_by(Support.condition_threshold).order_by(Support.condition_threshold)
+        .limit(1)).first()
+    return {"total": total, "met": met, "next_threshold": waiting[0] if waiting else 0,
+            "next_waiting": waiting[1] if waiting else 0}
 
 
 def campaign_comments(campaign: Campaign) -> list[Comment]:
@@ -132,3 +141,23 @@ def supported_after_shares(user_id: int) -> dict[int, int]:
                Support.withdrawn_at.is_(None))
         .group_by(Support.referred_by_id)).all()
     return dict(rows)
+def momentum_chart(series: list[tuple[str, int]], width: int = 300, height: int = 100) -> dict:
+    """What the momentum chart draws: a bar per day scaled to a round top, the axis labels and
+    the busiest day (for the caption that says in words what the bars show)."""
+    from datetime import date
+
+    counts = [n for _, n in series]
+    most = max(counts, default=0)
+    top = next(n * step for step in (1, 10, 100, 1000, 10_000, 100_000, 1_000_000)
+               for n in (1, 2, 5) if n * step >= most)
+    step = width / max(len(series), 1)
+    bars = [{"x": round(i * step + step * 0.15, 2), "width": round(step * 0.7, 2),
+             "height": round(n * height / top, 2), "y": round(height - n * height / top, 2)}
+            for i, n in enumerate(counts)]
+    busiest = max(range(len(counts)), key=lambda i: (counts[i], i)) if most else None
+    return {"bars": bars, "top": top, "total": sum(counts),
+            "first": date.fromisoformat(series[0][0]) if series else None,
+            "last": date.fromisoformat(series[-1][0]) if series else None,
+            "busiest": (date.fromisoformat(series[busiest][0]), most) if busiest is not None
+            else None,
+            "days": [(date.fromisoformat(day), n) for day, n in series]}

@@ -23,6 +23,7 @@ def test_sign_up_verify_start_a_petition_approve_and_browse(browser, live_app, t
     organiser = browser.new_context(viewport={"width": 390, "height": 844})
     page = organiser.new_page()
     page.goto(base + "/")
+    page.get_by_text("Menu", exact=True).click()  # on a phone the links fold into a menu
     page.get_by_role("link", name="Sign up").click()
     page.get_by_label("Your name").fill("Ada Organiser")
     page.get_by_label("Email").fill("ada@example.org")

@@ -100,7 +100,12 @@ def test_the_campaign_page_shows_momentum(client, run_jobs):
     run_jobs()
     html = client.get(f"/petitions/{petition.slug}").get_data(as_text=True)
     assert "Signatures per day, last 30 days (3 in all)" in html
-    assert "United Kingdom <span class=\"muted\">3</span>" in html
+    assert ('<span class="country-name">United Kingdom</span> <span class="country-count">3</span>'
+            in html)
+    # One day with supports: one bar; the axis says its top and the days; words say it too.
+    chart = html.split('class="chart-plot"')[1].split("</figure>")[0]
+    assert chart.count("<rect ") == 1 and 'class="chart-top">5<' in chart
+    assert "The busiest day was" in chart and "The numbers, day by day" in chart
     assert "<strong>P0</strong>" in html and "<strong>P2</strong>" not in html  # private name
     assert "Published" in html  # the timeline
 
@@ -186,3 +191,55 @@ def test_home_shows_trending_victories_and_brands_most_asked(client, run_jobs):
     assert "A campaign that won" in html.split("Recent victories")[1]
     asked = html.split("Brands most asked of")[1]
     assert f"{quiet.target_brand.name}</a> <span class=\"muted\">2 campaigns" in asked
+
+
+def test_progress_says_what_is_next_and_how_it_ended(client, run_jobs):
+    from tests.test_kinds import pledge
+
+    petition = make_campaign(goal=10_000)
+    pledge(petition, 0)
+    run_jobs()
+    html = client.get(f"/petitions/{petition.slug}").get_data(as_text=True)
+    assert 'max="10000" value="1"' in html and "9,999 more to reach 10,000" in html
+    assert '<a class="button button-block" href="#support">Sign</a>' in html
+    # A goal reached shows the next one, as the largest petition sites do.
+    db.session.execute(db.update(Campaign).where(Campaign.id == petition.id).values(goal=1))
+    db.session.commit()
+    html = client.get(f"/petitions/{petition.slug}").get_data(as_text=True)
+    assert "Goal of 1 reached! Next goal: 1 more to reach 2" in " ".join(html.split())
+    # A won campaign shows its victory, not a bar.
+    db.session.execute(db.update(Campaign).where(Campaign.id == petition.id)
+                       .values(goal=2_500, state=CampaignState.WON, won_at=db.func.now()))
+    db.session.commit()
+    html = client.get(f"/petitions/{petition.slug}").get_data(as_text=True)
+    status = html.split('class="card campaign-status"')[1].split("</div>")[0]
+    assert "Victory!" in status and "<progress" not in status and "more to reach" not in status
+    assert 'href="#support"' not in html
+    # Spanish counts one and many apart.
+    spanish = client.get("/petitions/" + make_campaign(goal=10).slug,
+                         headers={"Accept-Language": "es"}).get_data(as_text=True)
+    assert "Faltan 10 para llegar a 10" in spanish
+
+
+def test_a_conditional_boycott_says_how_many_more_pledges_it_waits_for(client, run_jobs):
+    from tests.test_kinds import pledge
+
+    boycott = make_campaign(CampaignKind.BOYCOTT, goal=100)
+    pledge(boycott, 0)
+    pledge(boycott, 1, condition_threshold=3)
+    pledge(boycott, 2, condition_threshold=3)
+    pledge(boycott, 3, condition_threshold=50)
+    run_jobs()
+    html = " ".join(client.get(f"/boycotts/{boycott.slug}").get_data(as_text=True).split())
+    # 4 count: the two waiting for 3 are on; the next threshold waited for is 50.
+    assert "46 more pledges and 1 person's boycott begins." in html
+
+
+def test_next_goal_is_the_next_round_number():
+    from campaign.models import Petition
+
+    def shown(count, goal):
+        return Petition(confirmed_count=count, goal=goal).next_goal
+
+    assert [shown(1, 10_000), shown(10, 10), shown(12, 10), shown(3, 2), shown(999, 500),
+            shown(1000, 1000), shown(2_000_000, 5)] == [10_000, 20, 20, 5, 1000, 2000, 5_000_000]

@@ -148,6 +148,24 @@ class Campaign(Base):
     def goal_reached(self) -> bool:
         return self.confirmed_count >= self.goal
 
+    @property
+    def next_goal(self) -> int:
+        """The goal the page shows: the organiser's until reached, then the next round number
+        above the count (1, 2, 5, 10, 20, 50...), as the largest petition sites do."""
+        if self.confirmed_count < self.goal:
+            return self.goal
+        step = 1
+        while True:
+            for n in (step, 2 * step, 5 * step):
+                if n > self.confirmed_count and n > self.goal:
+                    return n
+            step *= 10
+
+    @property
+    def shown_progress(self) -> int:
+        """The bar's value against :attr:`next_goal`."""
+        return min(self.confirmed_count, self.next_goal)
+
     def brands(self) -> list:
         """The brands this campaign addresses."""
         return [self.target_brand] if self.target_brand else []
