@@ -159,8 +159,8 @@ def test_browse_filters_by_kind_and_text(client):
     assert "secret draft" not in all_html
     boycotts = client.get("/campaigns/?kind=boycott").get_data(as_text=True)
     assert "Boycott the polluter" in boycotts and "honeybees" not in boycotts
-    found = client.get("/campaigns/?q=HONEY").get_data(as_text=True)
-    assert "Save the honeybees" in found and "polluter" not in found
+    found = client.get("/campaigns/?q=HONEYBEE").get_data(as_text=True)
+    assert "Save the <mark>honeybees</mark> now" in found and "polluter" not in found
     none = client.get("/campaigns/?q=100%25_").get_data(as_text=True)
     assert "No campaigns match" in none
     assert client.get("/campaigns/?kind=nonsense").status_code == 404
