@@ -64,7 +64,7 @@ def test_invalid_campaign_form_shows_errors_and_keeps_input(client, organiser):
     response = post_form(client, "/petitions/new", {**BASE, "title": "Short", "goal": "0",
                                                     "target_brand_id": "0", "demand": ""})
     html = response.get_data(as_text=True)
-    assert response.status_code == 200
+    assert response.status_code == 400
     for message in ("Titles are 10 to 150 characters.", "Goals run from 10 to 100,000,000.",
                     "Choose the brand this is addressed to.", "State the demand"):
         assert message in html
