@@ -12,6 +12,8 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, Optional
 
+from campaign.auth.forms import single_line
+
 
 class ApproveForm(FlaskForm):
     submit = SubmitField(_l("Approve and publish"))
@@ -64,3 +66,12 @@ class InvalidationForm(FlaskForm):
         """The time window as aware UTC instants (the fields say UTC)."""
         return tuple(f.data.replace(tzinfo=UTC) if f.data else None
                      for f in (self.since, self.until))
+
+
+class TopicForm(FlaskForm):
+    name = StringField(_l("Name in English"), filters=[single_line], validators=[
+        DataRequired(message=_l("Name the topic.")),
+        Length(max=60, message=_l("Topic names are at most 60 characters."))])
+    name_es = StringField(_l("Name in Spanish"), filters=[single_line], validators=[
+        Optional(), Length(max=60, message=_l("Topic names are at most 60 characters."))])
+    submit = SubmitField(_l("Add topic"))
