@@ -18,6 +18,7 @@ from sqlalchemy import (
     Integer,
     Select,
     and_,
+    any_,
     bindparam,
     case,
     exists,
@@ -149,9 +150,13 @@ def _postgresql_match(query: str, parsed: ParsedQuery):
     if (not parsed.excluded and len(parsed.groups) == len(words) <= TYPO_WORDS
             and all(len(w) >= 3 and w.isalpha() for w in words)):
         # Each word like a word of the title or of the brand's name (trigram indexes).
+        # "= ANY(array of ids)" from an uncorrelated subquery: an index condition, so the
+        # whole OR stays a BitmapOr of index scans instead of a scan of every campaign.
         condition = or_(condition, and_(*(or_(
             literal(w).op("<%")(Campaign.title),
-            Campaign.target_brand_id.in_(select(Brand.id).where(literal(w).op("<%")(Brand.name))))
+            Campaign.target_brand_id == any_(func.coalesce(
+                select(func.array_agg(Brand.id)).where(literal(w).op("<%")(Brand.name))
+                .scalar_subquery(), literal_column("'{}'::integer[]"))))
             for w in words)))
         for w in words:
             relevance = relevance + 0.1 * func.word_similarity(w, Campaign.title)

@@ -15,6 +15,7 @@ from flask import (
 )
 from flask_babel import format_decimal
 from flask_babel import gettext as _
+from markupsafe import Markup, escape
 
 from campaign.extensions import db
 from campaign.i18n import CountryNames
@@ -99,6 +100,26 @@ def _brand_named(text: str) -> Brand | None:
         .order_by(Brand.id).limit(1)).scalar_one_or_none()
 
 
+_COUNTRY_OPTIONS: dict[str, str] = {}
+
+
+def country_options(selected: str | None) -> Markup:
+    """The country filter's ``<option>``s, rendered once per language (250 of them through
+    the template were a fifth of the page), the chosen one marked."""
+    from flask_babel import get_locale
+
+    language = str(get_locale())
+    options = _COUNTRY_OPTIONS.get(language)
+    if options is None:
+        options = "".join(f'<option value="{code}">{escape(name)}</option>'
+                          for code, name in CountryNames(COUNTRY_NAMES).choices())
+        _COUNTRY_OPTIONS[language] = options
+    if selected:
+        options = options.replace(f'<option value="{selected}">',
+                                  f'<option value="{selected}" selected>', 1)
+    return Markup(options)
+
+
 def render_browse(topic: Topic | None = None):
     filters, errors, alike = filters_from_request(topic)
     page = page_of(campaigns_statement(filters), page_number(),
@@ -108,7 +129,7 @@ def render_browse(topic: Topic | None = None):
     body = render_template(
         "campaigns/browse.html", page=page, filters=filters, errors=errors, brands_alike=alike,
         kinds=CAMPAIGN_CLASSES, topics=topics, topic=topic, args=args, highlight=highlight,
-        sorts=sort_labels(), states=state_labels(), countries=CountryNames(COUNTRY_NAMES).choices(),
+        sorts=sort_labels(), states=state_labels(), country_options=country_options(filters.country),
         endpoint="topics.show" if topic else "campaigns.browse",
         endpoint_args={"slug": topic.slug} if topic else {})
     return body, 400 if errors else 200
