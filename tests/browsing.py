@@ -30,3 +30,10 @@ def log_in(page, base: str, email: str) -> None:
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
     page.get_by_text("Welcome back").wait_for()
+
+
+def choose_brand(page, name: str, typed: str | None = None) -> None:
+    """Type the start of a brand's name in a campaign form and pick it from the list."""
+    page.get_by_label("Brand", exact=True).fill(typed or name[:5])
+    page.get_by_role("option", name=name).first.click()
+    assert page.get_by_label("Brand", exact=True).input_value() == name
