@@ -155,7 +155,8 @@ class TargetBrandForm(CampaignForm):
         typed = (field.data or "").strip()
 
         def approved(brand_id):
-            brand = db.session.get(Brand, brand_id) if brand_id else None
+            valid = brand_id is not None and 0 < brand_id < 2**31  # an id, not any number
+            brand = db.session.get(Brand, brand_id) if valid else None
             return brand if brand is not None and brand.approved_at is not None else None
 
         brand = approved(self.brand_choice.data)

@@ -141,16 +141,22 @@ def browse():
     return render_browse()
 
 
+def _id_arg(name: str) -> int | None:
+    """A row id from the query string (None for anything else, however large)."""
+    value = request.args.get(name, type=int)
+    return value if value is not None and 0 < value < 2**31 else None
+
+
 @bp.route("/similar.json")
 def similar():
     """Open campaigns to a brand (or its group) like the title being typed: suggestions to
     join one instead of splitting support, never a block."""
-    brand_id = request.args.get("brand", type=int)
+    brand_id, exclude = _id_arg("brand"), _id_arg("exclude")
     title = request.args.get("title", "")[:150]
     if not brand_id:
-        return jsonify(error={"status": 400, "message": "brand is required",
+        return jsonify(error={"status": 400, "message": "brand must be a brand's id",
                               "parameter": "brand"}), 400
-    found = similar_open_campaigns(brand_id, title, exclude_id=request.args.get("exclude", type=int))
+    found = similar_open_campaigns(brand_id, title, exclude_id=exclude)
     return jsonify(campaigns=[{
         "title": c.title, "kind": c.kind.value, "count": c.confirmed_count,
         "label": f"{format_decimal(c.confirmed_count)} {c.count_noun}",
