@@ -253,6 +253,9 @@ def campaigns_statement(filters: Filters) -> Select:
         stmt = stmt.where(Campaign.closes_at.is_not(None))
     elif sort == "won":
         states = [s for s in states if s == CampaignState.WON]
+        # Without it, PostgreSQL reads won_at's index from its NULLs (every campaign not
+        # won) before the first victory: the bench saw that grow with the table.
+        stmt = stmt.where(Campaign.won_at.is_not(None))
     stmt = stmt.where(Campaign.state.in_(states) if len(states) != 1
                       else Campaign.state == states[0])
     if filters.kind:
