@@ -35,5 +35,5 @@ def log_in(page, base: str, email: str) -> None:
 def choose_brand(page, name: str, typed: str | None = None) -> None:
     """Type the start of a brand's name in a campaign form and pick it from the list."""
     page.get_by_label("Brand", exact=True).fill(typed or name[:5])
-    page.get_by_role("option", name=name).first.click()
+    page.locator(f'[role="option"][data-name="{name}"]').click()
     assert page.get_by_label("Brand", exact=True).input_value() == name

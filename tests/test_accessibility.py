@@ -216,6 +216,10 @@ def test_an_organiser_starts_and_submits_a_petition_with_the_keyboard_alone(brow
     tab_to(page, "goal")
     assert focused(page, FOCUSED_VALUE) == "1000"
     page.keyboard.press("Shift+Tab")  # and back again, to check the order runs both ways
+    assert focused(page) == "topics-0"
+    page.keyboard.press("Shift+Tab")
+    assert focused(page) == "language"
+    page.keyboard.press("Shift+Tab")
     assert focused(page) == "body"
     tab_to(page, "Save draft", FOCUSED_VALUE)
     page.keyboard.press("Enter")
