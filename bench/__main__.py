@@ -23,7 +23,8 @@ from bench.stack import Stack
 
 #: Kept in step with bench.scenarios.SCENARIOS, which this module imports only once the run's
 #: copy of the code exists (see main()).
-SCENARIOS = ("surge", "confirmation", "watching", "size", "delivery", "fanout", "exactness")
+SCENARIOS = ("surge", "confirmation", "watching", "size", "search", "delivery", "fanout",
+             "exactness")
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -141,3 +141,142 @@ def _fold_seeded(cur, campaign_id: int, now) -> None:
 def analyze() -> None:
     with db.engine.connect() as conn:
         conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("ANALYZE"))
+
+
+# ---------------------------------------------------------------------------- many campaigns
+
+#: What campaigns are about, and what they ask: titles are made from these, so a word of a
+#: query matches a few percent of the campaigns, as on a real site, not all or none.
+SUBJECTS = ["coffee farmers", "cocoa growers", "garment workers", "delivery riders",
+            "warehouse staff", "palm oil", "plastic packaging", "factory farming", "cage eggs",
+            "child labour", "deforestation", "river pollution", "pesticide use", "fast fashion",
+            "repairable phones", "battery recycling", "tax avoidance", "living wages",
+            "supplier lists", "forced labour", "microplastics", "food waste", "animal testing",
+            "sugar taxes", "data privacy", "tracking cookies", "recycled cotton", "seed patents",
+            "bee decline", "fishing nets", "mining rights", "lithium mines", "paper straws",
+            "refill stations", "bottle deposits", "union rights", "night shifts", "gig workers",
+            "school meals", "antibiotics"]
+VERBS = ["pay", "protect", "stop", "publish", "end", "ban", "fund", "label", "cut", "audit"]
+SPANISH = ["salarios dignos para las trabajadoras del campo", "envases reciclables en tiendas",
+           "agricultores de café con precios justos", "derechos sindicales para repartidores"]
+FILLER = ("Customers have asked for this for years. The company says it cares; this is the "
+          "moment to show it, in public, with dates and numbers anyone can check.")
+SYLLABLES = ["nor", "th", "wind", "ac", "me", "glo", "bex", "tri", "ven", "sol", "mar", "ka",
+             "lu", "ro", "zen", "pia", "dor", "fi", "qua", "lex"]
+
+
+def brand_names(count: int) -> list[str]:
+    names, n = [], 0
+    while len(names) < count:
+        a, b, c = (SYLLABLES[(n // k) % len(SYLLABLES)] for k in (1, 7, 53))
+        name = (a + b + c).capitalize()
+        if name not in names:
+            names.append(name)
+        n += 1
+    return names
+
+
+def bulk_campaigns(organiser_id: int, count: int, start: int = 0, brands: int = 300) -> float:
+    """COPY ``count`` public campaigns of every kind (numbered from ``start``), their brands
+    (a tenth owned by a group) made on the first call, their topics and supporters'
+    countries. The search index's triggers fire per row. Commits; returns the seconds taken."""
+    import random
+
+    started = time.perf_counter()
+    rng = random.Random(start)
+    now = utcnow()
+    raw = db.engine.raw_connection()
+    try:
+        conn = raw.driver_connection
+        with conn.cursor() as cur:
+            cur.execute("SELECT id FROM brands WHERE slug LIKE 'bench-brand-%' ORDER BY id")
+            brand_ids = [row[0] for row in cur.fetchall()]
+            if not brand_ids:
+                names = brand_names(brands)
+                for i, name in enumerate(names):
+                    parent = brand_ids[(i // 10) % 10] if i >= 10 and i % 10 == 0 else None
+                    cur.execute("INSERT INTO brands (name, slug, description, parent_id, "
+                                "email_domains, approved_at, created_at) VALUES "
+                                "(%s, %s, '', %s, '', %s, %s) RETURNING id",
+                                [name, f"bench-brand-{i}", parent, now, now])
+                    brand_ids.append(cur.fetchone()[0])
+                for topic in ("climate", "labour", "animals", "health", "privacy"):
+                    cur.execute("INSERT INTO topics (slug, name, name_es, created_at) VALUES "
+                                "(%s, %s, '', %s) ON CONFLICT DO NOTHING",
+                                [topic, topic.capitalize(), now])
+            cur.execute("SELECT id FROM topics ORDER BY id")
+            topic_ids = [row[0] for row in cur.fetchall()]
+            kinds = ["petition", "boycott", "proposal"]
+            columns = ("kind", "slug", "title", "summary", "body", "demand", "organiser_id",
+                       "target_brand_id", "goal", "state", "confirmed_count",
+                       "monthly_spend_total", "created_at", "updated_at", "published_at",
+                       "closes_at", "won_at", "closed_at", "language", "momentum")
+            # A bulk load builds the search indexes after the rows, as a restore does (the
+            # triggers still fill each row's tsvector).
+            rebuilt = {"ix_campaigns_search_vector": "gin (search_vector)",
+                       "ix_campaigns_title_trgm": "gin (title gin_trgm_ops)"} if count > 10_000 else {}
+            for index in rebuilt:
+                cur.execute(f"DROP INDEX {index}")
+            with cur.copy(f"COPY campaigns ({', '.join(columns)}) FROM STDIN") as copy:
+                for i in range(start, start + count):
+                    spanish = i % 10 == 7
+                    subject = rng.choice(SUBJECTS)
+                    brand = rng.choice(brand_ids)
+                    title = (f"{rng.choice(SPANISH)} ({i})" if spanish else
+                             f"{rng.choice(VERBS).capitalize()} {subject}: campaign {i}")
+                    roll = rng.random()
+                    state = "won" if roll < 0.1 else "closed" if roll < 0.2 else "open"
+                    published = now - timedelta(days=rng.uniform(1, 700))
+                    closes = (now + timedelta(days=rng.uniform(1, 200))
+                              if state == "open" and rng.random() < 0.5 else None)
+                    copy.write_row((
+                        kinds[i % 3], f"sb-{i}", title[:150],
+                        f"We ask for action on {subject}, in public and on time.",
+                        f"{title}.\n\n{FILLER}", f"Act on {subject}.", organiser_id, brand,
+                        1000, state, rng.randrange(0, 50_000), 0, published, published,
+                        published, closes,
+                        published + timedelta(days=30) if state == "won" else None,
+                        published + timedelta(days=60) if state == "closed" else None,
+                        "es" if spanish else "en",
+                        rng.randrange(0, 500) if state == "open" else 0))
+            for index, definition in rebuilt.items():
+                cur.execute(f"CREATE INDEX {index} ON campaigns USING {definition}")
+            cur.execute("""INSERT INTO campaign_topics (campaign_id, topic_id)
+                           SELECT c.id, (%s::int[])[1 + mod(c.id, %s)] FROM campaigns c
+                           WHERE c.slug LIKE %s ON CONFLICT DO NOTHING""",
+                        [topic_ids, len(topic_ids), "sb-%"])
+            cur.execute("""INSERT INTO country_counts (campaign_id, country, count)
+                           SELECT c.id, (ARRAY['GB','DE','FR','ES','US'])[1 + mod(c.id, 5)],
+                                  c.confirmed_count
+                           FROM campaigns c WHERE c.slug LIKE %s
+                           ON CONFLICT DO NOTHING""", ["sb-%"])
+        conn.commit()
+    finally:
+        raw.close()
+    return time.perf_counter() - started
+
+
+def search_queries(count: int) -> list[str]:
+    """Queries like visitors type: words, two words, a phrase, an exclusion, an or, a typo,
+    Spanish, a brand name."""
+    import random
+
+    rng = random.Random(7)
+    typos = ["cofee", "garmnet", "plastik", "deforestaton", "pesticde", "privacy cookis"]
+    names = brand_names(300)
+    out = []
+    for n in range(count):
+        subject = rng.choice(SUBJECTS)
+        words = subject.split()
+        shape = n % 8
+        out.append([
+            words[-1],
+            subject,
+            f'"{subject}"',
+            f"{rng.choice(VERBS)} {words[0]} -{rng.choice(SUBJECTS).split()[0]}",
+            f"{words[0]} or {rng.choice(SUBJECTS).split()[0]}",
+            rng.choice(typos),
+            rng.choice(["trabajadora", "agricultor café", "reciclable", "sindicales"]),
+            rng.choice(names).lower(),
+        ][shape])
+    return out

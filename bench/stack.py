@@ -365,7 +365,7 @@ class Stack:
         return self.spawn("clock", [sys.executable, "-m", "flask", "--app", "wsgi", "clock"])
 
 
-def wait_http(port: int, path: str, proc: Proc | None = None, timeout: float = 60) -> None:
+def wait_http(port: int, path: str, proc: Proc | None = None, timeout: float = 180) -> None:
     deadline = time.monotonic() + timeout
     while True:
         try:

@@ -89,6 +89,8 @@ def register_extensions(app: Flask) -> None:
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             _configure_sqlite(db.engine)
+        elif db.engine.dialect.name == "postgresql":
+            _configure_postgresql(db.engine)
 
     from campaign.models import User
 
@@ -112,6 +114,8 @@ def _configure_sqlite(engine) -> None:
     makes the second wait instead.
     """
 
+    from campaign.models.search_index import register_sqlite_functions
+
     @event.listens_for(engine, "connect")
     def on_connect(dbapi_connection, _record):
         dbapi_connection.isolation_level = None
@@ -121,10 +125,22 @@ def _configure_sqlite(engine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
+        register_sqlite_functions(dbapi_connection)
 
     @event.listens_for(engine, "begin")
     def on_begin(connection):
         connection.exec_driver_sql(SQLITE_BEGIN.get())
+
+
+def _configure_postgresql(engine) -> None:
+    """Typo tolerance: a title or brand name is "similar" to a word from this share of
+    trigrams in common (pg_trgm's default, 0.6, misses one dropped letter in "Nortwind")."""
+
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection, _record):
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute("SET pg_trgm.word_similarity_threshold = 0.5")
+        dbapi_connection.commit()
 
 
 def register_blueprints(app: Flask) -> None:
@@ -135,6 +151,7 @@ def register_blueprints(app: Flask) -> None:
     from campaign.brands.views import bp as brands_bp
     from campaign.buycotts import bp as buycotts_bp
     from campaign.campaigns.views import bp as campaigns_bp
+    from campaign.campaigns.views import topics_bp
     from campaign.deliveries.views import bp as deliveries_bp
     from campaign.dev.views import bp as dev_bp
     from campaign.main.views import bp as main_bp
@@ -152,6 +169,7 @@ def register_blueprints(app: Flask) -> None:
         auth_bp,
         accounts_bp,
         campaigns_bp,
+        topics_bp,
         petitions_bp,
         boycotts_bp,
         buycotts_bp,

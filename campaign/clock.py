@@ -48,6 +48,8 @@ SCHEDULE = (
              every_seconds=60),
     Periodic("sweep", "campaign.jobs.counting.sweep_job", "default", every_seconds=60,
              every_setting="SWEEP_EVERY_SECONDS"),
+    Periodic("momentum", "campaign.jobs.counting.refresh_momentum_job", "bulk",
+             every_seconds=600),
     Periodic("recount", "campaign.jobs.counting.recount_job", "bulk", at_hour_utc=3),
     Periodic("anonymise", "campaign.jobs.privacy.anonymise_job", "bulk", at_hour_utc=4),
     # The report of the hour that just ended, a few minutes after it, for moderators.

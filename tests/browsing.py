@@ -52,3 +52,8 @@ def check(page, name: str, width: str) -> list[str]:
         ".filter(v => ['serious', 'critical'].includes(v.impact))"
         ".map(v => v.id + ': ' + v.help + ' at ' + v.nodes.map(n => n.target.join(' ')).join(', '))")
     return wider + [f"{name} ({width}) {v}" for v in violations]
+def choose_brand(page, name: str, typed: str | None = None) -> None:
+    """Type the start of a brand's name in a campaign form and pick it from the list."""
+    page.get_by_label("Brand", exact=True).fill(typed or name[:5])
+    page.locator(f'[role="option"][data-name="{name}"]').click()
+    assert page.get_by_label("Brand", exact=True).input_value() == name

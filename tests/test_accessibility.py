@@ -52,6 +52,9 @@ LEFT_OUT = {
     "campaigns.by_slug": "redirects to the kind's own page ({kind}.show), walked",
     "i18n.set_language": "redirects back after setting the language cookie",
     "main.health": "plain text for the load balancer's health check",
+    "campaigns.similar": "JSON for the similar-campaigns script",
+    "campaigns.brands": "JSON for the brand picker", "topics.feed": "Atom feed",
+    "topics.show": "needs a topic: tests/test_search_browser.py walks a topic page",
     "media.file": "image files", "{kind}.qr_png": "PNG QR code", "{kind}.poster_pdf": "PDF poster",
     "deliveries.keys": "JSON key list", "deliveries.log_json": "JSON log",
     "deliveries.log_atom": "Atom feed", "deliveries.log_head": "JSON tree head",
@@ -86,6 +89,7 @@ def plan(world: dict) -> list[Page]:
         Page("campaigns.browse", "visitor", "browse", "/campaigns/"),
         Page("campaigns.browse", "visitor", "browse-search", "/campaigns/?q=coffee&kind=petition"),
         Page("campaigns.choose_kind", "visitor", "choose-kind", "/campaigns/new"),
+        Page("topics.index", "visitor", "topics", "/topics/"),
         Page("brands.index", "visitor", "brands", "/brands/"),
         Page("brands.show", "visitor", "brand", f"/brands/{world['brand']}"),
         Page("brands.show", "visitor", "brand-group", f"/brands/{world['group']}"),
@@ -137,6 +141,7 @@ def plan(world: dict) -> list[Page]:
         Page("moderation.rules", "moderator", "rules", "/moderation/signing/rules"),
         Page("moderation.invalidate", "moderator", "invalidate", "/moderation/signing/invalidate"),
         Page("brands.new", "moderator", "new-brand", "/brands/new"),
+        Page("moderation.topics", "moderator", "topics-admin", "/moderation/topics"),
         Page("brands.edit", "moderator", "edit-brand", f"/brands/{world['suggested']}/edit"),
         # The brand member.
         Page("brands.inbox", "brand_member", "inbox", f"/brands/{world['brand']}/inbox"),
@@ -468,13 +473,18 @@ def test_an_organiser_starts_and_submits_a_petition_with_the_keyboard_alone(brow
     page.keyboard.press("Tab")
     assert focused(page) == "summary"
     page.keyboard.type("Northwind Coffee should pay the farmers who grow its beans enough to live on.")
-    tab_to(page, "target_brand_id")
-    for _ in range(10):  # arrow keys move through the options of a closed select
-        if focused(page, "document.activeElement.selectedOptions[0].text") == "Northwind Coffee":
-            break
+    tab_to(page, "brand_name")
+    page.keyboard.type("Northw")
+    page.get_by_role("option", name="Northwind Coffee").wait_for()
+    for _ in range(5):  # arrow keys move through the brands listed, Enter chooses
         page.keyboard.press("ArrowDown")
+        if focused(page, "document.getElementById(document.activeElement"
+                         ".getAttribute('aria-activedescendant')).dataset.name") == "Northwind Coffee":
+            break
     else:
         pytest.fail("the brand cannot be chosen by keyboard")
+    page.keyboard.press("Enter")
+    assert focused(page, "document.getElementById('target_brand_id').value") != ""
     tab_to(page, "demand")
     page.keyboard.type("Publish what you pay farmers and raise it to a living income by 2027.")
     tab_to(page, "body")
@@ -482,6 +492,10 @@ def test_an_organiser_starts_and_submits_a_petition_with_the_keyboard_alone(brow
     tab_to(page, "goal")
     assert focused(page, FOCUSED_VALUE) == "1000"
     page.keyboard.press("Shift+Tab")  # and back again, to check the order runs both ways
+    assert focused(page) == "topics-0"
+    page.keyboard.press("Shift+Tab")
+    assert focused(page) == "language"
+    page.keyboard.press("Shift+Tab")
     assert focused(page) == "body"
     tab_to(page, "Save draft", FOCUSED_VALUE)
     page.keyboard.press("Enter")

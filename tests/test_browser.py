@@ -6,7 +6,7 @@ import pytest
 
 from campaign.extensions import db
 from campaign.models import Role
-from tests.browsing import log_in, run_worker, shot
+from tests.browsing import choose_brand, log_in, run_worker, shot
 from tests.factories import PASSWORD, make_brand, make_user
 from tests.helpers import link_in, read_outbox
 
@@ -46,7 +46,7 @@ def test_sign_up_verify_start_a_petition_approve_and_browse(browser, live_app, t
     page.get_by_role("link", name="Start a petition").click()
     page.get_by_label("Title").fill("Northwind Coffee: pay farmers a living income")
     page.get_by_label("Summary").fill("Publish prices and pay a living income by 2028.")
-    page.get_by_label("Brand", exact=True).select_option(label=brand_name)
+    choose_brand(page, brand_name)
     page.get_by_label("What you ask of the brand").fill("Pay a living income reference price.")
     page.get_by_label("The full story").fill("Farmers earn **too little**.")
     page.get_by_label("Goal").fill("1000")
@@ -187,7 +187,7 @@ def start_campaign(page, base: str, kind: str, fields: dict, brand_name: str) ->
     page.goto(f"{base}/{kind}s/new")
     page.get_by_label("Title").fill(fields["title"])
     page.get_by_label("Summary").fill(fields["summary"])
-    page.get_by_label("Brand", exact=True).select_option(label=brand_name)
+    choose_brand(page, brand_name)
     for label, value in fields.get("extra", {}).items():
         page.get_by_label(label, exact=True).fill(value)
     for label in fields.get("check", []):
@@ -231,9 +231,9 @@ def test_a_proposal_from_idea_to_the_brands_status(browser, live_app, tmp_path):
     page = context.new_page()
     log_in(page, base, "organiser@example.org")
     page.goto(f"{base}/proposals/new")
-    page.get_by_label("Brand", exact=True).select_option(label="Fairfield Foods")
+    choose_brand(page, "Fairfield Foods")
     page.get_by_label("Title").fill("Refill stations for pasta")
-    page.get_by_text("Similar open proposals to this brand").wait_for()
+    page.get_by_text("Open campaigns to this brand like yours").wait_for()
     assert "Refill stations for rice and oats" in page.inner_text("#similar")
     shot(page, "proposal-1-similar")
     context.close()

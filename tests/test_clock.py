@@ -8,9 +8,10 @@ from campaign.queue import get_queue
 
 def test_each_job_is_enqueued_once_per_interval(app):
     noon = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
-    assert sorted(tick(noon)) == ["close-due", "fold-counts", "sweep"]
+    assert sorted(tick(noon)) == ["close-due", "fold-counts", "momentum", "sweep"]
     assert tick(noon) == []  # a second clock, same moment: nothing more
     assert get_queue("high").count == 1 and get_queue("default").count == 2
+    assert get_queue("bulk").count == 1
 
 
 def test_the_nightly_recount_runs_once_in_its_hour(app):
@@ -22,5 +23,5 @@ def test_the_nightly_recount_runs_once_in_its_hour(app):
 
 def test_clock_jobs_run_in_a_real_worker(app, run_jobs):
     tick(datetime(2026, 11, 23, 3, 0, tzinfo=UTC))
-    assert run_jobs() == 4
+    assert run_jobs() == 5  # fold, close, sweep, momentum, recount
     assert "anonymise" in tick(datetime(2026, 11, 23, 4, 0, tzinfo=UTC))

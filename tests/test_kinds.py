@@ -194,7 +194,7 @@ def test_an_endorsed_brand_that_does_not_exist_is_refused(client):
     response = post_form(client, "/buycotts/new", {
         "title": "Buy from the good ones", "summary": "S", "body": "B", "goal": "100",
         "endorsed_brands": "424242", "reason": "Good"})
-    assert response.status_code == 200 and "not a valid choice" in response.get_data(as_text=True)
+    assert response.status_code == 400 and "not a valid choice" in response.get_data(as_text=True)
     assert db.session.query(Campaign).count() == 0
 
 

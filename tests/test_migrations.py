@@ -7,6 +7,7 @@ from sqlalchemy import inspect
 
 from campaign.extensions import db
 from campaign.models import Base
+from campaign.models.search_index import include_object
 from tests.conftest import create_pg_database, make_test_app
 
 
@@ -14,7 +15,8 @@ def _upgrade_and_compare(app):
     with app.app_context():
         flask_migrate.upgrade()
         with db.engine.connect() as conn:
-            context = MigrationContext.configure(conn, opts={"compare_type": True})
+            context = MigrationContext.configure(conn, opts={"compare_type": True,
+                                                             "include_object": include_object})
             diff = compare_metadata(context, Base.metadata)
             tables = set(inspect(conn).get_table_names())
         db.engine.dispose()

@@ -9,8 +9,17 @@ from sqlalchemy import select
 
 from campaign import hot_cache
 from campaign.extensions import db
-from campaign.models import PUBLIC_STATES, Brand, Campaign, CampaignKind, CampaignState, CountryCount
-from campaign.search import matching_text
+from campaign.models import (
+    PUBLIC_STATES,
+    Brand,
+    Campaign,
+    CampaignKind,
+    CampaignState,
+    CountryCount,
+    Topic,
+)
+from campaign.search import SORTS, Filters, campaigns_statement
+from campaign.supports.forms import COUNTRY_NAMES
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -81,26 +90,35 @@ def _public_campaign(slug: str) -> Campaign:
 
 @bp.route("/campaigns")
 def campaigns():
-    """Public campaigns, newest first. Filters: kind, state, brand (slug), q; paging."""
+    """Public campaigns. Filters: kind, state, brand (slug; with every brand it owns), topic
+    (slug), country (where supporters are), q (the site's search); sort (trending, newest,
+    supported, closing, won; by default newest, or best match with q); paging."""
     page = _int_arg("page", 1, 1, 10_000)
     per_page = _int_arg("per_page", 20, 1, MAX_PER_PAGE)
-    kind = _enum_arg("kind", CampaignKind)
-    state = _enum_arg("state", CampaignState)
-    if state is not None and state not in PUBLIC_STATES:
+    filters = Filters(kind=_enum_arg("kind", CampaignKind), state=_enum_arg("state", CampaignState),
+                      query=request.args.get("q", "").strip()[:100])
+    if filters.state is not None and filters.state not in PUBLIC_STATES:
         raise BadParameter("state", "state must be one of: open, won, closed")
-    stmt = select(Campaign).where(Campaign.state.in_([state] if state else PUBLIC_STATES))
-    if kind:
-        stmt = stmt.where(Campaign.kind == kind)
     brand_slug = request.args.get("brand")
     if brand_slug:
-        brand = db.session.execute(select(Brand).filter_by(slug=brand_slug)).scalar_one_or_none()
-        if brand is None:
+        filters.brand = db.session.execute(select(Brand).filter_by(slug=brand_slug)).scalar_one_or_none()
+        if filters.brand is None:
             raise BadParameter("brand", f"no brand has the slug {brand_slug!r}")
-        stmt = stmt.where(Campaign.target_brand_id == brand.id)
-    q = request.args.get("q", "").strip()[:100]
-    if q:
-        stmt = matching_text(stmt, q)
-    stmt = stmt.order_by(Campaign.published_at.desc(), Campaign.id.desc())
+    topic_slug = request.args.get("topic")
+    if topic_slug:
+        filters.topic = db.session.execute(select(Topic).filter_by(slug=topic_slug)).scalar_one_or_none()
+        if filters.topic is None:
+            raise BadParameter("topic", f"no topic has the slug {topic_slug!r}")
+    country = request.args.get("country")
+    if country:
+        if country.upper() not in COUNTRY_NAMES:
+            raise BadParameter("country", "country must be a two-letter ISO 3166 code")
+        filters.country = country.upper()
+    sort = request.args.get("sort")
+    if sort and sort not in SORTS:
+        raise BadParameter("sort", "sort must be one of: " + ", ".join(SORTS))
+    filters.sort = sort or (None if filters.query else "newest")
+    stmt = campaigns_statement(filters)
     result = db.paginate(stmt, page=page, per_page=per_page, error_out=False, count=True)
     # Keys starting with "_" mean something to url_for (_external, _anchor): never pass them.
     args = {k: v for k, v in request.args.items() if k != "page" and not k.startswith("_")}

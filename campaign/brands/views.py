@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
@@ -154,6 +163,9 @@ def add_certification(slug: str):
 def suggest():
     form = SuggestBrandForm()
     _parent_choices(form)
+    if not form.is_submitted() and request.args.get("name"):
+        # From a campaign form's "brand not listed?": the name already typed there.
+        form.name.data = " ".join(request.args["name"].split())[:120]
     if form.validate_on_submit():
         try:
             brand = service.suggest_brand(current_user.id, _form_data(form))

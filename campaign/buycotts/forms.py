@@ -27,6 +27,7 @@ class BuycottForm(CampaignForm):
             raise ValidationError(_("Evidence cannot be dated in the future."))
 
     def prepare(self) -> None:
+        super().prepare()
         self.endorsed_brands.choices = brand_choices()
 
     def campaign_data(self) -> dict:

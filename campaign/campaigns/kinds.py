@@ -49,6 +49,18 @@ def can_view(campaign: Campaign) -> bool:
     )
 
 
+def similar_to(form: CampaignForm, campaign: Campaign | None = None) -> list[Campaign]:
+    """Open campaigns to the chosen brand like the title written (shown on the form, for
+    those without script: similar.js shows them while typing)."""
+    from campaign.search import similar_open_campaigns
+
+    brand_id = form.target_brand_id.data if "target_brand_id" in form else None
+    if not brand_id or not form.title.data:
+        return []
+    return similar_open_campaigns(brand_id, form.title.data,
+                                  exclude_id=campaign.id if campaign else None)
+
+
 def _campaign_limit() -> str:
     from flask import current_app
 
@@ -98,7 +110,8 @@ def kind_blueprint(model: type[Campaign], form_class: type[CampaignForm],
                 flash(_("Your %(noun)s is saved as a draft. Submit it for review when it "
                         "is ready.", noun=model.noun), "success")
                 return redirect(url_for(f"{model.blueprint}.show", slug=campaign.slug))
-        return render_template("campaigns/form.html", form=form, model=model, campaign=None)
+        return render_template("campaigns/form.html", form=form, model=model, campaign=None,
+                               similar=similar_to(form)), 400 if form.errors else 200
 
     @bp.route("/<slug>")
     def show(slug: str):
@@ -178,7 +191,8 @@ def kind_blueprint(model: type[Campaign], form_class: type[CampaignForm],
                 return redirect(url_for(f"{model.blueprint}.show", slug=campaign.slug))
         elif not form.is_submitted():
             form.fill_from(campaign)
-        return render_template("campaigns/form.html", form=form, model=model, campaign=campaign)
+        return render_template("campaigns/form.html", form=form, model=model, campaign=campaign,
+                               similar=similar_to(form, campaign)), 400 if form.errors else 200
 
     @bp.route("/<slug>/submit", methods=["POST"])
     @organiser_only

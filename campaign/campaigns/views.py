@@ -1,38 +1,174 @@
-"""Browsing campaigns of every kind, and choosing which kind to start."""
+"""Browsing and searching campaigns of every kind, topics, and choosing which kind to start."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import format_decimal
+from flask_babel import gettext as _
+from markupsafe import Markup, escape
 
 from campaign.extensions import db
-from campaign.models import CAMPAIGN_CLASSES, PUBLIC_STATES, Campaign, CampaignKind, CampaignState
-from campaign.search import matching_text, page_number
+from campaign.i18n import CountryNames
+from campaign.models import CAMPAIGN_CLASSES, Brand, Campaign, CampaignKind, CampaignState, Topic
+from campaign.search import (
+    SORTS,
+    STATE_FILTERS,
+    Filters,
+    brand_group_label,
+    campaigns_statement,
+    find_brands,
+    highlight,
+    page_number,
+    page_of,
+    similar_open_campaigns,
+)
+from campaign.supports.forms import COUNTRY_NAMES
 
 bp = Blueprint("campaigns", __name__, url_prefix="/campaigns")
+topics_bp = Blueprint("topics", __name__, url_prefix="/topics")
+
+
+def sort_labels() -> dict[str, str]:
+    return {"trending": _("Trending"), "newest": _("Newest"), "supported": _("Most supported"),
+            "closing": _("Closing soon"), "won": _("Recently won")}
+
+
+def state_labels() -> dict[CampaignState, str]:
+    return {CampaignState.OPEN: _("Open"), CampaignState.WON: _("Won"),
+            CampaignState.CLOSED: _("Closed")}
+
+
+def filters_from_request(topic: Topic | None = None) -> tuple[Filters, list[str], list[Brand]]:
+    """The filters the query string asks for, the errors in it, and brands like the one
+    typed when none is called that (a no-script brand filter lists them)."""
+    args, errors = request.args, []
+    filters = Filters(query=args.get("q", "").strip()[:100], topic=topic)
+    if kind := args.get("kind"):
+        try:
+            filters.kind = CampaignKind(kind)
+        except ValueError:
+            abort(404)
+    if state := args.get("state"):
+        try:
+            filters.state = CampaignState(state)
+        except ValueError:
+            filters.state = None
+        if filters.state not in STATE_FILTERS:
+            filters.state = None
+            errors.append(_("Choose a state from the list."))
+    if sort := args.get("sort"):
+        if sort in SORTS:
+            filters.sort = sort
+        else:
+            errors.append(_("Choose a sort from the list."))
+    if country := args.get("country", "").upper():
+        if country in COUNTRY_NAMES:
+            filters.country = country
+        else:
+            errors.append(_("Choose a country from the list."))
+    if topic is None and (topic_slug := args.get("topic")):
+        filters.topic = db.session.execute(
+            db.select(Topic).filter_by(slug=topic_slug)).scalar_one_or_none()
+        if filters.topic is None:
+            errors.append(_("Choose a topic from the list."))
+    alike: list[Brand] = []
+    if brand_text := " ".join(args.get("brand", "").split())[:120]:
+        filters.brand = _brand_named(brand_text)
+        if filters.brand is None:
+            alike = find_brands(brand_text)
+            errors.append(_("No brand is called “%(name)s”.", name=brand_text) + " "
+                          + (_("Choose one of those below.") if alike
+                             else _("Check the spelling.")))
+    return filters, errors, alike
+
+
+def _brand_named(text: str) -> Brand | None:
+    """The approved brand with this slug, or this name in any case."""
+    return db.session.execute(
+        db.select(Brand).where(Brand.approved_at.is_not(None),
+                               (Brand.slug == text) | (db.func.lower(Brand.name) == text.lower()))
+        .order_by(Brand.id).limit(1)).scalar_one_or_none()
+
+
+_COUNTRY_OPTIONS: dict[str, str] = {}
+
+
+def country_options(selected: str | None) -> Markup:
+    """The country filter's ``<option>``s, rendered once per language (250 of them through
+    the template were a fifth of the page), the chosen one marked."""
+    from flask_babel import get_locale
+
+    language = str(get_locale())
+    options = _COUNTRY_OPTIONS.get(language)
+    if options is None:
+        options = "".join(f'<option value="{code}">{escape(name)}</option>'
+                          for code, name in CountryNames(COUNTRY_NAMES).choices())
+        _COUNTRY_OPTIONS[language] = options
+    if selected:
+        options = options.replace(f'<option value="{selected}">',
+                                  f'<option value="{selected}" selected>', 1)
+    return Markup(options)
+
+
+def render_browse(topic: Topic | None = None):
+    filters, errors, alike = filters_from_request(topic)
+    page = page_of(campaigns_statement(filters), page_number(),
+                   current_app.config["CAMPAIGNS_PER_PAGE"])
+    args = {k: v for k, v in request.args.items() if k != "page" and not k.startswith("_") and v}
+    topics = db.session.execute(db.select(Topic).order_by(Topic.name)).scalars().all()
+    body = render_template(
+        "campaigns/browse.html", page=page, filters=filters, errors=errors, brands_alike=alike,
+        kinds=CAMPAIGN_CLASSES, topics=topics, topic=topic, args=args, highlight=highlight,
+        sorts=sort_labels(), states=state_labels(), country_options=country_options(filters.country),
+        endpoint="topics.show" if topic else "campaigns.browse",
+        endpoint_args={"slug": topic.slug} if topic else {})
+    return body, 400 if errors else 200
 
 
 @bp.route("/")
 def browse():
-    kind_name = request.args.get("kind", "")
-    query = request.args.get("q", "").strip()[:100]
-    page = page_number()
-    stmt = db.select(Campaign).where(Campaign.state.in_(PUBLIC_STATES))
-    kind = None
-    if kind_name:
-        try:
-            kind = CampaignKind(kind_name)
-        except ValueError:
-            abort(404)
-        stmt = stmt.where(Campaign.kind == kind)
-    if query:
-        stmt = matching_text(stmt, query)
-    # Open campaigns first, newest first.
-    stmt = stmt.order_by((Campaign.state == CampaignState.OPEN).desc(),
-                         Campaign.published_at.desc(), Campaign.id.desc())
-    pagination = db.paginate(stmt, page=page, per_page=current_app.config["CAMPAIGNS_PER_PAGE"],
-                             error_out=False)
-    return render_template("campaigns/browse.html", pagination=pagination, kind=kind,
-                           query=query, kinds=CAMPAIGN_CLASSES)
+    """Every public campaign: searched, filtered, sorted and paged, with no script needed."""
+    return render_browse()
+
+
+def _id_arg(name: str) -> int | None:
+    """A row id from the query string (None for anything else, however large)."""
+    value = request.args.get(name, type=int)
+    return value if value is not None and 0 < value < 2**31 else None
+
+
+@bp.route("/similar.json")
+def similar():
+    """Open campaigns to a brand (or its group) like the title being typed: suggestions to
+    join one instead of splitting support, never a block."""
+    brand_id, exclude = _id_arg("brand"), _id_arg("exclude")
+    title = request.args.get("title", "")[:150]
+    if not brand_id:
+        return jsonify(error={"status": 400, "message": "brand must be a brand's id",
+                              "parameter": "brand"}), 400
+    found = similar_open_campaigns(brand_id, title, exclude_id=exclude)
+    return jsonify(campaigns=[{
+        "title": c.title, "kind": c.kind.value, "count": c.confirmed_count,
+        "label": f"{format_decimal(c.confirmed_count)} {c.count_noun}",
+        "url": url_for(f"{c.blueprint}.show", slug=c.slug)} for c in found])
+
+
+@bp.route("/brands.json")
+def brands():
+    """Approved brands like what is typed, with the group owning each (the brand picker)."""
+    found = find_brands(request.args.get("q", ""))
+    return jsonify(brands=[{"id": b.id, "name": b.name, "slug": b.slug,
+                            "group": brand_group_label(b)} for b in found])
 
 
 @bp.route("/new")
@@ -49,3 +185,34 @@ def by_slug(slug: str):
     if campaign is None or not can_view(campaign):
         abort(404)
     return redirect(url_for(f"{campaign.blueprint}.show", slug=slug), 301)
+
+
+def _topic(slug: str) -> Topic:
+    topic = db.session.execute(db.select(Topic).filter_by(slug=slug)).scalar_one_or_none()
+    if topic is None:
+        abort(404)
+    return topic
+
+
+@topics_bp.route("/")
+def index():
+    topics = db.session.execute(db.select(Topic).order_by(Topic.name)).scalars().all()
+    return render_template("campaigns/topics.html", topics=topics)
+
+
+@topics_bp.route("/<slug>")
+def show(slug: str):
+    """A topic's campaigns, with the same search, filters and sorts as browsing."""
+    return render_browse(_topic(slug))
+
+
+@topics_bp.route("/<slug>.atom")
+def feed(slug: str):
+    """The topic's newest public campaigns, as an Atom feed."""
+    from campaign.models import utcnow
+
+    topic = _topic(slug)
+    newest = page_of(campaigns_statement(Filters(topic=topic, sort="newest")), 1, 50).items
+    body = render_template("feeds/topic.atom.xml", topic=topic, campaigns=newest,
+                           updated=max((c.published_at for c in newest), default=utcnow()))
+    return Response(body, mimetype="application/atom+xml")

@@ -106,6 +106,12 @@ def recount_job() -> int:
 
 
 @app_job
+def refresh_momentum_job() -> int:
+    """Re-base momentum on the last days' supports; returns how many campaigns changed."""
+    return counting.refresh_momentum()
+
+
+@app_job
 def close_due_campaigns_job() -> int:
     closed = counting.close_due_campaigns()
     if closed:

@@ -1,5 +1,6 @@
 """The data model: one module per aggregate, all re-exported here."""
 
+from campaign.models import search_index  # noqa: F401,E402  (registers the index on create_all)
 from campaign.models.abuse import (
     HELD_FOR_REVIEW,
     SUSPECT_LABELS,
@@ -15,6 +16,7 @@ from campaign.models.base import Base, UTCDateTime, utcnow
 from campaign.models.brand import Brand, BrandMember, Certification
 from campaign.models.campaign import (
     CAMPAIGN_CLASSES,
+    CAMPAIGN_LANGUAGES,
     EDITABLE_STATES,
     PROPOSAL_STATUS_LABELS,
     PUBLIC_STATES,
@@ -32,7 +34,9 @@ from campaign.models.campaign import (
     Proposal,
     ProposalStatus,
     StatusChange,
+    Topic,
     Update,
+    campaign_topics,
 )
 from campaign.models.delivery import (
     STANCE_LABELS,
@@ -115,6 +119,9 @@ __all__ = [
     "Role",
     "Stall",
     "Support",
+    "Topic",
+    "campaign_topics",
+    "CAMPAIGN_LANGUAGES",
     "Update",
     "User",
     "UTCDateTime",

@@ -10,11 +10,14 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
+    Column,
     Date,
     Enum,
     ForeignKey,
+    Index,
     Integer,
     String,
+    Table,
     Text,
     UniqueConstraint,
 )
@@ -51,9 +54,51 @@ PUBLIC_STATES = (CampaignState.OPEN, CampaignState.WON, CampaignState.CLOSED)
 EDITABLE_STATES = (CampaignState.DRAFT, CampaignState.REJECTED)
 
 
+#: Languages a campaign may be written in (the search stems its words by it).
+CAMPAIGN_LANGUAGES = ("en", "es")
+
+
+class Topic(Base):
+    """A tag moderators keep (climate, labour…) that organisers choose for their campaigns."""
+
+    __tablename__ = "topics"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(60), unique=True)
+    name: Mapped[str] = mapped_column(String(60))
+    # The name in Spanish; topics are few and written by moderators, not by translators.
+    name_es: Mapped[str] = mapped_column(String(60), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    def label(self, language: str | None = None) -> str:
+        """The name in ``language`` (the current request's by default)."""
+        if language is None:
+            from campaign.i18n import current_language
+
+            language = current_language()
+        return self.name_es if language == "es" and self.name_es else self.name
+
+    def __repr__(self) -> str:
+        return f"<Topic {self.slug}>"
+
+
+campaign_topics = Table(
+    "campaign_topics", Base.metadata,
+    Column("campaign_id", ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True),
+    Column("topic_id", ForeignKey("topics.id", ondelete="CASCADE"), primary_key=True,
+           index=True),
+)
+
+
 class Campaign(Base):
     __tablename__ = "campaigns"
-    __table_args__ = (CheckConstraint("goal > 0", name="goal_positive"),)
+    __table_args__ = (
+        CheckConstraint("goal > 0", name="goal_positive"),
+        # Each browse sort reads its index in order and stops at the page's end.
+        Index("ix_campaigns_momentum_id", "momentum", "id"),
+        Index("ix_campaigns_confirmed_count_id", "confirmed_count", "id"),
+        Index("ix_campaigns_closes_at_id", "closes_at", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[CampaignKind] = mapped_column(_enum(CampaignKind), index=True)
@@ -97,6 +142,11 @@ class Campaign(Base):
     picture_alt: Mapped[str | None] = mapped_column(String(300))
     # Why a moderator removed the picture (shown to the organiser until a new one is added).
     picture_removed_reason: Mapped[str | None] = mapped_column(Text)
+    # What the campaign is written in: search stems its words with this language's rules.
+    language: Mapped[str] = mapped_column(String(8), default="en", server_default="en")
+    # Confirmed supports of the last seven days, what "trending" sorts by: the counting job
+    # adds each fold's change, and the clock re-bases it from the supports every few minutes.
+    momentum: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     organiser = relationship("User", back_populates="campaigns")
     escalated_from = relationship("Campaign", remote_side=[id], foreign_keys=[escalated_from_id],
@@ -112,6 +162,7 @@ class Campaign(Base):
     deliveries = relationship("Delivery", back_populates="campaign", order_by="Delivery.round")
     responses = relationship("Response", back_populates="campaign",
                              order_by="Response.created_at.desc()")
+    topics = relationship("Topic", secondary=campaign_topics, order_by="Topic.name")
 
     __mapper_args__ = {"polymorphic_on": kind}
 

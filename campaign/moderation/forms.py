@@ -12,6 +12,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, Optional
 
+from campaign.auth.forms import single_line
 from campaign.models import SUSPECT_LABELS
 
 
@@ -100,3 +101,10 @@ class ReleaseForm(InvalidationForm):
     def more_conditions(self) -> dict:
         return {"stall": self.stall.data, "held_reason": self.held_reason.data,
                 "support": self.support.data}
+class TopicForm(FlaskForm):
+    name = StringField(_l("Name in English"), filters=[single_line], validators=[
+        DataRequired(message=_l("Name the topic.")),
+        Length(max=60, message=_l("Topic names are at most 60 characters."))])
+    name_es = StringField(_l("Name in Spanish"), filters=[single_line], validators=[
+        Optional(), Length(max=60, message=_l("Topic names are at most 60 characters."))])
+    submit = SubmitField(_l("Add topic"))

@@ -10,7 +10,15 @@ from flask_login import current_user, login_required
 
 from campaign.auth.forms import ActionForm
 from campaign.extensions import db
-from campaign.models import Brand, BrandMember, Campaign, CampaignState, Comment, CommentReport
+from campaign.models import (
+    Brand,
+    BrandMember,
+    Campaign,
+    CampaignState,
+    Comment,
+    CommentReport,
+    Topic,
+)
 from campaign.moderation.forms import ApproveForm, RejectForm, RemovePictureForm
 from campaign.services import ServiceError
 from campaign.services import brands as brand_service
@@ -220,3 +228,42 @@ def reject(campaign_id: int):
 
 # The signing fraud pages share this blueprint (and its moderator check).
 from campaign.moderation import signing  # noqa: E402, F401
+
+
+@bp.route("/topics", methods=["GET", "POST"])
+@moderator_required
+def topics():
+    """The topics organisers choose from: add one, or remove one."""
+    from campaign.auth.forms import ActionForm
+    from campaign.moderation.forms import TopicForm
+    from campaign.services import topics as topic_service
+
+    form = TopicForm()
+    if form.validate_on_submit():
+        try:
+            topic = topic_service.add_topic(current_user.id, form.name.data,
+                                            form.name_es.data or "")
+        except ServiceError as exc:
+            form.name.errors.append(str(exc))
+        else:
+            flash(_("The topic “%(name)s” is added.", name=topic.name), "success")
+            return redirect(url_for("moderation.topics"))
+    listed = db.session.execute(db.select(Topic).order_by(Topic.name)).scalars().all()
+    return render_template("moderation/topics.html", form=form, topics=listed,
+                           delete_form=ActionForm()), 400 if form.errors else 200
+
+
+@bp.route("/topics/<int:topic_id>/remove", methods=["POST"])
+@moderator_required
+def remove_topic(topic_id: int):
+    from campaign.auth.forms import ActionForm
+    from campaign.services import topics as topic_service
+
+    if ActionForm().validate_on_submit():
+        try:
+            topic_service.remove_topic(current_user.id, topic_id)
+        except ServiceError as exc:
+            flash(str(exc), "error")
+        else:
+            flash(_("The topic is removed."), "info")
+    return redirect(url_for("moderation.topics"))

@@ -10,18 +10,18 @@ from typing import Any
 
 from flask_babel import format_decimal
 from flask_babel import gettext as _
-from sqlalchemy import or_
+from sqlalchemy import or_, select
 from sqlalchemy import update as sa_update
 from sqlalchemy.exc import IntegrityError
 
 from campaign.extensions import db
 from campaign.jobs.notices import add_notice, enqueue_notice
-from campaign.models import Brand, Campaign, CampaignState, Endorsement, Update, User, utcnow
+from campaign.models import Brand, Campaign, CampaignState, Endorsement, Topic, Update, User, utcnow
 from campaign.services import ServiceError
 
 #: Fields the shared form and the kinds' own forms may set.
 CAMPAIGN_FIELDS = ("title", "summary", "body", "goal", "closes_at", "target_brand_id",
-                   "demand", "demands", "answer_deadline", "group_scope")
+                   "demand", "demands", "answer_deadline", "group_scope", "language")
 
 
 def slugify(text: str, max_length: int = 80) -> str:
@@ -42,6 +42,12 @@ def _apply(campaign: Campaign, data: dict[str, Any]) -> None:
             setattr(campaign, name, data[name])
     if "endorsements" in data:
         _set_endorsements(campaign, data["endorsements"], data.get("evidence_on"))
+    if "topic_ids" in data:
+        wanted = set(data["topic_ids"])
+        topics = db.session.execute(select(Topic).where(Topic.id.in_(wanted))).scalars().all()
+        if len(topics) != len(wanted):
+            raise ServiceError(_("One of the chosen topics does not exist."))
+        campaign.topics = sorted(topics, key=lambda t: t.name)
 
 
 def _set_endorsements(campaign, endorsements: list[tuple[int, str]], evidence_on=None) -> None:

@@ -13,7 +13,7 @@ import logging
 from collections import Counter, defaultdict
 from typing import NamedTuple
 
-from sqlalchemy import delete, func, select, true, update
+from sqlalchemy import bindparam, case, delete, func, select, true, update
 
 from campaign.dbutil import insert_ignoring_conflicts, upsert_add
 from campaign.extensions import db
@@ -71,7 +71,9 @@ def fold_counts(batch: int = FOLD_BATCH) -> Folded:
         new, goal = db.session.execute(
             update(Campaign).where(Campaign.id == campaign_id)
             .values(confirmed_count=Campaign.confirmed_count + change,
-                    monthly_spend_total=Campaign.monthly_spend_total + spend[campaign_id])
+                    monthly_spend_total=Campaign.monthly_spend_total + spend[campaign_id],
+                    momentum=case((Campaign.momentum + change < 0, 0),
+                                  else_=Campaign.momentum + change))
             .returning(Campaign.confirmed_count, Campaign.goal)
         ).one()
         for country, amount in sorted(per_country[campaign_id].items()):
@@ -96,6 +98,33 @@ def fold_counts(batch: int = FOLD_BATCH) -> Folded:
             conditions_met[campaign_id] = sorted(met)
     db.session.commit()
     return Folded(len(rows), milestone_ids, conditions_met)
+
+
+#: Momentum counts the confirmed supports of this many days.
+MOMENTUM_DAYS = 7
+
+
+def refresh_momentum() -> int:
+    """Set each campaign's momentum to its counted supports confirmed in the last
+    ``MOMENTUM_DAYS`` days (folds add to it between refreshes; this lets old supports age
+    out). Commits; returns how many campaigns changed."""
+    from datetime import timedelta
+
+    since = utcnow() - timedelta(days=MOMENTUM_DAYS)
+    fresh = dict(db.session.execute(
+        select(Support.campaign_id, func.count())
+        .where(Support.confirmed_at >= since, Support.withdrawn_at.is_(None))
+        .group_by(Support.campaign_id)).all())
+    stored = dict(db.session.execute(
+        select(Campaign.id, Campaign.momentum).where(Campaign.momentum != 0)).all())
+    changes = [{"cid": cid, "value": fresh.get(cid, 0)} for cid in stored.keys() | fresh.keys()
+               if fresh.get(cid, 0) != stored.get(cid, 0)]
+    if changes:
+        table = Campaign.__table__
+        db.session.execute(update(table).where(table.c.id == bindparam("cid"))
+                           .values(momentum=bindparam("value")), changes)
+    db.session.commit()
+    return len(changes)
 
 
 def exact_counts(campaign_id: int | None = None) -> dict[int, Counter[str]]:

@@ -61,7 +61,8 @@ def escalate(campaign_id: int, user_id: int) -> Campaign:
                 brand=campaign.target_brand.name, noun=campaign.noun) + "*",
             "goal": max(campaign.goal, campaign.confirmed_count * 2, 10),
             "target_brand_id": campaign.target_brand_id,
-            "demand": demand, "demands": demand}
+            "demand": demand, "demands": demand, "language": campaign.language,
+            "topic_ids": [t.id for t in campaign.topics]}
     return create_campaign(model, user_id, data, escalated_from_id=campaign.id)
 
 

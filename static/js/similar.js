@@ -1,27 +1,39 @@
-// While a proposal's title is typed, list similar open proposals to the same brand.
-// It only suggests: nothing is blocked, and the form works without this script.
+// While a campaign's title is typed, list open campaigns of any kind to the same brand that
+// match it, so people join one instead of splitting support. It only suggests: nothing is
+// blocked, and without this script the form lists them when it comes back.
 (function () {
   "use strict";
   var box = document.getElementById("similar");
   var title = document.getElementById("title");
-  var brand = document.getElementById("target_brand_id");
-  if (!box || !title || !brand) { return; }
+  var form = title && title.form;
+  if (!box || !title || !form) { return; }
   var timer = null;
   var last = "";
+
+  function brandId() {
+    var hidden = document.getElementById("target_brand_id");
+    if (hidden && hidden.value) { return hidden.value; }
+    var picked = form.querySelector("input[name=brand_choice]:checked, input[name=endorsed_brands]:checked");
+    return picked ? picked.value : "";
+  }
 
   function render(items) {
     box.textContent = "";
     if (!items.length) { return; }
     var heading = document.createElement("p");
     heading.className = "hint";
-    heading.textContent = "Similar open proposals to this brand — endorse one instead?";
+    heading.textContent = box.dataset.heading;
     var list = document.createElement("ul");
     items.forEach(function (item) {
       var li = document.createElement("li");
       var a = document.createElement("a");
       a.href = item.url;
-      a.textContent = item.title + " (" + item.count + " endorsements)";
+      a.textContent = item.title;
+      var count = document.createElement("span");
+      count.className = "muted";
+      count.textContent = " (" + item.label + ")";
       li.appendChild(a);
+      li.appendChild(count);
       list.appendChild(li);
     });
     box.appendChild(heading);
@@ -30,14 +42,16 @@
 
   function lookUp() {
     var query = title.value.trim();
-    var key = brand.value + "|" + query;
-    if (query.length < 4 || brand.value === "0" || key === last) { return; }
+    var brand = brandId();
+    var key = brand + "|" + query;
+    if (query.length < 4 || !brand || key === last) { return; }
     last = key;
-    var url = box.dataset.url + "?brand=" + encodeURIComponent(brand.value) +
-      "&title=" + encodeURIComponent(query);
+    var url = box.dataset.url + "?brand=" + encodeURIComponent(brand) +
+      "&title=" + encodeURIComponent(query) +
+      (box.dataset.exclude ? "&exclude=" + encodeURIComponent(box.dataset.exclude) : "");
     fetch(url, { headers: { "Accept": "application/json" } })
-      .then(function (response) { return response.ok ? response.json() : { proposals: [] }; })
-      .then(function (data) { render(data.proposals || []); })
+      .then(function (response) { return response.ok ? response.json() : { campaigns: [] }; })
+      .then(function (data) { render(data.campaigns || []); })
       .catch(function () { /* suggestions are optional */ });
   }
 
@@ -46,5 +60,5 @@
     timer = window.setTimeout(lookUp, 300);
   }
   title.addEventListener("input", later);
-  brand.addEventListener("change", later);
+  form.addEventListener("change", later);
 }());

@@ -69,8 +69,9 @@ def test_campaign_forms_never_fail(client, kind):
 
     @FUZZ
     @given(data=fields("title", "summary", "body", "goal", "closes_on", "answer_by",
-                       "target_brand_id", "demand", "demands", "scope", "endorsed_brands",
-                       "reason", "evidence_on"))
+                       "target_brand_id", "brand_name", "brand_choice", "language", "topics",
+                       "demand", "demands", "scope", "endorsed_brands", "reason",
+                       "evidence_on"))
     def run(data):
         response = client.post(f"/{kind}/new", data={"csrf_token": token, **data})
         assert response.status_code < 500
@@ -83,9 +84,11 @@ def test_api_and_search_parameters_never_fail(client):
 
     @FUZZ
     @given(params=st.dictionaries(st.sampled_from(["kind", "state", "brand", "q", "page",
-                                                   "per_page"]), text, max_size=6))
+                                                   "per_page", "sort", "topic", "country",
+                                                   "title", "exclude"]), text, max_size=8))
     def run(params):
-        for url in ("/api/v1/campaigns", "/campaigns/", "/verify", "/proposals/similar.json"):
+        for url in ("/api/v1/campaigns", "/campaigns/", "/verify", "/proposals/similar.json",
+                    "/campaigns/similar.json", "/campaigns/brands.json", "/topics/"):
             response = client.get(url, query_string=params)
             assert response.status_code < 500, url
             if url.startswith("/api/"):

@@ -1,0 +1,231 @@
+"""The full-text index of campaigns, kept in step by the database itself (triggers).
+
+PostgreSQL: a ``tsvector`` column on ``campaigns`` (title and brand names weight A, summary
+B, demands and story C), built in the English or Spanish configuration by the campaign's
+``language`` (``groundswell_english``/``_spanish``: the built-in ones with accents folded by
+``unaccent``), with a GIN index; ``pg_trgm`` indexes on titles and brand names for typos.
+
+SQLite: an FTS5 table ``campaign_search`` (rowid = campaign id) with the porter tokenizer.
+Porter stems English only, so a Spanish campaign's words are stored as their Snowball
+Spanish stems, which the function ``search_text`` (registered on every connection by
+:func:`register_sqlite_functions`) computes inside the triggers.
+
+Brand names live in ``brands``: a brand renamed, or a buycott's endorsed brands changed,
+re-touches the campaigns concerned so their index entry is rebuilt.
+
+Migration 0018 and the tests' ``create_all`` both run :data:`POSTGRESQL_DDL` /
+:data:`SQLITE_DDL`; changing them needs a new migration that drops and re-creates them.
+These objects are not in the models' metadata: :func:`include_object` keeps Alembic's
+comparison from reporting them.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+
+import snowballstemmer
+from sqlalchemy import event, text
+
+from campaign.models.base import Base
+
+#: Letters and digits, as FTS5's unicode61 tokenizer and to_tsvector split words.
+WORD = re.compile(r"[^\W_]+")
+
+_SPANISH = snowballstemmer.stemmer("spanish")
+_ENGLISH = snowballstemmer.stemmer("english")
+
+
+@functools.lru_cache(maxsize=50_000)
+def spanish_stem(word: str) -> str:
+    return _SPANISH.stemWord(word.lower())
+
+
+@functools.lru_cache(maxsize=50_000)
+def english_stem(word: str) -> str:
+    return _ENGLISH.stemWord(word.lower())
+
+
+def search_text(language: str | None, value: str | None) -> str:
+    """What the SQLite index stores for ``value``: the text itself for English (porter stems
+    it), the Spanish stems of its words for Spanish."""
+    if not value:
+        return ""
+    if language == "es":
+        return " ".join(spanish_stem(w) for w in WORD.findall(value))
+    return value
+
+
+def register_sqlite_functions(dbapi_connection) -> None:
+    """Make ``search_text(language, text)`` callable in SQL (the index's triggers use it)."""
+    dbapi_connection.create_function("search_text", 2, search_text, deterministic=True)
+
+
+# ---------------------------------------------------------------------------- PostgreSQL
+
+_PG_BRAND_NAMES = """
+    SELECT string_agg(b.name, ' ') FROM brands b
+    WHERE b.id = NEW.target_brand_id
+       OR b.id IN (SELECT e.brand_id FROM endorsements e WHERE e.campaign_id = NEW.id)"""
+
+POSTGRESQL_DDL = (
+    "CREATE EXTENSION IF NOT EXISTS pg_trgm",
+    # Accents folded as SQLite's remove_diacritics does: "nestle" finds "Nestlé".
+    "CREATE EXTENSION IF NOT EXISTS unaccent",
+    "CREATE TEXT SEARCH CONFIGURATION groundswell_english (COPY = english)",
+    """ALTER TEXT SEARCH CONFIGURATION groundswell_english
+       ALTER MAPPING FOR hword, hword_part, word WITH unaccent, english_stem""",
+    "CREATE TEXT SEARCH CONFIGURATION groundswell_spanish (COPY = spanish)",
+    """ALTER TEXT SEARCH CONFIGURATION groundswell_spanish
+       ALTER MAPPING FOR hword, hword_part, word WITH unaccent, spanish_stem""",
+    "ALTER TABLE campaigns ADD COLUMN search_vector tsvector",
+    """CREATE FUNCTION campaign_search_config(language text) RETURNS regconfig
+       LANGUAGE sql IMMUTABLE PARALLEL SAFE AS
+       $$ SELECT CASE WHEN language = 'es' THEN 'groundswell_spanish'::regconfig
+                      ELSE 'groundswell_english'::regconfig END $$""",
+    f"""CREATE FUNCTION campaign_search_vector() RETURNS trigger LANGUAGE plpgsql AS $$
+       DECLARE
+         cfg regconfig := campaign_search_config(NEW.language);
+         names text := ({_PG_BRAND_NAMES});
+       BEGIN
+         NEW.search_vector :=
+           setweight(to_tsvector(cfg, coalesce(NEW.title, '')), 'A') ||
+           setweight(to_tsvector(cfg, coalesce(names, '')), 'A') ||
+           setweight(to_tsvector(cfg, coalesce(NEW.summary, '')), 'B') ||
+           setweight(to_tsvector(cfg, concat_ws(' ', NEW.demand, NEW.demands, NEW.body)), 'C');
+         RETURN NEW;
+       END $$""",
+    """CREATE TRIGGER campaigns_search_vector
+       BEFORE INSERT OR UPDATE OF title, summary, body, demand, demands, language,
+                                  target_brand_id
+       ON campaigns FOR EACH ROW EXECUTE FUNCTION campaign_search_vector()""",
+    # Setting a column to itself fires the trigger above: the entry is rebuilt.
+    """CREATE FUNCTION campaign_search_brand_renamed() RETURNS trigger LANGUAGE plpgsql AS $$
+       BEGIN
+         UPDATE campaigns SET title = title
+         WHERE target_brand_id = NEW.id
+            OR id IN (SELECT campaign_id FROM endorsements WHERE brand_id = NEW.id);
+         RETURN NULL;
+       END $$""",
+    """CREATE TRIGGER brands_search_renamed AFTER UPDATE OF name ON brands FOR EACH ROW
+       WHEN (OLD.name IS DISTINCT FROM NEW.name)
+       EXECUTE FUNCTION campaign_search_brand_renamed()""",
+    """CREATE FUNCTION campaign_search_endorsement() RETURNS trigger LANGUAGE plpgsql AS $$
+       BEGIN
+         UPDATE campaigns SET title = title WHERE id = CASE WHEN TG_OP = 'DELETE'
+                                                      THEN OLD.campaign_id
+                                                      ELSE NEW.campaign_id END;
+         RETURN NULL;
+       END $$""",
+    """CREATE TRIGGER endorsements_search AFTER INSERT OR DELETE OR UPDATE OF brand_id
+       ON endorsements FOR EACH ROW EXECUTE FUNCTION campaign_search_endorsement()""",
+    "CREATE INDEX ix_campaigns_search_vector ON campaigns USING gin (search_vector)",
+    "CREATE INDEX ix_campaigns_title_trgm ON campaigns USING gin (title gin_trgm_ops)",
+    "CREATE INDEX ix_brands_name_trgm ON brands USING gin (name gin_trgm_ops)",
+)
+
+POSTGRESQL_DROP = (
+    "DROP INDEX IF EXISTS ix_brands_name_trgm",
+    "DROP INDEX IF EXISTS ix_campaigns_title_trgm",
+    "DROP INDEX IF EXISTS ix_campaigns_search_vector",
+    "DROP TRIGGER IF EXISTS endorsements_search ON endorsements",
+    "DROP FUNCTION IF EXISTS campaign_search_endorsement()",
+    "DROP TRIGGER IF EXISTS brands_search_renamed ON brands",
+    "DROP FUNCTION IF EXISTS campaign_search_brand_renamed()",
+    "DROP TRIGGER IF EXISTS campaigns_search_vector ON campaigns",
+    "DROP FUNCTION IF EXISTS campaign_search_vector()",
+    "DROP FUNCTION IF EXISTS campaign_search_config(text)",
+    "ALTER TABLE campaigns DROP COLUMN IF EXISTS search_vector",
+    "DROP TEXT SEARCH CONFIGURATION IF EXISTS groundswell_spanish",
+    "DROP TEXT SEARCH CONFIGURATION IF EXISTS groundswell_english",
+)
+
+# ---------------------------------------------------------------------------- SQLite
+
+_SQLITE_ROW = """
+    INSERT INTO campaign_search (rowid, title, brands, summary, body) VALUES (
+      new.id,
+      search_text(new.language, new.title),
+      search_text(new.language, (
+        SELECT group_concat(b.name, ' ') FROM brands b
+        WHERE b.id = new.target_brand_id
+           OR b.id IN (SELECT e.brand_id FROM endorsements e WHERE e.campaign_id = new.id))),
+      search_text(new.language, new.summary),
+      search_text(new.language, coalesce(new.demand, '') || ' ' || coalesce(new.demands, '')
+                                || ' ' || coalesce(new.body, '')));"""
+
+SQLITE_DDL = (
+    """CREATE VIRTUAL TABLE campaign_search USING fts5(
+         title, brands, summary, body, tokenize = 'porter unicode61 remove_diacritics 2')""",
+    f"""CREATE TRIGGER campaigns_search_insert AFTER INSERT ON campaigns BEGIN
+         {_SQLITE_ROW}
+       END""",
+    f"""CREATE TRIGGER campaigns_search_update
+       AFTER UPDATE OF title, summary, body, demand, demands, language, target_brand_id
+       ON campaigns BEGIN
+         DELETE FROM campaign_search WHERE rowid = old.id;
+         {_SQLITE_ROW}
+       END""",
+    """CREATE TRIGGER campaigns_search_delete AFTER DELETE ON campaigns BEGIN
+         DELETE FROM campaign_search WHERE rowid = old.id;
+       END""",
+    """CREATE TRIGGER brands_search_renamed AFTER UPDATE OF name ON brands
+       WHEN old.name IS NOT new.name BEGIN
+         UPDATE campaigns SET title = title
+         WHERE target_brand_id = new.id
+            OR id IN (SELECT campaign_id FROM endorsements WHERE brand_id = new.id);
+       END""",
+    """CREATE TRIGGER endorsements_search_insert AFTER INSERT ON endorsements BEGIN
+         UPDATE campaigns SET title = title WHERE id = new.campaign_id;
+       END""",
+    """CREATE TRIGGER endorsements_search_delete AFTER DELETE ON endorsements BEGIN
+         UPDATE campaigns SET title = title WHERE id = old.campaign_id;
+       END""",
+)
+
+SQLITE_DROP = (
+    "DROP TRIGGER IF EXISTS endorsements_search_delete",
+    "DROP TRIGGER IF EXISTS endorsements_search_insert",
+    "DROP TRIGGER IF EXISTS brands_search_renamed",
+    "DROP TRIGGER IF EXISTS campaigns_search_delete",
+    "DROP TRIGGER IF EXISTS campaigns_search_update",
+    "DROP TRIGGER IF EXISTS campaigns_search_insert",
+    "DROP TABLE IF EXISTS campaign_search",
+)
+
+
+def create_search_index(connection) -> None:
+    """Create the index, its triggers, and fill it from the campaigns already there."""
+    dialect = connection.dialect.name
+    for statement in POSTGRESQL_DDL if dialect == "postgresql" else SQLITE_DDL:
+        connection.execute(text(statement))
+    # Rebuild every entry (the triggers fire on a column set to itself).
+    connection.execute(text("UPDATE campaigns SET title = title"))
+
+
+def drop_search_index(connection) -> None:
+    dialect = connection.dialect.name
+    for statement in POSTGRESQL_DROP if dialect == "postgresql" else SQLITE_DROP:
+        connection.execute(text(statement))
+
+
+@event.listens_for(Base.metadata, "after_create")
+def _after_create_all(_metadata, connection, **_kw) -> None:
+    # The tests build their schema with create_all, not the migrations: same index.
+    if connection.dialect.name == "postgresql":
+        exists = connection.execute(text(
+            "SELECT 1 FROM information_schema.columns WHERE table_name = 'campaigns' "
+            "AND column_name = 'search_vector'")).first()
+    else:
+        exists = connection.execute(text(
+            "SELECT 1 FROM sqlite_master WHERE name = 'campaign_search'")).first()
+    if not exists:
+        create_search_index(connection)
+
+
+_NOT_IN_METADATA = re.compile(r"^(campaign_search(_\w+)?|search_vector|ix_\w+_(trgm|search_vector))$")
+
+
+def include_object(obj, name, type_, reflected, compare_to) -> bool:
+    """For Alembic's comparison: leave out the search index's objects, made by raw DDL."""
+    return not (reflected and compare_to is None and name and _NOT_IN_METADATA.match(name))

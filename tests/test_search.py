@@ -1,0 +1,407 @@
+"""Search, browse sorts and filters, topics and the brand picker, on SQLite and PostgreSQL."""
+
+from datetime import timedelta
+
+import pytest
+
+from campaign.extensions import db
+from campaign.models import CampaignKind, CampaignState, CountryCount, Role, Topic, utcnow
+from campaign.search import Filters, campaigns_statement, highlight, parse_query
+from tests.factories import make_brand, make_campaign
+
+
+def titles(filters: Filters) -> list[str]:
+    return [c.title for c in db.session.execute(campaigns_statement(filters)).scalars()]
+
+
+def found(query: str, **filters) -> list[str]:
+    return titles(Filters(query=query, **filters))
+
+
+def test_words_in_any_order_and_any_form(app):
+    make_campaign(title="Pay farmers a living income")
+    make_campaign(title="Stop the noisy leaf blowers")
+    assert found("farmers living") == ["Pay farmers a living income"]
+    assert found("living farmer") == ["Pay farmers a living income"]
+    assert found("farmers blowers") == []
+
+
+def test_spanish_campaign_found_by_another_form_of_the_word(app):
+    spanish = make_campaign(title="Salarios dignos para las trabajadoras del campo")
+    spanish.language = "es"
+    db.session.commit()
+    make_campaign(title="Working conditions in the fields")
+    assert found("trabajador salario") == ["Salarios dignos para las trabajadoras del campo"]
+    assert found("digno") == ["Salarios dignos para las trabajadoras del campo"]
+
+
+def test_phrases_exclusions_and_or(app):
+    make_campaign(title="Fair coffee from Nestlé farms")
+    make_campaign(title="Fair coffee prices for growers")
+    make_campaign(title="Coffee fair in the town square")
+    make_campaign(title="Plastic-free tea bags now")
+    assert sorted(found('"fair coffee"')) == ["Fair coffee from Nestlé farms",
+                                              "Fair coffee prices for growers"]
+    assert sorted(found("coffee -nestle")) == ["Coffee fair in the town square",
+                                               "Fair coffee prices for growers"]
+    assert sorted(found('"fair coffee" -growers')) == ["Fair coffee from Nestlé farms"]
+    assert sorted(found("tea or growers")) == ["Fair coffee prices for growers",
+                                               "Plastic-free tea bags now"]
+
+
+def test_brand_names_summary_and_body_are_searched_title_first(app):
+    brand = make_brand("Lumbercorp")
+    by_brand = make_campaign(title="Replant what you cut down", brand=brand)
+    in_title = make_campaign(title="Forests matter more than profit")
+    in_body = make_campaign(title="A campaign about something else")
+    in_body.body = "Old forests are cut every day."
+    db.session.commit()
+    assert found("lumbercorp") == [by_brand.title]
+    # Title (weight A) ranks above the story (C).
+    assert found("forests") == [in_title.title, in_body.title]
+    brand.name = "Timberline"
+    db.session.commit()
+    assert found("timberline") == [by_brand.title] and found("lumbercorp") == []
+
+
+def test_relevance_then_momentum(app):
+    quiet = make_campaign(title="Clean rivers for the towns")
+    busy = make_campaign(title="Clean rivers for the farms")
+    busy.momentum = 50
+    db.session.commit()
+    assert found("clean rivers") == [busy.title, quiet.title]
+
+
+def test_typos_found_on_postgresql_only(app):
+    make_campaign(title="Fair coffee for the farmers who grow it")
+    make_campaign(title="Something else entirely")
+    make_campaign(title="Different things", brand=make_brand("Northwind"))
+    typo = found("cofee")
+    brand_typo = found("nortwind")
+    if db.engine.dialect.name == "postgresql":
+        assert typo == ["Fair coffee for the farmers who grow it"]
+        assert brand_typo == ["Different things"]
+    else:
+        assert typo == [] and brand_typo == []
+
+
+def test_highlight_escapes_and_marks_every_form():
+    marked = highlight("<b>Farmers</b> & a farmer's living", "farmer live")
+    assert str(marked) == ("&lt;b&gt;<mark>Farmers</mark>&lt;/b&gt; &amp; a <mark>farmer</mark>"
+                           "&#39;s <mark>living</mark>")
+    assert str(highlight("<i>x</i>", "")) == "&lt;i&gt;x&lt;/i&gt;"
+
+
+def test_parse_query_reads_like_websearch():
+    parsed = parse_query('coffee "living income" -nestle or tea -"big brand"')
+    assert parsed.groups == [[("coffee",)], [("living", "income")]]
+    assert parsed.excluded == [("nestle",), ("big", "brand")]
+    assert parse_query("a or b c").groups == [[("a",), ("b",)], [("c",)]]
+    assert parse_query('"unclosed phrase').groups == [[("unclosed", "phrase")]]
+    assert parse_query("").groups == [] and parse_query("-").excluded == []
+
+
+# ---------------------------------------------------------------------------- browsing
+
+
+def _catalogue():
+    """Campaigns of every kind and state, with brands, a group, topics and countries."""
+    now = utcnow()
+    group = make_brand("Globex Group")
+    owned = make_brand("Globex Coffee", parent=group)
+    other = make_brand("Initech")
+    climate = Topic(slug="climate", name="Climate", name_es="Clima")
+    labour = Topic(slug="labour", name="Labour", name_es="Trabajo")
+    db.session.add_all([climate, labour])
+    made = []
+    for n in range(8):
+        kind = [CampaignKind.PETITION, CampaignKind.BOYCOTT, CampaignKind.PROPOSAL][n % 3]
+        state = [CampaignState.OPEN, CampaignState.OPEN, CampaignState.WON,
+                 CampaignState.CLOSED][n % 4]
+        c = make_campaign(kind, state=state, title=f"Campaign {'abcdefgh'[n]} about coffee",
+                          brand=[group, owned, other][n % 3])
+        c.published_at = now - timedelta(days=n)
+        c.confirmed_count = 10 * (8 - n) if n % 2 else n
+        c.momentum = n * 3 % 7
+        c.closes_at = now + timedelta(days=8 - n) if state == CampaignState.OPEN else None
+        c.won_at = now - timedelta(hours=n) if state == CampaignState.WON else None
+        c.topics = [climate] if n % 2 else [labour]
+        db.session.add(CountryCount(campaign_id=c.id, country="FR" if n < 4 else "ES", count=1))
+        made.append(c)
+    make_campaign(state=CampaignState.DRAFT, title="A draft never listed", brand=group)
+    db.session.commit()
+    return made, group, owned, climate
+
+
+def _expected(made, sort, keep):
+    rows = [c for c in made if keep(c)]
+    if sort == "closing":
+        rows = [c for c in rows if c.state == CampaignState.OPEN and c.closes_at]
+        return [c.title for c in sorted(rows, key=lambda c: (c.closes_at, c.id))]
+    if sort == "won":
+        rows = [c for c in rows if c.state == CampaignState.WON]
+        return [c.title for c in sorted(rows, key=lambda c: (c.won_at, c.id), reverse=True)]
+    key = {"trending": lambda c: (c.momentum, c.id), "newest": lambda c: (c.published_at, c.id),
+           "supported": lambda c: (c.confirmed_count, c.id)}[sort]
+    return [c.title for c in sorted(rows, key=key, reverse=True)]
+
+
+def _listed(client, url: str, titles: list[str]) -> tuple[list[str], int]:
+    """The titles shown on every page of ``url``, in order, and how many pages there were."""
+    seen, page = [], 1
+    while True:
+        response = client.get(f"{url}&page={page}")
+        assert response.status_code == 200, url
+        html = response.get_data(as_text=True).replace("<mark>", "").replace("</mark>", "")
+        assert "A draft never listed" not in html
+        seen += [t for _, t in sorted((html.index(f">{t}<"), t) for t in titles
+                                      if f">{t}<" in html)]
+        if 'rel="next"' not in html:
+            return seen, page
+        page += 1
+
+
+@pytest.mark.app_config(CAMPAIGNS_PER_PAGE=3)
+@pytest.mark.parametrize("sort", ["trending", "newest", "supported", "closing", "won"])
+def test_every_sort_and_filter_combination_paged(client, sort):
+    made, group, owned, climate = _catalogue()
+    in_france = {c.id for c in made[:4]}
+    filters = {
+        "": lambda c: True,
+        "kind=boycott": lambda c: c.kind == CampaignKind.BOYCOTT,
+        "state=open": lambda c: c.state == CampaignState.OPEN,
+        "state=won": lambda c: c.state == CampaignState.WON,
+        "state=closed": lambda c: c.state == CampaignState.CLOSED,
+        f"brand={group.slug}": lambda c: c.target_brand_id in (group.id, owned.id),
+        f"brand={owned.name.upper()}": lambda c: c.target_brand_id == owned.id,
+        "topic=climate": lambda c: climate in c.topics,
+        "country=fr": lambda c: c.id in in_france,
+        "kind=petition&state=open&topic=labour&country=FR": lambda c: (
+            c.kind == CampaignKind.PETITION and c.state == CampaignState.OPEN
+            and climate not in c.topics and c.id in in_france),
+        "q=coffee&state=open&topic=climate": lambda c: (c.state == CampaignState.OPEN
+                                                        and climate in c.topics),
+    }
+    titles = [c.title for c in made]
+    for query, keep in filters.items():
+        want = _expected(made, sort, keep)
+        seen, pages = _listed(client, f"/campaigns/?sort={sort}&{query}", titles)
+        assert seen == want, (sort, query)
+        assert pages == max(1, -(-len(want) // 3)), (sort, query)
+
+
+def test_bad_filters_are_explained_with_a_400(client):
+    make_brand("Initrode")
+    response = client.get("/campaigns/?sort=cheapest&state=draft&country=XX&topic=none")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 400
+    for message in ("Choose a sort from the list.", "Choose a state from the list.",
+                    "Choose a country from the list.", "Choose a topic from the list."):
+        assert message in html
+    unknown = client.get("/campaigns/?brand=initrod")
+    assert unknown.status_code == 400
+    assert "No brand is called “initrod”." in unknown.get_data(as_text=True)
+    assert ">Initrode</a>" in unknown.get_data(as_text=True)  # brands like it, to choose
+
+
+def test_topic_page_and_feed(client):
+    made, _group, _owned, climate = _catalogue()
+    html = client.get("/topics/climate").get_data(as_text=True)
+    in_topic = [c for c in made if climate in c.topics]
+    assert all(f">{c.title}<" in html for c in in_topic)
+    assert not any(f">{c.title}<" in html for c in made if c not in in_topic)
+    assert 'type="application/atom+xml"' in html and "/topics/climate.atom" in html
+    feed = client.get("/topics/climate.atom")
+    assert feed.mimetype == "application/atom+xml"
+    body = feed.get_data(as_text=True)
+    assert body.count("<entry>") == len(in_topic)
+    newest = max(in_topic, key=lambda c: c.published_at)
+    assert body.index(newest.title) < min(body.index(c.title) for c in in_topic if c is not newest)
+    assert client.get("/topics/nothing").status_code == 404
+    assert client.get("/topics/nothing.atom").status_code == 404
+    listing = client.get("/topics/").get_data(as_text=True)
+    assert "/topics/climate" in listing and "/topics/labour" in listing
+    spanish = client.get("/topics/climate", headers={"Accept-Language": "es"})
+    assert "<h1>Clima</h1>" in spanish.get_data(as_text=True)
+
+
+def test_home_trending_is_momentum_not_recency(client):
+    old_busy = make_campaign(title="An older campaign gaining fast")
+    old_busy.published_at = utcnow() - timedelta(days=30)
+    old_busy.momentum = 40
+    newest = make_campaign(title="The newest campaign, quiet")
+    db.session.commit()
+    html = client.get("/").get_data(as_text=True)
+    trending = html.split("Trending this week")[1].split("</section>")[0]
+    open_now = html.split("Open now")[1].split("</section>")[0]
+    assert old_busy.title in trending and newest.title not in trending
+    assert open_now.index(newest.title) < open_now.index(old_busy.title)
+
+
+def test_momentum_follows_the_last_weeks_supports(app):
+    from campaign.services import counting
+    from tests.test_milestones import add_confirmed
+
+    campaign = make_campaign()
+    add_confirmed(campaign, 3)
+    counting.fold_counts()
+    db.session.refresh(campaign)
+    assert campaign.momentum == 3
+    # Supports age out of the week: the refresh re-bases momentum on what is recent.
+    from campaign.models import Support
+
+    db.session.execute(db.update(Support).where(Support.campaign_id == campaign.id)
+                       .values(confirmed_at=utcnow() - timedelta(days=8)))
+    db.session.commit()
+    assert counting.refresh_momentum() == 1
+    db.session.refresh(campaign)
+    assert campaign.momentum == 0 and campaign.confirmed_count == 3
+    assert counting.refresh_momentum() == 0
+
+
+# ---------------------------------------------------------------------------- the API
+
+
+def test_api_q_uses_the_same_search(client):
+    make_campaign(title="Pay farmers a living income")
+    make_campaign(title="Stop the noisy leaf blowers")
+    spanish = make_campaign(title="Salarios dignos para las trabajadoras")
+    spanish.language = "es"
+    db.session.commit()
+    data = client.get("/api/v1/campaigns?q=farmers living").get_json()
+    assert [c["title"] for c in data["campaigns"]] == ["Pay farmers a living income"]
+    assert data["total"] == 1
+    assert [c["title"] for c in client.get("/api/v1/campaigns?q=trabajador").get_json()[
+        "campaigns"]] == ["Salarios dignos para las trabajadoras"]
+    assert client.get("/api/v1/campaigns?q=-farmers").get_json()["total"] == 2
+    bad = client.get("/api/v1/campaigns?sort=cheapest")
+    assert bad.status_code == 400 and bad.get_json()["error"]["parameter"] == "sort"
+    assert client.get("/api/v1/campaigns?topic=none").get_json()["error"]["parameter"] == "topic"
+    assert client.get("/api/v1/campaigns?country=XX").get_json()["error"]["parameter"] == "country"
+
+
+# ---------------------------------------------------------------------------- the form
+
+
+def test_brand_picker_json_shows_each_brands_group(client):
+    group = make_brand("Umbrella Holdings")
+    make_brand("Umbrella Cola", parent=group)
+    make_brand("Aperture Foods")
+    data = client.get("/campaigns/brands.json?q=umbrella").get_json()["brands"]
+    assert sorted(b["name"] for b in data) == ["Umbrella Cola", "Umbrella Holdings"]
+    assert {b["name"]: b["group"] for b in data} == {"Umbrella Cola": "Umbrella Holdings",
+                                                     "Umbrella Holdings": None}
+    assert client.get("/campaigns/brands.json?q=").get_json() == {"brands": []}
+    assert client.get("/campaigns/brands.json?q=%25").get_json() == {"brands": []}
+
+
+def test_brand_picker_without_script(client):
+    from tests.factories import make_user
+    from tests.helpers import login, post_form
+
+    group = make_brand("Umbrella Holdings")
+    cola = make_brand("Umbrella Cola", parent=group)
+    login(client, make_user().email)
+    base = {"title": "Less sugar in every can", "summary": "S", "body": "B", "goal": "100",
+            "demand": "Halve the sugar."}
+    # A name that is no brand's lists the brands like it, keeping everything typed.
+    listed = post_form(client, "/petitions/new", {**base, "brand_name": "umbrella"})
+    html = listed.get_data(as_text=True)
+    assert listed.status_code == 400
+    assert "Choose which brand you mean from the list below." in html
+    assert f'name="brand_choice" id="brand-choice-{cola.id}" value="{cola.id}"' in html
+    assert "part of Umbrella Holdings" in html and 'value="Less sugar in every can"' in html
+    assert "/brands/suggest?name=umbrella" in html
+    # Choosing one of them saves the draft.
+    chosen = post_form(client, "/petitions/new", {**base, "brand_name": "umbrella",
+                                                  "brand_choice": str(cola.id)},
+                       page="/petitions/new")
+    assert chosen.status_code == 302
+    from campaign.models import Petition
+
+    petition = db.session.execute(db.select(Petition)).scalar_one()
+    assert petition.target_brand_id == cola.id and petition.language == "en"
+    # The exact name (any case) is enough; a name like nothing says so.
+    exact = post_form(client, "/petitions/new", {**base, "title": "Another can campaign",
+                                                 "brand_name": "UMBRELLA HOLDINGS"})
+    assert exact.status_code == 302
+    none = post_form(client, "/petitions/new", {**base, "brand_name": "Zzyzx"})
+    assert "No brand is called “Zzyzx”." in none.get_data(as_text=True)
+    # The suggest page keeps the name typed.
+    suggest = client.get("/brands/suggest?name=Zzyzx%20Drinks").get_data(as_text=True)
+    assert 'value="Zzyzx Drinks"' in suggest
+
+
+def test_topics_and_language_chosen_on_the_form(client):
+    from tests.factories import make_user
+    from tests.helpers import login, post_form
+
+    brand = make_brand("Acme")
+    climate, labour = Topic(slug="climate", name="Climate"), Topic(slug="labour", name="Labour")
+    animals = Topic(slug="animals", name="Animals")
+    health = Topic(slug="health", name="Health")
+    db.session.add_all([climate, labour, animals, health])
+    db.session.commit()
+    login(client, make_user().email)
+    base = {"title": "Salarios dignos en Acme", "summary": "S", "body": "B", "goal": "100",
+            "demand": "D", "target_brand_id": str(brand.id), "language": "es"}
+    too_many = post_form(client, "/petitions/new", {
+        **base, "topics": [str(t.id) for t in (climate, labour, animals, health)]})
+    assert too_many.status_code == 400
+    assert "Choose up to three topics." in too_many.get_data(as_text=True)
+    saved = post_form(client, "/petitions/new", {**base, "topics": [str(climate.id)]},
+                      page="/petitions/new")
+    assert saved.status_code == 302
+    from campaign.models import Petition
+
+    petition = db.session.execute(db.select(Petition)).scalar_one()
+    assert petition.language == "es" and [t.slug for t in petition.topics] == ["climate"]
+    assert found("salario") == []  # drafts are never listed
+    petition.state = CampaignState.OPEN
+    db.session.commit()
+    assert found("salario") == ["Salarios dignos en Acme"]
+
+
+def test_similar_open_campaigns_of_every_kind_while_writing(client):
+    group = make_brand("Umbrella Holdings")
+    cola = make_brand("Umbrella Cola", parent=group)
+    make_campaign(CampaignKind.BOYCOTT, brand=cola, title="Boycott sugary cans for kids")
+    make_campaign(CampaignKind.PROPOSAL, brand=group, title="Sugar-free cans in every shop")
+    make_campaign(CampaignKind.PETITION, brand=cola, title="Sugary drinks ads near schools",
+                  state=CampaignState.CLOSED)
+    make_campaign(CampaignKind.PETITION, brand=make_brand("Other"), title="Sugary cans elsewhere")
+    data = client.get(f"/campaigns/similar.json?brand={group.id}&title=Fewer sugary cans")
+    titles = [c["title"] for c in data.get_json()["campaigns"]]
+    assert sorted(titles) == ["Boycott sugary cans for kids", "Sugar-free cans in every shop"]
+    assert client.get("/campaigns/similar.json?title=x").status_code == 400
+    labels = {c["title"]: c["label"] for c in data.get_json()["campaigns"]}
+    assert labels["Boycott sugary cans for kids"] == "0 pledges"
+
+
+def test_moderators_keep_the_topics(client):
+    from tests.factories import make_user
+    from tests.helpers import login, post_form
+
+    member = make_user()
+    moderator = make_user(role=Role.MODERATOR)
+    login(client, member.email)
+    assert client.get("/moderation/topics").status_code == 403
+    post_form(client, "/logout", {}, page="/account/")
+    login(client, moderator.email)
+    added = post_form(client, "/moderation/topics", {"name": "Animal welfare",
+                                                     "name_es": "Bienestar animal"})
+    assert added.status_code == 302
+    topic = db.session.execute(db.select(Topic)).scalar_one()
+    assert (topic.slug, topic.name_es) == ("animal-welfare", "Bienestar animal")
+    again = post_form(client, "/moderation/topics", {"name": "Animal Welfare"})
+    assert again.status_code == 400
+    assert "There is already a topic called" in again.get_data(as_text=True)
+    campaign = make_campaign()
+    campaign.topics = [topic]
+    db.session.commit()
+    removed = post_form(client, f"/moderation/topics/{topic.id}/remove", {},
+                        page="/moderation/topics")
+    assert removed.status_code == 302
+    db.session.expire_all()
+    assert db.session.execute(db.select(Topic)).first() is None
+    assert db.session.get(type(campaign), campaign.id).topics == []
