@@ -259,7 +259,8 @@ def app(request, database, redis_url, tmp_path, _apps):
     app.instance_path = str(instance)
     app.config["SECRET_KEY"] = "test-secret-" + uuid.uuid4().hex
     for name, value in (("MAIL_URL", f"file://{tmp_path / 'outbox'}"),
-                        ("DELIVERY_STORAGE", str(instance / "deliveries"))):
+                        ("DELIVERY_STORAGE", str(instance / "deliveries")),
+                        ("MEDIA_STORAGE", str(instance / "media"))):
         if name not in overrides:
             app.config[name] = value
     app.test_client_class = None

@@ -417,7 +417,7 @@ def test_supports_invalidated_after_delivery_are_a_new_log_entry(delivered, run_
     petition, delivery = delivered
     moderator = make_user("mod@example.org", role=Role.MODERATOR)
     cond = abuse.conditions(campaign_slug=petition.slug, domain="example.org")
-    abuse.start_invalidation(cond, "a test farm", moderator.id)
+    abuse.start_decision(cond, "a test farm", moderator.id)
     run_jobs()
     log = client.get("/log.json").get_json()
     v.check_log(log, _keys(client))

@@ -39,7 +39,7 @@ ACCESS = {
                "auth.request_reset", "auth.resend_verification", "dev.outbox", "dev.message",
                "i18n.set_language", "deliveries.keys", "deliveries.log_json",
                "deliveries.log_head", "deliveries.log_consistency", "deliveries.log_atom",
-               "deliveries.verifier_script",
+               "deliveries.verifier_script", "main.health",
                "media.file", "{kind}.reasons", "{kind}.report_reason"],
     "member": ["accounts.profile", "accounts.pledges", "accounts.settings", "{kind}.new",
                "brands.suggest",
