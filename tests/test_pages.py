@@ -60,7 +60,16 @@ def test_development_outbox_lists_and_shows_mail(client, run_jobs):
     name = re.search(r'/dev/outbox/([^"]+\.eml)', listing).group(1)
     message = client.get(f"/dev/outbox/{name}").get_data(as_text=True)
     assert 'href="http://groundswell.test/verify-email/' in message
+    # The HTML part beside it, framed in a sandbox and served under a CSP that runs nothing.
+    assert f'src="/dev/outbox/{name}/html" sandbox="allow-popups' in message
+    html = client.get(f"/dev/outbox/{name}/html")
+    assert html.status_code == 200 and "<html" in html.get_data(as_text=True).lower()
+    assert '<base target="_blank">' in html.get_data(as_text=True)
+    csp = html.headers["Content-Security-Policy"]
+    assert "default-src 'none'" in csp and "sandbox" in csp and "script-src" not in csp
+    assert html.headers["X-Frame-Options"] == "SAMEORIGIN"
     assert client.get("/dev/outbox/..%2Fsecret_key").status_code == 404
+    assert client.get("/dev/outbox/..%2Fsecret_key/html").status_code == 404
 
 
 def test_seed_demo_is_idempotent_and_prints_logins(runner):

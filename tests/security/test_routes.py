@@ -37,6 +37,7 @@ ACCESS = {
                "supports.thanks", "auth.login", "auth.signup", "auth.check_email", "auth.logout",
                "privacy.request_link", "supports.form_token",
                "auth.request_reset", "auth.resend_verification", "dev.outbox", "dev.message",
+               "dev.message_html",
                "i18n.set_language"],
     "member": ["accounts.profile", "accounts.pledges", "accounts.settings", "{kind}.new",
                "brands.suggest",
