@@ -31,7 +31,7 @@ def share_links(url: str, title: str) -> list[tuple[str, str]]:
     ]
 
 
-def share_image(title: str, count: int, noun: str, goal: int) -> bytes:
+def share_image(title: str, count: int, counted: str, goal: int) -> bytes:
     """A 1200×630 PNG card with the title, the count and a progress bar."""
     width, height = 1200, 630
     image = Image.new("RGB", (width, height), "#0b5d4b")
@@ -44,8 +44,8 @@ def share_image(title: str, count: int, noun: str, goal: int) -> bytes:
     for line in textwrap.wrap(title, width=30)[:4]:
         draw.text((70, y), line, font=big, fill="#ffffff")
         y += 80
-    draw.text((70, 470), _("%(count)s %(supporters)s of %(goal)s", count=format_decimal(count),
-                           supporters=noun, goal=format_decimal(goal)), font=mid, fill="#ffffff")
+    draw.text((70, 470), _("%(counted)s of %(goal)s", counted=counted,
+                           goal=format_decimal(goal)), font=mid, fill="#ffffff")
     draw.rounded_rectangle((70, 540, 1130, 570), radius=15, fill="#e4e1da")
     filled = 70 + int(1060 * min(count, goal) / goal) if goal else 70
     if filled > 85:

@@ -47,6 +47,15 @@ def test_markdown_is_rendered_and_sanitised():
     assert "<script" not in html and "<img" not in html  # shown as text, never as tags
 
 
+def test_bare_addresses_in_campaign_text_become_safe_links():
+    html = render_markdown("Write to press@northwind.org or read www.example.org/report. "
+                           "Not javascript:alert(1), nor <a href=\"javascript:x\">this</a>.")
+    assert ('<a href="mailto:press@northwind.org" rel="nofollow noopener ugc">'
+            'press@northwind.org</a>') in html
+    assert '<a href="http://www.example.org/report" rel="nofollow noopener ugc">' in html
+    assert "<a href=\"javascript" not in html and "&lt;a href" in html
+
+
 def test_development_outbox_lists_and_shows_mail(client, run_jobs):
     from campaign.services.accounts import request_verification
 

@@ -137,7 +137,7 @@ def kind_blueprint(model: type[Campaign], form_class: type[CampaignForm],
         etag = f"{campaign.id}-{campaign.confirmed_count}-{campaign.goal}-{get_locale()}"
         if request.if_none_match.contains(etag):
             return "", 304
-        png = share_image(campaign.title, campaign.confirmed_count, campaign.supporters_noun,
+        png = share_image(campaign.title, campaign.confirmed_count, campaign.count_phrase(),
                           campaign.goal)
         response = make_response(png)
         response.mimetype = "image/png"

@@ -56,9 +56,9 @@ def notify_milestone(milestone_id: int) -> bool:
             email = render_email(
                 "milestone_organiser", to=organiser.email,
                 subject=(_("Goal reached: %(title)s", title=campaign.title) if milestone.is_goal
-                         else _("%(count)s %(supporters)s: %(title)s",
-                                count=format_decimal(milestone.threshold),
-                                supporters=campaign.supporters_noun, title=campaign.title)),
+                         else _("%(counted)s: %(title)s",
+                                counted=campaign.count_phrase(milestone.threshold),
+                                title=campaign.title)),
                 campaign=campaign, milestone=milestone, organiser=organiser,
                 campaign_url=external_url(f"{campaign.blueprint}.show", slug=campaign.slug),
                 **links)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
-from flask_babel import format_decimal
+from flask_babel import format_decimal, ngettext
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -77,8 +77,10 @@ def invalidate():
                                       *form.window())
             if form.confirm.data:
                 inv = service.start_invalidation(cond, form.reason.data, current_user.id)
-                flash(_("Invalidating %(count)s supports; the counts are corrected when the "
-                        "job finishes.", count=format_decimal(inv.matched)), "success")
+                flash(ngettext("Invalidating %(count)s support; the counts are corrected when "
+                               "the job finishes.", "Invalidating %(count)s supports; the counts "
+                               "are corrected when the job finishes.", inv.matched,
+                               count=format_decimal(inv.matched)), "success")
                 return redirect(url_for("moderation.signing"))
             found = service.preview(cond)
         except ServiceError as exc:

@@ -8,7 +8,7 @@ import unicodedata
 from datetime import timedelta
 from typing import Any
 
-from flask_babel import format_decimal
+from flask_babel import format_decimal, ngettext
 from flask_babel import gettext as _
 from sqlalchemy import or_
 from sqlalchemy import update as sa_update
@@ -214,8 +214,9 @@ def declare_victory(campaign_id: int, user_id: int, story: str) -> Campaign:
     if campaign.state not in (CampaignState.OPEN, CampaignState.CLOSED):
         raise ServiceError(_("Only an open or closed campaign can be declared won."))
     if campaign.confirmed_count < MIN_SUPPORTERS_FOR_VICTORY:
-        raise ServiceError(_("A victory needs at least %(count)s confirmed supporters.",
-                             count=MIN_SUPPORTERS_FOR_VICTORY))
+        raise ServiceError(ngettext("A victory needs at least %(num)s confirmed supporter.",
+                                    "A victory needs at least %(num)s confirmed supporters.",
+                                    MIN_SUPPORTERS_FOR_VICTORY))
     if len(story.strip()) < 20:
         raise ServiceError(_("Tell supporters what changed, in a few sentences."))
     claimed = db.session.execute(

@@ -14,13 +14,13 @@
     if (!items.length) { return; }
     var heading = document.createElement("p");
     heading.className = "hint";
-    heading.textContent = "Similar open proposals to this brand — endorse one instead?";
+    heading.textContent = box.dataset.heading;  // translated by the page
     var list = document.createElement("ul");
     items.forEach(function (item) {
       var li = document.createElement("li");
       var a = document.createElement("a");
       a.href = item.url;
-      a.textContent = item.title + " (" + item.count + " endorsements)";
+      a.textContent = item.title + " (" + item.counted + ")";  // translated by the server
       li.appendChild(a);
       list.appendChild(li);
     });
