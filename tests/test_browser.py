@@ -345,7 +345,8 @@ def test_a_boycott_from_start_to_the_brands_answer(browser, live_app, tmp_path):
     log_in(page, base, "sam@example.org")
     page.goto(base + "/account/")
     page.get_by_role("link", name="Northwind Group").click()
-    page.get_by_role("link", name="Brand inbox").click()
+    # The inbox is in the nav for a brand member, and on the brand's page.
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Brand inbox").click()
     page.get_by_role("link", name="Boycott Northwind until it signs the accord").click()
     page.get_by_label("Declined").check()
     page.get_by_label("The answer", exact=True).fill("We already audit our factories.")
