@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from contextvars import ContextVar
 from pathlib import Path
@@ -28,7 +29,8 @@ def create_app(config: str | Mapping | None = None) -> Flask:
     name = config if isinstance(config, str) else overrides.get("ENV_NAME")
     app = Flask(
         __name__,
-        instance_path=overrides.pop("INSTANCE_PATH", None) or str(ROOT / "instance"),
+        instance_path=(overrides.pop("INSTANCE_PATH", None) or os.environ.get("GROUNDSWELL_INSTANCE")
+                       or str(ROOT / "instance")),
         template_folder=str(ROOT / "templates"),
         static_folder=str(ROOT / "static"),
     )

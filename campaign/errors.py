@@ -6,9 +6,11 @@ import logging
 from flask import (
     Flask,
     current_app,
+    g,
     has_request_context,
     jsonify,
     make_response,
+    message_flashed,
     render_template,
     request,
 )
@@ -87,6 +89,36 @@ def register(app: Flask) -> None:
 
     for outage in OUTAGES:
         app.register_error_handler(outage, unavailable)
+
+    register_sent_back(app)
+
+
+def form_sent_back() -> str:
+    """Mark this response as a form sent back with its mistakes (it will answer 400).
+
+    The error summary macro calls it whenever it lists errors, so every form page does it.
+    """
+    g.form_sent_back = True
+    return ""
+
+
+def register_sent_back(app: Flask) -> None:
+    """A form sent back with mistakes answers 400, on every page: the error summary marks it,
+    and so does an error flashed while answering a POST with a page instead of a redirect
+    (a service refused what the form asked)."""
+    app.add_template_global(form_sent_back)
+
+    def error_flashed(sender, message, category, **extra):
+        if category == "error" and request.method == "POST":
+            g.form_sent_back = True
+
+    message_flashed.connect(error_flashed, app)
+
+    @app.after_request
+    def sent_back_is_400(response):
+        if g.get("form_sent_back") and response.status_code == 200:
+            response.status_code = 400
+        return response
 
 
 def unavailable(exc: Exception):

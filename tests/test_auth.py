@@ -53,7 +53,7 @@ def test_signup_errors_keep_what_was_typed_and_store_nothing(client):
     response = post_form(client, "/signup", {**SIGNUP, "email": "not-an-address",
                                              "confirm": "different password"})
     html = response.get_data(as_text=True)
-    assert response.status_code == 200
+    assert response.status_code == 400  # sent back with its mistakes
     assert "Enter an email address like name@example.org." in html
     assert "The two passwords differ." in html
     assert 'value="Ada Lovelace"' in html and 'value="not-an-address"' in html

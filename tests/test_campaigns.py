@@ -64,7 +64,7 @@ def test_invalid_campaign_form_shows_errors_and_keeps_input(client, organiser):
     response = post_form(client, "/petitions/new", {**BASE, "title": "Short", "goal": "0",
                                                     "target_brand_id": "0", "demand": ""})
     html = response.get_data(as_text=True)
-    assert response.status_code == 400
+    assert response.status_code == 400  # sent back with its mistakes
     for message in ("Titles are 10 to 150 characters.", "Goals run from 10 to 100,000,000.",
                     "Choose the brand this is addressed to.", "State the demand"):
         assert message in html
@@ -76,6 +76,7 @@ def test_closing_date_must_be_in_the_future(client, organiser):
     brand = make_brand()
     response = post_form(client, "/petitions/new", {**BASE, **kind_fields("petition", brand),
                                                     "closes_on": "2001-01-01"})
+    assert response.status_code == 400
     assert "Choose a closing date in the future." in response.get_data(as_text=True)
     assert db.session.query(Campaign).count() == 0
 

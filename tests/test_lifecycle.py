@@ -43,7 +43,11 @@ def test_the_organiser_closes_a_campaign_without_a_closing_date(client):
     petition = make_campaign(organiser=organiser)
     login(client, organiser.email)
     page = f"/petitions/{petition.slug}"
-    post_form(client, f"{page}/close", {}, page=page)
+    asked = post_form(client, f"{page}/close", {}, page=page)
+    assert "Close this petition now?" in asked.get_data(as_text=True)  # it asks first
+    db.session.commit()
+    assert db.session.get(type(petition), petition.id).state == CampaignState.OPEN
+    post_form(client, f"{page}/close", {"confirmed": "yes"}, page=page)
     db.session.commit()
     assert db.session.get(type(petition), petition.id).state == CampaignState.CLOSED
     assert "no longer takes signatures" in client.get(page).get_data(as_text=True)

@@ -49,6 +49,15 @@ def test_markdown_is_rendered_and_sanitised():
     assert "<script" not in html and "<img" not in html  # shown as text, never as tags
 
 
+def test_bare_addresses_in_campaign_text_become_safe_links():
+    html = render_markdown("Write to press@northwind.org or read www.example.org/report. "
+                           "Not javascript:alert(1), nor <a href=\"javascript:x\">this</a>.")
+    assert ('<a href="mailto:press@northwind.org" rel="nofollow noopener ugc">'
+            'press@northwind.org</a>') in html
+    assert '<a href="http://www.example.org/report" rel="nofollow noopener ugc">' in html
+    assert "<a href=\"javascript" not in html and "&lt;a href" in html
+
+
 def test_development_outbox_lists_and_shows_mail(client, run_jobs):
     from campaign.services.accounts import request_verification
 
@@ -62,7 +71,16 @@ def test_development_outbox_lists_and_shows_mail(client, run_jobs):
     name = re.search(r'/dev/outbox/([^"]+\.eml)', listing).group(1)
     message = client.get(f"/dev/outbox/{name}").get_data(as_text=True)
     assert 'href="http://groundswell.test/verify-email/' in message
+    # The HTML part beside it, framed in a sandbox and served under a CSP that runs nothing.
+    assert f'src="/dev/outbox/{name}/html" sandbox="allow-popups' in message
+    html = client.get(f"/dev/outbox/{name}/html")
+    assert html.status_code == 200 and "<html" in html.get_data(as_text=True).lower()
+    assert '<base target="_blank">' in html.get_data(as_text=True)
+    csp = html.headers["Content-Security-Policy"]
+    assert "default-src 'none'" in csp and "sandbox" in csp and "script-src" not in csp
+    assert html.headers["X-Frame-Options"] == "SAMEORIGIN"
     assert client.get("/dev/outbox/..%2Fsecret_key").status_code == 404
+    assert client.get("/dev/outbox/..%2Fsecret_key/html").status_code == 404
 
 
 def test_seed_demo_is_idempotent_and_prints_logins(runner):
@@ -73,12 +91,33 @@ def test_seed_demo_is_idempotent_and_prints_logins(runner):
     assert "already present" in second.output
     kinds = {c.kind for c in db.session.execute(db.select(Campaign)).scalars()}
     assert kinds == set(CampaignKind)
-    assert db.session.query(Campaign).filter_by(state=CampaignState.OPEN).count() == 4
     # Each demo campaign carries its own picture, stored like an upload, with its alt text.
-    pictures = db.session.execute(db.select(Campaign.picture, Campaign.picture_alt)).all()
+    pictures = db.session.execute(db.select(Campaign.picture, Campaign.picture_alt)
+                                  .where(Campaign.picture.is_not(None))).all()
     assert len({key for key, _alt in pictures}) == 4 and all(alt for _key, alt in pictures)
     stored = {p.name for p in Path(runner.app.config["MEDIA_STORAGE"]).iterdir()}
     assert {f"{key}-card.webp" for key, _alt in pictures} <= stored
+
+
+def test_the_demo_looks_alive_and_its_counts_are_exact(runner, client):
+    from campaign.models import Delivery, Response
+    from campaign.services.counting import recount
+
+    assert runner.invoke(args=["seed-demo"]).exit_code == 0
+    campaigns = db.session.execute(db.select(Campaign)).scalars().all()
+    counts = {c.slug: c.confirmed_count for c in campaigns}
+    assert counts["northwind-coffee-pay-farmers-a-living-income"] > 2_000
+    assert sum(counts.values()) > 5_000
+    assert {c.state for c in campaigns} >= {CampaignState.OPEN, CampaignState.WON}
+    assert len({c.proposal_status for c in campaigns if c.kind == "proposal"} - {None}) == 5
+    # A recount (the nightly job) finds nothing to correct: every cached count is exact.
+    assert recount() == {}
+    delivery = db.session.execute(db.select(Delivery)).scalar_one()
+    assert delivery.digest and db.session.execute(db.select(Response)).scalar_one().verdicts
+    page = client.get("/petitions/northwind-coffee-pay-farmers-a-living-income")
+    assert page.status_code == 200
+    verify = client.get(f"/verify?digest={delivery.digest}&seal={delivery.seal}")
+    assert verify.status_code == 200 and "Not valid" not in verify.get_data(as_text=True)
 
 
 def test_flash_messages_and_navigation_for_members(client):

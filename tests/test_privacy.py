@@ -43,7 +43,7 @@ def test_a_supporter_downloads_and_erases_their_data_by_email(client, run_jobs, 
     assert support.confirmed_at is not None and support.withdrawn_at is None  # still counts
     assert db.session.get(User, other.id).email.endswith("@erased.invalid")
     assert post_form(client, "/login", {"email": "p1@example.org",
-                                        "password": "correct horse battery"}).status_code == 200
+                                        "password": "correct horse battery"}).status_code == 400
     assert client.get("/privacy/forged").status_code == 400
 
 

@@ -36,7 +36,12 @@ from campaign.security import EMBED_CSP
 from campaign.services import ServiceError
 from campaign.services import campaigns as service
 from campaign.sharing import REFERRAL, share_card, share_links
-from campaign.supports.views import public_support_form, register_support_route, support_form_for
+from campaign.supports.views import (
+    public_support_form,
+    register_support_route,
+    support_form_for,
+    visitor_support,
+)
 
 
 def can_view(campaign: Campaign) -> bool:
@@ -121,17 +126,18 @@ def kind_blueprint(model: type[Campaign], form_class: type[CampaignForm],
         ref = request.args.get("ref", "")
         if REFERRAL.match(ref):
             session[f"ref:{slug}"] = ref  # credited to the share if this visitor supports
-        return render_show(campaign, support_form_for(campaign))
+        return render_show(campaign, support_form_for(campaign), mine=visitor_support(campaign))
 
     def render_public(slug: str) -> str:
         campaign = load(slug)
         return render_show(campaign, public_support_form(campaign), csrf_deferred=True)
 
-    def render_show(campaign: Campaign, form, csrf_deferred: bool = False) -> str:
+    def render_show(campaign: Campaign, form, csrf_deferred: bool = False,
+                    mine: dict | None = None) -> str:
         url = url_for(f"{model.blueprint}.show", slug=campaign.slug, _external=True)
         return render_template("campaigns/show.html", campaign=campaign, form=form,
                                share_url=url, share_links=share_links(url, campaign.title),
-                               csrf_deferred=csrf_deferred)
+                               csrf_deferred=csrf_deferred, mine=mine)
 
     @bp.route("/<slug>/embed")
     def embed(slug: str):

@@ -52,6 +52,15 @@ def csv_stream(header: list[str], rows: Iterable[Iterable]) -> Iterator[str]:
     yield buffer.getvalue()
 
 
+def undelivered_count(campaign: Campaign) -> int:
+    """Counted supports a new delivery round would hold (those after the last round)."""
+    after = max((d.up_to_support_id for d in campaign.deliveries), default=0)
+    return db.session.execute(
+        select(func.count()).select_from(Support)
+        .where(Support.campaign_id == campaign.id, Support.id > after,
+               Support.confirmed_at.is_not(None), Support.withdrawn_at.is_(None))).scalar_one()
+
+
 def counted_supports(campaign_id: int):
     return (select(Support)
             .where(Support.campaign_id == campaign_id, Support.confirmed_at.is_not(None),
@@ -140,9 +149,29 @@ def register_organiser_routes(bp: Blueprint, load, organiser_only) -> None:
                 return redirect(url_for(f"{kind}.show", slug=campaign.slug))
         return render_template("campaigns/update_form.html", campaign=campaign, form=form)
 
+    def confirm_first(campaign: Campaign, question: str, consequences: list[str],
+                      button: str):
+        """The page that asks before an action that cannot be undone (works without script:
+        the action's own form posts here, and only ``confirmed=yes`` goes ahead)."""
+        return render_template("campaigns/confirm.html", campaign=campaign, question=question,
+                               consequences=consequences, button=button)
+
     @bp.route("/<slug>/deliver", methods=["POST"])
     @organiser_only
     def deliver(campaign: Campaign):
+        if request.form.get("confirmed") != "yes":
+            brand = campaign.target_brand.name if campaign.target_brand else _("the brand")
+            waiting = undelivered_count(campaign)
+            return confirm_first(
+                campaign,
+                _("Deliver %(counted)s to %(brand)s now?",
+                  counted=campaign.count_phrase(waiting), brand=brand),
+                [_("%(brand)s gets an email with a private link to the signed package (a PDF "
+                   "summary and a list of public supporters), sealed so anyone can verify it.",
+                   brand=brand),
+                 _("A delivery cannot be taken back. You can deliver again later: the next "
+                   "round holds only the supporters who join after this one.")],
+                _("Deliver now"))
         try:
             delivery = request_delivery(campaign.id, current_user.id)
         except ServiceError as exc:
@@ -176,7 +205,8 @@ def register_organiser_routes(bp: Blueprint, load, organiser_only) -> None:
                 flash(_("Congratulations! Your victory is on the Victories page, and supporters "
                       "who asked for updates are being told."), "success")
                 return redirect(url_for(f"{kind}.show", slug=campaign.slug))
-        return render_template("campaigns/victory_form.html", campaign=campaign, form=form), \
+        return render_template("campaigns/victory_form.html", campaign=campaign, form=form,
+                               minimum=service.MIN_SUPPORTERS_FOR_VICTORY), \
             400 if form.errors else 200
 
     @bp.route("/<slug>/escalate", methods=["POST"])
@@ -206,6 +236,14 @@ def register_organiser_routes(bp: Blueprint, load, organiser_only) -> None:
     @bp.route("/<slug>/close", methods=["POST"])
     @organiser_only
     def close(campaign: Campaign):
+        if request.form.get("confirmed") != "yes":
+            return confirm_first(
+                campaign, _("Close this %(noun)s now?", noun=campaign.noun),
+                [_("It stops taking %(supporters)s at once, and it cannot be opened again.",
+                   supporters=campaign.supporters_noun),
+                 _("It keeps its page, its count (%(counted)s) and its deliveries; you can "
+                   "still declare victory.", counted=campaign.count_phrase())],
+                _("Close it now"))
         try:
             service.close_campaign(campaign.id, current_user.id)
         except ServiceError as exc:

@@ -28,6 +28,8 @@ def same_for_every_visitor() -> bool:
     """True when this request would get the page any visitor who is not logged in gets."""
     return (request.method in ("GET", "HEAD") and not request.args
             and "_user_id" not in session and "_flashes" not in session
+            # A browser that supported sees the page say so: its own page, not the shared one.
+            and "last_support" not in session
             and current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token")
             not in request.cookies)
 

@@ -9,7 +9,7 @@ import re
 from email import policy
 from email.parser import BytesParser
 
-from flask import Blueprint, abort, render_template
+from flask import Blueprint, abort, make_response, render_template
 
 from campaign.mail import outbox_folder
 
@@ -35,11 +35,38 @@ def outbox():
     return render_template("dev/outbox.html", messages=messages, folder=folder)
 
 
-@bp.route("/outbox/<name>")
-def message(name: str):
+# The HTML part is shown as the person sees it, but it is not our page: it runs in a sandbox
+# (no script, no same-origin access, nothing loaded but inline styles and data: images), and
+# its links open in a new tab, since our pages refuse to be framed.
+HTML_PART_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+                 "frame-ancestors 'self'; base-uri 'none'; form-action 'none'; "
+                 "sandbox allow-popups allow-popups-to-escape-sandbox")
+
+
+def _parsed(name: str):
     folder = outbox_folder()
     if folder is None or not _NAME.match(name) or not (folder / name).is_file():
         abort(404)
-    parsed = _read(folder / name)
+    return _read(folder / name)
+
+
+@bp.route("/outbox/<name>")
+def message(name: str):
+    parsed = _parsed(name)
     text = parsed.get_body(preferencelist=("plain",)).get_content()
-    return render_template("dev/message.html", message=parsed, text=text, name=name)
+    has_html = parsed.get_body(preferencelist=("html",)) is not None
+    return render_template("dev/message.html", message=parsed, text=text, name=name,
+                           has_html=has_html)
+
+
+@bp.route("/outbox/<name>/html")
+def message_html(name: str):
+    part = _parsed(name).get_body(preferencelist=("html",))
+    if part is None:
+        abort(404)
+    html = part.get_content()
+    html = re.sub(r"(<head[^>]*>)", r'\1<base target="_blank">', html, count=1, flags=re.I)
+    response = make_response(html)
+    response.headers["Content-Security-Policy"] = HTML_PART_CSP
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    return response

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask_babel import format_decimal
-from flask_babel import gettext as _
+from flask_babel import format_decimal, ngettext
 from rq import Callback, Retry
 
 from campaign.extensions import db
@@ -72,9 +71,10 @@ def deliver(delivery_id: int) -> bool:
     email = render_email(
         "delivery", to=delivery.brand.contact_email,
         # Brands have no language of their own on Groundswell: their email is in English.
-        subject=_("%(count)s customers ask %(brand)s: %(title)s",
-                  count=format_decimal(delivery.support_count), brand=delivery.brand.name,
-                  title=campaign.title),
+        subject=ngettext("%(count)s customer asks %(brand)s: %(title)s",
+                         "%(count)s customers ask %(brand)s: %(title)s", delivery.support_count,
+                         count=format_decimal(delivery.support_count), brand=delivery.brand.name,
+                         title=campaign.title),
         delivery=delivery, campaign=campaign, brand=delivery.brand, link=delivery_link(delivery),
         verify_url=external_url("deliveries.verify", digest=delivery.digest, seal=delivery.seal),
         statement_url=external_url("deliveries.download", token=delivery_link_token(delivery),

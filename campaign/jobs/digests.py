@@ -236,8 +236,9 @@ def digest_email(user: User, period: str, groups: list[Group]) -> Email:
             subject = gettext("Your %(period)s digest: %(title)s", period=words,
                               title=groups[0].campaign.title)
         else:
-            subject = gettext("Your %(period)s digest: news from %(count)s campaigns",
-                              period=words, count=len(groups))
+            subject = ngettext("Your %(period)s digest: news from %(num)s campaign",
+                               "Your %(period)s digest: news from %(num)s campaigns",
+                               len(groups), period=words)
         email = render_email("digest", to=user.email, subject=subject, user=user, period=words,
                              groups=groups, news_count=news_count, **links)
     add_unsubscribe_headers(email, links["member_unsubscribe_url"])

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import update
+from sqlalchemy import delete, select, update
 
+from campaign.dbutil import insert_ignoring_conflicts
 from campaign.extensions import db
 from campaign.jobs import app_job
 from campaign.models import Notice, utcnow
 from campaign.queue import enqueue
 
-TOPICS = ("update", "answer", "victory", "status", "escalation", "delivered")
+TOPICS = ("update", "answer", "victory", "status", "escalation", "delivered", "review")
 
 
 def add_notice(topic: str, object_id: int) -> Notice:
@@ -28,6 +29,25 @@ def add_notice(topic: str, object_id: int) -> Notice:
     db.session.add(notice)
     db.session.flush()
     return notice
+
+
+def add_review_notice(campaign_id: int) -> int:
+    """Record that the organiser is owed the outcome of a review, in the caller's transaction.
+
+    A campaign can be reviewed more than once (sent back, fixed, submitted again), while a
+    notice is one row per topic and object: the row of an earlier review, once done, is
+    replaced; one still undone is kept (its job sends the outcome current when it runs).
+    Returns the notice's id.
+    """
+    db.session.execute(delete(Notice).where(Notice.topic == "review",
+                                            Notice.object_id == campaign_id,
+                                            Notice.done_at.is_not(None)))
+    notice_id = insert_ignoring_conflicts(Notice, ["topic", "object_id"], topic="review",
+                                          object_id=campaign_id, created_at=utcnow())
+    if notice_id is None:
+        notice_id = db.session.execute(select(Notice.id).filter_by(
+            topic="review", object_id=campaign_id)).scalar_one()
+    return notice_id
 
 
 def enqueue_notice(notice_id: int) -> None:
@@ -54,4 +74,4 @@ def _handler(topic: str) -> Callable[[int], int]:
     return {"update": notify.notify_update, "answer": notify.notify_answer,
             "victory": notify.notify_victory, "status": notify.notify_status_change,
             "escalation": notify.notify_escalation,
-            "delivered": notify.notify_delivered}[topic]
+            "delivered": notify.notify_delivered, "review": notify.notify_review}[topic]

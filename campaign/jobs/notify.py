@@ -23,6 +23,7 @@ from campaign.jobs.supports import support_token
 from campaign.mail import add_unsubscribe_headers, one_connection, render_email, send_once
 from campaign.models import (
     Campaign,
+    CampaignState,
     Delivery,
     FanoutBatch,
     Milestone,
@@ -38,6 +39,33 @@ from campaign.urls import external_url
 BATCH_SIZE = 500
 
 log = logging.getLogger(__name__)
+
+
+@app_job
+def notify_review(campaign_id: int) -> int:
+    """Tell the organiser how the review of their campaign ended: published, or sent back
+    with the moderator's reason. Once per submission (the receipt's key names it); returns
+    the number of emails sent."""
+    campaign = db.session.get(Campaign, campaign_id)
+    if campaign is None or campaign.state not in (CampaignState.OPEN, CampaignState.REJECTED):
+        return 0
+    organiser = campaign.organiser
+    approved = campaign.state == CampaignState.OPEN
+    submitted = campaign.submitted_at.isoformat() if campaign.submitted_at else "-"
+    key = f"review:{campaign.id}:{campaign.state.value}:{submitted}"
+    with writing_to(organiser):
+        if approved:
+            subject = _("Your %(noun)s is published: %(title)s", noun=campaign.noun,
+                        title=campaign.title)
+            url = external_url(f"{campaign.blueprint}.show", slug=campaign.slug)
+        else:
+            subject = _("Your %(noun)s needs changes: %(title)s", noun=campaign.noun,
+                        title=campaign.title)
+            url = external_url(f"{campaign.blueprint}.edit", slug=campaign.slug)
+        email = render_email("review_organiser", to=organiser.email, subject=subject,
+                             campaign=campaign, organiser=organiser, approved=approved,
+                             campaign_url=url)
+    return int(send_once(key, email))
 
 
 @app_job
@@ -57,9 +85,9 @@ def notify_milestone(milestone_id: int) -> bool:
             email = render_email(
                 "milestone_organiser", to=organiser.email,
                 subject=(_("Goal reached: %(title)s", title=campaign.title) if milestone.is_goal
-                         else _("%(count)s %(supporters)s: %(title)s",
-                                count=format_decimal(milestone.threshold),
-                                supporters=campaign.supporters_noun, title=campaign.title)),
+                         else _("%(counted)s: %(title)s",
+                                counted=campaign.count_phrase(milestone.threshold),
+                                title=campaign.title)),
                 campaign=campaign, milestone=milestone, organiser=organiser,
                 campaign_url=external_url(f"{campaign.blueprint}.show", slug=campaign.slug),
                 **links)
@@ -136,6 +164,7 @@ def notify_conditions_met(campaign_id: int, support_ids: list[int]) -> int:
                 subject=_("It's on: %(count)s people pledged — %(title)s",
                           count=format_decimal(support.condition_threshold), title=campaign.title),
                 campaign=campaign, support=support, campaign_url=url,
+                withdraw_url=_withdraw_url(support),
                 **(member_links(member) if member else {}))
         sent += send_once(key, email)
     return sent
@@ -246,6 +275,7 @@ def send_batch(topic: str, object_id: int, first_id: int, last_id: int) -> int:
             email = render_email(template, to=support.email, subject=subject, campaign=campaign,
                                  support=support, campaign_url=campaign_url,
                                  unsubscribe_url=unsubscribe_url,
+                                 withdraw_url=_withdraw_url(support),
                                  verdict_url=_verdict_url(support, context.get("response")),
                                  receipt_url=_receipt_url(support, context.get("delivery")),
                                  **(member_links(member) if member else {}), **context)
@@ -274,6 +304,9 @@ def _receipt_url(support: Support, delivery) -> str | None:
     if delivery is None:
         return None
     return external_url("deliveries.receipt", token=support_token("receipt", support))
+def _withdraw_url(support: Support) -> str:
+    """Every email to a supporter lets them take their support back (no account needed)."""
+    return external_url("supports.withdraw", token=support_token("withdraw", support))
 
 
 def _unsubscribe_url(support: Support) -> str:

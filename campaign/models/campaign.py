@@ -5,8 +5,9 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
-from flask_babel import format_decimal, gettext
+from flask_babel import format_decimal, ngettext
 from flask_babel import lazy_gettext as _l
+from markupsafe import Markup
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
@@ -28,6 +29,16 @@ from campaign.models.base import Base, UTCDateTime, utcnow
 
 def _enum(cls: type[enum.Enum]) -> Enum:
     return Enum(cls, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
+
+
+def _number(n: int, strong: bool) -> str:
+    text = format_decimal(n)
+    return Markup("<strong>%s</strong>") % text if strong else text
+
+
+def _phrase(text: str, strong: bool) -> str:
+    # The words are ours (the catalogue) and the number is formatted: safe as markup.
+    return Markup(text) if strong else text
 
 
 class CampaignKind(enum.StrEnum):
@@ -188,6 +199,14 @@ class Campaign(Base):
         """"signature" or "signatures", as the count asks."""
         return self.support_noun if self.confirmed_count == 1 else self.supporters_noun
 
+    def count_phrase(self, n: int | None = None, *, strong: bool = False) -> str:
+        """"1 signature", "2,500 signatures": ``n`` (default: the count) with this kind's noun,
+        in the plural form the reader's language asks for. ``strong`` puts the number in
+        <strong> (and returns markup)."""
+        n = self.confirmed_count if n is None else n
+        return _phrase(ngettext("%(count)s supporter", "%(count)s supporters", n,
+                                count=_number(n, strong)), strong)
+
     @property
     def progress_percent(self) -> int:
         return min(100, int(self.confirmed_count * 100 / self.goal)) if self.goal else 0
@@ -235,6 +254,11 @@ class Petition(Campaign):
     supporters_noun = _l("signatures")
     blueprint = "petitions"
 
+    def count_phrase(self, n: int | None = None, *, strong: bool = False) -> str:
+        n = self.confirmed_count if n is None else n
+        return _phrase(ngettext("%(count)s signature", "%(count)s signatures", n,
+                                count=_number(n, strong)), strong)
+
     demand: Mapped[str | None] = mapped_column(Text, use_existing_column=True)
 
 
@@ -247,6 +271,11 @@ class Boycott(Campaign):
     support_noun = _l("pledge")
     supporters_noun = _l("pledges")
     blueprint = "boycotts"
+
+    def count_phrase(self, n: int | None = None, *, strong: bool = False) -> str:
+        n = self.confirmed_count if n is None else n
+        return _phrase(ngettext("%(count)s pledge", "%(count)s pledges", n,
+                                count=_number(n, strong)), strong)
 
     # One demand per line; the brand meets them all to end the boycott.
     demands: Mapped[str | None] = mapped_column(Text, use_existing_column=True)
@@ -263,9 +292,10 @@ class Boycott(Campaign):
     def spend_phrase(self) -> str | None:
         if not self.monthly_spend_total:
             return None
-        return gettext("%(count)s customers withholding about €%(spend)s a month",
-                       count=format_decimal(self.confirmed_count),
-                       spend=format_decimal(self.monthly_spend_total))
+        return ngettext("%(count)s customer withholding about €%(spend)s a month",
+                        "%(count)s customers withholding about €%(spend)s a month",
+                        self.confirmed_count, count=format_decimal(self.confirmed_count),
+                        spend=format_decimal(self.monthly_spend_total))
 
     @property
     def demand_list(self) -> list[str]:
@@ -282,6 +312,11 @@ class Buycott(Campaign):
     supporters_noun = _l("pledges")
     blueprint = "buycotts"
 
+    def count_phrase(self, n: int | None = None, *, strong: bool = False) -> str:
+        n = self.confirmed_count if n is None else n
+        return _phrase(ngettext("%(count)s pledge", "%(count)s pledges", n,
+                                count=_number(n, strong)), strong)
+
     endorsements = relationship(
         "Endorsement",
         back_populates="campaign",
@@ -296,9 +331,10 @@ class Buycott(Campaign):
     def spend_phrase(self) -> str | None:
         if not self.monthly_spend_total:
             return None
-        return gettext("%(count)s customers pledging about €%(spend)s a month",
-                       count=format_decimal(self.confirmed_count),
-                       spend=format_decimal(self.monthly_spend_total))
+        return ngettext("%(count)s customer pledging about €%(spend)s a month",
+                        "%(count)s customers pledging about €%(spend)s a month",
+                        self.confirmed_count, count=format_decimal(self.confirmed_count),
+                        spend=format_decimal(self.monthly_spend_total))
 
 
 class ProposalStatus(enum.StrEnum):
@@ -329,6 +365,11 @@ class Proposal(Campaign):
     support_noun = _l("endorsement")
     supporters_noun = _l("endorsements")
     blueprint = "proposals"
+
+    def count_phrase(self, n: int | None = None, *, strong: bool = False) -> str:
+        n = self.confirmed_count if n is None else n
+        return _phrase(ngettext("%(count)s endorsement", "%(count)s endorsements", n,
+                                count=_number(n, strong)), strong)
 
     proposal_status: Mapped[ProposalStatus | None] = mapped_column(
         _enum(ProposalStatus), use_existing_column=True)

@@ -31,7 +31,9 @@ def register_proposal_routes(bp: Blueprint, load, organiser_only) -> None:
             return jsonify(error={"status": 400, "message": "brand is required"}), 400
         found = service.similar_open_proposals(brand_id, title,
                                                exclude_id=request.args.get("exclude", type=int))
+        # ``counted`` is in the visitor's language: the script shows it as it comes.
         return jsonify(proposals=[{"title": p.title, "count": p.confirmed_count,
+                                   "counted": p.count_phrase(),
                                    "url": url_for("proposals.show", slug=p.slug)} for p in found])
 
     @bp.route("/<slug>/coauthors", methods=["POST"])

@@ -8,14 +8,14 @@ import unicodedata
 from datetime import timedelta
 from typing import Any
 
-from flask_babel import format_decimal
+from flask_babel import format_decimal, ngettext
 from flask_babel import gettext as _
 from sqlalchemy import or_, select
 from sqlalchemy import update as sa_update
 from sqlalchemy.exc import IntegrityError
 
 from campaign.extensions import db
-from campaign.jobs.notices import add_notice, enqueue_notice
+from campaign.jobs.notices import add_notice, add_review_notice, enqueue_notice
 from campaign.models import Brand, Campaign, CampaignState, Endorsement, Topic, Update, User, utcnow
 from campaign.services import ServiceError
 
@@ -140,26 +140,31 @@ def _pending_for_review(campaign_id: int, moderator_id: int) -> Campaign:
 
 
 def approve(campaign_id: int, moderator_id: int) -> Campaign:
-    """Publish a pending campaign. Commits."""
+    """Publish a pending campaign. Commits, then emails the organiser (a notice)."""
     campaign = _pending_for_review(campaign_id, moderator_id)
     campaign.state = CampaignState.OPEN
     campaign.rejection_reason = None
     campaign.published_at = utcnow()
     notice = add_notice("escalation", campaign.id) if campaign.escalated_from_id else None
+    review_notice_id = add_review_notice(campaign.id)
     db.session.commit()
+    enqueue_notice(review_notice_id)
     if notice is not None:
         enqueue_notice(notice.id)
     return campaign
 
 
 def reject(campaign_id: int, moderator_id: int, reason: str) -> Campaign:
-    """Send a pending campaign back to its organiser with ``reason``. Commits."""
+    """Send a pending campaign back to its organiser with ``reason``. Commits, then emails
+    the organiser the reason (a notice)."""
     if not reason.strip():
         raise ServiceError(_("Give the organiser a reason."))
     campaign = _pending_for_review(campaign_id, moderator_id)
     campaign.state = CampaignState.REJECTED
     campaign.rejection_reason = reason.strip()
+    review_notice_id = add_review_notice(campaign.id)
     db.session.commit()
+    enqueue_notice(review_notice_id)
     return campaign
 
 
@@ -220,8 +225,9 @@ def declare_victory(campaign_id: int, user_id: int, story: str) -> Campaign:
     if campaign.state not in (CampaignState.OPEN, CampaignState.CLOSED):
         raise ServiceError(_("Only an open or closed campaign can be declared won."))
     if campaign.confirmed_count < MIN_SUPPORTERS_FOR_VICTORY:
-        raise ServiceError(_("A victory needs at least %(count)s confirmed supporters.",
-                             count=MIN_SUPPORTERS_FOR_VICTORY))
+        raise ServiceError(ngettext("A victory needs at least %(num)s confirmed supporter.",
+                                    "A victory needs at least %(num)s confirmed supporters.",
+                                    MIN_SUPPORTERS_FOR_VICTORY))
     if len(story.strip()) < 20:
         raise ServiceError(_("Tell supporters what changed, in a few sentences."))
     claimed = db.session.execute(

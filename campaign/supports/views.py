@@ -20,6 +20,7 @@ from flask_babel import lazy_gettext as _l
 from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required
 from flask_wtf.csrf import CSRFError, generate_csrf
+from sqlalchemy import select
 
 from campaign.auth.forms import ActionForm
 from campaign.extensions import csrf, db
@@ -41,6 +42,33 @@ def support_form_for(campaign) -> SupportForm:
         form.name.data = current_user.name
         form.email.data = current_user.email
     return form
+
+
+def visitor_support(campaign) -> dict | None:
+    """What this visitor already did on ``campaign``, for the page to say so.
+
+    A member: their own support that still stands (``support``, ``pending``). A browser that
+    supported without an account: the last support it sent, from its session, as the form
+    answered it (pending unless the owner confirmed), so the page says no more than the
+    thank-you page did.
+    """
+    if current_user.is_authenticated:
+        support = db.session.execute(
+            select(Support).where(Support.campaign_id == campaign.id,
+                                  Support.user_id == current_user.id,
+                                  Support.withdrawn_at.is_(None))).scalar_one_or_none()
+        if support is not None:
+            return {"support": support, "pending": support.email_confirmed_at is None,
+                    "member": True}
+    last = session.get("last_support")
+    if last:
+        support = db.session.get(Support, last["id"])
+        if (support is not None and support.campaign_id == campaign.id
+                and support.withdrawn_at is None):
+            return {"support": support, "member": False,
+                    "pending": last["outcome"] not in (service.Outcome.CONFIRMED.value,
+                                                       service.Outcome.ALREADY_CONFIRMED.value)}
+    return None
 
 
 def public_support_form(campaign) -> SupportForm:

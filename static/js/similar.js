@@ -22,7 +22,7 @@
     if (!items.length) { return; }
     var heading = document.createElement("p");
     heading.className = "hint";
-    heading.textContent = box.dataset.heading;
+    heading.textContent = box.dataset.heading;  // translated by the page
     var list = document.createElement("ul");
     items.forEach(function (item) {
       var li = document.createElement("li");

@@ -40,7 +40,7 @@ ACCESS = {
                "i18n.set_language", "deliveries.keys", "deliveries.log_json",
                "deliveries.log_head", "deliveries.log_consistency", "deliveries.log_atom",
                "deliveries.verifier_script", "main.health",
-               "media.file", "{kind}.reasons", "{kind}.report_reason"],
+               "media.file", "{kind}.reasons", "{kind}.report_reason", "dev.message_html"],
     "member": ["accounts.profile", "accounts.pledges", "accounts.settings", "{kind}.new",
                "brands.suggest",
                "brands.claim", "auth.resend_mine", "community.report_comment",
