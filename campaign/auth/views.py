@@ -124,9 +124,9 @@ def verify(token: str):
         user = accounts.user_for_verify_token(token)
         if not form.validate_on_submit():
             return render_template("auth/confirm_email.html", user=user, form=form)
-        user = accounts.verify_email(token)
-        if not current_user.is_authenticated:
-            login_user(user)  # the link proves the address, like the password would
+        user, verified = accounts.verify_email(token)
+        if verified and not current_user.is_authenticated:
+            login_user(user)  # the link proves the address, like the password would, once
     except TokenError as exc:
         return render_template("auth/token_error.html", expired=exc.expired,
                                action=_("confirm your email address"),
