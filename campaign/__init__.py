@@ -42,6 +42,9 @@ def create_app(config: str | Mapping | None = None) -> Flask:
         hops = app.config["PROXY_FIX"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     register_extensions(app)
+    from campaign.converters import register_converters
+
+    register_converters(app)  # before any route is added
     register_blueprints(app)
     register_template_helpers(app)
     from campaign import errors, i18n, security

@@ -28,8 +28,9 @@ def safe_next(default: str = "main.home") -> str:
     """The ``next`` target if it stays on this site, else ``default``'s URL."""
     target = request.args.get("next") or request.form.get("next") or ""
     parts = urlsplit(target)
+    # A control character (CR/LF) would split the Location header: such a target is junk.
     if target.startswith("/") and not target.startswith("//") and not parts.netloc \
-            and not parts.scheme and "\\" not in target:
+            and not parts.scheme and "\\" not in target and target.isprintable():
         return target
     return url_for(default)
 

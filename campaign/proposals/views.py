@@ -7,6 +7,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
+from campaign.converters import id_arg
 from campaign.extensions import db
 from campaign.models import Campaign, Comment, Proposal, ProposalStatus
 from campaign.proposals.forms import CommentForm, InviteCoauthorForm, ReportForm, StatusForm
@@ -25,12 +26,12 @@ def register_proposal_routes(bp: Blueprint, load, organiser_only) -> None:
     @bp.route("/similar.json")
     def similar():
         """Open proposals to a brand like the title being typed (suggestions, never a block)."""
-        brand_id = request.args.get("brand", type=int)
+        brand_id = request.args.get("brand", type=id_arg)
         title = request.args.get("title", "")[:150]
         if not brand_id:
             return jsonify(error={"status": 400, "message": "brand is required"}), 400
         found = service.similar_open_proposals(brand_id, title,
-                                               exclude_id=request.args.get("exclude", type=int))
+                                               exclude_id=request.args.get("exclude", type=id_arg))
         return jsonify(proposals=[{"title": p.title, "count": p.confirmed_count,
                                    "url": url_for("proposals.show", slug=p.slug)} for p in found])
 
@@ -57,7 +58,7 @@ def register_proposal_routes(bp: Blueprint, load, organiser_only) -> None:
         form = CommentForm()
         if form.validate_on_submit():
             try:
-                parent_id = int(form.parent_id.data) if form.parent_id.data else None
+                parent_id = id_arg(form.parent_id.data) if form.parent_id.data else None
                 made = service.add_comment(campaign.id, current_user.id, form.body.data, parent_id)
             except (ServiceError, ValueError) as exc:
                 flash(str(exc) if isinstance(exc, ServiceError) else _("Reply to a comment "
