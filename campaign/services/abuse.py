@@ -21,6 +21,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import re
+import unicodedata
 import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass
@@ -106,7 +107,11 @@ def parse_network(text: str) -> Network:
 
 def normalise_domain(text: str) -> str:
     """An email domain typed by a moderator (``@`` and case ignored); raises ServiceError."""
-    domain = (text or "").strip().lower().lstrip("@").rstrip(".")
+    domain = unicodedata.normalize("NFKC", text or "").strip().lower().lstrip("@").rstrip(".")
+    try:  # as supporters' addresses are stored: IDNA, so look-alikes meet the same rule
+        domain = domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        pass
     if len(domain) > 253 or not _DOMAIN.match(domain):
         raise ServiceError(_("“%(text)s” is not an email domain like example.org.",
                              text=(text or "").strip()[:60]))
