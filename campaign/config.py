@@ -53,6 +53,11 @@ class Config:
     # Per account (the typed address), whatever the IP: sign-up and reset emails.
     RATELIMIT_SIGNUP_ACCOUNT = "3 per hour"
     RATELIMIT_RESET_ACCOUNT = "5 per hour"
+    # Confirmation emails of supports, across all campaigns: per recipient mailbox (its
+    # canonical address) and per IP that typed the addresses. Over either, no email is sent
+    # (the support waits, uncounted, for a later try).
+    RATELIMIT_CONFIRMATION_MAILBOX = "3 per hour;6 per day"
+    RATELIMIT_CONFIRMATION_IP = "30 per hour;100 per day"
     # The hourly report lists IPs and email domains with this many supports on one
     # campaign in one hour.
     ABUSE_REPORT_THRESHOLD = 20
@@ -168,6 +173,8 @@ _FROM_ENV = {
     "RATELIMIT_LOGIN_ACCOUNT": ("RATELIMIT_LOGIN_ACCOUNT", str),
     "RATELIMIT_SIGNUP_ACCOUNT": ("RATELIMIT_SIGNUP_ACCOUNT", str),
     "RATELIMIT_RESET_ACCOUNT": ("RATELIMIT_RESET_ACCOUNT", str),
+    "RATELIMIT_CONFIRMATION_MAILBOX": ("RATELIMIT_CONFIRMATION_MAILBOX", str),
+    "RATELIMIT_CONFIRMATION_IP": ("RATELIMIT_CONFIRMATION_IP", str),
     "ABUSE_REPORT_THRESHOLD": ("ABUSE_REPORT_THRESHOLD", int),
     "PROXY_FIX": ("PROXY_FIX", int),
     "ANONYMISE_AFTER_DAYS": ("ANONYMISE_AFTER_DAYS", int),
