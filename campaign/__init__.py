@@ -182,6 +182,7 @@ def register_template_helpers(app: Flask) -> None:
 
     app.jinja_env.globals.update(
         can_escalate=can_escalate, campaign_comments=page_queries.campaign_comments,
+        comments_page_number=page_queries.comments_page_number,
         conditional_summary=page_queries.conditional_summary,
         top_countries=page_queries.top_countries,
         latest_public_supporters=page_queries.latest_public_supporters,

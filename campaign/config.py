@@ -47,6 +47,8 @@ class Config:
     RATELIMIT_LOGIN = "10 per minute;100 per hour"
     RATELIMIT_LOGIN_ACCOUNT = "10 per 15 minutes"
     RATELIMIT_CAMPAIGN_CREATE = "10 per hour"
+    # Comments on proposals, per member.
+    RATELIMIT_COMMENT = "3 per minute;20 per hour;50 per day"
     # Per IP and campaign. Over it a support is stored as suspect and never counted; the
     # signer sees the same pages as anyone (a bot learns nothing from the answer).
     RATELIMIT_SUPPORT = "1 per minute;5 per 5 minutes"
@@ -170,6 +172,7 @@ _FROM_ENV = {
     "RATELIMIT_SIGNUP": ("RATELIMIT_SIGNUP", str),
     "RATELIMIT_LOGIN": ("RATELIMIT_LOGIN", str),
     "RATELIMIT_CAMPAIGN_CREATE": ("RATELIMIT_CAMPAIGN_CREATE", str),
+    "RATELIMIT_COMMENT": ("RATELIMIT_COMMENT", str),
     "RATELIMIT_LOGIN_ACCOUNT": ("RATELIMIT_LOGIN_ACCOUNT", str),
     "RATELIMIT_SIGNUP_ACCOUNT": ("RATELIMIT_SIGNUP_ACCOUNT", str),
     "RATELIMIT_RESET_ACCOUNT": ("RATELIMIT_RESET_ACCOUNT", str),

@@ -29,6 +29,7 @@ from campaign.campaigns.forms import CampaignForm
 from campaign.campaigns.organiser import register_organiser_routes
 from campaign.extensions import db, limiter
 from campaign.models import Campaign
+from campaign.page_queries import comments_page_number
 from campaign.security import EMBED_CSP
 from campaign.services import ServiceError
 from campaign.services import campaigns as service
@@ -99,10 +100,11 @@ def kind_blueprint(model: type[Campaign], form_class: type[CampaignForm],
 
     @bp.route("/<slug>")
     def show(slug: str):
-        if public_page.same_for_every_visitor():
-            return public_page.response(model.blueprint, slug, lambda: render_public(slug))
-        campaign = load(slug)
         ref = request.args.get("ref", "")
+        if public_page.same_for_every_visitor() and not REFERRAL.match(ref):
+            return public_page.response(model.blueprint, slug, lambda: render_public(slug),
+                                        variant=comments_page_number())
+        campaign = load(slug)
         if REFERRAL.match(ref):
             session[f"ref:{slug}"] = ref  # credited to the share if this visitor supports
         return render_show(campaign, support_form_for(campaign))

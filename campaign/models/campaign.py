@@ -393,6 +393,17 @@ class Comment(Base):
 
     author = relationship("User")
     replies = relationship("Comment", order_by="Comment.created_at")
+
+    @property
+    def html(self):
+        """The sanitised HTML of the body (rendered when written; older rows on demand)."""
+        from markupsafe import Markup
+
+        if self.body_html is not None:
+            return Markup(self.body_html)
+        from campaign.markdown import render_markdown
+
+        return render_markdown(self.body)
     reports = relationship("CommentReport", cascade="all, delete-orphan")
 
 

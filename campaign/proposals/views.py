@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, jsonify, redirect, request, url_for
+from flask import Blueprint, abort, current_app, flash, jsonify, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from campaign.converters import id_arg
-from campaign.extensions import db
+from campaign.extensions import db, limiter
 from campaign.models import Campaign, Comment, Proposal, ProposalStatus
 from campaign.proposals.forms import CommentForm, InviteCoauthorForm, ReportForm, StatusForm
 from campaign.services import ServiceError
@@ -53,6 +53,9 @@ def register_proposal_routes(bp: Blueprint, load, organiser_only) -> None:
 
     @bp.route("/<slug>/comments", methods=["POST"])
     @login_required
+    # Per member, whatever the IP: a member cannot bury a page under comments.
+    @limiter.limit(lambda: current_app.config["RATELIMIT_COMMENT"], methods=["POST"],
+                   key_func=lambda: f"comment:{current_user.get_id()}")
     def comment(slug: str):
         campaign = load(slug)
         form = CommentForm()

@@ -103,8 +103,11 @@ def add_comment(campaign_id: int, user_id: int, body: str, parent_id: int | None
             raise ServiceError(_("That comment is no longer there to reply to."))
         if parent.parent_id is not None:
             raise ServiceError(_("Replies go one level deep: reply to the original comment."))
+    from campaign.markdown import render_markdown
+
+    # Rendered once here: a page with many long comments must not render Markdown per view.
     comment = Comment(campaign_id=proposal.id, user_id=user_id, body=body.strip(),
-                      parent_id=parent_id)
+                      body_html=str(render_markdown(body.strip())), parent_id=parent_id)
     db.session.add(comment)
     db.session.commit()
     return comment
