@@ -41,12 +41,14 @@ def register_proposal_routes(bp: Blueprint, load, organiser_only) -> None:
         form = InviteCoauthorForm()
         if form.validate_on_submit():
             try:
-                invitation = service.invite_coauthor(campaign.id, current_user.id, form.email.data)
+                service.invite_coauthor(campaign.id, current_user.id, form.email.data)
             except ServiceError as exc:
                 flash(str(exc), "error")
             else:
-                flash(_("%(name)s is invited; they accept from their account page.",
-                        name=invitation.user.name), "success")
+                # The same answer whether the address has an account or not.
+                flash(_("If %(email)s has a Groundswell account, its owner is invited and "
+                        "told by email; they accept from their account page.",
+                        email=form.email.data), "success")
         else:
             flash(" ".join(map(str, form.email.errors)), "error")
         return back(campaign, "#coauthors")

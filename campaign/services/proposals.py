@@ -6,7 +6,6 @@ import re
 
 from flask_babel import gettext as _
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.exc import IntegrityError
 
 from campaign.dbutil import insert_ignoring_conflicts
 from campaign.extensions import db
@@ -36,26 +35,36 @@ def _proposal(campaign_id: int) -> Proposal:
     return proposal
 
 
-def invite_coauthor(campaign_id: int, inviter_id: int, email: str) -> CoAuthor:
-    """The organiser invites a member (by their account email) to co-author. Commits."""
+def invite_coauthor(campaign_id: int, inviter_id: int, email: str) -> int | None:
+    """The organiser invites a member (by their account email) to co-author. Commits, then
+    enqueues an email telling the invitee.
+
+    Whether the address has an account, or was already invited, is not told to the
+    organiser (the caller answers the same either way): returns the new invitation's id, or
+    None when nothing was invited. Raises :class:`ServiceError` only for what the organiser
+    already knows (not the organiser; their own address).
+    """
     proposal = _proposal(campaign_id)
     if proposal.organiser_id != inviter_id:
         raise ServiceError(_("Only the organiser can invite co-authors."))
+    inviter = db.session.get(User, inviter_id)
+    if inviter.email == email.strip().lower():
+        raise ServiceError(_("You are already the author."))
     invitee = db.session.execute(
         select(User).filter_by(email=email.strip().lower())).scalar_one_or_none()
     if invitee is None:
-        raise ServiceError(_("Nobody has a Groundswell account with that address: co-authors must "
-                           "be members. Ask them to sign up first."))
-    if invitee.id == inviter_id:
-        raise ServiceError(_("You are already the author."))
-    invitation = CoAuthor(campaign_id=proposal.id, user_id=invitee.id, invited_by_id=inviter_id)
-    db.session.add(invitation)
-    try:
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        raise ServiceError(_("%(name)s is already invited.", name=invitee.name)) from None
-    return invitation
+        return None
+    invitation_id = insert_ignoring_conflicts(
+        CoAuthor, ["campaign_id", "user_id"], campaign_id=proposal.id, user_id=invitee.id,
+        invited_by_id=inviter_id, created_at=utcnow())
+    db.session.commit()
+    if invitation_id is not None:
+        from campaign.jobs.proposals import send_coauthor_invitation
+        from campaign.queue import enqueue
+
+        enqueue(send_coauthor_invitation, invitation_id, queue="high",
+                job_id=f"coauthor-invite-{invitation_id}")
+    return invitation_id
 
 
 def accept_coauthorship(invitation_id: int, user_id: int) -> CoAuthor:

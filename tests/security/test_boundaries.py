@@ -20,7 +20,8 @@ from tests.helpers import csrf_token, login
 from tests.security.test_routes import url_for_rule, world  # noqa: F401 (a fixture)
 
 BOUNDARIES = (0, -1, 2**31, 2**63, 2**64)
-REDIRECT_TARGETS = ("/a\nb", "/a\r\nb", "/a\rLocation: https://evil.example")
+# CR and LF both: a fix that drops one of them still fails the Location check below.
+REDIRECT_TARGET = "/a\r\nLocation: https://evil.example"
 
 _SOURCE = Path(campaign.__file__).parent
 _READS = (
@@ -100,14 +101,13 @@ def test_line_breaks_in_redirect_targets_never_fail(app, insider, world):  # noq
     token = csrf_token(insider, "/account/")
     for rule in _rules(app):
         url = url_for_rule(rule, world)
-        for target in REDIRECT_TARGETS:
-            for method in sorted(rule.methods & {"GET", "POST"}):
-                data = {"csrf_token": token, "next": target} if method == "POST" else None
-                response = insider.open(url, method=method, query_string={"next": target},
-                                        data=data)
-                assert response.status_code < 500, (rule.endpoint, method, target)
-                location = response.headers.get("Location", "")
-                assert "\n" not in location and "\r" not in location, rule.endpoint
+        for method in sorted(rule.methods & {"GET", "POST"}):
+            data = {"csrf_token": token, "next": REDIRECT_TARGET} if method == "POST" else None
+            response = insider.open(url, method=method, query_string={"next": REDIRECT_TARGET},
+                                    data=data)
+            assert response.status_code < 500, (rule.endpoint, method)
+            location = response.headers.get("Location", "")
+            assert "\n" not in location and "\r" not in location, rule.endpoint
 
 
 def test_the_language_switch_refuses_a_target_with_a_line_break(client):
