@@ -45,7 +45,9 @@ class Config:
     RATELIMIT_ENABLED = True
     RATELIMIT_SIGNUP = "5 per minute;20 per hour"
     RATELIMIT_LOGIN = "10 per minute;100 per hour"
+    # Wrong passwords for one account from one address, and from all addresses together.
     RATELIMIT_LOGIN_ACCOUNT = "10 per 15 minutes"
+    RATELIMIT_LOGIN_ACCOUNT_ANYWHERE = "50 per hour"
     RATELIMIT_CAMPAIGN_CREATE = "10 per hour"
     # Comments on proposals, per member.
     RATELIMIT_COMMENT = "3 per minute;20 per hour;50 per day"
@@ -174,6 +176,7 @@ _FROM_ENV = {
     "RATELIMIT_CAMPAIGN_CREATE": ("RATELIMIT_CAMPAIGN_CREATE", str),
     "RATELIMIT_COMMENT": ("RATELIMIT_COMMENT", str),
     "RATELIMIT_LOGIN_ACCOUNT": ("RATELIMIT_LOGIN_ACCOUNT", str),
+    "RATELIMIT_LOGIN_ACCOUNT_ANYWHERE": ("RATELIMIT_LOGIN_ACCOUNT_ANYWHERE", str),
     "RATELIMIT_SIGNUP_ACCOUNT": ("RATELIMIT_SIGNUP_ACCOUNT", str),
     "RATELIMIT_RESET_ACCOUNT": ("RATELIMIT_RESET_ACCOUNT", str),
     "RATELIMIT_CONFIRMATION_MAILBOX": ("RATELIMIT_CONFIRMATION_MAILBOX", str),

@@ -3,7 +3,7 @@ of the database or Redis is a 503 that says to try again, never a 500."""
 
 import logging
 
-from flask import Flask, jsonify, make_response, render_template, request
+from flask import Flask, jsonify, make_response, render_template, request, url_for
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
@@ -42,13 +42,18 @@ MESSAGES = {
 }
 
 
-def render_error(code: int, detail: str | None = None):
+LOGIN_LIMITED = _l("Too many wrong passwords were tried for this account. You can still get "
+                   "in now: a password reset link, sent by email, logs you in.")
+
+
+def render_error(code: int, detail: str | None = None, action: tuple | None = None):
     title, text = MESSAGES.get(code, MESSAGES[500])
     if request.path.startswith("/api/"):
         with force_locale("en"):
             message = str(detail or title)
         return jsonify(error={"status": code, "message": message}), code
-    return render_template("errors/error.html", code=code, title=title, text=detail or text), code
+    return render_template("errors/error.html", code=code, title=title, text=detail or text,
+                           action=action), code
 
 
 def register(app: Flask) -> None:
@@ -56,6 +61,9 @@ def register(app: Flask) -> None:
         # Our own abort(…, description=…) messages are meant for people; Werkzeug's defaults
         # are replaced by ours.
         own = exc.description if exc.description != type(exc).description and exc.code != 429 else None
+        if exc.code == 429 and request.endpoint == "auth.login":
+            return render_error(429, LOGIN_LIMITED,
+                                action=(_l("Email me a reset link"), url_for("auth.request_reset")))
         return render_error(exc.code, own)
 
     for code in (400, 403, 404, 405, 413, 429):
