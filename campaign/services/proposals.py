@@ -202,9 +202,10 @@ def _move_endorsements(source: Proposal, target: Proposal) -> int:
 
     Each person ends with one row on ``target`` (the unique constraint on the canonical email
     decides): a counted endorsement lands as a counted row there — a new one, or the
-    person's pending or withdrawn row there made counted again. Pending source rows move as
-    pending. Source rows are marked withdrawn and moved. Returns how many people ``target``
-    gained.
+    person's pending row there confirmed. A row on ``target`` the person withdrew stays
+    withdrawn (their choice there stands), and one held as suspect stays held (it never
+    counts). Pending source rows move as pending. Source rows are marked withdrawn and
+    moved. Returns how many people ``target`` gained.
     """
     rows = db.session.execute(
         select(Support).where(Support.campaign_id == source.id, Support.withdrawn_at.is_(None))
@@ -229,9 +230,9 @@ def _move_endorsements(source: Proposal, target: Proposal) -> int:
                 update(Support)
                 .where(Support.campaign_id == target.id,
                        Support.email_canonical == s.email_canonical,
-                       (Support.confirmed_at.is_(None)) | (Support.withdrawn_at.is_not(None)))
-                .values(confirmed_at=func.coalesce(Support.confirmed_at, s.confirmed_at),
-                        withdrawn_at=None)
+                       Support.confirmed_at.is_(None), Support.withdrawn_at.is_(None),
+                       Support.suspect.is_(None))
+                .values(confirmed_at=s.confirmed_at)
                 .returning(Support.id)).first()
             became_counted = revived is not None
         if became_counted:
