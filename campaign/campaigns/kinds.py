@@ -6,6 +6,7 @@ endpoints read ``petitions.new``, ``petitions.show``, ``petitions.edit``, ``peti
 
 from __future__ import annotations
 
+import hashlib
 from functools import wraps
 
 from flask import (
@@ -33,7 +34,7 @@ from campaign.page_queries import comments_page_number
 from campaign.security import EMBED_CSP
 from campaign.services import ServiceError
 from campaign.services import campaigns as service
-from campaign.sharing import REFERRAL, share_image, share_links
+from campaign.sharing import REFERRAL, share_card, share_image, share_links
 from campaign.supports.views import public_support_form, register_support_route, support_form_for
 
 
@@ -136,11 +137,12 @@ def kind_blueprint(model: type[Campaign], form_class: type[CampaignForm],
     def share_png(slug: str):
         """The card shown when the campaign is shared (cached by browsers and networks)."""
         campaign = load(slug)
-        etag = f"{campaign.id}-{campaign.confirmed_count}-{campaign.goal}-{get_locale()}"
+        title = hashlib.sha256(campaign.title.encode()).hexdigest()[:12]
+        etag = f"{campaign.id}-{campaign.confirmed_count}-{campaign.goal}-{get_locale()}-{title}"
         if request.if_none_match.contains(etag):
             return "", 304
-        png = share_image(campaign.title, campaign.confirmed_count, campaign.supporters_noun,
-                          campaign.goal)
+        png = share_card(etag, lambda: share_image(campaign.title, campaign.confirmed_count,
+                                                   campaign.supporters_noun, campaign.goal))
         response = make_response(png)
         response.mimetype = "image/png"
         response.set_etag(etag)
