@@ -318,6 +318,7 @@ class Stack:
             "MAIL_URL": f"smtp://127.0.0.1:{mail_port}",
             "DELIVERY_STORAGE": str(storage),
             "PUBLIC_URL": f"http://127.0.0.1:{web_port}",
+            "TRUSTED_HOSTS": "127.0.0.1,localhost",
             "PROXY_FIX": "1",
             "PYTHONDONTWRITEBYTECODE": "1",
         })

@@ -73,8 +73,12 @@ class Config:
     # Behind N reverse proxies, trust N X-Forwarded-* hops (client address, scheme, host);
     # 0 trusts none, so a client cannot forge its address to dodge limits or poison links.
     PROXY_FIX = 0
-    # Host names the app answers to (None: any, for development); set it in production.
+    # Host names the app answers to (None: any, for development); production requires it, or
+    # a foreign Host header would be reflected in links the app builds.
     TRUSTED_HOSTS: list[str] | None = None
+    # Strict-Transport-Security (sent when cookies are secure): its optional parts.
+    HSTS_INCLUDE_SUBDOMAINS = False
+    HSTS_PRELOAD = False
     MAX_CONTENT_LENGTH = 5 * 1024 * 1024
 
     CAMPAIGNS_PER_PAGE = 12
@@ -142,7 +146,7 @@ class ProductionConfig(Config):
         missing = [
             name
             for name in ("SECRET_KEY", "SQLALCHEMY_DATABASE_URI", "REDIS_URL", "MAIL_URL",
-                         "DELIVERY_STORAGE")
+                         "DELIVERY_STORAGE", "TRUSTED_HOSTS")
             if not app.config.get(name)
         ]
         if missing:
@@ -189,6 +193,8 @@ _FROM_ENV = {
     "SWEEP_AFTER_SECONDS": ("SWEEP_AFTER_SECONDS", int),
     "FOLD_REQUEST_SECONDS": ("FOLD_REQUEST_SECONDS", float),
     "TRUSTED_HOSTS": ("TRUSTED_HOSTS", lambda v: [h.strip() for h in v.split(",") if h.strip()]),
+    "HSTS_INCLUDE_SUBDOMAINS": ("HSTS_INCLUDE_SUBDOMAINS", lambda v: v.lower() in {"1", "true", "yes"}),
+    "HSTS_PRELOAD": ("HSTS_PRELOAD", lambda v: v.lower() in {"1", "true", "yes"}),
 }
 
 
