@@ -93,7 +93,9 @@ def campaigns():
         stmt = stmt.where(Campaign.kind == kind)
     brand_slug = request.args.get("brand")
     if brand_slug:
-        brand = db.session.execute(select(Brand).filter_by(slug=brand_slug)).scalar_one_or_none()
+        # A brand suggested but not approved is answered as an unknown one: it is not public.
+        brand = db.session.execute(select(Brand).filter_by(slug=brand_slug)
+                                   .where(Brand.approved_at.is_not(None))).scalar_one_or_none()
         if brand is None:
             raise BadParameter("brand", f"no brand has the slug {brand_slug!r}")
         stmt = stmt.where(Campaign.target_brand_id == brand.id)

@@ -30,3 +30,18 @@ def test_coauthor_invitations_answer_alike_for_every_address(client, run_jobs, o
     assert "Demo Moderator" not in answers[0]
     run_jobs()
     assert [m["To"] for m in outbox()] == ["moderator@example.org"]
+
+
+def test_the_api_answers_a_suggested_brand_as_an_unknown_one(client):
+    from campaign.extensions import db
+    from tests.factories import make_brand
+
+    suggested = make_brand("Suggested Only")
+    suggested.approved_at = None
+    db.session.commit()
+    answers = [client.get(f"/api/v1/campaigns?brand={slug}")
+               for slug in (suggested.slug, "no-such-brand")]
+    assert [a.status_code for a in answers] == [400, 400]
+    messages = [a.get_json()["error"]["message"].replace(slug, "<slug>")
+                for a, slug in zip(answers, (suggested.slug, "no-such-brand"), strict=True)]
+    assert messages[0] == messages[1]
