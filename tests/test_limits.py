@@ -140,3 +140,19 @@ def test_a_limited_login_is_refused_before_any_password_is_hashed(client, app, m
         response = post_form(client, "/login", {"email": user.email, "password": "guess"})
         assert response.status_code == 429
     assert len(hashed) == 2
+
+
+def test_the_campaign_creation_limit_counts_accepted_forms_only(client, app):
+    from tests.factories import make_brand, make_user
+    from tests.helpers import login
+
+    app.config["RATELIMIT_CAMPAIGN_CREATE"] = "2 per hour"
+    login(client, make_user().email)
+    brand = make_brand()
+    form = {"title": "Fair pay for the people who pick our coffee", "summary": "Pay farmers.",
+            "body": "The story.", "goal": "100", "target_brand_id": str(brand.id),
+            "demand": "Pay a living income"}
+    for _ in range(3):  # mistakes sent back to fix
+        assert post_form(client, "/petitions/new", {**form, "title": ""}).status_code == 200
+    answers = [post_form(client, "/petitions/new", form).status_code for _ in range(3)]
+    assert answers == [302, 302, 429]
