@@ -108,8 +108,10 @@ def kind_blueprint(model: type[Campaign], form_class: type[CampaignForm],
     def show(slug: str):
         ref = request.args.get("ref", "")
         if public_page.same_for_every_visitor() and not REFERRAL.match(ref):
+            # Only a proposal's page reads a query parameter (its page of comments).
+            variant = comments_page_number() if model.blueprint == "proposals" else None
             return public_page.response(model.blueprint, slug, lambda: render_public(slug),
-                                        variant=comments_page_number())
+                                        variant=variant)
         campaign = load(slug)
         if REFERRAL.match(ref):
             session[f"ref:{slug}"] = ref  # credited to the share if this visitor supports

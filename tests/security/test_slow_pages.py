@@ -53,7 +53,7 @@ def test_comment_html_is_rendered_once_when_written(client, monkeypatch):
 
 def test_query_parameters_the_page_does_not_use_do_not_bypass_its_cache(client):
     petition = make_campaign()
-    for query in ("", "?utm_source=x", "?anything=1&more=2", "?ref=not%20valid!"):
+    for query in ("", "?utm_source=x", "?anything=1&more=2", "?ref=not%20valid!", "?comments=7"):
         response = client.get(f"/petitions/{petition.slug}{query}")
         assert response.status_code == 200
         assert response.cache_control.public, query  # the shared page, not one made for this
