@@ -42,7 +42,7 @@ def test_one_ip_gets_few_confirmations_sent(app, run_jobs, outbox):
 
 def test_the_name_typed_does_not_open_the_email(app, run_jobs, outbox):
     campaign = make_campaign()
-    support_service.add_support(campaign.id, name="URGENT: account locked, call 555 0100",
+    support_service.add_support(campaign.id, name="URGENT your account is locked, reply now",
                                 email="someone@example.org", country="GB")
     run_jobs()
     [message] = outbox()
