@@ -324,6 +324,7 @@ class Stack:
             "SIGNING_KEY": new_private_key_pem(),
             "MEDIA_STORAGE": str(self.dir / "media"),
             "PUBLIC_URL": f"http://127.0.0.1:{web_port}",
+            "TRUSTED_HOSTS": "127.0.0.1,localhost",
             "PROXY_FIX": "1",
             "PYTHONDONTWRITEBYTECODE": "1",
         })

@@ -49,6 +49,9 @@ def create_app(config: str | Mapping | None = None) -> Flask:
         hops = app.config["PROXY_FIX"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     register_extensions(app)
+    from campaign.converters import register_converters
+
+    register_converters(app)  # before any route is added
     register_blueprints(app)
     register_template_helpers(app)
     from campaign import errors, i18n, security
@@ -221,6 +224,7 @@ def register_template_helpers(app: Flask) -> None:
 
     app.jinja_env.globals.update(
         can_escalate=can_escalate, campaign_comments=page_queries.campaign_comments,
+        comments_page_number=page_queries.comments_page_number,
         conditional_summary=page_queries.conditional_summary,
         top_countries=page_queries.top_countries,
         latest_public_supporters=page_queries.latest_public_supporters,

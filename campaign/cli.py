@@ -1,5 +1,4 @@
-"""Flask CLI commands: ``flask worker``, ``flask clock``, ``flask seed-demo`` and
-``flask signing-key``."""
+"""Flask CLI commands: worker, clock, anonymise, seed-demo and signing-key."""
 
 from __future__ import annotations
 
@@ -14,6 +13,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(seed_demo)
     app.cli.add_command(clock)
     app.cli.add_command(signing_key)
+    app.cli.add_command(anonymise)
 
 
 @click.command("signing-key")
@@ -98,6 +98,17 @@ def clock() -> None:
         run_forever()
     except KeyboardInterrupt:
         pass
+
+
+@click.command("anonymise")
+def anonymise() -> None:
+    """Anonymise now the supporters of campaigns that ended ANONYMISE_AFTER_DAYS ago (the
+    clock does it every night at 04:00 UTC)."""
+    from campaign.services.privacy import anonymise_ended_campaigns
+
+    done = anonymise_ended_campaigns()
+    click.echo(f"Anonymised the supporters of {len(done)} campaign(s)"
+               + (f": {', '.join(map(str, done))}." if done else "."))
 
 
 @click.command("seed-demo")

@@ -55,14 +55,23 @@ class Config:
     RATELIMIT_ENABLED = True
     RATELIMIT_SIGNUP = "5 per minute;20 per hour"
     RATELIMIT_LOGIN = "10 per minute;100 per hour"
+    # Wrong passwords for one account from one address, and from all addresses together.
     RATELIMIT_LOGIN_ACCOUNT = "10 per 15 minutes"
+    RATELIMIT_LOGIN_ACCOUNT_ANYWHERE = "50 per hour"
     RATELIMIT_CAMPAIGN_CREATE = "10 per hour"
+    # Comments on proposals, per member.
+    RATELIMIT_COMMENT = "3 per minute;20 per hour;50 per day"
     # Per IP and campaign. Over it a support is stored as suspect and never counted; the
     # signer sees the same pages as anyone (a bot learns nothing from the answer).
     RATELIMIT_SUPPORT = "1 per minute;5 per 5 minutes"
     # Per account (the typed address), whatever the IP: sign-up and reset emails.
     RATELIMIT_SIGNUP_ACCOUNT = "3 per hour"
     RATELIMIT_RESET_ACCOUNT = "5 per hour"
+    # Confirmation emails of supports, across all campaigns: per recipient mailbox (its
+    # canonical address) and per IP that typed the addresses. Over either, no email is sent
+    # (the support waits, uncounted, for a later try).
+    RATELIMIT_CONFIRMATION_MAILBOX = "3 per hour;6 per day"
+    RATELIMIT_CONFIRMATION_IP = "30 per hour;100 per day"
     # The hourly report lists IPs and email domains with this many supports on one
     # campaign in one hour.
     ABUSE_REPORT_THRESHOLD = 20
@@ -82,8 +91,12 @@ class Config:
     # Behind N reverse proxies, trust N X-Forwarded-* hops (client address, scheme, host);
     # 0 trusts none, so a client cannot forge its address to dodge limits or poison links.
     PROXY_FIX = 0
-    # Host names the app answers to (None: any, for development); set it in production.
+    # Host names the app answers to (None: any, for development); production requires it, or
+    # a foreign Host header would be reflected in links the app builds.
     TRUSTED_HOSTS: list[str] | None = None
+    # Strict-Transport-Security (sent when cookies are secure): its optional parts.
+    HSTS_INCLUDE_SUBDOMAINS = False
+    HSTS_PRELOAD = False
     MAX_CONTENT_LENGTH = 5 * 1024 * 1024
 
     CAMPAIGNS_PER_PAGE = 12
@@ -167,7 +180,7 @@ class ProductionConfig(Config):
         missing = [
             name
             for name in ("SECRET_KEY", "SQLALCHEMY_DATABASE_URI", "MAIL_URL", "DELIVERY_STORAGE",
-                         "MEDIA_STORAGE", "SIGNING_KEY")
+                         "MEDIA_STORAGE", "SIGNING_KEY", "TRUSTED_HOSTS")
             if not app.config.get(name)
         ]
         if not (app.config.get("REDIS_URL") or app.config.get("REDIS_SENTINELS")):
@@ -208,9 +221,13 @@ _FROM_ENV = {
     "RATELIMIT_SIGNUP": ("RATELIMIT_SIGNUP", str),
     "RATELIMIT_LOGIN": ("RATELIMIT_LOGIN", str),
     "RATELIMIT_CAMPAIGN_CREATE": ("RATELIMIT_CAMPAIGN_CREATE", str),
+    "RATELIMIT_COMMENT": ("RATELIMIT_COMMENT", str),
     "RATELIMIT_LOGIN_ACCOUNT": ("RATELIMIT_LOGIN_ACCOUNT", str),
+    "RATELIMIT_LOGIN_ACCOUNT_ANYWHERE": ("RATELIMIT_LOGIN_ACCOUNT_ANYWHERE", str),
     "RATELIMIT_SIGNUP_ACCOUNT": ("RATELIMIT_SIGNUP_ACCOUNT", str),
     "RATELIMIT_RESET_ACCOUNT": ("RATELIMIT_RESET_ACCOUNT", str),
+    "RATELIMIT_CONFIRMATION_MAILBOX": ("RATELIMIT_CONFIRMATION_MAILBOX", str),
+    "RATELIMIT_CONFIRMATION_IP": ("RATELIMIT_CONFIRMATION_IP", str),
     "ABUSE_REPORT_THRESHOLD": ("ABUSE_REPORT_THRESHOLD", int),
     "ABUSE_SPREAD_THRESHOLD": ("ABUSE_SPREAD_THRESHOLD", int),
     "RATELIMIT_STALL": ("RATELIMIT_STALL", str),
@@ -221,6 +238,8 @@ _FROM_ENV = {
     "SWEEP_AFTER_SECONDS": ("SWEEP_AFTER_SECONDS", int),
     "FOLD_REQUEST_SECONDS": ("FOLD_REQUEST_SECONDS", float),
     "TRUSTED_HOSTS": ("TRUSTED_HOSTS", lambda v: [h.strip() for h in v.split(",") if h.strip()]),
+    "HSTS_INCLUDE_SUBDOMAINS": ("HSTS_INCLUDE_SUBDOMAINS", lambda v: v.lower() in {"1", "true", "yes"}),
+    "HSTS_PRELOAD": ("HSTS_PRELOAD", lambda v: v.lower() in {"1", "true", "yes"}),
 }
 
 

@@ -13,6 +13,7 @@ from flask import (
     message_flashed,
     render_template,
     request,
+    url_for,
 )
 from flask.globals import request_ctx
 from flask_babel import force_locale
@@ -54,7 +55,11 @@ MESSAGES = {
 }
 
 
-def render_error(code: int, detail: str | None = None):
+LOGIN_LIMITED = _l("Too many wrong passwords were tried for this account. You can still get "
+                   "in now: a password reset link, sent by email, logs you in.")
+
+
+def render_error(code: int, detail: str | None = None, action: tuple | None = None):
     title, text = MESSAGES.get(code, MESSAGES[500])
     if request.path.startswith("/api/"):
         with force_locale("en"):
@@ -64,7 +69,8 @@ def render_error(code: int, detail: str | None = None):
         # A request refused before routing (a Host not in TRUSTED_HOSTS) has no URL adapter:
         # the page's links cannot be built, so the answer is plain text.
         return current_app.response_class(f"{title}\n", status=code, mimetype="text/plain")
-    return render_template("errors/error.html", code=code, title=title, text=detail or text), code
+    return render_template("errors/error.html", code=code, title=title, text=detail or text,
+                           action=action), code
 
 
 def register(app: Flask) -> None:
@@ -72,6 +78,9 @@ def register(app: Flask) -> None:
         # Our own abort(…, description=…) messages are meant for people; Werkzeug's defaults
         # are replaced by ours.
         own = exc.description if exc.description != type(exc).description and exc.code != 429 else None
+        if exc.code == 429 and request.endpoint == "auth.login":
+            return render_error(429, LOGIN_LIMITED,
+                                action=(_l("Email me a reset link"), url_for("auth.request_reset")))
         return render_error(exc.code, own)
 
     for code in (400, 403, 404, 405, 413, 429):

@@ -66,12 +66,35 @@ def conditional_summary(campaign: Campaign) -> dict[str, int]:
             "next_waiting": waiting[1] if waiting else 0}
 
 
-def campaign_comments(campaign: Campaign) -> list[Comment]:
-    """Visible top-level comments, oldest first (replies hang off each)."""
-    return list(db.session.execute(
-        select(Comment).where(Comment.campaign_id == campaign.id, Comment.parent_id.is_(None),
-                              Comment.hidden_at.is_(None))
-        .order_by(Comment.created_at)).scalars())
+COMMENTS_PER_PAGE = 20
+
+
+def comments_page_number() -> int:
+    """The ``comments`` query argument (a page of comments), clamped to 1..10,000."""
+    from flask import request
+
+    return min(max(request.args.get("comments", 1, type=int), 1), 10_000)
+
+
+def campaign_comments(campaign: Campaign, page: int = 1) -> dict:
+    """One page of visible top-level comments, oldest first (replies hang off each), with
+    ``page`` and ``pages``; authors and replies are loaded with them, not one by one."""
+    from sqlalchemy import func
+    from sqlalchemy.orm import selectinload
+
+    visible = (Comment.campaign_id == campaign.id, Comment.parent_id.is_(None),
+               Comment.hidden_at.is_(None))
+    total = db.session.execute(select(func.count()).select_from(Comment)
+                               .where(*visible)).scalar_one()
+    pages = max(1, -(-total // COMMENTS_PER_PAGE))
+    page = min(page, pages)
+    comments = list(db.session.execute(
+        select(Comment).where(*visible)
+        .options(selectinload(Comment.author),
+                 selectinload(Comment.replies).selectinload(Comment.author))
+        .order_by(Comment.created_at, Comment.id)
+        .offset((page - 1) * COMMENTS_PER_PAGE).limit(COMMENTS_PER_PAGE)).scalars())
+    return {"comments": comments, "page": page, "pages": pages, "total": total}
 
 
 def top_countries(campaign: Campaign, limit: int = 10) -> list[list]:

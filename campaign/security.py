@@ -19,6 +19,12 @@ def _has_nul(values) -> bool:
 
 
 def register(app: Flask) -> None:
+    hsts = "max-age=31536000"
+    if app.config.get("HSTS_INCLUDE_SUBDOMAINS"):
+        hsts += "; includeSubDomains"
+    if app.config.get("HSTS_PRELOAD"):
+        hsts += "; preload"
+
     @app.before_request
     def refuse_nul_bytes():
         # No text we store or look up may contain NUL (PostgreSQL refuses it): answer a clear
@@ -37,7 +43,7 @@ def register(app: Flask) -> None:
             headers.setdefault("X-Frame-Options", "DENY")
         headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
         if app.config.get("SESSION_COOKIE_SECURE"):
-            headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+            headers.setdefault("Strict-Transport-Security", hsts)
         # A page carrying a CSRF token (or anything of a logged-in member) is private to one
         # session: never stored by a shared or browser cache.
         if "csrf_token" in g or request.cookies.get("remember_token"):

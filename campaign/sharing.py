@@ -7,7 +7,7 @@ import hmac
 import io
 import re
 import textwrap
-from functools import lru_cache
+from collections.abc import Callable
 from urllib.parse import quote
 
 from flask import current_app
@@ -95,19 +95,25 @@ def share_kit(campaign_url: str, title: str, support_id: int | None = None) -> d
             "links": share_links(campaign_url, title, code), "title": title}
 
 
+def share_card_key(campaign) -> str:
+    """What the card shows, as a key (and ETag): a new count, goal, title, picture or
+    language makes a new card."""
+    title = hashlib.sha256(campaign.title.encode()).hexdigest()[:12]
+    return (f"{campaign.id}-{campaign.confirmed_count}-{campaign.goal}-{get_locale()}-{title}"
+            f"-{(campaign.picture or '')[:16]}")
+
+
 def share_card(campaign) -> bytes:
     """The campaign's 1200×630 share card (Open Graph image) in the reader's language: its
-    picture, if it has one, under the title, the count and a bar. Composed once per picture,
-    title, count, goal and language in this process (the route adds HTTP caching)."""
-    return _composed(campaign.picture, campaign.title, campaign.confirmed_count,
-                     str(campaign.count_phrase()), campaign.goal, str(get_locale()))
+    picture, if it has one, under the title, the count and a bar. Drawn once per
+    :func:`share_card_key` for every process (the route adds HTTP caching)."""
 
+    def draw() -> bytes:
+        background = media.load_share_base(campaign.picture) if campaign.picture else None
+        return share_image(campaign.title, campaign.confirmed_count,
+                           str(campaign.count_phrase()), campaign.goal, background=background)
 
-@lru_cache(maxsize=128)
-def _composed(picture: str | None, title: str, count: int, counted: str, goal: int,
-              _locale: str) -> bytes:
-    background = media.load_share_base(picture) if picture else None
-    return share_image(title, count, counted, goal, background=background)
+    return _cached(share_card_key(campaign), draw)
 
 
 def share_image(title: str, count: int, counted: str, goal: int,
@@ -144,3 +150,29 @@ def share_image(title: str, count: int, counted: str, goal: int,
     out = io.BytesIO()
     image.save(out, "PNG", optimize=True)
     return out.getvalue()
+
+
+#: Seconds a drawn card is kept in Redis (a new count draws a new card anyway).
+SHARE_CARD_SECONDS = 3600
+
+
+def _cached(key: str, draw: Callable[[], bytes]) -> bytes:
+    """The card for ``key`` (what it shows: campaign, count, goal, language, title), drawn by
+    ``draw()`` once and kept in Redis for every process: drawing takes a hundred times longer
+    than serving. Without Redis it is drawn each time."""
+    from redis.exceptions import RedisError
+
+    from campaign.queue import redis_connection
+
+    name = f"groundswell:share-card:{key}"
+    try:
+        png = redis_connection().get(name)
+    except RedisError:
+        return draw()
+    if png is None:
+        png = draw()
+        try:
+            redis_connection().set(name, png, ex=SHARE_CARD_SECONDS)
+        except RedisError:
+            pass
+    return png

@@ -157,6 +157,57 @@ def test_password_reset_by_email(client, run_jobs, outbox):
     assert "not valid" in again.get_data(as_text=True)
 
 
+def _payload(link: str, purpose: str) -> dict:
+    from flask import current_app
+    from itsdangerous import URLSafeTimedSerializer
+
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"],
+                                  salt=f"groundswell.{purpose}").loads(link.rsplit("/", 1)[1])
+
+
+def test_reset_links_carry_no_part_of_the_password_hash(client, run_jobs, outbox):
+    user = make_user("ada@example.org")
+    post_form(client, "/reset", {"email": user.email})
+    run_jobs()
+    payload = _payload(link_in(outbox()[0], "/reset/"), "reset-password")
+    fingerprint = payload["p"]
+    hash_text = user.password_hash
+    assert not any(fingerprint[i:i + 8] in hash_text for i in range(len(fingerprint) - 7))
+
+
+def test_a_used_verification_link_never_logs_in_again(client, run_jobs, outbox):
+    user = make_user("ada@example.org", verified=False)
+    from campaign.services.accounts import request_verification
+
+    request_verification(user.id)
+    run_jobs()
+    link = link_in(outbox()[0], "/verify-email/")
+    post_form(client, link, {})
+    assert client.get("/account/").status_code == 200  # the first use logs in
+    post_form(client, "/logout", {}, page="/account/")
+    assert client.get("/account/").status_code == 302
+    # Used once: a fresh session posting it again is not logged in.
+    response = post_form(client, link, {})
+    assert response.status_code == 302 and response.headers["Location"] == "/login"
+    assert client.get("/account/").status_code == 302
+
+
+def test_a_verification_link_dies_when_the_password_changes(client, run_jobs, outbox):
+    user = make_user("ada@example.org", verified=False)
+    from campaign.services.accounts import request_verification
+
+    request_verification(user.id)
+    run_jobs()
+    link = link_in(outbox()[0], "/verify-email/")
+    user.set_password("another long passphrase")
+    db.session.commit()
+    response = post_form(client, link, {})
+    assert response.status_code == 400
+    assert client.get("/account/").status_code == 302
+    db.session.refresh(user)
+    assert not user.is_verified
+
+
 def test_reset_for_an_unknown_email_looks_the_same_and_sends_nothing(client, run_jobs, outbox):
     known = make_user("ada@example.org")
     a = post_form(client, "/reset", {"email": "nobody@example.org"}, follow_redirects=True)

@@ -1,5 +1,7 @@
 """Starting, editing, submitting, reviewing and browsing campaigns of every kind."""
 
+import re
+
 import pytest
 
 from campaign.extensions import db
@@ -37,7 +39,7 @@ def test_start_each_kind_as_a_draft_then_submit(client, organiser, kind):
     campaign = db.session.execute(db.select(Campaign)).scalar_one()
     assert campaign.kind == CampaignKind(kind)
     assert campaign.state == CampaignState.DRAFT
-    assert campaign.slug == "fair-pay-for-the-people-who-pick-our-coffee"
+    assert re.fullmatch(r"fair-pay-for-the-people-who-pick-our-coffee-[0-9a-f]{6}", campaign.slug)
     assert campaign.brands() == [brand]
     assert response.headers["Location"] == f"/{kind}s/{campaign.slug}"
     page = client.get(response.headers["Location"]).get_data(as_text=True)
@@ -48,6 +50,21 @@ def test_start_each_kind_as_a_draft_then_submit(client, organiser, kind):
     post_form(client, f"/{kind}s/{campaign.slug}/submit", {}, page=f"/{kind}s/{campaign.slug}")
     db.session.refresh(campaign)
     assert campaign.state == CampaignState.PENDING and campaign.submitted_at is not None
+
+
+def test_a_slug_taken_by_an_unpublished_campaign_is_not_revealed(client, organiser):
+    brand = make_brand()
+    draft = make_campaign(state=CampaignState.DRAFT, title="A secret plan for the river")
+    draft.slug = "a-secret-plan-for-the-river"
+    db.session.commit()
+    for title in ("A secret plan for the river", "Open air concerts for everyone"):
+        post_form(client, "/petitions/new", {**BASE, **kind_fields("petition", brand),
+                                             "title": title})
+    mine = db.session.execute(db.select(Campaign.slug).filter_by(organiser_id=organiser.id)
+                              .order_by(Campaign.id)).scalars().all()
+    # Both get a suffix alike: whether a title's plain slug is taken cannot be told.
+    assert [re.sub(r"-[0-9a-f]{6}$", "-*", s) for s in mine] == ["a-secret-plan-for-the-river-*",
+                                                                   "open-air-concerts-for-everyone-*"]
 
 
 def test_same_title_gets_a_distinct_slug(client, organiser):

@@ -37,8 +37,10 @@ def test_production_starts_with_everything_set(monkeypatch, tmp_path):
     monkeypatch.setenv("MAIL_URL", "smtp://127.0.0.1:1")
     monkeypatch.setenv("DELIVERY_STORAGE", str(tmp_path / "deliveries"))
     monkeypatch.setenv("MEDIA_STORAGE", str(tmp_path / "media"))
+    monkeypatch.setenv("TRUSTED_HOSTS", "groundswell.example, www.groundswell.example")
     app = create_app({"ENV_NAME": "production", "INSTANCE_PATH": str(tmp_path)})
     assert app.config["SESSION_COOKIE_SECURE"] is True
+    assert app.config["TRUSTED_HOSTS"] == ["groundswell.example", "www.groundswell.example"]
     # Heroku-style URLs are read with the psycopg 3 driver.
     assert app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql+psycopg://user:pw@")
     assert "dev.outbox" not in app.view_functions
@@ -62,12 +64,41 @@ def test_unknown_environment_name_is_a_clear_error():
         create_app("staging")
 
 
-def test_production_refuses_to_start_without_media_storage(monkeypatch, tmp_path):
+def _production_env(monkeypatch, tmp_path):
+    from campaign.signing import new_private_key_pem
+
+    monkeypatch.setenv("SIGNING_KEY", new_private_key_pem())
+    monkeypatch.setenv("MEDIA_STORAGE", str(tmp_path / "media"))
+    monkeypatch.setenv("TRUSTED_HOSTS", "groundswell.example")
     monkeypatch.setenv("SECRET_KEY", "a-long-random-secret")
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'x.db'}")
     monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
     monkeypatch.setenv("MAIL_URL", "smtp://127.0.0.1:1")
     monkeypatch.setenv("DELIVERY_STORAGE", str(tmp_path / "deliveries"))
+
+
+def test_production_requires_trusted_hosts(monkeypatch, tmp_path):
+    _production_env(monkeypatch, tmp_path)
+    monkeypatch.delenv("TRUSTED_HOSTS", raising=False)
+    with pytest.raises(RuntimeError, match="TRUSTED_HOSTS"):
+        create_app({"ENV_NAME": "production", "INSTANCE_PATH": str(tmp_path)})
+
+
+def test_production_refuses_a_foreign_host_and_hsts_carries_its_settings(monkeypatch, tmp_path):
+    _production_env(monkeypatch, tmp_path)
+    monkeypatch.setenv("TRUSTED_HOSTS", "groundswell.example")
+    monkeypatch.setenv("HSTS_INCLUDE_SUBDOMAINS", "true")
+    monkeypatch.setenv("HSTS_PRELOAD", "1")
+    client = create_app({"ENV_NAME": "production", "INSTANCE_PATH": str(tmp_path)}).test_client()
+    foreign = client.get("/api/v1/campaigns?page=1", headers={"Host": "evil.example"})
+    assert foreign.status_code == 400 and "campaigns" not in foreign.get_json()  # no links
+    ours = client.get("/language/en", headers={"Host": "groundswell.example"})
+    assert ours.headers["Strict-Transport-Security"] == (
+        "max-age=31536000; includeSubDomains; preload")
+
+
+def test_production_refuses_to_start_without_media_storage(monkeypatch, tmp_path):
+    _production_env(monkeypatch, tmp_path)
     monkeypatch.delenv("MEDIA_STORAGE", raising=False)
     with pytest.raises(RuntimeError, match="MEDIA_STORAGE"):
         create_app({"ENV_NAME": "production", "INSTANCE_PATH": str(tmp_path)})

@@ -172,6 +172,22 @@ def test_accountability_record(delivered, client):
     assert '<rect x="0" y="58" width="170.0" height="14" rx="2" fill="#0b5d4b"/>' in page
 
 
+def test_a_hidden_campaign_leaves_its_brands_page_and_figures(delivered, client):
+    from campaign.services.campaigns import hide_campaign
+
+    petition, _delivery = delivered
+    brand = petition.target_brand
+    other = make_campaign(brand=brand, title="A campaign the moderators hid")
+    SupportFactory.reset_sequence(200)
+    SupportFactory.create_batch(2, campaign=other, consents_to_updates=every_other())
+    deliver(request_delivery(other.id, other.organiser_id).id)
+    assert record_for(brand.id).delivered == 2
+    hide_campaign(other.id, make_user(role=Role.MODERATOR).id, "Abusive")
+    record = record_for(brand.id)
+    assert record.delivered == 1 and other.id not in [w.campaign.id for w in record.waiting]
+    assert "moderators hid" not in client.get(f"/brands/{brand.slug}").get_data(as_text=True)
+
+
 def test_goal_delivers_automatically(app, run_jobs, outbox):
     brand = make_brand("Acme")
     petition = make_campaign(brand=brand, goal=10)

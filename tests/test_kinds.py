@@ -201,15 +201,17 @@ def test_an_endorsed_brand_that_does_not_exist_is_refused(client):
 # ------------------------------------------------------------------------------ proposals
 
 
-def test_coauthors_must_be_members_and_accept(client):
+def test_coauthors_must_be_members_and_accept(client, run_jobs, outbox):
     organiser = make_user("organiser@example.org")
     proposal = make_campaign(CampaignKind.PROPOSAL, organiser=organiser)
-    with pytest.raises(ServiceError, match="must be members"):
-        proposal_service.invite_coauthor(proposal.id, organiser.id, "nobody@example.org")
+    assert proposal_service.invite_coauthor(proposal.id, organiser.id,
+                                            "nobody@example.org") is None
     friend = make_user("friend@example.org", name="Friendly Member")
     login(client, organiser.email)
     post_form(client, f"/proposals/{proposal.slug}/coauthors", {"email": friend.email},
               page=f"/proposals/{proposal.slug}")
+    run_jobs()
+    assert [m["To"] for m in outbox()] == [friend.email]  # the invitee is told by email
     post_form(client, "/logout", {}, page="/account/")
     login(client, friend.email)
     profile = client.get("/account/").get_data(as_text=True)

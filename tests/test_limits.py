@@ -47,10 +47,12 @@ def test_sign_up_is_rate_limited(client, app):
     assert db.session.execute(select(func.count()).select_from(User)).scalar_one() == 2
 
 
-def test_login_attempts_are_limited_per_account_across_addresses(client, app):
-    from tests.factories import make_user
+def test_login_attempts_are_limited_per_account_across_addresses(client, app, run_jobs,
+                                                                   outbox):
+    from tests.factories import PASSWORD, make_user
+    from tests.helpers import link_in
 
-    app.config["RATELIMIT_LOGIN_ACCOUNT"] = "3 per 15 minutes"
+    app.config["RATELIMIT_LOGIN_ACCOUNT_ANYWHERE"] = "3 per 15 minutes"
     user = make_user("ada@example.org")
     for n in range(3):
         response = post_form(client, "/login", {"email": user.email, "password": "wrong guess"},
@@ -59,6 +61,28 @@ def test_login_attempts_are_limited_per_account_across_addresses(client, app):
     blocked = post_form(client, "/login", {"email": user.email, "password": "wrong guess"},
                         environ_base={"REMOTE_ADDR": "192.0.2.77"})
     assert blocked.status_code == 429
+    # The owner still gets in: the page offers a reset link by email, which logs them in.
+    assert 'href="/reset"' in blocked.get_data(as_text=True)
+    post_form(client, "/reset", {"email": user.email})
+    run_jobs()
+    link = link_in(outbox()[0], "/reset/")
+    post_form(client, link, {"password": PASSWORD + " new", "confirm": PASSWORD + " new"})
+    assert client.get("/account/").status_code == 200
+
+
+def test_wrong_passwords_from_one_place_do_not_lock_the_owner_out(client, app):
+    from tests.factories import PASSWORD, make_user
+
+    app.config["RATELIMIT_LOGIN_ACCOUNT"] = "3 per 15 minutes"
+    moderator = make_user("mod@example.org")
+    attacker = {"REMOTE_ADDR": "203.0.113.9"}
+    answers = [post_form(client, "/login", {"email": moderator.email, "password": "guess"},
+                         environ_base=attacker).status_code for _ in range(4)]
+    assert answers == [200, 200, 200, 429]
+    owner = app.test_client()
+    response = post_form(owner, "/login", {"email": moderator.email, "password": PASSWORD},
+                         environ_base={"REMOTE_ADDR": "198.51.100.2"})
+    assert response.status_code == 302 and owner.get("/account/").status_code == 200
 
 
 def test_sign_up_is_limited_per_address_across_ips(client, app):
@@ -116,3 +140,19 @@ def test_a_limited_login_is_refused_before_any_password_is_hashed(client, app, m
         response = post_form(client, "/login", {"email": user.email, "password": "guess"})
         assert response.status_code == 429
     assert len(hashed) == 2
+
+
+def test_the_campaign_creation_limit_counts_accepted_forms_only(client, app):
+    from tests.factories import make_brand, make_user
+    from tests.helpers import login
+
+    app.config["RATELIMIT_CAMPAIGN_CREATE"] = "2 per hour"
+    login(client, make_user().email)
+    brand = make_brand()
+    form = {"title": "Fair pay for the people who pick our coffee", "summary": "Pay farmers.",
+            "body": "The story.", "goal": "100", "target_brand_id": str(brand.id),
+            "demand": "Pay a living income"}
+    for _ in range(3):  # mistakes sent back to fix
+        assert post_form(client, "/petitions/new", {**form, "title": ""}).status_code == 200
+    answers = [post_form(client, "/petitions/new", form).status_code for _ in range(3)]
+    assert answers == [302, 302, 429]

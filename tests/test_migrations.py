@@ -36,3 +36,57 @@ def test_migrations_match_models_on_postgresql(tmp_path, redis_url, postgres_ser
     diff, tables = _upgrade_and_compare(app)
     assert diff == []
     assert set(Base.metadata.tables) <= tables
+
+
+def _lookalike_supports_resolved(app):
+    """Three supports of one person under look-alike addresses, stored as canonical emails
+    were computed before 0014; the migration leaves one counting and recounts."""
+    from datetime import timedelta
+
+    from sqlalchemy import select, update
+
+    from campaign.models import Campaign, Comment, CountryCount, Support, utcnow
+    from tests.factories import make_campaign
+
+    with app.app_context():
+        flask_migrate.upgrade()
+        campaign = make_campaign()
+        now = utcnow()
+        rows = [("alice@gmail.com", now, None), ("alice@ｇｍａｉｌ.com", now - timedelta(hours=1), None),
+                ("alice@gmail。com", None, None), ("bob@example.org", now, None)]
+        for email, confirmed, withdrawn in rows:
+            db.session.add(Support(campaign_id=campaign.id, email=email, name="A", country="GB",
+                                   email_canonical=email.lower(), confirmed_at=confirmed,
+                                   withdrawn_at=withdrawn))
+        db.session.add(CountryCount(campaign_id=campaign.id, country="GB", count=3))
+        db.session.add(Comment(campaign_id=campaign.id, user_id=campaign.organiser_id,
+                               body="**Yes**"))
+        db.session.execute(update(Campaign).values(confirmed_count=3))
+        db.session.commit()
+        flask_migrate.downgrade(revision="0013")
+        flask_migrate.upgrade()
+        db.session.expire_all()
+        supports = {s.email: s for s in db.session.execute(select(Support)).scalars()}
+        keeper = supports["alice@ｇｍａｉｌ.com"]  # the earliest confirmed
+        assert keeper.email_canonical == "alice@gmail.com" and keeper.counts
+        for email in ("alice@gmail.com", "alice@gmail。com"):
+            assert supports[email].withdrawn_at is not None
+            assert f"support {keeper.id}" in supports[email].withdrawn_reason
+        assert supports["bob@example.org"].counts
+        campaign = db.session.get(Campaign, campaign.id)
+        assert campaign.confirmed_count == 2
+        assert db.session.get(CountryCount, (campaign.id, "GB")).count == 2
+        comment = db.session.execute(select(Comment)).scalar_one()
+        assert comment.body_html == "<p><strong>Yes</strong></p>\n"
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_lookalike_addresses_are_resolved_on_sqlite(tmp_path, redis_url):
+    _lookalike_supports_resolved(
+        make_test_app(f"sqlite:///{tmp_path / 'migrated.db'}", redis_url, tmp_path))
+
+
+def test_lookalike_addresses_are_resolved_on_postgresql(tmp_path, redis_url, postgres_server_url):
+    url = create_pg_database(postgres_server_url, "groundswell_lookalikes")
+    _lookalike_supports_resolved(make_test_app(url, redis_url, tmp_path))

@@ -67,7 +67,9 @@ def test_supporters_page_and_exports(client, run_jobs):
     post_form(client, "/logout", {}, page="/account/")
 
     login(client, organiser.email)
-    contacts = client.get(f"/petitions/{petition.slug}/contacts.csv").get_data(as_text=True)
+    answer = client.get(f"/petitions/{petition.slug}/contacts.csv")
+    assert answer.cache_control.no_store and answer.cache_control.private
+    contacts = answer.get_data(as_text=True)
     rows = list(csv.reader(io.StringIO(contacts)))
     assert rows[0] == ["name", "email", "country", "postcode", "confirmed_at"]
     assert sorted(r[1] for r in rows[1:]) == ["s0@example.org", "s2@example.org"]  # consenting

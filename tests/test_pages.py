@@ -219,7 +219,7 @@ def test_home_shows_trending_victories_and_brands_most_asked(client, run_jobs):
     quiet = make_campaign(title="A quiet campaign nobody signs")
     busy = make_campaign(title="A busy campaign everyone signs", brand=quiet.target_brand)
     for n in range(3):
-        SupportFactory(campaign=busy, email=f"p{n}@example.org", consents_to_updates=True)
+        SupportFactory(campaign=busy, name=f"P{n}", email=f"p{n}@example.org", consents_to_updates=True)
     won = make_campaign(state=CampaignState.WON, title="A campaign that won")
     won.won_at = utcnow()
     db.session.commit()
@@ -233,10 +233,10 @@ def test_home_shows_trending_victories_and_brands_most_asked(client, run_jobs):
 
 
 def test_progress_says_what_is_next_and_how_it_ended(client, run_jobs):
-    from tests.test_kinds import pledge
+    from tests.factories import SupportFactory
 
     petition = make_campaign(goal=10_000)
-    pledge(petition, 0)
+    SupportFactory(campaign=petition, name=f"P{0}", email=f"p{0}@example.org", consents_to_updates=True)
     run_jobs()
     html = client.get(f"/petitions/{petition.slug}").get_data(as_text=True)
     assert 'max="10000" value="1"' in html and "9,999 more to reach 10,000" in html
@@ -261,13 +261,16 @@ def test_progress_says_what_is_next_and_how_it_ended(client, run_jobs):
 
 
 def test_a_conditional_boycott_says_how_many_more_pledges_it_waits_for(client, run_jobs):
-    from tests.test_kinds import pledge
+    from tests.factories import SupportFactory
 
     boycott = make_campaign(CampaignKind.BOYCOTT, goal=100)
-    pledge(boycott, 0)
-    pledge(boycott, 1, condition_threshold=3)
-    pledge(boycott, 2, condition_threshold=3)
-    pledge(boycott, 3, condition_threshold=50)
+    SupportFactory(campaign=boycott, name=f"P{0}", email=f"p{0}@example.org", consents_to_updates=True)
+    SupportFactory(campaign=boycott, name=f"P{1}",
+                   email=f"p{1}@example.org", consents_to_updates=True, condition_threshold=3)
+    SupportFactory(campaign=boycott, name=f"P{2}",
+                   email=f"p{2}@example.org", consents_to_updates=True, condition_threshold=3)
+    SupportFactory(campaign=boycott, name=f"P{3}",
+                   email=f"p{3}@example.org", consents_to_updates=True, condition_threshold=50)
     run_jobs()
     html = " ".join(client.get(f"/boycotts/{boycott.slug}").get_data(as_text=True).split())
     # 4 count: the two waiting for 3 are on; the next threshold waited for is 50.

@@ -68,6 +68,18 @@ def test_ended_campaigns_are_anonymised_after_the_set_time_keeping_counts(app, r
     assert anonymise_ended_campaigns() == []
 
 
+def test_anonymisation_runs_on_demand_from_the_command_line(app, runner):
+    ended = make_campaign(state=CampaignState.CLOSED)
+    ended.closed_at = utcnow() - timedelta(days=app.config["ANONYMISE_AFTER_DAYS"] + 1)
+    db.session.commit()
+    result = runner.invoke(args=["anonymise"])
+    assert result.exit_code == 0, result.output
+    assert f"Anonymised the supporters of 1 campaign(s): {ended.id}." in result.output
+    db.session.expire_all()
+    assert db.session.get(Campaign, ended.id).anonymised_at is not None
+    assert "of 0 campaign(s)." in runner.invoke(args=["anonymise"]).output
+
+
 def test_members_find_the_data_page(client):
     login(client, make_user().email)
     assert "Your data" in client.get("/account/").get_data(as_text=True)

@@ -240,10 +240,10 @@ def test_home_trending_is_momentum_not_recency(client):
 
 def test_momentum_follows_the_last_weeks_supports(app):
     from campaign.services import counting
-    from tests.test_milestones import add_confirmed
+    from tests.factories import SupportFactory, every_other
 
     campaign = make_campaign()
-    add_confirmed(campaign, 3)
+    SupportFactory.create_batch(3, campaign=campaign, consents_to_updates=every_other())
     counting.fold_counts()
     db.session.refresh(campaign)
     assert campaign.momentum == 3

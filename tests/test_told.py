@@ -18,9 +18,8 @@ from campaign.models import (
 from campaign.services import campaigns as campaign_service
 from campaign.services import deliveries as delivery_service
 from campaign.services import supports as support_service
-from tests.factories import make_brand, make_campaign, make_user
+from tests.factories import SupportFactory, make_brand, make_campaign, make_user
 from tests.helpers import body_text, link_in, login, post_form
-from tests.test_kinds import pledge
 
 
 def test_the_organiser_is_emailed_when_a_campaign_is_approved_or_sent_back(app, run_jobs, outbox):
@@ -50,7 +49,7 @@ def test_the_organiser_is_emailed_when_a_campaign_is_approved_or_sent_back(app, 
 def test_delivering_and_closing_ask_first_and_say_what_will_happen(client, run_jobs):
     organiser = make_user("org@example.org")
     petition = make_campaign(organiser=organiser, brand=make_brand("Northwind Coffee"))
-    pledge(petition, 1)
+    SupportFactory(campaign=petition, name=f"P{1}", email=f"p{1}@example.org", consents_to_updates=True)
     run_jobs()  # the count folded in
     login(client, organiser.email)
     page = f"/petitions/{petition.slug}"
@@ -119,7 +118,7 @@ def test_every_email_to_a_supporter_can_withdraw_and_a_conditional_pledge_waits(
                                                                                outbox):
     organiser = make_user("org@example.org")
     petition = make_campaign(organiser=organiser)
-    pledge(petition, 1)
+    SupportFactory(campaign=petition, name=f"P{1}", email=f"p{1}@example.org", consents_to_updates=True)
     run_jobs()
     campaign_service.post_update(petition.id, organiser.id, "Delivered soon",
                                  "We deliver next week. Thank you all.")

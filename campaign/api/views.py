@@ -101,7 +101,9 @@ def campaigns():
         raise BadParameter("state", "state must be one of: open, won, closed")
     brand_slug = request.args.get("brand")
     if brand_slug:
-        filters.brand = db.session.execute(select(Brand).filter_by(slug=brand_slug)).scalar_one_or_none()
+        # A brand suggested but not approved is answered as an unknown one: it is not public.
+        filters.brand = db.session.execute(select(Brand).filter_by(slug=brand_slug).where(
+            Brand.approved_at.is_not(None))).scalar_one_or_none()
         if filters.brand is None:
             raise BadParameter("brand", f"no brand has the slug {brand_slug!r}")
     topic_slug = request.args.get("topic")

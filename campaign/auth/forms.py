@@ -1,7 +1,7 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, StringField, SubmitField
-from wtforms.validators import DataRequired, Email, EqualTo, Length
+from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationError
 
 
 def strip(value):
@@ -13,9 +13,31 @@ def single_line(value):
     return " ".join(value.split()) if isinstance(value, str) else value
 
 
+def not_guessable(form, field):
+    """Refuse a password found in lists of common and breached passwords, or as easy to
+    guess (a repeat, a keyboard row, a word and a year), as zxcvbn (which ships those lists)
+    estimates it, with the form's name and email counted as known to an attacker."""
+    from zxcvbn import zxcvbn
+
+    password = field.data or ""
+    if len(password) < 10:
+        return  # the length rule says so already
+    known = [v for v in (getattr(form, "name", None), getattr(form, "email", None)) if v]
+    # zxcvbn's work grows with length: past 100 characters a password is not guessable anyway.
+    result = zxcvbn(password[:100], user_inputs=[str(f.data) for f in known if f.data])
+    if result["score"] < MIN_PASSWORD_SCORE:
+        raise ValidationError(_l("That password is too common or too easy to guess. Try a few "
+                                 "unrelated words together."))
+
+
+#: zxcvbn's score (0-4) a password needs: 2 means "somewhat guessable" (about 10^8 guesses,
+#: beyond a fast list of the million most common).
+MIN_PASSWORD_SCORE = 2
+
 PASSWORD_RULES = [
     DataRequired(message=_l("Choose a password.")),
     Length(min=10, max=200, message=_l("Use at least 10 characters.")),
+    not_guessable,
 ]
 
 

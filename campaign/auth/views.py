@@ -6,6 +6,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
+from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required, login_user, logout_user
 
 from campaign.auth.forms import (
@@ -28,8 +29,9 @@ def safe_next(default: str = "main.home") -> str:
     """The ``next`` target if it stays on this site, else ``default``'s URL."""
     target = request.args.get("next") or request.form.get("next") or ""
     parts = urlsplit(target)
+    # A control character (CR/LF) would split the Location header: such a target is junk.
     if target.startswith("/") and not target.startswith("//") and not parts.netloc \
-            and not parts.scheme and "\\" not in target:
+            and not parts.scheme and "\\" not in target and target.isprintable():
         return target
     return url_for(default)
 
@@ -82,14 +84,28 @@ def check_email():
     return render_template("auth/check_email.html", email=email)
 
 
-_login_email = _per_account("login")
+def _login_failures_key() -> str:
+    # The account typed and the address guessing it: failures from one place limit that
+    # place only, so nobody can lock an owner (or a moderator) out of their own account.
+    return _per_account("login")() + "@" + get_remote_address()
+
+
+_login_failures_anywhere = _per_account("login-anywhere")
+
+
+def _failed(response) -> bool:
+    return response.status_code == 200  # the form again: the password did not match
 
 
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(_login_limit, methods=["POST"])
-# Per account too, whatever the address it comes from: guessing one password is slow.
-@limiter.limit(_account_limit("RATELIMIT_LOGIN_ACCOUNT"), key_func=_login_email,
-               methods=["POST"])
+# Per account and address too: guessing one account's password from one place is slow.
+@limiter.limit(_account_limit("RATELIMIT_LOGIN_ACCOUNT"), key_func=_login_failures_key,
+               methods=["POST"], deduct_when=_failed)
+# And per account from everywhere (many machines guessing), higher: past it, the owner gets
+# in by an emailed reset link, which logs them in (the 429 page says so).
+@limiter.limit(_account_limit("RATELIMIT_LOGIN_ACCOUNT_ANYWHERE"),
+               key_func=_login_failures_anywhere, methods=["POST"], deduct_when=_failed)
 def login():
     if current_user.is_authenticated:
         return redirect(safe_next())
@@ -124,9 +140,9 @@ def verify(token: str):
         user = accounts.user_for_verify_token(token)
         if not form.validate_on_submit():
             return render_template("auth/confirm_email.html", user=user, form=form)
-        user = accounts.verify_email(token)
-        if not current_user.is_authenticated:
-            login_user(user)  # the link proves the address, like the password would
+        user, verified = accounts.verify_email(token)
+        if verified and not current_user.is_authenticated:
+            login_user(user)  # the link proves the address, like the password would, once
     except TokenError as exc:
         return render_template("auth/token_error.html", expired=exc.expired,
                                action=_("confirm your email address"),

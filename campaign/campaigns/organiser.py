@@ -128,8 +128,12 @@ def register_organiser_routes(bp: Blueprint, load, organiser_only) -> None:
             for s in db.session.execute(stmt).scalars():
                 yield (s.name, s.email, s.country, s.postcode or "", s.confirmed_at.isoformat())
 
-        return _csv_response(campaign, "contacts",
-                             ["name", "email", "country", "postcode", "confirmed_at"], rows())
+        response = _csv_response(campaign, "contacts",
+                                 ["name", "email", "country", "postcode", "confirmed_at"], rows())
+        # Emails and postcodes: kept by no cache, the browser's included.
+        response.cache_control.no_store = True
+        response.cache_control.private = True
+        return response
 
     @bp.route("/<slug>/updates/new", methods=["GET", "POST"])
     @organiser_only

@@ -7,8 +7,10 @@ the visitor's own token from ``supports.form_token`` when they start filling in 
 Without script, the first POST is answered with the form again, filled in and now with a
 token, and nothing saved (see ``supports.views``). A page with a token stays ``no-store``.
 
-Members, visitors with a message waiting (a flash) and requests with a query string (a
-share's ``?ref=``) get the page rendered for them, as before.
+Members, visitors with a message waiting (a flash) and visitors arriving from a share (a
+valid ``?ref=``, remembered in their session) get the page rendered for them, as before.
+Query parameters the page does not use are ignored: they cannot make a visitor's request
+miss the cache. The page of comments (``?comments=``) is part of the cached page's key.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ STALE_WHILE_REVALIDATE = 30
 
 def same_for_every_visitor() -> bool:
     """True when this request would get the page any visitor who is not logged in gets."""
-    return (request.method in ("GET", "HEAD") and not request.args
+    return (request.method in ("GET", "HEAD")
             and "_user_id" not in session and "_flashes" not in session
             # A browser that supported sees the page say so: its own page, not the shared one.
             and "last_support" not in session
@@ -34,10 +36,11 @@ def same_for_every_visitor() -> bool:
             not in request.cookies)
 
 
-def response(blueprint: str, slug: str, render: Callable[[], str]) -> Response:
+def response(blueprint: str, slug: str, render: Callable[[], str], variant=None) -> Response:
     """The public page of ``slug``, rendered by ``render()`` at most once per
-    ``HOT_CACHE_SECONDS`` in this process (per host and language: links and words differ)."""
-    key = ("page", blueprint, slug, request.host_url, _locale())
+    ``HOT_CACHE_SECONDS`` in this process (per host and language: links and words differ;
+    per ``variant``, what the page reads from its query string)."""
+    key = ("page", blueprint, slug, request.host_url, _locale(), variant)
     page = make_response(hot_cache.cached(key, render))
     if session.modified:
         # Rendering touched this visitor's own session (Flask-Login marks it): not for sharing.

@@ -23,7 +23,8 @@ def send_verification_email(user_id: int, request_id: str) -> bool:
     user = db.session.get(User, user_id)
     if user is None or user.is_verified:
         return False
-    token = make_token("verify-email", {"u": user.id, "e": user.email})
+    token = make_token("verify-email", {"u": user.id, "e": user.email,
+                                        "p": user.password_fingerprint})
     with writing_to(user):
         email = render_email(
             "verify",
@@ -41,7 +42,7 @@ def send_password_reset(user_id: int, request_id: str) -> bool:
     user = db.session.get(User, user_id)
     if user is None:
         return False
-    token = make_token("reset-password", {"u": user.id, "p": user.password_hash[-16:]})
+    token = make_token("reset-password", {"u": user.id, "p": user.password_fingerprint})
     with writing_to(user):
         email = render_email(
             "reset",

@@ -32,6 +32,12 @@ def send_support_confirmation(support_id: int, send_number: int) -> bool:
     if (support is None or support.email_confirmed_at is not None
             or support.withdrawn_at is not None):
         return False
+    from campaign.services.abuse import confirmation_email_allowed
+
+    send_key = f"confirm-support:{support.id}:{send_number}"
+    if not confirmation_email_allowed(send_key, support.email_canonical, support.ip_address):
+        # Capped: the mailbox (or the typist's IP) had its share; the support stays pending.
+        return False
     campaign = support.campaign
     with writing_to(support.user, support):
         email = render_email(
@@ -45,7 +51,7 @@ def send_support_confirmation(support_id: int, send_number: int) -> bool:
             link=external_url("supports.confirm", token=support_token("confirm-support", support)),
             campaign_url=external_url(f"{campaign.blueprint}.show", slug=campaign.slug),
         )
-    return send_once(f"confirm-support:{support.id}:{send_number}", email)
+    return send_once(send_key, email)
 
 
 @app_job

@@ -502,11 +502,24 @@ class Comment(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("comments.id", ondelete="CASCADE"))
     body: Mapped[str] = mapped_column(Text)
+    # The body's sanitised HTML, rendered once when written (pages never render Markdown).
+    body_html: Mapped[str | None] = mapped_column(Text)
     hidden_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     author = relationship("User")
     replies = relationship("Comment", order_by="Comment.created_at")
+
+    @property
+    def html(self):
+        """The sanitised HTML of the body (rendered when written; older rows on demand)."""
+        from markupsafe import Markup
+
+        if self.body_html is not None:
+            return Markup(self.body_html)
+        from campaign.markdown import render_markdown
+
+        return render_markdown(self.body)
     reports = relationship("CommentReport", cascade="all, delete-orphan")
 
 

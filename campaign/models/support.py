@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime
 
+from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import (
     CheckConstraint,
     ForeignKey,
@@ -27,13 +29,26 @@ _DOTLESS_DOMAINS = {"gmail.com": "gmail.com", "googlemail.com": "gmail.com"}
 def canonical_email(address: str) -> str:
     """The form of ``address`` under which one person supports a campaign once.
 
-    Case and surrounding spaces are ignored, as are ``+tags`` and, for providers that
-    ignore them, dots in the local part.
+    Look-alike characters are folded first (NFKC: fullwidth letters, the ideographic full
+    stop…) and the domain is IDNA-encoded, as email-validator normalises an address; then
+    case and surrounding spaces are ignored, as are ``+tags`` and, for providers that ignore
+    them, dots in the local part.
     """
-    address = address.strip().lower()
-    local, sep, domain = address.rpartition("@")
-    if not sep:
-        return address
+    address = unicodedata.normalize("NFKC", address).strip()
+    try:
+        valid = validate_email(address, check_deliverability=False, test_environment=True)
+        local, sep, domain = valid.local_part, "@", valid.ascii_domain
+    except EmailNotValidError:
+        # Not an address a form would accept (an old row, a moderator's rule): the same
+        # folding, as far as it goes.
+        local, sep, domain = address.rpartition("@")
+        if not sep:
+            return address.lower()
+        try:
+            domain = domain.encode("idna").decode("ascii")
+        except UnicodeError:
+            pass
+    local, domain = local.lower(), domain.lower().rstrip(".")
     local = local.split("+", 1)[0]
     if domain in _DOTLESS_DOMAINS:
         domain = _DOTLESS_DOMAINS[domain]
@@ -115,6 +130,9 @@ class Support(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Why a support was withdrawn by the system rather than by its supporter (e.g. it was the
+    # same address written with look-alike characters as an earlier support).
+    withdrawn_reason: Mapped[str | None] = mapped_column(String(200))
 
     campaign = relationship("Campaign", back_populates="supports", foreign_keys=[campaign_id])
     user = relationship("User", back_populates="supports")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import enum
+import hashlib
+import hmac
 import secrets
 from datetime import datetime
 
@@ -81,6 +83,14 @@ class User(UserMixin, Base):
 
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)
+
+    @property
+    def password_fingerprint(self) -> str:
+        """A keyed digest of the password hash for links that must die when the password
+        changes; it tells nothing of the hash itself (the secret key keys it)."""
+        key = current_app.config["SECRET_KEY"].encode()
+        digest = hmac.new(key, b"password:" + self.password_hash.encode(), hashlib.sha256)
+        return digest.hexdigest()[:32]
 
     @property
     def is_verified(self) -> bool:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, jsonify, redirect, request, url_for
+from flask import Blueprint, abort, current_app, flash, jsonify, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from campaign.extensions import db
+from campaign.converters import id_arg
+from campaign.extensions import db, limiter
 from campaign.models import Campaign, Comment, Proposal, ProposalStatus
 from campaign.proposals.forms import CommentForm, InviteCoauthorForm, ReportForm, StatusForm
 from campaign.services import ServiceError
@@ -25,12 +26,12 @@ def register_proposal_routes(bp: Blueprint, load, organiser_only) -> None:
     @bp.route("/similar.json")
     def similar():
         """Open proposals to a brand like the title being typed (suggestions, never a block)."""
-        brand_id = request.args.get("brand", type=int)
+        brand_id = request.args.get("brand", type=id_arg)
         title = request.args.get("title", "")[:150]
         if not brand_id:
             return jsonify(error={"status": 400, "message": "brand is required"}), 400
         found = service.similar_open_proposals(brand_id, title,
-                                               exclude_id=request.args.get("exclude", type=int))
+                                               exclude_id=request.args.get("exclude", type=id_arg))
         # ``counted`` is in the visitor's language: the script shows it as it comes.
         return jsonify(proposals=[{"title": p.title, "count": p.confirmed_count,
                                    "counted": p.count_phrase(),
@@ -42,24 +43,29 @@ def register_proposal_routes(bp: Blueprint, load, organiser_only) -> None:
         form = InviteCoauthorForm()
         if form.validate_on_submit():
             try:
-                invitation = service.invite_coauthor(campaign.id, current_user.id, form.email.data)
+                service.invite_coauthor(campaign.id, current_user.id, form.email.data)
             except ServiceError as exc:
                 flash(str(exc), "error")
             else:
-                flash(_("%(name)s is invited; they accept from their account page.",
-                        name=invitation.user.name), "success")
+                # The same answer whether the address has an account or not.
+                flash(_("If %(email)s has a Groundswell account, its owner is invited and "
+                        "told by email; they accept from their account page.",
+                        email=form.email.data), "success")
         else:
             flash(" ".join(map(str, form.email.errors)), "error")
         return back(campaign, "#coauthors")
 
     @bp.route("/<slug>/comments", methods=["POST"])
     @login_required
+    # Per member, whatever the IP: a member cannot bury a page under comments.
+    @limiter.limit(lambda: current_app.config["RATELIMIT_COMMENT"], methods=["POST"],
+                   key_func=lambda: f"comment:{current_user.get_id()}")
     def comment(slug: str):
         campaign = load(slug)
         form = CommentForm()
         if form.validate_on_submit():
             try:
-                parent_id = int(form.parent_id.data) if form.parent_id.data else None
+                parent_id = id_arg(form.parent_id.data) if form.parent_id.data else None
                 made = service.add_comment(campaign.id, current_user.id, form.body.data, parent_id)
             except (ServiceError, ValueError) as exc:
                 flash(str(exc) if isinstance(exc, ServiceError) else _("Reply to a comment "

@@ -21,6 +21,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import re
+import unicodedata
 import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass
@@ -109,7 +110,11 @@ def parse_network(text: str) -> Network:
 
 def normalise_domain(text: str) -> str:
     """An email domain typed by a moderator (``@`` and case ignored); raises ServiceError."""
-    domain = (text or "").strip().lower().lstrip("@").rstrip(".")
+    domain = unicodedata.normalize("NFKC", text or "").strip().lower().lstrip("@").rstrip(".")
+    try:  # as supporters' addresses are stored: IDNA, so look-alikes meet the same rule
+        domain = domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        pass
     if len(domain) > 253 or not _DOMAIN.match(domain):
         raise ServiceError(_("“%(text)s” is not an email domain like example.org.",
                              text=(text or "").strip()[:60]))
@@ -772,3 +777,53 @@ def _require_moderator(user_id: int) -> None:
     user = db.session.get(User, user_id)
     if user is None or not user.is_moderator:
         raise ServiceError(_("Only moderators can do this."))
+
+
+# ---------------------------------------------------------------------------- mail bombing
+
+
+def confirmation_email_allowed(send_key: str, mailbox: str, ip_address: str | None) -> bool:
+    """Record confirmation email ``send_key`` to ``mailbox`` (a canonical address) asked from
+    ``ip_address``; False if that is over the per-mailbox or per-IP cap, across campaigns.
+
+    Each cap is a sorted set of send keys in Redis: a job run twice records its email once.
+    A send over a cap is taken back out, so refused attempts do not lengthen the wait. When
+    Redis is unreachable the email goes (confirming a support must not depend on Redis).
+    """
+    if not current_app.config["RATELIMIT_ENABLED"]:
+        return True
+    from campaign.queue import redis_connection
+
+    caps = [(f"groundswell:confirmations:mailbox:{mailbox}",
+             parse_many(current_app.config["RATELIMIT_CONFIRMATION_MAILBOX"]))]
+    if ip_address:
+        caps.append((f"groundswell:confirmations:ip:{ip_address}",
+                     parse_many(current_app.config["RATELIMIT_CONFIRMATION_IP"])))
+    caps = [(key, limits) for key, limits in caps if limits]
+    now = utcnow().timestamp()
+    try:
+        redis = redis_connection()
+        pipe = redis.pipeline(transaction=True)
+        for key, limits in caps:
+            longest = max(limit.get_expiry() for limit in limits)
+            pipe.zadd(key, {send_key: now}, nx=True)
+            pipe.zremrangebyscore(key, "-inf", now - longest)
+            for limit in limits:
+                pipe.zcount(key, now - limit.get_expiry(), "+inf")
+            pipe.expire(key, longest)
+        results = iter(pipe.execute())
+        over = False
+        for _key, limits in caps:
+            next(results), next(results)
+            counts = [next(results) for _limit in limits]
+            next(results)
+            over = over or any(n > limit.amount for n, limit in zip(counts, limits, strict=True))
+        if over:
+            pipe = redis.pipeline(transaction=True)
+            for key, _limits in caps:
+                pipe.zrem(key, send_key)
+            pipe.execute()
+    except RedisError:
+        log.warning("confirmation email caps unchecked: Redis unavailable")
+        return True
+    return not over

@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 
 from campaign.extensions import db
-from campaign.models import Campaign, Delivery, Response, utcnow
+from campaign.models import PUBLIC_STATES, Campaign, Delivery, Response, utcnow
 
 
 @dataclass
@@ -65,9 +65,12 @@ def record_for(brand_id: int, now: datetime | None = None) -> Record:
     brand's first answer.
     """
     now = now or utcnow()
+    # A campaign a moderator hid (or withdrawn) is no longer shown, nor counted in figures.
     first_sent = dict(db.session.execute(
         select(Delivery.campaign_id, func.min(Delivery.sent_at))
-        .where(Delivery.brand_id == brand_id, Delivery.sent_at.is_not(None))
+        .join(Campaign, Campaign.id == Delivery.campaign_id)
+        .where(Delivery.brand_id == brand_id, Delivery.sent_at.is_not(None),
+               Campaign.state.in_(PUBLIC_STATES))
         .group_by(Delivery.campaign_id)).all())
     first_answer = dict(db.session.execute(
         select(Response.campaign_id, func.min(Response.created_at))

@@ -97,26 +97,34 @@ def request_verification(user_id: int) -> None:
 def user_for_verify_token(token: str) -> User:
     """The account a verification link is for, without changing anything.
 
-    Raises :class:`~campaign.tokens.TokenError` for an expired or forged token, and
-    :class:`ServiceError` when the account's address changed since the link was sent.
+    Raises :class:`~campaign.tokens.TokenError` for an expired or forged token, or one sent
+    before the password last changed, and :class:`ServiceError` when the account's address
+    changed since the link was sent.
     """
     payload = read_token("verify-email", token, current_app.config["EMAIL_TOKEN_MAX_AGE"])
     user = db.session.get(User, payload["u"])
     if user is None or user.email != payload["e"]:
         raise ServiceError(_("This link is for an address that is no longer on an account."))
+    if payload.get("p") != user.password_fingerprint:
+        raise TokenError(expired=False)
     return user
 
 
-def verify_email(token: str) -> User:
+def verify_email(token: str) -> tuple[User, bool]:
     """Mark the address in ``token`` verified. Idempotent: a second use is not an error.
 
-    Commits. Raises like :func:`user_for_verify_token`.
+    Returns the user and whether this use verified the address (only that use may log a
+    session in: a used link must not open the account again). Commits. Raises like
+    :func:`user_for_verify_token`.
     """
     user = user_for_verify_token(token)
-    if user.email_verified_at is None:
-        user.email_verified_at = utcnow()
-        db.session.commit()
-    return user
+    # One UPDATE decides which of two simultaneous uses verified the address.
+    verified = db.session.execute(
+        update(User).where(User.id == user.id, User.email_verified_at.is_(None))
+        .values(email_verified_at=utcnow())).rowcount == 1
+    db.session.commit()
+    db.session.refresh(user)
+    return user, verified
 
 
 def request_password_reset(email: str) -> None:
@@ -142,8 +150,8 @@ def user_for_reset_token(token: str) -> User:
     """The user a reset token is for; raises TokenError if stale, forged or already used."""
     payload = read_token("reset-password", token, current_app.config["RESET_TOKEN_MAX_AGE"])
     user = db.session.get(User, payload["u"])
-    # The token carries a piece of the old hash: once the password changes it is spent.
-    if user is None or user.password_hash[-16:] != payload["p"]:
+    # The token carries a keyed digest of the old hash: once the password changes it is spent.
+    if user is None or user.password_fingerprint != payload["p"]:
         raise TokenError(expired=False)
     return user
 

@@ -70,8 +70,9 @@ def create_campaign(model: type[Campaign], organiser_id: int, data: dict[str, An
                     **links: int) -> Campaign:
     """Save a new draft of kind ``model`` for ``organiser_id``. Commits.
 
-    The slug comes from the title; if another campaign has it, a short random suffix is
-    added (the unique constraint decides, not a prior lookup). ``links`` (escalated_from_id,
+    The slug is the title's with a short random suffix, always: a plain slug given only when
+    free would tell whoever typed a title that an unpublished campaign has it. (The unique
+    constraint decides, not a prior lookup; a collision draws another suffix.) ``links`` (escalated_from_id,
     thanks_for_id) are unique too: a second draft from the same campaign raises
     ServiceError, however close together the two requests come.
     """
@@ -79,9 +80,9 @@ def create_campaign(model: type[Campaign], organiser_id: int, data: dict[str, An
     if organiser is None or not organiser.is_verified:
         raise ServiceError(_("Confirm your email address before starting a campaign."))
     base = slugify(data["title"])
-    for attempt in range(5):
+    for _attempt in range(5):
         campaign = model(organiser_id=organiser_id, state=CampaignState.DRAFT,
-                         slug=base if attempt == 0 else f"{base}-{secrets.token_hex(3)}",
+                         slug=f"{base[:73].rstrip('-')}-{secrets.token_hex(3)}",
                          **links)
         _apply(campaign, data)
         db.session.add(campaign)

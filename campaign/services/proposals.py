@@ -6,7 +6,6 @@ import re
 
 from flask_babel import gettext as _
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.exc import IntegrityError
 
 from campaign.dbutil import insert_ignoring_conflicts
 from campaign.extensions import db
@@ -36,26 +35,36 @@ def _proposal(campaign_id: int) -> Proposal:
     return proposal
 
 
-def invite_coauthor(campaign_id: int, inviter_id: int, email: str) -> CoAuthor:
-    """The organiser invites a member (by their account email) to co-author. Commits."""
+def invite_coauthor(campaign_id: int, inviter_id: int, email: str) -> int | None:
+    """The organiser invites a member (by their account email) to co-author. Commits, then
+    enqueues an email telling the invitee.
+
+    Whether the address has an account, or was already invited, is not told to the
+    organiser (the caller answers the same either way): returns the new invitation's id, or
+    None when nothing was invited. Raises :class:`ServiceError` only for what the organiser
+    already knows (not the organiser; their own address).
+    """
     proposal = _proposal(campaign_id)
     if proposal.organiser_id != inviter_id:
         raise ServiceError(_("Only the organiser can invite co-authors."))
+    inviter = db.session.get(User, inviter_id)
+    if inviter.email == email.strip().lower():
+        raise ServiceError(_("You are already the author."))
     invitee = db.session.execute(
         select(User).filter_by(email=email.strip().lower())).scalar_one_or_none()
     if invitee is None:
-        raise ServiceError(_("Nobody has a Groundswell account with that address: co-authors must "
-                           "be members. Ask them to sign up first."))
-    if invitee.id == inviter_id:
-        raise ServiceError(_("You are already the author."))
-    invitation = CoAuthor(campaign_id=proposal.id, user_id=invitee.id, invited_by_id=inviter_id)
-    db.session.add(invitation)
-    try:
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        raise ServiceError(_("%(name)s is already invited.", name=invitee.name)) from None
-    return invitation
+        return None
+    invitation_id = insert_ignoring_conflicts(
+        CoAuthor, ["campaign_id", "user_id"], campaign_id=proposal.id, user_id=invitee.id,
+        invited_by_id=inviter_id, created_at=utcnow())
+    db.session.commit()
+    if invitation_id is not None:
+        from campaign.jobs.proposals import send_coauthor_invitation
+        from campaign.queue import enqueue
+
+        enqueue(send_coauthor_invitation, invitation_id, queue="high",
+                job_id=f"coauthor-invite-{invitation_id}")
+    return invitation_id
 
 
 def accept_coauthorship(invitation_id: int, user_id: int) -> CoAuthor:
@@ -103,8 +112,11 @@ def add_comment(campaign_id: int, user_id: int, body: str, parent_id: int | None
             raise ServiceError(_("That comment is no longer there to reply to."))
         if parent.parent_id is not None:
             raise ServiceError(_("Replies go one level deep: reply to the original comment."))
+    from campaign.markdown import render_markdown
+
+    # Rendered once here: a page with many long comments must not render Markdown per view.
     comment = Comment(campaign_id=proposal.id, user_id=user_id, body=body.strip(),
-                      parent_id=parent_id)
+                      body_html=str(render_markdown(body.strip())), parent_id=parent_id)
     db.session.add(comment)
     db.session.commit()
     return comment
@@ -190,9 +202,10 @@ def _move_endorsements(source: Proposal, target: Proposal) -> int:
 
     Each person ends with one row on ``target`` (the unique constraint on the canonical email
     decides): a counted endorsement lands as a counted row there — a new one, or the
-    person's pending or withdrawn row there made counted again. Pending source rows move as
-    pending. Source rows are marked withdrawn and moved. Returns how many people ``target``
-    gained.
+    person's pending row there confirmed. A row on ``target`` the person withdrew stays
+    withdrawn (their choice there stands), and one held as suspect stays held (it never
+    counts). Pending source rows move as pending. Source rows are marked withdrawn and
+    moved. Returns how many people ``target`` gained.
     """
     rows = db.session.execute(
         select(Support).where(Support.campaign_id == source.id, Support.withdrawn_at.is_(None))
@@ -217,9 +230,9 @@ def _move_endorsements(source: Proposal, target: Proposal) -> int:
                 update(Support)
                 .where(Support.campaign_id == target.id,
                        Support.email_canonical == s.email_canonical,
-                       (Support.confirmed_at.is_(None)) | (Support.withdrawn_at.is_not(None)))
-                .values(confirmed_at=func.coalesce(Support.confirmed_at, s.confirmed_at),
-                        withdrawn_at=None)
+                       Support.confirmed_at.is_(None), Support.withdrawn_at.is_(None),
+                       Support.suspect.is_(None))
+                .values(confirmed_at=s.confirmed_at)
                 .returning(Support.id)).first()
             became_counted = revived is not None
         if became_counted:

@@ -22,6 +22,7 @@ from campaign.models import (
     canonical_email,
     utcnow,
 )
+from campaign.names import name_problem
 from campaign.services import ServiceError
 from campaign.services.privacy import consent_text
 from campaign.tokens import TokenError, read_token
@@ -88,6 +89,9 @@ def add_support(campaign_id: int, *, name: str, email: str, country: str,
     """
     campaign = _open_campaign(campaign_id)
     _check_kind_fields(campaign, condition_threshold, pledged_brand_ids)
+    problem = name_problem(name)
+    if problem:
+        raise ServiceError(problem)
     canonical = canonical_email(email)
     user = db.session.get(User, user_id) if user_id else None
     owns_address = user is not None and canonical_email(user.email) == canonical

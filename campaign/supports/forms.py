@@ -33,6 +33,7 @@ from wtforms.validators import (
 from wtforms.widgets import CheckboxInput, ListWidget, Select, html_params
 
 from campaign.auth.forms import single_line, strip
+from campaign.names import name_problem
 
 COUNTRY_NAMES = {c.alpha_2: getattr(c, "common_name", c.name) for c in pycountry.countries}
 COUNTRY_CHOICES = [SelectChoice("", _l("Choose your country…"))] + [
@@ -109,6 +110,12 @@ class SupportForm(FlaskForm):
         Email(message=_l("Enter an email address like name@example.org.")),
         Length(max=254, message=_l("That email address is too long."))],
         description=_l("We send a link to confirm; it is never shown to anyone."))
+
+    def validate_name(self, field):
+        problem = name_problem(field.data or "")
+        if problem:
+            raise ValidationError(problem)
+
     country = CountryField(_l("Country"), choices=COUNTRY_CHOICES,
                            validators=[DataRequired(message=_l("Choose your country from the list."))])
     postcode = StringField(_l("Postcode (optional)"), filters=[strip], validators=[

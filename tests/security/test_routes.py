@@ -123,7 +123,7 @@ def url_for_rule(rule, world) -> str:
               "token": "forged-token", "campaign_id": campaign.id, "brand_id": world["brand"].id,
               "member_id": 1, "comment_id": world["comment"].id, "support_id": world["support"].id,
               "delivery_id": world["delivery"].id, "invitation_id": 1, "response_id": 1,
-              "endorsement_id": 1, "rule_id": 1, "stall_id": 1, "size": 1,
+              "endorsement_id": 1, "rule_id": 1, "stall_id": 1, "size": 1, "code": "en",
               "name": "signatures.csv" if "download" in rule.endpoint else "x.eml"}
     url = rule.rule
     for name in re.findall(r"<(?:[^:<>]+:)?(\w+)>", url):

@@ -1,0 +1,115 @@
+"""Walk every route in ``app.url_map`` with boundary inputs: never a 500.
+
+Every integer in a path (each ``<int:…>`` converter) and every integer query or form
+parameter the code reads gets 0, -1, 2^31, 2^63 and 2^64; every route gets CR/LF in its
+redirect target (``next``). A new route or parameter is covered without a new test.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from werkzeug.routing import IntegerConverter
+
+import campaign
+from campaign.extensions import db
+from campaign.models import BrandMember, Role, User, utcnow
+from tests.helpers import csrf_token, login
+from tests.security.test_routes import url_for_rule, world  # noqa: F401 (a fixture)
+
+BOUNDARIES = (0, -1, 2**31, 2**63, 2**64)
+# CR and LF both: a fix that drops one of them still fails the Location check below.
+REDIRECT_TARGET = "/a\r\nLocation: https://evil.example"
+
+_SOURCE = Path(campaign.__file__).parent
+_READS = (
+    re.compile(r'args\.get\(\s*"(\w+)"[^)\n]*type='),  # request.args.get("brand", type=…)
+    re.compile(r'_int_arg\(\s*"(\w+)"'),                # the API's bounded integers
+    re.compile(r'^\s*(\w+)\s*=\s*IntegerField\(', re.M),  # integer form fields
+    re.compile(r'^\s*(\w+_id)\s*=\s*(?:HiddenField|SelectField|IntegerField)\(', re.M),
+)
+
+
+def integer_parameters() -> set[str]:
+    """Every integer query or form parameter the application reads, found in its source."""
+    names: set[str] = set()
+    for path in _SOURCE.rglob("*.py"):
+        text = path.read_text()
+        for pattern in _READS:
+            names.update(pattern.findall(text))
+    return names
+
+
+def test_the_walk_finds_the_integer_parameters():
+    # If the source's shapes change, the walk must not quietly try nothing.
+    assert {"brand", "exclude", "page", "per_page", "parent_id", "goal"} <= integer_parameters()
+
+
+def _integer_arguments(rule) -> list[str]:
+    return [name for name, conv in rule._converters.items()
+            if isinstance(conv, IntegerConverter)]
+
+
+def _merge(template: str, url: str, name: str, value) -> str:
+    """``url`` (``template`` filled) with the segment holding ``name`` replaced by ``value``."""
+    template_parts, url_parts = template.split("/"), url.split("/")
+    return "/".join(str(value) if re.fullmatch(r"<(?:[^:<>]+:)?" + name + ">", t) else u
+                    for t, u in zip(template_parts, url_parts, strict=True))
+
+
+@pytest.fixture
+def insider(app, client, world):  # noqa: F811
+    """The world's owner, made a moderator and a verified member of its brand, logged in: the
+    walk reaches the code behind every access check."""
+    owner = db.session.execute(db.select(User).filter_by(email="owner@example.org")).scalar_one()
+    owner.role = Role.MODERATOR
+    db.session.add(BrandMember(brand_id=world["brand"].id, user_id=owner.id,
+                               verified_at=utcnow()))
+    db.session.commit()
+    login(client, owner.email)
+    return client
+
+
+def _rules(app):
+    # Logging out would end the walk's session half-way; it takes no integer and no target.
+    return [r for r in app.url_map.iter_rules()
+            if r.endpoint not in ("static", "auth.logout")]
+
+
+def test_boundary_integers_never_fail(app, insider, world):  # noqa: F811
+    token = csrf_token(insider, "/account/")
+    params = integer_parameters()
+    tried = 0
+    for rule in _rules(app):
+        arguments = _integer_arguments(rule)
+        for value in BOUNDARIES:
+            ints = {name: str(value) for name in params}
+            urls = [_merge(rule.rule, url_for_rule(rule, world), name, value)
+                    for name in arguments] or [url_for_rule(rule, world)]
+            for url in urls:
+                for method in sorted(rule.methods & {"GET", "POST"}):
+                    data = {"csrf_token": token, **ints} if method == "POST" else None
+                    response = insider.open(url, method=method, query_string=ints, data=data)
+                    assert response.status_code < 500, (rule.endpoint, method, url, value)
+                    tried += 1
+    assert tried > 5 * len(_rules(app))
+
+
+def test_line_breaks_in_redirect_targets_never_fail(app, insider, world):  # noqa: F811
+    token = csrf_token(insider, "/account/")
+    for rule in _rules(app):
+        url = url_for_rule(rule, world)
+        for method in sorted(rule.methods & {"GET", "POST"}):
+            data = {"csrf_token": token, "next": REDIRECT_TARGET} if method == "POST" else None
+            response = insider.open(url, method=method, query_string={"next": REDIRECT_TARGET},
+                                    data=data)
+            assert response.status_code < 500, (rule.endpoint, method)
+            location = response.headers.get("Location", "")
+            assert "\n" not in location and "\r" not in location, rule.endpoint
+
+
+def test_the_language_switch_refuses_a_target_with_a_line_break(client):
+    response = client.get("/language/en?next=/a%0Ab")
+    assert response.status_code == 302 and response.headers["Location"] == "/"

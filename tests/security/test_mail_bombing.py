@@ -1,0 +1,51 @@
+"""The support form cannot be used to flood a mailbox: confirmation emails are capped per
+recipient mailbox across all campaigns and per IP, and the name typed never opens the
+email."""
+
+from __future__ import annotations
+
+import pytest
+
+from campaign.services import supports as support_service
+from tests.factories import make_campaign
+from tests.helpers import body_text
+
+pytestmark = pytest.mark.app_config(RATELIMIT_ENABLED=True,
+                                    RATELIMIT_CONFIRMATION_MAILBOX="3 per hour;4 per day",
+                                    RATELIMIT_CONFIRMATION_IP="5 per hour;6 per day")
+
+
+def test_a_mailbox_gets_few_confirmations_across_campaigns(app, run_jobs, outbox):
+    campaigns = [make_campaign() for _ in range(6)]
+    for n, campaign in enumerate(campaigns):
+        for address in ("victim@gmail.com", "v.i.c.t.i.m+x@ｇｍａｉｌ.com"):
+            support_service.add_support(campaign.id, name="V", email=address, country="GB",
+                                        ip_address=f"192.0.2.{n}")
+    support_service.add_support(campaigns[0].id, name="V", email="other@example.org",
+                                country="GB", ip_address="192.0.2.100")
+    run_jobs()
+    to = [m["To"] for m in outbox()]
+    assert len([t for t in to if "victim" in t]) == 3  # per hour, all campaigns together
+    assert "other@example.org" in to  # other mailboxes are not held up
+    run_jobs()  # a job run again sends nothing more, and takes no share of the cap
+    assert len(outbox()) == 4
+
+
+def test_one_ip_gets_few_confirmations_sent(app, run_jobs, outbox):
+    campaigns = [make_campaign() for _ in range(8)]
+    for n, campaign in enumerate(campaigns):
+        support_service.add_support(campaign.id, name="V", email=f"person{n}@example.org",
+                                    country="GB", ip_address="198.51.100.7")
+    run_jobs()
+    assert len(outbox()) == 5
+
+
+def test_the_name_typed_does_not_open_the_email(app, run_jobs, outbox):
+    campaign = make_campaign()
+    support_service.add_support(campaign.id, name="URGENT your account is locked, reply now",
+                                email="someone@example.org", country="GB")
+    run_jobs()
+    [message] = outbox()
+    text = body_text(message)
+    assert text.startswith("Hello,")
+    assert "URGENT" not in text and "URGENT" not in message.get_body(("html",)).get_content()
