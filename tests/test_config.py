@@ -18,6 +18,8 @@ def test_production_refuses_to_start_without_a_signing_key(monkeypatch, tmp_path
     monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
     monkeypatch.setenv("MAIL_URL", "smtp://127.0.0.1:1")
     monkeypatch.setenv("DELIVERY_STORAGE", str(tmp_path / "deliveries"))
+    monkeypatch.setenv("MEDIA_STORAGE", str(tmp_path / "media"))
+    monkeypatch.setenv("TRUSTED_HOSTS", "groundswell.example")
     monkeypatch.delenv("SIGNING_KEY", raising=False)
     with pytest.raises(RuntimeError, match="SIGNING_KEY"):
         create_app({"ENV_NAME": "production", "INSTANCE_PATH": str(tmp_path)})

@@ -57,7 +57,7 @@ def test_login_attempts_are_limited_per_account_across_addresses(client, app, ru
     for n in range(3):
         response = post_form(client, "/login", {"email": user.email, "password": "wrong guess"},
                              environ_base={"REMOTE_ADDR": f"192.0.2.{n}"})
-        assert response.status_code == 200
+        assert response.status_code == 400  # sent back: wrong password
     blocked = post_form(client, "/login", {"email": user.email, "password": "wrong guess"},
                         environ_base={"REMOTE_ADDR": "192.0.2.77"})
     assert blocked.status_code == 429
@@ -78,7 +78,7 @@ def test_wrong_passwords_from_one_place_do_not_lock_the_owner_out(client, app):
     attacker = {"REMOTE_ADDR": "203.0.113.9"}
     answers = [post_form(client, "/login", {"email": moderator.email, "password": "guess"},
                          environ_base=attacker).status_code for _ in range(4)]
-    assert answers == [200, 200, 200, 429]
+    assert answers == [400, 400, 400, 429]  # sent back three times, then limited
     owner = app.test_client()
     response = post_form(owner, "/login", {"email": moderator.email, "password": PASSWORD},
                          environ_base={"REMOTE_ADDR": "198.51.100.2"})
@@ -90,7 +90,7 @@ def test_sign_up_is_limited_per_address_across_ips(client, app):
     form = {"name": "x", "email": "ada@example.org", "password": "long enough pw",
             "confirm": "long enough pw"}
     mistake = post_form(client, "/signup", {**form, "confirm": "something else"})
-    assert mistake.status_code == 200  # sent back to fix: uses none of the allowance
+    assert mistake.status_code == 400  # sent back to fix: uses none of the allowance
     for n in range(2):
         response = post_form(client, "/signup", form, environ_base={"REMOTE_ADDR": f"192.0.2.{n}"})
         assert response.status_code == 302
@@ -153,6 +153,6 @@ def test_the_campaign_creation_limit_counts_accepted_forms_only(client, app):
             "body": "The story.", "goal": "100", "target_brand_id": str(brand.id),
             "demand": "Pay a living income"}
     for _ in range(3):  # mistakes sent back to fix
-        assert post_form(client, "/petitions/new", {**form, "title": ""}).status_code == 200
+        assert post_form(client, "/petitions/new", {**form, "title": ""}).status_code == 400
     answers = [post_form(client, "/petitions/new", form).status_code for _ in range(3)]
     assert answers == [302, 302, 429]

@@ -94,7 +94,7 @@ def test_highlight_escapes_and_marks_every_form():
 
 def test_parse_query_reads_like_websearch():
     parsed = parse_query('coffee "living income" -nestle or tea -"big brand"')
-    assert parsed.groups == [[("coffee",)], [("living", "income")]]
+    assert parsed.groups == [[("coffee",)], [("living", "income"), ("tea",)]]
     assert parsed.excluded == [("nestle",), ("big", "brand")]
     assert parse_query("a or b c").groups == [[("a",), ("b",)], [("c",)]]
     assert parse_query('"unclosed phrase').groups == [[("unclosed", "phrase")]]

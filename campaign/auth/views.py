@@ -94,7 +94,7 @@ _login_failures_anywhere = _per_account("login-anywhere")
 
 
 def _failed(response) -> bool:
-    return response.status_code == 200  # the form again: the password did not match
+    return response.status_code in (200, 400)  # the form again: the password did not match
 
 
 @bp.route("/login", methods=["GET", "POST"])

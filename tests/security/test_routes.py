@@ -40,7 +40,9 @@ ACCESS = {
                "i18n.set_language", "deliveries.keys", "deliveries.log_json",
                "deliveries.log_head", "deliveries.log_consistency", "deliveries.log_atom",
                "deliveries.verifier_script", "main.health",
-               "media.file", "{kind}.reasons", "{kind}.report_reason", "dev.message_html"],
+               "media.file", "{kind}.reasons", "{kind}.report_reason", "dev.message_html",
+               "campaigns.similar", "campaigns.brands", "topics.index", "topics.show",
+               "topics.feed"],
     "member": ["accounts.profile", "accounts.pledges", "accounts.settings", "{kind}.new",
                "brands.suggest",
                "brands.claim", "auth.resend_mine", "community.report_comment",
@@ -61,7 +63,8 @@ ACCESS = {
                   "moderation.rules", "moderation.delete_rule", "moderation.invalidate",
                   "moderation.release", "moderation.held", "moderation.decisions",
                   "moderation.remove_picture",
-                  "moderation.hide_reason", "brands.new", "brands.edit",
+                  "moderation.hide_reason", "moderation.topics", "moderation.remove_topic",
+                  "brands.new", "brands.edit",
                   "brands.add_certification"],
     "brand_member": ["brands.inbox", "proposals.set_status", "brands.logo", "brands.remove_logo"],
     "token": ["privacy.show", "privacy.download", "privacy.erase",
@@ -123,7 +126,7 @@ def url_for_rule(rule, world) -> str:
               "token": "forged-token", "campaign_id": campaign.id, "brand_id": world["brand"].id,
               "member_id": 1, "comment_id": world["comment"].id, "support_id": world["support"].id,
               "delivery_id": world["delivery"].id, "invitation_id": 1, "response_id": 1,
-              "endorsement_id": 1, "rule_id": 1, "stall_id": 1, "size": 1, "code": "en",
+              "endorsement_id": 1, "rule_id": 1, "stall_id": 1, "size": 1, "code": "en", "topic_id": 1,
               "name": "signatures.csv" if "download" in rule.endpoint else "x.eml"}
     url = rule.rule
     for name in re.findall(r"<(?:[^:<>]+:)?(\w+)>", url):
