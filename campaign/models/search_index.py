@@ -210,7 +210,7 @@ def drop_search_index(connection) -> None:
 
 
 @event.listens_for(Base.metadata, "after_create")
-def _after_create_all(_metadata, connection, **_kw) -> None:
+def _after_tables_made(_metadata, connection, **_kw) -> None:
     # The tests build their schema with create_all, not the migrations: same index.
     if connection.dialect.name == "postgresql":
         exists = connection.execute(text(
