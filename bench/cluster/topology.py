@@ -237,6 +237,7 @@ class Cluster:
     def configure(self) -> None:
         storage = self.dir / "deliveries"
         storage.mkdir(exist_ok=True)
+        from campaign.signing import new_private_key_pem
         keep = {k: v for k, v in os.environ.items()
                 if k in ("PATH", "LANG", "LC_ALL", "HOME", "VIRTUAL_ENV", "PYTHONPATH")}
         # tcp_user_timeout: a connection whose packets go unanswered (a host cut off) fails in
@@ -254,7 +255,9 @@ class Cluster:
             "REDIS_SENTINELS": ",".join(f"{n.host}:{n.port}" for n in self.sentinels),
             "REDIS_SERVICE": SERVICE,
             "MAIL_URL": f"smtp://{address('mail')}:2525",
-            "DELIVERY_STORAGE": str(storage),
+            "DELIVERY_STORAGE": str(storage),  # one folder: the hosts share this disk
+            "MEDIA_STORAGE": str(self.dir / "media"),
+            "SIGNING_KEY": new_private_key_pem(),
             "PUBLIC_URL": f"http://{address('lb')}",
             "TRUSTED_HOSTS": address("lb"),  # health checks name it too
             "PROXY_FIX": "1",
