@@ -6,7 +6,7 @@ stays, the others are withdrawn with a reason, and the affected campaigns are re
 Comments get the HTML of their Markdown, rendered once here and then when written.
 
 Revision ID: 0014
-Revises: 0018
+Revises: 0013
 Create Date: 2026-12-02 03:45:00.000000
 
 """
@@ -18,7 +18,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0014'
-down_revision = '0018'
+down_revision = '0013'
 branch_labels = None
 depends_on = None
 

@@ -2,7 +2,7 @@
 share brought a support, and supporters' reasons liked, reported, hidden and featured
 
 Revision ID: 0016
-Revises: 0013
+Revises: 0014
 Create Date: 2026-12-02 03:30:00.000000
 
 """
@@ -14,7 +14,7 @@ from campaign.models.base import UTCDateTime
 
 # revision identifiers, used by Alembic.
 revision = '0016'
-down_revision = '0013'
+down_revision = '0014'
 branch_labels = None
 depends_on = None
 
@@ -89,4 +89,5 @@ def downgrade():
         batch_op.drop_column('logo')
     with op.batch_alter_table('campaigns', schema=None) as batch_op:
         batch_op.drop_column('picture_removed_reason')
+        batch_op.drop_column('picture_alt')
         batch_op.drop_column('picture')
