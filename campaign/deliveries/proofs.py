@@ -13,6 +13,7 @@ from flask import Response, abort, current_app, render_template, request, send_f
 from flask_login import current_user, login_required
 
 from campaign import packages, signing
+from campaign.converters import ID_MAX
 from campaign.deliveries.views import bp
 from campaign.extensions import db
 from campaign.models import Support, utcnow
@@ -55,11 +56,19 @@ def log_head(size: int):
     return _json(transparency.document_of(head), max_age=86400)
 
 
+def log_size(raw: str) -> int:
+    """A size of the log from a query string: 0..ID_MAX (ValueError outside: not given)."""
+    value = int(raw)
+    if not 0 <= value <= ID_MAX:
+        raise ValueError(f"{value} is not a size of the log")
+    return value
+
+
 @bp.route("/log/consistency.json")
 def log_consistency():
     """The proof that the log at ``second`` entries extends the log at ``first``."""
-    first = request.args.get("first", type=int)
-    second = request.args.get("second", type=int)
+    first = request.args.get("first", type=log_size)
+    second = request.args.get("second", type=log_size)
     if first is None or second is None:
         return _json({"error": "give first and second, two sizes of the log"}), 400
     try:
