@@ -149,6 +149,9 @@ def seed() -> bool:
     except IntegrityError:  # another process seeded at the same moment
         db.session.rollback()
         return False
+    from campaign.services.counting import refresh_momentum
+
+    refresh_momentum()  # trending reads it: the last week's supports, as the clock keeps it
     return True
 
 

@@ -348,7 +348,8 @@ def test_on_a_phone_the_call_to_action_is_above_the_fold_and_leads_to_the_form(b
     """At 390x844 each kind's page shows title, count and goal, and its "Sign"/"Pledge"/
     "Endorse" button without scrolling; the button takes the visitor to the form."""
     _, base, world = site
-    context = browser.new_context(viewport=WIDTHS["phone"])
+    # Without smooth scrolling, so that "scrolled to the form" is measured when it is done.
+    context = browser.new_context(viewport=WIDTHS["phone"], reduced_motion="reduce")
     page = context.new_page()
     for kind, (bp, slug) in world["campaigns"].items():
         page.goto(f"{base}/{bp}/{slug}")
@@ -493,8 +494,9 @@ def test_an_organiser_starts_and_submits_a_petition_with_the_keyboard_alone(brow
     tab_to(page, "goal")
     assert focused(page, FOCUSED_VALUE) == "1000"
     page.keyboard.press("Shift+Tab")  # and back again, to check the order runs both ways
-    assert focused(page) == "topics-0"
-    page.keyboard.press("Shift+Tab")
+    if page.locator("#topics-0").count():  # topics are offered once moderators keep some
+        assert focused(page) == "topics-0"
+        page.keyboard.press("Shift+Tab")
     assert focused(page) == "language"
     page.keyboard.press("Shift+Tab")
     assert focused(page) == "body"
