@@ -21,6 +21,9 @@ WIDTHS = {"390": {"width": 390, "height": 844}, "1280": {"width": 1280, "height"
 
 
 def loaded(image) -> bool:
+    """The picture was fetched and decoded (a lazy one once it is scrolled into view)."""
+    image.scroll_into_view_if_needed()
+    image.page.wait_for_function("img => img.complete", arg=image.element_handle())
     return image.evaluate("img => img.complete && img.naturalWidth > 0")
 
 

@@ -24,6 +24,10 @@ from tests.conftest import IsolatedClient, make_test_app
 from tests.factories import make_campaign, make_user
 from tests.helpers import login
 
+#: Its own servers, and an app whose rate limits live in Sentinel's Redis (Flask-Limiter's
+#: storage is shared by every app of the process): with the other system tests, alone.
+pytestmark = pytest.mark.system
+
 DB = "groundswell_replicas"
 
 
