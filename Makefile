@@ -25,7 +25,7 @@ PYTEST_WORKERS ?= 2
 PYTEST_PARALLEL := $(if $(filter-out 0 1,$(PYTEST_WORKERS)),-n $(PYTEST_WORKERS) --dist loadfile)
 PYTEST_LANE = $(PY) -m pytest $(1) $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
-test: install browser loadgen cluster-deps node_modules/axe-core/axe.min.js
+test: install lint browser loadgen cluster-deps node_modules/axe-core/axe.min.js
 	$(call PYTEST_LANE,-m "not system" $(PYTEST_PARALLEL))
 	$(call PYTEST_LANE,-m system)
 
@@ -121,9 +121,11 @@ loadgen:
 			exit 1; \
 		fi; }
 
+# Style is checked, not discussed: ruff's lint rules and its formatter (part of `make test`).
+LINTED := campaign tests bench migrations wsgi.py
 lint: install
-	$(VENV)/bin/ruff check campaign tests
-	$(VENV)/bin/ruff format --check campaign tests
+	$(VENV)/bin/ruff check $(LINTED)
+	$(VENV)/bin/ruff format --check $(LINTED)
 
 # Re-resolve the locked versions from pyproject.toml's ranges (run by a developer, not CI).
 lock:

@@ -23,30 +23,43 @@ from bench.stack import Stack
 
 #: Kept in step with bench.scenarios.SCENARIOS, which this module imports only once the run's
 #: copy of the code exists (see main()).
-SCENARIOS = ("surge", "confirmation", "watching", "size", "search", "delivery", "fanout",
-             "exactness")
+SCENARIOS = ("surge", "confirmation", "watching", "size", "search", "delivery", "fanout", "exactness")
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--smoke", action="store_true",
-                        help="tiny sizes, a few seconds per scenario (checks the harness works)")
-    parser.add_argument("--out", type=Path, default=RESULTS / "latest.json",
-                        help="where to write the JSON results (default: bench/results/latest.json)")
-    parser.add_argument("--only", default="",
-                        help=f"comma-separated scenarios to run, of: {', '.join(SCENARIOS)}")
+    parser = argparse.ArgumentParser(
+        prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="tiny sizes, a few seconds per scenario (checks the harness works)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=RESULTS / "latest.json",
+        help="where to write the JSON results (default: bench/results/latest.json)",
+    )
+    parser.add_argument(
+        "--only", default="", help=f"comma-separated scenarios to run, of: {', '.join(SCENARIOS)}"
+    )
     parser.add_argument("--workers", type=int, help="gunicorn workers (skips the calibration)")
     parser.add_argument("--threads", type=int, help="gunicorn threads per worker")
     parser.add_argument("--fanout-workers", type=int, help="RQ worker processes for the fan-out")
     parser.add_argument("--supports", type=int, help="supports of the big petition (default 1,000,000)")
-    parser.add_argument("--profile", choices=("auto", "off", "all"), default=None,
-                        help="profile with py-spy: scenarios that miss a target (auto, the full "
-                             "run's default), none (off, the smoke run's default) or all")
-    parser.add_argument("--keep", action="store_true",
-                        help="keep the temporary folder (logs, database) after the run")
+    parser.add_argument(
+        "--profile",
+        choices=("auto", "off", "all"),
+        default=None,
+        help="profile with py-spy: scenarios that miss a target (auto, the full "
+        "run's default), none (off, the smoke run's default) or all",
+    )
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the temporary folder (logs, database) after the run"
+    )
     return parser.parse_args(argv)
 
 
@@ -105,8 +118,11 @@ def run(args: argparse.Namespace, stack: Stack, only: list[str]) -> int:
             except Exception as exc:  # noqa: BLE001 - report it, run the others
                 bench.db.session.rollback()
                 failed.append(name)
-                results["scenarios"][name] = {"title": name, "error": repr(exc),
-                                              "traceback": traceback.format_exc()[-4000:]}
+                results["scenarios"][name] = {
+                    "title": name,
+                    "error": repr(exc),
+                    "traceback": traceback.format_exc()[-4000:],
+                }
                 log(f"  {name} failed: {exc!r}")
             report.write(results, args.out)
     except Exception:
@@ -122,14 +138,17 @@ def run(args: argparse.Namespace, stack: Stack, only: list[str]) -> int:
     print("\n" + report.table(results) + "\n", flush=True)
     seeding = results.get("seeding")
     if seeding:
-        print(f"Seeding: {seeding['supports']:,} supports in {seeding['seconds']} s "
-              f"({seeding['rows_per_s']:,} rows/s, {seeding['method']}).")
+        print(
+            f"Seeding: {seeding['supports']:,} supports in {seeding['seconds']} s "
+            f"({seeding['rows_per_s']:,} rows/s, {seeding['method']})."
+        )
     gun = results.get("gunicorn", {})
-    print(f"gunicorn: {gun.get('workers')} workers × {gun.get('threads')} threads "
-          f"({gun.get('chosen_by')}).")
+    print(f"gunicorn: {gun.get('workers')} workers × {gun.get('threads')} threads ({gun.get('chosen_by')}).")
     summary = results["summary"]
-    print(f"Targets met: {summary['met']} of {summary['targets']}."
-          + (f" Missed: {'; '.join(summary['missed'])}." if summary["missed"] else ""))
+    print(
+        f"Targets met: {summary['met']} of {summary['targets']}."
+        + (f" Missed: {'; '.join(summary['missed'])}." if summary["missed"] else "")
+    )
     print(f"Results: {args.out} ({results['seconds']:.0f} s in all)", flush=True)
     return 1 if failed else 0
 

@@ -35,8 +35,9 @@ _REDIS_URL = os.environ.get("REDIS_URL", "")
 _local = threading.local()
 _redis = Redis.from_url(_REDIS_URL) if _REDIS_URL else None
 _queue = Queue("bench-bare", connection=_redis, serializer=JSONSerializer) if _redis else None
-COUNTRIES = sorted(((c.alpha_2, getattr(c, "common_name", c.name)) for c in pycountry.countries),
-                   key=lambda item: item[1])
+COUNTRIES = sorted(
+    ((c.alpha_2, getattr(c, "common_name", c.name)) for c in pycountry.countries), key=lambda item: item[1]
+)
 
 
 def noop(support_id: int) -> None:
@@ -66,8 +67,16 @@ def support(slug: str):
             " consents_to_updates, confirmation_sends, ip_address, created_at)"
             " SELECT id, %s, %s, %s, %s, %s, %s, 1, %s, now() FROM campaigns WHERE slug = %s"
             " ON CONFLICT (campaign_id, email_canonical) DO NOTHING RETURNING id",
-            [email, email.lower(), form["name"].strip(), "is_public" in form, form["country"],
-             "consents_to_updates" in form, request.headers.get("X-Forwarded-For"), slug],
+            [
+                email,
+                email.lower(),
+                form["name"].strip(),
+                "is_public" in form,
+                form["country"],
+                "consents_to_updates" in form,
+                request.headers.get("X-Forwarded-For"),
+                slug,
+            ],
         ).fetchone()
     if row is not None:
         _queue.enqueue(noop, row[0], job_id=f"bare-confirm-{row[0]}", result_ttl=60)
@@ -81,24 +90,32 @@ def confirm(support_id: int):
         row = conn.execute(
             "UPDATE supports SET confirmed_at = now() WHERE id = %s AND confirmed_at IS NULL"
             " AND withdrawn_at IS NULL RETURNING campaign_id, country, coalesce(monthly_spend, 0)",
-            [support_id]).fetchone()
+            [support_id],
+        ).fetchone()
         if row is not None:
-            conn.execute("INSERT INTO count_deltas (campaign_id, country, delta, spend)"
-                         " VALUES (%s, %s, 1, %s)", row)
+            conn.execute(
+                "INSERT INTO count_deltas (campaign_id, country, delta, spend) VALUES (%s, %s, 1, %s)", row
+            )
     if row is not None:
         _redis.set("bench:bare:fold-requested", 1, nx=True, ex=10)
     return render_template("bare_confirmed.html", confirmed_now=row is not None, slug="bench-bare")
 
 
 def _campaign(slug: str):
-    row = _conn().execute(
-        "SELECT slug, title, summary, body, demand, confirmed_count, goal FROM campaigns"
-        " WHERE slug = %s", [slug]).fetchone()
+    row = (
+        _conn()
+        .execute(
+            "SELECT slug, title, summary, body, demand, confirmed_count, goal FROM campaigns WHERE slug = %s",
+            [slug],
+        )
+        .fetchone()
+    )
     _conn().rollback()  # end the read's transaction: no idle-in-transaction connections
     if row is None:
         abort(404)
-    return dict(zip(("slug", "title", "summary", "body", "demand", "confirmed_count", "goal"), row,
-                    strict=True))
+    return dict(
+        zip(("slug", "title", "summary", "body", "demand", "confirmed_count", "goal"), row, strict=True)
+    )
 
 
 @app.get("/bare/<slug>")
@@ -109,8 +126,7 @@ def page(slug: str):
 @app.get("/bare/<slug>/count.json")
 def count(slug: str):
     conn = _conn()
-    row = conn.execute("SELECT confirmed_count, goal FROM campaigns WHERE slug = %s",
-                       [slug]).fetchone()
+    row = conn.execute("SELECT confirmed_count, goal FROM campaigns WHERE slug = %s", [slug]).fetchone()
     conn.rollback()
     if row is None:
         abort(404)

@@ -41,19 +41,21 @@ def delivery(campaign_id: int, out_dir: Path) -> dict:
             cur.execute(
                 "SELECT name, is_public, country, confirmed_at FROM supports"
                 " WHERE campaign_id = %s AND confirmed_at IS NOT NULL AND withdrawn_at IS NULL"
-                " ORDER BY id", [campaign_id])
+                " ORDER BY id",
+                [campaign_id],
+            )
             writer = csv.writer(fh)
             writer.writerow(["name", "country", "date"])
             for name, is_public, country, confirmed_at in cur:
-                writer.writerow([name if is_public else "Name withheld", country,
-                                 confirmed_at.date().isoformat()])
+                writer.writerow(
+                    [name if is_public else "Name withheld", country, confirmed_at.date().isoformat()]
+                )
                 rows += 1
     digest = hashlib.sha256()
     with path.open("rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             digest.update(chunk)
-    return {"rows": rows, "seconds": round(time.perf_counter() - started, 3),
-            "sha256": digest.hexdigest()}
+    return {"rows": rows, "seconds": round(time.perf_counter() - started, 3), "sha256": digest.hexdigest()}
 
 
 def _message(support_id: int, name: str, email: str) -> EmailMessage:
@@ -64,13 +66,22 @@ def _message(support_id: int, name: str, email: str) -> EmailMessage:
     message["Subject"] = "We reached the goal: Northwind Coffee: pay farmers a living income"
     message["List-Unsubscribe"] = f"<{link}>"
     message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    text = (f"Hello {name},\n\n\"Northwind Coffee: pay farmers a living income\" has reached its "
-            "goal of 1,000,000 signatures, and yours is one of them. Thank you.\n\n"
-            f"See what happens next: http://127.0.0.1/petitions/bench-big\n\nStop these emails: {link}\n")
+    text = (
+        f'Hello {name},\n\n"Northwind Coffee: pay farmers a living income" has reached its '
+        "goal of 1,000,000 signatures, and yours is one of them. Thank you.\n\n"
+        f"See what happens next: http://127.0.0.1/petitions/bench-big\n\nStop these emails: {link}\n"
+    )
     message.set_content(text)
-    message.add_alternative("<html><body>" + "<p>" + text.replace("\n\n", "</p><p>") + "</p>"
-                            + "<div style=\"font-family:sans-serif;color:#333\">" + "&nbsp;" * 200
-                            + "</div></body></html>", subtype="html")
+    message.add_alternative(
+        "<html><body>"
+        + "<p>"
+        + text.replace("\n\n", "</p><p>")
+        + "</p>"
+        + '<div style="font-family:sans-serif;color:#333">'
+        + "&nbsp;" * 200
+        + "</div></body></html>",
+        subtype="html",
+    )
     return message
 
 
@@ -80,12 +91,15 @@ def fanout(ids_file: Path, port: int, part: int, parts: int, reuse: bool = False
     ids = [int(line) for line in ids_file.read_text().split()][part::parts]
     with psycopg.connect(os.environ["DATABASE_URL"]) as conn:
         recipients = conn.execute(
-            "SELECT id, name, email FROM supports WHERE id = ANY(%s) ORDER BY id", [ids]).fetchall()
+            "SELECT id, name, email FROM supports WHERE id = ANY(%s) ORDER BY id", [ids]
+        ).fetchall()
         conn.commit()
         shared = smtplib.SMTP("127.0.0.1", port, timeout=30) if reuse else None
         for support_id, name, email in recipients:
-            conn.execute("INSERT INTO mail_receipts (key, recipient, sent_at) VALUES (%s, %s, now())",
-                         [f"bare-{'reuse' if reuse else 'goal'}:{support_id}", email])
+            conn.execute(
+                "INSERT INTO mail_receipts (key, recipient, sent_at) VALUES (%s, %s, now())",
+                [f"bare-{'reuse' if reuse else 'goal'}:{support_id}", email],
+            )
             if shared is not None:
                 shared.send_message(_message(support_id, name, email))
             else:
@@ -103,8 +117,7 @@ def main() -> None:
     if command == "delivery":
         result = delivery(int(args[0]), Path(args[1]))
     elif command == "fanout":
-        result = fanout(Path(args[0]), int(args[1]), int(args[2]), int(args[3]),
-                        reuse=args[4:5] == ["reuse"])
+        result = fanout(Path(args[0]), int(args[1]), int(args[2]), int(args[3]), reuse=args[4:5] == ["reuse"])
     else:
         raise SystemExit(f"unknown command {command!r}")
     print(json.dumps(result), flush=True)

@@ -96,27 +96,53 @@ def write_requests(path: Path, requests: Iterable[tuple[str, str, str, dict[str,
     return n
 
 
-def run(url: str, *, seconds: float, connections: int, requests_file: Path | None = None,
-        threads: int = 1, expected: tuple[int, ...] = (200,), timeout_s: int = 10,
-        script: Path = SCRIPT) -> Load:
+def run(
+    url: str,
+    *,
+    seconds: float,
+    connections: int,
+    requests_file: Path | None = None,
+    threads: int = 1,
+    expected: tuple[int, ...] = (200,),
+    timeout_s: int = 10,
+    script: Path = SCRIPT,
+) -> Load:
     """Run wrk against ``url`` for at most ``seconds`` (fewer if the prepared requests run out).
 
     ``script`` is another wrk script that builds on ``replay.lua`` (it must print its summary
     line the same way): the chaos suite's logs the time and status of every answer."""
     threads = max(1, min(threads, connections))
-    env = {**os.environ, "BENCH_THREADS": str(threads),
-           "BENCH_REQUESTS": str(requests_file) if requests_file else ""}
-    args = [wrk_path(), "-t", str(threads), "-c", str(connections), "-d", f"{max(1, round(seconds))}s",
-            "--timeout", f"{timeout_s}s", "-s", str(script), url]
-    result = subprocess.run(args, capture_output=True, text=True, env=env,
-                            timeout=seconds + timeout_s + 30)
+    env = {
+        **os.environ,
+        "BENCH_THREADS": str(threads),
+        "BENCH_REQUESTS": str(requests_file) if requests_file else "",
+    }
+    args = [
+        wrk_path(),
+        "-t",
+        str(threads),
+        "-c",
+        str(connections),
+        "-d",
+        f"{max(1, round(seconds))}s",
+        "--timeout",
+        f"{timeout_s}s",
+        "-s",
+        str(script),
+        url,
+    ]
+    result = subprocess.run(args, capture_output=True, text=True, env=env, timeout=seconds + timeout_s + 30)
     line = next((ln for ln in result.stdout.splitlines() if ln.startswith("BENCH-JSON ")), None)
     if result.returncode != 0 or line is None:
         raise LoadError(f"wrk failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
-    data = json.loads(line[len("BENCH-JSON "):])
+    data = json.loads(line[len("BENCH-JSON ") :])
     window = data["window_us"] / 1e6 or data["duration_us"] / 1e6
     latency = {k: round(v / 1000, 2) for k, v in data["latency_us"].items()}
-    return Load(connections=connections, seconds=window,
-                statuses={int(k): v for k, v in data["statuses"].items()},
-                socket_errors={k: v for k, v in data["errors"].items() if k != "status"},
-                latency_ms=latency, expected=expected)
+    return Load(
+        connections=connections,
+        seconds=window,
+        statuses={int(k): v for k, v in data["statuses"].items()},
+        socket_errors={k: v for k, v in data["errors"].items() if k != "status"},
+        latency_ms=latency,
+        expected=expected,
+    )

@@ -40,11 +40,23 @@ def start(pids: list[int], seconds: float, out_dir: Path, name: str) -> list[tup
     recorders = []
     for n, pid in enumerate(pids):
         out = out_dir / f"{name}-{n}.txt"
-        args = [exe, "record", "--pid", str(pid), "--duration", str(max(1, int(seconds))),
-                "--rate", "200", "--format", "raw", "--output", str(out), "--subprocesses",
-                "--nonblocking"]
-        recorders.append((subprocess.Popen(args, stdout=subprocess.DEVNULL,
-                                           stderr=subprocess.DEVNULL), out))
+        args = [
+            exe,
+            "record",
+            "--pid",
+            str(pid),
+            "--duration",
+            str(max(1, int(seconds))),
+            "--rate",
+            "200",
+            "--format",
+            "raw",
+            "--output",
+            str(out),
+            "--subprocesses",
+            "--nonblocking",
+        ]
+        recorders.append((subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL), out))
     return recorders
 
 
@@ -111,8 +123,9 @@ def summarise(files: list[Path], top: int = 15) -> dict:
             total += n
             for name in {name for name, _ in frames}:
                 inclusive[name] += n
-            for name in {name for name, where in frames
-                         if where.startswith("campaign/") or where.endswith(".html")}:
+            for name in {
+                name for name, where in frames if where.startswith("campaign/") or where.endswith(".html")
+            }:
                 app_inclusive[name] += n
             leaf_name, leaf_where = frames[-1]
             own[leaf_name] += n
@@ -123,7 +136,11 @@ def summarise(files: list[Path], top: int = 15) -> dict:
     def pct(counter: Counter, k: int) -> list[list]:
         return [[name, round(100 * n / total, 1)] for name, n in counter.most_common(k)]
 
-    return {"samples": total, "files": [str(p) for p in files],
-            "app_inclusive_pct": pct(app_inclusive, 25),
-            "top_inclusive_pct": pct(inclusive, top), "top_self_pct": pct(own, top),
-            "self_by_library_pct": pct(libraries, 12)}
+    return {
+        "samples": total,
+        "files": [str(p) for p in files],
+        "app_inclusive_pct": pct(app_inclusive, 25),
+        "top_inclusive_pct": pct(inclusive, top),
+        "top_self_pct": pct(own, top),
+        "self_by_library_pct": pct(libraries, 12),
+    }

@@ -43,26 +43,47 @@ def table(results: dict) -> str:
         label = scenario.get("title", name)
         for fig in scenario.get("figures", []):
             tgt = fig.get("target")
-            rows.append((
-                label, fig["name"], _fmt(fig.get("app")), _fmt(fig.get("bare")),
-                _fmt(fig.get("ratio")),
-                f"{tgt['op']} {_fmt(tgt['limit'])}{tgt['unit']}" if tgt else "",
-                ("MET" if tgt["met"] else "MISSED") if tgt else ""))
+            rows.append(
+                (
+                    label,
+                    fig["name"],
+                    _fmt(fig.get("app")),
+                    _fmt(fig.get("bare")),
+                    _fmt(fig.get("ratio")),
+                    f"{tgt['op']} {_fmt(tgt['limit'])}{tgt['unit']}" if tgt else "",
+                    ("MET" if tgt["met"] else "MISSED") if tgt else "",
+                )
+            )
             label = ""
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = []
     for n, row in enumerate(rows):
-        lines.append("  ".join(cell.ljust(w) if i < 2 else cell.rjust(w) if i < 5 else cell.ljust(w)
-                               for i, (cell, w) in enumerate(zip(row, widths, strict=True))).rstrip())
+        lines.append(
+            "  ".join(
+                cell.ljust(w) if i < 2 else cell.rjust(w) if i < 5 else cell.ljust(w)
+                for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+            ).rstrip()
+        )
         if n == 0:
             lines.append("  ".join("-" * w for w in widths))
     return "\n".join(lines)
 
 
-def figure(name: str, app=None, bare=None, *, tgt: dict | None = None, with_ratio: bool = True,
-           note: str | None = None) -> dict:
-    fig = {"name": name, "app": app, "bare": bare,
-           "ratio": ratio(app, bare) if with_ratio and bare is not None else None}
+def figure(
+    name: str,
+    app=None,
+    bare=None,
+    *,
+    tgt: dict | None = None,
+    with_ratio: bool = True,
+    note: str | None = None,
+) -> dict:
+    fig = {
+        "name": name,
+        "app": app,
+        "bare": bare,
+        "ratio": ratio(app, bare) if with_ratio and bare is not None else None,
+    }
     if tgt is not None:
         fig["target"] = tgt
     if note:

@@ -58,15 +58,34 @@ class Sizes:
 
 
 FULL = Sizes()
-SMOKE = Sizes(smoke=True, big_supports=2_000, small_supports=100, surge_seconds=2, surge_pool=120,
-              confirm_seconds=2, watch_seconds=1, size_seconds=1, warmup_seconds=1,
-              calibrate=False, workers=2, threads=2, pool_workers=2, fanout_workers=2,
-              drain_timeout=60, delivery_timeout=60, fanout_timeout=60, profile_seconds=2,
-              profile_confirmations=300, bare_fanout_recipients=200, search_small=50,
-              search_large=400, search_seconds=1, search_queries=50)
+SMOKE = Sizes(
+    smoke=True,
+    big_supports=2_000,
+    small_supports=100,
+    surge_seconds=2,
+    surge_pool=120,
+    confirm_seconds=2,
+    watch_seconds=1,
+    size_seconds=1,
+    warmup_seconds=1,
+    calibrate=False,
+    workers=2,
+    threads=2,
+    pool_workers=2,
+    fanout_workers=2,
+    drain_timeout=60,
+    delivery_timeout=60,
+    fanout_timeout=60,
+    profile_seconds=2,
+    profile_confirmations=300,
+    bare_fanout_recipients=200,
+    search_small=50,
+    search_large=400,
+    search_seconds=1,
+    search_queries=50,
+)
 
-SCENARIOS = ("surge", "confirmation", "watching", "size", "search", "delivery", "fanout",
-             "exactness")
+SCENARIOS = ("surge", "confirmation", "watching", "size", "search", "delivery", "fanout", "exactness")
 
 
 class Bench:
@@ -76,8 +95,7 @@ class Bench:
     scenario that misses a target is run again briefly under py-spy (``profile="auto"``).
     """
 
-    def __init__(self, sizes: Sizes, stack: Stack, results_dir: Path, profile: str = "auto",
-                 log=print):
+    def __init__(self, sizes: Sizes, stack: Stack, results_dir: Path, profile: str = "auto", log=print):
         self.sizes = sizes
         self.stack = stack
         self.results_dir = results_dir
@@ -115,20 +133,33 @@ class Bench:
 
         self.db = db
         self.log("Seeding…")
-        self.campaigns = seed.seed_base({"surge": BIG, "bare": BIG, "calib": BIG, "profile": BIG,
-                                         "small": 1_000, "big": sizes.big_supports})
+        self.campaigns = seed.seed_base(
+            {
+                "surge": BIG,
+                "bare": BIG,
+                "calib": BIG,
+                "profile": BIG,
+                "small": 1_000,
+                "big": sizes.big_supports,
+            }
+        )
         seed.bulk_supports(self.campaigns.ids["small"], "small", sizes.small_supports)
-        seconds = seed.bulk_supports(self.campaigns.ids["big"], "big", sizes.big_supports,
-                                     sizes.consent_every)
+        seconds = seed.bulk_supports(
+            self.campaigns.ids["big"], "big", sizes.big_supports, sizes.consent_every
+        )
         started = time.perf_counter()
         seed.analyze()
         self.results["seeding"] = {
-            "supports": sizes.big_supports, "seconds": round(seconds, 2),
+            "supports": sizes.big_supports,
+            "seconds": round(seconds, 2),
             "rows_per_s": round(sizes.big_supports / seconds),
             "analyze_seconds": round(time.perf_counter() - started, 2),
-            "method": "one COPY FROM STDIN (psycopg 3), then counts and milestones in SQL"}
-        self.log(f"  {sizes.big_supports:,} supports seeded in {seconds:.1f} s "
-                 f"({sizes.big_supports / seconds:,.0f} rows/s)")
+            "method": "one COPY FROM STDIN (psycopg 3), then counts and milestones in SQL",
+        }
+        self.log(
+            f"  {sizes.big_supports:,} supports seeded in {seconds:.1f} s "
+            f"({sizes.big_supports / seconds:,.0f} rows/s)"
+        )
         s.start_clock()
         self.results["meta"] = self._meta()
 
@@ -137,8 +168,12 @@ class Bench:
 
         def git(*args: str) -> str:
             # --no-optional-locks: a read that never writes the index.
-            result = subprocess.run(["git", "--no-optional-locks", *args], cwd=Path(__file__).parent,
-                                    capture_output=True, text=True)
+            result = subprocess.run(
+                ["git", "--no-optional-locks", *args],
+                cwd=Path(__file__).parent,
+                capture_output=True,
+                text=True,
+            )
             return result.stdout.strip()
 
         return {
@@ -146,11 +181,20 @@ class Bench:
             "mode": "smoke" if self.sizes.smoke else "full",
             "commit": git("rev-parse", "--short", "HEAD"),
             "uncommitted_changes": bool(git("status", "--porcelain", "--untracked-files=no")),
-            "machine": {"cores": os.cpu_count(), "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
-                        "platform": platform.platform(), "python": platform.python_version()},
-            "versions": {**{name: version(name) for name in ("flask", "gunicorn", "rq", "sqlalchemy",
-                                                              "psycopg", "flask-limiter")},
-                         "wrk": loadgen.wrk_version(), **self.stack.versions},
+            "machine": {
+                "cores": os.cpu_count(),
+                "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+                "platform": platform.platform(),
+                "python": platform.python_version(),
+            },
+            "versions": {
+                **{
+                    name: version(name)
+                    for name in ("flask", "gunicorn", "rq", "sqlalchemy", "psycopg", "flask-limiter")
+                },
+                "wrk": loadgen.wrk_version(),
+                **self.stack.versions,
+            },
             "sizes": asdict(self.sizes),
             "load_generator": "wrk (1 thread), a separate process, over loopback; closed loop",
         }
@@ -158,8 +202,9 @@ class Bench:
     def start_web(self, workers: int, threads: int) -> None:
         self.workers, self.threads = workers, threads
         self.web = self.stack.start_web("web", "wsgi:app", self.web_port, workers, threads)
-        self.bare = self.stack.start_web("bare", "bench.bare:app", self.bare_port, workers, threads,
-                                         ready_path="/bare/ping")
+        self.bare = self.stack.start_web(
+            "bare", "bench.bare:app", self.bare_port, workers, threads, ready_path="/bare/ping"
+        )
 
     def concurrency(self, workers: int | None = None, threads: int | None = None) -> int:
         """Connections that keep every gunicorn thread busy with one request queued behind."""
@@ -169,8 +214,7 @@ class Bench:
         if not self.pool:
             # Many small jobs (confirmation emails, folds, milestone notices): run in the
             # workers' own processes, as production runs them (`flask worker --no-fork`).
-            self.pool = self.stack.start_workers(self.sizes.pool_workers, name="worker",
-                                                 fork=False)
+            self.pool = self.stack.start_workers(self.sizes.pool_workers, name="worker", fork=False)
             self.wait_for_workers(len(self.pool))
 
     def stop_pool(self) -> None:
@@ -186,8 +230,7 @@ class Bench:
 
         deadline = time.monotonic() + timeout
         while True:
-            alive = [w for w in Worker.all(connection=redis_connection())
-                     if w.state != "suspended"]
+            alive = [w for w in Worker.all(connection=redis_connection()) if w.state != "suspended"]
             if len(alive) == count:
                 return
             if time.monotonic() > deadline:
@@ -206,32 +249,53 @@ class Bench:
         return path, loadgen.write_requests(path, requests)
 
     def sign_file(self, slug: str, prefix: str, count: int) -> Path:
-        return self.request_file(prefix, supporters.sign_requests(
-            self.app, slug, prefix, count, self.addresses(count),
-            f"http://127.0.0.1:{self.web_port}"))[0]
+        return self.request_file(
+            prefix,
+            supporters.sign_requests(
+                self.app, slug, prefix, count, self.addresses(count), f"http://127.0.0.1:{self.web_port}"
+            ),
+        )[0]
 
     def bare_sign_file(self, slug: str, prefix: str, count: int) -> Path:
-        return self.request_file(prefix, supporters.bare_sign_requests(
-            slug, prefix, count, self.addresses(count), f"http://127.0.0.1:{self.bare_port}"))[0]
+        return self.request_file(
+            prefix,
+            supporters.bare_sign_requests(
+                slug, prefix, count, self.addresses(count), f"http://127.0.0.1:{self.bare_port}"
+            ),
+        )[0]
 
-    def wrk(self, port: int, path: str = "/", *, seconds: float, connections: int | None = None,
-            requests: Path | None = None, expected=(200,)) -> loadgen.Load:
+    def wrk(
+        self,
+        port: int,
+        path: str = "/",
+        *,
+        seconds: float,
+        connections: int | None = None,
+        requests: Path | None = None,
+        expected=(200,),
+    ) -> loadgen.Load:
         meter = CpuMeter(self.cpu_groups())
-        load = loadgen.run(f"http://127.0.0.1:{port}{path}", seconds=seconds,
-                           connections=connections or self.concurrency(),
-                           requests_file=requests, expected=expected)
+        load = loadgen.run(
+            f"http://127.0.0.1:{port}{path}",
+            seconds=seconds,
+            connections=connections or self.concurrency(),
+            requests_file=requests,
+            expected=expected,
+        )
         load.extra["cores_used"] = meter.cores(load.seconds)
         return load
 
     def cpu_groups(self) -> dict[str, list[int]]:
         """The process trees whose CPU time is accounted during a load (by name)."""
-        groups = {"web": [p.pid for p in self.stack.procs if p.name in ("web", "calib-web")],
-                  "bare": [p.pid for p in self.stack.procs if p.name == "bare"],
-                  "rq workers": [p.pid for p in self.stack.procs if "worker" in p.name],
-                  "redis": [p.pid for p in self.stack.procs if p.name == "redis"],
-                  "smtp sink": [self.stack.sink.pid] if self.stack.sink else [],
-                  "postgres": [self.stack.postgres_pid()] if self.stack.postgres_pid() else [],
-                  "bench": [os.getpid()]}
+        groups = {
+            "web": [p.pid for p in self.stack.procs if p.name in ("web", "calib-web")],
+            "bare": [p.pid for p in self.stack.procs if p.name == "bare"],
+            "rq workers": [p.pid for p in self.stack.procs if "worker" in p.name],
+            "redis": [p.pid for p in self.stack.procs if p.name == "redis"],
+            "smtp sink": [self.stack.sink.pid] if self.stack.sink else [],
+            "postgres": [self.stack.postgres_pid()] if self.stack.postgres_pid() else [],
+            "bench": [os.getpid()],
+        }
         return {name: pids for name, pids in groups.items() if pids}
 
     def queue_length(self, name: str) -> int:
@@ -247,8 +311,11 @@ class Bench:
     def count_supports(self, campaign: str, confirmed: bool | None = None) -> int:
         from campaign.models import Support
 
-        stmt = select(func.count()).select_from(Support).where(
-            Support.campaign_id == self.campaigns.ids[campaign])
+        stmt = (
+            select(func.count())
+            .select_from(Support)
+            .where(Support.campaign_id == self.campaigns.ids[campaign])
+        )
         if confirmed is True:
             stmt = stmt.where(Support.confirmed_at.is_not(None))
         elif confirmed is False:
@@ -269,10 +336,10 @@ class Bench:
         if self.profile_mode == "all":
             return True
         return self.profile_mode == "auto" and any(
-            f.get("target") and not f["target"]["met"] for f in figures)
+            f.get("target") and not f["target"]["met"] for f in figures
+        )
 
-    def profile_web(self, name: str, path: str = "/", requests: Path | None = None,
-                    expected=(200,)) -> dict:
+    def profile_web(self, name: str, path: str = "/", requests: Path | None = None, expected=(200,)) -> dict:
         """Run the app's load again with py-spy attached to gunicorn and its workers."""
         seconds = self.sizes.profile_seconds
         self.log(f"  profiling {name} with py-spy ({seconds:.0f} s)…")
@@ -290,8 +357,11 @@ class Bench:
     def choose_gunicorn(self) -> None:
         sizes = self.sizes
         if not sizes.calibrate:
-            self.results["gunicorn"] = {"workers": sizes.workers, "threads": sizes.threads,
-                                        "chosen_by": "fixed (smoke run)"}
+            self.results["gunicorn"] = {
+                "workers": sizes.workers,
+                "threads": sizes.threads,
+                "chosen_by": "fixed (smoke run)",
+            }
             self.start_web(sizes.workers, sizes.threads)
             return
         self.log("Choosing gunicorn workers and threads by measurement (real sign form)…")
@@ -306,22 +376,31 @@ class Bench:
             warm = self.sign_file("bench-calib", f"calib-warm-{workers}x{threads}", 1_000)
             self.wrk(self.web_port, seconds=1, connections=conns, requests=warm, expected=(303,))
             reqs = self.sign_file("bench-calib", f"calib-{workers}x{threads}", per_trial)
-            load = self.wrk(self.web_port, seconds=sizes.calibrate_seconds, connections=conns,
-                            requests=reqs, expected=(303,))
+            load = self.wrk(
+                self.web_port,
+                seconds=sizes.calibrate_seconds,
+                connections=conns,
+                requests=reqs,
+                expected=(303,),
+            )
             self.stack.forget(web)
             trial = {"workers": workers, "threads": threads, **load.summary()}
             trials.append(trial)
-            self.log(f"  {workers} workers × {threads} threads, {conns} connections: "
-                     f"{load.rate:,.0f} signatures/s, p99 {load.latency_ms['p99']:.0f} ms, "
-                     f"{load.errors} errors")
+            self.log(
+                f"  {workers} workers × {threads} threads, {conns} connections: "
+                f"{load.rate:,.0f} signatures/s, p99 {load.latency_ms['p99']:.0f} ms, "
+                f"{load.errors} errors"
+            )
         self.empty_queue("high")  # the trials' confirmation emails: not part of any scenario
         good = [t for t in trials if t["errors"] == 0 and t["p99_ms"] <= 100] or trials
         best = max(good, key=lambda t: t["per_s"])
         self.results["gunicorn"] = {
-            "workers": best["workers"], "threads": best["threads"],
+            "workers": best["workers"],
+            "threads": best["threads"],
             "chosen_by": "highest accepted signatures/s with p99 ≤ 100 ms and no errors, "
-                         f"{sizes.calibrate_seconds:.0f} s per trial",
-            "trials": trials}
+            f"{sizes.calibrate_seconds:.0f} s per trial",
+            "trials": trials,
+        }
         self.log(f"  chosen: {best['workers']} workers × {best['threads']} threads")
         self.start_web(best["workers"], best["threads"])
 
@@ -330,10 +409,18 @@ class Bench:
         seconds = self.sizes.warmup_seconds
         self.log(f"Warming up ({seconds:g} s per endpoint)…")
         n = max(200, int(seconds * 1_500))
-        self.wrk(self.web_port, seconds=seconds,
-                 requests=self.sign_file("bench-calib", "warm-app", n), expected=(303,))
-        self.wrk(self.bare_port, seconds=seconds,
-                 requests=self.bare_sign_file("bench-calib", "warm-bare", n), expected=(303,))
+        self.wrk(
+            self.web_port,
+            seconds=seconds,
+            requests=self.sign_file("bench-calib", "warm-app", n),
+            expected=(303,),
+        )
+        self.wrk(
+            self.bare_port,
+            seconds=seconds,
+            requests=self.bare_sign_file("bench-calib", "warm-bare", n),
+            expected=(303,),
+        )
         if self.sizes.smoke:
             self.empty_queue("high")
             self.empty_queue("bench-bare")
@@ -342,17 +429,24 @@ class Bench:
         half = len(pending) // 2
         from campaign.jobs.supports import support_token
 
-        app_confirm, _ = self.request_file("warm-confirm-app", [
-            ("GET", f"/supports/confirm/{support_token('confirm-support', s)}", "", {})
-            for s in pending[:half]])
-        bare_confirm, _ = self.request_file("warm-confirm-bare", [
-            ("GET", f"/bare/confirm/{s.id}", "", {}) for s in pending[half:]])
+        app_confirm, _ = self.request_file(
+            "warm-confirm-app",
+            [
+                ("GET", f"/supports/confirm/{support_token('confirm-support', s)}", "", {})
+                for s in pending[:half]
+            ],
+        )
+        bare_confirm, _ = self.request_file(
+            "warm-confirm-bare", [("GET", f"/bare/confirm/{s.id}", "", {}) for s in pending[half:]]
+        )
         self.db.session.commit()
         self.wrk(self.web_port, seconds=seconds, requests=app_confirm)
         self.wrk(self.bare_port, seconds=seconds, requests=bare_confirm)
         slug = self.campaigns.slugs["surge"]
-        for port, paths in ((self.web_port, [f"/petitions/{slug}", f"/api/v1/campaigns/{slug}/count.json"]),
-                            (self.bare_port, [f"/bare/{slug}", f"/bare/{slug}/count.json"])):
+        for port, paths in (
+            (self.web_port, [f"/petitions/{slug}", f"/api/v1/campaigns/{slug}/count.json"]),
+            (self.bare_port, [f"/bare/{slug}", f"/bare/{slug}/count.json"]),
+        ):
             for path in paths:
                 self.wrk(port, path, seconds=seconds)
         self.empty_queue("high")
@@ -370,46 +464,62 @@ class Bench:
         before = self.count_supports("surge")
         bare_file = self.bare_sign_file("bench-bare", "bare", sizes.surge_pool)
         app_file = self.sign_file(self.campaigns.slugs["surge"], "surge", sizes.surge_pool)
-        bare = self.wrk(self.bare_port, seconds=sizes.surge_seconds, requests=bare_file,
-                        expected=(303,))
-        app = self.wrk(self.web_port, seconds=sizes.surge_seconds, requests=app_file,
-                       expected=(303,))
+        bare = self.wrk(self.bare_port, seconds=sizes.surge_seconds, requests=bare_file, expected=(303,))
+        app = self.wrk(self.web_port, seconds=sizes.surge_seconds, requests=app_file, expected=(303,))
         stored = self.count_supports("surge") - before
         queued = self.queue_length("high")  # before the rate-limit check adds its own
         limit_check = self.rate_limit_check()
         self.empty_queue("bench-bare")
         figures = [
-            figure("accepted signatures/s", round(app.rate), round(bare.rate),
-                   tgt=target("accepted/s", round(app.rate), ">=", 1000, "/s")),
+            figure(
+                "accepted signatures/s",
+                round(app.rate),
+                round(bare.rate),
+                tgt=target("accepted/s", round(app.rate), ">=", 1000, "/s"),
+            ),
             figure("p50 ms", app.latency_ms["p50"], bare.latency_ms["p50"]),
-            figure("p99 ms", app.latency_ms["p99"], bare.latency_ms["p99"],
-                   tgt=target("p99", app.latency_ms["p99"], "<=", 100, " ms")),
-            figure("errors", app.errors, bare.errors, with_ratio=False,
-                   tgt=target("errors", app.errors, "==", 0)),
-            figure("share of the bare ceiling", round(app.rate / bare.rate, 3) if bare.rate else None,
-                   with_ratio=False,
-                   tgt=target("app/bare", round(app.rate / bare.rate, 3) if bare.rate else None,
-                              ">=", 0.85)),
+            figure(
+                "p99 ms",
+                app.latency_ms["p99"],
+                bare.latency_ms["p99"],
+                tgt=target("p99", app.latency_ms["p99"], "<=", 100, " ms"),
+            ),
+            figure(
+                "errors", app.errors, bare.errors, with_ratio=False, tgt=target("errors", app.errors, "==", 0)
+            ),
+            figure(
+                "share of the bare ceiling",
+                round(app.rate / bare.rate, 3) if bare.rate else None,
+                with_ratio=False,
+                tgt=target("app/bare", round(app.rate / bare.rate, 3) if bare.rate else None, ">=", 0.85),
+            ),
         ]
-        result = {"title": "surge signing", "figures": figures,
-                  "app": app.summary(), "bare": bare.summary(),
-                  "stored": stored, "confirmation_jobs_queued": queued,
-                  # wrk stops with up to one request per connection unanswered (not counted),
-                  # which the server may still store: 0 <= stored - accepted <= connections.
-                  "stored_minus_accepted": stored - app.good,
-                  "rate_limit": limit_check,
-                  "notes": ["RQ workers stopped during the surge (web tier alone on the 2 cores); "
-                            "the confirmation emails it queued are sent afterwards, see "
-                            "confirmation_mail"]}
+        result = {
+            "title": "surge signing",
+            "figures": figures,
+            "app": app.summary(),
+            "bare": bare.summary(),
+            "stored": stored,
+            "confirmation_jobs_queued": queued,
+            # wrk stops with up to one request per connection unanswered (not counted),
+            # which the server may still store: 0 <= stored - accepted <= connections.
+            "stored_minus_accepted": stored - app.good,
+            "rate_limit": limit_check,
+            "notes": [
+                "RQ workers stopped during the surge (web tier alone on the 2 cores); "
+                "the confirmation emails it queued are sent afterwards, see "
+                "confirmation_mail"
+            ],
+        }
         self.accepted_surge = app.good
         if self.should_profile(figures):
             from campaign.queue import get_queue
 
             surge_jobs = set(get_queue("high").get_job_ids())
-            reqs = self.sign_file(self.campaigns.slugs["profile"], "profile-sign",
-                                  int(self.sizes.profile_seconds * 2_500))
-            result["profile"] = self.profiled(self.profile_web, "surge", requests=reqs,
-                                              expected=(303,))
+            reqs = self.sign_file(
+                self.campaigns.slugs["profile"], "profile-sign", int(self.sizes.profile_seconds * 2_500)
+            )
+            result["profile"] = self.profiled(self.profile_web, "surge", requests=reqs, expected=(303,))
             for job_id in set(get_queue("high").get_job_ids()) - surge_jobs:
                 get_queue("high").remove(job_id)  # the profiled signers' emails: not the surge's
         return result
@@ -417,8 +527,16 @@ class Bench:
     def rate_limit_check(self) -> dict:
         """The limit is on: a second signature from one address is taken (303, like any other)
         but stored as suspect, never counted."""
-        reqs = list(supporters.sign_requests(self.app, self.campaigns.slugs["surge"], "limit", 2,
-                                             self.addresses(1), f"http://127.0.0.1:{self.web_port}"))
+        reqs = list(
+            supporters.sign_requests(
+                self.app,
+                self.campaigns.slugs["surge"],
+                "limit",
+                2,
+                self.addresses(1),
+                f"http://127.0.0.1:{self.web_port}",
+            )
+        )
         same_address = reqs[0][3]["X-Forwarded-For"]
         statuses = []
         for method, path, body, headers in reqs:
@@ -429,14 +547,20 @@ class Bench:
             conn.close()
         from campaign.models import Support
 
-        suspects = list(self.db.session.execute(
-            select(Support.suspect).where(Support.campaign_id == self.campaigns.ids["surge"],
-                                          Support.ip_address == same_address)
-            .order_by(Support.id)).scalars())
+        suspects = list(
+            self.db.session.execute(
+                select(Support.suspect)
+                .where(Support.campaign_id == self.campaigns.ids["surge"], Support.ip_address == same_address)
+                .order_by(Support.id)
+            ).scalars()
+        )
         self.db.session.commit()
-        return {"statuses": statuses, "suspects": suspects,
-                "active": statuses == [303, 303] and suspects == [None, "rate_limit"],
-                "accepted": statuses.count(303)}
+        return {
+            "statuses": statuses,
+            "suspects": suspects,
+            "active": statuses == [303, 303] and suspects == [None, "rate_limit"],
+            "accepted": statuses.count(303),
+        }
 
     def confirmation_mail(self) -> dict:
         """Start the workers and let them send the confirmation emails the surge queued."""
@@ -459,23 +583,29 @@ class Bench:
         if left:
             # Not part of what is measured next: the bench mints the confirmation links itself.
             self.empty_queue("high")
-        return {"jobs_queued": queued, "emails": stats["messages"],
-                "seconds": round(seconds, 2) if seconds else None,
-                "per_s": round(stats["messages"] / seconds) if seconds else None,
-                "left_unsent_after_s": self.sizes.drain_timeout if left else None,
-                "left_unsent": left, "workers": self.sizes.pool_workers,
-                "note": "sent by the always-running RQ workers after the surge (first to last "
-                        "email); each is its own RQ job, run in the worker's process (--no-fork)"}
+        return {
+            "jobs_queued": queued,
+            "emails": stats["messages"],
+            "seconds": round(seconds, 2) if seconds else None,
+            "per_s": round(stats["messages"] / seconds) if seconds else None,
+            "left_unsent_after_s": self.sizes.drain_timeout if left else None,
+            "left_unsent": left,
+            "workers": self.sizes.pool_workers,
+            "note": "sent by the always-running RQ workers after the surge (first to last "
+            "email); each is its own RQ job, run in the worker's process (--no-fork)",
+        }
 
     def confirmation(self) -> dict:
         """The confirmation links of the surge's signatures, opened; then, how soon they count."""
         sizes = self.sizes
         self.log("Confirmation…")
         mail = self.confirmation_mail()
-        bare_file, bare_n = self.request_file("confirm-bare", supporters.bare_confirm_requests(
-            self.campaigns.ids["bare"]))
-        app_file, app_n = self.request_file("confirm-app", supporters.confirm_requests(
-            self.campaigns.ids["surge"]))
+        bare_file, bare_n = self.request_file(
+            "confirm-bare", supporters.bare_confirm_requests(self.campaigns.ids["bare"])
+        )
+        app_file, app_n = self.request_file(
+            "confirm-app", supporters.confirm_requests(self.campaigns.ids["surge"])
+        )
         self.db.session.commit()
         bare = self.wrk(self.bare_port, seconds=sizes.confirm_seconds, requests=bare_file)
         slug = self.campaigns.slugs["surge"]
@@ -490,28 +620,46 @@ class Bench:
         lags = lag_seconds(confirmed_at, poller.samples, base)
         worst = round(max(lags), 2) if lags and ok else None
         figures = [
-            figure("confirmations/s", round(app.rate), round(bare.rate),
-                   tgt=target("confirmations/s", round(app.rate), ">=", 1000, "/s")),
+            figure(
+                "confirmations/s",
+                round(app.rate),
+                round(bare.rate),
+                tgt=target("confirmations/s", round(app.rate), ">=", 1000, "/s"),
+            ),
             figure("p99 ms", app.latency_ms["p99"], bare.latency_ms["p99"]),
             figure("errors", app.errors, bare.errors, with_ratio=False),
-            figure("s from confirm to counted (worst)", worst, with_ratio=False,
-                   tgt=target("counted within", worst, "<=", 5, " s")),
+            figure(
+                "s from confirm to counted (worst)",
+                worst,
+                with_ratio=False,
+                tgt=target("counted within", worst, "<=", 5, " s"),
+            ),
         ]
-        result = {"title": "confirmation", "figures": figures, "app": app.summary(),
-                  "bare": bare.summary(), "links": {"app": app_n, "bare": bare_n},
-                  "confirmed": expected, "all_counted": ok,
-                  "counted_lag_s": {"p50": round(statistics.median(lags), 3) if lags else None,
-                                    "p99": round(_percentile(lags, 99), 3) if lags else None,
-                                    "max": worst,
-                                    "method": "count.json polled every 0.1 s; the k-th "
-                                              "confirmation (by confirmed_at) counts once the "
-                                              "count has risen by k"},
-                  "confirmation_mail": mail}
+        result = {
+            "title": "confirmation",
+            "figures": figures,
+            "app": app.summary(),
+            "bare": bare.summary(),
+            "links": {"app": app_n, "bare": bare_n},
+            "confirmed": expected,
+            "all_counted": ok,
+            "counted_lag_s": {
+                "p50": round(statistics.median(lags), 3) if lags else None,
+                "p99": round(_percentile(lags, 99), 3) if lags else None,
+                "max": worst,
+                "method": "count.json polled every 0.1 s; the k-th "
+                "confirmation (by confirmed_at) counts once the "
+                "count has risen by k",
+            },
+            "confirmation_mail": mail,
+        }
         if self.should_profile(figures):
-            seed.bulk_supports(self.campaigns.ids["profile"], "profile-pending",
-                               sizes.profile_confirmations, pending=True)
-            path, _ = self.request_file("profile-confirm", supporters.confirm_requests(
-                self.campaigns.ids["profile"]))
+            seed.bulk_supports(
+                self.campaigns.ids["profile"], "profile-pending", sizes.profile_confirmations, pending=True
+            )
+            path, _ = self.request_file(
+                "profile-confirm", supporters.confirm_requests(self.campaigns.ids["profile"])
+            )
             self.db.session.commit()
             result["profile"] = self.profiled(self.profile_web, "confirmation", requests=path)
         return result
@@ -519,10 +667,15 @@ class Bench:
     def confirmed_times(self, campaign: str) -> list[float]:
         from campaign.models import Support
 
-        rows = self.db.session.execute(
-            select(Support.confirmed_at).where(Support.campaign_id == self.campaigns.ids[campaign],
-                                               Support.confirmed_at.is_not(None))
-            .order_by(Support.confirmed_at)).scalars().all()
+        rows = (
+            self.db.session.execute(
+                select(Support.confirmed_at)
+                .where(Support.campaign_id == self.campaigns.ids[campaign], Support.confirmed_at.is_not(None))
+                .order_by(Support.confirmed_at)
+            )
+            .scalars()
+            .all()
+        )
         self.db.session.commit()
         return [r.timestamp() for r in rows]
 
@@ -536,25 +689,39 @@ class Bench:
         page_bare = self.wrk(self.bare_port, f"/bare/{slug}", seconds=seconds)
         page_app = self.wrk(self.web_port, f"/petitions/{slug}", seconds=seconds)
         figures = [
-            figure("count.json requests/s", round(count_app.rate), round(count_bare.rate),
-                   tgt=target("count.json/s", round(count_app.rate), ">=", 3000, "/s")),
+            figure(
+                "count.json requests/s",
+                round(count_app.rate),
+                round(count_bare.rate),
+                tgt=target("count.json/s", round(count_app.rate), ">=", 3000, "/s"),
+            ),
             figure("count.json p99 ms", count_app.latency_ms["p99"], count_bare.latency_ms["p99"]),
-            figure("page requests/s", round(page_app.rate), round(page_bare.rate),
-                   tgt=target("page/s vs bare", round(page_app.rate), ">=", round(page_bare.rate),
-                              "/s (bare)")),
+            figure(
+                "page requests/s",
+                round(page_app.rate),
+                round(page_bare.rate),
+                tgt=target("page/s vs bare", round(page_app.rate), ">=", round(page_bare.rate), "/s (bare)"),
+            ),
             figure("page p99 ms", page_app.latency_ms["p99"], page_bare.latency_ms["p99"]),
-            figure("errors", count_app.errors + page_app.errors, count_bare.errors + page_bare.errors,
-                   with_ratio=False),
+            figure(
+                "errors",
+                count_app.errors + page_app.errors,
+                count_bare.errors + page_bare.errors,
+                with_ratio=False,
+            ),
         ]
-        result = {"title": "watching", "figures": figures,
-                  "count_json": {"app": count_app.summary(), "bare": count_bare.summary()},
-                  "page": {"app": page_app.summary(), "bare": page_bare.summary()}}
+        result = {
+            "title": "watching",
+            "figures": figures,
+            "count_json": {"app": count_app.summary(), "bare": count_bare.summary()},
+            "page": {"app": page_app.summary(), "bare": page_bare.summary()},
+        }
         if self.should_profile(figures[:1]):
             result["profile_count_json"] = self.profiled(
-                self.profile_web, "watching-count", f"/api/v1/campaigns/{slug}/count.json")
+                self.profile_web, "watching-count", f"/api/v1/campaigns/{slug}/count.json"
+            )
         if self.should_profile(figures[2:3]):
-            result["profile_page"] = self.profiled(self.profile_web, "watching-page",
-                                                   f"/petitions/{slug}")
+            result["profile_page"] = self.profiled(self.profile_web, "watching-page", f"/petitions/{slug}")
         return result
 
     def size(self) -> dict:
@@ -565,22 +732,39 @@ class Bench:
         loads = {}
         for name in ("small", "big"):
             slug = self.campaigns.slugs[name]
-            loads[name] = (self.wrk(self.web_port, f"/petitions/{slug}", seconds=seconds, connections=conns),
-                           self.wrk(self.bare_port, f"/bare/{slug}", seconds=seconds, connections=conns))
+            loads[name] = (
+                self.wrk(self.web_port, f"/petitions/{slug}", seconds=seconds, connections=conns),
+                self.wrk(self.bare_port, f"/bare/{slug}", seconds=seconds, connections=conns),
+            )
         app_ratio = round(loads["big"][0].latency_ms["p50"] / loads["small"][0].latency_ms["p50"], 3)
         bare_ratio = round(loads["big"][1].latency_ms["p50"] / loads["small"][1].latency_ms["p50"], 3)
         counts = {n: self.count_supports(n, confirmed=True) for n in ("small", "big")}
         figures = [
-            figure(f"p50 ms, {counts['small']:,} supports", loads["small"][0].latency_ms["p50"],
-                   loads["small"][1].latency_ms["p50"]),
-            figure(f"p50 ms, {counts['big']:,} supports", loads["big"][0].latency_ms["p50"],
-                   loads["big"][1].latency_ms["p50"]),
-            figure("p50 ratio big/small", app_ratio, bare_ratio, with_ratio=False,
-                   tgt=target("p50 ratio", app_ratio, "<=", 1.2)),
+            figure(
+                f"p50 ms, {counts['small']:,} supports",
+                loads["small"][0].latency_ms["p50"],
+                loads["small"][1].latency_ms["p50"],
+            ),
+            figure(
+                f"p50 ms, {counts['big']:,} supports",
+                loads["big"][0].latency_ms["p50"],
+                loads["big"][1].latency_ms["p50"],
+            ),
+            figure(
+                "p50 ratio big/small",
+                app_ratio,
+                bare_ratio,
+                with_ratio=False,
+                tgt=target("p50 ratio", app_ratio, "<=", 1.2),
+            ),
         ]
-        return {"title": "size", "figures": figures, "confirmed": counts,
-                "app": {n: loads[n][0].summary() for n in loads},
-                "bare": {n: loads[n][1].summary() for n in loads}}
+        return {
+            "title": "size",
+            "figures": figures,
+            "confirmed": counts,
+            "app": {n: loads[n][0].summary() for n in loads},
+            "bare": {n: loads[n][1].summary() for n in loads},
+        }
 
     def search(self) -> dict:
         """Browse and search with 100 and then 100,000 public campaigns (and the million
@@ -595,65 +779,101 @@ class Bench:
         self.log("Search…")
 
         def public() -> int:
-            value = self.db.session.execute(select(func.count()).select_from(Campaign).where(
-                Campaign.state.in_([CampaignState.OPEN, CampaignState.WON,
-                                    CampaignState.CLOSED]))).scalar_one()
+            value = self.db.session.execute(
+                select(func.count())
+                .select_from(Campaign)
+                .where(Campaign.state.in_([CampaignState.OPEN, CampaignState.WON, CampaignState.CLOSED]))
+            ).scalar_one()
             self.db.session.commit()
             return value
 
         def browse_p50() -> dict[str, dict]:
-            return {sort: self.wrk(self.web_port, f"/campaigns/?sort={sort}", seconds=seconds,
-                                   connections=conns).summary() for sort in SORTS}
+            return {
+                sort: self.wrk(
+                    self.web_port, f"/campaigns/?sort={sort}", seconds=seconds, connections=conns
+                ).summary()
+                for sort in SORTS
+            }
 
         seeded = 0
         timings = {}
         loads = {}
         for label, want in (("small", sizes.search_small), ("large", sizes.search_large)):
             missing = max(0, want - public())
-            timings[label] = round(seed.bulk_campaigns(self.campaigns.organiser_id, missing,
-                                                       start=seeded), 2)
+            timings[label] = round(seed.bulk_campaigns(self.campaigns.organiser_id, missing, start=seeded), 2)
             seeded += missing
             seed.analyze()
-            self.log(f"  {public():,} public campaigns ({missing:,} seeded in "
-                     f"{timings[label]:.1f} s); browsing each sort…")
+            self.log(
+                f"  {public():,} public campaigns ({missing:,} seeded in "
+                f"{timings[label]:.1f} s); browsing each sort…"
+            )
             loads[label] = {"campaigns": public(), "sorts": browse_p50()}
         queries = seed.search_queries(sizes.search_queries)
-        path, _ = self.request_file("search", (
-            ("GET", f"/campaigns/?q={quote(q)}", "", {}) for q in queries))
+        path, _ = self.request_file("search", (("GET", f"/campaigns/?q={quote(q)}", "", {}) for q in queries))
         self.log(f"  searching ({len(queries):,} varied queries)…")
-        searched = self.wrk(self.web_port, "/campaigns/", seconds=max(seconds * 2, 1),
-                            connections=conns, requests=path)
-        api_path, _ = self.request_file("search-api", (
-            ("GET", f"/api/v1/campaigns?q={quote(q)}&per_page=20", "", {}) for q in queries))
-        api = self.wrk(self.web_port, "/api/v1/campaigns", seconds=max(seconds * 2, 1),
-                       connections=conns, requests=api_path)
+        searched = self.wrk(
+            self.web_port, "/campaigns/", seconds=max(seconds * 2, 1), connections=conns, requests=path
+        )
+        api_path, _ = self.request_file(
+            "search-api", (("GET", f"/api/v1/campaigns?q={quote(q)}&per_page=20", "", {}) for q in queries)
+        )
+        api = self.wrk(
+            self.web_port,
+            "/api/v1/campaigns",
+            seconds=max(seconds * 2, 1),
+            connections=conns,
+            requests=api_path,
+        )
         figures = []
         ratios = {}
         for sort in SORTS:
             small = loads["small"]["sorts"][sort]["p50_ms"]
             large = loads["large"]["sorts"][sort]["p50_ms"]
             ratios[sort] = round(large / small, 3) if small else None
-            figures.append(figure(
-                f"browse {sort}: p50 ms at {loads['small']['campaigns']:,} / "
-                f"{loads['large']['campaigns']:,} campaigns", ratios[sort], with_ratio=False,
-                note=f"{small} / {large} ms",
-                tgt=target(f"browse {sort} large/small", ratios[sort], "<=", 1.2)))
+            figures.append(
+                figure(
+                    f"browse {sort}: p50 ms at {loads['small']['campaigns']:,} / "
+                    f"{loads['large']['campaigns']:,} campaigns",
+                    ratios[sort],
+                    with_ratio=False,
+                    note=f"{small} / {large} ms",
+                    tgt=target(f"browse {sort} large/small", ratios[sort], "<=", 1.2),
+                )
+            )
         figures += [
-            figure("search page p50 / p99 ms", searched.latency_ms["p50"], with_ratio=False,
-                   note=f"p99 {searched.latency_ms['p99']} ms"),
-            figure("search page p99 ms", searched.latency_ms["p99"], with_ratio=False,
-                   tgt=target("search p99", searched.latency_ms["p99"], "<=", 50, " ms")),
+            figure(
+                "search page p50 / p99 ms",
+                searched.latency_ms["p50"],
+                with_ratio=False,
+                note=f"p99 {searched.latency_ms['p99']} ms",
+            ),
+            figure(
+                "search page p99 ms",
+                searched.latency_ms["p99"],
+                with_ratio=False,
+                tgt=target("search p99", searched.latency_ms["p99"], "<=", 50, " ms"),
+            ),
             figure("API search p99 ms", api.latency_ms["p99"], with_ratio=False),
-            figure("errors", searched.errors + api.errors + sum(
-                load["errors"] for size in loads.values() for load in size["sorts"].values()),
-                with_ratio=False, tgt=target("errors", searched.errors + api.errors, "==", 0)),
+            figure(
+                "errors",
+                searched.errors
+                + api.errors
+                + sum(load["errors"] for size in loads.values() for load in size["sorts"].values()),
+                with_ratio=False,
+                tgt=target("errors", searched.errors + api.errors, "==", 0),
+            ),
         ]
-        result = {"title": "search", "figures": figures, "browse": loads,
-                  "seeding_seconds": timings, "ratios": ratios,
-                  "search_page": searched.summary(), "search_api": api.summary()}
+        result = {
+            "title": "search",
+            "figures": figures,
+            "browse": loads,
+            "seeding_seconds": timings,
+            "ratios": ratios,
+            "search_page": searched.summary(),
+            "search_api": api.summary(),
+        }
         if self.should_profile(figures):
-            result["profile_search"] = self.profiled(self.profile_web, "search", "/campaigns/",
-                                                     path)
+            result["profile_search"] = self.profiled(self.profile_web, "search", "/campaigns/", path)
         return result
 
     def delivery(self) -> dict:
@@ -693,31 +913,59 @@ class Bench:
         with files["csv"].open("rb") as fh:
             csv_rows = sum(1 for _ in fh) - 1
         checks = {
-            "state": state.value, "support_count": delivery.support_count, "csv_rows": csv_rows,
+            "state": state.value,
+            "support_count": delivery.support_count,
+            "csv_rows": csv_rows,
             "csv_mb": round(files["csv"].stat().st_size / 2**20, 1),
             "pdf_kb": round(files["pdf"].stat().st_size / 1024, 1),
             "seal_valid": bool(delivery.digest and packages.seal_is_valid(delivery.digest, delivery.seal)),
             **self.proof_checks(delivery, files),
         }
         self.db.session.commit()
-        bare = run_measured([sys.executable, "-m", "bench.bare_jobs", "delivery",
-                             str(self.campaigns.ids["big"]), str(self.stack.dir / "bare-delivery")],
-                            self.stack.env)
+        bare = run_measured(
+            [
+                sys.executable,
+                "-m",
+                "bench.bare_jobs",
+                "delivery",
+                str(self.campaigns.ids["big"]),
+                str(self.stack.dir / "bare-delivery"),
+            ],
+            self.stack.env,
+        )
         peak = sampler.peak_mb
         sent = state == DeliveryState.SENT
         figures = [
-            figure("seconds", seconds if sent else None, bare["seconds"],
-                   tgt=target("seconds", seconds if sent else None, "<=", 60, " s")),
-            figure("peak memory MB", round(peak), round(bare["maxrss_mb"]),
-                   tgt=target("peak memory", round(peak), "<=", 300, " MB")),
+            figure(
+                "seconds",
+                seconds if sent else None,
+                bare["seconds"],
+                tgt=target("seconds", seconds if sent else None, "<=", 60, " s"),
+            ),
+            figure(
+                "peak memory MB",
+                round(peak),
+                round(bare["maxrss_mb"]),
+                tgt=target("peak memory", round(peak), "<=", 300, " MB"),
+            ),
         ]
-        return {"title": "delivery", "figures": figures, "checks": checks,
-                "app": {"seconds": seconds, "peak_rss_mb": round(peak), "cores_used": cores,
-                        "peak_rss_mb_by_process": {str(k): round(v) for k, v in sampler.peaks.items()}},
-                "bare": bare,
-                "notes": ["seconds: from request_delivery() to the delivery being sent (worker "
-                          "already running); peak memory: the largest peak resident set (VmHWM) "
-                          "of the worker and of the work-horse that built the package"]}
+        return {
+            "title": "delivery",
+            "figures": figures,
+            "checks": checks,
+            "app": {
+                "seconds": seconds,
+                "peak_rss_mb": round(peak),
+                "cores_used": cores,
+                "peak_rss_mb_by_process": {str(k): round(v) for k, v in sampler.peaks.items()},
+            },
+            "bare": bare,
+            "notes": [
+                "seconds: from request_delivery() to the delivery being sent (worker "
+                "already running); peak memory: the largest peak resident set (VmHWM) "
+                "of the worker and of the work-horse that built the package"
+            ],
+        }
 
     def proof_checks(self, delivery, files) -> dict:
         """The round's signed statement checked against its files, and the receipts of its
@@ -730,18 +978,27 @@ class Bench:
             return {"statement_valid": False}
         keys = signing.key_list()
         try:
-            verify_proof.check_package(packages.statement_document(delivery), str(files["csv"]),
-                                       str(files["pdf"]), keys)
+            verify_proof.check_package(
+                packages.statement_document(delivery), str(files["csv"]), str(files["pdf"]), keys
+            )
             statement_valid = True
         except verify_proof.ProofError:
             statement_valid = False
-        ids = self.db.session.execute(
-            select(Support.id).where(Support.campaign_id == delivery.campaign_id,
-                                     Support.id > delivery.after_support_id,
-                                     Support.id <= delivery.up_to_support_id,
-                                     Support.confirmed_at.is_not(None),
-                                     Support.withdrawn_at.is_(None))
-            .order_by(Support.id)).scalars().all()
+        ids = (
+            self.db.session.execute(
+                select(Support.id)
+                .where(
+                    Support.campaign_id == delivery.campaign_id,
+                    Support.id > delivery.after_support_id,
+                    Support.id <= delivery.up_to_support_id,
+                    Support.confirmed_at.is_not(None),
+                    Support.withdrawn_at.is_(None),
+                )
+                .order_by(Support.id)
+            )
+            .scalars()
+            .all()
+        )
         receipts_valid = 0
         started = time.perf_counter()
         for support_id in (ids[0], ids[len(ids) // 2], ids[-1]):
@@ -751,10 +1008,13 @@ class Bench:
                 receipts_valid += 1
             except (verify_proof.ProofError, TypeError):
                 pass
-        return {"statement_valid": statement_valid, "receipts_valid": f"{receipts_valid}/3",
-                "receipt_ms": round((time.perf_counter() - started) * 1000 / 3, 1),
-                "tree_mb": round(files["tree"].stat().st_size / 2**20, 1),
-                "leaves_mb": round(files["leaves"].stat().st_size / 2**20, 1)}
+        return {
+            "statement_valid": statement_valid,
+            "receipts_valid": f"{receipts_valid}/3",
+            "receipt_ms": round((time.perf_counter() - started) * 1000 / 3, 1),
+            "tree_mb": round(files["tree"].stat().st_size / 2**20, 1),
+            "leaves_mb": round(files["leaves"].stat().st_size / 2**20, 1),
+        }
 
     def fanout(self) -> dict:
         """The goal notification to every consenting supporter of the big petition, by SMTP."""
@@ -768,15 +1028,21 @@ class Bench:
         big = self.campaigns.ids["big"]
         recipients = self.db.session.execute(
             select(Support.id, Support.email)
-            .where(Support.campaign_id == big, Support.consents_to_updates.is_(True),
-                   Support.confirmed_at.is_not(None), Support.withdrawn_at.is_(None))
-            .order_by(Support.id)).all()
+            .where(
+                Support.campaign_id == big,
+                Support.consents_to_updates.is_(True),
+                Support.confirmed_at.is_not(None),
+                Support.withdrawn_at.is_(None),
+            )
+            .order_by(Support.id)
+        ).all()
         expected = {email for _, email in recipients}
-        sample = recipients[:sizes.bare_fanout_recipients]
+        sample = recipients[: sizes.bare_fanout_recipients]
         ids_file = self.scratch / "bare-fanout-ids.txt"
         ids_file.write_text("\n".join(str(sid) for sid, _ in sample))
         milestone_id = self.db.session.execute(
-            select(Milestone.id).filter_by(campaign_id=big, is_goal=True)).scalar_one()
+            select(Milestone.id).filter_by(campaign_id=big, is_goal=True)
+        ).scalar_one()
         self.db.session.commit()
         workers = sizes.fanout_workers
 
@@ -818,20 +1084,41 @@ class Bench:
             self.stack.forget(proc)
         self.wait_for_workers(0)
         figures = [
-            figure("emails/s", app["per_s"], bare["per_s"],
-                   tgt=target("emails/s", app["per_s"], ">=", 1000, "/s")),
-            figure("duplicates", app["duplicates"], bare["duplicates"], with_ratio=False,
-                   tgt=target("duplicates", app["duplicates"], "==", 0)),
-            figure("missing", app["missing"], bare["missing"], with_ratio=False,
-                   tgt=target("missing", app["missing"], "==", 0)),
-            figure("emails/s, one SMTP connection per process", None, bare_reused["per_s"],
-                   with_ratio=False),
+            figure(
+                "emails/s",
+                app["per_s"],
+                bare["per_s"],
+                tgt=target("emails/s", app["per_s"], ">=", 1000, "/s"),
+            ),
+            figure(
+                "duplicates",
+                app["duplicates"],
+                bare["duplicates"],
+                with_ratio=False,
+                tgt=target("duplicates", app["duplicates"], "==", 0),
+            ),
+            figure(
+                "missing",
+                app["missing"],
+                bare["missing"],
+                with_ratio=False,
+                tgt=target("missing", app["missing"], "==", 0),
+            ),
+            figure("emails/s, one SMTP connection per process", None, bare_reused["per_s"], with_ratio=False),
         ]
-        result = {"title": "fan-out", "figures": figures, "recipients": len(expected),
-                  "bare_recipients": len(sample),
-                  "batches": batches, "workers": workers, "failed_jobs": failed,
-                  "jobs_waiting_to_retry": retrying,
-                  "app": app, "bare": bare, "bare_one_connection": bare_reused}
+        result = {
+            "title": "fan-out",
+            "figures": figures,
+            "recipients": len(expected),
+            "bare_recipients": len(sample),
+            "batches": batches,
+            "workers": workers,
+            "failed_jobs": failed,
+            "jobs_waiting_to_retry": retrying,
+            "app": app,
+            "bare": bare,
+            "bare_one_connection": bare_reused,
+        }
         if self.should_profile(figures[:1]):
             result["profile"] = self.profiled(self.profile_fanout, big)
         self.stack.sink_command("reset")
@@ -841,12 +1128,26 @@ class Bench:
         self.stack.sink_command("reset")
         meter = CpuMeter({**self.cpu_groups(), "bare fan-out": []})
         started = time.time()
-        procs = [subprocess.Popen([sys.executable, "-m", "bench.bare_jobs", "fanout", str(ids_file),
-                                   str(self.mail_port), str(k), str(workers),
-                                   *(["reuse"] if reuse else [])],
-                                  env=self.stack.env, stdout=subprocess.PIPE, text=True,
-                                  start_new_session=True)
-                 for k in range(workers)]
+        procs = [
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "bench.bare_jobs",
+                    "fanout",
+                    str(ids_file),
+                    str(self.mail_port),
+                    str(k),
+                    str(workers),
+                    *(["reuse"] if reuse else []),
+                ],
+                env=self.stack.env,
+                stdout=subprocess.PIPE,
+                text=True,
+                start_new_session=True,
+            )
+            for k in range(workers)
+        ]
         for p in procs:
             p.communicate(timeout=self.sizes.fanout_timeout)
         outcome = self.mail_outcome(expected, started)
@@ -891,16 +1192,19 @@ class Bench:
 
         seconds = self.sizes.profile_seconds
         self.log(f"  profiling fan-out with py-spy ({seconds:.0f} s)…")
-        item = Update(campaign_id=campaign_id, author_id=self.campaigns.organiser_id,
-                      title="Profiling update", body="Thank you all.")
+        item = Update(
+            campaign_id=campaign_id,
+            author_id=self.campaigns.organiser_id,
+            title="Profiling update",
+            body="Thank you all.",
+        )
         self.db.session.add(item)
         self.db.session.commit()
         procs = self.stack.start_workers(self.sizes.fanout_workers, name="profile-worker")
         self.wait_for_workers(len(procs))
         fan_out("update", item.id, campaign_id)
         self.db.session.commit()
-        recorders = profiling.start([p.pid for p in procs], seconds, self.results_dir / "profiles",
-                                    "fanout")
+        recorders = profiling.start([p.pid for p in procs], seconds, self.results_dir / "profiles", "fanout")
         result = profiling.finish(recorders) if recorders else {"error": "py-spy is not installed"}
         for proc in procs:
             self.stack.forget(proc)
@@ -926,11 +1230,15 @@ class Bench:
             time.sleep(0.25)
         exact = exact_counts()
         # The search scenario's campaigns carry made-up counts with no supports behind them.
-        cached = dict(self.db.session.execute(select(Campaign.id, Campaign.confirmed_count)
-                                              .where(~Campaign.slug.like("sb-%"))).all())
+        cached = dict(
+            self.db.session.execute(
+                select(Campaign.id, Campaign.confirmed_count).where(~Campaign.slug.like("sb-%"))
+            ).all()
+        )
         by_country: dict[int, dict[str, int]] = {}
         for cid, country, n in self.db.session.execute(
-                select(CountryCount.campaign_id, CountryCount.country, CountryCount.count)):
+            select(CountryCount.campaign_id, CountryCount.country, CountryCount.count)
+        ):
             if n:
                 by_country.setdefault(cid, {})[country] = n
         self.db.session.commit()
@@ -938,20 +1246,27 @@ class Bench:
         campaigns = []
         for cid in sorted(cached):
             exact_total = sum(exact.get(cid, {}).values())
-            campaigns.append({
-                "campaign": names.get(cid, cid), "cached": cached[cid], "count_star": exact_total,
-                "countries_equal": by_country.get(cid, {}) == {
-                    k: v for k, v in exact.get(cid, {}).items() if v},
-                "equal": cached[cid] == exact_total})
+            campaigns.append(
+                {
+                    "campaign": names.get(cid, cid),
+                    "cached": cached[cid],
+                    "count_star": exact_total,
+                    "countries_equal": by_country.get(cid, {})
+                    == {k: v for k, v in exact.get(cid, {}).items() if v},
+                    "equal": cached[cid] == exact_total,
+                }
+            )
         equal = all(c["equal"] and c["countries_equal"] for c in campaigns) and pending == 0
         total_cached = sum(cached.values())
         total_exact = sum(c["count_star"] for c in campaigns)
-        figures = [figure("cached count = COUNT(*)", equal, with_ratio=False,
-                          tgt=target("equal", equal, "==", True)),
-                   figure("sum of cached counts", total_cached, with_ratio=False),
-                   figure("sum of COUNT(*)", total_exact, with_ratio=False)]
-        return {"title": "exactness", "figures": figures, "campaigns": campaigns,
-                "deltas_left": pending}
+        figures = [
+            figure(
+                "cached count = COUNT(*)", equal, with_ratio=False, tgt=target("equal", equal, "==", True)
+            ),
+            figure("sum of cached counts", total_cached, with_ratio=False),
+            figure("sum of COUNT(*)", total_exact, with_ratio=False),
+        ]
+        return {"title": "exactness", "figures": figures, "campaigns": campaigns, "deltas_left": pending}
 
 
 class CpuMeter:
@@ -959,15 +1274,16 @@ class CpuMeter:
 
     def __init__(self, groups: dict[str, list[int]]):
         self.groups = groups
-        self.before = {name: _tree_cpu(pids, skip_self=(name == "bench"))
-                       for name, pids in groups.items()}
+        self.before = {name: _tree_cpu(pids, skip_self=(name == "bench")) for name, pids in groups.items()}
         self.children_before = _children_cpu()
 
     def cores(self, seconds: float) -> dict[str, float]:
         if not seconds:
             return {}
-        used = {name: _tree_cpu(pids, skip_self=(name == "bench")) - self.before[name]
-                for name, pids in self.groups.items()}
+        used = {
+            name: _tree_cpu(pids, skip_self=(name == "bench")) - self.before[name]
+            for name, pids in self.groups.items()
+        }
         used["wrk"] = _children_cpu() - self.children_before
         return {name: round(max(0.0, v) / seconds, 2) for name, v in used.items()}
 

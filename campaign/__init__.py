@@ -29,8 +29,11 @@ def create_app(config: str | Mapping | None = None) -> Flask:
     name = config if isinstance(config, str) else overrides.get("ENV_NAME")
     app = Flask(
         __name__,
-        instance_path=(overrides.pop("INSTANCE_PATH", None) or os.environ.get("GROUNDSWELL_INSTANCE")
-                       or str(ROOT / "instance")),
+        instance_path=(
+            overrides.pop("INSTANCE_PATH", None)
+            or os.environ.get("GROUNDSWELL_INSTANCE")
+            or str(ROOT / "instance")
+        ),
         template_folder=str(ROOT / "templates"),
         static_folder=str(ROOT / "static"),
     )
@@ -68,11 +71,13 @@ def register_extensions(app: Flask) -> None:
     if app.config.get("DATABASE_REPLICA_URL"):
         app.config.setdefault("SQLALCHEMY_BINDS", {})[replica.REPLICA] = {
             "url": sqlalchemy_url(app.config["DATABASE_REPLICA_URL"]),
-            **app.config["SQLALCHEMY_ENGINE_OPTIONS"]}
+            **app.config["SQLALCHEMY_ENGINE_OPTIONS"],
+        }
     db.init_app(app)
     replica.register(app)
-    migrate.init_app(app, db, directory=str(Path(ROOT, "migrations")), compare_type=True,
-                    render_as_batch=True)
+    migrate.init_app(
+        app, db, directory=str(Path(ROOT, "migrations")), compare_type=True, render_as_batch=True
+    )
     csrf.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
@@ -91,6 +96,7 @@ def register_extensions(app: Flask) -> None:
             db.session.close()
         except DBAPIError:
             db.session().invalidate()
+
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             _configure_sqlite(db.engine)
@@ -101,9 +107,7 @@ def register_extensions(app: Flask) -> None:
 
     @login_manager.user_loader
     def load_user(session_token: str) -> User | None:
-        return db.session.execute(
-            db.select(User).filter_by(session_token=session_token)
-        ).scalar_one_or_none()
+        return db.session.execute(db.select(User).filter_by(session_token=session_token)).scalar_one_or_none()
 
 
 #: How SQLite transactions begin in this context. Tests set plain "BEGIN" for their own
@@ -223,10 +227,14 @@ def register_template_helpers(app: Flask) -> None:
     from campaign.supports.forms import COUNTRY_NAMES
 
     app.jinja_env.globals.update(
-        can_escalate=can_escalate, campaign_comments=page_queries.campaign_comments,
+        can_escalate=can_escalate,
+        campaign_comments=page_queries.campaign_comments,
         comments_page_number=page_queries.comments_page_number,
         conditional_summary=page_queries.conditional_summary,
         top_countries=page_queries.top_countries,
         latest_public_supporters=page_queries.latest_public_supporters,
-        supports_per_day=page_queries.supports_per_day, momentum_chart=page_queries.momentum_chart,
-        timeline=timeline, country_names=CountryNames(COUNTRY_NAMES))
+        supports_per_day=page_queries.supports_per_day,
+        momentum_chart=page_queries.momentum_chart,
+        timeline=timeline,
+        country_names=CountryNames(COUNTRY_NAMES),
+    )

@@ -28,12 +28,18 @@ def signing_key() -> None:
 @click.command("worker")
 @click.argument("queues", nargs=-1)
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
-@click.option("--scheduler/--no-scheduler", default=True,
-              help="Also run the scheduler that releases retries and scheduled jobs.")
+@click.option(
+    "--scheduler/--no-scheduler",
+    default=True,
+    help="Also run the scheduler that releases retries and scheduled jobs.",
+)
 @click.option("--quiet", is_flag=True, help="Log warnings and errors only, not every job.")
-@click.option("--fork/--no-fork", default=True,
-              help="Run each job in a forked work-horse (the default), or in this process, "
-                   "its connections kept: for many small jobs (mail, folds) on `high`.")
+@click.option(
+    "--fork/--no-fork",
+    default=True,
+    help="Run each job in a forked work-horse (the default), or in this process, "
+    "its connections kept: for many small jobs (mail, folds) on `high`.",
+)
 def worker(queues: tuple[str, ...], burst: bool, scheduler: bool, quiet: bool, fork: bool) -> None:
     """Run an RQ worker on QUEUES (default: high, default, bulk), inside the app context."""
     import time
@@ -55,9 +61,13 @@ def worker(queues: tuple[str, ...], burst: bool, scheduler: bool, quiet: bool, f
         # A dead worker's job is noticed when its heartbeat (every job_monitoring_interval) has
         # been missing for RQ's 60 s margin; RQ's registry repair runs every minute, not ten.
         worker_class = Worker if fork else InProcessWorker
-        w = worker_class([get_queue(name) for name in names], connection=conn,
-                         serializer=JSONSerializer, job_monitoring_interval=10,
-                         maintenance_interval=60)
+        w = worker_class(
+            [get_queue(name) for name in names],
+            connection=conn,
+            serializer=JSONSerializer,
+            job_monitoring_interval=10,
+            maintenance_interval=60,
+        )
         try:
             w.work(burst=burst, with_scheduler=scheduler, logging_level="WARNING" if quiet else "INFO")
         except RedisError as exc:  # raised by RQ's teardown when Redis went away mid-job
@@ -82,8 +92,7 @@ def worker(queues: tuple[str, ...], burst: bool, scheduler: bool, quiet: bool, f
 def _told_to_stop(w) -> bool:
     # RQ's signal handler marks a busy worker with _stop_requested; an idle one it stops at
     # once and only dates the request: either way it was told to stop, Redis did not go away.
-    return bool(getattr(w, "_stop_requested", False)
-                or getattr(w, "_shutdown_requested_date", None))
+    return bool(getattr(w, "_stop_requested", False) or getattr(w, "_shutdown_requested_date", None))
 
 
 @click.command("clock")
@@ -107,8 +116,10 @@ def anonymise() -> None:
     from campaign.services.privacy import anonymise_ended_campaigns
 
     done = anonymise_ended_campaigns()
-    click.echo(f"Anonymised the supporters of {len(done)} campaign(s)"
-               + (f": {', '.join(map(str, done))}." if done else "."))
+    click.echo(
+        f"Anonymised the supporters of {len(done)} campaign(s)"
+        + (f": {', '.join(map(str, done))}." if done else ".")
+    )
 
 
 @click.command("seed-demo")

@@ -44,19 +44,23 @@ class Periodic:
 
 SCHEDULE = (
     Periodic("fold-counts", "campaign.jobs.counting.fold_counts_job", "high", every_seconds=2),
-    Periodic("close-due", "campaign.jobs.counting.close_due_campaigns_job", "default",
-             every_seconds=60),
-    Periodic("sweep", "campaign.jobs.counting.sweep_job", "default", every_seconds=60,
-             every_setting="SWEEP_EVERY_SECONDS"),
-    Periodic("momentum", "campaign.jobs.counting.refresh_momentum_job", "bulk",
-             every_seconds=600),
+    Periodic("close-due", "campaign.jobs.counting.close_due_campaigns_job", "default", every_seconds=60),
+    Periodic(
+        "sweep",
+        "campaign.jobs.counting.sweep_job",
+        "default",
+        every_seconds=60,
+        every_setting="SWEEP_EVERY_SECONDS",
+    ),
+    Periodic("momentum", "campaign.jobs.counting.refresh_momentum_job", "bulk", every_seconds=600),
     Periodic("recount", "campaign.jobs.counting.recount_job", "bulk", at_hour_utc=3),
     Periodic("anonymise", "campaign.jobs.privacy.anonymise_job", "bulk", at_hour_utc=4),
     # The report of the hour that just ended, a few minutes after it, for moderators.
     Periodic("signing-report", "campaign.jobs.abuse.signing_report_job", "bulk", at_minute=5),
     Periodic("daily-digests", "campaign.jobs.digests.daily_digests_job", "bulk", at_hour_utc=7),
-    Periodic("weekly-digests", "campaign.jobs.digests.weekly_digests_job", "bulk",
-             at_hour_utc=7, on_weekday=0),
+    Periodic(
+        "weekly-digests", "campaign.jobs.digests.weekly_digests_job", "bulk", at_hour_utc=7, on_weekday=0
+    ),
 )
 
 

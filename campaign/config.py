@@ -179,8 +179,15 @@ class ProductionConfig(Config):
     def finalise(self, app) -> None:
         missing = [
             name
-            for name in ("SECRET_KEY", "SQLALCHEMY_DATABASE_URI", "MAIL_URL", "DELIVERY_STORAGE",
-                         "MEDIA_STORAGE", "SIGNING_KEY", "TRUSTED_HOSTS")
+            for name in (
+                "SECRET_KEY",
+                "SQLALCHEMY_DATABASE_URI",
+                "MAIL_URL",
+                "DELIVERY_STORAGE",
+                "MEDIA_STORAGE",
+                "SIGNING_KEY",
+                "TRUSTED_HOSTS",
+            )
             if not app.config.get(name)
         ]
         if not (app.config.get("REDIS_URL") or app.config.get("REDIS_SENTINELS")):
@@ -249,9 +256,7 @@ def config_class(name: str | None = None) -> type[Config]:
     try:
         return CONFIGS[name]
     except KeyError:
-        raise RuntimeError(
-            f"GROUNDSWELL_ENV={name!r} is not one of: {', '.join(CONFIGS)}"
-        ) from None
+        raise RuntimeError(f"GROUNDSWELL_ENV={name!r} is not one of: {', '.join(CONFIGS)}") from None
 
 
 def load_environment(app) -> None:

@@ -15,8 +15,14 @@ ID_MAX = 2**31 - 1
 class IdConverter(IntegerConverter):
     """``<int:…>`` for the whole app: 0..ID_MAX, anything else does not match (404)."""
 
-    def __init__(self, map, fixed_digits: int = 0, min: int | None = 0,  # noqa: A002
-                 max: int | None = ID_MAX, signed: bool = False) -> None:
+    def __init__(
+        self,
+        map,
+        fixed_digits: int = 0,
+        min: int | None = 0,  # noqa: A002
+        max: int | None = ID_MAX,
+        signed: bool = False,
+    ) -> None:
         super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
 
 

@@ -20,9 +20,11 @@ def insert_ignoring_conflicts(model, index_elements: list[str], **values):
         # Built once per model and set of columns, the values passed as parameters: building
         # the statement around each row's values was most of a signature's insert.
         insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        stmt = (insert(model.__table__)
-                .on_conflict_do_nothing(index_elements=index_elements)
-                .returning(model.__table__.c.id))
+        stmt = (
+            insert(model.__table__)
+            .on_conflict_do_nothing(index_elements=index_elements)
+            .returning(model.__table__.c.id)
+        )
         _inserts[key] = stmt
     return db.session.execute(stmt, values).scalar()
 

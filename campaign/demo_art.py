@@ -61,8 +61,11 @@ def factory() -> Image.Image:
     draw.rectangle((720, 600, 880, 760), fill="#2e7d32")
     draw.rectangle((1400, 200, 1450, 760), fill="#6d6d6d")
     draw.line((100, 180, 1500, 180), fill="#444444", width=10)
-    for x, colour in zip(range(180, 1500, 190), ("#0b5d4b", "#f6c453", "#c0392b", "#1f5fa8",
-                                                  "#6a4c93", "#e67e22", "#2b5e33", "#b3261e"), strict=False):
+    for x, colour in zip(
+        range(180, 1500, 190),
+        ("#0b5d4b", "#f6c453", "#c0392b", "#1f5fa8", "#6a4c93", "#e67e22", "#2b5e33", "#b3261e"),
+        strict=False,
+    ):
         draw.arc((x - 30, 180, x + 30, 230), 180, 360, fill="#444444", width=6)
         draw.polygon([(x - 70, 230), (x + 70, 230), (x + 90, 360), (x - 90, 360)], fill=colour)
     return image
@@ -72,8 +75,21 @@ def repair() -> Image.Image:
     """A mended outdoor jacket: a bright patch, stitches and a needle with thread."""
     image = _sky("#e8f1e4", "#f7f3e8")
     draw = ImageDraw.Draw(image)
-    draw.polygon([(500, 150), (1100, 150), (1300, 350), (1200, 420), (1120, 330), (1120, 850),
-                  (480, 850), (480, 330), (400, 420), (300, 350)], fill="#1f5fa8")
+    draw.polygon(
+        [
+            (500, 150),
+            (1100, 150),
+            (1300, 350),
+            (1200, 420),
+            (1120, 330),
+            (1120, 850),
+            (480, 850),
+            (480, 330),
+            (400, 420),
+            (300, 350),
+        ],
+        fill="#1f5fa8",
+    )
     draw.line((800, 160, 800, 850), fill="#123a66", width=8)
     draw.rectangle((900, 520, 1060, 680), fill="#f6c453")
     for x in range(905, 1060, 22):
@@ -104,14 +120,23 @@ def refill() -> Image.Image:
 
 
 PICTURES = {
-    "coffee": (coffee, "Rows of coffee bushes with ripe red cherries on green hills at sunrise, "
-                       "and a farmer's basket full of cherries"),
-    "factory": (factory, "A brick garment factory with a green fire exit, and a row of "
-                         "colourful shirts on hangers"),
-    "repair": (repair, "A blue outdoor jacket mended with a bright yellow patch, and a needle "
-                       "with red thread"),
-    "refill": (refill, "Three refill dispensers of rice, pasta and oats above glass jars on a "
-                       "wooden counter"),
+    "coffee": (
+        coffee,
+        "Rows of coffee bushes with ripe red cherries on green hills at sunrise, "
+        "and a farmer's basket full of cherries",
+    ),
+    "factory": (
+        factory,
+        "A brick garment factory with a green fire exit, and a row of colourful shirts on hangers",
+    ),
+    "repair": (
+        repair,
+        "A blue outdoor jacket mended with a bright yellow patch, and a needle with red thread",
+    ),
+    "refill": (
+        refill,
+        "Three refill dispensers of rice, pasta and oats above glass jars on a wooden counter",
+    ),
 }
 
 

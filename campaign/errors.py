@@ -31,32 +31,45 @@ log = logging.getLogger(__name__)
 
 #: What a restart or failover of PostgreSQL or Redis raises in a request: the service is
 #: briefly unreachable, not broken, and the request changed nothing that was not committed.
-OUTAGES = (OperationalError, InterfaceError, PoolTimeoutError, RedisConnectionError,
-           RedisTimeoutError)
+OUTAGES = (OperationalError, InterfaceError, PoolTimeoutError, RedisConnectionError, RedisTimeoutError)
 RETRY_AFTER_SECONDS = 5
 
 # Pages show these in the visitor's language; the JSON API answers in English.
 MESSAGES = {
     400: (_l("Something was wrong with that request"), _l("Please go back and try again.")),
-    403: (_l("You can’t do that here"),
-          _l("This page is for someone with a different role or account.")),
-    404: (_l("Page not found"),
-          _l("The page you asked for isn’t here. It may have moved or never existed.")),
+    403: (_l("You can’t do that here"), _l("This page is for someone with a different role or account.")),
+    404: (_l("Page not found"), _l("The page you asked for isn’t here. It may have moved or never existed.")),
     405: (_l("Not allowed"), _l("That page can’t be used that way.")),
-    413: (_l("That was too large"), _l("What you sent is over the size limit (5 MB for a form, 10 MB "
-                                        "for a picture). Nothing was saved.")),
-    429: (_l("Slow down a little"), _l("Too many requests came from you in a short time. "
-                                       "Wait a minute, then try again. Nothing was saved.")),
-    503: (_l("Back in a moment"), _l("Groundswell is briefly unavailable, perhaps for maintenance. "
-                                     "Nothing you sent was half-saved: please try again in a "
-                                     "minute.")),
-    500: (_l("Something went wrong on our side"),
-          _l("We have been told. Nothing you sent was half-saved; please try again in a moment.")),
+    413: (
+        _l("That was too large"),
+        _l("What you sent is over the size limit (5 MB for a form, 10 MB for a picture). Nothing was saved."),
+    ),
+    429: (
+        _l("Slow down a little"),
+        _l(
+            "Too many requests came from you in a short time. "
+            "Wait a minute, then try again. Nothing was saved."
+        ),
+    ),
+    503: (
+        _l("Back in a moment"),
+        _l(
+            "Groundswell is briefly unavailable, perhaps for maintenance. "
+            "Nothing you sent was half-saved: please try again in a "
+            "minute."
+        ),
+    ),
+    500: (
+        _l("Something went wrong on our side"),
+        _l("We have been told. Nothing you sent was half-saved; please try again in a moment."),
+    ),
 }
 
 
-LOGIN_LIMITED = _l("Too many wrong passwords were tried for this account. You can still get "
-                   "in now: a password reset link, sent by email, logs you in.")
+LOGIN_LIMITED = _l(
+    "Too many wrong passwords were tried for this account. You can still get "
+    "in now: a password reset link, sent by email, logs you in."
+)
 
 
 def render_error(code: int, detail: str | None = None, action: tuple | None = None):
@@ -69,8 +82,9 @@ def render_error(code: int, detail: str | None = None, action: tuple | None = No
         # A request refused before routing (a Host not in TRUSTED_HOSTS) has no URL adapter:
         # the page's links cannot be built, so the answer is plain text.
         return current_app.response_class(f"{title}\n", status=code, mimetype="text/plain")
-    return render_template("errors/error.html", code=code, title=title, text=detail or text,
-                           action=action), code
+    return render_template(
+        "errors/error.html", code=code, title=title, text=detail or text, action=action
+    ), code
 
 
 def register(app: Flask) -> None:
@@ -79,8 +93,9 @@ def register(app: Flask) -> None:
         # are replaced by ours.
         own = exc.description if exc.description != type(exc).description and exc.code != 429 else None
         if exc.code == 429 and request.endpoint == "auth.login":
-            return render_error(429, LOGIN_LIMITED,
-                                action=(_l("Email me a reset link"), url_for("auth.request_reset")))
+            return render_error(
+                429, LOGIN_LIMITED, action=(_l("Email me a reset link"), url_for("auth.request_reset"))
+            )
         return render_error(exc.code, own)
 
     for code in (400, 403, 404, 405, 413, 429):
@@ -88,8 +103,13 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc):
-        return render_error(400, _l("This form had expired or came from another site. Nothing "
-                                    "was saved: reload the page and send it again."))
+        return render_error(
+            400,
+            _l(
+                "This form had expired or came from another site. Nothing "
+                "was saved: reload the page and send it again."
+            ),
+        )
 
     @app.errorhandler(500)
     def server_error(exc):
@@ -137,8 +157,13 @@ def unavailable(exc: Exception):
     what just failed. Whatever the request had begun is rolled back (or already gone with the
     connection).
     """
-    log.warning("service unavailable for %s %s: %s: %s", request.method, request.path,
-                type(exc).__name__, str(exc).splitlines()[0] if str(exc) else "")
+    log.warning(
+        "service unavailable for %s %s: %s: %s",
+        request.method,
+        request.path,
+        type(exc).__name__,
+        str(exc).splitlines()[0] if str(exc) else "",
+    )
     try:
         db.session.rollback()
     except Exception:  # noqa: BLE001 - the connection is gone: nothing to roll back

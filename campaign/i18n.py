@@ -75,8 +75,9 @@ def set_language(code: str):
     if current_user.is_authenticated and current_user.locale != code:
         remember(current_user.id, code)
     response = redirect(safe_next())
-    response.set_cookie(COOKIE, code, max_age=COOKIE_MAX_AGE, samesite="Lax", httponly=True,
-                        secure=request.is_secure)
+    response.set_cookie(
+        COOKIE, code, max_age=COOKIE_MAX_AGE, samesite="Lax", httponly=True, secure=request.is_secure
+    )
     return response
 
 
@@ -90,9 +91,15 @@ def language_links() -> list[dict]:
     """The switcher's entries: one link per language, the current one marked."""
     current = str(get_locale())
     here = _here() if has_request_context() else "/"
-    return [{"code": code, "name": name, "current": code == current,
-             "url": url_for("i18n.set_language", code=code, next=here)}
-            for code, name in LANGUAGES.items()]
+    return [
+        {
+            "code": code,
+            "name": name,
+            "current": code == current,
+            "url": url_for("i18n.set_language", code=code, next=here),
+        }
+        for code, name in LANGUAGES.items()
+    ]
 
 
 def format_number(value) -> str:

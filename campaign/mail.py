@@ -120,8 +120,7 @@ def _open_smtp(url) -> smtplib.SMTP:
     host, port = url.hostname or "localhost", url.port
     timeout = 30
     if url.scheme == "smtps":
-        client = smtplib.SMTP_SSL(host, port or 465, timeout=timeout,
-                                  context=ssl.create_default_context())
+        client = smtplib.SMTP_SSL(host, port or 465, timeout=timeout, context=ssl.create_default_context())
     else:
         client = smtplib.SMTP(host, port or 25, timeout=timeout)
     try:
@@ -161,8 +160,7 @@ class _SharedConnection:
                 client.close()
 
 
-_shared_connection: ContextVar[_SharedConnection | None] = ContextVar("smtp_connection",
-                                                                       default=None)
+_shared_connection: ContextVar[_SharedConnection | None] = ContextVar("smtp_connection", default=None)
 
 
 def one_connection(func: Callable) -> Callable:
@@ -226,8 +224,7 @@ def send_once(key: str, email: Email) -> bool:
         send(email)
     except PermanentMailError as exc:
         # Keep the receipt, marked: one dead mailbox must not stop a batch or be retried.
-        db.session.execute(
-            update(MailReceipt).where(MailReceipt.key == key).values(error=str(exc)[:300]))
+        db.session.execute(update(MailReceipt).where(MailReceipt.key == key).values(error=str(exc)[:300]))
         db.session.commit()
         return False
     except Exception:

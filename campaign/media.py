@@ -74,16 +74,21 @@ def read_upload(stream, max_bytes: int | None = None) -> bytes:
     if not data:
         raise PictureError(_("Choose a picture to upload."))
     if len(data) > limit:
-        raise PictureError(_("The picture is over %(mb)s MB. Choose a smaller one "
-                             "(JPEG, PNG or WebP).", mb=limit // (1024 * 1024)))
+        raise PictureError(
+            _(
+                "The picture is over %(mb)s MB. Choose a smaller one (JPEG, PNG or WebP).",
+                mb=limit // (1024 * 1024),
+            )
+        )
     return data
 
 
 def open_picture(data: bytes) -> Image.Image:
     """Decode ``data`` safely into an upright RGB image; raises :class:`PictureError`."""
     max_pixels = current_app.config["MEDIA_MAX_PIXELS"]
-    not_a_picture = PictureError(_("That file is not a picture we can use. Upload a JPEG, PNG "
-                                   "or WebP image."))
+    not_a_picture = PictureError(
+        _("That file is not a picture we can use. Upload a JPEG, PNG or WebP image.")
+    )
     with warnings.catch_warnings():
         # Pillow warns, then raises, above its own bomb limit; both are a refusal here.
         warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -91,24 +96,44 @@ def open_picture(data: bytes) -> Image.Image:
             image = Image.open(io.BytesIO(data), formats=FORMATS)
             width, height = image.size
             if width * height > max_pixels:
-                raise PictureError(_("The picture is too large in pixels (%(width)s × "
-                                     "%(height)s). Upload one under %(mp)s megapixels.",
-                                     width=width, height=height, mp=max_pixels // 1_000_000))
+                raise PictureError(
+                    _(
+                        "The picture is too large in pixels (%(width)s × "
+                        "%(height)s). Upload one under %(mp)s megapixels.",
+                        width=width,
+                        height=height,
+                        mp=max_pixels // 1_000_000,
+                    )
+                )
             image.load()  # decodes every byte: a truncated file fails here
             image = ImageOps.exif_transpose(image)
         except PictureError:
             raise
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-            raise PictureError(_("The picture is too large in pixels. Upload one under "
-                                 "%(mp)s megapixels.", mp=max_pixels // 1_000_000)) from None
+            raise PictureError(
+                _(
+                    "The picture is too large in pixels. Upload one under %(mp)s megapixels.",
+                    mp=max_pixels // 1_000_000,
+                )
+            ) from None
         except UnidentifiedImageError:
             raise not_a_picture from None
         except (OSError, SyntaxError, ValueError):
-            raise PictureError(_("The picture could not be read to the end: the file is "
-                                 "damaged or incomplete. Upload it again.")) from None
+            raise PictureError(
+                _(
+                    "The picture could not be read to the end: the file is "
+                    "damaged or incomplete. Upload it again."
+                )
+            ) from None
     if width < 200 or height < 100:
-        raise PictureError(_("The picture is too small (%(width)s × %(height)s). Upload one at "
-                             "least 200 pixels wide and 100 high.", width=width, height=height))
+        raise PictureError(
+            _(
+                "The picture is too small (%(width)s × %(height)s). Upload one at "
+                "least 200 pixels wide and 100 high.",
+                width=width,
+                height=height,
+            )
+        )
     return _flatten(image)
 
 

@@ -14,8 +14,16 @@ from pathlib import Path
 
 from campaign.verifier.verify_proof import leaf_hash, merkle_root, node_hash
 
-__all__ = ["leaf_hash", "node_hash", "merkle_root", "level_sizes", "write_tree",
-           "audit_path", "consistency_proof", "HASH_SIZE"]
+__all__ = [
+    "leaf_hash",
+    "node_hash",
+    "merkle_root",
+    "level_sizes",
+    "write_tree",
+    "audit_path",
+    "consistency_proof",
+    "HASH_SIZE",
+]
 
 HASH_SIZE = 32
 
@@ -45,9 +53,9 @@ def write_tree(leaves: bytearray, path: Path) -> bytes:
             count = len(level) // HASH_SIZE
             nxt = bytearray()
             for offset in range(0, (count - 1) * HASH_SIZE, 2 * HASH_SIZE):
-                nxt += sha256(prefix + view[offset:offset + 2 * HASH_SIZE]).digest()
+                nxt += sha256(prefix + view[offset : offset + 2 * HASH_SIZE]).digest()
             if count % 2:
-                nxt += view[(count - 1) * HASH_SIZE:]
+                nxt += view[(count - 1) * HASH_SIZE :]
             view.release()
             level = nxt
             fh.write(level)

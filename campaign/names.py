@@ -25,7 +25,11 @@ def name_problem(name: str) -> str | None:
     text = name.strip()
     if text.startswith(_FORMULA_START):
         return str(FORMULA)
-    if ("@" in text or _SCHEME_OR_WWW.search(text) or _DOMAIN_LIKE.search(text)
-            or any(sum(c.isdigit() for c in run) >= 7 for run in _PHONE_LIKE.findall(text))):
+    if (
+        "@" in text
+        or _SCHEME_OR_WWW.search(text)
+        or _DOMAIN_LIKE.search(text)
+        or any(sum(c.isdigit() for c in run) >= 7 for run in _PHONE_LIKE.findall(text))
+    ):
         return str(NOT_A_NAME)
     return None

@@ -48,9 +48,13 @@ def storage_dir(delivery_id: int) -> Path:
 
 def package_files(delivery: Delivery) -> dict[str, Path]:
     folder = storage_dir(delivery.id)
-    return {"pdf": folder / "summary.pdf", "csv": folder / "signatures.csv",
-            "statement": folder / "statement.json", "leaves": folder / "leaves.bin",
-            "tree": folder / "tree.bin"}
+    return {
+        "pdf": folder / "summary.pdf",
+        "csv": folder / "signatures.csv",
+        "statement": folder / "statement.json",
+        "leaves": folder / "leaves.bin",
+        "tree": folder / "tree.bin",
+    }
 
 
 #: A leaf's record in leaves.bin: the support's id and its salt, in the tree's order.
@@ -63,13 +67,14 @@ def leaf_text(name: str, country: str, day: str, salt: bytes) -> str:
     It is ``signing.canonical({"name", "country", "date", "salt"})`` (JSON, keys sorted, no
     spaces), written out by hand because a million of them are built per round.
     """
-    return (f'{{"country":{_json_string(country)},"date":{_json_string(day)},'
-            f'"name":{_json_string(name)},"salt":"{salt.hex()}"}}')
+    return (
+        f'{{"country":{_json_string(country)},"date":{_json_string(day)},'
+        f'"name":{_json_string(name)},"salt":"{salt.hex()}"}}'
+    )
 
 
 def seal_for(digest: str) -> str:
-    key = hashlib.sha256(b"groundswell.delivery-seal:" +
-                         current_app.config["SECRET_KEY"].encode()).digest()
+    key = hashlib.sha256(b"groundswell.delivery-seal:" + current_app.config["SECRET_KEY"].encode()).digest()
     return hmac.new(key, digest.encode(), hashlib.sha256).hexdigest()
 
 
@@ -78,24 +83,31 @@ def seal_is_valid(digest: str, seal: str) -> bool:
 
 
 def manifest(delivery: Delivery) -> str:
-    return (f"groundswell-delivery-v1\ncampaign={delivery.campaign.slug}\nround={delivery.round}\n"
-            f"signatures={delivery.support_count}\ncsv-sha256={delivery.csv_sha256}\n"
-            f"pdf-sha256={delivery.pdf_sha256}\n")
+    return (
+        f"groundswell-delivery-v1\ncampaign={delivery.campaign.slug}\nround={delivery.round}\n"
+        f"signatures={delivery.support_count}\ncsv-sha256={delivery.csv_sha256}\n"
+        f"pdf-sha256={delivery.pdf_sha256}\n"
+    )
 
 
 def _round_supports(delivery: Delivery):
-    return (select(Support.id, Support.name, Support.is_public, Support.country,
-                   Support.confirmed_at)
-            .where(Support.campaign_id == delivery.campaign_id,
-                   Support.id > delivery.after_support_id,
-                   Support.id <= delivery.up_to_support_id,
-                   Support.confirmed_at.is_not(None), Support.withdrawn_at.is_(None))
-            .order_by(Support.id)
-            .execution_options(yield_per=5000))
+    return (
+        select(Support.id, Support.name, Support.is_public, Support.country, Support.confirmed_at)
+        .where(
+            Support.campaign_id == delivery.campaign_id,
+            Support.id > delivery.after_support_id,
+            Support.id <= delivery.up_to_support_id,
+            Support.confirmed_at.is_not(None),
+            Support.withdrawn_at.is_(None),
+        )
+        .order_by(Support.id)
+        .execution_options(yield_per=5000)
+    )
 
 
-def write_csv(delivery: Delivery, path: Path,
-              leaves_path: Path | None = None) -> tuple[str, int, Counter, bytearray]:
+def write_csv(
+    delivery: Delivery, path: Path, leaves_path: Path | None = None
+) -> tuple[str, int, Counter, bytearray]:
     """Stream the round's public signatures to ``path``; returns (sha256, rows, by country,
     the rows' Merkle leaf hashes). With ``leaves_path``, each row's support id and random
     salt are written there, in the same order.
@@ -109,12 +121,15 @@ def write_csv(delivery: Delivery, path: Path,
     sha256, urandom, pack = hashlib.sha256, os.urandom, LEAF_RECORD.pack
     partial = path.with_suffix(f".{os.getpid()}.part")
     leaves_partial = leaves_path.with_suffix(f".{os.getpid()}.part") if leaves_path else None
-    with partial.open("w", newline="", encoding="utf-8") as fh, \
-            (leaves_partial.open("wb") if leaves_partial else open(os.devnull, "wb")) as lf:
+    with (
+        partial.open("w", newline="", encoding="utf-8") as fh,
+        leaves_partial.open("wb") if leaves_partial else open(os.devnull, "wb") as lf,
+    ):
         writer = csv.writer(fh)
         writer.writerow(CSV_HEADER)
         for support_id, name, is_public, country, confirmed_at in db.session.execute(
-                _round_supports(delivery)):
+            _round_supports(delivery)
+        ):
             shown = neutralise(name if is_public else "Name withheld")
             day = confirmed_at.date().isoformat()
             writer.writerow([shown, country, day])
@@ -149,20 +164,38 @@ def write_pdf(delivery: Delivery, path: Path, countries: Counter) -> str:
     pdf.multi_cell(0, 9, _latin1(campaign.title))
     pdf.ln(2)
     pdf.set_font("Helvetica", "", 11)
-    pdf.multi_cell(0, 6, _latin1(f"A {campaign.noun} to {delivery.brand.name}, delivered by "
-                                 f"Groundswell. Round {delivery.round}."))
+    pdf.multi_cell(
+        0,
+        6,
+        _latin1(
+            f"A {campaign.noun} to {delivery.brand.name}, delivered by Groundswell. Round {delivery.round}."
+        ),
+    )
     pdf.ln(3)
-    demand = getattr(campaign, "demand", None) or "\n".join(getattr(campaign, "demand_list", [])) \
+    demand = (
+        getattr(campaign, "demand", None)
+        or "\n".join(getattr(campaign, "demand_list", []))
         or campaign.summary
+    )
     pdf.set_font("Helvetica", "B", 13)
     pdf.cell(0, 8, "The demand", new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("Helvetica", "", 11)
     pdf.multi_cell(0, 6, _latin1(demand))
     pdf.ln(3)
     pdf.set_font("Helvetica", "B", 13)
-    pdf.cell(0, 8, _latin1(_("%(counted)s in this round, %(total)s in all.",
-                             counted=campaign.count_phrase(delivery.support_count),
-                             total=format_decimal(delivery.total_count))), new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(
+        0,
+        8,
+        _latin1(
+            _(
+                "%(counted)s in this round, %(total)s in all.",
+                counted=campaign.count_phrase(delivery.support_count),
+                total=format_decimal(delivery.total_count),
+            )
+        ),
+        new_x="LMARGIN",
+        new_y="NEXT",
+    )
     pdf.set_font("Helvetica", "", 10)
     for code, n in countries.most_common(25):
         pdf.cell(90, 5.5, _latin1(COUNTRY_NAMES.get(code, code)))
@@ -180,10 +213,14 @@ def write_pdf(delivery: Delivery, path: Path, countries: Counter) -> str:
         pdf.cell(0, 5.5, _latin1(what), new_x="LMARGIN", new_y="NEXT")
     pdf.ln(4)
     pdf.set_font("Helvetica", "I", 9)
-    pdf.multi_cell(0, 5, "The list of public signatures is in the CSV file delivered with this "
-                         "summary. Both files are covered by the signed statement "
-                         "(statement.json) delivered with them: check it offline with "
-                         "Groundswell's public key and verifier, or at its verify page.")
+    pdf.multi_cell(
+        0,
+        5,
+        "The list of public signatures is in the CSV file delivered with this "
+        "summary. Both files are covered by the signed statement "
+        "(statement.json) delivered with them: check it offline with "
+        "Groundswell's public key and verifier, or at its verify page.",
+    )
     data = bytes(pdf.output())
     partial = path.with_suffix(f".{os.getpid()}.part")
     partial.write_bytes(data)
@@ -197,15 +234,23 @@ def timeline(campaign: Campaign, delivery: Delivery | None = None) -> list:
         events.append((campaign.published_at, _("Published")))
     for m in campaign.milestones:
         threshold = format_decimal(m.threshold)
-        events.append((m.reached_at, _("Goal reached (%(goal)s)", goal=threshold) if m.is_goal
-                       else campaign.count_phrase(m.threshold)))
+        events.append(
+            (
+                m.reached_at,
+                _("Goal reached (%(goal)s)", goal=threshold)
+                if m.is_goal
+                else campaign.count_phrase(m.threshold),
+            )
+        )
     for d in campaign.deliveries:
         if d.sent_at and (delivery is None or d.round < delivery.round):
-            events.append((d.sent_at, _("Round %(round)s delivered to %(brand)s", round=d.round,
-                                        brand=d.brand.name)))
+            events.append(
+                (d.sent_at, _("Round %(round)s delivered to %(brand)s", round=d.round, brand=d.brand.name))
+            )
     for r in campaign.responses:
-        events.append((r.created_at, _("%(brand)s answered: %(stance)s", brand=r.brand.name,
-                                       stance=r.stance_label)))
+        events.append(
+            (r.created_at, _("%(brand)s answered: %(stance)s", brand=r.brand.name, stance=r.stance_label))
+        )
     if delivery is not None:
         events.append((delivery.created_at, _("Round %(round)s prepared", round=delivery.round)))
     return sorted(events, key=lambda e: e[0])
@@ -219,7 +264,8 @@ def build(delivery: Delivery) -> None:
 
     files = package_files(delivery)
     delivery.csv_sha256, delivery.support_count, countries, leaves = write_csv(
-        delivery, files["csv"], files["leaves"])
+        delivery, files["csv"], files["leaves"]
+    )
     delivery.total_count = delivery.campaign.confirmed_count
     delivery.pdf_sha256 = write_pdf(delivery, files["pdf"], countries)
     delivery.digest = hashlib.sha256(manifest(delivery).encode()).hexdigest()
@@ -232,26 +278,31 @@ def build(delivery: Delivery) -> None:
     delivery.statement, delivery.signature = document["statement"], document["signature"]
     delivery.key_id = document["key"]["key_id"]
     write_statement(files["statement"], document)
-    append_log_entry("delivery", {"statement": delivery.statement,
-                                  "signature": delivery.signature})
+    append_log_entry("delivery", {"statement": delivery.statement, "signature": delivery.signature})
 
 
 def statement_fields(delivery: Delivery) -> dict:
     """What a round's signed statement certifies (the signer adds the key and the time)."""
-    return {"type": "groundswell-delivery-statement", "version": 1,
-            "campaign": delivery.campaign.slug, "campaign_title": delivery.campaign.title,
-            "brand": delivery.brand.slug, "brand_name": delivery.brand.name,
-            "round": delivery.round, "count": delivery.support_count,
-            "merkle_root": delivery.merkle_root, "package_digest": delivery.digest,
-            "files": {"signatures.csv": delivery.csv_sha256, "summary.pdf": delivery.pdf_sha256}}
+    return {
+        "type": "groundswell-delivery-statement",
+        "version": 1,
+        "campaign": delivery.campaign.slug,
+        "campaign_title": delivery.campaign.title,
+        "brand": delivery.brand.slug,
+        "brand_name": delivery.brand.name,
+        "round": delivery.round,
+        "count": delivery.support_count,
+        "merkle_root": delivery.merkle_root,
+        "package_digest": delivery.digest,
+        "files": {"signatures.csv": delivery.csv_sha256, "summary.pdf": delivery.pdf_sha256},
+    }
 
 
 def write_statement(path: Path, document: dict) -> None:
     import json
 
     partial = path.with_suffix(f".{os.getpid()}.part")
-    partial.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n",
-                       encoding="utf-8")
+    partial.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     partial.replace(path)
 
 
@@ -281,8 +332,7 @@ def receipt(delivery: Delivery, support: Support) -> dict | None:
     shows of it, and its salt), its place, the audit path to the root, the signed statement
     and the key. None if the round is not signed, or the support is not in it as delivered
     (an erased name no longer makes the same leaf)."""
-    if not delivery.statement or delivery.sent_at is None or support.campaign_id != \
-            delivery.campaign_id:
+    if not delivery.statement or delivery.sent_at is None or support.campaign_id != delivery.campaign_id:
         return None
     files = package_files(delivery)
     size = delivery.support_count
@@ -301,13 +351,23 @@ def receipt(delivery: Delivery, support: Support) -> dict | None:
     confirmed = support.confirmed_at or support.suspect_confirmed_at
     if confirmed is None:
         return None
-    text = leaf_text(neutralise(support.name if support.is_public else "Name withheld"),
-                     support.country, confirmed.date().isoformat(), salt)
+    text = leaf_text(
+        neutralise(support.name if support.is_public else "Name withheld"),
+        support.country,
+        confirmed.date().isoformat(),
+        salt,
+    )
     if merkle.leaf_hash(text.encode()) != stored:
         return None
-    return {"type": "groundswell-receipt", "version": 1, "leaf": text, "leaf_index": index,
-            "tree_size": size, "audit_path": [h.hex() for h in path],
-            **statement_document(delivery)}
+    return {
+        "type": "groundswell-receipt",
+        "version": 1,
+        "leaf": text,
+        "leaf_index": index,
+        "tree_size": size,
+        "audit_path": [h.hex() for h in path],
+        **statement_document(delivery),
+    }
 
 
 def delivered_support_ids(supports: list[Support]) -> set[int]:
@@ -316,21 +376,29 @@ def delivered_support_ids(supports: list[Support]) -> set[int]:
     if not campaign_ids:
         return set()
     rounds = db.session.execute(
-        select(Delivery.campaign_id, Delivery.after_support_id, Delivery.up_to_support_id)
-        .where(Delivery.campaign_id.in_(campaign_ids), Delivery.sent_at.is_not(None),
-               Delivery.statement.is_not(None))).all()
-    return {s.id for s in supports for c, low, high in rounds
-            if c == s.campaign_id and low < s.id <= high}
+        select(Delivery.campaign_id, Delivery.after_support_id, Delivery.up_to_support_id).where(
+            Delivery.campaign_id.in_(campaign_ids),
+            Delivery.sent_at.is_not(None),
+            Delivery.statement.is_not(None),
+        )
+    ).all()
+    return {s.id for s in supports for c, low, high in rounds if c == s.campaign_id and low < s.id <= high}
 
 
 def delivery_of(support: Support) -> Delivery | None:
     """The signed, sent round that delivered ``support`` (None if none has yet)."""
     return db.session.execute(
-        select(Delivery).where(Delivery.campaign_id == support.campaign_id,
-                               Delivery.after_support_id < support.id,
-                               Delivery.up_to_support_id >= support.id,
-                               Delivery.sent_at.is_not(None), Delivery.statement.is_not(None))
-        .order_by(Delivery.round).limit(1)).scalar_one_or_none()
+        select(Delivery)
+        .where(
+            Delivery.campaign_id == support.campaign_id,
+            Delivery.after_support_id < support.id,
+            Delivery.up_to_support_id >= support.id,
+            Delivery.sent_at.is_not(None),
+            Delivery.statement.is_not(None),
+        )
+        .order_by(Delivery.round)
+        .limit(1)
+    ).scalar_one_or_none()
 
 
 def delivery_for_file(stream) -> Delivery | None:
@@ -339,9 +407,13 @@ def delivery_for_file(stream) -> Delivery | None:
     for chunk in iter(lambda: stream.read(1 << 20), b""):
         digest.update(chunk)
     value = digest.hexdigest()
-    delivery = db.session.execute(
-        select(Delivery).where((Delivery.csv_sha256 == value) | (Delivery.pdf_sha256 == value))
-    ).scalars().first()
+    delivery = (
+        db.session.execute(
+            select(Delivery).where((Delivery.csv_sha256 == value) | (Delivery.pdf_sha256 == value))
+        )
+        .scalars()
+        .first()
+    )
     if delivery is None or not delivery.digest or not seal_is_valid(delivery.digest, delivery.seal):
         return None
     # The stored digest must still be the digest of the stored parts (nothing edited since).

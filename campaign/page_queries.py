@@ -51,19 +51,33 @@ def cached_per_campaign(func_):
 def conditional_summary(campaign: Campaign) -> dict[str, int]:
     """How many counted conditional pledges a boycott has, and how many are on."""
     total, met = db.session.execute(
-        select(func.count(Support.id), func.count(Support.condition_met_at))
-        .where(Support.campaign_id == campaign.id, Support.condition_threshold.is_not(None),
-               Support.confirmed_at.is_not(None), Support.withdrawn_at.is_(None))).one()
+        select(func.count(Support.id), func.count(Support.condition_met_at)).where(
+            Support.campaign_id == campaign.id,
+            Support.condition_threshold.is_not(None),
+            Support.confirmed_at.is_not(None),
+            Support.withdrawn_at.is_(None),
+        )
+    ).one()
     # The lowest threshold still waited for, and how many pledges begin when it is reached.
     waiting = db.session.execute(
         select(Support.condition_threshold, func.count(Support.id))
-        .where(Support.campaign_id == campaign.id, Support.condition_threshold.is_not(None),
-               Support.condition_met_at.is_(None), Support.confirmed_at.is_not(None),
-               Support.withdrawn_at.is_(None))
-        .group_by(Support.condition_threshold).order_by(Support.condition_threshold)
-        .limit(1)).first()
-    return {"total": total, "met": met, "next_threshold": waiting[0] if waiting else 0,
-            "next_waiting": waiting[1] if waiting else 0}
+        .where(
+            Support.campaign_id == campaign.id,
+            Support.condition_threshold.is_not(None),
+            Support.condition_met_at.is_(None),
+            Support.confirmed_at.is_not(None),
+            Support.withdrawn_at.is_(None),
+        )
+        .group_by(Support.condition_threshold)
+        .order_by(Support.condition_threshold)
+        .limit(1)
+    ).first()
+    return {
+        "total": total,
+        "met": met,
+        "next_threshold": waiting[0] if waiting else 0,
+        "next_waiting": waiting[1] if waiting else 0,
+    }
 
 
 COMMENTS_PER_PAGE = 20
@@ -82,18 +96,20 @@ def campaign_comments(campaign: Campaign, page: int = 1) -> dict:
     from sqlalchemy import func
     from sqlalchemy.orm import selectinload
 
-    visible = (Comment.campaign_id == campaign.id, Comment.parent_id.is_(None),
-               Comment.hidden_at.is_(None))
-    total = db.session.execute(select(func.count()).select_from(Comment)
-                               .where(*visible)).scalar_one()
+    visible = (Comment.campaign_id == campaign.id, Comment.parent_id.is_(None), Comment.hidden_at.is_(None))
+    total = db.session.execute(select(func.count()).select_from(Comment).where(*visible)).scalar_one()
     pages = max(1, -(-total // COMMENTS_PER_PAGE))
     page = min(page, pages)
-    comments = list(db.session.execute(
-        select(Comment).where(*visible)
-        .options(selectinload(Comment.author),
-                 selectinload(Comment.replies).selectinload(Comment.author))
-        .order_by(Comment.created_at, Comment.id)
-        .offset((page - 1) * COMMENTS_PER_PAGE).limit(COMMENTS_PER_PAGE)).scalars())
+    comments = list(
+        db.session.execute(
+            select(Comment)
+            .where(*visible)
+            .options(selectinload(Comment.author), selectinload(Comment.replies).selectinload(Comment.author))
+            .order_by(Comment.created_at, Comment.id)
+            .offset((page - 1) * COMMENTS_PER_PAGE)
+            .limit(COMMENTS_PER_PAGE)
+        ).scalars()
+    )
     return {"comments": comments, "page": page, "pages": pages, "total": total}
 
 
@@ -101,22 +117,35 @@ def top_countries(campaign: Campaign, limit: int = 10) -> list[list]:
     """Countries by confirmed supports (from the cached per-country counts)."""
     from campaign.models import CountryCount
 
-    return [list(row) for row in db.session.execute(
-        select(CountryCount.country, CountryCount.count)
-        .where(CountryCount.campaign_id == campaign.id, CountryCount.count > 0)
-        .order_by(CountryCount.count.desc(), CountryCount.country).limit(limit))]
+    return [
+        list(row)
+        for row in db.session.execute(
+            select(CountryCount.country, CountryCount.count)
+            .where(CountryCount.campaign_id == campaign.id, CountryCount.count > 0)
+            .order_by(CountryCount.count.desc(), CountryCount.country)
+            .limit(limit)
+        )
+    ]
 
 
 @cached_per_campaign
 def latest_public_supporters(campaign: Campaign, limit: int = 8) -> list[dict]:
     """The newest confirmed supporters who chose to show their name (name, country, reason)."""
     rows = db.session.execute(
-        select(Support.name, Support.country,
-               case((Support.reason_hidden_at.is_(None), Support.comment), else_=None)
-               .label("comment"))
-        .where(Support.campaign_id == campaign.id, Support.is_public.is_(True),
-               Support.confirmed_at.is_not(None), Support.withdrawn_at.is_(None))
-        .order_by(Support.confirmed_at.desc()).limit(limit)).all()
+        select(
+            Support.name,
+            Support.country,
+            case((Support.reason_hidden_at.is_(None), Support.comment), else_=None).label("comment"),
+        )
+        .where(
+            Support.campaign_id == campaign.id,
+            Support.is_public.is_(True),
+            Support.confirmed_at.is_not(None),
+            Support.withdrawn_at.is_(None),
+        )
+        .order_by(Support.confirmed_at.desc())
+        .limit(limit)
+    ).all()
     return [{"name": r.name, "country": r.country, "comment": r.comment} for r in rows]
 
 
@@ -129,15 +158,23 @@ def supports_per_day(campaign: Campaign, days: int = 30) -> list[tuple[str, int]
 
     start = (utcnow() - timedelta(days=days - 1)).date()
     day = func.date(Support.confirmed_at)
-    counted = dict(db.session.execute(
-        select(day, func.count()).where(Support.campaign_id == campaign.id,
-                                        Support.confirmed_at.is_not(None),
-                                        Support.withdrawn_at.is_(None),
-                                        Support.confirmed_at >= _midnight(start))
-        .group_by(day)).all())
+    counted = dict(
+        db.session.execute(
+            select(day, func.count())
+            .where(
+                Support.campaign_id == campaign.id,
+                Support.confirmed_at.is_not(None),
+                Support.withdrawn_at.is_(None),
+                Support.confirmed_at >= _midnight(start),
+            )
+            .group_by(day)
+        ).all()
+    )
     counted = {str(k)[:10]: v for k, v in counted.items()}
-    return [[(start + timedelta(days=i)).isoformat(),
-             counted.get((start + timedelta(days=i)).isoformat(), 0)] for i in range(days)]
+    return [
+        [(start + timedelta(days=i)).isoformat(), counted.get((start + timedelta(days=i)).isoformat(), 0)]
+        for i in range(days)
+    ]
 
 
 def _midnight(day):
@@ -150,8 +187,7 @@ def chart_points(series: list[tuple[str, int]], width: int = 300, height: int = 
     """SVG polyline points for a daily series (server-rendered chart, no script)."""
     top = max((n for _, n in series), default=0) or 1
     step = width / max(len(series) - 1, 1)
-    return " ".join(f"{i * step:.1f},{height - n * height / top:.1f}"
-                    for i, (_, n) in enumerate(series))
+    return " ".join(f"{i * step:.1f},{height - n * height / top:.1f}" for i, (_, n) in enumerate(series))
 
 
 def supported_after_shares(user_id: int) -> dict[int, int]:
@@ -160,10 +196,16 @@ def supported_after_shares(user_id: int) -> dict[int, int]:
     mine = select(Support.id).where(Support.user_id == user_id)
     rows = db.session.execute(
         select(Support.referred_by_id, func.count())
-        .where(Support.referred_by_id.in_(mine), Support.confirmed_at.is_not(None),
-               Support.withdrawn_at.is_(None))
-        .group_by(Support.referred_by_id)).all()
+        .where(
+            Support.referred_by_id.in_(mine),
+            Support.confirmed_at.is_not(None),
+            Support.withdrawn_at.is_(None),
+        )
+        .group_by(Support.referred_by_id)
+    ).all()
     return dict(rows)
+
+
 def momentum_chart(series: list[tuple[str, int]], width: int = 300, height: int = 100) -> dict:
     """What the momentum chart draws: a bar per day scaled to a round top, the axis labels and
     the busiest day (for the caption that says in words what the bars show)."""
@@ -171,16 +213,29 @@ def momentum_chart(series: list[tuple[str, int]], width: int = 300, height: int 
 
     counts = [n for _, n in series]
     most = max(counts, default=0)
-    top = next(n * step for step in (1, 10, 100, 1000, 10_000, 100_000, 1_000_000)
-               for n in (1, 2, 5) if n * step >= most)
+    top = next(
+        n * step
+        for step in (1, 10, 100, 1000, 10_000, 100_000, 1_000_000)
+        for n in (1, 2, 5)
+        if n * step >= most
+    )
     step = width / max(len(series), 1)
-    bars = [{"x": round(i * step + step * 0.15, 2), "width": round(step * 0.7, 2),
-             "height": round(n * height / top, 2), "y": round(height - n * height / top, 2)}
-            for i, n in enumerate(counts)]
+    bars = [
+        {
+            "x": round(i * step + step * 0.15, 2),
+            "width": round(step * 0.7, 2),
+            "height": round(n * height / top, 2),
+            "y": round(height - n * height / top, 2),
+        }
+        for i, n in enumerate(counts)
+    ]
     busiest = max(range(len(counts)), key=lambda i: (counts[i], i)) if most else None
-    return {"bars": bars, "top": top, "total": sum(counts),
-            "first": date.fromisoformat(series[0][0]) if series else None,
-            "last": date.fromisoformat(series[-1][0]) if series else None,
-            "busiest": (date.fromisoformat(series[busiest][0]), most) if busiest is not None
-            else None,
-            "days": [(date.fromisoformat(day), n) for day, n in series]}
+    return {
+        "bars": bars,
+        "top": top,
+        "total": sum(counts),
+        "first": date.fromisoformat(series[0][0]) if series else None,
+        "last": date.fromisoformat(series[-1][0]) if series else None,
+        "busiest": (date.fromisoformat(series[busiest][0]), most) if busiest is not None else None,
+        "days": [(date.fromisoformat(day), n) for day, n in series],
+    }

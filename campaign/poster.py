@@ -15,8 +15,20 @@ from campaign.models import Campaign
 
 # The PDF's built-in fonts cover Latin-1: typographic marks are written plainly, anything
 # else outside it as "?".
-_PLAIN = str.maketrans({"“": '"', "”": '"', "‘": "'", "’": "'", "–": "-", "—": "-",
-                        "…": "...", "€": "EUR", "\u00a0": " ", "\u202f": " "})
+_PLAIN = str.maketrans(
+    {
+        "“": '"',
+        "”": '"',
+        "‘": "'",
+        "’": "'",
+        "–": "-",
+        "—": "-",
+        "…": "...",
+        "€": "EUR",
+        "\u00a0": " ",
+        "\u202f": " ",
+    }
+)
 
 
 def _latin1(text: str) -> str:
@@ -61,9 +73,13 @@ def poster_pdf(campaign: Campaign, url: str) -> bytes:
     pdf.set_xy(margin, 12)
     pdf.set_font("Helvetica", "B", 12)
     pdf.set_text_color(11, 93, 75)
-    pdf.cell(width, 6, _latin1(_("%(noun)s on Groundswell",
-                                 noun=str(campaign.noun).capitalize())),
-             new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(
+        width,
+        6,
+        _latin1(_("%(noun)s on Groundswell", noun=str(campaign.noun).capitalize())),
+        new_x="LMARGIN",
+        new_y="NEXT",
+    )
     y = 20
     if campaign.picture:
         path = media.path_of(media.file_name(campaign.picture, "page"))
@@ -84,14 +100,35 @@ def poster_pdf(campaign: Campaign, url: str) -> bytes:
     bottom = 297 - 15 - qr_size
     pdf.set_xy(margin, bottom)
     pdf.set_font("Helvetica", "B", 22)
-    pdf.multi_cell(width - qr_size - 8, 10, _latin1(_(
-        "%(count)s %(supporters)s so far", count=format_decimal(campaign.confirmed_count),
-        supporters=campaign.count_noun)), align="L", new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(
+        width - qr_size - 8,
+        10,
+        _latin1(
+            _(
+                "%(count)s %(supporters)s so far",
+                count=format_decimal(campaign.confirmed_count),
+                supporters=campaign.count_noun,
+            )
+        ),
+        align="L",
+        new_x="LMARGIN",
+        new_y="NEXT",
+    )
     pdf.set_font("Helvetica", "", 13)
     pdf.set_x(margin)
-    pdf.multi_cell(width - qr_size - 8, 6.5, _latin1(_(
-        "Goal: %(goal)s. Scan the code with your phone's camera to add yours, or visit:",
-        goal=format_decimal(campaign.goal))), align="L", new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(
+        width - qr_size - 8,
+        6.5,
+        _latin1(
+            _(
+                "Goal: %(goal)s. Scan the code with your phone's camera to add yours, or visit:",
+                goal=format_decimal(campaign.goal),
+            )
+        ),
+        align="L",
+        new_x="LMARGIN",
+        new_y="NEXT",
+    )
     pdf.set_x(margin)
     pdf.set_font("Helvetica", "B", 11)
     pdf.multi_cell(width - qr_size - 8, 6, _latin1(url), align="L", new_x="LMARGIN", new_y="NEXT")

@@ -32,10 +32,12 @@ def connect_redis(config) -> Redis:
     ``REDIS_SERVICE``): after a failover its pool asks the sentinels again and reconnects to
     the new primary, so the queue, the workers, the locks and the caches follow it."""
     if config.get("REDIS_SENTINELS"):
-        sentinel = Sentinel(config["REDIS_SENTINELS"], socket_timeout=2,
-                            sentinel_kwargs={"socket_timeout": 2})
-        return sentinel.master_for(config["REDIS_SERVICE"], health_check_interval=30,
-                                   socket_connect_timeout=2)
+        sentinel = Sentinel(
+            config["REDIS_SENTINELS"], socket_timeout=2, sentinel_kwargs={"socket_timeout": 2}
+        )
+        return sentinel.master_for(
+            config["REDIS_SERVICE"], health_check_interval=30, socket_connect_timeout=2
+        )
     return Redis.from_url(config["REDIS_URL"], health_check_interval=30)
 
 

@@ -32,8 +32,7 @@ FRESH_COOKIE = "gs_fresh"
 READ_REPLICA: ContextVar[bool] = ContextVar("read_replica", default=False)
 
 _KIND_BLUEPRINTS = {"petitions", "boycotts", "buycotts", "proposals"}
-_PUBLIC_ENDPOINTS = {"main.home", "main.victories", "campaigns.browse", "brands.index",
-                     "brands.show"}
+_PUBLIC_ENDPOINTS = {"main.home", "main.victories", "campaigns.browse", "brands.index", "brands.show"}
 
 _SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
@@ -43,16 +42,24 @@ def may_read_replica(endpoint: str | None) -> bool:
     if not endpoint:
         return False
     blueprint, _, view = endpoint.partition(".")
-    return (blueprint == "api" or endpoint in _PUBLIC_ENDPOINTS
-            or (blueprint in _KIND_BLUEPRINTS and view in {"show", "count_json"}))
+    return (
+        blueprint == "api"
+        or endpoint in _PUBLIC_ENDPOINTS
+        or (blueprint in _KIND_BLUEPRINTS and view in {"show", "count_json"})
+    )
 
 
 class RoutingSession(Session):
     """Flask-SQLAlchemy's session, sending a read-only request's SELECTs to the replica."""
 
     def get_bind(self, mapper=None, clause=None, bind=None, **kwargs):
-        if (bind is None and READ_REPLICA.get() and not self._flushing
-                and not self.info.get("wrote") and isinstance(clause, Select)):
+        if (
+            bind is None
+            and READ_REPLICA.get()
+            and not self._flushing
+            and not self.info.get("wrote")
+            and isinstance(clause, Select)
+        ):
             engine = self._db.engines.get(REPLICA)
             if engine is not None and _lag.fresh(engine):
                 return engine
@@ -106,10 +113,13 @@ def replica_lag(engine) -> float | None:
     """Seconds the replica is behind its primary (0 when it has replayed all it received);
     None when the server is not a replica (a promoted one, say)."""
     with engine.connect() as conn:
-        row = conn.execute(text(
-            "SELECT pg_is_in_recovery(), "
-            "pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn(), "
-            "EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp())")).one()
+        row = conn.execute(
+            text(
+                "SELECT pg_is_in_recovery(), "
+                "pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn(), "
+                "EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp())"
+            )
+        ).one()
     in_recovery, caught_up, behind = row
     if not in_recovery:
         return None
@@ -127,15 +137,24 @@ def register(app: Flask) -> None:
 
     @app.before_request
     def choose_replica():
-        if (request.method in _SAFE_METHODS and FRESH_COOKIE not in request.cookies
-                and may_read_replica(request.endpoint)):
+        if (
+            request.method in _SAFE_METHODS
+            and FRESH_COOKIE not in request.cookies
+            and may_read_replica(request.endpoint)
+        ):
             g.replica_token = READ_REPLICA.set(True)
 
     @app.after_request
     def remember_writes(response):
         if request.method not in _SAFE_METHODS and response.status_code < 400:
-            response.set_cookie(FRESH_COOKIE, "1", max_age=keep, httponly=True, samesite="Lax",
-                                secure=app.config.get("SESSION_COOKIE_SECURE", False))
+            response.set_cookie(
+                FRESH_COOKIE,
+                "1",
+                max_age=keep,
+                httponly=True,
+                samesite="Lax",
+                secure=app.config.get("SESSION_COOKIE_SECURE", False),
+            )
         return response
 
     @app.teardown_request

@@ -124,9 +124,14 @@ def fts5_query(parsed: ParsedQuery) -> str | None:
 
 def _fts5_hits(match: str, ranked: bool):
     score = "bm25(campaign_search, 10.0, 10.0, 4.0, 1.0)" if ranked else "0.0"
-    return (text(f"SELECT rowid AS campaign_id, {score} AS score FROM campaign_search "
-                 "WHERE campaign_search MATCH :match")
-            .bindparams(bindparam("match", match, unique=True)).columns(campaign_id=Integer, score=Float))
+    return (
+        text(
+            f"SELECT rowid AS campaign_id, {score} AS score FROM campaign_search "
+            "WHERE campaign_search MATCH :match"
+        )
+        .bindparams(bindparam("match", match, unique=True))
+        .columns(campaign_id=Integer, score=Float)
+    )
 
 
 def _is_postgresql() -> bool:
@@ -136,28 +141,43 @@ def _is_postgresql() -> bool:
 def _postgresql_match(query: str, parsed: ParsedQuery):
     """(condition, relevance) on the tsvector index, and trigrams for short queries."""
     vector = literal_column("campaigns.search_vector")
-    english = func.websearch_to_tsquery(literal_column("'groundswell_english'::regconfig"),
-                                       query)
-    spanish = func.websearch_to_tsquery(literal_column("'groundswell_spanish'::regconfig"),
-                                       query)
+    english = func.websearch_to_tsquery(literal_column("'groundswell_english'::regconfig"), query)
+    spanish = func.websearch_to_tsquery(literal_column("'groundswell_spanish'::regconfig"), query)
     spanish_campaign = Campaign.language == "es"
     # Two index scans OR-ed: each campaign is matched in its own language's configuration.
-    condition = or_(and_(spanish_campaign, vector.op("@@")(spanish)),
-                    and_(~spanish_campaign, vector.op("@@")(english)))
-    relevance = case((spanish_campaign, func.ts_rank(vector, spanish)),
-                     else_=func.ts_rank(vector, english))
+    condition = or_(
+        and_(spanish_campaign, vector.op("@@")(spanish)), and_(~spanish_campaign, vector.op("@@")(english))
+    )
+    relevance = case((spanish_campaign, func.ts_rank(vector, spanish)), else_=func.ts_rank(vector, english))
     words = sorted(parsed.words, key=query.lower().find)
-    if (not parsed.excluded and len(parsed.groups) == len(words) <= TYPO_WORDS
-            and all(len(w) >= 3 and w.isalpha() for w in words)):
+    if (
+        not parsed.excluded
+        and len(parsed.groups) == len(words) <= TYPO_WORDS
+        and all(len(w) >= 3 and w.isalpha() for w in words)
+    ):
         # Each word like a word of the title or of the brand's name (trigram indexes).
         # "= ANY(array of ids)" from an uncorrelated subquery: an index condition, so the
         # whole OR stays a BitmapOr of index scans instead of a scan of every campaign.
-        condition = or_(condition, and_(*(or_(
-            literal(w).op("<%")(Campaign.title),
-            Campaign.target_brand_id == any_(func.coalesce(
-                select(func.array_agg(Brand.id)).where(literal(w).op("<%")(Brand.name))
-                .scalar_subquery(), literal_column("'{}'::integer[]"))))
-            for w in words)))
+        condition = or_(
+            condition,
+            and_(
+                *(
+                    or_(
+                        literal(w).op("<%")(Campaign.title),
+                        Campaign.target_brand_id
+                        == any_(
+                            func.coalesce(
+                                select(func.array_agg(Brand.id))
+                                .where(literal(w).op("<%")(Brand.name))
+                                .scalar_subquery(),
+                                literal_column("'{}'::integer[]"),
+                            )
+                        ),
+                    )
+                    for w in words
+                )
+            ),
+        )
         for w in words:
             relevance = relevance + 0.1 * func.word_similarity(w, Campaign.title)
     return condition, relevance
@@ -208,7 +228,7 @@ def highlight(value: str, query: str) -> Markup:
     for match in WORD.finditer(value):
         word = match.group().lower()
         if word in wanted or english_stem(word) in wanted or spanish_stem(word) in wanted:
-            out.append(escape(value[last:match.start()]))
+            out.append(escape(value[last : match.start()]))
             out.append(Markup("<mark>%s</mark>") % match.group())
             last = match.end()
     out.append(escape(value[last:]))
@@ -256,21 +276,31 @@ def campaigns_statement(filters: Filters) -> Select:
         # Without it, PostgreSQL reads won_at's index from its NULLs (every campaign not
         # won) before the first victory: the bench saw that grow with the table.
         stmt = stmt.where(Campaign.won_at.is_not(None))
-    stmt = stmt.where(Campaign.state.in_(states) if len(states) != 1
-                      else Campaign.state == states[0])
+    stmt = stmt.where(Campaign.state.in_(states) if len(states) != 1 else Campaign.state == states[0])
     if filters.kind:
         stmt = stmt.where(Campaign.kind == filters.kind)
     if filters.brand is not None:
         ids = brand_group_ids(filters.brand)
-        stmt = stmt.where(or_(Campaign.target_brand_id.in_(ids), Campaign.id.in_(
-            select(Endorsement.campaign_id).where(Endorsement.brand_id.in_(ids)))))
+        stmt = stmt.where(
+            or_(
+                Campaign.target_brand_id.in_(ids),
+                Campaign.id.in_(select(Endorsement.campaign_id).where(Endorsement.brand_id.in_(ids))),
+            )
+        )
     if filters.topic is not None:
-        stmt = stmt.where(exists().where(campaign_topics.c.campaign_id == Campaign.id,
-                                         campaign_topics.c.topic_id == filters.topic.id))
+        stmt = stmt.where(
+            exists().where(
+                campaign_topics.c.campaign_id == Campaign.id, campaign_topics.c.topic_id == filters.topic.id
+            )
+        )
     if filters.country:
-        stmt = stmt.where(exists().where(CountryCount.campaign_id == Campaign.id,
-                                         CountryCount.country == filters.country,
-                                         CountryCount.count > 0))
+        stmt = stmt.where(
+            exists().where(
+                CountryCount.campaign_id == Campaign.id,
+                CountryCount.country == filters.country,
+                CountryCount.count > 0,
+            )
+        )
     stmt, searched = search(stmt, filters.query, order=sort is None)
     if searched and sort is None:
         return stmt
@@ -314,17 +344,24 @@ def page_of(stmt: Select, page: int, per_page: int) -> Page:
     """Page ``page`` of ``stmt``: reads one row more than the page to know if one follows."""
     from sqlalchemy.orm import selectinload
 
-    rows = db.session.execute(
-        stmt.options(selectinload(Campaign.target_brand))
-        .limit(per_page + 1).offset((page - 1) * per_page)).scalars().all()
+    rows = (
+        db.session.execute(
+            stmt.options(selectinload(Campaign.target_brand))
+            .limit(per_page + 1)
+            .offset((page - 1) * per_page)
+        )
+        .scalars()
+        .all()
+    )
     return Page(items=list(rows[:per_page]), page=page, has_next=len(rows) > per_page)
 
 
 # ---------------------------------------------------------------------------- the form
 
 
-def similar_open_campaigns(brand_id: int, title: str, exclude_id: int | None = None,
-                           limit: int = 5) -> list[Campaign]:
+def similar_open_campaigns(
+    brand_id: int, title: str, exclude_id: int | None = None, limit: int = 5
+) -> list[Campaign]:
     """Open campaigns of any kind to ``brand_id`` (or a brand it owns) sharing any word of
     ``title``, best first: shown while an organiser writes, so support is not split."""
     brand = db.session.get(Brand, brand_id)
@@ -332,8 +369,9 @@ def similar_open_campaigns(brand_id: int, title: str, exclude_id: int | None = N
     if brand is None or not words:
         return []
     query = " or ".join(words)
-    stmt = select(Campaign).where(Campaign.state == CampaignState.OPEN,
-                                  Campaign.target_brand_id.in_(brand_group_ids(brand)))
+    stmt = select(Campaign).where(
+        Campaign.state == CampaignState.OPEN, Campaign.target_brand_id.in_(brand_group_ids(brand))
+    )
     if exclude_id:
         stmt = stmt.where(Campaign.id != exclude_id)
     stmt, _ = search(stmt, query)
@@ -353,8 +391,12 @@ def find_brands(query: str, limit: int = 10) -> list[Brand]:
     if _is_postgresql():
         condition = or_(contains, literal(query).op("<%")(Brand.name))
         closeness = closeness + func.word_similarity(query, Brand.name)
-    stmt = (select(Brand).where(Brand.approved_at.is_not(None), condition)
-            .order_by(closeness.desc(), Brand.name).limit(limit))
+    stmt = (
+        select(Brand)
+        .where(Brand.approved_at.is_not(None), condition)
+        .order_by(closeness.desc(), Brand.name)
+        .limit(limit)
+    )
     return list(db.session.execute(stmt).scalars())
 
 

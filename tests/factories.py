@@ -267,8 +267,9 @@ class SupportFactory(factory.Factory):
             fields["user_id"] = member.id
         result = support_service.add_support(campaign.id, **fields)
         if confirm:
-            support_service.confirm(support_token("confirm-support",
-                                                  db.session.get(Support, result.support_id)))
+            support_service.confirm(
+                support_token("confirm-support", db.session.get(Support, result.support_id))
+            )
         return db.session.get(Support, result.support_id)
 
 
@@ -315,20 +316,38 @@ class DeliveryFactory(factory.Factory):
 # ---------------------------------------------------------------------------- short forms
 
 
-def make_user(email: str | None = None, *, role: Role = Role.MEMBER, verified: bool = True,
-              name: str = "Test Member", email_frequency: EmailFrequency | None = None) -> User:
+def make_user(
+    email: str | None = None,
+    *,
+    role: Role = Role.MEMBER,
+    verified: bool = True,
+    name: str = "Test Member",
+    email_frequency: EmailFrequency | None = None,
+) -> User:
     fields = {"email": email} if email else {}
-    return UserFactory(**fields, role=role, name=name, unverified=not verified,
-                       email_frequency=email_frequency or EmailFrequency.DAILY)
+    return UserFactory(
+        **fields,
+        role=role,
+        name=name,
+        unverified=not verified,
+        email_frequency=email_frequency or EmailFrequency.DAILY,
+    )
 
 
 def make_brand(name: str | None = None, parent: Brand | None = None) -> Brand:
     return BrandFactory(**({"name": name} if name else {}), parent=parent)
 
 
-def make_campaign(kind: CampaignKind = CampaignKind.PETITION, *, organiser: User | None = None,
-                  brand: Brand | None = None, state: CampaignState = CampaignState.OPEN,
-                  title: str | None = None, goal: int = 100):
+def make_campaign(
+    kind: CampaignKind = CampaignKind.PETITION,
+    *,
+    organiser: User | None = None,
+    brand: Brand | None = None,
+    state: CampaignState = CampaignState.OPEN,
+    title: str | None = None,
+    goal: int = 100,
+):
     fields = {"organiser": organiser, "brand": brand, "title": title}
-    return CAMPAIGN_FACTORIES[kind](state=state, goal=goal,
-                                    **{k: v for k, v in fields.items() if v is not None})
+    return CAMPAIGN_FACTORIES[kind](
+        state=state, goal=goal, **{k: v for k, v in fields.items() if v is not None}
+    )

@@ -33,7 +33,6 @@ def link_in(message, path_prefix: str) -> str:
     return match.group(1)
 
 
-
 _TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 
@@ -92,7 +91,8 @@ def work_queues(app) -> tuple[int, list[str]]:
         queues = [get_queue(name) for name in app.config["RQ_QUEUES"]]
         before = sum(q.count for q in queues)
         SimpleWorker(queues, connection=redis_connection(), serializer=JSONSerializer).work(
-            burst=True, with_scheduler=False)
+            burst=True, with_scheduler=False
+        )
         failures = []
         for q in queues:
             for job_id in FailedJobRegistry(queue=q).get_job_ids():

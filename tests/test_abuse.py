@@ -68,8 +68,7 @@ def page_text(response) -> str:
 # ---------------------------------------------------------------------------- per-IP limit
 
 
-def test_a_support_over_the_ip_limit_is_stored_thanked_alike_and_never_counted(
-        client, run_jobs, outbox):
+def test_a_support_over_the_ip_limit_is_stored_thanked_alike_and_never_counted(client, run_jobs, outbox):
     petition = make_campaign()
     page = f"/petitions/{petition.slug}"
     data = {"name": "Ada", "email": "ada@example.org", "country": "GB"}
@@ -83,8 +82,10 @@ def test_a_support_over_the_ip_limit_is_stored_thanked_alike_and_never_counted(
     assert ada.suspect is None and bob.suspect == Suspect.RATE_LIMIT
     run_jobs()
     # Both get the same confirmation email, and both confirmation pages say the same.
-    links = {m["To"]: re.search(r"/supports/confirm/\S+", m.get_body(("plain",)).get_content())
-             .group(0) for m in outbox()}
+    links = {
+        m["To"]: re.search(r"/supports/confirm/\S+", m.get_body(("plain",)).get_content()).group(0)
+        for m in outbox()
+    }
     assert set(links) == {"ada@example.org", "bob@example.org"}
     pages = [page_text(client.get(links[a])) for a in ("ada@example.org", "bob@example.org")]
     assert "now counts" in pages[1]
@@ -93,8 +94,7 @@ def test_a_support_over_the_ip_limit_is_stored_thanked_alike_and_never_counted(
     assert "Already confirmed" in again
     run_jobs()
     assert count_of(petition) == 1
-    assert dict(db.session.execute(select(CountryCount.country, CountryCount.count)).all()) \
-        == {"GB": 1}
+    assert dict(db.session.execute(select(CountryCount.country, CountryCount.count)).all()) == {"GB": 1}
     db.session.expire_all()
     bob = db.session.get(Support, bob.id)
     assert bob.confirmed_at is None and bob.suspect_confirmed_at is not None
@@ -149,8 +149,9 @@ def test_a_verified_member_over_the_limit_sees_counts_and_is_held(client):
     member = make_user("member@example.org")
     login(client, member.email)
     page = f"/petitions/{petition.slug}"
-    response = post_form(client, f"{page}/support",
-                         {"name": "Member", "email": member.email, "country": "GB"}, page=page)
+    response = post_form(
+        client, f"{page}/support", {"name": "Member", "email": member.email, "country": "GB"}, page=page
+    )
     assert "counts" in client.get(response.headers["Location"]).get_data(as_text=True)
     support = db.session.execute(select(Support).filter_by(email=member.email)).scalar_one()
     assert support.suspect == Suspect.RATE_LIMIT and support.confirmed_at is None
@@ -169,9 +170,9 @@ def test_a_withdrawn_suspect_coming_back_stays_held(app):
     SignerFactory(campaign=petition, n=1)
     held = SignerFactory(campaign=petition, n=2)
     support_service.withdraw(held.id)
-    again = support_service.add_support(petition.id, name="Signer 2",
-                                        email="signer2@example.org", country="GB",
-                                        ip_address="192.0.2.99")
+    again = support_service.add_support(
+        petition.id, name="Signer 2", email="signer2@example.org", country="GB", ip_address="192.0.2.99"
+    )
     assert again.support_id == held.id
     support_service.confirm(support_token("confirm-support", db.session.get(Support, held.id)))
     counting.fold_counts()
@@ -189,10 +190,14 @@ def test_blocked_ip_range_domain_and_email_are_held(app):
     abuse.add_rule("email", "block", "Troll+x@example.org", None, mod.id)
     petition = make_campaign()
     assert SignerFactory(campaign=petition, n=1, ip_address="203.0.113.200").suspect == Suspect.BLOCKED_IP
-    assert SignerFactory(campaign=petition, n=2, ip_address="192.0.2.2",
-                         email="x@mail.spam.example").suspect == Suspect.BLOCKED_DOMAIN
-    assert SignerFactory(campaign=petition, n=3, ip_address="192.0.2.3", email="troll@example.org").suspect \
+    assert (
+        SignerFactory(campaign=petition, n=2, ip_address="192.0.2.2", email="x@mail.spam.example").suspect
+        == Suspect.BLOCKED_DOMAIN
+    )
+    assert (
+        SignerFactory(campaign=petition, n=3, ip_address="192.0.2.3", email="troll@example.org").suspect
         == Suspect.BLOCKED_EMAIL
+    )
     assert SignerFactory(campaign=petition, n=4, ip_address="192.0.2.4").suspect is None
     counting.fold_counts()
     assert count_of(petition) == 1
@@ -212,10 +217,14 @@ def test_an_allowed_ip_is_never_held_and_specific_rules_win(app):
     abuse.add_rule("email", "allow", "good@example.net", None, mod.id)
     assert SignerFactory(campaign=petition, n=20, ip_address="192.0.2.9").suspect is None
     assert SignerFactory(campaign=petition, n=21, ip_address="192.0.2.77").suspect == Suspect.BLOCKED_IP
-    assert SignerFactory(campaign=petition, n=22, ip_address="192.0.2.10",
-                         email="good@example.net").suspect is None
-    assert SignerFactory(campaign=petition, n=23, ip_address="192.0.2.11", email="bad@example.net").suspect \
+    assert (
+        SignerFactory(campaign=petition, n=22, ip_address="192.0.2.10", email="good@example.net").suspect
+        is None
+    )
+    assert (
+        SignerFactory(campaign=petition, n=23, ip_address="192.0.2.11", email="bad@example.net").suspect
         == Suspect.BLOCKED_DOMAIN
+    )
     # IPv6 ranges work the same way.
     abuse.add_rule("ip", "block", "2001:db8::/48", None, mod.id)
     assert SignerFactory(campaign=petition, n=24, ip_address="2001:db8::1").suspect == Suspect.BLOCKED_IP
@@ -224,10 +233,12 @@ def test_an_allowed_ip_is_never_held_and_specific_rules_win(app):
 def test_bad_rules_get_a_clear_message_and_change_nothing(app):
     mod = make_user(role=Role.MODERATOR)
     member = make_user()
-    for kind, value, message in [("ip", "300.1.2.3", "not an IP address"),
-                                 ("ip", "10.0.0.0/4", "too many people"),
-                                 ("domain", "not a domain", "not an email domain"),
-                                 ("email", "nobody", "not an email address")]:
+    for kind, value, message in [
+        ("ip", "300.1.2.3", "not an IP address"),
+        ("ip", "10.0.0.0/4", "too many people"),
+        ("domain", "not a domain", "not an email domain"),
+        ("email", "nobody", "not an email address"),
+    ]:
         with pytest.raises(ServiceError, match=message):
             abuse.add_rule(kind, "block", value, None, mod.id)
     with pytest.raises(ServiceError, match="Only moderators"):
@@ -240,18 +251,28 @@ def test_bad_rules_get_a_clear_message_and_change_nothing(app):
 
 def test_moderators_manage_the_lists_on_their_page(client):
     moderator(client)
-    response = post_form(client, "/moderation/signing/rules",
-                         {"kind": "ip", "action": "block", "value": "203.0.113.0/24",
-                          "note": "bot farm"}, follow_redirects=True)
-    assert response.status_code == 200 and "203.0.113.0/24 is on the block list" in \
-        response.get_data(as_text=True)
-    bad = post_form(client, "/moderation/signing/rules",
-                    {"kind": "ip", "action": "block", "value": "not-an-ip"})
+    response = post_form(
+        client,
+        "/moderation/signing/rules",
+        {"kind": "ip", "action": "block", "value": "203.0.113.0/24", "note": "bot farm"},
+        follow_redirects=True,
+    )
+    assert response.status_code == 200 and "203.0.113.0/24 is on the block list" in response.get_data(
+        as_text=True
+    )
+    bad = post_form(
+        client, "/moderation/signing/rules", {"kind": "ip", "action": "block", "value": "not-an-ip"}
+    )
     assert bad.status_code == 400 and "is not an IP address" in bad.get_data(as_text=True)
     rule = db.session.execute(select(AbuseRule)).scalar_one()
     assert rule.value == "203.0.113.0/24" and rule.note == "bot farm"
-    gone = post_form(client, f"/moderation/signing/rules/{rule.id}/delete", {},
-                     page="/moderation/signing/rules", follow_redirects=True)
+    gone = post_form(
+        client,
+        f"/moderation/signing/rules/{rule.id}/delete",
+        {},
+        page="/moderation/signing/rules",
+        follow_redirects=True,
+    )
     assert "is off the list" in gone.get_data(as_text=True)
     assert db.session.execute(select(func.count()).select_from(AbuseRule)).scalar_one() == 0
 
@@ -264,8 +285,12 @@ def test_strangers_and_members_are_refused_the_moderator_pages(client):
     login(client, make_user().email)
     for url in urls:
         assert client.get(url).status_code == 403, url
-    response = post_form(client, "/moderation/signing/rules",
-                         {"kind": "ip", "action": "allow", "value": "192.0.2.1"}, page="/account/")
+    response = post_form(
+        client,
+        "/moderation/signing/rules",
+        {"kind": "ip", "action": "allow", "value": "192.0.2.1"},
+        page="/account/",
+    )
     assert response.status_code == 403
     assert db.session.execute(select(func.count()).select_from(AbuseRule)).scalar_one() == 0
 
@@ -298,9 +323,12 @@ def test_invalidation_previews_then_runs_as_a_job_and_recounts(app, client, run_
     assert "<strong>6</strong> supports match" in text and "(on 2 campaigns)" in text
     assert "5 of them count" in text
     assert db.session.execute(select(func.count()).select_from(Invalidation)).scalar_one() == 0
-    done = post_form(client, "/moderation/signing/invalidate",
-                     {**form, "reason": "a bot farm", "confirm": "Invalidate them"},
-                     follow_redirects=True)
+    done = post_form(
+        client,
+        "/moderation/signing/invalidate",
+        {**form, "reason": "a bot farm", "confirm": "Invalidate them"},
+        follow_redirects=True,
+    )
     assert "Invalidating 6 supports" in done.get_data(as_text=True)
     assert get_queue("bulk").count == 1
     run_jobs()
@@ -308,8 +336,7 @@ def test_invalidation_previews_then_runs_as_a_job_and_recounts(app, client, run_
     inv = db.session.execute(select(Invalidation)).scalar_one()
     assert inv.finished_at is not None and inv.matched == inv.invalidated == 6
     held = db.session.execute(select(Support).filter_by(invalidation_id=inv.id)).scalars().all()
-    assert len(held) == 6 and all(s.suspect == Suspect.INVALIDATED and s.confirmed_at is None
-                                  for s in held)
+    assert len(held) == 6 and all(s.suspect == Suspect.INVALIDATED and s.confirmed_at is None for s in held)
     assert sum(s.suspect_confirmed_at is not None for s in held) == 5  # kept, as evidence
     assert counting.recount() == {}
     # The pending one, confirmed later, does not count either.
@@ -365,8 +392,9 @@ def test_invalidation_by_domain_window_and_campaign(app):
     other = SignerFactory(campaign=b, n=3, email="three@fake.example")
     honest = SignerFactory(campaign=a, n=4, email="four@example.org")
     hour_ago = utcnow() - timedelta(hours=1)
-    db.session.execute(update(Support).where(Support.id == old.id)
-                       .values(created_at=hour_ago - timedelta(hours=1)))
+    db.session.execute(
+        update(Support).where(Support.id == old.id).values(created_at=hour_ago - timedelta(hours=1))
+    )
     db.session.commit()
     by_domain = abuse.conditions(campaign_slug=a.slug, domain="fake.example")
     assert abuse.preview(by_domain).matching == 2
@@ -376,8 +404,7 @@ def test_invalidation_by_domain_window_and_campaign(app):
     run_invalidation_job(inv.id)
     db.session.expire_all()
     suspects = {s.id: s.suspect for s in db.session.execute(select(Support)).scalars()}
-    assert suspects == {old.id: None, new.id: Suspect.INVALIDATED, other.id: None,
-                        honest.id: None}
+    assert suspects == {old.id: None, new.id: Suspect.INVALIDATED, other.id: None, honest.id: None}
     everywhere = abuse.conditions(domain="fake.example")
     assert abuse.preview(everywhere).matching == 2  # already invalidated ones are left out
 
@@ -385,22 +412,31 @@ def test_invalidation_by_domain_window_and_campaign(app):
 def test_bad_invalidations_get_a_clear_message_and_store_nothing(app, client):
     _farm(app)
     moderator(client)
-    cases = [({}, "Give at least one condition"),
-             ({"ip": "nonsense"}, "is not an IP address"),
-             ({"domain": "x y"}, "is not an email domain"),
-             ({"campaign": "no-such-campaign", "ip": "192.0.2.1"}, "There is no campaign"),
-             ({"since": "2026-11-02T10:00", "until": "2026-11-01T10:00"}, "must start before"),
-             ({"since": "yesterday"}, "Not a valid datetime value"),
-             ({"ip": "192.0.2.200", "reason": "x", "confirm": "1"}, "No support matches"),
-             ({"ip": "203.0.113.0/24", "confirm": "1"}, "Say why")]
+    cases = [
+        ({}, "Give at least one condition"),
+        ({"ip": "nonsense"}, "is not an IP address"),
+        ({"domain": "x y"}, "is not an email domain"),
+        ({"campaign": "no-such-campaign", "ip": "192.0.2.1"}, "There is no campaign"),
+        ({"since": "2026-11-02T10:00", "until": "2026-11-01T10:00"}, "must start before"),
+        ({"since": "yesterday"}, "Not a valid datetime value"),
+        ({"ip": "192.0.2.200", "reason": "x", "confirm": "1"}, "No support matches"),
+        ({"ip": "203.0.113.0/24", "confirm": "1"}, "Say why"),
+    ]
     for data, message in cases:
-        response = post_form(client, "/moderation/signing/invalidate",
-                             {"preview": "Preview", **data} if "confirm" not in data else data)
+        response = post_form(
+            client,
+            "/moderation/signing/invalidate",
+            {"preview": "Preview", **data} if "confirm" not in data else data,
+        )
         assert response.status_code == 400, data
         assert message in response.get_data(as_text=True), data
     assert db.session.execute(select(func.count()).select_from(Invalidation)).scalar_one() == 0
-    assert db.session.execute(select(func.count()).select_from(Support)
-                              .where(Support.suspect.is_not(None))).scalar_one() == 0
+    assert (
+        db.session.execute(
+            select(func.count()).select_from(Support).where(Support.suspect.is_not(None))
+        ).scalar_one()
+        == 0
+    )
 
 
 # ---------------------------------------------------------------------------- the report
@@ -421,8 +457,10 @@ def test_the_hourly_report_lists_heavy_ips_and_domains(app, client, run_jobs):
     db.session.commit()
     assert "signing-report" in tick(utcnow().replace(minute=5))  # the clock: the last full hour
     run_jobs()
-    lines = {(r.kind.value, r.value): (r.supports, r.held)
-             for r in db.session.execute(select(SigningReport)).scalars()}
+    lines = {
+        (r.kind.value, r.value): (r.supports, r.held)
+        for r in db.session.execute(select(SigningReport)).scalars()
+    }
     assert lines == {("ip", STALL): (6, 5), ("domain", "bots.example"): (6, 5)}
     assert signing_report_job(last_hour.isoformat()) == 2  # again: the same two lines
     assert db.session.execute(select(func.count()).select_from(SigningReport)).scalar_one() == 2
@@ -458,8 +496,9 @@ def test_a_held_member_sees_their_support_as_confirmed_on_their_own_pages(client
     member = make_user("member@example.org")
     login(client, member.email)
     page = f"/boycotts/{boycott.slug}"
-    post_form(client, f"{page}/support", {"name": "Member", "email": member.email,
-                                          "country": "GB"}, page=page)
+    post_form(
+        client, f"{page}/support", {"name": "Member", "email": member.email, "country": "GB"}, page=page
+    )
     held = db.session.execute(select(Support).filter_by(email=member.email)).scalar_one()
     assert held.suspect == Suspect.RATE_LIMIT
     assert "not confirmed yet" not in client.get("/account/").get_data(as_text=True)

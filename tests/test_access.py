@@ -24,8 +24,9 @@ MODERATOR_ROUTES = [
 def test_members_are_refused_moderator_routes(client, pending, method, route):
     login(client, make_user().email)
     url = route.format(id=pending.id)
-    response = client.open(url, method=method, data={"csrf_token": csrf_token(client, "/account/"),
-                                                     "reason": "x"})
+    response = client.open(
+        url, method=method, data={"csrf_token": csrf_token(client, "/account/"), "reason": "x"}
+    )
     assert response.status_code == 403
     assert "You can’t do that here" in response.get_data(as_text=True)
     assert pending.state == CampaignState.PENDING
@@ -39,8 +40,7 @@ def test_anonymous_visitors_are_sent_to_log_in(client, pending, method, route):
     assert response.headers["Location"].startswith("/login?next=")
 
 
-@pytest.mark.parametrize(("method", "suffix"), [("GET", "/edit"), ("POST", "/edit"),
-                                                 ("POST", "/submit")])
+@pytest.mark.parametrize(("method", "suffix"), [("GET", "/edit"), ("POST", "/edit"), ("POST", "/submit")])
 def test_only_the_organiser_may_edit_or_submit(client, method, suffix):
     owner = make_user()
     draft = make_campaign(organiser=owner, state=CampaignState.REJECTED)

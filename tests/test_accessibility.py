@@ -35,32 +35,48 @@ WIDTHS = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "he
 LANGUAGES = {"en": "en-GB", "es": "es-ES"}
 KINDS = ("petitions", "boycotts", "buycotts", "proposals")
 #: Who each role is in the seeded world (None: not logged in).
-ROLES = {"visitor": None, "supporter": "ana@example.org", "organiser": "organiser@example.org",
-         "moderator": "moderator@example.org", "brand_member": "sam@example.org"}
+ROLES = {
+    "visitor": None,
+    "supporter": "ana@example.org",
+    "organiser": "organiser@example.org",
+    "moderator": "moderator@example.org",
+    "brand_member": "sam@example.org",
+}
 
 #: GET routes the walk does not open, and why. {kind} stands for each kind's blueprint.
 LEFT_OUT = {
     "static": "files, not pages",
-    "api.campaigns": "JSON", "api.campaign": "JSON", "api.count": "JSON",
+    "api.campaigns": "JSON",
+    "api.campaign": "JSON",
+    "api.count": "JSON",
     "proposals.similar": "JSON for the similar-proposals script",
     "supports.form_token": "JSON for the deferred CSRF script",
-    "{kind}.supporters_csv": "CSV download", "{kind}.contacts_csv": "CSV download",
+    "{kind}.supporters_csv": "CSV download",
+    "{kind}.contacts_csv": "CSV download",
     "deliveries.download": "PDF and CSV of a delivery",
     "privacy.download": "JSON of a person's data",
     "{kind}.share_png": "PNG share card",
-    "{kind}.updates_feed": "Atom feed", "main.victories_feed": "Atom feed",
+    "{kind}.updates_feed": "Atom feed",
+    "main.victories_feed": "Atom feed",
     "campaigns.by_slug": "redirects to the kind's own page ({kind}.show), walked",
     "i18n.set_language": "redirects back after setting the language cookie",
     "main.health": "plain text for the load balancer's health check",
     "dev.message_html": "an email's HTML part, shown in the outbox message page's frame (walked)",
     "campaigns.similar": "JSON for the similar-campaigns script",
-    "campaigns.brands": "JSON for the brand picker", "topics.feed": "Atom feed",
+    "campaigns.brands": "JSON for the brand picker",
+    "topics.feed": "Atom feed",
     "topics.show": "needs a topic: tests/test_search_browser.py walks a topic page",
-    "media.file": "image files", "{kind}.qr_png": "PNG QR code", "{kind}.poster_pdf": "PDF poster",
-    "deliveries.keys": "JSON key list", "deliveries.log_json": "JSON log",
-    "deliveries.log_atom": "Atom feed", "deliveries.log_head": "JSON tree head",
-    "deliveries.log_consistency": "JSON proof", "deliveries.verifier_script": "Python script",
-    "deliveries.receipt_json": "JSON receipt", "deliveries.my_receipt_json": "JSON receipt",
+    "media.file": "image files",
+    "{kind}.qr_png": "PNG QR code",
+    "{kind}.poster_pdf": "PDF poster",
+    "deliveries.keys": "JSON key list",
+    "deliveries.log_json": "JSON log",
+    "deliveries.log_atom": "Atom feed",
+    "deliveries.log_head": "JSON tree head",
+    "deliveries.log_consistency": "JSON proof",
+    "deliveries.verifier_script": "Python script",
+    "deliveries.receipt_json": "JSON receipt",
+    "deliveries.my_receipt_json": "JSON receipt",
     # Pages whose data the seeded world does not hold; each has its own axe walk at both widths.
     "deliveries.receipt": "needs a delivered round's receipt: tests/test_proofs_browser.py",
     "deliveries.my_receipt": "needs a delivered round's receipt: tests/test_proofs_browser.py",
@@ -97,8 +113,12 @@ def plan(world: dict) -> list[Page]:
         Page("brands.show", "visitor", "brand-certified", f"/brands/{world['fair']}"),
         Page("brands.roadmap", "visitor", "roadmap", f"/brands/{world['brand']}/roadmap"),
         Page("deliveries.verify", "visitor", "verify", "/verify"),
-        Page("deliveries.verify", "visitor", "verify-result",
-             f"/verify?digest={world['digest']}&seal={world['seal']}"),
+        Page(
+            "deliveries.verify",
+            "visitor",
+            "verify-result",
+            f"/verify?digest={world['digest']}&seal={world['seal']}",
+        ),
         Page("auth.login", "visitor", "login", "/login"),
         Page("auth.signup", "visitor", "signup", "/signup"),
         Page("auth.check_email", "visitor", "check-email", "/signup/check-email"),  # after signing up
@@ -107,23 +127,28 @@ def plan(world: dict) -> list[Page]:
         Page("privacy.request_link", "visitor", "privacy-request", "/privacy/"),
         Page("dev.outbox", "visitor", "outbox", "/dev/outbox"),
         Page("dev.message", "visitor", "outbox-message", f"/dev/outbox/{world['email']}"),
-        Page("supports.thanks", "visitor", "thanks",  # after signing
-             f"/supports/thanks/{world['campaigns']['petition'][1]}"),
+        Page(
+            "supports.thanks",
+            "visitor",
+            "thanks",  # after signing
+            f"/supports/thanks/{world['campaigns']['petition'][1]}",
+        ),
         # Links from emails, each with a valid token.
         Page("supports.confirm", "visitor", "confirmed", f"/supports/confirm/{t['confirm']}"),
         Page("supports.withdraw", "visitor", "withdraw", f"/supports/withdraw/{t['withdraw']}"),
-        Page("supports.unsubscribe", "visitor", "unsubscribe",
-             f"/supports/unsubscribe/{t['unsubscribe']}"),
+        Page("supports.unsubscribe", "visitor", "unsubscribe", f"/supports/unsubscribe/{t['unsubscribe']}"),
         Page("deliveries.show", "visitor", "delivery", f"/deliveries/{t['delivery']}"),
-        Page("deliveries.verdict", "visitor", "verdict",
-             f"/responses/{world['response_id']}/verdict/{t['verdict']}"),
+        Page(
+            "deliveries.verdict",
+            "visitor",
+            "verdict",
+            f"/responses/{world['response_id']}/verdict/{t['verdict']}",
+        ),
         Page("privacy.show", "visitor", "privacy", f"/privacy/{t['privacy']}"),
         Page("auth.verify", "visitor", "verify-email", f"/verify-email/{t['verify']}"),
         Page("auth.reset_password", "visitor", "reset-password", f"/reset/{t['reset']}"),
-        Page("brands.verify_claim", "visitor", "verify-claim",
-             f"/brands/claims/verify/{t['claim']}"),
-        Page("accounts.unsubscribe", "visitor", "member-unsubscribe",
-             f"/account/unsubscribe/{t['member']}"),
+        Page("brands.verify_claim", "visitor", "verify-claim", f"/brands/claims/verify/{t['claim']}"),
+        Page("accounts.unsubscribe", "visitor", "member-unsubscribe", f"/account/unsubscribe/{t['member']}"),
         Page("supports.withdraw", "visitor", "token-error", "/supports/withdraw/forged", 400),
         Page("", "visitor", "not-found", "/no-such-page", 404),  # no route: the error page
         # A member who supports with an account.
@@ -136,8 +161,7 @@ def plan(world: dict) -> list[Page]:
         Page("accounts.profile", "brand_member", "account-brand-member", "/account/"),
         # The moderator.
         Page("moderation.queue", "moderator", "moderation", "/moderation/"),
-        Page("moderation.review", "moderator", "review",
-             f"/moderation/campaigns/{world['pending_review']}"),
+        Page("moderation.review", "moderator", "review", f"/moderation/campaigns/{world['pending_review']}"),
         Page("moderation.signing", "moderator", "signing", "/moderation/signing"),
         Page("moderation.rules", "moderator", "rules", "/moderation/signing/rules"),
         Page("moderation.invalidate", "moderator", "invalidate", "/moderation/signing/invalidate"),
@@ -162,12 +186,13 @@ def plan(world: dict) -> list[Page]:
             Page(f"{bp}.launch_kit", "organiser", f"{kind}-launch-kit", f"/{bp}/{slug}/launch-kit"),
         ]
     for kind, (bp, slug) in world["drafts"].items():
-        pages += [Page(f"{bp}.show", "organiser", f"{kind}-draft", f"/{bp}/{slug}"),
-                  Page(f"{bp}.edit", "organiser", f"{kind}-edit", f"/{bp}/{slug}/edit")]
+        pages += [
+            Page(f"{bp}.show", "organiser", f"{kind}-draft", f"/{bp}/{slug}"),
+            Page(f"{bp}.edit", "organiser", f"{kind}-edit", f"/{bp}/{slug}/edit"),
+        ]
     pages += [
         Page("petitions.show", "visitor", "petition-won", f"/petitions/{world['won']}"),
-        Page("petitions.show", "organiser", "petition-won-as-organiser",
-             f"/petitions/{world['won']}"),
+        Page("petitions.show", "organiser", "petition-won-as-organiser", f"/petitions/{world['won']}"),
         Page("boycotts.show", "organiser", "boycott-rejected", f"/boycotts/{world['rejected']}"),
     ]
     return pages
@@ -220,8 +245,9 @@ def test_every_get_route_is_walked_or_left_out(site):
 
 #: axe's rules (those on by default) that can find a serious or critical problem (each rule's
 #: impact is fixed); the moderate and minor ones are not run, as the walk would not fail on them.
-SERIOUS_RULES = ("axe._audit.rules.filter(r => r.enabled && ['serious', 'critical']"
-                 ".includes(r.impact)).map(r => r.id)")
+SERIOUS_RULES = (
+    "axe._audit.rules.filter(r => r.enabled && ['serious', 'critical'].includes(r.impact)).map(r => r.id)"
+)
 START_AXE = """rules => { window.__violations = axe.run(document, {
     resultTypes: ['violations'], runOnly: {type: 'rule', values: rules}}).then(r => r.violations
     .filter(v => ['serious', 'critical'].includes(v.impact))
@@ -237,8 +263,7 @@ def start_check(page, name: str, screenshot: bool) -> list[str]:
     if screenshot:
         folder = ARTIFACTS / "pages"
         folder.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(folder / f"{name}.png"), full_page=True, animations="disabled",
-                        caret="hide")
+        page.screenshot(path=str(folder / f"{name}.png"), full_page=True, animations="disabled", caret="hide")
     if not page.evaluate("typeof axe !== 'undefined'"):
         page.add_script_tag(path=str(AXE))
     width, window = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
@@ -279,8 +304,7 @@ BEFORE = {"thanks": sign_first, "check-email": sign_up_first}
 
 
 def new_tab(browser, base: str, email: str | None, language: str):
-    context = browser.new_context(viewport=WIDTHS["phone"], bypass_csp=True,
-                                  locale=LANGUAGES[language])
+    context = browser.new_context(viewport=WIDTHS["phone"], bypass_csp=True, locale=LANGUAGES[language])
     page = context.new_page()
     page.set_default_timeout(60_000)
     if email:
@@ -299,7 +323,7 @@ def walk(browser, base: str, world: dict, language: str, screenshots: bool) -> l
         tabs = [new_tab(browser, base, email, language) for _ in range(min(LANES, len(mine)))]
         for i in range(0, len(mine), len(tabs)):
             opened = []
-            for tab, p in zip(tabs, mine[i:i + len(tabs)], strict=False):
+            for tab, p in zip(tabs, mine[i : i + len(tabs)], strict=False):
                 tab.set_viewport_size(WIDTHS["phone"])
                 if p.name in BEFORE:
                     BEFORE[p.name](tab, base, world, language)
@@ -433,15 +457,17 @@ def focused(page, script: str = "document.activeElement.id"):
     return page.evaluate(script)
 
 
-def tab_to(page, wanted: str, script: str = "document.activeElement.id", limit: int = 80,
-           key: str = "Tab") -> None:
+def tab_to(
+    page, wanted: str, script: str = "document.activeElement.id", limit: int = 80, key: str = "Tab"
+) -> None:
     """Press Tab (or ``key``) until ``script`` gives ``wanted`` about the focused element."""
     for _ in range(limit):
         page.keyboard.press(key)
         if focused(page, script) == wanted:
             # Where focus is must show: the outline app.css gives :focus-visible.
-            outline = focused(page, "(s => s.outlineStyle + ' ' + s.outlineWidth)"
-                                    "(getComputedStyle(document.activeElement))")
+            outline = focused(
+                page, "(s => s.outlineStyle + ' ' + s.outlineWidth)(getComputedStyle(document.activeElement))"
+            )
             assert outline.split()[0] != "none" and outline.split()[1] != "0px", (wanted, outline)
             return
     pytest.fail(f"{wanted!r} cannot be reached by keyboard")
@@ -480,8 +506,14 @@ def test_an_organiser_starts_and_submits_a_petition_with_the_keyboard_alone(brow
     page.get_by_role("option", name="Northwind Coffee").wait_for()
     for _ in range(5):  # arrow keys move through the brands listed, Enter chooses
         page.keyboard.press("ArrowDown")
-        if focused(page, "document.getElementById(document.activeElement"
-                         ".getAttribute('aria-activedescendant')).dataset.name") == "Northwind Coffee":
+        if (
+            focused(
+                page,
+                "document.getElementById(document.activeElement"
+                ".getAttribute('aria-activedescendant')).dataset.name",
+            )
+            == "Northwind Coffee"
+        ):
             break
     else:
         pytest.fail("the brand cannot be chosen by keyboard")
@@ -526,8 +558,13 @@ def test_a_brand_member_answers_with_the_keyboard_alone(browser, site):
     assert focused(page, FOCUSED_VALUE) == "Sam Lee"
     page.keyboard.press("Tab")  # into the stance group; arrow keys choose within it
     assert focused(page, "document.activeElement.type") == "radio"
-    tab_to(page, "Under discussion", "document.querySelector('input[name=stance]:checked')"
-           "?.labels[0].textContent.trim()", limit=6, key="ArrowDown")
+    tab_to(
+        page,
+        "Under discussion",
+        "document.querySelector('input[name=stance]:checked')?.labels[0].textContent.trim()",
+        limit=6,
+        key="ArrowDown",
+    )
     assert focused(page, "document.activeElement.checked") is True
     page.keyboard.press("Tab")
     assert focused(page) == "body"

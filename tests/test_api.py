@@ -24,8 +24,14 @@ def test_campaign_list_filters_and_pages(client):
 
 
 def test_bad_parameters_are_json_400s(client):
-    for query, parameter in [("kind=poll", "kind"), ("page=0", "page"), ("per_page=1000", "per_page"),
-                             ("page=x", "page"), ("state=draft", "state"), ("brand=nope", "brand")]:
+    for query, parameter in [
+        ("kind=poll", "kind"),
+        ("page=0", "page"),
+        ("per_page=1000", "per_page"),
+        ("page=x", "page"),
+        ("state=draft", "state"),
+        ("brand=nope", "brand"),
+    ]:
         response = client.get(f"/api/v1/campaigns?{query}")
         assert response.status_code == 400, query
         assert response.is_json and response.get_json()["error"]["parameter"] == parameter
@@ -45,8 +51,11 @@ def test_campaign_detail_and_count(app, client, run_jobs):
 
 def test_unknown_and_unpublished_are_json_404s(client):
     draft = make_campaign(state=CampaignState.DRAFT)
-    for url in (f"/api/v1/campaigns/{draft.slug}", "/api/v1/campaigns/nope/count.json",
-                "/api/v1/nothing-here"):
+    for url in (
+        f"/api/v1/campaigns/{draft.slug}",
+        "/api/v1/campaigns/nope/count.json",
+        "/api/v1/nothing-here",
+    ):
         response = client.get(url)
         assert response.status_code == 404 and response.is_json
         assert response.get_json()["error"]["status"] == 404

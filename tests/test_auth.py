@@ -7,8 +7,7 @@ from campaign.models import User
 from tests.factories import PASSWORD, make_campaign, make_user
 from tests.helpers import body_text, csrf_token, link_in, login, post_form
 
-SIGNUP = {"name": "Ada Lovelace", "email": "Ada@Example.org", "password": PASSWORD,
-          "confirm": PASSWORD}
+SIGNUP = {"name": "Ada Lovelace", "email": "Ada@Example.org", "password": PASSWORD, "confirm": PASSWORD}
 
 
 def test_signup_sends_a_verification_link_that_verifies(client, run_jobs, outbox):
@@ -50,8 +49,9 @@ def test_verification_job_run_twice_sends_once(app, outbox):
 
 
 def test_signup_errors_keep_what_was_typed_and_store_nothing(client):
-    response = post_form(client, "/signup", {**SIGNUP, "email": "not-an-address",
-                                             "confirm": "different password"})
+    response = post_form(
+        client, "/signup", {**SIGNUP, "email": "not-an-address", "confirm": "different password"}
+    )
     html = response.get_data(as_text=True)
     assert response.status_code == 400  # sent back with its mistakes
     assert "Enter an email address like name@example.org." in html
@@ -60,13 +60,11 @@ def test_signup_errors_keep_what_was_typed_and_store_nothing(client):
     assert db.session.query(User).count() == 0
 
 
-def test_signup_with_a_taken_email_looks_the_same_and_tells_the_owner(client, run_jobs,
-                                                                     outbox):
+def test_signup_with_a_taken_email_looks_the_same_and_tells_the_owner(client, run_jobs, outbox):
     owner = make_user("ada@example.org", name="Ada Owner")
     taken = post_form(client, "/signup", SIGNUP, follow_redirects=True)
     client.delete_cookie("session")
-    fresh = post_form(client, "/signup", {**SIGNUP, "email": "new@example.org"},
-                      follow_redirects=True)
+    fresh = post_form(client, "/signup", {**SIGNUP, "email": "new@example.org"}, follow_redirects=True)
     assert taken.status_code == fresh.status_code == 200
     assert "Check your email" in taken.get_data(as_text=True)
     assert "Check your email" in fresh.get_data(as_text=True)
@@ -108,19 +106,20 @@ def test_logout_ends_remembered_sessions_too(client, app):
 
 def test_remember_me_keeps_you_logged_in_after_the_session_ends(client):
     make_user("ada@example.org")
-    post_form(client, "/login", {"email": "ada@example.org", "password": PASSWORD,
-                                 "remember": "y"})
+    post_form(client, "/login", {"email": "ada@example.org", "password": PASSWORD, "remember": "y"})
     client.delete_cookie("session")
     assert client.get("/account/").status_code == 200
 
 
-@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/x", "/\\evil.example",
-                                    "javascript:alert(1)"])
+@pytest.mark.parametrize(
+    "target", ["https://evil.example/", "//evil.example/x", "/\\evil.example", "javascript:alert(1)"]
+)
 def test_next_never_leaves_the_site(client, target):
     make_user("ada@example.org")
     token = csrf_token(client)
-    response = client.post(f"/login?next={target}", data={
-        "csrf_token": token, "email": "ada@example.org", "password": PASSWORD})
+    response = client.post(
+        f"/login?next={target}", data={"csrf_token": token, "email": "ada@example.org", "password": PASSWORD}
+    )
     assert response.status_code == 302
     assert response.headers["Location"] == "/"
 
@@ -130,8 +129,10 @@ def test_next_goes_back_to_the_page_asked_for(client):
     first = client.get("/account/")
     assert first.headers["Location"].startswith("/login?next=")
     token = csrf_token(client)
-    response = client.post(first.headers["Location"], data={
-        "csrf_token": token, "email": "ada@example.org", "password": PASSWORD})
+    response = client.post(
+        first.headers["Location"],
+        data={"csrf_token": token, "email": "ada@example.org", "password": PASSWORD},
+    )
     assert response.headers["Location"] == "/account/"
 
 
@@ -161,8 +162,9 @@ def _payload(link: str, purpose: str) -> dict:
     from flask import current_app
     from itsdangerous import URLSafeTimedSerializer
 
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"],
-                                  salt=f"groundswell.{purpose}").loads(link.rsplit("/", 1)[1])
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=f"groundswell.{purpose}").loads(
+        link.rsplit("/", 1)[1]
+    )
 
 
 def test_reset_links_carry_no_part_of_the_password_hash(client, run_jobs, outbox):
@@ -172,7 +174,7 @@ def test_reset_links_carry_no_part_of_the_password_hash(client, run_jobs, outbox
     payload = _payload(link_in(outbox()[0], "/reset/"), "reset-password")
     fingerprint = payload["p"]
     hash_text = user.password_hash
-    assert not any(fingerprint[i:i + 8] in hash_text for i in range(len(fingerprint) - 7))
+    assert not any(fingerprint[i : i + 8] in hash_text for i in range(len(fingerprint) - 7))
 
 
 def test_a_used_verification_link_never_logs_in_again(client, run_jobs, outbox):

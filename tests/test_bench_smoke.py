@@ -28,8 +28,14 @@ def test_smoke_run_reports_every_scenario(tmp_path):
     out = tmp_path / "bench.json"
     # The bench configures its own processes; nothing from the test session leaks into them.
     env = {k: v for k, v in os.environ.items() if k not in ("GROUNDSWELL_ENV", "XDG_RUNTIME_DIR")}
-    bench = subprocess.Popen([sys.executable, "-m", "bench", "--smoke", "--out", str(out)], cwd=ROOT,
-                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    bench = subprocess.Popen(
+        [sys.executable, "-m", "bench", "--smoke", "--out", str(out)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         stdout, stderr = bench.communicate(timeout=300)
     except subprocess.TimeoutExpired:

@@ -12,6 +12,7 @@ from tests.helpers import link_in, read_outbox
 
 pytestmark = pytest.mark.browser
 
+
 def test_sign_up_verify_start_a_petition_approve_and_browse(browser, live_app, tmp_path):
     app, base = live_app
     brand = make_brand("Northwind Coffee")
@@ -124,13 +125,18 @@ def test_organiser_delivers_brand_member_answers_supporter_rates(browser, live_a
     brand = make_brand("Northwind Coffee")
     organiser = make_user("organiser@example.org", name="Olu Organiser")
     member = make_user("sam@example.org", name="Sam Lee")
-    db.session.add(BrandMember(brand=brand, user=member, title="Head of Sourcing",
-                               verified_at=utcnow()))
+    db.session.add(BrandMember(brand=brand, user=member, title="Head of Sourcing", verified_at=utcnow()))
     db.session.commit()
     petition = make_campaign(organiser=organiser, brand=brand, title="Pay coffee farmers fairly")
     for n in range(3):
-        add_support(petition.id, name=f"Fan {n}", email=f"fan{n}@example.org", country="GB",
-                    consents_to_updates=True, user_id=None)
+        add_support(
+            petition.id,
+            name=f"Fan {n}",
+            email=f"fan{n}@example.org",
+            country="GB",
+            consents_to_updates=True,
+            user_id=None,
+        )
     slug, brand_slug = petition.slug, brand.slug
     db.session.remove()
     run_worker(app)  # confirmation emails
@@ -246,9 +252,17 @@ def test_a_proposal_from_idea_to_the_brands_status(browser, live_app, tmp_path):
     context = browser.new_context()
     page = context.new_page()
     log_in(page, base, "organiser@example.org")
-    start_campaign(page, base, "proposal", {
-        "title": "Paper bags at every checkout", "summary": "Swap plastic bags for paper.",
-        "body": "Plastic bags end up in rivers."}, "Fairfield Foods")
+    start_campaign(
+        page,
+        base,
+        "proposal",
+        {
+            "title": "Paper bags at every checkout",
+            "summary": "Swap plastic bags for paper.",
+            "body": "Plastic bags end up in rivers.",
+        },
+        "Fairfield Foods",
+    )
     context.close()
     approve_as_moderator(browser, base, "moderator@example.org", "Paper bags at every checkout")
 
@@ -300,16 +314,23 @@ def test_a_boycott_from_start_to_the_brands_answer(browser, live_app, tmp_path):
     context = browser.new_context()
     page = context.new_page()
     log_in(page, base, "organiser@example.org")
-    start_campaign(page, base, "boycott", {
-        "title": "Boycott Northwind until it signs the accord",
-        "summary": "Stop buying from every Northwind brand.",
-        "body": "Factory safety is not optional.",
-        "extra": {"Demands": "Sign the safety accord"},
-        "check": ["The whole group: every brand it owns, through the ownership tree"],
-    }, "Northwind Group")
+    start_campaign(
+        page,
+        base,
+        "boycott",
+        {
+            "title": "Boycott Northwind until it signs the accord",
+            "summary": "Stop buying from every Northwind brand.",
+            "body": "Factory safety is not optional.",
+            "extra": {"Demands": "Sign the safety accord"},
+            "check": ["The whole group: every brand it owns, through the ownership tree"],
+        },
+        "Northwind Group",
+    )
     context.close()
-    approve_as_moderator(browser, base, "moderator@example.org",
-                         "Boycott Northwind until it signs the accord")
+    approve_as_moderator(
+        browser, base, "moderator@example.org", "Boycott Northwind until it signs the accord"
+    )
 
     # The boycott covers the subsidiary too; a member pledges.
     context = browser.new_context(viewport={"width": 390, "height": 844})

@@ -30,8 +30,9 @@ def loaded(image) -> bool:
 def test_an_organiser_uploads_a_picture_and_sees_it_everywhere(browser, live_app, tmp_path):
     app, base = live_app
     organiser = make_user("organiser@example.org", name="Olu Organiser")
-    petition = make_campaign(CampaignKind.PETITION, organiser=organiser,
-                             title="Fair pay for the people who pick our coffee")
+    petition = make_campaign(
+        CampaignKind.PETITION, organiser=organiser, title="Fair pay for the people who pick our coffee"
+    )
     slug, email = petition.slug, organiser.email
     db.session.remove()
     photo = tmp_path / "pickers.jpg"
@@ -87,8 +88,7 @@ def test_an_organiser_uploads_a_picture_and_sees_it_everywhere(browser, live_app
 
 
 @pytest.mark.parametrize("width", sorted(WIDTHS))
-def test_the_thank_you_and_confirmed_pages_offer_copy_and_share(browser, live_app, tmp_path,
-                                                               width):
+def test_the_thank_you_and_confirmed_pages_offer_copy_and_share(browser, live_app, tmp_path, width):
     app, base = live_app
     petition = make_campaign(CampaignKind.PETITION, title="Fair pay for pickers")
     slug = petition.slug
@@ -112,8 +112,7 @@ def test_the_thank_you_and_confirmed_pages_offer_copy_and_share(browser, live_ap
     # The share sheet is offered exactly where the browser has one.
     has_share = page.evaluate("typeof navigator.share === 'function'")
     assert page.get_by_role("button", name="Share…").is_visible() == has_share
-    assert page.get_by_role("link", name="WhatsApp").get_attribute("href").startswith(
-        "https://wa.me/?text=")
+    assert page.get_by_role("link", name="WhatsApp").get_attribute("href").startswith("https://wa.me/?text=")
     shot(page, f"share-thanks-{width}")
 
     run_worker(app)
@@ -140,12 +139,24 @@ def test_reasons_are_read_liked_once_and_reported(browser, live_app):
     from campaign.models import Support, utcnow
 
     petition = make_campaign(CampaignKind.PETITION, title="Fair pay for pickers")
-    for n, words in enumerate(("My family farmed coffee for three generations.",
-                               "Nobody should work for less than a living wage.",
-                               "I drink this coffee every day and want it fair.")):
-        db.session.add(Support(campaign_id=petition.id, email=f"s{n}@example.org",
-                               email_canonical=f"s{n}@example.org", name=f"Supporter {n}",
-                               country="GB", comment=words, confirmed_at=utcnow()))
+    for n, words in enumerate(
+        (
+            "My family farmed coffee for three generations.",
+            "Nobody should work for less than a living wage.",
+            "I drink this coffee every day and want it fair.",
+        )
+    ):
+        db.session.add(
+            Support(
+                campaign_id=petition.id,
+                email=f"s{n}@example.org",
+                email_canonical=f"s{n}@example.org",
+                name=f"Supporter {n}",
+                country="GB",
+                comment=words,
+                confirmed_at=utcnow(),
+            )
+        )
     member = make_user("fan@example.org")
     slug, email = petition.slug, member.email
     db.session.commit()

@@ -9,10 +9,13 @@ from campaign.models import Campaign, CampaignKind, CampaignState, Role
 from tests.factories import make_brand, make_campaign, make_user
 from tests.helpers import login, post_form
 
-BASE = {"title": "Fair pay for the people who pick our coffee",
-        "summary": "Pay farmers a living income.",
-        "body": "## Why\n\nBecause **farmers** are poor. <script>alert('x')</script>",
-        "goal": "500", "closes_on": ""}
+BASE = {
+    "title": "Fair pay for the people who pick our coffee",
+    "summary": "Pay farmers a living income.",
+    "body": "## Why\n\nBecause **farmers** are poor. <script>alert('x')</script>",
+    "goal": "500",
+    "closes_on": "",
+}
 
 
 def kind_fields(kind, brand):
@@ -58,13 +61,19 @@ def test_a_slug_taken_by_an_unpublished_campaign_is_not_revealed(client, organis
     draft.slug = "a-secret-plan-for-the-river"
     db.session.commit()
     for title in ("A secret plan for the river", "Open air concerts for everyone"):
-        post_form(client, "/petitions/new", {**BASE, **kind_fields("petition", brand),
-                                             "title": title})
-    mine = db.session.execute(db.select(Campaign.slug).filter_by(organiser_id=organiser.id)
-                              .order_by(Campaign.id)).scalars().all()
+        post_form(client, "/petitions/new", {**BASE, **kind_fields("petition", brand), "title": title})
+    mine = (
+        db.session.execute(
+            db.select(Campaign.slug).filter_by(organiser_id=organiser.id).order_by(Campaign.id)
+        )
+        .scalars()
+        .all()
+    )
     # Both get a suffix alike: whether a title's plain slug is taken cannot be told.
-    assert [re.sub(r"-[0-9a-f]{6}$", "-*", s) for s in mine] == ["a-secret-plan-for-the-river-*",
-                                                                   "open-air-concerts-for-everyone-*"]
+    assert [re.sub(r"-[0-9a-f]{6}$", "-*", s) for s in mine] == [
+        "a-secret-plan-for-the-river-*",
+        "open-air-concerts-for-everyone-*",
+    ]
 
 
 def test_same_title_gets_a_distinct_slug(client, organiser):
@@ -78,12 +87,19 @@ def test_same_title_gets_a_distinct_slug(client, organiser):
 
 def test_invalid_campaign_form_shows_errors_and_keeps_input(client, organiser):
     make_brand()
-    response = post_form(client, "/petitions/new", {**BASE, "title": "Short", "goal": "0",
-                                                    "target_brand_id": "0", "demand": ""})
+    response = post_form(
+        client,
+        "/petitions/new",
+        {**BASE, "title": "Short", "goal": "0", "target_brand_id": "0", "demand": ""},
+    )
     html = response.get_data(as_text=True)
     assert response.status_code == 400  # sent back with its mistakes
-    for message in ("Titles are 10 to 150 characters.", "Goals run from 10 to 100,000,000.",
-                    "Choose the brand this is addressed to.", "State the demand"):
+    for message in (
+        "Titles are 10 to 150 characters.",
+        "Goals run from 10 to 100,000,000.",
+        "Choose the brand this is addressed to.",
+        "State the demand",
+    ):
         assert message in html
     assert 'value="Short"' in html
     assert db.session.query(Campaign).count() == 0
@@ -91,8 +107,9 @@ def test_invalid_campaign_form_shows_errors_and_keeps_input(client, organiser):
 
 def test_closing_date_must_be_in_the_future(client, organiser):
     brand = make_brand()
-    response = post_form(client, "/petitions/new", {**BASE, **kind_fields("petition", brand),
-                                                    "closes_on": "2001-01-01"})
+    response = post_form(
+        client, "/petitions/new", {**BASE, **kind_fields("petition", brand), "closes_on": "2001-01-01"}
+    )
     assert response.status_code == 400
     assert "Choose a closing date in the future." in response.get_data(as_text=True)
     assert db.session.query(Campaign).count() == 0
@@ -109,9 +126,16 @@ def test_edit_a_draft(client, organiser):
     campaign = make_campaign(organiser=organiser, state=CampaignState.DRAFT)
     page = client.get(f"/petitions/{campaign.slug}/edit").get_data(as_text=True)
     assert campaign.title in page  # prefilled
-    response = post_form(client, f"/petitions/{campaign.slug}/edit", {
-        **BASE, "title": "A better title for the petition",
-        "target_brand_id": str(campaign.target_brand_id), "demand": "New demand"})
+    response = post_form(
+        client,
+        f"/petitions/{campaign.slug}/edit",
+        {
+            **BASE,
+            "title": "A better title for the petition",
+            "target_brand_id": str(campaign.target_brand_id),
+            "demand": "New demand",
+        },
+    )
     assert response.status_code == 302
     db.session.refresh(campaign)
     assert campaign.title == "A better title for the petition"
@@ -131,8 +155,12 @@ def test_moderator_approves_and_the_campaign_goes_public(client):
     login(client, moderator.email)
     queue = client.get("/moderation/").get_data(as_text=True)
     assert campaign.title in queue
-    response = post_form(client, f"/moderation/campaigns/{campaign.id}/approve", {},
-                         page=f"/moderation/campaigns/{campaign.id}")
+    response = post_form(
+        client,
+        f"/moderation/campaigns/{campaign.id}/approve",
+        {},
+        page=f"/moderation/campaigns/{campaign.id}",
+    )
     assert response.status_code == 302
     db.session.refresh(campaign)
     assert campaign.state == CampaignState.OPEN and campaign.published_at is not None
@@ -146,15 +174,22 @@ def test_moderator_rejects_with_a_reason_the_organiser_sees(client):
     campaign = make_campaign(organiser=organiser, state=CampaignState.PENDING)
     moderator = make_user(role=Role.MODERATOR)
     login(client, moderator.email)
-    empty = post_form(client, f"/moderation/campaigns/{campaign.id}/reject", {"reason": ""},
-                      page=f"/moderation/campaigns/{campaign.id}")
+    empty = post_form(
+        client,
+        f"/moderation/campaigns/{campaign.id}/reject",
+        {"reason": ""},
+        page=f"/moderation/campaigns/{campaign.id}",
+    )
     assert empty.status_code == 400
     assert "Tell the organiser what to change." in empty.get_data(as_text=True)
     db.session.refresh(campaign)
     assert campaign.state == CampaignState.PENDING
-    post_form(client, f"/moderation/campaigns/{campaign.id}/reject",
-              {"reason": "Name the brand's parent company."},
-              page=f"/moderation/campaigns/{campaign.id}")
+    post_form(
+        client,
+        f"/moderation/campaigns/{campaign.id}/reject",
+        {"reason": "Name the brand's parent company."},
+        page=f"/moderation/campaigns/{campaign.id}",
+    )
     db.session.refresh(campaign)
     assert campaign.state == CampaignState.REJECTED
     post_form(client, "/logout", {}, page="/account/")

@@ -95,8 +95,7 @@ def test_production_refuses_a_foreign_host_and_hsts_carries_its_settings(monkeyp
     foreign = client.get("/api/v1/campaigns?page=1", headers={"Host": "evil.example"})
     assert foreign.status_code == 400 and "campaigns" not in foreign.get_json()  # no links
     ours = client.get("/language/en", headers={"Host": "groundswell.example"})
-    assert ours.headers["Strict-Transport-Security"] == (
-        "max-age=31536000; includeSubDomains; preload")
+    assert ours.headers["Strict-Transport-Security"] == ("max-age=31536000; includeSubDomains; preload")
 
 
 def test_production_refuses_to_start_without_media_storage(monkeypatch, tmp_path):

@@ -100,8 +100,7 @@ def test_the_verify_page_checks_digest_and_seal(delivered, client):
     assert client.get("/verify").status_code == 200
 
 
-def test_the_brand_opens_its_private_link_and_answers_in_public(delivered, client, run_jobs,
-                                                                outbox):
+def test_the_brand_opens_its_private_link_and_answers_in_public(delivered, client, run_jobs, outbox):
     petition, delivery = delivered
     message = next(m for m in outbox() if m["To"] == petition.target_brand.contact_email)
     link = link_in(message, "/deliveries/")
@@ -113,14 +112,22 @@ def test_the_brand_opens_its_private_link_and_answers_in_public(delivered, clien
     assert client.get(link + "/summary.pdf").data.startswith(b"%PDF")
     assert client.get("/deliveries/forged-token").status_code == 403
     # A commitment must say what and by when.
-    vague = post_form(client, link, {"author_name": "Sam Lee, Head of Sourcing",
-                                     "stance": "committed", "body": "We will."})
+    vague = post_form(
+        client, link, {"author_name": "Sam Lee, Head of Sourcing", "stance": "committed", "body": "We will."}
+    )
     assert vague.status_code == 400 and "what the brand will do and by when" in vague.get_data(as_text=True)
     due = (utcnow() + timedelta(days=365)).date().isoformat()
-    response = post_form(client, link, {
-        "author_name": "Sam Lee, Head of Sourcing", "stance": "committed",
-        "body": "We will publish farm-gate prices.", "commitment": "Publish prices",
-        "commitment_due": due})
+    response = post_form(
+        client,
+        link,
+        {
+            "author_name": "Sam Lee, Head of Sourcing",
+            "stance": "committed",
+            "body": "We will publish farm-gate prices.",
+            "commitment": "Publish prices",
+            "commitment_due": due,
+        },
+    )
     assert response.status_code == 302
     db.session.commit()
     assert db.session.get(Delivery, delivery.id).state == DeliveryState.ANSWERED
@@ -150,9 +157,17 @@ def test_accountability_record(delivered, client):
     # Pretend the first delivery went out 10 days ago and was answered 4 days later.
     first = db.session.get(Delivery, delivery.id)
     first.sent_at = utcnow() - timedelta(days=10)
-    db.session.add(Response(campaign_id=petition.id, brand_id=brand.id, author_name="Sam",
-                            stance="discussing", body="Looking into it.", digest="t1",
-                            created_at=utcnow() - timedelta(days=6)))
+    db.session.add(
+        Response(
+            campaign_id=petition.id,
+            brand_id=brand.id,
+            author_name="Sam",
+            stance="discussing",
+            body="Looking into it.",
+            digest="t1",
+            created_at=utcnow() - timedelta(days=6),
+        )
+    )
     second = db.session.get(Delivery, later.id)
     second.sent_at = utcnow() - timedelta(days=3)
     db.session.commit()
@@ -164,7 +179,9 @@ def test_accountability_record(delivered, client):
     assert "awaiting an answer for 3 days" in page and "50%" in page
     # The record as a chart: a bar per delivery, newest first, answered ones solid.
     assert [(t.campaign.id, t.days, t.answered) for t in record.times] == [
-        (other.id, 3, False), (petition.id, 4.0, True)]
+        (other.id, 3, False),
+        (petition.id, 4.0, True),
+    ]
     assert [row.width for row in record.chart_rows(width=200)] == [150.0, 200.0]
     assert 'role="img"' in page and f"Days {brand.name} took to answer" in page
     assert f"{other.title}: no answer after 3 days. {petition.title}: answered in 4.0 days." in page
@@ -240,8 +257,14 @@ def test_brand_members_see_deliveries_in_their_inbox_but_no_emails(delivered, cl
 
     petition, delivery = delivered
     member = make_user("sam@example.org")
-    db.session.add(BrandMember(brand_id=petition.target_brand_id, user_id=member.id,
-                               title="Head of Sourcing", verified_at=utcnow()))
+    db.session.add(
+        BrandMember(
+            brand_id=petition.target_brand_id,
+            user_id=member.id,
+            title="Head of Sourcing",
+            verified_at=utcnow(),
+        )
+    )
     db.session.commit()
     login(client, member.email)
     inbox = client.get(f"/brands/{petition.target_brand.slug}/inbox").get_data(as_text=True)
@@ -306,8 +329,7 @@ def test_delivery_fails_twice_then_succeeds_over_real_smtp(app, run_jobs, flaky_
     delivery = db.session.get(Delivery, delivery.id)
     assert delivery.state == DeliveryState.SENT
     # The brand gets one email (the supporters in the round are told too, separately).
-    [envelope] = [e for e in handler.envelopes
-                  if e.rcpt_tos == [petition.target_brand.contact_email]]
+    [envelope] = [e for e in handler.envelopes if e.rcpt_tos == [petition.target_brand.contact_email]]
     assert "/deliveries/" in envelope.content.decode()
 
 
@@ -315,17 +337,26 @@ def test_an_uploaded_package_verifies_and_one_changed_byte_does_not(delivered, c
     petition, delivery = delivered
     files = packages.package_files(delivery)
     original = files["csv"].read_bytes()
-    ok = post_form(client, "/verify", {"package_file": (io.BytesIO(original), "signatures.csv")},
-                   content_type="multipart/form-data")
+    ok = post_form(
+        client,
+        "/verify",
+        {"package_file": (io.BytesIO(original), "signatures.csv")},
+        content_type="multipart/form-data",
+    )
     assert "Valid: this package is genuine" in ok.get_data(as_text=True)
     changed = bytearray(original)
     changed[-3] ^= 1
-    bad = post_form(client, "/verify", {"package_file": (io.BytesIO(bytes(changed)), "x.csv")},
-                    content_type="multipart/form-data")
+    bad = post_form(
+        client,
+        "/verify",
+        {"package_file": (io.BytesIO(bytes(changed)), "x.csv")},
+        content_type="multipart/form-data",
+    )
     assert "Not valid" in bad.get_data(as_text=True)
     pdf = files["pdf"].read_bytes()
-    assert "Valid" in post_form(client, "/verify", {"package_file": (io.BytesIO(pdf), "s.pdf")},
-                                content_type="multipart/form-data").get_data(as_text=True)
+    assert "Valid" in post_form(
+        client, "/verify", {"package_file": (io.BytesIO(pdf), "s.pdf")}, content_type="multipart/form-data"
+    ).get_data(as_text=True)
 
 
 def test_a_brand_without_a_contact_address_fails_visibly(app, client, run_jobs):
@@ -359,9 +390,15 @@ def test_members_of_another_brand_and_strangers_are_refused(delivered, client):
     assert client.get(f"/brands/{slug}/inbox").status_code == 403
     for url in ("/deliveries/not-a-token", "/deliveries/not-a-token/signatures.csv"):
         assert client.get(url).status_code == 403
-    assert post_form(client, "/deliveries/not-a-token", {"author_name": "x", "stance": "declined",
-                                                         "body": "No."},
-                     page="/account/").status_code == 403
+    assert (
+        post_form(
+            client,
+            "/deliveries/not-a-token",
+            {"author_name": "x", "stance": "declined", "body": "No."},
+            page="/account/",
+        ).status_code
+        == 403
+    )
     assert db.session.query(Response).count() == 0
 
 

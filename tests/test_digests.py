@@ -21,8 +21,7 @@ def html_of(message) -> str:
 
 def post_update(campaign, title: str, body: str) -> None:
     # The once-a-day rule of update emails: make the last one a day old.
-    db.session.execute(update(Campaign).where(Campaign.id == campaign.id)
-                       .values(last_update_emailed_at=None))
+    db.session.execute(update(Campaign).where(Campaign.id == campaign.id).values(last_update_emailed_at=None))
     db.session.commit()
     campaign_service.post_update(campaign.id, campaign.organiser_id, title, body)
 
@@ -32,8 +31,11 @@ def to(outbox, address: str) -> list:
 
 
 def pending(user) -> int:
-    return db.session.execute(select(func.count()).select_from(DigestItem).where(
-        DigestItem.user_id == user.id, DigestItem.digest_key.is_(None))).scalar()
+    return db.session.execute(
+        select(func.count())
+        .select_from(DigestItem)
+        .where(DigestItem.user_id == user.id, DigestItem.digest_key.is_(None))
+    ).scalar()
 
 
 # ---------------------------------------------------------------------------- the settings page
@@ -113,8 +115,9 @@ def test_a_daily_digest_groups_two_campaigns_newest_first(app, run_jobs, outbox)
     rivers = make_campaign(title="Clean rivers near the tannery")
     for campaign in (orchards, rivers):
         SupportFactory(campaign=campaign, member=member, consents_to_updates=True)
-        SupportFactory(campaign=campaign, email=f"visitor-{campaign.id}@example.org",
-                       consents_to_updates=True)  # no account
+        SupportFactory(
+            campaign=campaign, email=f"visitor-{campaign.id}@example.org", consents_to_updates=True
+        )  # no account
     run_jobs()
     before = len(outbox())
     post_update(orchards, "First orchard news", "The **first** update.")
@@ -135,19 +138,24 @@ def test_a_daily_digest_groups_two_campaigns_newest_first(app, run_jobs, outbox)
     assert digest["List-Unsubscribe"].startswith("<http://groundswell.test/account/unsubscribe/")
     assert digest["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     text = body_text(digest)
-    order = [text.index(s) for s in ("== Fair wages in the orchards ==", "Second orchard news",
-                                     "First orchard news", "== Clean rivers near the tannery ==",
-                                     "River news")]
+    order = [
+        text.index(s)
+        for s in (
+            "== Fair wages in the orchards ==",
+            "Second orchard news",
+            "First orchard news",
+            "== Clean rivers near the tannery ==",
+            "River news",
+        )
+    ]
     assert order == sorted(order)  # by campaign, newest news first
     assert "The buyers signed." in text and "Samples were taken upstream." in text  # the content
     assert "3 pieces of news from 2 campaigns" in text
-    assert text.count("Stop emails about this campaign: http://groundswell.test/supports/"
-                      "unsubscribe/") == 2
+    assert text.count("Stop emails about this campaign: http://groundswell.test/supports/unsubscribe/") == 2
     assert "chose a daily digest" in text and "/account/settings" in text
     html = html_of(digest)
     assert "<strong>first</strong>" in html  # Markdown rendered in the HTML part
-    assert html.index("Second orchard news") < html.index("First orchard news") \
-        < html.index("River news")
+    assert html.index("Second orchard news") < html.index("First orchard news") < html.index("River news")
     assert pending(member) == 0
 
 
@@ -197,8 +205,12 @@ def test_a_digest_run_twice_sends_one_email(app, run_jobs, outbox):
     assert send_digest(member.id, "daily", tomorrow) is True
     [_, second] = to(outbox, member.email)
     assert "Fair ones." in body_text(second) and "They will sell them." not in body_text(second)
-    assert db.session.execute(select(func.count()).select_from(MailReceipt).where(
-        MailReceipt.key.like(f"digest:{member.id}:%"))).scalar() == 2
+    assert (
+        db.session.execute(
+            select(func.count()).select_from(MailReceipt).where(MailReceipt.key.like(f"digest:{member.id}:%"))
+        ).scalar()
+        == 2
+    )
 
 
 def test_organisers_milestones_go_into_their_digest(app, run_jobs, outbox):
@@ -235,8 +247,7 @@ def test_a_weekly_digest_comes_with_the_weekly_run_only(app, run_jobs, outbox):
     assert digest["Subject"] == "Your weekly digest: Less packaging"
     assert "Smaller ones from March." in body_text(digest)
     assert "chose a weekly digest" in body_text(digest)
-    receipt = db.session.execute(select(MailReceipt.key).where(
-        MailReceipt.key.like("digest:%"))).scalar_one()
+    receipt = db.session.execute(select(MailReceipt.key).where(MailReceipt.key.like("digest:%"))).scalar_one()
     assert receipt == f"digest:{member.id}:{period_label('weekly', datetime.now(UTC))}"
     assert period_label("weekly", datetime(2026, 12, 1, tzinfo=UTC)) == "weekly-2026-W49"
 
@@ -251,8 +262,9 @@ def test_a_missed_weekly_run_is_caught_up_by_the_next_daily_run(app, run_jobs, o
     post_update(petition, "Trains", "Night trains instead.")
     run_jobs()
     assert daily_digests_job() == 0  # a week's news is not overdue yet
-    db.session.execute(update(DigestItem).values(
-        created_at=datetime.now(UTC) - timedelta(days=9)))  # its Monday run never happened
+    db.session.execute(
+        update(DigestItem).values(created_at=datetime.now(UTC) - timedelta(days=9))
+    )  # its Monday run never happened
     db.session.commit()
     assert daily_digests_job() == 1
     run_jobs()
@@ -308,19 +320,16 @@ def test_the_clock_runs_daily_digests_daily_and_weekly_ones_on_mondays(app, run_
     run_jobs()
     post_update(petition, "Deposits", "From next year.")
     run_jobs()
-    monday, tuesday = (datetime(2026, 11, 30, 7, 0, tzinfo=UTC),
-                       datetime(2026, 12, 1, 7, 0, tzinfo=UTC))
+    monday, tuesday = (datetime(2026, 11, 30, 7, 0, tzinfo=UTC), datetime(2026, 12, 1, 7, 0, tzinfo=UTC))
     assert {"daily-digests", "weekly-digests"} <= set(tick(monday))
     run_jobs()  # the clock's jobs, then the digest they enqueue, in a real worker
     run_jobs()
-    assert [m["Subject"] for m in to(outbox, member.email)] == [
-        "Your weekly digest: Bottle deposits"]
+    assert [m["Subject"] for m in to(outbox, member.email)] == ["Your weekly digest: Bottle deposits"]
     assert "daily-digests" not in tick(monday.replace(minute=30))  # once in its hour
     assert "daily-digests" in tick(tuesday) and "weekly-digests" not in tick(tuesday)
 
 
-def test_news_held_before_choosing_immediately_comes_with_the_next_daily_run(app, client,
-                                                                             run_jobs, outbox):
+def test_news_held_before_choosing_immediately_comes_with_the_next_daily_run(app, client, run_jobs, outbox):
     member = make_user("changed@example.org")
     petition = make_campaign(title="Open supply chains")
     SupportFactory(campaign=petition, member=member, consents_to_updates=True)
@@ -398,42 +407,76 @@ def test_every_kind_of_news_is_told_in_both_parts_of_a_digest(app):
     member = make_user("all-news@example.org")
     petition = make_campaign(title="Fair cocoa prices")
     proposal = make_campaign(CampaignKind.PROPOSAL, title="Refill stations in every shop")
-    same_idea = make_campaign(CampaignKind.PROPOSAL, brand=proposal.target_brand,
-                              title="Refills for everything")
+    same_idea = make_campaign(
+        CampaignKind.PROPOSAL, brand=proposal.target_brand, title="Refills for everything"
+    )
     boycott = make_campaign(CampaignKind.BOYCOTT, title="No more palm oil")
     mine = make_campaign(organiser=member, goal=500, title="Safer cycle lanes")
     for campaign in (petition, proposal):
         SupportFactory(campaign=campaign, member=member, consents_to_updates=True)
-    service.add_support(boycott.id, name=member.name, email=member.email, country="GB",
-                        user_id=member.id, condition_threshold=50)
-    next_step = make_campaign(CampaignKind.BOYCOTT, brand=petition.target_brand,
-                              title="Boycott until fair cocoa prices")
+    service.add_support(
+        boycott.id,
+        name=member.name,
+        email=member.email,
+        country="GB",
+        user_id=member.id,
+        condition_threshold=50,
+    )
+    next_step = make_campaign(
+        CampaignKind.BOYCOTT, brand=petition.target_brand, title="Boycott until fair cocoa prices"
+    )
     next_step.escalated_from_id = petition.id
     petition.victory_story = "The brand **doubled** the price it pays."
-    update = Update(campaign_id=petition.id, author_id=petition.organiser_id, title="Halfway",
-                    body="Five thousand signatures.", emailed=True)
+    update = Update(
+        campaign_id=petition.id,
+        author_id=petition.organiser_id,
+        title="Halfway",
+        body="Five thousand signatures.",
+        emailed=True,
+    )
     goal = Milestone(campaign_id=petition.id, threshold=100, is_goal=True)
     organiser_milestone = Milestone(campaign_id=mine.id, threshold=10)
-    answer = Response(campaign_id=petition.id, brand_id=petition.target_brand_id,
-                      author_name="Ana Ruiz", stance="committed", body="We will pay more.",
-                      commitment="Pay 20% more", digest="every-topic")
-    status = StatusChange(campaign_id=proposal.id, status=ProposalStatus.PLANNED,
-                          answer="Pilots start in May.", author_name="Ana Ruiz")
-    moved = StatusChange(campaign_id=proposal.id, status=ProposalStatus.DUPLICATE,
-                         answer="One idea, one list.", author_name="Ana Ruiz",
-                         duplicate_of_id=same_idea.id)
+    answer = Response(
+        campaign_id=petition.id,
+        brand_id=petition.target_brand_id,
+        author_name="Ana Ruiz",
+        stance="committed",
+        body="We will pay more.",
+        commitment="Pay 20% more",
+        digest="every-topic",
+    )
+    status = StatusChange(
+        campaign_id=proposal.id,
+        status=ProposalStatus.PLANNED,
+        answer="Pilots start in May.",
+        author_name="Ana Ruiz",
+    )
+    moved = StatusChange(
+        campaign_id=proposal.id,
+        status=ProposalStatus.DUPLICATE,
+        answer="One idea, one list.",
+        author_name="Ana Ruiz",
+        duplicate_of_id=same_idea.id,
+    )
     db.session.add_all([update, goal, organiser_milestone, answer, status, moved])
     db.session.commit()
-    supports = {s.campaign_id: s for s in db.session.execute(
-        select(Support).filter_by(user_id=member.id)).scalars()}
+    supports = {
+        s.campaign_id: s for s in db.session.execute(select(Support).filter_by(user_id=member.id)).scalars()
+    }
     supports[boycott.id].condition_met_at = supports[boycott.id].confirmed_at
     for topic, object_id, campaign in (
-            ("update", update.id, petition), ("goal", goal.id, petition),
-            ("answer", answer.id, petition), ("victory", petition.id, petition),
-            ("invite", next_step.id, petition), ("status", status.id, proposal),
-            ("moved", moved.id, proposal), ("condition-met", supports[boycott.id].id, boycott)):
-        assert hold_for_digest(member, f"{topic}:{object_id}:x", topic, object_id, campaign.id,
-                               supports[campaign.id].id)
+        ("update", update.id, petition),
+        ("goal", goal.id, petition),
+        ("answer", answer.id, petition),
+        ("victory", petition.id, petition),
+        ("invite", next_step.id, petition),
+        ("status", status.id, proposal),
+        ("moved", moved.id, proposal),
+        ("condition-met", supports[boycott.id].id, boycott),
+    ):
+        assert hold_for_digest(
+            member, f"{topic}:{object_id}:x", topic, object_id, campaign.id, supports[campaign.id].id
+        )
     hold_for_digest(member, "milestone:x", "milestone", organiser_milestone.id, mine.id)
     db.session.commit()
     assert send_digest(member.id, "daily", "daily-2026-12-01") is True
@@ -443,15 +486,32 @@ def test_every_kind_of_news_is_told_in_both_parts_of_a_digest(app):
     [digest] = read_outbox(outbox_folder())
     assert digest["Subject"] == "Your daily digest: news from 4 campaigns"
     text, html = body_text(digest), html_of(digest)
-    for told in ("Update: Halfway", "Five thousand signatures.", "We reached the goal",
-                 "answered: Committed", "We will pay more.", "Pay 20% more",
-                 "Does it meet the demand?", "We won", "The brand **doubled**",
-                 'Next step: a boycott, "Boycott until fair cocoa prices"',
-                 "set the status to: Planned", "Pilots start in May.",
-                 'Your endorsement moved to "Refills for everything"', "One idea, one list.",
-                 "It's on: 50 people pledged", "* 10 signatures", "You organise this petition"):
+    for told in (
+        "Update: Halfway",
+        "Five thousand signatures.",
+        "We reached the goal",
+        "answered: Committed",
+        "We will pay more.",
+        "Pay 20% more",
+        "Does it meet the demand?",
+        "We won",
+        "The brand **doubled**",
+        'Next step: a boycott, "Boycott until fair cocoa prices"',
+        "set the status to: Planned",
+        "Pilots start in May.",
+        'Your endorsement moved to "Refills for everything"',
+        "One idea, one list.",
+        "It's on: 50 people pledged",
+        "* 10 signatures",
+        "You organise this petition",
+    ):
         assert told in text, told
-    for told in ("Update: Halfway", "The brand <strong>doubled</strong>", "Pilots start in May.",
-                 "Your endorsement moved to “Refills for everything”", "It’s on: 50 people pledged",
-                 "/responses/"):
+    for told in (
+        "Update: Halfway",
+        "The brand <strong>doubled</strong>",
+        "Pilots start in May.",
+        "Your endorsement moved to “Refills for everything”",
+        "It’s on: 50 people pledged",
+        "/responses/",
+    ):
         assert told in html, told

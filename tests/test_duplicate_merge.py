@@ -20,17 +20,23 @@ TARGET_STATES = ("none", *SOURCE_STATES)
 def _support(campaign, email: str, state: str) -> None:
     now = utcnow()
     held = state.startswith("held")
-    db.session.add(Support(
-        campaign_id=campaign.id, email=email, email_canonical=email, name="P", country="GB",
-        confirmed_at=now if state in ("counted", "withdrawn") else None,
-        withdrawn_at=now if state == "withdrawn" else None,
-        suspect=Suspect.RATE_LIMIT.value if held else None,
-        suspect_confirmed_at=now if state == "held_confirmed" else None))
+    db.session.add(
+        Support(
+            campaign_id=campaign.id,
+            email=email,
+            email_canonical=email,
+            name="P",
+            country="GB",
+            confirmed_at=now if state in ("counted", "withdrawn") else None,
+            withdrawn_at=now if state == "withdrawn" else None,
+            suspect=Suspect.RATE_LIMIT.value if held else None,
+            suspect_confirmed_at=now if state == "held_confirmed" else None,
+        )
+    )
 
 
 def _counts_after_merge(source_state: str, target_state: str) -> bool:
-    return target_state == "counted" or (source_state == "counted"
-                                         and target_state in ("none", "pending"))
+    return target_state == "counted" or (source_state == "counted" and target_state in ("none", "pending"))
 
 
 def test_merging_over_every_pair_of_support_states(app):
@@ -38,8 +44,7 @@ def test_merging_over_every_pair_of_support_states(app):
     member = make_user()
     db.session.add(BrandMember(brand_id=brand.id, user_id=member.id, verified_at=utcnow()))
     target = make_campaign(CampaignKind.PROPOSAL, brand=brand)
-    sources = {state: make_campaign(CampaignKind.PROPOSAL, brand=brand)
-               for state in SOURCE_STATES}
+    sources = {state: make_campaign(CampaignKind.PROPOSAL, brand=brand) for state in SOURCE_STATES}
     pairs = list(itertools.product(SOURCE_STATES, TARGET_STATES))
     for a, b in pairs:
         email = f"{a}-{b}@example.org"
@@ -49,11 +54,14 @@ def test_merging_over_every_pair_of_support_states(app):
     db.session.commit()
     counting.recount()
     for source in sources.values():
-        proposal_service.set_status(source.id, member, "duplicate", "The same idea.",
-                                    duplicate_of_id=target.id)
+        proposal_service.set_status(
+            source.id, member, "duplicate", "The same idea.", duplicate_of_id=target.id
+        )
     counting.fold_counts()
-    rows = {s.email: s for s in db.session.execute(
-        select(Support).where(Support.campaign_id == target.id)).scalars()}
+    rows = {
+        s.email: s
+        for s in db.session.execute(select(Support).where(Support.campaign_id == target.id)).scalars()
+    }
     for a, b in pairs:
         row = rows.get(f"{a}-{b}@example.org")
         if row is None:  # a withdrawn endorsement is not moved

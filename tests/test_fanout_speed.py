@@ -65,8 +65,7 @@ def test_a_failed_send_drops_the_connection_and_the_retry_sends_the_rest_once(ap
         app.config["MAIL_URL"] = f"smtp://127.0.0.1:{controller.port}"
         petition = make_campaign()
         emails = [s.email for s in SupportRowFactory.create_batch(5, campaign=petition)]
-        first, last = db.session.execute(
-            db.select(db.func.min(Support.id), db.func.max(Support.id))).one()
+        first, last = db.session.execute(db.select(db.func.min(Support.id), db.func.max(Support.id))).one()
         handler.failing = 1  # the first email is refused for now (a 4xx): the job fails
         try:
             notify.send_batch("victory", petition.id, first, last)

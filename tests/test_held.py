@@ -45,8 +45,14 @@ class Clock:
         self.now += timedelta(seconds=seconds)
 
 
-def sign(campaign, n: int, ip: str = NETWORK, stall: Stall | None = None,
-         confirm: bool = True, email: str | None = None) -> Support:
+def sign(
+    campaign,
+    n: int,
+    ip: str = NETWORK,
+    stall: Stall | None = None,
+    confirm: bool = True,
+    email: str | None = None,
+) -> Support:
     """One person signs (at ``stall`` if given), then opens the link in their email."""
     data = {"name": f"Person {n}", "email": email or f"person{n}@example.org", "country": "GB"}
     if stall is not None:
@@ -54,8 +60,7 @@ def sign(campaign, n: int, ip: str = NETWORK, stall: Stall | None = None,
     else:
         result = support_service.add_support(campaign.id, **data, ip_address=ip)
     if confirm:
-        support_service.confirm(support_token("confirm-support",
-                                              db.session.get(Support, result.support_id)))
+        support_service.confirm(support_token("confirm-support", db.session.get(Support, result.support_id)))
     return db.session.get(Support, result.support_id)
 
 
@@ -66,9 +71,14 @@ def count_of(campaign) -> int:
 
 
 def open_stall(campaign, hours: int = 4, **kwargs) -> Stall:
-    return stall_service.open_stall(campaign.id, campaign.organiser_id, place="Market square",
-                                    volunteer="Vic Volunteer", opens_at=kwargs.get("opens_at"),
-                                    hours=hours)
+    return stall_service.open_stall(
+        campaign.id,
+        campaign.organiser_id,
+        place="Market square",
+        volunteer="Vic Volunteer",
+        opens_at=kwargs.get("opens_at"),
+        hours=hours,
+    )
 
 
 def moderator(client):
@@ -96,8 +106,7 @@ def test_thirty_people_at_a_stall_on_one_network_all_count_once_confirmed(app, m
     assert [sign(petition, n).suspect for n in (98, 99)] == [None, Suspect.RATE_LIMIT]
 
 
-def test_thirty_without_a_stall_are_held_seen_grouped_released_in_bulk_and_all_count(
-        app, client, run_jobs):
+def test_thirty_without_a_stall_are_held_seen_grouped_released_in_bulk_and_all_count(app, client, run_jobs):
     organiser = make_user("organiser@example.org")
     petition = make_campaign(organiser=organiser)
     signed = [sign(petition, n) for n in range(30)]
@@ -128,35 +137,47 @@ def test_thirty_without_a_stall_are_held_seen_grouped_released_in_bulk_and_all_c
     assert preview.status_code == 200
     assert "29 held supports match" in text and "29 of them were confirmed by email" in text
     assert db.session.execute(select(func.count()).select_from(Invalidation)).scalar_one() == 0
-    done = post_form(client, "/moderation/signing/release",
-                     {**form, "reason": "a school assembly signing together",
-                      "confirm": "Release them"}, follow_redirects=True)
+    done = post_form(
+        client,
+        "/moderation/signing/release",
+        {**form, "reason": "a school assembly signing together", "confirm": "Release them"},
+        follow_redirects=True,
+    )
     assert "Releasing 29 supports" in done.get_data(as_text=True)
     run_jobs()
     assert count_of(petition) == 30
     assert counting.recount() == {}
     db.session.expire_all()
-    assert all(s.suspect is None and s.confirmed_at is not None
-               for s in db.session.execute(select(Support)).scalars())
+    assert all(
+        s.suspect is None and s.confirmed_at is not None
+        for s in db.session.execute(select(Support)).scalars()
+    )
     row = db.session.execute(select(Invalidation)).scalar_one()
-    assert (row.action, row.created_by_id, row.reason, row.held_reason, row.matched,
-            row.invalidated) == (DecisionAction.RELEASE, mod.id,
-                                 "a school assembly signing together", "rate_limit", 29, 29)
+    assert (row.action, row.created_by_id, row.reason, row.held_reason, row.matched, row.invalidated) == (
+        DecisionAction.RELEASE,
+        mod.id,
+        "a school assembly signing together",
+        "rate_limit",
+        29,
+        29,
+    )
     assert row.finished_at is not None and row.campaign_id == petition.id
     log = client.get("/moderation/signing/log").get_data(as_text=True)
     assert "Release" in log and "a school assembly signing together" in log
     assert "held as: over the per-IP limit" in log and "done, recounted" in log
 
     # Releasing twice changes nothing: nothing is held any more, and the job is idempotent.
-    again = post_form(client, "/moderation/signing/release",
-                      {**form, "reason": "again", "confirm": "Release them"})
+    again = post_form(
+        client, "/moderation/signing/release", {**form, "reason": "again", "confirm": "Release them"}
+    )
     assert again.status_code == 400 and "nothing to release" in again.get_data(as_text=True)
     assert run_invalidation_job(row.id) == 29
     assert count_of(petition) == 30
     post_form(client, "/logout", {}, page="/account/")
     login(client, organiser.email)
-    assert "held for review" not in client.get(
-        f"/petitions/{petition.slug}/supporters").get_data(as_text=True)
+    assert "held for review" not in client.get(f"/petitions/{petition.slug}/supporters").get_data(
+        as_text=True
+    )
 
 
 def test_a_stall_past_its_limit_holds_the_excess(app, monkeypatch):
@@ -168,8 +189,12 @@ def test_a_stall_past_its_limit_holds_the_excess(app, monkeypatch):
     third = sign(petition, 3, stall=stall, ip="192.0.2.3")  # another device, the same stall
     clock.wait(11)
     fourth = sign(petition, 4, stall=stall)
-    assert [s.suspect for s in (first, second, third, fourth)] == \
-        [None, Suspect.STALL_LIMIT, Suspect.STALL_LIMIT, None]
+    assert [s.suspect for s in (first, second, third, fourth)] == [
+        None,
+        Suspect.STALL_LIMIT,
+        Suspect.STALL_LIMIT,
+        None,
+    ]
     assert count_of(petition) == 2
     # Block rules still hold at a stall.
     mod = make_user(role=Role.MODERATOR)
@@ -177,8 +202,11 @@ def test_a_stall_past_its_limit_holds_the_excess(app, monkeypatch):
     clock.wait(11)
     assert sign(petition, 5, stall=stall, email="x@bots.example").suspect == Suspect.BLOCKED_DOMAIN
     # The moderator releases the stall's held ones that are over its limit, not the blocked.
-    inv = abuse.start_decision(abuse.conditions(stall=str(stall.id), held_reason="stall_limit",
-                                                action="release"), "two tablets", mod.id)
+    inv = abuse.start_decision(
+        abuse.conditions(stall=str(stall.id), held_reason="stall_limit", action="release"),
+        "two tablets",
+        mod.id,
+    )
     assert run_invalidation_job(inv.id) == 2
     assert count_of(petition) == 4
 
@@ -189,18 +217,22 @@ def test_a_spread_thin_bot_across_twenty_campaigns_is_in_the_hourly_report(app, 
     for n, campaign in enumerate(campaigns):
         sign(campaign, n, ip="203.0.113.66", email=f"bot{n}@bots.example", confirm=False)
         # A second bot rotates its addresses within one /24, on other domains.
-        sign(campaign, 100 + n, ip=f"192.0.2.{n + 1}", email=f"r{n}@rotating{n}.example",
-             confirm=False)
+        sign(campaign, 100 + n, ip=f"192.0.2.{n + 1}", email=f"r{n}@rotating{n}.example", confirm=False)
     for n, campaign in enumerate(campaigns[:3]):  # honest people: a few campaigns
         sign(campaign, 200 + n, ip="198.51.100.200", email=f"h{n}@honest.example")
     last_hour = abuse.hour_start(utcnow()) - timedelta(hours=1)
     db.session.execute(update(Support).values(created_at=last_hour + timedelta(minutes=20)))
     db.session.commit()
     abuse.report_hour(last_hour)
-    lines = {(r.kind.value, r.value): (r.campaigns, r.supports)
-             for r in db.session.execute(select(SigningReport)).scalars()}
-    assert lines == {("ip", "203.0.113.66"): (20, 20), ("domain", "bots.example"): (20, 20),
-                     ("ip", "192.0.2.0/24"): (20, 20)}
+    lines = {
+        (r.kind.value, r.value): (r.campaigns, r.supports)
+        for r in db.session.execute(select(SigningReport)).scalars()
+    }
+    assert lines == {
+        ("ip", "203.0.113.66"): (20, 20),
+        ("domain", "bots.example"): (20, 20),
+        ("ip", "192.0.2.0/24"): (20, 20),
+    }
     assert all(r.campaign_id is None for r in db.session.execute(select(SigningReport)).scalars())
     moderator(client)
     page = client.get("/moderation/signing").get_data(as_text=True)
@@ -224,11 +256,11 @@ def test_release_counts_a_support_once_it_is_or_was_confirmed_by_email(app):
     withdrawn = sign(petition, 3)
     support_service.withdraw(withdrawn.id)
     assert count_of(petition) == 1
-    found = abuse.preview(abuse.conditions(campaign_slug=petition.slug, ip=NETWORK,
-                                           action="release"))
+    found = abuse.preview(abuse.conditions(campaign_slug=petition.slug, ip=NETWORK, action="release"))
     assert (found.matching, found.counted) == (2, 1)  # the withdrawn one is left as it is
-    inv = abuse.start_decision(abuse.conditions(campaign_slug=petition.slug, ip=NETWORK,
-                                                action="release"), "friends", mod.id)
+    inv = abuse.start_decision(
+        abuse.conditions(campaign_slug=petition.slug, ip=NETWORK, action="release"), "friends", mod.id
+    )
     run_invalidation_job(inv.id)
     assert count_of(petition) == 2
     db.session.expire_all()
@@ -240,8 +272,7 @@ def test_release_counts_a_support_once_it_is_or_was_confirmed_by_email(app):
     assert counting.recount() == {}
 
 
-def test_one_support_is_released_alone_and_an_invalidation_only_when_meant(app, client,
-                                                                         run_jobs):
+def test_one_support_is_released_alone_and_an_invalidation_only_when_meant(app, client, run_jobs):
     app.config.update(RATELIMIT_ENABLED=False)
     petition = make_campaign()
     mod = make_user(role=Role.MODERATOR)
@@ -255,16 +286,26 @@ def test_one_support_is_released_alone_and_an_invalidation_only_when_meant(app, 
     moderator(client)
     page = f"/moderation/signing/release?support={ones[1].id}&held_reason=invalidated"
     assert f'value="{ones[1].id}"' in client.get(page).get_data(as_text=True)
-    done = post_form(client, "/moderation/signing/release",
-                     {"support": str(ones[1].id), "held_reason": "invalidated",
-                      "reason": "a real person: wrote to us", "confirm": "Release them"},
-                     follow_redirects=True)
+    done = post_form(
+        client,
+        "/moderation/signing/release",
+        {
+            "support": str(ones[1].id),
+            "held_reason": "invalidated",
+            "reason": "a real person: wrote to us",
+            "confirm": "Release them",
+        },
+        follow_redirects=True,
+    )
     assert "Releasing 1 support;" in done.get_data(as_text=True)
     run_jobs()
     assert count_of(petition) == 1
     db.session.expire_all()
-    assert [db.session.get(Support, s.id).suspect for s in ones] == \
-        [Suspect.INVALIDATED, None, Suspect.INVALIDATED]
+    assert [db.session.get(Support, s.id).suspect for s in ones] == [
+        Suspect.INVALIDATED,
+        None,
+        Suspect.INVALIDATED,
+    ]
     log = client.get("/moderation/signing/log").get_data(as_text=True)
     assert "Invalidation" in log and f"support {ones[1].id}" in log
 
@@ -274,15 +315,20 @@ def test_bad_releases_get_a_clear_message_and_change_nothing(app, client):
     sign(petition, 0)
     sign(petition, 1)
     moderator(client)
-    cases = [({}, "Give at least one condition"),
-             ({"held_reason": "nonsense"}, "Not a valid choice"),
-             ({"stall": "12"}, "There is no stall number 12"),
-             ({"support": "x1"}, "There is no support number x1"),
-             ({"ip": "198.51.100.7", "confirm": "1"}, "Say why"),
-             ({"domain": "nobody.example", "reason": "x", "confirm": "1"}, "nothing to release")]
+    cases = [
+        ({}, "Give at least one condition"),
+        ({"held_reason": "nonsense"}, "Not a valid choice"),
+        ({"stall": "12"}, "There is no stall number 12"),
+        ({"support": "x1"}, "There is no support number x1"),
+        ({"ip": "198.51.100.7", "confirm": "1"}, "Say why"),
+        ({"domain": "nobody.example", "reason": "x", "confirm": "1"}, "nothing to release"),
+    ]
     for data, message in cases:
-        response = post_form(client, "/moderation/signing/release",
-                             {"preview": "Preview", **data} if "confirm" not in data else data)
+        response = post_form(
+            client,
+            "/moderation/signing/release",
+            {"preview": "Preview", **data} if "confirm" not in data else data,
+        )
         assert response.status_code == 400, data
         assert message in response.get_data(as_text=True), data
     assert db.session.execute(select(func.count()).select_from(Invalidation)).scalar_one() == 0
@@ -302,12 +348,17 @@ def test_an_organiser_opens_a_stall_gets_its_link_and_qr_code_and_closes_it(app,
     bad = post_form(client, url, {"place": "", "volunteer": "Vic", "hours": "20"})
     text = bad.get_data(as_text=True)
     assert bad.status_code == 400 and "Say where the stall is" in text and "1 to 12 hours" in text
-    past = post_form(client, url, {"place": "Market", "volunteer": "Vic", "hours": "2",
-                                   "opens_at": "2020-01-01T10:00"})
+    past = post_form(
+        client, url, {"place": "Market", "volunteer": "Vic", "hours": "2", "opens_at": "2020-01-01T10:00"}
+    )
     assert past.status_code == 400 and "already be over" in past.get_data(as_text=True)
     assert db.session.execute(select(func.count()).select_from(Stall)).scalar_one() == 0
-    opened = post_form(client, url, {"place": "Saturday market", "volunteer": "Vic Volunteer",
-                                     "hours": "3"}, follow_redirects=True)
+    opened = post_form(
+        client,
+        url,
+        {"place": "Saturday market", "volunteer": "Vic Volunteer", "hours": "3"},
+        follow_redirects=True,
+    )
     text = opened.get_data(as_text=True)
     stall = db.session.execute(select(Stall)).scalar_one()
     assert "The stall is open" in text and "Saturday market" in text and "Open now." in text
@@ -332,11 +383,13 @@ def test_the_shared_device_page_keeps_no_trace_of_the_last_signer(app, client):
     assert page.status_code == 200 and "no-store" in page.headers["Cache-Control"]
     assert 'autocomplete="off"' in text and organiser.email not in text
     assert 'value="Olu Organiser"' not in text
-    bad = post_form(client, url, {"name": "Ada Lovelace", "email": "not-an-email",
-                                  "country": "GB"})
+    bad = post_form(client, url, {"name": "Ada Lovelace", "email": "not-an-email", "country": "GB"})
     assert bad.status_code == 400 and "Enter an email address" in bad.get_data(as_text=True)
-    done = post_form(client, url, {"name": "Ada Lovelace", "email": "ada@example.org",
-                                   "country": "GB", "comment": "For my children"})
+    done = post_form(
+        client,
+        url,
+        {"name": "Ada Lovelace", "email": "ada@example.org", "country": "GB", "comment": "For my children"},
+    )
     assert done.status_code == 303 and done.headers["Location"] == url
     after = client.get(url)
     text = after.get_data(as_text=True)
@@ -357,17 +410,18 @@ def test_a_stall_not_open_yet_or_expired_takes_nothing(app, client):
     assert page.status_code == 200 and "This stall opens at" in page.get_data(as_text=True)
     assert "csrf_token" not in page.get_data(as_text=True)  # no form to post
     expired = open_stall(petition, hours=1)
-    db.session.execute(update(Stall).where(Stall.id == expired.id)
-                       .values(opens_at=utcnow() - timedelta(hours=3),
-                               closes_at=utcnow() - timedelta(hours=2)))
+    db.session.execute(
+        update(Stall)
+        .where(Stall.id == expired.id)
+        .values(opens_at=utcnow() - timedelta(hours=3), closes_at=utcnow() - timedelta(hours=2))
+    )
     db.session.commit()
     assert client.get(f"/supports/stall/{expired.token}").status_code == 410
     assert client.get("/supports/stall/no-such-stall").status_code == 404
     assert [s.id for s in stall_service.open_stalls()] == [later.id]
 
 
-def test_moderators_see_open_stalls_and_invalidate_a_stalls_supports(app, client, monkeypatch,
-                                                                     run_jobs):
+def test_moderators_see_open_stalls_and_invalidate_a_stalls_supports(app, client, monkeypatch, run_jobs):
     clock = Clock(monkeypatch)
     petition = make_campaign()
     stall = open_stall(petition)
@@ -382,9 +436,12 @@ def test_moderators_see_open_stalls_and_invalidate_a_stalls_supports(app, client
     assert f"/moderation/signing/invalidate?stall={stall.id}" in page
     assert client.get(f"/moderation/signing/held?stall={stall.id}").status_code == 200
     assert client.get("/moderation/signing/held?stall=999").status_code == 404
-    done = post_form(client, "/moderation/signing/invalidate",
-                     {"stall": str(stall.id), "reason": "a leaked link", "confirm": "1"},
-                     follow_redirects=True)
+    done = post_form(
+        client,
+        "/moderation/signing/invalidate",
+        {"stall": str(stall.id), "reason": "a leaked link", "confirm": "1"},
+        follow_redirects=True,
+    )
     assert "Invalidating 4 supports" in done.get_data(as_text=True)
     run_jobs()
     assert count_of(petition) == 1

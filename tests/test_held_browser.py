@@ -24,36 +24,60 @@ def held_world(live_app):
     make_user("moderator@example.org", role=Role.MODERATOR, name="Mo Moderator")
     petition = make_campaign(organiser=organiser, title="Fair wages for coffee farmers")
     now = utcnow()
-    stall = Stall(campaign_id=petition.id, place="Saturday market, Main Square",
-                  volunteer="Vic Volunteer", opens_at=now - timedelta(hours=1),
-                  closes_at=now + timedelta(hours=3), created_by_id=organiser.id)
+    stall = Stall(
+        campaign_id=petition.id,
+        place="Saturday market, Main Square",
+        volunteer="Vic Volunteer",
+        opens_at=now - timedelta(hours=1),
+        closes_at=now + timedelta(hours=3),
+        created_by_id=organiser.id,
+    )
     db.session.add(stall)
     db.session.flush()
     for n in range(6):
-        db.session.add(Support(
-            campaign_id=petition.id, email=f"person{n}@school.example",
-            email_canonical=f"person{n}@school.example", name=f"Person Number {n}",
-            country="GB", ip_address="198.51.100.7", ip_key="00000000000000000000ffffc6336407",
-            suspect=Suspect.RATE_LIMIT.value if n else None,
-            confirmed_at=None if n else now, stall_id=stall.id if n == 5 else None,
-            suspect_confirmed_at=now if n % 2 else None,
-            created_at=now - timedelta(minutes=n)))
-    db.session.add(Invalidation(action=DecisionAction.RELEASE, campaign_id=petition.id,
-                                held_reason="rate_limit", ip="198.51.100.0/24",
-                                ip_low="00000000000000000000ffffc6336400",
-                                ip_high="00000000000000000000ffffc63364ff",
-                                reason="a school assembly signing together", matched=12,
-                                invalidated=12, created_at=now, finished_at=now))
+        db.session.add(
+            Support(
+                campaign_id=petition.id,
+                email=f"person{n}@school.example",
+                email_canonical=f"person{n}@school.example",
+                name=f"Person Number {n}",
+                country="GB",
+                ip_address="198.51.100.7",
+                ip_key="00000000000000000000ffffc6336407",
+                suspect=Suspect.RATE_LIMIT.value if n else None,
+                confirmed_at=None if n else now,
+                stall_id=stall.id if n == 5 else None,
+                suspect_confirmed_at=now if n % 2 else None,
+                created_at=now - timedelta(minutes=n),
+            )
+        )
+    db.session.add(
+        Invalidation(
+            action=DecisionAction.RELEASE,
+            campaign_id=petition.id,
+            held_reason="rate_limit",
+            ip="198.51.100.0/24",
+            ip_low="00000000000000000000ffffc6336400",
+            ip_high="00000000000000000000ffffc63364ff",
+            reason="a school assembly signing together",
+            matched=12,
+            invalidated=12,
+            created_at=now,
+            finished_at=now,
+        )
+    )
     db.session.commit()
     pages = {
         "organiser@example.org": {
             "stalls": f"/petitions/{petition.slug}/stalls",
-            "supporters-held": f"/petitions/{petition.slug}/supporters"},
+            "supporters-held": f"/petitions/{petition.slug}/supporters",
+        },
         "moderator@example.org": {
             "signing-fraud": "/moderation/signing",
             "held": "/moderation/signing/held",
             "release": f"/moderation/signing/release?campaign={petition.slug}&held_reason=rate_limit",
-            "decisions": "/moderation/signing/log"},
+            "decisions": "/moderation/signing/log",
+        },
     }
     token = stall.token
     db.session.remove()

@@ -40,8 +40,8 @@ def extracted_msgids() -> set[str]:
 
     found = set()
     for _file, _line, message, _comments, _context in extract_from_dir(
-            str(ROOT), method_map, options_map, keywords=KEYWORDS,
-            directory_filter=only_sources):
+        str(ROOT), method_map, options_map, keywords=KEYWORDS, directory_filter=only_sources
+    ):
         found.add(message if isinstance(message, str) else message[0])
     return found
 
@@ -100,14 +100,16 @@ def test_english_is_the_default(client):
 
 def test_the_language_follows_the_browser(client):
     campaign = make_campaign(CampaignKind.PETITION)
-    html = client.get(f"/petitions/{campaign.slug}",
-                      headers={"Accept-Language": "es-ES,es;q=0.9,en;q=0.5"}).get_data(as_text=True)
+    html = client.get(
+        f"/petitions/{campaign.slug}", headers={"Accept-Language": "es-ES,es;q=0.9,en;q=0.5"}
+    ).get_data(as_text=True)
     assert '<html lang="es">' in html
     assert "Firmar" in html
     assert "Iniciar una campaña" in html
     assert "Start a campaign" not in html
-    english = client.get(f"/petitions/{campaign.slug}",
-                         headers={"Accept-Language": "fr-FR,fr;q=0.9"}).get_data(as_text=True)
+    english = client.get(
+        f"/petitions/{campaign.slug}", headers={"Accept-Language": "fr-FR,fr;q=0.9"}
+    ).get_data(as_text=True)
     assert '<html lang="en">' in english and "Start a campaign" in english
 
 
@@ -142,8 +144,9 @@ def test_the_switcher_refuses_unknown_languages_and_foreign_targets(client):
 def test_numbers_follow_the_locale(client):
     campaign = make_campaign(CampaignKind.PETITION, goal=250000)
     english = client.get(f"/petitions/{campaign.slug}").get_data(as_text=True)
-    spanish = client.get(f"/petitions/{campaign.slug}",
-                         headers={"Accept-Language": "es"}).get_data(as_text=True)
+    spanish = client.get(f"/petitions/{campaign.slug}", headers={"Accept-Language": "es"}).get_data(
+        as_text=True
+    )
     assert "250,000" in english
     assert "250.000" in spanish and "250,000" not in spanish
 
@@ -156,8 +159,13 @@ def test_the_support_form_and_its_errors_speak_spanish(client):
     assert ">Alemania</option>" in page and ">Germany</option>" not in page
     english = client.get(f"/petitions/{campaign.slug}").get_data(as_text=True)
     assert ">Germany</option>" in english and "Tu nombre" not in english
-    response = post_form(client, f"/petitions/{campaign.slug}/support", {"email": "not-an-address"},
-                         page=f"/petitions/{campaign.slug}", headers=spanish)
+    response = post_form(
+        client,
+        f"/petitions/{campaign.slug}/support",
+        {"email": "not-an-address"},
+        page=f"/petitions/{campaign.slug}",
+        headers=spanish,
+    )
     html = response.get_data(as_text=True)
     assert response.status_code == 400
     assert "Corrige lo siguiente" in html and "Dinos tu nombre." in html
@@ -166,16 +174,20 @@ def test_the_support_form_and_its_errors_speak_spanish(client):
 
 def test_a_support_keeps_the_consent_in_the_language_it_was_given(client, run_jobs):
     campaign = make_campaign(CampaignKind.PETITION, title="Agua limpia para todos los barrios")
-    response = post_form(client, f"/petitions/{campaign.slug}/support",
-                         {"name": "Ana", "email": "ana@example.org", "country": "ES",
-                          "is_public": "y"},
-                         page=f"/petitions/{campaign.slug}", headers={"Accept-Language": "es"})
+    response = post_form(
+        client,
+        f"/petitions/{campaign.slug}/support",
+        {"name": "Ana", "email": "ana@example.org", "country": "ES", "is_public": "y"},
+        page=f"/petitions/{campaign.slug}",
+        headers={"Accept-Language": "es"},
+    )
     assert response.status_code == 303
     thanks = client.get(response.headers["Location"], headers={"Accept-Language": "es"})
     assert "Un paso más: revisa tu correo" in thanks.get_data(as_text=True)
     support = db.session.query(Support).one()
     assert support.consent_text.startswith(
-        "Apoyo la campaña (petición) «Agua limpia para todos los barrios» (firmar).")
+        "Apoyo la campaña (petición) «Agua limpia para todos los barrios» (firmar)."
+    )
     assert "Mi nombre puede mostrarse en público." in support.consent_text
 
 
@@ -186,15 +198,19 @@ def html_text(message) -> str:
 def test_a_supporter_is_emailed_in_the_language_they_signed_in(client, run_jobs, outbox):
     campaign = make_campaign(CampaignKind.PETITION, title="Agua limpia para todos los barrios")
     for email, language in (("ana@example.org", "es"), ("ann@example.org", "en")):
-        response = post_form(client, f"/petitions/{campaign.slug}/support",
-                             {"name": email[:3], "email": email, "country": "ES"},
-                             page=f"/petitions/{campaign.slug}", headers={"Accept-Language": language})
+        response = post_form(
+            client,
+            f"/petitions/{campaign.slug}/support",
+            {"name": email[:3], "email": email, "country": "ES"},
+            page=f"/petitions/{campaign.slug}",
+            headers={"Accept-Language": language},
+        )
         assert response.status_code == 303
     run_jobs()
     mail = {m["To"]: m for m in outbox()}
     spanish, english = mail["ana@example.org"], mail["ann@example.org"]
     assert spanish["Subject"] == "Confirma tu firma: Agua limpia para todos los barrios"
-    assert "Gracias por tu firma en \"Agua limpia para todos los barrios\"." in body_text(spanish)
+    assert 'Gracias por tu firma en "Agua limpia para todos los barrios".' in body_text(spanish)
     assert '<html lang="es">' in html_text(spanish) and "Confirmar mi firma" in html_text(spanish)
     assert english["Subject"] == "Confirm your signature: Agua limpia para todos los barrios"
     assert "Thank you for your signature on" in body_text(english)
@@ -203,12 +219,18 @@ def test_a_supporter_is_emailed_in_the_language_they_signed_in(client, run_jobs,
     assert stored == {"ana@example.org": "es", "ann@example.org": "en"}
 
 
-def test_a_members_emails_follow_the_language_they_signed_up_in_then_chose(client, run_jobs,
-                                                                              outbox):
-    response = post_form(client, "/signup", {"name": "Lucía", "email": "lucia@example.org",
-                                             "password": "correct horse battery",
-                                             "confirm": "correct horse battery"},
-                         headers={"Accept-Language": "es-ES"})
+def test_a_members_emails_follow_the_language_they_signed_up_in_then_chose(client, run_jobs, outbox):
+    response = post_form(
+        client,
+        "/signup",
+        {
+            "name": "Lucía",
+            "email": "lucia@example.org",
+            "password": "correct horse battery",
+            "confirm": "correct horse battery",
+        },
+        headers={"Accept-Language": "es-ES"},
+    )
     assert response.status_code == 302
     run_jobs()
     [verify] = outbox()
@@ -235,14 +257,17 @@ def test_a_fan_out_writes_to_each_supporter_in_their_language(app, run_jobs, out
     organiser = make_user("organiser@example.org")
     campaign = make_campaign(CampaignKind.PETITION, organiser=organiser, title="Un parque en el barrio")
     for i, language in enumerate(["es", "en", None]):
-        result = support_service.add_support(campaign.id, name=f"S{i}", email=f"s{i}@example.org",
-                                             country="ES", consents_to_updates=True,
-                                             locale=language)
-        support_service.confirm(support_token("confirm-support",
-                                              db.session.get(Support, result.support_id)))
+        result = support_service.add_support(
+            campaign.id,
+            name=f"S{i}",
+            email=f"s{i}@example.org",
+            country="ES",
+            consents_to_updates=True,
+            locale=language,
+        )
+        support_service.confirm(support_token("confirm-support", db.session.get(Support, result.support_id)))
     run_jobs()
-    campaign_service.post_update(campaign.id, organiser.id, "Hablamos con la alcaldía",
-                                 "Nos **escucharon**.")
+    campaign_service.post_update(campaign.id, organiser.id, "Hablamos con la alcaldía", "Nos **escucharon**.")
     run_jobs()
     run_jobs()
     updates = {m["To"]: m for m in outbox() if "Hablamos con la alcaldía" in m["Subject"]}
@@ -273,8 +298,7 @@ def test_a_failed_deliverys_reason_is_stored_in_english_and_shown_in_spanish(cli
     assert stored.startswith("Sin Contacto SA has no contact address on Groundswell yet")
     login(client, organiser.email)
     page = client.get(f"/petitions/{campaign.slug}", headers={"Accept-Language": "es"})
-    assert "Sin Contacto SA aún no tiene dirección de contacto en Groundswell" in \
-        page.get_data(as_text=True)
+    assert "Sin Contacto SA aún no tiene dirección de contacto en Groundswell" in page.get_data(as_text=True)
 
 
 @pytest.mark.browser

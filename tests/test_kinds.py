@@ -58,8 +58,12 @@ def test_the_pledge_check_follows_the_ownership_tree(client, run_jobs):
     login(client, user.email)
     for campaign, extra in ((boycott, {}), (buycott, {"pledged_brands": str(other.id)})):
         page = f"/{campaign.blueprint}/{campaign.slug}"
-        post_form(client, f"{page}/support", {"name": "Ada", "email": user.email,
-                                              "country": "GB", **extra}, page=page)
+        post_form(
+            client,
+            f"{page}/support",
+            {"name": "Ada", "email": user.email, "country": "GB", **extra},
+            page=page,
+        )
     run_jobs()
     mine = client.get("/account/pledges").get_data(as_text=True)
     assert "Northwind Coffee" in mine and "Evergreen" in mine
@@ -76,35 +80,42 @@ def test_the_pledge_check_follows_the_ownership_tree(client, run_jobs):
 def test_conditional_threshold_out_of_range_is_refused(client, threshold):
     boycott = make_campaign(CampaignKind.BOYCOTT)
     page = f"/boycotts/{boycott.slug}"
-    response = post_form(client, f"{page}/support", {"name": "A", "email": "a@example.org",
-                                                     "country": "GB",
-                                                     "condition_threshold": threshold}, page=page)
+    response = post_form(
+        client,
+        f"{page}/support",
+        {"name": "A", "email": "a@example.org", "country": "GB", "condition_threshold": threshold},
+        page=page,
+    )
     assert response.status_code == 400
     assert "Enter a number from 2 to 1,000,000." in response.get_data(as_text=True)
     assert db.session.query(Support).count() == 0
     with pytest.raises(ServiceError, match="from 2 to 1,000,000"):
-        support_service.add_support(boycott.id, name="A", email="a@example.org", country="GB",
-                                    condition_threshold=int(threshold))
+        support_service.add_support(
+            boycott.id, name="A", email="a@example.org", country="GB", condition_threshold=int(threshold)
+        )
 
 
-def test_conditional_pledgers_are_told_exactly_once_when_concurrent_pledges_cross(app, run_jobs,
-                                                                                 outbox):
+def test_conditional_pledgers_are_told_exactly_once_when_concurrent_pledges_cross(app, run_jobs, outbox):
     boycott = make_campaign(CampaignKind.BOYCOTT, goal=10_000)
     for n in range(3):
-        SupportFactory(campaign=boycott, email=f"p{n}@example.org", consents_to_updates=True,
-                       condition_threshold=20)
-    SupportFactory(campaign=boycott, email="p3@example.org", consents_to_updates=True,
-                   condition_threshold=500)
+        SupportFactory(
+            campaign=boycott, email=f"p{n}@example.org", consents_to_updates=True, condition_threshold=20
+        )
+    SupportFactory(
+        campaign=boycott, email="p3@example.org", consents_to_updates=True, condition_threshold=500
+    )
     run_jobs()
     assert not [m for m in outbox() if m["Subject"].startswith("It's on")]
     boycott_id = boycott.id
 
     def one(n: int):
         with app.app_context():
-            result = support_service.add_support(boycott_id, name=f"Q{n}",
-                                                 email=f"q{n}@example.org", country="FR")
-            support_service.confirm(support_token("confirm-support",
-                                                  db.session.get(Support, result.support_id)))
+            result = support_service.add_support(
+                boycott_id, name=f"Q{n}", email=f"q{n}@example.org", country="FR"
+            )
+            support_service.confirm(
+                support_token("confirm-support", db.session.get(Support, result.support_id))
+            )
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         list(pool.map(one, range(30)))
@@ -122,16 +133,18 @@ def test_conditional_pledgers_are_told_exactly_once_when_concurrent_pledges_cros
     assert cached_count(boycott) == 34
 
 
-def test_a_won_boycott_tells_pledgers_to_buy_again_and_becomes_a_buycott(client, run_jobs,
-                                                                        outbox):
+def test_a_won_boycott_tells_pledgers_to_buy_again_and_becomes_a_buycott(client, run_jobs, outbox):
     organiser = make_user("organiser@example.org")
     boycott = make_campaign(CampaignKind.BOYCOTT, organiser=organiser)
     for n in range(5):
         SupportFactory(campaign=boycott, email=f"p{n}@example.org", consents_to_updates=True)
     run_jobs()
     login(client, organiser.email)
-    post_form(client, f"/boycotts/{boycott.slug}/victory",
-              {"story": "Northwind signed the safety accord and published its factories."})
+    post_form(
+        client,
+        f"/boycotts/{boycott.slug}/victory",
+        {"story": "Northwind signed the safety accord and published its factories."},
+    )
     run_jobs()
     run_jobs()
     won = [m for m in outbox() if m["Subject"].startswith("We won")]
@@ -139,13 +152,19 @@ def test_a_won_boycott_tells_pledgers_to_buy_again_and_becomes_a_buycott(client,
     from tests.helpers import body_text
 
     assert "you can buy from it again" in body_text(won[0])
-    response = post_form(client, f"/boycotts/{boycott.slug}/thank-you-buycott", {},
-                         page=f"/boycotts/{boycott.slug}")
+    response = post_form(
+        client, f"/boycotts/{boycott.slug}/thank-you-buycott", {}, page=f"/boycotts/{boycott.slug}"
+    )
     assert response.status_code == 302 and "/buycotts/" in response.headers["Location"]
     buycott = db.session.execute(select(Campaign).filter_by(kind=CampaignKind.BUYCOTT)).scalar_one()
     assert buycott.state == CampaignState.DRAFT and buycott.thanks_for_id == boycott.id
-    again = post_form(client, f"/boycotts/{boycott.slug}/thank-you-buycott", {},
-                      page=f"/boycotts/{boycott.slug}", follow_redirects=True)
+    again = post_form(
+        client,
+        f"/boycotts/{boycott.slug}/thank-you-buycott",
+        {},
+        page=f"/boycotts/{boycott.slug}",
+        follow_redirects=True,
+    )
     assert "already started" in again.get_data(as_text=True)
     assert [e.brand_id for e in buycott.endorsements] == [boycott.target_brand_id]
 
@@ -161,23 +180,39 @@ def test_buycott_pledges_name_brands_and_brand_pages_show_the_total(client, run_
     page = f"/buycotts/{buycott.slug}"
     form = client.get(page).get_data(as_text=True)
     assert "Which of these brands will you buy from?" in form
-    ghost = post_form(client, f"{page}/support", {"name": "A", "email": "a@example.org",
-                                                  "country": "GB", "pledged_brands": "99999"},
-                      page=page)
+    ghost = post_form(
+        client,
+        f"{page}/support",
+        {"name": "A", "email": "a@example.org", "country": "GB", "pledged_brands": "99999"},
+        page=page,
+    )
     assert ghost.status_code == 400 and db.session.query(Support).count() == 0
     for n, brands, spend in ((0, [a.id], "30"), (1, [a.id, b.id], "50")):
-        support_service.confirm(support_token("confirm-support", db.session.get(
-            Support, support_service.add_support(
-                buycott.id, name="P", email=f"p{n}@example.org", country="GB",
-                monthly_spend=int(spend), pledged_brand_ids=brands).support_id)))
+        support_service.confirm(
+            support_token(
+                "confirm-support",
+                db.session.get(
+                    Support,
+                    support_service.add_support(
+                        buycott.id,
+                        name="P",
+                        email=f"p{n}@example.org",
+                        country="GB",
+                        monthly_spend=int(spend),
+                        pledged_brand_ids=brands,
+                    ).support_id,
+                ),
+            )
+        )
     run_jobs()
     a_page = client.get(f"/brands/{a.slug}").get_data(as_text=True)
     assert "<strong>2</strong> customers pledged to buy from Evergreen, about €80 a month" in a_page
     b_page = client.get(f"/brands/{b.slug}").get_data(as_text=True)
     assert "<strong>1</strong> customer pledged to buy from Fairfield, about €50 a month" in b_page
     with pytest.raises(ServiceError, match="endorses"):
-        support_service.add_support(buycott.id, name="x", email="x@example.org", country="GB",
-                                    pledged_brand_ids=[99999])
+        support_service.add_support(
+            buycott.id, name="x", email="x@example.org", country="GB", pledged_brand_ids=[99999]
+        )
 
 
 def test_endorsements_with_old_evidence_need_review(client):
@@ -191,9 +226,18 @@ def test_endorsements_with_old_evidence_need_review(client):
 
 def test_an_endorsed_brand_that_does_not_exist_is_refused(client):
     login(client, make_user().email)
-    response = post_form(client, "/buycotts/new", {
-        "title": "Buy from the good ones", "summary": "S", "body": "B", "goal": "100",
-        "endorsed_brands": "424242", "reason": "Good"})
+    response = post_form(
+        client,
+        "/buycotts/new",
+        {
+            "title": "Buy from the good ones",
+            "summary": "S",
+            "body": "B",
+            "goal": "100",
+            "endorsed_brands": "424242",
+            "reason": "Good",
+        },
+    )
     assert response.status_code == 400 and "not a valid choice" in response.get_data(as_text=True)
     assert db.session.query(Campaign).count() == 0
 
@@ -204,12 +248,15 @@ def test_an_endorsed_brand_that_does_not_exist_is_refused(client):
 def test_coauthors_must_be_members_and_accept(client, run_jobs, outbox):
     organiser = make_user("organiser@example.org")
     proposal = make_campaign(CampaignKind.PROPOSAL, organiser=organiser)
-    assert proposal_service.invite_coauthor(proposal.id, organiser.id,
-                                            "nobody@example.org") is None
+    assert proposal_service.invite_coauthor(proposal.id, organiser.id, "nobody@example.org") is None
     friend = make_user("friend@example.org", name="Friendly Member")
     login(client, organiser.email)
-    post_form(client, f"/proposals/{proposal.slug}/coauthors", {"email": friend.email},
-              page=f"/proposals/{proposal.slug}")
+    post_form(
+        client,
+        f"/proposals/{proposal.slug}/coauthors",
+        {"email": friend.email},
+        page=f"/proposals/{proposal.slug}",
+    )
     run_jobs()
     assert [m["To"] for m in outbox()] == [friend.email]  # the invitee is told by email
     post_form(client, "/logout", {}, page="/account/")
@@ -244,8 +291,13 @@ def test_comments_replies_reports_and_hiding(client):
     top = db.session.execute(select(Comment)).scalar_one()
     post_form(client, f"{page}/comments", {"body": "Agreed", "parent_id": str(top.id)}, page=page)
     reply = db.session.execute(select(Comment).filter_by(parent_id=top.id)).scalar_one()
-    deep = post_form(client, f"{page}/comments", {"body": "Too deep", "parent_id": str(reply.id)},
-                     page=page, follow_redirects=True)
+    deep = post_form(
+        client,
+        f"{page}/comments",
+        {"body": "Too deep", "parent_id": str(reply.id)},
+        page=page,
+        follow_redirects=True,
+    )
     assert "Replies go one level deep" in deep.get_data(as_text=True)
     html = client.get(page).get_data(as_text=True)
     assert "<strong>Great</strong>" in html and "<script>x()" not in html and "Agreed" in html
@@ -274,12 +326,15 @@ def test_status_changes_notify_endorsers_once_and_strangers_are_refused(client, 
     run_jobs()
     login(client, make_user().email)
     page = f"/proposals/{proposal.slug}"
-    assert post_form(client, f"{page}/status", {"status": "planned", "answer": "x"},
-                     page=page).status_code == 403
+    assert (
+        post_form(client, f"{page}/status", {"status": "planned", "answer": "x"}, page=page).status_code
+        == 403
+    )
     post_form(client, "/logout", {}, page="/account/")
     login(client, _brand_member(brand).email)
-    post_form(client, f"{page}/status", {"status": "planned",
-                                         "answer": "We will pilot this in spring."}, page=page)
+    post_form(
+        client, f"{page}/status", {"status": "planned", "answer": "We will pilot this in spring."}, page=page
+    )
     run_jobs()
     run_jobs()
     told = [m for m in outbox() if m["Subject"].startswith("Planned")]
@@ -287,7 +342,7 @@ def test_status_changes_notify_endorsers_once_and_strangers_are_refused(client, 
     html = client.get(page).get_data(as_text=True)
     assert "We will pilot this in spring." in html
     roadmap = client.get(f"/brands/{brand.slug}/roadmap").get_data(as_text=True)
-    assert "Planned <span class=\"muted\">(1)</span>" in roadmap
+    assert 'Planned <span class="muted">(1)</span>' in roadmap
 
 
 def test_a_duplicate_moves_endorsements_counting_each_person_once(app, run_jobs, outbox):
@@ -304,15 +359,16 @@ def test_a_duplicate_moves_endorsements_counting_each_person_once(app, run_jobs,
         proposal_service.set_status(dup.id, member, "duplicate", "Same", duplicate_of_id=dup.id)
     closed = make_campaign(CampaignKind.PROPOSAL, brand=brand, state=CampaignState.CLOSED)
     with pytest.raises(ServiceError, match="open proposal"):
-        proposal_service.set_status(dup.id, member, "duplicate", "Same",
-                                    duplicate_of_id=closed.id)
-    proposal_service.set_status(dup.id, member, "duplicate", "The same idea as refill stations.",
-                                duplicate_of_id=keep.id)
+        proposal_service.set_status(dup.id, member, "duplicate", "Same", duplicate_of_id=closed.id)
+    proposal_service.set_status(
+        dup.id, member, "duplicate", "The same idea as refill stations.", duplicate_of_id=keep.id
+    )
     for _ in range(3):
         run_jobs()
     db.session.commit()
-    keep_rows = db.session.execute(select(func.count()).select_from(Support)
-                                   .filter_by(campaign_id=keep.id)).scalar_one()
+    keep_rows = db.session.execute(
+        select(func.count()).select_from(Support).filter_by(campaign_id=keep.id)
+    ).scalar_one()
     assert keep_rows == 5
     db.session.refresh(keep)
     db.session.refresh(dup)
@@ -328,8 +384,7 @@ def test_a_duplicate_moves_endorsements_counting_each_person_once(app, run_jobs,
 # ------------------------------------------------------------------------------ escalation
 
 
-def test_an_ignored_proposal_escalates_to_a_petition_that_invites_its_supporters(client, run_jobs,
-                                                                                outbox):
+def test_an_ignored_proposal_escalates_to_a_petition_that_invites_its_supporters(client, run_jobs, outbox):
     organiser = make_user("organiser@example.org")
     proposal = make_campaign(CampaignKind.PROPOSAL, organiser=organiser)
     for n in range(3):
@@ -342,8 +397,9 @@ def test_an_ignored_proposal_escalates_to_a_petition_that_invites_its_supporters
     login(client, organiser.email)
     page = client.get(f"/proposals/{proposal.slug}").get_data(as_text=True)
     assert "Escalate to a petition" in page
-    response = post_form(client, f"/proposals/{proposal.slug}/escalate", {},
-                         page=f"/proposals/{proposal.slug}")
+    response = post_form(
+        client, f"/proposals/{proposal.slug}/escalate", {}, page=f"/proposals/{proposal.slug}"
+    )
     assert response.status_code == 302 and "/petitions/" in response.headers["Location"]
     petition = db.session.execute(select(Campaign).filter_by(kind=CampaignKind.PETITION)).scalar_one()
     assert petition.escalated_from_id == proposal.id and petition.state == CampaignState.DRAFT

@@ -22,8 +22,9 @@ def decode_qr(image: Image.Image) -> list[str]:
 
 def test_the_poster_carries_the_demand_the_count_and_a_qr_code_of_the_link(app, client):
     organiser = make_user("organiser@example.org")
-    petition = make_campaign(CampaignKind.PETITION, organiser=organiser,
-                             title="Fair pay for the pickers of Acmé coffee")
+    petition = make_campaign(
+        CampaignKind.PETITION, organiser=organiser, title="Fair pay for the pickers of Acmé coffee"
+    )
     login(client, organiser.email)
     assert upload(client, petition, picture_bytes()).status_code == 302
     kit = client.get(f"/petitions/{petition.slug}/launch-kit")
@@ -31,9 +32,10 @@ def test_the_poster_carries_the_demand_the_count_and_a_qr_code_of_the_link(app, 
     link = f"http://groundswell.test/petitions/{petition.slug}"
     assert kit.status_code == 200
     assert "<svg" in page and "Download the A4 poster (PDF)" in page
-    assert f"{link}?ref=whatsapp" in page.replace("%3A", ":").replace("%2F", "/").replace(
-        "%3F", "?").replace("%3D", "=")
-    assert "&lt;iframe src=&#34;" in page or "&lt;iframe src=\"" in page
+    assert f"{link}?ref=whatsapp" in page.replace("%3A", ":").replace("%2F", "/").replace("%3F", "?").replace(
+        "%3D", "="
+    )
+    assert "&lt;iframe src=&#34;" in page or '&lt;iframe src="' in page
 
     qr = client.get(f"/petitions/{petition.slug}/launch-kit/qr.png")
     assert qr.mimetype == "image/png"
@@ -57,8 +59,7 @@ def test_the_poster_carries_the_demand_the_count_and_a_qr_code_of_the_link(app, 
         assert decode_qr(rendered) == [link]
         # The picture is on the poster: its orange shows near the top.
         top = rendered.crop((0, 150, rendered.width, 400)).convert("RGB")
-        assert (200, 80, 40) in {tuple(round(c / 10) * 10 for c in p)
-                                 for p in top.get_flattened_data()}
+        assert (200, 80, 40) in {tuple(round(c / 10) * 10 for c in p) for p in top.get_flattened_data()}
     finally:
         pdf.close()
 

@@ -60,13 +60,21 @@ def wait_until_gone(pids: set[int], timeout: float) -> set[int]:
 
 
 def start_launcher(instance: Path, port: int) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items()
-           if k not in {"DATABASE_URL", "REDIS_URL", "MAIL_URL", "DELIVERY_STORAGE"}}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DATABASE_URL", "REDIS_URL", "MAIL_URL", "DELIVERY_STORAGE"}
+    }
     env.update(GROUNDSWELL_INSTANCE=str(instance), PORT=str(port), GROUNDSWELL_ENV="development")
     log = instance.parent / f"launcher-{port}-{time.monotonic_ns()}.log"
     with log.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "campaign.launcher"], cwd=ROOT, env=env,
-                                stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "campaign.launcher"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     deadline = time.monotonic() + 240  # migrations and the demo seed, on a busy machine
     while "Groundswell is running" not in log.read_text():
         assert time.monotonic() < deadline and proc.poll() is None, log.read_text()[-3000:]

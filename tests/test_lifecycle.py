@@ -28,8 +28,12 @@ def test_a_moderator_takes_a_campaign_down_and_the_organiser_sees_why(client):
     petition = make_campaign(organiser=organiser)
     page = f"/petitions/{petition.slug}"
     login(client, make_user(role=Role.MODERATOR).email)
-    post_form(client, f"/moderation/campaigns/{petition.id}/hide",
-              {"reason": "It names a private person."}, page=page)
+    post_form(
+        client,
+        f"/moderation/campaigns/{petition.id}/hide",
+        {"reason": "It names a private person."},
+        page=page,
+    )
     db.session.commit()
     assert db.session.get(type(petition), petition.id).state == CampaignState.HIDDEN
     post_form(client, "/logout", {}, page="/account/")
@@ -87,12 +91,16 @@ def test_an_endorsement_due_for_review_is_renewed(client):
     login(client, organiser.email)
     page = f"/buycotts/{buycott.slug}"
     assert "Renew the endorsement" in client.get(page).get_data(as_text=True)
-    future = post_form(client, f"{page}/endorsements/{endorsement.id}/renew",
-                       {"evidence_on": "2999-01-01"}, page=page, follow_redirects=True)
+    future = post_form(
+        client,
+        f"{page}/endorsements/{endorsement.id}/renew",
+        {"evidence_on": "2999-01-01"},
+        page=page,
+        follow_redirects=True,
+    )
     assert "not in the future" in future.get_data(as_text=True)
     today = utcnow().date().isoformat()
-    post_form(client, f"{page}/endorsements/{endorsement.id}/renew", {"evidence_on": today},
-              page=page)
+    post_form(client, f"{page}/endorsements/{endorsement.id}/renew", {"evidence_on": today}, page=page)
     db.session.refresh(endorsement)
     assert not endorsement.needs_review
     assert "due for review" not in client.get(page).get_data(as_text=True)

@@ -26,10 +26,19 @@ def test_second_support_from_one_ip_within_a_minute_is_held_not_refused(client):
     assert held == {"ada@example.org": None, "bob@example.org": Suspect.RATE_LIMIT}
     # Another campaign is limited separately, and another address is not held by this one.
     other = make_campaign()
-    post_form(client, f"/petitions/{other.slug}/support", {**data, "email": "bob@example.org"},
-              page=f"/petitions/{other.slug}")
-    post_form(client, f"{page}/support", {**data, "email": "cy@example.org"}, page=page,
-              environ_base={"REMOTE_ADDR": "192.0.2.9"})
+    post_form(
+        client,
+        f"/petitions/{other.slug}/support",
+        {**data, "email": "bob@example.org"},
+        page=f"/petitions/{other.slug}",
+    )
+    post_form(
+        client,
+        f"{page}/support",
+        {**data, "email": "cy@example.org"},
+        page=page,
+        environ_base={"REMOTE_ADDR": "192.0.2.9"},
+    )
     fresh = db.session.execute(select(Support.suspect).where(Support.id > 2)).scalars().all()
     assert fresh == [None, None]
 
@@ -37,29 +46,46 @@ def test_second_support_from_one_ip_within_a_minute_is_held_not_refused(client):
 def test_sign_up_is_rate_limited(client, app):
     app.config["RATELIMIT_SIGNUP"] = "2 per minute"
     for n in range(2):
-        post_form(client, "/signup", {"name": "x", "email": f"u{n}@example.org",
-                                      "password": "long enough pw", "confirm": "long enough pw"})
+        post_form(
+            client,
+            "/signup",
+            {
+                "name": "x",
+                "email": f"u{n}@example.org",
+                "password": "long enough pw",
+                "confirm": "long enough pw",
+            },
+        )
         post_form(client, "/logout", {}, page="/account/")
-    response = post_form(client, "/signup", {"name": "x", "email": "u9@example.org",
-                                             "password": "long enough pw",
-                                             "confirm": "long enough pw"})
+    response = post_form(
+        client,
+        "/signup",
+        {"name": "x", "email": "u9@example.org", "password": "long enough pw", "confirm": "long enough pw"},
+    )
     assert response.status_code == 429
     assert db.session.execute(select(func.count()).select_from(User)).scalar_one() == 2
 
 
-def test_login_attempts_are_limited_per_account_across_addresses(client, app, run_jobs,
-                                                                   outbox):
+def test_login_attempts_are_limited_per_account_across_addresses(client, app, run_jobs, outbox):
     from tests.factories import PASSWORD, make_user
     from tests.helpers import link_in
 
     app.config["RATELIMIT_LOGIN_ACCOUNT_ANYWHERE"] = "3 per 15 minutes"
     user = make_user("ada@example.org")
     for n in range(3):
-        response = post_form(client, "/login", {"email": user.email, "password": "wrong guess"},
-                             environ_base={"REMOTE_ADDR": f"192.0.2.{n}"})
+        response = post_form(
+            client,
+            "/login",
+            {"email": user.email, "password": "wrong guess"},
+            environ_base={"REMOTE_ADDR": f"192.0.2.{n}"},
+        )
         assert response.status_code == 400  # sent back: wrong password
-    blocked = post_form(client, "/login", {"email": user.email, "password": "wrong guess"},
-                        environ_base={"REMOTE_ADDR": "192.0.2.77"})
+    blocked = post_form(
+        client,
+        "/login",
+        {"email": user.email, "password": "wrong guess"},
+        environ_base={"REMOTE_ADDR": "192.0.2.77"},
+    )
     assert blocked.status_code == 429
     # The owner still gets in: the page offers a reset link by email, which logs them in.
     assert 'href="/reset"' in blocked.get_data(as_text=True)
@@ -76,26 +102,39 @@ def test_wrong_passwords_from_one_place_do_not_lock_the_owner_out(client, app):
     app.config["RATELIMIT_LOGIN_ACCOUNT"] = "3 per 15 minutes"
     moderator = make_user("mod@example.org")
     attacker = {"REMOTE_ADDR": "203.0.113.9"}
-    answers = [post_form(client, "/login", {"email": moderator.email, "password": "guess"},
-                         environ_base=attacker).status_code for _ in range(4)]
+    answers = [
+        post_form(
+            client, "/login", {"email": moderator.email, "password": "guess"}, environ_base=attacker
+        ).status_code
+        for _ in range(4)
+    ]
     assert answers == [400, 400, 400, 429]  # sent back three times, then limited
     owner = app.test_client()
-    response = post_form(owner, "/login", {"email": moderator.email, "password": PASSWORD},
-                         environ_base={"REMOTE_ADDR": "198.51.100.2"})
+    response = post_form(
+        owner,
+        "/login",
+        {"email": moderator.email, "password": PASSWORD},
+        environ_base={"REMOTE_ADDR": "198.51.100.2"},
+    )
     assert response.status_code == 302 and owner.get("/account/").status_code == 200
 
 
 def test_sign_up_is_limited_per_address_across_ips(client, app):
     app.config["RATELIMIT_SIGNUP_ACCOUNT"] = "2 per hour"
-    form = {"name": "x", "email": "ada@example.org", "password": "long enough pw",
-            "confirm": "long enough pw"}
+    form = {
+        "name": "x",
+        "email": "ada@example.org",
+        "password": "long enough pw",
+        "confirm": "long enough pw",
+    }
     mistake = post_form(client, "/signup", {**form, "confirm": "something else"})
     assert mistake.status_code == 400  # sent back to fix: uses none of the allowance
     for n in range(2):
         response = post_form(client, "/signup", form, environ_base={"REMOTE_ADDR": f"192.0.2.{n}"})
         assert response.status_code == 302
-    blocked = post_form(client, "/signup", {**form, "email": " ADA@example.org"},
-                        environ_base={"REMOTE_ADDR": "192.0.2.99"})
+    blocked = post_form(
+        client, "/signup", {**form, "email": " ADA@example.org"}, environ_base={"REMOTE_ADDR": "192.0.2.99"}
+    )
     assert blocked.status_code == 429
     assert db.session.execute(select(func.count()).select_from(User)).scalar_one() == 1
 
@@ -108,11 +147,9 @@ def test_reset_and_new_links_are_limited_per_address_known_or_not(client, app, u
     known = make_user("ada@example.org", verified=False)
     for email in (known.email, "nobody@example.org"):
         for n in range(2):
-            ok = post_form(client, url, {"email": email},
-                           environ_base={"REMOTE_ADDR": f"192.0.2.{n}"})
+            ok = post_form(client, url, {"email": email}, environ_base={"REMOTE_ADDR": f"192.0.2.{n}"})
             assert ok.status_code == 302
-        blocked = post_form(client, url, {"email": email},
-                            environ_base={"REMOTE_ADDR": "192.0.2.50"})
+        blocked = post_form(client, url, {"email": email}, environ_base={"REMOTE_ADDR": "192.0.2.50"})
         assert blocked.status_code == 429, email  # the same for both: it tells nothing
 
 
@@ -149,9 +186,14 @@ def test_the_campaign_creation_limit_counts_accepted_forms_only(client, app):
     app.config["RATELIMIT_CAMPAIGN_CREATE"] = "2 per hour"
     login(client, make_user().email)
     brand = make_brand()
-    form = {"title": "Fair pay for the people who pick our coffee", "summary": "Pay farmers.",
-            "body": "The story.", "goal": "100", "target_brand_id": str(brand.id),
-            "demand": "Pay a living income"}
+    form = {
+        "title": "Fair pay for the people who pick our coffee",
+        "summary": "Pay farmers.",
+        "body": "The story.",
+        "goal": "100",
+        "target_brand_id": str(brand.id),
+        "demand": "Pay a living income",
+    }
     for _ in range(3):  # mistakes sent back to fix
         assert post_form(client, "/petitions/new", {**form, "title": ""}).status_code == 400
     answers = [post_form(client, "/petitions/new", form).status_code for _ in range(3)]

@@ -38,8 +38,13 @@ def test_every_prepared_request_is_sent_once(tmp_path, threads):
         paths = [f"/r/{i}" for i in range(9)]
         requests_file = tmp_path / "requests.tsv"
         loadgen.write_requests(requests_file, (("GET", p, "", {}) for p in paths))
-        load = loadgen.run(f"http://127.0.0.1:{server.server_port}/", seconds=1,
-                           connections=threads, threads=threads, requests_file=requests_file)
+        load = loadgen.run(
+            f"http://127.0.0.1:{server.server_port}/",
+            seconds=1,
+            connections=threads,
+            threads=threads,
+            requests_file=requests_file,
+        )
     finally:
         server.shutdown()
         server.server_close()

@@ -50,16 +50,28 @@ def test_a_job_run_twice_through_the_queue_sends_once(app, run_jobs, outbox):
 
 
 def test_send_once_uses_the_key(app, outbox):
-    email = render_email("verify", to="a@example.org", subject="Hello", user=make_user(),
-                         link="http://groundswell.test/verify/x")
+    email = render_email(
+        "verify",
+        to="a@example.org",
+        subject="Hello",
+        user=make_user(),
+        link="http://groundswell.test/verify/x",
+    )
     assert send_once("k-1", email) and not send_once("k-1", email) and send_once("k-2", email)
     assert len(outbox()) == 2
 
 
 def test_the_view_enqueues_and_sends_nothing_itself(client, outbox, run_jobs):
-    post_form(client, "/signup", {"name": "Ada", "email": "ada@example.org",
-                                  "password": "correct horse battery",
-                                  "confirm": "correct horse battery"})
+    post_form(
+        client,
+        "/signup",
+        {
+            "name": "Ada",
+            "email": "ada@example.org",
+            "password": "correct horse battery",
+            "confirm": "correct horse battery",
+        },
+    )
     assert outbox() == []
     assert get_queue("high").count == 1
     run_jobs()
@@ -69,9 +81,16 @@ def test_the_view_enqueues_and_sends_nothing_itself(client, outbox, run_jobs):
 def test_enqueue_failure_does_not_lose_the_account(app, client, outbox):
     app.config["REDIS_URL"] = "redis://127.0.0.1:1/0"
     app.extensions.pop("groundswell.redis", None)
-    response = post_form(client, "/signup", {"name": "Ada", "email": "ada@example.org",
-                                             "password": "correct horse battery",
-                                             "confirm": "correct horse battery"})
+    response = post_form(
+        client,
+        "/signup",
+        {
+            "name": "Ada",
+            "email": "ada@example.org",
+            "password": "correct horse battery",
+            "confirm": "correct horse battery",
+        },
+    )
     assert response.status_code == 302
     from campaign.models import User
 
@@ -103,9 +122,17 @@ def test_a_dead_mailbox_does_not_stop_a_batch(app, run_jobs):
         app.config["MAIL_URL"] = f"smtp://127.0.0.1:{port}"
         petition = make_campaign()
         for email in ("alive1@example.org", "dead@example.org", "alive2@example.org"):
-            db.session.add(Support(campaign_id=petition.id, email=email, email_canonical=email,
-                                   name="S", country="GB", consents_to_updates=True,
-                                   confirmed_at=petition.created_at))
+            db.session.add(
+                Support(
+                    campaign_id=petition.id,
+                    email=email,
+                    email_canonical=email,
+                    name="S",
+                    country="GB",
+                    consents_to_updates=True,
+                    confirmed_at=petition.created_at,
+                )
+            )
         db.session.commit()
         notify.fan_out("victory", petition.id, petition.id)
         run_jobs()

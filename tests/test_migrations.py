@@ -15,8 +15,9 @@ def _upgrade_and_compare(app):
     with app.app_context():
         flask_migrate.upgrade()
         with db.engine.connect() as conn:
-            context = MigrationContext.configure(conn, opts={"compare_type": True,
-                                                             "include_object": include_object})
+            context = MigrationContext.configure(
+                conn, opts={"compare_type": True, "include_object": include_object}
+            )
             diff = compare_metadata(context, Base.metadata)
             tables = set(inspect(conn).get_table_names())
         db.engine.dispose()
@@ -52,15 +53,26 @@ def _lookalike_supports_resolved(app):
         flask_migrate.upgrade()
         campaign = make_campaign()
         now = utcnow()
-        rows = [("alice@gmail.com", now, None), ("alice@ｇｍａｉｌ.com", now - timedelta(hours=1), None),
-                ("alice@gmail。com", None, None), ("bob@example.org", now, None)]
+        rows = [
+            ("alice@gmail.com", now, None),
+            ("alice@ｇｍａｉｌ.com", now - timedelta(hours=1), None),
+            ("alice@gmail。com", None, None),
+            ("bob@example.org", now, None),
+        ]
         for email, confirmed, withdrawn in rows:
-            db.session.add(Support(campaign_id=campaign.id, email=email, name="A", country="GB",
-                                   email_canonical=email.lower(), confirmed_at=confirmed,
-                                   withdrawn_at=withdrawn))
+            db.session.add(
+                Support(
+                    campaign_id=campaign.id,
+                    email=email,
+                    name="A",
+                    country="GB",
+                    email_canonical=email.lower(),
+                    confirmed_at=confirmed,
+                    withdrawn_at=withdrawn,
+                )
+            )
         db.session.add(CountryCount(campaign_id=campaign.id, country="GB", count=3))
-        db.session.add(Comment(campaign_id=campaign.id, user_id=campaign.organiser_id,
-                               body="**Yes**"))
+        db.session.add(Comment(campaign_id=campaign.id, user_id=campaign.organiser_id, body="**Yes**"))
         db.session.execute(update(Campaign).values(confirmed_count=3))
         db.session.commit()
         flask_migrate.downgrade(revision="0013")
@@ -83,8 +95,7 @@ def _lookalike_supports_resolved(app):
 
 
 def test_lookalike_addresses_are_resolved_on_sqlite(tmp_path, redis_url):
-    _lookalike_supports_resolved(
-        make_test_app(f"sqlite:///{tmp_path / 'migrated.db'}", redis_url, tmp_path))
+    _lookalike_supports_resolved(make_test_app(f"sqlite:///{tmp_path / 'migrated.db'}", redis_url, tmp_path))
 
 
 def test_lookalike_addresses_are_resolved_on_postgresql(tmp_path, redis_url, postgres_server_url):

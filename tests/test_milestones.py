@@ -18,8 +18,12 @@ from tests.helpers import body_text
 def test_thresholds_crossed():
     assert counting.thresholds_crossed(0, 9, 500) == []
     assert counting.thresholds_crossed(9, 10, 500) == [(10, False)]
-    assert counting.thresholds_crossed(5, 1200, 500) == [(10, False), (100, False), (500, True),
-                                                         (1000, False)]
+    assert counting.thresholds_crossed(5, 1200, 500) == [
+        (10, False),
+        (100, False),
+        (500, True),
+        (1000, False),
+    ]
     assert counting.thresholds_crossed(90, 100, 100) == [(100, True)]  # goal on a threshold
 
 
@@ -102,8 +106,7 @@ def test_the_sweeper_re_enqueues_milestones_whose_job_was_lost(app, run_jobs, ou
 
     organiser = make_user("organiser@example.org", email_frequency=EmailFrequency.IMMEDIATELY)
     petition = make_campaign(organiser=organiser, goal=1000)
-    milestone = Milestone(campaign_id=petition.id, threshold=10,
-                          reached_at=utcnow() - timedelta(minutes=10))
+    milestone = Milestone(campaign_id=petition.id, threshold=10, reached_at=utcnow() - timedelta(minutes=10))
     db.session.add(milestone)
     db.session.commit()
     assert sweep_job() == 1
@@ -124,11 +127,15 @@ def test_reaching_the_goal_offers_to_raise_it(app, client, run_jobs):
     login(client, organiser.email)
     page = client.get(f"/petitions/{petition.slug}").get_data(as_text=True)
     assert "You reached your goal!" in page
-    too_low = post_form(client, f"/petitions/{petition.slug}/goal", {"goal": "10"},
-                        page=f"/petitions/{petition.slug}", follow_redirects=True)
+    too_low = post_form(
+        client,
+        f"/petitions/{petition.slug}/goal",
+        {"goal": "10"},
+        page=f"/petitions/{petition.slug}",
+        follow_redirects=True,
+    )
     assert "Choose a goal above 10" in too_low.get_data(as_text=True)
-    post_form(client, f"/petitions/{petition.slug}/goal", {"goal": "50"},
-              page=f"/petitions/{petition.slug}")
+    post_form(client, f"/petitions/{petition.slug}/goal", {"goal": "50"}, page=f"/petitions/{petition.slug}")
     db.session.commit()
     db.session.refresh(petition)
     assert petition.goal == 50

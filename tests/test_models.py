@@ -80,8 +80,7 @@ def test_single_table_inheritance_loads_each_kind(app):
     assert isinstance(loaded[petition_id], Petition)
     assert isinstance(loaded[boycott_id], Boycott)
     assert loaded[boycott_id].demand_list == ["First demand", "Second demand"]
-    assert {type(c).__name__ for c in loaded.values()} == {"Petition", "Boycott", "Buycott",
-                                                           "Proposal"}
+    assert {type(c).__name__ for c in loaded.values()} == {"Petition", "Boycott", "Buycott", "Proposal"}
     assert db.session.query(Boycott).count() == 1
 
 

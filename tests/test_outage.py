@@ -43,8 +43,7 @@ def test_a_page_is_503_with_retry_after_when_the_database_is_unreachable(app_wit
 def test_the_api_answers_503_in_json_when_the_database_is_unreachable(app_without_database):
     response = app_without_database.test_client().get("/api/v1/campaigns")
     assert response.status_code == 503
-    assert response.get_json()["error"] == {"status": 503, "message": "Back in a moment",
-                                            "retry_after": 5}
+    assert response.get_json()["error"] == {"status": 503, "message": "Back in a moment", "retry_after": 5}
 
 
 def test_a_redis_outage_in_a_request_is_a_503(app):
@@ -64,8 +63,7 @@ def test_signing_works_while_redis_is_unreachable(database, tmp_path):
     """The rate limits fall back to memory and the enqueue is logged: the support is stored
     (the sweeper sends its confirmation once Redis is back)."""
     dead_redis = f"unix://{tmp_path / 'no-redis.sock'}"
-    app = make_test_app(database.url_for_test(tmp_path), dead_redis, tmp_path,
-                        RATELIMIT_ENABLED=True)
+    app = make_test_app(database.url_for_test(tmp_path), dead_redis, tmp_path, RATELIMIT_ENABLED=True)
     with app.app_context():
         database.prepare()
         try:
@@ -73,12 +71,16 @@ def test_signing_works_while_redis_is_unreachable(database, tmp_path):
             db.session.commit()
             client = app.test_client()
             page = f"/petitions/{petition.slug}"
-            response = post_form(client, f"{page}/support",
-                                 {"name": "Ada Lovelace", "email": "ada@example.org",
-                                  "country": "GB", "is_public": "y"}, page=page)
+            response = post_form(
+                client,
+                f"{page}/support",
+                {"name": "Ada Lovelace", "email": "ada@example.org", "country": "GB", "is_public": "y"},
+                page=page,
+            )
             assert response.status_code == 303
-            stored = db.session.execute(select(func.count()).select_from(Support)
-                                        .filter_by(campaign_id=petition.id)).scalar_one()
+            stored = db.session.execute(
+                select(func.count()).select_from(Support).filter_by(campaign_id=petition.id)
+            ).scalar_one()
             assert stored == 1
         finally:
             db.session.remove()
@@ -86,8 +88,9 @@ def test_signing_works_while_redis_is_unreachable(database, tmp_path):
             db.engine.dispose()
 
 
-def test_a_connection_the_database_dropped_does_not_fail_the_response(postgres_server_url, redis_url,
-                                                                      tmp_path):
+def test_a_connection_the_database_dropped_does_not_fail_the_response(
+    postgres_server_url, redis_url, tmp_path
+):
     """PostgreSQL restarting after the view's work: the session's end cannot roll back on the
     dead connection, and must not turn the finished response into a 500."""
     import psycopg
@@ -95,8 +98,7 @@ def test_a_connection_the_database_dropped_does_not_fail_the_response(postgres_s
 
     from tests.conftest import create_pg_database
 
-    app = make_test_app(create_pg_database(postgres_server_url, "groundswell_dropped"), redis_url,
-                        tmp_path)
+    app = make_test_app(create_pg_database(postgres_server_url, "groundswell_dropped"), redis_url, tmp_path)
 
     @app.route("/dropped")
     def dropped():

@@ -16,7 +16,7 @@ def test_home_shows_open_campaigns_of_every_kind(client):
     html = client.get("/").get_data(as_text=True)
     for kind in CampaignKind:
         assert f"An open {kind.value} campaign" in html
-    assert '/static/css/app.css' in html
+    assert "/static/css/app.css" in html
 
 
 def test_styled_error_pages(app):
@@ -46,17 +46,20 @@ def test_markdown_is_rendered_and_sanitised():
     assert "<h2>Title</h2>" in html
     assert "<strong>bold</strong>" in html
     assert 'href="https://example.org"' in html and 'rel="nofollow noopener ugc"' in html
-    assert "href=\"javascript" not in html
+    assert 'href="javascript' not in html
     assert "<script" not in html and "<img" not in html  # shown as text, never as tags
 
 
 def test_bare_addresses_in_campaign_text_become_safe_links():
-    html = render_markdown("Write to press@northwind.org or read www.example.org/report. "
-                           "Not javascript:alert(1), nor <a href=\"javascript:x\">this</a>.")
-    assert ('<a href="mailto:press@northwind.org" rel="nofollow noopener ugc">'
-            'press@northwind.org</a>') in html
+    html = render_markdown(
+        "Write to press@northwind.org or read www.example.org/report. "
+        'Not javascript:alert(1), nor <a href="javascript:x">this</a>.'
+    )
+    assert (
+        '<a href="mailto:press@northwind.org" rel="nofollow noopener ugc">press@northwind.org</a>'
+    ) in html
     assert '<a href="http://www.example.org/report" rel="nofollow noopener ugc">' in html
-    assert "<a href=\"javascript" not in html and "&lt;a href" in html
+    assert '<a href="javascript' not in html and "&lt;a href" in html
 
 
 def test_development_outbox_lists_and_shows_mail(client, run_jobs):
@@ -93,8 +96,9 @@ def test_seed_demo_is_idempotent_and_prints_logins(runner):
     kinds = {c.kind for c in db.session.execute(db.select(Campaign)).scalars()}
     assert kinds == set(CampaignKind)
     # Each demo campaign carries its own picture, stored like an upload, with its alt text.
-    pictures = db.session.execute(db.select(Campaign.picture, Campaign.picture_alt)
-                                  .where(Campaign.picture.is_not(None))).all()
+    pictures = db.session.execute(
+        db.select(Campaign.picture, Campaign.picture_alt).where(Campaign.picture.is_not(None))
+    ).all()
     assert len({key for key, _alt in pictures}) == 4 and all(alt for _key, alt in pictures)
     stored = {p.name for p in Path(runner.app.config["MEDIA_STORAGE"]).iterdir()}
     assert {f"{key}-card.webp" for key, _alt in pictures} <= stored
@@ -133,16 +137,17 @@ def test_flash_messages_and_navigation_for_members(client):
 def test_the_campaign_page_shows_momentum(client, run_jobs):
     petition = make_campaign()
     for n in range(3):
-        SupportFactory(campaign=petition, name=f"P{n}", email=f"p{n}@example.org",
-                       consents_to_updates=True)
-    db.session.execute(db.update(Support).where(Support.email == "p2@example.org")
-                       .values(is_public=False, comment="Because bees"))
+        SupportFactory(campaign=petition, name=f"P{n}", email=f"p{n}@example.org", consents_to_updates=True)
+    db.session.execute(
+        db.update(Support)
+        .where(Support.email == "p2@example.org")
+        .values(is_public=False, comment="Because bees")
+    )
     db.session.commit()
     run_jobs()
     html = client.get(f"/petitions/{petition.slug}").get_data(as_text=True)
     assert "Signatures per day, last 30 days (3 in all)" in html
-    assert ('<span class="country-name">United Kingdom</span> <span class="country-count">3</span>'
-            in html)
+    assert '<span class="country-name">United Kingdom</span> <span class="country-count">3</span>' in html
     # One day with supports: one bar; the axis says its top and the days; words say it too.
     chart = html.split('class="chart-plot"')[1].split("</figure>")[0]
     assert chart.count("<rect ") == 1 and 'class="chart-top">5<' in chart
@@ -165,8 +170,9 @@ def test_sharing_links_carry_referrals_the_organiser_sees(client, run_jobs):
     from tests.helpers import post_form
 
     client.get(f"{page}?ref=whatsapp")
-    post_form(client, f"{page}/support", {"name": "Ada", "email": "ada@example.org",
-                                          "country": "GB"}, page=page)
+    post_form(
+        client, f"{page}/support", {"name": "Ada", "email": "ada@example.org", "country": "GB"}, page=page
+    )
     support = db.session.execute(db.select(Support)).scalar_one()
     assert support.referral == "whatsapp"
     client.get(f"{page}?ref=<script>")  # junk is ignored
@@ -182,8 +188,14 @@ def test_atom_feeds_for_updates_and_victories(client):
     from campaign.models import Update, utcnow
 
     petition = make_campaign()
-    db.session.add(Update(campaign_id=petition.id, author_id=petition.organiser_id,
-                          title="We met <them>", body="**Good** meeting"))
+    db.session.add(
+        Update(
+            campaign_id=petition.id,
+            author_id=petition.organiser_id,
+            title="We met <them>",
+            body="**Good** meeting",
+        )
+    )
     petition.state = CampaignState.WON
     petition.won_at = utcnow()
     petition.victory_story = "They agreed."
@@ -231,7 +243,7 @@ def test_home_shows_trending_victories_and_brands_most_asked(client, run_jobs):
     assert "A busy campaign" in trending and "A quiet campaign" not in trending
     assert "A campaign that won" in html.split("Recent victories")[1]
     asked = html.split("Brands most asked of")[1]
-    assert f"{quiet.target_brand.name}</a> <span class=\"muted\">2 campaigns" in asked
+    assert f'{quiet.target_brand.name}</a> <span class="muted">2 campaigns' in asked
 
 
 def test_progress_says_what_is_next_and_how_it_ended(client, run_jobs):
@@ -249,16 +261,20 @@ def test_progress_says_what_is_next_and_how_it_ended(client, run_jobs):
     html = client.get(f"/petitions/{petition.slug}").get_data(as_text=True)
     assert "Goal of 1 reached! Next goal: 1 more to reach 2" in " ".join(html.split())
     # A won campaign shows its victory, not a bar.
-    db.session.execute(db.update(Campaign).where(Campaign.id == petition.id)
-                       .values(goal=2_500, state=CampaignState.WON, won_at=db.func.now()))
+    db.session.execute(
+        db.update(Campaign)
+        .where(Campaign.id == petition.id)
+        .values(goal=2_500, state=CampaignState.WON, won_at=db.func.now())
+    )
     db.session.commit()
     html = client.get(f"/petitions/{petition.slug}").get_data(as_text=True)
     status = html.split('class="card campaign-status"')[1].split("</div>")[0]
     assert "Victory!" in status and "<progress" not in status and "more to reach" not in status
     assert 'href="#support"' not in html
     # Spanish counts one and many apart.
-    spanish = client.get("/petitions/" + make_campaign(goal=10).slug,
-                         headers={"Accept-Language": "es"}).get_data(as_text=True)
+    spanish = client.get(
+        "/petitions/" + make_campaign(goal=10).slug, headers={"Accept-Language": "es"}
+    ).get_data(as_text=True)
     assert "Faltan 10 para llegar a 10" in spanish
 
 
@@ -267,12 +283,27 @@ def test_a_conditional_boycott_says_how_many_more_pledges_it_waits_for(client, r
 
     boycott = make_campaign(CampaignKind.BOYCOTT, goal=100)
     SupportFactory(campaign=boycott, name=f"P{0}", email=f"p{0}@example.org", consents_to_updates=True)
-    SupportFactory(campaign=boycott, name=f"P{1}",
-                   email=f"p{1}@example.org", consents_to_updates=True, condition_threshold=3)
-    SupportFactory(campaign=boycott, name=f"P{2}",
-                   email=f"p{2}@example.org", consents_to_updates=True, condition_threshold=3)
-    SupportFactory(campaign=boycott, name=f"P{3}",
-                   email=f"p{3}@example.org", consents_to_updates=True, condition_threshold=50)
+    SupportFactory(
+        campaign=boycott,
+        name=f"P{1}",
+        email=f"p{1}@example.org",
+        consents_to_updates=True,
+        condition_threshold=3,
+    )
+    SupportFactory(
+        campaign=boycott,
+        name=f"P{2}",
+        email=f"p{2}@example.org",
+        consents_to_updates=True,
+        condition_threshold=3,
+    )
+    SupportFactory(
+        campaign=boycott,
+        name=f"P{3}",
+        email=f"p{3}@example.org",
+        consents_to_updates=True,
+        condition_threshold=50,
+    )
     run_jobs()
     html = " ".join(client.get(f"/boycotts/{boycott.slug}").get_data(as_text=True).split())
     # 4 count: the two waiting for 3 are on; the next threshold waited for is 50.
@@ -285,5 +316,12 @@ def test_next_goal_is_the_next_round_number():
     def shown(count, goal):
         return Petition(confirmed_count=count, goal=goal).next_goal
 
-    assert [shown(1, 10_000), shown(10, 10), shown(12, 10), shown(3, 2), shown(999, 500),
-            shown(1000, 1000), shown(2_000_000, 5)] == [10_000, 20, 20, 5, 1000, 2000, 5_000_000]
+    assert [
+        shown(1, 10_000),
+        shown(10, 10),
+        shown(12, 10),
+        shown(3, 2),
+        shown(999, 500),
+        shown(1000, 1000),
+        shown(2_000_000, 5),
+    ] == [10_000, 20, 20, 5, 1000, 2000, 5_000_000]

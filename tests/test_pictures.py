@@ -36,17 +36,28 @@ def picture_bytes(fmt: str = "JPEG", size=(1600, 900), color=(200, 80, 40), gps:
 
 def bomb_png(width=30000, height=30000) -> bytes:
     """A tiny PNG whose header claims a huge image (a decompression bomb)."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return (struct.pack(">I", len(data)) + kind + data
-                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
 
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
-            + chunk(b"IDAT", zlib.compress(b"\x00" * 1000)) + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\x00" * 1000))
+        + chunk(b"IEND", b"")
+    )
 
 
-SVG = (b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" width="800" '
-       b'height="600"><script>alert(1)</script><rect width="800" height="600"/></svg>')
+SVG = (
+    b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" width="800" '
+    b'height="600"><script>alert(1)</script><rect width="800" height="600"/></svg>'
+)
 
 
 def media_files(app) -> list[Path]:
@@ -57,17 +68,19 @@ def media_files(app) -> list[Path]:
 def post_picture(client, url: str, data: bytes, alt: str, filename: str):
     """POST the picture form, encoded in memory (the test client would spool a large body to
     a temporary file it never closes)."""
-    fields = {"csrf_token": csrf_token(client, url), "alt": alt,
-              "picture": FileStorage(io.BytesIO(data), filename)}
+    fields = {
+        "csrf_token": csrf_token(client, url),
+        "alt": alt,
+        "picture": FileStorage(io.BytesIO(data), filename),
+    }
     boundary, body = encode_multipart(MultiDict(fields))
-    return client.post(url, data=body,
-                       content_type=f"multipart/form-data; boundary={boundary}")
+    return client.post(url, data=body, content_type=f"multipart/form-data; boundary={boundary}")
 
 
-def upload(client, campaign, data: bytes, alt: str = "Pickers in a field at dawn",
-           filename: str = "picture.jpg"):
-    return post_picture(client, f"/{campaign.blueprint}/{campaign.slug}/picture", data, alt,
-                        filename)
+def upload(
+    client, campaign, data: bytes, alt: str = "Pickers in a field at dawn", filename: str = "picture.jpg"
+):
+    return post_picture(client, f"/{campaign.blueprint}/{campaign.slug}/picture", data, alt, filename)
 
 
 @pytest.fixture
@@ -178,8 +191,10 @@ def test_a_picture_two_campaigns_share_stays_while_one_uses_it(app, client, orga
     upload(client, one, same)
     upload(client, two, same)
     assert len(media_files(app)) == 3
-    client.post(f"/petitions/{one.slug}/picture/remove",
-                data={"csrf_token": csrf_token(client, f"/petitions/{one.slug}/picture")})
+    client.post(
+        f"/petitions/{one.slug}/picture/remove",
+        data={"csrf_token": csrf_token(client, f"/petitions/{one.slug}/picture")},
+    )
     assert len(media_files(app)) == 3  # still the picture of the second
 
 
@@ -198,8 +213,9 @@ def test_moderators_see_the_picture_in_review_and_remove_it_with_a_reason(app, c
     url = f"/moderation/campaigns/{campaign.id}/picture/remove"
     token = csrf_token(client, f"/moderation/campaigns/{campaign.id}")
     assert client.post(url, data={"csrf_token": token, "reason": ""}).status_code == 400
-    response = client.post(url, data={"csrf_token": token, "reason": "Shows a person's face "
-                                      "without consent."})
+    response = client.post(
+        url, data={"csrf_token": token, "reason": "Shows a person's face without consent."}
+    )
     assert response.status_code == 302
     db.session.expire_all()
     assert db.session.get(Campaign, campaign.id).picture is None

@@ -15,8 +15,12 @@ from tests.helpers import link_in, login, post_form
 def test_the_consent_given_is_stored_with_the_support(client):
     petition = make_campaign()
     page = f"/petitions/{petition.slug}"
-    post_form(client, f"{page}/support", {"name": "Ada", "email": "ada@example.org",
-                                          "country": "GB", "consents_to_updates": "y"}, page=page)
+    post_form(
+        client,
+        f"{page}/support",
+        {"name": "Ada", "email": "ada@example.org", "country": "GB", "consents_to_updates": "y"},
+        page=page,
+    )
     support = db.session.execute(select(Support)).scalar_one()
     assert petition.title in support.consent_text
     assert "I agree to receive emails" in support.consent_text
@@ -42,8 +46,12 @@ def test_a_supporter_downloads_and_erases_their_data_by_email(client, run_jobs, 
     assert support.email.endswith("@erased.invalid") and support.name == "Erased supporter"
     assert support.confirmed_at is not None and support.withdrawn_at is None  # still counts
     assert db.session.get(User, other.id).email.endswith("@erased.invalid")
-    assert post_form(client, "/login", {"email": "p1@example.org",
-                                        "password": "correct horse battery"}).status_code == 400
+    assert (
+        post_form(
+            client, "/login", {"email": "p1@example.org", "password": "correct horse battery"}
+        ).status_code
+        == 400
+    )
     assert client.get("/privacy/forged").status_code == 400
 
 

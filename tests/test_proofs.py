@@ -75,16 +75,18 @@ def test_trees_paths_and_consistency_proofs_are_rfc_6962s(tmp_path):
             assert v.root_from_inclusion(leaves[i], i, n, path) == root
             assert v.root_from_inclusion(v.leaf_hash(b"forged"), i, n, path) != root
         for m in range(1, n + 1):
-            v.verify_consistency(m, n, _rfc6962_root(leaves[:m]), root,
-                                 merkle.consistency_proof(leaves, m, n))
+            v.verify_consistency(
+                m, n, _rfc6962_root(leaves[:m]), root, merkle.consistency_proof(leaves, m, n)
+            )
 
 
 def test_a_leaf_is_the_canonical_json_of_what_the_package_shows_and_its_salt():
     salt = bytes(range(16))
     for name in ('Ana "Q" \\ x', "Zoë\u2028\n\t\x01", "Name withheld", "=cmd", "日本"):
         text = packages.leaf_text(name, "GB", "2026-01-02", salt)
-        assert text == signing.canonical({"name": name, "country": "GB", "date": "2026-01-02",
-                                          "salt": salt.hex()})
+        assert text == signing.canonical(
+            {"name": name, "country": "GB", "date": "2026-01-02", "salt": salt.hex()}
+        )
         assert json.loads(text)["name"] == name
 
 
@@ -140,8 +142,7 @@ def test_a_changed_statement_or_a_wrong_key_fails_verification(delivered, client
     fields = json.loads(document["statement"])
     fields["key_id"] = v.key_id(signing.public_bytes(other))
     text = signing.canonical(fields)
-    signed_by_other = {"statement": text,
-                       "signature": base64.b64encode(other.sign(text.encode())).decode()}
+    signed_by_other = {"statement": text, "signature": base64.b64encode(other.sign(text.encode())).decode()}
     with pytest.raises(v.ProofError, match="not in the published key list"):
         v.check_package(signed_by_other, csv_path, pdf_path, _keys(client))
 
@@ -149,13 +150,11 @@ def test_a_changed_statement_or_a_wrong_key_fails_verification(delivered, client
 # ----------------------------------------------------------------------------- receipts
 
 
-def test_each_supporter_in_the_round_is_told_with_a_link_to_their_receipt(delivered, client,
-                                                                       outbox):
+def test_each_supporter_in_the_round_is_told_with_a_link_to_their_receipt(delivered, client, outbox):
     petition, delivery = delivered
     notices = [m for m in outbox() if m["Subject"].startswith("Delivered to Northwind Coffee")]
     # Supporters 0, 2 and 4 asked for updates.
-    assert sorted(m["To"] for m in notices) == ["s0@example.org", "s2@example.org",
-                                                 "s4@example.org"]
+    assert sorted(m["To"] for m in notices) == ["s0@example.org", "s2@example.org", "s4@example.org"]
     page = client.get(link_in(notices[0], "/receipts/"))
     assert page.status_code == 200
     html = page.get_data(as_text=True)
@@ -164,8 +163,7 @@ def test_each_supporter_in_the_round_is_told_with_a_link_to_their_receipt(delive
     receipt = download.get_json()
     result = v.check_receipt(receipt, _keys(client))
     assert result["leaf"]["country"] == "GB" and result["statement"]["round"] == 1
-    support = db.session.execute(
-        select(Support).filter_by(email=notices[0]["To"])).scalar_one()
+    support = db.session.execute(select(Support).filter_by(email=notices[0]["To"])).scalar_one()
     assert result["leaf"]["name"] == support.name
     assert client.get("/receipts/forged-token").status_code == 403
 
@@ -173,8 +171,11 @@ def test_each_supporter_in_the_round_is_told_with_a_link_to_their_receipt(delive
 def test_every_receipt_of_the_round_verifies_and_a_changed_leaf_does_not(delivered, client):
     petition, delivery = delivered
     keys = _keys(client)
-    supports = db.session.execute(select(Support.id).filter_by(campaign_id=petition.id)
-                                  .order_by(Support.id)).scalars().all()
+    supports = (
+        db.session.execute(select(Support.id).filter_by(campaign_id=petition.id).order_by(Support.id))
+        .scalars()
+        .all()
+    )
     receipts = [_receipt(sid) for sid in supports]
     assert [r["leaf_index"] for r in receipts] == list(range(5))
     for receipt in receipts:
@@ -183,8 +184,11 @@ def test_every_receipt_of_the_round_verifies_and_a_changed_leaf_does_not(deliver
     assert len(salts) == 5 and all(len(s) == 32 for s in salts)  # 16 random bytes each
     receipt = receipts[2]
     leaf = json.loads(receipt["leaf"])
-    for forged in (dict(leaf, name="Someone Else"), dict(leaf, salt="00" * 16),
-                   dict(leaf, date="2001-01-01")):
+    for forged in (
+        dict(leaf, name="Someone Else"),
+        dict(leaf, salt="00" * 16),
+        dict(leaf, date="2001-01-01"),
+    ):
         with pytest.raises(v.ProofError, match="not in the delivered tree"):
             v.check_receipt(dict(receipt, leaf=signing.canonical(forged)), keys)
     path = list(receipt["audit_path"])
@@ -193,21 +197,28 @@ def test_every_receipt_of_the_round_verifies_and_a_changed_leaf_does_not(deliver
         v.check_receipt(dict(receipt, audit_path=path), keys)
     with pytest.raises(v.ProofError):
         v.check_receipt(dict(receipt, leaf_index=3), keys)
-    wrong = dict(receipt, key={"key_id": delivery.key_id, "public_key": base64.b64encode(
-        signing.public_bytes(signing.parse_private_key(signing.new_private_key_pem()))).decode()})
+    wrong = dict(
+        receipt,
+        key={
+            "key_id": delivery.key_id,
+            "public_key": base64.b64encode(
+                signing.public_bytes(signing.parse_private_key(signing.new_private_key_pem()))
+            ).decode(),
+        },
+    )
     with pytest.raises(v.ProofError, match="not the one that signed"):
         v.check_receipt(wrong, None)
 
 
-def test_a_member_gets_their_receipt_from_their_account_and_nobody_else_does(app, client,
-                                                                           run_jobs):
+def test_a_member_gets_their_receipt_from_their_account_and_nobody_else_does(app, client, run_jobs):
     from campaign.jobs.supports import support_token
     from campaign.services.supports import add_support, confirm
 
     member = make_user("member@example.org", name="Mia Member")
     petition = make_campaign(brand=make_brand("Northwind Coffee"))
-    result = add_support(petition.id, name="Mia Member", email="member@example.org",
-                         country="FR", user_id=member.id)
+    result = add_support(
+        petition.id, name="Mia Member", email="member@example.org", country="FR", user_id=member.id
+    )
     confirm(support_token("confirm-support", db.session.get(Support, result.support_id)))
     SupportFactory.create_batch(2, campaign=petition, consents_to_updates=every_other())
     run_jobs()
@@ -234,8 +245,14 @@ def _only_cryptography_venv(folder: Path) -> Path:
     and what it requires, linked from this environment's installed copies (no download)."""
     venv.create(folder, system_site_packages=False, with_pip=False, symlinks=True)
     python = folder / "bin" / "python"
-    site = Path(subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
-                               capture_output=True, text=True, check=True).stdout.strip())
+    site = Path(
+        subprocess.run(
+            [str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    )
     wanted, seen = ["cryptography"], set()
     while wanted:
         name = wanted.pop()
@@ -267,7 +284,8 @@ def _marker_holds(marker: str) -> bool:
 
 
 def test_a_receipt_verifies_with_the_standalone_script_in_a_venv_holding_only_cryptography(
-        delivered, client, tmp_path):
+    delivered, client, tmp_path
+):
     _, delivery = delivered
     support = db.session.execute(select(Support).filter_by(email="s3@example.org")).scalar_one()
     (tmp_path / "receipt.json").write_text(json.dumps(_receipt(support.id)))
@@ -279,12 +297,17 @@ def test_a_receipt_verifies_with_the_standalone_script_in_a_venv_holding_only_cr
     isolated = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path)}
 
     def run(*args):
-        return subprocess.run([str(python), "-I", str(script), *args], capture_output=True,
-                              text=True, env=isolated, cwd=tmp_path, timeout=60)
+        return subprocess.run(
+            [str(python), "-I", str(script), *args],
+            capture_output=True,
+            text=True,
+            env=isolated,
+            cwd=tmp_path,
+            timeout=60,
+        )
 
     # Nothing of the project's environment is importable there: flask, say, is not.
-    probe = subprocess.run([str(python), "-I", "-c", "import flask"], capture_output=True,
-                           env=isolated)
+    probe = subprocess.run([str(python), "-I", "-c", "import flask"], capture_output=True, env=isolated)
     assert probe.returncode != 0
     ok = run("--keys", "keys.json", "receipt", "receipt.json")
     assert ok.returncode == 0, ok.stderr
@@ -295,8 +318,9 @@ def test_a_receipt_verifies_with_the_standalone_script_in_a_venv_holding_only_cr
     bad = run("--keys", "keys.json", "receipt", "forged.json")
     assert bad.returncode == 1 and "NOT VALID" in bad.stderr
     files = packages.package_files(delivery)
-    package = run("--keys", "keys.json", "package", str(files["statement"]), str(files["csv"]),
-                  str(files["pdf"]))
+    package = run(
+        "--keys", "keys.json", "package", str(files["statement"]), str(files["csv"]), str(files["pdf"])
+    )
     assert package.returncode == 0, package.stderr
 
 
@@ -305,8 +329,14 @@ def test_a_receipt_verifies_with_the_standalone_script_in_a_venv_holding_only_cr
 
 def test_deliveries_and_answers_go_into_a_signed_chained_log(delivered, client):
     petition, delivery = delivered
-    answer(petition.id, delivery.brand_id, author_name="Sam Lee", stance=Stance.DISCUSSING,
-           body="We are looking into it.", delivery_id=delivery.id)
+    answer(
+        petition.id,
+        delivery.brand_id,
+        author_name="Sam Lee",
+        stance=Stance.DISCUSSING,
+        body="We are looking into it.",
+        delivery_id=delivery.id,
+    )
     log = client.get("/log.json").get_json()
     head = v.check_log(log, _keys(client))
     assert head["tree_size"] == 2
@@ -344,17 +374,30 @@ def test_the_consistency_check_catches_a_rewritten_entry(app, client):
     fields = json.loads(entry.statement)
     fields["payload"]["n"] = 100
     text = signing.canonical(fields)
-    db.session.execute(update(LogEntry).where(LogEntry.id == entry.id).values(
-        statement=text, signature=base64.b64encode(signing.private_key().sign(text.encode())).decode(),
-        entry_hash=hashlib.sha256(text.encode()).hexdigest(),
-        leaf_hash=v.leaf_hash(text.encode()).hex()))
-    leaves = [bytes.fromhex(h) for h in db.session.execute(
-        select(LogEntry.leaf_hash).order_by(LogEntry.seq)).scalars()]
+    db.session.execute(
+        update(LogEntry)
+        .where(LogEntry.id == entry.id)
+        .values(
+            statement=text,
+            signature=base64.b64encode(signing.private_key().sign(text.encode())).decode(),
+            entry_hash=hashlib.sha256(text.encode()).hexdigest(),
+            leaf_hash=v.leaf_hash(text.encode()).hex(),
+        )
+    )
+    leaves = [
+        bytes.fromhex(h)
+        for h in db.session.execute(select(LogEntry.leaf_hash).order_by(LogEntry.seq)).scalars()
+    ]
     for head in db.session.execute(select(LogHead)).scalars():
-        signed = signing.sign({"type": "groundswell-log-head", "tree_size": head.tree_size,
-                               "root_hash": v.merkle_root(leaves[:head.tree_size]).hex()})
+        signed = signing.sign(
+            {
+                "type": "groundswell-log-head",
+                "tree_size": head.tree_size,
+                "root_hash": v.merkle_root(leaves[: head.tree_size]).hex(),
+            }
+        )
         head.statement, head.signature = signed["statement"], signed["signature"]
-        head.root_hash = v.merkle_root(leaves[:head.tree_size]).hex()
+        head.root_hash = v.merkle_root(leaves[: head.tree_size]).hex()
     db.session.commit()
     rewritten = client.get("/log/heads/7.json").get_json()
     proof = client.get("/log/consistency.json?first=3&second=7").get_json()
@@ -389,8 +432,10 @@ def test_appends_at_once_never_share_a_place_and_the_chain_holds(app, client):
     assert not errors, errors
     log = client.get("/log.json").get_json()
     assert v.check_log(log, _keys(client))["tree_size"] == 20
-    payloads = {(json.loads(e["statement"])["payload"]["worker"],
-                 json.loads(e["statement"])["payload"]["n"]) for e in log["entries"]}
+    payloads = {
+        (json.loads(e["statement"])["payload"]["worker"], json.loads(e["statement"])["payload"]["n"])
+        for e in log["entries"]
+    }
     assert len(payloads) == 20
 
 
@@ -434,29 +479,30 @@ def test_supports_released_after_delivery_are_a_new_log_entry_too(delivered, cli
     """The hook the release of held supports calls: supports in a delivered round's range
     that were held (not in its package) and count now are logged, never edited in."""
     petition, delivery = delivered
-    ids = db.session.execute(select(Support.id).filter_by(campaign_id=petition.id)
-                             .order_by(Support.id)).scalars().all()
+    ids = (
+        db.session.execute(select(Support.id).filter_by(campaign_id=petition.id).order_by(Support.id))
+        .scalars()
+        .all()
+    )
     assert abuse.log_releases_after_delivery(7, Support.id.in_(ids[:2])) == 1
     db.session.commit()
     log = client.get("/log.json").get_json()
     v.check_log(log, _keys(client))
     last = json.loads(log["entries"][-1]["statement"])
     assert last["kind"] == "release"
-    assert last["payload"] == {"campaign": petition.slug, "round": 1, "released": 2,
-                               "release": 7}
+    assert last["payload"] == {"campaign": petition.slug, "round": 1, "released": 2, "release": 7}
 
 
 # ------------------------------------------------------------------------------ the keys
 
 
-def test_a_rotated_key_stays_published_with_its_period_and_old_proofs_verify(delivered, app,
-                                                                           client):
+def test_a_rotated_key_stays_published_with_its_period_and_old_proofs_verify(delivered, app, client):
     petition, delivery = delivered
-    old_receipt = _receipt(db.session.execute(
-        select(Support.id).filter_by(campaign_id=petition.id).limit(1)).scalar_one())
+    old_receipt = _receipt(
+        db.session.execute(select(Support.id).filter_by(campaign_id=petition.id).limit(1)).scalar_one()
+    )
     old_key = app.extensions["groundswell.signing_key"]
-    app.extensions["groundswell.signing_key"] = signing.parse_private_key(
-        signing.new_private_key_pem())
+    app.extensions["groundswell.signing_key"] = signing.parse_private_key(signing.new_private_key_pem())
     transparency.append_log_entry("answer", {"after": "rotation"})
     db.session.commit()
     keys = _keys(client)
@@ -469,8 +515,10 @@ def test_a_rotated_key_stays_published_with_its_period_and_old_proofs_verify(del
     with pytest.raises(signing.SigningKeyRetired):
         transparency.append_log_entry("answer", {"too": "late"})
     db.session.rollback()
-    assert db.session.execute(select(SigningKey).filter_by(key_id=delivery.key_id)
-                              ).scalar_one().valid_until is not None
+    assert (
+        db.session.execute(select(SigningKey).filter_by(key_id=delivery.key_id)).scalar_one().valid_until
+        is not None
+    )
 
 
 def test_the_cli_prints_a_key_production_accepts(runner):
@@ -483,6 +531,10 @@ def test_the_verifier_script_runs_as_a_command(tmp_path, delivered, client):
     _, delivery = delivered
     support = db.session.execute(select(Support).filter_by(email="s1@example.org")).scalar_one()
     (tmp_path / "r.json").write_text(json.dumps(_receipt(support.id)))
-    result = subprocess.run([sys.executable, str(VERIFIER), "receipt", str(tmp_path / "r.json")],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, str(VERIFIER), "receipt", str(tmp_path / "r.json")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0 and "compare it with the published key list" in result.stdout

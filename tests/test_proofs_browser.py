@@ -19,11 +19,11 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.mark.parametrize("width", [390, 1280])
-def test_the_verify_page_checks_a_receipt_and_a_package_on_the_device(browser, live_app,
-                                                                       tmp_path, width):
+def test_the_verify_page_checks_a_receipt_and_a_package_on_the_device(browser, live_app, tmp_path, width):
     app, base = live_app
-    petition = make_campaign(organiser=make_user("organiser@example.org"),
-                             brand=make_brand("Northwind Coffee"))
+    petition = make_campaign(
+        organiser=make_user("organiser@example.org"), brand=make_brand("Northwind Coffee")
+    )
     petition_id, organiser_id = petition.id, petition.organiser_id
     SupportFactory.create_batch(4, campaign=petition, consents_to_updates=every_other())
     run_worker(app)
@@ -40,8 +40,11 @@ def test_the_verify_page_checks_a_receipt_and_a_package_on_the_device(browser, l
     changed = bytearray(files["csv"].read_bytes())
     changed[-5] ^= 1
     (tmp_path / "changed.csv").write_bytes(bytes(changed))
-    [notice] = [m for m in read_outbox(tmp_path / "outbox") if m["To"] == "s2@example.org"
-                and m["Subject"].startswith("Delivered to")]
+    [notice] = [
+        m
+        for m in read_outbox(tmp_path / "outbox")
+        if m["To"] == "s2@example.org" and m["Subject"].startswith("Delivered to")
+    ]
     receipt_link = link_in(notice, "/receipts/")
     db.session.remove()
 

@@ -16,10 +16,16 @@ from tests.helpers import csrf_token, login
 
 
 def add_support(campaign, n: int, comment: str | None, *, public=True, confirmed=True):
-    support = Support(campaign_id=campaign.id, email=f"s{n}@example.org",
-                      email_canonical=f"s{n}@example.org", name=f"Supporter {n}", country="GB",
-                      comment=comment, is_public=public,
-                      confirmed_at=utcnow() - timedelta(minutes=100 - n) if confirmed else None)
+    support = Support(
+        campaign_id=campaign.id,
+        email=f"s{n}@example.org",
+        email_canonical=f"s{n}@example.org",
+        name=f"Supporter {n}",
+        country="GB",
+        comment=comment,
+        is_public=public,
+        confirmed_at=utcnow() - timedelta(minutes=100 - n) if confirmed else None,
+    )
     db.session.add(support)
     db.session.commit()
     return support
@@ -64,15 +70,15 @@ def test_a_member_likes_a_reason_once_and_most_liked_come_first(app, client, pet
     assert post(client, url, f"{base}/reasons").status_code == 302
     again = post(client, url, f"{base}/reasons", sort="liked")
     assert again.headers["Location"].endswith(f"sort=liked#reason-{oldest.id}")
-    assert "You already like this reason." in client.get(again.headers["Location"]).get_data(
-        as_text=True)
+    assert "You already like this reason." in client.get(again.headers["Location"]).get_data(as_text=True)
     assert db.session.execute(db.select(db.func.count()).select_from(ReasonLike)).scalar() == 1
     liked = client.get(f"{base}/reasons?sort=liked").get_data(as_text=True)
     assert liked.index("Reason number 1<") < liked.index("Reason number 12")
     assert "1 like" in liked and "You like this" in liked
     # The database refuses a second like by the same member, whatever the code does.
-    db.session.add(ReasonLike(support_id=oldest.id,
-                              user_id=db.session.execute(db.select(ReasonLike.user_id)).scalar()))
+    db.session.add(
+        ReasonLike(support_id=oldest.id, user_id=db.session.execute(db.select(ReasonLike.user_id)).scalar())
+    )
     with pytest.raises(IntegrityError):
         db.session.commit()
     db.session.rollback()
@@ -83,8 +89,7 @@ def test_visitors_cannot_like_but_can_report(client, petition):
     base = f"/petitions/{petition.slug}"
     response = post(client, f"{base}/reasons/{support.id}/like", f"{base}/reasons")
     assert response.status_code == 302 and "/login" in response.headers["Location"]
-    response = post(client, f"{base}/reasons/{support.id}/report", f"{base}/reasons",
-                    reason="Spam")
+    response = post(client, f"{base}/reasons/{support.id}/report", f"{base}/reasons", reason="Spam")
     assert response.status_code == 302
     post(client, f"{base}/reasons/{support.id}/report", f"{base}/reasons", reason="Spam again")
     [report] = db.session.execute(db.select(ReasonReport)).scalars().all()
@@ -108,8 +113,10 @@ def test_moderators_hide_a_reported_reason_everywhere(client, petition):
 
 
 def test_the_organiser_features_one_reason(client, petition):
-    one, two = (db.session.execute(db.select(Support).filter_by(comment=f"Reason number {n}"))
-                .scalar() for n in (1, 2))
+    one, two = (
+        db.session.execute(db.select(Support).filter_by(comment=f"Reason number {n}")).scalar()
+        for n in (1, 2)
+    )
     base = f"/petitions/{petition.slug}"
     stranger = make_user("stranger@example.org")
     login(client, stranger.email)
@@ -133,8 +140,14 @@ def test_the_organiser_features_one_reason(client, petition):
 
 def test_the_brand_reads_the_reasons_in_its_delivery(app, client, petition):
     last = db.session.execute(db.select(Support).filter_by(comment="Reason number 10")).scalar()
-    delivery = Delivery(campaign_id=petition.id, brand_id=petition.target_brand_id, round=1,
-                        up_to_support_id=last.id, support_count=10, sent_at=utcnow())
+    delivery = Delivery(
+        campaign_id=petition.id,
+        brand_id=petition.target_brand_id,
+        round=1,
+        up_to_support_id=last.id,
+        support_count=10,
+        sent_at=utcnow(),
+    )
     db.session.add(delivery)
     db.session.commit()
     with app.test_request_context():
@@ -148,8 +161,10 @@ def test_the_brand_reads_the_reasons_in_its_delivery(app, client, petition):
 def test_likes_are_rate_limited(client, petition):
     base = f"/petitions/{petition.slug}"
     login(client, make_user("eager@example.org").email)
-    supports = db.session.execute(db.select(Support).where(Support.comment.like("Reason%"))
-                                  .order_by(Support.id)).scalars().all()
-    codes = [post(client, f"{base}/reasons/{s.id}/like", f"{base}/reasons").status_code
-             for s in supports[:3]]
+    supports = (
+        db.session.execute(db.select(Support).where(Support.comment.like("Reason%")).order_by(Support.id))
+        .scalars()
+        .all()
+    )
+    codes = [post(client, f"{base}/reasons/{s.id}/like", f"{base}/reasons").status_code for s in supports[:3]]
     assert codes == [302, 302, 429]

@@ -52,8 +52,10 @@ def _url(node: PgNode) -> str:
 def _wait_caught_up(standby: PgNode, timeout: float = 20) -> None:
     deadline = time.monotonic() + timeout
     with standby.connect(DB) as conn:
-        while conn.execute("SELECT pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn()"
-                           ).fetchone()[0] is not True:
+        while (
+            conn.execute("SELECT pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn()").fetchone()[0]
+            is not True
+        ):
             assert time.monotonic() < deadline, "the replica did not catch up"
             time.sleep(0.05)
 
@@ -79,8 +81,9 @@ def pg_pair(scratch):
 @pytest.fixture
 def replica_app(pg_pair, redis_url, tmp_path):
     primary, standby = pg_pair
-    app = make_test_app(_url(primary), redis_url, tmp_path, DATABASE_REPLICA_URL=_url(standby),
-                        REPLICA_MAX_LAG_SECONDS=3600.0)
+    app = make_test_app(
+        _url(primary), redis_url, tmp_path, DATABASE_REPLICA_URL=_url(standby), REPLICA_MAX_LAG_SECONDS=3600.0
+    )
     redis.Redis.from_url(redis_url).flushdb()
     with app.app_context():
         Base.metadata.create_all(db.engine)
@@ -134,8 +137,7 @@ def test_a_change_marks_the_browser_to_read_its_own_writes(replica_app):
     cookies = response.headers.getlist("Set-Cookie")
     assert any(c.startswith(f"{replica.FRESH_COOKIE}=1") and "HttpOnly" in c for c in cookies)
     # A read-only page sets nothing.
-    assert not any(c.startswith(replica.FRESH_COOKIE)
-                   for c in client.get("/").headers.getlist("Set-Cookie"))
+    assert not any(c.startswith(replica.FRESH_COOKIE) for c in client.get("/").headers.getlist("Set-Cookie"))
 
 
 def test_only_public_reads_may_use_the_replica():
@@ -173,8 +175,10 @@ def test_a_session_that_wrote_reads_the_primary(replica_app, pg_pair):
 
 def test_after_a_promotion_the_multi_host_url_finds_the_new_primary(pg_pair, redis_url, tmp_path):
     primary, standby = pg_pair
-    url = (f"postgresql+psycopg://postgres@/{DB}?host=127.0.0.1:{primary.port}"
-           f"&host=127.0.0.1:{standby.port}&target_session_attrs=read-write")
+    url = (
+        f"postgresql+psycopg://postgres@/{DB}?host=127.0.0.1:{primary.port}"
+        f"&host=127.0.0.1:{standby.port}&target_session_attrs=read-write"
+    )
     app = make_test_app(url, redis_url, tmp_path)
     with app.app_context():
         Base.metadata.create_all(db.engine)
@@ -182,7 +186,7 @@ def test_after_a_promotion_the_multi_host_url_finds_the_new_primary(pg_pair, red
         assert db.session.execute(text("SELECT inet_server_port()")).scalar() == primary.port
         db.session.commit()
         _wait_caught_up(standby)
-        primary.stop("immediate")   # the old primary is retired
+        primary.stop("immediate")  # the old primary is retired
         standby.promote()
         after = make_campaign(title="Signed after the failover")  # pre-ping reconnects
         assert db.session.execute(text("SELECT inet_server_port()")).scalar() == standby.port
@@ -226,9 +230,14 @@ def _noop() -> str:
 def test_queue_and_limits_follow_a_sentinel_failover(sentinel_set, tmp_path):
     primary, standby, sentinels = sentinel_set
     hosts = ",".join(f"{n.host}:{n.port}" for n in sentinels)
-    app = make_test_app(f"sqlite:///{tmp_path / 's.db'}", "redis://unused.invalid:1", tmp_path,
-                        REDIS_SENTINELS=[(n.host, n.port) for n in sentinels],
-                        REDIS_SERVICE=SERVICE, RATELIMIT_ENABLED=True)
+    app = make_test_app(
+        f"sqlite:///{tmp_path / 's.db'}",
+        "redis://unused.invalid:1",
+        tmp_path,
+        REDIS_SENTINELS=[(n.host, n.port) for n in sentinels],
+        REDIS_SERVICE=SERVICE,
+        RATELIMIT_ENABLED=True,
+    )
     assert app.config["RATELIMIT_STORAGE_URI"] == f"redis+sentinel://{hosts}/{SERVICE}"
     with app.app_context():
         conn = redis_connection()

@@ -40,13 +40,16 @@ def test_phrases_exclusions_and_or(app):
     make_campaign(title="Fair coffee prices for growers")
     make_campaign(title="Coffee fair in the town square")
     make_campaign(title="Plastic-free tea bags now")
-    assert sorted(found('"fair coffee"')) == ["Fair coffee from Nestlé farms",
-                                              "Fair coffee prices for growers"]
-    assert sorted(found("coffee -nestle")) == ["Coffee fair in the town square",
-                                               "Fair coffee prices for growers"]
+    assert sorted(found('"fair coffee"')) == [
+        "Fair coffee from Nestlé farms",
+        "Fair coffee prices for growers",
+    ]
+    assert sorted(found("coffee -nestle")) == [
+        "Coffee fair in the town square",
+        "Fair coffee prices for growers",
+    ]
     assert sorted(found('"fair coffee" -growers')) == ["Fair coffee from Nestlé farms"]
-    assert sorted(found("tea or growers")) == ["Fair coffee prices for growers",
-                                               "Plastic-free tea bags now"]
+    assert sorted(found("tea or growers")) == ["Fair coffee prices for growers", "Plastic-free tea bags now"]
 
 
 def test_brand_names_summary_and_body_are_searched_title_first(app):
@@ -87,8 +90,9 @@ def test_typos_found_on_postgresql_only(app):
 
 def test_highlight_escapes_and_marks_every_form():
     marked = highlight("<b>Farmers</b> & a farmer's living", "farmer live")
-    assert str(marked) == ("&lt;b&gt;<mark>Farmers</mark>&lt;/b&gt; &amp; a <mark>farmer</mark>"
-                           "&#39;s <mark>living</mark>")
+    assert str(marked) == (
+        "&lt;b&gt;<mark>Farmers</mark>&lt;/b&gt; &amp; a <mark>farmer</mark>&#39;s <mark>living</mark>"
+    )
     assert str(highlight("<i>x</i>", "")) == "&lt;i&gt;x&lt;/i&gt;"
 
 
@@ -116,10 +120,13 @@ def _catalogue():
     made = []
     for n in range(8):
         kind = [CampaignKind.PETITION, CampaignKind.BOYCOTT, CampaignKind.PROPOSAL][n % 3]
-        state = [CampaignState.OPEN, CampaignState.OPEN, CampaignState.WON,
-                 CampaignState.CLOSED][n % 4]
-        c = make_campaign(kind, state=state, title=f"Campaign {'abcdefgh'[n]} about coffee",
-                          brand=[group, owned, other][n % 3])
+        state = [CampaignState.OPEN, CampaignState.OPEN, CampaignState.WON, CampaignState.CLOSED][n % 4]
+        c = make_campaign(
+            kind,
+            state=state,
+            title=f"Campaign {'abcdefgh'[n]} about coffee",
+            brand=[group, owned, other][n % 3],
+        )
         c.published_at = now - timedelta(days=n)
         c.confirmed_count = 10 * (8 - n) if n % 2 else n
         c.momentum = n * 3 % 7
@@ -141,8 +148,11 @@ def _expected(made, sort, keep):
     if sort == "won":
         rows = [c for c in rows if c.state == CampaignState.WON]
         return [c.title for c in sorted(rows, key=lambda c: (c.won_at, c.id), reverse=True)]
-    key = {"trending": lambda c: (c.momentum, c.id), "newest": lambda c: (c.published_at, c.id),
-           "supported": lambda c: (c.confirmed_count, c.id)}[sort]
+    key = {
+        "trending": lambda c: (c.momentum, c.id),
+        "newest": lambda c: (c.published_at, c.id),
+        "supported": lambda c: (c.confirmed_count, c.id),
+    }[sort]
     return [c.title for c in sorted(rows, key=key, reverse=True)]
 
 
@@ -154,8 +164,7 @@ def _listed(client, url: str, titles: list[str]) -> tuple[list[str], int]:
         assert response.status_code == 200, url
         html = response.get_data(as_text=True).replace("<mark>", "").replace("</mark>", "")
         assert "A draft never listed" not in html
-        seen += [t for _, t in sorted((html.index(f">{t}<"), t) for t in titles
-                                      if f">{t}<" in html)]
+        seen += [t for _, t in sorted((html.index(f">{t}<"), t) for t in titles if f">{t}<" in html)]
         if 'rel="next"' not in html:
             return seen, page
         page += 1
@@ -177,10 +186,12 @@ def test_every_sort_and_filter_combination_paged(client, sort):
         "topic=climate": lambda c: climate in c.topics,
         "country=fr": lambda c: c.id in in_france,
         "kind=petition&state=open&topic=labour&country=FR": lambda c: (
-            c.kind == CampaignKind.PETITION and c.state == CampaignState.OPEN
-            and climate not in c.topics and c.id in in_france),
-        "q=coffee&state=open&topic=climate": lambda c: (c.state == CampaignState.OPEN
-                                                        and climate in c.topics),
+            c.kind == CampaignKind.PETITION
+            and c.state == CampaignState.OPEN
+            and climate not in c.topics
+            and c.id in in_france
+        ),
+        "q=coffee&state=open&topic=climate": lambda c: c.state == CampaignState.OPEN and climate in c.topics,
     }
     titles = [c.title for c in made]
     for query, keep in filters.items():
@@ -195,8 +206,12 @@ def test_bad_filters_are_explained_with_a_400(client):
     response = client.get("/campaigns/?sort=cheapest&state=draft&country=XX&topic=none")
     html = response.get_data(as_text=True)
     assert response.status_code == 400
-    for message in ("Choose a sort from the list.", "Choose a state from the list.",
-                    "Choose a country from the list.", "Choose a topic from the list."):
+    for message in (
+        "Choose a sort from the list.",
+        "Choose a state from the list.",
+        "Choose a country from the list.",
+        "Choose a topic from the list.",
+    ):
         assert message in html
     unknown = client.get("/campaigns/?brand=initrod")
     assert unknown.status_code == 400
@@ -250,8 +265,11 @@ def test_momentum_follows_the_last_weeks_supports(app):
     # Supports age out of the week: the refresh re-bases momentum on what is recent.
     from campaign.models import Support
 
-    db.session.execute(db.update(Support).where(Support.campaign_id == campaign.id)
-                       .values(confirmed_at=utcnow() - timedelta(days=8)))
+    db.session.execute(
+        db.update(Support)
+        .where(Support.campaign_id == campaign.id)
+        .values(confirmed_at=utcnow() - timedelta(days=8))
+    )
     db.session.commit()
     assert counting.refresh_momentum() == 1
     db.session.refresh(campaign)
@@ -271,8 +289,9 @@ def test_api_q_uses_the_same_search(client):
     data = client.get("/api/v1/campaigns?q=farmers living").get_json()
     assert [c["title"] for c in data["campaigns"]] == ["Pay farmers a living income"]
     assert data["total"] == 1
-    assert [c["title"] for c in client.get("/api/v1/campaigns?q=trabajador").get_json()[
-        "campaigns"]] == ["Salarios dignos para las trabajadoras"]
+    assert [c["title"] for c in client.get("/api/v1/campaigns?q=trabajador").get_json()["campaigns"]] == [
+        "Salarios dignos para las trabajadoras"
+    ]
     assert client.get("/api/v1/campaigns?q=-farmers").get_json()["total"] == 2
     bad = client.get("/api/v1/campaigns?sort=cheapest")
     assert bad.status_code == 400 and bad.get_json()["error"]["parameter"] == "sort"
@@ -289,8 +308,10 @@ def test_brand_picker_json_shows_each_brands_group(client):
     make_brand("Aperture Foods")
     data = client.get("/campaigns/brands.json?q=umbrella").get_json()["brands"]
     assert sorted(b["name"] for b in data) == ["Umbrella Cola", "Umbrella Holdings"]
-    assert {b["name"]: b["group"] for b in data} == {"Umbrella Cola": "Umbrella Holdings",
-                                                     "Umbrella Holdings": None}
+    assert {b["name"]: b["group"] for b in data} == {
+        "Umbrella Cola": "Umbrella Holdings",
+        "Umbrella Holdings": None,
+    }
     assert client.get("/campaigns/brands.json?q=").get_json() == {"brands": []}
     assert client.get("/campaigns/brands.json?q=%25").get_json() == {"brands": []}
 
@@ -302,8 +323,13 @@ def test_brand_picker_without_script(client):
     group = make_brand("Umbrella Holdings")
     cola = make_brand("Umbrella Cola", parent=group)
     login(client, make_user().email)
-    base = {"title": "Less sugar in every can", "summary": "S", "body": "B", "goal": "100",
-            "demand": "Halve the sugar."}
+    base = {
+        "title": "Less sugar in every can",
+        "summary": "S",
+        "body": "B",
+        "goal": "100",
+        "demand": "Halve the sugar.",
+    }
     # A name that is no brand's lists the brands like it, keeping everything typed.
     listed = post_form(client, "/petitions/new", {**base, "brand_name": "umbrella"})
     html = listed.get_data(as_text=True)
@@ -313,17 +339,21 @@ def test_brand_picker_without_script(client):
     assert "part of Umbrella Holdings" in html and 'value="Less sugar in every can"' in html
     assert "/brands/suggest?name=umbrella" in html
     # Choosing one of them saves the draft.
-    chosen = post_form(client, "/petitions/new", {**base, "brand_name": "umbrella",
-                                                  "brand_choice": str(cola.id)},
-                       page="/petitions/new")
+    chosen = post_form(
+        client,
+        "/petitions/new",
+        {**base, "brand_name": "umbrella", "brand_choice": str(cola.id)},
+        page="/petitions/new",
+    )
     assert chosen.status_code == 302
     from campaign.models import Petition
 
     petition = db.session.execute(db.select(Petition)).scalar_one()
     assert petition.target_brand_id == cola.id and petition.language == "en"
     # The exact name (any case) is enough; a name like nothing says so.
-    exact = post_form(client, "/petitions/new", {**base, "title": "Another can campaign",
-                                                 "brand_name": "UMBRELLA HOLDINGS"})
+    exact = post_form(
+        client, "/petitions/new", {**base, "title": "Another can campaign", "brand_name": "UMBRELLA HOLDINGS"}
+    )
     assert exact.status_code == 302
     none = post_form(client, "/petitions/new", {**base, "brand_name": "Zzyzx"})
     assert "No brand is called “Zzyzx”." in none.get_data(as_text=True)
@@ -343,14 +373,21 @@ def test_topics_and_language_chosen_on_the_form(client):
     db.session.add_all([climate, labour, animals, health])
     db.session.commit()
     login(client, make_user().email)
-    base = {"title": "Salarios dignos en Acme", "summary": "S", "body": "B", "goal": "100",
-            "demand": "D", "target_brand_id": str(brand.id), "language": "es"}
-    too_many = post_form(client, "/petitions/new", {
-        **base, "topics": [str(t.id) for t in (climate, labour, animals, health)]})
+    base = {
+        "title": "Salarios dignos en Acme",
+        "summary": "S",
+        "body": "B",
+        "goal": "100",
+        "demand": "D",
+        "target_brand_id": str(brand.id),
+        "language": "es",
+    }
+    too_many = post_form(
+        client, "/petitions/new", {**base, "topics": [str(t.id) for t in (climate, labour, animals, health)]}
+    )
     assert too_many.status_code == 400
     assert "Choose up to three topics." in too_many.get_data(as_text=True)
-    saved = post_form(client, "/petitions/new", {**base, "topics": [str(climate.id)]},
-                      page="/petitions/new")
+    saved = post_form(client, "/petitions/new", {**base, "topics": [str(climate.id)]}, page="/petitions/new")
     assert saved.status_code == 302
     from campaign.models import Petition
 
@@ -367,8 +404,9 @@ def test_similar_open_campaigns_of_every_kind_while_writing(client):
     cola = make_brand("Umbrella Cola", parent=group)
     make_campaign(CampaignKind.BOYCOTT, brand=cola, title="Boycott sugary cans for kids")
     make_campaign(CampaignKind.PROPOSAL, brand=group, title="Sugar-free cans in every shop")
-    make_campaign(CampaignKind.PETITION, brand=cola, title="Sugary drinks ads near schools",
-                  state=CampaignState.CLOSED)
+    make_campaign(
+        CampaignKind.PETITION, brand=cola, title="Sugary drinks ads near schools", state=CampaignState.CLOSED
+    )
     make_campaign(CampaignKind.PETITION, brand=make_brand("Other"), title="Sugary cans elsewhere")
     data = client.get(f"/campaigns/similar.json?brand={group.id}&title=Fewer sugary cans")
     titles = [c["title"] for c in data.get_json()["campaigns"]]
@@ -388,8 +426,7 @@ def test_moderators_keep_the_topics(client):
     assert client.get("/moderation/topics").status_code == 403
     post_form(client, "/logout", {}, page="/account/")
     login(client, moderator.email)
-    added = post_form(client, "/moderation/topics", {"name": "Animal welfare",
-                                                     "name_es": "Bienestar animal"})
+    added = post_form(client, "/moderation/topics", {"name": "Animal welfare", "name_es": "Bienestar animal"})
     assert added.status_code == 302
     topic = db.session.execute(db.select(Topic)).scalar_one()
     assert (topic.slug, topic.name_es) == ("animal-welfare", "Bienestar animal")
@@ -399,8 +436,7 @@ def test_moderators_keep_the_topics(client):
     campaign = make_campaign()
     campaign.topics = [topic]
     db.session.commit()
-    removed = post_form(client, f"/moderation/topics/{topic.id}/remove", {},
-                        page="/moderation/topics")
+    removed = post_form(client, f"/moderation/topics/{topic.id}/remove", {}, page="/moderation/topics")
     assert removed.status_code == 302
     db.session.expire_all()
     assert db.session.execute(db.select(Topic)).first() is None

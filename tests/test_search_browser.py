@@ -23,8 +23,7 @@ def world(live_app):
     make_brand("Umbra Shoes")
     health = Topic(slug="health", name="Health", name_es="Salud")
     db.session.add(health)
-    boycott = make_campaign(CampaignKind.BOYCOTT, brand=cola,
-                            title="Boycott sugary cans sold to children")
+    boycott = make_campaign(CampaignKind.BOYCOTT, brand=cola, title="Boycott sugary cans sold to children")
     boycott.topics = [health]
     boycott.summary = "Umbrella Cola markets sugary drinks to children: stop it."
     make_campaign(CampaignKind.PETITION, brand=group, title="Pay farmers a living income")
@@ -45,13 +44,11 @@ def test_search_results_and_topic_page(browser, world, width):
     page.get_by_role("button", name="Show").click()
     marks = page.locator(".campaign-card mark").all_inner_texts()
     assert [m.lower() for m in marks[:2]] == ["sugary", "children"]
-    assert page.locator(".campaign-card h3").all_inner_texts() == [
-        "Boycott sugary cans sold to children"]
+    assert page.locator(".campaign-card h3").all_inner_texts() == ["Boycott sugary cans sold to children"]
     shot(page, f"search-results-{width}")
     page.goto(base + "/topics/health")
     assert page.locator("h1").inner_text() == "Health"
-    assert page.locator(".campaign-card h3").all_inner_texts() == [
-        "Boycott sugary cans sold to children"]
+    assert page.locator(".campaign-card h3").all_inner_texts() == ["Boycott sugary cans sold to children"]
     shot(page, f"topic-page-{width}")
     context.close()
 

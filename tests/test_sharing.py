@@ -13,8 +13,14 @@ from campaign.sharing import parse_referral, referral_code
 from tests.factories import make_campaign, make_user
 from tests.helpers import body_text, csrf_token, link_in, login, post_form
 
-SIGN = {"name": "Ada Lovelace", "email": "ada@example.org", "country": "GB",
-        "comment": "", "is_public": "y", "consents_to_updates": "y"}
+SIGN = {
+    "name": "Ada Lovelace",
+    "email": "ada@example.org",
+    "country": "GB",
+    "comment": "",
+    "is_public": "y",
+    "consents_to_updates": "y",
+}
 
 
 def sign(client, campaign, **fields):
@@ -32,8 +38,7 @@ def test_a_referral_code_names_its_support_and_cannot_be_forged(app):
     assert parse_referral("<script>") == (None, None)
 
 
-def test_the_thank_you_and_confirmed_pages_lead_with_the_supporters_own_links(
-        app, client, run_jobs, outbox):
+def test_the_thank_you_and_confirmed_pages_lead_with_the_supporters_own_links(app, client, run_jobs, outbox):
     petition = make_campaign(CampaignKind.PETITION, title="Fair pay for pickers")
     thanks = client.get(sign(client, petition).headers["Location"]).get_data(as_text=True)
     support = db.session.execute(db.select(Support)).scalar_one()
@@ -43,9 +48,14 @@ def test_the_thank_you_and_confirmed_pages_lead_with_the_supporters_own_links(
     assert f'value="http://localhost/petitions/{petition.slug}?ref=link-{code}"' in thanks
     assert 'data-copy="share-link"' in thanks and "data-share-url=" in thanks
     links = [unquote(html.unescape(h)) for h in re.findall(r'href="([^"]+)"', thanks)]
-    for host, channel in (("wa.me", "whatsapp"), ("bsky.app", "bluesky"),
-                          ("twitter.com", "x"), ("facebook.com", "facebook"),
-                          ("linkedin.com", "linkedin"), ("mailto:", "email")):
+    for host, channel in (
+        ("wa.me", "whatsapp"),
+        ("bsky.app", "bluesky"),
+        ("twitter.com", "x"),
+        ("facebook.com", "facebook"),
+        ("linkedin.com", "linkedin"),
+        ("mailto:", "email"),
+    ):
         [link] = [u for u in links if host in u]
         assert f"?ref={channel}-{code}" in link, link
 
@@ -60,8 +70,7 @@ def test_the_thank_you_and_confirmed_pages_lead_with_the_supporters_own_links(
     assert "Now ask three friends" in confirmed and f"?ref=link-{code}" in confirmed
 
 
-def test_the_account_shows_how_many_supported_after_the_members_shares(
-        app, client, run_jobs, outbox):
+def test_the_account_shows_how_many_supported_after_the_members_shares(app, client, run_jobs, outbox):
     petition = make_campaign(CampaignKind.PETITION)
     member = make_user("sharer@example.org", name="Sharer")
     login(client, member.email)
@@ -86,10 +95,16 @@ def test_the_account_shows_how_many_supported_after_the_members_shares(
     stranger.get(f"/petitions/{petition.slug}?ref=whatsapp-{code[:-6]}abcdef")
     sign(stranger, petition, name="Stranger", email="stranger@example.org")
 
-    friends = db.session.execute(db.select(Support).where(Support.email != member.email)
-                                 .order_by(Support.id)).scalars().all()
+    friends = (
+        db.session.execute(db.select(Support).where(Support.email != member.email).order_by(Support.id))
+        .scalars()
+        .all()
+    )
     assert [(s.referral, s.referred_by_id) for s in friends] == [
-        ("whatsapp", mine.id), ("whatsapp", mine.id), ("whatsapp", None)]
+        ("whatsapp", mine.id),
+        ("whatsapp", mine.id),
+        ("whatsapp", None),
+    ]
     login(client, member.email)
     page = client.get("/account/").get_data(as_text=True)
     assert "<strong>1 person</strong> supported after you shared." in page

@@ -26,8 +26,9 @@ def test_writers_on_sqlite_begin_immediate_and_never_fail_as_locked(tmp_path, re
             try:
                 for j in range(5):  # read, then write, in one transaction each time
                     db.session.execute(select(func.count()).select_from(Support)).scalar_one()
-                    service.add_support(petition_id, name=f"Writer {i}", email=f"w{i}.{j}@example.org",
-                                        country="GB")
+                    service.add_support(
+                        petition_id, name=f"Writer {i}", email=f"w{i}.{j}@example.org", country="GB"
+                    )
             except BaseException as exc:  # noqa: BLE001 - collected and asserted below
                 errors.append(exc)
             finally:
@@ -43,8 +44,10 @@ def test_writers_on_sqlite_begin_immediate_and_never_fail_as_locked(tmp_path, re
             if statement.startswith("BEGIN"):
                 begins.append(statement)
 
-        threads = [threading.Thread(target=contextvars.Context().run, args=(writer, i, petition_id))
-                   for i in range(8)]
+        threads = [
+            threading.Thread(target=contextvars.Context().run, args=(writer, i, petition_id))
+            for i in range(8)
+        ]
         for t in threads:
             t.start()
         for t in threads:

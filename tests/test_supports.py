@@ -14,14 +14,22 @@ from campaign.services import supports as service
 from tests.factories import make_campaign, make_user
 from tests.helpers import body_text, cached_count, link_in, login, post_form
 
-SIGN = {"name": "Ada Lovelace", "email": "ada@example.org", "country": "GB", "postcode": "N1 9GU",
-        "comment": "Farmers deserve better.", "is_public": "y", "consents_to_updates": "y"}
+SIGN = {
+    "name": "Ada Lovelace",
+    "email": "ada@example.org",
+    "country": "GB",
+    "postcode": "N1 9GU",
+    "comment": "Farmers deserve better.",
+    "is_public": "y",
+    "consents_to_updates": "y",
+}
 
 
 def support_count(campaign) -> int:
     db.session.commit()  # a fresh snapshot: see what other sessions wrote
-    return db.session.execute(select(func.count()).select_from(Support)
-                              .filter_by(campaign_id=campaign.id)).scalar_one()
+    return db.session.execute(
+        select(func.count()).select_from(Support).filter_by(campaign_id=campaign.id)
+    ).scalar_one()
 
 
 def sign(client, campaign, **fields):
@@ -54,9 +62,15 @@ def test_a_visitor_signs_confirms_by_email_and_then_counts(client, run_jobs, out
     assert cached_count(petition) == 1
 
 
-@pytest.mark.parametrize(("kind", "verb", "word"), [
-    ("petition", "Sign", "signature"), ("boycott", "Pledge to stop buying", "pledge"),
-    ("buycott", "Pledge to buy", "pledge"), ("proposal", "Endorse", "endorsement")])
+@pytest.mark.parametrize(
+    ("kind", "verb", "word"),
+    [
+        ("petition", "Sign", "signature"),
+        ("boycott", "Pledge to stop buying", "pledge"),
+        ("buycott", "Pledge to buy", "pledge"),
+        ("proposal", "Endorse", "endorsement"),
+    ],
+)
 def test_each_kind_speaks_its_own_words(client, run_jobs, outbox, kind, verb, word):
     campaign = make_campaign(CampaignKind(kind))
     page = client.get(f"/{campaign.blueprint}/{campaign.slug}").get_data(as_text=True)
@@ -146,14 +160,17 @@ def test_withdrawing_stops_counting(client, run_jobs, outbox):
     assert support.withdrawn_at is not None
 
 
-@pytest.mark.parametrize(("field", "value", "message"), [
-    ("email", "not-an-address", "Enter an email address like name@example.org."),
-    ("country", "XX", "Choose your country from the list."),
-    ("country", "", "Choose your country from the list."),
-    ("comment", "x" * 501, "Keep your reason under 500 characters."),
-    ("name", "", "Tell us your name."),
-    ("postcode", "<script>", "Postcodes have only letters"),
-])
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("email", "not-an-address", "Enter an email address like name@example.org."),
+        ("country", "XX", "Choose your country from the list."),
+        ("country", "", "Choose your country from the list."),
+        ("comment", "x" * 501, "Keep your reason under 500 characters."),
+        ("name", "", "Tell us your name."),
+        ("postcode", "<script>", "Postcodes have only letters"),
+    ],
+)
 def test_bad_input_is_explained_and_stores_nothing(client, field, value, message):
     petition = make_campaign()
     response = sign(client, petition, **{field: value})
@@ -173,8 +190,9 @@ def test_closed_or_unpublished_campaigns_take_no_support(client, app):
     closed = make_campaign(state=CampaignState.CLOSED)
     response = sign(client, closed)
     assert response.status_code == 302
-    assert "has closed and no longer takes signatures" in client.get(
-        response.headers["Location"]).get_data(as_text=True)
+    assert "has closed and no longer takes signatures" in client.get(response.headers["Location"]).get_data(
+        as_text=True
+    )
     past = make_campaign()
     past.closes_at = utcnow() - timedelta(minutes=1)
     db.session.commit()
@@ -206,9 +224,13 @@ def test_two_hundred_concurrent_supports_count_exactly(app, run_jobs):
     def support(n: int):
         with app.app_context():
             user = None
-            result = service.add_support(campaign_id, name=f"Person {n}",
-                                         email=f"person{n}@example.org",
-                                         country=("GB", "FR", "DE")[n % 3], user_id=user)
+            result = service.add_support(
+                campaign_id,
+                name=f"Person {n}",
+                email=f"person{n}@example.org",
+                country=("GB", "FR", "DE")[n % 3],
+                user_id=user,
+            )
             service.confirm(_confirm_token(result.support_id))
 
     with ThreadPoolExecutor(max_workers=16) as pool:
@@ -226,8 +248,9 @@ def test_the_same_person_from_many_threads_is_one_row(app):
 
     def support(n: int):
         with app.app_context():
-            return service.add_support(petition_id, name="Ada", email=f"ADA+{n}@example.org",
-                                       country="GB").outcome
+            return service.add_support(
+                petition_id, name="Ada", email=f"ADA+{n}@example.org", country="GB"
+            ).outcome
 
     petition_id = petition.id
     with ThreadPoolExecutor(max_workers=8) as pool:
@@ -245,8 +268,9 @@ def _confirm_token(support_id: int) -> str:
 def test_fold_applies_each_delta_once_and_recount_repairs_drift(app, caplog):
     petition = make_campaign()
     for n in range(3):
-        result = service.add_support(petition.id, name="P", email=f"p{n}@example.org",
-                                     country="FR", monthly_spend=None)
+        result = service.add_support(
+            petition.id, name="P", email=f"p{n}@example.org", country="FR", monthly_spend=None
+        )
         service.confirm(_confirm_token(result.support_id))
     assert counting.fold_counts()[0] == 3
     assert counting.fold_counts()[0] == 0  # already folded: nothing twice
@@ -274,8 +298,9 @@ def test_recount_leaves_unfolded_deltas_to_the_fold(app):
 def test_spend_is_shown_only_as_a_total(client, run_jobs):
     boycott = make_campaign(CampaignKind.BOYCOTT)
     for n, spend in enumerate((40, 60)):
-        result = service.add_support(boycott.id, name="P", email=f"p{n}@example.org",
-                                     country="FR", monthly_spend=spend)
+        result = service.add_support(
+            boycott.id, name="P", email=f"p{n}@example.org", country="FR", monthly_spend=spend
+        )
         service.confirm(_confirm_token(result.support_id))
     run_jobs()
     page = client.get(f"/boycotts/{boycott.slug}").get_data(as_text=True)

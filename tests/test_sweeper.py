@@ -56,14 +56,14 @@ def test_a_fan_out_whose_batch_jobs_were_lost_is_finished_once(app, run_jobs, ou
     assert sweep_job() == 0  # queued now: not enqueued twice
     run_jobs()
     # The goal's notice (the delivery at the goal tells them too, in a notice of its own).
-    to_supporters = sorted(m["To"] for m in outbox()
-                           if m["To"].startswith("s") and m["Subject"].startswith("We reached"))
+    to_supporters = sorted(
+        m["To"] for m in outbox() if m["To"].startswith("s") and m["Subject"].startswith("We reached")
+    )
     assert to_supporters == [f"s{i}@example.org" for i in (0, 2, 4, 6, 8)]
     delivered = sorted(m["To"] for m in outbox() if m["Subject"].startswith("Delivered to"))
     assert delivered == to_supporters
     db.session.commit()
-    assert all(b.done_at is not None for b in
-               db.session.execute(select(FanoutBatch)).scalars())
+    assert all(b.done_at is not None for b in db.session.execute(select(FanoutBatch)).scalars())
     # The fan-out is decided once: the notice again adds no batch and sends nothing.
     before = len(outbox())
     notify.notify_milestone(goal_id)
@@ -119,8 +119,7 @@ def test_the_sweeper_repairs_a_job_whose_worker_died(app):
     from rq.job import JobStatus
 
     queue = get_queue("default")
-    job = queue.enqueue("campaign.jobs.counting.close_due_campaigns_job", job_id="orphan",
-                        retry=Retry(max=2))
+    job = queue.enqueue("campaign.jobs.counting.close_due_campaigns_job", job_id="orphan", retry=Retry(max=2))
     # What a worker does when it takes the job, then dies: no heartbeat ever again.
     conn = queue.connection
     queue.remove(job.id)

@@ -77,9 +77,14 @@ def test_brand_members_see_their_inbox_and_the_brand_is_badged(client):
     db.session.add(BrandMember(brand_id=brand.id, user_id=member.id, verified_at=utcnow()))
     db.session.commit()
     petition = make_campaign(brand=brand)
-    delivery_service.answer(petition.id, brand.id, author_name="Sam Lee",
-                            stance=Stance.DISCUSSING, body="We are looking into it.",
-                            author_id=member.id)
+    delivery_service.answer(
+        petition.id,
+        brand.id,
+        author_name="Sam Lee",
+        stance=Stance.DISCUSSING,
+        body="We are looking into it.",
+        author_id=member.id,
+    )
     proposal = make_campaign(CampaignKind.PROPOSAL, brand=brand)
     from campaign.services.proposals import add_comment
 
@@ -87,18 +92,19 @@ def test_brand_members_see_their_inbox_and_the_brand_is_badged(client):
     login(client, member.email)
     home = client.get("/").get_data(as_text=True)
     assert f'href="/brands/{brand.slug}/inbox"' in home and "Brand inbox" in home
-    assert "For Northwind Coffee" in client.get(f"/petitions/{petition.slug}").get_data(
-        as_text=True)
-    assert "For Northwind Coffee" in client.get(f"/proposals/{proposal.slug}").get_data(
-        as_text=True)
+    assert "For Northwind Coffee" in client.get(f"/petitions/{petition.slug}").get_data(as_text=True)
+    assert "For Northwind Coffee" in client.get(f"/proposals/{proposal.slug}").get_data(as_text=True)
 
 
 def test_after_supporting_the_page_says_so(client, run_jobs):
     petition = make_campaign()
     # A browser without an account: pending until the emailed link is opened.
-    post_form(client, f"/petitions/{petition.slug}/support",
-              {"name": "Ada", "email": "ada@example.org", "country": "GB"},
-              page=f"/petitions/{petition.slug}")
+    post_form(
+        client,
+        f"/petitions/{petition.slug}/support",
+        {"name": "Ada", "email": "ada@example.org", "country": "GB"},
+        page=f"/petitions/{petition.slug}",
+    )
     html = client.get(f"/petitions/{petition.slug}").get_data(as_text=True)
     assert "You signed — check your inbox to confirm" in html
     assert 'action="/petitions/' + petition.slug + '/support"' not in html
@@ -107,29 +113,32 @@ def test_after_supporting_the_page_says_so(client, run_jobs):
     member = make_user("member@example.org")
     other = client.application.test_client()
     login(other, member.email)
-    post_form(other, f"/petitions/{petition.slug}/support",
-              {"name": member.name, "email": member.email, "country": "GB"},
-              page=f"/petitions/{petition.slug}")
+    post_form(
+        other,
+        f"/petitions/{petition.slug}/support",
+        {"name": member.name, "email": member.email, "country": "GB"},
+        page=f"/petitions/{petition.slug}",
+    )
     html = other.get(f"/petitions/{petition.slug}").get_data(as_text=True)
     assert "You signed on" in html and "Withdraw</button>" in html
 
 
-def test_every_email_to_a_supporter_can_withdraw_and_a_conditional_pledge_waits(client, run_jobs,
-                                                                               outbox):
+def test_every_email_to_a_supporter_can_withdraw_and_a_conditional_pledge_waits(client, run_jobs, outbox):
     organiser = make_user("org@example.org")
     petition = make_campaign(organiser=organiser)
     SupportFactory(campaign=petition, name=f"P{1}", email=f"p{1}@example.org", consents_to_updates=True)
     run_jobs()
-    campaign_service.post_update(petition.id, organiser.id, "Delivered soon",
-                                 "We deliver next week. Thank you all.")
+    campaign_service.post_update(
+        petition.id, organiser.id, "Delivered soon", "We deliver next week. Thank you all."
+    )
     run_jobs()
-    update = [m for m in outbox() if m["To"] == "p1@example.org" and "Delivered soon" in
-              m["Subject"]]
+    update = [m for m in outbox() if m["To"] == "p1@example.org" and "Delivered soon" in m["Subject"]]
     assert update and link_in(update[0], "/supports/withdraw/")
 
     boycott = make_campaign(CampaignKind.BOYCOTT)
-    result = support_service.add_support(boycott.id, name="Cy", email="cy@example.org",
-                                         country="GB", condition_threshold=10)
+    result = support_service.add_support(
+        boycott.id, name="Cy", email="cy@example.org", country="GB", condition_threshold=10
+    )
     token = support_token("confirm-support", db.session.get(Support, result.support_id))
     page = client.get(f"/supports/confirm/{token}").get_data(as_text=True)
     assert "It waits for 9 more pledges" in page and "now counts" not in page

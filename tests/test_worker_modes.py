@@ -18,8 +18,9 @@ def break_the_session() -> None:
 
 
 def in_process_worker() -> InProcessWorker:
-    return InProcessWorker([get_queue("high")], connection=redis_connection(),
-                           serializer=get_queue("high").serializer)
+    return InProcessWorker(
+        [get_queue("high")], connection=redis_connection(), serializer=get_queue("high").serializer
+    )
 
 
 def test_the_in_process_worker_gives_each_job_a_fresh_session(app, outbox):
@@ -43,8 +44,7 @@ def test_flask_worker_no_fork_takes_jobs(app, runner, outbox):
 
     user = make_user("fork@example.org", verified=False)
     get_queue("high").enqueue(send_verification_email, user.id, "r")
-    result = runner.invoke(args=["worker", "--burst", "--no-fork", "--no-scheduler", "--quiet",
-                                 "high"])
+    result = runner.invoke(args=["worker", "--burst", "--no-fork", "--no-scheduler", "--quiet", "high"])
     assert result.exit_code == 0, result.output
     db.session.commit()
     assert [r.recipient for r in db.session.query(MailReceipt)] == ["fork@example.org"]

@@ -79,8 +79,11 @@ class PgNode:
         user = {"user": self.user, "group": self.user} if self.user else {}
         if in_netns and self.netns:
             # Entering a namespace needs root: enter it, then drop to the server's user.
-            args = [*_netns_prefix(self.netns), *(["runuser", "-u", self.user, "--"]
-                                                  if self.user else []), *args]
+            args = [
+                *_netns_prefix(self.netns),
+                *(["runuser", "-u", self.user, "--"] if self.user else []),
+                *args,
+            ]
             user = {}
         result = subprocess.run(args, capture_output=True, text=True, timeout=timeout, **user)
         if result.returncode != 0:
@@ -94,15 +97,17 @@ class PgNode:
     def init_primary(self, network: str = "127.0.0.1/32") -> None:
         """initdb a primary that accepts connections and replication from ``network``."""
         self._prepare_folder()
-        self._run([pg_bin("initdb"), "-D", str(self.data), "--auth=trust", "-U", "postgres",
-                   "--encoding=utf8"])
+        self._run(
+            [pg_bin("initdb"), "-D", str(self.data), "--auth=trust", "-U", "postgres", "--encoding=utf8"]
+        )
         with (self.data / "postgresql.conf").open("a") as conf:
             conf.write(
                 f"listen_addresses = '{self.host}'\nport = {self.port}\n"
                 f"unix_socket_directories = '{self.folder}'\n"
                 "wal_level = replica\nmax_wal_senders = 10\nhot_standby = on\n"
                 "max_connections = 200\nshared_buffers = 128MB\nfsync = on\n"
-                "wal_keep_size = 256MB\n")
+                "wal_keep_size = 256MB\n"
+            )
         with (self.data / "pg_hba.conf").open("a") as hba:
             hba.write(f"host all all {network} trust\nhost replication all {network} trust\n")
 
@@ -110,16 +115,35 @@ class PgNode:
         """A streaming replica of ``primary`` made with ``pg_basebackup`` (``-R`` writes the
         standby settings)."""
         self._prepare_folder()
-        self._run([pg_bin("pg_basebackup"), "-h", primary.host, "-p", str(primary.port),
-                   "-U", "postgres", "-D", str(self.data), "-R", "-X", "stream",
-                   "--checkpoint=fast"], timeout=300)
+        self._run(
+            [
+                pg_bin("pg_basebackup"),
+                "-h",
+                primary.host,
+                "-p",
+                str(primary.port),
+                "-U",
+                "postgres",
+                "-D",
+                str(self.data),
+                "-R",
+                "-X",
+                "stream",
+                "--checkpoint=fast",
+            ],
+            timeout=300,
+        )
         with (self.data / "postgresql.conf").open("a") as conf:
-            conf.write(f"listen_addresses = '{self.host}'\nport = {self.port}\n"
-                       f"unix_socket_directories = '{self.folder}'\n")
+            conf.write(
+                f"listen_addresses = '{self.host}'\nport = {self.port}\n"
+                f"unix_socket_directories = '{self.folder}'\n"
+            )
 
     def start(self) -> None:
-        self._run([pg_bin("pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-w",
-                   "-t", "60", "start"], in_netns=True)
+        self._run(
+            [pg_bin("pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-w", "-t", "60", "start"],
+            in_netns=True,
+        )
 
     def stop(self, mode: str = "fast") -> None:
         if (self.data / "postmaster.pid").exists():
@@ -175,40 +199,66 @@ class RedisNode:
     def _spawn(self, args: list[str]) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         log = (self.folder / f"{self.name}.log").open("ab")
-        self.proc = subprocess.Popen([*_netns_prefix(self.netns), *args], stdout=log,
-                                     stderr=log, stdin=subprocess.DEVNULL, start_new_session=True)
+        self.proc = subprocess.Popen(
+            [*_netns_prefix(self.netns), *args],
+            stdout=log,
+            stderr=log,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         log.close()
 
     def start_server(self, replica_of: RedisNode | None = None) -> None:
         conf = self.folder / f"{self.name}.conf"
         self.folder.mkdir(parents=True, exist_ok=True)
-        lines = [f"bind {self.host}", f"port {self.port}", f"dir {self.folder}",
-                 "protected-mode no", "appendonly yes", "appendfsync everysec", 'save ""',
-                 f"appendfilename {self.name}.aof", f"dbfilename {self.name}.rdb",
-                 "maxclients 10000"]
+        lines = [
+            f"bind {self.host}",
+            f"port {self.port}",
+            f"dir {self.folder}",
+            "protected-mode no",
+            "appendonly yes",
+            "appendfsync everysec",
+            'save ""',
+            f"appendfilename {self.name}.aof",
+            f"dbfilename {self.name}.rdb",
+            "maxclients 10000",
+        ]
         if replica_of is not None:
             lines.append(f"replicaof {replica_of.host} {replica_of.port}")
         conf.write_text("\n".join(lines) + "\n")
         self._spawn([*redis_binary(), str(conf)])
         self.wait_ready()
 
-    def start_sentinel(self, service: str, primary: RedisNode, quorum: int = 2,
-                       down_after_ms: int = 1000, failover_timeout_ms: int = 5000) -> None:
+    def start_sentinel(
+        self,
+        service: str,
+        primary: RedisNode,
+        quorum: int = 2,
+        down_after_ms: int = 1000,
+        failover_timeout_ms: int = 5000,
+    ) -> None:
         conf = self.folder / f"{self.name}.conf"
         self.folder.mkdir(parents=True, exist_ok=True)
-        conf.write_text("\n".join([
-            f"bind {self.host}", f"port {self.port}", f"dir {self.folder}", "protected-mode no",
-            f"sentinel monitor {service} {primary.host} {primary.port} {quorum}",
-            f"sentinel down-after-milliseconds {service} {down_after_ms}",
-            f"sentinel failover-timeout {service} {failover_timeout_ms}",
-            f"sentinel parallel-syncs {service} 1",
-        ]) + "\n")
+        conf.write_text(
+            "\n".join(
+                [
+                    f"bind {self.host}",
+                    f"port {self.port}",
+                    f"dir {self.folder}",
+                    "protected-mode no",
+                    f"sentinel monitor {service} {primary.host} {primary.port} {quorum}",
+                    f"sentinel down-after-milliseconds {service} {down_after_ms}",
+                    f"sentinel failover-timeout {service} {failover_timeout_ms}",
+                    f"sentinel parallel-syncs {service} 1",
+                ]
+            )
+            + "\n"
+        )
         self._spawn([*redis_binary(sentinel=True), str(conf)])
         self.wait_ready()
 
     def client(self) -> redis.Redis:
-        return redis.Redis(host=self.host, port=self.port, socket_timeout=2,
-                           socket_connect_timeout=2)
+        return redis.Redis(host=self.host, port=self.port, socket_timeout=2, socket_connect_timeout=2)
 
     def wait_ready(self, timeout: float = 15) -> None:
         deadline = time.monotonic() + timeout
@@ -244,8 +294,7 @@ def sentinel_primary(sentinels: list[RedisNode], service: str) -> tuple[str, int
     """The primary the first answering sentinel names."""
     for node in sentinels:
         try:
-            host, port = node.client().execute_command(
-                "SENTINEL", "GET-MASTER-ADDR-BY-NAME", service)
+            host, port = node.client().execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", service)
             return host.decode(), int(port)
         except (redis.RedisError, TypeError, ValueError):
             continue

@@ -23,8 +23,9 @@ def _sample_lag(cluster: Cluster, stop: threading.Event, samples: list[float]) -
 
     from campaign.replica import replica_lag
 
-    engine = create_engine(cluster.env["DATABASE_REPLICA_URL"].replace(
-        "postgresql://", "postgresql+psycopg://", 1))
+    engine = create_engine(
+        cluster.env["DATABASE_REPLICA_URL"].replace("postgresql://", "postgresql+psycopg://", 1)
+    )
     while not stop.is_set():
         try:
             lag = replica_lag(engine)
@@ -56,8 +57,9 @@ def measure(seconds: float, supporters_per_round: int, out: Path | None, log=pri
                 cluster.set_backends(cluster.apps[:hosts])
                 requests = scratch / f"sign-{hosts}.tsv"
                 rows = []
-                for r in supporters.sign_requests(app, slug, f"tp{hosts}", supporters_per_round,
-                                                  first, f"http://{address('lb')}"):
+                for r in supporters.sign_requests(
+                    app, slug, f"tp{hosts}", supporters_per_round, first, f"http://{address('lb')}"
+                ):
                     r[3]["Host"] = address("lb")
                     rows.append(r)
                 first += supporters_per_round
@@ -66,20 +68,33 @@ def measure(seconds: float, supporters_per_round: int, out: Path | None, log=pri
                 stop = threading.Event()
                 sampler = threading.Thread(target=_sample_lag, args=(cluster, stop, lags))
                 sampler.start()
-                sign = loadgen.run(cluster.url, seconds=seconds, connections=16, threads=2,
-                                   requests_file=requests, expected=(303,))
+                sign = loadgen.run(
+                    cluster.url,
+                    seconds=seconds,
+                    connections=16,
+                    threads=2,
+                    requests_file=requests,
+                    expected=(303,),
+                )
                 stop.set()
                 sampler.join()
                 page_requests = scratch / f"page-{hosts}.tsv"
-                loadgen.write_requests(page_requests, [
-                    ("GET", f"/petitions/{slug}", "", {"Host": address("lb")})] * 200_000)
-                page = loadgen.run(cluster.url, seconds=seconds, connections=16, threads=2,
-                                   requests_file=page_requests)
-                row = {"app hosts": hosts, "sign per s": round(sign.rate, 1),
-                       "sign errors": sign.errors, "sign p99 ms": sign.latency_ms["p99"],
-                       "page per s": round(page.rate, 1), "page errors": page.errors,
-                       "replica lag max s": round(max(lags), 3) if lags else None,
-                       "replica lag p50 s": round(sorted(lags)[len(lags) // 2], 3) if lags else None}
+                loadgen.write_requests(
+                    page_requests, [("GET", f"/petitions/{slug}", "", {"Host": address("lb")})] * 200_000
+                )
+                page = loadgen.run(
+                    cluster.url, seconds=seconds, connections=16, threads=2, requests_file=page_requests
+                )
+                row = {
+                    "app hosts": hosts,
+                    "sign per s": round(sign.rate, 1),
+                    "sign errors": sign.errors,
+                    "sign p99 ms": sign.latency_ms["p99"],
+                    "page per s": round(page.rate, 1),
+                    "page errors": page.errors,
+                    "replica lag max s": round(max(lags), 3) if lags else None,
+                    "replica lag p50 s": round(sorted(lags)[len(lags) // 2], 3) if lags else None,
+                }
                 figures["rounds"].append(row)
                 log(json.dumps(row))
             base = figures["rounds"][0]
@@ -96,8 +111,12 @@ def measure(seconds: float, supporters_per_round: int, out: Path | None, log=pri
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=15)
-    parser.add_argument("--supporters", type=int, default=6000,
-                        help="prepared signatures per round (a round ends when they run out)")
+    parser.add_argument(
+        "--supporters",
+        type=int,
+        default=6000,
+        help="prepared signatures per round (a round ends when they run out)",
+    )
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
     figures = measure(args.seconds, args.supporters, args.out)

@@ -38,8 +38,19 @@ BRIDGE = "gs-br0"
 DB_NAME = "groundswell"
 SERVICE = "groundswell"
 WEB_PORT = 8000
-HOSTS = {"lb": 10, "app1": 11, "app2": 12, "app3": 13, "pg1": 21, "pg2": 22, "redis1": 31,
-         "redis2": 32, "work1": 41, "work2": 42, "mail": 51}
+HOSTS = {
+    "lb": 10,
+    "app1": 11,
+    "app2": 12,
+    "app3": 13,
+    "pg1": 21,
+    "pg2": 22,
+    "redis1": 31,
+    "redis2": 32,
+    "work1": 41,
+    "work2": 42,
+    "mail": 51,
+}
 
 
 def address(host: str) -> str:
@@ -56,12 +67,16 @@ class ClusterError(RuntimeError):
 
 def require_root() -> None:
     if os.geteuid() != 0:
-        raise ClusterError("The cluster makes a network namespace per host: run it as root "
-                           "(CI and the development machines run as root).")
+        raise ClusterError(
+            "The cluster makes a network namespace per host: run it as root "
+            "(CI and the development machines run as root)."
+        )
     for tool in ("ip", "haproxy"):
         if shutil.which(tool) is None:
-            raise ClusterError(f"{tool} is missing: `make cluster` installs it "
-                               "(apt-get install iproute2 haproxy redis-server redis-sentinel)")
+            raise ClusterError(
+                f"{tool} is missing: `make cluster` installs it "
+                "(apt-get install iproute2 haproxy redis-server redis-sentinel)"
+            )
 
 
 def _ip(*args: str, ns: str | None = None, check: bool = True) -> None:
@@ -151,12 +166,17 @@ class Cluster:
         self.dir.chmod(0o755)
         self.logs = self.dir / "logs"
         self.logs.mkdir(exist_ok=True)
-        self.pg = {name: PgNode(name, self.dir / name, address(name), 5432, netns(name))
-                   for name in ("pg1", "pg2")}
-        self.redis = {name: RedisNode(name, self.dir / "redis", address(name), 6379, netns(name))
-                      for name in ("redis1", "redis2")}
-        self.sentinels = [RedisNode(f"sentinel-{h}", self.dir / "redis", address(h), 26379, netns(h))
-                          for h in ("redis1", "redis2", "work1")]
+        self.pg = {
+            name: PgNode(name, self.dir / name, address(name), 5432, netns(name)) for name in ("pg1", "pg2")
+        }
+        self.redis = {
+            name: RedisNode(name, self.dir / "redis", address(name), 6379, netns(name))
+            for name in ("redis1", "redis2")
+        }
+        self.sentinels = [
+            RedisNode(f"sentinel-{h}", self.dir / "redis", address(h), 26379, netns(h))
+            for h in ("redis1", "redis2", "work1")
+        ]
 
     @property
     def url(self) -> str:
@@ -172,17 +192,27 @@ class Cluster:
         log = self.logs / f"{name}.log"
         fh = log.open("ab")
         options = {"stdin": subprocess.DEVNULL, "stdout": fh, "stderr": fh, **popen}
-        popen_obj = subprocess.Popen(["ip", "netns", "exec", netns(host), *args], cwd=ROOT,
-                                     env=self.env or None, start_new_session=True, **options)
+        popen_obj = subprocess.Popen(
+            ["ip", "netns", "exec", netns(host), *args],
+            cwd=ROOT,
+            env=self.env or None,
+            start_new_session=True,
+            **options,
+        )
         fh.close()
         proc = Proc(name, popen_obj, log)
         self.procs[name] = proc
         return proc
 
     def flask(self, host: str, *args: str) -> str:
-        result = subprocess.run(["ip", "netns", "exec", netns(host), sys.executable, "-m", "flask",
-                                 "--app", "wsgi", *args], cwd=ROOT, env=self.env,
-                                capture_output=True, text=True, timeout=300)
+        result = subprocess.run(
+            ["ip", "netns", "exec", netns(host), sys.executable, "-m", "flask", "--app", "wsgi", *args],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         if result.returncode != 0:
             raise ClusterError(f"flask {' '.join(args)} on {host}:\n{result.stdout}{result.stderr}")
         return result.stdout
@@ -192,8 +222,7 @@ class Cluster:
     def start(self) -> None:
         require_root()
         started = time.monotonic()
-        self.log("Making the network: a namespace per host on bridge "
-                 f"{BRIDGE} ({SUBNET}.0/24)…")
+        self.log(f"Making the network: a namespace per host on bridge {BRIDGE} ({SUBNET}.0/24)…")
         make_network()
         self.log("Starting PostgreSQL on pg1 and a streaming replica on pg2 (pg_basebackup)…")
         pg1, pg2 = self.pg["pg1"], self.pg["pg2"]
@@ -211,25 +240,35 @@ class Cluster:
         for node in self.sentinels:
             node.start_sentinel(SERVICE, self.redis["redis1"])
         self.log("Starting the SMTP sink on mail…")
-        self.sink = self.spawn("mail", "mail", [sys.executable, "-m", "bench.smtp_sink", "2525",
-                                                address("mail")],
-                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
+        self.sink = self.spawn(
+            "mail",
+            "mail",
+            [sys.executable, "-m", "bench.smtp_sink", "2525", address("mail")],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            bufsize=1,
+        )
         line = self.sink.popen.stdout.readline()
         if not line or not json.loads(line).get("ready"):
             raise ClusterError(f"the SMTP sink did not start:\n{self.sink.tail()}")
         self.configure()
         self.log("Migrating the database (from app1)…")
         self.flask("app1", "db", "upgrade")
-        self.log(f"Starting gunicorn on {', '.join(self.apps)}, workers and clocks on work1 and "
-                 "work2, HAProxy on lb…")
+        self.log(
+            f"Starting gunicorn on {', '.join(self.apps)}, workers and clocks on work1 and "
+            "work2, HAProxy on lb…"
+        )
         for host in self.apps:
             self.start_app(host)
         for host in ("work1", "work2"):
             for i in range(self.workers_per_host):
-                self.spawn(f"worker-{host}-{i}", host, [sys.executable, "-m", "flask", "--app",
-                                                        "wsgi", "worker", "--quiet"])
-            self.spawn(f"clock-{host}", host, [sys.executable, "-m", "flask", "--app", "wsgi",
-                                               "clock"])
+                self.spawn(
+                    f"worker-{host}-{i}",
+                    host,
+                    [sys.executable, "-m", "flask", "--app", "wsgi", "worker", "--quiet"],
+                )
+            self.spawn(f"clock-{host}", host, [sys.executable, "-m", "flask", "--app", "wsgi", "clock"])
         self.start_lb()
         self.wait_healthy(self.apps, timeout=120)
         self.log(f"Ready in {time.monotonic() - started:.0f} s.")
@@ -238,20 +277,26 @@ class Cluster:
         storage = self.dir / "deliveries"
         storage.mkdir(exist_ok=True)
         from campaign.signing import new_private_key_pem
-        keep = {k: v for k, v in os.environ.items()
-                if k in ("PATH", "LANG", "LC_ALL", "HOME", "VIRTUAL_ENV", "PYTHONPATH")}
+
+        keep = {
+            k: v
+            for k, v in os.environ.items()
+            if k in ("PATH", "LANG", "LC_ALL", "HOME", "VIRTUAL_ENV", "PYTHONPATH")
+        }
         # tcp_user_timeout: a connection whose packets go unanswered (a host cut off) fails in
         # seconds instead of hanging on TCP's retransmissions for minutes.
-        primary = (f"postgresql://postgres@/{DB_NAME}?host={address('pg1')}:5432"
-                   f"&host={address('pg2')}:5432&target_session_attrs=read-write"
-                   "&connect_timeout=2&tcp_user_timeout=3000")
+        primary = (
+            f"postgresql://postgres@/{DB_NAME}?host={address('pg1')}:5432"
+            f"&host={address('pg2')}:5432&target_session_attrs=read-write"
+            "&connect_timeout=2&tcp_user_timeout=3000"
+        )
         self.env = {
             **keep,
             "GROUNDSWELL_ENV": "production",
             "SECRET_KEY": secrets.token_urlsafe(48),
             "DATABASE_URL": primary,
             "DATABASE_REPLICA_URL": f"postgresql://postgres@{address('pg2')}:5432/{DB_NAME}"
-                                    "?connect_timeout=2&tcp_user_timeout=3000",
+            "?connect_timeout=2&tcp_user_timeout=3000",
             "REDIS_SENTINELS": ",".join(f"{n.host}:{n.port}" for n in self.sentinels),
             "REDIS_SERVICE": SERVICE,
             "MAIL_URL": f"smtp://{address('mail')}:2525",
@@ -267,11 +312,30 @@ class Cluster:
         }
 
     def start_app(self, host: str) -> Proc:
-        return self.spawn(host, host, [
-            sys.executable, "-m", "gunicorn", "wsgi:app", "--bind", f"{address(host)}:{WEB_PORT}",
-            "--workers", str(self.gunicorn_workers), "--threads", str(self.gunicorn_threads),
-            "--worker-class", "gthread", "--timeout", "60", "--graceful-timeout", "5",
-            "--log-level", "warning"])
+        return self.spawn(
+            host,
+            host,
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "wsgi:app",
+                "--bind",
+                f"{address(host)}:{WEB_PORT}",
+                "--workers",
+                str(self.gunicorn_workers),
+                "--threads",
+                str(self.gunicorn_threads),
+                "--worker-class",
+                "gthread",
+                "--timeout",
+                "60",
+                "--graceful-timeout",
+                "5",
+                "--log-level",
+                "warning",
+            ],
+        )
 
     def start_lb(self, hosts: list[str] | None = None) -> None:
         servers = "\n".join(f"    server {h} {address(h)}:{WEB_PORT}" for h in hosts or self.apps)
@@ -328,8 +392,10 @@ class Cluster:
     def where(self) -> str:
         lines = [f"  {'lb':7} {address('lb'):12} HAProxy → {', '.join(self.apps)}  ({self.url})"]
         for host in self.apps:
-            lines.append(f"  {host:7} {address(host):12} gunicorn, {self.gunicorn_workers} workers × "
-                         f"{self.gunicorn_threads} threads")
+            lines.append(
+                f"  {host:7} {address(host):12} gunicorn, {self.gunicorn_workers} workers × "
+                f"{self.gunicorn_threads} threads"
+            )
         lines += [
             f"  {'pg1':7} {address('pg1'):12} PostgreSQL primary",
             f"  {'pg2':7} {address('pg2'):12} PostgreSQL streaming replica (public reads)",
@@ -374,8 +440,11 @@ def main() -> int:
     signal.signal(signal.SIGTERM, stop)
     try:
         cluster.start()
-        print(f"\nGroundswell cluster at {cluster.url}\n{cluster.where()}\n"
-              f"Logs: {cluster.logs}\nCtrl-C stops it all.", flush=True)
+        print(
+            f"\nGroundswell cluster at {cluster.url}\n{cluster.where()}\n"
+            f"Logs: {cluster.logs}\nCtrl-C stops it all.",
+            flush=True,
+        )
         while True:
             time.sleep(1)
     except KeyboardInterrupt:

@@ -26,7 +26,10 @@ class EmailSettingsForm(FlaskForm):
         _l("How often should we email you news of the campaigns you support and organise?"),
         choices=[SelectChoice(value, label) for value, label in FREQUENCY_CHOICES],
         validators=[InputRequired(message=_l("Choose how often we email you."))],
-        description=_l("Updates, milestones, brands’ answers, victories and status changes. "
-                    "Emails about your account (confirmations, password resets) always come "
-                    "at once."))
+        description=_l(
+            "Updates, milestones, brands’ answers, victories and status changes. "
+            "Emails about your account (confirmations, password resets) always come "
+            "at once."
+        ),
+    )
     submit = SubmitField(_l("Save"))

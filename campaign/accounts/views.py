@@ -20,21 +20,34 @@ bp = Blueprint("accounts", __name__, url_prefix="/account")
 @bp.route("/")
 @login_required
 def profile():
-    campaigns = db.session.execute(
-        db.select(Campaign).filter_by(organiser_id=current_user.id)
-        .order_by(Campaign.created_at.desc())
-    ).scalars().all()
-    supports = db.session.execute(
-        db.select(Support).filter_by(user_id=current_user.id)
-        .order_by(Support.created_at.desc())
-    ).scalars().all()
-    invitations = db.session.execute(
-        db.select(CoAuthor).filter_by(user_id=current_user.id, accepted_at=None)
-    ).scalars().all()
-    return render_template("accounts/profile.html", campaigns=campaigns, supports=supports,
-                           invitations=invitations, delivered=delivered_support_ids(supports),
-                           after_shares=supported_after_shares(current_user.id),
-                           frequency=FREQUENCY_SAVED[current_user.email_frequency])
+    campaigns = (
+        db.session.execute(
+            db.select(Campaign).filter_by(organiser_id=current_user.id).order_by(Campaign.created_at.desc())
+        )
+        .scalars()
+        .all()
+    )
+    supports = (
+        db.session.execute(
+            db.select(Support).filter_by(user_id=current_user.id).order_by(Support.created_at.desc())
+        )
+        .scalars()
+        .all()
+    )
+    invitations = (
+        db.session.execute(db.select(CoAuthor).filter_by(user_id=current_user.id, accepted_at=None))
+        .scalars()
+        .all()
+    )
+    return render_template(
+        "accounts/profile.html",
+        campaigns=campaigns,
+        supports=supports,
+        invitations=invitations,
+        delivered=delivered_support_ids(supports),
+        after_shares=supported_after_shares(current_user.id),
+        frequency=FREQUENCY_SAVED[current_user.email_frequency],
+    )
 
 
 @bp.route("/pledges")
@@ -42,8 +55,12 @@ def profile():
 def pledges():
     """My active boycotts and buycotts, and a check of any brand against them."""
     query = request.args.get("brand", "").strip()[:100]
-    return render_template("accounts/pledges.html", mine=my_pledges(current_user.id),
-                           query=query, results=check_brand(current_user.id, query) if query else None)
+    return render_template(
+        "accounts/pledges.html",
+        mine=my_pledges(current_user.id),
+        query=query,
+        results=check_brand(current_user.id, query) if query else None,
+    )
 
 
 @bp.route("/settings", methods=["GET", "POST"])
@@ -57,8 +74,7 @@ def settings():
         except ServiceError as exc:
             form.email_frequency.errors.append(str(exc))
         else:
-            flash(_("Saved: we will email you %(what)s.",
-                    what=FREQUENCY_SAVED[form.email_frequency.data]))
+            flash(_("Saved: we will email you %(what)s.", what=FREQUENCY_SAVED[form.email_frequency.data]))
             return redirect(url_for("accounts.settings"))
     return render_template("accounts/settings.html", form=form), 400 if form.errors else 200
 

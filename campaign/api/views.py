@@ -95,15 +95,19 @@ def campaigns():
     supported, closing, won; by default newest, or best match with q); paging."""
     page = _int_arg("page", 1, 1, 10_000)
     per_page = _int_arg("per_page", 20, 1, MAX_PER_PAGE)
-    filters = Filters(kind=_enum_arg("kind", CampaignKind), state=_enum_arg("state", CampaignState),
-                      query=request.args.get("q", "").strip()[:100])
+    filters = Filters(
+        kind=_enum_arg("kind", CampaignKind),
+        state=_enum_arg("state", CampaignState),
+        query=request.args.get("q", "").strip()[:100],
+    )
     if filters.state is not None and filters.state not in PUBLIC_STATES:
         raise BadParameter("state", "state must be one of: open, won, closed")
     brand_slug = request.args.get("brand")
     if brand_slug:
         # A brand suggested but not approved is answered as an unknown one: it is not public.
-        filters.brand = db.session.execute(select(Brand).filter_by(slug=brand_slug).where(
-            Brand.approved_at.is_not(None))).scalar_one_or_none()
+        filters.brand = db.session.execute(
+            select(Brand).filter_by(slug=brand_slug).where(Brand.approved_at.is_not(None))
+        ).scalar_one_or_none()
         if filters.brand is None:
             raise BadParameter("brand", f"no brand has the slug {brand_slug!r}")
     topic_slug = request.args.get("topic")
@@ -126,7 +130,9 @@ def campaigns():
     args = {k: v for k, v in request.args.items() if k != "page" and not k.startswith("_")}
     return jsonify(
         campaigns=[campaign_summary(c) for c in result.items],
-        page=page, per_page=per_page, total=result.total,
+        page=page,
+        per_page=per_page,
+        total=result.total,
         next=url_for("api.campaigns", page=page + 1, _external=True, **args) if result.has_next else None,
         prev=url_for("api.campaigns", page=page - 1, _external=True, **args) if result.has_prev else None,
     )
@@ -135,11 +141,13 @@ def campaigns():
 @bp.route("/campaigns/<slug>")
 def campaign(slug: str):
     campaign = _public_campaign(slug)
-    by_country = dict(db.session.execute(
-        select(CountryCount.country, CountryCount.count)
-        .where(CountryCount.campaign_id == campaign.id, CountryCount.count > 0)
-        .order_by(CountryCount.count.desc(), CountryCount.country)
-    ).all())
+    by_country = dict(
+        db.session.execute(
+            select(CountryCount.country, CountryCount.count)
+            .where(CountryCount.campaign_id == campaign.id, CountryCount.count > 0)
+            .order_by(CountryCount.count.desc(), CountryCount.country)
+        ).all()
+    )
     return jsonify(campaign=campaign_summary(campaign), counts_by_country=by_country)
 
 
@@ -162,10 +170,15 @@ def count(slug: str):
 
 def _count_body(slug: str) -> bytes | None:
     row = db.session.execute(
-        select(Campaign.confirmed_count, Campaign.goal)
-        .where(Campaign.slug == slug, Campaign.state.in_(PUBLIC_STATES))
+        select(Campaign.confirmed_count, Campaign.goal).where(
+            Campaign.slug == slug, Campaign.state.in_(PUBLIC_STATES)
+        )
     ).first()
     if row is None:
         return None
-    return json.dumps({"count": row.confirmed_count, "goal": row.goal, "slug": slug},
-                      separators=(",", ":")).encode() + b"\n"
+    return (
+        json.dumps(
+            {"count": row.confirmed_count, "goal": row.goal, "slug": slug}, separators=(",", ":")
+        ).encode()
+        + b"\n"
+    )

@@ -26,8 +26,9 @@ def not_guessable(form, field):
     # zxcvbn's work grows with length: past 100 characters a password is not guessable anyway.
     result = zxcvbn(password[:100], user_inputs=[str(f.data) for f in known if f.data])
     if result["score"] < MIN_PASSWORD_SCORE:
-        raise ValidationError(_l("That password is too common or too easy to guess. Try a few "
-                                 "unrelated words together."))
+        raise ValidationError(
+            _l("That password is too common or too easy to guess. Try a few unrelated words together.")
+        )
 
 
 #: zxcvbn's score (0-4) a password needs: 2 means "somewhat guessable" (about 10^8 guesses,
@@ -42,41 +43,70 @@ PASSWORD_RULES = [
 
 
 class SignupForm(FlaskForm):
-    name = StringField(_l("Your name"), filters=[single_line], validators=[
-        DataRequired(message=_l("Tell us your name.")), Length(max=100)])
-    email = EmailField(_l("Email"), filters=[strip], validators=[
-        DataRequired(message=_l("Enter your email address.")),
-        Email(message=_l("Enter an email address like name@example.org.")), Length(max=254)])
-    password = PasswordField(_l("Password"), validators=PASSWORD_RULES,
-                             description=_l("At least 10 characters."))
-    confirm = PasswordField(_l("Repeat the password"), validators=[
-        DataRequired(message=_l("Repeat the password.")),
-        EqualTo("password", message=_l("The two passwords differ."))])
+    name = StringField(
+        _l("Your name"),
+        filters=[single_line],
+        validators=[DataRequired(message=_l("Tell us your name.")), Length(max=100)],
+    )
+    email = EmailField(
+        _l("Email"),
+        filters=[strip],
+        validators=[
+            DataRequired(message=_l("Enter your email address.")),
+            Email(message=_l("Enter an email address like name@example.org.")),
+            Length(max=254),
+        ],
+    )
+    password = PasswordField(
+        _l("Password"), validators=PASSWORD_RULES, description=_l("At least 10 characters.")
+    )
+    confirm = PasswordField(
+        _l("Repeat the password"),
+        validators=[
+            DataRequired(message=_l("Repeat the password.")),
+            EqualTo("password", message=_l("The two passwords differ.")),
+        ],
+    )
     submit = SubmitField(_l("Create account"))
 
 
 class LoginForm(FlaskForm):
-    email = EmailField(_l("Email"), filters=[strip], validators=[
-        DataRequired(message=_l("Enter your email address.")),
-        Email(message=_l("Enter an email address like name@example.org."))])
+    email = EmailField(
+        _l("Email"),
+        filters=[strip],
+        validators=[
+            DataRequired(message=_l("Enter your email address.")),
+            Email(message=_l("Enter an email address like name@example.org.")),
+        ],
+    )
     password = PasswordField(_l("Password"), validators=[DataRequired(message=_l("Enter your password."))])
     remember = BooleanField(_l("Keep me logged in on this device"))
     submit = SubmitField(_l("Log in"))
 
 
 class EmailOnlyForm(FlaskForm):
-    email = EmailField(_l("Email"), filters=[strip], validators=[
-        DataRequired(message=_l("Enter your email address.")),
-        Email(message=_l("Enter an email address like name@example.org."))])
+    email = EmailField(
+        _l("Email"),
+        filters=[strip],
+        validators=[
+            DataRequired(message=_l("Enter your email address.")),
+            Email(message=_l("Enter an email address like name@example.org.")),
+        ],
+    )
     submit = SubmitField(_l("Send me a link"))
 
 
 class ResetPasswordForm(FlaskForm):
-    password = PasswordField(_l("New password"), validators=PASSWORD_RULES,
-                             description=_l("At least 10 characters."))
-    confirm = PasswordField(_l("Repeat the new password"), validators=[
-        DataRequired(message=_l("Repeat the password.")),
-        EqualTo("password", message=_l("The two passwords differ."))])
+    password = PasswordField(
+        _l("New password"), validators=PASSWORD_RULES, description=_l("At least 10 characters.")
+    )
+    confirm = PasswordField(
+        _l("Repeat the new password"),
+        validators=[
+            DataRequired(message=_l("Repeat the password.")),
+            EqualTo("password", message=_l("The two passwords differ.")),
+        ],
+    )
     submit = SubmitField(_l("Set new password"))
 
 

@@ -30,8 +30,14 @@ def safe_next(default: str = "main.home") -> str:
     target = request.args.get("next") or request.form.get("next") or ""
     parts = urlsplit(target)
     # A control character (CR/LF) would split the Location header: such a target is junk.
-    if target.startswith("/") and not target.startswith("//") and not parts.netloc \
-            and not parts.scheme and "\\" not in target and target.isprintable():
+    if (
+        target.startswith("/")
+        and not target.startswith("//")
+        and not parts.netloc
+        and not parts.scheme
+        and "\\" not in target
+        and target.isprintable()
+    ):
         return target
     return url_for(default)
 
@@ -61,16 +67,19 @@ def _accepted(response) -> bool:
 @bp.route("/signup", methods=["GET", "POST"])
 @limiter.limit(_signup_limit, methods=["POST"])
 # Per address too: each sign-up hashes a password and may email the address's owner.
-@limiter.limit(_account_limit("RATELIMIT_SIGNUP_ACCOUNT"), key_func=_per_account("signup"),
-               methods=["POST"], deduct_when=_accepted)
+@limiter.limit(
+    _account_limit("RATELIMIT_SIGNUP_ACCOUNT"),
+    key_func=_per_account("signup"),
+    methods=["POST"],
+    deduct_when=_accepted,
+)
 def signup():
     if current_user.is_authenticated:
         return redirect(url_for("accounts.profile"))
     form = SignupForm()
     if form.validate_on_submit():
         # The same answer whether or not the address has an account (its owner is emailed).
-        accounts.register(form.email.data, form.name.data, form.password.data,
-                          locale=current_language())
+        accounts.register(form.email.data, form.name.data, form.password.data, locale=current_language())
         session["signup_email"] = form.email.data.strip().lower()
         return redirect(url_for("auth.check_email"))
     return render_template("auth/signup.html", form=form)
@@ -100,12 +109,20 @@ def _failed(response) -> bool:
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(_login_limit, methods=["POST"])
 # Per account and address too: guessing one account's password from one place is slow.
-@limiter.limit(_account_limit("RATELIMIT_LOGIN_ACCOUNT"), key_func=_login_failures_key,
-               methods=["POST"], deduct_when=_failed)
+@limiter.limit(
+    _account_limit("RATELIMIT_LOGIN_ACCOUNT"),
+    key_func=_login_failures_key,
+    methods=["POST"],
+    deduct_when=_failed,
+)
 # And per account from everywhere (many machines guessing), higher: past it, the owner gets
 # in by an emailed reset link, which logs them in (the 429 page says so).
-@limiter.limit(_account_limit("RATELIMIT_LOGIN_ACCOUNT_ANYWHERE"),
-               key_func=_login_failures_anywhere, methods=["POST"], deduct_when=_failed)
+@limiter.limit(
+    _account_limit("RATELIMIT_LOGIN_ACCOUNT_ANYWHERE"),
+    key_func=_login_failures_anywhere,
+    methods=["POST"],
+    deduct_when=_failed,
+)
 def login():
     if current_user.is_authenticated:
         return redirect(safe_next())
@@ -144,13 +161,20 @@ def verify(token: str):
         if verified and not current_user.is_authenticated:
             login_user(user)  # the link proves the address, like the password would, once
     except TokenError as exc:
-        return render_template("auth/token_error.html", expired=exc.expired,
-                               action=_("confirm your email address"),
-                               retry_url=url_for("auth.resend_verification")), 400
+        return render_template(
+            "auth/token_error.html",
+            expired=exc.expired,
+            action=_("confirm your email address"),
+            retry_url=url_for("auth.resend_verification"),
+        ), 400
     except ServiceError as exc:
-        return render_template("auth/token_error.html", expired=False, message=str(exc),
-                               action=_("confirm your email address"),
-                               retry_url=url_for("auth.resend_verification")), 400
+        return render_template(
+            "auth/token_error.html",
+            expired=False,
+            message=str(exc),
+            action=_("confirm your email address"),
+            retry_url=url_for("auth.resend_verification"),
+        ), 400
     flash(_("Thank you: %(email)s is confirmed.", email=user.email), "success")
     if current_user.is_authenticated:
         return redirect(url_for("accounts.profile"))
@@ -159,8 +183,12 @@ def verify(token: str):
 
 @bp.route("/verify-email", methods=["GET", "POST"])
 @limiter.limit(_signup_limit, methods=["POST"])
-@limiter.limit(_account_limit("RATELIMIT_RESET_ACCOUNT"), key_func=_per_account("verify"),
-               methods=["POST"], deduct_when=_accepted)
+@limiter.limit(
+    _account_limit("RATELIMIT_RESET_ACCOUNT"),
+    key_func=_per_account("verify"),
+    methods=["POST"],
+    deduct_when=_accepted,
+)
 def resend_verification():
     form = EmailOnlyForm()
     if current_user.is_authenticated and request.method == "GET":
@@ -174,14 +202,23 @@ def resend_verification():
 
 @bp.route("/reset", methods=["GET", "POST"])
 @limiter.limit(_signup_limit, methods=["POST"])
-@limiter.limit(_account_limit("RATELIMIT_RESET_ACCOUNT"), key_func=_per_account("reset"),
-               methods=["POST"], deduct_when=_accepted)
+@limiter.limit(
+    _account_limit("RATELIMIT_RESET_ACCOUNT"),
+    key_func=_per_account("reset"),
+    methods=["POST"],
+    deduct_when=_accepted,
+)
 def request_reset():
     form = EmailOnlyForm()
     if form.validate_on_submit():
         accounts.request_password_reset(form.email.data)
-        flash(_("If that address has an account, a link to reset the password is on its way. "
-              "It works for two hours."), "info")
+        flash(
+            _(
+                "If that address has an account, a link to reset the password is on its way. "
+                "It works for two hours."
+            ),
+            "info",
+        )
         return redirect(url_for("auth.login"))
     return render_template("auth/reset_request.html", form=form)
 
@@ -191,9 +228,12 @@ def reset_password(token: str):
     try:
         accounts.user_for_reset_token(token)
     except TokenError as exc:
-        return render_template("auth/token_error.html", expired=exc.expired,
-                               action=_("reset your password"),
-                               retry_url=url_for("auth.request_reset")), 400
+        return render_template(
+            "auth/token_error.html",
+            expired=exc.expired,
+            action=_("reset your password"),
+            retry_url=url_for("auth.request_reset"),
+        ), 400
     form = ResetPasswordForm()
     if form.validate_on_submit():
         user = accounts.reset_password(token, form.password.data)

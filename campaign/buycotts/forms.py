@@ -9,16 +9,26 @@ from campaign.campaigns.forms import CampaignForm, brand_choices
 
 class BuycottForm(CampaignForm):
     endorsed_brands = SelectMultipleField(
-        _l("Brands to buy from"), coerce=int,
-        widget=ListWidget(prefix_label=False), option_widget=CheckboxInput(),
-        validators=[DataRequired(message=_l("Choose at least one brand to endorse."))])
-    reason = StringField(_l("Why these brands"), validators=[
-        DataRequired(message=_l("Say why these brands deserve support.")),
-        Length(max=300, message=_l("Keep the reason under 300 characters."))],
-        description=_l("A practice or certification, e.g. “Pays a living wage, certified B Corp”."))
+        _l("Brands to buy from"),
+        coerce=int,
+        widget=ListWidget(prefix_label=False),
+        option_widget=CheckboxInput(),
+        validators=[DataRequired(message=_l("Choose at least one brand to endorse."))],
+    )
+    reason = StringField(
+        _l("Why these brands"),
+        validators=[
+            DataRequired(message=_l("Say why these brands deserve support.")),
+            Length(max=300, message=_l("Keep the reason under 300 characters.")),
+        ],
+        description=_l("A practice or certification, e.g. “Pays a living wage, certified B Corp”."),
+    )
 
-    evidence_on = DateField(_l("Date of the evidence (optional)"), validators=[Optional()],
-                            description=_l("Endorsements are due for review a year after this."))
+    evidence_on = DateField(
+        _l("Date of the evidence (optional)"),
+        validators=[Optional()],
+        description=_l("Endorsements are due for review a year after this."),
+    )
 
     def validate_evidence_on(self, field):
         from campaign.models import utcnow
@@ -32,9 +42,11 @@ class BuycottForm(CampaignForm):
 
     def campaign_data(self) -> dict:
         reason = self.reason.data.strip()
-        return {**super().campaign_data(),
-                "endorsements": [(brand_id, reason) for brand_id in self.endorsed_brands.data],
-                "evidence_on": self.evidence_on.data}
+        return {
+            **super().campaign_data(),
+            "endorsements": [(brand_id, reason) for brand_id in self.endorsed_brands.data],
+            "evidence_on": self.evidence_on.data,
+        }
 
     def fill_from(self, campaign) -> None:
         super().fill_from(campaign)

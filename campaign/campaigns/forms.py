@@ -38,8 +38,9 @@ MAX_TOPICS = 3
 
 
 def brand_choices() -> list[SelectChoice]:
-    brands = db.session.execute(db.select(Brand.id, Brand.name)
-                                .where(Brand.approved_at.is_not(None)).order_by(Brand.name)).all()
+    brands = db.session.execute(
+        db.select(Brand.id, Brand.name).where(Brand.approved_at.is_not(None)).order_by(Brand.name)
+    ).all()
     return [SelectChoice(brand.id, brand.name) for brand in brands]
 
 
@@ -50,34 +51,68 @@ def _current_language() -> str:
 
 
 class CampaignForm(FlaskForm):
-    title = StringField(_l("Title"), filters=[single_line], validators=[
-        DataRequired(message=_l("Give your campaign a title.")),
-        Length(min=10, max=150, message=_l("Titles are 10 to 150 characters."))],
-        description=_l("Say what you want, in a line people will share."))
-    summary = StringField(_l("Summary"), filters=[single_line], validators=[
-        DataRequired(message=_l("Write a one-sentence summary.")),
-        Length(max=300, message=_l("Keep the summary under 300 characters."))],
-        description=_l("One sentence, shown on cards and in search results."))
-    body = TextAreaField(_l("The full story"), validators=[
-        DataRequired(message=_l("Tell supporters why this matters.")),
-        Length(max=20000, message=_l("Keep the story under 20,000 characters."))],
-        description=_l("Markdown: **bold**, *italic*, [links](https://example.org), lists."))
-    language = SelectField(_l("Written in"), choices=LANGUAGE_CHOICES, default=_current_language,
-                           validators=[
-        DataRequired(message=_l("Choose the language the campaign is written in."))],
-        description=_l("Search finds every form of its words in this language."))
+    title = StringField(
+        _l("Title"),
+        filters=[single_line],
+        validators=[
+            DataRequired(message=_l("Give your campaign a title.")),
+            Length(min=10, max=150, message=_l("Titles are 10 to 150 characters.")),
+        ],
+        description=_l("Say what you want, in a line people will share."),
+    )
+    summary = StringField(
+        _l("Summary"),
+        filters=[single_line],
+        validators=[
+            DataRequired(message=_l("Write a one-sentence summary.")),
+            Length(max=300, message=_l("Keep the summary under 300 characters.")),
+        ],
+        description=_l("One sentence, shown on cards and in search results."),
+    )
+    body = TextAreaField(
+        _l("The full story"),
+        validators=[
+            DataRequired(message=_l("Tell supporters why this matters.")),
+            Length(max=20000, message=_l("Keep the story under 20,000 characters.")),
+        ],
+        description=_l("Markdown: **bold**, *italic*, [links](https://example.org), lists."),
+    )
+    language = SelectField(
+        _l("Written in"),
+        choices=LANGUAGE_CHOICES,
+        default=_current_language,
+        validators=[DataRequired(message=_l("Choose the language the campaign is written in."))],
+        description=_l("Search finds every form of its words in this language."),
+    )
     topics = SelectMultipleField(
-        _l("Topics (up to three)"), coerce=int, widget=ListWidget(prefix_label=False),
-        option_widget=CheckboxInput(), validators=[Optional()],
-        description=_l("People browsing a topic find your campaign there."))
-    goal = IntegerField(_l("Goal"), default=1000, validators=[
-        InputRequired(message=_l("Set a goal: how many supporters do you need?")),
-        NumberRange(min=10, max=100_000_000, message=_l("Goals run from 10 to 100,000,000."))])
-    closes_on = DateField(_l("Closing date (optional)"), validators=[Optional()],
-                          description=_l("Leave empty to keep it open until you close it."))
-    answer_by = DateField(_l("Ask the brand to answer by (optional)"), validators=[Optional()],
-                          description=_l("Past this date without an answer you can escalate: a "
-                                      "proposal to a petition, a petition to a boycott."))
+        _l("Topics (up to three)"),
+        coerce=int,
+        widget=ListWidget(prefix_label=False),
+        option_widget=CheckboxInput(),
+        validators=[Optional()],
+        description=_l("People browsing a topic find your campaign there."),
+    )
+    goal = IntegerField(
+        _l("Goal"),
+        default=1000,
+        validators=[
+            InputRequired(message=_l("Set a goal: how many supporters do you need?")),
+            NumberRange(min=10, max=100_000_000, message=_l("Goals run from 10 to 100,000,000.")),
+        ],
+    )
+    closes_on = DateField(
+        _l("Closing date (optional)"),
+        validators=[Optional()],
+        description=_l("Leave empty to keep it open until you close it."),
+    )
+    answer_by = DateField(
+        _l("Ask the brand to answer by (optional)"),
+        validators=[Optional()],
+        description=_l(
+            "Past this date without an answer you can escalate: a "
+            "proposal to a petition, a petition to a boycott."
+        ),
+    )
     submit = SubmitField(_l("Save draft"))
 
     def validate_topics(self, field):
@@ -105,8 +140,7 @@ class CampaignForm(FlaskForm):
             "body": self.body.data,
             "goal": self.goal.data,
             "closes_at": self.closes_at_from(self.closes_on.data) if self.closes_on.data else None,
-            "answer_deadline": (self.closes_at_from(self.answer_by.data)
-                                if self.answer_by.data else None),
+            "answer_deadline": (self.closes_at_from(self.answer_by.data) if self.answer_by.data else None),
             "language": self.language.data,
             "topic_ids": list(self.topics.data or []),
         }
@@ -118,8 +152,7 @@ class CampaignForm(FlaskForm):
         self.body.data = campaign.body
         self.goal.data = campaign.goal
         self.closes_on.data = campaign.closes_at.date() if campaign.closes_at else None
-        self.answer_by.data = (campaign.answer_deadline.date()
-                               if campaign.answer_deadline else None)
+        self.answer_by.data = campaign.answer_deadline.date() if campaign.answer_deadline else None
         self.language.data = campaign.language
         self.topics.data = [t.id for t in campaign.topics]
 
@@ -137,9 +170,12 @@ class TargetBrandForm(CampaignForm):
     brand called that is chosen, otherwise the form comes back listing the brands like it.
     """
 
-    brand_name = StringField(_l("Brand"), filters=[single_line], validators=[
-        Length(max=120, message=_l("Brand names are at most 120 characters."))],
-        description=_l("Type the brand's name, then choose it from the list."))
+    brand_name = StringField(
+        _l("Brand"),
+        filters=[single_line],
+        validators=[Length(max=120, message=_l("Brand names are at most 120 characters."))],
+        description=_l("Type the brand's name, then choose it from the list."),
+    )
     target_brand_id = IntegerField(widget=HiddenInput(), validators=[Optional()])
     # A radio button among the brands listed after a name that matched none exactly.
     brand_choice = IntegerField(validators=[Optional()])
@@ -167,10 +203,16 @@ class TargetBrandForm(CampaignForm):
             if brand is not None and typed and typed.lower() != brand.name.lower():
                 brand = None
         if brand is None and typed:
-            brand = db.session.execute(
-                db.select(Brand).where(Brand.approved_at.is_not(None),
-                                       db.func.lower(Brand.name) == typed.lower())
-                .order_by(Brand.id).limit(2)).scalars().all()
+            brand = (
+                db.session.execute(
+                    db.select(Brand)
+                    .where(Brand.approved_at.is_not(None), db.func.lower(Brand.name) == typed.lower())
+                    .order_by(Brand.id)
+                    .limit(2)
+                )
+                .scalars()
+                .all()
+            )
             brand = brand[0] if len(brand) == 1 else None
         if brand is not None:
             self.chosen_brand = brand
@@ -183,8 +225,9 @@ class TargetBrandForm(CampaignForm):
         self.brand_matches = find_brands(typed)
         if self.brand_matches:
             raise ValidationError(_("Choose which brand you mean from the list below."))
-        raise ValidationError(_("No brand is called “%(name)s”. Check the spelling, or "
-                                "suggest the brand.", name=typed))
+        raise ValidationError(
+            _("No brand is called “%(name)s”. Check the spelling, or suggest the brand.", name=typed)
+        )
 
     def campaign_data(self) -> dict:
         return {**super().campaign_data(), "target_brand_id": self.target_brand_id.data}

@@ -49,7 +49,8 @@ def can_view(campaign: Campaign) -> bool:
     if campaign.is_public:
         return True
     return current_user.is_authenticated and (
-        current_user.id == campaign.organiser_id or current_user.is_moderator
+        current_user.id == campaign.organiser_id
+        or current_user.is_moderator
         or any(c.user_id == current_user.id for c in getattr(campaign, "coauthors", []))
     )
 
@@ -62,8 +63,7 @@ def similar_to(form: CampaignForm, campaign: Campaign | None = None) -> list[Cam
     brand_id = form.target_brand_id.data if "target_brand_id" in form else None
     if not brand_id or not form.title.data:
         return []
-    return similar_open_campaigns(brand_id, form.title.data,
-                                  exclude_id=campaign.id if campaign else None)
+    return similar_open_campaigns(brand_id, form.title.data, exclude_id=campaign.id if campaign else None)
 
 
 def _campaign_limit() -> str:
@@ -72,15 +72,12 @@ def _campaign_limit() -> str:
     return current_app.config["RATELIMIT_CAMPAIGN_CREATE"]
 
 
-def kind_blueprint(model: type[Campaign], form_class: type[CampaignForm],
-                   extra_routes=None) -> Blueprint:
+def kind_blueprint(model: type[Campaign], form_class: type[CampaignForm], extra_routes=None) -> Blueprint:
     """The blueprint of one kind; ``extra_routes(bp, load, organiser_only)`` adds its own."""
     bp = Blueprint(model.blueprint, __name__, url_prefix=f"/{model.blueprint}")
 
     def load(slug: str) -> Campaign:
-        campaign = db.session.execute(
-            db.select(model).filter_by(slug=slug)
-        ).scalar_one_or_none()
+        campaign = db.session.execute(db.select(model).filter_by(slug=slug)).scalar_one_or_none()
         if campaign is None or not can_view(campaign):
             abort(404)
         return campaign
@@ -98,8 +95,14 @@ def kind_blueprint(model: type[Campaign], form_class: type[CampaignForm],
 
     def new():
         if not current_user.is_verified:
-            flash(_("Confirm your email address before starting a %(noun)s: "
-                    "we sent you a link when you signed up.", noun=model.noun), "warning")
+            flash(
+                _(
+                    "Confirm your email address before starting a %(noun)s: "
+                    "we sent you a link when you signed up.",
+                    noun=model.noun,
+                ),
+                "warning",
+            )
             return redirect(url_for("accounts.profile"))
         form = form_class()
         form.prepare()
@@ -109,18 +112,25 @@ def kind_blueprint(model: type[Campaign], form_class: type[CampaignForm],
             except ServiceError as exc:
                 flash(str(exc), "error")
             else:
-                flash(_("Your %(noun)s is saved as a draft. Submit it for review when it "
-                        "is ready.", noun=model.noun), "success")
+                flash(
+                    _(
+                        "Your %(noun)s is saved as a draft. Submit it for review when it is ready.",
+                        noun=model.noun,
+                    ),
+                    "success",
+                )
                 return redirect(url_for(f"{model.blueprint}.show", slug=campaign.slug))
-        return render_template("campaigns/form.html", form=form, model=model, campaign=None,
-                               similar=similar_to(form)), 400 if form.errors else 200
+        return render_template(
+            "campaigns/form.html", form=form, model=model, campaign=None, similar=similar_to(form)
+        ), 400 if form.errors else 200
 
     # Flask-Limiter files a decorated view's limits under its qualified name, the same for
     # every kind's ``new``: each kind's own name keeps one request from counting four times.
     new.__qualname__ = f"kind_blueprint.{model.blueprint}.new"
     # Only accepted forms count: an organiser fixing mistakes must not run into the limit.
-    limited = limiter.limit(_campaign_limit, methods=["POST"],
-                            deduct_when=lambda response: response.status_code == 302)(new)
+    limited = limiter.limit(
+        _campaign_limit, methods=["POST"], deduct_when=lambda response: response.status_code == 302
+    )(new)
     bp.route("/new", methods=["GET", "POST"])(login_required(limited))
 
     @bp.route("/<slug>")
@@ -129,8 +139,7 @@ def kind_blueprint(model: type[Campaign], form_class: type[CampaignForm],
         if public_page.same_for_every_visitor() and not REFERRAL.match(ref):
             # Only a proposal's page reads a query parameter (its page of comments).
             variant = comments_page_number() if model.blueprint == "proposals" else None
-            return public_page.response(model.blueprint, slug, lambda: render_public(slug),
-                                        variant=variant)
+            return public_page.response(model.blueprint, slug, lambda: render_public(slug), variant=variant)
         campaign = load(slug)
         if REFERRAL.match(ref):
             session[f"ref:{slug}"] = ref  # credited to the share if this visitor supports
@@ -140,12 +149,17 @@ def kind_blueprint(model: type[Campaign], form_class: type[CampaignForm],
         campaign = load(slug)
         return render_show(campaign, public_support_form(campaign), csrf_deferred=True)
 
-    def render_show(campaign: Campaign, form, csrf_deferred: bool = False,
-                    mine: dict | None = None) -> str:
+    def render_show(campaign: Campaign, form, csrf_deferred: bool = False, mine: dict | None = None) -> str:
         url = url_for(f"{model.blueprint}.show", slug=campaign.slug, _external=True)
-        return render_template("campaigns/show.html", campaign=campaign, form=form,
-                               share_url=url, share_links=share_links(url, campaign.title),
-                               csrf_deferred=csrf_deferred, mine=mine)
+        return render_template(
+            "campaigns/show.html",
+            campaign=campaign,
+            form=form,
+            share_url=url,
+            share_links=share_links(url, campaign.title),
+            csrf_deferred=csrf_deferred,
+            mine=mine,
+        )
 
     @bp.route("/<slug>/embed")
     def embed(slug: str):
@@ -180,9 +194,13 @@ def kind_blueprint(model: type[Campaign], form_class: type[CampaignForm],
     @bp.route("/<slug>/updates.atom")
     def updates_feed(slug: str):
         campaign = load(slug)
-        body = render_template("feeds/updates.atom.xml", campaign=campaign,
-                               updated=max([u.created_at for u in campaign.updates],
-                                           default=campaign.published_at or campaign.created_at))
+        body = render_template(
+            "feeds/updates.atom.xml",
+            campaign=campaign,
+            updated=max(
+                [u.created_at for u in campaign.updates], default=campaign.published_at or campaign.created_at
+            ),
+        )
         return Response(body, mimetype="application/atom+xml")
 
     @bp.route("/<slug>/edit", methods=["GET", "POST"])
@@ -204,8 +222,13 @@ def kind_blueprint(model: type[Campaign], form_class: type[CampaignForm],
                 return redirect(url_for(f"{model.blueprint}.show", slug=campaign.slug))
         elif not form.is_submitted():
             form.fill_from(campaign)
-        return render_template("campaigns/form.html", form=form, model=model, campaign=campaign,
-                               similar=similar_to(form, campaign)), 400 if form.errors else 200
+        return render_template(
+            "campaigns/form.html",
+            form=form,
+            model=model,
+            campaign=campaign,
+            similar=similar_to(form, campaign),
+        ), 400 if form.errors else 200
 
     @bp.route("/<slug>/submit", methods=["POST"])
     @organiser_only
@@ -215,8 +238,13 @@ def kind_blueprint(model: type[Campaign], form_class: type[CampaignForm],
         except ServiceError as exc:
             flash(str(exc), "error")
         else:
-            flash(_("Submitted. A moderator will review it, usually within a day; you will see "
-                  "the decision here."), "success")
+            flash(
+                _(
+                    "Submitted. A moderator will review it, usually within a day; you will see "
+                    "the decision here."
+                ),
+                "success",
+            )
         return redirect(url_for(f"{model.blueprint}.show", slug=campaign.slug))
 
     register_support_route(bp, load)

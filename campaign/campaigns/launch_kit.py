@@ -24,26 +24,35 @@ def register_launch_kit_routes(bp: Blueprint, organiser_only) -> None:
     def launch_kit(campaign: Campaign):
         link = public_link(campaign)
         return render_template(
-            "campaigns/launch_kit.html", campaign=campaign, link=link,
+            "campaigns/launch_kit.html",
+            campaign=campaign,
+            link=link,
             share=share_kit(link, campaign.title) if campaign.is_public else None,
             qr_svg=poster.qr_svg(link) if campaign.is_public else None,
-            embed_url=url_for(f"{kind}.embed", slug=campaign.slug, _external=True))
+            embed_url=url_for(f"{kind}.embed", slug=campaign.slug, _external=True),
+        )
 
     @bp.route("/<slug>/launch-kit/qr.png")
     @organiser_only
     def qr_png(campaign: Campaign):
-        return _download(poster.qr_png(public_link(campaign)), "image/png",
-                         f"{campaign.slug}-qr.png", campaign)
+        return _download(
+            poster.qr_png(public_link(campaign)), "image/png", f"{campaign.slug}-qr.png", campaign
+        )
 
     @bp.route("/<slug>/launch-kit/poster.pdf")
     @organiser_only
     def poster_pdf(campaign: Campaign):
-        return _download(poster.poster_pdf(campaign, public_link(campaign)), "application/pdf",
-                         f"{campaign.slug}-poster.pdf", campaign)
+        return _download(
+            poster.poster_pdf(campaign, public_link(campaign)),
+            "application/pdf",
+            f"{campaign.slug}-poster.pdf",
+            campaign,
+        )
 
 
 def _download(data: bytes, mimetype: str, name: str, campaign: Campaign) -> Response:
     if not campaign.is_public:
         abort(404)
-    return Response(data, mimetype=mimetype,
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return Response(
+        data, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{name}"'}
+    )

@@ -56,16 +56,27 @@ def undelivered_count(campaign: Campaign) -> int:
     """Counted supports a new delivery round would hold (those after the last round)."""
     after = max((d.up_to_support_id for d in campaign.deliveries), default=0)
     return db.session.execute(
-        select(func.count()).select_from(Support)
-        .where(Support.campaign_id == campaign.id, Support.id > after,
-               Support.confirmed_at.is_not(None), Support.withdrawn_at.is_(None))).scalar_one()
+        select(func.count())
+        .select_from(Support)
+        .where(
+            Support.campaign_id == campaign.id,
+            Support.id > after,
+            Support.confirmed_at.is_not(None),
+            Support.withdrawn_at.is_(None),
+        )
+    ).scalar_one()
 
 
 def counted_supports(campaign_id: int):
-    return (select(Support)
-            .where(Support.campaign_id == campaign_id, Support.confirmed_at.is_not(None),
-                   Support.withdrawn_at.is_(None))
-            .order_by(Support.id))
+    return (
+        select(Support)
+        .where(
+            Support.campaign_id == campaign_id,
+            Support.confirmed_at.is_not(None),
+            Support.withdrawn_at.is_(None),
+        )
+        .order_by(Support.id)
+    )
 
 
 def _csv_response(campaign: Campaign, name: str, header, rows) -> Response:
@@ -86,21 +97,37 @@ def register_organiser_routes(bp: Blueprint, load, organiser_only) -> None:
     @bp.route("/<slug>/supporters")
     @organiser_only
     def supporters(campaign: Campaign):
-        page = db.paginate(counted_supports(campaign.id).order_by(None)
-                           .order_by(Support.confirmed_at.desc(), Support.id.desc()),
-                           page=page_number(), per_page=50,
-                           error_out=False)
-        referrals = [(ref or "direct", n) for ref, n in db.session.execute(
-            select(Support.referral, func.count())
-            .where(Support.campaign_id == campaign.id, Support.confirmed_at.is_not(None),
-                   Support.withdrawn_at.is_(None))
-            .group_by(Support.referral)
-            .order_by(func.count().desc(), Support.referral)).all()]
+        page = db.paginate(
+            counted_supports(campaign.id)
+            .order_by(None)
+            .order_by(Support.confirmed_at.desc(), Support.id.desc()),
+            page=page_number(),
+            per_page=50,
+            error_out=False,
+        )
+        referrals = [
+            (ref or "direct", n)
+            for ref, n in db.session.execute(
+                select(Support.referral, func.count())
+                .where(
+                    Support.campaign_id == campaign.id,
+                    Support.confirmed_at.is_not(None),
+                    Support.withdrawn_at.is_(None),
+                )
+                .group_by(Support.referral)
+                .order_by(func.count().desc(), Support.referral)
+            ).all()
+        ]
         from campaign.services.abuse import held_count
 
-        return render_template("campaigns/supporters.html", campaign=campaign, pagination=page,
-                               countries=CountryNames(COUNTRY_NAMES), referrals=referrals,
-                               held=held_count(campaign.id))
+        return render_template(
+            "campaigns/supporters.html",
+            campaign=campaign,
+            pagination=page,
+            countries=CountryNames(COUNTRY_NAMES),
+            referrals=referrals,
+            held=held_count(campaign.id),
+        )
 
     @bp.route("/<slug>/supporters.csv")
     def supporters_csv(slug: str):
@@ -111,8 +138,11 @@ def register_organiser_routes(bp: Blueprint, load, organiser_only) -> None:
         def rows():
             stmt = counted_supports(campaign_id).execution_options(yield_per=1000)
             for s in db.session.execute(stmt).scalars():
-                yield (s.name if s.is_public else "Name withheld", s.country,
-                       s.confirmed_at.date().isoformat())
+                yield (
+                    s.name if s.is_public else "Name withheld",
+                    s.country,
+                    s.confirmed_at.date().isoformat(),
+                )
 
         return _csv_response(campaign, "supporters", ["name", "country", "date"], rows())
 
@@ -120,16 +150,20 @@ def register_organiser_routes(bp: Blueprint, load, organiser_only) -> None:
     @organiser_only
     def contacts_csv(campaign: Campaign):
         """Contact data of the supporters who agreed to hear from the organiser."""
-        stmt = (counted_supports(campaign.id).where(Support.consents_to_updates.is_(True))
-                .execution_options(yield_per=1000))
+        stmt = (
+            counted_supports(campaign.id)
+            .where(Support.consents_to_updates.is_(True))
+            .execution_options(yield_per=1000)
+        )
 
         def rows():
             # Runs while the response streams, in the request context stream_with_context keeps.
             for s in db.session.execute(stmt).scalars():
                 yield (s.name, s.email, s.country, s.postcode or "", s.confirmed_at.isoformat())
 
-        response = _csv_response(campaign, "contacts",
-                                 ["name", "email", "country", "postcode", "confirmed_at"], rows())
+        response = _csv_response(
+            campaign, "contacts", ["name", "email", "country", "postcode", "confirmed_at"], rows()
+        )
         # Emails and postcodes: kept by no cache, the browser's included.
         response.cache_control.no_store = True
         response.cache_control.private = True
@@ -141,24 +175,34 @@ def register_organiser_routes(bp: Blueprint, load, organiser_only) -> None:
         form = UpdateForm()
         if form.validate_on_submit():
             try:
-                _update, emailed = service.post_update(campaign.id, current_user.id, form.title.data,
-                                                 form.body.data)
+                _update, emailed = service.post_update(
+                    campaign.id, current_user.id, form.title.data, form.body.data
+                )
             except ServiceError as exc:
                 flash(str(exc), "error")
             else:
-                flash(_("Your update is posted and is being emailed to supporters who asked for "
-                      "updates.") if emailed else
-                      _("Your update is posted. Supporters already had an email about this "
-                      "campaign today, so this one is not emailed."), "success")
+                flash(
+                    _("Your update is posted and is being emailed to supporters who asked for updates.")
+                    if emailed
+                    else _(
+                        "Your update is posted. Supporters already had an email about this "
+                        "campaign today, so this one is not emailed."
+                    ),
+                    "success",
+                )
                 return redirect(url_for(f"{kind}.show", slug=campaign.slug))
         return render_template("campaigns/update_form.html", campaign=campaign, form=form)
 
-    def confirm_first(campaign: Campaign, question: str, consequences: list[str],
-                      button: str):
+    def confirm_first(campaign: Campaign, question: str, consequences: list[str], button: str):
         """The page that asks before an action that cannot be undone (works without script:
         the action's own form posts here, and only ``confirmed=yes`` goes ahead)."""
-        return render_template("campaigns/confirm.html", campaign=campaign, question=question,
-                               consequences=consequences, button=button)
+        return render_template(
+            "campaigns/confirm.html",
+            campaign=campaign,
+            question=question,
+            consequences=consequences,
+            button=button,
+        )
 
     @bp.route("/<slug>/deliver", methods=["POST"])
     @organiser_only
@@ -168,21 +212,37 @@ def register_organiser_routes(bp: Blueprint, load, organiser_only) -> None:
             waiting = undelivered_count(campaign)
             return confirm_first(
                 campaign,
-                _("Deliver %(counted)s to %(brand)s now?",
-                  counted=campaign.count_phrase(waiting), brand=brand),
-                [_("%(brand)s gets an email with a private link to the signed package (a PDF "
-                   "summary and a list of public supporters), sealed so anyone can verify it.",
-                   brand=brand),
-                 _("A delivery cannot be taken back. You can deliver again later: the next "
-                   "round holds only the supporters who join after this one.")],
-                _("Deliver now"))
+                _(
+                    "Deliver %(counted)s to %(brand)s now?",
+                    counted=campaign.count_phrase(waiting),
+                    brand=brand,
+                ),
+                [
+                    _(
+                        "%(brand)s gets an email with a private link to the signed package (a PDF "
+                        "summary and a list of public supporters), sealed so anyone can verify it.",
+                        brand=brand,
+                    ),
+                    _(
+                        "A delivery cannot be taken back. You can deliver again later: the next "
+                        "round holds only the supporters who join after this one."
+                    ),
+                ],
+                _("Deliver now"),
+            )
         try:
             delivery = request_delivery(campaign.id, current_user.id)
         except ServiceError as exc:
             flash(str(exc), "error")
         else:
-            flash(_("Round %(round)s is being prepared and sent to %(brand)s. Its state shows below.",
-                    round=delivery.round, brand=delivery.brand.name), "success")
+            flash(
+                _(
+                    "Round %(round)s is being prepared and sent to %(brand)s. Its state shows below.",
+                    round=delivery.round,
+                    brand=delivery.brand.name,
+                ),
+                "success",
+            )
         return redirect(url_for(f"{kind}.show", slug=campaign.slug) + "#deliveries")
 
     @bp.route("/<slug>/deliveries/<int:delivery_id>/retry", methods=["POST"])
@@ -206,12 +266,20 @@ def register_organiser_routes(bp: Blueprint, load, organiser_only) -> None:
             except ServiceError as exc:
                 form.story.errors.append(str(exc))
             else:
-                flash(_("Congratulations! Your victory is on the Victories page, and supporters "
-                      "who asked for updates are being told."), "success")
+                flash(
+                    _(
+                        "Congratulations! Your victory is on the Victories page, and supporters "
+                        "who asked for updates are being told."
+                    ),
+                    "success",
+                )
                 return redirect(url_for(f"{kind}.show", slug=campaign.slug))
-        return render_template("campaigns/victory_form.html", campaign=campaign, form=form,
-                               minimum=service.MIN_SUPPORTERS_FOR_VICTORY), \
-            400 if form.errors else 200
+        return render_template(
+            "campaigns/victory_form.html",
+            campaign=campaign,
+            form=form,
+            minimum=service.MIN_SUPPORTERS_FOR_VICTORY,
+        ), 400 if form.errors else 200
 
     @bp.route("/<slug>/escalate", methods=["POST"])
     @organiser_only
@@ -221,9 +289,15 @@ def register_organiser_routes(bp: Blueprint, load, organiser_only) -> None:
         except ServiceError as exc:
             flash(str(exc), "error")
             return redirect(url_for(f"{kind}.show", slug=campaign.slug))
-        flash(_("Your %(new)s is drafted from this %(noun)s. Check it, then submit it for "
+        flash(
+            _(
+                "Your %(new)s is drafted from this %(noun)s. Check it, then submit it for "
                 "review; once it is published, your supporters are invited to join it.",
-                new=new.noun, noun=campaign.noun), "success")
+                new=new.noun,
+                noun=campaign.noun,
+            ),
+            "success",
+        )
         return redirect(url_for(f"{new.blueprint}.edit", slug=new.slug))
 
     @bp.route("/<slug>/thank-you-buycott", methods=["POST"])
@@ -242,12 +316,21 @@ def register_organiser_routes(bp: Blueprint, load, organiser_only) -> None:
     def close(campaign: Campaign):
         if request.form.get("confirmed") != "yes":
             return confirm_first(
-                campaign, _("Close this %(noun)s now?", noun=campaign.noun),
-                [_("It stops taking %(supporters)s at once, and it cannot be opened again.",
-                   supporters=campaign.supporters_noun),
-                 _("It keeps its page, its count (%(counted)s) and its deliveries; you can "
-                   "still declare victory.", counted=campaign.count_phrase())],
-                _("Close it now"))
+                campaign,
+                _("Close this %(noun)s now?", noun=campaign.noun),
+                [
+                    _(
+                        "It stops taking %(supporters)s at once, and it cannot be opened again.",
+                        supporters=campaign.supporters_noun,
+                    ),
+                    _(
+                        "It keeps its page, its count (%(counted)s) and its deliveries; you can "
+                        "still declare victory.",
+                        counted=campaign.count_phrase(),
+                    ),
+                ],
+                _("Close it now"),
+            )
         try:
             service.close_campaign(campaign.id, current_user.id)
         except ServiceError as exc:
@@ -266,8 +349,9 @@ def register_organiser_routes(bp: Blueprint, load, organiser_only) -> None:
         except ValueError:
             evidence_on = None
         try:
-            service.renew_endorsement(campaign.id, current_user.id, endorsement_id, evidence_on,
-                                      request.form.get("reason"))
+            service.renew_endorsement(
+                campaign.id, current_user.id, endorsement_id, evidence_on, request.form.get("reason")
+            )
         except ServiceError as exc:
             flash(str(exc), "error")
         else:

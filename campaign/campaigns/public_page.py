@@ -28,12 +28,14 @@ STALE_WHILE_REVALIDATE = 30
 
 def same_for_every_visitor() -> bool:
     """True when this request would get the page any visitor who is not logged in gets."""
-    return (request.method in ("GET", "HEAD")
-            and "_user_id" not in session and "_flashes" not in session
-            # A browser that supported sees the page say so: its own page, not the shared one.
-            and "last_support" not in session
-            and current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token")
-            not in request.cookies)
+    return (
+        request.method in ("GET", "HEAD")
+        and "_user_id" not in session
+        and "_flashes" not in session
+        # A browser that supported sees the page say so: its own page, not the shared one.
+        and "last_support" not in session
+        and current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token") not in request.cookies
+    )
 
 
 def response(blueprint: str, slug: str, render: Callable[[], str], variant=None) -> Response:

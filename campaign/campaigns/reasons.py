@@ -35,8 +35,9 @@ def register_reason_routes(bp: Blueprint, load, organiser_only) -> None:
     def back(campaign: Campaign, support_id: int):
         sort = request.form.get("sort") if request.form.get("sort") in service.SORTS else None
         page = request.form.get("page", type=int) or None
-        return redirect(url_for(f"{kind}.reasons", slug=campaign.slug, sort=sort, page=page)
-                        + f"#reason-{support_id}")
+        return redirect(
+            url_for(f"{kind}.reasons", slug=campaign.slug, sort=sort, page=page) + f"#reason-{support_id}"
+        )
 
     @bp.route("/<slug>/reasons")
     def reasons(slug: str):
@@ -47,11 +48,18 @@ def register_reason_routes(bp: Blueprint, load, organiser_only) -> None:
         if sort not in service.SORTS:
             sort = "newest"
         page = service.reasons_page(campaign.id, sort, page_number())
-        mine = service.liked_by(current_user.id if current_user.is_authenticated else None,
-                                [s.id for s in page.items])
-        return render_template("campaigns/reasons.html", campaign=campaign, pagination=page,
-                               sort=sort, liked=mine, form=ActionForm(),
-                               featured=service.featured_reason(campaign.id))
+        mine = service.liked_by(
+            current_user.id if current_user.is_authenticated else None, [s.id for s in page.items]
+        )
+        return render_template(
+            "campaigns/reasons.html",
+            campaign=campaign,
+            pagination=page,
+            sort=sort,
+            liked=mine,
+            form=ActionForm(),
+            featured=service.featured_reason(campaign.id),
+        )
 
     @bp.route("/<slug>/reasons/<int:support_id>/like", methods=["POST"])
     @login_required
@@ -64,8 +72,10 @@ def register_reason_routes(bp: Blueprint, load, organiser_only) -> None:
             except ServiceError as exc:
                 flash(str(exc), "error")
             else:
-                flash(_("You like this reason.") if new else _("You already like this reason."),
-                      "success" if new else "info")
+                flash(
+                    _("You like this reason.") if new else _("You already like this reason."),
+                    "success" if new else "info",
+                )
         return back(campaign, support_id)
 
     @bp.route("/<slug>/reasons/<int:support_id>/report", methods=["POST"])
@@ -73,11 +83,13 @@ def register_reason_routes(bp: Blueprint, load, organiser_only) -> None:
     def report_reason(slug: str, support_id: int):
         campaign = load(slug)
         if ActionForm().validate_on_submit():
-            reporter = (f"u:{current_user.id}" if current_user.is_authenticated
-                        else f"ip:{ip_key(get_remote_address())}")
+            reporter = (
+                f"u:{current_user.id}"
+                if current_user.is_authenticated
+                else f"ip:{ip_key(get_remote_address())}"
+            )
             try:
-                service.report_reason(campaign.id, support_id, reporter,
-                                      request.form.get("reason", ""))
+                service.report_reason(campaign.id, support_id, reporter, request.form.get("reason", ""))
             except ServiceError as exc:
                 flash(str(exc), "error")
             else:
@@ -93,6 +105,10 @@ def register_reason_routes(bp: Blueprint, load, organiser_only) -> None:
             except ServiceError as exc:
                 flash(str(exc), "error")
             else:
-                flash(_("This reason is featured on the page.") if featured
-                      else _("This reason is no longer featured."), "success")
+                flash(
+                    _("This reason is featured on the page.")
+                    if featured
+                    else _("This reason is no longer featured."),
+                    "success",
+                )
         return back(campaign, support_id)

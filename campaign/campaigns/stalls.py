@@ -34,23 +34,36 @@ def register_stall_routes(bp: Blueprint, organiser_only) -> None:
         error = None
         if form.validate_on_submit():
             try:
-                service.open_stall(campaign.id, campaign.organiser_id, place=form.place.data,
-                                   volunteer=form.volunteer.data, opens_at=form.opens_at_utc(),
-                                   hours=form.hours.data)
+                service.open_stall(
+                    campaign.id,
+                    campaign.organiser_id,
+                    place=form.place.data,
+                    volunteer=form.volunteer.data,
+                    opens_at=form.opens_at_utc(),
+                    hours=form.hours.data,
+                )
             except ServiceError as exc:
                 error = str(exc)
             else:
-                flash(_("The stall is open: print its QR code or open its link on the stall's "
-                        "tablet."), "success")
+                flash(
+                    _("The stall is open: print its QR code or open its link on the stall's tablet."),
+                    "success",
+                )
                 return redirect(url_for(f"{kind}.stalls", slug=campaign.slug))
         listed = service.campaign_stalls(campaign.id)
         links = {s.id: stall_link(s) for s in listed}
         return render_template(
-            "campaigns/stalls.html", campaign=campaign, form=form, error=error, stalls=listed,
-            links=links, qr={sid: qr_code(url) for sid, url in links.items()},
-            tallies=service.stall_tallies([s.id for s in listed]), close_form=ActionForm(),
-            now=utcnow()), \
-            400 if form.errors or error else 200
+            "campaigns/stalls.html",
+            campaign=campaign,
+            form=form,
+            error=error,
+            stalls=listed,
+            links=links,
+            qr={sid: qr_code(url) for sid, url in links.items()},
+            tallies=service.stall_tallies([s.id for s in listed]),
+            close_form=ActionForm(),
+            now=utcnow(),
+        ), 400 if form.errors or error else 200
 
     @bp.route("/<slug>/stalls/<int:stall_id>/close", methods=["POST"])
     @organiser_only

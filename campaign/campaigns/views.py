@@ -39,13 +39,17 @@ topics_bp = Blueprint("topics", __name__, url_prefix="/topics")
 
 
 def sort_labels() -> dict[str, str]:
-    return {"trending": _("Trending"), "newest": _("Newest"), "supported": _("Most supported"),
-            "closing": _("Closing soon"), "won": _("Recently won")}
+    return {
+        "trending": _("Trending"),
+        "newest": _("Newest"),
+        "supported": _("Most supported"),
+        "closing": _("Closing soon"),
+        "won": _("Recently won"),
+    }
 
 
 def state_labels() -> dict[CampaignState, str]:
-    return {CampaignState.OPEN: _("Open"), CampaignState.WON: _("Won"),
-            CampaignState.CLOSED: _("Closed")}
+    return {CampaignState.OPEN: _("Open"), CampaignState.WON: _("Won"), CampaignState.CLOSED: _("Closed")}
 
 
 def filters_from_request(topic: Topic | None = None) -> tuple[Filters, list[str], list[Brand]]:
@@ -77,8 +81,7 @@ def filters_from_request(topic: Topic | None = None) -> tuple[Filters, list[str]
         else:
             errors.append(_("Choose a country from the list."))
     if topic is None and (topic_slug := args.get("topic")):
-        filters.topic = db.session.execute(
-            db.select(Topic).filter_by(slug=topic_slug)).scalar_one_or_none()
+        filters.topic = db.session.execute(db.select(Topic).filter_by(slug=topic_slug)).scalar_one_or_none()
         if filters.topic is None:
             errors.append(_("Choose a topic from the list."))
     alike: list[Brand] = []
@@ -86,18 +89,24 @@ def filters_from_request(topic: Topic | None = None) -> tuple[Filters, list[str]
         filters.brand = _brand_named(brand_text)
         if filters.brand is None:
             alike = find_brands(brand_text)
-            errors.append(_("No brand is called “%(name)s”.", name=brand_text) + " "
-                          + (_("Choose one of those below.") if alike
-                             else _("Check the spelling.")))
+            errors.append(
+                _("No brand is called “%(name)s”.", name=brand_text)
+                + " "
+                + (_("Choose one of those below.") if alike else _("Check the spelling."))
+            )
     return filters, errors, alike
 
 
 def _brand_named(text: str) -> Brand | None:
     """The approved brand with this slug, or this name in any case."""
     return db.session.execute(
-        db.select(Brand).where(Brand.approved_at.is_not(None),
-                               (Brand.slug == text) | (db.func.lower(Brand.name) == text.lower()))
-        .order_by(Brand.id).limit(1)).scalar_one_or_none()
+        db.select(Brand)
+        .where(
+            Brand.approved_at.is_not(None), (Brand.slug == text) | (db.func.lower(Brand.name) == text.lower())
+        )
+        .order_by(Brand.id)
+        .limit(1)
+    ).scalar_one_or_none()
 
 
 _COUNTRY_OPTIONS: dict[str, str] = {}
@@ -111,27 +120,38 @@ def country_options(selected: str | None) -> Markup:
     language = str(get_locale())
     options = _COUNTRY_OPTIONS.get(language)
     if options is None:
-        options = "".join(f'<option value="{code}">{escape(name)}</option>'
-                          for code, name in CountryNames(COUNTRY_NAMES).choices())
+        options = "".join(
+            f'<option value="{code}">{escape(name)}</option>'
+            for code, name in CountryNames(COUNTRY_NAMES).choices()
+        )
         _COUNTRY_OPTIONS[language] = options
     if selected:
-        options = options.replace(f'<option value="{selected}">',
-                                  f'<option value="{selected}" selected>', 1)
+        options = options.replace(f'<option value="{selected}">', f'<option value="{selected}" selected>', 1)
     return Markup(options)
 
 
 def render_browse(topic: Topic | None = None):
     filters, errors, alike = filters_from_request(topic)
-    page = page_of(campaigns_statement(filters), page_number(),
-                   current_app.config["CAMPAIGNS_PER_PAGE"])
+    page = page_of(campaigns_statement(filters), page_number(), current_app.config["CAMPAIGNS_PER_PAGE"])
     args = {k: v for k, v in request.args.items() if k != "page" and not k.startswith("_") and v}
     topics = db.session.execute(db.select(Topic).order_by(Topic.name)).scalars().all()
     body = render_template(
-        "campaigns/browse.html", page=page, filters=filters, errors=errors, brands_alike=alike,
-        kinds=CAMPAIGN_CLASSES, topics=topics, topic=topic, args=args, highlight=highlight,
-        sorts=sort_labels(), states=state_labels(), country_options=country_options(filters.country),
+        "campaigns/browse.html",
+        page=page,
+        filters=filters,
+        errors=errors,
+        brands_alike=alike,
+        kinds=CAMPAIGN_CLASSES,
+        topics=topics,
+        topic=topic,
+        args=args,
+        highlight=highlight,
+        sorts=sort_labels(),
+        states=state_labels(),
+        country_options=country_options(filters.country),
         endpoint="topics.show" if topic else "campaigns.browse",
-        endpoint_args={"slug": topic.slug} if topic else {})
+        endpoint_args={"slug": topic.slug} if topic else {},
+    )
     return body, 400 if errors else 200
 
 
@@ -154,21 +174,31 @@ def similar():
     brand_id, exclude = _id_arg("brand"), _id_arg("exclude")
     title = request.args.get("title", "")[:150]
     if not brand_id:
-        return jsonify(error={"status": 400, "message": "brand must be a brand's id",
-                              "parameter": "brand"}), 400
+        return jsonify(
+            error={"status": 400, "message": "brand must be a brand's id", "parameter": "brand"}
+        ), 400
     found = similar_open_campaigns(brand_id, title, exclude_id=exclude)
-    return jsonify(campaigns=[{
-        "title": c.title, "kind": c.kind.value, "count": c.confirmed_count,
-        "label": f"{format_decimal(c.confirmed_count)} {c.count_noun}",
-        "url": url_for(f"{c.blueprint}.show", slug=c.slug)} for c in found])
+    return jsonify(
+        campaigns=[
+            {
+                "title": c.title,
+                "kind": c.kind.value,
+                "count": c.confirmed_count,
+                "label": f"{format_decimal(c.confirmed_count)} {c.count_noun}",
+                "url": url_for(f"{c.blueprint}.show", slug=c.slug),
+            }
+            for c in found
+        ]
+    )
 
 
 @bp.route("/brands.json")
 def brands():
     """Approved brands like what is typed, with the group owning each (the brand picker)."""
     found = find_brands(request.args.get("q", ""))
-    return jsonify(brands=[{"id": b.id, "name": b.name, "slug": b.slug,
-                            "group": brand_group_label(b)} for b in found])
+    return jsonify(
+        brands=[{"id": b.id, "name": b.name, "slug": b.slug, "group": brand_group_label(b)} for b in found]
+    )
 
 
 @bp.route("/new")
@@ -213,6 +243,10 @@ def feed(slug: str):
 
     topic = _topic(slug)
     newest = page_of(campaigns_statement(Filters(topic=topic, sort="newest")), 1, 50).items
-    body = render_template("feeds/topic.atom.xml", topic=topic, campaigns=newest,
-                           updated=max((c.published_at for c in newest), default=utcnow()))
+    body = render_template(
+        "feeds/topic.atom.xml",
+        topic=topic,
+        campaigns=newest,
+        updated=max((c.published_at for c in newest), default=utcnow()),
+    )
     return Response(body, mimetype="application/atom+xml")

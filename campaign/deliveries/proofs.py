@@ -25,8 +25,9 @@ VERIFIER = Path(__file__).resolve().parent.parent / "verifier" / "verify_proof.p
 
 
 def _json(document, filename: str | None = None, max_age: int = 60) -> Response:
-    response = Response(json.dumps(document, indent=2, ensure_ascii=False) + "\n",
-                        mimetype="application/json")
+    response = Response(
+        json.dumps(document, indent=2, ensure_ascii=False) + "\n", mimetype="application/json"
+    )
     response.headers["Access-Control-Allow-Origin"] = "*"  # mirrors fetch it from anywhere
     response.cache_control.public = True
     response.cache_control.max_age = max_age
@@ -88,16 +89,16 @@ def log_atom():
             payload = json.loads(payload["statement"])
         items.append((row, payload))
     head = transparency.latest_head()
-    body = render_template("feeds/log.atom.xml", items=items, head=head,
-                           updated=head.created_at if head else utcnow())
+    body = render_template(
+        "feeds/log.atom.xml", items=items, head=head, updated=head.created_at if head else utcnow()
+    )
     return Response(body, mimetype="application/atom+xml")
 
 
 @bp.route("/verify/verify_proof.py")
 def verifier_script():
     """The standalone verifier (Python, needs only the ``cryptography`` package)."""
-    return send_file(VERIFIER, mimetype="text/x-python", as_attachment=True,
-                     download_name="verify_proof.py")
+    return send_file(VERIFIER, mimetype="text/x-python", as_attachment=True, download_name="verify_proof.py")
 
 
 def _receipt_page(support: Support, json_url: str):
@@ -105,9 +106,15 @@ def _receipt_page(support: Support, json_url: str):
     proof = packages.receipt(delivery, support) if delivery else None
     if proof is None:
         return render_template("deliveries/receipt.html", support=support, proof=None), 404
-    return render_template("deliveries/receipt.html", support=support, delivery=delivery,
-                           proof=proof, leaf=json.loads(proof["leaf"]), json_url=json_url,
-                           proof_json=json.dumps(proof, indent=2, ensure_ascii=False))
+    return render_template(
+        "deliveries/receipt.html",
+        support=support,
+        delivery=delivery,
+        proof=proof,
+        leaf=json.loads(proof["leaf"]),
+        json_url=json_url,
+        proof_json=json.dumps(proof, indent=2, ensure_ascii=False),
+    )
 
 
 def _receipt_json(support: Support):
@@ -115,8 +122,7 @@ def _receipt_json(support: Support):
     proof = packages.receipt(delivery, support) if delivery else None
     if proof is None:
         abort(404)
-    return _json(proof, filename=f"receipt-{delivery.campaign.slug}-round-{delivery.round}.json",
-                 max_age=0)
+    return _json(proof, filename=f"receipt-{delivery.campaign.slug}-round-{delivery.round}.json", max_age=0)
 
 
 def _support_for_receipt(token: str) -> Support:
@@ -129,8 +135,7 @@ def _support_for_receipt(token: str) -> Support:
 @bp.route("/receipts/<token>")
 def receipt(token: str):
     """A supporter's receipt, from the link in the "delivered" email."""
-    return _receipt_page(_support_for_receipt(token),
-                         url_for("deliveries.receipt_json", token=token))
+    return _receipt_page(_support_for_receipt(token), url_for("deliveries.receipt_json", token=token))
 
 
 @bp.route("/receipts/<token>/receipt.json")
@@ -149,8 +154,9 @@ def _my_support(support_id: int) -> Support:
 @login_required
 def my_receipt(support_id: int):
     """A member's receipt for one of their supports, from their account."""
-    return _receipt_page(_my_support(support_id),
-                         url_for("deliveries.my_receipt_json", support_id=support_id))
+    return _receipt_page(
+        _my_support(support_id), url_for("deliveries.my_receipt_json", support_id=support_id)
+    )
 
 
 @bp.route("/account/receipts/<int:support_id>/receipt.json")

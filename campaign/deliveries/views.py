@@ -44,20 +44,32 @@ def show(token: str):
         form.author_name.data = current_user.name
     if form.validate_on_submit():
         try:
-            service.answer(delivery.campaign_id, delivery.brand_id,
-                           author_name=form.author_name.data, stance=Stance(form.stance.data),
-                           body=form.body.data, commitment=form.commitment.data,
-                           commitment_due=form.commitment_due.data, delivery_id=delivery.id,
-                           author_id=current_user.id if current_user.is_authenticated else None)
+            service.answer(
+                delivery.campaign_id,
+                delivery.brand_id,
+                author_name=form.author_name.data,
+                stance=Stance(form.stance.data),
+                body=form.body.data,
+                commitment=form.commitment.data,
+                commitment_due=form.commitment_due.data,
+                delivery_id=delivery.id,
+                author_id=current_user.id if current_user.is_authenticated else None,
+            )
         except ServiceError as exc:
             form.commitment.errors.append(str(exc))
         else:
-            flash(_("Your answer is published on the campaign page, and supporters who asked for "
-                  "updates will be told."), "success")
+            flash(
+                _(
+                    "Your answer is published on the campaign page, and supporters who asked for "
+                    "updates will be told."
+                ),
+                "success",
+            )
             campaign = delivery.campaign
             return redirect(url_for(f"{campaign.blueprint}.show", slug=campaign.slug))
-    return render_template("deliveries/show.html", delivery=delivery, campaign=delivery.campaign,
-                           token=token, form=form), 200 if not form.errors else 400
+    return render_template(
+        "deliveries/show.html", delivery=delivery, campaign=delivery.campaign, token=token, form=form
+    ), 200 if not form.errors else 400
 
 
 @bp.route("/deliveries/<token>/<any('summary.pdf', 'signatures.csv', 'statement.json'):name>")
@@ -67,8 +79,9 @@ def download(token: str, name: str):
     path = files[{"summary.pdf": "pdf", "signatures.csv": "csv", "statement.json": "statement"}[name]]
     if not path.is_file():
         abort(404)
-    return send_file(path, as_attachment=True,
-                     download_name=f"{delivery.campaign.slug}-round-{delivery.round}-{name}")
+    return send_file(
+        path, as_attachment=True, download_name=f"{delivery.campaign.slug}-round-{delivery.round}-{name}"
+    )
 
 
 @bp.route("/verify", methods=["GET", "POST"])
@@ -86,34 +99,45 @@ def verify():
         delivery = None
         if packages.seal_is_valid(form.digest.data, form.seal.data):
             delivery = db.session.execute(
-                select(Delivery).filter_by(digest=form.digest.data.lower())).scalar_one_or_none()
+                select(Delivery).filter_by(digest=form.digest.data.lower())
+            ).scalar_one_or_none()
         result = {"valid": delivery is not None, "delivery": delivery}
     failed = (request.args and form.errors) or file_form.errors
-    return render_template("deliveries/verify.html", form=form, file_form=file_form,
-                           result=result, keys=signing.key_list(),
-                           messages=offline_messages()), 400 if failed else 200
+    return render_template(
+        "deliveries/verify.html",
+        form=form,
+        file_form=file_form,
+        result=result,
+        keys=signing.key_list(),
+        messages=offline_messages(),
+    ), 400 if failed else 200
 
 
 def offline_messages() -> dict[str, str]:
     """What the in-browser check (static/js/verify.js) says, in the reader's language."""
     return {
-        "valid": _("Valid"), "not_valid": _("Not valid"),
+        "valid": _("Valid"),
+        "not_valid": _("Not valid"),
         "choose_file": _("Choose the receipt or the signed statement to check."),
         "malformed": _("This file is not a receipt or a signed statement of Groundswell."),
         "unknown_key": _("It was not signed with one of our published keys."),
-        "key_not_valid": _("It was signed with one of our keys, but outside the period that "
-                           "key was in use."),
-        "bad_signature": _("The signature does not match: the statement was altered, or "
-                           "signed with another key."),
+        "key_not_valid": _("It was signed with one of our keys, but outside the period that key was in use."),
+        "bad_signature": _(
+            "The signature does not match: the statement was altered, or signed with another key."
+        ),
         "not_in_tree": _("This entry is not in the delivered round: the receipt was altered."),
-        "file_differs": _("%(name)s is not the file that was delivered: it differs from what "
-                          "the statement certifies."),
-        "count_differs": _("The CSV does not hold as many signatures as the statement "
-                           "certifies."),
-        "receipt_valid": _("The signature of %(name)s is in round %(round)s, delivered to "
-                           "%(brand)s on %(date)s. Signatures in that round: %(count)s."),
-        "statement_valid": _("Our signed statement of round %(round)s, delivered to %(brand)s "
-                             "on %(date)s (signatures: %(count)s)."),
+        "file_differs": _(
+            "%(name)s is not the file that was delivered: it differs from what the statement certifies."
+        ),
+        "count_differs": _("The CSV does not hold as many signatures as the statement certifies."),
+        "receipt_valid": _(
+            "The signature of %(name)s is in round %(round)s, delivered to "
+            "%(brand)s on %(date)s. Signatures in that round: %(count)s."
+        ),
+        "statement_valid": _(
+            "Our signed statement of round %(round)s, delivered to %(brand)s "
+            "on %(date)s (signatures: %(count)s)."
+        ),
         "files_valid": _("The files you chose are the ones delivered."),
         "no_files": _("Choose the PDF and the CSV too, to check them against it."),
         "key_used": _("Checked on your device with our key %(key)s."),
@@ -127,8 +151,7 @@ def verdict(response_id: int, token: str):
     if response is None:
         abort(404)
     try:
-        support = support_from_token("verdict", token,
-                                     current_app.config["STANDING_TOKEN_MAX_AGE"])
+        support = support_from_token("verdict", token, current_app.config["STANDING_TOKEN_MAX_AGE"])
     except TokenError as exc:
         return render_template("supports/token_error.html", expired=exc.expired), 400
     form = ActionForm()
@@ -145,10 +168,10 @@ def verdict(response_id: int, token: str):
             else:
                 flash(_("Thank you: your view is counted under the answer."), "success")
                 campaign = response.campaign
-                return redirect(url_for(f"{campaign.blueprint}.show", slug=campaign.slug)
-                                + f"#response-{response.id}")
-    return render_template("deliveries/verdict.html", response=response, support=support,
-                           form=form)
+                return redirect(
+                    url_for(f"{campaign.blueprint}.show", slug=campaign.slug) + f"#response-{response.id}"
+                )
+    return render_template("deliveries/verdict.html", response=response, support=support, form=form)
 
 
 from campaign.deliveries import proofs  # noqa: E402, F401  (its routes are on this blueprint)

@@ -30,17 +30,25 @@ def outbox():
     if folder is not None and folder.is_dir():
         for path in sorted(folder.glob("*.eml"), reverse=True)[:200]:
             message = _read(path)
-            messages.append({"name": path.name, "to": message["To"],
-                             "subject": message["Subject"], "date": message["Date"]})
+            messages.append(
+                {
+                    "name": path.name,
+                    "to": message["To"],
+                    "subject": message["Subject"],
+                    "date": message["Date"],
+                }
+            )
     return render_template("dev/outbox.html", messages=messages, folder=folder)
 
 
 # The HTML part is shown as the person sees it, but it is not our page: it runs in a sandbox
 # (no script, no same-origin access, nothing loaded but inline styles and data: images), and
 # its links open in a new tab, since our pages refuse to be framed.
-HTML_PART_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
-                 "frame-ancestors 'self'; base-uri 'none'; form-action 'none'; "
-                 "sandbox allow-popups allow-popups-to-escape-sandbox")
+HTML_PART_CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+    "frame-ancestors 'self'; base-uri 'none'; form-action 'none'; "
+    "sandbox allow-popups allow-popups-to-escape-sandbox"
+)
 
 
 def _parsed(name: str):
@@ -55,8 +63,7 @@ def message(name: str):
     parsed = _parsed(name)
     text = parsed.get_body(preferencelist=("plain",)).get_content()
     has_html = parsed.get_body(preferencelist=("html",)) is not None
-    return render_template("dev/message.html", message=parsed, text=text, name=name,
-                           has_html=has_html)
+    return render_template("dev/message.html", message=parsed, text=text, name=name, has_html=has_html)
 
 
 @bp.route("/outbox/<name>/html")

@@ -60,5 +60,4 @@ def signing_report_job(hour: str | None = None) -> int:
 def enqueue_invalidation(invalidation_id: int) -> None:
     from campaign.queue import enqueue
 
-    enqueue(run_invalidation_job, invalidation_id, queue="bulk",
-            job_id=f"invalidation-{invalidation_id}")
+    enqueue(run_invalidation_job, invalidation_id, queue="bulk", job_id=f"invalidation-{invalidation_id}")

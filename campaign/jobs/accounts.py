@@ -23,8 +23,7 @@ def send_verification_email(user_id: int, request_id: str) -> bool:
     user = db.session.get(User, user_id)
     if user is None or user.is_verified:
         return False
-    token = make_token("verify-email", {"u": user.id, "e": user.email,
-                                        "p": user.password_fingerprint})
+    token = make_token("verify-email", {"u": user.id, "e": user.email, "p": user.password_fingerprint})
     with writing_to(user):
         email = render_email(
             "verify",
@@ -63,9 +62,13 @@ def send_account_exists(user_id: int, day: str) -> bool:
         return False
     with writing_to(user):
         email = render_email(
-            "account_exists", to=user.email, subject=_("Someone tried to sign up with your address"),
-            user=user, login_url=external_url("auth.login"),
-            reset_url=external_url("auth.request_reset"))
+            "account_exists",
+            to=user.email,
+            subject=_("Someone tried to sign up with your address"),
+            user=user,
+            login_url=external_url("auth.login"),
+            reset_url=external_url("auth.request_reset"),
+        )
     return send_once(f"account-exists:{user.id}:{day}", email)
 
 

@@ -22,7 +22,10 @@ def send_claim_verification(member_id: int) -> bool:
     token = make_token("brand-claim", {"m": member.id, "e": member.claim_email})
     with writing_to(member.user):
         email = render_email(
-            "claim_verify", to=member.claim_email,
+            "claim_verify",
+            to=member.claim_email,
             subject=_("Confirm that you speak for %(brand)s on Groundswell", brand=member.brand.name),
-            member=member, link=external_url("brands.verify_claim", token=token))
+            member=member,
+            link=external_url("brands.verify_claim", token=token),
+        )
     return send_once(f"claim:{member.id}", email)

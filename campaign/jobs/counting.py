@@ -37,8 +37,9 @@ def request_fold() -> None:
     """
     standing = current_app.config.get("FOLD_REQUEST_SECONDS", 0)
     try:
-        if redis_connection().set(FOLD_REQUESTED, 1, nx=True,
-                                  px=int(standing * 1000) if standing else 10_000):
+        if redis_connection().set(
+            FOLD_REQUESTED, 1, nx=True, px=int(standing * 1000) if standing else 10_000
+        ):
             get_queue("high").enqueue(fold_counts_job, result_ttl=60, failure_ttl=7 * 86400)
     except RedisError:
         log.warning("could not request a fold; the clock's next tick will fold instead")
@@ -92,9 +93,14 @@ def enqueue_conditions_met(campaign_id: int, support_ids: list[int]) -> None:
     from campaign.queue import enqueue
 
     for i in range(0, len(support_ids), BATCH_SIZE):
-        batch = support_ids[i:i + BATCH_SIZE]
-        enqueue(notify_conditions_met, campaign_id, batch, queue="bulk",
-                job_id=f"condition-{campaign_id}-{batch[0]}")
+        batch = support_ids[i : i + BATCH_SIZE]
+        enqueue(
+            notify_conditions_met,
+            campaign_id,
+            batch,
+            queue="bulk",
+            job_id=f"condition-{campaign_id}-{batch[0]}",
+        )
 
 
 @app_job
@@ -141,39 +147,77 @@ def sweep_job() -> int:
     limit = SWEEP_LIMIT
     enqueued = _enqueue_lost(
         db.session.execute(
-            select(Milestone.id).where(Milestone.notified_at.is_(None), Milestone.reached_at < stale)
-            .order_by(Milestone.id).limit(limit)).scalars().all(),
-        lambda milestone_id: f"milestone-{milestone_id}", enqueue_milestone)
+            select(Milestone.id)
+            .where(Milestone.notified_at.is_(None), Milestone.reached_at < stale)
+            .order_by(Milestone.id)
+            .limit(limit)
+        )
+        .scalars()
+        .all(),
+        lambda milestone_id: f"milestone-{milestone_id}",
+        enqueue_milestone,
+    )
     enqueued += _enqueue_lost(
         db.session.execute(
-            select(Notice.id).where(Notice.done_at.is_(None), Notice.created_at < stale)
-            .order_by(Notice.id).limit(limit)).scalars().all(),
-        lambda notice_id: f"notice-{notice_id}", enqueue_notice)
+            select(Notice.id)
+            .where(Notice.done_at.is_(None), Notice.created_at < stale)
+            .order_by(Notice.id)
+            .limit(limit)
+        )
+        .scalars()
+        .all(),
+        lambda notice_id: f"notice-{notice_id}",
+        enqueue_notice,
+    )
     enqueued += _enqueue_lost(
         db.session.execute(
-            select(FanoutBatch).where(FanoutBatch.done_at.is_(None), FanoutBatch.created_at < stale)
-            .order_by(FanoutBatch.id).limit(limit)).scalars().all(),
-        lambda batch: f"{batch.topic}-{batch.object_id}-{batch.first_id}", enqueue_batch)
+            select(FanoutBatch)
+            .where(FanoutBatch.done_at.is_(None), FanoutBatch.created_at < stale)
+            .order_by(FanoutBatch.id)
+            .limit(limit)
+        )
+        .scalars()
+        .all(),
+        lambda batch: f"{batch.topic}-{batch.object_id}-{batch.first_id}",
+        enqueue_batch,
+    )
     # A delivery waiting for its retry is still held by RQ (scheduled): only a lost one is sent.
     enqueued += _enqueue_lost(
         db.session.execute(
-            select(Delivery.id).where(Delivery.state == DeliveryState.QUEUED,
-                                      Delivery.created_at < stale)
-            .order_by(Delivery.id).limit(limit)).scalars().all(),
-        lambda delivery_id: f"delivery-{delivery_id}", enqueue_delivery)
+            select(Delivery.id)
+            .where(Delivery.state == DeliveryState.QUEUED, Delivery.created_at < stale)
+            .order_by(Delivery.id)
+            .limit(limit)
+        )
+        .scalars()
+        .all(),
+        lambda delivery_id: f"delivery-{delivery_id}",
+        enqueue_delivery,
+    )
     # Pending supports whose latest confirmation email has no receipt, while its link is valid.
-    receipt_key = (literal("confirm-support:") + cast(Support.id, String) + literal(":")
-                   + cast(Support.confirmation_sends, String))
+    receipt_key = (
+        literal("confirm-support:")
+        + cast(Support.id, String)
+        + literal(":")
+        + cast(Support.confirmation_sends, String)
+    )
     oldest = utcnow() - timedelta(seconds=current_app.config["SUPPORT_TOKEN_MAX_AGE"])
     pending = db.session.execute(
         select(Support.id, Support.confirmation_sends)
-        .where(Support.confirmed_at.is_(None), Support.withdrawn_at.is_(None),
-               Support.confirmation_sends > 0, Support.created_at < stale,
-               Support.created_at > oldest,
-               ~exists().where(MailReceipt.key == receipt_key))
-        .order_by(Support.id).limit(limit)).all()
-    enqueued += _enqueue_lost(pending, lambda row: f"confirm-support-{row[0]}-{row[1]}",
-                              lambda row: enqueue_confirmation(*row))
+        .where(
+            Support.confirmed_at.is_(None),
+            Support.withdrawn_at.is_(None),
+            Support.confirmation_sends > 0,
+            Support.created_at < stale,
+            Support.created_at > oldest,
+            ~exists().where(MailReceipt.key == receipt_key),
+        )
+        .order_by(Support.id)
+        .limit(limit)
+    ).all()
+    enqueued += _enqueue_lost(
+        pending, lambda row: f"confirm-support-{row[0]}-{row[1]}", lambda row: enqueue_confirmation(*row)
+    )
     db.session.commit()
     if enqueued:
         log.warning("sweeper re-enqueued %s lost jobs", enqueued)
@@ -194,6 +238,7 @@ def _enqueue_lost(items, job_id, enqueue) -> int:
             enqueued += 1
     return enqueued
 
+
 def lost(job_id: str) -> bool:
     """Whether RQ no longer holds job ``job_id`` to run.
 
@@ -213,8 +258,9 @@ def lost(job_id: str) -> bool:
         return True
     status, queue = status.decode(), get_queue((origin or b"default").decode())
     if status == "queued":
-        return (conn.lpos(queue.key, job_id) is None
-                and conn.lpos(queue.intermediate_queue.key, job_id) is None)
+        return (
+            conn.lpos(queue.key, job_id) is None and conn.lpos(queue.intermediate_queue.key, job_id) is None
+        )
     if status == "started":
         return job_id not in queue.started_job_registry
     if status == "scheduled":

@@ -29,8 +29,15 @@ DELIVERY_RETRY = Retry(max=5, interval=[30, 120, 600, 1800, 3600])
 
 
 def enqueue_delivery(delivery_id: int) -> None:
-    enqueue(deliver, delivery_id, queue="default", job_id=f"delivery-{delivery_id}",
-            retry=DELIVERY_RETRY, on_failure=Callback(delivery_failed), job_timeout=1800)
+    enqueue(
+        deliver,
+        delivery_id,
+        queue="default",
+        job_id=f"delivery-{delivery_id}",
+        retry=DELIVERY_RETRY,
+        on_failure=Callback(delivery_failed),
+        job_timeout=1800,
+    )
 
 
 def delivery_link_token(delivery: Delivery) -> str:
@@ -69,19 +76,29 @@ def deliver(delivery_id: int) -> bool:
     delivery.failure_reason = None
     campaign = delivery.campaign
     email = render_email(
-        "delivery", to=delivery.brand.contact_email,
+        "delivery",
+        to=delivery.brand.contact_email,
         # Brands have no language of their own on Groundswell: their email is in English.
-        subject=ngettext("%(count)s customer asks %(brand)s: %(title)s",
-                         "%(count)s customers ask %(brand)s: %(title)s", delivery.support_count,
-                         count=format_decimal(delivery.support_count), brand=delivery.brand.name,
-                         title=campaign.title),
-        delivery=delivery, campaign=campaign, brand=delivery.brand, link=delivery_link(delivery),
+        subject=ngettext(
+            "%(count)s customer asks %(brand)s: %(title)s",
+            "%(count)s customers ask %(brand)s: %(title)s",
+            delivery.support_count,
+            count=format_decimal(delivery.support_count),
+            brand=delivery.brand.name,
+            title=campaign.title,
+        ),
+        delivery=delivery,
+        campaign=campaign,
+        brand=delivery.brand,
+        link=delivery_link(delivery),
         verify_url=external_url("deliveries.verify", digest=delivery.digest, seal=delivery.seal),
-        statement_url=external_url("deliveries.download", token=delivery_link_token(delivery),
-                                   name="statement.json"),
+        statement_url=external_url(
+            "deliveries.download", token=delivery_link_token(delivery), name="statement.json"
+        ),
         keys_url=external_url("deliveries.keys"),
         campaign_url=external_url(f"{campaign.blueprint}.show", slug=campaign.slug),
-        claim_url=external_url("brands.claim", slug=delivery.brand.slug))
+        claim_url=external_url("brands.claim", slug=delivery.brand.slug),
+    )
     notice_id = add_notice("delivered", delivery.id).id
     sent = send_once(f"delivery:{delivery.id}", email)
     if db.session.get(Notice, notice_id) is not None:  # committed with the send

@@ -51,9 +51,16 @@ PERIODS = {
 
 
 #: A supporter's notice topic -> what its object id names (it may have been deleted since).
-_TOPIC_OBJECTS = {"goal": Milestone, "update": Update, "answer": Response, "victory": Campaign,
-                  "status": StatusChange, "moved": StatusChange, "invite": Campaign,
-                  "delivered": Delivery}
+_TOPIC_OBJECTS = {
+    "goal": Milestone,
+    "update": Update,
+    "answer": Response,
+    "victory": Campaign,
+    "status": StatusChange,
+    "moved": StatusChange,
+    "invite": Campaign,
+    "delivered": Delivery,
+}
 
 
 def member_token(user: User) -> str:
@@ -63,13 +70,15 @@ def member_token(user: User) -> str:
 
 def member_links(user: User) -> dict[str, str]:
     """``settings_url`` and ``member_unsubscribe_url`` for a notice emailed to ``user``."""
-    return {"settings_url": external_url("accounts.settings"),
-            "member_unsubscribe_url": external_url("accounts.unsubscribe",
-                                                   token=member_token(user))}
+    return {
+        "settings_url": external_url("accounts.settings"),
+        "member_unsubscribe_url": external_url("accounts.unsubscribe", token=member_token(user)),
+    }
 
 
-def hold_for_digest(user: User | None, key: str, topic: str, object_id: int, campaign_id: int,
-                    support_id: int | None = None) -> bool:
+def hold_for_digest(
+    user: User | None, key: str, topic: str, object_id: int, campaign_id: int, support_id: int | None = None
+) -> bool:
     """Whether the notice ``key`` must not be emailed now, because it goes to a member who
     chose a digest (then it is held, once, for that digest) or no notices at all.
 
@@ -80,9 +89,17 @@ def hold_for_digest(user: User | None, key: str, topic: str, object_id: int, cam
         return False
     if user.email_frequency == EmailFrequency.NEVER:
         return True
-    insert_ignoring_conflicts(DigestItem, ["key"], key=key, user_id=user.id, topic=topic,
-                              object_id=object_id, campaign_id=campaign_id,
-                              support_id=support_id, created_at=utcnow())
+    insert_ignoring_conflicts(
+        DigestItem,
+        ["key"],
+        key=key,
+        user_id=user.id,
+        topic=topic,
+        object_id=object_id,
+        campaign_id=campaign_id,
+        support_id=support_id,
+        created_at=utcnow(),
+    )
     return True
 
 
@@ -118,15 +135,17 @@ def enqueue_digests(period: str, now: datetime | None = None, overdue_only: bool
     :data:`WEEKLY_OVERDUE`."""
     now = now or utcnow()
     label = period_label(period, now)
-    stmt = (select(DigestItem.user_id).join(User, User.id == DigestItem.user_id)
-            .where(DigestItem.digest_key.is_(None), User.email_frequency.in_(PERIODS[period])))
+    stmt = (
+        select(DigestItem.user_id)
+        .join(User, User.id == DigestItem.user_id)
+        .where(DigestItem.digest_key.is_(None), User.email_frequency.in_(PERIODS[period]))
+    )
     if overdue_only:
         stmt = stmt.where(DigestItem.created_at < now - WEEKLY_OVERDUE)
     user_ids = db.session.execute(stmt.distinct().order_by(DigestItem.user_id)).scalars().all()
     db.session.commit()
     for user_id in user_ids:
-        enqueue(send_digest, user_id, period, label, queue="bulk",
-                job_id=f"digest-{label}-{user_id}")
+        enqueue(send_digest, user_id, period, label, queue="bulk", job_id=f"digest-{label}-{user_id}")
     return len(user_ids)
 
 
@@ -146,16 +165,26 @@ def send_digest(user_id: int, period: str, label: str) -> bool:
         forget_pending(user.id)
         db.session.commit()
         return False
-    if user.email_frequency not in PERIODS[period] or db.session.execute(
-            select(MailReceipt.id).where(MailReceipt.key == key)).first():
+    if (
+        user.email_frequency not in PERIODS[period]
+        or db.session.execute(select(MailReceipt.id).where(MailReceipt.key == key)).first()
+    ):
         db.session.rollback()
         return False
-    db.session.execute(update(DigestItem)
-                       .where(DigestItem.user_id == user.id, DigestItem.digest_key.is_(None))
-                       .values(digest_key=key))
-    items = db.session.execute(
-        select(DigestItem).where(DigestItem.digest_key == key)
-        .order_by(DigestItem.created_at.desc(), DigestItem.id.desc())).scalars().all()
+    db.session.execute(
+        update(DigestItem)
+        .where(DigestItem.user_id == user.id, DigestItem.digest_key.is_(None))
+        .values(digest_key=key)
+    )
+    items = (
+        db.session.execute(
+            select(DigestItem)
+            .where(DigestItem.digest_key == key)
+            .order_by(DigestItem.created_at.desc(), DigestItem.id.desc())
+        )
+        .scalars()
+        .all()
+    )
     groups = group_items(items)
     if not groups:
         db.session.commit()  # what was held can no longer be told: dropped, nothing sent
@@ -188,7 +217,9 @@ def group_items(items: list[DigestItem]) -> list[Group]:
             group = groups[item.campaign_id] = Group(
                 campaign=campaign,
                 campaign_url=external_url(f"{campaign.blueprint}.show", slug=campaign.slug),
-                unsubscribe_url=None, organiser=item.support_id is None)
+                unsubscribe_url=None,
+                organiser=item.support_id is None,
+            )
         if item.support is not None and group.unsubscribe_url is None:
             from campaign.jobs.notify import _unsubscribe_url
 
@@ -204,24 +235,30 @@ def _entry(item: DigestItem) -> SimpleNamespace | None:
     support = item.support
     if item.topic == "milestone":
         milestone = db.session.get(Milestone, item.object_id)
-        return milestone and SimpleNamespace(topic="milestone", at=item.created_at,
-                                             milestone=milestone, campaign=milestone.campaign)
+        return milestone and SimpleNamespace(
+            topic="milestone", at=item.created_at, milestone=milestone, campaign=milestone.campaign
+        )
     if support is None or support.withdrawn_at is not None and item.topic != "moved":
         return None
     if item.topic == "condition-met":
-        return SimpleNamespace(topic="condition-met", at=item.created_at, support=support,
-                               campaign=support.campaign)
-    if not support.consents_to_updates or db.session.get(
-            _TOPIC_OBJECTS[item.topic], item.object_id) is None:
+        return SimpleNamespace(
+            topic="condition-met", at=item.created_at, support=support, campaign=support.campaign
+        )
+    if not support.consents_to_updates or db.session.get(_TOPIC_OBJECTS[item.topic], item.object_id) is None:
         return None
     campaign, _, subject, context = _TOPICS[item.topic](item.object_id)
     context.pop("recipients_of", None)
     return SimpleNamespace(
-        topic=item.topic, at=item.created_at, subject=subject, campaign=campaign,
+        topic=item.topic,
+        at=item.created_at,
+        subject=subject,
+        campaign=campaign,
         support=support,
         campaign_url=external_url(f"{campaign.blueprint}.show", slug=campaign.slug),
         verdict_url=_verdict_url(support, context.get("response")),
-        receipt_url=_receipt_url(support, context.get("delivery")), **context)
+        receipt_url=_receipt_url(support, context.get("delivery")),
+        **context,
+    )
 
 
 def digest_email(user: User, period: str, groups: list[Group]) -> Email:
@@ -233,22 +270,35 @@ def digest_email(user: User, period: str, groups: list[Group]) -> Email:
         # "daily" / "weekly", as the words of a sentence in the member's language.
         words = {"daily": gettext("daily"), "weekly": gettext("weekly")}.get(period, period)
         if len(groups) == 1:
-            subject = gettext("Your %(period)s digest: %(title)s", period=words,
-                              title=groups[0].campaign.title)
+            subject = gettext(
+                "Your %(period)s digest: %(title)s", period=words, title=groups[0].campaign.title
+            )
         else:
-            subject = ngettext("Your %(period)s digest: news from %(num)s campaign",
-                               "Your %(period)s digest: news from %(num)s campaigns",
-                               len(groups), period=words)
-        email = render_email("digest", to=user.email, subject=subject, user=user, period=words,
-                             groups=groups, news_count=news_count, **links)
+            subject = ngettext(
+                "Your %(period)s digest: news from %(num)s campaign",
+                "Your %(period)s digest: news from %(num)s campaigns",
+                len(groups),
+                period=words,
+            )
+        email = render_email(
+            "digest",
+            to=user.email,
+            subject=subject,
+            user=user,
+            period=words,
+            groups=groups,
+            news_count=news_count,
+            **links,
+        )
     add_unsubscribe_headers(email, links["member_unsubscribe_url"])
     return email
 
 
 def forget_pending(user_id: int) -> None:
     """Drop what was held for a member who now wants no notices (caller commits)."""
-    db.session.execute(delete(DigestItem).where(DigestItem.user_id == user_id,
-                                                DigestItem.digest_key.is_(None)))
+    db.session.execute(
+        delete(DigestItem).where(DigestItem.user_id == user_id, DigestItem.digest_key.is_(None))
+    )
 
 
 def support_member(support: Support) -> User | None:

@@ -39,14 +39,18 @@ def add_review_notice(campaign_id: int) -> int:
     replaced; one still undone is kept (its job sends the outcome current when it runs).
     Returns the notice's id.
     """
-    db.session.execute(delete(Notice).where(Notice.topic == "review",
-                                            Notice.object_id == campaign_id,
-                                            Notice.done_at.is_not(None)))
-    notice_id = insert_ignoring_conflicts(Notice, ["topic", "object_id"], topic="review",
-                                          object_id=campaign_id, created_at=utcnow())
+    db.session.execute(
+        delete(Notice).where(
+            Notice.topic == "review", Notice.object_id == campaign_id, Notice.done_at.is_not(None)
+        )
+    )
+    notice_id = insert_ignoring_conflicts(
+        Notice, ["topic", "object_id"], topic="review", object_id=campaign_id, created_at=utcnow()
+    )
     if notice_id is None:
-        notice_id = db.session.execute(select(Notice.id).filter_by(
-            topic="review", object_id=campaign_id)).scalar_one()
+        notice_id = db.session.execute(
+            select(Notice.id).filter_by(topic="review", object_id=campaign_id)
+        ).scalar_one()
     return notice_id
 
 
@@ -62,8 +66,9 @@ def run_notice(notice_id: int) -> bool:
     if notice is None or notice.done_at is not None:
         return False
     _handler(notice.topic)(notice.object_id)
-    db.session.execute(update(Notice).where(Notice.id == notice.id, Notice.done_at.is_(None))
-                       .values(done_at=utcnow()))
+    db.session.execute(
+        update(Notice).where(Notice.id == notice.id, Notice.done_at.is_(None)).values(done_at=utcnow())
+    )
     db.session.commit()
     return True
 
@@ -71,7 +76,12 @@ def run_notice(notice_id: int) -> bool:
 def _handler(topic: str) -> Callable[[int], int]:
     from campaign.jobs import notify  # notify enqueues through this module: import late
 
-    return {"update": notify.notify_update, "answer": notify.notify_answer,
-            "victory": notify.notify_victory, "status": notify.notify_status_change,
-            "escalation": notify.notify_escalation,
-            "delivered": notify.notify_delivered, "review": notify.notify_review}[topic]
+    return {
+        "update": notify.notify_update,
+        "answer": notify.notify_answer,
+        "victory": notify.notify_victory,
+        "status": notify.notify_status_change,
+        "escalation": notify.notify_escalation,
+        "delivered": notify.notify_delivered,
+        "review": notify.notify_review,
+    }[topic]

@@ -55,16 +55,20 @@ def notify_review(campaign_id: int) -> int:
     key = f"review:{campaign.id}:{campaign.state.value}:{submitted}"
     with writing_to(organiser):
         if approved:
-            subject = _("Your %(noun)s is published: %(title)s", noun=campaign.noun,
-                        title=campaign.title)
+            subject = _("Your %(noun)s is published: %(title)s", noun=campaign.noun, title=campaign.title)
             url = external_url(f"{campaign.blueprint}.show", slug=campaign.slug)
         else:
-            subject = _("Your %(noun)s needs changes: %(title)s", noun=campaign.noun,
-                        title=campaign.title)
+            subject = _("Your %(noun)s needs changes: %(title)s", noun=campaign.noun, title=campaign.title)
             url = external_url(f"{campaign.blueprint}.edit", slug=campaign.slug)
-        email = render_email("review_organiser", to=organiser.email, subject=subject,
-                             campaign=campaign, organiser=organiser, approved=approved,
-                             campaign_url=url)
+        email = render_email(
+            "review_organiser",
+            to=organiser.email,
+            subject=subject,
+            campaign=campaign,
+            organiser=organiser,
+            approved=approved,
+            campaign_url=url,
+        )
     return int(send_once(key, email))
 
 
@@ -83,22 +87,33 @@ def notify_milestone(milestone_id: int) -> bool:
         links = member_links(organiser)
         with writing_to(organiser):
             email = render_email(
-                "milestone_organiser", to=organiser.email,
-                subject=(_("Goal reached: %(title)s", title=campaign.title) if milestone.is_goal
-                         else _("%(counted)s: %(title)s",
-                                counted=campaign.count_phrase(milestone.threshold),
-                                title=campaign.title)),
-                campaign=campaign, milestone=milestone, organiser=organiser,
+                "milestone_organiser",
+                to=organiser.email,
+                subject=(
+                    _("Goal reached: %(title)s", title=campaign.title)
+                    if milestone.is_goal
+                    else _(
+                        "%(counted)s: %(title)s",
+                        counted=campaign.count_phrase(milestone.threshold),
+                        title=campaign.title,
+                    )
+                ),
+                campaign=campaign,
+                milestone=milestone,
+                organiser=organiser,
                 campaign_url=external_url(f"{campaign.blueprint}.show", slug=campaign.slug),
-                **links)
+                **links,
+            )
         add_unsubscribe_headers(email, links["member_unsubscribe_url"])
         send_once(key, email)
     if milestone.is_goal:
         fan_out("goal", milestone.id, campaign.id)
         _deliver_at_goal(campaign.id)
-    db.session.execute(update(Milestone).where(Milestone.id == milestone.id,
-                                               Milestone.notified_at.is_(None))
-                       .values(notified_at=utcnow()))
+    db.session.execute(
+        update(Milestone)
+        .where(Milestone.id == milestone.id, Milestone.notified_at.is_(None))
+        .values(notified_at=utcnow())
+    )
     db.session.commit()
     return True
 
@@ -150,9 +165,13 @@ def notify_conditions_met(campaign_id: int, support_ids: list[int]) -> int:
     campaign = db.session.get(Campaign, campaign_id)
     url = external_url(f"{campaign.blueprint}.show", slug=campaign.slug)
     sent = 0
-    for support in db.session.execute(
-            select(Support).where(Support.id.in_(support_ids),
-                                  Support.condition_met_at.is_not(None))).scalars().all():
+    for support in (
+        db.session.execute(
+            select(Support).where(Support.id.in_(support_ids), Support.condition_met_at.is_not(None))
+        )
+        .scalars()
+        .all()
+    ):
         key = f"condition-met:{support.id}"
         member = support_member(support)
         if hold_for_digest(member, key, "condition-met", support.id, campaign.id, support.id):
@@ -160,12 +179,19 @@ def notify_conditions_met(campaign_id: int, support_ids: list[int]) -> int:
             continue
         with writing_to(member, support):
             email = render_email(
-                "condition_met", to=support.email,
-                subject=_("It's on: %(count)s people pledged — %(title)s",
-                          count=format_decimal(support.condition_threshold), title=campaign.title),
-                campaign=campaign, support=support, campaign_url=url,
+                "condition_met",
+                to=support.email,
+                subject=_(
+                    "It's on: %(count)s people pledged — %(title)s",
+                    count=format_decimal(support.condition_threshold),
+                    title=campaign.title,
+                ),
+                campaign=campaign,
+                support=support,
+                campaign_url=url,
                 withdraw_url=_withdraw_url(support),
-                **(member_links(member) if member else {}))
+                **(member_links(member) if member else {}),
+            )
         sent += send_once(key, email)
     return sent
 
@@ -201,13 +227,14 @@ def notify_update(update_id: int) -> int:
 def _recipients(campaign_id: int, topic: str = "", object_id: int | None = None):
     """Consenting supporters who count; for "moved", those moved away to a duplicate; for
     "delivered" (given the delivery's id), those in the delivered round."""
-    stmt = select(Support.id).where(Support.campaign_id == campaign_id,
-                                    Support.consents_to_updates.is_(True),
-                                    Support.confirmed_at.is_not(None))
+    stmt = select(Support.id).where(
+        Support.campaign_id == campaign_id,
+        Support.consents_to_updates.is_(True),
+        Support.confirmed_at.is_not(None),
+    )
     if topic == "delivered" and object_id is not None:
         delivery = db.session.get(Delivery, object_id)
-        stmt = stmt.where(Support.id > delivery.after_support_id,
-                          Support.id <= delivery.up_to_support_id)
+        stmt = stmt.where(Support.id > delivery.after_support_id, Support.id <= delivery.up_to_support_id)
     if topic == "moved":
         stmt = stmt.where(Support.moved_to_id.is_not(None))
     else:
@@ -226,10 +253,16 @@ def fan_out(topic: str, object_id: int, campaign_id: int) -> int:
     if not batches:
         ids = db.session.execute(_recipients(campaign_id, topic, object_id)).scalars().all()
         for i in range(0, len(ids), BATCH_SIZE):
-            chunk = ids[i:i + BATCH_SIZE]
-            insert_ignoring_conflicts(FanoutBatch, ["topic", "object_id", "first_id"], topic=topic,
-                                      object_id=object_id, first_id=chunk[0], last_id=chunk[-1],
-                                      created_at=utcnow())
+            chunk = ids[i : i + BATCH_SIZE]
+            insert_ignoring_conflicts(
+                FanoutBatch,
+                ["topic", "object_id", "first_id"],
+                topic=topic,
+                object_id=object_id,
+                first_id=chunk[0],
+                last_id=chunk[-1],
+                created_at=utcnow(),
+            )
         db.session.commit()
         batches = _batches(topic, object_id)
     for batch in batches:
@@ -239,15 +272,24 @@ def fan_out(topic: str, object_id: int, campaign_id: int) -> int:
 
 
 def _batches(topic: str, object_id: int) -> list[FanoutBatch]:
-    return list(db.session.execute(
-        select(FanoutBatch).filter_by(topic=topic, object_id=object_id).order_by(FanoutBatch.first_id)
-    ).scalars())
+    return list(
+        db.session.execute(
+            select(FanoutBatch).filter_by(topic=topic, object_id=object_id).order_by(FanoutBatch.first_id)
+        ).scalars()
+    )
 
 
 def enqueue_batch(batch: FanoutBatch) -> None:
     """Enqueue the job that sends ``batch``; call after the commit that recorded it."""
-    enqueue(send_batch, batch.topic, batch.object_id, batch.first_id, batch.last_id, queue="bulk",
-            job_id=f"{batch.topic}-{batch.object_id}-{batch.first_id}")
+    enqueue(
+        send_batch,
+        batch.topic,
+        batch.object_id,
+        batch.first_id,
+        batch.last_id,
+        queue="bulk",
+        job_id=f"{batch.topic}-{batch.object_id}-{batch.first_id}",
+    )
 
 
 @app_job
@@ -259,11 +301,17 @@ def send_batch(topic: str, object_id: int, first_id: int, last_id: int) -> int:
     campaign, template, subject, context = _TOPICS[topic](object_id)
     recipients_of = context.pop("recipients_of", campaign.id)
     campaign_url = external_url(f"{campaign.blueprint}.show", slug=campaign.slug)
-    supports = db.session.execute(
-        select(Support).where(Support.id.in_(_recipients(recipients_of, topic)
-                                             .where(Support.id.between(first_id, last_id))))
-        .order_by(Support.id)
-    ).scalars().all()
+    supports = (
+        db.session.execute(
+            select(Support)
+            .where(
+                Support.id.in_(_recipients(recipients_of, topic).where(Support.id.between(first_id, last_id)))
+            )
+            .order_by(Support.id)
+        )
+        .scalars()
+        .all()
+    )
     sent = 0
     for support in supports:
         key = f"{topic}:{object_id}:{support.id}"
@@ -272,13 +320,20 @@ def send_batch(topic: str, object_id: int, first_id: int, last_id: int) -> int:
             continue
         unsubscribe_url = _unsubscribe_url(support)
         with writing_to(member, support):
-            email = render_email(template, to=support.email, subject=subject, campaign=campaign,
-                                 support=support, campaign_url=campaign_url,
-                                 unsubscribe_url=unsubscribe_url,
-                                 withdraw_url=_withdraw_url(support),
-                                 verdict_url=_verdict_url(support, context.get("response")),
-                                 receipt_url=_receipt_url(support, context.get("delivery")),
-                                 **(member_links(member) if member else {}), **context)
+            email = render_email(
+                template,
+                to=support.email,
+                subject=subject,
+                campaign=campaign,
+                support=support,
+                campaign_url=campaign_url,
+                unsubscribe_url=unsubscribe_url,
+                withdraw_url=_withdraw_url(support),
+                verdict_url=_verdict_url(support, context.get("response")),
+                receipt_url=_receipt_url(support, context.get("delivery")),
+                **(member_links(member) if member else {}),
+                **context,
+            )
         add_unsubscribe_headers(email, unsubscribe_url)
         sent += send_once(key, email)
     _batch_done(topic, object_id, first_id)
@@ -287,23 +342,32 @@ def send_batch(topic: str, object_id: int, first_id: int, last_id: int) -> int:
 
 
 def _batch_done(topic: str, object_id: int, first_id: int) -> None:
-    db.session.execute(update(FanoutBatch)
-                       .where(FanoutBatch.topic == topic, FanoutBatch.object_id == object_id,
-                              FanoutBatch.first_id == first_id, FanoutBatch.done_at.is_(None))
-                       .values(done_at=utcnow()))
+    db.session.execute(
+        update(FanoutBatch)
+        .where(
+            FanoutBatch.topic == topic,
+            FanoutBatch.object_id == object_id,
+            FanoutBatch.first_id == first_id,
+            FanoutBatch.done_at.is_(None),
+        )
+        .values(done_at=utcnow())
+    )
 
 
 def _verdict_url(support: Support, response) -> str | None:
     if response is None:
         return None
-    return external_url("deliveries.verdict", response_id=response.id,
-                        token=support_token("verdict", support))
+    return external_url(
+        "deliveries.verdict", response_id=response.id, token=support_token("verdict", support)
+    )
 
 
 def _receipt_url(support: Support, delivery) -> str | None:
     if delivery is None:
         return None
     return external_url("deliveries.receipt", token=support_token("receipt", support))
+
+
 def _withdraw_url(support: Support) -> str:
     """Every email to a supporter lets them take their support back (no account needed)."""
     return external_url("supports.withdraw", token=support_token("withdraw", support))
@@ -316,8 +380,12 @@ def _unsubscribe_url(support: Support) -> str:
 def _goal(milestone_id: int) -> tuple[Campaign, str, str, dict]:
     milestone = db.session.get(Milestone, milestone_id)
     campaign = milestone.campaign
-    return campaign, "goal_supporter", _l("We reached the goal: %(title)s", title=campaign.title), \
-        {"milestone": milestone}
+    return (
+        campaign,
+        "goal_supporter",
+        _l("We reached the goal: %(title)s", title=campaign.title),
+        {"milestone": milestone},
+    )
 
 
 def _update(update_id: int) -> tuple[Campaign, str, str, dict]:
@@ -329,17 +397,23 @@ def _update(update_id: int) -> tuple[Campaign, str, str, dict]:
 def _answer(response_id: int) -> tuple[Campaign, str, str, dict]:
     response = db.session.get(Response, response_id)
     campaign = response.campaign
-    return campaign, "answer_supporter", _l("%(brand)s answered: %(title)s",
-                                            brand=response.brand.name, title=campaign.title), \
-        {"response": response}
+    return (
+        campaign,
+        "answer_supporter",
+        _l("%(brand)s answered: %(title)s", brand=response.brand.name, title=campaign.title),
+        {"response": response},
+    )
 
 
 def _delivered(delivery_id: int) -> tuple[Campaign, str, str, dict]:
     delivery = db.session.get(Delivery, delivery_id)
     campaign = delivery.campaign
-    return campaign, "delivered_supporter", _l("Delivered to %(brand)s: %(title)s",
-                                               brand=delivery.brand.name, title=campaign.title), \
-        {"delivery": delivery}
+    return (
+        campaign,
+        "delivered_supporter",
+        _l("Delivered to %(brand)s: %(title)s", brand=delivery.brand.name, title=campaign.title),
+        {"delivery": delivery},
+    )
 
 
 def _victory(campaign_id: int) -> tuple[Campaign, str, str, dict]:
@@ -350,26 +424,45 @@ def _victory(campaign_id: int) -> tuple[Campaign, str, str, dict]:
 def _status(change_id: int) -> tuple[Campaign, str, str, dict]:
     change = db.session.get(StatusChange, change_id)
     campaign = change.campaign
-    return campaign, "status_supporter", _l("%(status)s: %(title)s", status=change.label,
-                                            title=campaign.title), {"change": change}
+    return (
+        campaign,
+        "status_supporter",
+        _l("%(status)s: %(title)s", status=change.label, title=campaign.title),
+        {"change": change},
+    )
 
 
 def _moved(change_id: int) -> tuple[Campaign, str, str, dict]:
     change = db.session.get(StatusChange, change_id)
     target = change.duplicate_of
-    return target, "moved_supporter", _l("Your endorsement moved to: %(title)s",
-                                         title=target.title), \
-        {"change": change, "old": change.campaign, "recipients_of": change.campaign_id}
+    return (
+        target,
+        "moved_supporter",
+        _l("Your endorsement moved to: %(title)s", title=target.title),
+        {"change": change, "old": change.campaign, "recipients_of": change.campaign_id},
+    )
 
 
 def _invite(new_campaign_id: int) -> tuple[Campaign, str, str, dict]:
     campaign = db.session.get(Campaign, new_campaign_id)
     old = campaign.escalated_from
-    return campaign, "escalation_invite", _l("Next step: %(title)s", title=campaign.title), \
-        {"old": old, "recipients_of": old.id}
+    return (
+        campaign,
+        "escalation_invite",
+        _l("Next step: %(title)s", title=campaign.title),
+        {"old": old, "recipients_of": old.id},
+    )
 
 
 #: topic -> loader of (campaign, template, subject, extra template context); the context's
 #: "recipients_of" names the campaign whose supporters get it, when not ``campaign``.
-_TOPICS = {"goal": _goal, "update": _update, "answer": _answer, "victory": _victory,
-           "status": _status, "moved": _moved, "invite": _invite, "delivered": _delivered}
+_TOPICS = {
+    "goal": _goal,
+    "update": _update,
+    "answer": _answer,
+    "victory": _victory,
+    "status": _status,
+    "moved": _moved,
+    "invite": _invite,
+    "delivered": _delivered,
+}

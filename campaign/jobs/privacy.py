@@ -18,8 +18,12 @@ def send_privacy_link(email: str, request_id: str, locale: str | None = None) ->
     language it was asked in."""
     token = make_token("privacy", {"e": email})
     with writing_to(locale=locale):
-        message = render_email("privacy", to=email, subject=_("Your data on Groundswell"),
-                               link=external_url("privacy.show", token=token))
+        message = render_email(
+            "privacy",
+            to=email,
+            subject=_("Your data on Groundswell"),
+            link=external_url("privacy.show", token=token),
+        )
     return send_once(f"privacy:{email}:{request_id}", message)
 
 

@@ -25,9 +25,12 @@ def send_coauthor_invitation(invitation_id: int) -> bool:
     user, campaign = invitation.user, invitation.campaign
     with writing_to(user):
         email = render_email(
-            "coauthor_invite", to=user.email,
+            "coauthor_invite",
+            to=user.email,
             subject=_("You are invited to co-author “%(title)s”", title=campaign.title),
-            user=user, campaign=campaign,
+            user=user,
+            campaign=campaign,
             campaign_url=external_url(f"{campaign.blueprint}.show", slug=campaign.slug),
-            account_url=external_url("accounts.profile"))
+            account_url=external_url("accounts.profile"),
+        )
     return send_once(f"coauthor-invite:{invitation.id}", email)

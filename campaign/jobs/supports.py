@@ -21,16 +21,20 @@ def enqueue_confirmation(support_id: int, send_number: int) -> None:
     """Enqueue confirmation email number ``send_number`` of a pending support; after commit."""
     from campaign.queue import enqueue
 
-    enqueue(send_support_confirmation, support_id, send_number, queue="high",
-            job_id=f"confirm-support-{support_id}-{send_number}")
+    enqueue(
+        send_support_confirmation,
+        support_id,
+        send_number,
+        queue="high",
+        job_id=f"confirm-support-{support_id}-{send_number}",
+    )
 
 
 @app_job
 def send_support_confirmation(support_id: int, send_number: int) -> bool:
     """Email the confirmation link of a pending support; once per ``send_number``."""
     support = db.session.get(Support, support_id)
-    if (support is None or support.email_confirmed_at is not None
-            or support.withdrawn_at is not None):
+    if support is None or support.email_confirmed_at is not None or support.withdrawn_at is not None:
         return False
     from campaign.services.abuse import confirmation_email_allowed
 
@@ -43,8 +47,9 @@ def send_support_confirmation(support_id: int, send_number: int) -> bool:
         email = render_email(
             "confirm_support",
             to=support.email,
-            subject=_("Confirm your %(support)s: %(title)s", support=campaign.support_noun,
-                      title=campaign.title),
+            subject=_(
+                "Confirm your %(support)s: %(title)s", support=campaign.support_noun, title=campaign.title
+            ),
             support=support,
             campaign=campaign,
             act=str(campaign.support_noun),
@@ -64,10 +69,12 @@ def send_already_supporting(support_id: int, day: str) -> bool:
     campaign = support.campaign
     with writing_to(support.user, support):
         email = render_email(
-            "already_supporting", to=support.email,
-            subject=_("You already support: %(title)s", title=campaign.title), support=support,
+            "already_supporting",
+            to=support.email,
+            subject=_("You already support: %(title)s", title=campaign.title),
+            support=support,
             campaign=campaign,
             campaign_url=external_url(f"{campaign.blueprint}.show", slug=campaign.slug),
-            withdraw_url=external_url("supports.withdraw",
-                                      token=support_token("withdraw", support)))
+            withdraw_url=external_url("supports.withdraw", token=support_token("withdraw", support)),
+        )
     return send_once(f"already:{support.id}:{day}", email)

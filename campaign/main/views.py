@@ -1,6 +1,5 @@
 """The home page."""
 
-
 from flask import Blueprint, current_app, render_template
 from sqlalchemy import func, text
 from sqlalchemy.exc import DBAPIError
@@ -19,42 +18,72 @@ bp = Blueprint("main", __name__)
 
 @bp.route("/")
 def home():
-    latest = db.session.execute(
-        db.select(Campaign).filter_by(state=CampaignState.OPEN)
-        .order_by(Campaign.published_at.desc(), Campaign.id.desc()).limit(8)
-    ).scalars().all()
-    counts = dict(db.session.execute(
-        db.select(Campaign.kind, func.count()).filter_by(state=CampaignState.OPEN)
-        .group_by(Campaign.kind)
-    ).all())
+    latest = (
+        db.session.execute(
+            db.select(Campaign)
+            .filter_by(state=CampaignState.OPEN)
+            .order_by(Campaign.published_at.desc(), Campaign.id.desc())
+            .limit(8)
+        )
+        .scalars()
+        .all()
+    )
+    counts = dict(
+        db.session.execute(
+            db.select(Campaign.kind, func.count()).filter_by(state=CampaignState.OPEN).group_by(Campaign.kind)
+        ).all()
+    )
     # Momentum (supports of the last seven days, kept on the row), not recency: one index.
-    trending = db.session.execute(
-        db.select(Campaign).where(Campaign.state == CampaignState.OPEN, Campaign.momentum > 0)
-        .order_by(Campaign.momentum.desc(), Campaign.id.desc()).limit(4)).scalars().all()
-    victories = db.session.execute(
-        db.select(Campaign).filter_by(state=CampaignState.WON)
-        .order_by(Campaign.won_at.desc()).limit(3)).scalars().all()
+    trending = (
+        db.session.execute(
+            db.select(Campaign)
+            .where(Campaign.state == CampaignState.OPEN, Campaign.momentum > 0)
+            .order_by(Campaign.momentum.desc(), Campaign.id.desc())
+            .limit(4)
+        )
+        .scalars()
+        .all()
+    )
+    victories = (
+        db.session.execute(
+            db.select(Campaign).filter_by(state=CampaignState.WON).order_by(Campaign.won_at.desc()).limit(3)
+        )
+        .scalars()
+        .all()
+    )
     asked = db.session.execute(
         db.select(Brand, func.count(Campaign.id).label("n"))
         .join(Campaign, Campaign.target_brand_id == Brand.id)
         .where(Campaign.state.in_(PUBLIC_STATES))
-        .group_by(Brand.id).order_by(func.count(Campaign.id).desc(), Brand.name).limit(5)).all()
-    return render_template("main/home.html", latest=latest, counts=counts,
-                           kinds=CAMPAIGN_CLASSES, trending=trending, victories=victories,
-                           asked=asked)
+        .group_by(Brand.id)
+        .order_by(func.count(Campaign.id).desc(), Brand.name)
+        .limit(5)
+    ).all()
+    return render_template(
+        "main/home.html",
+        latest=latest,
+        counts=counts,
+        kinds=CAMPAIGN_CLASSES,
+        trending=trending,
+        victories=victories,
+        asked=asked,
+    )
 
 
 @bp.route("/victories.atom")
 def victories_feed():
     from flask import Response
 
-    won = db.session.execute(
-        db.select(Campaign).filter_by(state=CampaignState.WON)
-        .order_by(Campaign.won_at.desc()).limit(50)).scalars().all()
+    won = (
+        db.session.execute(
+            db.select(Campaign).filter_by(state=CampaignState.WON).order_by(Campaign.won_at.desc()).limit(50)
+        )
+        .scalars()
+        .all()
+    )
     from campaign.models import utcnow
 
-    body = render_template("feeds/victories.atom.xml", won=won,
-                           updated=won[0].won_at if won else utcnow())
+    body = render_template("feeds/victories.atom.xml", won=won, updated=won[0].won_at if won else utcnow())
     return Response(body, mimetype="application/atom+xml")
 
 
@@ -63,10 +92,13 @@ def victories():
     """Campaigns won: the story, the brand's words and the timeline."""
     from campaign.packages import timeline
 
-    won = db.session.execute(
-        db.select(Campaign).filter_by(state=CampaignState.WON)
-        .order_by(Campaign.won_at.desc()).limit(50)
-    ).scalars().all()
+    won = (
+        db.session.execute(
+            db.select(Campaign).filter_by(state=CampaignState.WON).order_by(Campaign.won_at.desc()).limit(50)
+        )
+        .scalars()
+        .all()
+    )
     return render_template("main/victories.html", won=won, timeline=timeline)
 
 
@@ -78,8 +110,7 @@ def health():
         db.session.execute(text("SELECT 1"))
     except DBAPIError:
         db.session.rollback()
-        return current_app.response_class("database unreachable\n", status=503,
-                                          mimetype="text/plain")
+        return current_app.response_class("database unreachable\n", status=503, mimetype="text/plain")
     response = current_app.response_class("ok\n", mimetype="text/plain")
     response.cache_control.no_store = True
     return response

@@ -67,8 +67,9 @@ class AbuseRule(Base):
     __tablename__ = "abuse_rules"
     __table_args__ = (
         UniqueConstraint("kind", "value"),
-        CheckConstraint("kind != 'ip' OR (ip_low IS NOT NULL AND ip_high IS NOT NULL)",
-                        name="ip_rule_has_range"),
+        CheckConstraint(
+            "kind != 'ip' OR (ip_low IS NOT NULL AND ip_high IS NOT NULL)", name="ip_rule_has_range"
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -105,14 +106,16 @@ class Invalidation(Base):
 
     __tablename__ = "invalidations"
     __table_args__ = (
-        CheckConstraint("ip IS NOT NULL OR domain IS NOT NULL OR since IS NOT NULL "
-                        "OR until IS NOT NULL OR stall_id IS NOT NULL OR held_reason IS NOT NULL "
-                        "OR support_id IS NOT NULL", name="has_a_condition"),
+        CheckConstraint(
+            "ip IS NOT NULL OR domain IS NOT NULL OR since IS NOT NULL "
+            "OR until IS NOT NULL OR stall_id IS NOT NULL OR held_reason IS NOT NULL "
+            "OR support_id IS NOT NULL",
+            name="has_a_condition",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    action: Mapped[DecisionAction] = mapped_column(_enum(DecisionAction),
-                                                   default=DecisionAction.INVALIDATE)
+    action: Mapped[DecisionAction] = mapped_column(_enum(DecisionAction), default=DecisionAction.INVALIDATE)
     # None: every campaign.
     campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
     ip: Mapped[str | None] = mapped_column(String(49))
@@ -156,8 +159,7 @@ class SigningReport(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     hour: Mapped[datetime] = mapped_column(UTCDateTime, index=True)  # the hour's start
     # None: a line about many campaigns.
-    campaign_id: Mapped[int | None] = mapped_column(
-        ForeignKey("campaigns.id", ondelete="CASCADE"))
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
     kind: Mapped[RuleKind] = mapped_column(_enum(RuleKind))
     value: Mapped[str] = mapped_column(String(254))  # an address, a range or a domain
     supports: Mapped[int] = mapped_column(Integer)

@@ -32,9 +32,7 @@ class Brand(Base):
     logo_alt: Mapped[str | None] = mapped_column(String(300))
 
     parent: Mapped[Brand | None] = relationship(remote_side=[id], back_populates="subsidiaries")
-    subsidiaries: Mapped[list[Brand]] = relationship(
-        back_populates="parent", order_by="Brand.name"
-    )
+    subsidiaries: Mapped[list[Brand]] = relationship(back_populates="parent", order_by="Brand.name")
     certifications: Mapped[list[Certification]] = relationship(
         back_populates="brand", order_by="Certification.name", cascade="all, delete-orphan"
     )

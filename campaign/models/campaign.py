@@ -94,10 +94,10 @@ class Topic(Base):
 
 
 campaign_topics = Table(
-    "campaign_topics", Base.metadata,
+    "campaign_topics",
+    Base.metadata,
     Column("campaign_id", ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True),
-    Column("topic_id", ForeignKey("topics.id", ondelete="CASCADE"), primary_key=True,
-           index=True),
+    Column("topic_id", ForeignKey("topics.id", ondelete="CASCADE"), primary_key=True, index=True),
 )
 
 
@@ -160,19 +160,19 @@ class Campaign(Base):
     momentum: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     organiser = relationship("User", back_populates="campaigns")
-    escalated_from = relationship("Campaign", remote_side=[id], foreign_keys=[escalated_from_id],
-                                  back_populates="escalations")
-    escalations = relationship("Campaign", foreign_keys=[escalated_from_id],
-                               back_populates="escalated_from")
+    escalated_from = relationship(
+        "Campaign", remote_side=[id], foreign_keys=[escalated_from_id], back_populates="escalations"
+    )
+    escalations = relationship("Campaign", foreign_keys=[escalated_from_id], back_populates="escalated_from")
     thanks_for = relationship("Campaign", remote_side=[id], foreign_keys=[thanks_for_id])
     target_brand = relationship("Brand", foreign_keys=[target_brand_id])
-    supports = relationship("Support", back_populates="campaign", lazy="dynamic",
-                            foreign_keys="Support.campaign_id")
+    supports = relationship(
+        "Support", back_populates="campaign", lazy="dynamic", foreign_keys="Support.campaign_id"
+    )
     updates = relationship("Update", back_populates="campaign", order_by="Update.created_at.desc()")
     milestones = relationship("Milestone", back_populates="campaign", order_by="Milestone.threshold")
     deliveries = relationship("Delivery", back_populates="campaign", order_by="Delivery.round")
-    responses = relationship("Response", back_populates="campaign",
-                             order_by="Response.created_at.desc()")
+    responses = relationship("Response", back_populates="campaign", order_by="Response.created_at.desc()")
     topics = relationship("Topic", secondary=campaign_topics, order_by="Topic.name")
 
     __mapper_args__ = {"polymorphic_on": kind}
@@ -196,16 +196,17 @@ class Campaign(Base):
 
     @property
     def count_noun(self) -> str:
-        """"signature" or "signatures", as the count asks."""
+        """ "signature" or "signatures", as the count asks."""
         return self.support_noun if self.confirmed_count == 1 else self.supporters_noun
 
     def count_phrase(self, n: int | None = None, *, strong: bool = False) -> str:
-        """"1 signature", "2,500 signatures": ``n`` (default: the count) with this kind's noun,
+        """ "1 signature", "2,500 signatures": ``n`` (default: the count) with this kind's noun,
         in the plural form the reader's language asks for. ``strong`` puts the number in
         <strong> (and returns markup)."""
         n = self.confirmed_count if n is None else n
-        return _phrase(ngettext("%(count)s supporter", "%(count)s supporters", n,
-                                count=_number(n, strong)), strong)
+        return _phrase(
+            ngettext("%(count)s supporter", "%(count)s supporters", n, count=_number(n, strong)), strong
+        )
 
     @property
     def progress_percent(self) -> int:
@@ -256,8 +257,9 @@ class Petition(Campaign):
 
     def count_phrase(self, n: int | None = None, *, strong: bool = False) -> str:
         n = self.confirmed_count if n is None else n
-        return _phrase(ngettext("%(count)s signature", "%(count)s signatures", n,
-                                count=_number(n, strong)), strong)
+        return _phrase(
+            ngettext("%(count)s signature", "%(count)s signatures", n, count=_number(n, strong)), strong
+        )
 
     demand: Mapped[str | None] = mapped_column(Text, use_existing_column=True)
 
@@ -274,8 +276,7 @@ class Boycott(Campaign):
 
     def count_phrase(self, n: int | None = None, *, strong: bool = False) -> str:
         n = self.confirmed_count if n is None else n
-        return _phrase(ngettext("%(count)s pledge", "%(count)s pledges", n,
-                                count=_number(n, strong)), strong)
+        return _phrase(ngettext("%(count)s pledge", "%(count)s pledges", n, count=_number(n, strong)), strong)
 
     # One demand per line; the brand meets them all to end the boycott.
     demands: Mapped[str | None] = mapped_column(Text, use_existing_column=True)
@@ -292,10 +293,13 @@ class Boycott(Campaign):
     def spend_phrase(self) -> str | None:
         if not self.monthly_spend_total:
             return None
-        return ngettext("%(count)s customer withholding about €%(spend)s a month",
-                        "%(count)s customers withholding about €%(spend)s a month",
-                        self.confirmed_count, count=format_decimal(self.confirmed_count),
-                        spend=format_decimal(self.monthly_spend_total))
+        return ngettext(
+            "%(count)s customer withholding about €%(spend)s a month",
+            "%(count)s customers withholding about €%(spend)s a month",
+            self.confirmed_count,
+            count=format_decimal(self.confirmed_count),
+            spend=format_decimal(self.monthly_spend_total),
+        )
 
     @property
     def demand_list(self) -> list[str]:
@@ -314,8 +318,7 @@ class Buycott(Campaign):
 
     def count_phrase(self, n: int | None = None, *, strong: bool = False) -> str:
         n = self.confirmed_count if n is None else n
-        return _phrase(ngettext("%(count)s pledge", "%(count)s pledges", n,
-                                count=_number(n, strong)), strong)
+        return _phrase(ngettext("%(count)s pledge", "%(count)s pledges", n, count=_number(n, strong)), strong)
 
     endorsements = relationship(
         "Endorsement",
@@ -331,10 +334,13 @@ class Buycott(Campaign):
     def spend_phrase(self) -> str | None:
         if not self.monthly_spend_total:
             return None
-        return ngettext("%(count)s customer pledging about €%(spend)s a month",
-                        "%(count)s customers pledging about €%(spend)s a month",
-                        self.confirmed_count, count=format_decimal(self.confirmed_count),
-                        spend=format_decimal(self.monthly_spend_total))
+        return ngettext(
+            "%(count)s customer pledging about €%(spend)s a month",
+            "%(count)s customers pledging about €%(spend)s a month",
+            self.confirmed_count,
+            count=format_decimal(self.confirmed_count),
+            spend=format_decimal(self.monthly_spend_total),
+        )
 
 
 class ProposalStatus(enum.StrEnum):
@@ -368,13 +374,14 @@ class Proposal(Campaign):
 
     def count_phrase(self, n: int | None = None, *, strong: bool = False) -> str:
         n = self.confirmed_count if n is None else n
-        return _phrase(ngettext("%(count)s endorsement", "%(count)s endorsements", n,
-                                count=_number(n, strong)), strong)
+        return _phrase(
+            ngettext("%(count)s endorsement", "%(count)s endorsements", n, count=_number(n, strong)), strong
+        )
 
     proposal_status: Mapped[ProposalStatus | None] = mapped_column(
-        _enum(ProposalStatus), use_existing_column=True)
-    duplicate_of_id: Mapped[int | None] = mapped_column(
-        ForeignKey("campaigns.id"), use_existing_column=True)
+        _enum(ProposalStatus), use_existing_column=True
+    )
+    duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"), use_existing_column=True)
 
     @property
     def status_label(self) -> str | None:
@@ -421,9 +428,7 @@ class Update(Base):
     __tablename__ = "updates"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    campaign_id: Mapped[int] = mapped_column(
-        ForeignKey("campaigns.id", ondelete="CASCADE"), index=True
-    )
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), index=True)
     author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     title: Mapped[str] = mapped_column(String(150))
     body: Mapped[str] = mapped_column(Text)
@@ -474,8 +479,7 @@ class StatusChange(Base):
     __tablename__ = "status_changes"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"),
-                                             index=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), index=True)
     status: Mapped[ProposalStatus] = mapped_column(_enum(ProposalStatus))
     answer: Mapped[str] = mapped_column(Text)
     author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
@@ -497,8 +501,7 @@ class Comment(Base):
     __tablename__ = "comments"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"),
-                                             index=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), index=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("comments.id", ondelete="CASCADE"))
     body: Mapped[str] = mapped_column(Text)
@@ -520,6 +523,7 @@ class Comment(Base):
         from campaign.markdown import render_markdown
 
         return render_markdown(self.body)
+
     reports = relationship("CommentReport", cascade="all, delete-orphan")
 
 

@@ -32,8 +32,9 @@ def N_(message: str) -> str:
 
 
 #: The reasons a round can fail, stored in English (the record) and shown translated.
-NO_CONTACT_REASON = N_("%(brand)s has no contact address on Groundswell yet; ask a moderator to "
-                       "add one, then try again.")
+NO_CONTACT_REASON = N_(
+    "%(brand)s has no contact address on Groundswell yet; ask a moderator to add one, then try again."
+)
 UNREACHABLE_REASON = N_("The brand's mail server could not be reached or refused the email.")
 OUR_ERROR_REASON = N_("An error on our side stopped the delivery; we have been told.")
 
@@ -109,8 +110,7 @@ class Response(Base):
     __table_args__ = (UniqueConstraint("campaign_id", "brand_id", "digest"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"),
-                                             index=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), index=True)
     brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id"), index=True)
     delivery_id: Mapped[int | None] = mapped_column(ForeignKey("deliveries.id"))
     author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

@@ -27,8 +27,7 @@ class DigestItem(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
     # The support it is about (its unsubscribe and verdict links); None for an organiser's.
-    support_id: Mapped[int | None] = mapped_column(
-        ForeignKey("supports.id", ondelete="CASCADE"))
+    support_id: Mapped[int | None] = mapped_column(ForeignKey("supports.id", ondelete="CASCADE"))
     topic: Mapped[str] = mapped_column(String(30))
     object_id: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -213,12 +213,16 @@ def drop_search_index(connection) -> None:
 def _after_tables_made(_metadata, connection, **_kw) -> None:
     # The tests build their schema with create_all, not the migrations: same index.
     if connection.dialect.name == "postgresql":
-        exists = connection.execute(text(
-            "SELECT 1 FROM information_schema.columns WHERE table_name = 'campaigns' "
-            "AND column_name = 'search_vector'")).first()
+        exists = connection.execute(
+            text(
+                "SELECT 1 FROM information_schema.columns WHERE table_name = 'campaigns' "
+                "AND column_name = 'search_vector'"
+            )
+        ).first()
     else:
-        exists = connection.execute(text(
-            "SELECT 1 FROM sqlite_master WHERE name = 'campaign_search'")).first()
+        exists = connection.execute(
+            text("SELECT 1 FROM sqlite_master WHERE name = 'campaign_search'")
+        ).first()
     if not exists:
         create_search_index(connection)
 

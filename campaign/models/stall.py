@@ -29,8 +29,7 @@ class Stall(Base):
     __table_args__ = (CheckConstraint("closes_at > opens_at", name="closes_after_opening"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"),
-                                             index=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), index=True)
     # The secret part of the stall's link: whoever has it signs through the stall.
     token: Mapped[str] = mapped_column(String(32), unique=True, default=new_stall_token)
     place: Mapped[str] = mapped_column(String(120))

@@ -65,16 +65,22 @@ class Support(Base):
         # Trending: supports confirmed in the last days, across campaigns.
         Index("ix_supports_confirmed_at", "confirmed_at"),
         CheckConstraint("monthly_spend IS NULL OR monthly_spend >= 0", name="spend_not_negative"),
-        CheckConstraint("condition_threshold IS NULL OR condition_threshold BETWEEN 2 AND 1000000",
-                        name="condition_in_range"),
+        CheckConstraint(
+            "condition_threshold IS NULL OR condition_threshold BETWEEN 2 AND 1000000",
+            name="condition_in_range",
+        ),
         # A suspect support never counts, and counting reads confirmed_at: so it is never set.
         CheckConstraint("suspect IS NULL OR confirmed_at IS NULL", name="suspect_never_counts"),
         # The hourly report and time-window invalidations read supports by creation time.
         Index("ix_supports_created_at", "created_at"),
         # One featured reason per campaign, chosen by the organiser.
-        Index("uq_supports_featured_reason", "campaign_id", unique=True,
-              sqlite_where=text("reason_featured_at IS NOT NULL"),
-              postgresql_where=text("reason_featured_at IS NOT NULL")),
+        Index(
+            "uq_supports_featured_reason",
+            "campaign_id",
+            unique=True,
+            sqlite_where=text("reason_featured_at IS NOT NULL"),
+            postgresql_where=text("reason_featured_at IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -112,15 +118,16 @@ class Support(Base):
     suspect_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The moderator's decision that last changed it (an invalidation or a release).
     invalidation_id: Mapped[int | None] = mapped_column(
-        ForeignKey("invalidations.id", ondelete="SET NULL"), index=True)
+        ForeignKey("invalidations.id", ondelete="SET NULL"), index=True
+    )
     # The stall it was signed at, if any (campaign.models.stall).
-    stall_id: Mapped[int | None] = mapped_column(ForeignKey("stalls.id", ondelete="SET NULL"),
-                                                 index=True)
+    stall_id: Mapped[int | None] = mapped_column(ForeignKey("stalls.id", ondelete="SET NULL"), index=True)
     # Which share brought this supporter ("email", "whatsapp"…), from the link's ?ref=.
     referral: Mapped[str | None] = mapped_column(String(40))
     # The supporter whose share link brought this one (their referral code in ?ref=).
     referred_by_id: Mapped[int | None] = mapped_column(
-        ForeignKey("supports.id", ondelete="SET NULL"), index=True)
+        ForeignKey("supports.id", ondelete="SET NULL"), index=True
+    )
     # The comment shown publicly as a reason for supporting: hidden by a moderator, or
     # featured by the organiser (at most one per campaign).
     reason_hidden_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -155,8 +162,7 @@ class ReasonLike(Base):
     __table_args__ = (UniqueConstraint("support_id", "user_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    support_id: Mapped[int] = mapped_column(ForeignKey("supports.id", ondelete="CASCADE"),
-                                            index=True)
+    support_id: Mapped[int] = mapped_column(ForeignKey("supports.id", ondelete="CASCADE"), index=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -169,8 +175,7 @@ class ReasonReport(Base):
     __table_args__ = (UniqueConstraint("support_id", "reporter"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    support_id: Mapped[int] = mapped_column(ForeignKey("supports.id", ondelete="CASCADE"),
-                                            index=True)
+    support_id: Mapped[int] = mapped_column(ForeignKey("supports.id", ondelete="CASCADE"), index=True)
     reporter: Mapped[str] = mapped_column(String(40))
     reason: Mapped[str] = mapped_column(String(300), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -228,6 +233,7 @@ class Notice(Base):
     object_id: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+
 
 class FanoutBatch(Base):
     """One batch of a fan-out (a notice to many supporters), recorded once when the fan-out is

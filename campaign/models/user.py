@@ -49,14 +49,12 @@ class User(UserMixin, Base):
     )
     email_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Flask-Login stores this, not the id, in the session: changing it signs out every device.
-    session_token: Mapped[str] = mapped_column(
-        String(64), unique=True, default=new_session_token
-    )
+    session_token: Mapped[str] = mapped_column(String(64), unique=True, default=new_session_token)
     # Notices for a member wait for their digest unless they chose to get them at once.
     email_frequency: Mapped[EmailFrequency] = mapped_column(
-        Enum(EmailFrequency, native_enum=False, length=20,
-             values_callable=lambda e: [m.value for m in e]),
-        default=EmailFrequency.DAILY, server_default=EmailFrequency.DAILY.value,
+        Enum(EmailFrequency, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e]),
+        default=EmailFrequency.DAILY,
+        server_default=EmailFrequency.DAILY.value,
     )
     # The language the member reads (signed up in, or last chose with the switcher): their
     # emails are written in it. None: the default, English.
@@ -65,8 +63,7 @@ class User(UserMixin, Base):
 
     campaigns = relationship("Campaign", back_populates="organiser", lazy="dynamic")
     supports = relationship("Support", back_populates="user", lazy="dynamic")
-    brand_memberships = relationship("BrandMember", back_populates="user",
-                                     foreign_keys="BrandMember.user_id")
+    brand_memberships = relationship("BrandMember", back_populates="user", foreign_keys="BrandMember.user_id")
 
     def speaks_for(self, brand_id: int) -> bool:
         """A verified member of ``brand_id``."""

@@ -34,14 +34,23 @@ from campaign.services import stalls as stall_service
 def signing():
     """The report of heavy signers (last 48 hours), held supports, open stalls and the
     latest releases and invalidations."""
-    invalidations = db.session.execute(
-        select(Invalidation).order_by(Invalidation.created_at.desc(), Invalidation.id.desc())
-        .limit(10)).scalars().all()
+    invalidations = (
+        db.session.execute(
+            select(Invalidation).order_by(Invalidation.created_at.desc(), Invalidation.id.desc()).limit(10)
+        )
+        .scalars()
+        .all()
+    )
     stalls = stall_service.open_stalls()
-    return render_template("moderation/signing.html", report=service.recent_report(),
-                           invalidations=invalidations, labels=SUSPECT_LABELS,
-                           held=service.held_overview(groups=5, sample=0), stalls=stalls,
-                           stall_tallies=stall_service.stall_tallies([s.id for s in stalls]))
+    return render_template(
+        "moderation/signing.html",
+        report=service.recent_report(),
+        invalidations=invalidations,
+        labels=SUSPECT_LABELS,
+        held=service.held_overview(groups=5, sample=0),
+        stalls=stalls,
+        stall_tallies=stall_service.stall_tallies([s.id for s in stalls]),
+    )
 
 
 @bp.route("/signing/rules", methods=["GET", "POST"])
@@ -51,22 +60,32 @@ def rules():
     error = None
     if form.validate_on_submit():
         try:
-            rule = service.add_rule(form.kind.data, form.action.data, form.value.data,
-                                    form.note.data, current_user.id)
+            rule = service.add_rule(
+                form.kind.data, form.action.data, form.value.data, form.note.data, current_user.id
+            )
         except ServiceError as exc:
             error = str(exc)
         else:
-            flash(_("%(value)s is on the block list.", value=rule.value)
-                  if rule.action == RuleAction.BLOCK else
-                  _("%(value)s is on the allow list.", value=rule.value), "success")
+            flash(
+                _("%(value)s is on the block list.", value=rule.value)
+                if rule.action == RuleAction.BLOCK
+                else _("%(value)s is on the allow list.", value=rule.value),
+                "success",
+            )
             return redirect(url_for("moderation.rules"))
-    listed = db.session.execute(
-        select(AbuseRule).order_by(AbuseRule.action, AbuseRule.kind, AbuseRule.value)).scalars().all()
-    return render_template("moderation/rules.html", form=form, delete_form=ActionForm(),
-                           error=error,
-                           allowed=[r for r in listed if r.action == RuleAction.ALLOW],
-                           blocked=[r for r in listed if r.action == RuleAction.BLOCK]), \
-        400 if form.errors or error else 200
+    listed = (
+        db.session.execute(select(AbuseRule).order_by(AbuseRule.action, AbuseRule.kind, AbuseRule.value))
+        .scalars()
+        .all()
+    )
+    return render_template(
+        "moderation/rules.html",
+        form=form,
+        delete_form=ActionForm(),
+        error=error,
+        allowed=[r for r in listed if r.action == RuleAction.ALLOW],
+        blocked=[r for r in listed if r.action == RuleAction.BLOCK],
+    ), 400 if form.errors or error else 200
 
 
 @bp.route("/signing/rules/<int:rule_id>/delete", methods=["POST"])
@@ -96,29 +115,49 @@ def release():
 def _decide(action: DecisionAction, form_class):
     # A line of the report, a stall or a group of held supports links here, filled in.
     prefill = {k: request.args.get(k, "")[:254] for k in form_class.PREFILLED}
-    form = form_class(formdata=request.form if request.method == "POST" else None,
-                      data=prefill if request.method == "GET" else None)
+    form = form_class(
+        formdata=request.form if request.method == "POST" else None,
+        data=prefill if request.method == "GET" else None,
+    )
     found = error = None
     if form.validate_on_submit():
         try:
-            cond = service.conditions(form.campaign.data, form.ip.data, form.domain.data,
-                                      *form.window(), **form.more_conditions(), action=action)
+            cond = service.conditions(
+                form.campaign.data,
+                form.ip.data,
+                form.domain.data,
+                *form.window(),
+                **form.more_conditions(),
+                action=action,
+            )
             if form.confirm.data:
                 inv = service.start_decision(cond, form.reason.data, current_user.id)
-                flash(ngettext("Releasing %(count)s support; the counts are corrected when "
-                               "the job finishes.", "Releasing %(count)s supports; the counts "
-                               "are corrected when the job finishes.", inv.matched,
-                               count=format_decimal(inv.matched))
-                      if cond.is_release else
-                      _("Invalidating %(count)s supports; the counts are corrected when the "
-                        "job finishes.", count=format_decimal(inv.matched)), "success")
+                flash(
+                    ngettext(
+                        "Releasing %(count)s support; the counts are corrected when the job finishes.",
+                        "Releasing %(count)s supports; the counts are corrected when the job finishes.",
+                        inv.matched,
+                        count=format_decimal(inv.matched),
+                    )
+                    if cond.is_release
+                    else _(
+                        "Invalidating %(count)s supports; the counts are corrected when the job finishes.",
+                        count=format_decimal(inv.matched),
+                    ),
+                    "success",
+                )
                 return redirect(url_for("moderation.decisions"))
             found = service.preview(cond)
         except ServiceError as exc:
             error = str(exc)
     status = 400 if form.errors or error else 200
-    return render_template("moderation/invalidate.html", form=form, found=found,
-                           error=error, release=action == DecisionAction.RELEASE), status
+    return render_template(
+        "moderation/invalidate.html",
+        form=form,
+        found=found,
+        error=error,
+        release=action == DecisionAction.RELEASE,
+    ), status
 
 
 @bp.route("/signing/held")
@@ -134,28 +173,41 @@ def held():
             abort(404)
     stall_arg = request.args.get("stall", "")
     if stall_arg:
-        stall = db.session.get(Stall, int(stall_arg)) if stall_arg.isdigit() and \
-            len(stall_arg) <= 12 else None
+        stall = (
+            db.session.get(Stall, int(stall_arg)) if stall_arg.isdigit() and len(stall_arg) <= 12 else None
+        )
         if stall is None:
             abort(404)
-    overview = service.held_overview(campaign.id if campaign else None,
-                                     stall.id if stall else None)
+    overview = service.held_overview(campaign.id if campaign else None, stall.id if stall else None)
     ids = [int(g.value) for g in overview.by_campaign]
-    campaigns = {c.id: c for c in db.session.execute(
-        select(Campaign).where(Campaign.id.in_(ids))).scalars()} if ids else {}
+    campaigns = (
+        {c.id: c for c in db.session.execute(select(Campaign).where(Campaign.id.in_(ids))).scalars()}
+        if ids
+        else {}
+    )
     scope = {"campaign": campaign.slug} if campaign else {}
     if stall:
         scope["stall"] = stall.id
-    return render_template("moderation/held.html", overview=overview, campaign=campaign,
-                           stall=stall, scope=scope, campaigns=campaigns, labels=SUSPECT_LABELS,
-                           domain_of=service.email_domain)
+    return render_template(
+        "moderation/held.html",
+        overview=overview,
+        campaign=campaign,
+        stall=stall,
+        scope=scope,
+        campaigns=campaigns,
+        labels=SUSPECT_LABELS,
+        domain_of=service.email_domain,
+    )
 
 
 @bp.route("/signing/log")
 @moderator_required
 def decisions():
     """The audit log: every invalidation and release, newest first."""
-    page = db.paginate(select(Invalidation).order_by(Invalidation.created_at.desc(),
-                                                     Invalidation.id.desc()),
-                       page=page_number(), per_page=50, error_out=False)
+    page = db.paginate(
+        select(Invalidation).order_by(Invalidation.created_at.desc(), Invalidation.id.desc()),
+        page=page_number(),
+        per_page=50,
+        error_out=False,
+    )
     return render_template("moderation/decisions.html", pagination=page, labels=SUSPECT_LABELS)

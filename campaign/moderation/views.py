@@ -53,28 +53,45 @@ def _pending(campaign_id: int) -> Campaign:
 @bp.route("/")
 @moderator_required
 def queue():
-    pending = db.session.execute(
-        db.select(Campaign).filter_by(state=CampaignState.PENDING)
-        .order_by(Campaign.submitted_at)
-    ).scalars().all()
-    brands = db.session.execute(
-        db.select(Brand).where(Brand.approved_at.is_(None)).order_by(Brand.created_at)
-    ).scalars().all()
-    claims = db.session.execute(
-        db.select(BrandMember).where(BrandMember.verified_at.is_(None))
-        .order_by(BrandMember.created_at)
-    ).scalars().all()
-    reported = db.session.execute(
-        db.select(Comment).where(Comment.hidden_at.is_(None),
-                                 Comment.id.in_(db.select(CommentReport.comment_id)))
-        .order_by(Comment.created_at)
-    ).scalars().all()
+    pending = (
+        db.session.execute(
+            db.select(Campaign).filter_by(state=CampaignState.PENDING).order_by(Campaign.submitted_at)
+        )
+        .scalars()
+        .all()
+    )
+    brands = (
+        db.session.execute(db.select(Brand).where(Brand.approved_at.is_(None)).order_by(Brand.created_at))
+        .scalars()
+        .all()
+    )
+    claims = (
+        db.session.execute(
+            db.select(BrandMember).where(BrandMember.verified_at.is_(None)).order_by(BrandMember.created_at)
+        )
+        .scalars()
+        .all()
+    )
+    reported = (
+        db.session.execute(
+            db.select(Comment)
+            .where(Comment.hidden_at.is_(None), Comment.id.in_(db.select(CommentReport.comment_id)))
+            .order_by(Comment.created_at)
+        )
+        .scalars()
+        .all()
+    )
     from campaign.services.abuse import recent_report
 
-    return render_template("moderation/queue.html", pending=pending, brands=brands,
-                           claims=claims, reported=reported,
-                           reported_reasons=reason_service.reported_reasons(),
-                           heavy_signers=len(recent_report(hours=24)))
+    return render_template(
+        "moderation/queue.html",
+        pending=pending,
+        brands=brands,
+        claims=claims,
+        reported=reported,
+        reported_reasons=reason_service.reported_reasons(),
+        heavy_signers=len(recent_report(hours=24)),
+    )
 
 
 @bp.route("/brands/<int:brand_id>/reject", methods=["POST"])
@@ -163,8 +180,9 @@ def approve_claim(member_id: int):
     except ServiceError as exc:
         flash(str(exc), "error")
     else:
-        flash(_("%(name)s now speaks for %(brand)s.", name=member.user.name,
-                brand=member.brand.name), "success")
+        flash(
+            _("%(name)s now speaks for %(brand)s.", name=member.user.name, brand=member.brand.name), "success"
+        )
     return redirect(url_for("moderation.queue"))
 
 
@@ -172,9 +190,13 @@ def approve_claim(member_id: int):
 @moderator_required
 def review(campaign_id: int):
     campaign = _pending(campaign_id)
-    return render_template("moderation/review.html", campaign=campaign,
-                           approve_form=ApproveForm(), reject_form=RejectForm(),
-                           picture_form=RemovePictureForm())
+    return render_template(
+        "moderation/review.html",
+        campaign=campaign,
+        approve_form=ApproveForm(),
+        reject_form=RejectForm(),
+        picture_form=RemovePictureForm(),
+    )
 
 
 @bp.route("/campaigns/<int:campaign_id>/picture/remove", methods=["POST"])
@@ -183,9 +205,13 @@ def remove_picture(campaign_id: int):
     campaign = _pending(campaign_id)
     form = RemovePictureForm()
     if not form.validate_on_submit():
-        return render_template("moderation/review.html", campaign=campaign,
-                               approve_form=ApproveForm(), reject_form=RejectForm(),
-                               picture_form=form), 400
+        return render_template(
+            "moderation/review.html",
+            campaign=campaign,
+            approve_form=ApproveForm(),
+            reject_form=RejectForm(),
+            picture_form=form,
+        ), 400
     try:
         picture_service.moderator_remove_picture(campaign.id, current_user.id, form.reason.data)
     except ServiceError as exc:
@@ -214,9 +240,13 @@ def reject(campaign_id: int):
     campaign = _pending(campaign_id)
     form = RejectForm()
     if not form.validate_on_submit():
-        return render_template("moderation/review.html", campaign=campaign,
-                               approve_form=ApproveForm(), reject_form=form,
-                               picture_form=RemovePictureForm()), 400
+        return render_template(
+            "moderation/review.html",
+            campaign=campaign,
+            approve_form=ApproveForm(),
+            reject_form=form,
+            picture_form=RemovePictureForm(),
+        ), 400
     try:
         service.reject(campaign.id, current_user.id, form.reason.data)
     except ServiceError as exc:
@@ -241,16 +271,16 @@ def topics():
     form = TopicForm()
     if form.validate_on_submit():
         try:
-            topic = topic_service.add_topic(current_user.id, form.name.data,
-                                            form.name_es.data or "")
+            topic = topic_service.add_topic(current_user.id, form.name.data, form.name_es.data or "")
         except ServiceError as exc:
             form.name.errors.append(str(exc))
         else:
             flash(_("The topic “%(name)s” is added.", name=topic.name), "success")
             return redirect(url_for("moderation.topics"))
     listed = db.session.execute(db.select(Topic).order_by(Topic.name)).scalars().all()
-    return render_template("moderation/topics.html", form=form, topics=listed,
-                           delete_form=ActionForm()), 400 if form.errors else 200
+    return render_template(
+        "moderation/topics.html", form=form, topics=listed, delete_form=ActionForm()
+    ), 400 if form.errors else 200
 
 
 @bp.route("/topics/<int:topic_id>/remove", methods=["POST"])

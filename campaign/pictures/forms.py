@@ -13,8 +13,11 @@ from campaign.auth.forms import single_line
 
 class PictureForm(FlaskForm):
     picture = FileField(_l("Picture (JPEG, PNG or WebP, up to 10 MB)"))
-    alt = StringField(_l("Describe the picture for people who cannot see it"),
-                      filters=[single_line],
-                      validators=[DataRequired(_l("Describe the picture for people who cannot "
-                                                  "see it (alt text).")),
-                                  Length(max=300)])
+    alt = StringField(
+        _l("Describe the picture for people who cannot see it"),
+        filters=[single_line],
+        validators=[
+            DataRequired(_l("Describe the picture for people who cannot see it (alt text).")),
+            Length(max=300),
+        ],
+    )

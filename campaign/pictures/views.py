@@ -83,12 +83,14 @@ def register_picture_routes(kind_bp: Blueprint, organiser_only) -> None:
         if request.method == "GET" and campaign.picture_alt:
             form.alt.data = campaign.picture_alt
         campaign_id, slug = campaign.id, campaign.slug
-        if upload(form, lambda data, alt: service.set_campaign_picture(
-                campaign_id, current_user.id, data, alt)):
+        if upload(
+            form, lambda data, alt: service.set_campaign_picture(campaign_id, current_user.id, data, alt)
+        ):
             flash(_("The picture is saved."), "success")
             return redirect(url_for(f"{kind}.show", slug=slug))
-        return render_template("campaigns/picture_form.html", campaign=campaign, form=form,
-                               remove_form=ActionForm()), 400 if form.errors else 200
+        return render_template(
+            "campaigns/picture_form.html", campaign=campaign, form=form, remove_form=ActionForm()
+        ), 400 if form.errors else 200
 
     @kind_bp.route("/<slug>/picture/remove", methods=["POST"])
     @organiser_only
@@ -121,12 +123,12 @@ def register_logo_routes(brands_bp: Blueprint, load_brand) -> None:
         if request.method == "GET" and brand.logo_alt:
             form.alt.data = brand.logo_alt
         brand_id, brand_slug = brand.id, brand.slug
-        if upload(form, lambda data, alt: service.set_brand_logo(brand_id, current_user.id,
-                                                                 data, alt)):
+        if upload(form, lambda data, alt: service.set_brand_logo(brand_id, current_user.id, data, alt)):
             flash(_("The logo is saved."), "success")
             return redirect(url_for("brands.show", slug=brand_slug))
-        return render_template("brands/logo_form.html", brand=brand, form=form,
-                               remove_form=ActionForm()), 400 if form.errors else 200
+        return render_template(
+            "brands/logo_form.html", brand=brand, form=form, remove_form=ActionForm()
+        ), 400 if form.errors else 200
 
     @brands_bp.route("/<slug>/logo/remove", methods=["POST"])
     @login_required
@@ -140,10 +142,7 @@ def register_logo_routes(brands_bp: Blueprint, load_brand) -> None:
 
 def picture_url(row, size: str = "page") -> str | None:
     """The address of a campaign's picture (or a brand's logo) in ``size``, or None."""
-    key = getattr(row, "picture", None) if isinstance(row, Campaign) else getattr(row, "logo",
-                                                                                   None)
+    key = getattr(row, "picture", None) if isinstance(row, Campaign) else getattr(row, "logo", None)
     if not key:
         return None
-    return url_for("media.file", name=media.file_name(key, "logo" if isinstance(row, Brand)
-                                                       else size))
-
+    return url_for("media.file", name=media.file_name(key, "logo" if isinstance(row, Brand) else size))

@@ -40,11 +40,13 @@ def show(token: str):
     try:
         email = _email(token)
     except TokenError as exc:
-        return render_template("auth/token_error.html", expired=exc.expired,
-                               action="see your data",
-                               retry_url=url_for("privacy.request_link")), 400
-    return render_template("privacy/show.html", data=service.data_for(email), token=token,
-                           form=ActionForm())
+        return render_template(
+            "auth/token_error.html",
+            expired=exc.expired,
+            action="see your data",
+            retry_url=url_for("privacy.request_link"),
+        ), 400
+    return render_template("privacy/show.html", data=service.data_for(email), token=token, form=ActionForm())
 
 
 @bp.route("/<token>/data.json")
@@ -54,8 +56,11 @@ def download(token: str):
     except TokenError:
         return {"error": {"status": 400, "message": "This link is not valid or has expired."}}, 400
     body = json.dumps(service.data_for(email), indent=2, ensure_ascii=False)
-    return Response(body, mimetype="application/json", headers={
-        "Content-Disposition": 'attachment; filename="groundswell-my-data.json"'})
+    return Response(
+        body,
+        mimetype="application/json",
+        headers={"Content-Disposition": 'attachment; filename="groundswell-my-data.json"'},
+    )
 
 
 @bp.route("/<token>/erase", methods=["POST"])
@@ -63,9 +68,12 @@ def erase(token: str):
     try:
         email = _email(token)
     except TokenError as exc:
-        return render_template("auth/token_error.html", expired=exc.expired,
-                               action="erase your data",
-                               retry_url=url_for("privacy.request_link")), 400
+        return render_template(
+            "auth/token_error.html",
+            expired=exc.expired,
+            action="erase your data",
+            retry_url=url_for("privacy.request_link"),
+        ), 400
     if not ActionForm().validate_on_submit():
         return redirect(url_for("privacy.show", token=token))
     erased = service.erase(email)

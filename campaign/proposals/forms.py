@@ -13,17 +13,26 @@ class ProposalForm(TargetBrandForm):
 
 
 class InviteCoauthorForm(FlaskForm):
-    email = EmailField(_l("Their Groundswell account email"), filters=[strip], validators=[
-        DataRequired(message=_l("Enter the member's email address.")),
-        Email(message=_l("Enter an email address like name@example.org."))])
+    email = EmailField(
+        _l("Their Groundswell account email"),
+        filters=[strip],
+        validators=[
+            DataRequired(message=_l("Enter the member's email address.")),
+            Email(message=_l("Enter an email address like name@example.org.")),
+        ],
+    )
     submit = SubmitField(_l("Invite as co-author"))
 
 
 class CommentForm(FlaskForm):
-    body = TextAreaField(_l("Your comment"), validators=[
-        DataRequired(message=_l("Write your comment.")),
-        Length(max=5000, message=_l("Keep comments under 5,000 characters."))],
-        description=_l("Markdown. Be kind; comments can be reported to the moderators."))
+    body = TextAreaField(
+        _l("Your comment"),
+        validators=[
+            DataRequired(message=_l("Write your comment.")),
+            Length(max=5000, message=_l("Keep comments under 5,000 characters.")),
+        ],
+        description=_l("Markdown. Be kind; comments can be reported to the moderators."),
+    )
     parent_id = HiddenField()
     submit = SubmitField(_l("Post comment"))
 
@@ -34,13 +43,22 @@ class ReportForm(FlaskForm):
 
 
 class StatusForm(FlaskForm):
-    status = RadioField(_l("Status"), validators=[DataRequired(message=_l("Choose a status."))],
-                        choices=[SelectChoice(s.value, label)
-                                 for s, label in PROPOSAL_STATUS_LABELS.items()])
-    answer = TextAreaField(_l("Official answer"), validators=[
-        DataRequired(message=_l("Give the official answer with the status.")),
-        Length(max=10_000)],
-        description=_l("Public. Endorsers who asked for updates get it by email."))
-    duplicate_of = StringField(_l("Duplicate of (the other proposal's address or slug)"),
-                               filters=[strip], validators=[Optional(), Length(max=300)])
+    status = RadioField(
+        _l("Status"),
+        validators=[DataRequired(message=_l("Choose a status."))],
+        choices=[SelectChoice(s.value, label) for s, label in PROPOSAL_STATUS_LABELS.items()],
+    )
+    answer = TextAreaField(
+        _l("Official answer"),
+        validators=[
+            DataRequired(message=_l("Give the official answer with the status.")),
+            Length(max=10_000),
+        ],
+        description=_l("Public. Endorsers who asked for updates get it by email."),
+    )
+    duplicate_of = StringField(
+        _l("Duplicate of (the other proposal's address or slug)"),
+        filters=[strip],
+        validators=[Optional(), Length(max=300)],
+    )
     submit = SubmitField(_l("Set status"))

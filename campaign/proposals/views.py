@@ -30,12 +30,21 @@ def register_proposal_routes(bp: Blueprint, load, organiser_only) -> None:
         title = request.args.get("title", "")[:150]
         if not brand_id:
             return jsonify(error={"status": 400, "message": "brand is required"}), 400
-        found = service.similar_open_proposals(brand_id, title,
-                                               exclude_id=request.args.get("exclude", type=id_arg))
+        found = service.similar_open_proposals(
+            brand_id, title, exclude_id=request.args.get("exclude", type=id_arg)
+        )
         # ``counted`` is in the visitor's language: the script shows it as it comes.
-        return jsonify(proposals=[{"title": p.title, "count": p.confirmed_count,
-                                   "counted": p.count_phrase(),
-                                   "url": url_for("proposals.show", slug=p.slug)} for p in found])
+        return jsonify(
+            proposals=[
+                {
+                    "title": p.title,
+                    "count": p.confirmed_count,
+                    "counted": p.count_phrase(),
+                    "url": url_for("proposals.show", slug=p.slug),
+                }
+                for p in found
+            ]
+        )
 
     @bp.route("/<slug>/coauthors", methods=["POST"])
     @organiser_only
@@ -48,9 +57,14 @@ def register_proposal_routes(bp: Blueprint, load, organiser_only) -> None:
                 flash(str(exc), "error")
             else:
                 # The same answer whether the address has an account or not.
-                flash(_("If %(email)s has a Groundswell account, its owner is invited and "
+                flash(
+                    _(
+                        "If %(email)s has a Groundswell account, its owner is invited and "
                         "told by email; they accept from their account page.",
-                        email=form.email.data), "success")
+                        email=form.email.data,
+                    ),
+                    "success",
+                )
         else:
             flash(" ".join(map(str, form.email.errors)), "error")
         return back(campaign, "#coauthors")
@@ -58,8 +72,11 @@ def register_proposal_routes(bp: Blueprint, load, organiser_only) -> None:
     @bp.route("/<slug>/comments", methods=["POST"])
     @login_required
     # Per member, whatever the IP: a member cannot bury a page under comments.
-    @limiter.limit(lambda: current_app.config["RATELIMIT_COMMENT"], methods=["POST"],
-                   key_func=lambda: f"comment:{current_user.get_id()}")
+    @limiter.limit(
+        lambda: current_app.config["RATELIMIT_COMMENT"],
+        methods=["POST"],
+        key_func=lambda: f"comment:{current_user.get_id()}",
+    )
     def comment(slug: str):
         campaign = load(slug)
         form = CommentForm()
@@ -68,8 +85,10 @@ def register_proposal_routes(bp: Blueprint, load, organiser_only) -> None:
                 parent_id = id_arg(form.parent_id.data) if form.parent_id.data else None
                 made = service.add_comment(campaign.id, current_user.id, form.body.data, parent_id)
             except (ServiceError, ValueError) as exc:
-                flash(str(exc) if isinstance(exc, ServiceError) else _("Reply to a comment "
-                      "on this page."), "error")
+                flash(
+                    str(exc) if isinstance(exc, ServiceError) else _("Reply to a comment on this page."),
+                    "error",
+                )
             else:
                 return back(campaign, f"#comment-{made.id}")
         else:
@@ -80,19 +99,27 @@ def register_proposal_routes(bp: Blueprint, load, organiser_only) -> None:
     @login_required
     def set_status(slug: str):
         campaign = load(slug)
-        if not (current_user.is_moderator or (campaign.target_brand_id
-                                              and current_user.speaks_for(campaign.target_brand_id))):
+        if not (
+            current_user.is_moderator
+            or (campaign.target_brand_id and current_user.speaks_for(campaign.target_brand_id))
+        ):
             abort(403)
         form = StatusForm()
         if form.validate_on_submit():
             duplicate_id = None
             if form.status.data == ProposalStatus.DUPLICATE.value:
-                other = db.session.execute(select(Proposal).filter_by(
-                    slug=_slug_from(form.duplicate_of.data or ""))).scalar_one_or_none()
+                other = db.session.execute(
+                    select(Proposal).filter_by(slug=_slug_from(form.duplicate_of.data or ""))
+                ).scalar_one_or_none()
                 duplicate_id = other.id if other else None
             try:
-                service.set_status(campaign.id, current_user, ProposalStatus(form.status.data),
-                                   form.answer.data, duplicate_of_id=duplicate_id)
+                service.set_status(
+                    campaign.id,
+                    current_user,
+                    ProposalStatus(form.status.data),
+                    form.answer.data,
+                    duplicate_of_id=duplicate_id,
+                )
             except ServiceError as exc:
                 flash(str(exc), "error")
             else:

@@ -98,14 +98,22 @@ def parse_network(text: str) -> Network:
     try:
         network = ipaddress.ip_network(text, strict=False)
     except ValueError:
-        raise ServiceError(_("“%(text)s” is not an IP address or a range like 203.0.113.0/24.",
-                             text=text[:60])) from None
+        raise ServiceError(
+            _("“%(text)s” is not an IP address or a range like 203.0.113.0/24.", text=text[:60])
+        ) from None
     if network.prefixlen < WIDEST_PREFIX[network.version]:
-        raise ServiceError(_("A range wider than /%(prefix)s would catch too many people; use a "
-                             "narrower one.", prefix=WIDEST_PREFIX[network.version]))
+        raise ServiceError(
+            _(
+                "A range wider than /%(prefix)s would catch too many people; use a narrower one.",
+                prefix=WIDEST_PREFIX[network.version],
+            )
+        )
     single = network.num_addresses == 1
-    return Network(str(network.network_address) if single else str(network),
-                   ip_key(str(network.network_address)), ip_key(str(network.broadcast_address)))
+    return Network(
+        str(network.network_address) if single else str(network),
+        ip_key(str(network.network_address)),
+        ip_key(str(network.broadcast_address)),
+    )
 
 
 def normalise_domain(text: str) -> str:
@@ -116,8 +124,9 @@ def normalise_domain(text: str) -> str:
     except UnicodeError:
         pass
     if len(domain) > 253 or not _DOMAIN.match(domain):
-        raise ServiceError(_("“%(text)s” is not an email domain like example.org.",
-                             text=(text or "").strip()[:60]))
+        raise ServiceError(
+            _("“%(text)s” is not an email domain like example.org.", text=(text or "").strip()[:60])
+        )
     return domain
 
 
@@ -151,8 +160,7 @@ def add_rule(kind: str, action: str, value: str, note: str | None, moderator_id:
     try:
         kind, action = RuleKind(kind), RuleAction(action)
     except ValueError:
-        raise ServiceError(_("Choose what to list (IP, domain or email) and allow or block.")) \
-            from None
+        raise ServiceError(_("Choose what to list (IP, domain or email) and allow or block.")) from None
     low = high = None
     if kind == RuleKind.IP:
         network = parse_network(value)
@@ -162,15 +170,25 @@ def add_rule(kind: str, action: str, value: str, note: str | None, moderator_id:
     else:
         value = normalise_rule_email(value)
     rule_id = insert_ignoring_conflicts(
-        AbuseRule, ["kind", "value"], kind=kind, action=action, value=value, ip_low=low,
-        ip_high=high, note=(note or "").strip()[:200] or None, created_by_id=moderator_id,
-        created_at=utcnow())
+        AbuseRule,
+        ["kind", "value"],
+        kind=kind,
+        action=action,
+        value=value,
+        ip_low=low,
+        ip_high=high,
+        note=(note or "").strip()[:200] or None,
+        created_by_id=moderator_id,
+        created_at=utcnow(),
+    )
     if rule_id is None:
         db.session.rollback()
         existing = db.session.execute(select(AbuseRule).filter_by(kind=kind, value=value)).scalar_one()
-        raise ServiceError(_("%(value)s is already on the block list.", value=value)
-                           if existing.action == RuleAction.BLOCK else
-                           _("%(value)s is already on the allow list.", value=value))
+        raise ServiceError(
+            _("%(value)s is already on the block list.", value=value)
+            if existing.action == RuleAction.BLOCK
+            else _("%(value)s is already on the allow list.", value=value)
+        )
     db.session.commit()
     return db.session.get(AbuseRule, rule_id)
 
@@ -178,8 +196,9 @@ def add_rule(kind: str, action: str, value: str, note: str | None, moderator_id:
 def remove_rule(rule_id: int, moderator_id: int) -> str | None:
     """Take a rule off its list. Commits; returns its value, or None if it was gone already."""
     _require_moderator(moderator_id)
-    value = db.session.execute(delete(AbuseRule).where(AbuseRule.id == rule_id)
-                               .returning(AbuseRule.value)).scalar()
+    value = db.session.execute(
+        delete(AbuseRule).where(AbuseRule.id == rule_id).returning(AbuseRule.value)
+    ).scalar()
     db.session.commit()
     return value
 
@@ -194,12 +213,17 @@ def matching_rules(ip_address: str | None, canonical: str) -> list[AbuseRule]:
     if not hot_cache.cached("abuse-rules-exist", _any_rules):
         return []
     key = ip_key(ip_address)
-    conditions = [and_(AbuseRule.kind == RuleKind.EMAIL, AbuseRule.value == canonical),
-                  and_(AbuseRule.kind == RuleKind.DOMAIN,
-                       AbuseRule.value.in_(_domain_and_parents(email_domain(canonical))))]
+    conditions = [
+        and_(AbuseRule.kind == RuleKind.EMAIL, AbuseRule.value == canonical),
+        and_(
+            AbuseRule.kind == RuleKind.DOMAIN,
+            AbuseRule.value.in_(_domain_and_parents(email_domain(canonical))),
+        ),
+    ]
     if key:
-        conditions.append(and_(AbuseRule.kind == RuleKind.IP, AbuseRule.ip_low <= key,
-                               AbuseRule.ip_high >= key))
+        conditions.append(
+            and_(AbuseRule.kind == RuleKind.IP, AbuseRule.ip_low <= key, AbuseRule.ip_high >= key)
+        )
     return list(db.session.execute(select(AbuseRule).where(or_(*conditions))).scalars())
 
 
@@ -213,12 +237,16 @@ def deciding_rule(rules: list[AbuseRule]) -> AbuseRule | None:
     return max(rules, key=lambda r: (order[r.kind], r.specificity), default=None)
 
 
-_BLOCKED = {RuleKind.EMAIL: Suspect.BLOCKED_EMAIL, RuleKind.DOMAIN: Suspect.BLOCKED_DOMAIN,
-            RuleKind.IP: Suspect.BLOCKED_IP}
+_BLOCKED = {
+    RuleKind.EMAIL: Suspect.BLOCKED_EMAIL,
+    RuleKind.DOMAIN: Suspect.BLOCKED_DOMAIN,
+    RuleKind.IP: Suspect.BLOCKED_IP,
+}
 
 
-def suspect_reason(campaign_id: int, ip_address: str | None, canonical: str,
-                   stall_id: int | None = None) -> Suspect | None:
+def suspect_reason(
+    campaign_id: int, ip_address: str | None, canonical: str, stall_id: int | None = None
+) -> Suspect | None:
     """Why a new support from this IP with this email would be held, or None.
 
     Also records the support against the per-IP limit (a Redis sliding window per IP and
@@ -301,7 +329,7 @@ def _over_limits(key: str, limits: list, who: str | None = None) -> bool:
         for limit in limits:
             pipe.zcount(key, now - limit.get_expiry(), "+inf")
         pipe.expire(key, longest)
-        counts = pipe.execute()[3:3 + len(limits)]
+        counts = pipe.execute()[3 : 3 + len(limits)]
     except RedisError:
         log.warning("signing limit %s unchecked: Redis unavailable", key.split(":")[1])
         return False
@@ -338,8 +366,10 @@ class Conditions:
         """The SQL conditions of the supports this decision would change."""
         if self.is_release:
             # A withdrawn support would not count anyway; it stays as it is.
-            clauses = [Support.suspect.in_([self.held_reason] if self.held_reason
-                                           else HELD_FOR_REVIEW), Support.withdrawn_at.is_(None)]
+            clauses = [
+                Support.suspect.in_([self.held_reason] if self.held_reason else HELD_FOR_REVIEW),
+                Support.withdrawn_at.is_(None),
+            ]
         else:
             clauses = [Support.suspect.is_(None)]
         if self.campaign_id is not None:
@@ -348,8 +378,12 @@ class Conditions:
             clauses += [Support.ip_key >= self.network.low, Support.ip_key <= self.network.high]
         if self.domain is not None:
             # The domain and its subdomains; domains hold no LIKE wildcards (validated).
-            clauses.append(or_(Support.email_canonical.like(f"%@{self.domain}"),
-                               Support.email_canonical.like(f"%.{self.domain}")))
+            clauses.append(
+                or_(
+                    Support.email_canonical.like(f"%@{self.domain}"),
+                    Support.email_canonical.like(f"%.{self.domain}"),
+                )
+            )
         if self.since is not None:
             clauses.append(Support.created_at >= self.since)
         if self.until is not None:
@@ -361,17 +395,22 @@ class Conditions:
         return clauses
 
 
-def conditions(campaign_slug: str | None = None, ip: str | None = None,
-               domain: str | None = None, since: datetime | None = None,
-               until: datetime | None = None, stall: str | int | None = None,
-               held_reason: str | None = None, support: str | int | None = None,
-               action: DecisionAction | str = DecisionAction.INVALIDATE) -> Conditions:
+def conditions(
+    campaign_slug: str | None = None,
+    ip: str | None = None,
+    domain: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    stall: str | int | None = None,
+    held_reason: str | None = None,
+    support: str | int | None = None,
+    action: DecisionAction | str = DecisionAction.INVALIDATE,
+) -> Conditions:
     """Check what a moderator typed; raises ServiceError with a message for each mistake."""
     action = DecisionAction(action)
     campaign_id = None
     if campaign_slug:
-        campaign_id = db.session.execute(
-            select(Campaign.id).filter_by(slug=campaign_slug.strip())).scalar()
+        campaign_id = db.session.execute(select(Campaign.id).filter_by(slug=campaign_slug.strip())).scalar()
         if campaign_id is None:
             raise ServiceError(_("There is no campaign “%(slug)s”.", slug=campaign_slug.strip()[:80]))
     network = parse_network(ip) if ip and ip.strip() else None
@@ -385,14 +424,16 @@ def conditions(campaign_slug: str | None = None, ip: str | None = None,
             raise ServiceError(_("Choose one of the reasons supports are held."))
     else:
         held_reason = None
-    if not any(c is not None for c in (network, domain, since, until, stall_id, held_reason,
-                                       support_id)):
-        raise ServiceError(_("Give at least one condition: an IP or range, an email domain, "
-                           "or a time window.") if action == DecisionAction.INVALIDATE else
-                           _("Give at least one condition: why they are held, an IP or range, "
-                             "an email domain, a time window or a stall."))
-    return Conditions(campaign_id, network, domain, since, until, stall_id, held_reason,
-                      support_id, action)
+    if not any(c is not None for c in (network, domain, since, until, stall_id, held_reason, support_id)):
+        raise ServiceError(
+            _("Give at least one condition: an IP or range, an email domain, or a time window.")
+            if action == DecisionAction.INVALIDATE
+            else _(
+                "Give at least one condition: why they are held, an IP or range, "
+                "an email domain, a time window or a stall."
+            )
+        )
+    return Conditions(campaign_id, network, domain, since, until, stall_id, held_reason, support_id, action)
 
 
 def _existing_id(model, typed: str | int | None, missing: str) -> int | None:
@@ -420,8 +461,8 @@ def preview(cond: Conditions) -> Preview:
     confirmed = Support.suspect_confirmed_at if cond.is_release else Support.confirmed_at
     counted = func.count().filter(confirmed.is_not(None), Support.withdrawn_at.is_(None))
     matching, counted, campaigns = db.session.execute(
-        select(func.count(), counted, func.count(func.distinct(Support.campaign_id)))
-        .where(*cond.where())).one()
+        select(func.count(), counted, func.count(func.distinct(Support.campaign_id))).where(*cond.where())
+    ).one()
     return Preview(matching, counted, campaigns)
 
 
@@ -434,25 +475,38 @@ def start_decision(cond: Conditions, reason: str, moderator_id: int) -> Invalida
     _require_moderator(moderator_id)
     reason = (reason or "").strip()
     if not reason:
-        raise ServiceError(_("Say why these supports are released (moderators read it later).")
-                           if cond.is_release else
-                           _("Say why these supports are invalid (moderators read it later)."))
+        raise ServiceError(
+            _("Say why these supports are released (moderators read it later).")
+            if cond.is_release
+            else _("Say why these supports are invalid (moderators read it later).")
+        )
     found = preview(cond)
     if found.matching == 0:
-        raise ServiceError(_("No held support matches these conditions; nothing to release.")
-                           if cond.is_release else
-                           _("No support matches these conditions; nothing to invalidate."))
+        raise ServiceError(
+            _("No held support matches these conditions; nothing to release.")
+            if cond.is_release
+            else _("No support matches these conditions; nothing to invalidate.")
+        )
     campaign_id = cond.campaign_id
     if campaign_id is None and cond.stall_id is not None:
         campaign_id = db.session.get(Stall, cond.stall_id).campaign_id
     inv = Invalidation(
-        action=cond.action, campaign_id=campaign_id,
+        action=cond.action,
+        campaign_id=campaign_id,
         ip=cond.network.text if cond.network else None,
         ip_low=cond.network.low if cond.network else None,
-        ip_high=cond.network.high if cond.network else None, domain=cond.domain,
-        since=cond.since, until=cond.until, stall_id=cond.stall_id,
-        held_reason=cond.held_reason, support_id=cond.support_id, reason=reason[:200],
-        matched=found.matching, created_by_id=moderator_id, created_at=utcnow())
+        ip_high=cond.network.high if cond.network else None,
+        domain=cond.domain,
+        since=cond.since,
+        until=cond.until,
+        stall_id=cond.stall_id,
+        held_reason=cond.held_reason,
+        support_id=cond.support_id,
+        reason=reason[:200],
+        matched=found.matching,
+        created_by_id=moderator_id,
+        created_at=utcnow(),
+    )
     db.session.add(inv)
     db.session.commit()
     from campaign.jobs.abuse import enqueue_invalidation
@@ -463,8 +517,17 @@ def start_decision(cond: Conditions, reason: str, moderator_id: int) -> Invalida
 
 def conditions_of(inv: Invalidation) -> Conditions:
     network = Network(inv.ip, inv.ip_low, inv.ip_high) if inv.ip else None
-    return Conditions(inv.campaign_id, network, inv.domain, inv.since, inv.until,
-                      inv.stall_id, inv.held_reason, inv.support_id, inv.action)
+    return Conditions(
+        inv.campaign_id,
+        network,
+        inv.domain,
+        inv.since,
+        inv.until,
+        inv.stall_id,
+        inv.held_reason,
+        inv.support_id,
+        inv.action,
+    )
 
 
 INVALIDATE_BATCH = 1000
@@ -481,25 +544,36 @@ def decide_batch(invalidation_id: int, batch: int = INVALIDATE_BATCH) -> int:
     """
     inv = db.session.get(Invalidation, invalidation_id)
     rows = db.session.execute(
-        select(Support.id, Support.campaign_id, Support.country, Support.confirmed_at,
-               Support.suspect_confirmed_at, Support.withdrawn_at, Support.monthly_spend)
+        select(
+            Support.id,
+            Support.campaign_id,
+            Support.country,
+            Support.confirmed_at,
+            Support.suspect_confirmed_at,
+            Support.withdrawn_at,
+            Support.monthly_spend,
+        )
         .where(*conditions_of(inv).where(), Support.created_at <= inv.created_at)
-        .order_by(Support.id).limit(batch).with_for_update()).all()
+        .order_by(Support.id)
+        .limit(batch)
+        .with_for_update()
+    ).all()
     if not rows:
         db.session.commit()
         return 0
     release = inv.action == DecisionAction.RELEASE
     if release:
         # SET reads the row as it was: confirmed_at takes the old suspect_confirmed_at.
-        values = dict(suspect=None, confirmed_at=Support.suspect_confirmed_at,
-                      suspect_confirmed_at=None)
+        values = dict(suspect=None, confirmed_at=Support.suspect_confirmed_at, suspect_confirmed_at=None)
     else:
-        values = dict(suspect=Suspect.INVALIDATED.value,
-                      suspect_confirmed_at=func.coalesce(Support.suspect_confirmed_at,
-                                                         Support.confirmed_at),
-                      confirmed_at=None)
-    db.session.execute(update(Support).where(Support.id.in_([r.id for r in rows]))
-                       .values(invalidation_id=inv.id, **values))
+        values = dict(
+            suspect=Suspect.INVALIDATED.value,
+            suspect_confirmed_at=func.coalesce(Support.suspect_confirmed_at, Support.confirmed_at),
+            confirmed_at=None,
+        )
+    db.session.execute(
+        update(Support).where(Support.id.in_([r.id for r in rows])).values(invalidation_id=inv.id, **values)
+    )
     sign = 1 if release else -1
     changed: Counter[tuple[int, str]] = Counter()
     spend: defaultdict[tuple[int, str], int] = defaultdict(int)
@@ -509,24 +583,38 @@ def decide_batch(invalidation_id: int, batch: int = INVALIDATE_BATCH) -> int:
             changed[r.campaign_id, r.country] += 1
             spend[r.campaign_id, r.country] += r.monthly_spend or 0
     for (campaign_id, country), n in sorted(changed.items()):
-        db.session.add(CountDelta(campaign_id=campaign_id, country=country, delta=sign * n,
-                                  spend=sign * spend[campaign_id, country]))
+        db.session.add(
+            CountDelta(
+                campaign_id=campaign_id,
+                country=country,
+                delta=sign * n,
+                spend=sign * spend[campaign_id, country],
+            )
+        )
     inv.invalidated += len(rows)
     db.session.commit()
     return len(rows)
 
 
 def affected_campaigns(invalidation_id: int) -> list[int]:
-    return list(db.session.execute(
-        select(Support.campaign_id).where(Support.invalidation_id == invalidation_id)
-        .distinct().order_by(Support.campaign_id)).scalars())
+    return list(
+        db.session.execute(
+            select(Support.campaign_id)
+            .where(Support.invalidation_id == invalidation_id)
+            .distinct()
+            .order_by(Support.campaign_id)
+        ).scalars()
+    )
 
 
 def unfinished_invalidations(older_than: timedelta) -> list[int]:
-    return list(db.session.execute(
-        select(Invalidation.id).where(Invalidation.finished_at.is_(None),
-                                      Invalidation.created_at < utcnow() - older_than)
-        .order_by(Invalidation.id)).scalars())
+    return list(
+        db.session.execute(
+            select(Invalidation.id)
+            .where(Invalidation.finished_at.is_(None), Invalidation.created_at < utcnow() - older_than)
+            .order_by(Invalidation.id)
+        ).scalars()
+    )
 
 
 def finish_invalidation(invalidation_id: int) -> None:
@@ -534,9 +622,11 @@ def finish_invalidation(invalidation_id: int) -> None:
     public log how many supports it took out of (an invalidation) or added to (a release)
     each round already delivered. Commits."""
     claimed = db.session.execute(
-        update(Invalidation).where(Invalidation.id == invalidation_id,
-                                   Invalidation.finished_at.is_(None))
-        .values(finished_at=utcnow()).returning(Invalidation.id)).first()
+        update(Invalidation)
+        .where(Invalidation.id == invalidation_id, Invalidation.finished_at.is_(None))
+        .values(finished_at=utcnow())
+        .returning(Invalidation.id)
+    ).first()
     if claimed is not None:
         which = Support.invalidation_id == invalidation_id
         if db.session.get(Invalidation, invalidation_id).action == DecisionAction.RELEASE:
@@ -584,8 +674,9 @@ def held_count(campaign_id: int) -> int:
     return db.session.execute(select(func.count()).where(*held_filter(campaign_id))).scalar_one()
 
 
-def held_overview(campaign_id: int | None = None, stall_id: int | None = None,
-                  groups: int = 20, sample: int = 50) -> HeldOverview:
+def held_overview(
+    campaign_id: int | None = None, stall_id: int | None = None, groups: int = 20, sample: int = 50
+) -> HeldOverview:
     """Held supports grouped by why they are held, IP range, email domain and campaign
     (the largest ``groups`` of each), with the newest ``sample`` of them."""
     where = held_filter(campaign_id, stall_id)
@@ -593,23 +684,36 @@ def held_overview(campaign_id: int | None = None, stall_id: int | None = None,
 
     def grouped(expr) -> list[tuple]:
         return db.session.execute(
-            select(expr, func.count(), confirmed).where(*where, expr.is_not(None))
-            .group_by(expr).order_by(func.count().desc(), expr).limit(groups)).all()
+            select(expr, func.count(), confirmed)
+            .where(*where, expr.is_not(None))
+            .group_by(expr)
+            .order_by(func.count().desc(), expr)
+            .limit(groups)
+        ).all()
 
     total, total_confirmed = db.session.execute(select(func.count(), confirmed).where(*where)).one()
-    ranges = case((Support.ip_key.like(_V4_MAPPED + "%"), func.substr(Support.ip_key, 1, 30)),
-                  else_=func.substr(Support.ip_key, 1, 16))
-    rows = db.session.execute(select(Support).where(*where)
-                              .order_by(Support.created_at.desc(), Support.id.desc())
-                              .limit(sample)).scalars().all()
+    ranges = case(
+        (Support.ip_key.like(_V4_MAPPED + "%"), func.substr(Support.ip_key, 1, 30)),
+        else_=func.substr(Support.ip_key, 1, 16),
+    )
+    rows = (
+        db.session.execute(
+            select(Support).where(*where).order_by(Support.created_at.desc(), Support.id.desc()).limit(sample)
+        )
+        .scalars()
+        .all()
+    )
     return HeldOverview(
-        total, total_confirmed,
+        total,
+        total_confirmed,
         by_reason=[HeldGroup(*row) for row in grouped(Support.suspect)],
         by_range=[HeldGroup(_range_of_key_prefix(p), n, c) for p, n, c in grouped(ranges)],
         by_domain=[HeldGroup(*row) for row in grouped(_domain_of(Support.email_canonical))],
-        by_campaign=[] if campaign_id is not None else
-        [HeldGroup(str(cid), n, c) for cid, n, c in grouped(Support.campaign_id)],
-        sample=list(rows))
+        by_campaign=[]
+        if campaign_id is not None
+        else [HeldGroup(str(cid), n, c) for cid, n, c in grouped(Support.campaign_id)],
+        sample=list(rows),
+    )
 
 
 def _range_of_key_prefix(prefix: str) -> str:
@@ -626,6 +730,8 @@ def _domain_of(email):
     if db.session.get_bind().dialect.name == "postgresql":
         return func.split_part(email, "@", 2)
     return func.substr(email, func.instr(email, "@") + 1)
+
+
 def log_removals_after_delivery(kind: str, reference: int, which) -> int:
     """Append to the public log, for each delivered round whose package held supports that
     match ``which`` (a SQL condition on Support), how many of them were taken back
@@ -636,19 +742,27 @@ def log_removals_after_delivery(kind: str, reference: int, which) -> int:
 
     rows = db.session.execute(
         select(Campaign.slug, Delivery.round, func.count(Support.id))
-        .join(Delivery, and_(Delivery.campaign_id == Support.campaign_id,
-                             Support.id > Delivery.after_support_id,
-                             Support.id <= Delivery.up_to_support_id))
+        .join(
+            Delivery,
+            and_(
+                Delivery.campaign_id == Support.campaign_id,
+                Support.id > Delivery.after_support_id,
+                Support.id <= Delivery.up_to_support_id,
+            ),
+        )
         .join(Campaign, Campaign.id == Support.campaign_id)
         # Only supports the package held: counted when it was built, not withdrawn before.
-        .where(which, Delivery.sent_at.is_not(None),
-               func.coalesce(Support.confirmed_at, Support.suspect_confirmed_at)
-               <= Delivery.sent_at,
-               or_(Support.withdrawn_at.is_(None), Support.withdrawn_at > Delivery.sent_at))
-        .group_by(Campaign.slug, Delivery.round).order_by(Campaign.slug, Delivery.round)).all()
+        .where(
+            which,
+            Delivery.sent_at.is_not(None),
+            func.coalesce(Support.confirmed_at, Support.suspect_confirmed_at) <= Delivery.sent_at,
+            or_(Support.withdrawn_at.is_(None), Support.withdrawn_at > Delivery.sent_at),
+        )
+        .group_by(Campaign.slug, Delivery.round)
+        .order_by(Campaign.slug, Delivery.round)
+    ).all()
     for slug, round_, count in rows:
-        append_log_entry(kind, {"campaign": slug, "round": round_, "removed": count,
-                                kind: reference})
+        append_log_entry(kind, {"campaign": slug, "round": round_, "removed": count, kind: reference})
     return len(rows)
 
 
@@ -662,15 +776,23 @@ def log_releases_after_delivery(reference: int, which) -> int:
 
     rows = db.session.execute(
         select(Campaign.slug, Delivery.round, func.count(Support.id))
-        .join(Delivery, and_(Delivery.campaign_id == Support.campaign_id,
-                             Support.id > Delivery.after_support_id,
-                             Support.id <= Delivery.up_to_support_id))
+        .join(
+            Delivery,
+            and_(
+                Delivery.campaign_id == Support.campaign_id,
+                Support.id > Delivery.after_support_id,
+                Support.id <= Delivery.up_to_support_id,
+            ),
+        )
         .join(Campaign, Campaign.id == Support.campaign_id)
         .where(which, Delivery.sent_at.is_not(None))
-        .group_by(Campaign.slug, Delivery.round).order_by(Campaign.slug, Delivery.round)).all()
+        .group_by(Campaign.slug, Delivery.round)
+        .order_by(Campaign.slug, Delivery.round)
+    ).all()
     for slug, round_, count in rows:
-        append_log_entry("release", {"campaign": slug, "round": round_, "released": count,
-                                     "release": reference})
+        append_log_entry(
+            "release", {"campaign": slug, "round": round_, "released": count, "release": reference}
+        )
     return len(rows)
 
 
@@ -693,8 +815,9 @@ def report_hour(start: datetime) -> int:
     start = hour_start(start)
     threshold = current_app.config["ABUSE_REPORT_THRESHOLD"]
     rows = db.session.execute(
-        select(Support.campaign_id, Support.ip_address, Support.email_canonical, Support.suspect)
-        .where(Support.created_at >= start, Support.created_at < start + timedelta(hours=1))
+        select(Support.campaign_id, Support.ip_address, Support.email_canonical, Support.suspect).where(
+            Support.created_at >= start, Support.created_at < start + timedelta(hours=1)
+        )
     ).all()
     tallies: dict[tuple[int, RuleKind, str], list[int]] = defaultdict(lambda: [0, 0])
     for campaign_id, ip, canonical, suspect in rows:
@@ -708,11 +831,28 @@ def report_hour(start: datetime) -> int:
     spread = _spread_thin(rows)
     db.session.execute(delete(SigningReport).where(SigningReport.hour == start))
     for (campaign_id, kind, value), (supports, held) in sorted(heavy.items()):
-        db.session.add(SigningReport(hour=start, campaign_id=campaign_id, kind=kind,
-                                     value=value[:254], supports=supports, held=held))
+        db.session.add(
+            SigningReport(
+                hour=start,
+                campaign_id=campaign_id,
+                kind=kind,
+                value=value[:254],
+                supports=supports,
+                held=held,
+            )
+        )
     for (kind, value), (campaigns, supports, held) in sorted(spread.items()):
-        db.session.add(SigningReport(hour=start, campaign_id=None, kind=kind, value=value[:254],
-                                     supports=supports, held=held, campaigns=campaigns))
+        db.session.add(
+            SigningReport(
+                hour=start,
+                campaign_id=None,
+                kind=kind,
+                value=value[:254],
+                supports=supports,
+                held=held,
+                campaigns=campaigns,
+            )
+        )
     db.session.commit()
     return len(heavy) + len(spread)
 
@@ -744,20 +884,25 @@ def _spread_thin(rows) -> dict[tuple[RuleKind, str], tuple[int, int, int]]:
             campaigns[key].add(campaign_id)
             counts[key][0] += 1
             counts[key][1] += suspect is not None
-    return {key: (len(campaigns[key]), *counts[key]) for key in campaigns
-            if len(campaigns[key]) >= threshold
-            and not (key[1] in addresses and len(addresses[key[1]]) == 1)
-            and not _allowed(*key)}
+    return {
+        key: (len(campaigns[key]), *counts[key])
+        for key in campaigns
+        if len(campaigns[key]) >= threshold
+        and not (key[1] in addresses and len(addresses[key[1]]) == 1)
+        and not _allowed(*key)
+    }
 
 
 def _allowed(kind: RuleKind, value: str) -> bool:
     if kind == RuleKind.IP:
         key = ip_key(value.split("/")[0])
-        condition = and_(AbuseRule.kind == RuleKind.IP, AbuseRule.ip_low <= key,
-                         AbuseRule.ip_high >= key) if key else None
+        condition = (
+            and_(AbuseRule.kind == RuleKind.IP, AbuseRule.ip_low <= key, AbuseRule.ip_high >= key)
+            if key
+            else None
+        )
     else:
-        condition = and_(AbuseRule.kind == RuleKind.DOMAIN,
-                         AbuseRule.value.in_(_domain_and_parents(value)))
+        condition = and_(AbuseRule.kind == RuleKind.DOMAIN, AbuseRule.value.in_(_domain_and_parents(value)))
     if condition is None:
         return False
     rules = list(db.session.execute(select(AbuseRule).where(condition)).scalars())
@@ -767,10 +912,13 @@ def _allowed(kind: RuleKind, value: str) -> bool:
 
 def recent_report(hours: int = 48) -> list[SigningReport]:
     since = hour_start(utcnow()) - timedelta(hours=hours)
-    return list(db.session.execute(
-        select(SigningReport).where(SigningReport.hour >= since)
-        .order_by(SigningReport.hour.desc(), SigningReport.supports.desc(), SigningReport.id)
-    ).scalars())
+    return list(
+        db.session.execute(
+            select(SigningReport)
+            .where(SigningReport.hour >= since)
+            .order_by(SigningReport.hour.desc(), SigningReport.supports.desc(), SigningReport.id)
+        ).scalars()
+    )
 
 
 def _require_moderator(user_id: int) -> None:
@@ -794,11 +942,19 @@ def confirmation_email_allowed(send_key: str, mailbox: str, ip_address: str | No
         return True
     from campaign.queue import redis_connection
 
-    caps = [(f"groundswell:confirmations:mailbox:{mailbox}",
-             parse_many(current_app.config["RATELIMIT_CONFIRMATION_MAILBOX"]))]
+    caps = [
+        (
+            f"groundswell:confirmations:mailbox:{mailbox}",
+            parse_many(current_app.config["RATELIMIT_CONFIRMATION_MAILBOX"]),
+        )
+    ]
     if ip_address:
-        caps.append((f"groundswell:confirmations:ip:{ip_address}",
-                     parse_many(current_app.config["RATELIMIT_CONFIRMATION_IP"])))
+        caps.append(
+            (
+                f"groundswell:confirmations:ip:{ip_address}",
+                parse_many(current_app.config["RATELIMIT_CONFIRMATION_IP"]),
+            )
+        )
     caps = [(key, limits) for key, limits in caps if limits]
     now = utcnow().timestamp()
     try:

@@ -48,14 +48,15 @@ class Record:
     def share_answered(self) -> int | None:
         return round(self.answered * 100 / self.delivered) if self.delivered else None
 
-    def chart_rows(self, limit: int = 12, width: int = 200, row_height: int = 34
-                   ) -> list[ChartRow]:
+    def chart_rows(self, limit: int = 12, width: int = 200, row_height: int = 34) -> list[ChartRow]:
         """The bars of the record's chart (server-rendered SVG): the ``limit`` newest
         deliveries, each as long as its days to answer (or waited), on one scale."""
         times = self.times[:limit]
         longest = max((t.days for t in times), default=0) or 1
-        return [ChartRow(t, i * row_height, max(2.0, round(t.days * width / longest, 1)))
-                for i, t in enumerate(times)]
+        return [
+            ChartRow(t, i * row_height, max(2.0, round(t.days * width / longest, 1)))
+            for i, t in enumerate(times)
+        ]
 
 
 def record_for(brand_id: int, now: datetime | None = None) -> Record:
@@ -66,16 +67,25 @@ def record_for(brand_id: int, now: datetime | None = None) -> Record:
     """
     now = now or utcnow()
     # A campaign a moderator hid (or withdrawn) is no longer shown, nor counted in figures.
-    first_sent = dict(db.session.execute(
-        select(Delivery.campaign_id, func.min(Delivery.sent_at))
-        .join(Campaign, Campaign.id == Delivery.campaign_id)
-        .where(Delivery.brand_id == brand_id, Delivery.sent_at.is_not(None),
-               Campaign.state.in_(PUBLIC_STATES))
-        .group_by(Delivery.campaign_id)).all())
-    first_answer = dict(db.session.execute(
-        select(Response.campaign_id, func.min(Response.created_at))
-        .where(Response.brand_id == brand_id, Response.campaign_id.in_(list(first_sent) or [0]))
-        .group_by(Response.campaign_id)).all())
+    first_sent = dict(
+        db.session.execute(
+            select(Delivery.campaign_id, func.min(Delivery.sent_at))
+            .join(Campaign, Campaign.id == Delivery.campaign_id)
+            .where(
+                Delivery.brand_id == brand_id,
+                Delivery.sent_at.is_not(None),
+                Campaign.state.in_(PUBLIC_STATES),
+            )
+            .group_by(Delivery.campaign_id)
+        ).all()
+    )
+    first_answer = dict(
+        db.session.execute(
+            select(Response.campaign_id, func.min(Response.created_at))
+            .where(Response.brand_id == brand_id, Response.campaign_id.in_(list(first_sent) or [0]))
+            .group_by(Response.campaign_id)
+        ).all()
+    )
     record = Record(delivered=len(first_sent), answered=len(first_answer))
     days = []
     for campaign_id, sent in first_sent.items():

@@ -80,8 +80,13 @@ def register(email: str, name: str, password: str, locale: str | None = None) ->
             from campaign.jobs.accounts import send_account_exists
 
             day = utcnow().date().isoformat()
-            enqueue(send_account_exists, existing.id, day, queue="high",
-                    job_id=f"account-exists-{existing.id}-{day}")
+            enqueue(
+                send_account_exists,
+                existing.id,
+                day,
+                queue="high",
+                job_id=f"account-exists-{existing.id}-{day}",
+            )
         return None
     request_verification(user.id)
     return user
@@ -90,8 +95,9 @@ def register(email: str, name: str, password: str, locale: str | None = None) ->
 def request_verification(user_id: int) -> None:
     """Enqueue a fresh verification email for ``user_id``."""
     request_id = uuid.uuid4().hex
-    enqueue(send_verification_email, user_id, request_id, queue="high",
-            job_id=f"verify-{user_id}-{request_id}")
+    enqueue(
+        send_verification_email, user_id, request_id, queue="high", job_id=f"verify-{user_id}-{request_id}"
+    )
 
 
 def user_for_verify_token(token: str) -> User:
@@ -119,9 +125,14 @@ def verify_email(token: str) -> tuple[User, bool]:
     """
     user = user_for_verify_token(token)
     # One UPDATE decides which of two simultaneous uses verified the address.
-    verified = db.session.execute(
-        update(User).where(User.id == user.id, User.email_verified_at.is_(None))
-        .values(email_verified_at=utcnow())).rowcount == 1
+    verified = (
+        db.session.execute(
+            update(User)
+            .where(User.id == user.id, User.email_verified_at.is_(None))
+            .values(email_verified_at=utcnow())
+        ).rowcount
+        == 1
+    )
     db.session.commit()
     db.session.refresh(user)
     return user, verified
@@ -134,16 +145,26 @@ def request_password_reset(email: str) -> None:
     takes the same time) for an unknown address as for a known one.
     """
     request_id = uuid.uuid4().hex
-    enqueue(send_password_reset_to, normalise_account_email(email), request_id, queue="high",
-            job_id=f"reset-{request_id}")
+    enqueue(
+        send_password_reset_to,
+        normalise_account_email(email),
+        request_id,
+        queue="high",
+        job_id=f"reset-{request_id}",
+    )
 
 
 def request_verification_for(email: str) -> None:
     """Enqueue a new verification link for ``email``, sent only if it has an unverified
     account; looked up by the job, like :func:`request_password_reset`."""
     request_id = uuid.uuid4().hex
-    enqueue(send_verification_to, normalise_account_email(email), request_id, queue="high",
-            job_id=f"verify-address-{request_id}")
+    enqueue(
+        send_verification_to,
+        normalise_account_email(email),
+        request_id,
+        queue="high",
+        job_id=f"verify-address-{request_id}",
+    )
 
 
 def user_for_reset_token(token: str) -> User:
@@ -194,8 +215,7 @@ def user_for_unsubscribe_token(token: str) -> User:
     Raises :class:`~campaign.tokens.TokenError` for a stale or forged token, or one for an
     address that is no longer the account's.
     """
-    payload = read_token("member-unsubscribe", token,
-                         current_app.config["STANDING_TOKEN_MAX_AGE"])
+    payload = read_token("member-unsubscribe", token, current_app.config["STANDING_TOKEN_MAX_AGE"])
     user = db.session.get(User, payload["u"])
     if user is None or user.email != payload["e"]:
         raise TokenError(expired=False)

@@ -64,9 +64,13 @@ def save_brand(moderator_id: int, brand_id: int | None, data: dict[str, Any]) ->
 
 def suggest_brand(user_id: int, data: dict[str, Any]) -> Brand:
     """A member suggests a brand; it stays hidden until a moderator approves it. Commits."""
-    brand = Brand(name=data["name"], website=data.get("website"),
-                  description=data.get("description") or "", suggested_by_id=user_id,
-                  parent_id=data.get("parent_id"))
+    brand = Brand(
+        name=data["name"],
+        website=data.get("website"),
+        description=data.get("description") or "",
+        suggested_by_id=user_id,
+        parent_id=data.get("parent_id"),
+    )
     _check_parent(brand, data.get("parent_id"))
     return _unique_slug_save(brand)
 
@@ -81,14 +85,26 @@ def approve_brand(brand_id: int, moderator_id: int) -> Brand:
     return brand
 
 
-def add_certification(moderator_id: int, brand_id: int, *, name: str, issuer: str,
-                      evidence_url: str | None, expires_on: date | None,
-                      verified: bool) -> Certification:
+def add_certification(
+    moderator_id: int,
+    brand_id: int,
+    *,
+    name: str,
+    issuer: str,
+    evidence_url: str | None,
+    expires_on: date | None,
+    verified: bool,
+) -> Certification:
     moderator = _moderator(moderator_id)
-    cert = Certification(brand_id=brand_id, name=name, issuer=issuer, evidence_url=evidence_url,
-                         expires_on=expires_on,
-                         verified_at=utcnow() if verified else None,
-                         verified_by_id=moderator.id if verified else None)
+    cert = Certification(
+        brand_id=brand_id,
+        name=name,
+        issuer=issuer,
+        evidence_url=evidence_url,
+        expires_on=expires_on,
+        verified_at=utcnow() if verified else None,
+        verified_by_id=moderator.id if verified else None,
+    )
     db.session.add(cert)
     db.session.commit()
     return cert
@@ -107,11 +123,15 @@ def claim_brand(user_id: int, brand_id: int, work_email: str | None, title: str)
     email = (work_email or "").strip().lower() or None
     if email is not None and email.rpartition("@")[2] not in brand.domains:
         domains = ", ".join(brand.domains) or _("none yet")
-        raise ServiceError(_("Use an address at one of %(brand)s's verified domains "
-                             "(%(domains)s), or leave it empty to ask a moderator.",
-                             brand=brand.name, domains=domains))
-    member = BrandMember(brand_id=brand.id, user_id=user_id, title=title.strip(),
-                         claim_email=email)
+        raise ServiceError(
+            _(
+                "Use an address at one of %(brand)s's verified domains "
+                "(%(domains)s), or leave it empty to ask a moderator.",
+                brand=brand.name,
+                domains=domains,
+            )
+        )
+    member = BrandMember(brand_id=brand.id, user_id=user_id, title=title.strip(), claim_email=email)
     db.session.add(member)
     try:
         db.session.commit()
@@ -173,9 +193,11 @@ def reject_brand(brand_id: int, moderator_id: int) -> str:
     brand = db.session.get(Brand, brand_id)
     if brand is None or brand.approved_at is not None:
         raise ServiceError(_("This brand is not waiting for approval."))
-    used = db.session.execute(db.select(Campaign.id).where(Campaign.target_brand_id == brand.id)
-                              .union(db.select(Endorsement.campaign_id)
-                                     .where(Endorsement.brand_id == brand.id))).first()
+    used = db.session.execute(
+        db.select(Campaign.id)
+        .where(Campaign.target_brand_id == brand.id)
+        .union(db.select(Endorsement.campaign_id).where(Endorsement.brand_id == brand.id))
+    ).first()
     if used or brand.subsidiaries:
         raise ServiceError(_("This brand is used already; edit it instead."))
     name = brand.name

@@ -20,8 +20,19 @@ from campaign.models import Brand, Campaign, CampaignState, Endorsement, Topic, 
 from campaign.services import ServiceError
 
 #: Fields the shared form and the kinds' own forms may set.
-CAMPAIGN_FIELDS = ("title", "summary", "body", "goal", "closes_at", "target_brand_id",
-                   "demand", "demands", "answer_deadline", "group_scope", "language")
+CAMPAIGN_FIELDS = (
+    "title",
+    "summary",
+    "body",
+    "goal",
+    "closes_at",
+    "target_brand_id",
+    "demand",
+    "demands",
+    "answer_deadline",
+    "group_scope",
+    "language",
+)
 
 
 def slugify(text: str, max_length: int = 80) -> str:
@@ -62,12 +73,12 @@ def _set_endorsements(campaign, endorsements: list[tuple[int, str]], evidence_on
         brand = db.session.get(Brand, brand_id)
         if brand is None or brand.approved_at is None:
             raise ServiceError(_("One of the chosen brands does not exist."))
-        campaign.endorsements.append(Endorsement(brand_id=brand_id, reason=reason,
-                                                 evidence_on=evidence_on or utcnow().date()))
+        campaign.endorsements.append(
+            Endorsement(brand_id=brand_id, reason=reason, evidence_on=evidence_on or utcnow().date())
+        )
 
 
-def create_campaign(model: type[Campaign], organiser_id: int, data: dict[str, Any],
-                    **links: int) -> Campaign:
+def create_campaign(model: type[Campaign], organiser_id: int, data: dict[str, Any], **links: int) -> Campaign:
     """Save a new draft of kind ``model`` for ``organiser_id``. Commits.
 
     The slug is the title's with a short random suffix, always: a plain slug given only when
@@ -81,9 +92,12 @@ def create_campaign(model: type[Campaign], organiser_id: int, data: dict[str, An
         raise ServiceError(_("Confirm your email address before starting a campaign."))
     base = slugify(data["title"])
     for _attempt in range(5):
-        campaign = model(organiser_id=organiser_id, state=CampaignState.DRAFT,
-                         slug=f"{base[:73].rstrip('-')}-{secrets.token_hex(3)}",
-                         **links)
+        campaign = model(
+            organiser_id=organiser_id,
+            state=CampaignState.DRAFT,
+            slug=f"{base[:73].rstrip('-')}-{secrets.token_hex(3)}",
+            **links,
+        )
         _apply(campaign, data)
         db.session.add(campaign)
         try:
@@ -92,8 +106,9 @@ def create_campaign(model: type[Campaign], organiser_id: int, data: dict[str, An
         except IntegrityError:
             db.session.rollback()
             for name, value in links.items():
-                taken = db.session.execute(db.select(Campaign.id).where(
-                    getattr(Campaign, name) == value)).first()
+                taken = db.session.execute(
+                    db.select(Campaign.id).where(getattr(Campaign, name) == value)
+                ).first()
                 if taken:
                     raise ServiceError(_("A campaign was already started from this one.")) from None
     raise ServiceError(_("Could not find a free web address for this title; try another title."))
@@ -122,8 +137,7 @@ def submit_for_review(campaign_id: int, user_id: int) -> Campaign:
     if not campaign.is_editable:
         raise ServiceError(_("This campaign has already been submitted."))
     if not campaign.brands():
-        raise ServiceError(_("Choose the brand this %(noun)s is addressed to first.",
-                             noun=campaign.noun))
+        raise ServiceError(_("Choose the brand this %(noun)s is addressed to first.", noun=campaign.noun))
     campaign.state = CampaignState.PENDING
     campaign.submitted_at = utcnow()
     db.session.commit()
@@ -175,8 +189,12 @@ def raise_goal(campaign_id: int, user_id: int, new_goal: int) -> Campaign:
     if campaign.state != CampaignState.OPEN:
         raise ServiceError(_("Only an open campaign's goal can be raised."))
     if new_goal <= max(campaign.goal, campaign.confirmed_count):
-        raise ServiceError(_("Choose a goal above %(goal)s.",
-                             goal=format_decimal(max(campaign.goal, campaign.confirmed_count))))
+        raise ServiceError(
+            _(
+                "Choose a goal above %(goal)s.",
+                goal=format_decimal(max(campaign.goal, campaign.confirmed_count)),
+            )
+        )
     campaign.goal = new_goal
     db.session.commit()
     return campaign
@@ -196,16 +214,29 @@ def post_update(campaign_id: int, user_id: int, title: str, body: str) -> tuple[
     if not campaign.is_public:
         raise ServiceError(_("Updates can be posted once the campaign is public."))
     now = utcnow()
-    claimed = db.session.execute(
-        sa_update(Campaign)
-        .where(Campaign.id == campaign.id,
-               or_(Campaign.last_update_emailed_at.is_(None),
-                   Campaign.last_update_emailed_at <= now - UPDATE_EMAIL_INTERVAL))
-        .values(last_update_emailed_at=now)
-        .returning(Campaign.id)
-    ).first() is not None
-    item = Update(campaign_id=campaign.id, author_id=user_id, title=title.strip(), body=body,
-                  emailed=claimed, created_at=now)
+    claimed = (
+        db.session.execute(
+            sa_update(Campaign)
+            .where(
+                Campaign.id == campaign.id,
+                or_(
+                    Campaign.last_update_emailed_at.is_(None),
+                    Campaign.last_update_emailed_at <= now - UPDATE_EMAIL_INTERVAL,
+                ),
+            )
+            .values(last_update_emailed_at=now)
+            .returning(Campaign.id)
+        ).first()
+        is not None
+    )
+    item = Update(
+        campaign_id=campaign.id,
+        author_id=user_id,
+        title=title.strip(),
+        body=body,
+        emailed=claimed,
+        created_at=now,
+    )
     db.session.add(item)
     db.session.flush()
     notice = add_notice("update", item.id) if claimed else None
@@ -226,17 +257,21 @@ def declare_victory(campaign_id: int, user_id: int, story: str) -> Campaign:
     if campaign.state not in (CampaignState.OPEN, CampaignState.CLOSED):
         raise ServiceError(_("Only an open or closed campaign can be declared won."))
     if campaign.confirmed_count < MIN_SUPPORTERS_FOR_VICTORY:
-        raise ServiceError(ngettext("A victory needs at least %(num)s confirmed supporter.",
-                                    "A victory needs at least %(num)s confirmed supporters.",
-                                    MIN_SUPPORTERS_FOR_VICTORY))
+        raise ServiceError(
+            ngettext(
+                "A victory needs at least %(num)s confirmed supporter.",
+                "A victory needs at least %(num)s confirmed supporters.",
+                MIN_SUPPORTERS_FOR_VICTORY,
+            )
+        )
     if len(story.strip()) < 20:
         raise ServiceError(_("Tell supporters what changed, in a few sentences."))
     claimed = db.session.execute(
         sa_update(Campaign)
-        .where(Campaign.id == campaign.id,
-               Campaign.state.in_([CampaignState.OPEN, CampaignState.CLOSED]))
+        .where(Campaign.id == campaign.id, Campaign.state.in_([CampaignState.OPEN, CampaignState.CLOSED]))
         .values(state=CampaignState.WON, won_at=utcnow(), victory_story=story.strip())
-        .returning(Campaign.id)).first()
+        .returning(Campaign.id)
+    ).first()
     if claimed is None:
         db.session.rollback()
         raise ServiceError(_("This campaign was already declared won."))
@@ -251,9 +286,11 @@ def close_campaign(campaign_id: int, user_id: int) -> Campaign:
     """The organiser closes an open campaign now (it keeps its page and counts). Commits."""
     campaign = _owned(campaign_id, user_id)
     claimed = db.session.execute(
-        sa_update(Campaign).where(Campaign.id == campaign.id,
-                                  Campaign.state == CampaignState.OPEN)
-        .values(state=CampaignState.CLOSED, closed_at=utcnow()).returning(Campaign.id)).first()
+        sa_update(Campaign)
+        .where(Campaign.id == campaign.id, Campaign.state == CampaignState.OPEN)
+        .values(state=CampaignState.CLOSED, closed_at=utcnow())
+        .returning(Campaign.id)
+    ).first()
     db.session.commit()
     if claimed is None:
         raise ServiceError(_("Only an open campaign can be closed."))
@@ -276,8 +313,9 @@ def hide_campaign(campaign_id: int, moderator_id: int, reason: str) -> Campaign:
     return campaign
 
 
-def renew_endorsement(campaign_id: int, user_id: int, endorsement_id: int, evidence_on,
-                      reason: str | None = None) -> Endorsement:
+def renew_endorsement(
+    campaign_id: int, user_id: int, endorsement_id: int, evidence_on, reason: str | None = None
+) -> Endorsement:
     """The organiser renews an endorsement with newer evidence (not in the future). Commits."""
     campaign = _owned(campaign_id, user_id)
     endorsement = db.session.get(Endorsement, endorsement_id)

@@ -50,9 +50,9 @@ def fold_counts(batch: int = FOLD_BATCH) -> Folded:
     """
     ids_in_batch = select(CountDelta.id).order_by(CountDelta.id).limit(batch)
     rows = db.session.execute(
-        delete(CountDelta).where(CountDelta.id.in_(ids_in_batch))
-        .returning(CountDelta.campaign_id, CountDelta.country, CountDelta.delta,
-                   CountDelta.spend)
+        delete(CountDelta)
+        .where(CountDelta.id.in_(ids_in_batch))
+        .returning(CountDelta.campaign_id, CountDelta.country, CountDelta.delta, CountDelta.spend)
     ).all()
     if not rows:
         db.session.commit()
@@ -69,31 +69,53 @@ def fold_counts(batch: int = FOLD_BATCH) -> Folded:
     for campaign_id in sorted(per_campaign):  # a fixed order: no deadlock between folds
         change = per_campaign[campaign_id]
         new, goal = db.session.execute(
-            update(Campaign).where(Campaign.id == campaign_id)
-            .values(confirmed_count=Campaign.confirmed_count + change,
-                    monthly_spend_total=Campaign.monthly_spend_total + spend[campaign_id],
-                    momentum=case((Campaign.momentum + change < 0, 0),
-                                  else_=Campaign.momentum + change))
+            update(Campaign)
+            .where(Campaign.id == campaign_id)
+            .values(
+                confirmed_count=Campaign.confirmed_count + change,
+                monthly_spend_total=Campaign.monthly_spend_total + spend[campaign_id],
+                momentum=case((Campaign.momentum + change < 0, 0), else_=Campaign.momentum + change),
+            )
             .returning(Campaign.confirmed_count, Campaign.goal)
         ).one()
         for country, amount in sorted(per_country[campaign_id].items()):
             if amount:
-                upsert_add(CountryCount, ["campaign_id", "country"], "count", amount,
-                           campaign_id=campaign_id, country=country)
+                upsert_add(
+                    CountryCount,
+                    ["campaign_id", "country"],
+                    "count",
+                    amount,
+                    campaign_id=campaign_id,
+                    country=country,
+                )
         for threshold, is_goal in thresholds_crossed(new - change, new, goal):
             milestone_id = insert_ignoring_conflicts(
-                Milestone, ["campaign_id", "threshold"], campaign_id=campaign_id,
-                threshold=threshold, is_goal=is_goal, reached_at=utcnow())
+                Milestone,
+                ["campaign_id", "threshold"],
+                campaign_id=campaign_id,
+                threshold=threshold,
+                is_goal=is_goal,
+                reached_at=utcnow(),
+            )
             if milestone_id is not None:
                 milestone_ids.append(milestone_id)
-        met = db.session.execute(
-            update(Support)
-            .where(Support.campaign_id == campaign_id, Support.condition_threshold.is_not(None),
-                   Support.condition_threshold <= new, Support.condition_met_at.is_(None),
-                   Support.confirmed_at.is_not(None), Support.withdrawn_at.is_(None))
-            .values(condition_met_at=utcnow())
-            .returning(Support.id)
-        ).scalars().all()
+        met = (
+            db.session.execute(
+                update(Support)
+                .where(
+                    Support.campaign_id == campaign_id,
+                    Support.condition_threshold.is_not(None),
+                    Support.condition_threshold <= new,
+                    Support.condition_met_at.is_(None),
+                    Support.confirmed_at.is_not(None),
+                    Support.withdrawn_at.is_(None),
+                )
+                .values(condition_met_at=utcnow())
+                .returning(Support.id)
+            )
+            .scalars()
+            .all()
+        )
         if met:
             conditions_met[campaign_id] = sorted(met)
     db.session.commit()
@@ -111,27 +133,37 @@ def refresh_momentum() -> int:
     from datetime import timedelta
 
     since = utcnow() - timedelta(days=MOMENTUM_DAYS)
-    fresh = dict(db.session.execute(
-        select(Support.campaign_id, func.count())
-        .where(Support.confirmed_at >= since, Support.withdrawn_at.is_(None))
-        .group_by(Support.campaign_id)).all())
-    stored = dict(db.session.execute(
-        select(Campaign.id, Campaign.momentum).where(Campaign.momentum != 0)).all())
-    changes = [{"cid": cid, "value": fresh.get(cid, 0)} for cid in stored.keys() | fresh.keys()
-               if fresh.get(cid, 0) != stored.get(cid, 0)]
+    fresh = dict(
+        db.session.execute(
+            select(Support.campaign_id, func.count())
+            .where(Support.confirmed_at >= since, Support.withdrawn_at.is_(None))
+            .group_by(Support.campaign_id)
+        ).all()
+    )
+    stored = dict(
+        db.session.execute(select(Campaign.id, Campaign.momentum).where(Campaign.momentum != 0)).all()
+    )
+    changes = [
+        {"cid": cid, "value": fresh.get(cid, 0)}
+        for cid in stored.keys() | fresh.keys()
+        if fresh.get(cid, 0) != stored.get(cid, 0)
+    ]
     if changes:
         table = Campaign.__table__
-        db.session.execute(update(table).where(table.c.id == bindparam("cid"))
-                           .values(momentum=bindparam("value")), changes)
+        db.session.execute(
+            update(table).where(table.c.id == bindparam("cid")).values(momentum=bindparam("value")), changes
+        )
     db.session.commit()
     return len(changes)
 
 
 def exact_counts(campaign_id: int | None = None) -> dict[int, Counter[str]]:
     """``COUNT(*)`` of confirmed, not withdrawn supports per campaign and country."""
-    stmt = (select(Support.campaign_id, Support.country, func.count())
-            .where(Support.confirmed_at.is_not(None), Support.withdrawn_at.is_(None))
-            .group_by(Support.campaign_id, Support.country))
+    stmt = (
+        select(Support.campaign_id, Support.country, func.count())
+        .where(Support.confirmed_at.is_not(None), Support.withdrawn_at.is_(None))
+        .group_by(Support.campaign_id, Support.country)
+    )
     if campaign_id is not None:
         stmt = stmt.where(Support.campaign_id == campaign_id)
     counts: dict[int, Counter[str]] = defaultdict(Counter)
@@ -157,8 +189,9 @@ def recount(campaign_id: int | None = None) -> dict[int, tuple[int, int]]:
         db.session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
     exact = exact_counts(campaign_id)
     pending: dict[int, Counter[str]] = defaultdict(Counter)
-    stmt = select(CountDelta.campaign_id, CountDelta.country, func.sum(CountDelta.delta)) \
-        .group_by(CountDelta.campaign_id, CountDelta.country)
+    stmt = select(CountDelta.campaign_id, CountDelta.country, func.sum(CountDelta.delta)).group_by(
+        CountDelta.campaign_id, CountDelta.country
+    )
     if campaign_id is not None:
         stmt = stmt.where(CountDelta.campaign_id == campaign_id)
     for cid, country, total in db.session.execute(stmt):
@@ -172,30 +205,38 @@ def recount(campaign_id: int | None = None) -> dict[int, tuple[int, int]]:
         cc = cc.where(CountryCount.campaign_id == campaign_id)
     for cid, country, n in db.session.execute(cc):
         stored_countries[cid][country] = n
-    exact_spend = dict(db.session.execute(
-        select(Support.campaign_id, func.coalesce(func.sum(Support.monthly_spend), 0))
-        .where(Support.confirmed_at.is_not(None), Support.withdrawn_at.is_(None))
-        .where(_only(Support.campaign_id, campaign_id))
-        .group_by(Support.campaign_id)).all())
-    pending_spend = dict(db.session.execute(
-        select(CountDelta.campaign_id, func.sum(CountDelta.spend))
-        .where(_only(CountDelta.campaign_id, campaign_id))
-        .group_by(CountDelta.campaign_id)).all())
+    exact_spend = dict(
+        db.session.execute(
+            select(Support.campaign_id, func.coalesce(func.sum(Support.monthly_spend), 0))
+            .where(Support.confirmed_at.is_not(None), Support.withdrawn_at.is_(None))
+            .where(_only(Support.campaign_id, campaign_id))
+            .group_by(Support.campaign_id)
+        ).all()
+    )
+    pending_spend = dict(
+        db.session.execute(
+            select(CountDelta.campaign_id, func.sum(CountDelta.spend))
+            .where(_only(CountDelta.campaign_id, campaign_id))
+            .group_by(CountDelta.campaign_id)
+        ).all()
+    )
     drift = {}
     for cid, cached, cached_spend in db.session.execute(campaigns).all():
         wanted_spend = int(exact_spend.get(cid, 0)) - int(pending_spend.get(cid) or 0)
         if wanted_spend != cached_spend:
-            db.session.execute(update(Campaign).where(Campaign.id == cid)
-                               .values(monthly_spend_total=wanted_spend))
-        wanted = {country: exact[cid][country] - pending[cid][country]
-                  for country in set(exact[cid]) | set(pending[cid]) | set(stored_countries[cid])}
+            db.session.execute(
+                update(Campaign).where(Campaign.id == cid).values(monthly_spend_total=wanted_spend)
+            )
+        wanted = {
+            country: exact[cid][country] - pending[cid][country]
+            for country in set(exact[cid]) | set(pending[cid]) | set(stored_countries[cid])
+        }
         wanted = {country: n for country, n in wanted.items() if n or country in stored_countries[cid]}
         total = sum(wanted.values())
         if total != cached or wanted != stored_countries[cid]:
             drift[cid] = (cached, total)
             log.warning("count drift on campaign %s: cached %s, corrected to %s", cid, cached, total)
-            db.session.execute(update(Campaign).where(Campaign.id == cid)
-                               .values(confirmed_count=total))
+            db.session.execute(update(Campaign).where(Campaign.id == cid).values(confirmed_count=total))
             for country, n in wanted.items():
                 if stored_countries[cid].get(country) != n:
                     db.session.execute(delete(CountryCount).filter_by(campaign_id=cid, country=country))
@@ -207,12 +248,19 @@ def recount(campaign_id: int | None = None) -> dict[int, tuple[int, int]]:
 def close_due_campaigns() -> list[int]:
     """Close every open campaign whose closing instant has passed. Commits; returns their ids."""
     now = utcnow()
-    ids = db.session.execute(
-        update(Campaign)
-        .where(Campaign.state == CampaignState.OPEN, Campaign.closes_at.is_not(None),
-               Campaign.closes_at <= now)
-        .values(state=CampaignState.CLOSED, closed_at=now)
-        .returning(Campaign.id)
-    ).scalars().all()
+    ids = (
+        db.session.execute(
+            update(Campaign)
+            .where(
+                Campaign.state == CampaignState.OPEN,
+                Campaign.closes_at.is_not(None),
+                Campaign.closes_at <= now,
+            )
+            .values(state=CampaignState.CLOSED, closed_at=now)
+            .returning(Campaign.id)
+        )
+        .scalars()
+        .all()
+    )
     db.session.commit()
     return list(ids)

@@ -32,8 +32,7 @@ from campaign.services.transparency import append_log_entry
 DELIVERABLE_KINDS = (CampaignKind.PETITION, CampaignKind.BOYCOTT, CampaignKind.PROPOSAL)
 
 
-def request_delivery(campaign_id: int, user_id: int | None = None, *,
-                     automatic: bool = False) -> Delivery:
+def request_delivery(campaign_id: int, user_id: int | None = None, *, automatic: bool = False) -> Delivery:
     """Queue the next delivery round of a campaign to its brand. Commits, then enqueues.
 
     A round holds the counted supports since the previous round. The unique constraint on
@@ -54,22 +53,35 @@ def request_delivery(campaign_id: int, user_id: int | None = None, *,
     # A brand without a contact address still gets a round: its job fails visibly, and the
     # organiser can try again once a moderator has added the address.
     last = db.session.execute(
-        select(Delivery).filter_by(campaign_id=campaign.id).order_by(Delivery.round.desc())
-        .limit(1)).scalar_one_or_none()
+        select(Delivery).filter_by(campaign_id=campaign.id).order_by(Delivery.round.desc()).limit(1)
+    ).scalar_one_or_none()
     if last is not None and last.state == DeliveryState.QUEUED:
         raise ServiceError(_("Round %(round)s is still being delivered.", round=last.round))
     after = last.up_to_support_id if last else 0
-    up_to = db.session.execute(
-        select(func.max(Support.id)).where(Support.campaign_id == campaign.id,
-                                           Support.confirmed_at.is_not(None),
-                                           Support.withdrawn_at.is_(None))).scalar() or 0
+    up_to = (
+        db.session.execute(
+            select(func.max(Support.id)).where(
+                Support.campaign_id == campaign.id,
+                Support.confirmed_at.is_not(None),
+                Support.withdrawn_at.is_(None),
+            )
+        ).scalar()
+        or 0
+    )
     if up_to <= after:
         raise ServiceError(_("There are no new supporters since the last delivery."))
     delivery_id = insert_ignoring_conflicts(
-        Delivery, ["campaign_id", "round"], campaign_id=campaign.id, brand_id=brand.id,
-        round=(last.round + 1) if last else 1, state=DeliveryState.QUEUED,
-        after_support_id=after, up_to_support_id=up_to, automatic=automatic,
-        created_at=utcnow())
+        Delivery,
+        ["campaign_id", "round"],
+        campaign_id=campaign.id,
+        brand_id=brand.id,
+        round=(last.round + 1) if last else 1,
+        state=DeliveryState.QUEUED,
+        after_support_id=after,
+        up_to_support_id=up_to,
+        automatic=automatic,
+        created_at=utcnow(),
+    )
     if delivery_id is None:
         db.session.rollback()
         raise ServiceError(_("Another delivery of this campaign was just started."))
@@ -86,8 +98,11 @@ def retry_failed_delivery(delivery_id: int, user_id: int) -> Delivery:
     if delivery is None or delivery.campaign.organiser_id != user_id:
         raise ServiceError(_("Only the organiser can retry this delivery."))
     claimed = db.session.execute(
-        update(Delivery).where(Delivery.id == delivery_id, Delivery.state == DeliveryState.FAILED)
-        .values(state=DeliveryState.QUEUED, failed_at=None).returning(Delivery.id)).first()
+        update(Delivery)
+        .where(Delivery.id == delivery_id, Delivery.state == DeliveryState.FAILED)
+        .values(state=DeliveryState.QUEUED, failed_at=None)
+        .returning(Delivery.id)
+    ).first()
     db.session.commit()
     if claimed is None:
         raise ServiceError(_("Only a failed delivery can be tried again."))
@@ -99,15 +114,26 @@ def retry_failed_delivery(delivery_id: int, user_id: int) -> Delivery:
 
 def mark_opened(delivery_id: int) -> None:
     """The brand opened its private link: sent becomes opened (once). Commits."""
-    db.session.execute(update(Delivery)
-                       .where(Delivery.id == delivery_id, Delivery.state == DeliveryState.SENT)
-                       .values(state=DeliveryState.OPENED, opened_at=utcnow()))
+    db.session.execute(
+        update(Delivery)
+        .where(Delivery.id == delivery_id, Delivery.state == DeliveryState.SENT)
+        .values(state=DeliveryState.OPENED, opened_at=utcnow())
+    )
     db.session.commit()
 
 
-def answer(campaign_id: int, brand_id: int, *, author_name: str, stance: Stance, body: str,
-           commitment: str | None = None, commitment_due: date | None = None,
-           author_id: int | None = None, delivery_id: int | None = None) -> Response:
+def answer(
+    campaign_id: int,
+    brand_id: int,
+    *,
+    author_name: str,
+    stance: Stance,
+    body: str,
+    commitment: str | None = None,
+    commitment_due: date | None = None,
+    author_id: int | None = None,
+    delivery_id: int | None = None,
+) -> Response:
     """Publish a brand's answer. Commits, then notifies consenting supporters (batched).
 
     The answer's digest goes into the public log in the same transaction.
@@ -123,24 +149,45 @@ def answer(campaign_id: int, brand_id: int, *, author_name: str, stance: Stance,
     if commitment_due is not None and commitment_due < utcnow().date():
         raise ServiceError(_("The date of a commitment cannot be in the past."))
     digest = hashlib.sha256(f"{stance}\n{body.strip()}".encode()).hexdigest()
-    response = Response(campaign_id=campaign.id, brand_id=brand_id, author_id=author_id,
-                        author_name=author_name.strip(), stance=stance, body=body.strip(),
-                        commitment=(commitment or "").strip() or None,
-                        commitment_due=commitment_due, delivery_id=delivery_id,
-                        digest=digest, created_at=utcnow())
+    response = Response(
+        campaign_id=campaign.id,
+        brand_id=brand_id,
+        author_id=author_id,
+        author_name=author_name.strip(),
+        stance=stance,
+        body=body.strip(),
+        commitment=(commitment or "").strip() or None,
+        commitment_due=commitment_due,
+        delivery_id=delivery_id,
+        digest=digest,
+        created_at=utcnow(),
+    )
     db.session.add(response)
     try:
         db.session.flush()
     except IntegrityError:
         db.session.rollback()
         raise ServiceError(_("This answer is already published.")) from None
-    db.session.execute(update(Delivery)
-                       .where(Delivery.campaign_id == campaign.id, Delivery.brand_id == brand_id,
-                              Delivery.state.in_([DeliveryState.SENT, DeliveryState.OPENED]))
-                       .values(state=DeliveryState.ANSWERED, answered_at=utcnow()))
-    append_log_entry("answer", {"campaign": campaign.slug, "brand": response.brand.slug,
-                                "response": response.id, "stance": str(stance),
-                                "digest": digest, "delivery": delivery_id})
+    db.session.execute(
+        update(Delivery)
+        .where(
+            Delivery.campaign_id == campaign.id,
+            Delivery.brand_id == brand_id,
+            Delivery.state.in_([DeliveryState.SENT, DeliveryState.OPENED]),
+        )
+        .values(state=DeliveryState.ANSWERED, answered_at=utcnow())
+    )
+    append_log_entry(
+        "answer",
+        {
+            "campaign": campaign.slug,
+            "brand": response.brand.slug,
+            "response": response.id,
+            "stance": str(stance),
+            "digest": digest,
+            "delivery": delivery_id,
+        },
+    )
     notice = add_notice("answer", response.id)
     db.session.commit()
     enqueue_notice(notice.id)
@@ -158,13 +205,18 @@ def record_verdict(response_id: int, support_id: int, choice: VerdictChoice) -> 
         raise ServiceError(_("Only supporters of this campaign can say what they think of it."))
     if support.confirmed_at is None or support.withdrawn_at is not None:
         raise ServiceError(_("Only confirmed supporters can say what they think of the answer."))
-    new_id = insert_ignoring_conflicts(Verdict, ["response_id", "support_id"],
-                                       response_id=response.id, support_id=support.id,
-                                       choice=choice.value, created_at=utcnow())
+    new_id = insert_ignoring_conflicts(
+        Verdict,
+        ["response_id", "support_id"],
+        response_id=response.id,
+        support_id=support.id,
+        choice=choice.value,
+        created_at=utcnow(),
+    )
     if new_id is None:
-        db.session.execute(update(Verdict).filter_by(response_id=response.id,
-                                                     support_id=support.id)
-                           .values(choice=choice))
+        db.session.execute(
+            update(Verdict).filter_by(response_id=response.id, support_id=support.id).values(choice=choice)
+        )
     db.session.commit()
     return new_id is not None
 
@@ -172,5 +224,3 @@ def record_verdict(response_id: int, support_id: int, choice: VerdictChoice) -> 
 def member_answer_allowed(user: User, campaign: Campaign) -> bool:
     brand = campaign.target_brand
     return brand is not None and user.is_authenticated and user.speaks_for(brand.id)
-
-

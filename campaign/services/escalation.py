@@ -23,14 +23,20 @@ NEXT_KIND = {CampaignKind.PROPOSAL: Petition, CampaignKind.PETITION: Boycott}
 
 def brand_answered(campaign: Campaign) -> bool:
     """The brand answered: a public answer, or a status it set on a proposal."""
-    return (any(r.brand_id == campaign.target_brand_id for r in campaign.responses)
-            or bool(getattr(campaign, "status_changes", [])))
+    return any(r.brand_id == campaign.target_brand_id for r in campaign.responses) or bool(
+        getattr(campaign, "status_changes", [])
+    )
 
 
 def can_escalate(campaign: Campaign) -> bool:
-    return (campaign.kind in NEXT_KIND and campaign.is_public
-            and campaign.answer_deadline is not None and campaign.answer_deadline <= utcnow()
-            and not brand_answered(campaign) and not campaign.escalations)
+    return (
+        campaign.kind in NEXT_KIND
+        and campaign.is_public
+        and campaign.answer_deadline is not None
+        and campaign.answer_deadline <= utcnow()
+        and not brand_answered(campaign)
+        and not campaign.escalations
+    )
 
 
 def escalate(campaign_id: int, user_id: int) -> Campaign:
@@ -55,14 +61,24 @@ def escalate(campaign_id: int, user_id: int) -> Campaign:
         raise ServiceError(_("This campaign was already escalated."))
     model = NEXT_KIND[campaign.kind]
     demand = getattr(campaign, "demand", None) or campaign.summary
-    data = {"title": campaign.title, "summary": campaign.summary,
-            "body": campaign.body + "\n\n*" + _(
-                "%(brand)s did not answer the %(noun)s by its deadline.",
-                brand=campaign.target_brand.name, noun=campaign.noun) + "*",
-            "goal": max(campaign.goal, campaign.confirmed_count * 2, 10),
-            "target_brand_id": campaign.target_brand_id,
-            "demand": demand, "demands": demand, "language": campaign.language,
-            "topic_ids": [t.id for t in campaign.topics]}
+    data = {
+        "title": campaign.title,
+        "summary": campaign.summary,
+        "body": campaign.body
+        + "\n\n*"
+        + _(
+            "%(brand)s did not answer the %(noun)s by its deadline.",
+            brand=campaign.target_brand.name,
+            noun=campaign.noun,
+        )
+        + "*",
+        "goal": max(campaign.goal, campaign.confirmed_count * 2, 10),
+        "target_brand_id": campaign.target_brand_id,
+        "demand": demand,
+        "demands": demand,
+        "language": campaign.language,
+        "topic_ids": [t.id for t in campaign.topics],
+    }
     return create_campaign(model, user_id, data, escalated_from_id=campaign.id)
 
 
@@ -74,16 +90,18 @@ def thank_you_buycott(boycott_id: int, user_id: int) -> Campaign:
     if boycott.state != CampaignState.WON:
         raise ServiceError(_("A thank-you buycott follows a boycott that won."))
     brand = boycott.target_brand
-    buycott = create_campaign(Buycott, user_id, {
-        "title": f"Thank you, {brand.name}: buy from them again",
-        "summary": f"{brand.name} met the demands of our boycott. Let's reward it.",
-        "body": f"{brand.name} met every demand of the boycott “{boycott.title}”.\n\n"
-                f"{boycott.victory_story or ''}",
-        "goal": max(boycott.goal, 10),
-        "endorsements": [(brand.id, f"Met the demands of the boycott “{boycott.title}”"[:300])],
-        "evidence_on": utcnow().date(),
-    }, thanks_for_id=boycott.id)
+    buycott = create_campaign(
+        Buycott,
+        user_id,
+        {
+            "title": f"Thank you, {brand.name}: buy from them again",
+            "summary": f"{brand.name} met the demands of our boycott. Let's reward it.",
+            "body": f"{brand.name} met every demand of the boycott “{boycott.title}”.\n\n"
+            f"{boycott.victory_story or ''}",
+            "goal": max(boycott.goal, 10),
+            "endorsements": [(brand.id, f"Met the demands of the boycott “{boycott.title}”"[:300])],
+            "evidence_on": utcnow().date(),
+        },
+        thanks_for_id=boycott.id,
+    )
     return buycott
-
-
-

@@ -32,8 +32,9 @@ def key_in_use(key: str | None) -> bool:
     """True while a campaign or a brand still names the picture ``key``."""
     if not key:
         return False
-    return db.session.execute(select(
-        exists().where(Campaign.picture == key) | exists().where(Brand.logo == key))).scalar()
+    return db.session.execute(
+        select(exists().where(Campaign.picture == key) | exists().where(Brand.logo == key))
+    ).scalar()
 
 
 def _save(row, column: str, data: bytes, alt: str, *, logo: bool = False) -> None:
@@ -111,8 +112,7 @@ def _logo_editor(brand_id: int, user_id: int) -> Brand:
     brand = db.session.get(Brand, brand_id)
     user = db.session.get(User, user_id)
     if brand is None or user is None or not (user.is_moderator or user.speaks_for(brand.id)):
-        raise ServiceError(_("Only a verified member of the brand or a moderator can change "
-                             "its logo."))
+        raise ServiceError(_("Only a verified member of the brand or a moderator can change its logo."))
     return brand
 
 
@@ -130,6 +130,8 @@ def remove_brand_logo(brand_id: int, user_id: int) -> None:
 def referenced_keys() -> set[str]:
     """Every picture key a row names (for checks and clean-ups)."""
     rows = db.session.execute(
-        select(Campaign.picture).where(Campaign.picture.is_not(None))
-        .union(select(Brand.logo).where(or_(Brand.logo.is_not(None))))).scalars()
+        select(Campaign.picture)
+        .where(Campaign.picture.is_not(None))
+        .union(select(Brand.logo).where(or_(Brand.logo.is_not(None))))
+    ).scalars()
     return set(rows)

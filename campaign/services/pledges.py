@@ -23,9 +23,16 @@ from campaign.search import like_pattern
 def boycotts_covering(brand: Brand) -> list[Boycott]:
     """Open boycotts of this brand, or of a brand above it with group scope."""
     ancestors = [a.id for a in brand.ancestors()]
-    stmt = select(Boycott).where(Boycott.state == CampaignState.OPEN).where(or_(
-        Boycott.target_brand_id == brand.id,
-        (Boycott.target_brand_id.in_(ancestors or [0])) & Boycott.group_scope.is_(True)))
+    stmt = (
+        select(Boycott)
+        .where(Boycott.state == CampaignState.OPEN)
+        .where(
+            or_(
+                Boycott.target_brand_id == brand.id,
+                (Boycott.target_brand_id.in_(ancestors or [0])) & Boycott.group_scope.is_(True),
+            )
+        )
+    )
     return list(db.session.execute(stmt.order_by(Boycott.published_at.desc())).scalars())
 
 
@@ -35,8 +42,12 @@ def buycott_pledges_for(brand_id: int) -> tuple[int, int]:
         select(func.count(Support.id), func.coalesce(func.sum(Support.monthly_spend), 0))
         .join(PledgeBrand, PledgeBrand.support_id == Support.id)
         .join(Campaign, Campaign.id == Support.campaign_id)
-        .where(PledgeBrand.brand_id == brand_id, Campaign.state.in_(PUBLIC_STATES),
-               Support.confirmed_at.is_not(None), Support.withdrawn_at.is_(None))
+        .where(
+            PledgeBrand.brand_id == brand_id,
+            Campaign.state.in_(PUBLIC_STATES),
+            Support.confirmed_at.is_not(None),
+            Support.withdrawn_at.is_(None),
+        )
     ).one()
     return pledges, int(spend)
 
@@ -48,14 +59,23 @@ class MyPledges:
 
 
 def my_pledges(user_id: int) -> MyPledges:
-    supports = db.session.execute(
-        select(Support).join(Campaign, Campaign.id == Support.campaign_id)
-        # A held pledge is still the member's own: it is listed like any other (only
-        # counting leaves it out).
-        .where(Support.user_id == user_id,
-               Support.confirmed_at.is_not(None) | Support.suspect_confirmed_at.is_not(None),
-               Support.withdrawn_at.is_(None), Campaign.state == CampaignState.OPEN)
-        .order_by(Support.created_at.desc())).scalars().all()
+    supports = (
+        db.session.execute(
+            select(Support)
+            .join(Campaign, Campaign.id == Support.campaign_id)
+            # A held pledge is still the member's own: it is listed like any other (only
+            # counting leaves it out).
+            .where(
+                Support.user_id == user_id,
+                Support.confirmed_at.is_not(None) | Support.suspect_confirmed_at.is_not(None),
+                Support.withdrawn_at.is_(None),
+                Campaign.state == CampaignState.OPEN,
+            )
+            .order_by(Support.created_at.desc())
+        )
+        .scalars()
+        .all()
+    )
     result = MyPledges([], [])
     for support in supports:
         campaign = support.campaign
@@ -78,10 +98,16 @@ def check_brand(user_id: int, name: str) -> list[Coverage]:
     name = name.strip()
     if not name:
         return []
-    brands = db.session.execute(
-        select(Brand).where(Brand.approved_at.is_not(None),
-                            Brand.name.ilike(like_pattern(name), escape="\\"))
-        .order_by(Brand.name).limit(5)).scalars().all()
+    brands = (
+        db.session.execute(
+            select(Brand)
+            .where(Brand.approved_at.is_not(None), Brand.name.ilike(like_pattern(name), escape="\\"))
+            .order_by(Brand.name)
+            .limit(5)
+        )
+        .scalars()
+        .all()
+    )
     mine = my_pledges(user_id)
     found = []
     for brand in brands:

@@ -21,13 +21,20 @@ def consent_text(campaign: Campaign, is_public: bool, consents_to_updates: bool)
     """The words a supporter agrees to, as stored with their support (in the language they
     read them in)."""
     parts = [
-        _("I support the %(noun)s “%(title)s” (%(verb)s).", noun=campaign.noun,
-          title=campaign.title, verb=campaign.support_verb.lower()),
-        _("Groundswell keeps my name, email, country and postcode to count my support, to "
-          "deliver it to the brand without my email, and to let me confirm or withdraw it."),
+        _(
+            "I support the %(noun)s “%(title)s” (%(verb)s).",
+            noun=campaign.noun,
+            title=campaign.title,
+            verb=campaign.support_verb.lower(),
+        ),
+        _(
+            "Groundswell keeps my name, email, country and postcode to count my support, to "
+            "deliver it to the brand without my email, and to let me confirm or withdraw it."
+        ),
         _("My name may be shown publicly.") if is_public else _("My name is not shown publicly."),
         _("I agree to receive emails about this campaign's progress; I can stop them at any time.")
-        if consents_to_updates else _("I do not want emails about this campaign's progress."),
+        if consents_to_updates
+        else _("I do not want emails about this campaign's progress."),
     ]
     return " ".join(parts)
 
@@ -36,24 +43,45 @@ def data_for(email: str) -> dict[str, Any]:
     """Everything held about the person with ``email``: their supports and, if they have
     one, their account, campaigns and comments."""
     canonical = canonical_email(email)
-    supports = db.session.execute(
-        select(Support).where(Support.email_canonical == canonical).order_by(Support.id)
-    ).scalars().all()
+    supports = (
+        db.session.execute(select(Support).where(Support.email_canonical == canonical).order_by(Support.id))
+        .scalars()
+        .all()
+    )
     user = db.session.execute(select(User).filter_by(email=email.strip().lower())).scalar()
-    data: dict[str, Any] = {"email": email.strip().lower(), "supports": [{
-        "campaign": s.campaign.title, "kind": str(s.campaign.noun), "name": s.name,
-        "email": s.email, "country": s.country, "postcode": s.postcode, "comment": s.comment,
-        "name_shown_publicly": s.is_public, "emails_about_progress": s.consents_to_updates,
-        "monthly_spend": s.monthly_spend, "consent": s.consent_text,
-        "created_at": _iso(s.created_at), "confirmed_at": _iso(s.confirmed_at),
-        "withdrawn_at": _iso(s.withdrawn_at)} for s in supports]}
+    data: dict[str, Any] = {
+        "email": email.strip().lower(),
+        "supports": [
+            {
+                "campaign": s.campaign.title,
+                "kind": str(s.campaign.noun),
+                "name": s.name,
+                "email": s.email,
+                "country": s.country,
+                "postcode": s.postcode,
+                "comment": s.comment,
+                "name_shown_publicly": s.is_public,
+                "emails_about_progress": s.consents_to_updates,
+                "monthly_spend": s.monthly_spend,
+                "consent": s.consent_text,
+                "created_at": _iso(s.created_at),
+                "confirmed_at": _iso(s.confirmed_at),
+                "withdrawn_at": _iso(s.withdrawn_at),
+            }
+            for s in supports
+        ],
+    }
     if user is not None:
         data["account"] = {
-            "name": user.name, "email": user.email, "role": user.role.value,
-            "created_at": _iso(user.created_at), "email_verified_at": _iso(user.email_verified_at),
+            "name": user.name,
+            "email": user.email,
+            "role": user.role.value,
+            "created_at": _iso(user.created_at),
+            "email_verified_at": _iso(user.email_verified_at),
             "campaigns": [c.title for c in user.campaigns],
-            "comments": [c.body for c in db.session.execute(
-                select(Comment).filter_by(user_id=user.id)).scalars()],
+            "comments": [
+                c.body for c in db.session.execute(select(Comment).filter_by(user_id=user.id)).scalars()
+            ],
         }
     return data
 
@@ -66,10 +94,22 @@ def _anonymise_supports(where, name: str) -> int:
     now = utcnow()
     rows = db.session.execute(select(Support.id).where(where)).scalars().all()
     for support_id in rows:
-        db.session.execute(update(Support).where(Support.id == support_id).values(
-            name=name, email=f"erased-{support_id}@erased.invalid",
-            email_canonical=f"erased-{support_id}", postcode=None, comment=None,
-            ip_address=None, ip_key=None, consents_to_updates=False, is_public=False, anonymised_at=now))
+        db.session.execute(
+            update(Support)
+            .where(Support.id == support_id)
+            .values(
+                name=name,
+                email=f"erased-{support_id}@erased.invalid",
+                email_canonical=f"erased-{support_id}",
+                postcode=None,
+                comment=None,
+                ip_address=None,
+                ip_key=None,
+                consents_to_updates=False,
+                is_public=False,
+                anonymised_at=now,
+            )
+        )
     return len(rows)
 
 
@@ -84,8 +124,11 @@ def erase(email: str) -> int:
     erased = _anonymise_supports(Support.email_canonical == canonical, ERASED_NAME)
     user = db.session.execute(select(User).filter_by(email=email.strip().lower())).scalar()
     if user is not None:
-        db.session.execute(update(Comment).where(Comment.user_id == user.id)
-                           .values(body="*Removed at the author's request.*"))
+        db.session.execute(
+            update(Comment)
+            .where(Comment.user_id == user.id)
+            .values(body="*Removed at the author's request.*")
+        )
         user.name = "Former member"
         user.email = f"erased-{user.id}@erased.invalid"
         user.set_password(secrets.token_urlsafe(32))  # also ends every session
@@ -99,17 +142,22 @@ def anonymise_ended_campaigns() -> list[int]:
     Counts, countries and dates stay; names, emails, postcodes and comments go.
     """
     cutoff = utcnow() - timedelta(days=current_app.config["ANONYMISE_AFTER_DAYS"])
-    ended = db.session.execute(
-        select(Campaign.id).where(
-            Campaign.anonymised_at.is_(None),
-            Campaign.state.in_([CampaignState.CLOSED, CampaignState.WON,
-                                CampaignState.WITHDRAWN]),
-            ((Campaign.closed_at.is_not(None) & (Campaign.closed_at < cutoff))
-             | (Campaign.won_at.is_not(None) & (Campaign.won_at < cutoff))))
-    ).scalars().all()
+    ended = (
+        db.session.execute(
+            select(Campaign.id).where(
+                Campaign.anonymised_at.is_(None),
+                Campaign.state.in_([CampaignState.CLOSED, CampaignState.WON, CampaignState.WITHDRAWN]),
+                (
+                    (Campaign.closed_at.is_not(None) & (Campaign.closed_at < cutoff))
+                    | (Campaign.won_at.is_not(None) & (Campaign.won_at < cutoff))
+                ),
+            )
+        )
+        .scalars()
+        .all()
+    )
     for campaign_id in ended:
         _anonymise_supports(Support.campaign_id == campaign_id, "Anonymous supporter")
-        db.session.execute(update(Campaign).where(Campaign.id == campaign_id)
-                           .values(anonymised_at=utcnow()))
+        db.session.execute(update(Campaign).where(Campaign.id == campaign_id).values(anonymised_at=utcnow()))
         db.session.commit()
     return list(ended)

@@ -50,20 +50,25 @@ def invite_coauthor(campaign_id: int, inviter_id: int, email: str) -> int | None
     inviter = db.session.get(User, inviter_id)
     if inviter.email == email.strip().lower():
         raise ServiceError(_("You are already the author."))
-    invitee = db.session.execute(
-        select(User).filter_by(email=email.strip().lower())).scalar_one_or_none()
+    invitee = db.session.execute(select(User).filter_by(email=email.strip().lower())).scalar_one_or_none()
     if invitee is None:
         return None
     invitation_id = insert_ignoring_conflicts(
-        CoAuthor, ["campaign_id", "user_id"], campaign_id=proposal.id, user_id=invitee.id,
-        invited_by_id=inviter_id, created_at=utcnow())
+        CoAuthor,
+        ["campaign_id", "user_id"],
+        campaign_id=proposal.id,
+        user_id=invitee.id,
+        invited_by_id=inviter_id,
+        created_at=utcnow(),
+    )
     db.session.commit()
     if invitation_id is not None:
         from campaign.jobs.proposals import send_coauthor_invitation
         from campaign.queue import enqueue
 
-        enqueue(send_coauthor_invitation, invitation_id, queue="high",
-                job_id=f"coauthor-invite-{invitation_id}")
+        enqueue(
+            send_coauthor_invitation, invitation_id, queue="high", job_id=f"coauthor-invite-{invitation_id}"
+        )
     return invitation_id
 
 
@@ -77,22 +82,28 @@ def accept_coauthorship(invitation_id: int, user_id: int) -> CoAuthor:
     return invitation
 
 
-def similar_open_proposals(brand_id: int, title: str, exclude_id: int | None = None,
-                           limit: int = 5) -> list[Proposal]:
+def similar_open_proposals(
+    brand_id: int, title: str, exclude_id: int | None = None, limit: int = 5
+) -> list[Proposal]:
     """Open proposals to ``brand_id`` sharing words of four letters or more with ``title``,
     those sharing the most first. Never blocks anyone: it only suggests."""
     words = sorted({w.lower() for w in _WORD.findall(title)})[:8]
     if not words:
         return []
-    stmt = select(Proposal).where(Proposal.target_brand_id == brand_id,
-                                  Proposal.state == CampaignState.OPEN)
+    stmt = select(Proposal).where(Proposal.target_brand_id == brand_id, Proposal.state == CampaignState.OPEN)
     if exclude_id:
         stmt = stmt.where(Proposal.id != exclude_id)
     from sqlalchemy import or_
 
-    candidates = db.session.execute(
-        stmt.where(or_(*(func.lower(Proposal.title).contains(w, autoescape=True) for w in words)))
-        .limit(50)).scalars().all()
+    candidates = (
+        db.session.execute(
+            stmt.where(or_(*(func.lower(Proposal.title).contains(w, autoescape=True) for w in words))).limit(
+                50
+            )
+        )
+        .scalars()
+        .all()
+    )
 
     def shared(p: Proposal) -> int:
         title_words = {w.lower() for w in _WORD.findall(p.title)}
@@ -115,8 +126,13 @@ def add_comment(campaign_id: int, user_id: int, body: str, parent_id: int | None
     from campaign.markdown import render_markdown
 
     # Rendered once here: a page with many long comments must not render Markdown per view.
-    comment = Comment(campaign_id=proposal.id, user_id=user_id, body=body.strip(),
-                      body_html=str(render_markdown(body.strip())), parent_id=parent_id)
+    comment = Comment(
+        campaign_id=proposal.id,
+        user_id=user_id,
+        body=body.strip(),
+        body_html=str(render_markdown(body.strip())),
+        parent_id=parent_id,
+    )
     db.session.add(comment)
     db.session.commit()
     return comment
@@ -126,9 +142,14 @@ def report_comment(comment_id: int, user_id: int, reason: str = "") -> bool:
     """Report a comment to the moderators; once per member. Commits. True if newly reported."""
     if db.session.get(Comment, comment_id) is None:
         raise ServiceError(_("No such comment."))
-    new_id = insert_ignoring_conflicts(CommentReport, ["comment_id", "user_id"],
-                                       comment_id=comment_id, user_id=user_id,
-                                       reason=reason.strip()[:300], created_at=utcnow())
+    new_id = insert_ignoring_conflicts(
+        CommentReport,
+        ["comment_id", "user_id"],
+        comment_id=comment_id,
+        user_id=user_id,
+        reason=reason.strip()[:300],
+        created_at=utcnow(),
+    )
     db.session.commit()
     return new_id is not None
 
@@ -137,13 +158,17 @@ def hide_comment(comment_id: int, moderator_id: int) -> None:
     moderator = db.session.get(User, moderator_id)
     if moderator is None or not moderator.is_moderator:
         raise ServiceError(_("Only moderators can hide comments."))
-    db.session.execute(update(Comment).where(Comment.id == comment_id, Comment.hidden_at.is_(None))
-                       .values(hidden_at=utcnow()))
+    db.session.execute(
+        update(Comment)
+        .where(Comment.id == comment_id, Comment.hidden_at.is_(None))
+        .values(hidden_at=utcnow())
+    )
     db.session.commit()
 
 
-def set_status(campaign_id: int, user: User, status: ProposalStatus, answer: str,
-               duplicate_of_id: int | None = None) -> StatusChange:
+def set_status(
+    campaign_id: int, user: User, status: ProposalStatus, answer: str, duplicate_of_id: int | None = None
+) -> StatusChange:
     """A verified member of the brand (or a moderator) sets the proposal's status with an
     official answer. Commits, then tells consenting endorsers (batched, once each).
 
@@ -174,18 +199,29 @@ def set_status(campaign_id: int, user: User, status: ProposalStatus, answer: str
         claimed = db.session.execute(
             update(Proposal)
             .where(Proposal.id == proposal.id, Proposal.state == CampaignState.OPEN)
-            .values(state=CampaignState.CLOSED, closed_at=utcnow(), duplicate_of_id=target.id,
-                    proposal_status=ProposalStatus.DUPLICATE)
-            .returning(Proposal.id)).first()
+            .values(
+                state=CampaignState.CLOSED,
+                closed_at=utcnow(),
+                duplicate_of_id=target.id,
+                proposal_status=ProposalStatus.DUPLICATE,
+            )
+            .returning(Proposal.id)
+        ).first()
         if claimed is None:
             db.session.rollback()
             raise ServiceError(_("This proposal was just merged or closed."))
         _move_endorsements(proposal, target)
     else:
         proposal.proposal_status = status
-    change = StatusChange(campaign_id=proposal.id, status=status, answer=answer.strip(),
-                          author_id=user.id, author_name=user.name,
-                          duplicate_of_id=target.id if target else None, created_at=utcnow())
+    change = StatusChange(
+        campaign_id=proposal.id,
+        status=status,
+        answer=answer.strip(),
+        author_id=user.id,
+        author_name=user.name,
+        duplicate_of_id=target.id if target else None,
+        created_at=utcnow(),
+    )
     db.session.add(change)
     db.session.flush()
     notice = add_notice("status", change.id)
@@ -207,33 +243,57 @@ def _move_endorsements(source: Proposal, target: Proposal) -> int:
     counts). Pending source rows move as pending. Source rows are marked withdrawn and
     moved. Returns how many people ``target`` gained.
     """
-    rows = db.session.execute(
-        select(Support).where(Support.campaign_id == source.id, Support.withdrawn_at.is_(None))
-        .order_by(Support.id).with_for_update()).scalars().all()
+    rows = (
+        db.session.execute(
+            select(Support)
+            .where(Support.campaign_id == source.id, Support.withdrawn_at.is_(None))
+            .order_by(Support.id)
+            .with_for_update()
+        )
+        .scalars()
+        .all()
+    )
     gained = 0
     now = utcnow()
     for s in rows:
         counted = s.confirmed_at is not None
         new_id = insert_ignoring_conflicts(
-            Support, ["campaign_id", "email_canonical"], campaign_id=target.id, user_id=s.user_id,
-            email=s.email, email_canonical=s.email_canonical, name=s.name, is_public=s.is_public,
-            country=s.country, postcode=s.postcode, comment=s.comment,
+            Support,
+            ["campaign_id", "email_canonical"],
+            campaign_id=target.id,
+            user_id=s.user_id,
+            email=s.email,
+            email_canonical=s.email_canonical,
+            name=s.name,
+            is_public=s.is_public,
+            country=s.country,
+            postcode=s.postcode,
+            comment=s.comment,
             # Another organiser's campaign: moved endorsers are told, never enrolled for email.
-            consents_to_updates=False, confirmed_at=s.confirmed_at,
+            consents_to_updates=False,
+            confirmed_at=s.confirmed_at,
             # A suspect endorsement stays suspect where it lands: never counted there either.
-            suspect=s.suspect, suspect_confirmed_at=s.suspect_confirmed_at,
-            ip_address=s.ip_address, ip_key=s.ip_key,
-            confirmation_sends=0, created_at=now)
+            suspect=s.suspect,
+            suspect_confirmed_at=s.suspect_confirmed_at,
+            ip_address=s.ip_address,
+            ip_key=s.ip_key,
+            confirmation_sends=0,
+            created_at=now,
+        )
         became_counted = new_id is not None and counted
         if new_id is None and counted:
             revived = db.session.execute(
                 update(Support)
-                .where(Support.campaign_id == target.id,
-                       Support.email_canonical == s.email_canonical,
-                       Support.confirmed_at.is_(None), Support.withdrawn_at.is_(None),
-                       Support.suspect.is_(None))
+                .where(
+                    Support.campaign_id == target.id,
+                    Support.email_canonical == s.email_canonical,
+                    Support.confirmed_at.is_(None),
+                    Support.withdrawn_at.is_(None),
+                    Support.suspect.is_(None),
+                )
                 .values(confirmed_at=s.confirmed_at)
-                .returning(Support.id)).first()
+                .returning(Support.id)
+            ).first()
             became_counted = revived is not None
         if became_counted:
             gained += 1

@@ -53,24 +53,44 @@ class SupportRefused(ServiceError):
 
 def _open_campaign(campaign_id: int) -> Campaign:
     campaign = db.session.get(Campaign, campaign_id)
-    if campaign is None or campaign.state in (CampaignState.DRAFT, CampaignState.PENDING,
-                                              CampaignState.REJECTED, CampaignState.HIDDEN):
+    if campaign is None or campaign.state in (
+        CampaignState.DRAFT,
+        CampaignState.PENDING,
+        CampaignState.REJECTED,
+        CampaignState.HIDDEN,
+    ):
         raise SupportRefused(_("This campaign is not published, so it cannot take support."))
     if campaign.state != CampaignState.OPEN or campaign.is_past_closing():
-        raise SupportRefused(_("This %(noun)s has closed and no longer takes %(supporters)s. "
-                               "Thank you for wanting to help.", noun=campaign.noun,
-                               supporters=campaign.supporters_noun))
+        raise SupportRefused(
+            _(
+                "This %(noun)s has closed and no longer takes %(supporters)s. Thank you for wanting to help.",
+                noun=campaign.noun,
+                supporters=campaign.supporters_noun,
+            )
+        )
     return campaign
 
 
-def add_support(campaign_id: int, *, name: str, email: str, country: str,
-                postcode: str | None = None, is_public: bool = True, comment: str | None = None,
-                consents_to_updates: bool = False, monthly_spend: int | None = None,
-                condition_threshold: int | None = None, pledged_brand_ids: list[int] | None = None,
-                user_id: int | None = None, ip_address: str | None = None,
-                referral: str | None = None, locale: str | None = None,
-                stall_id: int | None = None,
-                referred_by_id: int | None = None) -> SupportResult:
+def add_support(
+    campaign_id: int,
+    *,
+    name: str,
+    email: str,
+    country: str,
+    postcode: str | None = None,
+    is_public: bool = True,
+    comment: str | None = None,
+    consents_to_updates: bool = False,
+    monthly_spend: int | None = None,
+    condition_threshold: int | None = None,
+    pledged_brand_ids: list[int] | None = None,
+    user_id: int | None = None,
+    ip_address: str | None = None,
+    referral: str | None = None,
+    locale: str | None = None,
+    stall_id: int | None = None,
+    referred_by_id: int | None = None,
+) -> SupportResult:
     """Record one person's support, once per campaign and canonical email. Commits.
 
     A verified member supporting with their own address counts at once; anyone else gets a
@@ -100,41 +120,60 @@ def add_support(campaign_id: int, *, name: str, email: str, country: str,
 
     suspect = suspect_reason(campaign.id, ip_address, canonical, stall_id)
     counted_now = verified_now and suspect is None
-    if referred_by_id is not None and db.session.execute(
-            select(Support.campaign_id).where(Support.id == referred_by_id)
-    ).scalar() != campaign.id:
+    if (
+        referred_by_id is not None
+        and db.session.execute(select(Support.campaign_id).where(Support.id == referred_by_id)).scalar()
+        != campaign.id
+    ):
         referred_by_id = None
     now = utcnow()
     new_id = insert_ignoring_conflicts(
-        Support, ["campaign_id", "email_canonical"],
-        campaign_id=campaign.id, user_id=user.id if owns_address else None,
-        email=email.strip(), email_canonical=canonical, name=name.strip(), is_public=is_public,
-        country=country, postcode=(postcode or "").strip() or None,
-        comment=(comment or "").strip() or None, monthly_spend=monthly_spend,
-        consents_to_updates=consents_to_updates, ip_address=ip_address, ip_key=ip_key(ip_address),
+        Support,
+        ["campaign_id", "email_canonical"],
+        campaign_id=campaign.id,
+        user_id=user.id if owns_address else None,
+        email=email.strip(),
+        email_canonical=canonical,
+        name=name.strip(),
+        is_public=is_public,
+        country=country,
+        postcode=(postcode or "").strip() or None,
+        comment=(comment or "").strip() or None,
+        monthly_spend=monthly_spend,
+        consents_to_updates=consents_to_updates,
+        ip_address=ip_address,
+        ip_key=ip_key(ip_address),
         suspect=suspect.value if suspect else None,
         confirmed_at=now if counted_now else None,
         suspect_confirmed_at=now if verified_now and not counted_now else None,
         confirmation_sends=0 if verified_now else 1,
-        condition_threshold=condition_threshold, created_at=now,
+        condition_threshold=condition_threshold,
+        created_at=now,
         consent_text=consent_text(campaign, is_public, consents_to_updates),
-        referral=referral, locale=locale, stall_id=stall_id,
+        referral=referral,
+        locale=locale,
+        stall_id=stall_id,
         referred_by_id=referred_by_id,
     )
     if new_id is not None:
         for brand_id in sorted(set(pledged_brand_ids or [])):
             db.session.add(PledgeBrand(support_id=new_id, brand_id=brand_id))
         if counted_now:
-            db.session.add(CountDelta(campaign_id=campaign.id, country=country, delta=1,
-                                      spend=monthly_spend or 0))
+            db.session.add(
+                CountDelta(campaign_id=campaign.id, country=country, delta=1, spend=monthly_spend or 0)
+            )
         db.session.commit()
-        return _after_commit(SupportResult(new_id, Outcome.CONFIRMED if verified_now
-                                           else Outcome.PENDING, sends=0 if verified_now else 1))
+        return _after_commit(
+            SupportResult(
+                new_id, Outcome.CONFIRMED if verified_now else Outcome.PENDING, sends=0 if verified_now else 1
+            )
+        )
     return _again(campaign, canonical, verified_now, user)
 
 
-def _check_kind_fields(campaign: Campaign, condition_threshold: int | None,
-                       pledged_brand_ids: list[int] | None) -> None:
+def _check_kind_fields(
+    campaign: Campaign, condition_threshold: int | None, pledged_brand_ids: list[int] | None
+) -> None:
     if condition_threshold is not None:
         if campaign.kind != CampaignKind.BOYCOTT:
             raise ServiceError(_("Only boycott pledges can wait for others."))
@@ -149,8 +188,7 @@ def _check_kind_fields(campaign: Campaign, condition_threshold: int | None,
 def _again(campaign: Campaign, canonical: str, verified_now: bool, user) -> SupportResult:
     """The same person supports again: confirm, revive or resend, but never duplicate."""
     support = db.session.execute(
-        select(Support).filter_by(campaign_id=campaign.id, email_canonical=canonical)
-        .with_for_update()
+        select(Support).filter_by(campaign_id=campaign.id, email_canonical=canonical).with_for_update()
     ).scalar_one()
     if support.withdrawn_at is not None:
         # Coming back after withdrawing: the support counts again once confirmed.
@@ -168,8 +206,9 @@ def _again(campaign: Campaign, canonical: str, verified_now: bool, user) -> Supp
             from campaign.queue import enqueue
 
             day = utcnow().date().isoformat()
-            enqueue(send_already_supporting, support.id, day, queue="high",
-                    job_id=f"already-{support.id}-{day}")
+            enqueue(
+                send_already_supporting, support.id, day, queue="high", job_id=f"already-{support.id}-{day}"
+            )
         return SupportResult(support.id, Outcome.ALREADY_CONFIRMED)
     if verified_now and support.suspect is not None:
         # Held: the member sees what any member sees, and it still does not count.
@@ -180,8 +219,11 @@ def _again(campaign: Campaign, canonical: str, verified_now: bool, user) -> Supp
     if verified_now:
         support.confirmed_at = utcnow()
         support.user_id = user.id
-        db.session.add(CountDelta(campaign_id=campaign.id, country=support.country, delta=1,
-                                  spend=support.monthly_spend or 0))
+        db.session.add(
+            CountDelta(
+                campaign_id=campaign.id, country=support.country, delta=1, spend=support.monthly_spend or 0
+            )
+        )
         db.session.commit()
         return _after_commit(SupportResult(support.id, Outcome.CONFIRMED))
     if support.confirmation_sends >= MAX_CONFIRMATION_SENDS:
@@ -223,24 +265,38 @@ def confirm(token: str) -> tuple[Support, bool]:
     support = support_from_token("confirm-support", token)
     row = db.session.execute(
         update(Support)
-        .where(Support.id == support.id, Support.confirmed_at.is_(None),
-               Support.withdrawn_at.is_(None), Support.suspect.is_(None))
+        .where(
+            Support.id == support.id,
+            Support.confirmed_at.is_(None),
+            Support.withdrawn_at.is_(None),
+            Support.suspect.is_(None),
+        )
         .values(confirmed_at=utcnow())
         .returning(Support.id)
     ).first()
     if row is None:
         held = db.session.execute(
             update(Support)
-            .where(Support.id == support.id, Support.suspect.is_not(None),
-                   Support.suspect_confirmed_at.is_(None), Support.withdrawn_at.is_(None))
+            .where(
+                Support.id == support.id,
+                Support.suspect.is_not(None),
+                Support.suspect_confirmed_at.is_(None),
+                Support.withdrawn_at.is_(None),
+            )
             .values(suspect_confirmed_at=utcnow())
             .returning(Support.id)
         ).first()
         db.session.commit()
         db.session.refresh(support)
         return support, held is not None
-    db.session.add(CountDelta(campaign_id=support.campaign_id, country=support.country, delta=1,
-                              spend=support.monthly_spend or 0))
+    db.session.add(
+        CountDelta(
+            campaign_id=support.campaign_id,
+            country=support.country,
+            delta=1,
+            spend=support.monthly_spend or 0,
+        )
+    )
     db.session.commit()
     db.session.refresh(support)
     from campaign.jobs.counting import request_fold
@@ -255,15 +311,17 @@ def withdraw(support_id: int) -> bool:
         update(Support)
         .where(Support.id == support_id, Support.withdrawn_at.is_(None))
         .values(withdrawn_at=utcnow())
-        .returning(Support.campaign_id, Support.country, Support.confirmed_at,
-                   Support.monthly_spend)
+        .returning(Support.campaign_id, Support.country, Support.confirmed_at, Support.monthly_spend)
     ).first()
     if row is None:
         db.session.commit()
         return False
     if row.confirmed_at is not None:
-        db.session.add(CountDelta(campaign_id=row.campaign_id, country=row.country, delta=-1,
-                                  spend=-(row.monthly_spend or 0)))
+        db.session.add(
+            CountDelta(
+                campaign_id=row.campaign_id, country=row.country, delta=-1, spend=-(row.monthly_spend or 0)
+            )
+        )
     db.session.commit()
     from campaign.jobs.counting import request_fold
 
@@ -273,6 +331,5 @@ def withdraw(support_id: int) -> bool:
 
 def unsubscribe(support_id: int) -> None:
     """Stop update emails for this support. Idempotent. Commits."""
-    db.session.execute(update(Support).where(Support.id == support_id)
-                       .values(consents_to_updates=False))
+    db.session.execute(update(Support).where(Support.id == support_id).values(consents_to_updates=False))
     db.session.commit()

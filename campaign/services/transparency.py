@@ -47,30 +47,44 @@ def append_log_entry(kind: str, payload: dict) -> LogEntry:
         size = head.tree_size if head else 0
         previous = ZERO_HASH
         if size:
-            previous = db.session.execute(
-                select(LogEntry.entry_hash).filter_by(seq=size - 1)).scalar_one()
-        document = signing.sign({"type": "groundswell-log-entry", "seq": size, "kind": kind,
-                                 "payload": payload, "prev": previous})
+            previous = db.session.execute(select(LogEntry.entry_hash).filter_by(seq=size - 1)).scalar_one()
+        document = signing.sign(
+            {"type": "groundswell-log-entry", "seq": size, "kind": kind, "payload": payload, "prev": previous}
+        )
         text = document["statement"]
         leaf = merkle.leaf_hash(text.encode())
         entry_id = insert_ignoring_conflicts(
-            LogEntry, ["seq"], seq=size, kind=kind, statement=text,
-            signature=document["signature"], key_id=document["key"]["key_id"],
-            entry_hash=hashlib.sha256(text.encode()).hexdigest(), leaf_hash=leaf.hex(),
-            created_at=utcnow())
+            LogEntry,
+            ["seq"],
+            seq=size,
+            kind=kind,
+            statement=text,
+            signature=document["signature"],
+            key_id=document["key"]["key_id"],
+            entry_hash=hashlib.sha256(text.encode()).hexdigest(),
+            leaf_hash=leaf.hex(),
+            created_at=utcnow(),
+        )
         if entry_id is None:
             continue  # another append took this place first: read the new end and go on
-        frontier = [(int(s), bytes.fromhex(h)) for s, h in json.loads(head.frontier)] \
-            if head else []
+        frontier = [(int(s), bytes.fromhex(h)) for s, h in json.loads(head.frontier)] if head else []
         frontier = merkle.extend_frontier(frontier, leaf)
         root = merkle.frontier_root(frontier)
-        signed = signing.sign({"type": "groundswell-log-head", "tree_size": size + 1,
-                               "root_hash": root.hex()})
+        signed = signing.sign(
+            {"type": "groundswell-log-head", "tree_size": size + 1, "root_hash": root.hex()}
+        )
         # Our entry holds place ``size``, so no other head of size + 1 can exist.
-        db.session.add(LogHead(tree_size=size + 1, root_hash=root.hex(),
-                               frontier=json.dumps([[s, h.hex()] for s, h in frontier]),
-                               statement=signed["statement"], signature=signed["signature"],
-                               key_id=signed["key"]["key_id"], created_at=utcnow()))
+        db.session.add(
+            LogHead(
+                tree_size=size + 1,
+                root_hash=root.hex(),
+                frontier=json.dumps([[s, h.hex()] for s, h in frontier]),
+                statement=signed["statement"],
+                signature=signed["signature"],
+                key_id=signed["key"]["key_id"],
+                created_at=utcnow(),
+            )
+        )
         db.session.flush()
         return db.session.get(LogEntry, entry_id)
     raise LogAppendConflict("the log's next place was taken too many times in a row")
@@ -78,7 +92,8 @@ def append_log_entry(kind: str, payload: dict) -> LogEntry:
 
 def latest_head() -> LogHead | None:
     return db.session.execute(
-        select(LogHead).order_by(LogHead.tree_size.desc()).limit(1)).scalar_one_or_none()
+        select(LogHead).order_by(LogHead.tree_size.desc()).limit(1)
+    ).scalar_one_or_none()
 
 
 def head_of_size(size: int) -> LogHead | None:
@@ -98,8 +113,7 @@ def entries(after: int = -1, limit: int | None = None) -> list[LogEntry]:
 
 
 def entries_newest(limit: int) -> list[LogEntry]:
-    return list(db.session.execute(
-        select(LogEntry).order_by(LogEntry.seq.desc()).limit(limit)).scalars())
+    return list(db.session.execute(select(LogEntry).order_by(LogEntry.seq.desc()).limit(limit)).scalars())
 
 
 def log_document() -> dict:
@@ -107,8 +121,9 @@ def log_document() -> dict:
     head = latest_head()
     if head is None:
         return {"head": None, "entries": []}
-    rows = db.session.execute(select(LogEntry).where(LogEntry.seq < head.tree_size)
-                              .order_by(LogEntry.seq)).scalars()
+    rows = db.session.execute(
+        select(LogEntry).where(LogEntry.seq < head.tree_size).order_by(LogEntry.seq)
+    ).scalars()
     return {"head": document_of(head), "entries": [document_of(row) for row in rows]}
 
 
@@ -119,7 +134,14 @@ def consistency(first: int, second: int) -> dict:
         raise ValueError("sizes must satisfy 0 < first <= second")
     if head_of_size(first) is None or head_of_size(second) is None:
         raise ValueError("no signed head of that size")
-    leaves = [bytes.fromhex(h) for h in db.session.execute(
-        select(LogEntry.leaf_hash).where(LogEntry.seq < second).order_by(LogEntry.seq)).scalars()]
-    return {"first": first, "second": second,
-            "proof": [h.hex() for h in merkle.consistency_proof(leaves, first, second)]}
+    leaves = [
+        bytes.fromhex(h)
+        for h in db.session.execute(
+            select(LogEntry.leaf_hash).where(LogEntry.seq < second).order_by(LogEntry.seq)
+        ).scalars()
+    ]
+    return {
+        "first": first,
+        "second": second,
+        "proof": [h.hex() for h in merkle.consistency_proof(leaves, first, second)],
+    }

@@ -50,7 +50,8 @@ def country_choices() -> list[SelectChoice]:
     choices = _choices_by_locale.get(locale)
     if choices is None:
         choices = [SelectChoice("", _("Choose your country…"))] + [
-            SelectChoice(code, name) for code, name in CountryNames(COUNTRY_NAMES).choices()]
+            SelectChoice(code, name) for code, name in CountryNames(COUNTRY_NAMES).choices()
+        ]
         _choices_by_locale[locale] = choices
     return choices
 
@@ -82,8 +83,10 @@ class CountrySelect(Select):
         key = (_locale(), tuple(c.value for c in field.choices))
         options = self._rendered.get(key)
         if options is None:
-            options = "".join(f"<option {html_params(value=c.value)}>{escape(c.label or c.value)}"
-                              "</option>" for c in field.choices)
+            options = "".join(
+                f"<option {html_params(value=c.value)}>{escape(c.label or c.value)}</option>"
+                for c in field.choices
+            )
             self._rendered[key] = options
         if field.data is not None:
             plain = f'<option value="{escape(field.data)}">'
@@ -102,45 +105,81 @@ class CountryField(SelectField):
 
 
 class SupportForm(FlaskForm):
-    name = StringField(_l("Your name"), filters=[single_line], validators=[
-        DataRequired(message=_l("Tell us your name.")),
-        Length(max=100, message=_l("Keep your name under 100 characters."))])
-    email = EmailField(_l("Email"), filters=[strip], validators=[
-        DataRequired(message=_l("Enter your email address.")),
-        Email(message=_l("Enter an email address like name@example.org.")),
-        Length(max=254, message=_l("That email address is too long."))],
-        description=_l("We send a link to confirm; it is never shown to anyone."))
+    name = StringField(
+        _l("Your name"),
+        filters=[single_line],
+        validators=[
+            DataRequired(message=_l("Tell us your name.")),
+            Length(max=100, message=_l("Keep your name under 100 characters.")),
+        ],
+    )
+    email = EmailField(
+        _l("Email"),
+        filters=[strip],
+        validators=[
+            DataRequired(message=_l("Enter your email address.")),
+            Email(message=_l("Enter an email address like name@example.org.")),
+            Length(max=254, message=_l("That email address is too long.")),
+        ],
+        description=_l("We send a link to confirm; it is never shown to anyone."),
+    )
 
     def validate_name(self, field):
         problem = name_problem(field.data or "")
         if problem:
             raise ValidationError(problem)
 
-    country = CountryField(_l("Country"), choices=COUNTRY_CHOICES,
-                           validators=[DataRequired(message=_l("Choose your country from the list."))])
-    postcode = StringField(_l("Postcode (optional)"), filters=[strip], validators=[
-        Optional(), Length(max=16, message=_l("Postcodes are at most 16 characters.")),
-        Regexp(r"^[A-Za-z0-9 \-]+$", message=_l("Postcodes have only letters, digits, spaces and dashes."))])
-    comment = TextAreaField(_l("Why I support this (optional)"), filters=[strip], validators=[
-        Optional(), Length(max=500, message=_l("Keep your reason under 500 characters."))])
-    monthly_spend = IntegerField(_l("About how much do you spend with them a month? (optional, €)"),
-                                 validators=[Optional(), NumberRange(
-                                     min=0, max=100_000,
-                                     message=_l("Enter a whole number of euros from 0 to 100,000."))],
-                                 description=_l("Only ever shown added up with everyone else’s."))
+    country = CountryField(
+        _l("Country"),
+        choices=COUNTRY_CHOICES,
+        validators=[DataRequired(message=_l("Choose your country from the list."))],
+    )
+    postcode = StringField(
+        _l("Postcode (optional)"),
+        filters=[strip],
+        validators=[
+            Optional(),
+            Length(max=16, message=_l("Postcodes are at most 16 characters.")),
+            Regexp(
+                r"^[A-Za-z0-9 \-]+$", message=_l("Postcodes have only letters, digits, spaces and dashes.")
+            ),
+        ],
+    )
+    comment = TextAreaField(
+        _l("Why I support this (optional)"),
+        filters=[strip],
+        validators=[Optional(), Length(max=500, message=_l("Keep your reason under 500 characters."))],
+    )
+    monthly_spend = IntegerField(
+        _l("About how much do you spend with them a month? (optional, €)"),
+        validators=[
+            Optional(),
+            NumberRange(min=0, max=100_000, message=_l("Enter a whole number of euros from 0 to 100,000.")),
+        ],
+        description=_l("Only ever shown added up with everyone else’s."),
+    )
     condition_threshold = IntegerField(
         _l("Only once this many people have pledged (optional)"),
-        validators=[Optional(), NumberRange(min=2, max=1_000_000,
-                                            message=_l("Enter a number from 2 to 1,000,000."))],
-        description=_l("A conditional pledge: you stop buying when the boycott has this many "
-                    "pledges, and we tell you when it does."))
+        validators=[
+            Optional(),
+            NumberRange(min=2, max=1_000_000, message=_l("Enter a number from 2 to 1,000,000.")),
+        ],
+        description=_l(
+            "A conditional pledge: you stop buying when the boycott has this many "
+            "pledges, and we tell you when it does."
+        ),
+    )
     pledged_brands = SelectMultipleField(
-        _l("Which of these brands will you buy from?"), coerce=int,
-        widget=ListWidget(prefix_label=False), option_widget=CheckboxInput(),
-        validators=[DataRequired(message=_l("Choose at least one brand you will buy from."))])
+        _l("Which of these brands will you buy from?"),
+        coerce=int,
+        widget=ListWidget(prefix_label=False),
+        option_widget=CheckboxInput(),
+        validators=[DataRequired(message=_l("Choose at least one brand you will buy from."))],
+    )
     is_public = BooleanField(_l("Show my name on the campaign"), default=True)
-    consents_to_updates = BooleanField(_l("Email me about this campaign’s progress "
-                                       "(at most one update a day; stop any time)"))
+    consents_to_updates = BooleanField(
+        _l("Email me about this campaign’s progress (at most one update a day; stop any time)")
+    )
     submit = SubmitField(_l("Sign"))
 
     def adapt_to(self, campaign) -> None:
@@ -154,18 +193,24 @@ class SupportForm(FlaskForm):
         if kind != "boycott":
             del self.condition_threshold
         if kind == "buycott":
-            self.pledged_brands.choices = [SelectChoice(e.brand_id, e.brand.name)
-                                           for e in campaign.endorsements]
+            self.pledged_brands.choices = [
+                SelectChoice(e.brand_id, e.brand.name) for e in campaign.endorsements
+            ]
             if not self.is_submitted():
                 self.pledged_brands.data = [e.brand_id for e in campaign.endorsements]
         else:
             del self.pledged_brands
 
     def support_data(self) -> dict:
-        data = {"name": self.name.data, "email": self.email.data, "country": self.country.data,
-                "postcode": self.postcode.data, "comment": self.comment.data,
-                "is_public": self.is_public.data,
-                "consents_to_updates": self.consents_to_updates.data}
+        data = {
+            "name": self.name.data,
+            "email": self.email.data,
+            "country": self.country.data,
+            "postcode": self.postcode.data,
+            "comment": self.comment.data,
+            "is_public": self.is_public.data,
+            "consents_to_updates": self.consents_to_updates.data,
+        }
         if "monthly_spend" in self:
             data["monthly_spend"] = self.monthly_spend.data
         if "condition_threshold" in self:
@@ -176,46 +221,81 @@ class SupportForm(FlaskForm):
 
 
 class RaiseGoalForm(FlaskForm):
-    goal = IntegerField(_l("New goal"), validators=[
-        DataRequired(message=_l("Enter the new goal.")),
-        NumberRange(min=10, max=100_000_000, message=_l("Goals run from 10 to 100,000,000."))])
+    goal = IntegerField(
+        _l("New goal"),
+        validators=[
+            DataRequired(message=_l("Enter the new goal.")),
+            NumberRange(min=10, max=100_000_000, message=_l("Goals run from 10 to 100,000,000.")),
+        ],
+    )
     submit = SubmitField(_l("Raise the goal"))
 
 
 class UpdateForm(FlaskForm):
-    title = StringField(_l("Title"), filters=[single_line], validators=[
-        DataRequired(message=_l("Give your update a title.")),
-        Length(max=150, message=_l("Keep the title under 150 characters."))])
-    body = TextAreaField(_l("Update"), validators=[
-        DataRequired(message=_l("Write the update.")),
-        Length(max=10_000, message=_l("Keep the update under 10,000 characters."))],
-        description=_l("Markdown. Supporters who asked for updates get it by email, at most one a day."))
+    title = StringField(
+        _l("Title"),
+        filters=[single_line],
+        validators=[
+            DataRequired(message=_l("Give your update a title.")),
+            Length(max=150, message=_l("Keep the title under 150 characters.")),
+        ],
+    )
+    body = TextAreaField(
+        _l("Update"),
+        validators=[
+            DataRequired(message=_l("Write the update.")),
+            Length(max=10_000, message=_l("Keep the update under 10,000 characters.")),
+        ],
+        description=_l("Markdown. Supporters who asked for updates get it by email, at most one a day."),
+    )
     submit = SubmitField(_l("Post update"))
 
 
 class VictoryForm(FlaskForm):
-    story = TextAreaField(_l("What changed"), validators=[
-        DataRequired(message=_l("Tell supporters what changed.")),
-        Length(min=20, max=10_000, message=_l("Write at least a few sentences (20 characters or more)."))],
-        description=_l("Shown on the Victories page and emailed to supporters who asked for updates."))
+    story = TextAreaField(
+        _l("What changed"),
+        validators=[
+            DataRequired(message=_l("Tell supporters what changed.")),
+            Length(min=20, max=10_000, message=_l("Write at least a few sentences (20 characters or more).")),
+        ],
+        description=_l("Shown on the Victories page and emailed to supporters who asked for updates."),
+    )
     submit = SubmitField(_l("Declare victory"))
 
 
 class StallForm(FlaskForm):
     """A stall: a place, a volunteer, a start and a few hours."""
 
-    place = StringField(_l("Where"), filters=[single_line], validators=[
-        DataRequired(message=_l("Say where the stall is.")),
-        Length(max=120, message=_l("Keep the place under 120 characters."))],
-        description=_l("For example: Saturday market, Main Square."))
-    volunteer = StringField(_l("Volunteer in charge"), filters=[single_line], validators=[
-        DataRequired(message=_l("Name the volunteer who runs the stall.")),
-        Length(max=100, message=_l("Keep the name under 100 characters."))])
-    opens_at = DateTimeLocalField(_l("Starts (UTC; empty: now)"), validators=[Optional()],
-                                  format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"])
-    hours = IntegerField(_l("For how many hours"), default=4, validators=[
-        DataRequired(message=_l("Say for how many hours.")),
-        NumberRange(min=1, max=12, message=_l("A stall stays open from 1 to 12 hours."))])
+    place = StringField(
+        _l("Where"),
+        filters=[single_line],
+        validators=[
+            DataRequired(message=_l("Say where the stall is.")),
+            Length(max=120, message=_l("Keep the place under 120 characters.")),
+        ],
+        description=_l("For example: Saturday market, Main Square."),
+    )
+    volunteer = StringField(
+        _l("Volunteer in charge"),
+        filters=[single_line],
+        validators=[
+            DataRequired(message=_l("Name the volunteer who runs the stall.")),
+            Length(max=100, message=_l("Keep the name under 100 characters.")),
+        ],
+    )
+    opens_at = DateTimeLocalField(
+        _l("Starts (UTC; empty: now)"),
+        validators=[Optional()],
+        format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"],
+    )
+    hours = IntegerField(
+        _l("For how many hours"),
+        default=4,
+        validators=[
+            DataRequired(message=_l("Say for how many hours.")),
+            NumberRange(min=1, max=12, message=_l("A stall stays open from 1 to 12 hours.")),
+        ],
+    )
     submit = SubmitField(_l("Open the stall"))
 
     def opens_at_utc(self):

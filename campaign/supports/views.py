@@ -54,20 +54,24 @@ def visitor_support(campaign) -> dict | None:
     """
     if current_user.is_authenticated:
         support = db.session.execute(
-            select(Support).where(Support.campaign_id == campaign.id,
-                                  Support.user_id == current_user.id,
-                                  Support.withdrawn_at.is_(None))).scalar_one_or_none()
+            select(Support).where(
+                Support.campaign_id == campaign.id,
+                Support.user_id == current_user.id,
+                Support.withdrawn_at.is_(None),
+            )
+        ).scalar_one_or_none()
         if support is not None:
-            return {"support": support, "pending": support.email_confirmed_at is None,
-                    "member": True}
+            return {"support": support, "pending": support.email_confirmed_at is None, "member": True}
     last = session.get("last_support")
     if last:
         support = db.session.get(Support, last["id"])
-        if (support is not None and support.campaign_id == campaign.id
-                and support.withdrawn_at is None):
-            return {"support": support, "member": False,
-                    "pending": last["outcome"] not in (service.Outcome.CONFIRMED.value,
-                                                       service.Outcome.ALREADY_CONFIRMED.value)}
+        if support is not None and support.campaign_id == campaign.id and support.withdrawn_at is None:
+            return {
+                "support": support,
+                "member": False,
+                "pending": last["outcome"]
+                not in (service.Outcome.CONFIRMED.value, service.Outcome.ALREADY_CONFIRMED.value),
+            }
     return None
 
 
@@ -81,8 +85,10 @@ def public_support_form(campaign) -> SupportForm:
 
 #: Shown when a support form comes without a valid token (from the cached page without
 #: script, or an old or forged form); the form comes back filled in, with a token.
-EXPIRED = _l("This form had expired or came from another site. Nothing was saved: check your "
-             "details and send it again.")
+EXPIRED = _l(
+    "This form had expired or came from another site. Nothing was saved: check your "
+    "details and send it again."
+)
 
 
 def register_support_route(bp_kind: Blueprint, load) -> None:
@@ -107,10 +113,14 @@ def register_support_route(bp_kind: Blueprint, load) -> None:
         channel, referrer = parse_referral(session.get(f"ref:{slug}"))
         try:
             result = service.add_support(
-                campaign.id, **form.support_data(),
+                campaign.id,
+                **form.support_data(),
                 user_id=current_user.id if current_user.is_authenticated else None,
-                ip_address=get_remote_address(), referral=channel, referred_by_id=referrer,
-                locale=current_language())
+                ip_address=get_remote_address(),
+                referral=channel,
+                referred_by_id=referrer,
+                locale=current_language(),
+            )
         except service.SupportRefused as exc:
             flash(str(exc), "error")
             return redirect(url_for(f"{blueprint}.show", slug=slug))
@@ -118,14 +128,18 @@ def register_support_route(bp_kind: Blueprint, load) -> None:
             form.form_errors.append(str(exc))
             return render_template("campaigns/show.html", campaign=campaign, form=form), 400
         outcome = result.outcome
-        owner = (current_user.is_authenticated
-                 and canonical_email(current_user.email) == canonical_email(form.email.data))
+        owner = current_user.is_authenticated and canonical_email(current_user.email) == canonical_email(
+            form.email.data
+        )
         if not owner and outcome != service.Outcome.CONFIRMED:
             # One answer for every address typed by someone who may not own it: whether it
             # already supports this campaign is told by email to its owner only.
             outcome = service.Outcome.PENDING
-        session["last_support"] = {"id": result.support_id, "outcome": outcome.value,
-                                   "email": form.email.data}
+        session["last_support"] = {
+            "id": result.support_id,
+            "outcome": outcome.value,
+            "email": form.email.data,
+        }
         return redirect(url_for("supports.thanks", slug=slug), 303)
 
 
@@ -148,26 +162,35 @@ def stall(token: str):
     status = 200
     if not found.is_open():
         status = 410 if found.closed_at or found.closes_at <= utcnow() else 200
-        return _no_store(render_template("supports/stall.html", stall=found, campaign=campaign,
-                                         form=None, now=utcnow()), status)
+        return _no_store(
+            render_template("supports/stall.html", stall=found, campaign=campaign, form=None, now=utcnow()),
+            status,
+        )
     if form.validate_on_submit():
         try:
-            stall_service.sign_at_stall(found.id, form.support_data(), get_remote_address(),
-                                        current_language())
+            stall_service.sign_at_stall(
+                found.id, form.support_data(), get_remote_address(), current_language()
+            )
         except service.SupportRefused as exc:
             flash(str(exc), "error")
             return redirect(url_for(f"{campaign.blueprint}.show", slug=campaign.slug))
         except ServiceError as exc:
             form.form_errors.append(str(exc))
         else:
-            flash(_("Thank you! Look for our email and open its link: the %(support)s counts "
+            flash(
+                _(
+                    "Thank you! Look for our email and open its link: the %(support)s counts "
                     "once you do. The form is ready for the next person.",
-                    support=campaign.support_noun), "success")
+                    support=campaign.support_noun,
+                ),
+                "success",
+            )
             return redirect(url_for("supports.stall", token=token), 303)
     if form.is_submitted():
         status = 400
-    return _no_store(render_template("supports/stall.html", stall=found, campaign=campaign,
-                                     form=form), status)
+    return _no_store(
+        render_template("supports/stall.html", stall=found, campaign=campaign, form=form), status
+    )
 
 
 def _no_store(body: str, status: int):
@@ -190,9 +213,14 @@ def thanks(slug: str):
     if support is None or support.campaign.slug != slug:
         abort(404)
     campaign = support.campaign
-    return render_template("supports/thanks.html", support=support, campaign=campaign,
-                           outcome=last["outcome"], email=last.get("email", ""),
-                           share=_share_kit(campaign, support.id))
+    return render_template(
+        "supports/thanks.html",
+        support=support,
+        campaign=campaign,
+        outcome=last["outcome"],
+        email=last.get("email", ""),
+        share=_share_kit(campaign, support.id),
+    )
 
 
 @bp.route("/confirm/<token>")
@@ -201,9 +229,13 @@ def confirm(token: str):
         support, confirmed_now = service.confirm(token)
     except TokenError as exc:
         return render_template("supports/token_error.html", expired=exc.expired), 400
-    return render_template("supports/confirmed.html", support=support, campaign=support.campaign,
-                           confirmed_now=confirmed_now,
-                           share=_share_kit(support.campaign, support.id))
+    return render_template(
+        "supports/confirmed.html",
+        support=support,
+        campaign=support.campaign,
+        confirmed_now=confirmed_now,
+        share=_share_kit(support.campaign, support.id),
+    )
 
 
 def _share_kit(campaign, support_id: int) -> dict | None:
@@ -216,8 +248,7 @@ def _share_kit(campaign, support_id: int) -> dict | None:
 @bp.route("/withdraw/<token>", methods=["GET", "POST"])
 def withdraw(token: str):
     try:
-        support = service.support_from_token("withdraw", token,
-                                             current_app.config["STANDING_TOKEN_MAX_AGE"])
+        support = service.support_from_token("withdraw", token, current_app.config["STANDING_TOKEN_MAX_AGE"])
     except TokenError as exc:
         return render_template("supports/token_error.html", expired=exc.expired), 400
     form = ActionForm()
@@ -243,8 +274,9 @@ def withdraw_mine(support_id: int):
 @csrf.exempt  # RFC 8058 one-click: mail clients POST here without a form; the token is the proof
 def unsubscribe(token: str):
     try:
-        support = service.support_from_token("unsubscribe", token,
-                                             current_app.config["STANDING_TOKEN_MAX_AGE"])
+        support = service.support_from_token(
+            "unsubscribe", token, current_app.config["STANDING_TOKEN_MAX_AGE"]
+        )
     except TokenError as exc:
         return render_template("supports/token_error.html", expired=exc.expired), 400
     if request.method == "POST":

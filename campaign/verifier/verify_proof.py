@@ -75,8 +75,7 @@ def root_from_inclusion(leaf: bytes, index: int, size: int, path: list[bytes]) -
     return r
 
 
-def verify_consistency(size1: int, size2: int, root1: bytes, root2: bytes,
-                       proof: list[bytes]) -> None:
+def verify_consistency(size1: int, size2: int, root1: bytes, root2: bytes, proof: list[bytes]) -> None:
     """Check that the tree of ``size2`` leaves with ``root2`` extends the tree of ``size1``
     with ``root1``, i.e. nothing of the first was changed (RFC 9162, 2.1.4.2)."""
     if size1 > size2:
@@ -115,8 +114,9 @@ def verify_consistency(size1: int, size2: int, root1: bytes, root2: bytes,
     if sn != 0:
         raise ProofError("the consistency proof is too short")
     if fr != root1:
-        raise ProofError("the old head's root is not a prefix of the new tree: "
-                         "an entry was changed or removed")
+        raise ProofError(
+            "the old head's root is not a prefix of the new tree: an entry was changed or removed"
+        )
     if sr != root2:
         raise ProofError("the new head's root does not match the proof")
 
@@ -204,8 +204,12 @@ def check_receipt(receipt: dict, keys: dict | None = None) -> dict:
     if int(receipt["tree_size"]) != size:
         raise ProofError("the receipt's tree size is not the statement's count")
     leaf = receipt["leaf"]
-    root = root_from_inclusion(leaf_hash(leaf.encode()), int(receipt["leaf_index"]), size,
-                               [bytes.fromhex(h) for h in receipt["audit_path"]])
+    root = root_from_inclusion(
+        leaf_hash(leaf.encode()),
+        int(receipt["leaf_index"]),
+        size,
+        [bytes.fromhex(h) for h in receipt["audit_path"]],
+    )
     if root.hex() != statement["merkle_root"]:
         raise ProofError("the leaf is not in the delivered tree (the root differs)")
     return {"statement": statement, "leaf": json.loads(leaf)}
@@ -214,9 +218,11 @@ def check_receipt(receipt: dict, keys: dict | None = None) -> dict:
 def package_manifest(statement: dict) -> str:
     """The manifest whose SHA-256 is the package digest (the same text the HMAC seal covers)."""
     files = statement["files"]
-    return (f"groundswell-delivery-v1\ncampaign={statement['campaign']}\n"
-            f"round={statement['round']}\nsignatures={statement['count']}\n"
-            f"csv-sha256={files['signatures.csv']}\npdf-sha256={files['summary.pdf']}\n")
+    return (
+        f"groundswell-delivery-v1\ncampaign={statement['campaign']}\n"
+        f"round={statement['round']}\nsignatures={statement['count']}\n"
+        f"csv-sha256={files['signatures.csv']}\npdf-sha256={files['summary.pdf']}\n"
+    )
 
 
 def _file_sha256(path: str) -> str:
@@ -258,8 +264,13 @@ def check_consistency(old: dict, new: dict, proof: dict, keys: dict | None = Non
     a, b = check_head(old, keys), check_head(new, keys)
     if (int(proof["first"]), int(proof["second"])) != (a["tree_size"], b["tree_size"]):
         raise ProofError("the proof is for other tree sizes")
-    verify_consistency(a["tree_size"], b["tree_size"], bytes.fromhex(a["root_hash"]),
-                       bytes.fromhex(b["root_hash"]), [bytes.fromhex(h) for h in proof["proof"]])
+    verify_consistency(
+        a["tree_size"],
+        b["tree_size"],
+        bytes.fromhex(a["root_hash"]),
+        bytes.fromhex(b["root_hash"]),
+        [bytes.fromhex(h) for h in proof["proof"]],
+    )
 
 
 def check_log(log: dict, keys: dict | None = None) -> dict:
@@ -310,13 +321,17 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "receipt":
             result = check_receipt(_load(args.receipt), keys)
             s, leaf = result["statement"], result["leaf"]
-            print(f"VALID: the signature of {leaf['name']} ({leaf['country']}, {leaf['date']}) "
-                  f"is one of the {s['count']} delivered to {s['brand_name']} in round "
-                  f"{s['round']} of {s['campaign']} on {s['time']}.")
+            print(
+                f"VALID: the signature of {leaf['name']} ({leaf['country']}, {leaf['date']}) "
+                f"is one of the {s['count']} delivered to {s['brand_name']} in round "
+                f"{s['round']} of {s['campaign']} on {s['time']}."
+            )
         elif args.command == "package":
             s = check_package(_load(args.statement), args.csv, args.pdf, keys)
-            print(f"VALID: round {s['round']} of {s['campaign']}, {s['count']} signatures, "
-                  f"delivered to {s['brand_name']} on {s['time']}.")
+            print(
+                f"VALID: round {s['round']} of {s['campaign']}, {s['count']} signatures, "
+                f"delivered to {s['brand_name']} on {s['time']}."
+            )
         elif args.command == "consistency":
             check_consistency(_load(args.old_head), _load(args.new_head), _load(args.proof), keys)
             s = json.loads(_load(args.new_head)["statement"])
@@ -328,8 +343,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"NOT VALID: {exc}", file=sys.stderr)
         return 1
     if keys is None:
-        print(f"Checked with the key carried in the file, fingerprint {s['key_id']}: compare it "
-              "with the published key list (--keys checks it for you).")
+        print(
+            f"Checked with the key carried in the file, fingerprint {s['key_id']}: compare it "
+            "with the published key list (--keys checks it for you)."
+        )
     return 0
 
 

@@ -63,12 +63,34 @@ class Size:
 
 
 SIZES = {
-    "small": Size("small", hot_signers=260, second_signers=80, extra_signers=40, hot_goal=150,
-                  second_goal=50, rq_workers=3, kills={"signing": 1, "confirming": 1, "second round": 0},
-                  main_only_kills=1, lock_seconds=2, recovery_seconds=150, deadline_seconds=360),
-    "full": Size("full", hot_signers=2_400, second_signers=600, extra_signers=500, hot_goal=1_200,
-                 second_goal=300, rq_workers=4, kills={"signing": 3, "confirming": 3, "second round": 3},
-                 main_only_kills=1, lock_seconds=5, recovery_seconds=300, deadline_seconds=1_200),
+    "small": Size(
+        "small",
+        hot_signers=260,
+        second_signers=80,
+        extra_signers=40,
+        hot_goal=150,
+        second_goal=50,
+        rq_workers=3,
+        kills={"signing": 1, "confirming": 1, "second round": 0},
+        main_only_kills=1,
+        lock_seconds=2,
+        recovery_seconds=150,
+        deadline_seconds=360,
+    ),
+    "full": Size(
+        "full",
+        hot_signers=2_400,
+        second_signers=600,
+        extra_signers=500,
+        hot_goal=1_200,
+        second_goal=300,
+        rq_workers=4,
+        kills={"signing": 3, "confirming": 3, "second round": 3},
+        main_only_kills=1,
+        lock_seconds=5,
+        recovery_seconds=300,
+        deadline_seconds=1_200,
+    ),
 }
 
 
@@ -146,8 +168,9 @@ class Chaos:
             organiser.email_frequency = EmailFrequency.IMMEDIATELY
         db.session.commit()
         self.organiser_email = organiser.email
-        self.log("Starting gunicorn (2 workers × 4 threads), "
-                 f"{self.size.rq_workers} RQ workers and the clock…")
+        self.log(
+            f"Starting gunicorn (2 workers × 4 threads), {self.size.rq_workers} RQ workers and the clock…"
+        )
         web = s.start_web("web", "wsgi:app", self.web_port, workers=2, threads=4)
         self.sessions.add(web.pid)
         for _ in range(self.size.rq_workers):
@@ -192,9 +215,18 @@ class Chaos:
         for campaign, n in counts.items():
             first = self.next_address
             self.next_address += n
-            per_campaign.append(list(supporters.sign_requests(
-                self.app, self.campaigns.slugs[campaign], f"{name}-{campaign}", n, first,
-                f"http://127.0.0.1:{self.web_port}")))
+            per_campaign.append(
+                list(
+                    supporters.sign_requests(
+                        self.app,
+                        self.campaigns.slugs[campaign],
+                        f"{name}-{campaign}",
+                        n,
+                        first,
+                        f"http://127.0.0.1:{self.web_port}",
+                    )
+                )
+            )
             self.figures.signed[campaign] = self.figures.signed.get(campaign, 0) + n
         # Interleaved, so every campaign is signed all through the wave.
         requests = [r for group in itertools.zip_longest(*per_campaign) for r in group if r]
@@ -206,8 +238,9 @@ class Chaos:
             # wrk stays for all of -d even once its requests are used up: once every request
             # is answered, SIGINT ends it (it still prints its summary).
             while thread.is_alive():
-                answered = sum(len(f.read_bytes().splitlines())
-                               for f in self.scratch.glob(f"{name}.timeline.*"))
+                answered = sum(
+                    len(f.read_bytes().splitlines()) for f in self.scratch.glob(f"{name}.timeline.*")
+                )
                 if answered >= total:
                     for pid in child_pids("wrk"):
                         os.kill(pid, signal.SIGINT)
@@ -215,16 +248,24 @@ class Chaos:
                 time.sleep(0.5)
 
         def run() -> None:
-            env = {"CHAOS_TIMELINE": str(timeline),
-                   "CHAOS_REPLAY": str(Path(loadgen.SCRIPT).resolve())}
+            env = {"CHAOS_TIMELINE": str(timeline), "CHAOS_REPLAY": str(Path(loadgen.SCRIPT).resolve())}
             os.environ.update(env)
             threading.Thread(target=stop_when_answered, daemon=True).start()
             try:
-                load = loadgen.run(f"http://127.0.0.1:{self.web_port}/", seconds=60 + total / 10,
-                                   connections=8, threads=2, requests_file=path, expected=(303,),
-                                   timeout_s=30, script=TIMELINE_SCRIPT)
+                load = loadgen.run(
+                    f"http://127.0.0.1:{self.web_port}/",
+                    seconds=60 + total / 10,
+                    connections=8,
+                    threads=2,
+                    requests_file=path,
+                    expected=(303,),
+                    timeout_s=30,
+                    script=TIMELINE_SCRIPT,
+                )
                 self.figures.statuses[f"sign ({name}), wrk"] = {
-                    "answers": load.answered, "socket_errors": load.socket_errors}
+                    "answers": load.answered,
+                    "socket_errors": load.socket_errors,
+                }
             except Exception as exc:  # noqa: BLE001 - reported as a failed check
                 self.figures.errors.append(f"wrk ({name}): {exc!r}")
             for part in sorted(self.scratch.glob(f"{name}.timeline.*")):
@@ -245,9 +286,15 @@ class Chaos:
         from campaign.models import Support
 
         ids = [self.campaigns.ids[c] for c in campaign_names]
-        pending = self.db.session.execute(
-            select(Support).where(Support.campaign_id.in_(ids), Support.confirmed_at.is_(None))
-            .order_by(Support.id)).scalars().all()
+        pending = (
+            self.db.session.execute(
+                select(Support)
+                .where(Support.campaign_id.in_(ids), Support.confirmed_at.is_(None))
+                .order_by(Support.id)
+            )
+            .scalars()
+            .all()
+        )
         work: queue.Queue = queue.Queue()
         for i, support in enumerate(pending):
             if i % 10 != 9:
@@ -279,8 +326,7 @@ class Chaos:
                         break
                     time.sleep(0.5)
 
-        threads = [threading.Thread(target=client, name=f"confirm-{i}", daemon=True)
-                   for i in range(clients)]
+        threads = [threading.Thread(target=client, name=f"confirm-{i}", daemon=True) for i in range(clients)]
         for t in threads:
             t.start()
         return threads
@@ -336,8 +382,9 @@ class Chaos:
             return []
         return busy
 
-    def kill_worker(self, wave: str, main_only: bool = False, prefer: tuple[str, ...] = (),
-                    wait: float = 20) -> None:
+    def kill_worker(
+        self, wave: str, main_only: bool = False, prefer: tuple[str, ...] = (), wait: float = 20
+    ) -> None:
         """SIGKILL a worker in the middle of a job, then start a replacement."""
         deadline = time.monotonic() + wait
         choice = None
@@ -365,10 +412,15 @@ class Chaos:
         proc.popen.wait(10)
         self.workers.remove(proc)
         self.stack.procs.remove(proc)
-        self.figures.kills.append({"wave": wave, "at_s": round(self.elapsed(), 1), "job": func,
-                                   "what": "main process only" if main_only else "worker and work-horse"})
-        self.log(f"  SIGKILL {'main process of' if main_only else ''} worker {proc.pid} "
-                 f"running {func}")
+        self.figures.kills.append(
+            {
+                "wave": wave,
+                "at_s": round(self.elapsed(), 1),
+                "job": func,
+                "what": "main process only" if main_only else "worker and work-horse",
+            }
+        )
+        self.log(f"  SIGKILL {'main process of' if main_only else ''} worker {proc.pid} running {func}")
         self.start_worker()
         self.restarted("rq worker")
         time.sleep(1)  # spread the kills over the wave
@@ -384,8 +436,14 @@ class Chaos:
         self.stack.start_redis()
         self.sessions.update(p.pid for p in self.stack.procs if p.name == "redis")
         end = time.time()
-        self.figures.outages.append({"what": f"Redis {name}", "from": start, "to": end + GRACE_SECONDS,
-                                     "down_s": round(end - start, 2)})
+        self.figures.outages.append(
+            {
+                "what": f"Redis {name}",
+                "from": start,
+                "to": end + GRACE_SECONDS,
+                "down_s": round(end - start, 2),
+            }
+        )
         self.restarted(f"redis ({'after SIGKILL' if sig == signal.SIGKILL else 'clean'})")
         self.log(f"  Redis {name}: down {end - start:.1f} s")
 
@@ -393,8 +451,14 @@ class Chaos:
         start = time.time()
         self.stack.restart_postgres("fast")
         end = time.time()
-        self.figures.outages.append({"what": "PostgreSQL restart (fast)", "from": start,
-                                     "to": end + GRACE_SECONDS, "down_s": round(end - start, 2)})
+        self.figures.outages.append(
+            {
+                "what": "PostgreSQL restart (fast)",
+                "from": start,
+                "to": end + GRACE_SECONDS,
+                "down_s": round(end - start, 2),
+            }
+        )
         self.restarted("postgresql")
         self.log(f"  PostgreSQL restarted: {end - start:.1f} s")
 
@@ -439,16 +503,20 @@ class Chaos:
             t.join(60)
         results["held_s"] = round(held, 1)
         self.figures.lock_contention = results
-        self.log(f"  hot campaign row held {held:.1f} s; {results['folds']} side-by-side folds "
-                 f"applied {results['deltas']} deltas")
+        self.log(
+            f"  hot campaign row held {held:.1f} s; {results['folds']} side-by-side folds "
+            f"applied {results['deltas']} deltas"
+        )
 
     # ================================================================== the waves
 
     def run(self) -> None:
         size = self.size
         watcher = self.watch()
-        self.log(f"Wave 1: {size.hot_signers + size.second_signers:,} supporters sign; "
-                 f"{size.kills['signing']} worker kills, a clean Redis restart")
+        self.log(
+            f"Wave 1: {size.hot_signers + size.second_signers:,} supporters sign; "
+            f"{size.kills['signing']} worker kills, a clean Redis restart"
+        )
         wave = self.sign_wave("signing", {"hot": size.hot_signers, "second": size.second_signers})
         for i in range(size.kills["signing"]):
             self.kill_worker("signing", prefer=("send_support_confirmation", "fold"))
@@ -460,13 +528,16 @@ class Chaos:
         self.check_deadline()
         self.set_goals()
 
-        self.log("Wave 2: nine in ten confirm; milestones, goal notices and the first deliveries; "
-                 f"{size.kills['confirming']} worker kills and {size.main_only_kills} of a main "
-                 "process only, a Redis SIGKILL, the hot row held, a PostgreSQL restart")
+        self.log(
+            "Wave 2: nine in ten confirm; milestones, goal notices and the first deliveries; "
+            f"{size.kills['confirming']} worker kills and {size.main_only_kills} of a main "
+            "process only, a Redis SIGKILL, the hot row held, a PostgreSQL restart"
+        )
         clients = self.confirm_wave(["hot", "second"])
         for _ in range(size.main_only_kills):
-            self.kill_worker("confirming", main_only=True,
-                             prefer=("send_support_confirmation", "notify", "send_batch"))
+            self.kill_worker(
+                "confirming", main_only=True, prefer=("send_support_confirmation", "notify", "send_batch")
+            )
         self.hold_hot_campaign()  # while the confirmations pour in
         for i in range(size.kills["confirming"]):
             self.kill_worker("confirming", prefer=("notify_milestone", "send_batch", "deliver"), wait=25)
@@ -479,8 +550,10 @@ class Chaos:
             t.join(max(1, size.deadline_seconds - self.elapsed()))
         self.check_deadline()
 
-        self.log(f"Wave 3: {size.extra_signers:,} more sign and confirm; a second delivery round; "
-                 f"{size.kills['second round']} worker kills")
+        self.log(
+            f"Wave 3: {size.extra_signers:,} more sign and confirm; a second delivery round; "
+            f"{size.kills['second round']} worker kills"
+        )
         wave = self.sign_wave("second-round", {"hot": size.extra_signers})
         kills = size.kills["second round"]
         for _ in range(kills - 1):
@@ -515,8 +588,9 @@ class Chaos:
 
         for name in ("hot", "second"):
             cid = self.campaigns.ids[name]
-            stored = self.db.session.execute(select(func.count()).select_from(Support)
-                                             .filter_by(campaign_id=cid)).scalar_one()
+            stored = self.db.session.execute(
+                select(func.count()).select_from(Support).filter_by(campaign_id=cid)
+            ).scalar_one()
             goal = max(20, int(stored * 0.4))
             self.db.session.execute(update(Campaign).where(Campaign.id == cid).values(goal=goal))
             self.figures.goals[name] = goal
@@ -546,16 +620,17 @@ class Chaos:
         deadline = started + timeout
         while time.monotonic() < deadline:
             queued = self.db.session.execute(
-                select(func.count()).select_from(Delivery)
-                .where(Delivery.state == DeliveryState.QUEUED)).scalar_one()
+                select(func.count()).select_from(Delivery).where(Delivery.state == DeliveryState.QUEUED)
+            ).scalar_one()
             sent = self.db.session.execute(select(func.count()).select_from(Delivery)).scalar_one()
             self.db.session.commit()
             if sent >= 2 and not queued:
                 self.figures.jobs["first rounds out after (s)"] = round(time.monotonic() - started, 1)
                 return
             time.sleep(1)
-        self.figures.errors.append("the first delivery rounds were not out within "
-                                   f"{timeout:.0f} s of the goals")
+        self.figures.errors.append(
+            f"the first delivery rounds were not out within {timeout:.0f} s of the goals"
+        )
 
     def second_round(self) -> None:
         """The organiser delivers the supporters counted since the first round."""
@@ -594,23 +669,36 @@ class Chaos:
         from campaign.queue import get_queue
 
         s = self.db.session
-        key = (literal("confirm-support:") + cast(Support.id, String) + literal(":")
-               + cast(Support.confirmation_sends, String))
+        key = (
+            literal("confirm-support:")
+            + cast(Support.id, String)
+            + literal(":")
+            + cast(Support.confirmation_sends, String)
+        )
         left = {
             "count deltas not folded": s.execute(select(func.count()).select_from(CountDelta)).scalar_one(),
-            "milestones not notified": s.execute(select(func.count()).select_from(Milestone)
-                                                 .where(Milestone.notified_at.is_(None))).scalar_one(),
-            "fan-out batches not done": s.execute(select(func.count()).select_from(FanoutBatch)
-                                                  .where(FanoutBatch.done_at.is_(None))).scalar_one(),
-            "notices not done": s.execute(select(func.count()).select_from(Notice)
-                                          .where(Notice.done_at.is_(None))).scalar_one(),
-            "deliveries queued": s.execute(select(func.count()).select_from(Delivery)
-                                           .where(Delivery.state == DeliveryState.QUEUED)).scalar_one(),
+            "milestones not notified": s.execute(
+                select(func.count()).select_from(Milestone).where(Milestone.notified_at.is_(None))
+            ).scalar_one(),
+            "fan-out batches not done": s.execute(
+                select(func.count()).select_from(FanoutBatch).where(FanoutBatch.done_at.is_(None))
+            ).scalar_one(),
+            "notices not done": s.execute(
+                select(func.count()).select_from(Notice).where(Notice.done_at.is_(None))
+            ).scalar_one(),
+            "deliveries queued": s.execute(
+                select(func.count()).select_from(Delivery).where(Delivery.state == DeliveryState.QUEUED)
+            ).scalar_one(),
             "confirmation emails not sent": s.execute(
-                select(func.count()).select_from(Support)
-                .where(Support.confirmed_at.is_(None), Support.withdrawn_at.is_(None),
-                       Support.confirmation_sends > 0,
-                       ~exists().where(MailReceipt.key == key))).scalar_one(),
+                select(func.count())
+                .select_from(Support)
+                .where(
+                    Support.confirmed_at.is_(None),
+                    Support.withdrawn_at.is_(None),
+                    Support.confirmation_sends > 0,
+                    ~exists().where(MailReceipt.key == key),
+                )
+            ).scalar_one(),
         }
         s.commit()
         try:
@@ -670,15 +758,24 @@ class Chaos:
         lost = sorted(self.acknowledged_confirmations - confirmed - suspect)
         pairs = Counter((x.campaign_id, x.email_canonical) for x in supports)
         sign_ok = sum(1 for a in self.answers if a.what == "sign" and a.status == 303)
-        c["confirmed supports lost"] = {"ok": not lost, "acknowledged": len(self.acknowledged_confirmations),
-                                        "confirmed in the database": len(confirmed),
-                                        "held as suspect": len(suspect), "lost": lost[:20]}
-        c["duplicate support rows"] = {"ok": all(n == 1 for n in pairs.values()),
-                                       "rows": len(supports),
-                                       "duplicates": sum(n - 1 for n in pairs.values())}
-        c["acknowledged signatures stored"] = {"ok": len(supports) >= sign_ok, "acknowledged (303)": sign_ok,
-                                               "stored": len(supports),
-                                               "sent": sum(self.figures.signed.values())}
+        c["confirmed supports lost"] = {
+            "ok": not lost,
+            "acknowledged": len(self.acknowledged_confirmations),
+            "confirmed in the database": len(confirmed),
+            "held as suspect": len(suspect),
+            "lost": lost[:20],
+        }
+        c["duplicate support rows"] = {
+            "ok": all(n == 1 for n in pairs.values()),
+            "rows": len(supports),
+            "duplicates": sum(n - 1 for n in pairs.values()),
+        }
+        c["acknowledged signatures stored"] = {
+            "ok": len(supports) >= sign_ok,
+            "acknowledged (303)": sign_ok,
+            "stored": len(supports),
+            "sent": sum(self.figures.signed.values()),
+        }
 
         # --- mail, from the sink: (recipient, Message-ID, subject) -> times received
         path = self.stack.dir / "messages.json"
@@ -688,8 +785,10 @@ class Chaos:
         by_subject: dict[tuple[str, str], set[str]] = defaultdict(set)
         for r, m, subject, _n in rows:
             by_subject[r, subject].add(m)
-        receipts = {k: (r, e) for k, r, e in s.execute(
-            select(MailReceipt.key, MailReceipt.recipient, MailReceipt.error)).all()}
+        receipts = {
+            k: (r, e)
+            for k, r, e in s.execute(select(MailReceipt.key, MailReceipt.recipient, MailReceipt.error)).all()
+        }
 
         def got(key: str) -> bool:
             if key not in receipts:
@@ -709,10 +808,15 @@ class Chaos:
                 return sends.get(int(owners.pop()), 1)
             return 1
 
-        twice = {f"{r} · {' '.join(subj.split())}": len(m) for (r, subj), m in by_subject.items()
-                 if len(m) > allowed(m)}
-        c["at most one email per recipient and subject"] = {"ok": not twice,
-                                                            "breaches": dict(list(twice.items())[:10])}
+        twice = {
+            f"{r} · {' '.join(subj.split())}": len(m)
+            for (r, subj), m in by_subject.items()
+            if len(m) > allowed(m)
+        }
+        c["at most one email per recipient and subject"] = {
+            "ok": not twice,
+            "breaches": dict(list(twice.items())[:10]),
+        }
         retransmitted = sum(n - 1 for n in received.values() if n > 1)
         unreceipted = {m for (_r, m) in received} - {receipt_message_id(k) for k in receipts}
         # A worker killed after the mail server took a message and before its receipt
@@ -720,69 +824,125 @@ class Chaos:
         # resends the same Message-ID): at most one per kill of a whole worker.
         whole_kills = sum(1 for k in self.figures.kills if k["what"] != "main process only")
         c["every email sent has a receipt (but one per kill at most)"] = {
-            "ok": len(unreceipted) <= whole_kills, "without": len(unreceipted), "kills": whole_kills}
+            "ok": len(unreceipted) <= whole_kills,
+            "without": len(unreceipted),
+            "kills": whole_kills,
+        }
         sent_not_received = [k for k, (_r, e) in receipts.items() if e is None and not got(k)]
-        c["every receipt's email was received"] = {"ok": not sent_not_received,
-                                                   "missing": sent_not_received[:10]}
+        c["every receipt's email was received"] = {
+            "ok": not sent_not_received,
+            "missing": sent_not_received[:10],
+        }
 
         # --- milestones: each notified, organiser once, every goal recipient once
-        milestones = s.execute(select(Milestone).where(Milestone.campaign_id.in_(ids))
-                               .order_by(Milestone.campaign_id, Milestone.threshold)).scalars().all()
+        milestones = (
+            s.execute(
+                select(Milestone)
+                .where(Milestone.campaign_id.in_(ids))
+                .order_by(Milestone.campaign_id, Milestone.threshold)
+            )
+            .scalars()
+            .all()
+        )
         missing = []
         goal_recipients = 0
         for m in milestones:
             if m.notified_at is None or not got(f"milestone:{m.id}:organiser"):
                 missing.append(f"milestone {m.threshold} of campaign {m.campaign_id}: organiser")
             if m.is_goal:
-                batches = s.execute(select(FanoutBatch)
-                                    .filter_by(topic="goal", object_id=m.id)).scalars().all()
-                batch_of = {x.id: b for x in supports for b in batches
-                            if x.campaign_id == m.campaign_id and b.first_id <= x.id <= b.last_id}
+                batches = (
+                    s.execute(select(FanoutBatch).filter_by(topic="goal", object_id=m.id)).scalars().all()
+                )
+                batch_of = {
+                    x.id: b
+                    for x in supports
+                    for b in batches
+                    if x.campaign_id == m.campaign_id and b.first_id <= x.id <= b.last_id
+                }
                 in_batches = set(batch_of)
                 # Counted when its batch was recorded: it gets the notice (one who confirmed
                 # later may get it too, if before the batch ran, but never twice).
-                expected = [x for x in supports if x.id in in_batches and x.consents_to_updates
-                            and x.confirmed_at is not None and x.withdrawn_at is None
-                            and x.confirmed_at <= batch_of[x.id].created_at]
+                expected = [
+                    x
+                    for x in supports
+                    if x.id in in_batches
+                    and x.consents_to_updates
+                    and x.confirmed_at is not None
+                    and x.withdrawn_at is None
+                    and x.confirmed_at <= batch_of[x.id].created_at
+                ]
                 # Everyone counted when the goal was reached is among the recipients.
-                left_out = [x.id for x in supports if x.campaign_id == m.campaign_id
-                            and x.consents_to_updates and x.confirmed_at is not None
-                            and x.withdrawn_at is None and x.confirmed_at <= m.reached_at
-                            and x.id not in in_batches]
+                left_out = [
+                    x.id
+                    for x in supports
+                    if x.campaign_id == m.campaign_id
+                    and x.consents_to_updates
+                    and x.confirmed_at is not None
+                    and x.withdrawn_at is None
+                    and x.confirmed_at <= m.reached_at
+                    and x.id not in in_batches
+                ]
                 goal_recipients += len(expected)
-                missing += [f"goal {m.id}: supporter {x.id}" for x in expected
-                            if not got(f"goal:{m.id}:{x.id}")]
+                missing += [
+                    f"goal {m.id}: supporter {x.id}" for x in expected if not got(f"goal:{m.id}:{x.id}")
+                ]
                 missing += [f"goal {m.id}: supporter {i} left out of the fan-out" for i in left_out]
-        names = [f"{m.threshold:,}{' (goal)' if m.is_goal else ''} of {self.name_of(m.campaign_id)}"
-                 for m in milestones]
-        c["every milestone notified"] = {"ok": bool(milestones) and not missing, "milestones": names,
-                                         "goal recipients": goal_recipients, "missing": missing[:10]}
+        names = [
+            f"{m.threshold:,}{' (goal)' if m.is_goal else ''} of {self.name_of(m.campaign_id)}"
+            for m in milestones
+        ]
+        c["every milestone notified"] = {
+            "ok": bool(milestones) and not missing,
+            "milestones": names,
+            "goal recipients": goal_recipients,
+            "missing": missing[:10],
+        }
 
         # --- deliveries: one brand email per round
         deliveries = s.execute(select(Delivery).where(Delivery.campaign_id.in_(ids))).scalars().all()
         brand_mail = {m for (r, m) in received if r == "press@northwind.bench.example"}
-        per_round = [{"campaign": self.name_of(d.campaign_id), "round": d.round, "state": str(d.state),
-                      "supports": d.support_count, "emailed": got(f"delivery:{d.id}")} for d in deliveries]
+        per_round = [
+            {
+                "campaign": self.name_of(d.campaign_id),
+                "round": d.round,
+                "state": str(d.state),
+                "supports": d.support_count,
+                "emailed": got(f"delivery:{d.id}"),
+            }
+            for d in deliveries
+        ]
         c["one brand email per delivery round"] = {
-            "ok": len(deliveries) >= 3 and len(brand_mail) == len(deliveries)
+            "ok": len(deliveries) >= 3
+            and len(brand_mail) == len(deliveries)
             and all(d.state != DeliveryState.QUEUED and got(f"delivery:{d.id}") for d in deliveries),
-            "rounds": per_round, "brand emails": len(brand_mail)}
+            "rounds": per_round,
+            "brand emails": len(brand_mail),
+        }
 
         # --- counts: cached = COUNT(*), then the recount finds no drift
         exact = counting.exact_counts()
         drift = {}
         for campaign in s.execute(select(Campaign).where(Campaign.id.in_(ids))).scalars():
-            countries = dict(s.execute(select(CountryCount.country, CountryCount.count)
-                                       .filter_by(campaign_id=campaign.id)).all())
+            countries = dict(
+                s.execute(
+                    select(CountryCount.country, CountryCount.count).filter_by(campaign_id=campaign.id)
+                ).all()
+            )
             wanted = {k: v for k, v in exact[campaign.id].items() if v}
-            if campaign.confirmed_count != sum(wanted.values()) or \
-                    {k: v for k, v in countries.items() if v} != wanted:
+            if (
+                campaign.confirmed_count != sum(wanted.values())
+                or {k: v for k, v in countries.items() if v} != wanted
+            ):
                 drift[self.name_of(campaign.id)] = (campaign.confirmed_count, sum(wanted.values()))
         s.commit()
         counts = {self.name_of(cid): sum(v.values()) for cid, v in exact.items() if cid in ids}
         recount_drift = counting.recount()
-        c["cached counts equal COUNT(*)"] = {"ok": not drift and not recount_drift, "counts": counts,
-                                             "drift": drift, "recount drift": len(recount_drift)}
+        c["cached counts equal COUNT(*)"] = {
+            "ok": not drift and not recount_drift,
+            "counts": counts,
+            "drift": drift,
+            "recount drift": len(recount_drift),
+        }
 
         # --- jobs
         left = self.figures.jobs.get("left after recovery", {})
@@ -794,11 +954,14 @@ class Chaos:
                 failed[job.func_name.rsplit(".", 1)[-1] if job else "?"] += 1
         self.figures.jobs[FAILED_FOR_GOOD] = dict(failed)
         c["every unfinished job finished after recovery"] = {
-            "ok": self.figures.jobs["all finished in time"], "left": left,
-            "recovery_s": self.figures.recovery_seconds}
+            "ok": self.figures.jobs["all finished in time"],
+            "left": left,
+            "recovery_s": self.figures.recovery_seconds,
+        }
         c["lock contention: folds side by side applied each delta once"] = {
             "ok": not self.figures.lock_contention.get("errors") and not drift,
-            **self.figures.lock_contention}
+            **self.figures.lock_contention,
+        }
 
         # --- answers: no 5xx outside the outages, only 503 inside
         windows = [(o["from"], o["to"]) for o in self.figures.outages]
@@ -812,15 +975,25 @@ class Chaos:
         for a in self.answers:
             statuses[a.what][a.status] += 1
         self.figures.statuses.update({w: dict(sorted(v.items())) for w, v in statuses.items()})
-        socket_errors = {k: v for w in self.figures.statuses.values() if "socket_errors" in w
-                         for k, v in w["socket_errors"].items() if v}
-        c["no 5xx outside the outage windows"] = {"ok": not bad_outside and not socket_errors,
-                                                  "found": bad_outside, "wrk socket errors": socket_errors,
-                                                  "answers outside": sum(outside.values())}
+        socket_errors = {
+            k: v
+            for w in self.figures.statuses.values()
+            if "socket_errors" in w
+            for k, v in w["socket_errors"].items()
+            if v
+        }
+        c["no 5xx outside the outage windows"] = {
+            "ok": not bad_outside and not socket_errors,
+            "found": bad_outside,
+            "wrk socket errors": socket_errors,
+            "answers outside": sum(outside.values()),
+        }
         c["503 (not 500) inside them"] = {
-            "ok": not bad_inside, "found": bad_inside,
+            "ok": not bad_inside,
+            "found": bad_inside,
             "503 inside": sum(n for (_w, st), n in inside.items() if st == 503),
-            "answers inside": sum(inside.values())}
+            "answers inside": sum(inside.values()),
+        }
         c["the run itself"] = {"ok": not self.figures.errors, "errors": self.figures.errors}
 
         self.figures.emails = {
@@ -850,8 +1023,8 @@ def child_pids(name: str) -> list[int]:
                 stat = (entry / "stat").read_text()
             except OSError:
                 continue
-            comm = stat[stat.index("(") + 1:stat.rindex(")")]
-            if comm == name and int(stat[stat.rindex(")") + 2:].split()[1]) == me:
+            comm = stat[stat.index("(") + 1 : stat.rindex(")")]
+            if comm == name and int(stat[stat.rindex(")") + 2 :].split()[1]) == me:
                 found.append(int(entry.name))
     return found
 
@@ -883,7 +1056,7 @@ def kill_sessions(sessions: set[int]) -> None:
                 stat = (entry / "stat").read_text()
             except OSError:
                 continue
-            fields = stat[stat.rindex(")") + 2:].split()
+            fields = stat[stat.rindex(")") + 2 :].split()
             if int(fields[3]) in sessions:  # field 6 of stat: the session id
                 found = True
                 try:
@@ -901,37 +1074,53 @@ def kill_sessions(sessions: set[int]) -> None:
 def report(figures: Figures) -> str:
     f = figures
     lines = [f"Chaos run ({f.size}), {f.seconds:.0f} s"]
-    lines.append(f"  supports in flight: {sum(f.signed.values()):,} signed "
-                 f"({', '.join(f'{k} {v:,}' for k, v in f.signed.items())}); "
-                 f"{f.checks['confirmed supports lost']['acknowledged']:,} confirmations acknowledged")
+    lines.append(
+        f"  supports in flight: {sum(f.signed.values()):,} signed "
+        f"({', '.join(f'{k} {v:,}' for k, v in f.signed.items())}); "
+        f"{f.checks['confirmed supports lost']['acknowledged']:,} confirmations acknowledged"
+    )
     kinds = Counter(k["what"] for k in f.kills)
-    lines.append(f"  kills: {len(f.kills)} SIGKILLs of RQ workers mid-job "
-                 f"({', '.join(f'{n} {w}' for w, n in kinds.items())}); jobs killed: "
-                 f"{', '.join(sorted({k['job'].rsplit('.', 1)[-1] for k in f.kills}))}")
+    lines.append(
+        f"  kills: {len(f.kills)} SIGKILLs of RQ workers mid-job "
+        f"({', '.join(f'{n} {w}' for w, n in kinds.items())}); jobs killed: "
+        f"{', '.join(sorted({k['job'].rsplit('.', 1)[-1] for k in f.kills}))}"
+    )
     lines.append(f"  restarts: {', '.join(f'{k} {v}' for k, v in f.restarts.items())}")
     for o in f.outages:
         lines.append(f"  outage: {o['what']}, down {o['down_s']} s")
     lock = f.lock_contention
     if lock:
-        lines.append(f"  lock contention: hot campaign row held {lock.get('held_s')} s, "
-                     f"{lock.get('folds')} folds side by side, {lock.get('deltas')} deltas")
+        lines.append(
+            f"  lock contention: hot campaign row held {lock.get('held_s')} s, "
+            f"{lock.get('folds')} folds side by side, {lock.get('deltas')} deltas"
+        )
     lines.append("  emails: " + ", ".join(f"{k} {v:,}" for k, v in f.emails.items()))
-    lines.append("  answers: " + "; ".join(
-        f"{w}: " + " ".join(f"{st}×{n}" for st, n in v.items())
-        for w, v in f.statuses.items() if isinstance(v, dict) and "answers" not in v))
+    lines.append(
+        "  answers: "
+        + "; ".join(
+            f"{w}: " + " ".join(f"{st}×{n}" for st, n in v.items())
+            for w, v in f.statuses.items()
+            if isinstance(v, dict) and "answers" not in v
+        )
+    )
     failed = f.jobs.get(FAILED_FOR_GOOD) or "none"
     lines.append(f"  recovery: {f.recovery_seconds} s; failed for good in RQ: {failed}")
     lines.append("  checks:")
     for name, check in f.checks.items():
         detail = {k: v for k, v in check.items() if k != "ok" and v not in ([], {}, None)}
-        lines.append(f"    {'PASS' if check['ok'] else 'FAIL'}  {name}"
-                     + (f"  {json.dumps(detail, default=str)[:300]}" if detail else ""))
+        lines.append(
+            f"    {'PASS' if check['ok'] else 'FAIL'}  {name}"
+            + (f"  {json.dumps(detail, default=str)[:300]}" if detail else "")
+        )
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.chaos.run", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.chaos.run",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--size", choices=sorted(SIZES), default=os.environ.get("CHAOS_SIZE", "small"))
     parser.add_argument("--out", type=Path, help="write the figures as JSON here")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder and logs")
@@ -960,7 +1149,9 @@ def main(argv: list[str] | None = None) -> int:
                 log(traceback.format_exc())
                 if chaos.figures.checks == {}:
                     chaos.figures.checks["the run itself"] = {
-                        "ok": False, "errors": [traceback.format_exc()[-2000:]]}
+                        "ok": False,
+                        "errors": [traceback.format_exc()[-2000:]],
+                    }
                 raise
             finally:
                 chaos.close()
@@ -978,9 +1169,11 @@ def main(argv: list[str] | None = None) -> int:
     if figures.checks and "confirmed supports lost" in figures.checks:
         print("\n" + report(figures) + "\n", flush=True)
     ok = bool(figures.checks) and all(ch["ok"] for ch in figures.checks.values())
-    print(f"Chaos run {'passed' if ok else 'FAILED'}: "
-          f"{sum(ch['ok'] for ch in figures.checks.values())} of {len(figures.checks)} checks.",
-          flush=True)
+    print(
+        f"Chaos run {'passed' if ok else 'FAILED'}: "
+        f"{sum(ch['ok'] for ch in figures.checks.values())} of {len(figures.checks)} checks.",
+        flush=True,
+    )
     return 0 if ok else 1
 
 

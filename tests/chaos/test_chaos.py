@@ -27,9 +27,14 @@ def test_faults_lose_duplicate_and_leave_undone_nothing(tmp_path):
     # The run configures its own processes (production); nothing of the test session leaks in.
     env = {k: v for k, v in os.environ.items() if k not in ("GROUNDSWELL_ENV", "XDG_RUNTIME_DIR")}
     lines = []
-    with subprocess.Popen([sys.executable, "-m", "tests.chaos.run", "--size", size, "--out", str(out)],
-                          cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          text=True) as proc:
+    with subprocess.Popen(
+        [sys.executable, "-m", "tests.chaos.run", "--size", size, "--out", str(out)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    ) as proc:
         timer = threading.Timer(TIMEOUTS[size], proc.send_signal, [signal.SIGTERM])  # it stops all
         timer.start()
         try:

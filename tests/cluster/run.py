@@ -72,8 +72,7 @@ class Run:
         with self.lock:
             self.answers.append(answer)
 
-    def _send(self, conn, method: str, path: str, body: str | None, headers: dict,
-              what: str):
+    def _send(self, conn, method: str, path: str, body: str | None, headers: dict, what: str):
         """One request through the load balancer; returns (connection, status, body)."""
         for fresh in (conn is None, True):
             try:
@@ -119,8 +118,10 @@ class Run:
                 # Spread over the whole run, so every failure meets supporters signing.
                 time.sleep(self.size["span"] * self.size["threads"] / len(requests))
 
-        threads = [threading.Thread(target=client, daemon=True, name=f"sign-{i}")
-                   for i in range(self.size["threads"])]
+        threads = [
+            threading.Thread(target=client, daemon=True, name=f"sign-{i}")
+            for i in range(self.size["threads"])
+        ]
         for t in threads:
             t.start()
         return threads
@@ -142,11 +143,17 @@ class Run:
             done: set[int] = set()
             while not self.stop.is_set():
                 try:
-                    pending = db.session.execute(
-                        select(Support).where(Support.confirmed_at.is_(None))).scalars().all()
+                    pending = (
+                        db.session.execute(select(Support).where(Support.confirmed_at.is_(None)))
+                        .scalars()
+                        .all()
+                    )
                     # Every tenth stays pending: its confirmation email must still go out.
-                    links = [(s.id, f"/supports/confirm/{support_token('confirm-support', s)}")
-                             for s in pending if s.id not in done and s.id % 10 != 9]
+                    links = [
+                        (s.id, f"/supports/confirm/{support_token('confirm-support', s)}")
+                        for s in pending
+                        if s.id not in done and s.id % 10 != 9
+                    ]
                     db.session.commit()
                 except Exception:  # noqa: BLE001 - the database is being failed over
                     db.session.rollback()
@@ -155,8 +162,9 @@ class Run:
                 for support_id, path in links:
                     if self.stop.is_set():
                         return
-                    conn, status, body = self._send(conn, "GET", path, None,
-                                                    {"Host": address("lb")}, "confirm")
+                    conn, status, body = self._send(
+                        conn, "GET", path, None, {"Host": address("lb")}, "confirm"
+                    )
                     if status == 200:
                         done.add(support_id)
                         with self.lock:
@@ -173,8 +181,9 @@ class Run:
             paths = [f"/api/v1/campaigns/{slug}/count.json", f"/petitions/{slug}"]
             i = 0
             while not self.stop.is_set():
-                conn, _status, _ = self._send(conn, "GET", paths[i % 2], None,
-                                              {"Host": address("lb")}, "read")
+                conn, _status, _ = self._send(
+                    conn, "GET", paths[i % 2], None, {"Host": address("lb")}, "read"
+                )
                 i += 1
                 time.sleep(0.05)
 
@@ -228,8 +237,13 @@ class Run:
         self.log("Killing the Redis primary on redis1; Sentinel promotes redis2…")
         self.cluster.redis["redis1"].kill()
         replica = self.cluster.redis["redis2"]
-        self.until(fault, lambda: self.cluster.redis_primary() == (replica.host, replica.port)
-                   and self.signed_since(time.time() - 0.5))
+        self.until(
+            fault,
+            lambda: (
+                self.cluster.redis_primary() == (replica.host, replica.port)
+                and self.signed_since(time.time() - 0.5)
+            ),
+        )
 
     def promote_postgres(self) -> None:
         fault = Fault("PostgreSQL primary retired, replica promoted", time.time())
@@ -260,22 +274,34 @@ class Run:
         from campaign.queue import get_queue
 
         s = db.session
-        key = (literal("confirm-support:") + cast(Support.id, String) + literal(":")
-               + cast(Support.confirmation_sends, String))
+        key = (
+            literal("confirm-support:")
+            + cast(Support.id, String)
+            + literal(":")
+            + cast(Support.confirmation_sends, String)
+        )
         left = {
             # A job Redis lost in its failover is enqueued again by the sweeper.
             "confirmation emails not sent": s.execute(
-                select(func.count()).select_from(Support)
-                .where(Support.confirmed_at.is_(None), Support.withdrawn_at.is_(None),
-                       Support.confirmation_sends > 0,
-                       ~exists().where(MailReceipt.key == key))).scalar_one(),
+                select(func.count())
+                .select_from(Support)
+                .where(
+                    Support.confirmed_at.is_(None),
+                    Support.withdrawn_at.is_(None),
+                    Support.confirmation_sends > 0,
+                    ~exists().where(MailReceipt.key == key),
+                )
+            ).scalar_one(),
             "count deltas not folded": s.execute(select(func.count()).select_from(CountDelta)).scalar_one(),
-            "milestones not notified": s.execute(select(func.count()).select_from(Milestone)
-                                                 .where(Milestone.notified_at.is_(None))).scalar_one(),
-            "fan-out batches not done": s.execute(select(func.count()).select_from(FanoutBatch)
-                                                  .where(FanoutBatch.done_at.is_(None))).scalar_one(),
-            "notices not done": s.execute(select(func.count()).select_from(Notice)
-                                          .where(Notice.done_at.is_(None))).scalar_one(),
+            "milestones not notified": s.execute(
+                select(func.count()).select_from(Milestone).where(Milestone.notified_at.is_(None))
+            ).scalar_one(),
+            "fan-out batches not done": s.execute(
+                select(func.count()).select_from(FanoutBatch).where(FanoutBatch.done_at.is_(None))
+            ).scalar_one(),
+            "notices not done": s.execute(
+                select(func.count()).select_from(Notice).where(Notice.done_at.is_(None))
+            ).scalar_one(),
         }
         s.commit()
         for name in ("high", "default", "bulk"):
@@ -294,23 +320,34 @@ class Run:
         supports = s.execute(select(Support).where(Support.campaign_id.in_(campaign_ids))).scalars().all()
         by_email = Counter(x.email for x in supports)
         lost = sorted(self.acknowledged - set(by_email))
-        c["no acknowledged support lost"] = {"ok": not lost, "acknowledged": len(self.acknowledged),
-                                             "stored": len(supports), "lost": lost[:10]}
+        c["no acknowledged support lost"] = {
+            "ok": not lost,
+            "acknowledged": len(self.acknowledged),
+            "stored": len(supports),
+            "lost": lost[:10],
+        }
         doubled = {e: n for e, n in by_email.items() if n > 1}
         c["no support doubled"] = {"ok": not doubled, "doubled": dict(list(doubled.items())[:10])}
         unconfirmed = sorted(self.confirmed - {x.id for x in supports if x.confirmed_at})
-        c["every acknowledged confirmation kept"] = {"ok": not unconfirmed,
-                                                     "acknowledged": len(self.confirmed),
-                                                     "lost": unconfirmed[:10]}
+        c["every acknowledged confirmation kept"] = {
+            "ok": not unconfirmed,
+            "acknowledged": len(self.confirmed),
+            "lost": unconfirmed[:10],
+        }
 
-        outside = Counter(a.status for a in self.answers
-                          if (a.status >= 500 or a.status == 0) and not self.in_window(a.at))
-        inside = Counter(a.status for a in self.answers
-                         if (a.status >= 500 or a.status == 0) and self.in_window(a.at))
+        outside = Counter(
+            a.status for a in self.answers if (a.status >= 500 or a.status == 0) and not self.in_window(a.at)
+        )
+        inside = Counter(
+            a.status for a in self.answers if (a.status >= 500 or a.status == 0) and self.in_window(a.at)
+        )
         by_lb = Counter(a.status for a in self.answers if a.made_by_lb)
         c["only 503s, and only inside the failure windows"] = {
-            "ok": not outside and set(inside) <= {503}, "outside": dict(outside),
-            "inside": dict(inside), "answers": len(self.answers)}
+            "ok": not outside and set(inside) <= {503},
+            "outside": dict(outside),
+            "inside": dict(inside),
+            "answers": len(self.answers),
+        }
         c["no error made by the load balancer"] = {"ok": not by_lb, "errors": dict(by_lb)}
 
         left = self.unfinished()
@@ -326,25 +363,40 @@ class Run:
         sends = {x.email.lower(): x.confirmation_sends for x in supports}
         extra = {r: n for r, n in confirmations.items() if n > max(1, sends.get(r, 1))}
         # Who was still pending when the mail went (every tenth, at least) got it once.
-        missing = [x.email for x in supports if x.confirmed_at is None
-                   and x.confirmation_sends and not confirmations.get(x.email.lower())]
+        missing = [
+            x.email
+            for x in supports
+            if x.confirmed_at is None and x.confirmation_sends and not confirmations.get(x.email.lower())
+        ]
         c["one email per recipient and event"] = {
-            "ok": not twice and not extra and not missing, "messages": sum(received.values()),
-            "received twice": dict(list(twice.items())[:10]), "extra confirmations": extra,
+            "ok": not twice and not extra and not missing,
+            "messages": sum(received.values()),
+            "received twice": dict(list(twice.items())[:10]),
+            "extra confirmations": extra,
             "confirmations missing": missing[:10],
-            "receipts without their email": sum(1 for k in receipts if not any(
-                m == receipt_message_id(k) for _r, m in received))}
+            "receipts without their email": sum(
+                1 for k in receipts if not any(m == receipt_message_id(k) for _r, m in received)
+            ),
+        }
 
         counts = {}
         for cid in campaign_ids:
             campaign = s.get(Campaign, cid)
-            counted = s.execute(select(func.count()).select_from(Support).where(
-                Support.campaign_id == cid, Support.confirmed_at.is_not(None),
-                Support.withdrawn_at.is_(None))).scalar_one()
+            counted = s.execute(
+                select(func.count())
+                .select_from(Support)
+                .where(
+                    Support.campaign_id == cid,
+                    Support.confirmed_at.is_not(None),
+                    Support.withdrawn_at.is_(None),
+                )
+            ).scalar_one()
             counts[campaign.slug] = {"cached": campaign.confirmed_count, "COUNT(*)": counted}
         s.commit()
-        c["counts equal COUNT(*)"] = {"ok": all(v["cached"] == v["COUNT(*)"] for v in counts.values()),
-                                      **counts}
+        c["counts equal COUNT(*)"] = {
+            "ok": all(v["cached"] == v["COUNT(*)"] for v in counts.values()),
+            **counts,
+        }
         return c
 
     def mail_rows(self) -> list:
@@ -389,13 +441,14 @@ def main(argv: list[str] | None = None) -> int:
         db.session.commit()
         slug = campaigns.slugs["hot"]
         base = f"http://{address('lb')}"
-        requests = [(*r, f"cluster.{i}@bench.example") for i, r in enumerate(
-            supporters.sign_requests(app, slug, "cluster", size["signers"], 0, base))]
+        requests = [
+            (*r, f"cluster.{i}@bench.example")
+            for i, r in enumerate(supporters.sign_requests(app, slug, "cluster", size["signers"], 0, base))
+        ]
         for r in requests:
             r[3]["Host"] = address("lb")
         run = Run(size, cluster, app, log)
-        log(f"Signing {len(requests)} supporters through the load balancer, confirming, "
-            "reading…")
+        log(f"Signing {len(requests)} supporters through the load balancer, confirming, reading…")
         signing = run.signers(requests)
         confirming = run.confirmer()
         watching = run.watcher(slug)
@@ -435,8 +488,11 @@ def main(argv: list[str] | None = None) -> int:
         if failed:  # what the app hosts and workers said, for the report
             for name, proc in cluster.procs.items():
                 if name.startswith(("app", "worker")):
-                    warnings = [ln for ln in proc.tail(400).splitlines() if "WARNING" in ln
-                                or "ERROR" in ln or "Error" in ln]
+                    warnings = [
+                        ln
+                        for ln in proc.tail(400).splitlines()
+                        if "WARNING" in ln or "ERROR" in ln or "Error" in ln
+                    ]
                     if warnings:
                         log(f"{name}: " + "\n  ".join(warnings[-8:]))
         cluster.stop()

@@ -24,15 +24,22 @@ TIMEOUTS = {"small": 600, "full": 1500}
 @pytest.mark.cluster
 def test_the_cluster_heals_every_failure_and_loses_nothing(tmp_path):
     if os.geteuid() != 0:
-        pytest.fail("The cluster run makes a network namespace per host and needs root "
-                    "(run `make test` as root, as CI does).")
+        pytest.fail(
+            "The cluster run makes a network namespace per host and needs root "
+            "(run `make test` as root, as CI does)."
+        )
     size = os.environ.get("CLUSTER_SIZE", "small")
     out = tmp_path / "cluster.json"
     env = {k: v for k, v in os.environ.items() if k not in ("GROUNDSWELL_ENV", "XDG_RUNTIME_DIR")}
     lines = []
-    with subprocess.Popen([sys.executable, "-m", "tests.cluster.run", "--size", size,
-                           "--out", str(out)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True) as proc:
+    with subprocess.Popen(
+        [sys.executable, "-m", "tests.cluster.run", "--size", size, "--out", str(out)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    ) as proc:
         timer = threading.Timer(TIMEOUTS[size], proc.send_signal, [signal.SIGTERM])
         timer.start()
         try:

@@ -26,9 +26,9 @@ REDIRECT_TARGET = "/a\r\nLocation: https://evil.example"
 _SOURCE = Path(campaign.__file__).parent
 _READS = (
     re.compile(r'args\.get\(\s*"(\w+)"[^)\n]*type='),  # request.args.get("brand", type=…)
-    re.compile(r'_int_arg\(\s*"(\w+)"'),                # the API's bounded integers
-    re.compile(r'^\s*(\w+)\s*=\s*IntegerField\(', re.M),  # integer form fields
-    re.compile(r'^\s*(\w+_id)\s*=\s*(?:HiddenField|SelectField|IntegerField)\(', re.M),
+    re.compile(r'_int_arg\(\s*"(\w+)"'),  # the API's bounded integers
+    re.compile(r"^\s*(\w+)\s*=\s*IntegerField\(", re.M),  # integer form fields
+    re.compile(r"^\s*(\w+_id)\s*=\s*(?:HiddenField|SelectField|IntegerField)\(", re.M),
 )
 
 
@@ -48,15 +48,16 @@ def test_the_walk_finds_the_integer_parameters():
 
 
 def _integer_arguments(rule) -> list[str]:
-    return [name for name, conv in rule._converters.items()
-            if isinstance(conv, IntegerConverter)]
+    return [name for name, conv in rule._converters.items() if isinstance(conv, IntegerConverter)]
 
 
 def _merge(template: str, url: str, name: str, value) -> str:
     """``url`` (``template`` filled) with the segment holding ``name`` replaced by ``value``."""
     template_parts, url_parts = template.split("/"), url.split("/")
-    return "/".join(str(value) if re.fullmatch(r"<(?:[^:<>]+:)?" + name + ">", t) else u
-                    for t, u in zip(template_parts, url_parts, strict=True))
+    return "/".join(
+        str(value) if re.fullmatch(r"<(?:[^:<>]+:)?" + name + ">", t) else u
+        for t, u in zip(template_parts, url_parts, strict=True)
+    )
 
 
 @pytest.fixture
@@ -65,8 +66,7 @@ def insider(app, client, world):  # noqa: F811
     walk reaches the code behind every access check."""
     owner = db.session.execute(db.select(User).filter_by(email="owner@example.org")).scalar_one()
     owner.role = Role.MODERATOR
-    db.session.add(BrandMember(brand_id=world["brand"].id, user_id=owner.id,
-                               verified_at=utcnow()))
+    db.session.add(BrandMember(brand_id=world["brand"].id, user_id=owner.id, verified_at=utcnow()))
     db.session.commit()
     login(client, owner.email)
     return client
@@ -74,8 +74,7 @@ def insider(app, client, world):  # noqa: F811
 
 def _rules(app):
     # Logging out would end the walk's session half-way; it takes no integer and no target.
-    return [r for r in app.url_map.iter_rules()
-            if r.endpoint not in ("static", "auth.logout")]
+    return [r for r in app.url_map.iter_rules() if r.endpoint not in ("static", "auth.logout")]
 
 
 def test_boundary_integers_never_fail(app, insider, world):  # noqa: F811
@@ -86,8 +85,9 @@ def test_boundary_integers_never_fail(app, insider, world):  # noqa: F811
         arguments = _integer_arguments(rule)
         for value in BOUNDARIES:
             ints = {name: str(value) for name in params}
-            urls = [_merge(rule.rule, url_for_rule(rule, world), name, value)
-                    for name in arguments] or [url_for_rule(rule, world)]
+            urls = [_merge(rule.rule, url_for_rule(rule, world), name, value) for name in arguments] or [
+                url_for_rule(rule, world)
+            ]
             for url in urls:
                 for method in sorted(rule.methods & {"GET", "POST"}):
                     data = {"csrf_token": token, **ints} if method == "POST" else None
@@ -103,8 +103,7 @@ def test_line_breaks_in_redirect_targets_never_fail(app, insider, world):  # noq
         url = url_for_rule(rule, world)
         for method in sorted(rule.methods & {"GET", "POST"}):
             data = {"csrf_token": token, "next": REDIRECT_TARGET} if method == "POST" else None
-            response = insider.open(url, method=method, query_string={"next": REDIRECT_TARGET},
-                                    data=data)
+            response = insider.open(url, method=method, query_string={"next": REDIRECT_TARGET}, data=data)
             assert response.status_code < 500, (rule.endpoint, method)
             location = response.headers.get("Location", "")
             assert "\n" not in location and "\r" not in location, rule.endpoint

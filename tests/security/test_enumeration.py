@@ -46,24 +46,27 @@ def _similar(a: float, b: float) -> bool:
     return abs(a - b) <= max(0.5 * max(a, b), 0.005)
 
 
-@pytest.mark.parametrize(("url", "fields"), [
-    ("/login", {"password": "wrong password"}),
-    ("/reset", {}),
-    ("/verify-email", {}),
-])
+@pytest.mark.parametrize(
+    ("url", "fields"),
+    [
+        ("/login", {"password": "wrong password"}),
+        ("/reset", {}),
+        ("/verify-email", {}),
+    ],
+)
 def test_known_and_unknown_addresses_get_the_same_answer_and_time(client, url, fields):
     make_user(KNOWN, verified=False)
-    answers = [_answer(post_form(client, url, {"email": e, **fields}, follow_redirects=True))
-               for e in (KNOWN, UNKNOWN)]
+    answers = [
+        _answer(post_form(client, url, {"email": e, **fields}, follow_redirects=True))
+        for e in (KNOWN, UNKNOWN)
+    ]
     assert answers[0] == answers[1]
-    known, unknown = _medians(client, url, {"email": KNOWN, **fields},
-                              {"email": UNKNOWN, **fields})
+    known, unknown = _medians(client, url, {"email": KNOWN, **fields}, {"email": UNKNOWN, **fields})
     assert _similar(known, unknown), (url, known, unknown)
 
 
 @pytest.mark.parametrize("url", ["/reset", "/verify-email"])
-def test_reset_and_new_links_do_the_same_work_for_unknown_addresses(client, run_jobs, outbox,
-                                                                     url):
+def test_reset_and_new_links_do_the_same_work_for_unknown_addresses(client, run_jobs, outbox, url):
     make_user(KNOWN, verified=False)
     high = get_queue("high")
     post_form(client, url, {"email": UNKNOWN})
@@ -78,12 +81,18 @@ def test_sign_up_takes_as_long_for_a_taken_address(client):
     make_user(KNOWN)
     form = {"name": "Someone", "password": "long enough pw", "confirm": "long enough pw"}
 
-    answers = {post_form(client, "/signup", {**form, "email": e}).headers["Location"]
-               for e in (KNOWN, "first@example.org")}
+    answers = {
+        post_form(client, "/signup", {**form, "email": e}).headers["Location"]
+        for e in (KNOWN, "first@example.org")
+    }
     assert answers == {"/signup/check-email"}
-    times = [(_timed(client, "/signup", {**form, "email": KNOWN}),
-              _timed(client, "/signup", {**form, "email": f"new{n}@example.org"}))
-             for n in range(5)]
+    times = [
+        (
+            _timed(client, "/signup", {**form, "email": KNOWN}),
+            _timed(client, "/signup", {**form, "email": f"new{n}@example.org"}),
+        )
+        for n in range(5)
+    ]
     taken, fresh = (statistics.median(t[i] for t in times) for i in (0, 1))
     assert _similar(taken, fresh), (taken, fresh)
     assert db.session.execute(select(func.count()).select_from(User)).scalar_one() == 7

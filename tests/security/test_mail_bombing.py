@@ -10,19 +10,23 @@ from campaign.services import supports as support_service
 from tests.factories import make_campaign
 from tests.helpers import body_text
 
-pytestmark = pytest.mark.app_config(RATELIMIT_ENABLED=True,
-                                    RATELIMIT_CONFIRMATION_MAILBOX="3 per hour;4 per day",
-                                    RATELIMIT_CONFIRMATION_IP="5 per hour;6 per day")
+pytestmark = pytest.mark.app_config(
+    RATELIMIT_ENABLED=True,
+    RATELIMIT_CONFIRMATION_MAILBOX="3 per hour;4 per day",
+    RATELIMIT_CONFIRMATION_IP="5 per hour;6 per day",
+)
 
 
 def test_a_mailbox_gets_few_confirmations_across_campaigns(app, run_jobs, outbox):
     campaigns = [make_campaign() for _ in range(6)]
     for n, campaign in enumerate(campaigns):
         for address in ("victim@gmail.com", "v.i.c.t.i.m+x@ｇｍａｉｌ.com"):
-            support_service.add_support(campaign.id, name="V", email=address, country="GB",
-                                        ip_address=f"192.0.2.{n}")
-    support_service.add_support(campaigns[0].id, name="V", email="other@example.org",
-                                country="GB", ip_address="192.0.2.100")
+            support_service.add_support(
+                campaign.id, name="V", email=address, country="GB", ip_address=f"192.0.2.{n}"
+            )
+    support_service.add_support(
+        campaigns[0].id, name="V", email="other@example.org", country="GB", ip_address="192.0.2.100"
+    )
     run_jobs()
     to = [m["To"] for m in outbox()]
     assert len([t for t in to if "victim" in t]) == 3  # per hour, all campaigns together
@@ -34,16 +38,21 @@ def test_a_mailbox_gets_few_confirmations_across_campaigns(app, run_jobs, outbox
 def test_one_ip_gets_few_confirmations_sent(app, run_jobs, outbox):
     campaigns = [make_campaign() for _ in range(8)]
     for n, campaign in enumerate(campaigns):
-        support_service.add_support(campaign.id, name="V", email=f"person{n}@example.org",
-                                    country="GB", ip_address="198.51.100.7")
+        support_service.add_support(
+            campaign.id, name="V", email=f"person{n}@example.org", country="GB", ip_address="198.51.100.7"
+        )
     run_jobs()
     assert len(outbox()) == 5
 
 
 def test_the_name_typed_does_not_open_the_email(app, run_jobs, outbox):
     campaign = make_campaign()
-    support_service.add_support(campaign.id, name="URGENT your account is locked, reply now",
-                                email="someone@example.org", country="GB")
+    support_service.add_support(
+        campaign.id,
+        name="URGENT your account is locked, reply now",
+        email="someone@example.org",
+        country="GB",
+    )
     run_jobs()
     [message] = outbox()
     text = body_text(message)

@@ -10,19 +10,30 @@ from campaign.models import User
 from tests.helpers import post_form
 
 
-@pytest.mark.parametrize("password", ["aaaaaaaaaa", "password123", "qwertyuiop", "1234567890",
-                                      "iloveyou12", "ada@example.org"])
+@pytest.mark.parametrize(
+    "password", ["aaaaaaaaaa", "password123", "qwertyuiop", "1234567890", "iloveyou12", "ada@example.org"]
+)
 def test_common_or_guessable_passwords_are_refused(client, password):
-    response = post_form(client, "/signup", {"name": "Ada", "email": "ada@example.org",
-                                             "password": password, "confirm": password})
+    response = post_form(
+        client,
+        "/signup",
+        {"name": "Ada", "email": "ada@example.org", "password": password, "confirm": password},
+    )
     assert response.status_code == 400  # sent back with the reason
     assert "too common or too easy to guess" in response.get_data(as_text=True)
     assert db.session.query(User).count() == 0
 
 
 def test_a_good_passphrase_is_accepted(client):
-    response = post_form(client, "/signup", {"name": "Ada", "email": "ada@example.org",
-                                             "password": "lantern orbit pebble",
-                                             "confirm": "lantern orbit pebble"})
+    response = post_form(
+        client,
+        "/signup",
+        {
+            "name": "Ada",
+            "email": "ada@example.org",
+            "password": "lantern orbit pebble",
+            "confirm": "lantern orbit pebble",
+        },
+    )
     assert response.status_code == 302
     assert db.session.query(User).count() == 1

@@ -29,49 +29,142 @@ KINDS = ("petitions", "boycotts", "buycotts", "proposals")
 
 # Who may use each endpoint. {kind} stands for each campaign kind's blueprint.
 ACCESS = {
-    "public": ["main.home", "main.victories", "campaigns.browse", "campaigns.by_slug",
-               "campaigns.choose_kind", "api.campaigns", "api.campaign", "api.count",
-               "brands.index", "brands.show", "brands.roadmap", "deliveries.verify",
-               "proposals.similar", "{kind}.show", "{kind}.supporters_csv", "{kind}.support",
-               "{kind}.share_png", "{kind}.updates_feed", "{kind}.embed", "main.victories_feed",
-               "supports.thanks", "auth.login", "auth.signup", "auth.check_email", "auth.logout",
-               "privacy.request_link", "supports.form_token",
-               "auth.request_reset", "auth.resend_verification", "dev.outbox", "dev.message",
-               "i18n.set_language", "deliveries.keys", "deliveries.log_json",
-               "deliveries.log_head", "deliveries.log_consistency", "deliveries.log_atom",
-               "deliveries.verifier_script", "main.health",
-               "media.file", "{kind}.reasons", "{kind}.report_reason", "dev.message_html",
-               "campaigns.similar", "campaigns.brands", "topics.index", "topics.show",
-               "topics.feed"],
-    "member": ["accounts.profile", "accounts.pledges", "accounts.settings", "{kind}.new",
-               "brands.suggest",
-               "brands.claim", "auth.resend_mine", "community.report_comment",
-               "community.accept_coauthorship", "proposals.comment", "supports.withdraw_mine",
-               "deliveries.my_receipt", "deliveries.my_receipt_json", "{kind}.like_reason"],
-    "organiser": ["{kind}.edit", "{kind}.submit", "{kind}.contacts_csv",
-                  "{kind}.declare_victory", "{kind}.deliver", "{kind}.escalate",
-                  "{kind}.post_update", "{kind}.raise_goal", "{kind}.retry_delivery",
-                  "{kind}.supporters", "{kind}.thank_you_buycott", "{kind}.close",
-                  "{kind}.renew_endorsement", "proposals.invite", "{kind}.stalls",
-                  "{kind}.close_stall", "{kind}.picture",
-                  "{kind}.remove_picture", "{kind}.feature_reason", "{kind}.launch_kit",
-                  "{kind}.qr_png", "{kind}.poster_pdf"],
-    "moderator": ["moderation.queue", "moderation.review", "moderation.approve",
-                  "moderation.reject", "moderation.approve_brand", "moderation.approve_claim",
-                  "moderation.hide_comment", "moderation.reject_brand", "moderation.reject_claim",
-                  "moderation.dismiss_reports", "moderation.hide_campaign", "moderation.signing",
-                  "moderation.rules", "moderation.delete_rule", "moderation.invalidate",
-                  "moderation.release", "moderation.held", "moderation.decisions",
-                  "moderation.remove_picture",
-                  "moderation.hide_reason", "moderation.topics", "moderation.remove_topic",
-                  "brands.new", "brands.edit",
-                  "brands.add_certification"],
+    "public": [
+        "main.home",
+        "main.victories",
+        "campaigns.browse",
+        "campaigns.by_slug",
+        "campaigns.choose_kind",
+        "api.campaigns",
+        "api.campaign",
+        "api.count",
+        "brands.index",
+        "brands.show",
+        "brands.roadmap",
+        "deliveries.verify",
+        "proposals.similar",
+        "{kind}.show",
+        "{kind}.supporters_csv",
+        "{kind}.support",
+        "{kind}.share_png",
+        "{kind}.updates_feed",
+        "{kind}.embed",
+        "main.victories_feed",
+        "supports.thanks",
+        "auth.login",
+        "auth.signup",
+        "auth.check_email",
+        "auth.logout",
+        "privacy.request_link",
+        "supports.form_token",
+        "auth.request_reset",
+        "auth.resend_verification",
+        "dev.outbox",
+        "dev.message",
+        "i18n.set_language",
+        "deliveries.keys",
+        "deliveries.log_json",
+        "deliveries.log_head",
+        "deliveries.log_consistency",
+        "deliveries.log_atom",
+        "deliveries.verifier_script",
+        "main.health",
+        "media.file",
+        "{kind}.reasons",
+        "{kind}.report_reason",
+        "dev.message_html",
+        "campaigns.similar",
+        "campaigns.brands",
+        "topics.index",
+        "topics.show",
+        "topics.feed",
+    ],
+    "member": [
+        "accounts.profile",
+        "accounts.pledges",
+        "accounts.settings",
+        "{kind}.new",
+        "brands.suggest",
+        "brands.claim",
+        "auth.resend_mine",
+        "community.report_comment",
+        "community.accept_coauthorship",
+        "proposals.comment",
+        "supports.withdraw_mine",
+        "deliveries.my_receipt",
+        "deliveries.my_receipt_json",
+        "{kind}.like_reason",
+    ],
+    "organiser": [
+        "{kind}.edit",
+        "{kind}.submit",
+        "{kind}.contacts_csv",
+        "{kind}.declare_victory",
+        "{kind}.deliver",
+        "{kind}.escalate",
+        "{kind}.post_update",
+        "{kind}.raise_goal",
+        "{kind}.retry_delivery",
+        "{kind}.supporters",
+        "{kind}.thank_you_buycott",
+        "{kind}.close",
+        "{kind}.renew_endorsement",
+        "proposals.invite",
+        "{kind}.stalls",
+        "{kind}.close_stall",
+        "{kind}.picture",
+        "{kind}.remove_picture",
+        "{kind}.feature_reason",
+        "{kind}.launch_kit",
+        "{kind}.qr_png",
+        "{kind}.poster_pdf",
+    ],
+    "moderator": [
+        "moderation.queue",
+        "moderation.review",
+        "moderation.approve",
+        "moderation.reject",
+        "moderation.approve_brand",
+        "moderation.approve_claim",
+        "moderation.hide_comment",
+        "moderation.reject_brand",
+        "moderation.reject_claim",
+        "moderation.dismiss_reports",
+        "moderation.hide_campaign",
+        "moderation.signing",
+        "moderation.rules",
+        "moderation.delete_rule",
+        "moderation.invalidate",
+        "moderation.release",
+        "moderation.held",
+        "moderation.decisions",
+        "moderation.remove_picture",
+        "moderation.hide_reason",
+        "moderation.topics",
+        "moderation.remove_topic",
+        "brands.new",
+        "brands.edit",
+        "brands.add_certification",
+    ],
     "brand_member": ["brands.inbox", "proposals.set_status", "brands.logo", "brands.remove_logo"],
-    "token": ["privacy.show", "privacy.download", "privacy.erase",
-              "deliveries.show", "deliveries.download", "deliveries.verdict", "supports.confirm",
-              "supports.unsubscribe", "supports.withdraw", "supports.stall", "auth.verify",
-              "auth.reset_password", "brands.verify_claim", "accounts.unsubscribe",
-              "deliveries.receipt", "deliveries.receipt_json"],
+    "token": [
+        "privacy.show",
+        "privacy.download",
+        "privacy.erase",
+        "deliveries.show",
+        "deliveries.download",
+        "deliveries.verdict",
+        "supports.confirm",
+        "supports.unsubscribe",
+        "supports.withdraw",
+        "supports.stall",
+        "auth.verify",
+        "auth.reset_password",
+        "brands.verify_claim",
+        "accounts.unsubscribe",
+        "deliveries.receipt",
+        "deliveries.receipt_json",
+    ],
 }
 #: POSTs that must work without a CSRF token (RFC 8058 one-click unsubscribe from mail clients).
 CSRF_EXEMPT = {"supports.unsubscribe", "accounts.unsubscribe"}
@@ -97,37 +190,66 @@ def world(app):
     """One of everything, owned by someone else than the stranger."""
     owner = make_user("owner@example.org")
     brand = make_brand("Acme")
-    campaigns = {k: make_campaign(CampaignKind(k[:-1]), organiser=owner, brand=brand)
-                 for k in KINDS}
+    campaigns = {k: make_campaign(CampaignKind(k[:-1]), organiser=owner, brand=brand) for k in KINDS}
     petition = campaigns["petitions"]
-    support = Support(campaign_id=petition.id, email="s@example.org",
-                      email_canonical="s@example.org", name="S", country="GB",
-                      confirmed_at=utcnow())
+    support = Support(
+        campaign_id=petition.id,
+        email="s@example.org",
+        email_canonical="s@example.org",
+        name="S",
+        country="GB",
+        confirmed_at=utcnow(),
+    )
     db.session.add(support)
     comment = Comment(campaign_id=campaigns["proposals"].id, user_id=owner.id, body="Hi")
     db.session.add(comment)
-    delivery = Delivery(campaign_id=petition.id, brand_id=brand.id, round=1,
-                        up_to_support_id=1, support_count=1, sent_at=utcnow())
+    delivery = Delivery(
+        campaign_id=petition.id,
+        brand_id=brand.id,
+        round=1,
+        up_to_support_id=1,
+        support_count=1,
+        sent_at=utcnow(),
+    )
     db.session.add(delivery)
     invitee = make_user("invitee@example.org")
-    db.session.add(CoAuthor(campaign_id=campaigns["proposals"].id, user_id=invitee.id,
-                            invited_by_id=owner.id))
+    db.session.add(
+        CoAuthor(campaign_id=campaigns["proposals"].id, user_id=invitee.id, invited_by_id=owner.id)
+    )
     claimant = make_user("claimant@example.org")
     db.session.add(BrandMember(brand_id=brand.id, user_id=claimant.id))
     db.session.commit()
-    return {"campaigns": campaigns, "brand": brand, "support": support, "comment": comment,
-            "delivery": delivery}
+    return {
+        "campaigns": campaigns,
+        "brand": brand,
+        "support": support,
+        "comment": comment,
+        "delivery": delivery,
+    }
 
 
 def url_for_rule(rule, world) -> str:
     kind = rule.endpoint.split(".")[0]
     campaign = world["campaigns"].get(kind, world["campaigns"]["petitions"])
-    values = {"slug": world["brand"].slug if rule.endpoint.startswith("brands.") else campaign.slug,
-              "token": "forged-token", "campaign_id": campaign.id, "brand_id": world["brand"].id,
-              "member_id": 1, "comment_id": world["comment"].id, "support_id": world["support"].id,
-              "delivery_id": world["delivery"].id, "invitation_id": 1, "response_id": 1,
-              "endorsement_id": 1, "rule_id": 1, "stall_id": 1, "size": 1, "code": "en", "topic_id": 1,
-              "name": "signatures.csv" if "download" in rule.endpoint else "x.eml"}
+    values = {
+        "slug": world["brand"].slug if rule.endpoint.startswith("brands.") else campaign.slug,
+        "token": "forged-token",
+        "campaign_id": campaign.id,
+        "brand_id": world["brand"].id,
+        "member_id": 1,
+        "comment_id": world["comment"].id,
+        "support_id": world["support"].id,
+        "delivery_id": world["delivery"].id,
+        "invitation_id": 1,
+        "response_id": 1,
+        "endorsement_id": 1,
+        "rule_id": 1,
+        "stall_id": 1,
+        "size": 1,
+        "code": "en",
+        "topic_id": 1,
+        "name": "signatures.csv" if "download" in rule.endpoint else "x.eml",
+    }
     url = rule.rule
     for name in re.findall(r"<(?:[^:<>]+:)?(\w+)>", url):
         url = re.sub(r"<(?:[^<>]+:)?" + name + ">", str(values[name]), url)
@@ -218,11 +340,20 @@ def test_private_campaigns_never_leak(app, client):
     draft = make_campaign(state=CampaignState.DRAFT, title="A secret draft campaign")
     pending = make_campaign(state=CampaignState.PENDING, title="A pending campaign")
     for campaign in (draft, pending):
-        for url in (f"/petitions/{campaign.slug}", f"/petitions/{campaign.slug}/supporters.csv",
-                    f"/api/v1/campaigns/{campaign.slug}",
-                    f"/api/v1/campaigns/{campaign.slug}/count.json"):
+        for url in (
+            f"/petitions/{campaign.slug}",
+            f"/petitions/{campaign.slug}/supporters.csv",
+            f"/api/v1/campaigns/{campaign.slug}",
+            f"/api/v1/campaigns/{campaign.slug}/count.json",
+        ):
             assert client.get(url).status_code == 404, url
-    for url in ("/", "/campaigns/", "/api/v1/campaigns", f"/brands/{draft.target_brand.slug}",
-                f"/brands/{draft.target_brand.slug}/roadmap", "/victories"):
+    for url in (
+        "/",
+        "/campaigns/",
+        "/api/v1/campaigns",
+        f"/brands/{draft.target_brand.slug}",
+        f"/brands/{draft.target_brand.slug}/roadmap",
+        "/victories",
+    ):
         text = client.get(url).get_data(as_text=True)
         assert "secret draft" not in text and "A pending campaign" not in text, url

@@ -20,8 +20,7 @@ def test_comments_are_rate_limited_per_member(client):
     proposal = make_campaign(CampaignKind.PROPOSAL)
     login(client, make_user().email)
     page = f"/proposals/{proposal.slug}"
-    answers = [post_form(client, f"{page}/comments", {"body": f"Comment {n}"}, page=page)
-               for n in range(3)]
+    answers = [post_form(client, f"{page}/comments", {"body": f"Comment {n}"}, page=page) for n in range(3)]
     assert [a.status_code for a in answers] == [302, 302, 429]
     assert db.session.execute(select(func.count()).select_from(Comment)).scalar_one() == 2
 
