@@ -216,13 +216,13 @@ def register_template_helpers(app: Flask) -> None:
 
     app.jinja_env.globals.update(featured_reason=featured_reason, reasons_page=reasons_page)
 
-    from campaign.jobs.supports import support_token
+    from campaign.services.supports import support_token
 
     app.jinja_env.globals["withdraw_token"] = lambda support: support_token("withdraw", support)
 
     from campaign import page_queries
     from campaign.i18n import CountryNames
-    from campaign.packages import timeline
+    from campaign.services.campaigns import timeline
     from campaign.services.escalation import can_escalate
     from campaign.supports.forms import COUNTRY_NAMES
 

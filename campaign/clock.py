@@ -1,5 +1,6 @@
-"""The clock: enqueues the periodic jobs. Run one or more (``flask clock``); Redis keys with
-NX and an expiry make sure each tick's job is enqueued once however many clocks run."""
+"""The clock: enqueues the periodic jobs, by their kind of work in :data:`campaign.outbox.WORK`.
+Run one or more (``flask clock``); Redis keys with NX and an expiry make sure each tick's job is
+enqueued once however many clocks run."""
 
 from __future__ import annotations
 
@@ -11,16 +12,16 @@ from datetime import datetime
 from flask import current_app
 from redis.exceptions import RedisError
 
-from campaign.queue import get_queue, redis_connection
+from campaign.models import utcnow
+from campaign.outbox import enqueue
+from campaign.queue import redis_connection
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class Periodic:
-    name: str
-    func_path: str
-    queue: str
+    name: str  # the kind of work (campaign.outbox.WORK) it enqueues
     every_seconds: int | None = None  # interval jobs
     at_hour_utc: int | None = None  # daily jobs, once in that hour
     at_minute: int | None = None  # hourly jobs, once an hour from this minute on
@@ -43,24 +44,16 @@ class Periodic:
 
 
 SCHEDULE = (
-    Periodic("fold-counts", "campaign.jobs.counting.fold_counts_job", "high", every_seconds=2),
-    Periodic("close-due", "campaign.jobs.counting.close_due_campaigns_job", "default", every_seconds=60),
-    Periodic(
-        "sweep",
-        "campaign.jobs.counting.sweep_job",
-        "default",
-        every_seconds=60,
-        every_setting="SWEEP_EVERY_SECONDS",
-    ),
-    Periodic("momentum", "campaign.jobs.counting.refresh_momentum_job", "bulk", every_seconds=600),
-    Periodic("recount", "campaign.jobs.counting.recount_job", "bulk", at_hour_utc=3),
-    Periodic("anonymise", "campaign.jobs.privacy.anonymise_job", "bulk", at_hour_utc=4),
+    Periodic("fold-counts", every_seconds=2),
+    Periodic("close-due", every_seconds=60),
+    Periodic("sweep", every_seconds=60, every_setting="SWEEP_EVERY_SECONDS"),
+    Periodic("momentum", every_seconds=600),
+    Periodic("recount", at_hour_utc=3),
+    Periodic("anonymise", at_hour_utc=4),
     # The report of the hour that just ended, a few minutes after it, for moderators.
-    Periodic("signing-report", "campaign.jobs.abuse.signing_report_job", "bulk", at_minute=5),
-    Periodic("daily-digests", "campaign.jobs.digests.daily_digests_job", "bulk", at_hour_utc=7),
-    Periodic(
-        "weekly-digests", "campaign.jobs.digests.weekly_digests_job", "bulk", at_hour_utc=7, on_weekday=0
-    ),
+    Periodic("signing-report", at_minute=5),
+    Periodic("daily-digests", at_hour_utc=7),
+    Periodic("weekly-digests", at_hour_utc=7, on_weekday=0),
 )
 
 
@@ -73,14 +66,12 @@ def tick(now: datetime) -> list[str]:
             job = replace(job, every_seconds=int(current_app.config[job.every_setting]))
         slot = job.slot(now)
         if slot and conn.set(slot[0], now.isoformat(), nx=True, ex=slot[1]):
-            get_queue(job.queue).enqueue(job.func_path, result_ttl=60, failure_ttl=7 * 86400)
+            enqueue(job.name)
             enqueued.append(job.name)
     return enqueued
 
 
 def run_forever(interval: float = 1.0) -> None:
-    from campaign.models import utcnow
-
     log.info("clock started: %s", ", ".join(j.name for j in SCHEDULE))
     while True:
         try:

@@ -35,6 +35,7 @@ from campaign import merkle, signing
 from campaign.campaigns.organiser import neutralise
 from campaign.extensions import db
 from campaign.models import Campaign, Delivery, Support
+from campaign.services.campaigns import timeline
 from campaign.supports.forms import COUNTRY_NAMES
 
 CSV_HEADER = ["name", "country", "date"]
@@ -226,34 +227,6 @@ def write_pdf(delivery: Delivery, path: Path, countries: Counter) -> str:
     partial.write_bytes(data)
     partial.replace(path)
     return hashlib.sha256(data).hexdigest()
-
-
-def timeline(campaign: Campaign, delivery: Delivery | None = None) -> list:
-    events = []
-    if campaign.published_at:
-        events.append((campaign.published_at, _("Published")))
-    for m in campaign.milestones:
-        threshold = format_decimal(m.threshold)
-        events.append(
-            (
-                m.reached_at,
-                _("Goal reached (%(goal)s)", goal=threshold)
-                if m.is_goal
-                else campaign.count_phrase(m.threshold),
-            )
-        )
-    for d in campaign.deliveries:
-        if d.sent_at and (delivery is None or d.round < delivery.round):
-            events.append(
-                (d.sent_at, _("Round %(round)s delivered to %(brand)s", round=d.round, brand=d.brand.name))
-            )
-    for r in campaign.responses:
-        events.append(
-            (r.created_at, _("%(brand)s answered: %(stance)s", brand=r.brand.name, stance=r.stance_label))
-        )
-    if delivery is not None:
-        events.append((delivery.created_at, _("Round %(round)s prepared", round=delivery.round)))
-    return sorted(events, key=lambda e: e[0])
 
 
 def build(delivery: Delivery) -> None:

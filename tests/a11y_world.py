@@ -13,7 +13,6 @@ from datetime import timedelta
 from sqlalchemy import update
 
 from campaign.extensions import db
-from campaign.jobs.digests import member_token
 from campaign.jobs.supports import support_token
 from campaign.models import (
     AbuseRule,
@@ -45,6 +44,7 @@ from campaign.models.delivery import UNREACHABLE_REASON
 from campaign.services import campaigns as campaigns_service
 from campaign.services import deliveries as deliveries_service
 from campaign.services import supports as supports_service
+from campaign.services.accounts import member_token
 from campaign.tokens import make_token
 from tests.browsing import run_worker
 from tests.factories import make_brand, make_campaign, make_user

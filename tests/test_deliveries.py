@@ -3,6 +3,7 @@
 import csv
 import io
 import re
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -219,19 +220,19 @@ def test_goal_delivers_automatically(app, run_jobs, outbox):
 def test_a_failing_delivery_is_retried_then_shown_as_failed(app, run_jobs):
     from rq import Retry
 
-    from campaign.jobs import deliveries as jobs
+    from campaign import outbox
 
     app.config["MAIL_URL"] = "smtp://127.0.0.1:1"  # nothing listens: every attempt fails
     organiser = make_user()
     petition = make_campaign(organiser=organiser)
     SupportFactory.create_batch(1, campaign=petition, consents_to_updates=every_other())
     run_jobs()
-    jobs.DELIVERY_RETRY = Retry(max=1)  # retried at once, then failed for good
+    outbox.WORK["delivery"] = replace(outbox.WORK["delivery"], retry=Retry(max=1))  # at once, then failed
     try:
         delivery = request_delivery(petition.id, organiser.id)
         run_jobs(fail_on_error=False)
     finally:
-        jobs.DELIVERY_RETRY = Retry(max=5, interval=[30, 120, 600, 1800, 3600])
+        outbox.WORK["delivery"] = replace(outbox.WORK["delivery"], retry=outbox.DELIVERY_RETRY)
     db.session.commit()
     delivery = db.session.get(Delivery, delivery.id)
     assert delivery.state == DeliveryState.FAILED
@@ -311,7 +312,7 @@ def flaky_smtp():
 def test_delivery_fails_twice_then_succeeds_over_real_smtp(app, run_jobs, flaky_smtp):
     from rq import Retry
 
-    from campaign.jobs import deliveries as jobs
+    from campaign import outbox
 
     controller, handler = flaky_smtp
     organiser = make_user()
@@ -319,12 +320,12 @@ def test_delivery_fails_twice_then_succeeds_over_real_smtp(app, run_jobs, flaky_
     SupportFactory.create_batch(2, campaign=petition, consents_to_updates=every_other())
     run_jobs()
     app.config["MAIL_URL"] = f"smtp://127.0.0.1:{controller.port}"
-    jobs.DELIVERY_RETRY = Retry(max=3)  # no waiting between attempts in the test
+    outbox.WORK["delivery"] = replace(outbox.WORK["delivery"], retry=Retry(max=3))  # no waiting
     try:
         delivery = request_delivery(petition.id, organiser.id)
         run_jobs(fail_on_error=False)
     finally:
-        jobs.DELIVERY_RETRY = Retry(max=5, interval=[30, 120, 600, 1800, 3600])
+        outbox.WORK["delivery"] = replace(outbox.WORK["delivery"], retry=outbox.DELIVERY_RETRY)
     db.session.commit()
     delivery = db.session.get(Delivery, delivery.id)
     assert delivery.state == DeliveryState.SENT

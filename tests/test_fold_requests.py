@@ -2,7 +2,7 @@
 
 import pytest
 
-from campaign.jobs.counting import request_fold
+from campaign.outbox import request_fold
 from campaign.queue import get_queue
 
 

@@ -107,7 +107,7 @@ def test_an_endorsement_due_for_review_is_renewed(client):
 
 
 def test_a_lost_notice_is_swept_and_sent_once(app, client, run_jobs, outbox):
-    from campaign.jobs.counting import sweep_job
+    from campaign.jobs.sweeper import sweep_job
     from campaign.services.campaigns import post_update
 
     organiser = make_user("organiser@example.org")

@@ -5,8 +5,9 @@ from sqlalchemy import select
 
 from campaign.extensions import db
 from campaign.jobs import notify
-from campaign.jobs.counting import fold_counts_job, sweep_job
+from campaign.jobs.counting import fold_counts_job
 from campaign.jobs.notify import notify_milestone, send_batch
+from campaign.jobs.sweeper import sweep_job
 from campaign.models import EmailFrequency, Milestone, Support, utcnow
 from campaign.queue import get_queue
 from campaign.services import counting
@@ -55,7 +56,7 @@ def test_each_milestone_notifies_the_organiser_exactly_once(app, run_jobs, outbo
 
 
 def test_goal_reaches_consenting_supporters_in_batches_once(app, run_jobs, outbox, monkeypatch):
-    monkeypatch.setattr(notify, "BATCH_SIZE", 3)
+    monkeypatch.setattr("campaign.outbox.BATCH_SIZE", 3)
     organiser = make_user("organiser@example.org", email_frequency=EmailFrequency.IMMEDIATELY)
     petition = make_campaign(organiser=organiser, goal=10)
     # supporters 0, 2, 4, 6, 8, 10 consented

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from campaign.extensions import db
 from campaign.jobs import notify
-from campaign.jobs.counting import lost, sweep_job
+from campaign.jobs.sweeper import lost, sweep_job
 from campaign.mail import Email, receipt_message_id, send_once
 from campaign.models import EmailFrequency, FanoutBatch, MailReceipt, Support
 from campaign.queue import get_queue
@@ -41,7 +41,7 @@ def redis_down(app):
 
 
 def test_a_fan_out_whose_batch_jobs_were_lost_is_finished_once(app, run_jobs, outbox, monkeypatch):
-    monkeypatch.setattr(notify, "BATCH_SIZE", 2)
+    monkeypatch.setattr("campaign.outbox.BATCH_SIZE", 2)
     organiser = make_user("organiser@example.org", email_frequency=EmailFrequency.IMMEDIATELY)
     petition = make_campaign(organiser=organiser, goal=10)
     # supporters 0, 2, 4, 6, 8 consented
@@ -101,7 +101,7 @@ def test_work_asked_for_recently_is_left_to_its_job(app, run_jobs):
 def test_only_jobs_rq_no_longer_holds_count_as_lost(app):
     assert lost("no-such-job")
     queue = get_queue("default")
-    job = queue.enqueue("campaign.jobs.counting.sweep_job", job_id="held-job")
+    job = queue.enqueue("campaign.jobs.sweeper.sweep_job", job_id="held-job")
     assert not lost("held-job")
     # What a Redis crash can leave: the job's hash says queued, no queue holds its id.
     queue.remove(job.id)
@@ -119,7 +119,9 @@ def test_the_sweeper_repairs_a_job_whose_worker_died(app):
     from rq.job import JobStatus
 
     queue = get_queue("default")
-    job = queue.enqueue("campaign.jobs.counting.close_due_campaigns_job", job_id="orphan", retry=Retry(max=2))
+    job = queue.enqueue(
+        "campaign.jobs.lifecycle.close_due_campaigns_job", job_id="orphan", retry=Retry(max=2)
+    )
     # What a worker does when it takes the job, then dies: no heartbeat ever again.
     conn = queue.connection
     queue.remove(job.id)

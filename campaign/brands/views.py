@@ -21,7 +21,6 @@ from wtforms import SelectChoice
 from campaign.auth.forms import ActionForm
 from campaign.brands.forms import BrandForm, CertificationForm, ClaimForm, SuggestBrandForm
 from campaign.extensions import db
-from campaign.jobs.deliveries import delivery_link
 from campaign.models import (
     PROPOSAL_STATUS_LABELS,
     PUBLIC_STATES,
@@ -36,6 +35,7 @@ from campaign.pictures.views import register_logo_routes
 from campaign.services import ServiceError
 from campaign.services import brands as service
 from campaign.services.accountability import record_for
+from campaign.services.deliveries import delivery_link
 from campaign.services.pledges import boycotts_covering, buycott_pledges_for
 from campaign.tokens import TokenError
 

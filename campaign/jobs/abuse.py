@@ -8,7 +8,10 @@ from datetime import datetime, timedelta
 
 from campaign.extensions import db
 from campaign.jobs import app_job
+from campaign.jobs.counting import FOLD_LOCK
 from campaign.models import Invalidation, utcnow
+from campaign.outbox import enqueue, request_fold
+from campaign.queue import redis_connection
 from campaign.services import abuse, counting
 
 log = logging.getLogger(__name__)
@@ -22,9 +25,6 @@ def run_invalidation_job(invalidation_id: int) -> int:
     died half-way, changes only what is left and recounts again. Returns how many supports
     it has changed in all.
     """
-    from campaign.jobs.counting import FOLD_LOCK, request_fold
-    from campaign.queue import redis_connection
-
     inv = db.session.get(Invalidation, invalidation_id)
     if inv is None:
         return 0
@@ -53,11 +53,5 @@ def signing_report_job(hour: str | None = None) -> int:
     start = datetime.fromisoformat(hour) if hour else abuse.hour_start(utcnow()) - timedelta(hours=1)
     lines = abuse.report_hour(start)
     for invalidation_id in abuse.unfinished_invalidations(timedelta(minutes=10)):
-        enqueue_invalidation(invalidation_id)
+        enqueue("invalidation", invalidation_id)
     return lines
-
-
-def enqueue_invalidation(invalidation_id: int) -> None:
-    from campaign.queue import enqueue
-
-    enqueue(run_invalidation_job, invalidation_id, queue="bulk", job_id=f"invalidation-{invalidation_id}")

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import logging
+import smtplib
 
 from flask_babel import format_decimal, ngettext
-from rq import Callback, Retry
 
+from campaign import packages
 from campaign.extensions import db
 from campaign.jobs import app_job
 from campaign.mail import render_email, send_once
-from campaign.models import Notice, utcnow
+from campaign.models import utcnow
 from campaign.models.delivery import (
     NO_CONTACT_REASON,
     OUR_ERROR_REASON,
@@ -18,34 +19,11 @@ from campaign.models.delivery import (
     Delivery,
     DeliveryState,
 )
-from campaign.queue import enqueue
-from campaign.tokens import make_token
+from campaign.outbox import add_notice
+from campaign.services.deliveries import delivery_link, delivery_link_token
 from campaign.urls import external_url
 
 log = logging.getLogger(__name__)
-
-#: Transient failures (mail server down, a busy database) are retried with backoff.
-DELIVERY_RETRY = Retry(max=5, interval=[30, 120, 600, 1800, 3600])
-
-
-def enqueue_delivery(delivery_id: int) -> None:
-    enqueue(
-        deliver,
-        delivery_id,
-        queue="default",
-        job_id=f"delivery-{delivery_id}",
-        retry=DELIVERY_RETRY,
-        on_failure=Callback(delivery_failed),
-        job_timeout=1800,
-    )
-
-
-def delivery_link_token(delivery: Delivery) -> str:
-    return make_token("delivery", {"d": delivery.id})
-
-
-def delivery_link(delivery: Delivery) -> str:
-    return external_url("deliveries.show", token=delivery_link_token(delivery))
 
 
 @app_job
@@ -55,11 +33,8 @@ def deliver(delivery_id: int) -> bool:
     The email's receipt, the package's digest, its signed statement (and the log entry that
     publishes it), the delivery's new state and the notice that tells its supporters commit
     together: either all are recorded and the email went out, or none is and the job raises
-    to retry. The supporters' notice is enqueued after that commit.
+    to retry. The supporters' notice is enqueued after that commit (by the outbox).
     """
-    from campaign import packages
-    from campaign.jobs.notices import add_notice, enqueue_notice
-
     delivery = db.session.get(Delivery, delivery_id)
     if delivery is None or delivery.state != DeliveryState.QUEUED:
         return False
@@ -99,11 +74,8 @@ def deliver(delivery_id: int) -> bool:
         campaign_url=external_url(f"{campaign.blueprint}.show", slug=campaign.slug),
         claim_url=external_url("brands.claim", slug=delivery.brand.slug),
     )
-    notice_id = add_notice("delivered", delivery.id).id
-    sent = send_once(f"delivery:{delivery.id}", email)
-    if db.session.get(Notice, notice_id) is not None:  # committed with the send
-        enqueue_notice(notice_id)
-    return sent
+    add_notice("delivered", delivery.id)
+    return send_once(f"delivery:{delivery.id}", email)
 
 
 @app_job
@@ -123,8 +95,6 @@ def delivery_failed(job, connection, exc_type, exc_value, traceback) -> None:
 
 
 def _reason_for(exc_type: type[BaseException]) -> str:
-    import smtplib
-
     if issubclass(exc_type, (smtplib.SMTPException, ConnectionError, TimeoutError, OSError)):
         return UNREACHABLE_REASON
     return OUR_ERROR_REASON

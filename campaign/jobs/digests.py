@@ -17,30 +17,17 @@ from datetime import datetime, timedelta
 from types import SimpleNamespace
 
 from flask_babel import gettext, ngettext
-from sqlalchemy import delete, select, update
+from sqlalchemy import select, update
 
 from campaign.dbutil import insert_ignoring_conflicts
 from campaign.extensions import db
 from campaign.i18n import writing_to
 from campaign.jobs import app_job
+from campaign.jobs.topics import TOPICS, campaign_url, member_links, receipt_url, unsubscribe_url, verdict_url
 from campaign.mail import Email, add_unsubscribe_headers, render_email, send_once
-from campaign.models import (
-    Campaign,
-    Delivery,
-    DigestItem,
-    EmailFrequency,
-    MailReceipt,
-    Milestone,
-    Response,
-    StatusChange,
-    Support,
-    Update,
-    User,
-    utcnow,
-)
-from campaign.queue import enqueue
-from campaign.tokens import make_token
-from campaign.urls import external_url
+from campaign.models import Campaign, DigestItem, EmailFrequency, MailReceipt, Milestone, User, utcnow
+from campaign.outbox import later
+from campaign.services.accounts import forget_pending
 
 #: period -> the frequencies whose members it serves. The daily run also empties what was
 #: held for a member who has since asked for notices at once.
@@ -48,32 +35,6 @@ PERIODS = {
     "daily": (EmailFrequency.DAILY, EmailFrequency.IMMEDIATELY),
     "weekly": (EmailFrequency.WEEKLY,),
 }
-
-
-#: A supporter's notice topic -> what its object id names (it may have been deleted since).
-_TOPIC_OBJECTS = {
-    "goal": Milestone,
-    "update": Update,
-    "answer": Response,
-    "victory": Campaign,
-    "status": StatusChange,
-    "moved": StatusChange,
-    "invite": Campaign,
-    "delivered": Delivery,
-}
-
-
-def member_token(user: User) -> str:
-    """The signed token of a member's one-click "stop all notices" link."""
-    return make_token("member-unsubscribe", {"u": user.id, "e": user.email})
-
-
-def member_links(user: User) -> dict[str, str]:
-    """``settings_url`` and ``member_unsubscribe_url`` for a notice emailed to ``user``."""
-    return {
-        "settings_url": external_url("accounts.settings"),
-        "member_unsubscribe_url": external_url("accounts.unsubscribe", token=member_token(user)),
-    }
 
 
 def hold_for_digest(
@@ -143,9 +104,9 @@ def enqueue_digests(period: str, now: datetime | None = None, overdue_only: bool
     if overdue_only:
         stmt = stmt.where(DigestItem.created_at < now - WEEKLY_OVERDUE)
     user_ids = db.session.execute(stmt.distinct().order_by(DigestItem.user_id)).scalars().all()
-    db.session.commit()
     for user_id in user_ids:
-        enqueue(send_digest, user_id, period, label, queue="bulk", job_id=f"digest-{label}-{user_id}")
+        later("digest", user_id, period, label)
+    db.session.commit()
     return len(user_ids)
 
 
@@ -216,22 +177,18 @@ def group_items(items: list[DigestItem]) -> list[Group]:
             campaign = item.campaign
             group = groups[item.campaign_id] = Group(
                 campaign=campaign,
-                campaign_url=external_url(f"{campaign.blueprint}.show", slug=campaign.slug),
+                campaign_url=campaign_url(campaign),
                 unsubscribe_url=None,
                 organiser=item.support_id is None,
             )
         if item.support is not None and group.unsubscribe_url is None:
-            from campaign.jobs.notify import _unsubscribe_url
-
-            group.unsubscribe_url = _unsubscribe_url(item.support)
+            group.unsubscribe_url = unsubscribe_url(item.support)
         group.items.append(entry)
     return list(groups.values())
 
 
 def _entry(item: DigestItem) -> SimpleNamespace | None:
     """What the digest says about ``item``: the same content the immediate email carries."""
-    from campaign.jobs.notify import _TOPICS, _receipt_url, _verdict_url
-
     support = item.support
     if item.topic == "milestone":
         milestone = db.session.get(Milestone, item.object_id)
@@ -244,19 +201,20 @@ def _entry(item: DigestItem) -> SimpleNamespace | None:
         return SimpleNamespace(
             topic="condition-met", at=item.created_at, support=support, campaign=support.campaign
         )
-    if not support.consents_to_updates or db.session.get(_TOPIC_OBJECTS[item.topic], item.object_id) is None:
+    topic = TOPICS[item.topic]
+    obj = topic.load(item.object_id)
+    if not support.consents_to_updates or obj is None:
         return None
-    campaign, _, subject, context = _TOPICS[item.topic](item.object_id)
-    context.pop("recipients_of", None)
+    campaign, context = topic.campaign(obj), topic.context(obj)
     return SimpleNamespace(
         topic=item.topic,
         at=item.created_at,
-        subject=subject,
+        subject=topic.subject(obj, support),
         campaign=campaign,
         support=support,
-        campaign_url=external_url(f"{campaign.blueprint}.show", slug=campaign.slug),
-        verdict_url=_verdict_url(support, context.get("response")),
-        receipt_url=_receipt_url(support, context.get("delivery")),
+        campaign_url=campaign_url(campaign),
+        verdict_url=verdict_url(support, context.get("response")),
+        receipt_url=receipt_url(support, context.get("delivery")),
         **context,
     )
 
@@ -292,15 +250,3 @@ def digest_email(user: User, period: str, groups: list[Group]) -> Email:
         )
     add_unsubscribe_headers(email, links["member_unsubscribe_url"])
     return email
-
-
-def forget_pending(user_id: int) -> None:
-    """Drop what was held for a member who now wants no notices (caller commits)."""
-    db.session.execute(
-        delete(DigestItem).where(DigestItem.user_id == user_id, DigestItem.digest_key.is_(None))
-    )
-
-
-def support_member(support: Support) -> User | None:
-    """The member a support's notices go to, when the support is theirs (their own address)."""
-    return support.user if support.user_id else None

@@ -9,25 +9,9 @@ from campaign.i18n import writing_to
 from campaign.jobs import app_job
 from campaign.mail import render_email, send_once
 from campaign.models import Support
-from campaign.tokens import make_token
+from campaign.services.abuse import confirmation_email_allowed
+from campaign.services.supports import support_token
 from campaign.urls import external_url
-
-
-def support_token(purpose: str, support: Support) -> str:
-    return make_token(purpose, {"s": support.id, "e": support.email_canonical})
-
-
-def enqueue_confirmation(support_id: int, send_number: int) -> None:
-    """Enqueue confirmation email number ``send_number`` of a pending support; after commit."""
-    from campaign.queue import enqueue
-
-    enqueue(
-        send_support_confirmation,
-        support_id,
-        send_number,
-        queue="high",
-        job_id=f"confirm-support-{support_id}-{send_number}",
-    )
 
 
 @app_job
@@ -36,8 +20,6 @@ def send_support_confirmation(support_id: int, send_number: int) -> bool:
     support = db.session.get(Support, support_id)
     if support is None or support.email_confirmed_at is not None or support.withdrawn_at is not None:
         return False
-    from campaign.services.abuse import confirmation_email_allowed
-
     send_key = f"confirm-support:{support.id}:{send_number}"
     if not confirmation_email_allowed(send_key, support.email_canonical, support.ip_address):
         # Capped: the mailbox (or the typist's IP) had its share; the support stays pending.

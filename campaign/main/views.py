@@ -12,6 +12,7 @@ from campaign.models import (
     Campaign,
     CampaignState,
 )
+from campaign.services.campaigns import timeline
 
 bp = Blueprint("main", __name__)
 
@@ -90,8 +91,6 @@ def victories_feed():
 @bp.route("/victories")
 def victories():
     """Campaigns won: the story, the brand's words and the timeline."""
-    from campaign.packages import timeline
-
     won = (
         db.session.execute(
             db.select(Campaign).filter_by(state=CampaignState.WON).order_by(Campaign.won_at.desc()).limit(50)

@@ -48,13 +48,11 @@ from campaign.models.delivery import (
     VerdictChoice,
 )
 from campaign.models.digest import DigestItem
+from campaign.models.outbox import NOTICE_TOPICS, FanoutBatch, MailReceipt, Notice
 from campaign.models.stall import Stall
 from campaign.models.support import (
     CountDelta,
     CountryCount,
-    FanoutBatch,
-    MailReceipt,
-    Notice,
     PledgeBrand,
     ReasonLike,
     ReasonReport,
@@ -101,6 +99,7 @@ __all__ = [
     "FanoutBatch",
     "MailReceipt",
     "Notice",
+    "NOTICE_TOPICS",
     "Milestone",
     "PUBLIC_STATES",
     "Petition",

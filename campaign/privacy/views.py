@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import uuid
 
 from flask import Blueprint, Response, current_app, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
@@ -11,8 +10,6 @@ from flask_babel import gettext as _
 from campaign.auth.forms import ActionForm, EmailOnlyForm
 from campaign.extensions import limiter
 from campaign.i18n import current_language
-from campaign.jobs.privacy import send_privacy_link
-from campaign.queue import enqueue
 from campaign.services import privacy as service
 from campaign.tokens import TokenError, read_token
 
@@ -29,7 +26,7 @@ def request_link():
     form = EmailOnlyForm()
     if form.validate_on_submit():
         email = form.email.data.strip().lower()
-        enqueue(send_privacy_link, email, uuid.uuid4().hex, current_language(), queue="high")
+        service.request_link(email, current_language())
         flash(_("We sent a link to %(email)s. It works for a day.", email=email), "info")
         return redirect(url_for("privacy.request_link"))
     return render_template("privacy/request.html", form=form)

@@ -53,6 +53,7 @@ from campaign.models import (
     canonical_email,
     utcnow,
 )
+from campaign.outbox import later
 from campaign.services import ServiceError
 
 log = logging.getLogger(__name__)
@@ -508,10 +509,9 @@ def start_decision(cond: Conditions, reason: str, moderator_id: int) -> Invalida
         created_at=utcnow(),
     )
     db.session.add(inv)
+    db.session.flush()
+    later("invalidation", inv.id)
     db.session.commit()
-    from campaign.jobs.abuse import enqueue_invalidation
-
-    enqueue_invalidation(inv.id)
     return inv
 
 

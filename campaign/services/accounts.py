@@ -6,19 +6,14 @@ import uuid
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import update
+from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
 
 from campaign.extensions import db
-from campaign.jobs.accounts import (
-    send_password_reset_to,
-    send_verification_email,
-    send_verification_to,
-)
-from campaign.models import User, utcnow
-from campaign.queue import enqueue
+from campaign.models import DigestItem, EmailFrequency, User, utcnow
+from campaign.outbox import later
 from campaign.services import ServiceError
-from campaign.tokens import TokenError, read_token
+from campaign.tokens import TokenError, make_token, read_token
 
 
 def normalise_account_email(email: str) -> str:
@@ -77,27 +72,17 @@ def register(email: str, name: str, password: str, locale: str | None = None) ->
         db.session.rollback()
         existing = find_user_by_email(email)
         if existing is not None:
-            from campaign.jobs.accounts import send_account_exists
-
-            day = utcnow().date().isoformat()
-            enqueue(
-                send_account_exists,
-                existing.id,
-                day,
-                queue="high",
-                job_id=f"account-exists-{existing.id}-{day}",
-            )
+            later("account-exists", existing.id, utcnow().date().isoformat())
+            db.session.commit()
         return None
     request_verification(user.id)
     return user
 
 
 def request_verification(user_id: int) -> None:
-    """Enqueue a fresh verification email for ``user_id``."""
-    request_id = uuid.uuid4().hex
-    enqueue(
-        send_verification_email, user_id, request_id, queue="high", job_id=f"verify-{user_id}-{request_id}"
-    )
+    """Enqueue a fresh verification email for ``user_id``. Commits."""
+    later("verify-email", user_id, uuid.uuid4().hex)
+    db.session.commit()
 
 
 def user_for_verify_token(token: str) -> User:
@@ -144,27 +129,15 @@ def request_password_reset(email: str) -> None:
     The address is looked up by the job, not here, so the request does the same work (and
     takes the same time) for an unknown address as for a known one.
     """
-    request_id = uuid.uuid4().hex
-    enqueue(
-        send_password_reset_to,
-        normalise_account_email(email),
-        request_id,
-        queue="high",
-        job_id=f"reset-{request_id}",
-    )
+    later("reset-password", normalise_account_email(email), uuid.uuid4().hex)
+    db.session.commit()
 
 
 def request_verification_for(email: str) -> None:
     """Enqueue a new verification link for ``email``, sent only if it has an unverified
     account; looked up by the job, like :func:`request_password_reset`."""
-    request_id = uuid.uuid4().hex
-    enqueue(
-        send_verification_to,
-        normalise_account_email(email),
-        request_id,
-        queue="high",
-        job_id=f"verify-address-{request_id}",
-    )
+    later("verify-address", normalise_account_email(email), uuid.uuid4().hex)
+    db.session.commit()
 
 
 def user_for_reset_token(token: str) -> User:
@@ -194,9 +167,6 @@ def set_email_frequency(user_id: int, frequency: str) -> User:
     next digest (the daily one, for a member who now wants notices at once). Raises
     :class:`ServiceError` for a frequency that does not exist, changing nothing.
     """
-    from campaign.jobs.digests import forget_pending
-    from campaign.models import EmailFrequency
-
     try:
         choice = EmailFrequency(frequency)
     except ValueError:
@@ -207,6 +177,19 @@ def set_email_frequency(user_id: int, frequency: str) -> User:
         forget_pending(user.id)
     db.session.commit()
     return user
+
+
+def member_token(user: User) -> str:
+    """The signed token of a member's one-click "stop all notices" link, read back by
+    :func:`user_for_unsubscribe_token`."""
+    return make_token("member-unsubscribe", {"u": user.id, "e": user.email})
+
+
+def forget_pending(user_id: int) -> None:
+    """Drop what was held for a member's digest who now wants no notices (caller commits)."""
+    db.session.execute(
+        delete(DigestItem).where(DigestItem.user_id == user_id, DigestItem.digest_key.is_(None))
+    )
 
 
 def user_for_unsubscribe_token(token: str) -> User:

@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from campaign.extensions import db
 from campaign.models import Brand, BrandMember, Certification, User, utcnow
+from campaign.outbox import later
 from campaign.services import ServiceError
 from campaign.services.campaigns import slugify
 from campaign.tokens import read_token
@@ -134,15 +135,13 @@ def claim_brand(user_id: int, brand_id: int, work_email: str | None, title: str)
     member = BrandMember(brand_id=brand.id, user_id=user_id, title=title.strip(), claim_email=email)
     db.session.add(member)
     try:
-        db.session.commit()
+        db.session.flush()
     except IntegrityError:
         db.session.rollback()
         raise ServiceError(_("You have already claimed %(brand)s.", brand=brand.name)) from None
     if email is not None:
-        from campaign.jobs.brands import send_claim_verification
-        from campaign.queue import enqueue
-
-        enqueue(send_claim_verification, member.id, queue="high", job_id=f"claim-{member.id}")
+        later("claim-verification", member.id)
+    db.session.commit()
     return member
 
 

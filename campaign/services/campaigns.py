@@ -15,8 +15,8 @@ from sqlalchemy import update as sa_update
 from sqlalchemy.exc import IntegrityError
 
 from campaign.extensions import db
-from campaign.jobs.notices import add_notice, add_review_notice, enqueue_notice
-from campaign.models import Brand, Campaign, CampaignState, Endorsement, Topic, Update, User, utcnow
+from campaign.models import Brand, Campaign, CampaignState, Delivery, Endorsement, Topic, Update, User, utcnow
+from campaign.outbox import add_notice, add_review_notice
 from campaign.services import ServiceError
 
 #: Fields the shared form and the kinds' own forms may set.
@@ -160,12 +160,10 @@ def approve(campaign_id: int, moderator_id: int) -> Campaign:
     campaign.state = CampaignState.OPEN
     campaign.rejection_reason = None
     campaign.published_at = utcnow()
-    notice = add_notice("escalation", campaign.id) if campaign.escalated_from_id else None
-    review_notice_id = add_review_notice(campaign.id)
+    if campaign.escalated_from_id:
+        add_notice("escalation", campaign.id)
+    add_review_notice(campaign.id)
     db.session.commit()
-    enqueue_notice(review_notice_id)
-    if notice is not None:
-        enqueue_notice(notice.id)
     return campaign
 
 
@@ -177,9 +175,8 @@ def reject(campaign_id: int, moderator_id: int, reason: str) -> Campaign:
     campaign = _pending_for_review(campaign_id, moderator_id)
     campaign.state = CampaignState.REJECTED
     campaign.rejection_reason = reason.strip()
-    review_notice_id = add_review_notice(campaign.id)
+    add_review_notice(campaign.id)
     db.session.commit()
-    enqueue_notice(review_notice_id)
     return campaign
 
 
@@ -239,10 +236,9 @@ def post_update(campaign_id: int, user_id: int, title: str, body: str) -> tuple[
     )
     db.session.add(item)
     db.session.flush()
-    notice = add_notice("update", item.id) if claimed else None
+    if claimed:
+        add_notice("update", item.id)
     db.session.commit()
-    if notice is not None:
-        enqueue_notice(notice.id)
     return item, claimed
 
 
@@ -275,9 +271,8 @@ def declare_victory(campaign_id: int, user_id: int, story: str) -> Campaign:
     if claimed is None:
         db.session.rollback()
         raise ServiceError(_("This campaign was already declared won."))
-    notice = add_notice("victory", campaign.id)
+    add_notice("victory", campaign.id)
     db.session.commit()
-    enqueue_notice(notice.id)
     db.session.refresh(campaign)
     return campaign
 
@@ -328,3 +323,33 @@ def renew_endorsement(
         endorsement.reason = reason.strip()[:300]
     db.session.commit()
     return endorsement
+
+
+def timeline(campaign: Campaign, delivery: Delivery | None = None) -> list:
+    """(when, what) of a campaign's story so far, oldest first: published, milestones,
+    rounds delivered and the brands' answers (up to ``delivery``, when given: its package)."""
+    events = []
+    if campaign.published_at:
+        events.append((campaign.published_at, _("Published")))
+    for m in campaign.milestones:
+        threshold = format_decimal(m.threshold)
+        events.append(
+            (
+                m.reached_at,
+                _("Goal reached (%(goal)s)", goal=threshold)
+                if m.is_goal
+                else campaign.count_phrase(m.threshold),
+            )
+        )
+    for d in campaign.deliveries:
+        if d.sent_at and (delivery is None or d.round < delivery.round):
+            events.append(
+                (d.sent_at, _("Round %(round)s delivered to %(brand)s", round=d.round, brand=d.brand.name))
+            )
+    for r in campaign.responses:
+        events.append(
+            (r.created_at, _("%(brand)s answered: %(stance)s", brand=r.brand.name, stance=r.stance_label))
+        )
+    if delivery is not None:
+        events.append((delivery.created_at, _("Round %(round)s prepared", round=delivery.round)))
+    return sorted(events, key=lambda e: e[0])

@@ -18,6 +18,7 @@ from sqlalchemy import bindparam, case, delete, func, select, true, update
 from campaign.dbutil import insert_ignoring_conflicts, upsert_add
 from campaign.extensions import db
 from campaign.models import Campaign, CampaignState, CountDelta, CountryCount, Milestone, Support, utcnow
+from campaign.outbox import add_batches, later
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,8 @@ def fold_counts(batch: int = FOLD_BATCH) -> Folded:
 
     Also writes the milestones reached (the unique constraint makes each exactly once) and
     marks the conditional pledges whose threshold the new count reaches (``condition_met_at``
-    is set once, by a conditional UPDATE). The caller enqueues the notices.
+    is set once, by a conditional UPDATE), with the work they owe (the organiser's notice,
+    the pledgers' fan-out batches): the outbox enqueues it when this commits.
     """
     ids_in_batch = select(CountDelta.id).order_by(CountDelta.id).limit(batch)
     rows = db.session.execute(
@@ -99,6 +101,7 @@ def fold_counts(batch: int = FOLD_BATCH) -> Folded:
             )
             if milestone_id is not None:
                 milestone_ids.append(milestone_id)
+                later("milestone", milestone_id)
         met = (
             db.session.execute(
                 update(Support)
@@ -118,6 +121,7 @@ def fold_counts(batch: int = FOLD_BATCH) -> Folded:
         )
         if met:
             conditions_met[campaign_id] = sorted(met)
+            add_batches("condition-met", campaign_id, conditions_met[campaign_id])
     db.session.commit()
     return Folded(len(rows), milestone_ids, conditions_met)
 

@@ -11,7 +11,6 @@ from sqlalchemy.exc import IntegrityError
 
 from campaign.dbutil import insert_ignoring_conflicts
 from campaign.extensions import db
-from campaign.jobs.notices import add_notice, enqueue_notice
 from campaign.models import (
     PUBLIC_STATES,
     Campaign,
@@ -26,10 +25,22 @@ from campaign.models import (
     VerdictChoice,
     utcnow,
 )
+from campaign.outbox import add_notice, later
 from campaign.services import ServiceError
 from campaign.services.transparency import append_log_entry
+from campaign.tokens import make_token
+from campaign.urls import external_url
 
 DELIVERABLE_KINDS = (CampaignKind.PETITION, CampaignKind.BOYCOTT, CampaignKind.PROPOSAL)
+
+
+def delivery_link_token(delivery: Delivery) -> str:
+    """The token of the brand's private link to a delivered round."""
+    return make_token("delivery", {"d": delivery.id})
+
+
+def delivery_link(delivery: Delivery) -> str:
+    return external_url("deliveries.show", token=delivery_link_token(delivery))
 
 
 def request_delivery(campaign_id: int, user_id: int | None = None, *, automatic: bool = False) -> Delivery:
@@ -85,10 +96,8 @@ def request_delivery(campaign_id: int, user_id: int | None = None, *, automatic:
     if delivery_id is None:
         db.session.rollback()
         raise ServiceError(_("Another delivery of this campaign was just started."))
+    later("delivery", delivery_id)
     db.session.commit()
-    from campaign.jobs.deliveries import enqueue_delivery
-
-    enqueue_delivery(delivery_id)
     return db.session.get(Delivery, delivery_id)
 
 
@@ -103,12 +112,11 @@ def retry_failed_delivery(delivery_id: int, user_id: int) -> Delivery:
         .values(state=DeliveryState.QUEUED, failed_at=None)
         .returning(Delivery.id)
     ).first()
+    if claimed is not None:
+        later("delivery", delivery_id)
     db.session.commit()
     if claimed is None:
         raise ServiceError(_("Only a failed delivery can be tried again."))
-    from campaign.jobs.deliveries import enqueue_delivery
-
-    enqueue_delivery(delivery_id)
     return delivery
 
 
@@ -188,9 +196,8 @@ def answer(
             "delivery": delivery_id,
         },
     )
-    notice = add_notice("answer", response.id)
+    add_notice("answer", response.id)
     db.session.commit()
-    enqueue_notice(notice.id)
     return response
 
 

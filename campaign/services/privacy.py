@@ -4,6 +4,7 @@ anonymisation of supporters' details some time after a campaign ends (counts sta
 from __future__ import annotations
 
 import secrets
+import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -13,8 +14,16 @@ from sqlalchemy import select, update
 
 from campaign.extensions import db
 from campaign.models import Campaign, CampaignState, Comment, Support, User, canonical_email, utcnow
+from campaign.outbox import later
 
 ERASED_NAME = "Erased supporter"
+
+
+def request_link(email: str, locale: str | None = None) -> None:
+    """Email ``email`` (normalised) a one-day link to see and erase what we hold about it, in
+    ``locale``. Enqueued through the outbox (nothing is stored); commits."""
+    later("privacy-link", email, uuid.uuid4().hex, locale)
+    db.session.commit()
 
 
 def consent_text(campaign: Campaign, is_public: bool, consents_to_updates: bool) -> str:

@@ -9,7 +9,6 @@ from sqlalchemy import delete, func, select, update
 
 from campaign.dbutil import insert_ignoring_conflicts
 from campaign.extensions import db
-from campaign.jobs.notices import add_notice, enqueue_notice
 from campaign.models import (
     CampaignState,
     CoAuthor,
@@ -23,6 +22,7 @@ from campaign.models import (
     User,
     utcnow,
 )
+from campaign.outbox import add_notice, later
 from campaign.services import ServiceError
 
 _WORD = re.compile(r"[^\W\d_]{4,}", re.UNICODE)
@@ -61,14 +61,9 @@ def invite_coauthor(campaign_id: int, inviter_id: int, email: str) -> int | None
         invited_by_id=inviter_id,
         created_at=utcnow(),
     )
-    db.session.commit()
     if invitation_id is not None:
-        from campaign.jobs.proposals import send_coauthor_invitation
-        from campaign.queue import enqueue
-
-        enqueue(
-            send_coauthor_invitation, invitation_id, queue="high", job_id=f"coauthor-invite-{invitation_id}"
-        )
+        later("coauthor-invitation", invitation_id)
+    db.session.commit()
     return invitation_id
 
 
@@ -224,12 +219,9 @@ def set_status(
     )
     db.session.add(change)
     db.session.flush()
-    notice = add_notice("status", change.id)
+    add_notice("status", change.id)
+    later("fold")
     db.session.commit()
-    from campaign.jobs.counting import request_fold
-
-    request_fold()
-    enqueue_notice(notice.id)
     return change
 
 

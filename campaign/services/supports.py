@@ -23,9 +23,10 @@ from campaign.models import (
     utcnow,
 )
 from campaign.names import name_problem
+from campaign.outbox import later
 from campaign.services import ServiceError
 from campaign.services.privacy import consent_text
-from campaign.tokens import TokenError, read_token
+from campaign.tokens import TokenError, make_token, read_token
 
 #: A pending support gets at most this many confirmation emails, whatever is resubmitted.
 MAX_CONFIRMATION_SENDS = 3
@@ -162,11 +163,10 @@ def add_support(
             db.session.add(
                 CountDelta(campaign_id=campaign.id, country=country, delta=1, spend=monthly_spend or 0)
             )
+        later("fold") if verified_now else later("confirm-support", new_id, 1)
         db.session.commit()
-        return _after_commit(
-            SupportResult(
-                new_id, Outcome.CONFIRMED if verified_now else Outcome.PENDING, sends=0 if verified_now else 1
-            )
+        return SupportResult(
+            new_id, Outcome.CONFIRMED if verified_now else Outcome.PENDING, sends=0 if verified_now else 1
         )
     return _again(campaign, canonical, verified_now, user)
 
@@ -199,16 +199,10 @@ def _again(campaign: Campaign, canonical: str, verified_now: bool, user) -> Supp
         if was_confirmed and not verified_now:
             support.confirmation_sends = 0
     if support.email_confirmed_at is not None:
-        db.session.commit()
         if not verified_now:
             # Tell the address owner, not whoever typed it (the page shows them nothing).
-            from campaign.jobs.supports import send_already_supporting
-            from campaign.queue import enqueue
-
-            day = utcnow().date().isoformat()
-            enqueue(
-                send_already_supporting, support.id, day, queue="high", job_id=f"already-{support.id}-{day}"
-            )
+            later("already-supporting", support.id, utcnow().date().isoformat())
+        db.session.commit()
         return SupportResult(support.id, Outcome.ALREADY_CONFIRMED)
     if verified_now and support.suspect is not None:
         # Held: the member sees what any member sees, and it still does not count.
@@ -224,26 +218,23 @@ def _again(campaign: Campaign, canonical: str, verified_now: bool, user) -> Supp
                 campaign_id=campaign.id, country=support.country, delta=1, spend=support.monthly_spend or 0
             )
         )
+        later("fold")
         db.session.commit()
-        return _after_commit(SupportResult(support.id, Outcome.CONFIRMED))
+        return SupportResult(support.id, Outcome.CONFIRMED)
     if support.confirmation_sends >= MAX_CONFIRMATION_SENDS:
         db.session.commit()
         return SupportResult(support.id, Outcome.SEND_LIMIT)
     support.confirmation_sends += 1
     sends = support.confirmation_sends
+    later("confirm-support", support.id, sends)
     db.session.commit()
-    return _after_commit(SupportResult(support.id, Outcome.RESENT, sends=sends))
+    return SupportResult(support.id, Outcome.RESENT, sends=sends)
 
 
-def _after_commit(result: SupportResult) -> SupportResult:
-    from campaign.jobs.counting import request_fold
-    from campaign.jobs.supports import enqueue_confirmation
-
-    if result.outcome == Outcome.CONFIRMED:
-        request_fold()
-    else:
-        enqueue_confirmation(result.support_id, result.sends)
-    return result
+def support_token(purpose: str, support: Support) -> str:
+    """The signed token of a link about ``support`` (confirm, withdraw, unsubscribe, ...),
+    read back by :func:`support_from_token`."""
+    return make_token(purpose, {"s": support.id, "e": support.email_canonical})
 
 
 def support_from_token(purpose: str, token: str, max_age: int | None = None) -> Support:
@@ -297,11 +288,9 @@ def confirm(token: str) -> tuple[Support, bool]:
             spend=support.monthly_spend or 0,
         )
     )
+    later("fold")
     db.session.commit()
     db.session.refresh(support)
-    from campaign.jobs.counting import request_fold
-
-    request_fold()
     return support, True
 
 
@@ -322,10 +311,8 @@ def withdraw(support_id: int) -> bool:
                 campaign_id=row.campaign_id, country=row.country, delta=-1, spend=-(row.monthly_spend or 0)
             )
         )
+    later("fold")
     db.session.commit()
-    from campaign.jobs.counting import request_fold
-
-    request_fold()
     return True
 
 
