@@ -163,6 +163,7 @@ def register_blueprints(app: Flask) -> None:
     from campaign.campaigns.views import topics_bp
     from campaign.deliveries.views import bp as deliveries_bp
     from campaign.dev.views import bp as dev_bp
+    from campaign.main.language import bp as language_bp
     from campaign.main.views import bp as main_bp
     from campaign.moderation.views import bp as moderation_bp
     from campaign.petitions import bp as petitions_bp
@@ -191,6 +192,7 @@ def register_blueprints(app: Flask) -> None:
         privacy_bp,
         api_bp,
         media_bp,
+        language_bp,
     ):
         app.register_blueprint(bp)
     register_upload_limit(app)

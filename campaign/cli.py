@@ -5,8 +5,6 @@ from __future__ import annotations
 import click
 from flask import Flask, current_app
 
-DEMO_PASSWORD = "groundswell-demo"
-
 
 def register_cli(app: Flask) -> None:
     app.cli.add_command(worker)
@@ -125,12 +123,10 @@ def anonymise() -> None:
 @click.command("seed-demo")
 def seed_demo() -> None:
     """Create demo brands, people and open campaigns of every kind, once; print the logins."""
-    from campaign.demo import seed
+    from campaign.demo import DEMO_PASSWORD, DEMO_PEOPLE, seed
 
     created = seed()
     click.echo("Demo data created." if created else "Demo data already present.")
     click.echo(f"Demo logins (password for all: {DEMO_PASSWORD}):")
-    from campaign.demo import DEMO_PEOPLE
-
     for email, _name, role in DEMO_PEOPLE:
         click.echo(f"  {email:36} {role}")

@@ -51,6 +51,9 @@ from campaign.models import (
 )
 from campaign.services.counting import thresholds_crossed
 
+#: The password of every demo login.
+DEMO_PASSWORD = "groundswell-demo"
+
 DEMO_PEOPLE = [
     ("moderator@demo.groundswell.example", "Demo Moderator", "moderator"),
     ("organiser@demo.groundswell.example", "Demo Organiser", "organiser"),
@@ -61,8 +64,6 @@ DEMO_PEOPLE = [
 
 def seed() -> bool:
     """Insert the demo data unless it is there. Commits. Returns True if it was created."""
-    from campaign.cli import DEMO_PASSWORD
-
     if db.session.execute(select(User).filter_by(email=DEMO_PEOPLE[0][0])).scalar():
         return False
     now = utcnow()

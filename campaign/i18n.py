@@ -12,7 +12,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 
-from flask import Blueprint, Flask, abort, has_request_context, redirect, request, url_for
+import pycountry
+from flask import Flask, has_request_context, request, url_for
 from flask_babel import Babel, force_locale, format_date, format_decimal, get_locale
 
 #: The languages the catalogues are complete for; the first is the default.
@@ -22,7 +23,6 @@ COOKIE = "lang"
 COOKIE_MAX_AGE = 365 * 24 * 3600
 
 babel = Babel()
-bp = Blueprint("i18n", __name__)
 
 
 def select_locale() -> str | None:
@@ -56,29 +56,6 @@ def writing_to(*records, locale: str | None = None) -> Iterator[None]:
     (see :func:`language_of`), or in ``locale``: for emails, composed outside any request."""
     with force_locale(locale if locale in LANGUAGES else language_of(*records)):
         yield
-
-
-@bp.route("/language/<code>")
-def set_language(code: str):
-    """Remember the chosen language in a cookie and go back to the page it was chosen on;
-    a member's emails follow the choice too.
-
-    A plain link (no form, no script): it changes only the language this person reads.
-    """
-    if code not in LANGUAGES:
-        abort(404)
-    from flask_login import current_user
-
-    from campaign.auth.views import safe_next
-    from campaign.services.accounts import set_language as remember
-
-    if current_user.is_authenticated and current_user.locale != code:
-        remember(current_user.id, code)
-    response = redirect(safe_next())
-    response.set_cookie(
-        COOKIE, code, max_age=COOKIE_MAX_AGE, samesite="Lax", httponly=True, secure=request.is_secure
-    )
-    return response
 
 
 def _here() -> str:
@@ -123,6 +100,10 @@ def _sort_key(name: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
 
 
+#: Country names by ISO code, in English (``CountryNames`` gives them in the reader's language).
+COUNTRY_NAMES = {c.alpha_2: getattr(c, "common_name", c.name) for c in pycountry.countries}
+
+
 class CountryNames:
     """Country names by ISO code in the current language (``.get`` like the English dict)."""
 
@@ -144,10 +125,10 @@ class CountryNames:
 
 
 def register(app: Flask) -> None:
-    """Initialise Flask-Babel, the switcher's route, the locale filters and ``Vary``."""
+    """Initialise Flask-Babel, the locale filters and ``Vary`` (the switcher's route is in
+    :mod:`campaign.main.language`)."""
     app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LOCALE)
     babel.init_app(app, locale_selector=select_locale)
-    app.register_blueprint(bp)
     app.jinja_env.filters["number"] = format_number
     app.jinja_env.filters["date"] = format_day
 

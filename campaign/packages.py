@@ -32,13 +32,21 @@ from fpdf import FPDF
 from sqlalchemy import select
 
 from campaign import merkle, signing
-from campaign.campaigns.organiser import neutralise
 from campaign.extensions import db
+from campaign.i18n import COUNTRY_NAMES
 from campaign.models import Campaign, Delivery, Support
 from campaign.services.campaigns import timeline
-from campaign.supports.forms import COUNTRY_NAMES
 
 CSV_HEADER = ["name", "country", "date"]
+
+
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(cell) -> str:
+    """A CSV cell a spreadsheet will not run as a formula."""
+    text = "" if cell is None else str(cell)
+    return "'" + text if text.startswith(_FORMULA_STARTS) else text
 
 
 def storage_dir(delivery_id: int) -> Path:

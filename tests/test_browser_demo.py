@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from campaign.cli import DEMO_PASSWORD
-from campaign.demo import seed
+from campaign.demo import DEMO_PASSWORD, seed
 from tests.browsing import shot
 
 pytestmark = pytest.mark.browser

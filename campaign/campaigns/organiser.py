@@ -24,19 +24,12 @@ from sqlalchemy import func, select
 from campaign.extensions import db
 from campaign.i18n import CountryNames
 from campaign.models import Campaign, Support
+from campaign.packages import neutralise
 from campaign.search import page_number
 from campaign.services import ServiceError, escalation
 from campaign.services import campaigns as service
 from campaign.services.deliveries import request_delivery, retry_failed_delivery
 from campaign.supports.forms import COUNTRY_NAMES, RaiseGoalForm, UpdateForm, VictoryForm
-
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralise(cell) -> str:
-    """A CSV cell a spreadsheet will not run as a formula."""
-    text = "" if cell is None else str(cell)
-    return "'" + text if text.startswith(_FORMULA_STARTS) else text
 
 
 def csv_stream(header: list[str], rows: Iterable[Iterable]) -> Iterator[str]:

@@ -14,7 +14,7 @@ from flask_login import current_user, login_required
 
 from campaign import packages, signing
 from campaign.converters import ID_MAX
-from campaign.deliveries.views import bp
+from campaign.deliveries import bp
 from campaign.extensions import db
 from campaign.models import Support, utcnow
 from campaign.services import transparency

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
 from campaign import packages, signing
 from campaign.auth.forms import ActionForm
+from campaign.deliveries import bp
 from campaign.deliveries.forms import AnswerForm, VerifyFileForm, VerifyForm
 from campaign.extensions import db
 from campaign.models import Delivery, Response, Stance, VerdictChoice
@@ -16,8 +17,6 @@ from campaign.services import ServiceError
 from campaign.services import deliveries as service
 from campaign.services.supports import support_from_token
 from campaign.tokens import TokenError, read_token
-
-bp = Blueprint("deliveries", __name__)
 
 
 def _delivery(token: str) -> Delivery:
@@ -172,6 +171,3 @@ def verdict(response_id: int, token: str):
                     url_for(f"{campaign.blueprint}.show", slug=campaign.slug) + f"#response-{response.id}"
                 )
     return render_template("deliveries/verdict.html", response=response, support=support, form=form)
-
-
-from campaign.deliveries import proofs  # noqa: E402, F401  (its routes are on this blueprint)

@@ -21,8 +21,9 @@ from campaign.models import (
     RuleAction,
     Stall,
 )
+from campaign.moderation import bp
 from campaign.moderation.forms import InvalidationForm, ReleaseForm, RuleForm
-from campaign.moderation.views import bp, moderator_required
+from campaign.moderation.views import moderator_required
 from campaign.search import page_number
 from campaign.services import ServiceError
 from campaign.services import abuse as service

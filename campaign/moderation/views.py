@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import wraps
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -19,6 +19,7 @@ from campaign.models import (
     CommentReport,
     Topic,
 )
+from campaign.moderation import bp
 from campaign.moderation.forms import ApproveForm, RejectForm, RemovePictureForm
 from campaign.services import ServiceError
 from campaign.services import brands as brand_service
@@ -26,8 +27,6 @@ from campaign.services import campaigns as service
 from campaign.services import pictures as picture_service
 from campaign.services import proposals as proposal_service
 from campaign.services import reasons as reason_service
-
-bp = Blueprint("moderation", __name__, url_prefix="/moderation")
 
 
 def moderator_required(view):
@@ -254,10 +253,6 @@ def reject(campaign_id: int):
         return redirect(url_for("moderation.queue"))
     flash(_("“%(title)s” was sent back to its organiser.", title=campaign.title), "info")
     return redirect(url_for("moderation.queue"))
-
-
-# The signing fraud pages share this blueprint (and its moderator check).
-from campaign.moderation import signing  # noqa: E402, F401
 
 
 @bp.route("/topics", methods=["GET", "POST"])

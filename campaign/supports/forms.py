@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC
 
-import pycountry
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -33,9 +32,9 @@ from wtforms.validators import (
 from wtforms.widgets import CheckboxInput, ListWidget, Select, html_params
 
 from campaign.auth.forms import single_line, strip
+from campaign.i18n import COUNTRY_NAMES
 from campaign.names import name_problem
 
-COUNTRY_NAMES = {c.alpha_2: getattr(c, "common_name", c.name) for c in pycountry.countries}
 COUNTRY_CHOICES = [SelectChoice("", _l("Choose your country…"))] + [
     SelectChoice(code, name) for code, name in sorted(COUNTRY_NAMES.items(), key=lambda i: i[1])
 ]
