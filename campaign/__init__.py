@@ -11,6 +11,7 @@ from flask import Flask
 from flask_babel import lazy_gettext
 from sqlalchemy import event
 from sqlalchemy.exc import DBAPIError
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from campaign import replica
 from campaign.config import ROOT, config_class, load_environment, sqlalchemy_url
@@ -42,13 +43,12 @@ def create_app(config: str | Mapping | None = None) -> Flask:
     load_environment(app)
     app.config.update(overrides)
     cls().finalise(app)
+    # Imported when an app is built: importing any campaign module runs this package first.
     from campaign import signing
 
     signing.init_app(app)
 
     if app.config["PROXY_FIX"]:
-        from werkzeug.middleware.proxy_fix import ProxyFix
-
         hops = app.config["PROXY_FIX"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     register_extensions(app)
@@ -103,6 +103,7 @@ def register_extensions(app: Flask) -> None:
         elif db.engine.dialect.name == "postgresql":
             _configure_postgresql(db.engine)
 
+    # Imported when an app is built: importing any campaign module runs this package first.
     from campaign.models import User
 
     @login_manager.user_loader
@@ -123,6 +124,7 @@ def _configure_sqlite(engine) -> None:
     makes the second wait instead.
     """
 
+    # Imported when an app is built: importing any campaign module runs this package first.
     from campaign.models.search_index import register_sqlite_functions
 
     @event.listens_for(engine, "connect")
@@ -153,6 +155,7 @@ def _configure_postgresql(engine) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    # Imported when an app is built: importing any campaign module runs this package first.
     from campaign.accounts.views import bp as accounts_bp
     from campaign.api.views import bp as api_bp
     from campaign.auth.views import bp as auth_bp
@@ -201,6 +204,7 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_template_helpers(app: Flask) -> None:
+    # Imported when an app is built: importing any campaign module runs this package first.
     from campaign.markdown import render_markdown
 
     app.jinja_env.filters["markdown"] = render_markdown

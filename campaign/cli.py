@@ -2,8 +2,21 @@
 
 from __future__ import annotations
 
+import logging
+import time
+
 import click
 from flask import Flask, current_app
+from redis.exceptions import RedisError
+from rq import Worker
+from rq.serializers import JSONSerializer
+from sqlalchemy.orm import configure_mappers
+
+from campaign.clock import run_forever
+from campaign.jobs import InProcessWorker
+from campaign.queue import get_queue, redis_connection
+from campaign.services.privacy import anonymise_ended_campaigns
+from campaign.signing import new_private_key_pem
 
 
 def register_cli(app: Flask) -> None:
@@ -18,8 +31,6 @@ def register_cli(app: Flask) -> None:
 def signing_key() -> None:
     """Print a new Ed25519 private key (PEM) for SIGNING_KEY. To rotate: set it and restart
     every process; the old key stays published with the period it was in use."""
-    from campaign.signing import new_private_key_pem
-
     click.echo(new_private_key_pem(), nl=False)
 
 
@@ -40,17 +51,7 @@ def signing_key() -> None:
 )
 def worker(queues: tuple[str, ...], burst: bool, scheduler: bool, quiet: bool, fork: bool) -> None:
     """Run an RQ worker on QUEUES (default: high, default, bulk), inside the app context."""
-    import time
-
-    from redis.exceptions import RedisError
-    from rq import Worker
-    from rq.serializers import JSONSerializer
-
     # Mappers are configured once here, so forked work-horses don't each pay for it.
-    from sqlalchemy.orm import configure_mappers
-
-    from campaign.jobs import InProcessWorker
-    from campaign.queue import get_queue, redis_connection
 
     configure_mappers()
     names = queues or current_app.config["RQ_QUEUES"]
@@ -96,10 +97,6 @@ def _told_to_stop(w) -> bool:
 @click.command("clock")
 def clock() -> None:
     """Enqueue the periodic jobs (counting, closing, sweeping, the nightly recount)."""
-    import logging
-
-    from campaign.clock import run_forever
-
     logging.basicConfig(level=logging.INFO, format="%(asctime)s clock: %(message)s")
     try:
         run_forever()
@@ -111,8 +108,6 @@ def clock() -> None:
 def anonymise() -> None:
     """Anonymise now the supporters of campaigns that ended ANONYMISE_AFTER_DAYS ago (the
     clock does it every night at 04:00 UTC)."""
-    from campaign.services.privacy import anonymise_ended_campaigns
-
     done = anonymise_ended_campaigns()
     click.echo(
         f"Anonymised the supporters of {len(done)} campaign(s)"
@@ -123,6 +118,7 @@ def anonymise() -> None:
 @click.command("seed-demo")
 def seed_demo() -> None:
     """Create demo brands, people and open campaigns of every kind, once; print the logins."""
+    # The demo data and its pictures load only for this command, not with every app.
     from campaign.demo import DEMO_PASSWORD, DEMO_PEOPLE, seed
 
     created = seed()

@@ -11,6 +11,8 @@ import secrets
 from datetime import timedelta
 from pathlib import Path
 
+from campaign.signing import instance_key
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -151,8 +153,6 @@ class DevelopmentConfig(Config):
         if not app.config.get("DELIVERY_STORAGE"):
             app.config["DELIVERY_STORAGE"] = str(instance / "deliveries")
         if not app.config.get("SIGNING_KEY"):
-            from campaign.signing import instance_key
-
             app.config["SIGNING_KEY"] = instance_key(instance / "signing_key.pem")
         if not app.config.get("MEDIA_STORAGE"):
             app.config["MEDIA_STORAGE"] = str(instance / "media")

@@ -19,6 +19,8 @@ from pathlib import Path
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
+from campaign import media, packages
+from campaign.demo_art import PICTURES
 from campaign.extensions import db
 from campaign.models import (
     Boycott,
@@ -49,7 +51,7 @@ from campaign.models import (
     canonical_email,
     utcnow,
 )
-from campaign.services.counting import thresholds_crossed
+from campaign.services.counting import refresh_momentum, thresholds_crossed
 
 #: The password of every demo login.
 DEMO_PASSWORD = "groundswell-demo"
@@ -199,7 +201,6 @@ def seed() -> bool:
     except IntegrityError:  # another process seeded at the same moment
         db.session.rollback()
         return False
-    from campaign.services.counting import refresh_momentum
 
     refresh_momentum()  # trending reads it: the last week's supports, as the clock keeps it
     return True
@@ -211,9 +212,6 @@ DEMO_PICTURES = Path(__file__).resolve().parent.parent / "static" / "demo"
 
 def _demo_picture(name: str) -> tuple[str, str]:
     """Store a demo picture's renditions in MEDIA_STORAGE; (key, alt text)."""
-    from campaign import media
-    from campaign.demo_art import PICTURES
-
     key, made = media.renditions((DEMO_PICTURES / f"{name}.webp").read_bytes())
     media.store(made)
     return key, PICTURES[name][1]
@@ -582,8 +580,6 @@ def _seed_delivery(
 ) -> None:
     """Round 1 of the petition, packaged and sealed as a real delivery, answered by the brand,
     with supporters' verdicts on the answer."""
-    from campaign import packages
-
     up_to = db.session.execute(
         select(Support.id)
         .where(Support.campaign_id == petition.id, Support.confirmed_at <= delivered_at)

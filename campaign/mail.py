@@ -24,8 +24,11 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from flask import current_app, render_template
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
 
-from campaign.models import utcnow
+from campaign.extensions import db
+from campaign.models import MailReceipt, utcnow
 
 
 class PermanentMailError(Exception):
@@ -207,12 +210,6 @@ def send_once(key: str, email: Email) -> bool:
     fails the receipt is rolled back and the error propagates for RQ to retry.
     Returns True if this call sent the email.
     """
-    from sqlalchemy import update
-    from sqlalchemy.exc import IntegrityError
-
-    from campaign.extensions import db
-    from campaign.models import MailReceipt
-
     db.session.add(MailReceipt(key=key, recipient=email.to))
     email.message_id = receipt_message_id(key)
     try:

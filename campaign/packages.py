@@ -19,6 +19,7 @@ import bisect
 import csv
 import hashlib
 import hmac
+import json
 import os
 import struct
 from collections import Counter
@@ -36,6 +37,7 @@ from campaign.extensions import db
 from campaign.i18n import COUNTRY_NAMES
 from campaign.models import Campaign, Delivery, Support
 from campaign.services.campaigns import timeline
+from campaign.services.transparency import append_log_entry
 
 CSV_HEADER = ["name", "country", "date"]
 
@@ -241,8 +243,6 @@ def build(delivery: Delivery) -> None:
     """Write the package's files, its Merkle tree and its signed statement, fill in the
     delivery's counts, hashes, digest, seal, root and statement, and append the statement to
     the public log (all in the caller's transaction: no commit)."""
-    from campaign.services.transparency import append_log_entry
-
     files = package_files(delivery)
     delivery.csv_sha256, delivery.support_count, countries, leaves = write_csv(
         delivery, files["csv"], files["leaves"]
@@ -280,8 +280,6 @@ def statement_fields(delivery: Delivery) -> dict:
 
 
 def write_statement(path: Path, document: dict) -> None:
-    import json
-
     partial = path.with_suffix(f".{os.getpid()}.part")
     partial.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     partial.replace(path)

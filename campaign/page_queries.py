@@ -10,12 +10,16 @@ from __future__ import annotations
 import functools
 import json
 import logging
+from datetime import UTC, date, datetime, time, timedelta
 
+from flask import request
 from redis.exceptions import RedisError
 from sqlalchemy import case, func, select
+from sqlalchemy.orm import selectinload
 
 from campaign.extensions import db
-from campaign.models import Campaign, Comment, Support
+from campaign.models import Campaign, Comment, CountryCount, Support, utcnow
+from campaign.queue import redis_connection
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +32,6 @@ def cached_per_campaign(func_):
 
     @functools.wraps(func_)
     def wrapper(campaign: Campaign):
-        from campaign.queue import redis_connection
-
         key = f"groundswell:page:{func_.__name__}:{campaign.id}"
         try:
             hit = redis_connection().get(key)
@@ -85,17 +87,12 @@ COMMENTS_PER_PAGE = 20
 
 def comments_page_number() -> int:
     """The ``comments`` query argument (a page of comments), clamped to 1..10,000."""
-    from flask import request
-
     return min(max(request.args.get("comments", 1, type=int), 1), 10_000)
 
 
 def campaign_comments(campaign: Campaign, page: int = 1) -> dict:
     """One page of visible top-level comments, oldest first (replies hang off each), with
     ``page`` and ``pages``; authors and replies are loaded with them, not one by one."""
-    from sqlalchemy import func
-    from sqlalchemy.orm import selectinload
-
     visible = (Comment.campaign_id == campaign.id, Comment.parent_id.is_(None), Comment.hidden_at.is_(None))
     total = db.session.execute(select(func.count()).select_from(Comment).where(*visible)).scalar_one()
     pages = max(1, -(-total // COMMENTS_PER_PAGE))
@@ -115,8 +112,6 @@ def campaign_comments(campaign: Campaign, page: int = 1) -> dict:
 
 def top_countries(campaign: Campaign, limit: int = 10) -> list[list]:
     """Countries by confirmed supports (from the cached per-country counts)."""
-    from campaign.models import CountryCount
-
     return [
         list(row)
         for row in db.session.execute(
@@ -152,10 +147,6 @@ def latest_public_supporters(campaign: Campaign, limit: int = 8) -> list[dict]:
 @cached_per_campaign
 def supports_per_day(campaign: Campaign, days: int = 30) -> list[tuple[str, int]]:
     """Confirmed supports per day over the last ``days`` days, oldest first (for the chart)."""
-    from datetime import timedelta
-
-    from campaign.models import utcnow
-
     start = (utcnow() - timedelta(days=days - 1)).date()
     day = func.date(Support.confirmed_at)
     counted = dict(
@@ -178,8 +169,6 @@ def supports_per_day(campaign: Campaign, days: int = 30) -> list[tuple[str, int]
 
 
 def _midnight(day):
-    from datetime import UTC, datetime, time
-
     return datetime.combine(day, time(0, 0), tzinfo=UTC)
 
 
@@ -209,8 +198,6 @@ def supported_after_shares(user_id: int) -> dict[int, int]:
 def momentum_chart(series: list[tuple[str, int]], width: int = 300, height: int = 100) -> dict:
     """What the momentum chart draws: a bar per day scaled to a round top, the axis labels and
     the busiest day (for the caption that says in words what the bars show)."""
-    from datetime import date
-
     counts = [n for _, n in series]
     most = max(counts, default=0)
     top = next(

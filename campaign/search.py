@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from flask import request
 from markupsafe import Markup, escape
 from sqlalchemy import (
     Float,
@@ -29,6 +30,7 @@ from sqlalchemy import (
     select,
     text,
 )
+from sqlalchemy.orm import selectinload
 
 from campaign.extensions import db
 from campaign.models import (
@@ -342,8 +344,6 @@ class Page:
 
 def page_of(stmt: Select, page: int, per_page: int) -> Page:
     """Page ``page`` of ``stmt``: reads one row more than the page to know if one follows."""
-    from sqlalchemy.orm import selectinload
-
     rows = (
         db.session.execute(
             stmt.options(selectinload(Campaign.target_brand))
@@ -411,6 +411,4 @@ MAX_PAGE = 10_000
 
 def page_number() -> int:
     """The ``page`` query argument, clamped to 1..MAX_PAGE (junk reads as 1)."""
-    from flask import request
-
     return min(max(request.args.get("page", 1, type=int), 1), MAX_PAGE)

@@ -14,8 +14,10 @@ from flask import current_app
 from flask_babel import format_decimal, get_locale
 from flask_babel import gettext as _
 from PIL import Image, ImageDraw, ImageFont
+from redis.exceptions import RedisError
 
 from campaign import media
+from campaign.queue import redis_connection
 
 #: Referral codes we accept in ?ref= (anything else is ignored).
 REFERRAL = re.compile(r"^[a-z0-9-]{1,40}$")
@@ -176,10 +178,6 @@ def _cached(key: str, draw: Callable[[], bytes]) -> bytes:
     """The card for ``key`` (what it shows: campaign, count, goal, language, title), drawn by
     ``draw()`` once and kept in Redis for every process: drawing takes a hundred times longer
     than serving. Without Redis it is drawn each time."""
-    from redis.exceptions import RedisError
-
-    from campaign.queue import redis_connection
-
     name = f"groundswell:share-card:{key}"
     try:
         png = redis_connection().get(name)

@@ -17,7 +17,7 @@ def not_guessable(form, field):
     """Refuse a password found in lists of common and breached passwords, or as easy to
     guess (a repeat, a keyboard row, a word and a year), as zxcvbn (which ships those lists)
     estimates it, with the form's name and email counted as known to an attacker."""
-    from zxcvbn import zxcvbn
+    from zxcvbn import zxcvbn  # heavy: it loads its word lists on import, only when needed
 
     password = field.data or ""
     if len(password) < 10:

@@ -6,8 +6,11 @@ import functools
 import os
 from collections.abc import Callable
 
-from flask import Flask, has_app_context
+from flask import Flask, current_app, has_app_context
 from rq import SimpleWorker
+
+from campaign import create_app
+from campaign.extensions import db
 
 _worker_app: Flask | None = None
 
@@ -21,8 +24,6 @@ def app_job(func: Callable) -> Callable:
             return func(*args, **kwargs)
         global _worker_app
         if _worker_app is None:
-            from campaign import create_app
-
             _worker_app = create_app()
         with _worker_app.app_context():
             return func(*args, **kwargs)
@@ -40,8 +41,6 @@ def keeps_loaded_objects(func: Callable) -> Callable:
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
-        from campaign.extensions import db
-
         session = db.session()
         before, session.expire_on_commit = session.expire_on_commit, False
         try:
@@ -61,15 +60,12 @@ class InProcessWorker(SimpleWorker):
     """
 
     def execute_job(self, job, queue):
-        from flask import current_app
-
         with current_app._get_current_object().app_context():
             return super().execute_job(job, queue)
 
 
 def _forget_inherited_connections() -> None:
     # A forked work-horse must not reuse the parent's database sockets.
-    from campaign.extensions import db
 
     if has_app_context():
         for engine in db.engines.values():

@@ -1,6 +1,6 @@
 """The home page."""
 
-from flask import Blueprint, current_app, render_template
+from flask import Blueprint, Response, current_app, render_template
 from sqlalchemy import func, text
 from sqlalchemy.exc import DBAPIError
 
@@ -11,6 +11,7 @@ from campaign.models import (
     Brand,
     Campaign,
     CampaignState,
+    utcnow,
 )
 from campaign.services.campaigns import timeline
 
@@ -73,8 +74,6 @@ def home():
 
 @bp.route("/victories.atom")
 def victories_feed():
-    from flask import Response
-
     won = (
         db.session.execute(
             db.select(Campaign).filter_by(state=CampaignState.WON).order_by(Campaign.won_at.desc()).limit(50)
@@ -82,7 +81,6 @@ def victories_feed():
         .scalars()
         .all()
     )
-    from campaign.models import utcnow
 
     body = render_template("feeds/victories.atom.xml", won=won, updated=won[0].won_at if won else utcnow())
     return Response(body, mimetype="application/atom+xml")

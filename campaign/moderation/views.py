@@ -20,13 +20,15 @@ from campaign.models import (
     Topic,
 )
 from campaign.moderation import bp
-from campaign.moderation.forms import ApproveForm, RejectForm, RemovePictureForm
+from campaign.moderation.forms import ApproveForm, RejectForm, RemovePictureForm, TopicForm
 from campaign.services import ServiceError
 from campaign.services import brands as brand_service
 from campaign.services import campaigns as service
 from campaign.services import pictures as picture_service
 from campaign.services import proposals as proposal_service
 from campaign.services import reasons as reason_service
+from campaign.services import topics as topic_service
+from campaign.services.abuse import recent_report
 
 
 def moderator_required(view):
@@ -80,7 +82,6 @@ def queue():
         .scalars()
         .all()
     )
-    from campaign.services.abuse import recent_report
 
     return render_template(
         "moderation/queue.html",
@@ -259,10 +260,6 @@ def reject(campaign_id: int):
 @moderator_required
 def topics():
     """The topics organisers choose from: add one, or remove one."""
-    from campaign.auth.forms import ActionForm
-    from campaign.moderation.forms import TopicForm
-    from campaign.services import topics as topic_service
-
     form = TopicForm()
     if form.validate_on_submit():
         try:
@@ -281,9 +278,6 @@ def topics():
 @bp.route("/topics/<int:topic_id>/remove", methods=["POST"])
 @moderator_required
 def remove_topic(topic_id: int):
-    from campaign.auth.forms import ActionForm
-    from campaign.services import topics as topic_service
-
     if ActionForm().validate_on_submit():
         try:
             topic_service.remove_topic(current_user.id, topic_id)

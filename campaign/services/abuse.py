@@ -42,6 +42,7 @@ from campaign.models import (
     Campaign,
     CountDelta,
     DecisionAction,
+    Delivery,
     Invalidation,
     RuleAction,
     RuleKind,
@@ -54,7 +55,9 @@ from campaign.models import (
     utcnow,
 )
 from campaign.outbox import later
+from campaign.queue import redis_connection
 from campaign.services import ServiceError
+from campaign.services.transparency import append_log_entry
 
 log = logging.getLogger(__name__)
 
@@ -317,8 +320,6 @@ def limit_key(address: str | None) -> str | None:
 def _over_limits(key: str, limits: list, who: str | None = None) -> bool:
     """Record one attempt under ``key`` (by ``who``: theirs replaces their earlier one); True if
     that is over one of ``limits``."""
-    from campaign.queue import redis_connection
-
     longest = max(limit.get_expiry() for limit in limits)
     keep = max(limit.amount for limit in limits) + 1
     now = utcnow().timestamp()
@@ -737,9 +738,6 @@ def log_removals_after_delivery(kind: str, reference: int, which) -> int:
     match ``which`` (a SQL condition on Support), how many of them were taken back
     (``kind``: "invalidation" or "release"; ``reference``: the id of what did it). In the
     caller's transaction (no commit). Returns the number of entries appended."""
-    from campaign.models import Delivery
-    from campaign.services.transparency import append_log_entry
-
     rows = db.session.execute(
         select(Campaign.slug, Delivery.round, func.count(Support.id))
         .join(
@@ -771,9 +769,6 @@ def log_releases_after_delivery(reference: int, which) -> int:
     supports matching ``which`` that were held when it was built (so not in its package)
     and now count, how many (``reference``: the release's id). In the caller's transaction
     (no commit). Returns the number of entries appended."""
-    from campaign.models import Delivery
-    from campaign.services.transparency import append_log_entry
-
     rows = db.session.execute(
         select(Campaign.slug, Delivery.round, func.count(Support.id))
         .join(
@@ -940,7 +935,6 @@ def confirmation_email_allowed(send_key: str, mailbox: str, ip_address: str | No
     """
     if not current_app.config["RATELIMIT_ENABLED"]:
         return True
-    from campaign.queue import redis_connection
 
     caps = [
         (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 
@@ -106,7 +106,6 @@ def record_for(brand_id: int, now: datetime | None = None) -> Record:
 
 def _aware(value: datetime) -> datetime:
     # Aggregates bypass the column type on SQLite, which returns naive UTC (or text).
-    from datetime import UTC
 
     if isinstance(value, str):
         value = datetime.fromisoformat(value)

@@ -8,6 +8,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
+from werkzeug.security import check_password_hash, generate_password_hash
 
 from campaign.extensions import db
 from campaign.models import DigestItem, EmailFrequency, User, utcnow
@@ -39,10 +40,7 @@ def authenticate(email: str, password: str) -> User | None:
     if user is None:
         method = current_app.config.get("PASSWORD_HASH_METHOD", "scrypt")
         if method not in _DUMMY_HASHES:
-            from werkzeug.security import generate_password_hash
-
             _DUMMY_HASHES[method] = generate_password_hash("not a password", method=method)
-        from werkzeug.security import check_password_hash
 
         check_password_hash(_DUMMY_HASHES[method], password)
         return None

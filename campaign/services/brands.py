@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
 from campaign.extensions import db
-from campaign.models import Brand, BrandMember, Certification, User, utcnow
+from campaign.models import Brand, BrandMember, Campaign, Certification, Endorsement, User, utcnow
 from campaign.outbox import later
 from campaign.services import ServiceError
 from campaign.services.campaigns import slugify
@@ -186,8 +186,6 @@ def reject_claim(member_id: int, moderator_id: int) -> None:
 
 def reject_brand(brand_id: int, moderator_id: int) -> str:
     """Refuse a suggested brand nobody uses yet. Commits; returns its name."""
-    from campaign.models import Campaign, Endorsement
-
     _moderator(moderator_id)
     brand = db.session.get(Brand, brand_id)
     if brand is None or brand.approved_at is not None:

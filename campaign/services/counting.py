@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter, defaultdict
+from datetime import timedelta
 from typing import NamedTuple
 
 from sqlalchemy import bindparam, case, delete, func, select, true, update
@@ -134,8 +135,6 @@ def refresh_momentum() -> int:
     """Set each campaign's momentum to its counted supports confirmed in the last
     ``MOMENTUM_DAYS`` days (folds add to it between refreshes; this lets old supports age
     out). Commits; returns how many campaigns changed."""
-    from datetime import timedelta
-
     since = utcnow() - timedelta(days=MOMENTUM_DAYS)
     fresh = dict(
         db.session.execute(

@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 
 from flask_babel import gettext as _
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, or_, select, update
 
 from campaign.dbutil import insert_ignoring_conflicts
 from campaign.extensions import db
+from campaign.markdown import render_markdown
 from campaign.models import (
     CampaignState,
     CoAuthor,
@@ -88,7 +89,6 @@ def similar_open_proposals(
     stmt = select(Proposal).where(Proposal.target_brand_id == brand_id, Proposal.state == CampaignState.OPEN)
     if exclude_id:
         stmt = stmt.where(Proposal.id != exclude_id)
-    from sqlalchemy import or_
 
     candidates = (
         db.session.execute(
@@ -118,7 +118,6 @@ def add_comment(campaign_id: int, user_id: int, body: str, parent_id: int | None
             raise ServiceError(_("That comment is no longer there to reply to."))
         if parent.parent_id is not None:
             raise ServiceError(_("Replies go one level deep: reply to the original comment."))
-    from campaign.markdown import render_markdown
 
     # Rendered once here: a page with many long comments must not render Markdown per view.
     comment = Comment(

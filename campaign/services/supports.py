@@ -25,6 +25,7 @@ from campaign.models import (
 from campaign.names import name_problem
 from campaign.outbox import later
 from campaign.services import ServiceError
+from campaign.services.abuse import ip_key, suspect_reason
 from campaign.services.privacy import consent_text
 from campaign.tokens import TokenError, make_token, read_token
 
@@ -117,7 +118,6 @@ def add_support(
     user = db.session.get(User, user_id) if user_id else None
     owns_address = user is not None and canonical_email(user.email) == canonical
     verified_now = owns_address and user.is_verified
-    from campaign.services.abuse import ip_key, suspect_reason
 
     suspect = suspect_reason(campaign.id, ip_address, canonical, stall_id)
     counted_now = verified_now and suspect is None

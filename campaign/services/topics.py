@@ -8,6 +8,7 @@ from sqlalchemy.exc import IntegrityError
 from campaign.extensions import db
 from campaign.models import Topic, User
 from campaign.services import ServiceError
+from campaign.services.campaigns import slugify
 
 
 def _moderator(user_id: int) -> User:
@@ -20,8 +21,6 @@ def _moderator(user_id: int) -> User:
 def add_topic(moderator_id: int, name: str, name_es: str = "") -> Topic:
     """A new topic named ``name`` (and ``name_es`` in Spanish). Commits; raises ServiceError
     when a topic already has its address (the unique slug decides)."""
-    from campaign.services.campaigns import slugify
-
     _moderator(moderator_id)
     topic = Topic(slug=slugify(name, max_length=60), name=name.strip(), name_es=name_es.strip())
     if not topic.slug:

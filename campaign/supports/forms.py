@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC
 
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -32,7 +33,7 @@ from wtforms.validators import (
 from wtforms.widgets import CheckboxInput, ListWidget, Select, html_params
 
 from campaign.auth.forms import single_line, strip
-from campaign.i18n import COUNTRY_NAMES
+from campaign.i18n import COUNTRY_NAMES, CountryNames
 from campaign.names import name_problem
 
 COUNTRY_CHOICES = [SelectChoice("", _l("Choose your country…"))] + [
@@ -43,8 +44,6 @@ COUNTRY_CHOICES = [SelectChoice("", _l("Choose your country…"))] + [
 def country_choices() -> list[SelectChoice]:
     """The country list in the visitor's language, sorted as they would read it (made once
     per language: every support form asks for it)."""
-    from campaign.i18n import CountryNames
-
     locale = _locale()
     choices = _choices_by_locale.get(locale)
     if choices is None:
@@ -60,8 +59,6 @@ _COUNTRY_VALUES = frozenset(c.value for c in COUNTRY_CHOICES)
 
 
 def _locale() -> str:
-    from flask_babel import get_locale
-
     return str(get_locale())
 
 

@@ -27,6 +27,7 @@ from campaign.extensions import csrf, db
 from campaign.i18n import current_language
 from campaign.models import Support, canonical_email, utcnow
 from campaign.services import ServiceError
+from campaign.services import stalls as stall_service
 from campaign.services import supports as service
 from campaign.sharing import parse_referral, share_kit
 from campaign.supports.forms import SupportForm
@@ -151,8 +152,6 @@ def stall(token: str):
     of theirs in the page or the session, autocomplete off, never stored by the browser
     (no-store, so Back shows nothing either), and never tied to whoever is logged in.
     """
-    from campaign.services import stalls as stall_service
-
     found = stall_service.stall_by_token(token)
     if found is None or not found.campaign.is_public:
         abort(404)
