@@ -2,9 +2,13 @@
 service never imports a job or a view, and no modules import each other in a cycle
 (``[tool.importlinter]`` in pyproject.toml)."""
 
+import importlib
 from pathlib import Path
 
 from importlinter.cli import lint_imports
+
+from campaign.clock import SCHEDULE
+from campaign.outbox import WORK
 
 PYPROJECT = Path(__file__).resolve().parent.parent / "pyproject.toml"
 
@@ -14,3 +18,16 @@ def test_the_import_contracts_hold(capsys):
     report = capsys.readouterr().out
     assert result == 0, report
     assert "3 kept, 0 broken" in report
+
+
+def test_every_kind_of_work_names_a_job_that_exists():
+    """Services, the sweeper and the clock enqueue by kind (campaign.outbox.WORK), not by
+    importing the job: a dotted path that no longer resolves would only fail in a worker."""
+    for kind, work in WORK.items():
+        module, name = work.job.rsplit(".", 1)
+        assert callable(getattr(importlib.import_module(module), name, None)), kind
+        failure = work.options.get("on_failure")
+        if failure is not None:
+            module, name = failure.func.rsplit(".", 1)
+            assert callable(getattr(importlib.import_module(module), name, None)), kind
+    assert {periodic.name for periodic in SCHEDULE} <= set(WORK)
