@@ -141,7 +141,10 @@ def later(kind: str, *args) -> None:
     """
     if kind not in WORK:
         raise ValueError(f"unknown work {kind!r}")
-    pending = db.session.info.setdefault(_PENDING, [])
+    session = db.session()
+    if not session.in_transaction():
+        session.begin()  # so that a rollback before any statement discards the work too
+    pending = session.info.setdefault(_PENDING, [])
     if (kind, args) not in pending:
         pending.append((kind, args))
 
@@ -176,9 +179,7 @@ def _discard_rolled_back(session: Session, previous_transaction) -> None:
 
 @event.listens_for(Session, "after_transaction_end")
 def _forget_ended(session: Session, transaction) -> None:
-    if transaction.nested:
-        session.info.get(_MARKS, {}).pop(transaction, None)
-    elif transaction.parent is None:
+    if transaction.parent is None:
         # Committed (the hook took the work) or rolled back or closed: nothing is owed now.
         session.info.pop(_PENDING, None)
         session.info.pop(_MARKS, None)
