@@ -52,7 +52,6 @@ def signing_key() -> None:
 def worker(queues: tuple[str, ...], burst: bool, scheduler: bool, quiet: bool, fork: bool) -> None:
     """Run an RQ worker on QUEUES (default: high, default, bulk), inside the app context."""
     # Mappers are configured once here, so forked work-horses don't each pay for it.
-
     configure_mappers()
     names = queues or current_app.config["RQ_QUEUES"]
     conn = redis_connection()

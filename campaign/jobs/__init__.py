@@ -66,7 +66,6 @@ class InProcessWorker(SimpleWorker):
 
 def _forget_inherited_connections() -> None:
     # A forked work-horse must not reuse the parent's database sockets.
-
     if has_app_context():
         for engine in db.engines.values():
             engine.dispose(close=False)

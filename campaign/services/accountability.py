@@ -106,7 +106,6 @@ def record_for(brand_id: int, now: datetime | None = None) -> Record:
 
 def _aware(value: datetime) -> datetime:
     # Aggregates bypass the column type on SQLite, which returns naive UTC (or text).
-
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     return value if value.tzinfo else value.replace(tzinfo=UTC)
