@@ -98,9 +98,9 @@ def _condition_met(stmt: Select, campaign: Campaign) -> Select:
 
 @dataclass(frozen=True)
 class Topic:
-    """A kind of notice. Supporters' topics go to the consenting, counted supporters of
-    ``recipients_of(obj)`` (``narrow`` picks among them), in batches; organisers' topics to
-    the campaign's organiser."""
+    """A kind of notice. Supporters' topics go to the counted supporters of
+    ``recipients_of(obj)`` who asked for updates (``narrow`` picks among them), in batches;
+    organisers' topics to the campaign's organiser."""
 
     name: str
     model: type
@@ -122,6 +122,9 @@ class Topic:
     transactional: bool = False
     #: (object id, support id) -> the mail receipt's key, when not "topic:object:support"
     key: Callable[[int, int], str] | None = None
+    #: only to supporters who asked for updates (a conditional pledger is told its boycott
+    #: is on whatever they chose: that is what the pledge waited for)
+    needs_consent: bool = True
 
     def load(self, object_id: int):
         """The object a notice of this topic is about, or None if it was deleted."""
@@ -137,11 +140,9 @@ class Topic:
 
     def recipients(self, campaign_id: int, obj) -> Select:
         """The ids of the supporters of ``campaign_id`` this topic about ``obj`` goes to."""
-        stmt = select(Support.id).where(
-            Support.campaign_id == campaign_id,
-            Support.consents_to_updates.is_(True),
-            Support.confirmed_at.is_not(None),
-        )
+        stmt = select(Support.id).where(Support.campaign_id == campaign_id, Support.confirmed_at.is_not(None))
+        if self.needs_consent:
+            stmt = stmt.where(Support.consents_to_updates.is_(True))
         return self.narrow(stmt, obj).order_by(Support.id)
 
     def email(self, obj, support: Support | None = None) -> Email:
@@ -310,6 +311,7 @@ _TOPICS = (
         campaign=lambda campaign: campaign,
         narrow=_condition_met,
         key=lambda campaign_id, support_id: f"condition-met:{support_id}",
+        needs_consent=False,
     ),
 )
 
