@@ -1,4 +1,5 @@
-"""Building and sending email. Only jobs send; views enqueue a job after their commit.
+"""Building and sending email. Only jobs send; a service names the email's job in its
+transaction and the outbox enqueues it after the commit.
 
 The transport is chosen by ``MAIL_URL``:
 

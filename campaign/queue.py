@@ -1,13 +1,12 @@
-"""Redis connection and RQ queues. Jobs get ids, never objects, and are enqueued after commit."""
+"""Redis connection and RQ queues. Jobs get ids, never objects; they are enqueued by kind
+through :mod:`campaign.outbox`, after the commit that justifies them."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 
 from flask import current_app
 from redis import Redis
-from redis.exceptions import RedisError
 from redis.sentinel import Sentinel
 from rq import Queue, Retry
 from rq.serializers import JSONSerializer
@@ -53,18 +52,3 @@ def limiter_storage_uri(config) -> str:
 
 def get_queue(name: str = "default") -> Queue:
     return Queue(name, connection=redis_connection(), serializer=JSONSerializer)
-
-
-def enqueue(func: Callable, *args, queue: str = "default", job_id: str | None = None, **options):
-    """Enqueue ``func(*args)``; call only after the commit that justifies the job.
-
-    If Redis cannot be reached the data is already safe in the database; the failure is
-    logged (not raised) so the person's request still succeeds, and the sweeper or a
-    "send again" button recovers the job.
-    """
-    options.setdefault("retry", MAIL_RETRY)
-    try:
-        return get_queue(queue).enqueue(func, *args, job_id=job_id, **options)
-    except RedisError:
-        log.exception("could not enqueue %s%r", func.__qualname__, args)
-        return None
