@@ -3,15 +3,11 @@ through :mod:`campaign.outbox`, after the commit that justifies them."""
 
 from __future__ import annotations
 
-import logging
-
 from flask import current_app
 from redis import Redis
 from redis.sentinel import Sentinel
 from rq import Queue, Retry
 from rq.serializers import JSONSerializer
-
-log = logging.getLogger(__name__)
 
 #: Mail is retried with backoff: the worker runs the scheduler that requeues it.
 MAIL_RETRY = Retry(max=5, interval=[10, 30, 120, 600, 1800])
