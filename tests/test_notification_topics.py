@@ -1,7 +1,7 @@
 """Every notification topic renders through the one registry, each with a way to stop it."""
 
 from campaign.extensions import db
-from campaign.jobs.topics import TOPICS
+from campaign.jobs.notifications import TOPICS
 from campaign.models import (
     CampaignKind,
     CampaignState,

@@ -23,7 +23,14 @@ from campaign.dbutil import insert_ignoring_conflicts
 from campaign.extensions import db
 from campaign.i18n import writing_to
 from campaign.jobs import app_job
-from campaign.jobs.topics import TOPICS, campaign_url, member_links, receipt_url, unsubscribe_url, verdict_url
+from campaign.jobs.notifications import (
+    TOPICS,
+    campaign_url,
+    member_links,
+    receipt_url,
+    unsubscribe_url,
+    verdict_url,
+)
 from campaign.mail import Email, add_unsubscribe_headers, render_email, send_once
 from campaign.models import Campaign, DigestItem, EmailFrequency, MailReceipt, Milestone, User, utcnow
 from campaign.outbox import later

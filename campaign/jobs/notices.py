@@ -13,8 +13,8 @@ from sqlalchemy import update
 
 from campaign.extensions import db
 from campaign.jobs import app_job
+from campaign.jobs.notifications import notice_model, topic_of_notice
 from campaign.jobs.notify import fan_out, notify_review
-from campaign.jobs.topics import notice_model, topic_of_notice
 from campaign.models import Notice, utcnow
 
 

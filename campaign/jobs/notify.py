@@ -4,7 +4,7 @@ A fan-out records the consenting supporters in batches of ids (an outbox row eac
 :func:`campaign.outbox.add_batches`), and each batch's job is enqueued when that commits.
 Each email is sent through :func:`send_once` with a key naming the notice and the
 recipient, so a batch that runs twice sends nothing twice. What each topic loads, renders
-and whom it reaches is in :mod:`campaign.jobs.topics`.
+and whom it reaches is in :mod:`campaign.jobs.notifications`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 from campaign.extensions import db
 from campaign.jobs import app_job, keeps_loaded_objects
 from campaign.jobs.digests import hold_for_digest
-from campaign.jobs.topics import TOPICS, support_member
+from campaign.jobs.notifications import TOPICS, support_member
 from campaign.mail import one_connection, send_once
 from campaign.models import Campaign, CampaignState, FanoutBatch, Milestone, Support, utcnow
 from campaign.outbox import add_batches, batch_args, later
