@@ -390,17 +390,33 @@ class Stack:
         return env
 
     def flask(self, *args: str, timeout: float = 120) -> str:
-        result = subprocess.run(
+        return self.flask_in_background(*args)(timeout)
+
+    def flask_in_background(self, *args: str):
+        """Start ``flask ARGS`` and return a function that waits for it (given a timeout in
+        seconds), returns its output and raises :class:`StackError` if it failed: the caller
+        goes on meanwhile (a migration runs while this process imports the app, say)."""
+        popen = subprocess.Popen(
             [sys.executable, "-m", "flask", "--app", "wsgi", *args],
             cwd=self.app_root,
             env=self.env,
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
-            timeout=timeout,
         )
-        if result.returncode != 0:
-            raise StackError(f"flask {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
-        return result.stdout
+
+        def wait(timeout: float = 120) -> str:
+            try:
+                stdout, stderr = popen.communicate(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                popen.kill()
+                popen.communicate()
+                raise StackError(f"flask {' '.join(args)} took over {timeout:.0f} s") from None
+            if popen.returncode != 0:
+                raise StackError(f"flask {' '.join(args)} failed:\n{stdout}\n{stderr}")
+            return stdout
+
+        return wait
 
     # ------------------------------------------------------------------ web, workers, clock
 
