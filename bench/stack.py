@@ -121,7 +121,9 @@ class Stack:
         started, even if it is edited meanwhile."""
         root = self.dir / "app"
         root.mkdir()
-        ignore = shutil.ignore_patterns("__pycache__", "results", "*.pyc")
+        # The bytecode caches too (copy2 keeps the sources' times, so they stay valid): each
+        # process of the run would otherwise compile the app again.
+        ignore = shutil.ignore_patterns("results")
         for name in ("campaign", "templates", "static", "migrations", "bench"):
             if (ROOT / name).is_dir():
                 shutil.copytree(ROOT / name, root / name, ignore=ignore)
@@ -421,8 +423,16 @@ class Stack:
     # ------------------------------------------------------------------ web, workers, clock
 
     def start_web(
-        self, name: str, target: str, port: int, workers: int, threads: int, ready_path: str = "/"
+        self,
+        name: str,
+        target: str,
+        port: int,
+        workers: int,
+        threads: int,
+        ready_path: str = "/",
+        wait: bool = True,
     ) -> Proc:
+        """gunicorn serving ``target``; ``wait``: until it answers on ``ready_path``."""
         args = [
             sys.executable,
             "-m",
@@ -449,7 +459,8 @@ class Stack:
         ]
         proc = self.spawn(name, args, port=port)
         proc.extra.update(workers=workers, threads=threads)
-        wait_http(port, ready_path, proc)
+        if wait:
+            wait_http(port, ready_path, proc)
         return proc
 
     def start_workers(
