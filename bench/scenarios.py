@@ -70,9 +70,11 @@ SMOKE = Sizes(
     size_seconds=1,
     warmup_seconds=1,
     calibrate=False,
-    workers=2,
-    threads=2,
-    pool_workers=2,
+    # One gunicorn worker and one pool worker: each is a process importing the app; the
+    # fan-out keeps two workers, which must not send anything twice between them.
+    workers=1,
+    threads=4,
+    pool_workers=1,
     fanout_workers=2,
     drain_timeout=60,
     delivery_timeout=60,
