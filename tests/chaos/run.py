@@ -513,10 +513,15 @@ class Chaos:
     def hold_hot_campaign(self) -> None:
         """Contention on the hot campaign: a transaction holds its row (as an organiser's edit
         or a moderator's action would) while three folds run side by side, bypassing the fold
-        lock; signing and confirming go on meanwhile."""
+        lock; signing and confirming go on meanwhile. It waits for the first confirmations, so
+        that there are deltas to fold."""
         import psycopg
 
         from campaign.services import counting
+
+        deadline = time.monotonic() + 20
+        while len(self.acknowledged_confirmations) < 10 and time.monotonic() < deadline:
+            time.sleep(0.1)
 
         url = self.stack.database_url
         hot = self.campaigns.ids["hot"]
