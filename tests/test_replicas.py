@@ -19,7 +19,7 @@ from bench.stack import free_port
 from campaign import replica
 from campaign.extensions import db
 from campaign.models import Base
-from campaign.queue import enqueue, get_queue, redis_connection
+from campaign.queue import get_queue, redis_connection
 from tests.conftest import IsolatedClient, make_test_app
 from tests.factories import make_campaign, make_user
 from tests.helpers import login
@@ -251,7 +251,7 @@ def test_queue_and_limits_follow_a_sentinel_failover(sentinel_set, tmp_path):
     with app.app_context():
         conn = redis_connection()
         conn.set("before", "1")
-        assert enqueue(_noop, job_id="before-failover") is not None
+        assert get_queue().enqueue(_noop, job_id="before-failover") is not None
         # Every write so far has reached the standby (WAIT answers how many replicas have
         # them); then the primary dies, and Sentinel promotes the standby.
         assert conn.execute_command("WAIT", 1, 10_000) == 1
@@ -267,7 +267,7 @@ def test_queue_and_limits_follow_a_sentinel_failover(sentinel_set, tmp_path):
                 assert time.monotonic() < deadline, "no write reached the new primary"
                 time.sleep(0.1)
         assert standby.client().get("after") == b"1"
-        assert enqueue(_noop, job_id="after-failover") is not None
+        assert get_queue().enqueue(_noop, job_id="after-failover") is not None
         assert {"before-failover", "after-failover"} <= set(get_queue().job_ids)
         from campaign.extensions import limiter
 
