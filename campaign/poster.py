@@ -7,7 +7,6 @@ import io
 import segno
 from flask_babel import format_decimal
 from flask_babel import gettext as _
-from fpdf import FPDF
 from PIL import Image
 
 from campaign import media
@@ -63,6 +62,8 @@ def demand_text(campaign: Campaign) -> str:
 def poster_pdf(campaign: Campaign, url: str) -> bytes:
     """An A4 poster: the picture, the title, the demand, the count and a large QR code of
     ``url`` (the campaign's public link), in the current language."""
+    from fpdf import FPDF  # here, not at the top: it is a fifth of every app process's start
+
     pdf = FPDF(format="A4")
     pdf.set_auto_page_break(False)
     pdf.set_margins(15, 12, 15)

@@ -44,6 +44,7 @@ def test_smoke_run_reports_every_scenario(tmp_path):
         bench.terminate()
         stdout, stderr = bench.communicate(timeout=60)
         raise AssertionError("the smoke run took over 300 s:\n" + stdout[-4000:]) from None
+    print(stdout, end="", flush=True)  # its log and table, shown with -s
     assert bench.returncode == 0, stdout[-4000:] + stderr[-4000:]
     data = json.loads(out.read_text())
 

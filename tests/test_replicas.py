@@ -14,7 +14,7 @@ import pytest
 import redis
 from sqlalchemy import text
 
-from bench.cluster.nodes import PgNode, RedisNode, sentinel_primary
+from bench.cluster.nodes import PgNode, RedisNode, sentinel_primary, wait_until_watching
 from bench.stack import free_port
 from campaign import replica
 from campaign.extensions import db
@@ -24,9 +24,10 @@ from tests.conftest import IsolatedClient, make_test_app
 from tests.factories import make_campaign, make_user
 from tests.helpers import login
 
-#: Its own servers, and an app whose rate limits live in Sentinel's Redis (Flask-Limiter's
-#: storage is shared by every app of the process): with the other system tests, alone.
-pytestmark = pytest.mark.system
+#: The tests that start servers of their own are the system lane's: run alone, since one
+#: app puts its rate limits in Sentinel's Redis (Flask-Limiter's storage is shared by every
+#: app of the process). The last two tests of the module start nothing and run with the rest.
+system = pytest.mark.system
 
 DB = "groundswell_replicas"
 
@@ -60,7 +61,7 @@ def _wait_caught_up(standby: PgNode, timeout: float = 20) -> None:
             time.sleep(0.05)
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def scratch():
     """A folder outside pytest's own (which pytest keeps private to root at each start):
     PostgreSQL runs as its own user when the tests run as root."""
@@ -70,12 +71,15 @@ def scratch():
     shutil.rmtree(folder, ignore_errors=True)
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def pg_pair(scratch):
-    primary, standby = _start_pair(scratch)
+    """A primary and its streaming replica, shared by the module's tests (a pair costs
+    seconds): each test leaves the database empty (no schema objects) and the replica
+    replaying."""
+    primary, standby = _start_pair(scratch / "shared")
     yield primary, standby
-    standby.stop("immediate")
-    primary.stop("immediate")
+    standby.kill()
+    primary.kill()
 
 
 @pytest.fixture
@@ -91,6 +95,10 @@ def replica_app(pg_pair, redis_url, tmp_path):
         app.test_client_class = IsolatedClient
         yield app
         db.session.remove()
+        with standby.connect(DB) as conn:  # a test that failed while it was paused
+            conn.execute("SELECT pg_wal_replay_resume()")
+        with db.engine.begin() as conn:  # tables, and the search index's configurations
+            conn.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
         for engine in db.engines.values():
             engine.dispose()
     replica._lag.reset()
@@ -102,6 +110,7 @@ def _title(client, slug: str, **kwargs) -> str:
     return response.json["campaign"]["title"]
 
 
+@system
 def test_public_reads_come_from_the_replica_within_its_lag_bound(replica_app, pg_pair):
     _primary, standby = pg_pair
     campaign = make_campaign(title="Before the replica paused")
@@ -129,6 +138,7 @@ def test_public_reads_come_from_the_replica_within_its_lag_bound(replica_app, pg
         conn.execute("SELECT pg_wal_replay_resume()")
 
 
+@system
 def test_a_change_marks_the_browser_to_read_its_own_writes(replica_app):
     make_user("reader@example.org")
     client = replica_app.test_client()
@@ -140,15 +150,7 @@ def test_a_change_marks_the_browser_to_read_its_own_writes(replica_app):
     assert not any(c.startswith(replica.FRESH_COOKIE) for c in client.get("/").headers.getlist("Set-Cookie"))
 
 
-def test_only_public_reads_may_use_the_replica():
-    assert replica.may_read_replica("api.count")
-    assert replica.may_read_replica("petitions.show")
-    assert replica.may_read_replica("campaigns.browse")
-    assert not replica.may_read_replica("accounts.profile")
-    assert not replica.may_read_replica("petitions.supporters")
-    assert not replica.may_read_replica(None)
-
-
+@system
 def test_a_session_that_wrote_reads_the_primary(replica_app, pg_pair):
     _primary, standby = pg_pair
     campaign = make_campaign(title="Written on the primary")
@@ -173,27 +175,32 @@ def test_a_session_that_wrote_reads_the_primary(replica_app, pg_pair):
             conn.execute("SELECT pg_wal_replay_resume()")
 
 
-def test_after_a_promotion_the_multi_host_url_finds_the_new_primary(pg_pair, redis_url, tmp_path):
-    primary, standby = pg_pair
+@system
+def test_after_a_promotion_the_multi_host_url_finds_the_new_primary(scratch, redis_url, tmp_path):
+    primary, standby = _start_pair(scratch / "promoted")  # its own: the primary is retired
     url = (
         f"postgresql+psycopg://postgres@/{DB}?host=127.0.0.1:{primary.port}"
         f"&host=127.0.0.1:{standby.port}&target_session_attrs=read-write"
     )
     app = make_test_app(url, redis_url, tmp_path)
-    with app.app_context():
-        Base.metadata.create_all(db.engine)
-        before = make_campaign(title="Signed before the failover")
-        assert db.session.execute(text("SELECT inet_server_port()")).scalar() == primary.port
-        db.session.commit()
-        _wait_caught_up(standby)
-        primary.stop("immediate")  # the old primary is retired
-        standby.promote()
-        after = make_campaign(title="Signed after the failover")  # pre-ping reconnects
-        assert db.session.execute(text("SELECT inet_server_port()")).scalar() == standby.port
-        titles = set(db.session.execute(db.select(type(before).title)).scalars())
-        assert {before.title, after.title} <= titles
-        db.session.remove()
-        db.engine.dispose()
+    try:
+        with app.app_context():
+            Base.metadata.create_all(db.engine)
+            before = make_campaign(title="Signed before the failover")
+            assert db.session.execute(text("SELECT inet_server_port()")).scalar() == primary.port
+            db.session.commit()
+            _wait_caught_up(standby)
+            primary.kill()  # the old primary is retired
+            standby.promote()
+            after = make_campaign(title="Signed after the failover")  # pre-ping reconnects
+            assert db.session.execute(text("SELECT inet_server_port()")).scalar() == standby.port
+            titles = set(db.session.execute(db.select(type(before).title)).scalars())
+            assert {before.title, after.title} <= titles
+            db.session.remove()
+            db.engine.dispose()
+    finally:
+        standby.kill()
+        primary.kill()
 
 
 # ---------------------------------------------------------------------------- Redis Sentinel
@@ -211,9 +218,10 @@ def sentinel_set(tmp_path):
     sentinels = [RedisNode(f"sentinel-{i}", folder, "127.0.0.1", free_port()) for i in range(3)]
     for node in sentinels:
         node.start_sentinel(SERVICE, primary)
+    wait_until_watching(sentinels, SERVICE)
     yield primary, standby, sentinels
     for node in [*sentinels, standby, primary]:
-        node.stop()
+        node.kill()  # scratch data: no clean shutdown to wait for
 
 
 def _wait_for_primary(sentinels, node: RedisNode, timeout: float = 30) -> None:
@@ -227,6 +235,7 @@ def _noop() -> str:
     return "done"
 
 
+@system
 def test_queue_and_limits_follow_a_sentinel_failover(sentinel_set, tmp_path):
     primary, standby, sentinels = sentinel_set
     hosts = ",".join(f"{n.host}:{n.port}" for n in sentinels)
@@ -243,20 +252,11 @@ def test_queue_and_limits_follow_a_sentinel_failover(sentinel_set, tmp_path):
         conn = redis_connection()
         conn.set("before", "1")
         assert get_queue().enqueue(_noop, job_id="before-failover") is not None
-        # The standby has every write before the switch (a planned failover waits for it).
-        deadline = time.monotonic() + 10
-        while standby.client().get("before") != b"1":
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
-        sentinels[0].client().execute_command("SENTINEL", "FAILOVER", SERVICE)
+        # Every write so far has reached the standby (WAIT answers how many replicas have
+        # them); then the primary dies, and Sentinel promotes the standby.
+        assert conn.execute_command("WAIT", 1, 10_000) == 1
+        primary.kill()
         _wait_for_primary(sentinels, standby)
-        # Sentinel then turns the old primary into a replica; a write it took before that is
-        # lost with Redis's asynchronous replication (the database is the truth: the sweeper
-        # queues again what such a loss drops).
-        deadline = time.monotonic() + 30
-        while primary.client().info("replication")["role"] != "slave":
-            assert time.monotonic() < deadline, "the old primary was not reconfigured"
-            time.sleep(0.1)
         # The same client, never rebuilt, now writes to the promoted server.
         deadline = time.monotonic() + 15
         while True:
@@ -282,3 +282,12 @@ def test_a_host_not_trusted_is_refused_with_400_not_500(client):
     response = client.get("/api/v1/campaigns", headers={"Host": "elsewhere.example"})
     assert response.status_code == 400 and response.json["error"]["status"] == 400
     assert client.get("/healthz", headers={"Host": "groundswell.test"}).status_code == 200
+
+
+def test_only_public_reads_may_use_the_replica():
+    assert replica.may_read_replica("api.count")
+    assert replica.may_read_replica("petitions.show")
+    assert replica.may_read_replica("campaigns.browse")
+    assert not replica.may_read_replica("accounts.profile")
+    assert not replica.may_read_replica("petitions.supporters")
+    assert not replica.may_read_replica(None)

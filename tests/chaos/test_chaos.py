@@ -1,6 +1,7 @@
 """The chaos run passes: faults injected into the production shape lose, duplicate and leave
 undone nothing (see :mod:`tests.chaos.run`). ``make test`` runs it small (``CHAOS_SIZE=small``,
-the default, two to four minutes); ``make chaos`` runs it full and prints its figures."""
+the default: about two minutes, three on a busy machine); ``make chaos`` runs it full and
+prints its figures."""
 
 from __future__ import annotations
 
