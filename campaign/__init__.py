@@ -46,6 +46,9 @@ def create_app(config: str | Mapping | None = None) -> Flask:
 
     signing.init_app(app)
 
+    from campaign.hot_count import HotCountMiddleware
+
+    app.wsgi_app = HotCountMiddleware(app, app.wsgi_app)  # inside ProxyFix: it sees the real host
     if app.config["PROXY_FIX"]:
         from werkzeug.middleware.proxy_fix import ProxyFix
 

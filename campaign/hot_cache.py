@@ -43,6 +43,13 @@ class HotCache:
         self._entries[key] = (now + seconds, value)
         return value
 
+    def peek(self, key: Hashable) -> Any:
+        """The value kept for ``key`` if it has not expired, else None (never computes)."""
+        hit = self._entries.get(key, _MISSING)
+        if hit is not _MISSING and hit[0] > time.monotonic():
+            return hit[1]
+        return None
+
     def clear(self) -> None:
         self._entries.clear()
 
@@ -53,6 +60,12 @@ _cache = HotCache()
 def cached(key: Hashable, compute: Callable[[], Any]) -> Any:
     """``compute()``, remembered by this process for ``HOT_CACHE_SECONDS``."""
     return _cache.get_or_set(key, compute, current_app.config["HOT_CACHE_SECONDS"])
+
+
+def peek(key: Hashable) -> Any:
+    """What this process keeps for ``key`` now, or None; needs no app context (see
+    :mod:`campaign.hot_count`)."""
+    return _cache.peek(key)
 
 
 def clear() -> None:
