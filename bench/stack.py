@@ -404,8 +404,18 @@ class Stack:
     # ------------------------------------------------------------------ web, workers, clock
 
     def start_web(
-        self, name: str, target: str, port: int, workers: int, threads: int, ready_path: str = "/"
+        self,
+        name: str,
+        target: str,
+        port: int,
+        workers: int,
+        threads: int,
+        ready_path: str = "/",
+        worker_class: str | None = None,
     ) -> Proc:
+        """gunicorn serving ``target``: ``worker_class`` sync, gthread or gevent (None: gthread
+        with more than one thread, else sync); a gevent worker takes up to 100 connections."""
+        worker_class = worker_class or ("gthread" if threads > 1 else "sync")
         args = [
             sys.executable,
             "-m",
@@ -418,7 +428,8 @@ class Stack:
             "--threads",
             str(threads),
             "--worker-class",
-            "gthread" if threads > 1 else "sync",
+            worker_class,
+            *(["--worker-connections", "100"] if worker_class == "gevent" else []),
             "--backlog",
             "2048",
             "--keep-alive",
@@ -431,7 +442,7 @@ class Stack:
             "warning",
         ]
         proc = self.spawn(name, args, port=port)
-        proc.extra.update(workers=workers, threads=threads)
+        proc.extra.update(workers=workers, threads=threads, worker_class=worker_class)
         wait_http(port, ready_path, proc)
         return proc
 
