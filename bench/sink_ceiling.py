@@ -9,9 +9,10 @@ fan-out batch does) and sending the same realistic message (a goal notice: multi
 HTML, a List-Unsubscribe header, about 3 KB) to a new recipient each time, as fast as the sink
 answers, for a fixed time. Reported per number of senders: messages a second (counted by the
 sink), the share of a core the sink and the senders used, and the sink's CPU per message
-(which holds on a shared machine where rates do not) with the rate one core gives at that cost. The sink is one asyncio loop
-(aiosmtpd), so its ceiling is about one core; aiosmtpd does not offer SMTP pipelining, so
-each message costs the four round trips of MAIL, RCPT, DATA and the message.
+(which holds on a shared machine where rates do not) with the rate one core gives at that
+cost. The sink is one asyncio loop (aiosmtpd), so its ceiling is about one core; aiosmtpd
+does not offer SMTP pipelining, so each message costs the four round trips of MAIL, RCPT,
+DATA and the message.
 """
 
 from __future__ import annotations
