@@ -322,6 +322,9 @@ class Bench:
             expected=expected,
         )
         load.extra["cores_used"] = meter.cores(load.seconds)
+        # The machine's 1-minute load average as the load ended: on a shared machine, what
+        # else was running is part of every figure.
+        load.extra["load_average"] = round(os.getloadavg()[0], 1)
         return load
 
     def cpu_groups(self) -> dict[str, list[int]]:
