@@ -441,7 +441,12 @@ class Stack:
             "--log-level",
             "warning",
         ]
-        proc = self.spawn(name, args, port=port)
+        env = self.env
+        if worker_class == "gevent":
+            # As many pooled connections as requests a worker may serve at once here: fewer,
+            # and each request over the pool's size opens and closes a connection.
+            env = {**self.env, "DATABASE_POOL_SIZE": "20"}
+        proc = self.spawn(name, args, env=env, port=port)
         proc.extra.update(workers=workers, threads=threads, worker_class=worker_class)
         wait_http(port, ready_path, proc)
         return proc
