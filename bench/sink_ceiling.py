@@ -98,8 +98,10 @@ def measure(port: int, sink_pid: int | None, senders: int, seconds: float, stats
         "sink_cores": round(sink_used, 2) if sink_used is not None else None,
         # CPU per message holds on a busy machine where rates do not: the sink is one
         # asyncio loop, so one core's worth is its ceiling.
-        "sink_cpu_ms_per_message": round(1000 * sink_used / received, 3) if sink_used and received else None,
-        "ceiling_per_core": round(received / sink_used) if sink_used and received else None,
+        "sink_cpu_ms_per_message": (
+            round(1000 * sink_used * elapsed / received, 3) if sink_used and received else None
+        ),
+        "ceiling_per_core": round(received / (sink_used * elapsed)) if sink_used and received else None,
         "senders_cores": round(sum(c.value for c in cpus) / elapsed, 2),
         "load_average": [round(x, 2) for x in os.getloadavg()],
     }
