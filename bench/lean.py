@@ -12,8 +12,8 @@ and the session written back (the last support, as the app keeps it) in a new co
 It answers the question the issue asks before calling 0.85 of the bare ceiling out of reach:
 what is left between the bare ceiling and a Flask request that keeps the form, CSRF and the
 session. It is not the app (no fraud rules, no outbox row, no translation): the gap between
-it and the app is what the app's own design costs. Served by gunicorn like the bare ceiling
-(``bench.lean:app``), with the app's ``SECRET_KEY``, so the app's prepared sign requests
+it and the app is what the app's own design costs. Served by the bare ceiling's gunicorn
+(``bench.ceilings:app``), with the app's ``SECRET_KEY``, so the app's prepared sign requests
 (session cookie and CSRF token made by the same code) are valid here too.
 """
 

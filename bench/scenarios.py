@@ -119,7 +119,7 @@ class Bench:
         s.start_postgres()
         s.start_redis()
         self.mail_port = s.start_sink()
-        self.web_port, self.bare_port, self.lean_port = free_port(), free_port(), free_port()
+        self.web_port, self.bare_port = free_port(), free_port()
         env = s.configure_app(self.mail_port, self.web_port)
         # The bench drops on purpose the confirmation emails of its calibration and warm-up
         # (and those left unsent after the surge): the sweeper must not send them during the
@@ -213,24 +213,17 @@ class Bench:
         self.web = self.stack.start_web(
             "web", "wsgi:app", self.web_port, workers, threads, worker_class=worker_class
         )
+        # The lean prototype is served by the bare ceiling's server (bench.ceilings).
         self.bare = self.stack.start_web(
             "bare",
-            "bench.bare:app",
+            "bench.ceilings:app",
             self.bare_port,
             workers,
             threads,
             ready_path="/bare/ping",
             worker_class=worker_class,
         )
-        self.lean = self.stack.start_web(
-            "lean",
-            "bench.lean:app",
-            self.lean_port,
-            workers,
-            threads,
-            ready_path="/lean/ping",
-            worker_class=worker_class,
-        )
+        self.lean_port = self.bare_port
 
     def concurrency(self, workers: int | None = None, threads: int | None = None) -> int:
         """Connections that keep every gunicorn thread busy with one request queued behind."""
@@ -332,7 +325,6 @@ class Bench:
         groups = {
             "web": [p.pid for p in self.stack.procs if p.name in ("web", "calib-web")],
             "bare": [p.pid for p in self.stack.procs if p.name == "bare"],
-            "lean": [p.pid for p in self.stack.procs if p.name == "lean"],
             "rq workers": [p.pid for p in self.stack.procs if "worker" in p.name],
             "redis": [p.pid for p in self.stack.procs if p.name == "redis"],
             "smtp sink": [self.stack.sink.pid] if self.stack.sink else [],
