@@ -48,6 +48,11 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--workers", type=int, help="gunicorn workers (skips the calibration)")
     parser.add_argument("--threads", type=int, help="gunicorn threads per worker")
+    parser.add_argument(
+        "--worker-class",
+        help="gunicorn worker classes to choose among by measurement, comma-separated, of: "
+        "sync, gthread, gevent (default: all three, or as --threads says with --workers)",
+    )
     parser.add_argument("--fanout-workers", type=int, help="RQ worker processes for the fan-out")
     parser.add_argument("--supports", type=int, help="supports of the big petition (default 1,000,000)")
     parser.add_argument(
@@ -98,6 +103,15 @@ def run(args: argparse.Namespace, stack: Stack, only: list[str]) -> int:
     sizes = sizes_with(sizes, fanout_workers=args.fanout_workers, big_supports=args.supports)
     if args.workers:
         sizes = sizes_with(sizes, workers=args.workers, threads=args.threads or 1, calibrate=False)
+        if not args.worker_class:
+            sizes = sizes_with(sizes, worker_classes=())
+    if args.worker_class:
+        classes = tuple(c.strip() for c in args.worker_class.split(",") if c.strip())
+        unknown = set(classes) - {"sync", "gthread", "gevent"}
+        if unknown:
+            print(f"unknown worker classes: {', '.join(sorted(unknown))}", file=sys.stderr)
+            return 2
+        sizes = sizes_with(sizes, worker_classes=classes)
     profile = args.profile or ("off" if args.smoke else "auto")
     started = time.monotonic()
 
@@ -143,7 +157,10 @@ def run(args: argparse.Namespace, stack: Stack, only: list[str]) -> int:
             f"({seeding['rows_per_s']:,} rows/s, {seeding['method']})."
         )
     gun = results.get("gunicorn", {})
-    print(f"gunicorn: {gun.get('workers')} workers × {gun.get('threads')} threads ({gun.get('chosen_by')}).")
+    print(
+        f"gunicorn: {gun.get('worker_class')}, {gun.get('workers')} workers × {gun.get('threads')} "
+        f"threads ({gun.get('chosen_by')})."
+    )
     summary = results["summary"]
     print(
         f"Targets met: {summary['met']} of {summary['targets']}."

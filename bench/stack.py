@@ -431,8 +431,12 @@ class Stack:
         threads: int,
         ready_path: str = "/",
         wait: bool = True,
+        worker_class: str | None = None,
     ) -> Proc:
-        """gunicorn serving ``target``; ``wait``: until it answers on ``ready_path``."""
+        """gunicorn serving ``target``; ``wait``: until it answers on ``ready_path``.
+        ``worker_class``: sync, gthread or gevent (None: gthread with more than one thread,
+        else sync); a gevent worker takes up to 100 connections."""
+        worker_class = worker_class or ("gthread" if threads > 1 else "sync")
         args = [
             sys.executable,
             "-m",
@@ -445,7 +449,8 @@ class Stack:
             "--threads",
             str(threads),
             "--worker-class",
-            "gthread" if threads > 1 else "sync",
+            worker_class,
+            *(["--worker-connections", "100"] if worker_class == "gevent" else []),
             "--backlog",
             "2048",
             "--keep-alive",
@@ -457,8 +462,13 @@ class Stack:
             "--log-level",
             "warning",
         ]
-        proc = self.spawn(name, args, port=port)
-        proc.extra.update(workers=workers, threads=threads)
+        env = self.env
+        if worker_class == "gevent":
+            # As many pooled connections as requests a worker may serve at once here: fewer,
+            # and each request over the pool's size opens and closes a connection.
+            env = {**self.env, "DATABASE_POOL_SIZE": "20"}
+        proc = self.spawn(name, args, env=env, port=port)
+        proc.extra.update(workers=workers, threads=threads, worker_class=worker_class)
         if wait:
             wait_http(port, ready_path, proc)
         return proc

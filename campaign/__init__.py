@@ -48,6 +48,9 @@ def create_app(config: str | Mapping | None = None) -> Flask:
 
     signing.init_app(app)
 
+    from campaign.hot_count import HotCountMiddleware
+
+    app.wsgi_app = HotCountMiddleware(app, app.wsgi_app)  # inside ProxyFix: it sees the real host
     if app.config["PROXY_FIX"]:
         hops = app.config["PROXY_FIX"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)

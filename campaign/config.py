@@ -265,6 +265,15 @@ def load_environment(app) -> None:
         value = os.environ.get(env_name)
         if value:
             app.config[key] = convert(value)
+    # Connections each web process keeps (SQLAlchemy's default: 5): at least the requests
+    # it serves at once, or each one over it opens and closes a connection of its own (an
+    # async worker serving many requests at once needs more).
+    pool_size = os.environ.get("DATABASE_POOL_SIZE")
+    if pool_size:
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
+            **app.config["SQLALCHEMY_ENGINE_OPTIONS"],
+            "pool_size": int(pool_size),
+        }
     for key in ("SQLALCHEMY_DATABASE_URI", "DATABASE_REPLICA_URL"):
         if app.config.get(key):
             app.config[key] = sqlalchemy_url(app.config[key])

@@ -33,15 +33,25 @@ class HotCache:
         """``compute()``'s value for ``key``, computed at most once per ``seconds``."""
         if seconds <= 0:
             return compute()
-        now = time.monotonic()
         hit = self._entries.get(key, _MISSING)
-        if hit is not _MISSING and hit[0] > now:
+        if hit is not _MISSING and hit[0] > time.monotonic():
             return hit[1]
         value = compute()
         if len(self._entries) >= MAX_ENTRIES:
             self._entries.clear()
-        self._entries[key] = (now + seconds, value)
+        # Kept for ``seconds`` from when it is ready, not from when computing began: on a
+        # starved machine a page taking longer than ``seconds`` to render would otherwise be
+        # stored already expired, and every request would render it again (seen in the
+        # bench at a load average of 13: 12 pages/s, each rendered anew).
+        self._entries[key] = (time.monotonic() + seconds, value)
         return value
+
+    def peek(self, key: Hashable) -> Any:
+        """The value kept for ``key`` if it has not expired, else None (never computes)."""
+        hit = self._entries.get(key, _MISSING)
+        if hit is not _MISSING and hit[0] > time.monotonic():
+            return hit[1]
+        return None
 
     def clear(self) -> None:
         self._entries.clear()
@@ -53,6 +63,12 @@ _cache = HotCache()
 def cached(key: Hashable, compute: Callable[[], Any]) -> Any:
     """``compute()``, remembered by this process for ``HOT_CACHE_SECONDS``."""
     return _cache.get_or_set(key, compute, current_app.config["HOT_CACHE_SECONDS"])
+
+
+def peek(key: Hashable) -> Any:
+    """What this process keeps for ``key`` now, or None; needs no app context (see
+    :mod:`campaign.hot_count`)."""
+    return _cache.peek(key)
 
 
 def clear() -> None:

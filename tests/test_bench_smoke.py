@@ -63,6 +63,7 @@ def test_smoke_run_reports_every_scenario(tmp_path):
     surge = data["scenarios"]["surge"]
     assert surge["app"]["good"] > 0 and surge["bare"]["good"] > 0
     assert surge["rate_limit"]["active"], surge["rate_limit"]
+    assert surge["lean"]["good"] > 0 and surge["lean"]["stored"] > 0, surge["lean"]
     confirmation = data["scenarios"]["confirmation"]
     assert confirmation["all_counted"]
     delivery = data["scenarios"]["delivery"]["checks"]

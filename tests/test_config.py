@@ -103,3 +103,18 @@ def test_production_refuses_to_start_without_media_storage(monkeypatch, tmp_path
     monkeypatch.delenv("MEDIA_STORAGE", raising=False)
     with pytest.raises(RuntimeError, match="MEDIA_STORAGE"):
         create_app({"ENV_NAME": "production", "INSTANCE_PATH": str(tmp_path)})
+
+
+def test_the_pool_size_comes_from_the_environment(monkeypatch, tmp_path):
+    from sqlalchemy.pool import QueuePool
+
+    from campaign.config import Config
+    from campaign.extensions import db
+
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'x.db'}")
+    monkeypatch.setenv("DATABASE_POOL_SIZE", "17")
+    app = create_app({"ENV_NAME": "development", "INSTANCE_PATH": str(tmp_path)})
+    assert app.config["SQLALCHEMY_ENGINE_OPTIONS"] == {"pool_pre_ping": True, "pool_size": 17}
+    assert Config.SQLALCHEMY_ENGINE_OPTIONS == {"pool_pre_ping": True}  # the class is left alone
+    with app.app_context():
+        assert isinstance(db.engine.pool, QueuePool) and db.engine.pool.size() == 17

@@ -340,3 +340,42 @@ def test_confirmation_email_says_why_and_links_back(client, run_jobs, outbox):
     text = body_text(outbox()[0])
     assert "You get this email because" in text
     assert f"/petitions/{petition.slug}" in text
+
+
+def test_confirming_is_one_statement(app, run_jobs, outbox):
+    """The token's check, the state change, the count delta and what the page shows: one
+    statement and its commit on PostgreSQL (three statements in one transaction on SQLite);
+    nothing read after the commit, so nothing rolled back at the end of the request."""
+    from sqlalchemy import event
+
+    petition = make_campaign(CampaignKind.PETITION)
+    signer = app.test_client()
+    sign(signer, petition)
+    run_jobs()
+    link = link_in(outbox()[0], "/supports/confirm/")
+    statements = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement.split()[0].upper())
+
+    reader = app.test_client()  # no session: the page asks nobody who is logged in
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        page = reader.get(link)
+        first = list(statements)
+        statements.clear()
+        again = reader.get(link)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+    assert "Confirmed. Thank you, Ada Lovelace!" in page.get_data(as_text=True)
+    assert "Already confirmed" in again.get_data(as_text=True)
+    if db.engine.dialect.name == "postgresql":
+        assert first == ["WITH"] and statements == ["WITH"]
+    else:
+        assert first == ["BEGIN", "UPDATE", "INSERT", "SELECT"] and statements == [
+            "BEGIN",
+            "UPDATE",
+            "SELECT",
+        ]
+    run_jobs()
+    assert cached_count(petition) == 1

@@ -7,7 +7,7 @@ import json
 from flask import Blueprint, abort, current_app, jsonify, request, url_for
 from sqlalchemy import select
 
-from campaign import hot_cache
+from campaign import hot_cache, hot_count
 from campaign.extensions import db
 from campaign.models import (
     PUBLIC_STATES,
@@ -156,19 +156,20 @@ def count(slug: str):
     """The cached count: cheap enough to poll while a campaign surges.
 
     Each process reads it at most once per ``HOT_CACHE_SECONDS``: thousands of watchers
-    polling cost one query a second, and the count is folded in seconds anyway.
+    polling cost one query a second, and the count is folded in seconds anyway. Visitors
+    without a session are mostly answered before Flask, from the same cache
+    (:mod:`campaign.hot_count`), with the same headers.
     """
-    body = hot_cache.cached(("count.json", slug), lambda: _count_body(slug))
-    if body is None:
+    cached = hot_cache.cached(hot_count.cache_key(slug), lambda: _count_body(slug))
+    if cached is None:
         abort(404, description=f"No public campaign has the slug {slug!r}.")
-    response = current_app.response_class(body, mimetype="application/json")
-    response.cache_control.public = True
-    response.cache_control.max_age = 2
-    response.cache_control.stale_while_revalidate = 30
-    return response
+    response = current_app.response_class(cached.body, mimetype="application/json")
+    response.headers["Cache-Control"] = hot_count.CACHE_CONTROL
+    response.set_etag(cached.etag)
+    return response.make_conditional(request)
 
 
-def _count_body(slug: str) -> bytes | None:
+def _count_body(slug: str) -> hot_count.CountBody | None:
     row = db.session.execute(
         select(Campaign.confirmed_count, Campaign.goal).where(
             Campaign.slug == slug, Campaign.state.in_(PUBLIC_STATES)
@@ -176,9 +177,5 @@ def _count_body(slug: str) -> bytes | None:
     ).first()
     if row is None:
         return None
-    return (
-        json.dumps(
-            {"count": row.confirmed_count, "goal": row.goal, "slug": slug}, separators=(",", ":")
-        ).encode()
-        + b"\n"
-    )
+    body = json.dumps({"count": row.confirmed_count, "goal": row.goal, "slug": slug}, separators=(",", ":"))
+    return hot_count.CountBody.of(body.encode() + b"\n")

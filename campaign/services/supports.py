@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from datetime import datetime
+from typing import NamedTuple
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import select, update
+from sqlalchemy import Integer, SmallInteger, bindparam, case, func, insert, literal, or_, select, update
 
 from campaign.dbutil import insert_ignoring_conflicts
 from campaign.extensions import db
 from campaign.models import (
+    PUBLIC_STATES,
     Campaign,
     CampaignKind,
     CampaignState,
@@ -246,52 +249,169 @@ def support_from_token(purpose: str, token: str, max_age: int | None = None) -> 
     return support
 
 
-def confirm(token: str) -> tuple[Support, bool]:
+class CampaignCard(NamedTuple):
+    """What the confirmation page shows of the campaign."""
+
+    id: int
+    title: str
+    slug: str
+    blueprint: str
+    is_public: bool
+    confirmed_count: int
+
+
+class ConfirmedSupport(NamedTuple):
+    """What the confirmation page shows of the support, read by the statement confirming it
+    (not an ORM object: nothing is loaded or refreshed after the commit)."""
+
+    id: int
+    email_canonical: str
+    name: str
+    withdrawn_at: datetime | None
+    condition_threshold: int | None
+    condition_met_at: datetime | None
+    campaign: CampaignCard
+
+
+def confirm(token: str) -> tuple[ConfirmedSupport, bool]:
     """Confirm the support in an emailed link. Idempotent. Commits.
 
-    Returns the support and whether this call confirmed it (False: it already was). Mail
-    scanners open links before people do, so a repeat is never an error. Raises TokenError.
-    A suspect support is confirmed alike (``suspect_confirmed_at``) and still not counted.
+    Returns what the page shows of the support and its campaign, and whether this call
+    confirmed it (False: it already was, or it was withdrawn). Mail scanners open links
+    before people do, so a repeat is never an error. Raises TokenError. A suspect support is
+    confirmed alike (``suspect_confirmed_at``) and still not counted. Asks for a fold when
+    the support now counts.
+
+    The token's check (the support's id and address), the state change, the count delta and
+    the page's reading are one statement on PostgreSQL (an ``UPDATE … RETURNING`` and an
+    ``INSERT`` of the delta in ``WITH``), three in one transaction on SQLite.
     """
-    support = support_from_token("confirm-support", token)
-    row = db.session.execute(
+    payload = read_token("confirm-support", token, current_app.config["SUPPORT_TOKEN_MAX_AGE"])
+    support_id, email = payload.get("s"), payload.get("e")
+    if not isinstance(support_id, int) or not isinstance(email, str):
+        raise TokenError(expired=False)
+    params = {"b_support_id": support_id, "b_email": email, "b_now": utcnow()}
+    statements = _confirm_statements(db.session.get_bind().dialect.name)
+    if len(statements) == 1:
+        row = db.session.execute(statements[0], params).first()
+        confirmed_now, counted = (row.confirmed_now, row.counted) if row is not None else (False, False)
+    else:
+        update_stmt, delta_stmt, page_stmt = statements
+        changed = db.session.execute(update_stmt, params).first()
+        confirmed_now = changed is not None
+        counted = confirmed_now and changed.suspect is None
+        if counted:
+            db.session.execute(
+                delta_stmt,
+                {
+                    "b_campaign_id": changed.campaign_id,
+                    "b_country": changed.country,
+                    "b_monthly_spend": changed.monthly_spend,
+                },
+            )
+        row = db.session.execute(page_stmt, params).first()
+    if counted:
+        later("fold")
+    db.session.commit()
+    if row is None:
+        raise TokenError(expired=False)
+    kinds = Campaign.__mapper__.polymorphic_map
+    card = CampaignCard(
+        row.campaign_id,
+        row.title,
+        row.slug,
+        kinds[row.kind].class_.blueprint,
+        row.state in PUBLIC_STATES,
+        row.confirmed_count,
+    )
+    support = ConfirmedSupport(
+        support_id,
+        email,
+        row.name,
+        row.withdrawn_at,
+        row.condition_threshold,
+        row.condition_met_at,
+        card,
+    )
+    return support, confirmed_now
+
+
+_CONFIRM_STATEMENTS: dict[str, tuple] = {}
+
+
+def _confirm_statements(dialect: str) -> tuple:
+    """The statements :func:`confirm` runs, built once per dialect (bound by name)."""
+    if dialect not in _CONFIRM_STATEMENTS:
+        _CONFIRM_STATEMENTS[dialect] = _build_confirm_statements(dialect)
+    return _CONFIRM_STATEMENTS[dialect]
+
+
+def _build_confirm_statements(dialect: str) -> tuple:
+    now = bindparam("b_now", type_=Support.__table__.c.confirmed_at.type)
+    suspect = Support.suspect.is_not(None)
+    matches = (Support.id == bindparam("b_support_id")) & (Support.email_canonical == bindparam("b_email"))
+    confirm_update = (
         update(Support)
         .where(
-            Support.id == support.id,
-            Support.confirmed_at.is_(None),
+            matches,
             Support.withdrawn_at.is_(None),
-            Support.suspect.is_(None),
+            or_(
+                ~suspect & Support.confirmed_at.is_(None),
+                suspect & Support.suspect_confirmed_at.is_(None),
+            ),
         )
-        .values(confirmed_at=utcnow())
-        .returning(Support.id)
-    ).first()
-    if row is None:
-        held = db.session.execute(
-            update(Support)
-            .where(
-                Support.id == support.id,
-                Support.suspect.is_not(None),
-                Support.suspect_confirmed_at.is_(None),
-                Support.withdrawn_at.is_(None),
-            )
-            .values(suspect_confirmed_at=utcnow())
-            .returning(Support.id)
-        ).first()
-        db.session.commit()
-        db.session.refresh(support)
-        return support, held is not None
-    db.session.add(
-        CountDelta(
-            campaign_id=support.campaign_id,
-            country=support.country,
-            delta=1,
-            spend=support.monthly_spend or 0,
+        .values(
+            confirmed_at=case((suspect, Support.confirmed_at), else_=now),
+            suspect_confirmed_at=case((suspect, now), else_=Support.suspect_confirmed_at),
         )
+        .returning(Support.campaign_id, Support.country, Support.monthly_spend, Support.suspect)
     )
-    later("fold")
-    db.session.commit()
-    db.session.refresh(support)
-    return support, True
+    page_columns = (
+        Support.campaign_id,
+        Support.name,
+        Support.withdrawn_at,
+        Support.condition_threshold,
+        Support.condition_met_at,
+        Campaign.title,
+        Campaign.slug,
+        Campaign.kind,
+        Campaign.state,
+        Campaign.confirmed_count,
+    )
+    page = (
+        select(*page_columns)
+        .select_from(Support)
+        .join(Campaign, Campaign.id == Support.campaign_id)
+        .where(matches)
+    )
+    delta_columns = ["campaign_id", "country", "delta", "spend"]
+    if dialect == "postgresql":
+        # Every part of a WITH runs once, to completion, on the same snapshot; the SELECT
+        # sees the row as it was before the UPDATE, which changes nothing the page shows.
+        confirmed = confirm_update.cte("confirmed")
+        delta = insert(CountDelta).from_select(
+            delta_columns,
+            select(
+                confirmed.c.campaign_id,
+                confirmed.c.country,
+                literal(1, SmallInteger),
+                func.coalesce(confirmed.c.monthly_spend, 0),
+            ).where(confirmed.c.suspect.is_(None)),
+        )
+        changed = select(func.count()).select_from(confirmed)
+        counted = changed.where(confirmed.c.suspect.is_(None))
+        statement = page.add_columns(
+            (changed.scalar_subquery() > 0).label("confirmed_now"),
+            (counted.scalar_subquery() > 0).label("counted"),
+        ).add_cte(delta.cte("delta"))
+        return (statement,)
+    delta = insert(CountDelta).values(
+        campaign_id=bindparam("b_campaign_id"),
+        country=bindparam("b_country"),
+        delta=1,
+        spend=func.coalesce(bindparam("b_monthly_spend", type_=Integer), 0),
+    )
+    return confirm_update, delta, page
 
 
 def withdraw(support_id: int) -> bool:
