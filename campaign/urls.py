@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import current_app
+from flask import current_app, url_for
 
 
 def external_url(endpoint: str, **values) -> str:
@@ -14,3 +14,9 @@ def external_url(endpoint: str, **values) -> str:
         base.netloc, url_scheme=base.scheme, script_name=base.path.rstrip("/") or "/"
     )
     return adapter.build(endpoint, values, force_external=True)
+
+
+def campaign_url(campaign, endpoint: str = "show", **values) -> str:
+    """The URL of one of ``campaign``'s pages (``show``, ``edit``, ``supporters``…) under its
+    kind's blueprint; ``_external=True`` for an absolute one (in a request)."""
+    return url_for(f"{campaign.blueprint}.{endpoint}", slug=campaign.slug, **values)

@@ -5,9 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
-from flask_babel import format_decimal, ngettext
 from flask_babel import lazy_gettext as _l
-from markupsafe import Markup
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
@@ -29,16 +27,6 @@ from campaign.models.base import Base, UTCDateTime, utcnow
 
 def _enum(cls: type[enum.Enum]) -> Enum:
     return Enum(cls, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
-
-
-def _number(n: int, strong: bool) -> str:
-    text = format_decimal(n)
-    return Markup("<strong>%s</strong>") % text if strong else text
-
-
-def _phrase(text: str, strong: bool) -> str:
-    # The words are ours (the catalogue) and the number is formatted: safe as markup.
-    return Markup(text) if strong else text
 
 
 class CampaignKind(enum.StrEnum):
@@ -177,14 +165,20 @@ class Campaign(Base):
 
     __mapper_args__ = {"polymorphic_on": kind}
 
-    #: Words a kind uses about itself, overridden by each subclass (translated when shown).
-    noun = _l("campaign")
-    nouns = _l("Campaigns")
-    start_title = _l("Start a campaign")
-    support_verb = _l("Support")
-    support_noun = _l("support")
-    supporters_noun = _l("supporters")
-    blueprint = "campaigns"
+    @property
+    def definition(self):
+        """What this campaign's kind is and does: its words and rules
+        (a :class:`campaign.campaigns.kind.Kind`, from each kind's package)."""
+        from campaign.kinds import kind_of  # the kinds are defined on top of these models
+
+        return kind_of(self)
+
+    # The kind's words, read through its definition (pages and emails say ``campaign.noun``).
+    noun = property(lambda self: self.definition.noun)
+    support_verb = property(lambda self: self.definition.support_verb)
+    support_noun = property(lambda self: self.definition.support_noun)
+    supporters_noun = property(lambda self: self.definition.supporters_noun)
+    blueprint = property(lambda self: self.definition.name)
 
     @property
     def is_public(self) -> bool:
@@ -200,13 +194,13 @@ class Campaign(Base):
         return self.support_noun if self.confirmed_count == 1 else self.supporters_noun
 
     def count_phrase(self, n: int | None = None, *, strong: bool = False) -> str:
-        """ "1 signature", "2,500 signatures": ``n`` (default: the count) with this kind's noun,
-        in the plural form the reader's language asks for. ``strong`` puts the number in
-        <strong> (and returns markup)."""
-        n = self.confirmed_count if n is None else n
-        return _phrase(
-            ngettext("%(count)s supporter", "%(count)s supporters", n, count=_number(n, strong)), strong
-        )
+        """ "1 signature", "2,500 signatures": ``n`` (default: the count) in this kind's words."""
+        return self.definition.count_phrase(self.confirmed_count if n is None else n, strong=strong)
+
+    @property
+    def spend_phrase(self) -> str | None:
+        """What the supporters spend a month, in this kind's words (None if none said)."""
+        return self.definition.spend_phrase(self)
 
     @property
     def progress_percent(self) -> int:
@@ -247,37 +241,11 @@ class Campaign(Base):
 
 class Petition(Campaign):
     __mapper_args__ = {"polymorphic_identity": CampaignKind.PETITION}
-    noun = _l("petition")
-    nouns = _l("Petitions")
-    start_title = _l("Start a petition")
-    support_verb = _l("Sign")
-    support_noun = _l("signature")
-    supporters_noun = _l("signatures")
-    blueprint = "petitions"
-
-    def count_phrase(self, n: int | None = None, *, strong: bool = False) -> str:
-        n = self.confirmed_count if n is None else n
-        return _phrase(
-            ngettext("%(count)s signature", "%(count)s signatures", n, count=_number(n, strong)), strong
-        )
-
     demand: Mapped[str | None] = mapped_column(Text, use_existing_column=True)
 
 
 class Boycott(Campaign):
     __mapper_args__ = {"polymorphic_identity": CampaignKind.BOYCOTT}
-    noun = _l("boycott")
-    nouns = _l("Boycotts")
-    start_title = _l("Start a boycott")
-    support_verb = _l("Pledge to stop buying")
-    support_noun = _l("pledge")
-    supporters_noun = _l("pledges")
-    blueprint = "boycotts"
-
-    def count_phrase(self, n: int | None = None, *, strong: bool = False) -> str:
-        n = self.confirmed_count if n is None else n
-        return _phrase(ngettext("%(count)s pledge", "%(count)s pledges", n, count=_number(n, strong)), strong)
-
     # One demand per line; the brand meets them all to end the boycott.
     demands: Mapped[str | None] = mapped_column(Text, use_existing_column=True)
     # True: the pledge covers every brand the target owns, through the ownership tree.
@@ -290,36 +258,12 @@ class Boycott(Campaign):
         return [self.target_brand, *(self.target_brand.descendants() if self.group_scope else [])]
 
     @property
-    def spend_phrase(self) -> str | None:
-        if not self.monthly_spend_total:
-            return None
-        return ngettext(
-            "%(count)s customer withholding about €%(spend)s a month",
-            "%(count)s customers withholding about €%(spend)s a month",
-            self.confirmed_count,
-            count=format_decimal(self.confirmed_count),
-            spend=format_decimal(self.monthly_spend_total),
-        )
-
-    @property
     def demand_list(self) -> list[str]:
         return [line.strip() for line in (self.demands or "").splitlines() if line.strip()]
 
 
 class Buycott(Campaign):
     __mapper_args__ = {"polymorphic_identity": CampaignKind.BUYCOTT}
-    noun = _l("buycott")
-    nouns = _l("Buycotts")
-    start_title = _l("Start a buycott")
-    support_verb = _l("Pledge to buy")
-    support_noun = _l("pledge")
-    supporters_noun = _l("pledges")
-    blueprint = "buycotts"
-
-    def count_phrase(self, n: int | None = None, *, strong: bool = False) -> str:
-        n = self.confirmed_count if n is None else n
-        return _phrase(ngettext("%(count)s pledge", "%(count)s pledges", n, count=_number(n, strong)), strong)
-
     endorsements = relationship(
         "Endorsement",
         back_populates="campaign",
@@ -329,18 +273,6 @@ class Buycott(Campaign):
 
     def brands(self) -> list:
         return [e.brand for e in self.endorsements]
-
-    @property
-    def spend_phrase(self) -> str | None:
-        if not self.monthly_spend_total:
-            return None
-        return ngettext(
-            "%(count)s customer pledging about €%(spend)s a month",
-            "%(count)s customers pledging about €%(spend)s a month",
-            self.confirmed_count,
-            count=format_decimal(self.confirmed_count),
-            spend=format_decimal(self.monthly_spend_total),
-        )
 
 
 class ProposalStatus(enum.StrEnum):
@@ -364,20 +296,6 @@ PROPOSAL_STATUS_LABELS = {
 
 class Proposal(Campaign):
     __mapper_args__ = {"polymorphic_identity": CampaignKind.PROPOSAL}
-    noun = _l("proposal")
-    nouns = _l("Proposals")
-    start_title = _l("Start a proposal")
-    support_verb = _l("Endorse")
-    support_noun = _l("endorsement")
-    supporters_noun = _l("endorsements")
-    blueprint = "proposals"
-
-    def count_phrase(self, n: int | None = None, *, strong: bool = False) -> str:
-        n = self.confirmed_count if n is None else n
-        return _phrase(
-            ngettext("%(count)s endorsement", "%(count)s endorsements", n, count=_number(n, strong)), strong
-        )
-
     proposal_status: Mapped[ProposalStatus | None] = mapped_column(
         _enum(ProposalStatus), use_existing_column=True
     )

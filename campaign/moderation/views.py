@@ -26,6 +26,7 @@ from campaign.services import campaigns as service
 from campaign.services import pictures as picture_service
 from campaign.services import proposals as proposal_service
 from campaign.services import reasons as reason_service
+from campaign.urls import campaign_url
 
 bp = Blueprint("moderation", __name__, url_prefix="/moderation")
 
@@ -140,7 +141,7 @@ def hide_campaign(campaign_id: int):
             flash(str(exc), "error")
         else:
             flash(_("“%(title)s” is hidden; its organiser sees why.", title=campaign.title), "info")
-    return redirect(url_for(f"{campaign.blueprint}.show", slug=campaign.slug))
+    return redirect(campaign_url(campaign))
 
 
 @bp.route("/reasons/<int:support_id>/hide", methods=["POST"])

@@ -1,18 +1,22 @@
-"""What proposals add: similar ideas, co-authors, comments and the brand's status."""
+"""The proposals blueprint: the routes every kind has, delivery and escalation, and what
+proposals add: similar ideas, co-authors, comments and the brand's status."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, jsonify, redirect, request, url_for
+from flask import Blueprint, abort, current_app, flash, jsonify, redirect, request
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
+from campaign.campaigns.kind_blueprint import kind_blueprint
 from campaign.converters import id_arg
 from campaign.extensions import db, limiter
-from campaign.models import Campaign, Comment, Proposal, ProposalStatus
-from campaign.proposals.forms import CommentForm, InviteCoauthorForm, ReportForm, StatusForm
+from campaign.models import Campaign, Proposal, ProposalStatus
+from campaign.proposals.forms import CommentForm, InviteCoauthorForm, ProposalForm, StatusForm
+from campaign.proposals.kind import PROPOSAL
 from campaign.services import ServiceError
 from campaign.services import proposals as service
+from campaign.urls import campaign_url
 
 
 def _slug_from(text: str) -> str:
@@ -21,7 +25,7 @@ def _slug_from(text: str) -> str:
 
 def register_proposal_routes(bp: Blueprint, load, organiser_only) -> None:
     def back(campaign: Campaign, anchor: str = ""):
-        return redirect(url_for("proposals.show", slug=campaign.slug) + anchor)
+        return redirect(campaign_url(campaign) + anchor)
 
     @bp.route("/similar.json")
     def similar():
@@ -40,7 +44,7 @@ def register_proposal_routes(bp: Blueprint, load, organiser_only) -> None:
                     "title": p.title,
                     "count": p.confirmed_count,
                     "counted": p.count_phrase(),
-                    "url": url_for("proposals.show", slug=p.slug),
+                    "url": campaign_url(p),
                 }
                 for p in found
             ]
@@ -129,34 +133,4 @@ def register_proposal_routes(bp: Blueprint, load, organiser_only) -> None:
         return back(campaign, "#status")
 
 
-community = Blueprint("community", __name__)
-
-
-def register_comment_routes(bp: Blueprint) -> None:
-    """Routes on comments themselves (any proposal): report, and accept a co-authorship."""
-
-    @bp.route("/comments/<int:comment_id>/report", methods=["POST"])
-    @login_required
-    def report_comment(comment_id: int):
-        comment = db.session.get(Comment, comment_id)
-        if comment is None:
-            abort(404)
-        form = ReportForm()
-        if form.validate_on_submit():
-            service.report_comment(comment.id, current_user.id, form.reason.data or "")
-            flash(_("Thank you: a moderator will look at this comment."), "info")
-        campaign = db.session.get(Campaign, comment.campaign_id)
-        return redirect(url_for(f"{campaign.blueprint}.show", slug=campaign.slug) + "#comments")
-
-    @bp.route("/coauthors/<int:invitation_id>/accept", methods=["POST"])
-    @login_required
-    def accept_coauthorship(invitation_id: int):
-        try:
-            invitation = service.accept_coauthorship(invitation_id, current_user.id)
-        except ServiceError:
-            abort(404)
-        flash(_("You are now a co-author of “%(title)s”.", title=invitation.campaign.title), "success")
-        return redirect(url_for("accounts.profile"))
-
-
-register_comment_routes(community)
+bp = kind_blueprint(PROPOSAL, ProposalForm, register_proposal_routes)

@@ -12,10 +12,10 @@ from sqlalchemy.exc import IntegrityError
 from campaign.dbutil import insert_ignoring_conflicts
 from campaign.extensions import db
 from campaign.jobs.notices import add_notice, enqueue_notice
+from campaign.kinds import KINDS
 from campaign.models import (
     PUBLIC_STATES,
     Campaign,
-    CampaignKind,
     Delivery,
     DeliveryState,
     Response,
@@ -29,7 +29,8 @@ from campaign.models import (
 from campaign.services import ServiceError
 from campaign.services.transparency import append_log_entry
 
-DELIVERABLE_KINDS = (CampaignKind.PETITION, CampaignKind.BOYCOTT, CampaignKind.PROPOSAL)
+#: The kinds whose definition says they are delivered to the brand.
+DELIVERABLE_KINDS = tuple(kind.value for kind in KINDS.values() if kind.delivers)
 
 
 def request_delivery(campaign_id: int, user_id: int | None = None, *, automatic: bool = False) -> Delivery:
@@ -45,7 +46,7 @@ def request_delivery(campaign_id: int, user_id: int | None = None, *, automatic:
         raise ServiceError(_("Only a published campaign can be delivered."))
     if not automatic and campaign.organiser_id != user_id:
         raise ServiceError(_("Only the organiser can deliver this campaign."))
-    if campaign.kind not in DELIVERABLE_KINDS:
+    if not campaign.definition.delivers:
         raise ServiceError(_("A %(noun)s is not delivered to a brand.", noun=campaign.noun))
     brand = campaign.target_brand
     if brand is None:
