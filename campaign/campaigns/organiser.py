@@ -61,8 +61,7 @@ def undelivered_count(campaign: Campaign) -> int:
         .where(
             Support.campaign_id == campaign.id,
             Support.id > after,
-            Support.confirmed_at.is_not(None),
-            Support.withdrawn_at.is_(None),
+            Support.counts,
         )
     ).scalar_one()
 
@@ -72,8 +71,7 @@ def counted_supports(campaign_id: int):
         select(Support)
         .where(
             Support.campaign_id == campaign_id,
-            Support.confirmed_at.is_not(None),
-            Support.withdrawn_at.is_(None),
+            Support.counts,
         )
         .order_by(Support.id)
     )
@@ -123,8 +121,7 @@ def register_organiser_routes(bp: Blueprint, load, organiser_only) -> None:
                 select(Support.referral, func.count())
                 .where(
                     Support.campaign_id == campaign.id,
-                    Support.confirmed_at.is_not(None),
-                    Support.withdrawn_at.is_(None),
+                    Support.counts,
                 )
                 .group_by(Support.referral)
                 .order_by(func.count().desc(), Support.referral)

@@ -16,9 +16,12 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    and_,
     text,
 )
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.sql.elements import ColumnElement
 
 from campaign.models.base import Base, UTCDateTime, utcnow
 
@@ -145,9 +148,16 @@ class Support(Base):
     user = relationship("User", back_populates="supports")
     pledged_brands = relationship("Brand", secondary="pledge_brands", order_by="Brand.name")
 
-    @property
+    @hybrid_property
     def counts(self) -> bool:
+        """Confirmed and not withdrawn: this support is in the count. ``Support.counts`` in a
+        query is the same condition in SQL; every count and list of supporters uses it."""
         return self.confirmed_at is not None and self.withdrawn_at is None
+
+    @counts.inplace.expression
+    @classmethod
+    def _counts_expression(cls) -> ColumnElement[bool]:
+        return and_(cls.confirmed_at.is_not(None), cls.withdrawn_at.is_(None))
 
     @property
     def email_confirmed_at(self) -> datetime | None:

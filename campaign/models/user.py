@@ -69,6 +69,11 @@ class User(UserMixin, Base):
         """A verified member of ``brand_id``."""
         return any(m.brand_id == brand_id and m.verified_at for m in self.brand_memberships)
 
+    def answers_for(self, brand_id: int | None) -> bool:
+        """May act for ``brand_id`` (its inbox, logo, a proposal's status): a verified member
+        of the brand, or a moderator."""
+        return self.is_moderator or (brand_id is not None and self.speaks_for(brand_id))
+
     def get_id(self) -> str:
         return self.session_token
 

@@ -110,7 +110,7 @@ def register_logo_routes(brands_bp: Blueprint, load_brand) -> None:
 
     def editable(slug: str) -> Brand:
         brand = load_brand(slug)
-        if not (current_user.speaks_for(brand.id) or current_user.is_moderator):
+        if not current_user.answers_for(brand.id):
             abort(403)
         return brand
 

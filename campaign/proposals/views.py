@@ -103,10 +103,7 @@ def register_proposal_routes(bp: Blueprint, load, organiser_only) -> None:
     @login_required
     def set_status(slug: str):
         campaign = load(slug)
-        if not (
-            current_user.is_moderator
-            or (campaign.target_brand_id and current_user.speaks_for(campaign.target_brand_id))
-        ):
+        if not current_user.answers_for(campaign.target_brand_id):
             abort(403)
         form = StatusForm()
         if form.validate_on_submit():

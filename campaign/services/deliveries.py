@@ -63,8 +63,7 @@ def request_delivery(campaign_id: int, user_id: int | None = None, *, automatic:
         db.session.execute(
             select(func.max(Support.id)).where(
                 Support.campaign_id == campaign.id,
-                Support.confirmed_at.is_not(None),
-                Support.withdrawn_at.is_(None),
+                Support.counts,
             )
         ).scalar()
         or 0
