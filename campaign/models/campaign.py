@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
@@ -23,6 +24,11 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from campaign.models.base import Base, UTCDateTime, utcnow
+
+if TYPE_CHECKING:  # names for the relationships' types; the mapper resolves them by name
+    from campaign.models.brand import Brand
+    from campaign.models.delivery import Delivery, Response
+    from campaign.models.user import User
 
 
 def _enum(cls: type[enum.Enum]) -> Enum:
@@ -147,21 +153,37 @@ class Campaign(Base):
     # adds each fold's change, and the clock re-bases it from the supports every few minutes.
     momentum: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
-    organiser = relationship("User", back_populates="campaigns")
-    escalated_from = relationship(
+    organiser: Mapped[User] = relationship("User")
+    escalated_from: Mapped[Campaign | None] = relationship(
         "Campaign", remote_side=[id], foreign_keys=[escalated_from_id], back_populates="escalations"
     )
-    escalations = relationship("Campaign", foreign_keys=[escalated_from_id], back_populates="escalated_from")
-    thanks_for = relationship("Campaign", remote_side=[id], foreign_keys=[thanks_for_id])
-    target_brand = relationship("Brand", foreign_keys=[target_brand_id])
-    supports = relationship(
-        "Support", back_populates="campaign", lazy="dynamic", foreign_keys="Support.campaign_id"
+    escalations: Mapped[list[Campaign]] = relationship(
+        "Campaign", foreign_keys=[escalated_from_id], back_populates="escalated_from"
     )
-    updates = relationship("Update", back_populates="campaign", order_by="Update.created_at.desc()")
-    milestones = relationship("Milestone", back_populates="campaign", order_by="Milestone.threshold")
-    deliveries = relationship("Delivery", back_populates="campaign", order_by="Delivery.round")
-    responses = relationship("Response", back_populates="campaign", order_by="Response.created_at.desc()")
-    topics = relationship("Topic", secondary=campaign_topics, order_by="Topic.name")
+    thanks_for: Mapped[Campaign | None] = relationship(
+        "Campaign", remote_side=[id], foreign_keys=[thanks_for_id]
+    )
+    target_brand: Mapped[Brand | None] = relationship("Brand", foreign_keys=[target_brand_id])
+    updates: Mapped[list[Update]] = relationship(
+        "Update", back_populates="campaign", order_by="Update.created_at.desc()"
+    )
+    milestones: Mapped[list[Milestone]] = relationship(
+        "Milestone", back_populates="campaign", order_by="Milestone.threshold"
+    )
+    deliveries: Mapped[list[Delivery]] = relationship(
+        "Delivery", back_populates="campaign", order_by="Delivery.round"
+    )
+    responses: Mapped[list[Response]] = relationship(
+        "Response", back_populates="campaign", order_by="Response.created_at.desc()"
+    )
+    topics: Mapped[list[Topic]] = relationship("Topic", secondary=campaign_topics, order_by="Topic.name")
+    # Co-authors and status changes belong to proposals, and are empty for other kinds.
+    coauthors: Mapped[list[CoAuthor]] = relationship("CoAuthor", back_populates="campaign")
+    status_changes: Mapped[list[StatusChange]] = relationship(
+        "StatusChange", foreign_keys="StatusChange.campaign_id", back_populates="campaign"
+    )
+    # A campaign's supports can be millions: they are queried (``Support.campaign_id``),
+    # never loaded as a collection.
 
     __mapper_args__ = {"polymorphic_on": kind}
 
@@ -264,7 +286,7 @@ class Boycott(Campaign):
 
 class Buycott(Campaign):
     __mapper_args__ = {"polymorphic_identity": CampaignKind.BUYCOTT}
-    endorsements = relationship(
+    endorsements: Mapped[list[Endorsement]] = relationship(
         "Endorsement",
         back_populates="campaign",
         cascade="all, delete-orphan",
@@ -331,8 +353,8 @@ class Endorsement(Base):
     evidence_on: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    campaign = relationship("Buycott", back_populates="endorsements")
-    brand = relationship("Brand")
+    campaign: Mapped[Buycott] = relationship("Buycott", back_populates="endorsements")
+    brand: Mapped[Brand] = relationship("Brand")
 
     @property
     def needs_review(self) -> bool:
@@ -353,8 +375,8 @@ class Update(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     emailed: Mapped[bool] = mapped_column(default=False)
 
-    campaign = relationship("Campaign", back_populates="updates")
-    author = relationship("User")
+    campaign: Mapped[Campaign] = relationship("Campaign", back_populates="updates")
+    author: Mapped[User] = relationship("User")
 
 
 class Milestone(Base):
@@ -371,7 +393,7 @@ class Milestone(Base):
     # Set once its notifications are enqueued; the sweeper re-enqueues rows left unset.
     notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    campaign = relationship("Campaign", back_populates="milestones")
+    campaign: Mapped[Campaign] = relationship("Campaign", back_populates="milestones")
 
 
 class CoAuthor(Base):
@@ -387,8 +409,8 @@ class CoAuthor(Base):
     accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    campaign = relationship("Campaign", backref="coauthors")
-    user = relationship("User", foreign_keys=[user_id])
+    campaign: Mapped[Campaign] = relationship("Campaign", back_populates="coauthors")
+    user: Mapped[User] = relationship("User", foreign_keys=[user_id])
 
 
 class StatusChange(Base):
@@ -405,8 +427,10 @@ class StatusChange(Base):
     duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    campaign = relationship("Campaign", foreign_keys=[campaign_id], backref="status_changes")
-    duplicate_of = relationship("Campaign", foreign_keys=[duplicate_of_id])
+    campaign: Mapped[Campaign] = relationship(
+        "Campaign", foreign_keys=[campaign_id], back_populates="status_changes"
+    )
+    duplicate_of: Mapped[Campaign | None] = relationship("Campaign", foreign_keys=[duplicate_of_id])
 
     @property
     def label(self) -> str:
@@ -428,8 +452,8 @@ class Comment(Base):
     hidden_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    author = relationship("User")
-    replies = relationship("Comment", order_by="Comment.created_at")
+    author: Mapped[User] = relationship("User")
+    replies: Mapped[list[Comment]] = relationship("Comment", order_by="Comment.created_at")
 
     @property
     def html(self):
@@ -442,7 +466,7 @@ class Comment(Base):
 
         return render_markdown(self.body)
 
-    reports = relationship("CommentReport", cascade="all, delete-orphan")
+    reports: Mapped[list[CommentReport]] = relationship("CommentReport", cascade="all, delete-orphan")
 
 
 class CommentReport(Base):

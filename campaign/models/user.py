@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import secrets
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from flask import current_app
 from flask_login import UserMixin
@@ -15,6 +16,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from campaign.models.base import Base, UTCDateTime, utcnow
+
+if TYPE_CHECKING:  # names for the relationships' types; the mapper resolves them by name
+    from campaign.models.brand import BrandMember
 
 
 class EmailFrequency(enum.StrEnum):
@@ -61,9 +65,11 @@ class User(UserMixin, Base):
     locale: Mapped[str | None] = mapped_column(String(8))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    campaigns = relationship("Campaign", back_populates="organiser", lazy="dynamic")
-    supports = relationship("Support", back_populates="user", lazy="dynamic")
-    brand_memberships = relationship("BrandMember", back_populates="user", foreign_keys="BrandMember.user_id")
+    # The campaigns a member started and their supports are queried, never loaded as
+    # collections (``Campaign.organiser_id``, ``Support.user_id``).
+    brand_memberships: Mapped[list[BrandMember]] = relationship(
+        "BrandMember", back_populates="user", foreign_keys="BrandMember.user_id"
+    )
 
     def speaks_for(self, brand_id: int) -> bool:
         """A verified member of ``brand_id``."""
