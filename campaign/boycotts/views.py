@@ -7,8 +7,8 @@ from flask_login import current_user
 
 from campaign.acting import act
 from campaign.boycotts.forms import BoycottForm
-from campaign.boycotts.kind import BOYCOTT
 from campaign.campaigns.kind_blueprint import kind_blueprint
+from campaign.kinds.boycott import BOYCOTT
 from campaign.models import Campaign
 from campaign.services import escalation
 from campaign.urls import campaign_url

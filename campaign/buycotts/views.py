@@ -9,8 +9,8 @@ from flask_login import current_user
 
 from campaign.acting import act
 from campaign.buycotts.forms import BuycottForm
-from campaign.buycotts.kind import BUYCOTT
 from campaign.campaigns.kind_blueprint import kind_blueprint
+from campaign.kinds.buycott import BUYCOTT
 from campaign.models import Campaign
 from campaign.services import campaigns as service
 from campaign.urls import campaign_url

@@ -31,11 +31,11 @@ from campaign.campaigns import public_page
 from campaign.campaigns.delivering import register_delivery_routes
 from campaign.campaigns.escalating import register_escalation_routes
 from campaign.campaigns.forms import CampaignForm
-from campaign.campaigns.kind import Kind
 from campaign.campaigns.launch_kit import register_launch_kit_routes
 from campaign.campaigns.organiser import register_organiser_routes
 from campaign.campaigns.reasons import register_reason_routes
 from campaign.extensions import db, limiter
+from campaign.kinds.base import Kind
 from campaign.models import Campaign
 from campaign.page_queries import comments_page_number
 from campaign.pictures.views import register_picture_routes

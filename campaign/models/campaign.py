@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from datetime import date, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
@@ -27,7 +27,6 @@ from campaign.models.base import Base, UTCDateTime, utcnow
 
 if TYPE_CHECKING:  # names for the relationships' types; the mapper resolves them by name
     from campaign.models.brand import Brand
-    from campaign.models.delivery import Delivery, Response
     from campaign.models.user import User
 
 
@@ -170,10 +169,11 @@ class Campaign(Base):
     milestones: Mapped[list[Milestone]] = relationship(
         "Milestone", back_populates="campaign", order_by="Milestone.threshold"
     )
-    deliveries: Mapped[list[Delivery]] = relationship(
+    # Delivery and Response are named, not imported: models/delivery.py imports this module.
+    deliveries: Mapped[list[Delivery]] = relationship(  # noqa: F821
         "Delivery", back_populates="campaign", order_by="Delivery.round"
     )
-    responses: Mapped[list[Response]] = relationship(
+    responses: Mapped[list[Response]] = relationship(  # noqa: F821
         "Response", back_populates="campaign", order_by="Response.created_at.desc()"
     )
     topics: Mapped[list[Topic]] = relationship("Topic", secondary=campaign_topics, order_by="Topic.name")
@@ -187,13 +187,9 @@ class Campaign(Base):
 
     __mapper_args__ = {"polymorphic_on": kind}
 
-    @property
-    def definition(self):
-        """What this campaign's kind is and does: its words and rules
-        (a :class:`campaign.campaigns.kind.Kind`, from each kind's package)."""
-        from campaign.kinds import kind_of  # the kinds are defined on top of these models
-
-        return kind_of(self)
+    #: What this kind is and does: its words and rules (a :class:`campaign.kinds.base.Kind`).
+    #: :mod:`campaign.kinds` sets it on each subclass; the models never import the kinds.
+    definition: ClassVar[Any]
 
     # The kind's words, read through its definition (pages and emails say ``campaign.noun``).
     noun = property(lambda self: self.definition.noun)

@@ -7,7 +7,6 @@ import hashlib
 import hmac
 import secrets
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from flask import current_app
 from flask_login import UserMixin
@@ -16,9 +15,6 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from campaign.models.base import Base, UTCDateTime, utcnow
-
-if TYPE_CHECKING:  # names for the relationships' types; the mapper resolves them by name
-    from campaign.models.brand import BrandMember
 
 
 class EmailFrequency(enum.StrEnum):
@@ -67,7 +63,9 @@ class User(UserMixin, Base):
 
     # The campaigns a member started and their supports are queried, never loaded as
     # collections (``Campaign.organiser_id``, ``Support.user_id``).
-    brand_memberships: Mapped[list[BrandMember]] = relationship(
+    # BrandMember (models/brand.py) is resolved by the mapper: brand.py imports this module.
+    # BrandMember is named, not imported: models/brand.py imports this module.
+    brand_memberships: Mapped[list[BrandMember]] = relationship(  # noqa: F821
         "BrandMember", back_populates="user", foreign_keys="BrandMember.user_id"
     )
 

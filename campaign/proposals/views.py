@@ -11,9 +11,9 @@ from sqlalchemy import select
 from campaign.campaigns.kind_blueprint import kind_blueprint
 from campaign.converters import id_arg
 from campaign.extensions import db, limiter
+from campaign.kinds.proposal import PROPOSAL
 from campaign.models import Campaign, Proposal, ProposalStatus
 from campaign.proposals.forms import CommentForm, InviteCoauthorForm, ProposalForm, StatusForm
-from campaign.proposals.kind import PROPOSAL
 from campaign.services import ServiceError
 from campaign.services import proposals as service
 from campaign.urls import campaign_url

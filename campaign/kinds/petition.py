@@ -4,7 +4,7 @@ deadline, it becomes a boycott."""
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 
-from campaign.campaigns.kind import Kind
+from campaign.kinds.base import Kind
 from campaign.models import CampaignKind, Petition
 
 PETITION = Kind(

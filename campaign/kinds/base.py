@@ -1,9 +1,9 @@
-"""What a campaign kind is: the shape each kind package fills in (``campaign/<kind>s/kind.py``).
+"""What a campaign kind is: the shape each kind's module in :mod:`campaign.kinds` fills in.
 
 A kind says, in one place, its words, what it does (delivers, escalates, takes conditions,
-endorses brands, asks for spend) and the template of its own section of the campaign page.
-Its own routes are in its package's ``views.py``; the routes every kind has are in
-:mod:`campaign.campaigns.kind_blueprint`. The registry of kinds is :mod:`campaign.kinds`.
+endorses brands, asks for spend) and the templates of its own parts of the campaign page.
+Its own routes are in its blueprint package's ``views.py``; the routes every kind has are in
+:mod:`campaign.campaigns.kind_blueprint`, which also adds those the definition asks for.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ petition."""
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 
-from campaign.campaigns.kind import Kind
+from campaign.kinds.base import Kind
 from campaign.models import CampaignKind, Proposal
 
 PROPOSAL = Kind(
