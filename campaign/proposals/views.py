@@ -8,6 +8,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
+from campaign.acting import act
 from campaign.campaigns.kind_blueprint import kind_blueprint
 from campaign.converters import id_arg
 from campaign.extensions import db, limiter
@@ -55,22 +56,17 @@ def register_proposal_routes(bp: Blueprint, load, organiser_only) -> None:
     def invite(campaign: Campaign):
         form = InviteCoauthorForm()
         if form.validate_on_submit():
-            try:
-                service.invite_coauthor(campaign.id, current_user.id, form.email.data)
-            except ServiceError as exc:
-                flash(str(exc), "error")
-            else:
+            return act(
+                lambda: service.invite_coauthor(campaign.id, current_user.id, form.email.data),
                 # The same answer whether the address has an account or not.
-                flash(
-                    _(
-                        "If %(email)s has a Groundswell account, its owner is invited and "
-                        "told by email; they accept from their account page.",
-                        email=form.email.data,
-                    ),
-                    "success",
-                )
-        else:
-            flash(" ".join(map(str, form.email.errors)), "error")
+                done=_(
+                    "If %(email)s has a Groundswell account, its owner is invited and "
+                    "told by email; they accept from their account page.",
+                    email=form.email.data,
+                ),
+                then=campaign_url(campaign) + "#coauthors",
+            )
+        flash(" ".join(map(str, form.email.errors)), "error")
         return back(campaign, "#coauthors")
 
     @bp.route("/<slug>/comments", methods=["POST"])
@@ -113,20 +109,18 @@ def register_proposal_routes(bp: Blueprint, load, organiser_only) -> None:
                     select(Proposal).filter_by(slug=_slug_from(form.duplicate_of.data or ""))
                 ).scalar_one_or_none()
                 duplicate_id = other.id if other else None
-            try:
-                service.set_status(
+            return act(
+                lambda: service.set_status(
                     campaign.id,
                     current_user,
                     ProposalStatus(form.status.data),
                     form.answer.data,
                     duplicate_of_id=duplicate_id,
-                )
-            except ServiceError as exc:
-                flash(str(exc), "error")
-            else:
-                flash(_("The status is set and endorsers are being told."), "success")
-        else:
-            flash(" ".join(str(e) for errors in form.errors.values() for e in errors), "error")
+                ),
+                done=_("The status is set and endorsers are being told."),
+                then=campaign_url(campaign) + "#status",
+            )
+        flash(" ".join(str(e) for errors in form.errors.values() for e in errors), "error")
         return back(campaign, "#status")
 
 
