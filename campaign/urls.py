@@ -1,4 +1,5 @@
-"""Absolute links for emails, built without a request from ``PUBLIC_URL``."""
+"""Links to pages: a campaign's (one helper for every kind), and absolute links for emails,
+built without a request from ``PUBLIC_URL``."""
 
 from __future__ import annotations
 
@@ -20,3 +21,9 @@ def campaign_url(campaign, endpoint: str = "show", **values) -> str:
     """The URL of one of ``campaign``'s pages (``show``, ``edit``, ``supporters``…) under its
     kind's blueprint; ``_external=True`` for an absolute one (in a request)."""
     return url_for(f"{campaign.blueprint}.{endpoint}", slug=campaign.slug, **values)
+
+
+def campaign_external_url(campaign, endpoint: str = "show", **values) -> str:
+    """The absolute URL of one of ``campaign``'s pages under ``PUBLIC_URL``, for emails and
+    jobs (no request needed)."""
+    return external_url(f"{campaign.blueprint}.{endpoint}", slug=campaign.slug, **values)
