@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from campaign.dbutil import insert_ignoring_conflicts
 from campaign.extensions import db
 from campaign.jobs.notices import add_notice, enqueue_notice
-from campaign.kinds import KINDS
+from campaign.kinds import KINDS, kind_of
 from campaign.models import (
     PUBLIC_STATES,
     Campaign,
@@ -46,7 +46,7 @@ def request_delivery(campaign_id: int, user_id: int | None = None, *, automatic:
         raise ServiceError(_("Only a published campaign can be delivered."))
     if not automatic and campaign.organiser_id != user_id:
         raise ServiceError(_("Only the organiser can deliver this campaign."))
-    if not campaign.definition.delivers:
+    if not kind_of(campaign).delivers:
         raise ServiceError(_("A %(noun)s is not delivered to a brand.", noun=campaign.noun))
     brand = campaign.target_brand
     if brand is None:

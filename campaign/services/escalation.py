@@ -20,7 +20,7 @@ def brand_answered(campaign: Campaign) -> bool:
 
 def can_escalate(campaign: Campaign) -> bool:
     return (
-        campaign.definition.escalates_to is not None
+        kind_of(campaign).escalates_to is not None
         and campaign.is_public
         and campaign.answer_deadline is not None
         and campaign.answer_deadline <= utcnow()
@@ -39,7 +39,7 @@ def escalate(campaign_id: int, user_id: int) -> Campaign:
     campaign = db.session.get(Campaign, campaign_id)
     if campaign is None or campaign.organiser_id != user_id:
         raise ServiceError(_("Only the organiser can escalate this campaign."))
-    if campaign.definition.escalates_to is None:
+    if kind_of(campaign).escalates_to is None:
         raise ServiceError(_("A %(noun)s cannot be escalated.", noun=campaign.noun))
     if not campaign.is_public:
         raise ServiceError(_("Only a published campaign can be escalated."))
@@ -49,7 +49,7 @@ def escalate(campaign_id: int, user_id: int) -> Campaign:
         raise ServiceError(_("The brand has answered, so this campaign cannot be escalated."))
     if campaign.escalations:
         raise ServiceError(_("This campaign was already escalated."))
-    model = kind_of(campaign.definition.escalates_to).model
+    model = kind_of(kind_of(campaign).escalates_to).model
     demand = getattr(campaign, "demand", None) or campaign.summary
     data = {
         "title": campaign.title,

@@ -11,6 +11,7 @@ from sqlalchemy import select, update
 
 from campaign.dbutil import insert_ignoring_conflicts
 from campaign.extensions import db
+from campaign.kinds import kind_of
 from campaign.models import (
     Campaign,
     CampaignState,
@@ -175,7 +176,7 @@ def _check_kind_fields(
 ) -> None:
     """What only some kinds take (a condition, a choice of brands) is refused from the others,
     as their definitions say."""
-    kind = campaign.definition
+    kind = kind_of(campaign)
     if condition_threshold is not None:
         if not kind.takes_conditions:
             raise ServiceError(_("Only boycott pledges can wait for others."))

@@ -33,6 +33,7 @@ from wtforms.validators import (
 from wtforms.widgets import CheckboxInput, ListWidget, Select, html_params
 
 from campaign.auth.forms import single_line, strip
+from campaign.kinds import kind_of
 from campaign.names import name_problem
 
 COUNTRY_NAMES = {c.alpha_2: getattr(c, "common_name", c.name) for c in pycountry.countries}
@@ -185,7 +186,7 @@ class SupportForm(FlaskForm):
     def adapt_to(self, campaign) -> None:
         """Use the campaign's words; ask only what the kind needs (spend for boycotts and
         buycotts, a condition for boycotts, the brands for buycotts)."""
-        kind = campaign.definition
+        kind = kind_of(campaign)
         self.submit.label.text = kind.support_verb
         self.country.choices = country_choices()
         if not kind.takes_spend:
