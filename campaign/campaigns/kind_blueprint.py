@@ -148,8 +148,8 @@ def kind_blueprint(kind: Kind, form_class: type[CampaignForm], own_routes=None) 
     def show(slug: str):
         ref = request.args.get("ref", "")
         if public_page.same_for_every_visitor() and not REFERRAL.match(ref):
-            # Only a proposal's page reads a query parameter (its page of comments).
-            variant = comments_page_number() if kind.name == "proposals" else None
+            # Only a page with comments reads a query parameter (its page of comments).
+            variant = comments_page_number() if kind.has_comments else None
             return public_page.response(kind.name, slug, lambda: render_public(slug), variant=variant)
         campaign = load(slug)
         if REFERRAL.match(ref):

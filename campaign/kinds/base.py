@@ -62,6 +62,8 @@ class Kind:
     #: ``spending(n, count=…, spend=…)``: "2 customers withholding about €40 a month" (an
     #: ``ngettext``), for kinds that take spend.
     spending: Callable[..., str] | None = None
+    #: Its page has comments, paged by a query parameter (proposals).
+    has_comments: bool = False
     #: Words for supporters when it wins (e.g. a boycott's "you can buy from it again").
     won_note: str | None = None
 

@@ -26,5 +26,6 @@ PROPOSAL = Kind(
     delivers=True,
     escalates_to=CampaignKind.PETITION,
     escalate_label=_l("Escalate to a petition"),
+    has_comments=True,
     lower_section="proposals/_sections.html",
 )
