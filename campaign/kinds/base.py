@@ -45,8 +45,6 @@ class Kind:
     delivers: bool = False
     #: Unanswered past its deadline, it may become this kind (the organiser escalates).
     escalates_to: CampaignKind | None = None
-    #: Its supporters may say what they spend a month (boycotts and buycotts).
-    takes_spend: bool = False
     #: Its pledges may wait for a number of others (conditional boycott pledges).
     takes_conditions: bool = False
     #: It names brands to buy from, and supporters choose among them (buycotts).
@@ -60,12 +58,17 @@ class Kind:
     lower_section: str | None = None
     organiser_tools: str | None = None
     #: ``spending(n, count=…, spend=…)``: "2 customers withholding about €40 a month" (an
-    #: ``ngettext``), for kinds that take spend.
+    #: ``ngettext``); a kind with it asks supporters what they spend a month.
     spending: Callable[..., str] | None = None
     #: Its page has comments, paged by a query parameter (proposals).
     has_comments: bool = False
     #: Words for supporters when it wins (e.g. a boycott's "you can buy from it again").
     won_note: str | None = None
+
+    @property
+    def takes_spend(self) -> bool:
+        """Its supporters may say what they spend a month (boycotts and buycotts)."""
+        return self.spending is not None
 
     @property
     def asks_answer_by(self) -> bool:

@@ -23,7 +23,6 @@ BOYCOTT = Kind(
     you_pending=_l("You pledged — check your inbox to confirm"),
     you_did=_l("You pledged on %(date)s"),
     delivers=True,
-    takes_spend=True,
     spending=lambda n, count, spend: ngettext(
         "%(count)s customer withholding about €%(spend)s a month",
         "%(count)s customers withholding about €%(spend)s a month",

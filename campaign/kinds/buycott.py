@@ -22,7 +22,6 @@ BUYCOTT = Kind(
     start_pitch=_l("Ask customers to buy from brands that do right, and say why."),
     you_pending=_l("You pledged — check your inbox to confirm"),
     you_did=_l("You pledged on %(date)s"),
-    takes_spend=True,
     spending=lambda n, count, spend: ngettext(
         "%(count)s customer pledging about €%(spend)s a month",
         "%(count)s customers pledging about €%(spend)s a month",
