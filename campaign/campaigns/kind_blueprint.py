@@ -1,10 +1,10 @@
 """One blueprint per campaign kind, built from the routes every kind has.
 
-Each kind's package (``campaign.petitions`` …) gives its :class:`~campaign.campaigns.kind.Kind`,
-its form and its own routes; the endpoints read ``petitions.new``, ``petitions.show``,
-``petitions.edit``, ``petitions.submit``. What a kind's definition says it does adds its
-routes here too: a kind that delivers gets ``deliver`` and ``retry_delivery``, a kind that
-escalates gets ``escalate``. No kind has a route it cannot use.
+Each kind's blueprint package (``campaign/petitions/views.py`` …) passes its definition
+(:mod:`campaign.kinds`), its form and its own routes; the endpoints read ``petitions.new``,
+``petitions.show``, ``petitions.edit``, ``petitions.submit``. What the definition says the
+kind does adds its routes here too: a kind that delivers gets ``deliver`` and
+``retry_delivery``, a kind that escalates gets ``escalate``. No kind has a route it cannot use.
 """
 
 from __future__ import annotations
