@@ -1117,8 +1117,7 @@ class Bench:
                     Support.campaign_id == delivery.campaign_id,
                     Support.id > delivery.after_support_id,
                     Support.id <= delivery.up_to_support_id,
-                    Support.confirmed_at.is_not(None),
-                    Support.withdrawn_at.is_(None),
+                    Support.counts,
                 )
                 .order_by(Support.id)
             )
@@ -1157,8 +1156,7 @@ class Bench:
             .where(
                 Support.campaign_id == big,
                 Support.consents_to_updates.is_(True),
-                Support.confirmed_at.is_not(None),
-                Support.withdrawn_at.is_(None),
+                Support.counts,
             )
             .order_by(Support.id)
         ).all()

@@ -162,22 +162,22 @@ def register_blueprints(app: Flask) -> None:
     from campaign.accounts.views import bp as accounts_bp
     from campaign.api.views import bp as api_bp
     from campaign.auth.views import bp as auth_bp
-    from campaign.boycotts import bp as boycotts_bp
+    from campaign.boycotts.views import bp as boycotts_bp
     from campaign.brands.views import bp as brands_bp
-    from campaign.buycotts import bp as buycotts_bp
+    from campaign.buycotts.views import bp as buycotts_bp
     from campaign.campaigns.views import bp as campaigns_bp
     from campaign.campaigns.views import topics_bp
+    from campaign.community.views import bp as community_bp
     from campaign.deliveries.views import bp as deliveries_bp
     from campaign.dev.views import bp as dev_bp
     from campaign.main.language import bp as language_bp
     from campaign.main.views import bp as main_bp
     from campaign.moderation.views import bp as moderation_bp
-    from campaign.petitions import bp as petitions_bp
+    from campaign.petitions.views import bp as petitions_bp
     from campaign.pictures.views import bp as media_bp
     from campaign.pictures.views import register_upload_limit
     from campaign.privacy.views import bp as privacy_bp
-    from campaign.proposals import bp as proposals_bp
-    from campaign.proposals.views import community as community_bp
+    from campaign.proposals.views import bp as proposals_bp
     from campaign.supports.views import bp as supports_bp
 
     for bp in (
@@ -234,8 +234,10 @@ def register_template_helpers(app: Flask) -> None:
     from campaign.services.campaigns import timeline
     from campaign.services.escalation import can_escalate
     from campaign.supports.forms import COUNTRY_NAMES
+    from campaign.urls import campaign_url
 
     app.jinja_env.globals.update(
+        campaign_url=campaign_url,
         can_escalate=can_escalate,
         campaign_comments=page_queries.campaign_comments,
         comments_page_number=page_queries.comments_page_number,

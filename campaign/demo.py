@@ -625,8 +625,7 @@ def _seed_delivery(
             select(Support.id)
             .where(
                 Support.campaign_id == petition.id,
-                Support.confirmed_at.is_not(None),
-                Support.withdrawn_at.is_(None),
+                Support.counts,
             )
             .order_by(Support.id)
             .limit(400)

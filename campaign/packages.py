@@ -107,8 +107,7 @@ def _round_supports(delivery: Delivery):
             Support.campaign_id == delivery.campaign_id,
             Support.id > delivery.after_support_id,
             Support.id <= delivery.up_to_support_id,
-            Support.confirmed_at.is_not(None),
-            Support.withdrawn_at.is_(None),
+            Support.counts,
         )
         .order_by(Support.id)
         .execution_options(yield_per=5000)

@@ -56,8 +56,7 @@ def conditional_summary(campaign: Campaign) -> dict[str, int]:
         select(func.count(Support.id), func.count(Support.condition_met_at)).where(
             Support.campaign_id == campaign.id,
             Support.condition_threshold.is_not(None),
-            Support.confirmed_at.is_not(None),
-            Support.withdrawn_at.is_(None),
+            Support.counts,
         )
     ).one()
     # The lowest threshold still waited for, and how many pledges begin when it is reached.
@@ -67,8 +66,7 @@ def conditional_summary(campaign: Campaign) -> dict[str, int]:
             Support.campaign_id == campaign.id,
             Support.condition_threshold.is_not(None),
             Support.condition_met_at.is_(None),
-            Support.confirmed_at.is_not(None),
-            Support.withdrawn_at.is_(None),
+            Support.counts,
         )
         .group_by(Support.condition_threshold)
         .order_by(Support.condition_threshold)
@@ -135,8 +133,7 @@ def latest_public_supporters(campaign: Campaign, limit: int = 8) -> list[dict]:
         .where(
             Support.campaign_id == campaign.id,
             Support.is_public.is_(True),
-            Support.confirmed_at.is_not(None),
-            Support.withdrawn_at.is_(None),
+            Support.counts,
         )
         .order_by(Support.confirmed_at.desc())
         .limit(limit)
@@ -154,8 +151,7 @@ def supports_per_day(campaign: Campaign, days: int = 30) -> list[tuple[str, int]
             select(day, func.count())
             .where(
                 Support.campaign_id == campaign.id,
-                Support.confirmed_at.is_not(None),
-                Support.withdrawn_at.is_(None),
+                Support.counts,
                 Support.confirmed_at >= _midnight(start),
             )
             .group_by(day)
@@ -187,8 +183,7 @@ def supported_after_shares(user_id: int) -> dict[int, int]:
         select(Support.referred_by_id, func.count())
         .where(
             Support.referred_by_id.in_(mine),
-            Support.confirmed_at.is_not(None),
-            Support.withdrawn_at.is_(None),
+            Support.counts,
         )
         .group_by(Support.referred_by_id)
     ).all()

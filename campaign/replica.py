@@ -24,6 +24,8 @@ from flask_sqlalchemy.session import Session
 from sqlalchemy import Select, event, text
 from sqlalchemy.exc import DBAPIError
 
+from campaign.kinds import KINDS
+
 log = logging.getLogger(__name__)
 
 REPLICA = "replica"
@@ -31,7 +33,7 @@ FRESH_COOKIE = "gs_fresh"
 #: Set for the requests that may read the replica (see :func:`register`).
 READ_REPLICA: ContextVar[bool] = ContextVar("read_replica", default=False)
 
-_KIND_BLUEPRINTS = {"petitions", "boycotts", "buycotts", "proposals"}
+_KIND_BLUEPRINTS = {kind.name for kind in KINDS.values()}
 _PUBLIC_ENDPOINTS = {"main.home", "main.victories", "campaigns.browse", "brands.index", "brands.show"}
 
 _SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}

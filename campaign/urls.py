@@ -1,10 +1,11 @@
-"""Absolute links for emails, built without a request from ``PUBLIC_URL``."""
+"""Links to pages: a campaign's (one helper for every kind), and absolute links for emails,
+built without a request from ``PUBLIC_URL``."""
 
 from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import current_app
+from flask import current_app, url_for
 
 
 def external_url(endpoint: str, **values) -> str:
@@ -14,3 +15,15 @@ def external_url(endpoint: str, **values) -> str:
         base.netloc, url_scheme=base.scheme, script_name=base.path.rstrip("/") or "/"
     )
     return adapter.build(endpoint, values, force_external=True)
+
+
+def campaign_url(campaign, endpoint: str = "show", **values) -> str:
+    """The URL of one of ``campaign``'s pages (``show``, ``edit``, ``supporters``…) under its
+    kind's blueprint; ``_external=True`` for an absolute one (in a request)."""
+    return url_for(f"{campaign.blueprint}.{endpoint}", slug=campaign.slug, **values)
+
+
+def campaign_external_url(campaign, endpoint: str = "show", **values) -> str:
+    """The absolute URL of one of ``campaign``'s pages under ``PUBLIC_URL``, for emails and
+    jobs (no request needed)."""
+    return external_url(f"{campaign.blueprint}.{endpoint}", slug=campaign.slug, **values)

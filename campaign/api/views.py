@@ -20,6 +20,7 @@ from campaign.models import (
 )
 from campaign.search import SORTS, Filters, campaigns_statement
 from campaign.supports.forms import COUNTRY_NAMES
+from campaign.urls import campaign_url
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -74,7 +75,7 @@ def campaign_summary(campaign: Campaign) -> dict:
         "brands": [{"name": b.name, "slug": b.slug} for b in campaign.brands()],
         "published_at": campaign.published_at.isoformat() if campaign.published_at else None,
         "closes_at": campaign.closes_at.isoformat() if campaign.closes_at else None,
-        "url": url_for(f"{campaign.blueprint}.show", slug=campaign.slug, _external=True),
+        "url": campaign_url(campaign, _external=True),
         "api_url": url_for("api.campaign", slug=campaign.slug, _external=True),
     }
 

@@ -265,7 +265,7 @@ def verify_claim(token: str):
 def inbox(slug: str):
     """What the brand has received: verified members (and moderators) only."""
     brand = _brand(slug)
-    if not (current_user.speaks_for(brand.id) or current_user.is_moderator):
+    if not current_user.answers_for(brand.id):
         abort(403)
     deliveries = (
         db.session.execute(

@@ -3,21 +3,20 @@ QR code of the campaign's link and a printable A4 poster."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, render_template, url_for
+from flask import Blueprint, Response, abort, render_template
 
 from campaign import poster
 from campaign.models import Campaign
 from campaign.sharing import share_kit
-from campaign.urls import external_url
+from campaign.urls import campaign_external_url, campaign_url
 
 
 def register_launch_kit_routes(bp: Blueprint, organiser_only) -> None:
     """Add ``<kind>.launch_kit``, ``<kind>.qr_png`` and ``<kind>.poster_pdf``."""
-    kind = bp.name
 
     def public_link(campaign: Campaign) -> str:
         # Printed and scanned far from this request: the configured public address.
-        return external_url(f"{kind}.show", slug=campaign.slug)
+        return campaign_external_url(campaign)
 
     @bp.route("/<slug>/launch-kit")
     @organiser_only
@@ -29,7 +28,7 @@ def register_launch_kit_routes(bp: Blueprint, organiser_only) -> None:
             link=link,
             share=share_kit(link, campaign.title) if campaign.is_public else None,
             qr_svg=poster.qr_svg(link) if campaign.is_public else None,
-            embed_url=url_for(f"{kind}.embed", slug=campaign.slug, _external=True),
+            embed_url=campaign_url(campaign, "embed", _external=True),
         )
 
     @bp.route("/<slug>/launch-kit/qr.png")

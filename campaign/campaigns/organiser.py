@@ -14,22 +14,22 @@ from flask import (
     render_template,
     request,
     stream_with_context,
-    url_for,
 )
 from flask_babel import format_decimal
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
 
+from campaign.acting import act
 from campaign.extensions import db
 from campaign.i18n import CountryNames
 from campaign.models import Campaign, Support
 from campaign.packages import neutralise
 from campaign.search import page_number
-from campaign.services import ServiceError, escalation
+from campaign.services import ServiceError
 from campaign.services import campaigns as service
-from campaign.services.deliveries import request_delivery, retry_failed_delivery
 from campaign.supports.forms import COUNTRY_NAMES, RaiseGoalForm, UpdateForm, VictoryForm
+from campaign.urls import campaign_url
 
 
 def csv_stream(header: list[str], rows: Iterable[Iterable]) -> Iterator[str]:
@@ -54,8 +54,7 @@ def undelivered_count(campaign: Campaign) -> int:
         .where(
             Support.campaign_id == campaign.id,
             Support.id > after,
-            Support.confirmed_at.is_not(None),
-            Support.withdrawn_at.is_(None),
+            Support.counts,
         )
     ).scalar_one()
 
@@ -65,8 +64,7 @@ def counted_supports(campaign_id: int):
         select(Support)
         .where(
             Support.campaign_id == campaign_id,
-            Support.confirmed_at.is_not(None),
-            Support.withdrawn_at.is_(None),
+            Support.counts,
         )
         .order_by(Support.id)
     )
@@ -80,9 +78,21 @@ def _csv_response(campaign: Campaign, name: str, header, rows) -> Response:
     )
 
 
+def confirm_first(campaign: Campaign, question: str, consequences: list[str], button: str):
+    """The page that asks before an action that cannot be undone (works without script:
+    the action's own form posts here, and only ``confirmed=yes`` goes ahead)."""
+    return render_template(
+        "campaigns/confirm.html",
+        campaign=campaign,
+        question=question,
+        consequences=consequences,
+        button=button,
+    )
+
+
 def register_organiser_routes(bp: Blueprint, load, organiser_only) -> None:
-    """Add supporters, exports, updates, the goal and stalls to a kind's blueprint."""
-    kind = bp.name
+    """Add supporters, exports, updates, the goal, victory, closing and stalls to a kind's
+    blueprint (every kind has them)."""
     from campaign.campaigns.stalls import register_stall_routes
 
     register_stall_routes(bp, organiser_only)
@@ -104,8 +114,7 @@ def register_organiser_routes(bp: Blueprint, load, organiser_only) -> None:
                 select(Support.referral, func.count())
                 .where(
                     Support.campaign_id == campaign.id,
-                    Support.confirmed_at.is_not(None),
-                    Support.withdrawn_at.is_(None),
+                    Support.counts,
                 )
                 .group_by(Support.referral)
                 .order_by(func.count().desc(), Support.referral)
@@ -183,71 +192,8 @@ def register_organiser_routes(bp: Blueprint, load, organiser_only) -> None:
                     ),
                     "success",
                 )
-                return redirect(url_for(f"{kind}.show", slug=campaign.slug))
+                return redirect(campaign_url(campaign))
         return render_template("campaigns/update_form.html", campaign=campaign, form=form)
-
-    def confirm_first(campaign: Campaign, question: str, consequences: list[str], button: str):
-        """The page that asks before an action that cannot be undone (works without script:
-        the action's own form posts here, and only ``confirmed=yes`` goes ahead)."""
-        return render_template(
-            "campaigns/confirm.html",
-            campaign=campaign,
-            question=question,
-            consequences=consequences,
-            button=button,
-        )
-
-    @bp.route("/<slug>/deliver", methods=["POST"])
-    @organiser_only
-    def deliver(campaign: Campaign):
-        if request.form.get("confirmed") != "yes":
-            brand = campaign.target_brand.name if campaign.target_brand else _("the brand")
-            waiting = undelivered_count(campaign)
-            return confirm_first(
-                campaign,
-                _(
-                    "Deliver %(counted)s to %(brand)s now?",
-                    counted=campaign.count_phrase(waiting),
-                    brand=brand,
-                ),
-                [
-                    _(
-                        "%(brand)s gets an email with a private link to the signed package (a PDF "
-                        "summary and a list of public supporters), sealed so anyone can verify it.",
-                        brand=brand,
-                    ),
-                    _(
-                        "A delivery cannot be taken back. You can deliver again later: the next "
-                        "round holds only the supporters who join after this one."
-                    ),
-                ],
-                _("Deliver now"),
-            )
-        try:
-            delivery = request_delivery(campaign.id, current_user.id)
-        except ServiceError as exc:
-            flash(str(exc), "error")
-        else:
-            flash(
-                _(
-                    "Round %(round)s is being prepared and sent to %(brand)s. Its state shows below.",
-                    round=delivery.round,
-                    brand=delivery.brand.name,
-                ),
-                "success",
-            )
-        return redirect(url_for(f"{kind}.show", slug=campaign.slug) + "#deliveries")
-
-    @bp.route("/<slug>/deliveries/<int:delivery_id>/retry", methods=["POST"])
-    @organiser_only
-    def retry_delivery(campaign: Campaign, delivery_id: int):
-        try:
-            retry_failed_delivery(delivery_id, current_user.id)
-        except ServiceError as exc:
-            flash(str(exc), "error")
-        else:
-            flash(_("The delivery is being tried again."), "success")
-        return redirect(url_for(f"{kind}.show", slug=campaign.slug) + "#deliveries")
 
     @bp.route("/<slug>/victory", methods=["GET", "POST"])
     @organiser_only
@@ -266,43 +212,13 @@ def register_organiser_routes(bp: Blueprint, load, organiser_only) -> None:
                     ),
                     "success",
                 )
-                return redirect(url_for(f"{kind}.show", slug=campaign.slug))
+                return redirect(campaign_url(campaign))
         return render_template(
             "campaigns/victory_form.html",
             campaign=campaign,
             form=form,
             minimum=service.MIN_SUPPORTERS_FOR_VICTORY,
         ), 400 if form.errors else 200
-
-    @bp.route("/<slug>/escalate", methods=["POST"])
-    @organiser_only
-    def escalate(campaign: Campaign):
-        try:
-            new = escalation.escalate(campaign.id, current_user.id)
-        except ServiceError as exc:
-            flash(str(exc), "error")
-            return redirect(url_for(f"{kind}.show", slug=campaign.slug))
-        flash(
-            _(
-                "Your %(new)s is drafted from this %(noun)s. Check it, then submit it for "
-                "review; once it is published, your supporters are invited to join it.",
-                new=new.noun,
-                noun=campaign.noun,
-            ),
-            "success",
-        )
-        return redirect(url_for(f"{new.blueprint}.edit", slug=new.slug))
-
-    @bp.route("/<slug>/thank-you-buycott", methods=["POST"])
-    @organiser_only
-    def thank_you_buycott(campaign: Campaign):
-        try:
-            buycott = escalation.thank_you_buycott(campaign.id, current_user.id)
-        except ServiceError as exc:
-            flash(str(exc), "error")
-            return redirect(url_for(f"{kind}.show", slug=campaign.slug))
-        flash(_("A thank-you buycott is drafted. Check it, then submit it for review."), "success")
-        return redirect(url_for("buycotts.edit", slug=buycott.slug))
 
     @bp.route("/<slug>/close", methods=["POST"])
     @organiser_only
@@ -324,44 +240,22 @@ def register_organiser_routes(bp: Blueprint, load, organiser_only) -> None:
                 ],
                 _("Close it now"),
             )
-        try:
-            service.close_campaign(campaign.id, current_user.id)
-        except ServiceError as exc:
-            flash(str(exc), "error")
-        else:
-            flash(_("The %(noun)s is closed; it keeps its page and its count.", noun=campaign.noun), "info")
-        return redirect(url_for(f"{kind}.show", slug=campaign.slug))
-
-    @bp.route("/<slug>/endorsements/<int:endorsement_id>/renew", methods=["POST"])
-    @organiser_only
-    def renew_endorsement(campaign: Campaign, endorsement_id: int):
-        from datetime import date
-
-        try:
-            evidence_on = date.fromisoformat(request.form.get("evidence_on", ""))
-        except ValueError:
-            evidence_on = None
-        try:
-            service.renew_endorsement(
-                campaign.id, current_user.id, endorsement_id, evidence_on, request.form.get("reason")
-            )
-        except ServiceError as exc:
-            flash(str(exc), "error")
-        else:
-            flash(_("The endorsement is renewed with its new evidence."), "success")
-        return redirect(url_for(f"{kind}.show", slug=campaign.slug))
+        return act(
+            lambda: service.close_campaign(campaign.id, current_user.id),
+            done=_("The %(noun)s is closed; it keeps its page and its count.", noun=campaign.noun),
+            category="info",
+            then=campaign_url(campaign),
+        )
 
     @bp.route("/<slug>/goal", methods=["POST"])
     @organiser_only
     def raise_goal(campaign: Campaign):
         form = RaiseGoalForm()
         if form.validate_on_submit():
-            try:
-                service.raise_goal(campaign.id, current_user.id, form.goal.data)
-            except ServiceError as exc:
-                flash(str(exc), "error")
-            else:
-                flash(_("The new goal is %(goal)s. Onwards!", goal=format_decimal(form.goal.data)), "success")
-        else:
-            flash(" ".join(map(str, form.goal.errors)) or _("Enter the new goal."), "error")
-        return redirect(url_for(f"{kind}.show", slug=campaign.slug))
+            return act(
+                lambda: service.raise_goal(campaign.id, current_user.id, form.goal.data),
+                done=_("The new goal is %(goal)s. Onwards!", goal=format_decimal(form.goal.data)),
+                then=campaign_url(campaign),
+            )
+        flash(" ".join(map(str, form.goal.errors)) or _("Enter the new goal."), "error")
+        return redirect(campaign_url(campaign))

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request
 from flask_babel import gettext as _
 from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required
 
+from campaign.acting import act
 from campaign.auth.forms import ActionForm
 from campaign.extensions import limiter
 from campaign.models import Campaign
@@ -14,6 +15,7 @@ from campaign.search import page_number
 from campaign.services import ServiceError
 from campaign.services import reasons as service
 from campaign.services.abuse import ip_key
+from campaign.urls import campaign_url
 
 
 def _like_limit() -> str:
@@ -30,14 +32,15 @@ def _per_member() -> str:
 
 def register_reason_routes(bp: Blueprint, load, organiser_only) -> None:
     """Add ``<kind>.reasons`` and its like, report and feature buttons to a kind's blueprint."""
-    kind = bp.name
 
-    def back(campaign: Campaign, support_id: int):
+    def back_to(campaign: Campaign, support_id: int) -> str:
+        """The page of reasons the visitor came from, at this reason."""
         sort = request.form.get("sort") if request.form.get("sort") in service.SORTS else None
         page = request.form.get("page", type=int) or None
-        return redirect(
-            url_for(f"{kind}.reasons", slug=campaign.slug, sort=sort, page=page) + f"#reason-{support_id}"
-        )
+        return campaign_url(campaign, "reasons", sort=sort, page=page) + f"#reason-{support_id}"
+
+    def back(campaign: Campaign, support_id: int):
+        return redirect(back_to(campaign, support_id))
 
     @bp.route("/<slug>/reasons")
     def reasons(slug: str):
@@ -67,6 +70,7 @@ def register_reason_routes(bp: Blueprint, load, organiser_only) -> None:
     def like_reason(slug: str, support_id: int):
         campaign = load(slug)
         if ActionForm().validate_on_submit():
+            then = back_to(campaign, support_id)
             try:
                 new = service.like_reason(campaign.id, support_id, current_user.id)
             except ServiceError as exc:
@@ -76,6 +80,7 @@ def register_reason_routes(bp: Blueprint, load, organiser_only) -> None:
                     _("You like this reason.") if new else _("You already like this reason."),
                     "success" if new else "info",
                 )
+            return redirect(then)
         return back(campaign, support_id)
 
     @bp.route("/<slug>/reasons/<int:support_id>/report", methods=["POST"])
@@ -88,27 +93,27 @@ def register_reason_routes(bp: Blueprint, load, organiser_only) -> None:
                 if current_user.is_authenticated
                 else f"ip:{ip_key(get_remote_address())}"
             )
-            try:
-                service.report_reason(campaign.id, support_id, reporter, request.form.get("reason", ""))
-            except ServiceError as exc:
-                flash(str(exc), "error")
-            else:
-                flash(_("Thank you: a moderator will look at this reason."), "info")
+            return act(
+                lambda: service.report_reason(
+                    campaign.id, support_id, reporter, request.form.get("reason", "")
+                ),
+                done=_("Thank you: a moderator will look at this reason."),
+                category="info",
+                then=back_to(campaign, support_id),
+            )
         return back(campaign, support_id)
 
     @bp.route("/<slug>/reasons/<int:support_id>/feature", methods=["POST"])
     @organiser_only
     def feature_reason(campaign: Campaign, support_id: int):
         if ActionForm().validate_on_submit():
-            try:
-                featured = service.feature_reason(campaign.id, support_id, current_user.id)
-            except ServiceError as exc:
-                flash(str(exc), "error")
-            else:
-                flash(
+            return act(
+                lambda: service.feature_reason(campaign.id, support_id, current_user.id),
+                done=lambda featured: (
                     _("This reason is featured on the page.")
                     if featured
-                    else _("This reason is no longer featured."),
-                    "success",
-                )
+                    else _("This reason is no longer featured.")
+                ),
+                then=back_to(campaign, support_id),
+            )
         return back(campaign, support_id)

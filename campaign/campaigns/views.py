@@ -11,7 +11,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    url_for,
 )
 from flask_babel import format_decimal
 from flask_babel import gettext as _
@@ -19,7 +18,8 @@ from markupsafe import Markup, escape
 
 from campaign.extensions import db
 from campaign.i18n import CountryNames
-from campaign.models import CAMPAIGN_CLASSES, Brand, Campaign, CampaignKind, CampaignState, Topic
+from campaign.kinds import KINDS
+from campaign.models import Brand, Campaign, CampaignKind, CampaignState, Topic
 from campaign.search import (
     SORTS,
     STATE_FILTERS,
@@ -33,6 +33,7 @@ from campaign.search import (
     similar_open_campaigns,
 )
 from campaign.supports.forms import COUNTRY_NAMES
+from campaign.urls import campaign_url
 
 bp = Blueprint("campaigns", __name__, url_prefix="/campaigns")
 topics_bp = Blueprint("topics", __name__, url_prefix="/topics")
@@ -141,7 +142,7 @@ def render_browse(topic: Topic | None = None):
         filters=filters,
         errors=errors,
         brands_alike=alike,
-        kinds=CAMPAIGN_CLASSES,
+        kinds=KINDS,
         topics=topics,
         topic=topic,
         args=args,
@@ -185,7 +186,7 @@ def similar():
                 "kind": c.kind.value,
                 "count": c.confirmed_count,
                 "label": f"{format_decimal(c.confirmed_count)} {c.count_noun}",
-                "url": url_for(f"{c.blueprint}.show", slug=c.slug),
+                "url": campaign_url(c),
             }
             for c in found
         ]
@@ -203,18 +204,18 @@ def brands():
 
 @bp.route("/new")
 def choose_kind():
-    return render_template("campaigns/choose.html", kinds=CAMPAIGN_CLASSES)
+    return render_template("campaigns/choose.html", kinds=KINDS)
 
 
 @bp.route("/<slug>")
 def by_slug(slug: str):
     """A kind-neutral address that forwards to the campaign's own page."""
-    from campaign.campaigns.kinds import can_view
+    from campaign.campaigns.kind_blueprint import can_view
 
     campaign = db.session.execute(db.select(Campaign).filter_by(slug=slug)).scalar_one_or_none()
     if campaign is None or not can_view(campaign):
         abort(404)
-    return redirect(url_for(f"{campaign.blueprint}.show", slug=slug), 301)
+    return redirect(campaign_url(campaign), 301)
 
 
 def _topic(slug: str) -> Topic:

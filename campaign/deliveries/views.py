@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, send_file
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -17,6 +17,7 @@ from campaign.services import ServiceError
 from campaign.services import deliveries as service
 from campaign.services.supports import support_from_token
 from campaign.tokens import TokenError, read_token
+from campaign.urls import campaign_url
 
 
 def _delivery(token: str) -> Delivery:
@@ -65,7 +66,7 @@ def show(token: str):
                 "success",
             )
             campaign = delivery.campaign
-            return redirect(url_for(f"{campaign.blueprint}.show", slug=campaign.slug))
+            return redirect(campaign_url(campaign))
     return render_template(
         "deliveries/show.html", delivery=delivery, campaign=delivery.campaign, token=token, form=form
     ), 200 if not form.errors else 400
@@ -167,7 +168,5 @@ def verdict(response_id: int, token: str):
             else:
                 flash(_("Thank you: your view is counted under the answer."), "success")
                 campaign = response.campaign
-                return redirect(
-                    url_for(f"{campaign.blueprint}.show", slug=campaign.slug) + f"#response-{response.id}"
-                )
+                return redirect(campaign_url(campaign) + f"#response-{response.id}")
     return render_template("deliveries/verdict.html", response=response, support=support, form=form)

@@ -5,8 +5,8 @@ from sqlalchemy import func, text
 from sqlalchemy.exc import DBAPIError
 
 from campaign.extensions import db
+from campaign.kinds import KINDS
 from campaign.models import (
-    CAMPAIGN_CLASSES,
     PUBLIC_STATES,
     Brand,
     Campaign,
@@ -65,7 +65,7 @@ def home():
         "main/home.html",
         latest=latest,
         counts=counts,
-        kinds=CAMPAIGN_CLASSES,
+        kinds=KINDS,
         trending=trending,
         victories=victories,
         asked=asked,

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import CheckConstraint, Enum, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from campaign.models.base import Base, UTCDateTime, utcnow
+
+if TYPE_CHECKING:  # names for the relationships' types; the mapper resolves them by name
+    from campaign.models.campaign import Campaign
+    from campaign.models.stall import Stall
+    from campaign.models.user import User
 
 
 def _enum(cls: type[enum.Enum]) -> Enum:
@@ -85,7 +91,7 @@ class AbuseRule(Base):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    created_by = relationship("User")
+    created_by: Mapped[User | None] = relationship("User")
 
     @property
     def specificity(self) -> int:
@@ -138,9 +144,9 @@ class Invalidation(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
 
-    campaign = relationship("Campaign")
-    created_by = relationship("User")
-    stall = relationship("Stall")
+    campaign: Mapped[Campaign | None] = relationship("Campaign")
+    created_by: Mapped[User | None] = relationship("User")
+    stall: Mapped[Stall | None] = relationship("Stall")
 
     @property
     def is_release(self) -> bool:
@@ -167,4 +173,4 @@ class SigningReport(Base):
     # Lines about many campaigns: on how many it signed.
     campaigns: Mapped[int | None] = mapped_column(Integer)
 
-    campaign = relationship("Campaign")
+    campaign: Mapped[Campaign | None] = relationship("Campaign")

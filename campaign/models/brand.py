@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Date, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from campaign.models.base import Base, UTCDateTime, utcnow
+
+if TYPE_CHECKING:  # names for the relationships' types; the mapper resolves them by name
+    from campaign.models.user import User
 
 
 class Brand(Base):
@@ -102,4 +106,4 @@ class BrandMember(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     brand: Mapped[Brand] = relationship(back_populates="members")
-    user = relationship("User", back_populates="brand_memberships", foreign_keys=[user_id])
+    user: Mapped[User] = relationship("User", back_populates="brand_memberships", foreign_keys=[user_id])

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import enum
 from datetime import date, datetime
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from flask_babel import format_decimal, ngettext
 from flask_babel import lazy_gettext as _l
-from markupsafe import Markup
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
@@ -26,19 +25,13 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from campaign.models.base import Base, UTCDateTime, utcnow
 
+if TYPE_CHECKING:  # names for the relationships' types; the mapper resolves them by name
+    from campaign.models.brand import Brand
+    from campaign.models.user import User
+
 
 def _enum(cls: type[enum.Enum]) -> Enum:
     return Enum(cls, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
-
-
-def _number(n: int, strong: bool) -> str:
-    text = format_decimal(n)
-    return Markup("<strong>%s</strong>") % text if strong else text
-
-
-def _phrase(text: str, strong: bool) -> str:
-    # The words are ours (the catalogue) and the number is formatted: safe as markup.
-    return Markup(text) if strong else text
 
 
 class CampaignKind(enum.StrEnum):
@@ -159,32 +152,51 @@ class Campaign(Base):
     # adds each fold's change, and the clock re-bases it from the supports every few minutes.
     momentum: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
-    organiser = relationship("User", back_populates="campaigns")
-    escalated_from = relationship(
+    organiser: Mapped[User] = relationship("User")
+    escalated_from: Mapped[Campaign | None] = relationship(
         "Campaign", remote_side=[id], foreign_keys=[escalated_from_id], back_populates="escalations"
     )
-    escalations = relationship("Campaign", foreign_keys=[escalated_from_id], back_populates="escalated_from")
-    thanks_for = relationship("Campaign", remote_side=[id], foreign_keys=[thanks_for_id])
-    target_brand = relationship("Brand", foreign_keys=[target_brand_id])
-    supports = relationship(
-        "Support", back_populates="campaign", lazy="dynamic", foreign_keys="Support.campaign_id"
+    escalations: Mapped[list[Campaign]] = relationship(
+        "Campaign", foreign_keys=[escalated_from_id], back_populates="escalated_from"
     )
-    updates = relationship("Update", back_populates="campaign", order_by="Update.created_at.desc()")
-    milestones = relationship("Milestone", back_populates="campaign", order_by="Milestone.threshold")
-    deliveries = relationship("Delivery", back_populates="campaign", order_by="Delivery.round")
-    responses = relationship("Response", back_populates="campaign", order_by="Response.created_at.desc()")
-    topics = relationship("Topic", secondary=campaign_topics, order_by="Topic.name")
+    thanks_for: Mapped[Campaign | None] = relationship(
+        "Campaign", remote_side=[id], foreign_keys=[thanks_for_id]
+    )
+    target_brand: Mapped[Brand | None] = relationship("Brand", foreign_keys=[target_brand_id])
+    updates: Mapped[list[Update]] = relationship(
+        "Update", back_populates="campaign", order_by="Update.created_at.desc()"
+    )
+    milestones: Mapped[list[Milestone]] = relationship(
+        "Milestone", back_populates="campaign", order_by="Milestone.threshold"
+    )
+    # Delivery and Response are named, not imported: models/delivery.py imports this module.
+    deliveries: Mapped[list[Delivery]] = relationship(  # noqa: F821
+        "Delivery", back_populates="campaign", order_by="Delivery.round"
+    )
+    responses: Mapped[list[Response]] = relationship(  # noqa: F821
+        "Response", back_populates="campaign", order_by="Response.created_at.desc()"
+    )
+    topics: Mapped[list[Topic]] = relationship("Topic", secondary=campaign_topics, order_by="Topic.name")
+    # Co-authors and status changes belong to proposals, and are empty for other kinds.
+    coauthors: Mapped[list[CoAuthor]] = relationship("CoAuthor", back_populates="campaign")
+    status_changes: Mapped[list[StatusChange]] = relationship(
+        "StatusChange", foreign_keys="StatusChange.campaign_id", back_populates="campaign"
+    )
+    # A campaign's supports can be millions: they are queried (``Support.campaign_id``),
+    # never loaded as a collection.
 
     __mapper_args__ = {"polymorphic_on": kind}
 
-    #: Words a kind uses about itself, overridden by each subclass (translated when shown).
-    noun = _l("campaign")
-    nouns = _l("Campaigns")
-    start_title = _l("Start a campaign")
-    support_verb = _l("Support")
-    support_noun = _l("support")
-    supporters_noun = _l("supporters")
-    blueprint = "campaigns"
+    #: What this kind is and does: its words and rules (a :class:`campaign.kinds.base.Kind`).
+    #: :mod:`campaign.kinds` sets it on each subclass; the models never import the kinds.
+    definition: ClassVar[Any]
+
+    # The kind's words, read through its definition (pages and emails say ``campaign.noun``).
+    noun = property(lambda self: self.definition.noun)
+    support_verb = property(lambda self: self.definition.support_verb)
+    support_noun = property(lambda self: self.definition.support_noun)
+    supporters_noun = property(lambda self: self.definition.supporters_noun)
+    blueprint = property(lambda self: self.definition.name)
 
     @property
     def is_public(self) -> bool:
@@ -200,13 +212,13 @@ class Campaign(Base):
         return self.support_noun if self.confirmed_count == 1 else self.supporters_noun
 
     def count_phrase(self, n: int | None = None, *, strong: bool = False) -> str:
-        """ "1 signature", "2,500 signatures": ``n`` (default: the count) with this kind's noun,
-        in the plural form the reader's language asks for. ``strong`` puts the number in
-        <strong> (and returns markup)."""
-        n = self.confirmed_count if n is None else n
-        return _phrase(
-            ngettext("%(count)s supporter", "%(count)s supporters", n, count=_number(n, strong)), strong
-        )
+        """ "1 signature", "2,500 signatures": ``n`` (default: the count) in this kind's words."""
+        return self.definition.count_phrase(self.confirmed_count if n is None else n, strong=strong)
+
+    @property
+    def spend_phrase(self) -> str | None:
+        """What the supporters spend a month, in this kind's words (None if none said)."""
+        return self.definition.spend_phrase(self)
 
     @property
     def progress_percent(self) -> int:
@@ -247,37 +259,11 @@ class Campaign(Base):
 
 class Petition(Campaign):
     __mapper_args__ = {"polymorphic_identity": CampaignKind.PETITION}
-    noun = _l("petition")
-    nouns = _l("Petitions")
-    start_title = _l("Start a petition")
-    support_verb = _l("Sign")
-    support_noun = _l("signature")
-    supporters_noun = _l("signatures")
-    blueprint = "petitions"
-
-    def count_phrase(self, n: int | None = None, *, strong: bool = False) -> str:
-        n = self.confirmed_count if n is None else n
-        return _phrase(
-            ngettext("%(count)s signature", "%(count)s signatures", n, count=_number(n, strong)), strong
-        )
-
     demand: Mapped[str | None] = mapped_column(Text, use_existing_column=True)
 
 
 class Boycott(Campaign):
     __mapper_args__ = {"polymorphic_identity": CampaignKind.BOYCOTT}
-    noun = _l("boycott")
-    nouns = _l("Boycotts")
-    start_title = _l("Start a boycott")
-    support_verb = _l("Pledge to stop buying")
-    support_noun = _l("pledge")
-    supporters_noun = _l("pledges")
-    blueprint = "boycotts"
-
-    def count_phrase(self, n: int | None = None, *, strong: bool = False) -> str:
-        n = self.confirmed_count if n is None else n
-        return _phrase(ngettext("%(count)s pledge", "%(count)s pledges", n, count=_number(n, strong)), strong)
-
     # One demand per line; the brand meets them all to end the boycott.
     demands: Mapped[str | None] = mapped_column(Text, use_existing_column=True)
     # True: the pledge covers every brand the target owns, through the ownership tree.
@@ -290,37 +276,13 @@ class Boycott(Campaign):
         return [self.target_brand, *(self.target_brand.descendants() if self.group_scope else [])]
 
     @property
-    def spend_phrase(self) -> str | None:
-        if not self.monthly_spend_total:
-            return None
-        return ngettext(
-            "%(count)s customer withholding about €%(spend)s a month",
-            "%(count)s customers withholding about €%(spend)s a month",
-            self.confirmed_count,
-            count=format_decimal(self.confirmed_count),
-            spend=format_decimal(self.monthly_spend_total),
-        )
-
-    @property
     def demand_list(self) -> list[str]:
         return [line.strip() for line in (self.demands or "").splitlines() if line.strip()]
 
 
 class Buycott(Campaign):
     __mapper_args__ = {"polymorphic_identity": CampaignKind.BUYCOTT}
-    noun = _l("buycott")
-    nouns = _l("Buycotts")
-    start_title = _l("Start a buycott")
-    support_verb = _l("Pledge to buy")
-    support_noun = _l("pledge")
-    supporters_noun = _l("pledges")
-    blueprint = "buycotts"
-
-    def count_phrase(self, n: int | None = None, *, strong: bool = False) -> str:
-        n = self.confirmed_count if n is None else n
-        return _phrase(ngettext("%(count)s pledge", "%(count)s pledges", n, count=_number(n, strong)), strong)
-
-    endorsements = relationship(
+    endorsements: Mapped[list[Endorsement]] = relationship(
         "Endorsement",
         back_populates="campaign",
         cascade="all, delete-orphan",
@@ -329,18 +291,6 @@ class Buycott(Campaign):
 
     def brands(self) -> list:
         return [e.brand for e in self.endorsements]
-
-    @property
-    def spend_phrase(self) -> str | None:
-        if not self.monthly_spend_total:
-            return None
-        return ngettext(
-            "%(count)s customer pledging about €%(spend)s a month",
-            "%(count)s customers pledging about €%(spend)s a month",
-            self.confirmed_count,
-            count=format_decimal(self.confirmed_count),
-            spend=format_decimal(self.monthly_spend_total),
-        )
 
 
 class ProposalStatus(enum.StrEnum):
@@ -364,20 +314,6 @@ PROPOSAL_STATUS_LABELS = {
 
 class Proposal(Campaign):
     __mapper_args__ = {"polymorphic_identity": CampaignKind.PROPOSAL}
-    noun = _l("proposal")
-    nouns = _l("Proposals")
-    start_title = _l("Start a proposal")
-    support_verb = _l("Endorse")
-    support_noun = _l("endorsement")
-    supporters_noun = _l("endorsements")
-    blueprint = "proposals"
-
-    def count_phrase(self, n: int | None = None, *, strong: bool = False) -> str:
-        n = self.confirmed_count if n is None else n
-        return _phrase(
-            ngettext("%(count)s endorsement", "%(count)s endorsements", n, count=_number(n, strong)), strong
-        )
-
     proposal_status: Mapped[ProposalStatus | None] = mapped_column(
         _enum(ProposalStatus), use_existing_column=True
     )
@@ -413,8 +349,8 @@ class Endorsement(Base):
     evidence_on: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    campaign = relationship("Buycott", back_populates="endorsements")
-    brand = relationship("Brand")
+    campaign: Mapped[Buycott] = relationship("Buycott", back_populates="endorsements")
+    brand: Mapped[Brand] = relationship("Brand")
 
     @property
     def needs_review(self) -> bool:
@@ -435,8 +371,8 @@ class Update(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     emailed: Mapped[bool] = mapped_column(default=False)
 
-    campaign = relationship("Campaign", back_populates="updates")
-    author = relationship("User")
+    campaign: Mapped[Campaign] = relationship("Campaign", back_populates="updates")
+    author: Mapped[User] = relationship("User")
 
 
 class Milestone(Base):
@@ -453,7 +389,7 @@ class Milestone(Base):
     # Set once its notifications are enqueued; the sweeper re-enqueues rows left unset.
     notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    campaign = relationship("Campaign", back_populates="milestones")
+    campaign: Mapped[Campaign] = relationship("Campaign", back_populates="milestones")
 
 
 class CoAuthor(Base):
@@ -469,8 +405,8 @@ class CoAuthor(Base):
     accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    campaign = relationship("Campaign", backref="coauthors")
-    user = relationship("User", foreign_keys=[user_id])
+    campaign: Mapped[Campaign] = relationship("Campaign", back_populates="coauthors")
+    user: Mapped[User] = relationship("User", foreign_keys=[user_id])
 
 
 class StatusChange(Base):
@@ -487,8 +423,10 @@ class StatusChange(Base):
     duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    campaign = relationship("Campaign", foreign_keys=[campaign_id], backref="status_changes")
-    duplicate_of = relationship("Campaign", foreign_keys=[duplicate_of_id])
+    campaign: Mapped[Campaign] = relationship(
+        "Campaign", foreign_keys=[campaign_id], back_populates="status_changes"
+    )
+    duplicate_of: Mapped[Campaign | None] = relationship("Campaign", foreign_keys=[duplicate_of_id])
 
     @property
     def label(self) -> str:
@@ -510,8 +448,8 @@ class Comment(Base):
     hidden_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    author = relationship("User")
-    replies = relationship("Comment", order_by="Comment.created_at")
+    author: Mapped[User] = relationship("User")
+    replies: Mapped[list[Comment]] = relationship("Comment", order_by="Comment.created_at")
 
     @property
     def html(self):
@@ -524,7 +462,7 @@ class Comment(Base):
 
         return render_markdown(self.body)
 
-    reports = relationship("CommentReport", cascade="all, delete-orphan")
+    reports: Mapped[list[CommentReport]] = relationship("CommentReport", cascade="all, delete-orphan")
 
 
 class CommentReport(Base):

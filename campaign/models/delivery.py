@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import enum
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
@@ -12,6 +13,10 @@ from sqlalchemy import Date, Enum, ForeignKey, Integer, String, Text, UniqueCons
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from campaign.models.base import Base, UTCDateTime, utcnow
+
+if TYPE_CHECKING:  # names for the relationships' types; the mapper resolves them by name
+    from campaign.models.brand import Brand
+    from campaign.models.campaign import Campaign
 
 
 def _enum(cls: type[enum.Enum]) -> Enum:
@@ -73,8 +78,8 @@ class Delivery(Base):
     opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    campaign = relationship("Campaign", back_populates="deliveries")
-    brand = relationship("Brand")
+    campaign: Mapped[Campaign] = relationship("Campaign", back_populates="deliveries")
+    brand: Mapped[Brand] = relationship("Brand")
 
     @property
     def failure_reason_shown(self) -> str | None:
@@ -123,9 +128,11 @@ class Response(Base):
     digest: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    campaign = relationship("Campaign", back_populates="responses")
-    brand = relationship("Brand")
-    verdicts = relationship("Verdict", back_populates="response", cascade="all, delete-orphan")
+    campaign: Mapped[Campaign] = relationship("Campaign", back_populates="responses")
+    brand: Mapped[Brand] = relationship("Brand")
+    verdicts: Mapped[list[Verdict]] = relationship(
+        "Verdict", back_populates="response", cascade="all, delete-orphan"
+    )
 
     @property
     def stance_label(self) -> str:
@@ -156,4 +163,4 @@ class Verdict(Base):
     choice: Mapped[VerdictChoice] = mapped_column(_enum(VerdictChoice))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    response = relationship("Response", back_populates="verdicts")
+    response: Mapped[Response] = relationship("Response", back_populates="verdicts")

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from campaign.models.base import Base, UTCDateTime, utcnow
+
+if TYPE_CHECKING:  # names for the relationships' types; the mapper resolves them by name
+    from campaign.models.campaign import Campaign
+    from campaign.models.support import Support
+    from campaign.models.user import User
 
 
 class DigestItem(Base):
@@ -33,6 +39,6 @@ class DigestItem(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     digest_key: Mapped[str | None] = mapped_column(String(200))
 
-    user = relationship("User")
-    campaign = relationship("Campaign")
-    support = relationship("Support")
+    user: Mapped[User] = relationship("User")
+    campaign: Mapped[Campaign] = relationship("Campaign")
+    support: Mapped[Support | None] = relationship("Support")

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import CheckConstraint, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from campaign.models.base import Base, UTCDateTime, utcnow
+
+if TYPE_CHECKING:  # names for the relationships' types; the mapper resolves them by name
+    from campaign.models.campaign import Campaign
+    from campaign.models.user import User
 
 
 def new_stall_token() -> str:
@@ -40,8 +45,8 @@ class Stall(Base):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    campaign = relationship("Campaign")
-    created_by = relationship("User")
+    campaign: Mapped[Campaign] = relationship("Campaign")
+    created_by: Mapped[User | None] = relationship("User")
 
     def is_open(self, now: datetime | None = None) -> bool:
         now = now or utcnow()

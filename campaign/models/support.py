@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import (
@@ -16,11 +17,19 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    and_,
     text,
 )
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.sql.elements import ColumnElement
 
 from campaign.models.base import Base, UTCDateTime, utcnow
+
+if TYPE_CHECKING:  # names for the relationships' types; the mapper resolves them by name
+    from campaign.models.brand import Brand
+    from campaign.models.campaign import Campaign
+    from campaign.models.user import User
 
 # Providers that deliver mail for "j.o.e" to "joe": dots in the local part are ignored.
 _DOTLESS_DOMAINS = {"gmail.com": "gmail.com", "googlemail.com": "gmail.com"}
@@ -141,13 +150,22 @@ class Support(Base):
     # same address written with look-alike characters as an earlier support).
     withdrawn_reason: Mapped[str | None] = mapped_column(String(200))
 
-    campaign = relationship("Campaign", back_populates="supports", foreign_keys=[campaign_id])
-    user = relationship("User", back_populates="supports")
-    pledged_brands = relationship("Brand", secondary="pledge_brands", order_by="Brand.name")
+    campaign: Mapped[Campaign] = relationship("Campaign", foreign_keys=[campaign_id])
+    user: Mapped[User | None] = relationship("User")
+    pledged_brands: Mapped[list[Brand]] = relationship(
+        "Brand", secondary="pledge_brands", order_by="Brand.name"
+    )
 
-    @property
+    @hybrid_property
     def counts(self) -> bool:
+        """Confirmed and not withdrawn: this support is in the count. ``Support.counts`` in a
+        query is the same condition in SQL; every count and list of supporters uses it."""
         return self.confirmed_at is not None and self.withdrawn_at is None
+
+    @counts.inplace.expression
+    @classmethod
+    def _counts_expression(cls) -> ColumnElement[bool]:
+        return and_(cls.confirmed_at.is_not(None), cls.withdrawn_at.is_(None))
 
     @property
     def email_confirmed_at(self) -> datetime | None:

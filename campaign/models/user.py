@@ -61,13 +61,22 @@ class User(UserMixin, Base):
     locale: Mapped[str | None] = mapped_column(String(8))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    campaigns = relationship("Campaign", back_populates="organiser", lazy="dynamic")
-    supports = relationship("Support", back_populates="user", lazy="dynamic")
-    brand_memberships = relationship("BrandMember", back_populates="user", foreign_keys="BrandMember.user_id")
+    # The campaigns a member started and their supports are queried, never loaded as
+    # collections (``Campaign.organiser_id``, ``Support.user_id``).
+    # BrandMember (models/brand.py) is resolved by the mapper: brand.py imports this module.
+    # BrandMember is named, not imported: models/brand.py imports this module.
+    brand_memberships: Mapped[list[BrandMember]] = relationship(  # noqa: F821
+        "BrandMember", back_populates="user", foreign_keys="BrandMember.user_id"
+    )
 
     def speaks_for(self, brand_id: int) -> bool:
         """A verified member of ``brand_id``."""
         return any(m.brand_id == brand_id and m.verified_at for m in self.brand_memberships)
+
+    def answers_for(self, brand_id: int | None) -> bool:
+        """May act for ``brand_id`` (its inbox, logo, a proposal's status): a verified member
+        of the brand, or a moderator."""
+        return self.is_moderator or (brand_id is not None and self.speaks_for(brand_id))
 
     def get_id(self) -> str:
         return self.session_token

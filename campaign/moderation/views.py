@@ -8,6 +8,7 @@ from flask import abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from campaign.acting import act
 from campaign.auth.forms import ActionForm
 from campaign.extensions import db
 from campaign.models import (
@@ -29,6 +30,7 @@ from campaign.services import proposals as proposal_service
 from campaign.services import reasons as reason_service
 from campaign.services import topics as topic_service
 from campaign.services.abuse import recent_report
+from campaign.urls import campaign_url
 
 
 def moderator_required(view):
@@ -97,25 +99,23 @@ def queue():
 @bp.route("/brands/<int:brand_id>/reject", methods=["POST"])
 @moderator_required
 def reject_brand(brand_id: int):
-    try:
-        name = brand_service.reject_brand(brand_id, current_user.id)
-    except ServiceError as exc:
-        flash(str(exc), "error")
-    else:
-        flash(_("The suggestion %(name)s is refused.", name=name), "info")
-    return redirect(url_for("moderation.queue"))
+    return act(
+        lambda: brand_service.reject_brand(brand_id, current_user.id),
+        done=lambda name: _("The suggestion %(name)s is refused.", name=name),
+        category="info",
+        then=url_for("moderation.queue"),
+    )
 
 
 @bp.route("/claims/<int:member_id>/reject", methods=["POST"])
 @moderator_required
 def reject_claim(member_id: int):
-    try:
-        brand_service.reject_claim(member_id, current_user.id)
-    except ServiceError as exc:
-        flash(str(exc), "error")
-    else:
-        flash(_("The claim is refused."), "info")
-    return redirect(url_for("moderation.queue"))
+    return act(
+        lambda: brand_service.reject_claim(member_id, current_user.id),
+        done=_("The claim is refused."),
+        category="info",
+        then=url_for("moderation.queue"),
+    )
 
 
 @bp.route("/comments/<int:comment_id>/dismiss", methods=["POST"])
@@ -133,14 +133,13 @@ def hide_campaign(campaign_id: int):
     campaign = _pending(campaign_id)
     if not form.validate_on_submit():
         flash(" ".join(map(str, form.reason.errors)), "error")
-    else:
-        try:
-            service.hide_campaign(campaign.id, current_user.id, form.reason.data)
-        except ServiceError as exc:
-            flash(str(exc), "error")
-        else:
-            flash(_("“%(title)s” is hidden; its organiser sees why.", title=campaign.title), "info")
-    return redirect(url_for(f"{campaign.blueprint}.show", slug=campaign.slug))
+        return redirect(campaign_url(campaign))
+    return act(
+        lambda: service.hide_campaign(campaign.id, current_user.id, form.reason.data),
+        done=lambda hidden: _("“%(title)s” is hidden; its organiser sees why.", title=hidden.title),
+        category="info",
+        then=campaign_url(campaign),
+    )
 
 
 @bp.route("/reasons/<int:support_id>/hide", methods=["POST"])
@@ -163,27 +162,23 @@ def hide_comment(comment_id: int):
 @bp.route("/brands/<int:brand_id>/approve", methods=["POST"])
 @moderator_required
 def approve_brand(brand_id: int):
-    try:
-        brand = brand_service.approve_brand(brand_id, current_user.id)
-    except ServiceError as exc:
-        flash(str(exc), "error")
-    else:
-        flash(_("%(brand)s is now listed.", brand=brand.name), "success")
-    return redirect(url_for("moderation.queue"))
+    return act(
+        lambda: brand_service.approve_brand(brand_id, current_user.id),
+        done=lambda brand: _("%(brand)s is now listed.", brand=brand.name),
+        then=url_for("moderation.queue"),
+    )
 
 
 @bp.route("/claims/<int:member_id>/approve", methods=["POST"])
 @moderator_required
 def approve_claim(member_id: int):
-    try:
-        member = brand_service.approve_claim(member_id, current_user.id)
-    except ServiceError as exc:
-        flash(str(exc), "error")
-    else:
-        flash(
-            _("%(name)s now speaks for %(brand)s.", name=member.user.name, brand=member.brand.name), "success"
-        )
-    return redirect(url_for("moderation.queue"))
+    return act(
+        lambda: brand_service.approve_claim(member_id, current_user.id),
+        done=lambda member: _(
+            "%(name)s now speaks for %(brand)s.", name=member.user.name, brand=member.brand.name
+        ),
+        then=url_for("moderation.queue"),
+    )
 
 
 @bp.route("/campaigns/<int:campaign_id>")
@@ -212,26 +207,23 @@ def remove_picture(campaign_id: int):
             reject_form=RejectForm(),
             picture_form=form,
         ), 400
-    try:
-        picture_service.moderator_remove_picture(campaign.id, current_user.id, form.reason.data)
-    except ServiceError as exc:
-        flash(str(exc), "error")
-    else:
-        flash(_("The picture is removed and the organiser can see why."), "info")
-    return redirect(url_for("moderation.review", campaign_id=campaign_id))
+    return act(
+        lambda: picture_service.moderator_remove_picture(campaign.id, current_user.id, form.reason.data),
+        done=_("The picture is removed and the organiser can see why."),
+        category="info",
+        then=url_for("moderation.review", campaign_id=campaign_id),
+    )
 
 
 @bp.route("/campaigns/<int:campaign_id>/approve", methods=["POST"])
 @moderator_required
 def approve(campaign_id: int):
     campaign = _pending(campaign_id)
-    try:
-        service.approve(campaign.id, current_user.id)
-    except ServiceError as exc:
-        flash(str(exc), "error")
-        return redirect(url_for("moderation.queue"))
-    flash(_("“%(title)s” is published.", title=campaign.title), "success")
-    return redirect(url_for("moderation.queue"))
+    return act(
+        lambda: service.approve(campaign.id, current_user.id),
+        done=lambda published: _("“%(title)s” is published.", title=published.title),
+        then=url_for("moderation.queue"),
+    )
 
 
 @bp.route("/campaigns/<int:campaign_id>/reject", methods=["POST"])
@@ -247,13 +239,12 @@ def reject(campaign_id: int):
             reject_form=form,
             picture_form=RemovePictureForm(),
         ), 400
-    try:
-        service.reject(campaign.id, current_user.id, form.reason.data)
-    except ServiceError as exc:
-        flash(str(exc), "error")
-        return redirect(url_for("moderation.queue"))
-    flash(_("“%(title)s” was sent back to its organiser.", title=campaign.title), "info")
-    return redirect(url_for("moderation.queue"))
+    return act(
+        lambda: service.reject(campaign.id, current_user.id, form.reason.data),
+        done=lambda rejected: _("“%(title)s” was sent back to its organiser.", title=rejected.title),
+        category="info",
+        then=url_for("moderation.queue"),
+    )
 
 
 @bp.route("/topics", methods=["GET", "POST"])
@@ -279,10 +270,10 @@ def topics():
 @moderator_required
 def remove_topic(topic_id: int):
     if ActionForm().validate_on_submit():
-        try:
-            topic_service.remove_topic(current_user.id, topic_id)
-        except ServiceError as exc:
-            flash(str(exc), "error")
-        else:
-            flash(_("The topic is removed."), "info")
+        return act(
+            lambda: topic_service.remove_topic(current_user.id, topic_id),
+            done=_("The topic is removed."),
+            category="info",
+            then=url_for("moderation.topics"),
+        )
     return redirect(url_for("moderation.topics"))

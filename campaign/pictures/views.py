@@ -17,11 +17,13 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from campaign import media
+from campaign.acting import act
 from campaign.auth.forms import ActionForm
 from campaign.models import Brand, Campaign
 from campaign.pictures.forms import PictureForm
 from campaign.services import ServiceError
 from campaign.services import pictures as service
+from campaign.urls import campaign_url
 
 bp = Blueprint("media", __name__)
 
@@ -73,7 +75,6 @@ def upload(form: PictureForm, save) -> bool:
 
 def register_picture_routes(kind_bp: Blueprint, organiser_only) -> None:
     """Add ``<kind>.picture`` (add or replace) and ``<kind>.remove_picture``."""
-    kind = kind_bp.name
 
     @kind_bp.route("/<slug>/picture", methods=["GET", "POST"])
     @accepts_upload
@@ -87,7 +88,7 @@ def register_picture_routes(kind_bp: Blueprint, organiser_only) -> None:
             form, lambda data, alt: service.set_campaign_picture(campaign_id, current_user.id, data, alt)
         ):
             flash(_("The picture is saved."), "success")
-            return redirect(url_for(f"{kind}.show", slug=slug))
+            return redirect(url_for(f"{kind_bp.name}.show", slug=slug))
         return render_template(
             "campaigns/picture_form.html", campaign=campaign, form=form, remove_form=ActionForm()
         ), 400 if form.errors else 200
@@ -96,13 +97,13 @@ def register_picture_routes(kind_bp: Blueprint, organiser_only) -> None:
     @organiser_only
     def remove_picture(campaign: Campaign):
         if ActionForm().validate_on_submit():
-            try:
-                service.remove_campaign_picture(campaign.id, current_user.id)
-            except ServiceError as exc:
-                flash(str(exc), "error")
-            else:
-                flash(_("The picture is removed."), "info")
-        return redirect(url_for(f"{kind}.show", slug=campaign.slug))
+            return act(
+                lambda: service.remove_campaign_picture(campaign.id, current_user.id),
+                done=_("The picture is removed."),
+                category="info",
+                then=campaign_url(campaign),
+            )
+        return redirect(campaign_url(campaign))
 
 
 def register_logo_routes(brands_bp: Blueprint, load_brand) -> None:
@@ -110,7 +111,7 @@ def register_logo_routes(brands_bp: Blueprint, load_brand) -> None:
 
     def editable(slug: str) -> Brand:
         brand = load_brand(slug)
-        if not (current_user.speaks_for(brand.id) or current_user.is_moderator):
+        if not current_user.answers_for(brand.id):
             abort(403)
         return brand
 

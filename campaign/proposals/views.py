@@ -1,18 +1,23 @@
-"""What proposals add: similar ideas, co-authors, comments and the brand's status."""
+"""The proposals blueprint: the routes every kind has, delivery and escalation, and what
+proposals add: similar ideas, co-authors, comments and the brand's status."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, jsonify, redirect, request, url_for
+from flask import Blueprint, abort, current_app, flash, jsonify, redirect, request
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
+from campaign.acting import act
+from campaign.campaigns.kind_blueprint import kind_blueprint
 from campaign.converters import id_arg
 from campaign.extensions import db, limiter
-from campaign.models import Campaign, Comment, Proposal, ProposalStatus
-from campaign.proposals.forms import CommentForm, InviteCoauthorForm, ReportForm, StatusForm
+from campaign.kinds.proposal import PROPOSAL
+from campaign.models import Campaign, Proposal, ProposalStatus
+from campaign.proposals.forms import CommentForm, InviteCoauthorForm, ProposalForm, StatusForm
 from campaign.services import ServiceError
 from campaign.services import proposals as service
+from campaign.urls import campaign_url
 
 
 def _slug_from(text: str) -> str:
@@ -21,7 +26,7 @@ def _slug_from(text: str) -> str:
 
 def register_proposal_routes(bp: Blueprint, load, organiser_only) -> None:
     def back(campaign: Campaign, anchor: str = ""):
-        return redirect(url_for("proposals.show", slug=campaign.slug) + anchor)
+        return redirect(campaign_url(campaign) + anchor)
 
     @bp.route("/similar.json")
     def similar():
@@ -40,7 +45,7 @@ def register_proposal_routes(bp: Blueprint, load, organiser_only) -> None:
                     "title": p.title,
                     "count": p.confirmed_count,
                     "counted": p.count_phrase(),
-                    "url": url_for("proposals.show", slug=p.slug),
+                    "url": campaign_url(p),
                 }
                 for p in found
             ]
@@ -51,22 +56,17 @@ def register_proposal_routes(bp: Blueprint, load, organiser_only) -> None:
     def invite(campaign: Campaign):
         form = InviteCoauthorForm()
         if form.validate_on_submit():
-            try:
-                service.invite_coauthor(campaign.id, current_user.id, form.email.data)
-            except ServiceError as exc:
-                flash(str(exc), "error")
-            else:
+            return act(
+                lambda: service.invite_coauthor(campaign.id, current_user.id, form.email.data),
                 # The same answer whether the address has an account or not.
-                flash(
-                    _(
-                        "If %(email)s has a Groundswell account, its owner is invited and "
-                        "told by email; they accept from their account page.",
-                        email=form.email.data,
-                    ),
-                    "success",
-                )
-        else:
-            flash(" ".join(map(str, form.email.errors)), "error")
+                done=_(
+                    "If %(email)s has a Groundswell account, its owner is invited and "
+                    "told by email; they accept from their account page.",
+                    email=form.email.data,
+                ),
+                then=campaign_url(campaign) + "#coauthors",
+            )
+        flash(" ".join(map(str, form.email.errors)), "error")
         return back(campaign, "#coauthors")
 
     @bp.route("/<slug>/comments", methods=["POST"])
@@ -99,10 +99,7 @@ def register_proposal_routes(bp: Blueprint, load, organiser_only) -> None:
     @login_required
     def set_status(slug: str):
         campaign = load(slug)
-        if not (
-            current_user.is_moderator
-            or (campaign.target_brand_id and current_user.speaks_for(campaign.target_brand_id))
-        ):
+        if not current_user.answers_for(campaign.target_brand_id):
             abort(403)
         form = StatusForm()
         if form.validate_on_submit():
@@ -112,51 +109,19 @@ def register_proposal_routes(bp: Blueprint, load, organiser_only) -> None:
                     select(Proposal).filter_by(slug=_slug_from(form.duplicate_of.data or ""))
                 ).scalar_one_or_none()
                 duplicate_id = other.id if other else None
-            try:
-                service.set_status(
+            return act(
+                lambda: service.set_status(
                     campaign.id,
                     current_user,
                     ProposalStatus(form.status.data),
                     form.answer.data,
                     duplicate_of_id=duplicate_id,
-                )
-            except ServiceError as exc:
-                flash(str(exc), "error")
-            else:
-                flash(_("The status is set and endorsers are being told."), "success")
-        else:
-            flash(" ".join(str(e) for errors in form.errors.values() for e in errors), "error")
+                ),
+                done=_("The status is set and endorsers are being told."),
+                then=campaign_url(campaign) + "#status",
+            )
+        flash(" ".join(str(e) for errors in form.errors.values() for e in errors), "error")
         return back(campaign, "#status")
 
 
-community = Blueprint("community", __name__)
-
-
-def register_comment_routes(bp: Blueprint) -> None:
-    """Routes on comments themselves (any proposal): report, and accept a co-authorship."""
-
-    @bp.route("/comments/<int:comment_id>/report", methods=["POST"])
-    @login_required
-    def report_comment(comment_id: int):
-        comment = db.session.get(Comment, comment_id)
-        if comment is None:
-            abort(404)
-        form = ReportForm()
-        if form.validate_on_submit():
-            service.report_comment(comment.id, current_user.id, form.reason.data or "")
-            flash(_("Thank you: a moderator will look at this comment."), "info")
-        campaign = db.session.get(Campaign, comment.campaign_id)
-        return redirect(url_for(f"{campaign.blueprint}.show", slug=campaign.slug) + "#comments")
-
-    @bp.route("/coauthors/<int:invitation_id>/accept", methods=["POST"])
-    @login_required
-    def accept_coauthorship(invitation_id: int):
-        try:
-            invitation = service.accept_coauthorship(invitation_id, current_user.id)
-        except ServiceError:
-            abort(404)
-        flash(_("You are now a co-author of “%(title)s”.", title=invitation.campaign.title), "success")
-        return redirect(url_for("accounts.profile"))
-
-
-register_comment_routes(community)
+bp = kind_blueprint(PROPOSAL, ProposalForm, register_proposal_routes)

@@ -50,13 +50,12 @@ from campaign.models import (
     Stall,
     Support,
     Suspect,
-    User,
     canonical_email,
     utcnow,
 )
 from campaign.outbox import later
 from campaign.queue import redis_connection
-from campaign.services import ServiceError
+from campaign.services import ServiceError, require_moderator
 from campaign.services.transparency import append_log_entry
 
 log = logging.getLogger(__name__)
@@ -160,7 +159,7 @@ def add_rule(kind: str, action: str, value: str, note: str | None, moderator_id:
     Raises ServiceError for a value that is not an address/range, domain or email, and
     when the value is already listed (remove it first to change its action).
     """
-    _require_moderator(moderator_id)
+    require_moderator(moderator_id)
     try:
         kind, action = RuleKind(kind), RuleAction(action)
     except ValueError:
@@ -199,7 +198,7 @@ def add_rule(kind: str, action: str, value: str, note: str | None, moderator_id:
 
 def remove_rule(rule_id: int, moderator_id: int) -> str | None:
     """Take a rule off its list. Commits; returns its value, or None if it was gone already."""
-    _require_moderator(moderator_id)
+    require_moderator(moderator_id)
     value = db.session.execute(
         delete(AbuseRule).where(AbuseRule.id == rule_id).returning(AbuseRule.value)
     ).scalar()
@@ -474,7 +473,7 @@ def start_decision(cond: Conditions, reason: str, moderator_id: int) -> Invalida
 
     Only supports that exist now are changed; later ones are judged when they come.
     """
-    _require_moderator(moderator_id)
+    require_moderator(moderator_id)
     reason = (reason or "").strip()
     if not reason:
         raise ServiceError(
@@ -914,12 +913,6 @@ def recent_report(hours: int = 48) -> list[SigningReport]:
             .order_by(SigningReport.hour.desc(), SigningReport.supports.desc(), SigningReport.id)
         ).scalars()
     )
-
-
-def _require_moderator(user_id: int) -> None:
-    user = db.session.get(User, user_id)
-    if user is None or not user.is_moderator:
-        raise ServiceError(_("Only moderators can do this."))
 
 
 # ---------------------------------------------------------------------------- mail bombing

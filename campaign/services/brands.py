@@ -10,18 +10,11 @@ from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
 from campaign.extensions import db
-from campaign.models import Brand, BrandMember, Campaign, Certification, Endorsement, User, utcnow
+from campaign.models import Brand, BrandMember, Campaign, Certification, Endorsement, utcnow
 from campaign.outbox import later
-from campaign.services import ServiceError
+from campaign.services import ServiceError, require_moderator
 from campaign.services.campaigns import slugify
 from campaign.tokens import read_token
-
-
-def _moderator(user_id: int) -> User:
-    user = db.session.get(User, user_id)
-    if user is None or not user.is_moderator:
-        raise ServiceError(_("Only moderators can do this."))
-    return user
 
 
 def _unique_slug_save(brand: Brand) -> Brand:
@@ -49,7 +42,7 @@ def _check_parent(brand: Brand, parent_id: int | None) -> None:
 
 def save_brand(moderator_id: int, brand_id: int | None, data: dict[str, Any]) -> Brand:
     """Create (``brand_id`` None) or edit a brand as a moderator. Commits."""
-    _moderator(moderator_id)
+    require_moderator(moderator_id)
     brand = db.session.get(Brand, brand_id) if brand_id else Brand(approved_at=utcnow())
     if brand is None:
         raise ServiceError(_("No such brand."))
@@ -77,7 +70,7 @@ def suggest_brand(user_id: int, data: dict[str, Any]) -> Brand:
 
 
 def approve_brand(brand_id: int, moderator_id: int) -> Brand:
-    _moderator(moderator_id)
+    require_moderator(moderator_id)
     brand = db.session.get(Brand, brand_id)
     if brand is None or brand.approved_at is not None:
         raise ServiceError(_("This brand is not waiting for approval."))
@@ -96,7 +89,7 @@ def add_certification(
     expires_on: date | None,
     verified: bool,
 ) -> Certification:
-    moderator = _moderator(moderator_id)
+    moderator = require_moderator(moderator_id)
     cert = Certification(
         brand_id=brand_id,
         name=name,
@@ -164,7 +157,7 @@ def verify_claim(token: str, max_age: int) -> BrandMember:
 
 
 def approve_claim(member_id: int, moderator_id: int) -> BrandMember:
-    moderator = _moderator(moderator_id)
+    moderator = require_moderator(moderator_id)
     member = db.session.get(BrandMember, member_id)
     if member is None or member.verified_at is not None:
         raise ServiceError(_("This claim is not waiting for approval."))
@@ -176,7 +169,7 @@ def approve_claim(member_id: int, moderator_id: int) -> BrandMember:
 
 def reject_claim(member_id: int, moderator_id: int) -> None:
     """Refuse a claim that is waiting (its row goes, so the person may claim again). Commits."""
-    _moderator(moderator_id)
+    require_moderator(moderator_id)
     member = db.session.get(BrandMember, member_id)
     if member is None or member.verified_at is not None:
         raise ServiceError(_("This claim is not waiting for a decision."))
@@ -186,7 +179,8 @@ def reject_claim(member_id: int, moderator_id: int) -> None:
 
 def reject_brand(brand_id: int, moderator_id: int) -> str:
     """Refuse a suggested brand nobody uses yet. Commits; returns its name."""
-    _moderator(moderator_id)
+
+    require_moderator(moderator_id)
     brand = db.session.get(Brand, brand_id)
     if brand is None or brand.approved_at is not None:
         raise ServiceError(_("This brand is not waiting for approval."))

@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from campaign.extensions import db
 from campaign.models import Brand, Campaign, CampaignState, Delivery, Endorsement, Topic, Update, User, utcnow
 from campaign.outbox import add_notice, add_review_notice
-from campaign.services import ServiceError
+from campaign.services import ServiceError, require_moderator
 
 #: Fields the shared form and the kinds' own forms may set.
 CAMPAIGN_FIELDS = (
@@ -145,9 +145,7 @@ def submit_for_review(campaign_id: int, user_id: int) -> Campaign:
 
 
 def _pending_for_review(campaign_id: int, moderator_id: int) -> Campaign:
-    moderator = db.session.get(User, moderator_id)
-    if moderator is None or not moderator.is_moderator:
-        raise ServiceError(_("Only moderators can review campaigns."))
+    require_moderator(moderator_id, _("Only moderators can review campaigns."))
     campaign = db.session.get(Campaign, campaign_id)
     if campaign is None or campaign.state != CampaignState.PENDING:
         raise ServiceError(_("This campaign is not waiting for review."))
@@ -294,9 +292,7 @@ def close_campaign(campaign_id: int, user_id: int) -> Campaign:
 
 def hide_campaign(campaign_id: int, moderator_id: int, reason: str) -> Campaign:
     """A moderator takes a public campaign down, telling the organiser why. Commits."""
-    moderator = db.session.get(User, moderator_id)
-    if moderator is None or not moderator.is_moderator:
-        raise ServiceError(_("Only moderators can hide campaigns."))
+    require_moderator(moderator_id, _("Only moderators can hide campaigns."))
     if not reason.strip():
         raise ServiceError(_("Give the organiser a reason."))
     campaign = db.session.get(Campaign, campaign_id)

@@ -111,8 +111,7 @@ def fold_counts(batch: int = FOLD_BATCH) -> Folded:
                     Support.condition_threshold.is_not(None),
                     Support.condition_threshold <= new,
                     Support.condition_met_at.is_(None),
-                    Support.confirmed_at.is_not(None),
-                    Support.withdrawn_at.is_(None),
+                    Support.counts,
                 )
                 .values(condition_met_at=utcnow())
                 .returning(Support.id)
@@ -164,7 +163,7 @@ def exact_counts(campaign_id: int | None = None) -> dict[int, Counter[str]]:
     """``COUNT(*)`` of confirmed, not withdrawn supports per campaign and country."""
     stmt = (
         select(Support.campaign_id, Support.country, func.count())
-        .where(Support.confirmed_at.is_not(None), Support.withdrawn_at.is_(None))
+        .where(Support.counts)
         .group_by(Support.campaign_id, Support.country)
     )
     if campaign_id is not None:
@@ -211,7 +210,7 @@ def recount(campaign_id: int | None = None) -> dict[int, tuple[int, int]]:
     exact_spend = dict(
         db.session.execute(
             select(Support.campaign_id, func.coalesce(func.sum(Support.monthly_spend), 0))
-            .where(Support.confirmed_at.is_not(None), Support.withdrawn_at.is_(None))
+            .where(Support.counts)
             .where(_only(Support.campaign_id, campaign_id))
             .group_by(Support.campaign_id)
         ).all()

@@ -11,10 +11,10 @@ from sqlalchemy.exc import IntegrityError
 
 from campaign.dbutil import insert_ignoring_conflicts
 from campaign.extensions import db
+from campaign.kinds import KINDS, kind_of
 from campaign.models import (
     PUBLIC_STATES,
     Campaign,
-    CampaignKind,
     Delivery,
     DeliveryState,
     Response,
@@ -31,7 +31,8 @@ from campaign.services.transparency import append_log_entry
 from campaign.tokens import make_token
 from campaign.urls import external_url
 
-DELIVERABLE_KINDS = (CampaignKind.PETITION, CampaignKind.BOYCOTT, CampaignKind.PROPOSAL)
+#: The kinds whose definition says they are delivered to the brand.
+DELIVERABLE_KINDS = tuple(kind.value for kind in KINDS.values() if kind.delivers)
 
 
 def delivery_link_token(delivery: Delivery) -> str:
@@ -56,7 +57,7 @@ def request_delivery(campaign_id: int, user_id: int | None = None, *, automatic:
         raise ServiceError(_("Only a published campaign can be delivered."))
     if not automatic and campaign.organiser_id != user_id:
         raise ServiceError(_("Only the organiser can deliver this campaign."))
-    if campaign.kind not in DELIVERABLE_KINDS:
+    if not kind_of(campaign).delivers:
         raise ServiceError(_("A %(noun)s is not delivered to a brand.", noun=campaign.noun))
     brand = campaign.target_brand
     if brand is None:
@@ -73,8 +74,7 @@ def request_delivery(campaign_id: int, user_id: int | None = None, *, automatic:
         db.session.execute(
             select(func.max(Support.id)).where(
                 Support.campaign_id == campaign.id,
-                Support.confirmed_at.is_not(None),
-                Support.withdrawn_at.is_(None),
+                Support.counts,
             )
         ).scalar()
         or 0

@@ -5,32 +5,22 @@ from __future__ import annotations
 from flask_babel import gettext as _
 
 from campaign.extensions import db
-from campaign.models import (
-    Boycott,
-    Buycott,
-    Campaign,
-    CampaignKind,
-    CampaignState,
-    Petition,
-    utcnow,
-)
+from campaign.kinds import kind_of
+from campaign.models import Boycott, Buycott, Campaign, CampaignState, utcnow
 from campaign.services import ServiceError
 from campaign.services.campaigns import create_campaign
-
-#: What a campaign the brand ignored becomes.
-NEXT_KIND = {CampaignKind.PROPOSAL: Petition, CampaignKind.PETITION: Boycott}
 
 
 def brand_answered(campaign: Campaign) -> bool:
     """The brand answered: a public answer, or a status it set on a proposal."""
     return any(r.brand_id == campaign.target_brand_id for r in campaign.responses) or bool(
-        getattr(campaign, "status_changes", [])
+        campaign.status_changes
     )
 
 
 def can_escalate(campaign: Campaign) -> bool:
     return (
-        campaign.kind in NEXT_KIND
+        kind_of(campaign).escalates_to is not None
         and campaign.is_public
         and campaign.answer_deadline is not None
         and campaign.answer_deadline <= utcnow()
@@ -49,7 +39,7 @@ def escalate(campaign_id: int, user_id: int) -> Campaign:
     campaign = db.session.get(Campaign, campaign_id)
     if campaign is None or campaign.organiser_id != user_id:
         raise ServiceError(_("Only the organiser can escalate this campaign."))
-    if campaign.kind not in NEXT_KIND:
+    if kind_of(campaign).escalates_to is None:
         raise ServiceError(_("A %(noun)s cannot be escalated.", noun=campaign.noun))
     if not campaign.is_public:
         raise ServiceError(_("Only a published campaign can be escalated."))
@@ -59,7 +49,7 @@ def escalate(campaign_id: int, user_id: int) -> Campaign:
         raise ServiceError(_("The brand has answered, so this campaign cannot be escalated."))
     if campaign.escalations:
         raise ServiceError(_("This campaign was already escalated."))
-    model = NEXT_KIND[campaign.kind]
+    model = kind_of(kind_of(campaign).escalates_to).model
     demand = getattr(campaign, "demand", None) or campaign.summary
     data = {
         "title": campaign.title,

@@ -14,7 +14,7 @@ from sqlalchemy import exists, or_, select
 from campaign import media
 from campaign.extensions import db
 from campaign.models import Brand, Campaign, CampaignState, User
-from campaign.services import ServiceError
+from campaign.services import ServiceError, require_moderator
 
 MAX_ALT = 300
 
@@ -96,9 +96,7 @@ def remove_campaign_picture(campaign_id: int, user_id: int) -> None:
 def moderator_remove_picture(campaign_id: int, moderator_id: int, reason: str) -> None:
     """A moderator removes a campaign's picture; the reason is shown to the organiser.
     Commits."""
-    moderator = db.session.get(User, moderator_id)
-    if moderator is None or not moderator.is_moderator:
-        raise ServiceError(_("Only moderators can remove pictures."))
+    require_moderator(moderator_id, _("Only moderators can remove pictures."))
     reason = " ".join((reason or "").split())
     if not reason:
         raise ServiceError(_("Give the organiser a reason."))
@@ -111,7 +109,7 @@ def moderator_remove_picture(campaign_id: int, moderator_id: int, reason: str) -
 def _logo_editor(brand_id: int, user_id: int) -> Brand:
     brand = db.session.get(Brand, brand_id)
     user = db.session.get(User, user_id)
-    if brand is None or user is None or not (user.is_moderator or user.speaks_for(brand.id)):
+    if brand is None or user is None or not user.answers_for(brand.id):
         raise ServiceError(_("Only a verified member of the brand or a moderator can change its logo."))
     return brand
 

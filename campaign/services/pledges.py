@@ -45,8 +45,7 @@ def buycott_pledges_for(brand_id: int) -> tuple[int, int]:
         .where(
             PledgeBrand.brand_id == brand_id,
             Campaign.state.in_(PUBLIC_STATES),
-            Support.confirmed_at.is_not(None),
-            Support.withdrawn_at.is_(None),
+            Support.counts,
         )
     ).one()
     return pledges, int(spend)

@@ -87,7 +87,11 @@ def data_for(email: str) -> dict[str, Any]:
             "role": user.role.value,
             "created_at": _iso(user.created_at),
             "email_verified_at": _iso(user.email_verified_at),
-            "campaigns": [c.title for c in user.campaigns],
+            "campaigns": list(
+                db.session.execute(
+                    select(Campaign.title).filter_by(organiser_id=user.id).order_by(Campaign.id)
+                ).scalars()
+            ),
             "comments": [
                 c.body for c in db.session.execute(select(Comment).filter_by(user_id=user.id)).scalars()
             ],

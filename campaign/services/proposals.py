@@ -24,7 +24,7 @@ from campaign.models import (
     utcnow,
 )
 from campaign.outbox import add_notice, later
-from campaign.services import ServiceError
+from campaign.services import ServiceError, require_moderator
 
 _WORD = re.compile(r"[^\W\d_]{4,}", re.UNICODE)
 
@@ -149,9 +149,7 @@ def report_comment(comment_id: int, user_id: int, reason: str = "") -> bool:
 
 
 def hide_comment(comment_id: int, moderator_id: int) -> None:
-    moderator = db.session.get(User, moderator_id)
-    if moderator is None or not moderator.is_moderator:
-        raise ServiceError(_("Only moderators can hide comments."))
+    require_moderator(moderator_id, _("Only moderators can hide comments."))
     db.session.execute(
         update(Comment)
         .where(Comment.id == comment_id, Comment.hidden_at.is_(None))
@@ -171,7 +169,7 @@ def set_status(
     """
     proposal = _proposal(campaign_id)
     brand = proposal.target_brand
-    if not (user.is_moderator or (brand is not None and user.speaks_for(brand.id))):
+    if not user.answers_for(brand.id if brand is not None else None):
         raise ServiceError(_("Only a verified member of the brand can set a proposal's status."))
     if not proposal.is_public:
         raise ServiceError(_("This proposal is not public."))
@@ -298,8 +296,6 @@ def _move_endorsements(source: Proposal, target: Proposal) -> int:
 
 def dismiss_reports(comment_id: int, moderator_id: int) -> None:
     """A moderator keeps a reported comment: its reports are cleared. Commits."""
-    moderator = db.session.get(User, moderator_id)
-    if moderator is None or not moderator.is_moderator:
-        raise ServiceError(_("Only moderators can dismiss reports."))
+    require_moderator(moderator_id, _("Only moderators can dismiss reports."))
     db.session.execute(delete(CommentReport).where(CommentReport.comment_id == comment_id))
     db.session.commit()

@@ -12,8 +12,8 @@ from sqlalchemy import Select, func, select, update
 
 from campaign.dbutil import insert_ignoring_conflicts
 from campaign.extensions import db
-from campaign.models import Campaign, ReasonLike, ReasonReport, Support, User, utcnow
-from campaign.services import ServiceError
+from campaign.models import Campaign, ReasonLike, ReasonReport, Support, utcnow
+from campaign.services import ServiceError, require_moderator
 
 SORTS = ("newest", "liked")
 
@@ -24,8 +24,7 @@ def public_reasons(campaign_id: int) -> Select:
         Support.campaign_id == campaign_id,
         Support.is_public.is_(True),
         Support.comment.is_not(None),
-        Support.confirmed_at.is_not(None),
-        Support.withdrawn_at.is_(None),
+        Support.counts,
         Support.anonymised_at.is_(None),
         Support.reason_hidden_at.is_(None),
     )
@@ -136,9 +135,7 @@ def reported_reasons() -> list[tuple[Support, int]]:
 
 def hide_reason(support_id: int, moderator_id: int) -> None:
     """A moderator hides a reason from every page (the support still counts). Commits."""
-    moderator = db.session.get(User, moderator_id)
-    if moderator is None or not moderator.is_moderator:
-        raise ServiceError(_("Only moderators can hide reasons."))
+    require_moderator(moderator_id, _("Only moderators can hide reasons."))
     db.session.execute(
         update(Support)
         .where(Support.id == support_id, Support.reason_hidden_at.is_(None))

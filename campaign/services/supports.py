@@ -13,10 +13,10 @@ from sqlalchemy import Integer, SmallInteger, bindparam, case, func, insert, lit
 
 from campaign.dbutil import insert_ignoring_conflicts
 from campaign.extensions import db
+from campaign.kinds import kind_of
 from campaign.models import (
     PUBLIC_STATES,
     Campaign,
-    CampaignKind,
     CampaignState,
     CountDelta,
     PledgeBrand,
@@ -177,13 +177,16 @@ def add_support(
 def _check_kind_fields(
     campaign: Campaign, condition_threshold: int | None, pledged_brand_ids: list[int] | None
 ) -> None:
+    """What only some kinds take (a condition, a choice of brands) is refused from the others,
+    as their definitions say."""
+    kind = kind_of(campaign)
     if condition_threshold is not None:
-        if campaign.kind != CampaignKind.BOYCOTT:
+        if not kind.takes_conditions:
             raise ServiceError(_("Only boycott pledges can wait for others."))
         if not 2 <= condition_threshold <= 1_000_000:
             raise ServiceError(_("The number of pledges to wait for runs from 2 to 1,000,000."))
     if pledged_brand_ids:
-        endorsed = {e.brand_id for e in getattr(campaign, "endorsements", [])}
+        endorsed = {e.brand_id for e in campaign.endorsements} if kind.endorses_brands else set()
         if not set(pledged_brand_ids) <= endorsed:
             raise ServiceError(_("Choose among the brands this buycott endorses."))
 

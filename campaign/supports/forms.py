@@ -34,6 +34,7 @@ from wtforms.widgets import CheckboxInput, ListWidget, Select, html_params
 
 from campaign.auth.forms import single_line, strip
 from campaign.i18n import COUNTRY_NAMES, CountryNames
+from campaign.kinds import kind_of
 from campaign.names import name_problem
 
 COUNTRY_CHOICES = [SelectChoice("", _l("Choose your country…"))] + [
@@ -181,14 +182,14 @@ class SupportForm(FlaskForm):
     def adapt_to(self, campaign) -> None:
         """Use the campaign's words; ask only what the kind needs (spend for boycotts and
         buycotts, a condition for boycotts, the brands for buycotts)."""
-        self.submit.label.text = campaign.support_verb
+        kind = kind_of(campaign)
+        self.submit.label.text = kind.support_verb
         self.country.choices = country_choices()
-        kind = campaign.kind.value
-        if kind not in ("boycott", "buycott"):
+        if not kind.takes_spend:
             del self.monthly_spend
-        if kind != "boycott":
+        if not kind.takes_conditions:
             del self.condition_threshold
-        if kind == "buycott":
+        if kind.endorses_brands:
             self.pledged_brands.choices = [
                 SelectChoice(e.brand_id, e.brand.name) for e in campaign.endorsements
             ]

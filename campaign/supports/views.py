@@ -32,6 +32,7 @@ from campaign.services import supports as service
 from campaign.sharing import parse_referral, share_kit
 from campaign.supports.forms import SupportForm
 from campaign.tokens import TokenError
+from campaign.urls import campaign_url
 
 bp = Blueprint("supports", __name__, url_prefix="/supports")
 
@@ -172,7 +173,7 @@ def stall(token: str):
             )
         except service.SupportRefused as exc:
             flash(str(exc), "error")
-            return redirect(url_for(f"{campaign.blueprint}.show", slug=campaign.slug))
+            return redirect(campaign_url(campaign))
         except ServiceError as exc:
             form.form_errors.append(str(exc))
         else:
@@ -240,7 +241,7 @@ def confirm(token: str):
 def _share_kit(campaign, support_id: int) -> dict | None:
     if not campaign.is_public:
         return None
-    url = url_for(f"{campaign.blueprint}.show", slug=campaign.slug, _external=True)
+    url = campaign_url(campaign, _external=True)
     return share_kit(url, campaign.title, support_id)
 
 
@@ -254,7 +255,7 @@ def withdraw(token: str):
     if form.validate_on_submit():
         service.withdraw(support.id)
         flash(_("Your support for “%(title)s” is withdrawn.", title=support.campaign.title), "info")
-        return redirect(url_for(f"{support.campaign.blueprint}.show", slug=support.campaign.slug))
+        return redirect(campaign_url(support.campaign))
     return render_template("supports/withdraw.html", support=support, form=form)
 
 

@@ -1,7 +1,10 @@
-"""One blueprint per campaign kind, built from the same views over the one model.
+"""One blueprint per campaign kind, built from the routes every kind has.
 
-Each kind's package (``campaign.petitions`` …) supplies its model subclass and form; the
-endpoints read ``petitions.new``, ``petitions.show``, ``petitions.edit``, ``petitions.submit``.
+Each kind's blueprint package (``campaign/petitions/views.py`` …) passes its definition
+(:mod:`campaign.kinds`), its form and its own routes; the endpoints read ``petitions.new``,
+``petitions.show``, ``petitions.edit``, ``petitions.submit``. What the definition says the
+kind does adds its routes here too: a kind that delivers gets ``deliver`` and
+``retry_delivery``, a kind that escalates gets ``escalate``. No kind has a route it cannot use.
 """
 
 from __future__ import annotations
@@ -23,12 +26,16 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from campaign.acting import act
 from campaign.campaigns import public_page
+from campaign.campaigns.delivering import register_delivery_routes
+from campaign.campaigns.escalating import register_escalation_routes
 from campaign.campaigns.forms import CampaignForm
 from campaign.campaigns.launch_kit import register_launch_kit_routes
 from campaign.campaigns.organiser import register_organiser_routes
 from campaign.campaigns.reasons import register_reason_routes
 from campaign.extensions import db, limiter
+from campaign.kinds.base import Kind
 from campaign.models import Campaign
 from campaign.page_queries import comments_page_number
 from campaign.pictures.views import register_picture_routes
@@ -42,16 +49,18 @@ from campaign.supports.views import (
     support_form_for,
     visitor_support,
 )
+from campaign.urls import campaign_url
 
 
 def can_view(campaign: Campaign) -> bool:
-    """Visitors see public campaigns; the organiser and moderators see every state."""
+    """Visitors see public campaigns; the organiser, co-authors and moderators see every
+    state."""
     if campaign.is_public:
         return True
     return current_user.is_authenticated and (
         current_user.id == campaign.organiser_id
         or current_user.is_moderator
-        or any(c.user_id == current_user.id for c in getattr(campaign, "coauthors", []))
+        or any(c.user_id == current_user.id for c in campaign.coauthors)
     )
 
 
@@ -72,9 +81,11 @@ def _campaign_limit() -> str:
     return current_app.config["RATELIMIT_CAMPAIGN_CREATE"]
 
 
-def kind_blueprint(model: type[Campaign], form_class: type[CampaignForm], extra_routes=None) -> Blueprint:
-    """The blueprint of one kind; ``extra_routes(bp, load, organiser_only)`` adds its own."""
-    bp = Blueprint(model.blueprint, __name__, url_prefix=f"/{model.blueprint}")
+def kind_blueprint(kind: Kind, form_class: type[CampaignForm], own_routes=None) -> Blueprint:
+    """The blueprint of ``kind``: the routes every kind has, those its definition asks for,
+    and ``own_routes(bp, load, organiser_only)``, the routes only it has."""
+    model = kind.model
+    bp = Blueprint(kind.name, __name__, url_prefix=f"/{kind.name}")
 
     def load(slug: str) -> Campaign:
         campaign = db.session.execute(db.select(model).filter_by(slug=slug)).scalar_one_or_none()
@@ -99,7 +110,7 @@ def kind_blueprint(model: type[Campaign], form_class: type[CampaignForm], extra_
                 _(
                     "Confirm your email address before starting a %(noun)s: "
                     "we sent you a link when you signed up.",
-                    noun=model.noun,
+                    noun=kind.noun,
                 ),
                 "warning",
             )
@@ -115,18 +126,18 @@ def kind_blueprint(model: type[Campaign], form_class: type[CampaignForm], extra_
                 flash(
                     _(
                         "Your %(noun)s is saved as a draft. Submit it for review when it is ready.",
-                        noun=model.noun,
+                        noun=kind.noun,
                     ),
                     "success",
                 )
-                return redirect(url_for(f"{model.blueprint}.show", slug=campaign.slug))
+                return redirect(campaign_url(campaign))
         return render_template(
-            "campaigns/form.html", form=form, model=model, campaign=None, similar=similar_to(form)
+            "campaigns/form.html", form=form, kind=kind, campaign=None, similar=similar_to(form)
         ), 400 if form.errors else 200
 
     # Flask-Limiter files a decorated view's limits under its qualified name, the same for
     # every kind's ``new``: each kind's own name keeps one request from counting four times.
-    new.__qualname__ = f"kind_blueprint.{model.blueprint}.new"
+    new.__qualname__ = f"kind_blueprint.{kind.name}.new"
     # Only accepted forms count: an organiser fixing mistakes must not run into the limit.
     limited = limiter.limit(
         _campaign_limit, methods=["POST"], deduct_when=lambda response: response.status_code == 302
@@ -137,9 +148,9 @@ def kind_blueprint(model: type[Campaign], form_class: type[CampaignForm], extra_
     def show(slug: str):
         ref = request.args.get("ref", "")
         if public_page.same_for_every_visitor() and not REFERRAL.match(ref):
-            # Only a proposal's page reads a query parameter (its page of comments).
-            variant = comments_page_number() if model.blueprint == "proposals" else None
-            return public_page.response(model.blueprint, slug, lambda: render_public(slug), variant=variant)
+            # Only a page with comments reads a query parameter (its page of comments).
+            variant = comments_page_number() if kind.has_comments else None
+            return public_page.response(kind.name, slug, lambda: render_public(slug), variant=variant)
         campaign = load(slug)
         if REFERRAL.match(ref):
             session[f"ref:{slug}"] = ref  # credited to the share if this visitor supports
@@ -150,7 +161,7 @@ def kind_blueprint(model: type[Campaign], form_class: type[CampaignForm], extra_
         return render_show(campaign, public_support_form(campaign), csrf_deferred=True)
 
     def render_show(campaign: Campaign, form, csrf_deferred: bool = False, mine: dict | None = None) -> str:
-        url = url_for(f"{model.blueprint}.show", slug=campaign.slug, _external=True)
+        url = campaign_url(campaign, _external=True)
         return render_template(
             "campaigns/show.html",
             campaign=campaign,
@@ -207,8 +218,8 @@ def kind_blueprint(model: type[Campaign], form_class: type[CampaignForm], extra_
     @organiser_only
     def edit(campaign: Campaign):
         if not campaign.is_editable:
-            flash(_("This %(noun)s can no longer be edited.", noun=model.noun), "warning")
-            return redirect(url_for(f"{model.blueprint}.show", slug=campaign.slug))
+            flash(_("This %(noun)s can no longer be edited.", noun=kind.noun), "warning")
+            return redirect(campaign_url(campaign))
         form = form_class()
         form.prepare()
         if form.validate_on_submit():
@@ -219,13 +230,13 @@ def kind_blueprint(model: type[Campaign], form_class: type[CampaignForm], extra_
                 flash(str(exc), "error")
             else:
                 flash(_("Your changes are saved."), "success")
-                return redirect(url_for(f"{model.blueprint}.show", slug=campaign.slug))
+                return redirect(campaign_url(campaign))
         elif not form.is_submitted():
             form.fill_from(campaign)
         return render_template(
             "campaigns/form.html",
             form=form,
-            model=model,
+            kind=kind,
             campaign=campaign,
             similar=similar_to(form, campaign),
         ), 400 if form.errors else 200
@@ -233,25 +244,23 @@ def kind_blueprint(model: type[Campaign], form_class: type[CampaignForm], extra_
     @bp.route("/<slug>/submit", methods=["POST"])
     @organiser_only
     def submit(campaign: Campaign):
-        try:
-            service.submit_for_review(campaign.id, current_user.id)
-        except ServiceError as exc:
-            flash(str(exc), "error")
-        else:
-            flash(
-                _(
-                    "Submitted. A moderator will review it, usually within a day; you will see "
-                    "the decision here."
-                ),
-                "success",
-            )
-        return redirect(url_for(f"{model.blueprint}.show", slug=campaign.slug))
+        return act(
+            lambda: service.submit_for_review(campaign.id, current_user.id),
+            done=_(
+                "Submitted. A moderator will review it, usually within a day; you will see the decision here."
+            ),
+            then=campaign_url(campaign),
+        )
 
     register_support_route(bp, load)
     register_picture_routes(bp, organiser_only)
     register_reason_routes(bp, load, organiser_only)
     register_launch_kit_routes(bp, organiser_only)
     register_organiser_routes(bp, load, organiser_only)
-    if extra_routes is not None:
-        extra_routes(bp, load, organiser_only)
+    if kind.delivers:
+        register_delivery_routes(bp, organiser_only)
+    if kind.escalates_to is not None:
+        register_escalation_routes(bp, organiser_only)
+    if own_routes is not None:
+        own_routes(bp, load, organiser_only)
     return bp

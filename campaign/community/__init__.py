@@ -1,0 +1,1 @@
+"""The community blueprint: routes on comments and co-authorships, outside any one proposal."""
