@@ -318,12 +318,11 @@ def confirm(token: str) -> tuple[ConfirmedSupport, bool]:
     db.session.commit()
     if row is None:
         raise TokenError(expired=False)
-    kinds = Campaign.__mapper__.polymorphic_map
     card = CampaignCard(
         row.campaign_id,
         row.title,
         row.slug,
-        kinds[row.kind].class_.blueprint,
+        kind_of(row.kind).name,
         row.state in PUBLIC_STATES,
         row.confirmed_count,
     )
