@@ -16,7 +16,6 @@ from markupsafe import Markup, escape
 from sqlalchemy import (
     Integer,
     Select,
-    and_,
     bindparam,
     case,
     exists,
@@ -134,12 +133,12 @@ def _is_postgresql() -> bool:
     return db.session.get_bind().dialect.name == "postgresql"
 
 
-def _postgresql_match(column: str, query: str):
-    """``campaigns.<column> @@ query``, each campaign matched in its own language's
-    configuration (two index scans OR-ed). Written as SQL text: building it from
-    expression objects cost more CPU than running it."""
+def _postgresql_match(column: str, query: str, negated: bool = False):
+    """``campaigns.<column> @@ query`` (``NOT`` that when ``negated``), each campaign matched
+    in its own language's configuration (two index scans OR-ed). Written as SQL text:
+    building it from expression objects cost more CPU than running it."""
     return text(
-        f"(campaigns.language = 'es' AND campaigns.{column} @@ "
+        ("NOT " if negated else "") + f"(campaigns.language = 'es' AND campaigns.{column} @@ "
         "websearch_to_tsquery('groundswell_spanish', :query) OR "
         f"campaigns.language <> 'es' AND campaigns.{column} @@ "
         "websearch_to_tsquery('groundswell_english', :query))"
@@ -242,14 +241,22 @@ def search_campaigns(
         corrected = _typos_corrected(parsed, query) if parsed.groups else None
         if corrected:
             query, parsed = corrected, parse_query(corrected)
-        # With only exclusions, websearch_to_tsquery gives "!a": every campaign but those.
-        anywhere = _postgresql_match("search_vector", query)
-        if not (order and parsed.groups):
+        if parsed.excluded:
+            # A filter on the rows found, not an index condition: the index reads what is
+            # asked for, and "not this word" asks for nearly every campaign.
+            excluded = websearch_text(ParsedQuery(groups=[parsed.excluded]))
+            stmt = stmt.where(_postgresql_match("search_vector", excluded, negated=True))
+        if not parsed.groups:
+            return stmt, Searched(True, corrected)
+        wanted = websearch_text(ParsedQuery(groups=parsed.groups))
+        anywhere = _postgresql_match("search_vector", wanted)
+        if not order:
             return stmt.where(anywhere), Searched(True, corrected)
-        title = _postgresql_match("title_vector", query)
-        # An exclusion is about the whole campaign, not only its title.
-        in_title = and_(title, anywhere) if parsed.excluded else title
-        return _best_first(stmt, in_title, anywhere, window), Searched(True, corrected)
+        in_title = _postgresql_match("title_vector", wanted)
+        # Words of one query tend to go together, which PostgreSQL's estimates miss (see
+        # _by_momentum); a single word's or alternatives' estimates are good.
+        walk = len(parsed.groups) > 1 or any(len(t) > 1 for group in parsed.groups for t in group)
+        return _best_first(stmt, in_title, anywhere, window, walk=walk), Searched(True, corrected)
     if parsed.excluded:
         excluded = _fts5_hits(_fts5_any(parsed.excluded)).subquery()
         stmt = stmt.where(Campaign.id.not_in(select(excluded.c.campaign_id)))
@@ -264,7 +271,51 @@ def search_campaigns(
     return _best_first(stmt, in_title, anywhere, window), Searched(True)
 
 
-def _best_first(stmt: Select, in_title, anywhere, window: int | None) -> Select:
+#: A search first reads this many campaigns (at least; twenty per row wanted) in momentum
+#: order for its matches, then, if too few matched, asks the full-text index for all of
+#: them (see :func:`_by_momentum`).
+WALK_ROWS = 1_000
+WALK_PER_ROW = 20
+
+
+def _by_momentum(ids: Select, condition, window: int | None, name: str, walk: bool):
+    """The first ``window`` rows of ``ids`` matching ``condition`` by momentum (all of them
+    when ``window`` is None), as a CTE of (id, momentum).
+
+    PostgreSQL estimates the words of a query as independent, so for words that go together
+    ("coffee farmers") it expects few matches and reads every match from the full-text
+    index, thousands of rows for a page of twelve. With ``walk``, the campaigns are first
+    read in momentum order, at most ``max(WALK_ROWS, 20 × window)`` of them: when ``window``
+    of those match they are the answer (no match further down can come first); only
+    otherwise is the index asked, for a query that then matches rarely.
+    """
+    order = (Campaign.momentum.desc(), Campaign.id.desc())
+    exact = ids.where(condition).order_by(*order).limit(window)
+    if window is None or not walk:
+        return exact.cte(name)
+    top = (
+        ids.add_columns(case((condition, True), else_=False).label("hit"))
+        .order_by(*order)
+        .limit(max(WALK_ROWS, WALK_PER_ROW * window))
+        .subquery(f"{name}_top")
+    )
+    walked = (
+        select(top.c.id, top.c.momentum)
+        .where(top.c.hit)
+        .order_by(top.c.momentum.desc(), top.c.id.desc())
+        .limit(window)
+        .cte(f"{name}_walked")
+    )
+    enough = select(func.count()).select_from(walked).scalar_subquery() >= window
+    indexed = exact.subquery(f"{name}_indexed")
+    # One-time filters: the index is read only when the walk found too few.
+    return union_all(
+        select(walked.c.id, walked.c.momentum).where(enough),
+        select(indexed.c.id, indexed.c.momentum).where(~enough),
+    ).cte(name)
+
+
+def _best_first(stmt: Select, in_title, anywhere, window: int | None, walk: bool = False) -> Select:
     """Campaigns of ``stmt`` matching ``in_title`` first, then the rest matching
     ``anywhere``, each by momentum; each part cut at ``window`` rows.
 
@@ -273,10 +324,9 @@ def _best_first(stmt: Select, in_title, anywhere, window: int | None) -> Select:
     never come. The title's rows found again there are skipped; when the first part was
     cut at ``window``, the page lies within it anyway.
     """
-    order = (Campaign.momentum.desc(), Campaign.id.desc())
     ids = stmt.with_only_columns(Campaign.id, Campaign.momentum)
-    first = ids.where(in_title).order_by(*order).limit(window).cte("title_hits")
-    rest = ids.where(anywhere).order_by(*order).limit(window).subquery("text_hits")
+    first = _by_momentum(ids, in_title, window, "title_hits", walk)
+    rest = _by_momentum(ids, anywhere, window, "text_hits", walk)
     others = select(rest.c.id, rest.c.momentum, literal(1).label("tier")).where(
         rest.c.id.not_in(select(first.c.id))
     )

@@ -137,6 +137,36 @@ def test_search_pages_show_title_matches_then_others_each_by_momentum(client):
     assert seen == expected and pages == 4
 
 
+@pytest.mark.app_config(CAMPAIGNS_PER_PAGE=2)
+def test_words_that_go_together_paged_whether_the_momentum_walk_finds_enough_or_not(client, monkeypatch):
+    """PostgreSQL first reads campaigns in momentum order for a query of several words, and
+    asks the index when too few of those matched; made to read only as many rows as the
+    page needs, the walk finds enough on some pages and not on others: the order is the
+    same either way, and the same on SQLite."""
+    from campaign import search
+
+    monkeypatch.setattr(search, "WALK_ROWS", 1)
+    monkeypatch.setattr(search, "WALK_PER_ROW", 2)
+    made = []
+    for n, momentum in enumerate([90, 80, 70, 10, 60, 5, 50, 1]):
+        matching = n % 3 != 1
+        title = f"Clean rivers for town {n}" if matching else f"Quiet streets for town {n}"
+        made.append(make_campaign(title=title))
+        made[-1].momentum = momentum
+        if n == 4:
+            made[-1].body = "Clean rivers, said the story."
+    db.session.commit()
+    in_title = sorted([c for c in made if "Clean" in c.title], key=lambda c: -c.momentum)
+    in_story = [c for c in made if "Clean" in c.body and c not in in_title]
+    expected = [c.title for c in in_title + in_story]
+    assert len(in_story) == 1 and len(expected) == 6
+    assert found("clean rivers") == expected
+    seen, _ = _listed(client, "/campaigns/?q=clean+rivers", [c.title for c in made])
+    assert seen == expected
+    seen, _ = _listed(client, "/campaigns/?q=clean+rivers+-town", [c.title for c in made])
+    assert seen == []
+
+
 def test_highlight_escapes_and_marks_every_form():
     marked = highlight("<b>Farmers</b> & a farmer's living", "farmer live")
     assert str(marked) == (
