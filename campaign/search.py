@@ -208,11 +208,12 @@ def matching_text(stmt: Select, query: str) -> Select:
 
 @dataclass
 class Searched:
-    """What a search did: whether any word narrowed the campaigns, and the query it ran when
-    it read a typo as a word of the titles (None otherwise)."""
+    """What a search did: whether any word narrowed the campaigns, whether it put them best
+    first, and the query it ran when it read a typo as a word of the titles (else None)."""
 
     narrowed: bool
     corrected: str | None = None
+    ranked: bool = False
 
 
 def search(stmt: Select, query: str, *, order: bool = True, window: int | None = None) -> tuple[Select, bool]:
@@ -256,7 +257,7 @@ def search_campaigns(
         # Words of one query tend to go together, which PostgreSQL's estimates miss (see
         # _by_momentum); a single word's or alternatives' estimates are good.
         walk = len(parsed.groups) > 1 or any(len(t) > 1 for group in parsed.groups for t in group)
-        return _best_first(stmt, in_title, anywhere, window, walk=walk), Searched(True, corrected)
+        return _best_first(stmt, in_title, anywhere, window, walk=walk), Searched(True, corrected, True)
     if parsed.excluded:
         excluded = _fts5_hits(_fts5_any(parsed.excluded)).subquery()
         stmt = stmt.where(Campaign.id.not_in(select(excluded.c.campaign_id)))
@@ -268,7 +269,7 @@ def search_campaigns(
     in_title = Campaign.id.in_(
         select(_fts5_hits(fts5_query(parsed, columns="{title brands}")).subquery().c.campaign_id)
     )
-    return _best_first(stmt, in_title, anywhere, window), Searched(True)
+    return _best_first(stmt, in_title, anywhere, window), Searched(True, ranked=True)
 
 
 #: A search first reads this many campaigns (at least; twenty per row wanted) in momentum
@@ -439,8 +440,9 @@ def campaigns_statement(filters: Filters, window: int | None = None) -> Select:
         )
     stmt, searched = search_campaigns(stmt, filters.query, order=sort is None, window=window)
     filters.corrected = searched.corrected
-    if searched.narrowed and sort is None:
+    if searched.ranked:
         return stmt
+    # Only exclusions ("-word"), or a sort asked for: the sort's own order (paging needs one).
     return stmt.order_by(*_order(sort or DEFAULT_SORT))
 
 

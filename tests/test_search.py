@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 
 from campaign.extensions import db
-from campaign.models import CampaignKind, CampaignState, CountryCount, Role, Topic, utcnow
+from campaign.models import Campaign, CampaignKind, CampaignState, CountryCount, Role, Topic, utcnow
 from campaign.search import Filters, campaigns_statement, highlight, parse_query
 from tests.factories import make_brand, make_campaign
 
@@ -50,6 +50,16 @@ def test_phrases_exclusions_and_or(app):
     ]
     assert sorted(found('"fair coffee" -growers')) == ["Fair coffee from Nestlé farms"]
     assert sorted(found("tea or growers")) == ["Fair coffee prices for growers", "Plastic-free tea bags now"]
+    # Only exclusions: nothing to rank by, so the default sort (trending) orders them.
+    busy = db.session.execute(
+        db.select(Campaign).filter_by(title="Coffee fair in the town square")
+    ).scalar_one()
+    busy.momentum = 9
+    db.session.commit()
+    assert found("-nestle -tea") == [
+        "Coffee fair in the town square",
+        "Fair coffee prices for growers",
+    ]
 
 
 def test_brand_names_summary_and_body_are_searched_title_first(app):
