@@ -185,6 +185,19 @@ def test_highlight_escapes_and_marks_every_form():
     assert str(highlight("<i>x</i>", "")) == "&lt;i&gt;x&lt;/i&gt;"
 
 
+def test_stemming_from_many_threads_at_once():
+    """Threaded web workers stem at once: each thread has its own stemmer (a shared one
+    mixed up the words it was working on)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from campaign.models import search_index
+
+    words = [f"{stem}{n}ings" for n in range(3_000) for stem in ("farm", "work")]
+    with ThreadPoolExecutor(8) as pool:
+        stems = list(pool.map(search_index.english_stem, words))
+    assert stems == [w[: -len("s")][: -len("ing")] for w in words]
+
+
 def test_parse_query_reads_like_websearch():
     parsed = parse_query('coffee "living income" -nestle or tea -"big brand"')
     assert parsed.groups == [[("coffee",)], [("living", "income"), ("tea",)]]

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import functools
 import re
+import threading
 
 import snowballstemmer
 from sqlalchemy import event, text
@@ -44,18 +45,27 @@ from campaign.models.base import Base
 #: Letters and digits, as FTS5's unicode61 tokenizer and to_tsvector split words.
 WORD = re.compile(r"[^\W_]+")
 
-_SPANISH = snowballstemmer.stemmer("spanish")
-_ENGLISH = snowballstemmer.stemmer("english")
+# A snowball stemmer keeps the word it works on in itself: one per thread (gunicorn's
+# threaded workers stem at once; a shared one raised IndexError under load).
+_STEMMERS = threading.local()
+
+
+def _stemmer(language: str):
+    stemmer = getattr(_STEMMERS, language, None)
+    if stemmer is None:
+        stemmer = snowballstemmer.stemmer(language)
+        setattr(_STEMMERS, language, stemmer)
+    return stemmer
 
 
 @functools.lru_cache(maxsize=50_000)
 def spanish_stem(word: str) -> str:
-    return _SPANISH.stemWord(word.lower())
+    return _stemmer("spanish").stemWord(word.lower())
 
 
 @functools.lru_cache(maxsize=50_000)
 def english_stem(word: str) -> str:
-    return _ENGLISH.stemWord(word.lower())
+    return _stemmer("english").stemWord(word.lower())
 
 
 def search_text(language: str | None, value: str | None) -> str:
