@@ -354,7 +354,7 @@ def bulk_campaigns(organiser_id: int, count: int, start: int = 0, brands: int = 
             rebuilt = (
                 {
                     "ix_campaigns_search_vector": "gin (search_vector)",
-                    "ix_campaigns_title_trgm": "gin (title gin_trgm_ops)",
+                    "ix_campaigns_title_vector": "gin (title_vector)",
                 }
                 if count > 10_000
                 else {}
@@ -425,6 +425,10 @@ def bulk_campaigns(organiser_id: int, count: int, start: int = 0, brands: int = 
     return time.perf_counter() - started
 
 
+#: The shapes of :func:`search_queries`, in turn.
+QUERY_SHAPES = ("word", "two words", "phrase", "exclusion", "or", "typo", "Spanish", "brand")
+
+
 def search_queries(count: int) -> list[str]:
     """Queries like visitors type: words, two words, a phrase, an exclusion, an or, a typo,
     Spanish, a brand name."""
@@ -437,7 +441,7 @@ def search_queries(count: int) -> list[str]:
     for n in range(count):
         subject = rng.choice(SUBJECTS)
         words = subject.split()
-        shape = n % 8
+        shape = n % len(QUERY_SHAPES)
         out.append(
             [
                 words[-1],

@@ -15,22 +15,19 @@ from dataclasses import dataclass, field
 from flask import request
 from markupsafe import Markup, escape
 from sqlalchemy import (
-    Float,
     Integer,
     Select,
-    and_,
-    any_,
     bindparam,
     case,
     exists,
     func,
     literal,
-    literal_column,
     or_,
     select,
     text,
+    union_all,
 )
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload
 
 from campaign.extensions import db
 from campaign.models import (
@@ -48,9 +45,9 @@ from campaign.models.search_index import WORD, english_stem, spanish_stem
 
 #: The longest query read (longer ones are cut).
 MAX_QUERY = 100
-#: Queries of at most this many words also match titles and brand names by similarity of
-#: letters (PostgreSQL's pg_trgm), so a typo still finds them.
-TYPO_WORDS = 2
+#: A query finding fewer public campaigns than this is read again with its typos corrected
+#: (PostgreSQL).
+TYPO_BELOW = 5
 
 
 def like_pattern(text: str) -> str:
@@ -117,22 +114,20 @@ def _fts5_any(terms: list[tuple[str, ...]]) -> str:
     return "(" + " OR ".join(_fts5_term(t) for t in terms) + ")"
 
 
-def fts5_query(parsed: ParsedQuery) -> str | None:
-    """The FTS5 MATCH expression of the groups (None when there are none)."""
+def fts5_query(parsed: ParsedQuery, columns: str = "") -> str | None:
+    """The FTS5 MATCH expression of the groups (None when there are none), each phrase
+    limited to ``columns`` (a column filter such as ``{title brands}``) when given."""
     if not parsed.groups:
         return None
-    return " AND ".join(_fts5_any(group) for group in parsed.groups)
+    expression = " AND ".join(_fts5_any(group) for group in parsed.groups)
+    return f"{columns} : ({expression})" if columns else expression
 
 
-def _fts5_hits(match: str, ranked: bool):
-    score = "bm25(campaign_search, 10.0, 10.0, 4.0, 1.0)" if ranked else "0.0"
+def _fts5_hits(match: str):
     return (
-        text(
-            f"SELECT rowid AS campaign_id, {score} AS score FROM campaign_search "
-            "WHERE campaign_search MATCH :match"
-        )
+        text("SELECT rowid AS campaign_id FROM campaign_search WHERE campaign_search MATCH :match")
         .bindparams(bindparam("match", match, unique=True))
-        .columns(campaign_id=Integer, score=Float)
+        .columns(campaign_id=Integer)
     )
 
 
@@ -140,49 +135,70 @@ def _is_postgresql() -> bool:
     return db.session.get_bind().dialect.name == "postgresql"
 
 
-def _postgresql_match(query: str, parsed: ParsedQuery):
-    """(condition, relevance) on the tsvector index, and trigrams for short queries."""
-    vector = literal_column("campaigns.search_vector")
-    english = func.websearch_to_tsquery(literal_column("'groundswell_english'::regconfig"), query)
-    spanish = func.websearch_to_tsquery(literal_column("'groundswell_spanish'::regconfig"), query)
-    spanish_campaign = Campaign.language == "es"
-    # Two index scans OR-ed: each campaign is matched in its own language's configuration.
-    condition = or_(
-        and_(spanish_campaign, vector.op("@@")(spanish)), and_(~spanish_campaign, vector.op("@@")(english))
+def _postgresql_match(column: str, query: str, negated: bool = False):
+    """``campaigns.<column> @@ query`` (``NOT`` that when ``negated``), each campaign matched
+    in its own language's configuration (two index scans OR-ed). Written as SQL text:
+    building it from expression objects cost more CPU than running it."""
+    return text(
+        ("NOT " if negated else "") + f"(campaigns.language = 'es' AND campaigns.{column} @@ "
+        "websearch_to_tsquery('groundswell_spanish', :query) OR "
+        f"campaigns.language <> 'es' AND campaigns.{column} @@ "
+        "websearch_to_tsquery('groundswell_english', :query))"
+    ).bindparams(bindparam("query", query, unique=True))
+
+
+def websearch_text(parsed: ParsedQuery, also: dict[str, str] | None = None) -> str:
+    """``parsed`` written back as a query, each word of ``also`` as ``word or other``."""
+    also = also or {}
+
+    def term(words: tuple[str, ...]) -> str:
+        if len(words) > 1:
+            return '"' + " ".join(words) + '"'
+        return f"{words[0]} or {also[words[0]]}" if words[0] in also else words[0]
+
+    parts = [" or ".join(term(t) for t in group) for group in parsed.groups]
+    parts += ["-" + term(t) for t in parsed.excluded]
+    return " ".join(parts)
+
+
+_TYPOS = text(
+    """
+    WITH found AS (
+      SELECT count(*) AS n FROM (
+        SELECT 1 FROM campaigns
+        WHERE state IN :public
+          AND (language = 'es' AND search_vector @@ websearch_to_tsquery('groundswell_spanish', :query)
+               OR language <> 'es' AND search_vector @@ websearch_to_tsquery('groundswell_english', :query))
+        LIMIT :below) AS hits)
+    SELECT q.w, (SELECT s.word FROM search_words s WHERE s.word % unaccent(q.w)
+                 ORDER BY s.word <-> unaccent(q.w), s.word LIMIT 1)
+    FROM unnest(CAST(:words AS text[])) AS q(w), found
+    WHERE found.n < :below AND NOT EXISTS (SELECT 1 FROM search_words s WHERE s.word = unaccent(q.w))
+    """
+).bindparams(bindparam("public", expanding=True))
+
+
+def _typos_corrected(parsed: ParsedQuery, query: str) -> str | None:
+    """On PostgreSQL, when ``query`` finds fewer than :data:`TYPO_BELOW` public campaigns:
+    the query with each word that is in no title or brand name also read as the closest one
+    that is (pg_trgm similarity over ``search_words``, a short list); None when nothing
+    changes. Exclusions and phrases are kept as written. One round trip, whatever it finds."""
+    words = sorted(
+        {w for group in parsed.groups for t in group if len(t) == 1 for w in t if len(w) >= 3 and w.isalpha()}
     )
-    relevance = case((spanish_campaign, func.ts_rank(vector, spanish)), else_=func.ts_rank(vector, english))
-    words = sorted(parsed.words, key=query.lower().find)
-    if (
-        not parsed.excluded
-        and len(parsed.groups) == len(words) <= TYPO_WORDS
-        and all(len(w) >= 3 and w.isalpha() for w in words)
-    ):
-        # Each word like a word of the title or of the brand's name (trigram indexes).
-        # "= ANY(array of ids)" from an uncorrelated subquery: an index condition, so the
-        # whole OR stays a BitmapOr of index scans instead of a scan of every campaign.
-        condition = or_(
-            condition,
-            and_(
-                *(
-                    or_(
-                        literal(w).op("<%")(Campaign.title),
-                        Campaign.target_brand_id
-                        == any_(
-                            func.coalesce(
-                                select(func.array_agg(Brand.id))
-                                .where(literal(w).op("<%")(Brand.name))
-                                .scalar_subquery(),
-                                literal_column("'{}'::integer[]"),
-                            )
-                        ),
-                    )
-                    for w in words
-                )
-            ),
-        )
-        for w in words:
-            relevance = relevance + 0.1 * func.word_similarity(w, Campaign.title)
-    return condition, relevance
+    if not words:
+        return None
+    rows = db.session.execute(
+        _TYPOS,
+        {
+            "public": [s.value for s in PUBLIC_STATES],
+            "query": query,
+            "below": TYPO_BELOW,
+            "words": words,
+        },
+    ).all()
+    also = {word: closest for word, closest in rows if closest and closest != word}
+    return websearch_text(parsed, also) if also else None
 
 
 def matching_text(stmt: Select, query: str) -> Select:
@@ -192,30 +208,142 @@ def matching_text(stmt: Select, query: str) -> Select:
     return stmt
 
 
-def search(stmt: Select, query: str, *, order: bool = True) -> tuple[Select, bool]:
+@dataclass
+class Searched:
+    """What a search did: whether any word narrowed the campaigns, whether it put them best
+    first, and the query it ran when it read a typo as a word of the titles (else None)."""
+
+    narrowed: bool
+    corrected: str | None = None
+    ranked: bool = False
+
+
+def search(stmt: Select, query: str, *, order: bool = True, window: int | None = None) -> tuple[Select, bool]:
     """``stmt`` narrowed to ``query``, ordered best first when ``order``; and whether any
-    word narrowed it."""
+    word narrowed it. See :func:`search_campaigns`."""
+    stmt, searched = search_campaigns(stmt, query, order=order, window=window)
+    return stmt, searched.narrowed
+
+
+def search_campaigns(
+    stmt: Select, query: str, *, order: bool = True, window: int | None = None
+) -> tuple[Select, Searched]:
+    """``stmt`` (a select of campaigns) narrowed to ``query``, and what was done.
+
+    Best first is: the campaigns whose title or brand names hold the whole query, then the
+    others that match it anywhere (summary, demand, story), each group by momentum. Each
+    group is read on its own in momentum order and cut at ``window`` rows (the rows up to
+    the end of the page wanted; None: all), so a search costs the page it shows, not the
+    number of its matches. On PostgreSQL a query that finds too little is read again with
+    its typos corrected (:func:`_typos_corrected`).
+    """
     parsed = parse_query(query)
     if not parsed.groups and not parsed.excluded:
-        return stmt, False
+        return stmt, Searched(False)
     if _is_postgresql():
-        # With only exclusions, websearch_to_tsquery gives "!a": every campaign but those.
-        condition, relevance = _postgresql_match(query, parsed)
-        stmt = stmt.where(condition)
-        if order and parsed.groups:
-            stmt = stmt.order_by(relevance.desc(), Campaign.momentum.desc(), Campaign.id.desc())
-        return stmt, True
-    positive = fts5_query(parsed)
+        corrected = _typos_corrected(parsed, query) if parsed.groups else None
+        if corrected:
+            query, parsed = corrected, parse_query(corrected)
+        if parsed.excluded:
+            # A filter on the rows found, not an index condition: the index reads what is
+            # asked for, and "not this word" asks for nearly every campaign.
+            excluded = websearch_text(ParsedQuery(groups=[parsed.excluded]))
+            stmt = stmt.where(_postgresql_match("search_vector", excluded, negated=True))
+        if not parsed.groups:
+            return stmt, Searched(True, corrected)
+        wanted = websearch_text(ParsedQuery(groups=parsed.groups))
+        anywhere = _postgresql_match("search_vector", wanted)
+        if not order:
+            return stmt.where(anywhere), Searched(True, corrected)
+        in_title = _postgresql_match("title_vector", wanted)
+        # Words of one query tend to go together, which PostgreSQL's estimates miss (see
+        # _by_momentum); a single word's or alternatives' estimates are good.
+        walk = len(parsed.groups) > 1 or any(len(t) > 1 for group in parsed.groups for t in group)
+        return _best_first(stmt, in_title, anywhere, window, walk=walk), Searched(True, corrected, True)
     if parsed.excluded:
-        excluded = _fts5_hits(_fts5_any(parsed.excluded), ranked=False).subquery()
+        excluded = _fts5_hits(_fts5_any(parsed.excluded)).subquery()
         stmt = stmt.where(Campaign.id.not_in(select(excluded.c.campaign_id)))
-    if positive is None:
-        return stmt, True
-    hits = _fts5_hits(positive, ranked=order).subquery("hits")
-    stmt = stmt.join(hits, hits.c.campaign_id == Campaign.id)
-    if order:  # bm25 is better when lower
-        stmt = stmt.order_by(hits.c.score, Campaign.momentum.desc(), Campaign.id.desc())
-    return stmt, True
+    if not parsed.groups:
+        return stmt, Searched(True)
+    anywhere = Campaign.id.in_(select(_fts5_hits(fts5_query(parsed)).subquery().c.campaign_id))
+    if not order:
+        return stmt.where(anywhere), Searched(True)
+    in_title = Campaign.id.in_(
+        select(_fts5_hits(fts5_query(parsed, columns="{title brands}")).subquery().c.campaign_id)
+    )
+    return _best_first(stmt, in_title, anywhere, window), Searched(True, ranked=True)
+
+
+#: A search first reads this many campaigns (at least; twenty per row wanted) in momentum
+#: order for its matches, then, if too few matched, asks the full-text index for all of
+#: them (see :func:`_by_momentum`).
+WALK_ROWS = 1_000
+WALK_PER_ROW = 20
+
+
+def _by_momentum(ids: Select, condition, window: int | None, name: str, walk: bool):
+    """The first ``window`` rows of ``ids`` matching ``condition`` by momentum (all of them
+    when ``window`` is None), as a CTE of (id, momentum).
+
+    PostgreSQL estimates the words of a query as independent, so for words that go together
+    ("coffee farmers") it expects few matches and reads every match from the full-text
+    index, thousands of rows for a page of twelve. With ``walk``, the campaigns are first
+    read in momentum order, at most ``max(WALK_ROWS, 20 × window)`` of them: when ``window``
+    of those match they are the answer (no match further down can come first); only
+    otherwise is the index asked, for a query that then matches rarely.
+    """
+    order = (Campaign.momentum.desc(), Campaign.id.desc())
+    exact = ids.where(condition).order_by(*order).limit(window)
+    if window is None or not walk:
+        return exact.cte(name)
+    top = (
+        ids.add_columns(case((condition, True), else_=False).label("hit"))
+        .order_by(*order)
+        .limit(max(WALK_ROWS, WALK_PER_ROW * window))
+        .subquery(f"{name}_top")
+    )
+    walked = (
+        select(top.c.id, top.c.momentum)
+        .where(top.c.hit)
+        .order_by(top.c.momentum.desc(), top.c.id.desc())
+        .limit(window)
+        .cte(f"{name}_walked")
+    )
+    enough = select(func.count()).select_from(walked).scalar_subquery() >= window
+    indexed = exact.subquery(f"{name}_indexed")
+    # One-time filters: the index is read only when the walk found too few.
+    return union_all(
+        select(walked.c.id, walked.c.momentum).where(enough),
+        select(indexed.c.id, indexed.c.momentum).where(~enough),
+    ).cte(name)
+
+
+def _best_first(stmt: Select, in_title, anywhere, window: int | None, walk: bool = False) -> Select:
+    """Campaigns of ``stmt`` matching ``in_title`` first, then the rest matching
+    ``anywhere``, each by momentum; each part cut at ``window`` rows.
+
+    The second part is every match, not "anywhere but not in the title": a planner that
+    takes both conditions as independent would walk the momentum index for rows that
+    never come. The title's rows found again there are skipped; when the first part was
+    cut at ``window``, the page lies within it anyway.
+    """
+    ids = stmt.with_only_columns(Campaign.id, Campaign.momentum)
+    first = _by_momentum(ids, in_title, window, "title_hits", walk)
+    rest = _by_momentum(ids, anywhere, window, "text_hits", walk)
+    others = select(rest.c.id, rest.c.momentum, literal(1).label("tier")).where(
+        rest.c.id.not_in(select(first.c.id))
+    )
+    if window is not None:
+        # A one-time filter: the second part is not read at all when the first fills the page.
+        others = others.where(select(func.count()).select_from(first).scalar_subquery() < window)
+    ranked = union_all(select(first.c.id, first.c.momentum, literal(0).label("tier")), others).subquery(
+        "ranked"
+    )
+    return (
+        select(Campaign)
+        .join(ranked, ranked.c.id == Campaign.id)
+        .order_by(ranked.c.tier, ranked.c.momentum.desc(), ranked.c.id.desc())
+    )
 
 
 def highlight(value: str, query: str) -> Markup:
@@ -258,6 +386,13 @@ class Filters:
     topic: Topic | None = None
     country: str | None = None
     sort: str | None = None  # None: relevance with a query, else DEFAULT_SORT
+    #: Set by :func:`campaigns_statement`: the query searched when typos were corrected.
+    corrected: str | None = None
+
+    @property
+    def highlighted(self) -> str:
+        """The words to mark in the results (the corrected ones when a typo was read)."""
+        return self.corrected or self.query
 
 
 def brand_group_ids(brand: Brand) -> list[int]:
@@ -265,8 +400,10 @@ def brand_group_ids(brand: Brand) -> list[int]:
     return [brand.id, *(b.id for b in brand.descendants())]
 
 
-def campaigns_statement(filters: Filters) -> Select:
-    """Public campaigns matching ``filters``, in the order asked for."""
+def campaigns_statement(filters: Filters, window: int | None = None) -> Select:
+    """Public campaigns matching ``filters``, in the order asked for. With a query ranked
+    best first, only the first ``window`` rows are in that order (None: every row; a page
+    needs the rows up to its end, see :func:`browse_page`). Sets ``filters.corrected``."""
     stmt = select(Campaign)
     sort = filters.sort
     states = [filters.state] if filters.state else list(PUBLIC_STATES)
@@ -303,9 +440,11 @@ def campaigns_statement(filters: Filters) -> Select:
                 CountryCount.count > 0,
             )
         )
-    stmt, searched = search(stmt, filters.query, order=sort is None)
-    if searched and sort is None:
+    stmt, searched = search_campaigns(stmt, filters.query, order=sort is None, window=window)
+    filters.corrected = searched.corrected
+    if searched.ranked:
         return stmt
+    # Only exclusions ("-word"), or a sort asked for: the sort's own order (paging needs one).
     return stmt.order_by(*_order(sort or DEFAULT_SORT))
 
 
@@ -342,13 +481,26 @@ class Page:
         return self.page - 1
 
 
+def count_campaigns(filters: Filters, up_to: int) -> int:
+    """How many public campaigns match ``filters``, counted up to ``up_to`` (more read as
+    ``up_to + 1``): an exact count of every match grows with the table."""
+    from dataclasses import replace
+
+    stmt = campaigns_statement(replace(filters, sort=filters.sort or DEFAULT_SORT)).order_by(None)
+    capped = stmt.with_only_columns(Campaign.id).limit(up_to + 1).subquery()
+    return db.session.execute(select(func.count()).select_from(capped)).scalar_one()
+
+
+def browse_page(filters: Filters, page: int, per_page: int) -> Page:
+    """Page ``page`` of the public campaigns matching ``filters``."""
+    return page_of(campaigns_statement(filters, window=page * per_page + 1), page, per_page)
+
+
 def page_of(stmt: Select, page: int, per_page: int) -> Page:
     """Page ``page`` of ``stmt``: reads one row more than the page to know if one follows."""
     rows = (
         db.session.execute(
-            stmt.options(selectinload(Campaign.target_brand))
-            .limit(per_page + 1)
-            .offset((page - 1) * per_page)
+            stmt.options(joinedload(Campaign.target_brand)).limit(per_page + 1).offset((page - 1) * per_page)
         )
         .scalars()
         .all()
@@ -374,7 +526,7 @@ def similar_open_campaigns(
     )
     if exclude_id:
         stmt = stmt.where(Campaign.id != exclude_id)
-    stmt, _ = search(stmt, query)
+    stmt, _ = search(stmt, query, window=limit)
     return list(db.session.execute(stmt.limit(limit)).scalars())
 
 

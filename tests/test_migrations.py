@@ -101,3 +101,35 @@ def test_lookalike_addresses_are_resolved_on_sqlite(tmp_path, redis_url):
 def test_lookalike_addresses_are_resolved_on_postgresql(tmp_path, redis_url, postgres_server_url):
     url = create_pg_database(postgres_server_url, "groundswell_lookalikes")
     _lookalike_supports_resolved(make_test_app(url, redis_url, tmp_path))
+
+
+def test_search_title_vector_and_words_down_and_up_on_postgresql(tmp_path, redis_url, postgres_server_url):
+    """0022 fills the title vector and the word list from what is there, and its downgrade
+    gives back 0018's index (the trigram index on titles, the trigger without the title)."""
+    from sqlalchemy import text
+
+    from tests.factories import make_campaign
+
+    url = create_pg_database(postgres_server_url, "groundswell_search_0022")
+    app = make_test_app(url, redis_url, tmp_path)
+    with app.app_context():
+        flask_migrate.upgrade(revision="0018")
+        make_campaign(title="Fair coffee for growers")
+        flask_migrate.upgrade()
+        with db.engine.connect() as conn:
+            assert conn.execute(text("SELECT title_vector IS NOT NULL FROM campaigns")).scalar_one()
+            words = set(conn.execute(text("SELECT word FROM search_words")).scalars())
+            assert {"fair", "coffee", "growers"} <= words
+        flask_migrate.downgrade(revision="0018")
+        with db.engine.connect() as conn:
+            columns = {c["name"] for c in inspect(conn).get_columns("campaigns")}
+            indexes = {i["name"] for i in inspect(conn).get_indexes("campaigns")}
+            assert "title_vector" not in columns and "ix_campaigns_title_trgm" in indexes
+            assert "search_words" not in inspect(conn).get_table_names()
+            conn.execute(text("UPDATE campaigns SET title = 'Fair tea for growers'"))
+            assert conn.execute(
+                text("SELECT search_vector @@ to_tsquery('groundswell_english', 'tea') FROM campaigns")
+            ).scalar_one()
+            conn.rollback()
+        flask_migrate.upgrade()
+        db.engine.dispose()

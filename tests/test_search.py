@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 
 from campaign.extensions import db
-from campaign.models import CampaignKind, CampaignState, CountryCount, Role, Topic, utcnow
+from campaign.models import Campaign, CampaignKind, CampaignState, CountryCount, Role, Topic, utcnow
 from campaign.search import Filters, campaigns_statement, highlight, parse_query
 from tests.factories import make_brand, make_campaign
 
@@ -50,6 +50,16 @@ def test_phrases_exclusions_and_or(app):
     ]
     assert sorted(found('"fair coffee" -growers')) == ["Fair coffee from Nestlé farms"]
     assert sorted(found("tea or growers")) == ["Fair coffee prices for growers", "Plastic-free tea bags now"]
+    # Only exclusions: nothing to rank by, so the default sort (trending) orders them.
+    busy = db.session.execute(
+        db.select(Campaign).filter_by(title="Coffee fair in the town square")
+    ).scalar_one()
+    busy.momentum = 9
+    db.session.commit()
+    assert found("-nestle -tea") == [
+        "Coffee fair in the town square",
+        "Fair coffee prices for growers",
+    ]
 
 
 def test_brand_names_summary_and_body_are_searched_title_first(app):
@@ -88,12 +98,104 @@ def test_typos_found_on_postgresql_only(app):
         assert typo == [] and brand_typo == []
 
 
+def test_typos_read_against_the_words_of_titles_and_brand_names(client):
+    """On PostgreSQL a word in no title or brand name, in a query that finds too little, is
+    also read as the closest word of the titles and brand names (kept in step by triggers);
+    the words found are the ones marked. A query that finds enough is left as typed."""
+    brand = make_brand("Lumbercorp")
+    make_campaign(title="Replant what you cut down", brand=brand)
+    make_campaign(title="Plastic-free packaging now")
+    postgresql = db.engine.dialect.name == "postgresql"
+    assert found("lumbercrop") == (["Replant what you cut down"] if postgresql else [])
+    brand.name = "Timberline"
+    db.session.commit()
+    assert found("timbreline") == (["Replant what you cut down"] if postgresql else [])
+    html = client.get("/campaigns/?q=plastik").get_data(as_text=True)
+    if postgresql:
+        assert "<mark>Plastic</mark>-free packaging now" in html
+    else:
+        assert "Plastic-free packaging now" not in html
+    # Five campaigns say "plastik": found as typed, not read as "plastic".
+    for n in range(5):
+        make_campaign(title=f"Plastik art fair {n}")
+    assert sorted(found("plastik")) == [f"Plastik art fair {n}" for n in range(5)]
+
+
+@pytest.mark.app_config(CAMPAIGNS_PER_PAGE=2)
+def test_search_pages_show_title_matches_then_others_each_by_momentum(client):
+    """Each page reads only the rows up to its end; the pages together give the order a
+    search of every match gives: title or brand first, then summary and story, each by
+    momentum."""
+    in_brand = make_campaign(title="Replant what you cut", brand=make_brand("Forest Friends"))
+    made = [in_brand]
+    for n, momentum in enumerate([5, 30, 0, 12]):
+        made.append(make_campaign(title=f"Forests need care ({n})"))
+        made[-1].momentum = momentum
+    for n, momentum in enumerate([50, 1, 7]):
+        other = make_campaign(title=f"Something else ({n})")
+        other.body = "Forests are cut every day."
+        other.momentum = momentum
+        made.append(other)
+    make_campaign(title="Unrelated entirely")
+    db.session.commit()
+    key = lambda c: (c.momentum, c.id)  # noqa: E731
+    titled = sorted([c for c in made if "Forest" in c.title or c is in_brand], key=key, reverse=True)
+    others = sorted([c for c in made if c not in titled], key=key, reverse=True)
+    expected = [c.title for c in titled + others]
+    assert found("forest") == expected
+    seen, pages = _listed(client, "/campaigns/?q=forest", [c.title for c in made])
+    assert seen == expected and pages == 4
+
+
+@pytest.mark.app_config(CAMPAIGNS_PER_PAGE=2)
+def test_words_that_go_together_paged_whether_the_momentum_walk_finds_enough_or_not(client, monkeypatch):
+    """PostgreSQL first reads campaigns in momentum order for a query of several words, and
+    asks the index when too few of those matched; made to read only as many rows as the
+    page needs, the walk finds enough on some pages and not on others: the order is the
+    same either way, and the same on SQLite."""
+    from campaign import search
+
+    monkeypatch.setattr(search, "WALK_ROWS", 1)
+    monkeypatch.setattr(search, "WALK_PER_ROW", 2)
+    made = []
+    for n, momentum in enumerate([90, 80, 70, 10, 60, 5, 50, 1]):
+        matching = n % 3 != 1
+        title = f"Clean rivers for town {n}" if matching else f"Quiet streets for town {n}"
+        made.append(make_campaign(title=title))
+        made[-1].momentum = momentum
+        if n == 4:
+            made[-1].body = "Clean rivers, said the story."
+    db.session.commit()
+    in_title = sorted([c for c in made if "Clean" in c.title], key=lambda c: -c.momentum)
+    in_story = [c for c in made if "Clean" in c.body and c not in in_title]
+    expected = [c.title for c in in_title + in_story]
+    assert len(in_story) == 1 and len(expected) == 6
+    assert found("clean rivers") == expected
+    seen, _ = _listed(client, "/campaigns/?q=clean+rivers", [c.title for c in made])
+    assert seen == expected
+    seen, _ = _listed(client, "/campaigns/?q=clean+rivers+-town", [c.title for c in made])
+    assert seen == []
+
+
 def test_highlight_escapes_and_marks_every_form():
     marked = highlight("<b>Farmers</b> & a farmer's living", "farmer live")
     assert str(marked) == (
         "&lt;b&gt;<mark>Farmers</mark>&lt;/b&gt; &amp; a <mark>farmer</mark>&#39;s <mark>living</mark>"
     )
     assert str(highlight("<i>x</i>", "")) == "&lt;i&gt;x&lt;/i&gt;"
+
+
+def test_stemming_from_many_threads_at_once():
+    """Threaded web workers stem at once: each thread has its own stemmer (a shared one
+    mixed up the words it was working on)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from campaign.models import search_index
+
+    words = [f"{stem}{n}ings" for n in range(3_000) for stem in ("farm", "work")]
+    with ThreadPoolExecutor(8) as pool:
+        stems = list(pool.map(search_index.english_stem, words))
+    assert stems == [w[: -len("s")][: -len("ing")] for w in words]
 
 
 def test_parse_query_reads_like_websearch():
@@ -297,6 +399,21 @@ def test_api_q_uses_the_same_search(client):
     assert bad.status_code == 400 and bad.get_json()["error"]["parameter"] == "sort"
     assert client.get("/api/v1/campaigns?topic=none").get_json()["error"]["parameter"] == "topic"
     assert client.get("/api/v1/campaigns?country=XX").get_json()["error"]["parameter"] == "country"
+
+
+def test_api_total_is_counted_up_to_a_cap(client, monkeypatch):
+    from campaign.api import views
+
+    for n in range(4):
+        make_campaign(title=f"Clean rivers now ({n})")
+    monkeypatch.setattr(views, "MAX_TOTAL", 3)
+    capped = client.get("/api/v1/campaigns?q=rivers&per_page=2").get_json()
+    assert (capped["total"], capped["total_exact"], len(capped["campaigns"])) == (3, False, 2)
+    assert capped["next"] and not capped["prev"]
+    monkeypatch.setattr(views, "MAX_TOTAL", 4)
+    exact = client.get("/api/v1/campaigns?q=rivers&per_page=2&page=2").get_json()
+    assert (exact["total"], exact["total_exact"], len(exact["campaigns"])) == (4, True, 2)
+    assert exact["prev"] and not exact["next"]
 
 
 # ---------------------------------------------------------------------------- the form

@@ -18,13 +18,16 @@ from campaign.models import (
     CountryCount,
     Topic,
 )
-from campaign.search import SORTS, Filters, campaigns_statement
+from campaign.search import SORTS, Filters, browse_page, count_campaigns
 from campaign.supports.forms import COUNTRY_NAMES
 from campaign.urls import campaign_url
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 MAX_PER_PAGE = 100
+#: ``total`` counts matches up to this many (``total_exact`` is false beyond): an exact
+#: count of every match would grow with the table.
+MAX_TOTAL = 1_000
 
 
 class BadParameter(Exception):
@@ -125,15 +128,16 @@ def campaigns():
     if sort and sort not in SORTS:
         raise BadParameter("sort", "sort must be one of: " + ", ".join(SORTS))
     filters.sort = sort or (None if filters.query else "newest")
-    stmt = campaigns_statement(filters)
-    result = db.paginate(stmt, page=page, per_page=per_page, error_out=False, count=True)
+    result = browse_page(filters, page, per_page)
+    total = count_campaigns(filters, MAX_TOTAL)
     # Keys starting with "_" mean something to url_for (_external, _anchor): never pass them.
     args = {k: v for k, v in request.args.items() if k != "page" and not k.startswith("_")}
     return jsonify(
         campaigns=[campaign_summary(c) for c in result.items],
         page=page,
         per_page=per_page,
-        total=result.total,
+        total=min(total, MAX_TOTAL),
+        total_exact=total <= MAX_TOTAL,
         next=url_for("api.campaigns", page=page + 1, _external=True, **args) if result.has_next else None,
         prev=url_for("api.campaigns", page=page - 1, _external=True, **args) if result.has_prev else None,
     )

@@ -25,11 +25,10 @@ from campaign.search import (
     STATE_FILTERS,
     Filters,
     brand_group_label,
-    campaigns_statement,
+    browse_page,
     find_brands,
     highlight,
     page_number,
-    page_of,
     similar_open_campaigns,
 )
 from campaign.supports.forms import COUNTRY_NAMES
@@ -133,7 +132,7 @@ def country_options(selected: str | None) -> Markup:
 
 def render_browse(topic: Topic | None = None):
     filters, errors, alike = filters_from_request(topic)
-    page = page_of(campaigns_statement(filters), page_number(), current_app.config["CAMPAIGNS_PER_PAGE"])
+    page = browse_page(filters, page_number(), current_app.config["CAMPAIGNS_PER_PAGE"])
     args = {k: v for k, v in request.args.items() if k != "page" and not k.startswith("_") and v}
     topics = db.session.execute(db.select(Topic).order_by(Topic.name)).scalars().all()
     body = render_template(
@@ -243,7 +242,7 @@ def feed(slug: str):
     from campaign.models import utcnow
 
     topic = _topic(slug)
-    newest = page_of(campaigns_statement(Filters(topic=topic, sort="newest")), 1, 50).items
+    newest = browse_page(Filters(topic=topic, sort="newest"), 1, 50).items
     body = render_template(
         "feeds/topic.atom.xml",
         topic=topic,

@@ -13,16 +13,29 @@ Spanish stems, which the function ``search_text`` (registered on every connectio
 Brand names live in ``brands``: a brand renamed, or a buycott's endorsed brands changed,
 re-touches the campaigns concerned so their index entry is rebuilt.
 
-Migration 0018 and the tests' ``create_all`` both run :data:`POSTGRESQL_DDL` /
-:data:`SQLITE_DDL`; changing them needs a new migration that drops and re-creates them.
-These objects are not in the models' metadata: :func:`include_object` keeps Alembic's
-comparison from reporting them.
+Migration 0022 (PostgreSQL only) makes a search cheap whatever the table's size:
+
+- ``title_vector``: the title and brand names alone (the first half of ``search_vector``),
+  with its own GIN index and statistics. A search lists the campaigns whose title or brand
+  matches first, then the others, each by momentum: both halves read the momentum index in
+  order or a bitmap of few matches, as the planner finds cheaper, and stop at the page's
+  end, instead of ranking every match.
+- ``search_words``: every word of the titles and brand names, with a trigram index. A word
+  of a query that finds too little is matched against this short list ("cofee" is close to
+  "coffee"), and the search runs again with the word found, on the full-text index: no
+  trigram comparison with every title.
+
+Migrations 0018 and 0022 and the tests' ``create_all`` run :data:`POSTGRESQL_DDL` /
+:data:`SQLITE_DDL`, then :data:`POSTGRESQL_DDL_0022`; changing them needs a new migration
+that drops and re-creates them. These objects are not in the models' metadata:
+:func:`include_object` keeps Alembic's comparison from reporting them.
 """
 
 from __future__ import annotations
 
 import functools
 import re
+import threading
 
 import snowballstemmer
 from sqlalchemy import event, text
@@ -32,18 +45,27 @@ from campaign.models.base import Base
 #: Letters and digits, as FTS5's unicode61 tokenizer and to_tsvector split words.
 WORD = re.compile(r"[^\W_]+")
 
-_SPANISH = snowballstemmer.stemmer("spanish")
-_ENGLISH = snowballstemmer.stemmer("english")
+# A snowball stemmer keeps the word it works on in itself: one per thread (gunicorn's
+# threaded workers stem at once; a shared one raised IndexError under load).
+_STEMMERS = threading.local()
+
+
+def _stemmer(language: str):
+    stemmer = getattr(_STEMMERS, language, None)
+    if stemmer is None:
+        stemmer = snowballstemmer.stemmer(language)
+        setattr(_STEMMERS, language, stemmer)
+    return stemmer
 
 
 @functools.lru_cache(maxsize=50_000)
 def spanish_stem(word: str) -> str:
-    return _SPANISH.stemWord(word.lower())
+    return _stemmer("spanish").stemWord(word.lower())
 
 
 @functools.lru_cache(maxsize=50_000)
 def english_stem(word: str) -> str:
-    return _ENGLISH.stemWord(word.lower())
+    return _stemmer("english").stemWord(word.lower())
 
 
 def search_text(language: str | None, value: str | None) -> str:
@@ -140,6 +162,83 @@ POSTGRESQL_DROP = (
     "DROP TEXT SEARCH CONFIGURATION IF EXISTS groundswell_english",
 )
 
+# ---------------------------------------------------------------------------- PostgreSQL, 0022
+
+#: Words of titles and brand names kept for typos: letters only, at least three of them.
+_PG_WORDS = """
+    INSERT INTO search_words (word)
+    SELECT DISTINCT w FROM regexp_split_to_table(lower(unaccent(coalesce(value, ''))), '[^[:alpha:]]+') AS w
+    WHERE length(w) BETWEEN 3 AND 40
+    ON CONFLICT DO NOTHING"""
+
+
+def _pg_vector_function(title_vector: bool) -> str:
+    title = "setweight(to_tsvector(cfg, coalesce(NEW.title, '')), 'A') ||\n" + (
+        "           setweight(to_tsvector(cfg, coalesce(names, '')), 'A')"
+    )
+    if title_vector:
+        head = f"NEW.title_vector :=\n           {title};\n         NEW.search_vector := NEW.title_vector"
+    else:
+        head = f"NEW.search_vector :=\n           {title}"
+    return f"""CREATE OR REPLACE FUNCTION campaign_search_vector() RETURNS trigger LANGUAGE plpgsql AS $$
+       DECLARE
+         cfg regconfig := campaign_search_config(NEW.language);
+         names text := ({_PG_BRAND_NAMES});
+       BEGIN
+         {head} ||
+           setweight(to_tsvector(cfg, coalesce(NEW.summary, '')), 'B') ||
+           setweight(to_tsvector(cfg, concat_ws(' ', NEW.demand, NEW.demands, NEW.body)), 'C');
+         RETURN NEW;
+       END $$"""
+
+
+POSTGRESQL_DDL_0022 = (
+    "ALTER TABLE campaigns ADD COLUMN title_vector tsvector",
+    _pg_vector_function(title_vector=True),
+    "CREATE INDEX ix_campaigns_title_vector ON campaigns USING gin (title_vector)",
+    # Typos are looked up in search_words now, not in every title.
+    "DROP INDEX IF EXISTS ix_campaigns_title_trgm",
+    "CREATE TABLE search_words (word text NOT NULL, CONSTRAINT pk_search_words PRIMARY KEY (word))",
+    "CREATE INDEX ix_search_words_trgm ON search_words USING gin (word gin_trgm_ops)",
+    f"""CREATE FUNCTION search_words_add(value text) RETURNS void LANGUAGE sql AS $$
+       {_PG_WORDS} $$""",
+    """CREATE FUNCTION campaign_search_words() RETURNS trigger LANGUAGE plpgsql AS $$
+       BEGIN
+         PERFORM search_words_add(NEW.title);
+         RETURN NULL;
+       END $$""",
+    """CREATE TRIGGER campaigns_search_words_insert AFTER INSERT ON campaigns
+       FOR EACH ROW EXECUTE FUNCTION campaign_search_words()""",
+    """CREATE TRIGGER campaigns_search_words_update AFTER UPDATE OF title ON campaigns
+       FOR EACH ROW WHEN (OLD.title IS DISTINCT FROM NEW.title)
+       EXECUTE FUNCTION campaign_search_words()""",
+    """CREATE FUNCTION brand_search_words() RETURNS trigger LANGUAGE plpgsql AS $$
+       BEGIN
+         PERFORM search_words_add(NEW.name);
+         RETURN NULL;
+       END $$""",
+    """CREATE TRIGGER brands_search_words_insert AFTER INSERT ON brands
+       FOR EACH ROW EXECUTE FUNCTION brand_search_words()""",
+    """CREATE TRIGGER brands_search_words_update AFTER UPDATE OF name ON brands
+       FOR EACH ROW WHEN (OLD.name IS DISTINCT FROM NEW.name)
+       EXECUTE FUNCTION brand_search_words()""",
+)
+
+POSTGRESQL_DROP_0022 = (
+    "DROP TRIGGER IF EXISTS brands_search_words_update ON brands",
+    "DROP TRIGGER IF EXISTS brands_search_words_insert ON brands",
+    "DROP FUNCTION IF EXISTS brand_search_words()",
+    "DROP TRIGGER IF EXISTS campaigns_search_words_update ON campaigns",
+    "DROP TRIGGER IF EXISTS campaigns_search_words_insert ON campaigns",
+    "DROP FUNCTION IF EXISTS campaign_search_words()",
+    "DROP FUNCTION IF EXISTS search_words_add(text)",
+    "DROP TABLE IF EXISTS search_words",
+    "DROP INDEX IF EXISTS ix_campaigns_title_vector",
+    _pg_vector_function(title_vector=False),
+    "ALTER TABLE campaigns DROP COLUMN IF EXISTS title_vector",
+    "CREATE INDEX IF NOT EXISTS ix_campaigns_title_trgm ON campaigns USING gin (title gin_trgm_ops)",
+)
+
 # ---------------------------------------------------------------------------- SQLite
 
 _SQLITE_ROW = """
@@ -203,6 +302,25 @@ def create_search_index(connection) -> None:
     connection.execute(text("UPDATE campaigns SET title = title"))
 
 
+def upgrade_search_index_0022(connection) -> None:
+    """Migration 0022's part (PostgreSQL; nothing on SQLite): the title vector and the word
+    list, filled from the campaigns and brands already there."""
+    if connection.dialect.name != "postgresql":
+        return
+    for statement in POSTGRESQL_DDL_0022:
+        connection.execute(text(statement))
+    connection.execute(text("UPDATE campaigns SET title = title"))
+    connection.execute(text("SELECT search_words_add(string_agg(title, ' ')) FROM campaigns"))
+    connection.execute(text("SELECT search_words_add(string_agg(name, ' ')) FROM brands"))
+
+
+def downgrade_search_index_0022(connection) -> None:
+    if connection.dialect.name != "postgresql":
+        return
+    for statement in POSTGRESQL_DROP_0022:
+        connection.execute(text(statement))
+
+
 def drop_search_index(connection) -> None:
     dialect = connection.dialect.name
     for statement in POSTGRESQL_DROP if dialect == "postgresql" else SQLITE_DROP:
@@ -225,9 +343,12 @@ def _after_tables_made(_metadata, connection, **_kw) -> None:
         ).first()
     if not exists:
         create_search_index(connection)
+        upgrade_search_index_0022(connection)
 
 
-_NOT_IN_METADATA = re.compile(r"^(campaign_search(_\w+)?|search_vector|ix_\w+_(trgm|search_vector))$")
+_NOT_IN_METADATA = re.compile(
+    r"^(campaign_search(_\w+)?|search_vector|title_vector|search_words|ix_\w+_(trgm|search_vector|title_vector))$"
+)
 
 
 def include_object(obj, name, type_, reflected, compare_to) -> bool:
