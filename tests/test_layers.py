@@ -31,3 +31,19 @@ def test_every_kind_of_work_names_a_job_that_exists():
             module, name = failure.func.rsplit(".", 1)
             assert callable(getattr(importlib.import_module(module), name, None)), kind
     assert {periodic.name for periodic in SCHEDULE} <= set(WORK)
+
+
+def test_every_blueprint_is_in_the_views_layer(app):
+    """A new blueprint package left out of the contract's views layer would escape it: the
+    rules above would not see its imports of jobs."""
+    import tomllib
+
+    contracts = tomllib.loads(PYPROJECT.read_text())["tool"]["importlinter"]["contracts"]
+    layers = next(c for c in contracts if c["id"] == "layers")["layers"]
+    views = {name.strip() for name in layers[0].split(":")}
+    outside = {
+        bp.name: bp.import_name
+        for bp in app.blueprints.values()
+        if not any(bp.import_name == v or bp.import_name.startswith(v + ".") for v in views)
+    }
+    assert not outside, f"blueprints outside the views layer: {outside}"
