@@ -10,7 +10,7 @@ and ``or`` between two terms. PostgreSQL runs it on the ``tsvector`` index, SQLi
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from flask import request
 from markupsafe import Markup, escape
@@ -484,8 +484,6 @@ class Page:
 def count_campaigns(filters: Filters, up_to: int) -> int:
     """How many public campaigns match ``filters``, counted up to ``up_to`` (more read as
     ``up_to + 1``): an exact count of every match grows with the table."""
-    from dataclasses import replace
-
     stmt = campaigns_statement(replace(filters, sort=filters.sort or DEFAULT_SORT)).order_by(None)
     capped = stmt.with_only_columns(Campaign.id).limit(up_to + 1).subquery()
     return db.session.execute(select(func.count()).select_from(capped)).scalar_one()

@@ -5,6 +5,7 @@ from wtforms.validators import DataRequired, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from campaign.campaigns.forms import CampaignForm, brand_choices
+from campaign.models import utcnow
 
 
 class BuycottForm(CampaignForm):
@@ -31,8 +32,6 @@ class BuycottForm(CampaignForm):
     )
 
     def validate_evidence_on(self, field):
-        from campaign.models import utcnow
-
         if field.data and field.data > utcnow().date():
             raise ValidationError(_("Evidence cannot be dated in the future."))
 

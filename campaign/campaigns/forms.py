@@ -29,7 +29,9 @@ from wtforms.widgets import CheckboxInput, HiddenInput, ListWidget
 
 from campaign.auth.forms import single_line
 from campaign.extensions import db
+from campaign.i18n import current_language
 from campaign.models import Brand, Topic, utcnow
+from campaign.search import find_brands
 
 #: Languages a campaign may be written in, named in their own language.
 LANGUAGE_CHOICES = [SelectChoice("en", "English"), SelectChoice("es", "Español")]
@@ -45,8 +47,6 @@ def brand_choices() -> list[SelectChoice]:
 
 
 def _current_language() -> str:
-    from campaign.i18n import current_language
-
     return current_language()
 
 
@@ -185,8 +185,6 @@ class TargetBrandForm(CampaignForm):
     chosen_brand: Brand | None = None
 
     def validate_brand_name(self, field):
-        from campaign.search import find_brands
-
         self.brand_matches = []
         typed = (field.data or "").strip()
 

@@ -15,6 +15,7 @@ from flask import (
     Blueprint,
     Response,
     abort,
+    current_app,
     flash,
     make_response,
     redirect,
@@ -39,6 +40,7 @@ from campaign.kinds.base import Kind
 from campaign.models import Campaign
 from campaign.page_queries import comments_page_number
 from campaign.pictures.views import register_picture_routes
+from campaign.search import similar_open_campaigns
 from campaign.security import EMBED_CSP
 from campaign.services import ServiceError
 from campaign.services import campaigns as service
@@ -67,7 +69,6 @@ def can_view(campaign: Campaign) -> bool:
 def similar_to(form: CampaignForm, campaign: Campaign | None = None) -> list[Campaign]:
     """Open campaigns to the chosen brand like the title written (shown on the form, for
     those without script: similar.js shows them while typing)."""
-    from campaign.search import similar_open_campaigns
 
     brand_id = form.target_brand_id.data if "target_brand_id" in form else None
     if not brand_id or not form.title.data:
@@ -76,8 +77,6 @@ def similar_to(form: CampaignForm, campaign: Campaign | None = None) -> list[Cam
 
 
 def _campaign_limit() -> str:
-    from flask import current_app
-
     return current_app.config["RATELIMIT_CAMPAIGN_CREATE"]
 
 

@@ -21,6 +21,7 @@ from flask_login import current_user
 from sqlalchemy import func, select
 
 from campaign.acting import act
+from campaign.campaigns.stalls import register_stall_routes
 from campaign.extensions import db
 from campaign.i18n import CountryNames
 from campaign.models import Campaign, Support
@@ -28,6 +29,7 @@ from campaign.packages import neutralise
 from campaign.search import page_number
 from campaign.services import ServiceError
 from campaign.services import campaigns as service
+from campaign.services.abuse import held_count
 from campaign.supports.forms import COUNTRY_NAMES, RaiseGoalForm, UpdateForm, VictoryForm
 from campaign.urls import campaign_url
 
@@ -93,7 +95,6 @@ def confirm_first(campaign: Campaign, question: str, consequences: list[str], bu
 def register_organiser_routes(bp: Blueprint, load, organiser_only) -> None:
     """Add supporters, exports, updates, the goal, victory, closing and stalls to a kind's
     blueprint (every kind has them)."""
-    from campaign.campaigns.stalls import register_stall_routes
 
     register_stall_routes(bp, organiser_only)
 
@@ -120,7 +121,6 @@ def register_organiser_routes(bp: Blueprint, load, organiser_only) -> None:
                 .order_by(func.count().desc(), Support.referral)
             ).all()
         ]
-        from campaign.services.abuse import held_count
 
         return render_template(
             "campaigns/supporters.html",

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from flask import Response, current_app, make_response, request, session
+from flask_babel import get_locale
 
 from campaign import hot_cache
 
@@ -55,8 +56,4 @@ def response(blueprint: str, slug: str, render: Callable[[], str], variant=None)
 
 
 def _locale() -> str:
-    try:
-        from flask_babel import get_locale
-    except ImportError:
-        return ""
     return str(get_locale())

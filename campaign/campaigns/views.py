@@ -12,14 +12,15 @@ from flask import (
     render_template,
     request,
 )
-from flask_babel import format_decimal
+from flask_babel import format_decimal, get_locale
 from flask_babel import gettext as _
 from markupsafe import Markup, escape
 
+from campaign.campaigns.kind_blueprint import can_view
 from campaign.extensions import db
 from campaign.i18n import CountryNames
 from campaign.kinds import KINDS
-from campaign.models import Brand, Campaign, CampaignKind, CampaignState, Topic
+from campaign.models import Brand, Campaign, CampaignKind, CampaignState, Topic, utcnow
 from campaign.search import (
     SORTS,
     STATE_FILTERS,
@@ -115,8 +116,6 @@ _COUNTRY_OPTIONS: dict[str, str] = {}
 def country_options(selected: str | None) -> Markup:
     """The country filter's ``<option>``s, rendered once per language (250 of them through
     the template were a fifth of the page), the chosen one marked."""
-    from flask_babel import get_locale
-
     language = str(get_locale())
     options = _COUNTRY_OPTIONS.get(language)
     if options is None:
@@ -209,8 +208,6 @@ def choose_kind():
 @bp.route("/<slug>")
 def by_slug(slug: str):
     """A kind-neutral address that forwards to the campaign's own page."""
-    from campaign.campaigns.kind_blueprint import can_view
-
     campaign = db.session.execute(db.select(Campaign).filter_by(slug=slug)).scalar_one_or_none()
     if campaign is None or not can_view(campaign):
         abort(404)
@@ -239,8 +236,6 @@ def show(slug: str):
 @topics_bp.route("/<slug>.atom")
 def feed(slug: str):
     """The topic's newest public campaigns, as an Atom feed."""
-    from campaign.models import utcnow
-
     topic = _topic(slug)
     newest = browse_page(Filters(topic=topic, sort="newest"), 1, 50).items
     body = render_template(

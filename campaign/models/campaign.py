@@ -7,6 +7,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from flask_babel import lazy_gettext as _l
+from markupsafe import Markup
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
@@ -23,6 +24,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from campaign.i18n import current_language
+from campaign.markdown import render_markdown
 from campaign.models.base import Base, UTCDateTime, utcnow
 
 if TYPE_CHECKING:  # names for the relationships' types; the mapper resolves them by name
@@ -77,8 +80,6 @@ class Topic(Base):
     def label(self, language: str | None = None) -> str:
         """The name in ``language`` (the current request's by default)."""
         if language is None:
-            from campaign.i18n import current_language
-
             language = current_language()
         return self.name_es if language == "es" and self.name_es else self.name
 
@@ -454,12 +455,8 @@ class Comment(Base):
     @property
     def html(self):
         """The sanitised HTML of the body (rendered when written; older rows on demand)."""
-        from markupsafe import Markup
-
         if self.body_html is not None:
             return Markup(self.body_html)
-        from campaign.markdown import render_markdown
-
         return render_markdown(self.body)
 
     reports: Mapped[list[CommentReport]] = relationship("CommentReport", cascade="all, delete-orphan")
