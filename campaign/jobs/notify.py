@@ -17,11 +17,12 @@ from campaign.extensions import db
 from campaign.jobs import app_job, keeps_loaded_objects
 from campaign.jobs.digests import hold_for_digest
 from campaign.jobs.notifications import TOPICS, support_member
+from campaign.kinds import kind_of
 from campaign.mail import one_connection, send_once
 from campaign.models import Campaign, CampaignState, FanoutBatch, Milestone, Support, utcnow
 from campaign.outbox import add_batches, batch_args, later
 from campaign.services import ServiceError
-from campaign.services.deliveries import DELIVERABLE_KINDS, request_delivery
+from campaign.services.deliveries import request_delivery
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +66,7 @@ def notify_milestone(milestone_id: int) -> bool:
 
 def _deliver_at_goal(campaign_id: int) -> None:
     campaign = db.session.get(Campaign, campaign_id)
-    if campaign.kind not in DELIVERABLE_KINDS or campaign.deliveries:
+    if not kind_of(campaign).delivers or campaign.deliveries:
         return  # delivered already (or not a kind that is delivered): later rounds are manual
     try:
         request_delivery(campaign_id, automatic=True)

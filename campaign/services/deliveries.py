@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from campaign.dbutil import insert_ignoring_conflicts
 from campaign.extensions import db
-from campaign.kinds import KINDS, kind_of
+from campaign.kinds import kind_of
 from campaign.models import (
     PUBLIC_STATES,
     Campaign,
@@ -32,7 +32,6 @@ from campaign.tokens import make_token
 from campaign.urls import external_url
 
 #: The kinds whose definition says they are delivered to the brand.
-DELIVERABLE_KINDS = tuple(kind.value for kind in KINDS.values() if kind.delivers)
 
 
 def delivery_link_token(delivery: Delivery) -> str:
