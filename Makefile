@@ -77,10 +77,10 @@ browser:
 bench: install loadgen
 	$(PY) -m bench $(BENCH_ARGS)
 
-# Fault injection against the production shape (tests/chaos/run.py): the full run, about ten
+# Fault injection against the production shape (tests/system/chaos/run.py): the full run, about ten
 # minutes, printing its figures. `make test` runs the same suite small (CHAOS_SIZE=small).
 chaos: install loadgen
-	CHAOS_SIZE=full $(PY) -m pytest tests/chaos -m chaos -s $(PYTEST_ARGS)
+	CHAOS_SIZE=full $(PY) -m pytest tests/system/chaos -m chaos -s $(PYTEST_ARGS)
 
 # The production topology on this machine (bench/cluster/topology.py): a network namespace per
 # host, HAProxy, three app hosts, PostgreSQL primary and replica, Redis with Sentinel, workers
@@ -90,7 +90,7 @@ cluster: install cluster-deps
 
 # The same topology broken on purpose, full size, printing its figures (make test runs it small).
 cluster-chaos: install loadgen cluster-deps
-	CLUSTER_SIZE=full $(PY) -m pytest tests/cluster -m cluster -s $(PYTEST_ARGS)
+	CLUSTER_SIZE=full $(PY) -m pytest tests/system/cluster -m cluster -s $(PYTEST_ARGS)
 
 # Signing and page throughput through the load balancer with 1, 2 and 3 app hosts, replica lag.
 cluster-bench: install loadgen cluster-deps

@@ -49,7 +49,7 @@ from campaign.models import (  # noqa: E402
     Role,
     utcnow,
 )
-from tests.browsing import AXE  # noqa: E402
+from tests.browser.browsing import AXE  # noqa: E402
 from tests.factories import (  # noqa: E402
     SupportFactory,
     SupportRowFactory,

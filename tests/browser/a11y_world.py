@@ -46,7 +46,7 @@ from campaign.services import campaigns as campaigns_service
 from campaign.services import deliveries as deliveries_service
 from campaign.services import supports as supports_service
 from campaign.tokens import make_token
-from tests.browsing import run_worker
+from tests.browser.browsing import run_worker
 from tests.factories import make_brand, make_campaign, make_user
 
 COUNTRIES = ("GB", "FR", "ES", "DE", "IE", "PT")

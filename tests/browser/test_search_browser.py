@@ -7,7 +7,7 @@ import pytest
 
 from campaign.extensions import db
 from campaign.models import CampaignKind, Topic
-from tests.browsing import choose_brand, log_in, shot
+from tests.browser.browsing import choose_brand, log_in, shot
 from tests.factories import make_brand, make_campaign, make_user
 
 pytestmark = pytest.mark.browser

@@ -11,7 +11,7 @@ from campaign import packages
 from campaign.extensions import db
 from campaign.models import Delivery, Support
 from campaign.services.deliveries import request_delivery
-from tests.browsing import run_worker, shot
+from tests.browser.browsing import run_worker, shot
 from tests.factories import SupportFactory, every_other, make_brand, make_campaign, make_user
 from tests.helpers import link_in, read_outbox
 
@@ -89,7 +89,7 @@ def test_the_verify_page_checks_a_receipt_and_a_package_on_the_device(browser, l
     context.close()
 
     # Both pages pass axe and fit a phone (axe is injected, so this context skips the CSP).
-    from tests.browsing import check
+    from tests.browser.browsing import check
 
     context = browser.new_context(viewport={"width": width, "height": 900}, bypass_csp=True)
     page = context.new_page()

@@ -1,5 +1,5 @@
 """The chaos run passes: faults injected into the production shape lose, duplicate and leave
-undone nothing (see :mod:`tests.chaos.run`). ``make test`` runs it small (``CHAOS_SIZE=small``,
+undone nothing (see :mod:`tests.system.chaos.run`). ``make test`` runs it small (``CHAOS_SIZE=small``,
 the default, two to four minutes); ``make chaos`` runs it full and prints its figures."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 #: Each size's own bound (see SIZES in run.py) plus the time to start and stop everything.
 TIMEOUTS = {"small": 480, "full": 1500}
 
@@ -28,7 +28,7 @@ def test_faults_lose_duplicate_and_leave_undone_nothing(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("GROUNDSWELL_ENV", "XDG_RUNTIME_DIR")}
     lines = []
     with subprocess.Popen(
-        [sys.executable, "-m", "tests.chaos.run", "--size", size, "--out", str(out)],
+        [sys.executable, "-m", "tests.system.chaos.run", "--size", size, "--out", str(out)],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,

@@ -6,7 +6,7 @@ import pytest
 
 from campaign.extensions import db
 from campaign.models import Role
-from tests.browsing import choose_brand, log_in, run_worker, shot
+from tests.browser.browsing import choose_brand, log_in, run_worker, shot
 from tests.factories import PASSWORD, make_brand, make_user
 from tests.helpers import link_in, read_outbox
 

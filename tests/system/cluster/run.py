@@ -1,4 +1,4 @@
-"""The production topology broken on purpose (``python -m tests.cluster.run``).
+"""The production topology broken on purpose (``python -m tests.system.cluster.run``).
 
 Supporters sign and confirm through the load balancer of :mod:`bench.cluster.topology` while,
 one after the other: an app host is killed; the Redis primary is killed and Sentinel fails

@@ -1,4 +1,4 @@
-"""The chaos run: ``python -m tests.chaos.run [--size small|full] [--out PATH]``.
+"""The chaos run: ``python -m tests.system.chaos.run [--size small|full] [--out PATH]``.
 
 Three waves of load against the production shape, each with its faults:
 
@@ -1117,7 +1117,7 @@ def report(figures: Figures) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m tests.chaos.run",
+        prog="python -m tests.system.chaos.run",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -10,10 +10,10 @@ from PIL import Image, ImageStat
 
 from campaign.extensions import db
 from campaign.models import CampaignKind
-from tests.browsing import log_in, run_worker, shot
+from tests.browser.browsing import log_in, run_worker, shot
 from tests.factories import make_campaign, make_user
 from tests.helpers import link_in, read_outbox
-from tests.test_pictures import picture_bytes
+from tests.web.test_pictures import picture_bytes
 
 pytestmark = pytest.mark.browser
 

@@ -1,4 +1,4 @@
-"""The production topology survives its failures (see :mod:`tests.cluster.run`): an app host
+"""The production topology survives its failures (see :mod:`tests.system.cluster.run`): an app host
 killed, a Redis failover through Sentinel, a PostgreSQL promotion, an app host cut off from the
 database, all while supporters sign and confirm through the load balancer. ``make test`` runs
 it small (root is needed for the network namespaces: CI and these machines run as root);
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 TIMEOUTS = {"small": 600, "full": 1500}
 
 
@@ -33,7 +33,7 @@ def test_the_cluster_heals_every_failure_and_loses_nothing(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("GROUNDSWELL_ENV", "XDG_RUNTIME_DIR")}
     lines = []
     with subprocess.Popen(
-        [sys.executable, "-m", "tests.cluster.run", "--size", size, "--out", str(out)],
+        [sys.executable, "-m", "tests.system.cluster.run", "--size", size, "--out", str(out)],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,

@@ -9,7 +9,7 @@ import pytest
 
 from campaign.extensions import db
 from campaign.models import DecisionAction, Invalidation, Role, Stall, Support, Suspect, utcnow
-from tests.browsing import AXE, WIDTHS, check, log_in, shot
+from tests.browser.browsing import AXE, WIDTHS, check, log_in, shot
 from tests.factories import make_campaign, make_user
 
 pytestmark = pytest.mark.browser

@@ -377,7 +377,7 @@ def test_a_digest_goes_through_a_real_smtp_server_in_text_and_html(app, smtp_ser
 def test_every_email_has_text_and_html_that_say_why_it_was_sent():
     from pathlib import Path
 
-    folder = Path(__file__).resolve().parent.parent / "templates" / "email"
+    folder = Path(__file__).resolve().parents[2] / "templates" / "email"
     names = {p.stem for p in folder.iterdir() if not p.name.startswith("_")}
     assert {"digest", "update_supporter", "milestone_organiser", "delivery"} <= names
     for name in sorted(names):

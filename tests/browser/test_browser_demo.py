@@ -8,7 +8,7 @@ import pytest
 
 from campaign.cli import DEMO_PASSWORD
 from campaign.demo import seed
-from tests.browsing import shot
+from tests.browser.browsing import shot
 
 pytestmark = pytest.mark.browser
 
@@ -83,7 +83,7 @@ def test_the_demo_looks_alive_to_each_role(browser, live_app):
 
     # The outbox shows an email's HTML part in a sandbox, beside its text.
     from campaign.services.accounts import request_verification
-    from tests.browsing import run_worker
+    from tests.browser.browsing import run_worker
     from tests.factories import make_user
 
     user = make_user("new@example.org", verified=False)

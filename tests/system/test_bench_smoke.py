@@ -19,7 +19,7 @@ import pytest
 
 from bench.scenarios import SCENARIOS
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.system
 

