@@ -7,9 +7,8 @@ from pathlib import Path
 
 from campaign.extensions import db
 from tests.factories import PASSWORD
-from tests.helpers import work_queues
+from tests.helpers import ARTIFACTS, work_queues
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 #: axe-core, from the npm registry (`make test` runs npm ci).
 AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
 #: The two widths every page is looked at.

@@ -11,20 +11,15 @@ and a new route that is in neither fails ``test_every_get_route_is_walked_or_lef
 
 from __future__ import annotations
 
-import threading
 import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import pytest
-import redis
-from werkzeug.serving import make_server
 
 from campaign.extensions import db
-from campaign.models import Base
 from tests.browser.a11y_world import seed
 from tests.browser.browsing import ARTIFACTS, AXE
-from tests.conftest import make_test_app
 from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -204,31 +199,16 @@ def expand(endpoint: str) -> set[str]:
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory, redis_url):
-    """One seeded app for the module, served by a real HTTP server in a thread."""
+def site(live_module_app):
+    """One seeded world for the module, served by the session's live server."""
     if not AXE.exists():
         pytest.fail("axe-core is missing: `make test` installs it with npm ci.")
-    tmp = tmp_path_factory.mktemp("a11y")
-    server = make_server("127.0.0.1", 0, None, threaded=True)
-    base = f"http://127.0.0.1:{server.port}"
-    app = make_test_app(f"sqlite:///{tmp / 'walk.db'}", redis_url, tmp, PUBLIC_URL=base)
-    server.app = app
-    redis.Redis.from_url(redis_url).flushdb()
-    with app.app_context():
-        Base.metadata.create_all(db.engine)
-        started = time.monotonic()
-        world = seed(app)
-        print(f"seeded in {time.monotonic() - started:.1f} s")
-        db.session.remove()
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        try:
-            yield app, base, world
-        finally:
-            server.shutdown()
-            server.server_close()
-            db.session.remove()
-            db.engine.dispose()
+    app, base = live_module_app
+    started = time.monotonic()
+    world = seed(app)
+    print(f"seeded in {time.monotonic() - started:.1f} s")
+    db.session.remove()
+    return app, base, world
 
 
 def test_every_get_route_is_walked_or_left_out(site):

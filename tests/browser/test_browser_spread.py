@@ -12,8 +12,7 @@ from campaign.extensions import db
 from campaign.models import CampaignKind
 from tests.browser.browsing import log_in, run_worker, shot
 from tests.factories import make_campaign, make_user
-from tests.helpers import link_in, read_outbox
-from tests.web.test_pictures import picture_bytes
+from tests.helpers import link_in, picture_bytes, read_outbox
 
 pytestmark = pytest.mark.browser
 

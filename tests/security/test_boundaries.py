@@ -17,7 +17,7 @@ import campaign
 from campaign.extensions import db
 from campaign.models import BrandMember, Role, User, utcnow
 from tests.helpers import csrf_token, login
-from tests.security.test_routes import url_for_rule, world  # noqa: F401 (a fixture)
+from tests.security.walk import url_for_rule
 
 BOUNDARIES = (0, -1, 2**31, 2**63, 2**64)
 # CR and LF both: a fix that drops one of them still fails the Location check below.
@@ -61,7 +61,7 @@ def _merge(template: str, url: str, name: str, value) -> str:
 
 
 @pytest.fixture
-def insider(app, client, world):  # noqa: F811
+def insider(app, client, world):
     """The world's owner, made a moderator and a verified member of its brand, logged in: the
     walk reaches the code behind every access check."""
     owner = db.session.execute(db.select(User).filter_by(email="owner@example.org")).scalar_one()
@@ -77,7 +77,7 @@ def _rules(app):
     return [r for r in app.url_map.iter_rules() if r.endpoint not in ("static", "auth.logout")]
 
 
-def test_boundary_integers_never_fail(app, insider, world):  # noqa: F811
+def test_boundary_integers_never_fail(app, insider, world):
     token = csrf_token(insider, "/account/")
     params = integer_parameters()
     tried = 0
@@ -97,7 +97,7 @@ def test_boundary_integers_never_fail(app, insider, world):  # noqa: F811
     assert tried > 5 * len(_rules(app))
 
 
-def test_line_breaks_in_redirect_targets_never_fail(app, insider, world):  # noqa: F811
+def test_line_breaks_in_redirect_targets_never_fail(app, insider, world):
     token = csrf_token(insider, "/account/")
     for rule in _rules(app):
         url = url_for_rule(rule, world)

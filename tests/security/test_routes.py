@@ -6,26 +6,18 @@ can add a page without deciding who may use it.
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
 from campaign.extensions import db
 from campaign.models import (
     BrandMember,
-    CampaignKind,
     CampaignState,
-    CoAuthor,
-    Comment,
-    Delivery,
     Role,
-    Support,
     utcnow,
 )
 from tests.factories import make_brand, make_campaign, make_user
 from tests.helpers import csrf_token, login
-
-KINDS = ("petitions", "boycotts", "buycotts", "proposals")
+from tests.security.walk import KINDS, url_for_rule
 
 # Who may use each endpoint. {kind} stands for each campaign kind's blueprint.
 ACCESS = {
@@ -183,77 +175,6 @@ def test_every_route_is_classified(app):
     routed = {rule.endpoint for rule in app.url_map.iter_rules() if rule.endpoint != "static"}
     assert routed - known == set(), "classify these new routes in ACCESS"
     assert known - routed == set(), "these classified routes no longer exist"
-
-
-@pytest.fixture
-def world(app):
-    """One of everything, owned by someone else than the stranger."""
-    owner = make_user("owner@example.org")
-    brand = make_brand("Acme")
-    campaigns = {k: make_campaign(CampaignKind(k[:-1]), organiser=owner, brand=brand) for k in KINDS}
-    petition = campaigns["petitions"]
-    support = Support(
-        campaign_id=petition.id,
-        email="s@example.org",
-        email_canonical="s@example.org",
-        name="S",
-        country="GB",
-        confirmed_at=utcnow(),
-    )
-    db.session.add(support)
-    comment = Comment(campaign_id=campaigns["proposals"].id, user_id=owner.id, body="Hi")
-    db.session.add(comment)
-    delivery = Delivery(
-        campaign_id=petition.id,
-        brand_id=brand.id,
-        round=1,
-        up_to_support_id=1,
-        support_count=1,
-        sent_at=utcnow(),
-    )
-    db.session.add(delivery)
-    invitee = make_user("invitee@example.org")
-    db.session.add(
-        CoAuthor(campaign_id=campaigns["proposals"].id, user_id=invitee.id, invited_by_id=owner.id)
-    )
-    claimant = make_user("claimant@example.org")
-    db.session.add(BrandMember(brand_id=brand.id, user_id=claimant.id))
-    db.session.commit()
-    return {
-        "campaigns": campaigns,
-        "brand": brand,
-        "support": support,
-        "comment": comment,
-        "delivery": delivery,
-    }
-
-
-def url_for_rule(rule, world) -> str:
-    kind = rule.endpoint.split(".")[0]
-    campaign = world["campaigns"].get(kind, world["campaigns"]["petitions"])
-    values = {
-        "slug": world["brand"].slug if rule.endpoint.startswith("brands.") else campaign.slug,
-        "token": "forged-token",
-        "campaign_id": campaign.id,
-        "brand_id": world["brand"].id,
-        "member_id": 1,
-        "comment_id": world["comment"].id,
-        "support_id": world["support"].id,
-        "delivery_id": world["delivery"].id,
-        "invitation_id": 1,
-        "response_id": 1,
-        "endorsement_id": 1,
-        "rule_id": 1,
-        "stall_id": 1,
-        "size": 1,
-        "code": "en",
-        "topic_id": 1,
-        "name": "signatures.csv" if "download" in rule.endpoint else "x.eml",
-    }
-    url = rule.rule
-    for name in re.findall(r"<(?:[^:<>]+:)?(\w+)>", url):
-        url = re.sub(r"<(?:[^<>]+:)?" + name + ">", str(values[name]), url)
-    return url
 
 
 def rules_of(app, access: str):

@@ -20,7 +20,7 @@ from campaign import replica
 from campaign.extensions import db
 from campaign.models import Base
 from campaign.queue import enqueue, get_queue, redis_connection
-from tests.conftest import IsolatedClient, make_test_app
+from tests.backends import IsolatedClient, make_test_app
 from tests.factories import make_campaign, make_user
 from tests.helpers import login
 

@@ -8,7 +8,7 @@ from sqlalchemy import inspect
 from campaign.extensions import db
 from campaign.models import Base
 from campaign.models.search_index import include_object
-from tests.conftest import create_pg_database, make_test_app
+from tests.backends import create_pg_database, make_test_app
 
 
 def _upgrade_and_compare(app):

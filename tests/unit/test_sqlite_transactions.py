@@ -11,7 +11,7 @@ from sqlalchemy import event, func, select
 from campaign.extensions import db
 from campaign.models import Base, CampaignKind, Support
 from campaign.services import supports as service
-from tests.conftest import make_test_app
+from tests.backends import make_test_app
 from tests.factories import make_campaign
 
 

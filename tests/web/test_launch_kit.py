@@ -10,10 +10,8 @@ import zxingcpp
 from PIL import Image
 
 from campaign.models import CampaignKind, CampaignState
-from tests.browser.browsing import ARTIFACTS
 from tests.factories import make_campaign, make_user
-from tests.helpers import login
-from tests.web.test_pictures import picture_bytes, upload
+from tests.helpers import ARTIFACTS, login, picture_bytes, upload
 
 
 def decode_qr(image: Image.Image) -> list[str]:

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from campaign.extensions import db
 from campaign.models import CampaignKind, Support
-from tests.conftest import make_test_app
+from tests.backends import make_test_app
 from tests.factories import make_campaign
 from tests.helpers import post_form
 
@@ -96,7 +96,7 @@ def test_a_connection_the_database_dropped_does_not_fail_the_response(
     import psycopg
     from sqlalchemy import text
 
-    from tests.conftest import create_pg_database
+    from tests.backends import create_pg_database
 
     app = make_test_app(create_pg_database(postgres_server_url, "groundswell_dropped"), redis_url, tmp_path)
 

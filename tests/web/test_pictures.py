@@ -10,28 +10,11 @@ from pathlib import Path
 
 import pytest
 from PIL import Image, ImageStat
-from werkzeug.datastructures import FileStorage, MultiDict
-from werkzeug.test import encode_multipart
 
 from campaign.extensions import db
 from campaign.models import Brand, BrandMember, Campaign, Role, utcnow
 from tests.factories import make_brand, make_campaign, make_user
-from tests.helpers import csrf_token, login
-
-
-def picture_bytes(fmt: str = "JPEG", size=(1600, 900), color=(200, 80, 40), gps: bool = False):
-    image = Image.new("RGB", size, color)
-    for x in range(0, size[0], 40):  # some detail, so encodings differ by content
-        image.paste((20, 120, 200), (x, 0, x + 20, size[1] // 3))
-    out = io.BytesIO()
-    kwargs = {}
-    if gps:
-        exif = Image.Exif()
-        exif[0x010F] = "Camera maker"  # Make
-        exif[0x8825] = {1: "N", 2: (51.0, 30.0, 0.0)}  # GPS: latitude
-        kwargs["exif"] = exif
-    image.save(out, fmt, **kwargs)
-    return out.getvalue()
+from tests.helpers import csrf_token, login, picture_bytes, post_picture, upload
 
 
 def bomb_png(width=30000, height=30000) -> bytes:
@@ -63,24 +46,6 @@ SVG = (
 def media_files(app) -> list[Path]:
     folder = Path(app.config["MEDIA_STORAGE"])
     return sorted(p for p in folder.rglob("*") if p.is_file()) if folder.exists() else []
-
-
-def post_picture(client, url: str, data: bytes, alt: str, filename: str):
-    """POST the picture form, encoded in memory (the test client would spool a large body to
-    a temporary file it never closes)."""
-    fields = {
-        "csrf_token": csrf_token(client, url),
-        "alt": alt,
-        "picture": FileStorage(io.BytesIO(data), filename),
-    }
-    boundary, body = encode_multipart(MultiDict(fields))
-    return client.post(url, data=body, content_type=f"multipart/form-data; boundary={boundary}")
-
-
-def upload(
-    client, campaign, data: bytes, alt: str = "Pickers in a field at dawn", filename: str = "picture.jpg"
-):
-    return post_picture(client, f"/{campaign.blueprint}/{campaign.slug}/picture", data, alt, filename)
 
 
 @pytest.fixture
