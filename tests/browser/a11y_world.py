@@ -47,17 +47,16 @@ from campaign.services import deliveries as deliveries_service
 from campaign.services import supports as supports_service
 from campaign.tokens import make_token
 from tests.browser.browsing import run_worker
-from tests.factories import make_brand, make_campaign, make_user
+from tests.factories import SupportFactory, make_brand, make_campaign, make_user
 
 COUNTRIES = ("GB", "FR", "ES", "DE", "IE", "PT")
 
 
 def supporters(campaign, n: int, *, start: int = 0, days: int = 1, **fields) -> list[Support]:
     """``n`` confirmed supporters through the real service, confirmed over ``days`` days."""
-    made = []
-    for i in range(start, start + n):
-        result = supports_service.add_support(
-            campaign.id,
+    made = [
+        SupportFactory(
+            campaign=campaign,
             name=f"Supporter {i}",
             email=f"s{i}-{campaign.id}@example.org",
             country=COUNTRIES[i % len(COUNTRIES)],
@@ -65,9 +64,8 @@ def supporters(campaign, n: int, *, start: int = 0, days: int = 1, **fields) -> 
             comment="Farmers deserve a fair price." if i % 3 == 0 else None,
             **fields,
         )
-        support = db.session.get(Support, result.support_id)
-        supports_service.confirm(support_token("confirm-support", support))
-        made.append(support)
+        for i in range(start, start + n)
+    ]
     now = utcnow()
     for i, support in enumerate(made):  # spread over the last days: a chart with a shape
         db.session.execute(

@@ -8,31 +8,18 @@ import itertools
 from sqlalchemy import select
 
 from campaign.extensions import db
-from campaign.models import BrandMember, CampaignKind, Proposal, Support, Suspect, utcnow
+from campaign.models import BrandMember, CampaignKind, Proposal, Support, utcnow
 from campaign.services import counting
 from campaign.services import proposals as proposal_service
-from tests.factories import make_brand, make_campaign, make_user
+from tests.factories import SupportRowFactory, make_brand, make_campaign, make_user
 
 SOURCE_STATES = ("pending", "counted", "held", "held_confirmed", "withdrawn")
 TARGET_STATES = ("none", *SOURCE_STATES)
 
 
 def _support(campaign, email: str, state: str) -> None:
-    now = utcnow()
-    held = state.startswith("held")
-    db.session.add(
-        Support(
-            campaign_id=campaign.id,
-            email=email,
-            email_canonical=email,
-            name="P",
-            country="GB",
-            confirmed_at=now if state in ("counted", "withdrawn") else None,
-            withdrawn_at=now if state == "withdrawn" else None,
-            suspect=Suspect.RATE_LIMIT.value if held else None,
-            suspect_confirmed_at=now if state == "held_confirmed" else None,
-        )
-    )
+    """A support of ``email`` in ``state`` (each state but "counted" is a factory trait)."""
+    SupportRowFactory(campaign=campaign, email=email, **({} if state == "counted" else {state: True}))
 
 
 def _counts_after_merge(source_state: str, target_state: str) -> bool:

@@ -26,7 +26,7 @@ from campaign.models import (
 from campaign.services import ServiceError, abuse, counting
 from campaign.services import stalls as stall_service
 from campaign.services import supports as support_service
-from tests.factories import make_campaign, make_user
+from tests.factories import SupportFactory, make_campaign, make_user
 from tests.helpers import login, post_form
 
 pytestmark = pytest.mark.app_config(RATELIMIT_ENABLED=True)
@@ -53,15 +53,15 @@ def sign(
     confirm: bool = True,
     email: str | None = None,
 ) -> Support:
-    """One person signs (at ``stall`` if given), then opens the link in their email."""
-    data = {"name": f"Person {n}", "email": email or f"person{n}@example.org", "country": "GB"}
-    if stall is not None:
-        result = stall_service.sign_at_stall(stall.id, data, ip, None)
-    else:
-        result = support_service.add_support(campaign.id, **data, ip_address=ip)
-    if confirm:
-        support_service.confirm(support_token("confirm-support", db.session.get(Support, result.support_id)))
-    return db.session.get(Support, result.support_id)
+    """Person ``n`` signs from ``ip`` (at ``stall`` if given), then opens the link in their email."""
+    return SupportFactory(
+        campaign=campaign,
+        stall=stall,
+        name=f"Person {n}",
+        email=email or f"person{n}@example.org",
+        ip_address=ip,
+        confirm=confirm,
+    )
 
 
 def count_of(campaign) -> int:

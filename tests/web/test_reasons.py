@@ -11,24 +11,20 @@ from sqlalchemy.exc import IntegrityError
 from campaign.extensions import db
 from campaign.jobs.deliveries import delivery_link
 from campaign.models import Delivery, ReasonLike, ReasonReport, Role, Support, utcnow
-from tests.factories import make_campaign, make_user
+from tests.factories import SupportRowFactory, make_campaign, make_user
 from tests.helpers import csrf_token, login
 
 
 def add_support(campaign, n: int, comment: str | None, *, public=True, confirmed=True):
-    support = Support(
-        campaign_id=campaign.id,
+    """Supporter ``n``'s support with its reason, confirmed in order (n minutes apart)."""
+    return SupportRowFactory(
+        campaign=campaign,
         email=f"s{n}@example.org",
-        email_canonical=f"s{n}@example.org",
         name=f"Supporter {n}",
-        country="GB",
         comment=comment,
         is_public=public,
         confirmed_at=utcnow() - timedelta(minutes=100 - n) if confirmed else None,
     )
-    db.session.add(support)
-    db.session.commit()
-    return support
 
 
 def post(client, url: str, page: str, **data):
