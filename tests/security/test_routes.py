@@ -194,8 +194,16 @@ def test_every_post_without_a_csrf_token_is_refused(app, client, world):
         assert "expired or came from another site" in response.get_data(as_text=True)
 
 
+def _token(client, page: str = "/account/") -> str:
+    """The session's CSRF token, read from a page once per client: it lasts the session, and
+    no refused request of these walks ends it."""
+    if not hasattr(client, "walk_csrf_token"):
+        client.walk_csrf_token = csrf_token(client, page)
+    return client.walk_csrf_token
+
+
 def _open(client, rule, world, method):
-    data = {"csrf_token": csrf_token(client, "/account/")} if method == "POST" else None
+    data = {"csrf_token": _token(client)} if method == "POST" else None
     return client.open(url_for_rule(rule, world), method=method, data=data)
 
 
@@ -203,7 +211,7 @@ def _open(client, rule, world, method):
 def test_anonymous_visitors_are_sent_to_log_in(app, client, world, access):
     for rule in rules_of(app, access):
         for method in sorted(rule.methods & {"GET", "POST"}):
-            data = {"csrf_token": csrf_token(client, "/login")} if method == "POST" else None
+            data = {"csrf_token": _token(client, "/login")} if method == "POST" else None
             response = client.open(url_for_rule(rule, world), method=method, data=data)
             assert response.status_code == 302, (rule.endpoint, method)
             assert response.headers["Location"].startswith("/login?next="), rule.endpoint
