@@ -16,13 +16,17 @@ BABEL_KEYWORDS := -k _l -k lazy_gettext
 run: install
 	$(PY) -m campaign.launcher
 
-# Two lanes, one after the other. First every test but the system lane, spread over
-# PYTEST_WORKERS processes (pytest-xdist; each has its own Redis and PostgreSQL); then the
-# system lane (the chaos, cluster and bench smoke runs, each starting a production shape of its own)
-# alone, so that it has the cores to itself. Exit status 5 is "no test selected" (a -k that
-# picks tests of one lane only).
+# Two lanes, one after the other (after the lint). First every test but the system lane
+# (tests/unit, web, jobs, security, browser), spread over PYTEST_WORKERS processes
+# (pytest-xdist; each has its own Redis, PostgreSQL, Chromium and live server); then the
+# system lane (tests/system: the chaos, cluster, replica and bench smoke runs, each starting a
+# production shape of its own) alone, so that it has the cores to itself. Tests are handed out
+# one by one and an idle process takes work from the busy one (worksteal), so that the two
+# long walks (accessibility, boundaries) do not leave one process working alone at the end;
+# each test has its own empty database, so no test depends on the one before it. Exit
+# status 5 is "no test selected" (a -k that picks tests of one lane only).
 PYTEST_WORKERS ?= 2
-PYTEST_PARALLEL := $(if $(filter-out 0 1,$(PYTEST_WORKERS)),-n $(PYTEST_WORKERS) --dist loadfile)
+PYTEST_PARALLEL := $(if $(filter-out 0 1,$(PYTEST_WORKERS)),-n $(PYTEST_WORKERS) --dist worksteal)
 PYTEST_LANE = $(PY) -m pytest $(1) $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
 test: install lint browser loadgen cluster-deps node_modules/axe-core/axe.min.js
