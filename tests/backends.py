@@ -126,3 +126,23 @@ class IsolatedClient(FlaskClient):
         # Buffered: a streamed body is then generated inside the request's own context.
         kwargs["buffered"] = True
         return contextvars.Context().run(super().open, *args, **kwargs)
+
+
+#: What ``limiter.init_app`` sets on the one Flask-Limiter object every app shares.
+_LIMITER_STATE = ("enabled", "_storage", "_limiter")
+
+
+def limiter_state() -> dict:
+    """The Flask-Limiter state the last app built left (call right after building an app)."""
+    from campaign.extensions import limiter
+
+    return {name: getattr(limiter, name, None) for name in _LIMITER_STATE}
+
+
+def restore_limiter(state: dict) -> None:
+    """Put back the Flask-Limiter state of an app built earlier (another app built since,
+    or a test's own app, changed it for every app of the process)."""
+    from campaign.extensions import limiter
+
+    for name, value in state.items():
+        setattr(limiter, name, value)

@@ -31,7 +31,14 @@ from aiosmtpd.controller import Controller  # noqa: E402
 
 from campaign import SQLITE_BEGIN  # noqa: E402
 from campaign.extensions import db  # noqa: E402
-from tests.backends import Database, IsolatedClient, create_pg_database, make_test_app  # noqa: E402
+from tests.backends import (  # noqa: E402
+    Database,
+    IsolatedClient,
+    create_pg_database,
+    limiter_state,
+    make_test_app,
+    restore_limiter,
+)
 from tests.factories import (  # noqa: E402
     SupportFactory,
     SupportRowFactory,
@@ -140,6 +147,10 @@ def _structure(app) -> tuple:
     return frozenset(app.view_functions), repr(hooks)
 
 
+#: The Flask-Limiter state each shared app was built with.
+_LIMITS: dict = {}
+
+
 @pytest.fixture(scope="session")
 def _apps():
     """The apps of this session, one per backend and set of ``app_config`` overrides."""
@@ -164,6 +175,10 @@ def app(request, database, redis_url, tmp_path, _apps):
     app = _apps.get(key)
     if app is None:
         app = _apps[key] = make_test_app(database.url, redis_url, _SCRATCH / "app", **overrides)
+        _LIMITS[app] = limiter_state()
+    # Flask-Limiter keeps one state for every app of the process, set by the last app built:
+    # give this app its own back (its limits on or off, its storage).
+    restore_limiter(_LIMITS[app])
     instance = tmp_path / "instance"
     instance.mkdir()
     settings = dict(app.config)

@@ -21,7 +21,7 @@ import redis
 from werkzeug.serving import make_server
 
 from campaign.extensions import db
-from tests.backends import Database, make_test_app
+from tests.backends import Database, limiter_state, make_test_app, restore_limiter
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -48,18 +48,20 @@ def browser():
 
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory, redis_url):
-    """``(app, base_url, database)``: the session's app on SQLite behind a real HTTP server."""
+    """``(app, base_url, database, limiter state)``: the session's app on SQLite behind a real
+    HTTP server."""
     folder = tmp_path_factory.mktemp("live")
     server = make_server("127.0.0.1", 0, None, threaded=True)
     base_url = f"http://127.0.0.1:{server.port}"
     database = Database("sqlite", f"sqlite:///{folder / 'browser.db'}")
     app = make_test_app(database.url, redis_url, folder, PUBLIC_URL=base_url)
     server.app = app
+    limits = limiter_state()
     with app.app_context():
         database.prepare()
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield app, base_url, database
+    yield app, base_url, database, limits
     server.shutdown()
     server.server_close()
     with app.app_context():
@@ -70,7 +72,8 @@ def live_server(tmp_path_factory, redis_url):
 def _emptied(live_server, folder: Path, redis_url: str):
     """The live server's app with an empty database and Redis and its own folders under
     ``folder``, inside an app context; emptied again and its settings put back at the end."""
-    app, base_url, database = live_server
+    app, base_url, database, limits = live_server
+    restore_limiter(limits)
     settings = dict(app.config)
     instance = folder / "instance"
     instance.mkdir()
