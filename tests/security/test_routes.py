@@ -6,27 +6,19 @@ can add a page without deciding who may use it.
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
 from campaign.extensions import db
 from campaign.kinds import KINDS
 from campaign.models import (
     BrandMember,
-    CampaignKind,
     CampaignState,
-    CoAuthor,
-    Comment,
-    Delivery,
     Role,
-    Support,
     utcnow,
 )
 from tests.factories import make_brand, make_campaign, make_user
 from tests.helpers import csrf_token, login
-
-KIND_NAMES = tuple(k.name for k in KINDS.values())
+from tests.security.walk import KIND_NAMES, url_for_rule
 
 # Who may use each endpoint. {kind} stands for each campaign kind's blueprint.
 ACCESS = {
@@ -186,77 +178,6 @@ def test_every_route_is_classified(app):
     assert known - routed == set(), "these classified routes no longer exist"
 
 
-@pytest.fixture
-def world(app):
-    """One of everything, owned by someone else than the stranger."""
-    owner = make_user("owner@example.org")
-    brand = make_brand("Acme")
-    campaigns = {k: make_campaign(CampaignKind(k[:-1]), organiser=owner, brand=brand) for k in KIND_NAMES}
-    petition = campaigns["petitions"]
-    support = Support(
-        campaign_id=petition.id,
-        email="s@example.org",
-        email_canonical="s@example.org",
-        name="S",
-        country="GB",
-        confirmed_at=utcnow(),
-    )
-    db.session.add(support)
-    comment = Comment(campaign_id=campaigns["proposals"].id, user_id=owner.id, body="Hi")
-    db.session.add(comment)
-    delivery = Delivery(
-        campaign_id=petition.id,
-        brand_id=brand.id,
-        round=1,
-        up_to_support_id=1,
-        support_count=1,
-        sent_at=utcnow(),
-    )
-    db.session.add(delivery)
-    invitee = make_user("invitee@example.org")
-    db.session.add(
-        CoAuthor(campaign_id=campaigns["proposals"].id, user_id=invitee.id, invited_by_id=owner.id)
-    )
-    claimant = make_user("claimant@example.org")
-    db.session.add(BrandMember(brand_id=brand.id, user_id=claimant.id))
-    db.session.commit()
-    return {
-        "campaigns": campaigns,
-        "brand": brand,
-        "support": support,
-        "comment": comment,
-        "delivery": delivery,
-    }
-
-
-def url_for_rule(rule, world) -> str:
-    kind = rule.endpoint.split(".")[0]
-    campaign = world["campaigns"].get(kind, world["campaigns"]["petitions"])
-    values = {
-        "slug": world["brand"].slug if rule.endpoint.startswith("brands.") else campaign.slug,
-        "token": "forged-token",
-        "campaign_id": campaign.id,
-        "brand_id": world["brand"].id,
-        "member_id": 1,
-        "comment_id": world["comment"].id,
-        "support_id": world["support"].id,
-        "delivery_id": world["delivery"].id,
-        "invitation_id": 1,
-        "response_id": 1,
-        "endorsement_id": 1,
-        "rule_id": 1,
-        "stall_id": 1,
-        "size": 1,
-        "code": "en",
-        "topic_id": 1,
-        "name": "signatures.csv" if "download" in rule.endpoint else "x.eml",
-    }
-    url = rule.rule
-    for name in re.findall(r"<(?:[^:<>]+:)?(\w+)>", url):
-        url = re.sub(r"<(?:[^<>]+:)?" + name + ">", str(values[name]), url)
-    return url
-
-
 def rules_of(app, access: str):
     wanted = endpoints_of(access)
     rules = [r for r in app.url_map.iter_rules() if r.endpoint in wanted]
@@ -274,8 +195,16 @@ def test_every_post_without_a_csrf_token_is_refused(app, client, world):
         assert "expired or came from another site" in response.get_data(as_text=True)
 
 
+def _token(client, page: str = "/account/") -> str:
+    """The session's CSRF token, read from a page once per client: it lasts the session, and
+    no refused request of these walks ends it."""
+    if not hasattr(client, "walk_csrf_token"):
+        client.walk_csrf_token = csrf_token(client, page)
+    return client.walk_csrf_token
+
+
 def _open(client, rule, world, method):
-    data = {"csrf_token": csrf_token(client, "/account/")} if method == "POST" else None
+    data = {"csrf_token": _token(client)} if method == "POST" else None
     return client.open(url_for_rule(rule, world), method=method, data=data)
 
 
@@ -283,7 +212,7 @@ def _open(client, rule, world, method):
 def test_anonymous_visitors_are_sent_to_log_in(app, client, world, access):
     for rule in rules_of(app, access):
         for method in sorted(rule.methods & {"GET", "POST"}):
-            data = {"csrf_token": csrf_token(client, "/login")} if method == "POST" else None
+            data = {"csrf_token": _token(client, "/login")} if method == "POST" else None
             response = client.open(url_for_rule(rule, world), method=method, data=data)
             assert response.status_code == 302, (rule.endpoint, method)
             assert response.headers["Location"].startswith("/login?next="), rule.endpoint

@@ -1,0 +1,148 @@
+"""The real parts the fixtures are made of: a test app, its databases, a client that acts like
+a browser. Plain functions and classes (the fixtures themselves are in the conftest.py files),
+for the few tests that build an app of their own: a migrated database, an unreachable one, a
+server that another process talks to."""
+
+from __future__ import annotations
+
+import contextvars
+import os
+import uuid
+from pathlib import Path
+
+from flask import has_app_context
+from flask.testing import FlaskClient
+from sqlalchemy import Integer
+
+from campaign import create_app
+from campaign.extensions import db
+from campaign.models import Base
+
+
+def worker_suffix() -> str:
+    """``""`` or, under pytest-xdist, ``"_gw0"``…: names each worker keeps for itself."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    return f"_{worker}" if worker else ""
+
+
+def create_pg_database(server_url: str, name: str) -> str:
+    """Create database ``name`` on the server (dropping any old one) and return its URL.
+
+    Under pytest-xdist the worker's id is added to the name: workers may share a server
+    (``TEST_DATABASE_URL``), never a database.
+    """
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    name += worker_suffix()
+
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = make_url(server_url.replace("postgresql://", "postgresql+psycopg://", 1))
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
+class Database:
+    """One backend for a test session: its schema is created once, and emptied after each test.
+
+    Every test sees an empty schema. Emptying is a DELETE of every table (SQLite; its integer
+    keys start again at 1 once a table is empty) or a TRUNCATE … RESTART IDENTITY
+    (PostgreSQL), not a rolled-back outer transaction: requests and jobs run by the real RQ
+    worker commit in sessions of their own, which such a transaction could not hold.
+    """
+
+    def __init__(self, backend: str, url: str):
+        self.backend = backend
+        self.url = url
+        self._schema_ready = False
+
+    def url_for_test(self, tmp_path: Path | None = None) -> str:
+        return self.url
+
+    def prepare(self) -> None:
+        """Called inside an app context on this database: make the schema exist."""
+        if not self._schema_ready:
+            Base.metadata.create_all(db.engine)
+            self._schema_ready = True
+
+    def clean(self) -> None:
+        """Delete every row of every table (inside an app context on this database)."""
+        with db.engine.begin() as conn:
+            if self.backend == "postgresql":
+                # One round trip; DELETE is several times faster than TRUNCATE on tables this
+                # small (TRUNCATE makes new files for each table).
+                conn.exec_driver_sql(_PG_EMPTY)
+            else:
+                for table in reversed(Base.metadata.sorted_tables):
+                    conn.execute(table.delete())
+
+
+def _pg_empty_every_table() -> str:
+    """SQL that deletes every row and restarts each table's id sequence at 1."""
+    tables = Base.metadata.sorted_tables
+    deletes = [f'DELETE FROM "{t.name}"' for t in reversed(tables)]
+    restarts = [
+        f"setval(pg_get_serial_sequence('\"{t.name}\"', '{pk.name}'), 1, false)"
+        for t in tables
+        for pk in t.primary_key.columns
+        if len(t.primary_key.columns) == 1
+        and pk.autoincrement in (True, "auto")
+        and isinstance(pk.type, Integer)
+    ]
+    return "; ".join(deletes + ["SELECT " + ", ".join(restarts)])
+
+
+_PG_EMPTY = _pg_empty_every_table()
+
+
+def make_test_app(db_url: str, redis_url: str, tmp_path: Path, **overrides):
+    return create_app(
+        {
+            "ENV_NAME": "testing",
+            "INSTANCE_PATH": str(tmp_path / "instance"),
+            "SECRET_KEY": "test-secret-" + uuid.uuid4().hex,
+            "SQLALCHEMY_DATABASE_URI": db_url,
+            "REDIS_URL": redis_url,
+            "MAIL_URL": f"file://{tmp_path / 'outbox'}",
+            "PUBLIC_URL": "http://groundswell.test",
+            **overrides,
+        }
+    )
+
+
+class IsolatedClient(FlaskClient):
+    """A test client whose requests run outside the test's app context, as real ones do.
+
+    The test holds an app context for its factories; without this, Flask would reuse it for
+    each request, sharing ``g`` (and the database session) between requests and the test.
+    """
+
+    def open(self, *args, **kwargs):
+        # End the test's own transaction first: its snapshot would hide what the request
+        # writes (SQLite) and could hold locks the request needs.
+        if has_app_context():  # not when following a redirect, already isolated
+            db.session.commit()
+        # Buffered: a streamed body is then generated inside the request's own context.
+        kwargs["buffered"] = True
+        return contextvars.Context().run(super().open, *args, **kwargs)
+
+
+#: What ``limiter.init_app`` sets on the one Flask-Limiter object every app shares.
+_LIMITER_STATE = ("enabled", "_storage", "_limiter")
+
+
+def limiter_state() -> dict:
+    """The Flask-Limiter state the last app built left (call right after building an app)."""
+    from campaign.extensions import limiter
+
+    return {name: getattr(limiter, name, None) for name in _LIMITER_STATE}
+
+
+def restore_limiter(state: dict) -> None:
+    """Put back the Flask-Limiter state of an app built earlier (another app built since,
+    or a test's own app, changed it for every app of the process)."""
+    from campaign.extensions import limiter
+
+    for name, value in state.items():
+        setattr(limiter, name, value)

@@ -1,0 +1,63 @@
+"""Helpers for the browser tests (Playwright driving Debian's Chromium)."""
+
+from __future__ import annotations
+
+import contextvars
+from pathlib import Path
+
+from campaign.extensions import db
+from tests.factories import PASSWORD
+from tests.helpers import ARTIFACTS, work_queues
+
+#: axe-core, from the npm registry (`make test` runs npm ci).
+AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
+#: The two widths every page is looked at.
+WIDTHS = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 800}}
+
+
+def run_worker(app) -> None:
+    db.session.remove()
+    _, failures = contextvars.Context().run(work_queues, app)
+    assert not failures, failures[0]
+
+
+def shot(page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def log_in(page, base: str, email: str) -> None:
+    page.goto(base + "/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_text("Welcome back").wait_for()
+
+
+def check(page, name: str, width: str) -> list[str]:
+    """Screenshot ``page`` into test-artifacts/pages/ and return what axe-core and a page
+    wider than its window find wrong (serious and critical violations only)."""
+    folder = ARTIFACTS / "pages"
+    folder.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(folder / f"{name}-{width}.png"), full_page=True)
+    page.add_script_tag(path=str(AXE))
+    assert page.evaluate("typeof axe.run") == "function"
+    overflow = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+    wider = (
+        [f"{name} ({width}) is {overflow[0]} px wide in a {overflow[1]} px window"]
+        if overflow[0] > overflow[1]
+        else []
+    )
+    violations = page.evaluate(
+        "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
+        ".filter(v => ['serious', 'critical'].includes(v.impact))"
+        ".map(v => v.id + ': ' + v.help + ' at ' + v.nodes.map(n => n.target.join(' ')).join(', '))"
+    )
+    return wider + [f"{name} ({width}) {v}" for v in violations]
+
+
+def choose_brand(page, name: str, typed: str | None = None) -> None:
+    """Type the start of a brand's name in a campaign form and pick it from the list."""
+    page.get_by_label("Brand", exact=True).fill(typed or name[:5])
+    page.locator(f'[role="option"][data-name="{name}"]').click()
+    assert page.get_by_label("Brand", exact=True).input_value() == name

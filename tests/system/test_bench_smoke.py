@@ -1,0 +1,74 @@
+"""The benchmark harness keeps working: one smoke run of ``python -m bench`` (``make bench``).
+
+A few seconds per scenario against the real production shape (gunicorn, PostgreSQL, Redis, RQ
+workers, an SMTP sink, wrk). It checks that every scenario reports its figures and that what
+must hold at any size holds (the rate limit is on, no email is sent twice or lost, counts are
+exact); it does not judge speed, which only ``make bench`` measures.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from numbers import Number
+from pathlib import Path
+
+import pytest
+
+from bench.scenarios import SCENARIOS
+
+ROOT = Path(__file__).resolve().parents[2]
+
+pytestmark = pytest.mark.system
+
+
+def test_smoke_run_reports_every_scenario(tmp_path):
+    out = tmp_path / "bench.json"
+    # The bench configures its own processes; nothing from the test session leaks into them.
+    env = {k: v for k, v in os.environ.items() if k not in ("GROUNDSWELL_ENV", "XDG_RUNTIME_DIR")}
+    bench = subprocess.Popen(
+        [sys.executable, "-m", "bench", "--smoke", "--out", str(out)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        stdout, stderr = bench.communicate(timeout=300)
+    except subprocess.TimeoutExpired:
+        # SIGTERM, not SIGKILL: the bench then stops the servers it started in their own
+        # sessions, which would otherwise outlive it.
+        bench.terminate()
+        stdout, stderr = bench.communicate(timeout=60)
+        raise AssertionError("the smoke run took over 300 s:\n" + stdout[-4000:]) from None
+    print(stdout, end="", flush=True)  # its log and table, shown with -s
+    assert bench.returncode == 0, stdout[-4000:] + stderr[-4000:]
+    data = json.loads(out.read_text())
+
+    assert list(data["scenarios"]) == list(SCENARIOS)
+    for name, scenario in data["scenarios"].items():
+        assert "error" not in scenario, (name, scenario.get("traceback"))
+        assert scenario["figures"], name
+        for fig in scenario["figures"]:
+            if "target" in fig:
+                assert isinstance(fig["target"]["value"], Number), (name, fig)
+            if fig.get("bare") is not None:
+                assert isinstance(fig["bare"], Number), (name, fig)
+    assert data["seeding"]["supports"] == 2_000 and data["seeding"]["seconds"] > 0
+    assert data["gunicorn"]["workers"] >= 1
+
+    surge = data["scenarios"]["surge"]
+    assert surge["app"]["good"] > 0 and surge["bare"]["good"] > 0
+    assert surge["rate_limit"]["active"], surge["rate_limit"]
+    assert surge["lean"]["good"] > 0 and surge["lean"]["stored"] > 0, surge["lean"]
+    confirmation = data["scenarios"]["confirmation"]
+    assert confirmation["all_counted"]
+    delivery = data["scenarios"]["delivery"]["checks"]
+    assert delivery["state"] == "sent" and delivery["seal_valid"]
+    assert delivery["csv_rows"] == delivery["support_count"] == 2_000
+    fanout = data["scenarios"]["fanout"]
+    assert fanout["app"]["duplicates"] == 0 and fanout["app"]["missing"] == 0
+    assert data["scenarios"]["exactness"]["figures"][0]["app"] is True

@@ -1,0 +1,135 @@
+"""The migrations build the schema the models describe, on SQLite and on PostgreSQL."""
+
+import flask_migrate
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect
+
+from campaign.extensions import db
+from campaign.models import Base
+from campaign.models.search_index import include_object
+from tests.backends import create_pg_database, make_test_app
+
+
+def _upgrade_and_compare(app):
+    with app.app_context():
+        flask_migrate.upgrade()
+        with db.engine.connect() as conn:
+            context = MigrationContext.configure(
+                conn, opts={"compare_type": True, "include_object": include_object}
+            )
+            diff = compare_metadata(context, Base.metadata)
+            tables = set(inspect(conn).get_table_names())
+        db.engine.dispose()
+    return diff, tables
+
+
+def test_migrations_match_models_on_sqlite(tmp_path, redis_url):
+    app = make_test_app(f"sqlite:///{tmp_path / 'migrated.db'}", redis_url, tmp_path)
+    diff, tables = _upgrade_and_compare(app)
+    assert diff == []
+    assert set(Base.metadata.tables) <= tables
+
+
+def test_migrations_match_models_on_postgresql(tmp_path, redis_url, postgres_server_url):
+    url = create_pg_database(postgres_server_url, "groundswell_migrations")
+    app = make_test_app(url, redis_url, tmp_path)
+    diff, tables = _upgrade_and_compare(app)
+    assert diff == []
+    assert set(Base.metadata.tables) <= tables
+
+
+def _lookalike_supports_resolved(app):
+    """Three supports of one person under look-alike addresses, stored as canonical emails
+    were computed before 0014; the migration leaves one counting and recounts."""
+    from datetime import timedelta
+
+    from sqlalchemy import select, update
+
+    from campaign.models import Campaign, Comment, CountryCount, Support, utcnow
+    from tests.factories import make_campaign
+
+    with app.app_context():
+        flask_migrate.upgrade()
+        campaign = make_campaign()
+        now = utcnow()
+        rows = [
+            ("alice@gmail.com", now, None),
+            ("alice@ｇｍａｉｌ.com", now - timedelta(hours=1), None),
+            ("alice@gmail。com", None, None),
+            ("bob@example.org", now, None),
+        ]
+        for email, confirmed, withdrawn in rows:
+            db.session.add(
+                Support(
+                    campaign_id=campaign.id,
+                    email=email,
+                    name="A",
+                    country="GB",
+                    email_canonical=email.lower(),
+                    confirmed_at=confirmed,
+                    withdrawn_at=withdrawn,
+                )
+            )
+        db.session.add(CountryCount(campaign_id=campaign.id, country="GB", count=3))
+        db.session.add(Comment(campaign_id=campaign.id, user_id=campaign.organiser_id, body="**Yes**"))
+        db.session.execute(update(Campaign).values(confirmed_count=3))
+        db.session.commit()
+        flask_migrate.downgrade(revision="0013")
+        flask_migrate.upgrade()
+        db.session.expire_all()
+        supports = {s.email: s for s in db.session.execute(select(Support)).scalars()}
+        keeper = supports["alice@ｇｍａｉｌ.com"]  # the earliest confirmed
+        assert keeper.email_canonical == "alice@gmail.com" and keeper.counts
+        for email in ("alice@gmail.com", "alice@gmail。com"):
+            assert supports[email].withdrawn_at is not None
+            assert f"support {keeper.id}" in supports[email].withdrawn_reason
+        assert supports["bob@example.org"].counts
+        campaign = db.session.get(Campaign, campaign.id)
+        assert campaign.confirmed_count == 2
+        assert db.session.get(CountryCount, (campaign.id, "GB")).count == 2
+        comment = db.session.execute(select(Comment)).scalar_one()
+        assert comment.body_html == "<p><strong>Yes</strong></p>\n"
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_lookalike_addresses_are_resolved_on_sqlite(tmp_path, redis_url):
+    _lookalike_supports_resolved(make_test_app(f"sqlite:///{tmp_path / 'migrated.db'}", redis_url, tmp_path))
+
+
+def test_lookalike_addresses_are_resolved_on_postgresql(tmp_path, redis_url, postgres_server_url):
+    url = create_pg_database(postgres_server_url, "groundswell_lookalikes")
+    _lookalike_supports_resolved(make_test_app(url, redis_url, tmp_path))
+
+
+def test_search_title_vector_and_words_down_and_up_on_postgresql(tmp_path, redis_url, postgres_server_url):
+    """0022 fills the title vector and the word list from what is there, and its downgrade
+    gives back 0018's index (the trigram index on titles, the trigger without the title)."""
+    from sqlalchemy import text
+
+    from tests.factories import make_campaign
+
+    url = create_pg_database(postgres_server_url, "groundswell_search_0022")
+    app = make_test_app(url, redis_url, tmp_path)
+    with app.app_context():
+        flask_migrate.upgrade(revision="0018")
+        make_campaign(title="Fair coffee for growers")
+        flask_migrate.upgrade()
+        with db.engine.connect() as conn:
+            assert conn.execute(text("SELECT title_vector IS NOT NULL FROM campaigns")).scalar_one()
+            words = set(conn.execute(text("SELECT word FROM search_words")).scalars())
+            assert {"fair", "coffee", "growers"} <= words
+        flask_migrate.downgrade(revision="0018")
+        with db.engine.connect() as conn:
+            columns = {c["name"] for c in inspect(conn).get_columns("campaigns")}
+            indexes = {i["name"] for i in inspect(conn).get_indexes("campaigns")}
+            assert "title_vector" not in columns and "ix_campaigns_title_trgm" in indexes
+            assert "search_words" not in inspect(conn).get_table_names()
+            conn.execute(text("UPDATE campaigns SET title = 'Fair tea for growers'"))
+            assert conn.execute(
+                text("SELECT search_vector @@ to_tsquery('groundswell_english', 'tea') FROM campaigns")
+            ).scalar_one()
+            conn.rollback()
+        flask_migrate.upgrade()
+        db.engine.dispose()

@@ -1,0 +1,113 @@
+"""An outage of the database or Redis is a 503 with a clear page (or JSON), never a 500, and
+signing keeps working while only Redis is away (the database is the truth)."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+from sqlalchemy import func, select
+
+from campaign.extensions import db
+from campaign.models import CampaignKind, Support
+from tests.backends import make_test_app
+from tests.factories import make_campaign
+from tests.helpers import post_form
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def app_without_database(tmp_path, redis_url):
+    url = f"postgresql+psycopg://nobody@127.0.0.1:{closed_port()}/groundswell?connect_timeout=2"
+    app = make_test_app(url, redis_url, tmp_path)
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    return app
+
+
+def test_a_page_is_503_with_retry_after_when_the_database_is_unreachable(app_without_database):
+    response = app_without_database.test_client().get("/campaigns/")
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "5"
+    assert response.headers["Cache-Control"] == "no-store"
+    page = response.get_data(as_text=True)
+    assert "Back in a moment" in page and "Nothing you sent was half-saved" in page
+    assert "Traceback" not in page
+
+
+def test_the_api_answers_503_in_json_when_the_database_is_unreachable(app_without_database):
+    response = app_without_database.test_client().get("/api/v1/campaigns")
+    assert response.status_code == 503
+    assert response.get_json()["error"] == {"status": 503, "message": "Back in a moment", "retry_after": 5}
+
+
+def test_a_redis_outage_in_a_request_is_a_503(app):
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    @app.route("/needs-redis")
+    def needs_redis():
+        raise RedisConnectionError("Error 111 connecting to redis. Connection refused.")
+
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    response = app.test_client().get("/needs-redis")
+    assert response.status_code == 503
+    assert "Back in a moment" in response.get_data(as_text=True)
+
+
+def test_signing_works_while_redis_is_unreachable(database, tmp_path):
+    """The rate limits fall back to memory and the enqueue is logged: the support is stored
+    (the sweeper sends its confirmation once Redis is back)."""
+    dead_redis = f"unix://{tmp_path / 'no-redis.sock'}"
+    app = make_test_app(database.url_for_test(tmp_path), dead_redis, tmp_path, RATELIMIT_ENABLED=True)
+    with app.app_context():
+        database.prepare()
+        try:
+            petition = make_campaign(CampaignKind.PETITION)
+            db.session.commit()
+            client = app.test_client()
+            page = f"/petitions/{petition.slug}"
+            response = post_form(
+                client,
+                f"{page}/support",
+                {"name": "Ada Lovelace", "email": "ada@example.org", "country": "GB", "is_public": "y"},
+                page=page,
+            )
+            assert response.status_code == 303
+            stored = db.session.execute(
+                select(func.count()).select_from(Support).filter_by(campaign_id=petition.id)
+            ).scalar_one()
+            assert stored == 1
+        finally:
+            db.session.remove()
+            database.clean()
+            db.engine.dispose()
+
+
+def test_a_connection_the_database_dropped_does_not_fail_the_response(
+    postgres_server_url, redis_url, tmp_path
+):
+    """PostgreSQL restarting after the view's work: the session's end cannot roll back on the
+    dead connection, and must not turn the finished response into a 500."""
+    import psycopg
+    from sqlalchemy import text
+
+    from tests.backends import create_pg_database
+
+    app = make_test_app(create_pg_database(postgres_server_url, "groundswell_dropped"), redis_url, tmp_path)
+
+    @app.route("/dropped")
+    def dropped():
+        pid = db.session.execute(text("SELECT pg_backend_pid()")).scalar_one()  # a transaction
+        with psycopg.connect(postgres_server_url, autocommit=True) as other:
+            other.execute("SELECT pg_terminate_backend(%s)", [pid])
+        return "done"
+
+    response = app.test_client().get("/dropped")
+    assert response.status_code == 200 and response.get_data(as_text=True) == "done"
+    with app.app_context():
+        db.engine.dispose()
