@@ -7,6 +7,7 @@ import io
 
 import pytest
 from PIL import Image, ImageStat
+from playwright.sync_api import expect
 
 from campaign.extensions import db
 from campaign.models import CampaignKind
@@ -104,7 +105,9 @@ def test_the_thank_you_and_confirmed_pages_offer_copy_and_share(browser, live_ap
     link = page.get_by_label("Your link").input_value()
     assert link.startswith(f"{base}/petitions/{slug}?ref=link-")
     copy = page.get_by_role("button", name="Copy link")
-    assert copy.is_visible()
+    # The button is shown by the page's script once it runs (without script there is nothing
+    # to copy with): wait for it rather than read it at once.
+    expect(copy).to_be_visible()
     copy.click()
     page.get_by_text("Link copied").wait_for()
     assert page.evaluate("navigator.clipboard.readText()") == link
@@ -118,7 +121,7 @@ def test_the_thank_you_and_confirmed_pages_offer_copy_and_share(browser, live_ap
     [message] = read_outbox(tmp_path / "outbox")
     page.goto(base + link_in(message, "/supports/confirm/"))
     page.get_by_role("heading", name="Now ask three friends").wait_for()
-    assert page.get_by_role("button", name="Copy link").is_visible()
+    expect(page.get_by_role("button", name="Copy link")).to_be_visible()
     assert page.get_by_label("Your link").input_value() == link
     shot(page, f"share-confirmed-{width}")
     context.close()
