@@ -34,7 +34,7 @@ def support_count(campaign) -> int:
 
 def sign(client, campaign, **fields):
     page = f"/{campaign.blueprint}/{campaign.slug}"
-    return post_form(client, f"{page}/support", {**SIGN, **fields}, page=page)
+    return post_form(client, f"{page}/support", {**SIGN, **fields})
 
 
 def test_a_visitor_signs_confirms_by_email_and_then_counts(client, run_jobs, outbox):
