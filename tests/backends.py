@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import contextvars
 import os
+import tempfile
 import uuid
 from pathlib import Path
 
 from flask import has_app_context
 from flask.testing import FlaskClient
+from jinja2 import FileSystemBytecodeCache
 from sqlalchemy import Integer
 
 from campaign import create_app
@@ -96,8 +98,14 @@ def _pg_empty_every_table() -> str:
 _PG_EMPTY = _pg_empty_every_table()
 
 
+#: Compiled templates, kept for every app this process builds: a session builds several (one
+#: per backend and set of overrides), each with its own Jinja environment, and compiling the
+#: templates again for each cost about a second per app.
+_COMPILED_TEMPLATES = FileSystemBytecodeCache(tempfile.mkdtemp(prefix="gs-jinja-"))
+
+
 def make_test_app(db_url: str, redis_url: str, tmp_path: Path, **overrides):
-    return create_app(
+    app = create_app(
         {
             "ENV_NAME": "testing",
             "INSTANCE_PATH": str(tmp_path / "instance"),
@@ -109,6 +117,8 @@ def make_test_app(db_url: str, redis_url: str, tmp_path: Path, **overrides):
             **overrides,
         }
     )
+    app.jinja_env.bytecode_cache = _COMPILED_TEMPLATES
+    return app
 
 
 class IsolatedClient(FlaskClient):
