@@ -234,6 +234,8 @@ START_AXE = """rules => { window.__violations = axe.run(document, {
 #: Pages checked side by side, each in its own tab: axe runs in one while the other is
 #: screenshotted or checked (two renderer processes on two cores).
 LANES = 2
+#: Each role's pages are walked in this many tests (every PARTS-th page from each start).
+PARTS = 2
 
 
 def start_check(page, name: str, screenshot: bool, axe: bool = True) -> list[str]:
@@ -327,44 +329,48 @@ EVERY_LAYOUT = {
 }
 
 
-def walk(browser, base: str, world: dict, language: str, screenshots: bool) -> list[str]:
-    """Open each page of the plan as its role in ``language``: it must open as itself, in that
-    language, and fit the window at both widths. axe checks every page on a phone in English,
-    and the pages of EVERY_LAYOUT at both widths in both languages. Returns the problems found."""
+def walk(
+    browser, base: str, world: dict, language: str, role: str, part: int, screenshots: bool
+) -> list[str]:
+    """Open part ``part`` (of PARTS) of the pages of the plan that ``role`` sees, in
+    ``language``: each must open as itself, in that language, and fit the window at both
+    widths. axe checks every page on a phone in English, and the pages of EVERY_LAYOUT at both
+    widths in both languages. Returns the problems found."""
     problems = []
     pages = plan(world)
-    for role, email in ROLES.items():
-        # A form answered first (signing, signing up) changes the tab's session: those last.
-        mine = sorted((p for p in pages if p.role == role), key=lambda p: p.name in BEFORE)
-        tabs = [new_tab(browser, base, email, language) for _ in range(min(LANES, len(mine)))]
-        for i in range(0, len(mine), len(tabs)):
-            opened = []
-            for tab, p in zip(tabs, mine[i : i + len(tabs)], strict=False):
-                tab.set_viewport_size(WIDTHS["phone"])
-                if p.name in BEFORE:
-                    BEFORE[p.name](tab, base, world, language)
-                    tab.wait_for_url(f"**{p.url}")
-                    status = 200
-                else:
-                    status = tab.goto(base + p.url).status
-                where = urlsplit(tab.url).path
-                if tab.evaluate("document.documentElement.lang") != language:
-                    problems.append(f"{p.name} ({role}): not in {language}")
-                if status != p.status or where != urlsplit(base + p.url).path:
-                    problems.append(f"{p.name} ({role}): {status} at {where}")
-                else:
-                    opened.append((tab, p))
-            for width, size in WIDTHS.items():
-                checked = []
-                for tab, p in opened:
-                    tab.set_viewport_size(size)
-                    axe = p.name in EVERY_LAYOUT or (language == "en" and width == "phone")
-                    problems += start_check(tab, f"{p.name}-{language}-{width}", screenshots, axe)
-                    checked.append((tab, p))
-                for tab, p in checked:
-                    problems += finish_check(tab, f"{p.name}-{language}-{width}")
-        for tab in tabs:
-            tab.context.close()
+    email = ROLES[role]
+    # A form answered first (signing, signing up) changes the tab's session: those last.
+    mine = [p for p in pages if p.role == role][part::PARTS]
+    mine.sort(key=lambda p: p.name in BEFORE)
+    tabs = [new_tab(browser, base, email, language) for _ in range(min(LANES, len(mine)))]
+    for i in range(0, len(mine), len(tabs)):
+        opened = []
+        for tab, p in zip(tabs, mine[i : i + len(tabs)], strict=False):
+            tab.set_viewport_size(WIDTHS["phone"])
+            if p.name in BEFORE:
+                BEFORE[p.name](tab, base, world, language)
+                tab.wait_for_url(f"**{p.url}")
+                status = 200
+            else:
+                status = tab.goto(base + p.url).status
+            where = urlsplit(tab.url).path
+            if tab.evaluate("document.documentElement.lang") != language:
+                problems.append(f"{p.name} ({role}): not in {language}")
+            if status != p.status or where != urlsplit(base + p.url).path:
+                problems.append(f"{p.name} ({role}): {status} at {where}")
+            else:
+                opened.append((tab, p))
+        for width, size in WIDTHS.items():
+            checked = []
+            for tab, p in opened:
+                tab.set_viewport_size(size)
+                axe = p.name in EVERY_LAYOUT or (language == "en" and width == "phone")
+                problems += start_check(tab, f"{p.name}-{language}-{width}", screenshots, axe)
+                checked.append((tab, p))
+            for tab, p in checked:
+                problems += finish_check(tab, f"{p.name}-{language}-{width}")
+    for tab in tabs:
+        tab.context.close()
     return problems
 
 
@@ -377,15 +383,19 @@ def log_in_any(page, base: str, email: str) -> None:
     page.wait_for_url(lambda url: "/login" not in url)
 
 
+@pytest.mark.parametrize("part", range(PARTS))
+@pytest.mark.parametrize("role", list(ROLES))
 @pytest.mark.parametrize("language", sorted(LANGUAGES))
-def test_every_page_passes_axe_at_both_widths(browser, site, language):
+def test_every_page_passes_axe_at_both_widths(browser, site, language, role, part):
     """Both widths in each language (axe as ``walk`` says); the screenshots (both widths) are
-    taken in English."""
+    taken in English. One test per language, role and part, so that the test processes share
+    the walk (each seeds the same world once)."""
     _, base, world = site
     started = time.monotonic()
-    problems = walk(browser, base, world, language, screenshots=language == "en")
-    print(f"walked {len(plan(world))} pages in {language} in {time.monotonic() - started:.1f} s")
-    assert problems == [], "\n".join(problems)
+    problems = walk(browser, base, world, language, role, part, screenshots=language == "en")
+    walked = len([p for p in plan(world) if p.role == role][part::PARTS])
+    print(f"walked {walked} pages as {role} in {language} in {time.monotonic() - started:.1f} s")
+    assert walked and problems == [], "\n".join(problems)
 
 
 def test_on_a_phone_the_call_to_action_is_above_the_fold_and_leads_to_the_form(browser, site):
