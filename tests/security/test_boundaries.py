@@ -76,7 +76,22 @@ def insider(app, client, world):
 
 def _rules(app):
     # Logging out would end the walk's session half-way; it takes no integer and no target.
-    return [r for r in app.url_map.iter_rules() if r.endpoint not in ("static", "auth.logout")]
+    rules = [r for r in app.url_map.iter_rules() if r.endpoint not in ("static", "auth.logout")]
+    return sorted(rules, key=lambda r: (r.rule, sorted(r.methods)))
+
+
+#: Each walk is this many tests, every PARTS-th rule from each start, so that the test
+#: processes share it.
+PARTS = 3
+
+#: Readers of integers the noting must see (the browse filters, the API's paging, a form's
+#: integer field): if it saw none of them, the walk would prune every rule.
+NOTED_READERS = {
+    ("campaigns.browse", "GET"),
+    ("api.campaigns", "GET"),
+    ("petitions.new", "POST"),
+    ("brands.new", "POST"),
+}
 
 
 #: The names a request's query or form data was asked for (by ``get``, ``[]``, ``in``…).
@@ -114,15 +129,17 @@ def noting_lookups(app):
             app.request_class = own
 
 
-def test_boundary_integers_never_fail(app, insider, world):
+@pytest.mark.parametrize("part", range(PARTS))
+def test_boundary_integers_never_fail(app, insider, world, part):
     """Every value on every rule. A rule with no integer in its path whose view looked up none
     of the integer parameters with the first value (0) gets the same request, as far as its
     code can see, with the other four: those are not sent again."""
     token = csrf_token(insider, "/account/")
     params = integer_parameters()
+    rules = _rules(app)[part::PARTS]
     tried, every_value = 0, set()
     with noting_lookups(app):
-        for rule in _rules(app):
+        for rule in rules:
             arguments = _integer_arguments(rule)
             for method in sorted(rule.methods & {"GET", "POST"}):
                 for value in BOUNDARIES:
@@ -140,19 +157,21 @@ def test_boundary_integers_never_fail(app, insider, world):
                         break  # the view read none of the values: the others change nothing it sees
                 else:
                     every_value.add((rule.endpoint, method))
-    assert tried > 2 * len(_rules(app))
-    # The noting sees the readers: the browse filters, the API's paging, a form's integer field.
-    assert {
-        ("campaigns.browse", "GET"),
-        ("api.campaigns", "GET"),
-        ("petitions.new", "POST"),
-        ("brands.new", "POST"),
-    } <= every_value
+    assert tried > 2 * len(rules)
+    # The noting sees the readers this part walks.
+    walked = {(rule.endpoint, method) for rule in rules for method in rule.methods}
+    assert NOTED_READERS & walked <= every_value
 
 
-def test_line_breaks_in_redirect_targets_never_fail(app, insider, world):
+def test_every_noted_reader_is_walked(app):
+    walked = {(rule.endpoint, method) for rule in _rules(app) for method in rule.methods}
+    assert NOTED_READERS <= walked
+
+
+@pytest.mark.parametrize("part", range(PARTS))
+def test_line_breaks_in_redirect_targets_never_fail(app, insider, world, part):
     token = csrf_token(insider, "/account/")
-    for rule in _rules(app):
+    for rule in _rules(app)[part::PARTS]:
         url = url_for_rule(rule, world)
         for method in sorted(rule.methods & {"GET", "POST"}):
             data = {"csrf_token": token, "next": REDIRECT_TARGET} if method == "POST" else None
