@@ -18,6 +18,7 @@ import json
 import logging
 import re
 import smtplib
+import socket
 import ssl
 import time
 import uuid
@@ -107,7 +108,7 @@ class Email:
 def _header(name: str, value: str) -> str:
     value = " ".join(value.splitlines())
     if not value.isascii():
-        return f"{name}: {Header(value, 'utf-8', header_name=name).encode(linesep=chr(13) + chr(10))}\r\n"
+        return _encoded_header(name, value)
     # Folded before a space where a line would pass 78 characters; a URL stays whole.
     lines, line = [], f"{name}:"
     for word in value.split(" "):
@@ -117,6 +118,12 @@ def _header(name: str, value: str) -> str:
         line += " " + word
     lines.append(line)
     return "\r\n".join(lines) + "\r\n"
+
+
+@functools.lru_cache(maxsize=64)
+def _encoded_header(name: str, value: str) -> str:
+    # RFC 2047 words; a batch's subject is the same for each of its readers: encoded once.
+    return f"{name}: {Header(value, 'utf-8', header_name=name).encode(linesep=chr(13) + chr(10))}\r\n"
 
 
 @functools.lru_cache(maxsize=8)
@@ -171,6 +178,11 @@ def compiled_templates(template: str, language: str) -> tuple[Template, Template
         base = current_app.jinja_env
         env = base.overlay(cache_size=200)  # a cache of its own: templates bound to it
         env.globals = dict(base.globals)  # the overlay shares its parent's dict otherwise
+        # A batch renders the same Markdown (an update's body) for every reader: once.
+        env.filters = {
+            name: functools.lru_cache(maxsize=32)(f) if name == "markdown" else f
+            for name, f in base.filters.items()
+        }
         i18n = next(ext for ext in env.extensions.values() if isinstance(ext, InternationalizationExtension))
         # The bound extension installs into this environment (the parent's
         # install_gettext_translations would install into the app's).
@@ -525,6 +537,9 @@ def send_each(
         try:
             client.ehlo_or_helo_if_needed()
             if client.has_extn("pipelining"):
+                # Each email's envelope is written right after the previous content, before
+                # its reply: Nagle's algorithm would hold it back until that reply's ACK.
+                client.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 yield from _pipelined(client, sender, emails, deadline)
             else:
                 for key, email in emails:
