@@ -12,7 +12,13 @@
     templates. With ``reuse``, one SMTP connection carries all of a process's messages (still a
     receipt and a commit per email). Prints ``{"sent", "seconds"}`` as JSON.
 
-Both read ``DATABASE_URL`` from the environment, like the app.
+``python -m bench.bare_jobs batches IDS_FILE SMTP_PORT PART PARTS [TAG]``
+    The batch design's I/O with nothing else (issue 17): per batch of 500, one INSERT that
+    claims the receipts, a commit, the messages over one SMTP connection (pipelined where
+    the sink offers it), one UPDATE that marks them sent, a commit. TAG tells the receipts of
+    one run from another's.
+
+All read ``DATABASE_URL`` from the environment, like the app.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import csv
 import hashlib
 import json
 import os
+import re
 import smtplib
 import sys
 import time
@@ -112,10 +119,96 @@ def fanout(ids_file: Path, port: int, part: int, parts: int, reuse: bool = False
     return {"sent": sent, "seconds": round(time.perf_counter() - started, 3)}
 
 
+def _bytes(support_id: int, name: str, email: str) -> bytes:
+    """A message of the app's size and shape as SMTP bytes, formatted directly (as the app's
+    batches build theirs)."""
+    link = f"http://127.0.0.1/supports/unsubscribe/bare-{support_id}-" + "t" * 90
+    text = (
+        f'Hello {name},\r\n\r\n"Northwind Coffee: pay farmers a living income" has reached its '
+        "goal of 1,000,000 signatures, and yours is one of them. Thank you.\r\n\r\n"
+        f"See what happens next: http://127.0.0.1/petitions/bench-big\r\n\r\nStop these emails: {link}\r\n"
+    )
+    paragraphs = text.replace("\r\n\r\n", "</p><p>")
+    filler = ("&nbsp;" * 20 + "\r\n") * 10  # lines of at most 998 characters, as SMTP wants
+    html = f"<html><body><p>{paragraphs}</p>\r\n{filler}</body></html>\r\n"
+    boundary = f"=_bare{support_id}"
+    return (
+        "From: Groundswell <no-reply@groundswell.localhost>\r\n"
+        f"To: {email}\r\n"
+        "Subject: We reached the goal: Northwind Coffee: pay farmers a living income\r\n"
+        f"Message-ID: <bare-{support_id}@groundswell.localhost>\r\n"
+        f"List-Unsubscribe: <{link}>\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"
+        f'MIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary="{boundary}"\r\n\r\n'
+        f'--{boundary}\r\nContent-Type: text/plain; charset="utf-8"\r\n\r\n{text}\r\n'
+        f'--{boundary}\r\nContent-Type: text/html; charset="utf-8"\r\n\r\n{html}\r\n--{boundary}--\r\n'
+    ).encode()
+
+
+def batches(ids_file: Path, port: int, part: int, parts: int, tag: str = "", size: int = 500) -> dict:
+    """The batch design's I/O with nothing else: per batch of ``size``, one INSERT claiming its
+    receipts (RETURNING), a commit, every message over one SMTP connection (pipelined when the
+    sink offers it), one UPDATE marking them sent, a commit."""
+    started = time.perf_counter()
+    sent = 0
+    ids = [int(line) for line in ids_file.read_text().split()][part::parts]
+    with psycopg.connect(os.environ["DATABASE_URL"]) as conn:
+        smtp = smtplib.SMTP("127.0.0.1", port, timeout=30)
+        smtp.ehlo()
+        pipelined = smtp.has_extn("pipelining")
+        for i in range(0, len(ids), size):
+            recipients = conn.execute(
+                "SELECT id, name, email FROM supports WHERE id = ANY(%s) ORDER BY id", [ids[i : i + size]]
+            ).fetchall()
+            keys = [f"bare-batch{tag}:{support_id}" for support_id, _, _ in recipients]
+            with conn.cursor() as cur:
+                cur.execute(
+                    "INSERT INTO mail_receipts (key, recipient, claimed_at)"
+                    " SELECT k, r, now() FROM unnest(%s::text[], %s::text[]) AS t (k, r)"
+                    " ON CONFLICT (key) DO NOTHING RETURNING key",
+                    [keys, [email for _, _, email in recipients]],
+                )
+                claimed = {row[0] for row in cur.fetchall()}
+            conn.commit()
+            messages = [
+                (email, _bytes(support_id, name, email))
+                for (support_id, name, email), key in zip(recipients, keys, strict=True)
+                if key in claimed
+            ]
+            if pipelined:
+                _pipelined(smtp, messages)
+            else:
+                for email, data in messages:
+                    smtp.sendmail("no-reply@groundswell.localhost", [email], data)
+            conn.execute("UPDATE mail_receipts SET sent_at = now() WHERE key = ANY(%s)", [sorted(claimed)])
+            conn.commit()
+            sent += len(messages)
+        smtp.quit()
+    return {"sent": sent, "seconds": round(time.perf_counter() - started, 3), "pipelined": pipelined}
+
+
+def _pipelined(smtp: smtplib.SMTP, messages: list[tuple[str, bytes]]) -> None:
+    def envelope(email: str) -> bytes:
+        return f"MAIL FROM:<no-reply@groundswell.localhost>\r\nRCPT TO:<{email}>\r\nDATA\r\n".encode()
+
+    if not messages:
+        return
+    smtp.send(envelope(messages[0][0]))
+    for i, (_email, data) in enumerate(messages):
+        codes = [smtp.getreply()[0] for _ in range(3)]
+        if codes != [250, 250, 354]:
+            raise RuntimeError(f"the sink answered {codes}")
+        following = envelope(messages[i + 1][0]) if i + 1 < len(messages) else b""
+        smtp.send(re.sub(rb"(?m)^\.", b"..", data) + b".\r\n" + following)
+        if smtp.getreply()[0] != 250:
+            raise RuntimeError("the sink refused a message")
+
+
 def main() -> None:
     command, *args = sys.argv[1:]
     if command == "delivery":
         result = delivery(int(args[0]), Path(args[1]))
+    elif command == "batches":
+        result = batches(Path(args[0]), int(args[1]), int(args[2]), int(args[3]), *args[4:5])
     elif command == "fanout":
         result = fanout(Path(args[0]), int(args[1]), int(args[2]), int(args[3]), reuse=args[4:5] == ["reuse"])
     else:

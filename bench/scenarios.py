@@ -1182,11 +1182,17 @@ class Bench:
         }
 
     def fanout(self) -> dict:
-        """The goal notification to every consenting supporter of the big petition, by SMTP."""
+        """The goal notification to every consenting supporter of the big petition, by SMTP.
+
+        Measured twice, in this order: with the sink as aiosmtpd has it (no PIPELINING),
+        then with the sink offering PIPELINING (an update to the same supporters). Each time
+        the sink's own ceiling (senders with a connection each and nothing else,
+        :mod:`bench.sink_ceiling`), the bare ceiling of the batch design
+        (:func:`bench.bare_jobs.batches`) and the app (RQ workers running ``send_batch``)."""
         sizes = self.sizes
         self.log("Fan-out…")
         from campaign.jobs.notify import fan_out
-        from campaign.models import Milestone, Support
+        from campaign.models import Milestone, Support, Update
 
         self.settle()
         self.stop_pool()
@@ -1204,26 +1210,119 @@ class Bench:
         sample = recipients[: sizes.bare_fanout_recipients]
         ids_file = self.scratch / "bare-fanout-ids.txt"
         ids_file.write_text("\n".join(str(sid) for sid, _ in sample))
+        # The per-email designs are slow: a fifth of the sample gives their rates.
+        few = sample[: max(len(sample) // 5, 1)]
+        few_file = self.scratch / "bare-fanout-few-ids.txt"
+        few_file.write_text("\n".join(str(sid) for sid, _ in few))
         milestone_id = self.db.session.execute(
             select(Milestone.id).filter_by(campaign_id=big, is_goal=True)
         ).scalar_one()
+        update = Update(
+            campaign_id=big, author_id=self.campaigns.organiser_id, title="Pipelined update", body="Thanks."
+        )
+        self.db.session.add(update)
         self.db.session.commit()
         workers = sizes.fanout_workers
+        seconds = 2 if sizes.smoke else 8  # the sink ceiling's measure
 
-        # The bare ceiling: the same receipts and SMTP sends from plain processes; and again
-        # with one SMTP connection per process, the ceiling of the change recommended for it.
-        bare = self.bare_fanout(ids_file, {email for _, email in sample}, workers)
-        bare_reused = self.bare_fanout(ids_file, {email for _, email in sample}, workers, reuse=True)
+        # The designs before issue 17: a receipt, a send and a commit per email, with a
+        # connection per email, then with one per process.
+        per_email = self.bare_fanout(few_file, {email for _, email in few}, workers)
+        per_email_reused = self.bare_fanout(few_file, {email for _, email in few}, workers, reuse=True)
 
-        # The app: real RQ workers running the batch jobs that fan_out enqueues.
+        runs = {}
+        for pipelining in (False, True):
+            self.stack.sink_command(f"pipelining {'on' if pipelining else 'off'}")
+            ceiling = self.sink_ceiling(workers, seconds, pipelining)
+            bare = self.bare_fanout(
+                ids_file, {email for _, email in sample}, workers, mode="batches", tag=str(pipelining)
+            )
+            if pipelining:
+                app = self.app_fanout(lambda: fan_out("update", update.id, big), expected, workers)
+            else:
+                app = self.app_fanout(lambda: fan_out("goal", milestone_id, big), expected, workers)
+            runs[pipelining] = {"sink_ceiling": ceiling, "bare": bare, "app": app}
+        self.stack.sink_command("pipelining off")
+
+        figures = []
+        for pipelining, run in runs.items():
+            app, bare, ceiling = run["app"], run["bare"], run["sink_ceiling"]
+            how = "pipelined" if pipelining else "one by one"
+            limit = min(1000, ceiling["per_s"] or 1000)
+            figures += [
+                figure(
+                    f"emails/s, {how}",
+                    app["per_s"],
+                    bare["per_s"],
+                    tgt=target(f"emails/s, {how}", app["per_s"], ">=", limit, "/s"),
+                    note=f"target: 1,000/s or the sink's own ceiling in this run ({ceiling['per_s']}/s)",
+                ),
+                figure(
+                    f"duplicates, {how}",
+                    app["duplicates"],
+                    bare["duplicates"],
+                    with_ratio=False,
+                    tgt=target(f"duplicates, {how}", app["duplicates"], "==", 0),
+                ),
+                figure(
+                    f"missing, {how}",
+                    app["missing"],
+                    bare["missing"],
+                    with_ratio=False,
+                    tgt=target(f"missing, {how}", app["missing"], "==", 0),
+                ),
+                figure(f"the sink's own ceiling/s, {how}", None, ceiling["per_s"], with_ratio=False),
+            ]
+        figures += [
+            figure("emails/s, per email (a connection each)", None, per_email["per_s"], with_ratio=False),
+            figure("emails/s, per email (one connection)", None, per_email_reused["per_s"], with_ratio=False),
+        ]
+        result = {
+            "title": "fan-out",
+            "figures": figures,
+            "recipients": len(expected),
+            "bare_recipients": len(sample),
+            "workers": workers,
+            "one_by_one": runs[False],
+            "pipelined": runs[True],
+            "bare_per_email": per_email,
+            "bare_per_email_one_connection": per_email_reused,
+        }
+        if self.should_profile(figures[:1]):
+            result["profile"] = self.profiled(self.profile_fanout, big)
+        self.stack.sink_command("reset")
+        return result
+
+    def sink_ceiling(self, senders: int, seconds: float, pipelined: bool) -> dict:
+        """The sink's own rate, in this run: ``senders`` processes with a connection each."""
+        from bench import sink_ceiling
+
+        self.stack.sink_command("reset")
+        result = sink_ceiling.measure(
+            self.mail_port,
+            self.stack.sink.popen.pid,
+            senders,
+            seconds,
+            lambda: self.stack.sink_command("stats"),
+            pipelined=pipelined,
+        )
+        self.stack.sink_command("reset")
+        return result
+
+    def app_fanout(self, start, expected: set[str], workers: int) -> dict:
+        """Real RQ workers running the batch jobs that ``start()`` (a fan_out) enqueues."""
+        from rq.registry import FailedJobRegistry, ScheduledJobRegistry
+
+        from campaign.queue import get_queue
+
         self.stack.sink_command("reset")
         procs = self.stack.start_workers(workers, name="fanout-worker")
         self.wait_for_workers(len(self.pool) + workers)
         meter = CpuMeter(self.cpu_groups())
         started = time.time()
-        batches = fan_out("goal", milestone_id, big)
+        batches = start()
         self.db.session.commit()
-        deadline = time.monotonic() + sizes.fanout_timeout
+        deadline = time.monotonic() + self.sizes.fanout_timeout
         last, last_change = -1, time.monotonic()
         while time.monotonic() < deadline:
             stats = self.stack.sink_command("stats")
@@ -1237,58 +1336,25 @@ class Bench:
         app = self.mail_outcome(expected, started)
         app["cores_used"] = meter.cores(time.time() - started)
         app["cores_used"].pop("wrk", None)
-        from rq.registry import FailedJobRegistry, ScheduledJobRegistry
-
-        from campaign.queue import get_queue
-
-        failed = FailedJobRegistry(queue=get_queue("bulk")).count
+        app["batches"] = batches
+        app["failed_jobs"] = FailedJobRegistry(queue=get_queue("bulk")).count
         # A job that raised waits for its retry (MAIL_RETRY) here, not in the failed registry.
-        retrying = ScheduledJobRegistry(queue=get_queue("bulk")).count
+        app["jobs_waiting_to_retry"] = ScheduledJobRegistry(queue=get_queue("bulk")).count
+        app["load_average"] = [round(x, 2) for x in os.getloadavg()]
         for proc in procs:
             self.stack.forget(proc)
         self.wait_for_workers(len(self.pool))
-        figures = [
-            figure(
-                "emails/s",
-                app["per_s"],
-                bare["per_s"],
-                tgt=target("emails/s", app["per_s"], ">=", 1000, "/s"),
-            ),
-            figure(
-                "duplicates",
-                app["duplicates"],
-                bare["duplicates"],
-                with_ratio=False,
-                tgt=target("duplicates", app["duplicates"], "==", 0),
-            ),
-            figure(
-                "missing",
-                app["missing"],
-                bare["missing"],
-                with_ratio=False,
-                tgt=target("missing", app["missing"], "==", 0),
-            ),
-            figure("emails/s, one SMTP connection per process", None, bare_reused["per_s"], with_ratio=False),
-        ]
-        result = {
-            "title": "fan-out",
-            "figures": figures,
-            "recipients": len(expected),
-            "bare_recipients": len(sample),
-            "batches": batches,
-            "workers": workers,
-            "failed_jobs": failed,
-            "jobs_waiting_to_retry": retrying,
-            "app": app,
-            "bare": bare,
-            "bare_one_connection": bare_reused,
-        }
-        if self.should_profile(figures[:1]):
-            result["profile"] = self.profiled(self.profile_fanout, big)
-        self.stack.sink_command("reset")
-        return result
+        return app
 
-    def bare_fanout(self, ids_file: Path, expected: set[str], workers: int, reuse: bool = False) -> dict:
+    def bare_fanout(
+        self,
+        ids_file: Path,
+        expected: set[str],
+        workers: int,
+        reuse: bool = False,
+        mode: str = "fanout",
+        tag: str = "",
+    ) -> dict:
         self.stack.sink_command("reset")
         meter = CpuMeter({**self.cpu_groups(), "bare fan-out": []})
         started = time.time()
@@ -1298,12 +1364,13 @@ class Bench:
                     sys.executable,
                     "-m",
                     "bench.bare_jobs",
-                    "fanout",
+                    mode,
                     str(ids_file),
                     str(self.mail_port),
                     str(k),
                     str(workers),
                     *(["reuse"] if reuse else []),
+                    *([tag] if tag else []),
                 ],
                 env=self.stack.env,
                 stdout=subprocess.PIPE,
@@ -1317,6 +1384,7 @@ class Bench:
         outcome = self.mail_outcome(expected, started)
         outcome["cores_used"] = meter.cores(time.time() - started)
         outcome["cores_used"]["bare fan-out"] = outcome["cores_used"].pop("wrk", 0.0)
+        outcome["load_average"] = [round(x, 2) for x in os.getloadavg()]
         return outcome
 
     def mail_outcome(self, expected: set[str], started: float) -> dict:

@@ -12,7 +12,8 @@ sink), the share of a core the sink and the senders used, and the sink's CPU per
 (which holds on a shared machine where rates do not) with the rate one core gives at that
 cost. The sink is one asyncio loop (aiosmtpd), so its ceiling is about one core; aiosmtpd
 does not offer SMTP pipelining, so each message costs the four round trips of MAIL, RCPT,
-DATA and the message.
+DATA and the message. With ``--pipelining`` the sink offers it (``pipelining on``) and
+the senders pipeline as the app's fan-out batches then do: one round trip a message.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import argparse
 import json
 import multiprocessing
 import os
+import re
 import smtplib
 import subprocess
 import sys
@@ -48,33 +50,64 @@ def notice() -> bytes:
     return message.as_bytes(policy=SMTP)
 
 
-def _send(port: int, sender: int, seconds: float, ready, sent, cpu) -> None:
+def _send(port: int, sender: int, seconds: float, ready, sent, cpu, pipelined: bool = False) -> None:
     body = notice()
     with smtplib.SMTP("127.0.0.1", port, timeout=30) as smtp:
         smtp.ehlo()
+        if pipelined and not smtp.has_extn("pipelining"):
+            raise RuntimeError("the sink does not offer PIPELINING")
         ready.wait()  # every sender connected: the clock starts for all at once
         cpu_before = time.process_time()
         deadline = time.time() + seconds
         n = 0
-        while time.time() < deadline:
-            smtp.sendmail("no-reply@bench.example", [f"s{sender}.{n}@bench.example"], body)
-            n += 1
+        if pipelined:
+            n = _pipelined(smtp, sender, body, deadline)
+        else:
+            while time.time() < deadline:
+                smtp.sendmail("no-reply@bench.example", [f"s{sender}.{n}@bench.example"], body)
+                n += 1
         cpu.value = time.process_time() - cpu_before
     sent.value = n
 
 
-def measure(port: int, sink_pid: int | None, senders: int, seconds: float, stats=None) -> dict:
+def _pipelined(smtp: smtplib.SMTP, sender: int, body: bytes, deadline: float) -> int:
+    """RFC 2920 as the app's batches use it: each message's envelope in one write, its content
+    and the next envelope in the next, the replies read in order (one round trip a message)."""
+    content = re.sub(rb"(?m)^\.", b"..", body) + b".\r\n"
+
+    def envelope(n: int) -> bytes:
+        rcpt = f"s{sender}.{n}@bench.example"
+        return f"MAIL FROM:<no-reply@bench.example>\r\nRCPT TO:<{rcpt}>\r\nDATA\r\n".encode()
+
+    smtp.send(envelope(0))
+    n = 0
+    while True:
+        codes = [smtp.getreply()[0] for _ in range(3)]
+        if codes != [250, 250, 354]:
+            raise RuntimeError(f"the sink answered {codes}")
+        more = time.time() < deadline
+        smtp.send(content + (envelope(n + 1) if more else b""))
+        if smtp.getreply()[0] != 250:
+            raise RuntimeError("the sink refused a message")
+        n += 1
+        if not more:
+            return n
+
+
+def measure(
+    port: int, sink_pid: int | None, senders: int, seconds: float, stats=None, pipelined: bool = False
+) -> dict:
     """``senders`` processes, one connection each, sending for ``seconds``; the sink's rate.
 
     ``stats()`` returns the sink's own count (the bench's stdin command); without it the
-    senders' count is used.
+    senders' count is used. ``pipelined`` senders use PIPELINING, which the sink must offer.
     """
     ctx = multiprocessing.get_context("spawn")
     counters = [ctx.Value("q", 0) for _ in range(senders)]
     cpus = [ctx.Value("d", 0.0) for _ in range(senders)]
     ready = ctx.Barrier(senders + 1)
     procs = [
-        ctx.Process(target=_send, args=(port, i, seconds, ready, counters[i], cpus[i]))
+        ctx.Process(target=_send, args=(port, i, seconds, ready, counters[i], cpus[i], pipelined))
         for i in range(senders)
     ]
     for p in procs:
@@ -91,6 +124,7 @@ def measure(port: int, sink_pid: int | None, senders: int, seconds: float, stats
     received = stats()["messages"] - before if stats else sent
     return {
         "senders": senders,
+        "pipelined": pipelined,
         "seconds": seconds,
         "sent": sent,
         "received": received,
@@ -134,10 +168,13 @@ class _OwnSink:
         if not line or not json.loads(line).get("ready"):
             raise RuntimeError("the SMTP sink did not start")
 
-    def stats(self) -> dict:
-        self.proc.stdin.write("stats\n")
+    def command(self, line: str) -> dict:
+        self.proc.stdin.write(line + "\n")
         self.proc.stdin.flush()
         return json.loads(self.proc.stdout.readline())
+
+    def stats(self) -> dict:
+        return self.command("stats")
 
     def close(self) -> None:
         self.proc.stdin.close()
@@ -148,11 +185,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.sink_ceiling", description=__doc__)
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--senders", default="1,2,4", help="comma-separated numbers of senders")
+    parser.add_argument(
+        "--pipelining", action="store_true", help="the sink offers PIPELINING and the senders use it"
+    )
     args = parser.parse_args(argv)
     sink = _OwnSink()
     try:
+        if args.pipelining:
+            sink.command("pipelining on")
         runs = [
-            measure(sink.port, sink.proc.pid, int(n), args.seconds, sink.stats)
+            measure(sink.port, sink.proc.pid, int(n), args.seconds, sink.stats, pipelined=args.pipelining)
             for n in args.senders.split(",")
         ]
     finally:

@@ -7,7 +7,11 @@ Runs an aiosmtpd Controller and answers commands on standard input, one per line
 - ``dump PATH``: writes ``{recipient: count}`` as JSON to PATH, then prints ``{"ok": true}``;
 - ``messages PATH``: writes ``[[recipient, message_id, subject, times received], ...]`` as JSON
   to PATH, then prints ``{"ok": true}`` (a message sent again keeps its Message-ID);
-- ``reset``: forgets everything counted so far.
+- ``reset``: forgets everything counted so far;
+- ``pipelining on`` / ``pipelining off``: whether its EHLO reply offers PIPELINING (RFC 2920;
+  off at start, as aiosmtpd has it). aiosmtpd reads each command in order from the stream,
+  which is what a pipelining server must do, but does not say so itself; a relay such as
+  Postfix does.
 
 End of input stops it. It keeps no message, only counts (and each message's id and subject), so a
 fan-out of 100,000 emails costs a few megabytes.
@@ -33,6 +37,13 @@ class CountingHandler:
         self.messages = 0
         self.first_at = 0.0
         self.last_at = 0.0
+        self.pipelining = False
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses) -> list[str]:
+        session.host_name = hostname
+        if self.pipelining:
+            responses.insert(-1, "250-PIPELINING")
+        return responses
 
     async def handle_DATA(self, server, session, envelope) -> str:
         headers = HeaderParser().parsestr(envelope.content.decode("utf-8", "replace"), headersonly=True)
@@ -91,6 +102,9 @@ def main() -> None:
                 with open(arg, "w") as fh:
                     json.dump(rows, fh)
                 print(json.dumps({"ok": True}), flush=True)
+            elif command == "pipelining":
+                handler.pipelining = arg == "on"
+                print(json.dumps({"ok": True, "pipelining": handler.pipelining}), flush=True)
             elif command == "reset":
                 handler.reset()
                 print(json.dumps({"ok": True}), flush=True)

@@ -35,6 +35,10 @@ class Config:
     # file:// (a folder of .eml files) or smtp://user:pass@host:port (smtps:// for TLS).
     MAIL_URL: str | None = None
     MAIL_FROM = "Groundswell <no-reply@groundswell.localhost>"
+    # How long a fan-out batch's claim on its receipts stands: a run that finds them claimed
+    # more recently leaves them (and is retried); a worker killed mid-batch has the emails it
+    # left unmarked sent again once its claim lapses. A batch stops at half of it.
+    MAIL_CLAIM_SECONDS = 120
     # Absolute base of links in emails, which jobs build without a request.
     PUBLIC_URL = "http://127.0.0.1:5000"
     RQ_QUEUES = ("high", "default", "bulk")
@@ -219,6 +223,7 @@ _FROM_ENV = {
     "REPLICA_READ_YOUR_WRITES_SECONDS": ("REPLICA_READ_YOUR_WRITES_SECONDS", int),
     "MAIL_URL": ("MAIL_URL", str),
     "MAIL_FROM": ("MAIL_FROM", str),
+    "MAIL_CLAIM_SECONDS": ("MAIL_CLAIM_SECONDS", int),
     "PUBLIC_URL": ("PUBLIC_URL", str),
     "DELIVERY_STORAGE": ("DELIVERY_STORAGE", str),
     "SIGNING_KEY": ("SIGNING_KEY", str),

@@ -10,26 +10,40 @@ The transport is chosen by ``MAIL_URL``:
 
 from __future__ import annotations
 
+import binascii
 import functools
 import hashlib
 import hmac
+import json
+import logging
+import re
 import smtplib
+import socket
 import ssl
+import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from datetime import timedelta
+from email.header import Header
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
+from email.utils import format_datetime, formataddr, make_msgid, parseaddr
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from flask import current_app, render_template
-from sqlalchemy import update
+from flask_babel import get_translations
+from jinja2 import Template
+from jinja2.ext import InternationalizationExtension
+from sqlalchemy import bindparam, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from campaign.extensions import db
 from campaign.models import MailReceipt, utcnow
+from campaign.models.base import UTCDateTime
+
+log = logging.getLogger(__name__)
 
 
 class PermanentMailError(Exception):
@@ -59,6 +73,73 @@ class Email:
         message.add_alternative(self.html, subtype="html")
         return message
 
+    def to_bytes(self, sender: str) -> bytes | None:
+        """The message :meth:`to_message` builds, as the bytes SMTP sends (CRLF lines, 7-bit:
+        headers RFC 2047-encoded where not ASCII, both parts quoted-printable), written
+        directly: the ``email`` package's header objects and generator cost more than the
+        rest of a fan-out's email together. None for an address that is not ASCII (it needs
+        SMTPUTF8: :meth:`to_message` and ``send_message`` handle it)."""
+        if not self.to.isascii():
+            return None
+        boundary = f"=_{uuid.uuid4().hex}"
+        lines = [
+            _header("From", _address_header(sender)),
+            _header("To", self.to),
+            _header("Subject", self.subject),
+            _header("Date", format_datetime(utcnow())),
+            _header("Message-ID", self.message_id or make_msgid(domain="groundswell.localhost")),
+            *(_header(name, value) for name, value in self.headers.items()),
+            "MIME-Version: 1.0\r\n",
+            f'Content-Type: multipart/alternative; boundary="{boundary}"\r\n',
+            "\r\n",
+        ]
+        head = "".join(lines).encode("ascii")
+        parts = []
+        for subtype, body in (("plain", self.text), ("html", self.html)):
+            parts.append(
+                f'--{boundary}\r\nContent-Type: text/{subtype}; charset="utf-8"\r\n'
+                "Content-Transfer-Encoding: quoted-printable\r\n\r\n".encode("ascii")
+                + _quoted_printable(body)
+                + b"\r\n"  # the line break before a boundary belongs to it, not to the text
+            )
+        return head + b"".join(parts) + f"--{boundary}--\r\n".encode("ascii")
+
+
+def _header(name: str, value: str) -> str:
+    value = " ".join(value.splitlines())
+    if not value.isascii():
+        return _encoded_header(name, value)
+    # Folded before a space where a line would pass 78 characters; a URL stays whole.
+    lines, line = [], f"{name}:"
+    for word in value.split(" "):
+        if len(line) + 1 + len(word) > 78 and line.strip() and not line.endswith(":"):
+            lines.append(line)
+            line = ""
+        line += " " + word
+    lines.append(line)
+    return "\r\n".join(lines) + "\r\n"
+
+
+@functools.lru_cache(maxsize=64)
+def _encoded_header(name: str, value: str) -> str:
+    # RFC 2047 words; a batch's subject is the same for each of its readers: encoded once.
+    return f"{name}: {Header(value, 'utf-8', header_name=name).encode(linesep=chr(13) + chr(10))}\r\n"
+
+
+@functools.lru_cache(maxsize=8)
+def _address_header(sender: str) -> str:
+    # "Name <address>" with the name encoded if it is not ASCII, and never the address.
+    return formataddr(parseaddr(sender), charset="utf-8")
+
+
+def _quoted_printable(text: str) -> bytes:
+    text = text.replace("\r\n", "\n")
+    if not text.endswith("\n"):
+        text += "\n"  # as set_content does
+    encoded = binascii.b2a_qp(text.encode("utf-8"), istext=True)
+    encoded = encoded.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    return encoded if encoded.endswith(b"\r\n") else encoded + b"\r\n"
+
 
 def add_unsubscribe_headers(email: Email, url: str) -> None:
     """Mark ``email`` as a notice its reader can stop in one click (RFC 2369 and RFC 8058):
@@ -82,6 +163,43 @@ def render_email(template: str, to: str, subject: str, **context) -> Email:
     )
 
 
+def compiled_templates(template: str, language: str) -> tuple[Template, Template]:
+    """``templates/email/<template>.txt`` and ``.html`` compiled for ``language``, for a
+    batch to render many emails with (:func:`batch_context`). Call it inside
+    :func:`campaign.i18n.writing_to` that language.
+
+    Each language has a Jinja environment of its own (an overlay of the app's: the same
+    loader, filters, globals and options) with that language's translations bound to
+    ``_``, so its templates are compiled once and each string is looked up directly, not
+    found again through Flask-Babel for every call."""
+    environments = current_app.extensions.setdefault("groundswell.mail_environments", {})
+    env = environments.get(language)
+    if env is None:
+        base = current_app.jinja_env
+        env = base.overlay(cache_size=200)  # a cache of its own: templates bound to it
+        env.globals = dict(base.globals)  # the overlay shares its parent's dict otherwise
+        # A batch renders the same Markdown (an update's body) for every reader: once.
+        env.filters = {
+            name: functools.lru_cache(maxsize=32)(f) if name == "markdown" else f
+            for name, f in base.filters.items()
+        }
+        i18n = next(ext for ext in env.extensions.values() if isinstance(ext, InternationalizationExtension))
+        # The bound extension installs into this environment (the parent's
+        # install_gettext_translations would install into the app's).
+        i18n._install(get_translations(), newstyle=True)
+        environments[language] = env
+    return env.get_template(f"email/{template}.txt"), env.get_template(f"email/{template}.html")
+
+
+def batch_context(**context) -> dict:
+    """``context`` with what the app's context processors add (as ``render_template`` does,
+    the values given win), computed once for a batch's emails in one language."""
+    full: dict = {}
+    current_app.update_template_context(full)
+    full.update(context)
+    return full
+
+
 def send(email: Email) -> None:
     """Send ``email`` through the configured transport; raises on failure so the job retries."""
     message = email.to_message(current_app.config["MAIL_FROM"])
@@ -95,11 +213,15 @@ def send(email: Email) -> None:
 
 
 def _write_file(folder: Path, message: EmailMessage) -> None:
+    _write_bytes(folder, message.as_bytes())
+
+
+def _write_bytes(folder: Path, data: bytes) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     stamp = utcnow().strftime("%Y%m%dT%H%M%S%f")
     final = folder / f"{stamp}-{uuid.uuid4().hex[:8]}.eml"
     partial = final.with_suffix(".part")
-    partial.write_bytes(message.as_bytes())
+    partial.write_bytes(data)
     partial.rename(final)  # readers never see half a message
 
 
@@ -158,10 +280,14 @@ class _SharedConnection:
     def close(self) -> None:
         client, self.client = self.client, None
         if client is not None:
-            try:
-                client.quit()
-            except (smtplib.SMTPException, OSError):
-                client.close()
+            _quit(client)
+
+
+def _quit(client: smtplib.SMTP) -> None:
+    try:
+        client.quit()
+    except (smtplib.SMTPException, OSError):
+        client.close()
 
 
 _shared_connection: ContextVar[_SharedConnection | None] = ContextVar("smtp_connection", default=None)
@@ -230,3 +356,299 @@ def send_once(key: str, email: Email) -> bool:
         raise
     db.session.commit()
     return True
+
+
+# ------------------------------------------------------------------ a batch, each email once
+
+
+class ClaimHeld(Exception):
+    """Some of a batch's receipts are claimed by another run whose claim has not lapsed (it is
+    still sending, or its worker died mid-batch): this run sent the others and fails, so that
+    RQ retries it; once the claim has lapsed the retry sends what the other run left unmarked."""
+
+
+class ClaimLapsing(Exception):
+    """A batch has been sending for half its claim: it stops before another run could take
+    its receipts over, marks what it sent and fails, so that the retry sends the rest."""
+
+
+def send_batch_once(owed: dict[str, str], compose: Callable[[list[str]], Iterable[tuple[str, Email]]]) -> int:
+    """Send each email of a batch at most once; returns how many this run sent.
+
+    ``owed`` maps each email's receipt key to its address; ``compose(keys)`` yields ``(key,
+    Email)`` for the keys this run claimed (it is only asked for those). One statement claims
+    every receipt of ``owed`` not yet sent and not claimed by a live run, and that claim is
+    committed, with whatever the caller added to the session. The emails go over one
+    connection (:func:`send_each`, pipelined where the server offers it), each with its
+    receipt's Message-ID. One statement marks those the server took (and one more those it
+    refused for good, if any), and that is committed.
+
+    A worker killed in between leaves its receipts claimed and unmarked: the next run, once
+    the claim has lapsed (``MAIL_CLAIM_SECONDS``), sends exactly those again, with the same
+    Message-IDs, so the window in which an email can be sent twice is this run's unmarked
+    ones (at most a batch), where sending one at a time made it at most one email. A send
+    that fails marks what the server took before it, releases the claim on the rest and
+    re-raises, so the job is retried at once. Raises :class:`ClaimHeld`, after sending the
+    others, if another run's claim stands on some of ``owed``.
+    """
+    if not owed:
+        db.session.commit()
+        return 0
+    lease = current_app.config["MAIL_CLAIM_SECONDS"]
+    now = utcnow()
+    claimed = _claim(owed, now, now - timedelta(seconds=lease))
+    db.session.commit()
+    held = _count_unsent([key for key in owed if key not in claimed]) if len(claimed) < len(owed) else 0
+    keys = [key for key in owed if key in claimed]  # in the caller's order
+    sent = _send_claimed(keys, compose, time.monotonic() + lease / 2) if claimed else 0
+    if held:
+        raise ClaimHeld(f"{held} emails of this batch are claimed by another run")
+    return sent
+
+
+def _claim(owed: dict[str, str], now, stale) -> set[str]:
+    """``INSERT … ON CONFLICT (key) DO UPDATE … WHERE`` unsent and unclaimed or lapsed
+    ``RETURNING key``: the keys this run now holds.
+
+    The batch's keys and addresses go as two arrays (PostgreSQL) or one JSON list (SQLite):
+    the statement is the same for every batch, compiled once, where a ``VALUES`` list of 500
+    rows was compiled again for each."""
+    dialect = db.session.get_bind().dialect.name
+    if dialect == "postgresql":
+        params = {"keys": list(owed), "recipients": list(owed.values())}
+    else:
+        params = {"rows": json.dumps(list(owed.items()))}
+    return set(db.session.execute(_CLAIMS[dialect], {**params, "now": now, "stale": stale}).scalars())
+
+
+_CLAIM = """
+INSERT INTO mail_receipts (key, recipient, claimed_at) {rows}
+ON CONFLICT (key) DO UPDATE SET claimed_at = excluded.claimed_at
+WHERE mail_receipts.sent_at IS NULL AND mail_receipts.error IS NULL
+AND (mail_receipts.claimed_at IS NULL OR mail_receipts.claimed_at < :stale)
+RETURNING key
+"""
+_CLAIMS = {
+    dialect: text(_CLAIM.format(rows=rows)).bindparams(
+        bindparam("now", type_=UTCDateTime()), bindparam("stale", type_=UTCDateTime())
+    )
+    for dialect, rows in (
+        (
+            "postgresql",
+            "SELECT k, r, :now FROM unnest(CAST(:keys AS text[]), CAST(:recipients AS text[])) AS t (k, r)",
+        ),
+        # "WHERE true": SQLite's parser needs it before ON CONFLICT after a SELECT.
+        (
+            "sqlite",
+            "SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), :now"
+            " FROM json_each(:rows) WHERE true",
+        ),
+    )
+}
+
+
+def _count_unsent(keys: list[str]) -> int:
+    return db.session.execute(
+        select(func.count())
+        .select_from(MailReceipt)
+        .where(MailReceipt.key.in_(keys), MailReceipt.sent_at.is_(None), MailReceipt.error.is_(None))
+    ).scalar_one()
+
+
+def _send_claimed(keys: list[str], compose, deadline: float) -> int:
+    sent: list[str] = []
+    refused: dict[str, str] = {}
+
+    def numbered():
+        for key, email in compose(keys):
+            email.message_id = receipt_message_id(key)
+            yield key, email
+
+    try:
+        for key, error in send_each(numbered(), deadline=deadline):
+            if error is None:
+                sent.append(key)
+            else:
+                refused[key] = error
+    except BaseException:
+        # Whatever stopped it (the server, a render, the claim lapsing), what the server took
+        # is marked; the rest is released so that the retry sends it without waiting.
+        try:
+            _mark(sent, refused)
+            done = set(sent) | set(refused)
+            _release([key for key in keys if key not in done])
+            db.session.commit()
+        except Exception:  # noqa: BLE001 - the first failure is the one to raise
+            log.exception("could not mark a failed batch's emails: its unmarked ones go again")
+            db.session.rollback()
+        raise
+    _mark(sent, refused)
+    db.session.commit()
+    return len(sent)
+
+
+def _mark(sent: list[str], refused: dict[str, str]) -> None:
+    now = utcnow()
+    if sent:
+        db.session.execute(update(MailReceipt).where(MailReceipt.key.in_(sent)).values(sent_at=now))
+    if refused:
+        receipts = MailReceipt.__table__
+        db.session.execute(
+            update(receipts)
+            .where(receipts.c.key == bindparam("k"))
+            .values(sent_at=now, error=bindparam("e")),
+            [{"k": key, "e": error[:300]} for key, error in refused.items()],
+        )
+
+
+def _release(keys: list[str]) -> None:
+    if keys:
+        db.session.execute(
+            update(MailReceipt)
+            .where(MailReceipt.key.in_(keys), MailReceipt.sent_at.is_(None))
+            .values(claimed_at=None)
+        )
+
+
+def send_each(
+    emails: Iterable[tuple[str, Email]], deadline: float | None = None
+) -> Iterator[tuple[str, str | None]]:
+    """Send ``(key, email)`` pairs in order over one connection of the configured transport,
+    yielding ``(key, None)`` as the server takes each and ``(key, reason)`` when it refuses
+    one for good (a 5xx reply: the next ones still go). Any other failure raises: what was
+    yielded before it was taken. Past ``deadline`` (``time.monotonic()``) it raises
+    :class:`ClaimLapsing` before sending the next email.
+
+    Where the server offers PIPELINING (RFC 2920), each email's ``MAIL``, ``RCPT`` and
+    ``DATA`` go in one write, right after the previous email's content and before its reply
+    is read: one round trip an email instead of four (see :func:`_pipelined`).
+    """
+    sender = current_app.config["MAIL_FROM"]
+    url = urlsplit(current_app.config["MAIL_URL"])
+    if url.scheme == "file":
+        folder = Path(unquote(url.path))
+        for key, email in emails:
+            _check(deadline)
+            data = email.to_bytes(sender)
+            _write_bytes(folder, data if data is not None else email.to_message(sender).as_bytes())
+            yield key, None
+    elif url.scheme in {"smtp", "smtps", "smtp+starttls"}:
+        client = _open_smtp(url)
+        try:
+            client.ehlo_or_helo_if_needed()
+            if client.has_extn("pipelining"):
+                # Each email's envelope is written right after the previous content, before
+                # its reply: Nagle's algorithm would hold it back until that reply's ACK.
+                client.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                yield from _pipelined(client, sender, emails, deadline)
+            else:
+                for key, email in emails:
+                    _check(deadline)
+                    yield key, _refusal(client, sender, email)
+        finally:
+            _quit(client)
+    else:
+        raise RuntimeError(f"MAIL_URL scheme {url.scheme!r} is not file, smtp or smtps")
+
+
+def _check(deadline: float | None) -> None:
+    if deadline is not None and time.monotonic() > deadline:
+        raise ClaimLapsing("the batch's claim is half gone: the retry sends the rest")
+
+
+def _refusal(client: smtplib.SMTP, sender: str, email: Email, data: bytes | None = None) -> str | None:
+    """Send ``email`` and wait for each reply; the reason it was refused for good, or None."""
+    data = data if data is not None else email.to_bytes(sender)
+    try:
+        if data is None:
+            _deliver(client, email.to_message(sender))
+        else:
+            client.sendmail(parseaddr(sender)[1], [email.to], data)
+    except PermanentMailError as exc:
+        return str(exc)
+    except smtplib.SMTPRecipientsRefused as exc:
+        codes = [code for code, _ in exc.recipients.values()]
+        if all(code >= 500 for code in codes):
+            return f"recipient refused ({codes[0]})"
+        raise
+    except smtplib.SMTPDataError as exc:
+        if exc.smtp_code >= 500:
+            return f"message refused ({exc.smtp_code})"
+        raise
+    return None
+
+
+def _pipelined(client: smtplib.SMTP, sender: str, emails: Iterable[tuple[str, Email]], deadline) -> Iterator:
+    """RFC 2920 over ``client``: an email's envelope (``MAIL``, ``RCPT``, ``DATA``) in one
+    write; its content once the server answers ``354``; then, without waiting for that
+    content's reply, the next email is built and its envelope written (message content may
+    lead a group); the replies are read in order. One round trip an email, and the next
+    email is rendered while the server reads this one."""
+    envelope_from = parseaddr(sender)[1]
+    size = client.has_extn("size")
+    pending = iter(emails)
+
+    def take():
+        item = next(pending, None)
+        if item is None:
+            return None
+        key, email = item
+        return key, email.to, email, email.to_bytes(sender)
+
+    def send_envelope(item) -> bool:
+        # Only an ASCII envelope is pipelined; an international address goes by
+        # send_message, which asks for SMTPUTF8.
+        if item is None or item[3] is None or (deadline is not None and time.monotonic() > deadline):
+            return False
+        size_param = f" SIZE={len(item[3])}" if size else ""
+        client.send(f"MAIL FROM:<{envelope_from}>{size_param}\r\nRCPT TO:<{item[1]}>\r\nDATA\r\n".encode())
+        return True
+
+    _check(deadline)
+    item = take()
+    written = send_envelope(item)
+    while item is not None:
+        key, to, email, data = item
+        if not written:
+            _check(deadline)
+            yield key, _refusal(client, sender, email, data)
+            item = take()
+            written = send_envelope(item)
+            continue
+        (mail_code, mail_text), (rcpt_code, rcpt_text), (data_code, data_text) = (
+            client.getreply(),
+            client.getreply(),
+            client.getreply(),
+        )
+        if data_code == 354 and (mail_code != 250 or rcpt_code not in (250, 251)):
+            # A server that takes DATA after refusing the envelope: the message cannot be
+            # aborted but by dropping the connection, which the caller does.
+            raise smtplib.SMTPResponseException(data_code, b"DATA accepted without a recipient")
+        if data_code != 354:
+            # Nothing was sent: say why, as smtplib would have.
+            if mail_code != 250:
+                raise smtplib.SMTPSenderRefused(mail_code, mail_text, envelope_from)
+            if rcpt_code not in (250, 251):
+                if rcpt_code < 500:
+                    raise smtplib.SMTPRecipientsRefused({to: (rcpt_code, rcpt_text)})
+                reason = f"recipient refused ({rcpt_code})"
+            elif data_code < 500:
+                raise smtplib.SMTPDataError(data_code, data_text)
+            else:
+                reason = f"message refused ({data_code})"
+            client.rset()  # the sender is still set: clear it before the next envelope
+            item = take()
+            written = send_envelope(item)
+            yield key, reason
+            continue
+        body = re.sub(rb"(?m)^\.", b"..", data)
+        if not body.endswith(b"\r\n"):
+            body += b"\r\n"
+        client.send(body + b".\r\n")
+        following = take()  # built while the server reads this one
+        written = send_envelope(following)
+        code, text = client.getreply()
+        if code != 250 and code < 500:
+            raise smtplib.SMTPDataError(code, text)
+        yield key, None if code == 250 else f"message refused ({code})"
+        item = following

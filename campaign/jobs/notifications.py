@@ -11,7 +11,9 @@ headers, except the one transactional topic, a review's outcome.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+from collections import defaultdict
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,8 +22,8 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, select
 
 from campaign.extensions import db
-from campaign.i18n import writing_to
-from campaign.mail import Email, add_unsubscribe_headers, render_email
+from campaign.i18n import language_of, writing_to
+from campaign.mail import Email, add_unsubscribe_headers, batch_context, compiled_templates, render_email
 from campaign.models import (
     Campaign,
     CampaignState,
@@ -35,6 +37,7 @@ from campaign.models import (
 )
 from campaign.services.accounts import member_token
 from campaign.services.supports import support_token
+from campaign.sharing import share_kit
 from campaign.urls import external_url
 
 
@@ -174,6 +177,48 @@ class Topic:
         if unsubscribe:
             add_unsubscribe_headers(email, unsubscribe)
         return email
+
+    def emails(self, obj, supports: list[Support]) -> Iterator[tuple[Support, Email]]:
+        """``(support, email)`` for each of ``supports``: the emails :meth:`email` writes
+        (a supporters' topic), written a language at a time, in an order of its own.
+
+        A batch's emails differ only in the reader's own links and name: the context they
+        share is built once per language, and the templates are compiled once per language
+        with its translations bound (:func:`campaign.mail.compiled_templates`)."""
+        campaign = self.campaign(obj)
+        own = self.context(obj)
+        by_language: dict[str, list[Support]] = defaultdict(list)
+        for support in supports:
+            by_language[language_of(support_member(support), support)].append(support)
+        for language, readers in by_language.items():
+            with writing_to(locale=language):
+                text, html = compiled_templates(self.template, language)
+                # The text and the HTML both ask for the reader's share links: made once.
+                shared = batch_context(
+                    campaign=campaign,
+                    campaign_url=campaign_url(campaign),
+                    share_kit=functools.cache(share_kit),
+                )
+                for support in readers:
+                    member = support_member(support)
+                    unsubscribe = unsubscribe_url(support)
+                    subject = str(self.subject(obj, support))
+                    context = dict(
+                        shared,
+                        subject=subject,
+                        support=support,
+                        unsubscribe_url=unsubscribe,
+                        withdraw_url=withdraw_url(support),
+                        verdict_url=verdict_url(support, own.get("response")),
+                        receipt_url=receipt_url(support, own.get("delivery")),
+                    )
+                    if member is not None and not self.transactional:
+                        context.update(member_links(member))
+                    context.update(own)
+                    body = text.render(context)
+                    email = Email(to=support.email, subject=subject, text=body, html=html.render(context))
+                    add_unsubscribe_headers(email, unsubscribe)
+                    yield support, email
 
 
 def _milestone_subject(milestone: Milestone, support: Support | None):

@@ -2,9 +2,10 @@
 
 A fan-out records the consenting supporters in batches of ids (an outbox row each, see
 :func:`campaign.outbox.add_batches`), and each batch's job is enqueued when that commits.
-Each email is sent through :func:`send_once` with a key naming the notice and the
-recipient, so a batch that runs twice sends nothing twice. What each topic loads, renders
-and whom it reaches is in :mod:`campaign.jobs.notifications`.
+Each email has a receipt whose key names the notice and the recipient; a batch claims its
+receipts in one statement, sends over one connection and marks them sent in one statement
+(:func:`campaign.mail.send_batch_once`), so a batch that runs twice sends nothing twice.
+What each topic loads, renders and whom it reaches is in :mod:`campaign.jobs.notifications`.
 """
 
 from __future__ import annotations
@@ -12,13 +13,14 @@ from __future__ import annotations
 import logging
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import selectinload
 
 from campaign.extensions import db
 from campaign.jobs import app_job, keeps_loaded_objects
 from campaign.jobs.digests import hold_for_digest
 from campaign.jobs.notifications import TOPICS, support_member
 from campaign.kinds import kind_of
-from campaign.mail import one_connection, send_once
+from campaign.mail import send_batch_once, send_once
 from campaign.models import Campaign, CampaignState, FanoutBatch, Milestone, Support, utcnow
 from campaign.outbox import add_batches, batch_args, later
 from campaign.services import ServiceError
@@ -107,10 +109,16 @@ def _batches(topic: str, object_id: int) -> list[FanoutBatch]:
 
 @app_job
 @keeps_loaded_objects
-@one_connection
 def send_batch(topic: str, object_id: int, first_id: int, last_id: int) -> int:
     """Send notice ``topic`` about ``object_id`` to the supporters it reaches with ids in
-    ``first_id..last_id``; returns how many emails this run sent (0 on a repeat)."""
+    ``first_id..last_id``; returns how many emails this run sent (0 on a repeat).
+
+    The batch's receipts are claimed in one statement, its emails sent over one SMTP
+    connection and marked sent in one statement (:func:`campaign.mail.send_batch_once`):
+    a run that is repeated sends nothing twice, and a worker killed mid-batch leaves only
+    its unmarked emails to be sent again, with the same Message-IDs. Raises (so that RQ
+    retries it) when a send fails or another run's claim still stands on some of them.
+    """
     kind = TOPICS[topic]
     obj = kind.load(object_id)
     audience = kind.audience(obj).id
@@ -120,17 +128,24 @@ def send_batch(topic: str, object_id: int, first_id: int, last_id: int) -> int:
             .where(
                 Support.id.in_(kind.recipients(audience, obj).where(Support.id.between(first_id, last_id)))
             )
+            .options(selectinload(Support.user))
             .order_by(Support.id)
         )
         .scalars()
         .all()
     )
-    sent = 0
+    owed: dict[str, Support] = {}
     for support in supports:
         key = kind.receipt_key(object_id, support.id)
-        if hold_for_digest(support_member(support), key, topic, object_id, audience, support.id):
-            continue
-        sent += send_once(key, kind.email(obj, support))
+        if not hold_for_digest(support_member(support), key, topic, object_id, audience, support.id):
+            owed[key] = support
+
+    def compose(keys: list[str]):
+        for support, email in kind.emails(obj, [owed[key] for key in keys]):
+            yield kind.receipt_key(object_id, support.id), email
+
+    # The claim commits the notices held for members' digests with it.
+    sent = send_batch_once({key: support.email for key, support in owed.items()}, compose)
     db.session.execute(
         update(FanoutBatch)
         .where(
@@ -141,5 +156,5 @@ def send_batch(topic: str, object_id: int, first_id: int, last_id: int) -> int:
         )
         .values(done_at=utcnow())
     )
-    db.session.commit()  # the notices held for members' digests, the batch done
+    db.session.commit()
     return sent

@@ -57,7 +57,14 @@ class FanoutBatch(Base):
 
 
 class MailReceipt(Base):
-    """Claimed by a mail job before it sends: a second run finds it and sends nothing."""
+    """Claimed by a mail job before it sends: a second run finds it and sends nothing.
+
+    A single email's receipt is inserted and committed with its send (``sent_at`` set). A
+    fan-out batch claims all its receipts first, in one statement (``claimed_at`` set,
+    ``sent_at`` empty), sends, then marks those the server took in one statement: a receipt
+    claimed and not marked is one whose email may or may not have left, which a later run
+    of the batch sends again, with the same Message-ID, once the claim has lapsed.
+    """
 
     __tablename__ = "mail_receipts"
 
@@ -66,4 +73,6 @@ class MailReceipt(Base):
     recipient: Mapped[str] = mapped_column(String(254))
     # Set when the mail server refused the address for good: not retried, not resent.
     error: Mapped[str | None] = mapped_column(String(300))
-    sent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Empty while a batch's claim stands and its email is not known to have left.
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=utcnow)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

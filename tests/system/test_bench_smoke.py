@@ -70,5 +70,8 @@ def test_smoke_run_reports_every_scenario(tmp_path):
     assert delivery["state"] == "sent" and delivery["seal_valid"]
     assert delivery["csv_rows"] == delivery["support_count"] == 2_000
     fanout = data["scenarios"]["fanout"]
-    assert fanout["app"]["duplicates"] == 0 and fanout["app"]["missing"] == 0
+    for run in (fanout["one_by_one"], fanout["pipelined"]):  # the sink without, then with PIPELINING
+        assert run["app"]["duplicates"] == 0 and run["app"]["missing"] == 0, run["app"]
+        assert run["bare"]["duplicates"] == 0 and run["bare"]["missing"] == 0, run["bare"]
+        assert run["sink_ceiling"]["per_s"] > 0
     assert data["scenarios"]["exactness"]["figures"][0]["app"] is True

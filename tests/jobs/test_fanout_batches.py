@@ -1,0 +1,363 @@
+"""A fan-out batch claims its receipts in one statement, sends over one connection (pipelined
+where the server offers it) and marks them sent in one statement: a rerun sends nothing
+twice, and a batch cut short sends again only what it left unmarked, with the same
+Message-IDs."""
+
+import asyncio
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from email import policy
+from email.parser import BytesParser
+from pathlib import Path
+
+import pytest
+from sqlalchemy import event, func, insert, select
+
+from campaign.extensions import db
+from campaign.jobs import notify
+from campaign.jobs.notifications import TOPICS
+from campaign.mail import ClaimHeld, Email, receipt_message_id
+from campaign.models import FanoutBatch, MailReceipt, Support, utcnow
+from campaign.outbox import BATCH_SIZE
+from tests.factories import make_campaign, make_user
+from tests.jobs.test_fanout_speed import serve
+from tests.jobs.test_notification_topics import _objects
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class Sink:
+    """An SMTP handler that keeps (recipient, Message-ID) of each message it takes.
+
+    ``pipelining`` adds PIPELINING to its EHLO reply (aiosmtpd reads each command in
+    order from the stream, as RFC 2920 asks of a server, but does not say so itself).
+    ``drop_after`` makes it drop the connection instead of taking a message once it has
+    taken that many; ``hang_after`` makes it never answer one (a worker then waits, and
+    can be killed mid-batch). ``refuse`` is a set of addresses refused for good (550)."""
+
+    def __init__(self, pipelining=False, drop_after=None, hang_after=None, refuse=()):
+        self.pipelining = pipelining
+        self.drop_after = drop_after
+        self.hang_after = hang_after
+        self.refuse = set(refuse)
+        self.taken: list[tuple[str, str]] = []
+        self.connections = 0
+        self.hanging = False
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        self.connections += 1
+        session.host_name = hostname
+        if self.pipelining:
+            responses.insert(-1, "250-PIPELINING")
+        return responses
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self.refuse:
+            return "550 No such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.drop_after is not None and len(self.taken) >= self.drop_after:
+            server.transport.close()
+            return "421 Going away"
+        if self.hang_after is not None and len(self.taken) >= self.hang_after:
+            self.hanging = True
+            await asyncio.sleep(3600)
+        headers = BytesParser(policy=policy.default).parsebytes(envelope.content, headersonly=True)
+        for rcpt in envelope.rcpt_tos:
+            self.taken.append((rcpt, headers["Message-ID"]))
+        return "250 Message accepted"
+
+
+def _supporters(campaign, n: int) -> list[str]:
+    """``n`` confirmed supporters who asked for updates, inserted in one statement."""
+    now = utcnow()
+    rows = [
+        {
+            "campaign_id": campaign.id,
+            "name": f"Supporter {i}",
+            "email": f"fan{i}@example.org",
+            "email_canonical": f"fan{i}@example.org",
+            "country": "GB",
+            "consents_to_updates": True,
+            "confirmed_at": now,
+        }
+        for i in range(n)
+    ]
+    db.session.execute(insert(Support), rows)
+    db.session.commit()
+    return [row["email"] for row in rows]
+
+
+def _ids() -> tuple[int, int]:
+    return db.session.execute(select(func.min(Support.id), func.max(Support.id))).one()
+
+
+def _message_ids(campaign_id: int) -> dict[str, str]:
+    """recipient -> the Message-ID its receipt gives it."""
+    keys = db.session.execute(select(MailReceipt.key, MailReceipt.recipient)).all()
+    return {recipient: receipt_message_id(key) for key, recipient in keys}
+
+
+def _recorder():
+    """A cursor hook and the statements that write mail receipts it saw (first words)."""
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        words = statement.split()
+        if "mail_receipts" in statement and words[0] != "SELECT":
+            seen.append(" ".join(words[:4]))
+
+    return seen, record
+
+
+def test_a_batch_claims_in_one_statement_sends_over_one_connection_and_marks_in_one(app):
+    sink = Sink()
+    controller = serve(sink)
+    try:
+        app.config["MAIL_URL"] = f"smtp://127.0.0.1:{controller.port}"
+        petition = make_campaign()
+        emails = _supporters(petition, 40)
+        first, last = _ids()
+        seen, record = _recorder()
+        event.listen(db.engine, "before_cursor_execute", record)
+        try:
+            assert notify.send_batch("victory", petition.id, first, last) == 40
+        finally:
+            event.remove(db.engine, "before_cursor_execute", record)
+        # One claim of the 40 (with their addresses), one mark of the 40.
+        verbs = [" ".join(statement.split()[:3]) for statement in seen]
+        assert verbs == ["INSERT INTO mail_receipts", "UPDATE mail_receipts SET"]
+        assert seen[1].split()[3].startswith("sent_at=")
+        assert sink.connections == 1
+        assert sorted(r for r, _ in sink.taken) == sorted(emails)
+        ids = _message_ids(petition.id)
+        assert all(message_id == ids[r] for r, message_id in sink.taken)
+        db.session.expire_all()
+        assert db.session.query(MailReceipt).filter(MailReceipt.sent_at.is_(None)).count() == 0
+        # The same job again: nothing is claimed, nothing sent, no connection opened.
+        assert notify.send_batch("victory", petition.id, first, last) == 0
+        assert len(sink.taken) == 40 and sink.connections == 1
+    finally:
+        controller.stop()
+
+
+@pytest.mark.parametrize("pipelining", [False, True], ids=["one-by-one", "pipelined"])
+def test_a_server_failing_mid_batch_gets_only_the_unmarked_again_with_their_ids(app, pipelining):
+    sink = Sink(pipelining=pipelining, drop_after=7, refuse={"fan3@example.org"})
+    controller = serve(sink)
+    try:
+        app.config["MAIL_URL"] = f"smtp://127.0.0.1:{controller.port}"
+        petition = make_campaign()
+        emails = _supporters(petition, 20)
+        first, last = _ids()
+        with pytest.raises(Exception, match="closed|421|disconnect"):
+            notify.send_batch("victory", petition.id, first, last)
+        db.session.rollback()
+        assert len(sink.taken) == 7
+        receipts = db.session.execute(select(MailReceipt)).scalars().all()
+        sent = {r.recipient for r in receipts if r.sent_at is not None and r.error is None}
+        assert sent == {r for r, _ in sink.taken}
+        refused = [r for r in receipts if r.error]
+        assert [(r.recipient, r.error) for r in refused] == [("fan3@example.org", "recipient refused (550)")]
+        # The rest are released at once: the retry need not wait for the claim to lapse.
+        assert all(r.claimed_at is None for r in receipts if r.sent_at is None)
+        sink.drop_after = None
+        assert notify.send_batch("victory", petition.id, first, last) == 12  # 20 - 7 - 1 refused
+        taken = [r for r, _ in sink.taken]
+        assert sorted(taken) == sorted(e for e in emails if e != "fan3@example.org")  # each once
+        ids = _message_ids(petition.id)
+        assert all(message_id == ids[r] for r, message_id in sink.taken)
+        assert sink.connections == 2
+    finally:
+        controller.stop()
+
+
+def test_a_pipelined_batch_sends_each_email_once_with_its_receipts_id(app):
+    sink = Sink(pipelining=True, refuse={"fan5@example.org", "fan6@example.org"})
+    controller = serve(sink)
+    try:
+        app.config["MAIL_URL"] = f"smtp://127.0.0.1:{controller.port}"
+        petition = make_campaign()
+        emails = _supporters(petition, 60)
+        first, last = _ids()
+        assert notify.send_batch("victory", petition.id, first, last) == 58
+        assert sink.connections == 1
+        refused = {"fan5@example.org", "fan6@example.org"}
+        assert sorted(r for r, _ in sink.taken) == sorted(set(emails) - refused)
+        ids = _message_ids(petition.id)
+        assert all(message_id == ids[r] for r, message_id in sink.taken)
+        errors = db.session.execute(select(func.count()).where(MailReceipt.error.is_not(None))).scalar_one()
+        assert errors == 2
+        assert notify.send_batch("victory", petition.id, first, last) == 0
+        assert len(sink.taken) == 58
+    finally:
+        controller.stop()
+
+
+_CHILD = """
+import json, sys
+from tests.backends import make_test_app
+from campaign.jobs import notify
+args = json.loads(sys.argv[1])
+app = make_test_app(args["db"], args["redis"], __import__("pathlib").Path(args["tmp"]), **args["config"])
+with app.app_context():
+    notify.send_batch(*args["batch"])
+"""
+
+
+def test_a_worker_killed_mid_batch_has_only_its_unmarked_emails_sent_again(
+    app, database, redis_url, tmp_path
+):
+    """A real worker process is killed (SIGKILL) while the server holds its 6th email: the
+    5 the server took were never marked. Within the claim nothing is sent again; once it
+    lapses, the batch's unmarked emails are sent again with the same Message-IDs, and
+    nothing it had marked before."""
+    sink = Sink(hang_after=5)
+    controller = serve(sink)
+    try:
+        app.config["MAIL_URL"] = f"smtp://127.0.0.1:{controller.port}"
+        petition = make_campaign()
+        emails = _supporters(petition, 12)
+        first, last = _ids()
+        db.session.add(FanoutBatch(topic="victory", object_id=petition.id, first_id=first, last_id=last))
+        db.session.commit()
+        lease = 2
+        args = {
+            "db": database.url,
+            "redis": redis_url,
+            "tmp": str(tmp_path),
+            "batch": ["victory", petition.id, first, last],
+            "config": {
+                "SECRET_KEY": app.config["SECRET_KEY"],
+                "MAIL_URL": app.config["MAIL_URL"],
+                "MAIL_CLAIM_SECONDS": lease,
+            },
+        }
+        env = {**os.environ, "PYTEST_XDIST_WORKER": os.environ.get("PYTEST_XDIST_WORKER", "")}
+        worker = subprocess.Popen([sys.executable, "-c", _CHILD, json.dumps(args)], cwd=ROOT, env=env)
+        try:
+            deadline = time.monotonic() + 60
+            while not sink.hanging and worker.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert sink.hanging, "the worker never reached its 6th email"
+        finally:
+            worker.send_signal(signal.SIGKILL)
+            worker.wait(10)
+        first_time = dict(sink.taken)
+        assert len(first_time) == 5
+        db.session.rollback()  # a snapshot that includes what the worker committed
+        receipts = db.session.execute(select(MailReceipt)).scalars().all()
+        assert len(receipts) == 12 and all(r.sent_at is None and r.claimed_at for r in receipts)
+
+        sink.hang_after = None
+        app.config["MAIL_CLAIM_SECONDS"] = lease
+        with pytest.raises(ClaimHeld):  # the dead worker's claim still stands
+            notify.send_batch("victory", petition.id, first, last)
+        assert len(sink.taken) == 5
+        db.session.rollback()
+        time.sleep(lease + 0.2)
+        assert notify.send_batch("victory", petition.id, first, last) == 12
+        assert sorted(r for r, _ in sink.taken) == sorted(emails + list(first_time))
+        # Sent twice: exactly those the killed worker had sent and not marked, same ids.
+        again = {r: m for r, m in sink.taken[5:] if r in first_time}
+        assert again == first_time
+        db.session.expire_all()
+        assert db.session.query(FanoutBatch).one().done_at is not None
+        assert notify.send_batch("victory", petition.id, first, last) == 0
+        assert len(sink.taken) == 17
+    finally:
+        controller.stop()
+
+
+def test_a_fan_out_to_1200_reaches_each_once_through_a_failing_server(app, run_jobs):
+    """Three batches by a real RQ worker; the server drops the connection once mid-way
+    (after 700 emails); the failed batch's retry (as RQ, or the sweeper, runs it) sends the
+    rest: 0 duplicates, 0 missing."""
+    sink = Sink(pipelining=True, drop_after=700)
+    controller = serve(sink)
+    try:
+        app.config["MAIL_URL"] = f"smtp://127.0.0.1:{controller.port}"
+        petition = make_campaign()
+        emails = _supporters(petition, 1200)
+        assert notify.fan_out("victory", petition.id, petition.id) == 3 == -(-1200 // BATCH_SIZE)
+        run_jobs(fail_on_error=False)
+        assert len(sink.taken) == 700
+        sink.drop_after = None
+        db.session.commit()
+        undone = db.session.execute(select(FanoutBatch).where(FanoutBatch.done_at.is_(None))).scalars().all()
+        assert len(undone) >= 1
+        for batch in undone:
+            notify.send_batch(batch.topic, batch.object_id, batch.first_id, batch.last_id)
+        taken = [r for r, _ in sink.taken]
+        assert len(taken) == len(set(taken)) == 1200  # 0 duplicates
+        assert set(taken) == set(emails)  # 0 missing
+        ids = _message_ids(petition.id)
+        assert all(message_id == ids[r] for r, message_id in sink.taken)
+        assert db.session.query(FanoutBatch).filter(FanoutBatch.done_at.is_(None)).count() == 0
+    finally:
+        controller.stop()
+
+
+def _signed(value) -> str:
+    """``value`` with the time (and so the signature) of each signed link left out: a
+    second may pass between two renderings. What each link signs is still compared."""
+    return re.sub(r"\.[\w-]{6}\.[\w-]{27}\b", ".(time and signature)", str(value))
+
+
+def test_a_batch_writes_each_email_as_the_single_renderer_does_in_each_language(app):
+    member = make_user("member@example.org")
+    member.locale = "es"
+    objects = _objects(member)
+    for name, topic in TOPICS.items():
+        if topic.organiser:
+            continue
+        obj = objects[name]
+        supports = (
+            db.session.execute(db.select(Support).filter_by(campaign_id=topic.audience(obj).id))
+            .scalars()
+            .all()
+        )
+        batch = {support.id: email for support, email in topic.emails(obj, supports)}
+        assert set(batch) == {s.id for s in supports}, name
+        for support in supports:
+            alone = topic.email(obj, support)
+            together = batch[support.id]
+            assert together.to == alone.to and together.subject == alone.subject, name
+            assert _signed(together.headers) == _signed(alone.headers), name
+            assert _signed(together.text) == _signed(alone.text), name
+            assert _signed(together.html) == _signed(alone.html), name
+        if name == "victory":  # a member who reads Spanish, a supporter who reads English
+            assert sorted(e.html.split('lang="')[1][:2] for e in batch.values()) == ["en", "es"]
+
+
+def test_the_bytes_sent_are_the_message_the_email_package_builds():
+    email = Email(
+        to="ana@example.org",
+        subject="Alcanzamos la meta: café justo — señal " * 3,
+        text="Hola Ána,\n.\n.a line that starts with a dot\n" + "x" * 200 + "\ntrailing space \nend",
+        html="<p>Hola Ána</p>\n<div>" + "&nbsp;" * 100 + "</div>",
+        headers={
+            "List-Unsubscribe": "<http://groundswell.test/supports/unsubscribe/" + "t" * 150 + ">",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        },
+        message_id="<abc@groundswell.localhost>",
+    )
+    sender = "Grupo Señal <no-reply@groundswell.localhost>"
+    data = email.to_bytes(sender)
+    assert data.isascii() and b"\n" not in data.replace(b"\r\n", b"")
+    assert max(len(line) for line in data.split(b"\r\n")) <= 998
+    ours = BytesParser(policy=policy.default).parsebytes(data)
+    built = email.to_message(sender).as_bytes(policy=policy.SMTP)
+    reference = BytesParser(policy=policy.default).parsebytes(built)
+    for name in ("From", "To", "Subject", "Message-ID", "List-Unsubscribe", "List-Unsubscribe-Post"):
+        assert str(ours[name]) == str(reference[name]), name
+    for part in ("plain", "html"):
+        assert ours.get_body((part,)).get_content() == reference.get_body((part,)).get_content(), part
+    assert Email(to="ñandú@example.org", subject="s", text="t", html="h").to_bytes(sender) is None
