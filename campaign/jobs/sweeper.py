@@ -1,8 +1,9 @@
 """The sweeper: re-enqueues work a lost job left undone (run by the clock).
 
 The database says what is owed (outbox rows, milestones not yet told, queued deliveries,
-confirmation emails without a receipt); RQ says what it still holds. Work owed and no longer
-held is enqueued again, by kind, through :mod:`campaign.outbox`; every job is idempotent.
+confirmation emails and co-author invitations without a receipt); RQ says what it still
+holds. Work owed and no longer held is enqueued again, by kind, through
+:mod:`campaign.outbox`; every job is idempotent.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from campaign import outbox
 from campaign.extensions import db
 from campaign.jobs import app_job
 from campaign.models import (
+    CoAuthor,
     Delivery,
     DeliveryState,
     FanoutBatch,
@@ -93,6 +95,24 @@ def sweep_job() -> int:
         .scalars()
         .all(),
         "delivery",
+    )
+    # Co-author invitations not accepted whose email has no receipt: the organiser's page
+    # says the same whatever the address, so this email is the invitee's only way to learn.
+    invitation_key = literal("coauthor-invite:") + cast(CoAuthor.id, String)
+    enqueued += _enqueue_lost(
+        db.session.execute(
+            select(CoAuthor.id)
+            .where(
+                CoAuthor.accepted_at.is_(None),
+                CoAuthor.created_at < stale,
+                ~exists().where(MailReceipt.key == invitation_key),
+            )
+            .order_by(CoAuthor.id)
+            .limit(limit)
+        )
+        .scalars()
+        .all(),
+        "coauthor-invitation",
     )
     # Pending supports whose latest confirmation email has no receipt, while its link is valid.
     receipt_key = (

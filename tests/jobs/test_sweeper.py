@@ -13,9 +13,9 @@ from campaign.extensions import db
 from campaign.jobs import notify
 from campaign.jobs.sweeper import lost, sweep_job
 from campaign.mail import Email, receipt_message_id, send_once
-from campaign.models import EmailFrequency, FanoutBatch, MailReceipt, Support
+from campaign.models import CampaignKind, EmailFrequency, FanoutBatch, MailReceipt, Support
 from campaign.queue import get_queue
-from campaign.services import counting
+from campaign.services import counting, proposals
 from campaign.services import supports as service
 from tests.factories import SupportFactory, every_other, make_campaign, make_user
 
@@ -143,3 +143,18 @@ def test_a_resent_email_keeps_its_message_id(app):
     assert email.message_id == receipt_message_id("test:1") != receipt_message_id("test:2")
     assert email.message_id.startswith("<") and email.message_id.endswith("@groundswell.localhost>")
     assert db.session.query(MailReceipt).count() == 1
+
+
+def test_a_coauthor_invitation_whose_job_was_lost_is_sent_once(app, run_jobs, outbox):
+    organiser, invitee = make_user("organiser@example.org"), make_user("invitee@example.org")
+    proposal = make_campaign(CampaignKind.PROPOSAL, organiser=organiser)
+    with redis_down(app):  # the invitation is stored; its email's job is lost
+        invitation_id = proposals.invite_coauthor(proposal.id, organiser.id, invitee.email)
+    assert invitation_id is not None and run_jobs() == 0
+    assert sweep_job() == 1 and sweep_job() == 0  # queued now: not enqueued twice
+    run_jobs()
+    assert [m["To"] for m in outbox()] == [invitee.email]
+    lose_every_job(app)
+    assert sweep_job() == 0  # it has its receipt: nothing is owed
+    proposals.accept_coauthorship(invitation_id, invitee.id)
+    assert sweep_job() == 0
