@@ -381,7 +381,13 @@ def test_the_shared_device_page_keeps_no_trace_of_the_last_signer(app, client):
     page = client.get(url)
     text = page.get_data(as_text=True)
     assert page.status_code == 200 and "no-store" in page.headers["Cache-Control"]
-    assert 'autocomplete="off"' in text and organiser.email not in text
+    assert organiser.email not in text
+    # Every field a person types in tells the browser to remember nothing (the campaign's own
+    # page, on a person's own device, asks it to fill them in).
+    typed = re.findall(r"<(?:input|select|textarea)(?![^>]*type=\"(?:hidden|checkbox|submit)\")[^>]*>", text)
+    assert len(typed) >= 5 and all('autocomplete="off"' in tag for tag in typed), typed
+    own_page = client.get(f"/petitions/{petition.slug}").get_data(as_text=True)
+    assert 'autocomplete="email"' in own_page and 'autocomplete="postal-code"' in own_page
     assert 'value="Olu Organiser"' not in text
     bad = post_form(client, url, {"name": "Ada Lovelace", "email": "not-an-email", "country": "GB"})
     assert bad.status_code == 400 and "Enter an email address" in bad.get_data(as_text=True)
