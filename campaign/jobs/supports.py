@@ -54,8 +54,12 @@ from campaign.services.abuse import confirmation_email_allowed, confirmation_ema
 from campaign.services.supports import support_token
 from campaign.urls import external_url
 
-#: How long an idle dispatcher waits between looks while the request that started it stands.
+#: How long an idle dispatcher waits between looks (at Redis's counter, not the database)
+#: while the request that started it stands.
 IDLE_POLL_SECONDS = 0.05
+#: The longest a dispatcher lets the next batch gather (a fifth of
+#: ``CONFIRMATION_DISPATCH_SECONDS``, so none in the tests).
+GATHER_SECONDS = 0.2
 
 #: Whether a dispatcher may stop (1) or must look again (0), in one step with what it saw:
 #: KEYS[1] the standing request, KEYS[2] the "mail is waiting" counter; ARGV[1] its token,
@@ -75,18 +79,32 @@ return 0
 @app_job
 def dispatch_confirmations(token: str) -> int:
     """Send the owed confirmation emails in batches until none is owed; returns how many
-    it sent. ``token``: the request that asked for it (see the module's docstring).
+    it sent. ``token``: the request that asked for it (see the module's docstring). One SMTP
+    connection serves the whole run.
 
     Raises (for RQ to retry) when the mail server fails; the batch's emails sent before
     the failure are marked sent, the others released for the next dispatcher.
     """
+    return one_connection(_dispatch)(token)
+
+
+def _dispatch(token: str) -> int:
     batch = current_app.config["CONFIRMATION_BATCH"]
-    sent = 0
+    # After a batch that was not full, wait this long for the next to gather: a surge's
+    # emails then go a few dozen to a claim, not one or two (each claim is a transaction).
+    gather = min(GATHER_SECONDS, current_app.config["CONFIRMATION_DISPATCH_SECONDS"] / 5)
+    sent, drained_at = 0, None  # drained_at: the counter when a claim last found all
     while True:
         seen = _waiting_mark()
-        claimed, just_sent = send_owed_confirmations(batch)
+        if seen is not None and seen == drained_at:
+            # Nothing marked owed since everything was claimed: no need to ask the database.
+            if _may_finish(token, seen):
+                return sent
+            time.sleep(IDLE_POLL_SECONDS)
+            continue
+        claimed, just_sent = _send_owed(batch)
         sent += just_sent
-        if seen is None:  # Redis is away: one pass, the sweeper asks again later
+        if seen is None:  # Redis is away: drain, then leave the rest to the sweeper
             if claimed < batch:
                 return sent
             continue
@@ -94,11 +112,11 @@ def dispatch_confirmations(token: str) -> int:
             if _another_asked(token):
                 return sent  # it goes on from here; this worker is free for other jobs
             continue
-        if claimed:
-            continue
-        if _may_finish(token, seen):
-            return sent
-        time.sleep(IDLE_POLL_SECONDS)
+        # Every email marked up to ``seen`` was committed before it was marked, so this
+        # claim, which began after reading ``seen``, took all of them.
+        drained_at = seen
+        if claimed and gather:
+            time.sleep(gather)
 
 
 def _waiting_mark() -> str | None:
@@ -177,7 +195,13 @@ def claim_owed_confirmations(limit: int):
 
 def send_owed_confirmations(limit: int) -> tuple[int, int]:
     """Claim a batch of owed confirmation emails, send them over one SMTP connection and
-    mark them sent; returns how many were claimed and how many sent.
+    mark them sent; returns how many were claimed and how many sent (see :func:`_send_owed`)."""
+    return one_connection(_send_owed)(limit)
+
+
+def _send_owed(limit: int) -> tuple[int, int]:
+    """Claim a batch of owed confirmation emails, send them over the connection open (or
+    one each) and mark them sent; returns how many were claimed and how many sent.
 
     An email is not sent, and no longer owed, when its support was confirmed or withdrawn
     meanwhile, when its receipt exists already (sent by a job from before the dispatcher),
@@ -206,7 +230,7 @@ def send_owed_confirmations(limit: int) -> tuple[int, int]:
     receipts: list[dict] = []
     unsent: list[int] = []
     try:
-        one_connection(_send_all)(emails, receipts)
+        _send_all(emails, receipts)
     except Exception:
         unsent = [row.id for row in to_send[len(receipts) :]]
         raise
@@ -216,7 +240,8 @@ def send_owed_confirmations(limit: int) -> tuple[int, int]:
 
 
 def _send_all(emails: list[tuple[str, Email]], receipts: list[dict]) -> None:
-    """Send each email in turn over the one connection; ``receipts`` grows with each."""
+    """Send each email in turn (over the caller's one connection); ``receipts`` grows with
+    each."""
     for key, email in emails:
         try:
             send(email)
