@@ -126,8 +126,8 @@ def add_support(
     unless it is a support of the same campaign).
     """
     campaign = db.session.get(Campaign, campaign_id)  # from the identity map, when loaded
-    if campaign is None:
-        _refuse_unless_open(None)
+    # What the caller loaded refuses first, in its words (no query); the statement decides.
+    _refuse_unless_open(campaign)
     _check_kind_fields(campaign, condition_threshold, pledged_brand_ids)
     problem = name_problem(name)
     if problem:

@@ -9,10 +9,11 @@ from datetime import timedelta
 import pytest
 import redis
 from sqlalchemy import event, func, select
+from sqlalchemy.orm.attributes import set_committed_value
 
 from campaign import outbox
 from campaign.extensions import db
-from campaign.models import CampaignState, Support, utcnow
+from campaign.models import Campaign, CampaignState, Support, utcnow
 from campaign.queue import get_queue, redis_connection
 from campaign.services import supports as service
 from tests.factories import make_campaign
@@ -44,6 +45,15 @@ def test_the_statement_refuses_a_closed_or_private_campaign_in_the_same_words(
     if closed_by_date:
         campaign.closes_at = utcnow() - timedelta(seconds=1)
     db.session.commit()
+    # Refused from what the caller loaded (no query) ...
+    with pytest.raises(service.SupportRefused, match=words):
+        service.add_support(campaign.id, name="Ada", email="ada@example.org", country="GB")
+    db.session.rollback()
+    # ... and by the statement itself when the caller's copy still says open (it closed,
+    # or was taken down, after the page loaded it): the same words.
+    loaded = db.session.get(Campaign, campaign.id)
+    set_committed_value(loaded, "state", CampaignState.OPEN)
+    set_committed_value(loaded, "closes_at", None)
     with pytest.raises(service.SupportRefused, match=words):
         service.add_support(campaign.id, name="Ada", email="ada@example.org", country="GB")
     db.session.rollback()
