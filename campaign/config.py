@@ -116,6 +116,13 @@ class Config:
     # A request to fold confirmed supports into the counts stands this long: under load, one
     # fold job a second serves them all (0: each fold clears it as it starts).
     FOLD_REQUEST_SECONDS = 1.0
+    # Confirmation emails: a signature asks for the dispatcher at most once per
+    # CONFIRMATION_DISPATCH_SECONDS (0: every signature asks; the tests); the dispatcher
+    # claims CONFIRMATION_BATCH owed emails at a time, and takes back a claim older than
+    # CONFIRMATION_CLAIM_SECONDS (its worker died before marking the batch sent).
+    CONFIRMATION_DISPATCH_SECONDS = 1.0
+    CONFIRMATION_BATCH = 200
+    CONFIRMATION_CLAIM_SECONDS = 120
     # Supporters' personal details are anonymised this many days after a campaign ends.
     ANONYMISE_AFTER_DAYS = 182
     PRIVACY_TOKEN_MAX_AGE = int(timedelta(days=1).total_seconds())
@@ -172,6 +179,7 @@ class TestingConfig(DevelopmentConfig):
     # Each test reads what it just wrote; the cache's own tests turn it on.
     HOT_CACHE_SECONDS = 0.0
     FOLD_REQUEST_SECONDS = 0.0
+    CONFIRMATION_DISPATCH_SECONDS = 0.0
 
 
 class ProductionConfig(Config):
@@ -249,6 +257,9 @@ _FROM_ENV = {
     "SWEEP_EVERY_SECONDS": ("SWEEP_EVERY_SECONDS", int),
     "SWEEP_AFTER_SECONDS": ("SWEEP_AFTER_SECONDS", int),
     "FOLD_REQUEST_SECONDS": ("FOLD_REQUEST_SECONDS", float),
+    "CONFIRMATION_DISPATCH_SECONDS": ("CONFIRMATION_DISPATCH_SECONDS", float),
+    "CONFIRMATION_BATCH": ("CONFIRMATION_BATCH", int),
+    "CONFIRMATION_CLAIM_SECONDS": ("CONFIRMATION_CLAIM_SECONDS", int),
     "TRUSTED_HOSTS": ("TRUSTED_HOSTS", lambda v: [h.strip() for h in v.split(",") if h.strip()]),
     "HSTS_INCLUDE_SUBDOMAINS": ("HSTS_INCLUDE_SUBDOMAINS", lambda v: v.lower() in {"1", "true", "yes"}),
     "HSTS_PRELOAD": ("HSTS_PRELOAD", lambda v: v.lower() in {"1", "true", "yes"}),

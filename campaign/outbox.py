@@ -16,6 +16,7 @@ importing a job: services do not import :mod:`campaign.jobs`.
 from __future__ import annotations
 
 import logging
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,10 +78,9 @@ WORK: dict[str, Work] = {
     ),
     "invalidation": Work("campaign.jobs.abuse.run_invalidation_job", "bulk", "invalidation-{0}"),
     "digest": Work("campaign.jobs.digests.send_digest", "bulk", "digest-{2}-{0}"),
-    # Emails that answer a person's own request.
-    "confirm-support": Work(
-        "campaign.jobs.supports.send_support_confirmation", "high", "confirm-support-{0}-{1}"
-    ),
+    # Emails that answer a person's own request. Supports' confirmation emails are owed in
+    # the support's own row and sent in batches by the dispatcher (request_dispatch).
+    "confirmations": Work("campaign.jobs.supports.dispatch_confirmations", "high", "confirmations-{0}"),
     "already-supporting": Work("campaign.jobs.supports.send_already_supporting", "high", "already-{0}-{1}"),
     "verify-email": Work("campaign.jobs.accounts.send_verification_email", "high", "verify-{0}-{1}"),
     "verify-address": Work("campaign.jobs.accounts.send_verification_to", "high", "verify-address-{1}"),
@@ -208,6 +208,47 @@ def request_fold() -> None:
             enqueue("fold")
     except RedisError:
         log.warning("could not request a fold; the clock's next tick will fold instead")
+
+
+#: Counts the confirmation emails marked owed, each once its statement committed: the
+#: dispatcher reads it to know whether an email was owed while it worked.
+CONFIRMATIONS_WAITING = "groundswell:confirmations:waiting"
+#: The standing request for a dispatcher: the token (job argument) of the one last asked
+#: for, set with NX for ``CONFIRMATION_DISPATCH_SECONDS``, so a surge asks once a second.
+CONFIRMATIONS_REQUESTED = "groundswell:confirmations:requested"
+
+
+def dispatch_ttl_ms() -> int:
+    """How long a request for the confirmations dispatcher stands, in milliseconds."""
+    return max(1, int(current_app.config.get("CONFIRMATION_DISPATCH_SECONDS", 1) * 1000))
+
+
+def start_dispatcher(token: str) -> None:
+    """Enqueue the confirmations dispatcher asked for under ``token`` (whoever set the
+    standing request with it, after the commit that made an email owed)."""
+    enqueue("confirmations", token)
+
+
+def request_dispatch() -> bool:
+    """Ask for the confirmations dispatcher unless a request stands; True if this asked.
+
+    For what finds owed emails outside a signature (the sweeper, after Redis lost the
+    dispatcher): a signature asks in the same Redis script as its limit
+    (:func:`campaign.services.abuse.record_signature`).
+    """
+    token = uuid.uuid4().hex
+    try:
+        conn = redis_connection()
+        with conn.pipeline(transaction=True) as pipe:
+            pipe.incr(CONFIRMATIONS_WAITING)
+            pipe.set(CONFIRMATIONS_REQUESTED, token, nx=True, px=dispatch_ttl_ms())
+            won = pipe.execute()[1]
+    except RedisError:
+        log.warning("could not ask for the confirmations dispatcher; the sweeper will again")
+        return False
+    if won:
+        start_dispatcher(token)
+    return bool(won)
 
 
 def add_notice(topic: str, object_id: int) -> Notice:

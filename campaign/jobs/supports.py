@@ -1,22 +1,350 @@
-"""The email that confirms a pending support."""
+"""The emails that confirm pending supports: sent in batches by the dispatcher.
+
+A signature records the email it is owed in its own row (``Support.confirmation_owed_at``,
+written by the statement that stores it) and, after its commit, raises the "mail is
+waiting" counter in Redis and asks for a dispatcher at most once per
+``CONFIRMATION_DISPATCH_SECONDS`` (:func:`campaign.services.abuse.record_signature`). The
+dispatcher claims up to ``CONFIRMATION_BATCH`` owed emails in one statement, renders them
+(each language's words resolved once, the templates compiled once), sends them over one
+SMTP connection and records their receipts and sent marks in one transaction; it goes on
+while emails keep being owed, and stops once nothing was owed since its last look and no
+request for it stands (or a newer dispatcher was asked for, which takes over).
+
+Exactly once: a claim is one ``UPDATE … RETURNING`` (``FOR UPDATE SKIP LOCKED`` on
+PostgreSQL; SQLite's writers take turns), so two dispatchers never hold the same email; a
+dispatcher run twice finds the emails sent (their owed mark cleared, their receipt there)
+and sends nothing. **The resend window**: the receipts of a batch are committed after its
+last message left, so a worker killed mid-batch leaves that batch's emails claimed and
+unmarked; once the claim is older than ``CONFIRMATION_CLAIM_SECONDS`` (120) another
+dispatcher sends them again — at most one batch's messages already sent (up to
+``CONFIRMATION_BATCH``, 200), each with the same Message-ID as before (derived from its
+receipt key), so mail systems that deduplicate show it once. A per-email job had a window
+of one message; the batch trades it for one connection, one claim and one commit per batch.
+If Redis loses the dispatcher, the sweeper finds the owed rows and asks for another.
+"""
 
 from __future__ import annotations
 
-from flask_babel import gettext as _
+import time
+from datetime import timedelta
 
+from flask import current_app
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from redis.exceptions import RedisError
+from sqlalchemy import or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from campaign import outbox
 from campaign.extensions import db
-from campaign.i18n import writing_to
+from campaign.i18n import language_of, writing_to
 from campaign.jobs import app_job
-from campaign.mail import render_email, send_once
-from campaign.models import Support
-from campaign.services.abuse import confirmation_email_allowed
+from campaign.mail import (
+    Email,
+    PermanentMailError,
+    one_connection,
+    receipt_message_id,
+    render_email,
+    send,
+    send_once,
+)
+from campaign.models import Campaign, MailReceipt, Support, User, utcnow
+from campaign.queue import redis_connection
+from campaign.services.abuse import confirmation_email_allowed, confirmation_emails_allowed
 from campaign.services.supports import support_token
 from campaign.urls import external_url
+
+#: How long an idle dispatcher waits between looks (at Redis's counter, not the database)
+#: while the request that started it stands.
+IDLE_POLL_SECONDS = 0.05
+#: The longest a dispatcher lets the next batch gather (a fifth of
+#: ``CONFIRMATION_DISPATCH_SECONDS``, so none in the tests).
+GATHER_SECONDS = 0.2
+
+#: Whether a dispatcher may stop (1) or must look again (0), in one step with what it saw:
+#: KEYS[1] the standing request, KEYS[2] the "mail is waiting" counter; ARGV[1] its token,
+#: ARGV[2] the counter it read before its last (empty) claim. Its own request standing: go
+#: on (signatures that saw it asked nobody else). Another's standing: stop, that dispatcher
+#: was asked after those signatures committed. None standing: stop only if nothing was
+#: marked since the last look (every mark comes after its commit, so that claim saw it).
+FINISH_SCRIPT = """
+local standing = redis.call('GET', KEYS[1])
+if standing == ARGV[1] then return 0 end
+if standing then return 1 end
+if (redis.call('GET', KEYS[2]) or '0') == ARGV[2] then return 1 end
+return 0
+"""
+
+
+@app_job
+def dispatch_confirmations(token: str) -> int:
+    """Send the owed confirmation emails in batches until none is owed; returns how many
+    it sent. ``token``: the request that asked for it (see the module's docstring). One SMTP
+    connection serves the whole run.
+
+    Raises (for RQ to retry) when the mail server fails; the batch's emails sent before
+    the failure are marked sent, the others released for the next dispatcher.
+    """
+    return one_connection(_dispatch)(token)
+
+
+def _dispatch(token: str) -> int:
+    batch = current_app.config["CONFIRMATION_BATCH"]
+    # After a batch that was not full, wait this long for the next to gather: a surge's
+    # emails then go a few dozen to a claim, not one or two (each claim is a transaction).
+    gather = min(GATHER_SECONDS, current_app.config["CONFIRMATION_DISPATCH_SECONDS"] / 5)
+    sent, drained_at = 0, None  # drained_at: the counter when a claim last found all
+    while True:
+        seen = _waiting_mark()
+        if seen is not None and seen == drained_at:
+            # Nothing marked owed since everything was claimed: no need to ask the database.
+            if _may_finish(token, seen):
+                return sent
+            time.sleep(IDLE_POLL_SECONDS)
+            continue
+        claimed, just_sent = _send_owed(batch)
+        sent += just_sent
+        if seen is None:  # Redis is away: drain, then leave the rest to the sweeper
+            if claimed < batch:
+                return sent
+            continue
+        if claimed >= batch:
+            if _another_asked(token):
+                return sent  # it goes on from here; this worker is free for other jobs
+            continue
+        # Every email marked up to ``seen`` was committed before it was marked, so this
+        # claim, which began after reading ``seen``, took all of them.
+        drained_at = seen
+        if claimed and gather:
+            time.sleep(gather)
+
+
+def _waiting_mark() -> str | None:
+    try:
+        return (redis_connection().get(outbox.CONFIRMATIONS_WAITING) or b"0").decode()
+    except RedisError:
+        return None
+
+
+def _another_asked(token: str) -> bool:
+    try:
+        standing = redis_connection().get(outbox.CONFIRMATIONS_REQUESTED)
+    except RedisError:
+        return False
+    return standing is not None and standing.decode() != token
+
+
+def _may_finish(token: str, seen: str) -> bool:
+    try:
+        conn = redis_connection()
+        script = current_app.extensions.get("groundswell.finish_script")
+        if script is None:
+            script = current_app.extensions["groundswell.finish_script"] = conn.register_script(FINISH_SCRIPT)
+        return bool(
+            script(
+                keys=[outbox.CONFIRMATIONS_REQUESTED, outbox.CONFIRMATIONS_WAITING],
+                args=[token, seen],
+                client=conn,
+            )
+        )
+    except RedisError:
+        return True
+
+
+_CLAIMED = (
+    Support.id,
+    Support.campaign_id,
+    Support.user_id,
+    Support.email,
+    Support.email_canonical,
+    Support.locale,
+    Support.ip_address,
+    Support.confirmation_sends,
+    Support.confirmed_at,
+    Support.suspect_confirmed_at,
+    Support.withdrawn_at,
+)
+
+
+def claim_owed_confirmations(limit: int):
+    """Claim up to ``limit`` owed confirmation emails, oldest first, in one statement, and
+    commit: ``(claim time, rows)``. Emails claimed by a dispatcher that died (a claim older
+    than ``CONFIRMATION_CLAIM_SECONDS``) are claimed again."""
+    now = utcnow()
+    stale = now - timedelta(seconds=current_app.config["CONFIRMATION_CLAIM_SECONDS"])
+    owed = (
+        select(Support.id)
+        .where(
+            Support.confirmation_owed_at.is_not(None),
+            or_(Support.confirmation_claimed_at.is_(None), Support.confirmation_claimed_at < stale),
+        )
+        .order_by(Support.confirmation_owed_at)
+        .limit(limit)
+    )
+    if db.session.get_bind().dialect.name == "postgresql":
+        owed = owed.with_for_update(skip_locked=True)
+    rows = db.session.execute(
+        update(Support.__table__)
+        .where(Support.__table__.c.id.in_(owed.scalar_subquery()))
+        .values(confirmation_claimed_at=now)
+        .returning(*(Support.__table__.c[column.key] for column in _CLAIMED))
+    ).all()
+    db.session.commit()
+    return now, rows
+
+
+def send_owed_confirmations(limit: int) -> tuple[int, int]:
+    """Claim a batch of owed confirmation emails, send them over one SMTP connection and
+    mark them sent; returns how many were claimed and how many sent (see :func:`_send_owed`)."""
+    return one_connection(_send_owed)(limit)
+
+
+def _send_owed(limit: int) -> tuple[int, int]:
+    """Claim a batch of owed confirmation emails, send them over the connection open (or
+    one each) and mark them sent; returns how many were claimed and how many sent.
+
+    An email is not sent, and no longer owed, when its support was confirmed or withdrawn
+    meanwhile, when its receipt exists already (sent by a job from before the dispatcher),
+    or when its mailbox or the IP that typed it is over the confirmation caps (the support
+    waits, uncounted, as before). A mailbox the server refuses for good gets a receipt
+    marked with the error, as with every email.
+    """
+    claimed_at, rows = claim_owed_confirmations(limit)
+    if not rows:
+        return 0, 0
+    keys = {row.id: f"confirm-support:{row.id}:{row.confirmation_sends}" for row in rows}
+    done = set(
+        db.session.execute(select(MailReceipt.key).where(MailReceipt.key.in_(keys.values()))).scalars()
+    )
+    waiting = [
+        row
+        for row in rows
+        if row.confirmed_at is None
+        and row.suspect_confirmed_at is None
+        and row.withdrawn_at is None
+        and keys[row.id] not in done
+    ]
+    allowed = confirmation_emails_allowed([(keys[r.id], r.email_canonical, r.ip_address) for r in waiting])
+    to_send = [row for row, ok in zip(waiting, allowed, strict=True) if ok]
+    emails = _render(to_send, keys)
+    receipts: list[dict] = []
+    unsent: list[int] = []
+    try:
+        _send_all(emails, receipts)
+    except Exception:
+        unsent = [row.id for row in to_send[len(receipts) :]]
+        raise
+    finally:
+        _mark(rows, receipts, unsent, claimed_at)
+    return len(rows), sum(1 for receipt in receipts if receipt["error"] is None)
+
+
+def _send_all(emails: list[tuple[str, Email]], receipts: list[dict]) -> None:
+    """Send each email in turn (over the caller's one connection); ``receipts`` grows with
+    each."""
+    for key, email in emails:
+        try:
+            send(email)
+        except PermanentMailError as exc:
+            receipts.append({"key": key, "recipient": email.to, "error": str(exc)[:300]})
+        else:
+            receipts.append({"key": key, "recipient": email.to, "error": None})
+
+
+def _mark(rows, receipts: list[dict], unsent: list[int], claimed_at) -> None:
+    """Record the batch in one transaction: the receipts of what was sent (one statement),
+    then the owed marks cleared of everything claimed but what is still unsent (one
+    statement; a support owed again meanwhile lost its claim, so it stays owed), and the
+    unsent released for the next dispatcher."""
+    now = utcnow()
+    table = Support.__table__
+    if receipts:
+        insert_ = postgresql.insert if db.session.get_bind().dialect.name == "postgresql" else sqlite.insert
+        db.session.execute(
+            insert_(MailReceipt.__table__)
+            .values([{**receipt, "sent_at": now} for receipt in receipts])
+            .on_conflict_do_nothing(index_elements=["key"])
+        )
+    finished = [row.id for row in rows if row.id not in set(unsent)]
+    if finished:
+        db.session.execute(
+            update(table)
+            .where(table.c.id.in_(finished), table.c.confirmation_claimed_at == claimed_at)
+            .values(confirmation_owed_at=None, confirmation_claimed_at=None)
+        )
+    if unsent:
+        db.session.execute(
+            update(table)
+            .where(table.c.id.in_(unsent), table.c.confirmation_claimed_at == claimed_at)
+            .values(confirmation_claimed_at=None)
+        )
+    db.session.commit()
+
+
+def _render(rows, keys: dict[int, str]) -> list[tuple[str, Email]]:
+    """The batch's emails, grouped by language: each language's words are looked up once
+    for the batch and the templates are compiled once (Jinja's cache), not per email."""
+    campaigns = {
+        c.id: c
+        for c in db.session.execute(
+            select(Campaign).where(Campaign.id.in_({row.campaign_id for row in rows}))
+        ).scalars()
+    }
+    user_ids = {row.user_id for row in rows if row.user_id}
+    members = (
+        dict(db.session.execute(select(User.id, User.locale).where(User.id.in_(user_ids))).all())
+        if user_ids
+        else {}
+    )
+    by_language: dict[str, list] = {}
+    for row in rows:
+        member = _Locale(members.get(row.user_id)) if row.user_id else None
+        by_language.setdefault(language_of(member, row), []).append(row)
+    emails: list[tuple[str, Email]] = []
+    for language, group in by_language.items():
+        with force_locale(language):
+            fixed: dict[int, tuple] = {}
+            for row in group:
+                campaign = campaigns[row.campaign_id]
+                if campaign.id not in fixed:
+                    fixed[campaign.id] = (
+                        _(
+                            "Confirm your %(support)s: %(title)s",
+                            support=campaign.support_noun,
+                            title=campaign.title,
+                        ),
+                        str(campaign.support_noun),
+                        external_url(f"{campaign.blueprint}.show", slug=campaign.slug),
+                    )
+                subject, act, campaign_url = fixed[campaign.id]
+                email = render_email(
+                    "confirm_support",
+                    to=row.email,
+                    subject=subject,
+                    support=row,
+                    campaign=campaign,
+                    act=act,
+                    link=external_url("supports.confirm", token=support_token("confirm-support", row)),
+                    campaign_url=campaign_url,
+                )
+                email.message_id = receipt_message_id(keys[row.id])
+                emails.append((keys[row.id], email))
+    return emails
+
+
+class _Locale:
+    """A member's stored language, as :func:`campaign.i18n.language_of` reads a record."""
+
+    def __init__(self, locale: str | None):
+        self.locale = locale
 
 
 @app_job
 def send_support_confirmation(support_id: int, send_number: int) -> bool:
-    """Email the confirmation link of a pending support; once per ``send_number``."""
+    """Email the confirmation link of a pending support; once per ``send_number``.
+
+    The per-support job of before the dispatcher, kept for the jobs queued before the
+    upgrade: its receipt key is the dispatcher's, so the two never send one email twice."""
     support = db.session.get(Support, support_id)
     if support is None or support.email_confirmed_at is not None or support.withdrawn_at is not None:
         return False

@@ -1,8 +1,8 @@
 """The sweeper: re-enqueues work a lost job left undone (run by the clock).
 
 The database says what is owed (outbox rows, milestones not yet told, queued deliveries,
-confirmation emails and co-author invitations without a receipt); RQ says what it still
-holds. Work owed and no longer held is enqueued again, by kind, through
+confirmation emails owed and unsent, co-author invitations without a receipt); RQ says what
+it still holds. Work owed and no longer held is enqueued again, by kind, through
 :mod:`campaign.outbox`; every job is idempotent.
 """
 
@@ -15,7 +15,7 @@ from flask import current_app
 from rq.intermediate_queue import IntermediateQueue
 from rq.job import Job
 from rq.registry import ScheduledJobRegistry, clean_registries
-from sqlalchemy import String, cast, exists, literal, select
+from sqlalchemy import String, cast, exists, literal, or_, select
 
 from campaign import outbox
 from campaign.extensions import db
@@ -42,10 +42,11 @@ def sweep_job() -> int:
 
     First RQ's own repair: a job whose worker died (its heartbeat stopped) is retried or
     failed, and one a worker took but never started is released. Then, from the database
-    (the truth): milestone and outbox notices, fan-out batches, queued deliveries and
-    confirmation emails not done some time after they were asked for (``SWEEP_AFTER_SECONDS``)
-    whose job RQ no longer holds (Redis lost it, or it finished without doing the work). Each
-    job is idempotent, and one still queued, running or waiting to retry is left alone.
+    (the truth): milestone and outbox notices, fan-out batches, queued deliveries
+    not done some time after they were asked for (``SWEEP_AFTER_SECONDS``) whose job RQ no
+    longer holds (Redis lost it, or it finished without doing the work). Each job is
+    idempotent, and one still queued, running or waiting to retry is left alone. Confirmation
+    emails owed that long ask for a dispatcher (one for all of them).
     """
     repair_abandoned_jobs()
     stale = utcnow() - timedelta(seconds=current_app.config["SWEEP_AFTER_SECONDS"])
@@ -114,28 +115,25 @@ def sweep_job() -> int:
         .all(),
         "coauthor-invitation",
     )
-    # Pending supports whose latest confirmation email has no receipt, while its link is valid.
-    receipt_key = (
-        literal("confirm-support:")
-        + cast(Support.id, String)
-        + literal(":")
-        + cast(Support.confirmation_sends, String)
-    )
-    oldest = utcnow() - timedelta(seconds=current_app.config["SUPPORT_TOKEN_MAX_AGE"])
-    pending = db.session.execute(
-        select(Support.id, Support.confirmation_sends)
+    # Confirmation emails owed and not sent some time after they were owed, or claimed by a
+    # dispatcher that died (its claim expired): a dispatcher is asked for (unless one was
+    # just asked for), which sends them all. A support confirmed or withdrawn meanwhile is
+    # never chased (the dispatcher only clears its mark).
+    claim_expired = utcnow() - timedelta(seconds=current_app.config["CONFIRMATION_CLAIM_SECONDS"])
+    owed = db.session.execute(
+        select(Support.id)
         .where(
+            Support.confirmation_owed_at.is_not(None),
+            Support.confirmation_owed_at < stale,
+            or_(Support.confirmation_claimed_at.is_(None), Support.confirmation_claimed_at < claim_expired),
             Support.confirmed_at.is_(None),
+            Support.suspect_confirmed_at.is_(None),
             Support.withdrawn_at.is_(None),
-            Support.confirmation_sends > 0,
-            Support.created_at < stale,
-            Support.created_at > oldest,
-            ~exists().where(MailReceipt.key == receipt_key),
         )
-        .order_by(Support.id)
-        .limit(limit)
-    ).all()
-    enqueued += _enqueue_lost([tuple(row) for row in pending], "confirm-support")
+        .limit(1)
+    ).first()
+    if owed is not None and outbox.request_dispatch():
+        enqueued += 1
     db.session.commit()
     if enqueued:
         log.warning("sweeper re-enqueued %s lost jobs", enqueued)

@@ -82,6 +82,14 @@ class Support(Base):
         CheckConstraint("suspect IS NULL OR confirmed_at IS NULL", name="suspect_never_counts"),
         # The hourly report and time-window invalidations read supports by creation time.
         Index("ix_supports_created_at", "created_at"),
+        # The confirmation emails owed, oldest first: what the dispatcher claims (a partial
+        # index, so it holds only the few rows waiting, never the millions of supports).
+        Index(
+            "ix_supports_confirmation_owed_at",
+            "confirmation_owed_at",
+            sqlite_where=text("confirmation_owed_at IS NOT NULL"),
+            postgresql_where=text("confirmation_owed_at IS NOT NULL"),
+        ),
         # One featured reason per campaign, chosen by the organiser.
         Index(
             "uq_supports_featured_reason",
@@ -116,6 +124,13 @@ class Support(Base):
     moved_to_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"))
     # How many confirmation emails this support has been sent (capped, so a form can't spam).
     confirmation_sends: Mapped[int] = mapped_column(SmallInteger, default=0)
+    # The outbox of confirmation emails, kept on the support itself: set (with
+    # ``confirmation_sends`` counting it) by the statement that makes an email owed, cleared
+    # by the dispatcher once that email has its receipt (campaign.jobs.supports). A dispatcher
+    # claims a batch by setting ``confirmation_claimed_at``; a claim older than
+    # ``CONFIRMATION_CLAIM_SECONDS`` is a dead worker's, and is taken again.
+    confirmation_owed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    confirmation_claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     ip_address: Mapped[str | None] = mapped_column(String(45))
     # The address as a fixed-width hex key (campaign.services.abuse.ip_key): CIDR ranges
     # match it by string comparison on every backend.

@@ -33,7 +33,7 @@ from limits import parse_many
 from redis.exceptions import RedisError
 from sqlalchemy import and_, case, delete, func, or_, select, update
 
-from campaign import hot_cache
+from campaign import hot_cache, outbox
 from campaign.dbutil import insert_ignoring_conflicts
 from campaign.extensions import db
 from campaign.models import (
@@ -265,6 +265,102 @@ def suspect_reason(
     if over_ip_limit(campaign_id, ip_address, canonical):
         return Suspect.RATE_LIMIT
     return None
+
+
+def rule_decides(ip_address: str | None, canonical: str) -> tuple[bool, Suspect | None]:
+    """Whether an allow or block rule decides about this support (then no limit applies),
+    and the reason a block rule holds it for."""
+    rule = deciding_rule(matching_rules(ip_address, canonical))
+    if rule is None:
+        return False, None
+    return True, _BLOCKED[rule.kind] if rule.action == RuleAction.BLOCK else None
+
+
+#: A signature's one Redis round trip, run once its statement committed: the attempt
+#: recorded in its limit's sliding window (KEYS[1], skipped when empty: a rule decided or no
+#: limit applies) and counted per window; then, when the signature owes a confirmation
+#: email, the "mail is waiting" counter raised (KEYS[2]) and a dispatcher asked for unless a
+#: request stands (KEYS[3], SET NX PX). Returns {asked (0/1), count per window...}.
+#: ARGV: now, member, longest window, entries kept, owes mail (0/1), request token,
+#: request ms, then each window's seconds.
+SIGNATURE_SCRIPT = """
+local counts = {}
+if KEYS[1] ~= '' then
+  local now = tonumber(ARGV[1])
+  redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
+  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[3]))
+  redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -tonumber(ARGV[4]) - 1)
+  for i = 8, #ARGV do
+    counts[#counts + 1] = redis.call('ZCOUNT', KEYS[1], now - tonumber(ARGV[i]), '+inf')
+  end
+  redis.call('EXPIRE', KEYS[1], ARGV[3])
+end
+local asked = 0
+if ARGV[5] == '1' then
+  redis.call('INCR', KEYS[2])
+  if redis.call('SET', KEYS[3], ARGV[6], 'NX', 'PX', ARGV[7]) then asked = 1 end
+end
+return {asked, unpack(counts)}
+"""
+
+
+def record_signature(
+    campaign_id: int,
+    ip_address: str | None,
+    canonical: str,
+    stall_id: int | None,
+    *,
+    limited: bool,
+    owes_email: bool,
+) -> tuple[bool, str | None]:
+    """A signature's one Redis round trip, after its commit: its limit and its email.
+
+    Records the attempt against the per-IP limit of the campaign (or, signed at a stall,
+    the stall's limit) when ``limited`` (no allow or block rule decided), and, when
+    ``owes_email``, tells the dispatcher an email is waiting. Returns whether the attempt
+    is over the limit, and the token of the dispatcher this call asked for (the caller
+    enqueues it), or None. When Redis is unreachable nothing is held and no dispatcher
+    asked: the database has the support and its owed email, which the sweeper finds.
+    """
+    key, limits, who = "", [], canonical
+    if limited and current_app.config["RATELIMIT_ENABLED"]:
+        if stall_id is not None:
+            limits = parse_many(current_app.config["RATELIMIT_STALL"])
+            key, who = f"groundswell:stall:{stall_id}", None
+        elif ip_address and (address_key := limit_key(ip_address)) is not None:
+            limits = parse_many(current_app.config["RATELIMIT_SUPPORT"])
+            key = f"groundswell:signing:{campaign_id}:{address_key}"
+    if not limits:
+        key = ""
+    if not key and not owes_email:
+        return False, None
+    now = utcnow().timestamp()
+    token = uuid.uuid4().hex
+    args = [
+        f"{now:.6f}",
+        who or f"{now:.6f}:{uuid.uuid4().hex[:8]}",
+        max((limit.get_expiry() for limit in limits), default=0),
+        max((limit.amount for limit in limits), default=0) + 1,
+        1 if owes_email else 0,
+        token,
+        outbox.dispatch_ttl_ms(),
+        *(limit.get_expiry() for limit in limits),
+    ]
+    try:
+        conn = redis_connection()
+        script = current_app.extensions.get("groundswell.signature_script")
+        if script is None:
+            script = current_app.extensions["groundswell.signature_script"] = conn.register_script(
+                SIGNATURE_SCRIPT
+            )
+        asked, *counts = script(
+            keys=[key, outbox.CONFIRMATIONS_WAITING, outbox.CONFIRMATIONS_REQUESTED], args=args, client=conn
+        )
+    except RedisError:
+        log.warning("signature's limit and email flag not recorded: Redis unavailable")
+        return False, None
+    over = any(count > limit.amount for count, limit in zip(counts, limits, strict=True))
+    return over, token if asked else None
 
 
 def over_ip_limit(campaign_id: int, ip_address: str | None, canonical: str) -> bool:
@@ -970,3 +1066,69 @@ def confirmation_email_allowed(send_key: str, mailbox: str, ip_address: str | No
         log.warning("confirmation email caps unchecked: Redis unavailable")
         return True
     return not over
+
+
+#: The confirmation caps of a batch of emails in one round trip, each email in turn as
+#: :func:`confirmation_email_allowed` would record it: added to each of its caps' sorted
+#: sets (NX: a send key counts once), trimmed and counted per window; an email over any cap
+#: is taken back out of all of them. ARGV: now, then per email its send key, its number of
+#: caps and per cap its key, longest window, number of windows, and per window its seconds
+#: and amount. Returns 1 (allowed) or 0 per email.
+CAPS_SCRIPT = """
+local now = tonumber(ARGV[1])
+local i, allowed = 2, {}
+while i <= #ARGV do
+  local member, ncaps = ARGV[i], tonumber(ARGV[i + 1])
+  i = i + 2
+  local keys, over = {}, false
+  for c = 1, ncaps do
+    local key, longest, nwindows = ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2])
+    i = i + 3
+    keys[#keys + 1] = key
+    redis.call('ZADD', key, 'NX', now, member)
+    redis.call('ZREMRANGEBYSCORE', key, '-inf', now - longest)
+    for w = 1, nwindows do
+      if redis.call('ZCOUNT', key, now - tonumber(ARGV[i]), '+inf') > tonumber(ARGV[i + 1]) then
+        over = true
+      end
+      i = i + 2
+    end
+    redis.call('EXPIRE', key, longest)
+  end
+  if over then
+    for _, key in ipairs(keys) do redis.call('ZREM', key, member) end
+  end
+  allowed[#allowed + 1] = over and 0 or 1
+end
+return allowed
+"""
+
+
+def confirmation_emails_allowed(emails: list[tuple[str, str, str | None]]) -> list[bool]:
+    """:func:`confirmation_email_allowed` for a batch of ``(send_key, mailbox, ip_address)``
+    in one Redis round trip, with the same outcome as asking for each in turn. When Redis
+    is unreachable every email goes."""
+    if not current_app.config["RATELIMIT_ENABLED"] or not emails:
+        return [True] * len(emails)
+    mailbox_limits = parse_many(current_app.config["RATELIMIT_CONFIRMATION_MAILBOX"])
+    ip_limits = parse_many(current_app.config["RATELIMIT_CONFIRMATION_IP"])
+    args: list = [utcnow().timestamp()]
+    for send_key, mailbox, ip_address in emails:
+        caps = [(f"groundswell:confirmations:mailbox:{mailbox}", mailbox_limits)]
+        if ip_address:
+            caps.append((f"groundswell:confirmations:ip:{ip_address}", ip_limits))
+        caps = [(key, limits) for key, limits in caps if limits]
+        args += [send_key, len(caps)]
+        for key, limits in caps:
+            args += [key, max(limit.get_expiry() for limit in limits), len(limits)]
+            for limit in limits:
+                args += [limit.get_expiry(), limit.amount]
+    try:
+        conn = redis_connection()
+        script = current_app.extensions.get("groundswell.caps_script")
+        if script is None:
+            script = current_app.extensions["groundswell.caps_script"] = conn.register_script(CAPS_SCRIPT)
+        return [bool(allowed) for allowed in script(args=args, client=conn)]
+    except RedisError:
+        log.warning("confirmation email caps unchecked: Redis unavailable")
+        return [True] * len(emails)

@@ -10,8 +10,8 @@ from typing import NamedTuple
 from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import Integer, SmallInteger, bindparam, case, func, insert, literal, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
-from campaign.dbutil import insert_ignoring_conflicts
 from campaign.extensions import db
 from campaign.kinds import kind_of
 from campaign.models import (
@@ -21,14 +21,15 @@ from campaign.models import (
     CountDelta,
     PledgeBrand,
     Support,
+    Suspect,
     User,
     canonical_email,
     utcnow,
 )
 from campaign.names import name_problem
-from campaign.outbox import later
+from campaign.outbox import later, start_dispatcher
 from campaign.services import ServiceError
-from campaign.services.abuse import ip_key, suspect_reason
+from campaign.services.abuse import ip_key, record_signature, rule_decides, suspect_reason
 from campaign.services.privacy import consent_text
 from campaign.tokens import TokenError, make_token, read_token
 
@@ -56,8 +57,8 @@ class SupportRefused(ServiceError):
     """The campaign does not take support now (not public, or closed)."""
 
 
-def _open_campaign(campaign_id: int) -> Campaign:
-    campaign = db.session.get(Campaign, campaign_id)
+def _refuse_unless_open(campaign: Campaign | None) -> None:
+    """Raise :class:`SupportRefused` with the reason ``campaign`` takes no support now."""
     if campaign is None or campaign.state in (
         CampaignState.DRAFT,
         CampaignState.PENDING,
@@ -73,7 +74,6 @@ def _open_campaign(campaign_id: int) -> Campaign:
                 supporters=campaign.supporters_noun,
             )
         )
-    return campaign
 
 
 def add_support(
@@ -98,11 +98,24 @@ def add_support(
 ) -> SupportResult:
     """Record one person's support, once per campaign and canonical email. Commits.
 
-    A verified member supporting with their own address counts at once; anyone else gets a
-    confirmation email (enqueued after the commit) and counts when they confirm. A second
-    attempt for the same person stores nothing new: a pending support gets its link again,
-    at most :data:`MAX_CONFIRMATION_SENDS` times in all. Raises :class:`SupportRefused` when
-    the campaign is not open.
+    A verified member supporting with their own address counts at once; anyone else is
+    owed a confirmation email and counts when they confirm. A second attempt for the same
+    person stores nothing new: a pending support gets its link again, at most
+    :data:`MAX_CONFIRMATION_SENDS` times in all. Raises :class:`SupportRefused` when the
+    campaign is not open.
+
+    One statement writes the support: ``INSERT … SELECT … FROM campaigns WHERE`` the
+    campaign is open ``… ON CONFLICT DO NOTHING RETURNING id``, which also records the
+    email owed (``confirmation_owed_at``) and checks the referrer, then the commit. After
+    the commit, one Redis script records the attempt against the per-IP limit, marks the
+    email waiting and asks (at most once per ``CONFIRMATION_DISPATCH_SECONDS``) for the
+    dispatcher that sends owed emails in batches (enqueued here when this call asked).
+    The limit is read after the commit so that the dispatcher is only ever told of
+    committed rows; a support it finds over the limit is then marked suspect (a second
+    statement, for those only). No statement returns a row when the campaign is closed or
+    the person already supports it: only then is the campaign read again, to say which.
+    The campaign's words (consent text, kind) come from the caller's session when it has
+    the campaign already (the views do), otherwise from one read.
 
     A new support that the allow and block lists or the per-IP limit hold
     (:func:`campaign.services.abuse.suspect_reason`) is stored as suspect: the same outcome
@@ -112,7 +125,9 @@ def add_support(
     ``referred_by_id`` credits the supporter whose share link brought this one (ignored
     unless it is a support of the same campaign).
     """
-    campaign = _open_campaign(campaign_id)
+    campaign = db.session.get(Campaign, campaign_id)  # from the identity map, when loaded
+    # What the caller loaded refuses first, in its words (no query); the statement decides.
+    _refuse_unless_open(campaign)
     _check_kind_fields(campaign, condition_threshold, pledged_brand_ids)
     problem = name_problem(name)
     if problem:
@@ -122,56 +137,155 @@ def add_support(
     owns_address = user is not None and canonical_email(user.email) == canonical
     verified_now = owns_address and user.is_verified
 
-    suspect = suspect_reason(campaign.id, ip_address, canonical, stall_id)
+    if verified_now:
+        # Counted at once: whether it is held must be known before the insert (no email owed).
+        suspect, limited = suspect_reason(campaign.id, ip_address, canonical, stall_id), False
+    else:
+        decided, suspect = rule_decides(ip_address, canonical)
+        limited = not decided
     counted_now = verified_now and suspect is None
-    if (
-        referred_by_id is not None
-        and db.session.execute(select(Support.campaign_id).where(Support.id == referred_by_id)).scalar()
-        != campaign.id
-    ):
-        referred_by_id = None
     now = utcnow()
-    new_id = insert_ignoring_conflicts(
-        Support,
-        ["campaign_id", "email_canonical"],
-        campaign_id=campaign.id,
-        user_id=user.id if owns_address else None,
-        email=email.strip(),
-        email_canonical=canonical,
-        name=name.strip(),
-        is_public=is_public,
-        country=country,
-        postcode=(postcode or "").strip() or None,
-        comment=(comment or "").strip() or None,
-        monthly_spend=monthly_spend,
-        consents_to_updates=consents_to_updates,
-        ip_address=ip_address,
-        ip_key=ip_key(ip_address),
-        suspect=suspect.value if suspect else None,
-        confirmed_at=now if counted_now else None,
-        suspect_confirmed_at=now if verified_now and not counted_now else None,
-        confirmation_sends=0 if verified_now else 1,
-        condition_threshold=condition_threshold,
-        created_at=now,
-        consent_text=consent_text(campaign, is_public, consents_to_updates),
-        referral=referral,
-        locale=locale,
-        stall_id=stall_id,
-        referred_by_id=referred_by_id,
-    )
-    if new_id is not None:
-        for brand_id in sorted(set(pledged_brand_ids or [])):
-            db.session.add(PledgeBrand(support_id=new_id, brand_id=brand_id))
-        if counted_now:
-            db.session.add(
-                CountDelta(campaign_id=campaign.id, country=country, delta=1, spend=monthly_spend or 0)
+    new_id = db.session.execute(
+        _sign_statement(db.session.get_bind().dialect.name),
+        {
+            "b_campaign_id": campaign_id,
+            "b_now": now,
+            "b_user_id": user.id if owns_address else None,
+            "b_email": email.strip(),
+            "b_email_canonical": canonical,
+            "b_name": name.strip(),
+            "b_is_public": is_public,
+            "b_country": country,
+            "b_postcode": (postcode or "").strip() or None,
+            "b_comment": (comment or "").strip() or None,
+            "b_monthly_spend": monthly_spend,
+            "b_consents_to_updates": consents_to_updates,
+            "b_ip_address": ip_address,
+            "b_ip_key": ip_key(ip_address),
+            "b_suspect": suspect.value if suspect else None,
+            "b_confirmed_at": now if counted_now else None,
+            "b_suspect_confirmed_at": now if verified_now and not counted_now else None,
+            "b_confirmation_sends": 0 if verified_now else 1,
+            "b_confirmation_owed_at": None if verified_now else now,
+            "b_condition_threshold": condition_threshold,
+            "b_consent_text": consent_text(campaign, is_public, consents_to_updates),
+            "b_referral": referral,
+            "b_locale": locale,
+            "b_stall_id": stall_id,
+            "b_referred_by_id": referred_by_id,
+        },
+    ).scalar()
+    if new_id is None:
+        db.session.refresh(campaign)  # closed meanwhile, or the person supports it already
+        _refuse_unless_open(campaign)
+        result = _again(campaign, canonical, verified_now, user)
+        if not verified_now:
+            _after_commit(
+                campaign_id, ip_address, canonical, stall_id, limited, result.outcome == Outcome.RESENT
             )
-        later("fold") if verified_now else later("confirm-support", new_id, 1)
-        db.session.commit()
-        return SupportResult(
-            new_id, Outcome.CONFIRMED if verified_now else Outcome.PENDING, sends=0 if verified_now else 1
+        return result
+    for brand_id in sorted(set(pledged_brand_ids or [])):
+        db.session.add(PledgeBrand(support_id=new_id, brand_id=brand_id))
+    if counted_now:
+        db.session.add(
+            CountDelta(campaign_id=campaign.id, country=country, delta=1, spend=monthly_spend or 0)
         )
-    return _again(campaign, canonical, verified_now, user)
+    if verified_now:
+        later("fold")
+    db.session.commit()
+    if verified_now:
+        return SupportResult(new_id, Outcome.CONFIRMED)
+    if _after_commit(campaign_id, ip_address, canonical, stall_id, limited, True):
+        # Over the limit: held. Pending, so nothing counted it; its email is owed all the same.
+        db.session.execute(
+            update(Support)
+            .where(Support.id == new_id, Support.suspect.is_(None), Support.confirmed_at.is_(None))
+            .values(suspect=(Suspect.STALL_LIMIT if stall_id is not None else Suspect.RATE_LIMIT).value)
+        )
+        db.session.commit()
+    return SupportResult(new_id, Outcome.PENDING, sends=1)
+
+
+def _after_commit(
+    campaign_id: int,
+    ip_address: str | None,
+    canonical: str,
+    stall_id: int | None,
+    limited: bool,
+    owes_email: bool,
+) -> bool:
+    """The signature's Redis round trip once its transaction committed; starts the
+    dispatcher if this signature asked for it. Returns whether it was over the limit."""
+    over, token = record_signature(
+        campaign_id, ip_address, canonical, stall_id, limited=limited, owes_email=owes_email
+    )
+    if token is not None:
+        start_dispatcher(token)
+    return over
+
+
+_SIGN_STATEMENTS: dict[str, object] = {}
+
+#: The columns the signing statement writes, each from a parameter ``b_<column>``.
+_SIGN_COLUMNS = (
+    "user_id",
+    "email",
+    "email_canonical",
+    "name",
+    "is_public",
+    "country",
+    "postcode",
+    "comment",
+    "monthly_spend",
+    "consents_to_updates",
+    "ip_address",
+    "ip_key",
+    "suspect",
+    "confirmed_at",
+    "suspect_confirmed_at",
+    "confirmation_sends",
+    "confirmation_owed_at",
+    "condition_threshold",
+    "consent_text",
+    "referral",
+    "locale",
+    "stall_id",
+)
+
+
+def _sign_statement(dialect: str):
+    """``INSERT INTO supports (…) SELECT campaigns.id, :b_… FROM campaigns WHERE id = :id AND
+    state = 'open' AND not past closing ON CONFLICT (campaign_id, email_canonical) DO NOTHING
+    RETURNING id``, built once per dialect. The referrer is kept only when it is a support
+    of the same campaign (a subquery). SQLite (3.35 and later) runs the same statement."""
+    if dialect not in _SIGN_STATEMENTS:
+        supports, campaigns = Support.__table__, Campaign.__table__
+        now = bindparam("b_now", type_=supports.c.created_at.type)
+        referrer = supports.alias("referrer")
+        values = [bindparam(f"b_{name}", type_=supports.c[name].type) for name in _SIGN_COLUMNS]
+        source = select(
+            campaigns.c.id,
+            *values,
+            select(referrer.c.id)
+            .where(
+                referrer.c.id == bindparam("b_referred_by_id", type_=Integer),
+                referrer.c.campaign_id == campaigns.c.id,
+            )
+            .scalar_subquery(),
+            now,
+        ).where(
+            campaigns.c.id == bindparam("b_campaign_id", type_=Integer),
+            campaigns.c.state == CampaignState.OPEN,
+            or_(campaigns.c.closes_at.is_(None), campaigns.c.closes_at > now),
+        )
+        insert_ = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        _SIGN_STATEMENTS[dialect] = (
+            insert_(supports)
+            .from_select(["campaign_id", *_SIGN_COLUMNS, "referred_by_id", "created_at"], source)
+            .on_conflict_do_nothing(index_elements=["campaign_id", "email_canonical"])
+            .returning(supports.c.id)
+        )
+    return _SIGN_STATEMENTS[dialect]
 
 
 def _check_kind_fields(
@@ -232,7 +346,9 @@ def _again(campaign: Campaign, canonical: str, verified_now: bool, user) -> Supp
         return SupportResult(support.id, Outcome.SEND_LIMIT)
     support.confirmation_sends += 1
     sends = support.confirmation_sends
-    later("confirm-support", support.id, sends)
+    # Owed again; a dispatcher holding the last email's claim leaves this one owed.
+    support.confirmation_owed_at = utcnow()
+    support.confirmation_claimed_at = None
     db.session.commit()
     return SupportResult(support.id, Outcome.RESENT, sends=sends)
 

@@ -13,7 +13,7 @@ import campaign.models.base
 
 # revision identifiers, used by Alembic.
 revision = "0024"
-down_revision = "0022"
+down_revision = "0023"
 branch_labels = None
 depends_on = None
 

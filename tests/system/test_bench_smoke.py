@@ -66,6 +66,10 @@ def test_smoke_run_reports_every_scenario(tmp_path):
     assert surge["lean"]["good"] > 0 and surge["lean"]["stored"] > 0, surge["lean"]
     confirmation = data["scenarios"]["confirmation"]
     assert confirmation["all_counted"]
+    # Signing with the workers sending: every email owed was sent, once.
+    end_to_end = data["scenarios"]["surge-end-to-end"]
+    assert end_to_end["app"]["good"] > 0 and end_to_end["emails_in_all"] > 0, end_to_end
+    assert end_to_end["left_unsent_after_drain"] == 0 and end_to_end["duplicates"] == 0, end_to_end
     delivery = data["scenarios"]["delivery"]["checks"]
     assert delivery["state"] == "sent" and delivery["seal_valid"]
     assert delivery["csv_rows"] == delivery["support_count"] == 2_000

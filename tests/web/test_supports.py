@@ -111,14 +111,17 @@ def test_an_unverified_member_must_confirm(client, run_jobs, outbox):
 def test_one_support_per_person_and_capped_resends(client, run_jobs, outbox):
     petition = make_campaign()
     sign(client, petition, email="a.d.a+petitions@gmail.com")
+    # The dispatcher sends each owed link within a second of its asking: run it after each
+    # (links asked for again before it runs are one email, the latest link).
+    run_jobs()
     for _ in range(4):
         client.delete_cookie("session")
         response = sign(client, petition, email=" ADA@googlemail.com")
         assert response.status_code == 303
+        run_jobs()
     assert support_count(petition) == 1
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "check your email" in page  # the same page whoever typed the address
-    run_jobs()
     assert len(outbox()) == service.MAX_CONFIRMATION_SENDS
     link = link_in(outbox()[-1], "/supports/confirm/")
     client.get(link)

@@ -168,10 +168,12 @@ class Chaos:
         self.mail_port = s.start_sink()
         self.web_port = free_port()
         env = s.configure_app(self.mail_port, self.web_port)
-        # Sweep often and call work lost soon, so recovery fits in the run.
+        # Sweep often and call work lost soon, so recovery fits in the run; a batch of
+        # confirmation emails claimed by a killed worker is taken again after 30 s.
         env.update(
             SWEEP_EVERY_SECONDS=str(self.size.sweep_every_seconds),
             SWEEP_AFTER_SECONDS=str(self.size.sweep_after_seconds),
+            CONFIRMATION_CLAIM_SECONDS="30",
         )
         os.environ.update(env)
         migrated = s.flask_in_background("db", "upgrade")
@@ -570,7 +572,7 @@ class Chaos:
             "signing", {"hot": size.hot_signers, "second": size.second_signers}, span=size.span_seconds
         )
         for i in range(size.kills["signing"]):
-            self.kill_worker("signing", prefer=("send_support_confirmation", "fold"))
+            self.kill_worker("signing", prefer=("dispatch_confirmations", "fold"))
             if i == 0:
                 self.restart_redis(signal.SIGTERM)
         if size.kills["signing"] == 0:
@@ -600,7 +602,7 @@ class Chaos:
             self.kill_worker(
                 "confirming",
                 main_only=True,
-                prefer=("send_support_confirmation", "notify", "send_batch"),
+                prefer=("dispatch_confirmations", "notify", "send_batch"),
                 wait=size.prefer_seconds,
             )
         for t in clients:

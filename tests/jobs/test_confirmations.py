@@ -1,0 +1,152 @@
+"""Confirmation emails are owed in the support's row and sent in batches by the dispatcher:
+each once, over one SMTP connection, and none lost when Redis loses the dispatcher."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import redis
+from sqlalchemy import func, select
+
+from campaign.extensions import db
+from campaign.jobs.supports import claim_owed_confirmations, dispatch_confirmations, send_owed_confirmations
+from campaign.jobs.sweeper import sweep_job
+from campaign.mail import receipt_message_id
+from campaign.models import MailReceipt, Support
+from campaign.queue import get_queue
+from campaign.services import supports as service
+from tests.factories import make_campaign
+from tests.helpers import Collector
+
+
+def sign_many(campaign, count: int, prefix: str = "p") -> list[int]:
+    return [
+        service.add_support(
+            campaign.id, name=f"P {n}", email=f"{prefix}{n}@example.org", country="GB"
+        ).support_id
+        for n in range(count)
+    ]
+
+
+def owed() -> int:
+    db.session.commit()
+    return db.session.execute(
+        select(func.count()).select_from(Support).where(Support.confirmation_owed_at.is_not(None))
+    ).scalar_one()
+
+
+def test_the_dispatcher_sends_each_owed_email_once_even_run_twice(app, run_jobs, outbox):
+    petition = make_campaign()
+    ids = sign_many(petition, 5)
+    # Two dispatchers queued for the same emails (and a third asked by the signatures).
+    get_queue("high").enqueue(dispatch_confirmations, "again-1", job_id="confirmations-again-1")
+    get_queue("high").enqueue(dispatch_confirmations, "again-2", job_id="confirmations-again-2")
+    run_jobs()
+    assert sorted(m["To"] for m in outbox()) == sorted(f"p{n}@example.org" for n in range(5))
+    assert owed() == 0
+    keys = set(db.session.execute(select(MailReceipt.key)).scalars())
+    assert keys == {f"confirm-support:{i}:1" for i in ids}
+    # Run again, directly and through the queue: nothing more is sent.
+    assert dispatch_confirmations("once-more") == 0
+    get_queue("high").enqueue(dispatch_confirmations, "again-3", job_id="confirmations-again-3")
+    run_jobs()
+    assert len(outbox()) == 5
+    # Each email's Message-ID is its receipt's, the same on any resend.
+    assert {m["Message-ID"] for m in outbox()} == {receipt_message_id(k) for k in keys}
+
+
+def test_two_dispatchers_at_once_never_claim_one_email_twice(app, database):
+    petition = make_campaign()
+    sign_many(petition, 40)
+    db.session.commit()
+
+    def claim() -> list[int]:
+        with app.app_context():
+            _, rows = claim_owed_confirmations(15)
+            return [row.id for row in rows]
+
+    with ThreadPoolExecutor(2) as pool:
+        claims = list(pool.map(lambda _: claim(), range(4)))
+    taken = [i for ids in claims for i in ids]
+    assert len(taken) == 40 and len(set(taken)) == 40
+
+
+@pytest.mark.app_config(SWEEP_AFTER_SECONDS=0)
+def test_a_dispatcher_lost_with_redis_is_replaced_by_the_sweeper(app, run_jobs, outbox):
+    petition = make_campaign()
+    sign_many(petition, 3)
+    redis.Redis.from_url(app.config["REDIS_URL"]).flushdb()  # the dispatcher and its request gone
+    assert run_jobs() == 0 and outbox() == []
+    assert owed() == 3
+    assert sweep_job() == 1  # one dispatcher for all of them
+    run_jobs()
+    assert len(outbox()) == 3 and owed() == 0
+    assert sweep_job() == 0
+
+
+@pytest.mark.app_config(CONFIRMATION_CLAIM_SECONDS=0, SWEEP_AFTER_SECONDS=0)
+def test_a_batch_whose_worker_died_is_sent_again_with_the_same_message_ids(app, run_jobs, outbox):
+    petition = make_campaign()
+    ids = sign_many(petition, 2)
+    get_queue("high").empty()
+    # A worker claimed the batch, then died before marking it sent.
+    _, rows = claim_owed_confirmations(10)
+    assert sorted(row.id for row in rows) == ids
+    assert owed() == 2
+    assert sweep_job() == 1
+    run_jobs()
+    assert len(outbox()) == 2 and owed() == 0
+    assert {m["Message-ID"] for m in outbox()} == {receipt_message_id(f"confirm-support:{i}:1") for i in ids}
+
+
+class ConnectionCounter(Collector):
+    """Keeps every envelope and the client address and port (one per connection) it came by."""
+
+    def __init__(self):
+        super().__init__()
+        self.peers = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.peers.append(session.peer)
+        return await super().handle_DATA(server, session, envelope)
+
+
+def test_a_batch_is_sent_over_one_smtp_connection(app, smtp_server):
+    controller, handler = smtp_server
+    counter = ConnectionCounter()
+    controller.handler = counter
+    app.config["MAIL_URL"] = f"smtp://{controller.hostname}:{controller.port}"
+    petition = make_campaign()
+    sign_many(petition, 12)
+    claimed, sent = send_owed_confirmations(50)
+    assert (claimed, sent) == (12, 12)
+    assert len(counter.envelopes) == 12
+    assert len(set(counter.peers)) == 1  # one connection for the batch
+    assert owed() == 0 and db.session.query(MailReceipt).count() == 12
+
+
+@pytest.mark.app_config(CONFIRMATION_BATCH=4)
+def test_the_dispatcher_takes_batch_after_batch_until_none_is_owed(app, smtp_server):
+    controller, handler = smtp_server
+    counter = ConnectionCounter()
+    controller.handler = counter
+    app.config["MAIL_URL"] = f"smtp://{controller.hostname}:{controller.port}"
+    petition = make_campaign()
+    sign_many(petition, 10)
+    assert dispatch_confirmations("all") == 10
+    assert len(counter.envelopes) == 10
+    assert len(set(counter.peers)) == 1  # one connection for the three batches (4, 4, 2)
+    assert owed() == 0
+
+
+def test_a_support_confirmed_or_withdrawn_before_its_email_gets_none(app, run_jobs, outbox):
+    petition = make_campaign()
+    first, second, third = sign_many(petition, 3)
+    get_queue("high").empty()
+    service.withdraw(first)
+    db.session.get(Support, second).confirmed_at = db.func.now()
+    db.session.commit()
+    assert dispatch_confirmations("x") == 1
+    assert [m["To"] for m in outbox()] == ["p2@example.org"]
+    assert owed() == 0
