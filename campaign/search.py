@@ -9,6 +9,7 @@ and ``or`` between two terms. PostgreSQL runs it on the ``tsvector`` index, SQLi
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field, replace
 
@@ -226,7 +227,7 @@ def search(stmt: Select, query: str, *, order: bool = True, window: int | None =
 
 
 def search_campaigns(
-    stmt: Select, query: str, *, order: bool = True, window: int | None = None
+    stmt: Select, query: str, *, order: bool = True, window: int | None = None, typos: bool = True
 ) -> tuple[Select, Searched]:
     """``stmt`` (a select of campaigns) narrowed to ``query``, and what was done.
 
@@ -234,14 +235,14 @@ def search_campaigns(
     others that match it anywhere (summary, demand, story), each group by momentum. Each
     group is read on its own in momentum order and cut at ``window`` rows (the rows up to
     the end of the page wanted; None: all), so a search costs the page it shows, not the
-    number of its matches. On PostgreSQL a query that finds too little is read again with
-    its typos corrected (:func:`_typos_corrected`).
+    number of its matches. A query that finds too little is read again with its typos
+    corrected (:func:`_typos_corrected`), unless ``typos`` is false.
     """
     parsed = parse_query(query)
     if not parsed.groups and not parsed.excluded:
         return stmt, Searched(False)
     if _is_postgresql():
-        corrected = _typos_corrected(parsed, query) if parsed.groups else None
+        corrected = _typos_corrected(parsed, query) if parsed.groups and typos else None
         if corrected:
             query, parsed = corrected, parse_query(corrected)
         if parsed.excluded:
@@ -346,23 +347,29 @@ def _best_first(stmt: Select, in_title, anywhere, window: int | None, walk: bool
     )
 
 
+@functools.lru_cache(maxsize=1024)
+def _marked_words(query: str) -> frozenset[str]:
+    """The words ``query`` asks for, each as written and as its English and Spanish stems."""
+    wanted = set()
+    for word in parse_query(query).words:
+        wanted |= {word, english_stem(word), spanish_stem(word)}
+    return frozenset(wanted)
+
+
 def highlight(value: str, query: str) -> Markup:
     """``value`` escaped, with the words ``query`` asks for (in any form) in ``<mark>``."""
-    parsed = parse_query(query)
-    wanted = set()
-    for word in parsed.words:
-        wanted |= {word, english_stem(word), spanish_stem(word)}
+    wanted = _marked_words(query)
     if not wanted:
         return escape(value)
     out, last = [], 0
     for match in WORD.finditer(value):
         word = match.group().lower()
         if word in wanted or english_stem(word) in wanted or spanish_stem(word) in wanted:
-            out.append(escape(value[last : match.start()]))
-            out.append(Markup("<mark>%s</mark>") % match.group())
+            out.append(str(escape(value[last : match.start()])))
+            out.append("<mark>" + str(escape(match.group())) + "</mark>")
             last = match.end()
-    out.append(escape(value[last:]))
-    return Markup("").join(out)
+    out.append(str(escape(value[last:])))
+    return Markup("".join(out))
 
 
 # ---------------------------------------------------------------------------- browsing
@@ -400,10 +407,14 @@ def brand_group_ids(brand: Brand) -> list[int]:
     return [brand.id, *(b.id for b in brand.descendants())]
 
 
-def campaigns_statement(filters: Filters, window: int | None = None) -> Select:
+def campaigns_statement(filters: Filters, window: int | None = None, typos: bool = True) -> Select:
     """Public campaigns matching ``filters``, in the order asked for. With a query ranked
     best first, only the first ``window`` rows are in that order (None: every row; a page
-    needs the rows up to its end, see :func:`browse_page`). Sets ``filters.corrected``."""
+    needs the rows up to its end, see :func:`browse_page`).
+
+    A query that finds too little is read with its typos corrected, unless ``typos`` is
+    false; the query so read is kept in ``filters.corrected`` and read as such by the next
+    statement of the same filters (the API counts what its page showed)."""
     stmt = select(Campaign)
     sort = filters.sort
     states = [filters.state] if filters.state else list(PUBLIC_STATES)
@@ -440,8 +451,13 @@ def campaigns_statement(filters: Filters, window: int | None = None) -> Select:
                 CountryCount.count > 0,
             )
         )
-    stmt, searched = search_campaigns(stmt, filters.query, order=sort is None, window=window)
-    filters.corrected = searched.corrected
+    if filters.corrected:
+        stmt, searched = search_campaigns(
+            stmt, filters.corrected, order=sort is None, window=window, typos=False
+        )
+    else:
+        stmt, searched = search_campaigns(stmt, filters.query, order=sort is None, window=window, typos=typos)
+        filters.corrected = searched.corrected
     if searched.ranked:
         return stmt
     # Only exclusions ("-word"), or a sort asked for: the sort's own order (paging needs one).
@@ -490,8 +506,31 @@ def count_campaigns(filters: Filters, up_to: int) -> int:
 
 
 def browse_page(filters: Filters, page: int, per_page: int) -> Page:
-    """Page ``page`` of the public campaigns matching ``filters``."""
-    return page_of(campaigns_statement(filters, window=page * per_page + 1), page, per_page)
+    """Page ``page`` of the public campaigns matching ``filters``; with its typos corrected
+    when the query finds fewer than :data:`TYPO_BELOW` (sets ``filters.corrected``).
+
+    The page is read first as typed: when it shows that the query and filters find
+    :data:`TYPO_BELOW` or more, no typo is looked for (a round trip saved on most searches).
+    Otherwise the typos are looked up as :func:`search_campaigns` does (that check counts
+    the query's public campaigns, whatever the filters), and the page read again if any was
+    corrected, so every page of a search reads the query the same way."""
+    window = page * per_page + 1
+    found = page_of(campaigns_statement(filters, window=window, typos=False), page, per_page)
+    if filters.query and not filters.corrected and _too_few(found, per_page):
+        stmt = campaigns_statement(filters, window=window)
+        if filters.corrected:
+            found = page_of(stmt, page, per_page)
+    return found
+
+
+def _too_few(found: Page, per_page: int) -> bool:
+    """Whether ``found`` leaves open that fewer than :data:`TYPO_BELOW` campaigns match: a
+    page shows that the pages before it are full, and its look-ahead row that one more
+    follows; an empty page past the first says nothing of the pages before it."""
+    if not found.items:
+        return True
+    known = (found.page - 1) * per_page + len(found.items) + (1 if found.has_next else 0)
+    return known < TYPO_BELOW
 
 
 def page_of(stmt: Select, page: int, per_page: int) -> Page:
