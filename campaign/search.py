@@ -9,6 +9,7 @@ and ``or`` between two terms. PostgreSQL runs it on the ``tsvector`` index, SQLi
 
 from __future__ import annotations
 
+import difflib
 import functools
 import re
 from dataclasses import dataclass, field, replace
@@ -42,12 +43,11 @@ from campaign.models import (
     Topic,
     campaign_topics,
 )
-from campaign.models.search_index import WORD, english_stem, spanish_stem
+from campaign.models.search_index import WORD, english_stem, plain_word, spanish_stem
 
 #: The longest query read (longer ones are cut).
 MAX_QUERY = 100
-#: A query finding fewer public campaigns than this is read again with its typos corrected
-#: (PostgreSQL).
+#: A query finding fewer public campaigns than this is read again with its typos corrected.
 TYPO_BELOW = 5
 
 
@@ -180,26 +180,75 @@ _TYPOS = text(
 
 
 def _typos_corrected(parsed: ParsedQuery, query: str) -> str | None:
-    """On PostgreSQL, when ``query`` finds fewer than :data:`TYPO_BELOW` public campaigns:
-    the query with each word that is in no title or brand name also read as the closest one
-    that is (pg_trgm similarity over ``search_words``, a short list); None when nothing
-    changes. Exclusions and phrases are kept as written. One round trip, whatever it finds."""
+    """When ``query`` finds fewer than :data:`TYPO_BELOW` public campaigns: the query with
+    each word that is in no title or brand name also read as the closest one that is (in
+    ``search_words``, a short list); None when nothing changes. Exclusions and phrases are
+    kept as written. On PostgreSQL one round trip, whatever it finds."""
     words = sorted(
         {w for group in parsed.groups for t in group if len(t) == 1 for w in t if len(w) >= 3 and w.isalpha()}
     )
     if not words:
         return None
-    rows = db.session.execute(
-        _TYPOS,
-        {
-            "public": [s.value for s in PUBLIC_STATES],
-            "query": query,
-            "below": TYPO_BELOW,
-            "words": words,
-        },
-    ).all()
-    also = {word: closest for word, closest in rows if closest and closest != word}
+    if _is_postgresql():
+        rows = db.session.execute(
+            _TYPOS,
+            {
+                "public": [s.value for s in PUBLIC_STATES],
+                "query": query,
+                "below": TYPO_BELOW,
+                "words": words,
+            },
+        ).all()
+        also = {word: closest for word, closest in rows if closest and closest != word}
+    else:
+        also = _sqlite_closest_words(parsed, words)
     return websearch_text(parsed, also) if also else None
+
+
+#: SQLite: how many words sharing trigrams with a typo are compared with it, and how close
+#: (``difflib``'s ratio) the closest must be to be read for it ("cofee"/"coffee": 0.91,
+#: "garmnet"/"garment": 0.86).
+TYPO_CANDIDATES = 50
+TYPO_CLOSENESS = 0.75
+
+_KNOWN_WORDS = text("SELECT word FROM search_words WHERE word IN :words").bindparams(
+    bindparam("words", expanding=True)
+)
+_WORDS_SHARING_TRIGRAMS = text(
+    "SELECT word FROM search_words_trigrams WHERE search_words_trigrams MATCH :trigrams "
+    "ORDER BY rank LIMIT :limit"
+)
+
+
+def _sqlite_closest_words(parsed: ParsedQuery, words: list[str]) -> dict[str, str]:
+    """SQLite's half of :func:`_typos_corrected`: when the query finds too little, each of
+    ``words`` that is no word of a title or brand name, with the closest one that is. The
+    words sharing most of its trigrams (FTS5's ``trigram`` tokenizer, ranked by bm25) are
+    the candidates; ``difflib`` chooses among them."""
+    public = select(Campaign.id).where(
+        Campaign.state.in_(PUBLIC_STATES),
+        Campaign.id.in_(select(_fts5_hits(fts5_query(parsed)).subquery().c.campaign_id)),
+    )
+    found = db.session.execute(
+        select(func.count()).select_from(public.limit(TYPO_BELOW).subquery())
+    ).scalar_one()
+    if found >= TYPO_BELOW:
+        return {}
+    plain = {word: plain_word(word) for word in words}
+    known = set(db.session.execute(_KNOWN_WORDS, {"words": list(plain.values())}).scalars())
+    also = {}
+    for word, written in plain.items():
+        if written in known:
+            continue
+        trigrams = sorted({written[i : i + 3] for i in range(len(written) - 2)})
+        candidates = db.session.execute(
+            _WORDS_SHARING_TRIGRAMS,
+            {"trigrams": " OR ".join(f'"{t}"' for t in trigrams), "limit": TYPO_CANDIDATES},
+        ).scalars()
+        closest = difflib.get_close_matches(written, list(candidates), n=1, cutoff=TYPO_CLOSENESS)
+        if closest and closest[0] != word:
+            also[word] = closest[0]
+    return also
 
 
 def matching_text(stmt: Select, query: str) -> Select:
@@ -241,10 +290,10 @@ def search_campaigns(
     parsed = parse_query(query)
     if not parsed.groups and not parsed.excluded:
         return stmt, Searched(False)
+    corrected = _typos_corrected(parsed, query) if parsed.groups and typos else None
+    if corrected:
+        query, parsed = corrected, parse_query(corrected)
     if _is_postgresql():
-        corrected = _typos_corrected(parsed, query) if parsed.groups and typos else None
-        if corrected:
-            query, parsed = corrected, parse_query(corrected)
         if parsed.excluded:
             # A filter on the rows found, not an index condition: the index reads what is
             # asked for, and "not this word" asks for nearly every campaign.
@@ -265,14 +314,14 @@ def search_campaigns(
         excluded = _fts5_hits(_fts5_any(parsed.excluded)).subquery()
         stmt = stmt.where(Campaign.id.not_in(select(excluded.c.campaign_id)))
     if not parsed.groups:
-        return stmt, Searched(True)
+        return stmt, Searched(True, corrected)
     anywhere = Campaign.id.in_(select(_fts5_hits(fts5_query(parsed)).subquery().c.campaign_id))
     if not order:
-        return stmt.where(anywhere), Searched(True)
+        return stmt.where(anywhere), Searched(True, corrected)
     in_title = Campaign.id.in_(
         select(_fts5_hits(fts5_query(parsed, columns="{title brands}")).subquery().c.campaign_id)
     )
-    return _best_first(stmt, in_title, anywhere, window), Searched(True, ranked=True)
+    return _best_first(stmt, in_title, anywhere, window), Searched(True, corrected, True)
 
 
 #: A search first reads this many campaigns (at least; twenty per row wanted) in momentum
