@@ -483,6 +483,9 @@ def test_api_q_uses_the_same_search(client):
         "Salarios dignos para las trabajadoras"
     ]
     assert client.get("/api/v1/campaigns?q=-farmers").get_json()["total"] == 2
+    # A typo is read as the page reads it, and the total counts what was read.
+    typo = client.get("/api/v1/campaigns?q=bloers").get_json()
+    assert [c["title"] for c in typo["campaigns"]] == ["Stop the noisy leaf blowers"] and typo["total"] == 1
     bad = client.get("/api/v1/campaigns?sort=cheapest")
     assert bad.status_code == 400 and bad.get_json()["error"]["parameter"] == "sort"
     assert client.get("/api/v1/campaigns?topic=none").get_json()["error"]["parameter"] == "topic"
