@@ -35,20 +35,30 @@ def execution_ms(db, statement, params: dict | None = None) -> float:
 
 
 def page_statements(db, filters, per_page: int):
-    """The statements a page of ``filters`` runs, as the app builds them, with their
-    parameters (None: in the statement): the typo check (when a query has words it checks)
-    and the page itself."""
+    """The statements the first page of ``filters`` runs, as the app builds them, with their
+    parameters (None: in the statement): the page as typed, then, when it shows too few
+    matches, the typo check (when the query has words it checks) and the page as corrected
+    (see ``campaign.search.browse_page``)."""
+    from dataclasses import replace
+
     from sqlalchemy.orm import joinedload
 
     from campaign import search
     from campaign.models import PUBLIC_STATES, Campaign
 
-    statements = []
+    def page(statement):
+        return statement.options(joinedload(Campaign.target_brand)).limit(per_page + 1)
+
+    filters = replace(filters, corrected=None)
+    typed = page(search.campaigns_statement(filters, window=per_page + 1, typos=False))
+    statements = [(typed, None)]
+    rows = db.session.execute(typed).unique().scalars().all()
+    found = search.Page(items=rows[:per_page], page=1, has_next=len(rows) > per_page)
     parsed = search.parse_query(filters.query)
     words = sorted(
         {w for group in parsed.groups for t in group if len(t) == 1 for w in t if len(w) >= 3 and w.isalpha()}
     )
-    if words:
+    if words and search._too_few(found, per_page) and db.engine.dialect.name == "postgresql":
         statements.append(
             (
                 search._TYPOS,
@@ -60,8 +70,10 @@ def page_statements(db, filters, per_page: int):
                 },
             )
         )
-    page = search.campaigns_statement(filters, window=per_page + 1)
-    statements.append((page.options(joinedload(Campaign.target_brand)).limit(per_page + 1), None))
+        corrected = search.campaigns_statement(filters, window=per_page + 1)
+        if filters.corrected:
+            statements.append((page(corrected), None))
+    db.session.rollback()
     return statements
 
 

@@ -217,6 +217,10 @@ def register_template_helpers(app: Flask) -> None:
 
     app.jinja_env.globals["picture_url"] = picture_url
 
+    from campaign import cards
+
+    cards.register(app)
+
     from campaign.sharing import share_kit
 
     app.jinja_env.globals["share_kit"] = share_kit

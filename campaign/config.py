@@ -109,6 +109,9 @@ class Config:
     # Seconds a web process may reuse what a surge reads most (a campaign's count, its page
     # for visitors who are not logged in, whether any abuse rule exists); 0 turns it off.
     HOT_CACHE_SECONDS = 1.0
+    # Campaign cards each web process keeps rendered, keyed on the values they show (about
+    # 1.5 KB each; campaign/cards.py); 0 renders every card anew.
+    CARD_CACHE_SIZE = 5_000
     # The sweeper (run by the clock every SWEEP_EVERY_SECONDS) re-enqueues work asked for more
     # than SWEEP_AFTER_SECONDS ago whose job was lost: Redis lost it, or its worker died.
     SWEEP_EVERY_SECONDS = 60
@@ -254,6 +257,7 @@ _FROM_ENV = {
     "PROXY_FIX": ("PROXY_FIX", int),
     "ANONYMISE_AFTER_DAYS": ("ANONYMISE_AFTER_DAYS", int),
     "HOT_CACHE_SECONDS": ("HOT_CACHE_SECONDS", float),
+    "CARD_CACHE_SIZE": ("CARD_CACHE_SIZE", int),
     "SWEEP_EVERY_SECONDS": ("SWEEP_EVERY_SECONDS", int),
     "SWEEP_AFTER_SECONDS": ("SWEEP_AFTER_SECONDS", int),
     "FOLD_REQUEST_SECONDS": ("FOLD_REQUEST_SECONDS", float),

@@ -9,6 +9,8 @@ and ``or`` between two terms. PostgreSQL runs it on the ``tsvector`` index, SQLi
 
 from __future__ import annotations
 
+import difflib
+import functools
 import re
 from dataclasses import dataclass, field, replace
 
@@ -41,12 +43,11 @@ from campaign.models import (
     Topic,
     campaign_topics,
 )
-from campaign.models.search_index import WORD, english_stem, spanish_stem
+from campaign.models.search_index import WORD, english_stem, plain_word, spanish_stem
 
 #: The longest query read (longer ones are cut).
 MAX_QUERY = 100
-#: A query finding fewer public campaigns than this is read again with its typos corrected
-#: (PostgreSQL).
+#: A query finding fewer public campaigns than this is read again with its typos corrected.
 TYPO_BELOW = 5
 
 
@@ -179,26 +180,75 @@ _TYPOS = text(
 
 
 def _typos_corrected(parsed: ParsedQuery, query: str) -> str | None:
-    """On PostgreSQL, when ``query`` finds fewer than :data:`TYPO_BELOW` public campaigns:
-    the query with each word that is in no title or brand name also read as the closest one
-    that is (pg_trgm similarity over ``search_words``, a short list); None when nothing
-    changes. Exclusions and phrases are kept as written. One round trip, whatever it finds."""
+    """When ``query`` finds fewer than :data:`TYPO_BELOW` public campaigns: the query with
+    each word that is in no title or brand name also read as the closest one that is (in
+    ``search_words``, a short list); None when nothing changes. Exclusions and phrases are
+    kept as written. On PostgreSQL one round trip, whatever it finds."""
     words = sorted(
         {w for group in parsed.groups for t in group if len(t) == 1 for w in t if len(w) >= 3 and w.isalpha()}
     )
     if not words:
         return None
-    rows = db.session.execute(
-        _TYPOS,
-        {
-            "public": [s.value for s in PUBLIC_STATES],
-            "query": query,
-            "below": TYPO_BELOW,
-            "words": words,
-        },
-    ).all()
-    also = {word: closest for word, closest in rows if closest and closest != word}
+    if _is_postgresql():
+        rows = db.session.execute(
+            _TYPOS,
+            {
+                "public": [s.value for s in PUBLIC_STATES],
+                "query": query,
+                "below": TYPO_BELOW,
+                "words": words,
+            },
+        ).all()
+        also = {word: closest for word, closest in rows if closest and closest != word}
+    else:
+        also = _sqlite_closest_words(parsed, words)
     return websearch_text(parsed, also) if also else None
+
+
+#: SQLite: how many words sharing trigrams with a typo are compared with it, and how close
+#: (``difflib``'s ratio) the closest must be to be read for it ("cofee"/"coffee": 0.91,
+#: "garmnet"/"garment": 0.86).
+TYPO_CANDIDATES = 50
+TYPO_CLOSENESS = 0.75
+
+_KNOWN_WORDS = text("SELECT word FROM search_words WHERE word IN :words").bindparams(
+    bindparam("words", expanding=True)
+)
+_WORDS_SHARING_TRIGRAMS = text(
+    "SELECT word FROM search_words_trigrams WHERE search_words_trigrams MATCH :trigrams "
+    "ORDER BY rank LIMIT :limit"
+)
+
+
+def _sqlite_closest_words(parsed: ParsedQuery, words: list[str]) -> dict[str, str]:
+    """SQLite's half of :func:`_typos_corrected`: when the query finds too little, each of
+    ``words`` that is no word of a title or brand name, with the closest one that is. The
+    words sharing most of its trigrams (FTS5's ``trigram`` tokenizer, ranked by bm25) are
+    the candidates; ``difflib`` chooses among them."""
+    public = select(Campaign.id).where(
+        Campaign.state.in_(PUBLIC_STATES),
+        Campaign.id.in_(select(_fts5_hits(fts5_query(parsed)).subquery().c.campaign_id)),
+    )
+    found = db.session.execute(
+        select(func.count()).select_from(public.limit(TYPO_BELOW).subquery())
+    ).scalar_one()
+    if found >= TYPO_BELOW:
+        return {}
+    plain = {word: plain_word(word) for word in words}
+    known = set(db.session.execute(_KNOWN_WORDS, {"words": list(plain.values())}).scalars())
+    also = {}
+    for word, written in plain.items():
+        if written in known:
+            continue
+        trigrams = sorted({written[i : i + 3] for i in range(len(written) - 2)})
+        candidates = db.session.execute(
+            _WORDS_SHARING_TRIGRAMS,
+            {"trigrams": " OR ".join(f'"{t}"' for t in trigrams), "limit": TYPO_CANDIDATES},
+        ).scalars()
+        closest = difflib.get_close_matches(written, list(candidates), n=1, cutoff=TYPO_CLOSENESS)
+        if closest and closest[0] != word:
+            also[word] = closest[0]
+    return also
 
 
 def matching_text(stmt: Select, query: str) -> Select:
@@ -226,7 +276,7 @@ def search(stmt: Select, query: str, *, order: bool = True, window: int | None =
 
 
 def search_campaigns(
-    stmt: Select, query: str, *, order: bool = True, window: int | None = None
+    stmt: Select, query: str, *, order: bool = True, window: int | None = None, typos: bool = True
 ) -> tuple[Select, Searched]:
     """``stmt`` (a select of campaigns) narrowed to ``query``, and what was done.
 
@@ -234,16 +284,16 @@ def search_campaigns(
     others that match it anywhere (summary, demand, story), each group by momentum. Each
     group is read on its own in momentum order and cut at ``window`` rows (the rows up to
     the end of the page wanted; None: all), so a search costs the page it shows, not the
-    number of its matches. On PostgreSQL a query that finds too little is read again with
-    its typos corrected (:func:`_typos_corrected`).
+    number of its matches. A query that finds too little is read again with its typos
+    corrected (:func:`_typos_corrected`), unless ``typos`` is false.
     """
     parsed = parse_query(query)
     if not parsed.groups and not parsed.excluded:
         return stmt, Searched(False)
+    corrected = _typos_corrected(parsed, query) if parsed.groups and typos else None
+    if corrected:
+        query, parsed = corrected, parse_query(corrected)
     if _is_postgresql():
-        corrected = _typos_corrected(parsed, query) if parsed.groups else None
-        if corrected:
-            query, parsed = corrected, parse_query(corrected)
         if parsed.excluded:
             # A filter on the rows found, not an index condition: the index reads what is
             # asked for, and "not this word" asks for nearly every campaign.
@@ -264,14 +314,14 @@ def search_campaigns(
         excluded = _fts5_hits(_fts5_any(parsed.excluded)).subquery()
         stmt = stmt.where(Campaign.id.not_in(select(excluded.c.campaign_id)))
     if not parsed.groups:
-        return stmt, Searched(True)
+        return stmt, Searched(True, corrected)
     anywhere = Campaign.id.in_(select(_fts5_hits(fts5_query(parsed)).subquery().c.campaign_id))
     if not order:
-        return stmt.where(anywhere), Searched(True)
+        return stmt.where(anywhere), Searched(True, corrected)
     in_title = Campaign.id.in_(
         select(_fts5_hits(fts5_query(parsed, columns="{title brands}")).subquery().c.campaign_id)
     )
-    return _best_first(stmt, in_title, anywhere, window), Searched(True, ranked=True)
+    return _best_first(stmt, in_title, anywhere, window), Searched(True, corrected, True)
 
 
 #: A search first reads this many campaigns (at least; twenty per row wanted) in momentum
@@ -346,23 +396,29 @@ def _best_first(stmt: Select, in_title, anywhere, window: int | None, walk: bool
     )
 
 
+@functools.lru_cache(maxsize=1024)
+def _marked_words(query: str) -> frozenset[str]:
+    """The words ``query`` asks for, each as written and as its English and Spanish stems."""
+    wanted = set()
+    for word in parse_query(query).words:
+        wanted |= {word, english_stem(word), spanish_stem(word)}
+    return frozenset(wanted)
+
+
 def highlight(value: str, query: str) -> Markup:
     """``value`` escaped, with the words ``query`` asks for (in any form) in ``<mark>``."""
-    parsed = parse_query(query)
-    wanted = set()
-    for word in parsed.words:
-        wanted |= {word, english_stem(word), spanish_stem(word)}
+    wanted = _marked_words(query)
     if not wanted:
         return escape(value)
     out, last = [], 0
     for match in WORD.finditer(value):
         word = match.group().lower()
         if word in wanted or english_stem(word) in wanted or spanish_stem(word) in wanted:
-            out.append(escape(value[last : match.start()]))
-            out.append(Markup("<mark>%s</mark>") % match.group())
+            out.append(str(escape(value[last : match.start()])))
+            out.append("<mark>" + str(escape(match.group())) + "</mark>")
             last = match.end()
-    out.append(escape(value[last:]))
-    return Markup("").join(out)
+    out.append(str(escape(value[last:])))
+    return Markup("".join(out))
 
 
 # ---------------------------------------------------------------------------- browsing
@@ -400,10 +456,14 @@ def brand_group_ids(brand: Brand) -> list[int]:
     return [brand.id, *(b.id for b in brand.descendants())]
 
 
-def campaigns_statement(filters: Filters, window: int | None = None) -> Select:
+def campaigns_statement(filters: Filters, window: int | None = None, typos: bool = True) -> Select:
     """Public campaigns matching ``filters``, in the order asked for. With a query ranked
     best first, only the first ``window`` rows are in that order (None: every row; a page
-    needs the rows up to its end, see :func:`browse_page`). Sets ``filters.corrected``."""
+    needs the rows up to its end, see :func:`browse_page`).
+
+    A query that finds too little is read with its typos corrected, unless ``typos`` is
+    false; the query so read is kept in ``filters.corrected`` and read as such by the next
+    statement of the same filters (the API counts what its page showed)."""
     stmt = select(Campaign)
     sort = filters.sort
     states = [filters.state] if filters.state else list(PUBLIC_STATES)
@@ -440,8 +500,13 @@ def campaigns_statement(filters: Filters, window: int | None = None) -> Select:
                 CountryCount.count > 0,
             )
         )
-    stmt, searched = search_campaigns(stmt, filters.query, order=sort is None, window=window)
-    filters.corrected = searched.corrected
+    if filters.corrected:
+        stmt, searched = search_campaigns(
+            stmt, filters.corrected, order=sort is None, window=window, typos=False
+        )
+    else:
+        stmt, searched = search_campaigns(stmt, filters.query, order=sort is None, window=window, typos=typos)
+        filters.corrected = searched.corrected
     if searched.ranked:
         return stmt
     # Only exclusions ("-word"), or a sort asked for: the sort's own order (paging needs one).
@@ -490,8 +555,31 @@ def count_campaigns(filters: Filters, up_to: int) -> int:
 
 
 def browse_page(filters: Filters, page: int, per_page: int) -> Page:
-    """Page ``page`` of the public campaigns matching ``filters``."""
-    return page_of(campaigns_statement(filters, window=page * per_page + 1), page, per_page)
+    """Page ``page`` of the public campaigns matching ``filters``; with its typos corrected
+    when the query finds fewer than :data:`TYPO_BELOW` (sets ``filters.corrected``).
+
+    The page is read first as typed: when it shows that the query and filters find
+    :data:`TYPO_BELOW` or more, no typo is looked for (a round trip saved on most searches).
+    Otherwise the typos are looked up as :func:`search_campaigns` does (that check counts
+    the query's public campaigns, whatever the filters), and the page read again if any was
+    corrected, so every page of a search reads the query the same way."""
+    window = page * per_page + 1
+    found = page_of(campaigns_statement(filters, window=window, typos=False), page, per_page)
+    if filters.query and not filters.corrected and _too_few(found, per_page):
+        stmt = campaigns_statement(filters, window=window)
+        if filters.corrected:
+            found = page_of(stmt, page, per_page)
+    return found
+
+
+def _too_few(found: Page, per_page: int) -> bool:
+    """Whether ``found`` leaves open that fewer than :data:`TYPO_BELOW` campaigns match: a
+    page shows that the pages before it are full, and its look-ahead row that one more
+    follows; an empty page past the first says nothing of the pages before it."""
+    if not found.items:
+        return True
+    known = (found.page - 1) * per_page + len(found.items) + (1 if found.has_next else 0)
+    return known < TYPO_BELOW
 
 
 def page_of(stmt: Select, page: int, per_page: int) -> Page:

@@ -16,12 +16,14 @@ from flask_babel import format_decimal, get_locale
 from flask_babel import gettext as _
 from markupsafe import Markup, escape
 
+from campaign import hot_cache
 from campaign.campaigns.kind_blueprint import can_view
 from campaign.extensions import db
 from campaign.i18n import CountryNames
 from campaign.kinds import KINDS
 from campaign.models import Brand, Campaign, CampaignKind, CampaignState, Topic, utcnow
 from campaign.search import (
+    DEFAULT_SORT,
     SORTS,
     STATE_FILTERS,
     Filters,
@@ -110,22 +112,55 @@ def _brand_named(text: str) -> Brand | None:
     ).scalar_one_or_none()
 
 
-_COUNTRY_OPTIONS: dict[str, str] = {}
+#: Each filter's ``<option>``s, rendered once per language and list of topics.
+_OPTIONS: dict[tuple, dict[str, str]] = {}
 
 
-def country_options(selected: str | None) -> Markup:
-    """The country filter's ``<option>``s, rendered once per language (250 of them through
-    the template were a fifth of the page), the chosen one marked."""
+def _topic_rows() -> tuple[tuple[str, str, str], ...]:
+    """(slug, name, Spanish name) of every topic, by name."""
+    rows = db.session.execute(db.select(Topic.slug, Topic.name, Topic.name_es).order_by(Topic.name))
+    return tuple(tuple(row) for row in rows)
+
+
+def _options(pairs) -> str:
+    return "".join(f'<option value="{escape(value)}">{escape(label)}</option>' for value, label in pairs)
+
+
+def filter_options(filters: Filters) -> dict[str, Markup]:
+    """The ``<option>``s of the sort, kind, state, topic and country filters, the chosen ones
+    marked. Rendered once per language and topic list (250 countries and a dozen translated
+    names through the template were a fifth of a search page); the topics are read at most
+    once per ``HOT_CACHE_SECONDS``, as the other lists a page shows to everyone."""
     language = str(get_locale())
-    options = _COUNTRY_OPTIONS.get(language)
+    topics = hot_cache.cached(("topic-rows",), _topic_rows)
+    options = _OPTIONS.get((language, topics))
     if options is None:
-        options = "".join(
-            f'<option value="{code}">{escape(name)}</option>'
-            for code, name in CountryNames(COUNTRY_NAMES).choices()
-        )
-        _COUNTRY_OPTIONS[language] = options
-    if selected:
-        options = options.replace(f'<option value="{selected}">', f'<option value="{selected}" selected>', 1)
+        options = {
+            "sort": _options(sort_labels().items()),
+            "kind": _options((k.value, kind.nouns) for k, kind in KINDS.items()),
+            "state": _options((s.value, label) for s, label in state_labels().items()),
+            "topic": _options(
+                (slug, Topic.name_in(language, name, name_es)) for slug, name, name_es in topics
+            ),
+            "country": _options(CountryNames(COUNTRY_NAMES).choices()),
+        }
+        if len(_OPTIONS) >= 100:  # topic lists come and go: keep only recent ones
+            _OPTIONS.clear()
+        _OPTIONS[(language, topics)] = options
+    chosen = {
+        "sort": filters.sort or ("" if filters.query else DEFAULT_SORT),
+        "kind": filters.kind.value if filters.kind else "",
+        "state": filters.state.value if filters.state else "",
+        "topic": filters.topic.slug if filters.topic else "",
+        "country": filters.country or "",
+    }
+    return {name: _chosen(html, chosen[name]) for name, html in options.items()}
+
+
+def _chosen(options: str, value: str) -> Markup:
+    if value:
+        marker = f'<option value="{escape(value)}">'
+        options = options.replace(marker, marker[:-1] + " selected>", 1)
     return Markup(options)
 
 
@@ -133,7 +168,6 @@ def render_browse(topic: Topic | None = None):
     filters, errors, alike = filters_from_request(topic)
     page = browse_page(filters, page_number(), current_app.config["CAMPAIGNS_PER_PAGE"])
     args = {k: v for k, v in request.args.items() if k != "page" and not k.startswith("_") and v}
-    topics = db.session.execute(db.select(Topic).order_by(Topic.name)).scalars().all()
     body = render_template(
         "campaigns/browse.html",
         page=page,
@@ -141,13 +175,10 @@ def render_browse(topic: Topic | None = None):
         errors=errors,
         brands_alike=alike,
         kinds=KINDS,
-        topics=topics,
         topic=topic,
         args=args,
         highlight=highlight,
-        sorts=sort_labels(),
-        states=state_labels(),
-        country_options=country_options(filters.country),
+        options=filter_options(filters),
         endpoint="topics.show" if topic else "campaigns.browse",
         endpoint_args={"slug": topic.slug} if topic else {},
     )

@@ -79,9 +79,12 @@ class Topic(Base):
 
     def label(self, language: str | None = None) -> str:
         """The name in ``language`` (the current request's by default)."""
-        if language is None:
-            language = current_language()
-        return self.name_es if language == "es" and self.name_es else self.name
+        return self.name_in(language or current_language(), self.name, self.name_es)
+
+    @staticmethod
+    def name_in(language: str, name: str, name_es: str) -> str:
+        """Of a topic's names, the one to show in ``language``."""
+        return name_es if language == "es" and name_es else name
 
     def __repr__(self) -> str:
         return f"<Topic {self.slug}>"

@@ -25,17 +25,30 @@ Migration 0022 (PostgreSQL only) makes a search cheap whatever the table's size:
   "coffee"), and the search runs again with the word found, on the full-text index: no
   trigram comparison with every title.
 
-Migrations 0018 and 0022 and the tests' ``create_all`` run :data:`POSTGRESQL_DDL` /
-:data:`SQLITE_DDL`, then :data:`POSTGRESQL_DDL_0022`; changing them needs a new migration
-that drops and re-creates them. These objects are not in the models' metadata:
+Migration 0025 (SQLite only) gives SQLite the same word list for typos:
+
+- ``search_words``: every word of the titles and brand names (lower case, accents
+  removed), kept by triggers that split a title with :func:`search_words_of` (a SQL
+  function returning the words as a JSON array, read by ``json_each``).
+- ``search_words_trigrams``: an FTS5 table with the ``trigram`` tokenizer over that list
+  (SQLite 3.34 or later). A word of a query that finds too little is looked up by the
+  trigrams it shares with the listed words, and the closest of those found is chosen by
+  Python's ``difflib``: a few milliseconds among 70,000 words, where reading every word
+  of an FTS5 index through ``fts5vocab`` to compare took most of a second.
+
+Migrations 0018, 0022 and 0025 and the tests' ``create_all`` run :data:`POSTGRESQL_DDL` /
+:data:`SQLITE_DDL`, then :data:`POSTGRESQL_DDL_0022` and :data:`SQLITE_DDL_0025`; changing
+them needs a new migration that drops and re-creates them. These objects are not in the models' metadata:
 :func:`include_object` keeps Alembic's comparison from reporting them.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import re
 import threading
+import unicodedata
 
 import snowballstemmer
 from sqlalchemy import event, text
@@ -78,9 +91,29 @@ def search_text(language: str | None, value: str | None) -> str:
     return value
 
 
+#: Letters only, as PostgreSQL's ``[^[:alpha:]]+`` splits the words of the typo list.
+LETTERS = re.compile(r"[^\W\d_]+")
+
+
+def plain_word(word: str) -> str:
+    """``word`` in lower case without its accents, as the typo list keeps words (what
+    PostgreSQL's ``lower(unaccent(…))`` gives)."""
+    decomposed = unicodedata.normalize("NFKD", word.lower())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def search_words_of(value: str | None) -> str:
+    """The words of ``value`` the typo list keeps (letters only, three to forty of them,
+    lower case, accents removed), as a JSON array for ``json_each``."""
+    words = {w for w in LETTERS.findall(plain_word(value or "")) if 3 <= len(w) <= 40}
+    return json.dumps(sorted(words))
+
+
 def register_sqlite_functions(dbapi_connection) -> None:
-    """Make ``search_text(language, text)`` callable in SQL (the index's triggers use it)."""
+    """Make ``search_text(language, text)`` and ``search_words_of(text)`` callable in SQL
+    (the index's triggers use them)."""
     dbapi_connection.create_function("search_text", 2, search_text, deterministic=True)
+    dbapi_connection.create_function("search_words_of", 1, search_words_of, deterministic=True)
 
 
 # ---------------------------------------------------------------------------- PostgreSQL
@@ -293,6 +326,50 @@ SQLITE_DROP = (
 )
 
 
+# ---------------------------------------------------------------------------- SQLite, 0025
+
+
+def _sqlite_words_from(value: str) -> str:
+    return f"""INSERT INTO search_words (word)
+         SELECT DISTINCT value FROM json_each(search_words_of({value}))
+         WHERE value NOT IN (SELECT word FROM search_words);"""
+
+
+SQLITE_DDL_0025 = (
+    "CREATE TABLE search_words (word TEXT NOT NULL, CONSTRAINT pk_search_words PRIMARY KEY (word))",
+    # A copy of the list, not an external-content table over it: VACUUM may renumber the
+    # rowids such a table points at. Words are never removed, as on PostgreSQL.
+    "CREATE VIRTUAL TABLE search_words_trigrams USING fts5(word, tokenize = 'trigram')",
+    """CREATE TRIGGER search_words_trigrams_insert AFTER INSERT ON search_words BEGIN
+         INSERT INTO search_words_trigrams (word) VALUES (new.word);
+       END""",
+    f"""CREATE TRIGGER campaigns_search_words_insert AFTER INSERT ON campaigns BEGIN
+         {_sqlite_words_from("new.title")}
+       END""",
+    f"""CREATE TRIGGER campaigns_search_words_update AFTER UPDATE OF title ON campaigns
+       WHEN old.title IS NOT new.title BEGIN
+         {_sqlite_words_from("new.title")}
+       END""",
+    f"""CREATE TRIGGER brands_search_words_insert AFTER INSERT ON brands BEGIN
+         {_sqlite_words_from("new.name")}
+       END""",
+    f"""CREATE TRIGGER brands_search_words_update AFTER UPDATE OF name ON brands
+       WHEN old.name IS NOT new.name BEGIN
+         {_sqlite_words_from("new.name")}
+       END""",
+)
+
+SQLITE_DROP_0025 = (
+    "DROP TRIGGER IF EXISTS brands_search_words_update",
+    "DROP TRIGGER IF EXISTS brands_search_words_insert",
+    "DROP TRIGGER IF EXISTS campaigns_search_words_update",
+    "DROP TRIGGER IF EXISTS campaigns_search_words_insert",
+    "DROP TRIGGER IF EXISTS search_words_trigrams_insert",
+    "DROP TABLE IF EXISTS search_words_trigrams",
+    "DROP TABLE IF EXISTS search_words",
+)
+
+
 def create_search_index(connection) -> None:
     """Create the index, its triggers, and fill it from the campaigns already there."""
     dialect = connection.dialect.name
@@ -321,6 +398,30 @@ def downgrade_search_index_0022(connection) -> None:
         connection.execute(text(statement))
 
 
+def upgrade_search_index_0025(connection) -> None:
+    """Migration 0025's part (SQLite; nothing on PostgreSQL, whose list came with 0022): the
+    word list and its trigrams, filled from the campaigns and brands already there."""
+    if connection.dialect.name != "sqlite":
+        return
+    for statement in SQLITE_DDL_0025:
+        connection.execute(text(statement))
+    for table, column in (("campaigns", "title"), ("brands", "name")):
+        connection.execute(
+            text(
+                f"""INSERT INTO search_words (word)
+                SELECT DISTINCT value FROM {table}, json_each(search_words_of({table}.{column}))
+                WHERE value NOT IN (SELECT word FROM search_words)"""
+            )
+        )
+
+
+def downgrade_search_index_0025(connection) -> None:
+    if connection.dialect.name != "sqlite":
+        return
+    for statement in SQLITE_DROP_0025:
+        connection.execute(text(statement))
+
+
 def drop_search_index(connection) -> None:
     dialect = connection.dialect.name
     for statement in POSTGRESQL_DROP if dialect == "postgresql" else SQLITE_DROP:
@@ -344,10 +445,11 @@ def _after_tables_made(_metadata, connection, **_kw) -> None:
     if not exists:
         create_search_index(connection)
         upgrade_search_index_0022(connection)
+        upgrade_search_index_0025(connection)
 
 
 _NOT_IN_METADATA = re.compile(
-    r"^(campaign_search(_\w+)?|search_vector|title_vector|search_words|ix_\w+_(trgm|search_vector|title_vector))$"
+    r"^(campaign_search(_\w+)?|search_vector|title_vector|search_words(_\w+)?|ix_\w+_(trgm|search_vector|title_vector))$"
 )
 
 

@@ -46,6 +46,11 @@ def test_search_results_and_topic_page(browser, world, width):
     assert [m.lower() for m in marks[:2]] == ["sugary", "children"]
     assert page.locator(".campaign-card h3").all_inner_texts() == ["Boycott sugary cans sold to children"]
     shot(page, f"search-results-{width}")
+    # A typo is read as the closest word of the titles (SQLite's trigram word list here).
+    page.get_by_label("Search").fill("sugray")
+    page.get_by_role("button", name="Show").click()
+    assert page.locator(".campaign-card h3").all_inner_texts() == ["Boycott sugary cans sold to children"]
+    assert page.locator(".campaign-card h3 mark").all_inner_texts() == ["sugary"]
     page.goto(base + "/topics/health")
     assert page.locator("h1").inner_text() == "Health"
     assert page.locator(".campaign-card h3").all_inner_texts() == ["Boycott sugary cans sold to children"]

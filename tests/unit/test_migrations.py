@@ -133,3 +133,34 @@ def test_search_title_vector_and_words_down_and_up_on_postgresql(tmp_path, redis
             conn.rollback()
         flask_migrate.upgrade()
         db.engine.dispose()
+
+
+def test_sqlite_word_list_down_and_up(tmp_path, redis_url):
+    """0025 fills SQLite's word list and its trigrams from what is there, its triggers keep
+    them in step, and its downgrade leaves 0022's schema (nothing to do on PostgreSQL)."""
+    from sqlalchemy import text
+
+    from tests.factories import make_brand, make_campaign
+
+    app = make_test_app(f"sqlite:///{tmp_path / 'migrated.db'}", redis_url, tmp_path)
+    with app.app_context():
+        flask_migrate.upgrade(revision="0022")
+        make_campaign(title="Fair coffee for growers", brand=make_brand("Nestlé"))
+        flask_migrate.upgrade()
+        make_campaign(title="Protect hedgehogs")
+        with db.engine.connect() as conn:
+            words = set(conn.execute(text("SELECT word FROM search_words")).scalars())
+            assert {"fair", "coffee", "growers", "nestle", "protect", "hedgehogs"} <= words
+            assert conn.execute(
+                text("SELECT word FROM search_words_trigrams WHERE search_words_trigrams MATCH '\"hog\"'")
+            ).scalars().all() == ["hedgehogs"]
+        flask_migrate.downgrade(revision="0022")
+        with db.engine.connect() as conn:
+            tables = set(inspect(conn).get_table_names())
+            assert not {t for t in tables if t.startswith("search_words")}
+        make_campaign(title="Still searchable")
+        flask_migrate.upgrade()
+        with db.engine.connect() as conn:
+            assert "searchable" in set(conn.execute(text("SELECT word FROM search_words")).scalars())
+        db.session.remove()
+        db.engine.dispose()
