@@ -12,7 +12,7 @@ from campaign.models.search_index import downgrade_search_index_0025, upgrade_se
 
 # revision identifiers, used by Alembic.
 revision = "0025"
-down_revision = "0022"
+down_revision = "0024"
 branch_labels = None
 depends_on = None
 
