@@ -1,7 +1,7 @@
 """fan-out claims: a mail receipt can be claimed (by a batch about to send) before it is sent
 
 Revision ID: 0024
-Revises: 0022
+Revises: 0023
 Create Date: 2026-12-02 14:30:00.000000
 
 """

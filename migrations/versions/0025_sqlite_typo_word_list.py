@@ -1,7 +1,7 @@
 """typos on SQLite: the word list of titles and brand names, with an FTS5 trigram index
 
 Revision ID: 0025
-Revises: 0022
+Revises: 0024
 Create Date: 2026-12-02 15:00:00.000000
 
 """
