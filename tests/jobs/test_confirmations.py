@@ -3,6 +3,7 @@ each once, over one SMTP connection, and none lost when Redis loses the dispatch
 
 from __future__ import annotations
 
+import smtplib
 from concurrent.futures import ThreadPoolExecutor
 from email import policy
 from email.parser import BytesParser
@@ -25,7 +26,7 @@ from campaign.queue import get_queue
 from campaign.services import supports as service
 from tests.factories import make_campaign
 from tests.helpers import Collector
-from tests.jobs.test_fanout_batches import _signed
+from tests.jobs.test_fanout_batches import Sink, _signed
 
 
 def sign_many(campaign, count: int, prefix: str = "p") -> list[int]:
@@ -194,6 +195,26 @@ def test_the_dispatcher_sends_each_email_as_the_email_package_wrote_it(app, smtp
     subjects = sorted(str(m["Subject"]) for m in sent.values())
     assert subjects[0].startswith("Confirm your signature: Café") and subjects[-1].startswith("Confirma")
     assert len(set(batch.peers)) == 1
+
+
+def test_a_batch_cut_short_marks_what_left_and_leaves_the_rest_owed_in_any_language_order(app, smtp_server):
+    controller, _ = smtp_server
+    controller.handler = sink = Sink(drop_after=2)  # then the server goes away
+    app.config["MAIL_URL"] = f"smtp://{controller.hostname}:{controller.port}"
+    petition = make_campaign()
+    ids = sign_many(petition, 4)
+    for support_id in ids[1::2]:  # the batch goes English first, then Spanish
+        db.session.get(Support, support_id).locale = "es"
+    db.session.commit()
+    with pytest.raises(smtplib.SMTPServerDisconnected):
+        send_owed_confirmations(10)
+    taken = {f"p{n}@example.org" for n in (0, 2)}
+    assert {to for to, _ in sink.taken} == taken
+    assert set(db.session.execute(select(MailReceipt.recipient)).scalars()) == taken
+    still_owed = select(Support.id).where(
+        Support.confirmation_owed_at.is_not(None), Support.confirmation_claimed_at.is_(None)
+    )
+    assert owed() == 2 and set(db.session.execute(still_owed).scalars()) == set(ids[1::2])
 
 
 def test_a_support_confirmed_or_withdrawn_before_its_email_gets_none(app, run_jobs, outbox):
