@@ -522,6 +522,9 @@ def send_each(
     Where the server offers PIPELINING (RFC 2920), each email's ``MAIL``, ``RCPT`` and
     ``DATA`` go in one write, right after the previous email's content and before its reply
     is read: one round trip an email instead of four (see :func:`_pipelined`).
+
+    Inside :func:`one_connection` it sends over that connection (opened if need be) and
+    leaves it open for the caller's next emails, dropping it if sending fails.
     """
     sender = current_app.config["MAIL_FROM"]
     url = urlsplit(current_app.config["MAIL_URL"])
@@ -533,7 +536,11 @@ def send_each(
             _write_bytes(folder, data if data is not None else email.to_message(sender).as_bytes())
             yield key, None
     elif url.scheme in {"smtp", "smtps", "smtp+starttls"}:
-        client = _open_smtp(url)
+        shared = _shared_connection.get()
+        if shared is None:
+            client = _open_smtp(url)
+        else:
+            client = shared.client = shared.client or _open_smtp(url)
         try:
             client.ehlo_or_helo_if_needed()
             if client.has_extn("pipelining"):
@@ -545,8 +552,15 @@ def send_each(
                 for key, email in emails:
                     _check(deadline)
                     yield key, _refusal(client, sender, email)
+        except BaseException:
+            # Replies may be left unread (or the caller stopped mid-pipeline): the
+            # connection cannot carry another email.
+            if shared is not None:
+                shared.close()
+            raise
         finally:
-            _quit(client)
+            if shared is None:
+                _quit(client)
     else:
         raise RuntimeError(f"MAIL_URL scheme {url.scheme!r} is not file, smtp or smtps")
 

@@ -25,6 +25,7 @@ If Redis loses the dispatcher, the sweeper finds the owed rows and asks for anot
 
 from __future__ import annotations
 
+import functools
 import time
 from datetime import timedelta
 
@@ -41,17 +42,19 @@ from campaign.i18n import language_of, writing_to
 from campaign.jobs import app_job
 from campaign.mail import (
     Email,
-    PermanentMailError,
+    batch_context,
+    compiled_templates,
     one_connection,
     receipt_message_id,
     render_email,
-    send,
+    send_each,
     send_once,
 )
 from campaign.models import Campaign, MailReceipt, Support, User, utcnow
 from campaign.queue import redis_connection
 from campaign.services.abuse import confirmation_email_allowed, confirmation_emails_allowed
 from campaign.services.supports import support_token
+from campaign.sharing import share_kit
 from campaign.urls import external_url
 
 #: How long an idle dispatcher waits between looks (at Redis's counter, not the database)
@@ -232,7 +235,9 @@ def _send_owed(limit: int) -> tuple[int, int]:
     try:
         _send_all(emails, receipts)
     except Exception:
-        unsent = [row.id for row in to_send[len(receipts) :]]
+        # The emails go a language at a time, not in the claim's order.
+        done = {receipt["key"] for receipt in receipts}
+        unsent = [row.id for row in to_send if keys[row.id] not in done]
         raise
     finally:
         _mark(rows, receipts, unsent, claimed_at)
@@ -240,15 +245,12 @@ def _send_owed(limit: int) -> tuple[int, int]:
 
 
 def _send_all(emails: list[tuple[str, Email]], receipts: list[dict]) -> None:
-    """Send each email in turn (over the caller's one connection); ``receipts`` grows with
-    each."""
-    for key, email in emails:
-        try:
-            send(email)
-        except PermanentMailError as exc:
-            receipts.append({"key": key, "recipient": email.to, "error": str(exc)[:300]})
-        else:
-            receipts.append({"key": key, "recipient": email.to, "error": None})
+    """Send the emails in turn over the caller's one connection, pipelined where the server
+    offers it (:func:`campaign.mail.send_each`); ``receipts`` grows as the server takes (or
+    refuses for good) each."""
+    recipients = {key: email.to for key, email in emails}
+    for key, error in send_each(emails):
+        receipts.append({"key": key, "recipient": recipients[key], "error": error and error[:300]})
 
 
 def _mark(rows, receipts: list[dict], unsent: list[int], claimed_at) -> None:
@@ -283,7 +285,8 @@ def _mark(rows, receipts: list[dict], unsent: list[int], claimed_at) -> None:
 
 def _render(rows, keys: dict[int, str]) -> list[tuple[str, Email]]:
     """The batch's emails, grouped by language: each language's words are looked up once
-    for the batch and the templates are compiled once (Jinja's cache), not per email."""
+    for the batch, its templates compiled once with its translations bound
+    (:func:`campaign.mail.compiled_templates`) and the context they share built once."""
     campaigns = {
         c.id: c
         for c in db.session.execute(
@@ -303,6 +306,9 @@ def _render(rows, keys: dict[int, str]) -> list[tuple[str, Email]]:
     emails: list[tuple[str, Email]] = []
     for language, group in by_language.items():
         with force_locale(language):
+            text, html = compiled_templates("confirm_support", language)
+            # The text and the HTML both ask for the reader's share links: made once.
+            shared = batch_context(share_kit=functools.cache(share_kit))
             fixed: dict[int, tuple] = {}
             for row in group:
                 campaign = campaigns[row.campaign_id]
@@ -317,15 +323,17 @@ def _render(rows, keys: dict[int, str]) -> list[tuple[str, Email]]:
                         external_url(f"{campaign.blueprint}.show", slug=campaign.slug),
                     )
                 subject, act, campaign_url = fixed[campaign.id]
-                email = render_email(
-                    "confirm_support",
-                    to=row.email,
+                context = dict(
+                    shared,
                     subject=subject,
                     support=row,
                     campaign=campaign,
                     act=act,
                     link=external_url("supports.confirm", token=support_token("confirm-support", row)),
                     campaign_url=campaign_url,
+                )
+                email = Email(
+                    to=row.email, subject=subject, text=text.render(context), html=html.render(context)
                 )
                 email.message_id = receipt_message_id(keys[row.id])
                 emails.append((keys[row.id], email))

@@ -3,14 +3,22 @@ each once, over one SMTP connection, and none lost when Redis loses the dispatch
 
 from __future__ import annotations
 
+import smtplib
 from concurrent.futures import ThreadPoolExecutor
+from email import policy
+from email.parser import BytesParser
 
 import pytest
 import redis
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from campaign.extensions import db
-from campaign.jobs.supports import claim_owed_confirmations, dispatch_confirmations, send_owed_confirmations
+from campaign.jobs.supports import (
+    claim_owed_confirmations,
+    dispatch_confirmations,
+    send_owed_confirmations,
+    send_support_confirmation,
+)
 from campaign.jobs.sweeper import sweep_job
 from campaign.mail import receipt_message_id
 from campaign.models import MailReceipt, Support
@@ -18,6 +26,7 @@ from campaign.queue import get_queue
 from campaign.services import supports as service
 from tests.factories import make_campaign
 from tests.helpers import Collector
+from tests.jobs.test_fanout_batches import Sink, _signed
 
 
 def sign_many(campaign, count: int, prefix: str = "p") -> list[int]:
@@ -138,6 +147,74 @@ def test_the_dispatcher_takes_batch_after_batch_until_none_is_owed(app, smtp_ser
     assert len(counter.envelopes) == 10
     assert len(set(counter.peers)) == 1  # one connection for the three batches (4, 4, 2)
     assert owed() == 0
+
+
+class PipeliningCounter(ConnectionCounter):
+    """Offers PIPELINING in its EHLO reply (aiosmtpd reads each command in order, as RFC 2920
+    asks of a server, but does not say so itself)."""
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname
+        responses.insert(-1, "250-PIPELINING")
+        return responses
+
+
+def _parsed(envelopes) -> dict:
+    return {m["To"]: m for m in (BytesParser(policy=policy.default).parsebytes(e.content) for e in envelopes)}
+
+
+@pytest.mark.parametrize("handler", [ConnectionCounter, PipeliningCounter], ids=["one-by-one", "pipelined"])
+def test_the_dispatcher_sends_each_email_as_the_email_package_wrote_it(app, smtp_server, handler):
+    """The dispatcher's hand-built bytes (pipelined or not) parse to what the per-support job
+    sent with the `email` package: the same headers, Message-ID and bodies, in each language."""
+    controller, _ = smtp_server
+    app.config["MAIL_URL"] = f"smtp://{controller.hostname}:{controller.port}"
+    petition = make_campaign(title="Café justo — «señal» para todos")
+    ids = sign_many(petition, 3)
+    db.session.get(Support, ids[1]).locale = "es"
+    db.session.commit()
+    # Before: the per-support job, which builds each message with the ``email`` package.
+    controller.handler = alone = Collector()
+    for support_id in ids:
+        assert send_support_confirmation(support_id, 1)
+    db.session.execute(delete(MailReceipt))  # the same emails are owed again
+    db.session.commit()
+    # Now: the dispatcher's own bytes.
+    controller.handler = batch = handler()
+    assert dispatch_confirmations("compare") == 3
+    before, sent = _parsed(alone.envelopes), _parsed(batch.envelopes)
+    assert len(sent) == 3 and sent.keys() == before.keys()
+    for to, ours in sent.items():
+        reference = before[to]
+        for name in ("From", "To", "Subject", "Message-ID", "MIME-Version"):
+            assert str(ours[name]) == str(reference[name]), name
+        assert ours.get_content_type() == reference.get_content_type() == "multipart/alternative"
+        for part in ("plain", "html"):
+            body = ours.get_body((part,)).get_content()
+            assert _signed(body) == _signed(reference.get_body((part,)).get_content()), part
+    subjects = sorted(str(m["Subject"]) for m in sent.values())
+    assert subjects[0].startswith("Confirm your signature: Café") and subjects[-1].startswith("Confirma")
+    assert len(set(batch.peers)) == 1
+
+
+def test_a_batch_cut_short_marks_what_left_and_leaves_the_rest_owed_in_any_language_order(app, smtp_server):
+    controller, _ = smtp_server
+    controller.handler = sink = Sink(drop_after=2)  # then the server goes away
+    app.config["MAIL_URL"] = f"smtp://{controller.hostname}:{controller.port}"
+    petition = make_campaign()
+    ids = sign_many(petition, 4)
+    for support_id in ids[1::2]:  # the batch goes English first, then Spanish
+        db.session.get(Support, support_id).locale = "es"
+    db.session.commit()
+    with pytest.raises(smtplib.SMTPServerDisconnected):
+        send_owed_confirmations(10)
+    taken = {f"p{n}@example.org" for n in (0, 2)}
+    assert {to for to, _ in sink.taken} == taken
+    assert set(db.session.execute(select(MailReceipt.recipient)).scalars()) == taken
+    still_owed = select(Support.id).where(
+        Support.confirmation_owed_at.is_not(None), Support.confirmation_claimed_at.is_(None)
+    )
+    assert owed() == 2 and set(db.session.execute(still_owed).scalars()) == set(ids[1::2])
 
 
 def test_a_support_confirmed_or_withdrawn_before_its_email_gets_none(app, run_jobs, outbox):
