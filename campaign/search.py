@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import json
 import re
 from dataclasses import dataclass, field, replace
 
@@ -234,6 +235,13 @@ def _sqlite_closest_words(parsed: ParsedQuery, words: list[str]) -> dict[str, st
     ).scalar_one()
     if found >= TYPO_BELOW:
         return {}
+    return _sqlite_listed_words_for(words)
+
+
+def _sqlite_listed_words_for(words: list[str]) -> dict[str, str]:
+    """Each of ``words`` that is no word of a title or brand name, with the closest one that
+    is (when one is close enough). The words sharing most of its trigrams (FTS5's
+    ``trigram`` tokenizer, ranked by bm25) are the candidates; ``difflib`` chooses."""
     plain = {word: plain_word(word) for word in words}
     known = set(db.session.execute(_KNOWN_WORDS, {"words": list(plain.values())}).scalars())
     also = {}
@@ -617,8 +625,9 @@ def similar_open_campaigns(
 
 
 def find_brands(query: str, limit: int = 10) -> list[Brand]:
-    """Approved brands whose name contains ``query`` (on PostgreSQL also those a letter or
-    two away), names starting with it first."""
+    """Approved brands whose name contains ``query``, or is a letter or two away from it
+    (PostgreSQL: ``pg_trgm``'s word similarity; SQLite: a word of the query in no title or
+    brand name also read as the closest listed word), names starting with it first."""
     query = " ".join(query.split())[:MAX_QUERY]
     if not query:
         return []
@@ -629,6 +638,14 @@ def find_brands(query: str, limit: int = 10) -> list[Brand]:
     if _is_postgresql():
         condition = or_(contains, literal(query).op("<%")(Brand.name))
         closeness = closeness + func.word_similarity(query, Brand.name)
+    else:
+        words = [w for w in query.lower().split() if len(w) >= 3 and w.isalpha()]
+        also = _sqlite_listed_words_for(words) if words else {}
+        # A listed word is one of a name's words as listed (lower case, without accents).
+        for word in also.values():
+            listed = func.search_words_of(Brand.name).contains(json.dumps(word), autoescape=True)
+            condition = or_(condition, listed)
+            closeness = closeness + case((listed, 1), else_=0)
     stmt = (
         select(Brand)
         .where(Brand.approved_at.is_not(None), condition)

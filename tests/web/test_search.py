@@ -524,6 +524,23 @@ def test_brand_picker_json_shows_each_brands_group(client):
     assert client.get("/campaigns/brands.json?q=%25").get_json() == {"brands": []}
 
 
+def test_brand_picker_finds_a_brand_a_letter_or_two_away_on_both_engines(client):
+    """ "Nortwind" and "nestel" find their brands (PostgreSQL: word similarity; SQLite: the
+    word read as the closest word of the listed titles and brand names); a word like no name
+    finds none."""
+    make_brand("Northwind Coffee")
+    make_brand("Nestlé Águila")
+    make_brand("Aperture Foods")
+
+    def picked(q):
+        return [b["name"] for b in client.get(f"/campaigns/brands.json?q={q}").get_json()["brands"]]
+
+    assert picked("nortwind") == ["Northwind Coffee"]
+    assert picked("nestel") == ["Nestlé Águila"]
+    assert picked("northwind") == ["Northwind Coffee"]
+    assert picked("zebra") == []
+
+
 def test_brand_picker_without_script(client):
     from tests.factories import make_user
     from tests.helpers import login, post_form
