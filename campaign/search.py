@@ -259,13 +259,6 @@ def _sqlite_listed_words_for(words: list[str]) -> dict[str, str]:
     return also
 
 
-def matching_text(stmt: Select, query: str) -> Select:
-    """Narrow ``stmt`` (a select of campaigns) to those matching ``query``, best first (then
-    by momentum). An empty query, or one of only exclusions, narrows by exclusions only."""
-    stmt, _ = search(stmt, query)
-    return stmt
-
-
 @dataclass
 class Searched:
     """What a search did: whether any word narrowed the campaigns, whether it put them best
