@@ -9,18 +9,32 @@ from campaign.kinds import KINDS
 KIND_NAMES = tuple(kind.name for kind in KINDS.values())
 
 
+def _keys(world) -> dict:
+    """The slugs and ids of ``world``'s objects, read once: each request the walk makes
+    commits the test's session, which expires the objects, and reading an attribute of an
+    expired object is a query."""
+    if "keys" not in world:
+        world["keys"] = {
+            "campaigns": {kind: (c.slug, c.id) for kind, c in world["campaigns"].items()},
+            **{name: world[name].id for name in ("brand", "comment", "support", "delivery")},
+            "brand_slug": world["brand"].slug,
+        }
+    return world["keys"]
+
+
 def url_for_rule(rule, world) -> str:
+    keys = _keys(world)
     kind = rule.endpoint.split(".")[0]
-    campaign = world["campaigns"].get(kind, world["campaigns"]["petitions"])
+    slug, campaign_id = keys["campaigns"].get(kind, keys["campaigns"]["petitions"])
     values = {
-        "slug": world["brand"].slug if rule.endpoint.startswith("brands.") else campaign.slug,
+        "slug": keys["brand_slug"] if rule.endpoint.startswith("brands.") else slug,
         "token": "forged-token",
-        "campaign_id": campaign.id,
-        "brand_id": world["brand"].id,
+        "campaign_id": campaign_id,
+        "brand_id": keys["brand"],
         "member_id": 1,
-        "comment_id": world["comment"].id,
-        "support_id": world["support"].id,
-        "delivery_id": world["delivery"].id,
+        "comment_id": keys["comment"],
+        "support_id": keys["support"],
+        "delivery_id": keys["delivery"],
         "invitation_id": 1,
         "response_id": 1,
         "endorsement_id": 1,
