@@ -111,6 +111,8 @@ def test_every_topic_fills_in_the_bytes_each_reader_would_get(app, language, one
         html = together[supports[0].id].html
         assert "&amp; &lt;Crème&gt; &#34;brûlée&#34; l&#39;été" in html, name  # escaped once, in HTML
         assert AWKWARD in together[supports[0].id].text, name  # as it is, in text
+        greetings = sorted(email.text.split(",")[0][:4] for email in together.values())
+        assert greetings == {"en": ["Hell"] * 2, "es": ["Hola"] * 2, None: ["Hell", "Hola"]}[language], name
     assert checked == 2 * len([t for t in TOPICS.values() if not t.organiser])
 
 
