@@ -31,8 +31,11 @@ def py_spy() -> str | None:
     return str(candidate) if candidate.exists() else None
 
 
-def start(pids: list[int], seconds: float, out_dir: Path, name: str) -> list[tuple[subprocess.Popen, Path]]:
-    """Start one py-spy per pid (children included); returns the recorders and their files."""
+def start(
+    pids: list[int], seconds: float, out_dir: Path, name: str, subprocesses: bool = True
+) -> list[tuple[subprocess.Popen, Path]]:
+    """Start one py-spy per pid (children included unless ``subprocesses`` is false); returns
+    the recorders and their files."""
     exe = py_spy()
     if exe is None:
         return []
@@ -53,7 +56,7 @@ def start(pids: list[int], seconds: float, out_dir: Path, name: str) -> list[tup
             "raw",
             "--output",
             str(out),
-            "--subprocesses",
+            *(["--subprocesses"] if subprocesses else []),
             "--nonblocking",
         ]
         recorders.append((subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL), out))

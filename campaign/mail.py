@@ -25,7 +25,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from email.header import Header
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, make_msgid, parseaddr
@@ -73,20 +73,23 @@ class Email:
         message.add_alternative(self.html, subtype="html")
         return message
 
-    def to_bytes(self, sender: str) -> bytes | None:
+    def to_bytes(
+        self, sender: str, date: datetime | None = None, boundary: str | None = None
+    ) -> bytes | None:
         """The message :meth:`to_message` builds, as the bytes SMTP sends (CRLF lines, 7-bit:
         headers RFC 2047-encoded where not ASCII, both parts quoted-printable), written
         directly: the ``email`` package's header objects and generator cost more than the
         rest of a fan-out's email together. None for an address that is not ASCII (it needs
-        SMTPUTF8: :meth:`to_message` and ``send_message`` handle it)."""
+        SMTPUTF8: :meth:`to_message` and ``send_message`` handle it). ``date`` (now) and the
+        MIME ``boundary`` (random) are given by a test that compares two messages' bytes."""
         if not self.to.isascii():
             return None
-        boundary = f"=_{uuid.uuid4().hex}"
+        boundary = boundary or f"=_{uuid.uuid4().hex}"
         lines = [
             _header("From", _address_header(sender)),
             _header("To", self.to),
             _header("Subject", self.subject),
-            _header("Date", format_datetime(utcnow())),
+            _header("Date", format_datetime(date or utcnow())),
             _header("Message-ID", self.message_id or make_msgid(domain="groundswell.localhost")),
             *(_header(name, value) for name, value in self.headers.items()),
             "MIME-Version: 1.0\r\n",

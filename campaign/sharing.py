@@ -93,7 +93,11 @@ def share_links(url: str, title: str, code: str | None = None) -> list[tuple[str
 def share_kit(campaign_url: str, title: str, support_id: int | None = None) -> dict:
     """What a share prompt shows: the link to copy and the prefilled links, carrying the
     supporter's own code when ``support_id`` is given."""
-    code = referral_code(support_id) if support_id else None
+    return coded_share_kit(campaign_url, title, referral_code(support_id) if support_id else None)
+
+
+def coded_share_kit(campaign_url: str, title: str, code: str | None) -> dict:
+    """:func:`share_kit` with the supporter's referral ``code`` given (None: no code)."""
     return {
         "url": f"{campaign_url}?ref={ref_value('link', code)}",
         "links": share_links(campaign_url, title, code),

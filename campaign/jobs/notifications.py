@@ -12,9 +12,11 @@ headers, except the one transactional topic, a review's outcome.
 from __future__ import annotations
 
 import functools
+import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 from flask_babel import format_decimal
@@ -37,8 +39,11 @@ from campaign.models import (
 )
 from campaign.services.accounts import member_token
 from campaign.services.supports import support_token
-from campaign.sharing import share_kit
+from campaign.sharing import coded_share_kit, referral_code, share_kit
+from campaign.stencils import Blanks, NotBlank, StandIn, Stencil
 from campaign.urls import external_url
+
+log = logging.getLogger(__name__)
 
 
 def member_links(user: User) -> dict[str, str]:
@@ -128,6 +133,9 @@ class Topic:
     #: only to supporters who asked for updates (a conditional pledger is told its boycott
     #: is on whatever they chose: that is what the pledge waited for)
     needs_consent: bool = True
+    #: what of the support, besides its name and id, the email reads: the batch's emails are
+    #: rendered once for each value it has among the readers (see :meth:`emails`)
+    grouped_by: tuple[str, ...] = ()
 
     def load(self, object_id: int):
         """The object a notice of this topic is about, or None if it was deleted."""
@@ -178,13 +186,21 @@ class Topic:
             add_unsubscribe_headers(email, unsubscribe)
         return email
 
-    def emails(self, obj, supports: list[Support]) -> Iterator[tuple[Support, Email]]:
+    def emails(
+        self, obj, supports: list[Support], one_by_one: bool = False
+    ) -> Iterator[tuple[Support, Email]]:
         """``(support, email)`` for each of ``supports``: the emails :meth:`email` writes
         (a supporters' topic), written a language at a time, in an order of its own.
 
-        A batch's emails differ only in the reader's own links and name: the context they
-        share is built once per language, and the templates are compiled once per language
-        with its translations bound (:func:`campaign.mail.compiled_templates`)."""
+        The templates are compiled once per language with its translations bound
+        (:func:`campaign.mail.compiled_templates`) and the context the emails share is built
+        once. A batch's emails then differ only in each reader's own values (their name,
+        their signed links, the code in their share links), and in whether a member's links
+        are there: the readers of a language are grouped by that (and by ``grouped_by``),
+        each group's email is rendered once with blanks for those values and filled in for
+        each reader (:mod:`campaign.stencils`). A group whose render cannot be used safely
+        (see :meth:`_stencil`), a reader whose value is empty, and every email when
+        ``one_by_one`` is asked for, are rendered one by one."""
         campaign = self.campaign(obj)
         own = self.context(obj)
         by_language: dict[str, list[Support]] = defaultdict(list)
@@ -192,33 +208,136 @@ class Topic:
             by_language[language_of(support_member(support), support)].append(support)
         for language, readers in by_language.items():
             with writing_to(locale=language):
-                text, html = compiled_templates(self.template, language)
+                templates = compiled_templates(self.template, language)
                 # The text and the HTML both ask for the reader's share links: made once.
                 shared = batch_context(
                     campaign=campaign,
                     campaign_url=campaign_url(campaign),
                     share_kit=functools.cache(share_kit),
                 )
+                groups: dict[tuple, list[tuple[Support, dict]]] = defaultdict(list)
                 for support in readers:
-                    member = support_member(support)
-                    unsubscribe = unsubscribe_url(support)
-                    subject = str(self.subject(obj, support))
-                    context = dict(
-                        shared,
-                        subject=subject,
-                        support=support,
-                        unsubscribe_url=unsubscribe,
-                        withdraw_url=withdraw_url(support),
-                        verdict_url=verdict_url(support, own.get("response")),
-                        receipt_url=receipt_url(support, own.get("delivery")),
+                    links = self._links(support, own)
+                    shape = tuple(name for name, value in links.items() if value is not None)
+                    groups[shape, tuple(getattr(support, name) for name in self.grouped_by)].append(
+                        (support, links)
                     )
-                    if member is not None and not self.transactional:
-                        context.update(member_links(member))
-                    context.update(own)
-                    body = text.render(context)
-                    email = Email(to=support.email, subject=subject, text=body, html=html.render(context))
-                    add_unsubscribe_headers(email, unsubscribe)
-                    yield support, email
+                for (_shape, same), group in groups.items():
+                    subject, stencil = None, None
+                    if not one_by_one:
+                        subject, stencil = self._stencil(obj, own, shared, templates, group[0][1], same)
+                    for support, links in group:
+                        bodies = stencil.fill(_values(stencil, support, links)) if stencil else None
+                        if bodies is None:
+                            email = self._render(obj, own, shared, templates, support, links)
+                        else:
+                            email = Email(to=support.email, subject=subject, text=bodies[0], html=bodies[1])
+                        add_unsubscribe_headers(email, links["unsubscribe_url"])
+                        yield support, email
+
+    def _links(self, support: Support, own: dict) -> dict[str, str | None]:
+        """The reader's own links in the email's context (None: not in this topic's email)."""
+        links = {
+            "unsubscribe_url": unsubscribe_url(support),
+            "withdraw_url": withdraw_url(support),
+            "verdict_url": verdict_url(support, own.get("response")),
+            "receipt_url": receipt_url(support, own.get("delivery")),
+        }
+        member = support_member(support)
+        if member is not None and not self.transactional:
+            links.update(member_links(member))
+        return links
+
+    def _context(self, shared: dict, own: dict, subject: str, support, links: dict) -> dict:
+        context = dict(shared, subject=subject, support=support, **links)
+        context.update(own)
+        return context
+
+    def _render(self, obj, own: dict, shared: dict, templates, support, links: dict) -> Email:
+        """The email to ``support`` rendered for them alone."""
+        subject = str(self.subject(obj, support))
+        context = self._context(shared, own, subject, support, links)
+        text, html = templates
+        return Email(to=support.email, subject=subject, text=text.render(context), html=html.render(context))
+
+    def _stencil(
+        self, obj, own: dict, shared: dict, templates, links: dict, same: tuple
+    ) -> tuple[str | None, Stencil | None]:
+        """The subject and the render with blanks of the email to readers whose links are
+        ``links``'s kinds and whose ``grouped_by`` values are ``same``; (None, None) when it
+        cannot stand for their renders.
+
+        It cannot if the subject or the templates read anything else of the reader, if a
+        template changed a marker, or if it fails its proof: a made-up reader whose values
+        need escaping (``&<>"'``, accents, spaces), rendered alone, must come out as the
+        render filled in with their values (a filter or a test applied to a reader's value
+        would show there). The proof costs one render per group, against one per reader."""
+        same_values = dict(zip(self.grouped_by, same, strict=True))
+        blanks = Blanks()
+        reader = StandIn(blanks, "support_", ("name", "id"), same_values)
+        try:
+            subject = str(self.subject(obj, reader))
+            if blanks.seen_in(subject):
+                raise NotBlank("the subject")
+            context = self._context(
+                dict(
+                    shared, share_kit=functools.partial(_share_kit_with_blanks, blanks, shared["share_kit"])
+                ),
+                own,
+                subject,
+                reader,
+                {name: None if value is None else blanks(name) for name, value in links.items()},
+            )
+            text, html = templates
+            stencil = blanks.stencil(text.render(context), html.render(context))
+            if stencil is None:
+                raise NotBlank("a marker changed by a template")
+            probe = SimpleNamespace(name=_PROBE_NAME, id=_PROBE_ID, email="probe@example.org", **same_values)
+            probe_links = {
+                name: None if value is None else _PROBE_URL + name for name, value in links.items()
+            }
+            alone = self._render(obj, own, shared, templates, probe, probe_links)
+            filled = stencil.fill(_values(stencil, probe, probe_links))
+            if alone.subject != subject or (alone.text, alone.html) != filled:
+                raise NotBlank("the proof")
+        except Exception as exc:  # noqa: BLE001 - each email is rendered alone, which raises if it must
+            if self.template not in _REFUSED:
+                _REFUSED.add(self.template)
+                log.warning(
+                    "%s: no render with blanks (%r); its emails are rendered one by one", self.template, exc
+                )
+            return None, None
+        return subject, stencil
+
+
+#: A made-up reader whose values need escaping in HTML (the proof of a render with blanks).
+_PROBE_NAME = 'Zoë & "Ana" <O\'Brien>  Peña'
+_PROBE_ID = 987_654_321
+_PROBE_URL = "https://probe.invalid/?a=1&b=<é>\"'#"
+#: templates whose render with blanks was refused, told once in the log
+_REFUSED: set[str] = set()
+
+
+def _values(stencil: Stencil, support, links: dict) -> dict[str, str]:
+    """The values of the blanks ``stencil`` has, for ``support`` (whose links are ``links``)."""
+    values = {}
+    for name in stencil.names:
+        if name == "support_name":
+            values[name] = support.name
+        elif name == "support_id":
+            values[name] = str(support.id)
+        elif name == "share_code":
+            values[name] = referral_code(support.id)
+        else:
+            values[name] = links[name]
+    return values
+
+
+def _share_kit_with_blanks(blanks: Blanks, kit, url: str, title: str, support_id=None) -> dict:
+    """``share_kit`` in a render with blanks: the stand-in's kit carries the code's blank."""
+    if support_id == blanks("support_id"):
+        return coded_share_kit(url, title, blanks("share_code"))
+    return kit(url, title, support_id)
 
 
 def _milestone_subject(milestone: Milestone, support: Support | None):
@@ -357,6 +476,7 @@ _TOPICS = (
         narrow=_condition_met,
         key=lambda campaign_id, support_id: f"condition-met:{support_id}",
         needs_consent=False,
+        grouped_by=("condition_threshold",),
     ),
 )
 
