@@ -14,7 +14,8 @@ from datetime import date, datetime
 
 import pycountry
 from flask import Flask, has_request_context, request, url_for
-from flask_babel import Babel, force_locale, format_date, format_decimal, get_locale
+from flask_babel import Babel, force_locale, format_date, format_decimal, get_locale, get_translations
+from jinja2 import pass_context
 
 #: The languages the catalogues are complete for; the first is the default.
 LANGUAGES = {"en": "English", "es": "Español"}
@@ -124,6 +125,37 @@ class CountryNames:
         return sorted(names, key=lambda pair: _sort_key(pair[1]))
 
 
+#: The template context's name for the translations a render's words come from.
+_WORDS = "_translations"
+
+
+def _words(context):
+    # Found once per render by the context processor below; a macro imported without the
+    # context (``{% from … import … %}``) finds them again.
+    words = context.get(_WORDS)
+    return words if words is not None else get_translations()
+
+
+@pass_context
+def _gettext(context, string):
+    return _words(context).ugettext(string)
+
+
+@pass_context
+def _ngettext(context, singular, plural, n):
+    return _words(context).ungettext(singular, plural, n)
+
+
+@pass_context
+def _pgettext(context, string_context, string):
+    return _words(context).upgettext(string_context, string)
+
+
+@pass_context
+def _npgettext(context, string_context, singular, plural, n):
+    return _words(context).unpgettext(string_context, singular, plural, n)
+
+
 def register(app: Flask) -> None:
     """Initialise Flask-Babel, the locale filters and ``Vary`` (the switcher's route is in
     :mod:`campaign.main.language`)."""
@@ -131,10 +163,20 @@ def register(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale)
     app.jinja_env.filters["number"] = format_number
     app.jinja_env.filters["date"] = format_day
+    # Flask-Babel's template callables find the translations again for every string (the
+    # request's locale, its domain, its cache: about forty look-ups for a page of forty
+    # strings); these read the ones the render found once, in the locale it began in.
+    app.jinja_env.install_gettext_callables(
+        gettext=_gettext, ngettext=_ngettext, newstyle=True, pgettext=_pgettext, npgettext=_npgettext
+    )
 
     @app.context_processor
     def i18n_context():
-        return {"current_locale": str(get_locale()), "language_links": language_links}
+        return {
+            "current_locale": str(get_locale()),
+            "language_links": language_links,
+            _WORDS: get_translations(),
+        }
 
     @app.after_request
     def vary_on_language(response):
