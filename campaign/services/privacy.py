@@ -13,7 +13,16 @@ from flask_babel import gettext as _
 from sqlalchemy import select, update
 
 from campaign.extensions import db
-from campaign.models import Campaign, CampaignState, Comment, Support, User, canonical_email, utcnow
+from campaign.models import (
+    Campaign,
+    CampaignState,
+    CampaignTerms,
+    Comment,
+    Support,
+    User,
+    canonical_email,
+    utcnow,
+)
 from campaign.outbox import later
 
 ERASED_NAME = "Erased supporter"
@@ -26,7 +35,7 @@ def request_link(email: str, locale: str | None = None) -> None:
     db.session.commit()
 
 
-def consent_text(campaign: Campaign, is_public: bool, consents_to_updates: bool) -> str:
+def consent_text(campaign: Campaign | CampaignTerms, is_public: bool, consents_to_updates: bool) -> str:
     """The words a supporter agrees to, as stored with their support (in the language they
     read them in)."""
     parts = [

@@ -12,12 +12,15 @@ from flask_babel import gettext as _
 from sqlalchemy import Integer, SmallInteger, bindparam, case, func, insert, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from campaign import hot_cache
 from campaign.extensions import db
 from campaign.kinds import kind_of
 from campaign.models import (
     PUBLIC_STATES,
     Campaign,
+    CampaignKind,
     CampaignState,
+    CampaignTerms,
     CountDelta,
     PledgeBrand,
     Support,
@@ -57,7 +60,24 @@ class SupportRefused(ServiceError):
     """The campaign does not take support now (not public, or closed)."""
 
 
-def _refuse_unless_open(campaign: Campaign | None) -> None:
+def campaign_terms(kind: CampaignKind, slug: str) -> CampaignTerms | None:
+    """What taking a support reads of the campaign of ``kind`` at ``slug`` (None if there is
+    none), read in one light query and kept by this process for ``HOT_CACHE_SECONDS``: the
+    sign form's POST needs it for every signature. It may be a second old; whether the
+    campaign takes the support is decided by the signing statement, in the database."""
+    return hot_cache.cached(("terms", kind, slug), lambda: _read_terms(kind, slug))
+
+
+def _read_terms(kind: CampaignKind, slug: str) -> CampaignTerms | None:
+    row = db.session.execute(
+        select(Campaign.id, Campaign.kind, Campaign.state, Campaign.closes_at, Campaign.title).where(
+            Campaign.kind == kind, Campaign.slug == slug
+        )
+    ).first()
+    return CampaignTerms(*row) if row is not None else None
+
+
+def _refuse_unless_open(campaign: Campaign | CampaignTerms | None) -> None:
     """Raise :class:`SupportRefused` with the reason ``campaign`` takes no support now."""
     if campaign is None or campaign.state in (
         CampaignState.DRAFT,
@@ -95,6 +115,7 @@ def add_support(
     locale: str | None = None,
     stall_id: int | None = None,
     referred_by_id: int | None = None,
+    terms: CampaignTerms | None = None,
 ) -> SupportResult:
     """Record one person's support, once per campaign and canonical email. Commits.
 
@@ -114,8 +135,9 @@ def add_support(
     committed rows; a support it finds over the limit is then marked suspect (a second
     statement, for those only). No statement returns a row when the campaign is closed or
     the person already supports it: only then is the campaign read again, to say which.
-    The campaign's words (consent text, kind) come from the caller's session when it has
-    the campaign already (the views do), otherwise from one read.
+    The campaign's words (consent text, kind) come from ``terms`` when the caller read them
+    (:func:`campaign_terms`: the sign form does), else from the caller's session when it
+    has the campaign already, otherwise from one read.
 
     A new support that the allow and block lists or the per-IP limit hold
     (:func:`campaign.services.abuse.suspect_reason`) is stored as suspect: the same outcome
@@ -125,7 +147,10 @@ def add_support(
     ``referred_by_id`` credits the supporter whose share link brought this one (ignored
     unless it is a support of the same campaign).
     """
-    campaign = db.session.get(Campaign, campaign_id)  # from the identity map, when loaded
+    if terms is not None and terms.id == campaign_id and not kind_of(terms).endorses_brands:
+        campaign = terms
+    else:
+        campaign = db.session.get(Campaign, campaign_id)  # from the identity map, when loaded
     # What the caller loaded refuses first, in its words (no query); the statement decides.
     _refuse_unless_open(campaign)
     _check_kind_fields(campaign, condition_threshold, pledged_brand_ids)
@@ -176,7 +201,8 @@ def add_support(
         },
     ).scalar()
     if new_id is None:
-        db.session.refresh(campaign)  # closed meanwhile, or the person supports it already
+        # Closed meanwhile, or the person supports it already: the campaign as it is now.
+        campaign = db.session.get(Campaign, campaign_id, populate_existing=True)
         _refuse_unless_open(campaign)
         result = _again(campaign, canonical, verified_now, user)
         if not verified_now:
@@ -289,7 +315,7 @@ def _sign_statement(dialect: str):
 
 
 def _check_kind_fields(
-    campaign: Campaign, condition_threshold: int | None, pledged_brand_ids: list[int] | None
+    campaign: Campaign | CampaignTerms, condition_threshold: int | None, pledged_brand_ids: list[int] | None
 ) -> None:
     """What only some kinds take (a condition, a choice of brands) is refused from the others,
     as their definitions say."""

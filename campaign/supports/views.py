@@ -25,6 +25,7 @@ from sqlalchemy import select
 from campaign.auth.forms import ActionForm
 from campaign.extensions import csrf, db
 from campaign.i18n import current_language
+from campaign.kinds import Kind
 from campaign.models import Support, canonical_email, utcnow
 from campaign.services import ServiceError
 from campaign.services import stalls as stall_service
@@ -93,7 +94,7 @@ EXPIRED = _l(
 )
 
 
-def register_support_route(bp_kind: Blueprint, load) -> None:
+def register_support_route(bp_kind: Blueprint, kind: Kind, load) -> None:
     """Add ``<kind>.support`` (POST the support form) to a kind's blueprint."""
 
     # No 429 here: the service stores a support over the per-IP limit as suspect (never
@@ -101,17 +102,30 @@ def register_support_route(bp_kind: Blueprint, load) -> None:
     @bp_kind.route("/<slug>/support", methods=["POST"])
     @csrf.exempt  # checked below, to answer a missing token with the filled-in form
     def support(slug: str):
-        campaign = load(slug)
-        # Read now: the service's commit expires the object, and reloading costs a query.
+        # A public campaign's terms (kept a second by this process) are all signing reads;
+        # the campaign itself is loaded only to show its page again, or when it is not
+        # public (only its organiser, co-authors and moderators may see it) or endorses
+        # brands (the form offers them).
+        terms = service.campaign_terms(kind.value, slug)
+        if terms is None or not terms.is_public or kind.endorses_brands:
+            campaign = load(slug)
+            terms = None
+        else:
+            campaign = terms
         blueprint = campaign.blueprint
         form = support_form_for(campaign)
+
+        def sent_back():
+            page = load(slug) if terms is not None else campaign
+            return render_template("campaigns/show.html", campaign=page, form=form), 400
+
         try:
             csrf.protect()
         except CSRFError:
             form.form_errors.append(str(EXPIRED))
-            return render_template("campaigns/show.html", campaign=campaign, form=form), 400
+            return sent_back()
         if not form.validate_on_submit():
-            return render_template("campaigns/show.html", campaign=campaign, form=form), 400
+            return sent_back()
         channel, referrer = parse_referral(session.get(f"ref:{slug}"))
         try:
             result = service.add_support(
@@ -122,13 +136,14 @@ def register_support_route(bp_kind: Blueprint, load) -> None:
                 referral=channel,
                 referred_by_id=referrer,
                 locale=current_language(),
+                terms=terms,
             )
         except service.SupportRefused as exc:
             flash(str(exc), "error")
             return redirect(url_for(f"{blueprint}.show", slug=slug))
         except ServiceError as exc:
             form.form_errors.append(str(exc))
-            return render_template("campaigns/show.html", campaign=campaign, form=form), 400
+            return sent_back()
         outcome = result.outcome
         owner = current_user.is_authenticated and canonical_email(current_user.email) == canonical_email(
             form.email.data
