@@ -38,9 +38,10 @@ from campaign.urls import campaign_url
 bp = Blueprint("supports", __name__, url_prefix="/supports")
 
 
-def support_form_for(campaign) -> SupportForm:
-    form = SupportForm()
-    form.adapt_to(campaign)
+def support_form_for(campaign, csrf: bool = True) -> SupportForm:
+    """The support form of ``campaign`` (or its terms), filled in for a member. ``csrf``
+    False: without its token field (a page renders the token itself, see ``_form.html``)."""
+    form = SupportForm.for_campaign(campaign, **({} if csrf else {"meta": {"csrf": False}}))
     if current_user.is_authenticated and not form.is_submitted():
         form.name.data = current_user.name
         form.email.data = current_user.email
@@ -81,9 +82,7 @@ def visitor_support(campaign) -> dict | None:
 def public_support_form(campaign) -> SupportForm:
     """The form of the page every visitor gets: without a CSRF token (``csrf.js`` fetches
     the visitor's own), so that the page can be shared by all of them."""
-    form = SupportForm(meta={"csrf": False})
-    form.adapt_to(campaign)
-    return form
+    return SupportForm.for_campaign(campaign, meta={"csrf": False})
 
 
 #: Shown when a support form comes without a valid token (from the cached page without
@@ -113,7 +112,9 @@ def register_support_route(bp_kind: Blueprint, kind: Kind, load) -> None:
         else:
             campaign = terms
         blueprint = campaign.blueprint
-        form = support_form_for(campaign)
+        # Its token is checked once, by csrf.protect() below (the form's own field would
+        # make a token and check it again); a page sent back renders one.
+        form = support_form_for(campaign, csrf=False)
 
         def sent_back():
             page = load(slug) if terms is not None else campaign
@@ -157,7 +158,11 @@ def register_support_route(bp_kind: Blueprint, kind: Kind, load) -> None:
             "outcome": outcome.value,
             "email": form.email.data,
         }
-        return redirect(url_for("supports.thanks", slug=slug), 303)
+        response = redirect(url_for("supports.thanks", slug=slug), 303)
+        # It carries this visitor's session (and their email in it): private, never stored.
+        response.cache_control.no_store = True
+        response.cache_control.private = True
+        return response
 
 
 @bp.route("/stall/<token>", methods=["GET", "POST"])
@@ -172,8 +177,7 @@ def stall(token: str):
     if found is None or not found.campaign.is_public:
         abort(404)
     campaign = found.campaign
-    form = SupportForm()
-    form.adapt_to(campaign)
+    form = SupportForm.for_campaign(campaign)
     status = 200
     if not found.is_open():
         status = 410 if found.closed_at or found.closes_at <= utcnow() else 200

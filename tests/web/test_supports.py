@@ -1,5 +1,6 @@
 """Supporting a campaign: confirmed by email, once per person, counted exactly."""
 
+import re
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
@@ -177,9 +178,16 @@ def test_withdrawing_stops_counting(client, run_jobs, outbox):
 def test_bad_input_is_explained_and_stores_nothing(client, field, value, message):
     petition = make_campaign()
     response = sign(client, petition, **{field: value})
+    html = response.get_data(as_text=True)
     assert response.status_code == 400
-    assert message in response.get_data(as_text=True)
+    assert message in html
     assert support_count(petition) == 0
+    # The form comes back with its token: corrected, it is taken.
+    form = re.search(r'<form[^>]*id="support".*?</form>', html, re.S).group(0)
+    tokens = re.findall(r'name="csrf_token"[^>]*value="([^"]*)"', form)
+    assert len(tokens) == 1 and tokens[0]
+    fixed = client.post(f"/petitions/{petition.slug}/support", data={**SIGN, "csrf_token": tokens[0]})
+    assert fixed.status_code == 303 and support_count(petition) == 1
 
 
 def test_negative_spend_is_refused(client):
