@@ -182,6 +182,5 @@ def register(app: Flask) -> None:
     def vary_on_language(response):
         # The same URL renders in the visitor's language: a shared cache must key on it.
         if response.mimetype in ("text/html", "application/atom+xml"):
-            response.vary.add("Accept-Language")
-            response.vary.add("Cookie")
+            response.vary.update(("Accept-Language", "Cookie"))  # the header written once
         return response
