@@ -92,9 +92,16 @@ class CountrySelect(Select):
 
 
 class CountryField(SelectField):
-    """A country code from the list, checked against a set rather than a scan of 250."""
+    """A country code from the list, checked against a set rather than a scan of 250. Its
+    choices are the list in the visitor's language, made once per language: given to
+    WTForms as ``choices=``, each form would check all 250 for deprecated shapes and copy
+    them."""
 
     widget = CountrySelect()
+
+    def __init__(self, label=None, validators=None, **kwargs):
+        super().__init__(label, validators, **kwargs)
+        self.choices = country_choices()  # the setter keeps the shared list as it is
 
     def pre_validate(self, form):
         if self.data not in _COUNTRY_VALUES:
@@ -128,7 +135,6 @@ class SupportForm(FlaskForm):
 
     country = CountryField(
         _l("Country"),
-        choices=COUNTRY_CHOICES,
         validators=[DataRequired(message=_l("Choose your country from the list."))],
     )
     postcode = StringField(
@@ -197,7 +203,6 @@ class SupportForm(FlaskForm):
             _FORMS_BY_KIND[(cls, kind.name)] = form_class
         form = form_class(**kwargs)
         form.submit.label.text = kind.support_verb
-        form.country.choices = country_choices()
         if kind.endorses_brands:
             form.pledged_brands.choices = [
                 SelectChoice(e.brand_id, e.brand.name) for e in campaign.endorsements
