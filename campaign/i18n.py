@@ -7,6 +7,7 @@ uses English unless it asks for another with ``flask_babel.force_locale``.
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,7 +16,8 @@ from datetime import date, datetime
 import pycountry
 from flask import Flask, has_request_context, request, url_for
 from flask_babel import Babel, force_locale, format_date, format_decimal, get_locale, get_translations
-from jinja2 import pass_context
+from jinja2 import pass_eval_context
+from markupsafe import Markup
 
 #: The languages the catalogues are complete for; the first is the default.
 LANGUAGES = {"en": "English", "es": "Español"}
@@ -125,35 +127,48 @@ class CountryNames:
         return sorted(names, key=lambda pair: _sort_key(pair[1]))
 
 
-#: The template context's name for the translations a render's words come from.
-_WORDS = "_translations"
+@functools.lru_cache(maxsize=16)
+def template_words(translations) -> dict:
+    """Jinja's ``_``, ``gettext``, ``ngettext``, ``pgettext`` and ``npgettext`` bound to
+    ``translations``, as Jinja's i18n extension makes them in its "newstyle" (the text
+    marked safe where the template autoescapes, then formatted with the call's keywords).
 
+    Each render finds its language's translations once and gets these (see
+    :func:`register`): the extension's own callables go through Flask-Babel for every
+    string (the request's locale, its domain, its cache: forty look-ups for a page of forty
+    strings), and through three calls where these make one.
+    """
 
-def _words(context):
-    # Found once per render by the context processor below; a macro imported without the
-    # context (``{% from … import … %}``) finds them again.
-    words = context.get(_WORDS)
-    return words if words is not None else get_translations()
+    def finish(eval_ctx, text, variables):
+        return (Markup(text) if eval_ctx.autoescape else text) % variables
 
+    @pass_eval_context
+    def gettext(eval_ctx, string, /, **variables):
+        return finish(eval_ctx, translations.ugettext(string), variables)
 
-@pass_context
-def _gettext(context, string):
-    return _words(context).ugettext(string)
+    @pass_eval_context
+    def ngettext(eval_ctx, singular, plural, num, /, **variables):
+        variables.setdefault("num", num)
+        return finish(eval_ctx, translations.ungettext(singular, plural, num), variables)
 
+    @pass_eval_context
+    def pgettext(eval_ctx, string_context, string, /, **variables):
+        variables.setdefault("context", string_context)
+        return finish(eval_ctx, translations.upgettext(string_context, string), variables)
 
-@pass_context
-def _ngettext(context, singular, plural, n):
-    return _words(context).ungettext(singular, plural, n)
+    @pass_eval_context
+    def npgettext(eval_ctx, string_context, singular, plural, num, /, **variables):
+        variables.setdefault("context", string_context)
+        variables.setdefault("num", num)
+        return finish(eval_ctx, translations.unpgettext(string_context, singular, plural, num), variables)
 
-
-@pass_context
-def _pgettext(context, string_context, string):
-    return _words(context).upgettext(string_context, string)
-
-
-@pass_context
-def _npgettext(context, string_context, singular, plural, n):
-    return _words(context).unpgettext(string_context, singular, plural, n)
+    return {
+        "_": gettext,
+        "gettext": gettext,
+        "ngettext": ngettext,
+        "pgettext": pgettext,
+        "npgettext": npgettext,
+    }
 
 
 def register(app: Flask) -> None:
@@ -163,19 +178,15 @@ def register(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale)
     app.jinja_env.filters["number"] = format_number
     app.jinja_env.filters["date"] = format_day
-    # Flask-Babel's template callables find the translations again for every string (the
-    # request's locale, its domain, its cache: about forty look-ups for a page of forty
-    # strings); these read the ones the render found once, in the locale it began in.
-    app.jinja_env.install_gettext_callables(
-        gettext=_gettext, ngettext=_ngettext, newstyle=True, pgettext=_pgettext, npgettext=_npgettext
-    )
 
     @app.context_processor
     def i18n_context():
+        # The words of the render's language, bound once (a macro imported without the
+        # context, ``{% from … import … %}``, uses Flask-Babel's own, which find them again).
         return {
             "current_locale": str(get_locale()),
             "language_links": language_links,
-            _WORDS: get_translations(),
+            **template_words(get_translations()),
         }
 
     @app.after_request
