@@ -238,9 +238,10 @@ def register_template_helpers(app: Flask) -> None:
     from campaign.services.campaigns import timeline
     from campaign.services.escalation import can_escalate
     from campaign.supports.forms import COUNTRY_NAMES
-    from campaign.urls import campaign_url
+    from campaign.urls import campaign_url, template_url_for
 
     app.jinja_env.globals.update(
+        url_for=template_url_for,
         campaign_url=campaign_url,
         can_escalate=can_escalate,
         campaign_comments=page_queries.campaign_comments,
