@@ -69,11 +69,14 @@ def campaign_terms(kind: CampaignKind, slug: str) -> CampaignTerms | None:
 
 
 def _read_terms(kind: CampaignKind, slug: str) -> CampaignTerms | None:
-    row = db.session.execute(
-        select(Campaign.id, Campaign.kind, Campaign.state, Campaign.closes_at, Campaign.title).where(
-            Campaign.kind == kind, Campaign.slug == slug
-        )
-    ).first()
+    # On a connection of its own: the request's session begins no transaction for it (so
+    # that its support may be written alone, see add_support).
+    with db.engine.connect() as connection:
+        row = connection.execute(
+            select(Campaign.id, Campaign.kind, Campaign.state, Campaign.closes_at, Campaign.title).where(
+                Campaign.kind == kind, Campaign.slug == slug
+            )
+        ).first()
     return CampaignTerms(*row) if row is not None else None
 
 
@@ -127,7 +130,8 @@ def add_support(
 
     One statement writes the support: ``INSERT … SELECT … FROM campaigns WHERE`` the
     campaign is open ``… ON CONFLICT DO NOTHING RETURNING id``, which also records the
-    email owed (``confirmation_owed_at``) and checks the referrer, then the commit. After
+    email owed (``confirmation_owed_at``) and checks the referrer, then the commit (on
+    PostgreSQL a support owed its email is that statement alone, in autocommit). After
     the commit, one Redis script records the attempt against the per-IP limit, marks the
     email waiting and asks (at most once per ``CONFIRMATION_DISPATCH_SECONDS``) for the
     dispatcher that sends owed emails in batches (enqueued here when this call asked).
@@ -147,6 +151,20 @@ def add_support(
     ``referred_by_id`` credits the supporter whose share link brought this one (ignored
     unless it is a support of the same campaign).
     """
+    dialect = db.session.get_bind().dialect.name
+    # A visitor's support (owed its email) writes the statement's one row and nothing else:
+    # on PostgreSQL it runs alone, in autocommit (the statement is atomic by itself), and
+    # so do the reads before it, sparing BEGIN and COMMIT their round trips. Not when the
+    # session has begun a transaction already (it would be cut off from it), nor on SQLite
+    # (its writers begin IMMEDIATE).
+    alone = (
+        dialect == "postgresql"
+        and user_id is None
+        and not pledged_brand_ids
+        and not db.session().in_transaction()
+    )
+    if alone:
+        db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
     if terms is not None and terms.id == campaign_id and not kind_of(terms).endorses_brands:
         campaign = terms
     else:
@@ -171,7 +189,7 @@ def add_support(
     counted_now = verified_now and suspect is None
     now = utcnow()
     new_id = db.session.execute(
-        _sign_statement(db.session.get_bind().dialect.name),
+        _sign_statement(dialect),
         {
             "b_campaign_id": campaign_id,
             "b_now": now,
@@ -201,6 +219,8 @@ def add_support(
         },
     ).scalar()
     if new_id is None:
+        if alone:
+            db.session.commit()  # what follows locks the support: in a transaction of its own
         # Closed meanwhile, or the person supports it already: the campaign as it is now.
         campaign = db.session.get(Campaign, campaign_id, populate_existing=True)
         _refuse_unless_open(campaign)
