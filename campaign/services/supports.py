@@ -449,7 +449,8 @@ def confirm(token: str) -> tuple[ConfirmedSupport, bool]:
 
     The token's check (the support's id and address), the state change, the count delta and
     the page's reading are one statement on PostgreSQL (an ``UPDATE … RETURNING`` and an
-    ``INSERT`` of the delta in ``WITH``), three in one transaction on SQLite.
+    ``INSERT`` of the delta in ``WITH``; in autocommit unless the caller's session is in a
+    transaction), three in one transaction on SQLite.
     """
     payload = read_token("confirm-support", token, current_app.config["SUPPORT_TOKEN_MAX_AGE"])
     support_id, email = payload.get("s"), payload.get("e")
@@ -458,6 +459,9 @@ def confirm(token: str) -> tuple[ConfirmedSupport, bool]:
     params = {"b_support_id": support_id, "b_email": email, "b_now": utcnow()}
     statements = _confirm_statements(db.session.get_bind().dialect.name)
     if len(statements) == 1:
+        if not db.session().in_transaction():
+            # Atomic by itself: alone, in autocommit (no BEGIN or COMMIT round trips).
+            db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
         row = db.session.execute(statements[0], params).first()
         confirmed_now, counted = (row.confirmed_now, row.counted) if row is not None else (False, False)
     else:
