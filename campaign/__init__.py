@@ -17,6 +17,7 @@ from campaign import replica
 from campaign.config import ROOT, config_class, load_environment, sqlalchemy_url
 from campaign.extensions import csrf, db, limiter, login_manager, migrate
 from campaign.queue import limiter_storage_uri
+from campaign.sessions import SignedCookieSessionInterface
 
 
 def create_app(config: str | Mapping | None = None) -> Flask:
@@ -43,6 +44,7 @@ def create_app(config: str | Mapping | None = None) -> Flask:
     load_environment(app)
     app.config.update(overrides)
     cls().finalise(app)
+    app.session_interface = SignedCookieSessionInterface()
     # Imported when an app is built: importing any campaign module runs this package first.
     from campaign import signing
 
@@ -238,9 +240,10 @@ def register_template_helpers(app: Flask) -> None:
     from campaign.services.campaigns import timeline
     from campaign.services.escalation import can_escalate
     from campaign.supports.forms import COUNTRY_NAMES
-    from campaign.urls import campaign_url
+    from campaign.urls import campaign_url, template_url_for
 
     app.jinja_env.globals.update(
+        url_for=template_url_for,
         campaign_url=campaign_url,
         can_escalate=can_escalate,
         campaign_comments=page_queries.campaign_comments,

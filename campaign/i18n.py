@@ -7,6 +7,7 @@ uses English unless it asks for another with ``flask_babel.force_locale``.
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,7 +15,9 @@ from datetime import date, datetime
 
 import pycountry
 from flask import Flask, has_request_context, request, url_for
-from flask_babel import Babel, force_locale, format_date, format_decimal, get_locale
+from flask_babel import Babel, force_locale, format_date, format_decimal, get_locale, get_translations
+from jinja2 import pass_eval_context
+from markupsafe import Markup
 
 #: The languages the catalogues are complete for; the first is the default.
 LANGUAGES = {"en": "English", "es": "Español"}
@@ -124,6 +127,50 @@ class CountryNames:
         return sorted(names, key=lambda pair: _sort_key(pair[1]))
 
 
+@functools.lru_cache(maxsize=16)
+def template_words(translations) -> dict:
+    """Jinja's ``_``, ``gettext``, ``ngettext``, ``pgettext`` and ``npgettext`` bound to
+    ``translations``, as Jinja's i18n extension makes them in its "newstyle" (the text
+    marked safe where the template autoescapes, then formatted with the call's keywords).
+
+    Each render finds its language's translations once and gets these (see
+    :func:`register`): the extension's own callables go through Flask-Babel for every
+    string (the request's locale, its domain, its cache: forty look-ups for a page of forty
+    strings), and through three calls where these make one.
+    """
+
+    def finish(eval_ctx, text, variables):
+        return (Markup(text) if eval_ctx.autoescape else text) % variables
+
+    @pass_eval_context
+    def gettext(eval_ctx, string, /, **variables):
+        return finish(eval_ctx, translations.ugettext(string), variables)
+
+    @pass_eval_context
+    def ngettext(eval_ctx, singular, plural, num, /, **variables):
+        variables.setdefault("num", num)
+        return finish(eval_ctx, translations.ungettext(singular, plural, num), variables)
+
+    @pass_eval_context
+    def pgettext(eval_ctx, string_context, string, /, **variables):
+        variables.setdefault("context", string_context)
+        return finish(eval_ctx, translations.upgettext(string_context, string), variables)
+
+    @pass_eval_context
+    def npgettext(eval_ctx, string_context, singular, plural, num, /, **variables):
+        variables.setdefault("context", string_context)
+        variables.setdefault("num", num)
+        return finish(eval_ctx, translations.unpgettext(string_context, singular, plural, num), variables)
+
+    return {
+        "_": gettext,
+        "gettext": gettext,
+        "ngettext": ngettext,
+        "pgettext": pgettext,
+        "npgettext": npgettext,
+    }
+
+
 def register(app: Flask) -> None:
     """Initialise Flask-Babel, the locale filters and ``Vary`` (the switcher's route is in
     :mod:`campaign.main.language`)."""
@@ -134,12 +181,17 @@ def register(app: Flask) -> None:
 
     @app.context_processor
     def i18n_context():
-        return {"current_locale": str(get_locale()), "language_links": language_links}
+        # The words of the render's language, bound once (a macro imported without the
+        # context, ``{% from … import … %}``, uses Flask-Babel's own, which find them again).
+        return {
+            "current_locale": str(get_locale()),
+            "language_links": language_links,
+            **template_words(get_translations()),
+        }
 
     @app.after_request
     def vary_on_language(response):
         # The same URL renders in the visitor's language: a shared cache must key on it.
         if response.mimetype in ("text/html", "application/atom+xml"):
-            response.vary.add("Accept-Language")
-            response.vary.add("Cookie")
+            response.vary.update(("Accept-Language", "Cookie"))  # the header written once
         return response

@@ -16,6 +16,7 @@ importing a job: services do not import :mod:`campaign.jobs`.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -187,6 +188,15 @@ def _forget_ended(session: Session, transaction) -> None:
 
 FOLD_REQUESTED = "groundswell:fold-requested"
 
+#: Sets the fold request for ARGV[1] ms unless one stands; -1 if this set it, else how many
+#: ms the standing one has left (-2: it has just expired).
+FOLD_REQUEST_SCRIPT = """
+if redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then return -1 end
+return redis.call('PTTL', KEYS[1])
+"""
+_FOLD_SCRIPT = "groundswell.fold_request_script"
+_FOLD_STANDS_UNTIL = "groundswell.fold_request_stands_until"
+
 
 def request_fold() -> None:
     """Ask for a fold soon; under load, one fold job serves every request.
@@ -198,16 +208,40 @@ def request_fold() -> None:
     folded by the next request's job or by the clock's (every 2 s), well within the seconds a
     count may lag. With 0, the job clears the flag when it starts, so changes committed after
     that start ask again (the tests, which run each job at once). Either way the flag
-    expires, so a lost job is replaced within seconds.
+    expires, so a lost job is replaced within seconds. With a standing period, each process
+    remembers until when the flag it set or found stands (one script: set, or its time left)
+    and does not ask again meanwhile.
     """
     standing = current_app.config.get("FOLD_REQUEST_SECONDS", 0)
+    if not standing:
+        try:
+            if redis_connection().set(FOLD_REQUESTED, 1, nx=True, px=10_000):
+                enqueue("fold")
+        except RedisError:
+            log.warning("could not request a fold; the clock's next tick will fold instead")
+        return
+    # A standing request only expires (nothing clears it): while this process knows one
+    # stands, asking again would be refused, so it does not ask (one round trip a second
+    # per process instead of one per confirmation).
+    extensions = current_app.extensions
+    if time.monotonic() < extensions.get(_FOLD_STANDS_UNTIL, 0.0):
+        return
+    asked_at = time.monotonic()
     try:
-        if redis_connection().set(
-            FOLD_REQUESTED, 1, nx=True, px=int(standing * 1000) if standing else 10_000
-        ):
-            enqueue("fold")
+        conn = redis_connection()
+        script = extensions.get(_FOLD_SCRIPT)
+        if script is None:
+            script = extensions[_FOLD_SCRIPT] = conn.register_script(FOLD_REQUEST_SCRIPT)
+        left_ms = script(keys=[FOLD_REQUESTED], args=[int(standing * 1000)], client=conn)
     except RedisError:
         log.warning("could not request a fold; the clock's next tick will fold instead")
+        return
+    if left_ms == -1:
+        extensions[_FOLD_STANDS_UNTIL] = asked_at + standing
+        enqueue("fold")
+    elif left_ms > 0:
+        # Redis measured what is left after this process asked: it stands at least so long.
+        extensions[_FOLD_STANDS_UNTIL] = asked_at + left_ms / 1000
 
 
 #: Counts the confirmation emails marked owed, each once its statement committed: the

@@ -59,22 +59,26 @@ def register(app: Flask) -> None:
         ):
             abort(400)
 
+    baseline = [(key.lower(), key, value) for key, value in baseline_headers({})]
+
     @app.after_request
     def secure_headers(response):
+        # Each header is added unless the view set its own: the names present are read
+        # once (werkzeug's ``setdefault`` reads them all again for every header).
         headers = response.headers
-        headers.setdefault("Content-Security-Policy", CSP)
-        headers.setdefault("X-Content-Type-Options", "nosniff")
-        headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
-        if headers.get("Content-Security-Policy") != EMBED_CSP:
-            headers.setdefault("X-Frame-Options", "DENY")
-        headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-        if app.config.get("SESSION_COOKIE_SECURE"):
-            headers.setdefault("Strict-Transport-Security", hsts)
+        present = set(headers.keys(lower=True))
+        framed = headers.get("Content-Security-Policy") == EMBED_CSP  # the widget's own
+        for lower, key, value in baseline:
+            if lower not in present and not (framed and lower == "x-frame-options"):
+                headers.add(key, value)
+        if app.config.get("SESSION_COOKIE_SECURE") and "strict-transport-security" not in present:
+            headers.add("Strict-Transport-Security", hsts)
         # A page carrying a CSRF token (or anything of a logged-in member) is private to one
         # session: never stored by a shared or browser cache.
         if "csrf_token" in g or request.cookies.get("remember_token"):
-            response.cache_control.no_store = True
-            response.cache_control.private = True
-            response.cache_control.public = False
-            response.cache_control.max_age = None
+            cache_control = response.cache_control  # parsed again at every read
+            cache_control.no_store = True
+            cache_control.private = True
+            cache_control.public = False
+            cache_control.max_age = None
         return response

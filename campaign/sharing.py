@@ -76,8 +76,12 @@ def share_links(url: str, title: str, code: str | None = None) -> list[tuple[str
     """(label, link) for each way to share; plain links, no third-party script. With a
     supporter's ``code``, each link credits them (and its channel)."""
 
+    # A ref value is [a-z0-9-] (see REFERRAL): quoting leaves it as it is, so the link is
+    # quoted once, not once per channel.
+    quoted = quote(f"{url}?ref=", safe="")
+
     def ref(channel: str) -> str:
-        return quote(f"{url}?ref={ref_value(channel, code)}", safe="")
+        return quoted + ref_value(channel, code)
 
     text = quote(title, safe="")
     return [

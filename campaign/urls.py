@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import current_app, url_for
+from flask import current_app, has_request_context, request, url_for
 
 
 def external_url(endpoint: str, **values) -> str:
@@ -27,3 +27,26 @@ def campaign_external_url(campaign, endpoint: str = "show", **values) -> str:
     """The absolute URL of one of ``campaign``'s pages under ``PUBLIC_URL``, for emails and
     jobs (no request needed)."""
     return external_url(f"{campaign.blueprint}.{endpoint}", slug=campaign.slug, **values)
+
+
+#: Links the same on every page, by (script root, endpoint, static file): see template_url_for.
+_SAME_EVERYWHERE: dict[tuple[str, str, str | None], str] = {}
+
+
+def template_url_for(endpoint: str, **values) -> str:
+    """``url_for`` for templates. In a request, a link that is the same on every page (an
+    endpoint without values, such as the layout's navigation, or a static file) is built
+    once per process and site root; building one costs about as much as rendering a line
+    of the page, and the layout has twenty. Anything else is built as ``url_for`` does."""
+    if not has_request_context() or endpoint.startswith(".") or (values and endpoint != "static"):
+        return url_for(endpoint, **values)
+    filename = values.pop("filename", None)
+    if values or (endpoint == "static" and not isinstance(filename, str)):
+        return url_for(endpoint, filename=filename, **values)
+    key = (request.script_root, endpoint, filename)
+    url = _SAME_EVERYWHERE.get(key)
+    if url is None:
+        url = url_for(endpoint, filename=filename) if filename is not None else url_for(endpoint)
+        if len(_SAME_EVERYWHERE) < 1000:
+            _SAME_EVERYWHERE[key] = url
+    return url

@@ -29,7 +29,7 @@ import pytest  # noqa: E402
 import redis  # noqa: E402
 from aiosmtpd.controller import Controller  # noqa: E402
 
-from campaign import SQLITE_BEGIN  # noqa: E402
+from campaign import SQLITE_BEGIN, hot_cache  # noqa: E402
 from campaign.extensions import db  # noqa: E402
 from tests.backends import (  # noqa: E402
     Database,
@@ -206,6 +206,7 @@ def app(request, database, redis_url, tmp_path, _apps):
     extensions = dict(app.extensions)
     structure = _structure(app)
     redis.Redis.from_url(redis_url).flushdb()
+    hot_cache.clear()  # what a test that keeps reads kept is of another database
     begin = SQLITE_BEGIN.set("BEGIN")
     try:
         with app.app_context():

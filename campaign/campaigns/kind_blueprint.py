@@ -251,7 +251,7 @@ def kind_blueprint(kind: Kind, form_class: type[CampaignForm], own_routes=None) 
             then=campaign_url(campaign),
         )
 
-    register_support_route(bp, load)
+    register_support_route(bp, kind, load)
     register_picture_routes(bp, organiser_only)
     register_reason_routes(bp, load, organiser_only)
     register_launch_kit_routes(bp, organiser_only)

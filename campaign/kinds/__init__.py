@@ -23,7 +23,7 @@ from campaign.kinds.boycott import BOYCOTT
 from campaign.kinds.buycott import BUYCOTT
 from campaign.kinds.petition import PETITION
 from campaign.kinds.proposal import PROPOSAL
-from campaign.models import Campaign, CampaignKind
+from campaign.models import Campaign, CampaignKind, CampaignTerms
 
 #: Every kind, in the order pages list them.
 KINDS: dict[CampaignKind, Kind] = {k.value: k for k in (PETITION, BOYCOTT, BUYCOTT, PROPOSAL)}
@@ -37,9 +37,10 @@ for _kind in KINDS.values():
 __all__ = ["KINDS", "Kind", "kind_of"]
 
 
-def kind_of(campaign: Campaign | type[Campaign] | CampaignKind | str) -> Kind:
-    """The kind of a campaign, of its model class, or of a kind's value ("petition")."""
-    if isinstance(campaign, Campaign):
+def kind_of(campaign: Campaign | CampaignTerms | type[Campaign] | CampaignKind | str) -> Kind:
+    """The kind of a campaign (or its terms), of its model class, or of a kind's value
+    ("petition")."""
+    if isinstance(campaign, (Campaign, CampaignTerms)):
         return campaign.definition
     if isinstance(campaign, type):
         return _BY_MODEL[campaign]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -98,7 +99,26 @@ campaign_topics = Table(
 )
 
 
-class Campaign(Base):
+class KindWords:
+    """A campaign's words and standing, read through its kind's definition: shared by the
+    model and :class:`CampaignTerms` (pages and emails say ``campaign.noun``). Reads
+    ``definition``, ``state`` and ``closes_at``."""
+
+    noun = property(lambda self: self.definition.noun)
+    support_verb = property(lambda self: self.definition.support_verb)
+    support_noun = property(lambda self: self.definition.support_noun)
+    supporters_noun = property(lambda self: self.definition.supporters_noun)
+    blueprint = property(lambda self: self.definition.name)
+
+    @property
+    def is_public(self) -> bool:
+        return self.state in PUBLIC_STATES
+
+    def is_past_closing(self, now: datetime | None = None) -> bool:
+        return self.closes_at is not None and self.closes_at <= (now or utcnow())
+
+
+class Campaign(KindWords, Base):
     __tablename__ = "campaigns"
     __table_args__ = (
         CheckConstraint("goal > 0", name="goal_positive"),
@@ -195,17 +215,6 @@ class Campaign(Base):
     #: :mod:`campaign.kinds` sets it on each subclass; the models never import the kinds.
     definition: ClassVar[Any]
 
-    # The kind's words, read through its definition (pages and emails say ``campaign.noun``).
-    noun = property(lambda self: self.definition.noun)
-    support_verb = property(lambda self: self.definition.support_verb)
-    support_noun = property(lambda self: self.definition.support_noun)
-    supporters_noun = property(lambda self: self.definition.supporters_noun)
-    blueprint = property(lambda self: self.definition.name)
-
-    @property
-    def is_public(self) -> bool:
-        return self.state in PUBLIC_STATES
-
     @property
     def is_editable(self) -> bool:
         return self.state in EDITABLE_STATES
@@ -227,9 +236,6 @@ class Campaign(Base):
     @property
     def progress_percent(self) -> int:
         return min(100, int(self.confirmed_count * 100 / self.goal)) if self.goal else 0
-
-    def is_past_closing(self, now: datetime | None = None) -> bool:
-        return self.closes_at is not None and self.closes_at <= (now or utcnow())
 
     @property
     def goal_reached(self) -> bool:
@@ -334,6 +340,24 @@ CAMPAIGN_CLASSES: dict[CampaignKind, type[Campaign]] = {
     CampaignKind.BUYCOTT: Buycott,
     CampaignKind.PROPOSAL: Proposal,
 }
+
+
+@dataclass(frozen=True)
+class CampaignTerms(KindWords):
+    """What taking a support reads of a campaign, without loading it: its id, kind, state,
+    closing and title (the consent text names it). Kept for a second by each web process
+    (:func:`campaign.services.supports.campaign_terms`); the signing statement itself checks
+    in the database that the campaign is open."""
+
+    id: int
+    kind: CampaignKind
+    state: CampaignState
+    closes_at: datetime | None
+    title: str
+
+    @property
+    def definition(self) -> Any:
+        return CAMPAIGN_CLASSES[self.kind].definition
 
 
 class Endorsement(Base):

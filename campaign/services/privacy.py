@@ -3,17 +3,29 @@ anonymisation of supporters' details some time after a campaign ends (counts sta
 
 from __future__ import annotations
 
+import functools
 import secrets
 import uuid
 from datetime import timedelta
 from typing import Any
 
 from flask import current_app
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy import select, update
 
 from campaign.extensions import db
-from campaign.models import Campaign, CampaignState, Comment, Support, User, canonical_email, utcnow
+from campaign.kinds import Kind, kind_of
+from campaign.models import (
+    Campaign,
+    CampaignState,
+    CampaignTerms,
+    Comment,
+    Support,
+    User,
+    canonical_email,
+    utcnow,
+)
 from campaign.outbox import later
 
 ERASED_NAME = "Erased supporter"
@@ -26,15 +38,24 @@ def request_link(email: str, locale: str | None = None) -> None:
     db.session.commit()
 
 
-def consent_text(campaign: Campaign, is_public: bool, consents_to_updates: bool) -> str:
+def consent_text(campaign: Campaign | CampaignTerms, is_public: bool, consents_to_updates: bool) -> str:
     """The words a supporter agrees to, as stored with their support (in the language they
-    read them in)."""
+    read them in). Put together once per language, campaign title and choices in each
+    process: a surge on one campaign asks for the same few texts with every signature."""
+    return _consent_text(
+        str(get_locale()), kind_of(campaign), campaign.title, bool(is_public), bool(consents_to_updates)
+    )
+
+
+@functools.lru_cache(maxsize=1024)
+def _consent_text(locale: str, kind: Kind, title: str, is_public: bool, consents_to_updates: bool) -> str:
+    # Called in ``locale`` (the current language, part of the key only).
     parts = [
         _(
             "I support the %(noun)s “%(title)s” (%(verb)s).",
-            noun=campaign.noun,
-            title=campaign.title,
-            verb=campaign.support_verb.lower(),
+            noun=kind.noun,
+            title=title,
+            verb=kind.support_verb.lower(),
         ),
         _(
             "Groundswell keeps my name, email, country and postcode to count my support, to "

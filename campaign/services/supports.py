@@ -12,12 +12,15 @@ from flask_babel import gettext as _
 from sqlalchemy import Integer, SmallInteger, bindparam, case, func, insert, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from campaign import hot_cache
 from campaign.extensions import db
 from campaign.kinds import kind_of
 from campaign.models import (
     PUBLIC_STATES,
     Campaign,
+    CampaignKind,
     CampaignState,
+    CampaignTerms,
     CountDelta,
     PledgeBrand,
     Support,
@@ -57,7 +60,27 @@ class SupportRefused(ServiceError):
     """The campaign does not take support now (not public, or closed)."""
 
 
-def _refuse_unless_open(campaign: Campaign | None) -> None:
+def campaign_terms(kind: CampaignKind, slug: str) -> CampaignTerms | None:
+    """What taking a support reads of the campaign of ``kind`` at ``slug`` (None if there is
+    none), read in one light query and kept by this process for ``HOT_CACHE_SECONDS``: the
+    sign form's POST needs it for every signature. It may be a second old; whether the
+    campaign takes the support is decided by the signing statement, in the database."""
+    return hot_cache.cached(("terms", kind, slug), lambda: _read_terms(kind, slug))
+
+
+def _read_terms(kind: CampaignKind, slug: str) -> CampaignTerms | None:
+    # On a connection of its own: the request's session begins no transaction for it (so
+    # that its support may be written alone, see add_support).
+    with db.engine.connect() as connection:
+        row = connection.execute(
+            select(Campaign.id, Campaign.kind, Campaign.state, Campaign.closes_at, Campaign.title).where(
+                Campaign.kind == kind, Campaign.slug == slug
+            )
+        ).first()
+    return CampaignTerms(*row) if row is not None else None
+
+
+def _refuse_unless_open(campaign: Campaign | CampaignTerms | None) -> None:
     """Raise :class:`SupportRefused` with the reason ``campaign`` takes no support now."""
     if campaign is None or campaign.state in (
         CampaignState.DRAFT,
@@ -95,6 +118,7 @@ def add_support(
     locale: str | None = None,
     stall_id: int | None = None,
     referred_by_id: int | None = None,
+    terms: CampaignTerms | None = None,
 ) -> SupportResult:
     """Record one person's support, once per campaign and canonical email. Commits.
 
@@ -106,7 +130,8 @@ def add_support(
 
     One statement writes the support: ``INSERT … SELECT … FROM campaigns WHERE`` the
     campaign is open ``… ON CONFLICT DO NOTHING RETURNING id``, which also records the
-    email owed (``confirmation_owed_at``) and checks the referrer, then the commit. After
+    email owed (``confirmation_owed_at``) and checks the referrer, then the commit (on
+    PostgreSQL a support owed its email is that statement alone, in autocommit). After
     the commit, one Redis script records the attempt against the per-IP limit, marks the
     email waiting and asks (at most once per ``CONFIRMATION_DISPATCH_SECONDS``) for the
     dispatcher that sends owed emails in batches (enqueued here when this call asked).
@@ -114,8 +139,9 @@ def add_support(
     committed rows; a support it finds over the limit is then marked suspect (a second
     statement, for those only). No statement returns a row when the campaign is closed or
     the person already supports it: only then is the campaign read again, to say which.
-    The campaign's words (consent text, kind) come from the caller's session when it has
-    the campaign already (the views do), otherwise from one read.
+    The campaign's words (consent text, kind) come from ``terms`` when the caller read them
+    (:func:`campaign_terms`: the sign form does), else from the caller's session when it
+    has the campaign already, otherwise from one read.
 
     A new support that the allow and block lists or the per-IP limit hold
     (:func:`campaign.services.abuse.suspect_reason`) is stored as suspect: the same outcome
@@ -125,7 +151,24 @@ def add_support(
     ``referred_by_id`` credits the supporter whose share link brought this one (ignored
     unless it is a support of the same campaign).
     """
-    campaign = db.session.get(Campaign, campaign_id)  # from the identity map, when loaded
+    dialect = db.session.get_bind().dialect.name
+    # A visitor's support (owed its email) writes the statement's one row and nothing else:
+    # on PostgreSQL it runs alone, in autocommit (the statement is atomic by itself), and
+    # so do the reads before it, sparing BEGIN and COMMIT their round trips. Not when the
+    # session has begun a transaction already (it would be cut off from it), nor on SQLite
+    # (its writers begin IMMEDIATE).
+    alone = (
+        dialect == "postgresql"
+        and user_id is None
+        and not pledged_brand_ids
+        and not db.session().in_transaction()
+    )
+    if alone:
+        db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    if terms is not None and terms.id == campaign_id and not kind_of(terms).endorses_brands:
+        campaign = terms
+    else:
+        campaign = db.session.get(Campaign, campaign_id)  # from the identity map, when loaded
     # What the caller loaded refuses first, in its words (no query); the statement decides.
     _refuse_unless_open(campaign)
     _check_kind_fields(campaign, condition_threshold, pledged_brand_ids)
@@ -146,7 +189,7 @@ def add_support(
     counted_now = verified_now and suspect is None
     now = utcnow()
     new_id = db.session.execute(
-        _sign_statement(db.session.get_bind().dialect.name),
+        _sign_statement(dialect),
         {
             "b_campaign_id": campaign_id,
             "b_now": now,
@@ -176,7 +219,10 @@ def add_support(
         },
     ).scalar()
     if new_id is None:
-        db.session.refresh(campaign)  # closed meanwhile, or the person supports it already
+        if alone:
+            db.session.commit()  # what follows locks the support: in a transaction of its own
+        # Closed meanwhile, or the person supports it already: the campaign as it is now.
+        campaign = db.session.get(Campaign, campaign_id, populate_existing=True)
         _refuse_unless_open(campaign)
         result = _again(campaign, canonical, verified_now, user)
         if not verified_now:
@@ -289,7 +335,7 @@ def _sign_statement(dialect: str):
 
 
 def _check_kind_fields(
-    campaign: Campaign, condition_threshold: int | None, pledged_brand_ids: list[int] | None
+    campaign: Campaign | CampaignTerms, condition_threshold: int | None, pledged_brand_ids: list[int] | None
 ) -> None:
     """What only some kinds take (a condition, a choice of brands) is refused from the others,
     as their definitions say."""
@@ -403,7 +449,8 @@ def confirm(token: str) -> tuple[ConfirmedSupport, bool]:
 
     The token's check (the support's id and address), the state change, the count delta and
     the page's reading are one statement on PostgreSQL (an ``UPDATE … RETURNING`` and an
-    ``INSERT`` of the delta in ``WITH``), three in one transaction on SQLite.
+    ``INSERT`` of the delta in ``WITH``; in autocommit unless the caller's session is in a
+    transaction), three in one transaction on SQLite.
     """
     payload = read_token("confirm-support", token, current_app.config["SUPPORT_TOKEN_MAX_AGE"])
     support_id, email = payload.get("s"), payload.get("e")
@@ -412,6 +459,9 @@ def confirm(token: str) -> tuple[ConfirmedSupport, bool]:
     params = {"b_support_id": support_id, "b_email": email, "b_now": utcnow()}
     statements = _confirm_statements(db.session.get_bind().dialect.name)
     if len(statements) == 1:
+        if not db.session().in_transaction():
+            # Atomic by itself: alone, in autocommit (no BEGIN or COMMIT round trips).
+            db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
         row = db.session.execute(statements[0], params).first()
         confirmed_now, counted = (row.confirmed_now, row.counted) if row is not None else (False, False)
     else:

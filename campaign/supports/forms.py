@@ -92,9 +92,16 @@ class CountrySelect(Select):
 
 
 class CountryField(SelectField):
-    """A country code from the list, checked against a set rather than a scan of 250."""
+    """A country code from the list, checked against a set rather than a scan of 250. Its
+    choices are the list in the visitor's language, made once per language: given to
+    WTForms as ``choices=``, each form would check all 250 for deprecated shapes and copy
+    them."""
 
     widget = CountrySelect()
+
+    def __init__(self, label=None, validators=None, **kwargs):
+        super().__init__(label, validators, **kwargs)
+        self.choices = country_choices()  # the setter keeps the shared list as it is
 
     def pre_validate(self, form):
         if self.data not in _COUNTRY_VALUES:
@@ -128,7 +135,6 @@ class SupportForm(FlaskForm):
 
     country = CountryField(
         _l("Country"),
-        choices=COUNTRY_CHOICES,
         validators=[DataRequired(message=_l("Choose your country from the list."))],
     )
     postcode = StringField(
@@ -179,24 +185,31 @@ class SupportForm(FlaskForm):
     )
     submit = SubmitField(_l("Sign"))
 
-    def adapt_to(self, campaign) -> None:
-        """Use the campaign's words; ask only what the kind needs (spend for boycotts and
-        buycotts, a condition for boycotts, the brands for buycotts)."""
+    @classmethod
+    def for_campaign(cls, campaign, **kwargs) -> SupportForm:
+        """The form in the words of ``campaign`` (or of its terms), asking only what its kind
+        needs: spend for boycotts and buycotts, a condition for boycotts, the brands for
+        buycotts. ``kwargs`` go to the form (``meta``…).
+
+        Each kind has a class of its own without the fields it does not ask, made once per
+        process: a form binds only its own fields, instead of all of them and then deleting
+        some (the sign form's POST builds one for every signature).
+        """
         kind = kind_of(campaign)
-        self.submit.label.text = kind.support_verb
-        self.country.choices = country_choices()
-        if not kind.takes_spend:
-            del self.monthly_spend
-        if not kind.takes_conditions:
-            del self.condition_threshold
+        form_class = _FORMS_BY_KIND.get((cls, kind.name))
+        if form_class is None:
+            unasked = {name: None for name, asks in _ASKED_BY.items() if not getattr(kind, asks)}
+            form_class = type(f"{kind.name.title()}{cls.__name__}", (cls,), unasked)
+            _FORMS_BY_KIND[(cls, kind.name)] = form_class
+        form = form_class(**kwargs)
+        form.submit.label.text = kind.support_verb
         if kind.endorses_brands:
-            self.pledged_brands.choices = [
+            form.pledged_brands.choices = [
                 SelectChoice(e.brand_id, e.brand.name) for e in campaign.endorsements
             ]
-            if not self.is_submitted():
-                self.pledged_brands.data = [e.brand_id for e in campaign.endorsements]
-        else:
-            del self.pledged_brands
+            if not form.is_submitted():
+                form.pledged_brands.data = [e.brand_id for e in campaign.endorsements]
+        return form
 
     def support_data(self) -> dict:
         data = {
@@ -215,6 +228,15 @@ class SupportForm(FlaskForm):
         if "pledged_brands" in self:
             data["pledged_brand_ids"] = self.pledged_brands.data
         return data
+
+
+#: The fields only some kinds ask, each with the rule of a kind's definition that asks it.
+_ASKED_BY = {
+    "monthly_spend": "takes_spend",
+    "condition_threshold": "takes_conditions",
+    "pledged_brands": "endorses_brands",
+}
+_FORMS_BY_KIND: dict[tuple[type, str], type] = {}
 
 
 class RaiseGoalForm(FlaskForm):

@@ -25,6 +25,7 @@ from sqlalchemy import select
 from campaign.auth.forms import ActionForm
 from campaign.extensions import csrf, db
 from campaign.i18n import current_language
+from campaign.kinds import Kind
 from campaign.models import Support, canonical_email, utcnow
 from campaign.services import ServiceError
 from campaign.services import stalls as stall_service
@@ -37,9 +38,10 @@ from campaign.urls import campaign_url
 bp = Blueprint("supports", __name__, url_prefix="/supports")
 
 
-def support_form_for(campaign) -> SupportForm:
-    form = SupportForm()
-    form.adapt_to(campaign)
+def support_form_for(campaign, csrf: bool = True) -> SupportForm:
+    """The support form of ``campaign`` (or its terms), filled in for a member. ``csrf``
+    False: without its token field (a page renders the token itself, see ``_form.html``)."""
+    form = SupportForm.for_campaign(campaign, **({} if csrf else {"meta": {"csrf": False}}))
     if current_user.is_authenticated and not form.is_submitted():
         form.name.data = current_user.name
         form.email.data = current_user.email
@@ -80,9 +82,7 @@ def visitor_support(campaign) -> dict | None:
 def public_support_form(campaign) -> SupportForm:
     """The form of the page every visitor gets: without a CSRF token (``csrf.js`` fetches
     the visitor's own), so that the page can be shared by all of them."""
-    form = SupportForm(meta={"csrf": False})
-    form.adapt_to(campaign)
-    return form
+    return SupportForm.for_campaign(campaign, meta={"csrf": False})
 
 
 #: Shown when a support form comes without a valid token (from the cached page without
@@ -93,7 +93,7 @@ EXPIRED = _l(
 )
 
 
-def register_support_route(bp_kind: Blueprint, load) -> None:
+def register_support_route(bp_kind: Blueprint, kind: Kind, load) -> None:
     """Add ``<kind>.support`` (POST the support form) to a kind's blueprint."""
 
     # No 429 here: the service stores a support over the per-IP limit as suspect (never
@@ -101,17 +101,32 @@ def register_support_route(bp_kind: Blueprint, load) -> None:
     @bp_kind.route("/<slug>/support", methods=["POST"])
     @csrf.exempt  # checked below, to answer a missing token with the filled-in form
     def support(slug: str):
-        campaign = load(slug)
-        # Read now: the service's commit expires the object, and reloading costs a query.
+        # A public campaign's terms (kept a second by this process) are all signing reads;
+        # the campaign itself is loaded only to show its page again, or when it is not
+        # public (only its organiser, co-authors and moderators may see it) or endorses
+        # brands (the form offers them).
+        terms = service.campaign_terms(kind.value, slug)
+        if terms is None or not terms.is_public or kind.endorses_brands:
+            campaign = load(slug)
+            terms = None
+        else:
+            campaign = terms
         blueprint = campaign.blueprint
-        form = support_form_for(campaign)
+        # Its token is checked once, by csrf.protect() below (the form's own field would
+        # make a token and check it again); a page sent back renders one.
+        form = support_form_for(campaign, csrf=False)
+
+        def sent_back():
+            page = load(slug) if terms is not None else campaign
+            return render_template("campaigns/show.html", campaign=page, form=form), 400
+
         try:
             csrf.protect()
         except CSRFError:
             form.form_errors.append(str(EXPIRED))
-            return render_template("campaigns/show.html", campaign=campaign, form=form), 400
+            return sent_back()
         if not form.validate_on_submit():
-            return render_template("campaigns/show.html", campaign=campaign, form=form), 400
+            return sent_back()
         channel, referrer = parse_referral(session.get(f"ref:{slug}"))
         try:
             result = service.add_support(
@@ -122,13 +137,14 @@ def register_support_route(bp_kind: Blueprint, load) -> None:
                 referral=channel,
                 referred_by_id=referrer,
                 locale=current_language(),
+                terms=terms,
             )
         except service.SupportRefused as exc:
             flash(str(exc), "error")
             return redirect(url_for(f"{blueprint}.show", slug=slug))
         except ServiceError as exc:
             form.form_errors.append(str(exc))
-            return render_template("campaigns/show.html", campaign=campaign, form=form), 400
+            return sent_back()
         outcome = result.outcome
         owner = current_user.is_authenticated and canonical_email(current_user.email) == canonical_email(
             form.email.data
@@ -142,7 +158,11 @@ def register_support_route(bp_kind: Blueprint, load) -> None:
             "outcome": outcome.value,
             "email": form.email.data,
         }
-        return redirect(url_for("supports.thanks", slug=slug), 303)
+        response = redirect(url_for("supports.thanks", slug=slug), 303)
+        # It carries this visitor's session (and their email in it): private, never stored.
+        response.cache_control.no_store = True
+        response.cache_control.private = True
+        return response
 
 
 @bp.route("/stall/<token>", methods=["GET", "POST"])
@@ -157,8 +177,7 @@ def stall(token: str):
     if found is None or not found.campaign.is_public:
         abort(404)
     campaign = found.campaign
-    form = SupportForm()
-    form.adapt_to(campaign)
+    form = SupportForm.for_campaign(campaign)
     status = 200
     if not found.is_open():
         status = 410 if found.closed_at or found.closes_at <= utcnow() else 200

@@ -8,12 +8,12 @@ from datetime import timedelta
 
 import pytest
 import redis
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from campaign import outbox
 from campaign.extensions import db
-from campaign.models import Campaign, CampaignState, Support, utcnow
+from campaign.models import Campaign, CampaignState, CampaignTerms, Support, utcnow
 from campaign.queue import get_queue, redis_connection
 from campaign.services import supports as service
 from tests.factories import make_campaign
@@ -57,9 +57,36 @@ def test_the_statement_refuses_a_closed_or_private_campaign_in_the_same_words(
     with pytest.raises(service.SupportRefused, match=words):
         service.add_support(campaign.id, name="Ada", email="ada@example.org", country="GB")
     db.session.rollback()
+    # ... and when the terms the sign form keeps for a second still say open.
+    terms = CampaignTerms(campaign.id, campaign.kind, CampaignState.OPEN, None, campaign.title)
+    with pytest.raises(service.SupportRefused, match=words):
+        service.add_support(campaign.id, name="Ada", email="ada@example.org", country="GB", terms=terms)
+    db.session.rollback()
     assert db.session.execute(select(func.count()).select_from(Support)).scalar_one() == 0
     # Nothing owed, nobody asked: no mark and no job.
     assert waiting_marks() == 0 and get_queue("high").count == 0
+
+
+@pytest.mark.app_config(HOT_CACHE_SECONDS=60.0)
+@pytest.mark.parametrize(
+    ("state", "words"),
+    [
+        (CampaignState.CLOSED, "has closed and no longer takes signatures"),
+        (CampaignState.HIDDEN, "not published"),
+    ],
+)
+def test_the_sign_form_kept_open_terms_yet_the_database_refuses(app, client, state, words):
+    campaign = make_campaign()
+    page = f"/{campaign.blueprint}/{campaign.slug}"
+    first = post_form(client, f"{page}/support", SIGN)  # the terms are kept: open
+    assert first.status_code == 303
+    db.session.execute(update(Campaign).where(Campaign.id == campaign.id).values(state=state))
+    db.session.commit()
+    refused = post_form(client, f"{page}/support", {**SIGN, "email": "bo@example.org"})
+    assert refused.status_code == 302 and refused.headers["Location"].endswith(page)
+    with client.session_transaction() as sess:
+        assert any(words in message for _, message in sess["_flashes"])
+    assert db.session.execute(select(func.count()).select_from(Support)).scalar_one() == 1
 
 
 def test_an_unknown_campaign_is_refused(app):
@@ -90,6 +117,9 @@ def counted(app):
 
     def on_execute(conn, cursor, statement, parameters, context, executemany):
         statements.append(statement.split()[0].upper())
+        # psycopg's connection says whether it sends BEGIN before this (SQLite's does not).
+        if getattr(conn.connection.dbapi_connection, "autocommit", None) is True:
+            statements.append("(autocommit)")
 
     def on_commit(conn):
         statements.append("COMMIT")
@@ -133,9 +163,12 @@ def test_a_signature_is_one_statement_and_one_redis_round_trip(app, client):
     with counted(app) as (statements, round_trips):
         response = client.post(f"{page}/support", data=first)
     assert response.status_code == 303
-    # The view reads the campaign (its form and page); the service writes with one statement.
+    # The campaign's terms are read once a second (the warm request read them); the service
+    # writes with one statement, which checks the campaign is open: on PostgreSQL alone, in
+    # autocommit (no BEGIN or COMMIT sent), on SQLite in its transaction.
     assert statements.count("INSERT") == 1 and "UPDATE" not in statements
-    assert [s for s in statements if s not in ("BEGIN", "COMMIT")] == ["SELECT", "INSERT"]
+    alone = ["(autocommit)"] if db.engine.dialect.name == "postgresql" else []
+    assert [s for s in statements if s not in ("BEGIN", "COMMIT")] == ["INSERT", *alone]
     assert statements.count("COMMIT") == 1
     # This one asked for the dispatcher (no request stood): its script, then RQ's enqueue
     # (at most once per CONFIRMATION_DISPATCH_SECONDS for all signatures together).
@@ -148,7 +181,7 @@ def test_a_signature_is_one_statement_and_one_redis_round_trip(app, client):
             f"{page}/support", data={**first, "email": "bo@example.org", "csrf_token": token}
         )
     assert response.status_code == 303
-    assert [s for s in statements if s not in ("BEGIN", "COMMIT")] == ["SELECT", "INSERT"]
+    assert [s for s in statements if s not in ("BEGIN", "COMMIT")] == ["INSERT", *alone]
     assert len(round_trips) == 1 and b"EVALSHA" in round_trips[0]
     assert get_queue("high").count == 1
     support = db.session.execute(select(Support).filter_by(email="bo@example.org")).scalar_one()

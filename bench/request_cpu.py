@@ -1,0 +1,177 @@
+"""The sign POST's and the confirm GET's CPU per request, in one process:
+``python -m bench.request_cpu``.
+
+    python -m bench.request_cpu                       # 1,000 of each, three rounds
+    python -m bench.request_cpu --requests 500 --profile sign   # and where the time goes
+
+Starts PostgreSQL, Redis and the SMTP sink as the bench does, configured as production is,
+and builds the app as ``wsgi.py`` does (mappers configured, the heap frozen). Each round
+sends ``--requests`` sign forms of distinct supporters (session cookie, CSRF token and
+client address made as the surge's are), then opens their confirmation links, through the
+whole WSGI stack (``ProxyFix``, the hot count, Flask) with no HTTP server. Reported: this
+process's CPU time per request (``time.process_time``: everything the web process does, not
+PostgreSQL's or Redis's), the median of the rounds, and with ``--profile`` the functions
+most costly (cProfile, cumulative and own time) in one more round. CPU time holds on a
+shared machine where rates do not. A warm-up round (templates compiled, connections opened)
+is not counted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import gc
+import io
+import json
+import os
+import pstats
+import statistics
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from werkzeug.test import EnvironBuilder
+
+from bench.stack import Stack, free_port
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=1000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--profile", choices=("sign", "confirm"), action="append", default=[])
+    parser.add_argument("--top", type=int, default=40, help="functions listed per profile")
+    parser.add_argument("--dump", type=Path, help="also write each profile here (pstats files)")
+    args = parser.parse_args()
+    with Stack() as stack:
+        stack.start_postgres()
+        stack.start_redis()
+        mail_port = stack.start_sink()
+        web_port = free_port()
+        env = stack.configure_app(mail_port, web_port)
+        env["SWEEP_AFTER_SECONDS"] = str(7 * 86400)
+        os.environ.update(env)
+        stack.flask("db", "upgrade")
+        from sqlalchemy.orm import configure_mappers
+
+        from bench import seed
+        from campaign import create_app
+
+        app = create_app()
+        configure_mappers()
+        with app.app_context():
+            campaigns = seed.seed_base({"sign": 1_000_000})
+        gc.collect()
+        gc.freeze()
+        runner = _Runner(app, campaigns, web_port)
+        runner.round("warm", 100)
+        results: dict[str, list[float]] = {"sign": [], "confirm": []}
+        for n in range(args.rounds):
+            sign, confirm = runner.round(f"r{n}", args.requests)
+            results["sign"].append(sign)
+            results["confirm"].append(confirm)
+            print(f"round {n + 1}: sign {sign:.3f} ms, confirm {confirm:.3f} ms of CPU per request")
+        summary = {
+            name: {
+                "cpu_ms_per_request_median": round(statistics.median(runs), 3),
+                "cpu_ms_per_request_range": [round(min(runs), 3), round(max(runs), 3)],
+            }
+            for name, runs in results.items()
+        }
+        summary["load_average"] = os.getloadavg()
+        print(json.dumps(summary))
+        if args.profile:
+            runner.dump = args.dump
+            runner.round("profile", args.requests, profile=set(args.profile), top=args.top)
+
+
+class _Runner:
+    def __init__(self, app, campaigns, web_port: int):
+        self.app = app
+        self.campaigns = campaigns
+        self.base_url = f"http://127.0.0.1:{web_port}"
+        self.next_address = 0
+        self.dump: Path | None = None
+
+    def round(self, prefix: str, count: int, profile: frozenset | set = frozenset(), top: int = 40):
+        from bench import supporters
+
+        with self.app.app_context():
+            signs = [
+                self._environ(method, path, body, headers)
+                for method, path, body, headers in supporters.sign_requests(
+                    self.app, self.campaigns.slugs["sign"], prefix, count, self.next_address, self.base_url
+                )
+            ]
+        self.next_address += count
+        sign = self._run("sign", signs, 303, profile, top)
+        with self.app.app_context():
+            from sqlalchemy import select
+
+            from campaign.extensions import db
+            from campaign.jobs.supports import support_token
+            from campaign.models import Support
+
+            pending = db.session.execute(
+                select(Support).where(
+                    Support.campaign_id == self.campaigns.ids["sign"],
+                    Support.confirmed_at.is_(None),
+                    Support.email.like(f"{prefix}.%"),
+                )
+            ).scalars()
+            confirms = [
+                self._environ("GET", f"/supports/confirm/{support_token('confirm-support', s)}", "", {})
+                for s in pending
+            ]
+            db.session.rollback()
+        assert len(confirms) == count, (len(confirms), count)
+        confirm = self._run("confirm", confirms, 200, profile, top)
+        return sign, confirm
+
+    def _environ(self, method: str, path: str, body: str, headers: dict) -> dict:
+        parts = urlsplit(self.base_url)
+        return EnvironBuilder(
+            path=path,
+            method=method,
+            base_url=f"{parts.scheme}://{parts.netloc}",
+            data=body.encode() if body else None,
+            headers=headers,
+        ).get_environ()
+
+    def _run(self, name: str, environs: list[dict], status: int, profile, top: int) -> float:
+        """Each request through the app; returns CPU ms per request."""
+        statuses: list[str] = []
+
+        def start_response(status_line, _headers, _exc_info=None):
+            statuses.append(status_line)
+
+        # CPU time, not wall time: waiting on PostgreSQL or Redis costs the process nothing.
+        profiler = cProfile.Profile(time.process_time) if name in profile else None
+        cpu = time.process_time()
+        if profiler:
+            profiler.enable()
+        for environ in environs:
+            body = self.app(environ, start_response)
+            for _chunk in body:
+                pass
+            close = getattr(body, "close", None)
+            if close:
+                close()
+        if profiler:
+            profiler.disable()
+        spent = time.process_time() - cpu
+        wrong = [s for s in statuses if not s.startswith(str(status))]
+        assert not wrong, f"{name}: {len(wrong)} answered {wrong[:3]}"
+        if profiler:
+            if self.dump:
+                self.dump.mkdir(parents=True, exist_ok=True)
+                profiler.dump_stats(self.dump / f"{name}.pstats")
+            for order in ("cumulative", "tottime"):
+                out = io.StringIO()
+                pstats.Stats(profiler, stream=out).sort_stats(order).print_stats(top)
+                print(f"--- {name}, by {order} ({len(environs)} requests)\n{out.getvalue()}")
+        return spent / len(environs) * 1000
+
+
+if __name__ == "__main__":
+    main()
