@@ -5,7 +5,8 @@ written by the statement that stores it) and, after its commit, raises the "mail
 waiting" counter in Redis and asks for a dispatcher at most once per
 ``CONFIRMATION_DISPATCH_SECONDS`` (:func:`campaign.services.abuse.record_signature`). The
 dispatcher claims up to ``CONFIRMATION_BATCH`` owed emails in one statement, renders them
-(each language's words resolved once, the templates compiled once), sends them over one
+(each language's words resolved once, the templates compiled once, each campaign's email
+rendered once per language with blanks and filled in per reader), sends them over one
 SMTP connection and records their receipts and sent marks in one transaction; it goes on
 while emails keep being owed, and stops once nothing was owed since its last look and no
 request for it stands (or a newer dispatcher was asked for, which takes over).
@@ -27,7 +28,9 @@ from __future__ import annotations
 
 import functools
 import time
+from collections import defaultdict
 from datetime import timedelta
+from types import SimpleNamespace
 
 from flask import current_app
 from flask_babel import force_locale
@@ -55,7 +58,19 @@ from campaign.queue import redis_connection
 from campaign.services.abuse import confirmation_email_allowed, confirmation_emails_allowed
 from campaign.services.supports import support_token
 from campaign.sharing import share_kit
-from campaign.urls import external_url
+from campaign.stencils import (
+    PROBE_ID,
+    PROBE_NAME,
+    PROBE_URL,
+    Blanks,
+    Stencil,
+    proven,
+    refused,
+    share_kit_with_blanks,
+    support_stand_in,
+    support_values,
+)
+from campaign.urls import external_url, external_url_maker
 
 #: How long an idle dispatcher waits between looks (at Redis's counter, not the database)
 #: while the request that started it stands.
@@ -158,6 +173,7 @@ _CLAIMED = (
     Support.id,
     Support.campaign_id,
     Support.user_id,
+    Support.name,
     Support.email,
     Support.email_canonical,
     Support.locale,
@@ -229,7 +245,7 @@ def _send_owed(limit: int) -> tuple[int, int]:
     ]
     allowed = confirmation_emails_allowed([(keys[r.id], r.email_canonical, r.ip_address) for r in waiting])
     to_send = [row for row, ok in zip(waiting, allowed, strict=True) if ok]
-    emails = _render(to_send, keys)
+    emails = confirmation_emails(to_send, keys)
     receipts: list[dict] = []
     unsent: list[int] = []
     try:
@@ -283,10 +299,19 @@ def _mark(rows, receipts: list[dict], unsent: list[int], claimed_at) -> None:
     db.session.commit()
 
 
-def _render(rows, keys: dict[int, str]) -> list[tuple[str, Email]]:
-    """The batch's emails, grouped by language: each language's words are looked up once
-    for the batch, its templates compiled once with its translations bound
-    (:func:`campaign.mail.compiled_templates`) and the context they share built once."""
+def confirmation_emails(rows, keys: dict[int, str], one_by_one: bool = False) -> list[tuple[str, Email]]:
+    """``(receipt key, email)`` for each of ``rows`` (claimed as
+    :func:`claim_owed_confirmations` returns them; ``keys``: their receipt keys by id), each
+    with its receipt's Message-ID, written a language and a campaign at a time.
+
+    Each language's words are looked up once for the batch, its templates compiled once
+    with its translations bound (:func:`campaign.mail.compiled_templates`) and the context
+    its emails share built once. The emails of one campaign in one language then differ
+    only in each reader's own values (their confirmation link, the code in their share
+    links): each such group's email is rendered once with blanks for those values and
+    filled in for each reader (:mod:`campaign.stencils`), as the fan-out does. A group whose
+    render cannot be used safely (see :func:`_stencil`), a reader whose value is empty, and
+    every email when ``one_by_one`` is asked for, are rendered for their reader alone."""
     campaigns = {
         c.id: c
         for c in db.session.execute(
@@ -299,45 +324,80 @@ def _render(rows, keys: dict[int, str]) -> list[tuple[str, Email]]:
         if user_ids
         else {}
     )
-    by_language: dict[str, list] = {}
+    groups: dict[str, dict[int, list]] = defaultdict(lambda: defaultdict(list))
     for row in rows:
         member = _Locale(members.get(row.user_id)) if row.user_id else None
-        by_language.setdefault(language_of(member, row), []).append(row)
+        groups[language_of(member, row)][row.campaign_id].append(row)
+    confirm_link = external_url_maker("supports.confirm", "token")
     emails: list[tuple[str, Email]] = []
-    for language, group in by_language.items():
+    for language, by_campaign in groups.items():
         with force_locale(language):
-            text, html = compiled_templates("confirm_support", language)
+            templates = compiled_templates(TEMPLATE, language)
+            text, html = templates
             # The text and the HTML both ask for the reader's share links: made once.
             shared = batch_context(share_kit=functools.cache(share_kit))
-            fixed: dict[int, tuple] = {}
-            for row in group:
-                campaign = campaigns[row.campaign_id]
-                if campaign.id not in fixed:
-                    fixed[campaign.id] = (
-                        _(
-                            "Confirm your %(support)s: %(title)s",
-                            support=campaign.support_noun,
-                            title=campaign.title,
-                        ),
-                        str(campaign.support_noun),
-                        external_url(f"{campaign.blueprint}.show", slug=campaign.slug),
-                    )
-                subject, act, campaign_url = fixed[campaign.id]
-                context = dict(
+            for campaign_id, readers in by_campaign.items():
+                campaign = campaigns[campaign_id]
+                subject = _(
+                    "Confirm your %(support)s: %(title)s", support=campaign.support_noun, title=campaign.title
+                )
+                fixed = dict(
                     shared,
                     subject=subject,
-                    support=row,
                     campaign=campaign,
-                    act=act,
-                    link=external_url("supports.confirm", token=support_token("confirm-support", row)),
-                    campaign_url=campaign_url,
+                    act=str(campaign.support_noun),
+                    campaign_url=external_url(f"{campaign.blueprint}.show", slug=campaign.slug),
                 )
-                email = Email(
-                    to=row.email, subject=subject, text=text.render(context), html=html.render(context)
-                )
-                email.message_id = receipt_message_id(keys[row.id])
-                emails.append((keys[row.id], email))
+                stencil = None if one_by_one else _stencil(templates, fixed)
+                for row in readers:
+                    link = confirm_link(support_token("confirm-support", row))
+                    bodies = (
+                        stencil.fill(support_values(stencil.names, row, {"link": link})) if stencil else None
+                    )
+                    if bodies is None:
+                        context = dict(fixed, support=row, link=link)
+                        bodies = text.render(context), html.render(context)
+                    email = Email(to=row.email, subject=subject, text=bodies[0], html=bodies[1])
+                    email.message_id = receipt_message_id(keys[row.id])
+                    emails.append((keys[row.id], email))
     return emails
+
+
+#: the confirmation email's templates (``templates/email/confirm_support.txt`` and ``.html``)
+TEMPLATE = "confirm_support"
+
+
+def _stencil(templates, fixed: dict) -> Stencil | None:
+    """The confirmation email of a campaign in a language (what ``fixed`` holds) rendered
+    with blanks for the reader's link and the support's id (its share code), proven; None
+    when it cannot stand for each reader's render.
+
+    It cannot if the templates read anything else of the support, if a template changed a
+    marker, or if it fails its proof: a made-up reader whose link needs escaping
+    (``&<>"'``, accents), rendered alone, must come out as the render filled in with their
+    values (see :func:`campaign.stencils.proven`). The proof costs one render per group."""
+    blanks = Blanks()
+    text, html = templates
+    try:
+        context = dict(
+            fixed,
+            share_kit=share_kit_with_blanks(blanks, fixed["share_kit"]),
+            support=support_stand_in(blanks),
+            link=blanks("link"),
+        )
+        rendered = text.render(context), html.render(context)
+        probe = SimpleNamespace(name=PROBE_NAME, id=PROBE_ID)
+        links = {"link": PROBE_URL + "link"}
+        alone = dict(fixed, support=probe, **links)
+        return proven(
+            blanks,
+            rendered,
+            (text.render(alone), html.render(alone)),
+            lambda stencil: support_values(stencil.names, probe, links),
+        )
+    except Exception as exc:  # noqa: BLE001 - each email is rendered alone, which raises if it must
+        refused(TEMPLATE, exc)
+        return None
 
 
 class _Locale:
