@@ -229,3 +229,32 @@ def test_a_support_confirmed_or_withdrawn_before_its_email_gets_none(app, run_jo
     assert dispatch_confirmations("x") == 1
     assert [m["To"] for m in outbox()] == ["p2@example.org"]
     assert owed() == 0
+
+
+@pytest.mark.parametrize("pipelining", [False, True], ids=["one-by-one", "pipelined"])
+def test_a_mailbox_refused_for_good_and_an_email_sent_before_are_not_owed_again(app, smtp_server, pipelining):
+    controller, _ = smtp_server
+    controller.handler = sink = Sink(pipelining=pipelining, refuse={"p1@example.org"})
+    app.config["MAIL_URL"] = f"smtp://{controller.hostname}:{controller.port}"
+    petition = make_campaign()
+    ids = sign_many(petition, 4)
+    # The per-support job of before the dispatcher sent the third one already.
+    db.session.add(MailReceipt(key=f"confirm-support:{ids[2]}:1", recipient="p2@example.org"))
+    db.session.commit()
+    assert send_owed_confirmations(10) == (4, 2)
+    assert sorted(to for to, _ in sink.taken) == ["p0@example.org", "p3@example.org"]
+    receipts = dict(db.session.execute(select(MailReceipt.key, MailReceipt.error)).all())
+    assert receipts == {
+        f"confirm-support:{ids[0]}:1": None,
+        f"confirm-support:{ids[1]}:1": "recipient refused (550)",
+        f"confirm-support:{ids[2]}:1": None,
+        f"confirm-support:{ids[3]}:1": None,
+    }
+    assert owed() == 0
+    assert (
+        db.session.execute(
+            select(func.count()).select_from(MailReceipt).where(MailReceipt.sent_at.is_(None))
+        ).scalar_one()
+        == 0
+    )
+    assert send_owed_confirmations(10) == (0, 0) and len(sink.taken) == 2
