@@ -12,6 +12,7 @@ import pytest
 import redis
 from sqlalchemy import delete, func, select
 
+from campaign import mail
 from campaign.extensions import db
 from campaign.jobs.supports import (
     claim_owed_confirmations,
@@ -20,7 +21,7 @@ from campaign.jobs.supports import (
     send_support_confirmation,
 )
 from campaign.jobs.sweeper import sweep_job
-from campaign.mail import receipt_message_id
+from campaign.mail import Email, receipt_message_id
 from campaign.models import MailReceipt, Support
 from campaign.queue import get_queue
 from campaign.services import supports as service
@@ -258,3 +259,22 @@ def test_a_mailbox_refused_for_good_and_an_email_sent_before_are_not_owed_again(
         == 0
     )
     assert send_owed_confirmations(10) == (0, 0) and len(sink.taken) == 2
+
+
+@pytest.mark.parametrize("handler", [ConnectionCounter, PipeliningCounter], ids=["one-by-one", "pipelined"])
+def test_lines_that_start_with_a_dot_arrive_as_they_were_written(app, smtp_server, handler):
+    controller, _ = smtp_server
+    controller.handler = kept = handler()
+    app.config["MAIL_URL"] = f"smtp://{controller.hostname}:{controller.port}"
+    texts = [".\n.starts with a dot\nthen none\n..two\n", "no dot at a line's start.\n", ".x"]
+    emails = [
+        (str(n), Email(to=f"d{n}@example.org", subject="s", text=t, html=f"<p>{t}</p>"))
+        for n, t in enumerate(texts)
+    ]
+    assert [error for _, error in mail.send_each(emails)] == [None, None, None]
+    got = {
+        m["To"]: m for m in (BytesParser(policy=policy.default).parsebytes(e.content) for e in kept.envelopes)
+    }
+    for n, text in enumerate(texts):
+        plain = got[f"d{n}@example.org"].get_body(("plain",)).get_content().replace("\r\n", "\n")
+        assert plain == (text if text.endswith("\n") else text + "\n"), n
