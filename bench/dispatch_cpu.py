@@ -12,7 +12,8 @@ is not ASCII and needs escaping, spread over ``--campaigns`` petitions) in one s
 runs :func:`campaign.jobs.supports.dispatch_confirmations` in this process until none is
 owed (batches of ``CONFIRMATION_BATCH`` over one SMTP connection). Reported: this process's
 CPU time per email (``time.process_time``: the claims, the caps script, rendering, building
-and sending the messages, the receipts; not PostgreSQL's, Redis's or the sink's), the wall
+and sending the messages, the receipts; not PostgreSQL's, Redis's or the sink's), PostgreSQL's
+CPU time per email (its server's processes), the wall
 time (with the dispatcher's 0.2 s for a batch to gather) and the messages the sink counted.
 CPU time holds on a shared machine where rates do not. A warm-up run (templates compiled)
 is not counted.
@@ -33,6 +34,7 @@ from pathlib import Path
 
 from sqlalchemy import insert
 
+from bench.scenarios import CpuMeter
 from bench.stack import Stack, free_port
 
 WAYS = ("blanks", "one by one")
@@ -42,6 +44,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--emails", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--batch", type=int, default=200, help="CONFIRMATION_BATCH (a surge's are smaller)")
     parser.add_argument("--campaigns", type=int, default=1, help="petitions the supports are spread over")
     parser.add_argument("--profile", type=float, default=0, help="seconds of py-spy after the rounds")
     args = parser.parse_args()
@@ -51,6 +54,7 @@ def main() -> None:
         mail_port = stack.start_sink()
         env = stack.configure_app(mail_port, free_port())
         env["SWEEP_AFTER_SECONDS"] = str(7 * 86400)
+        env["CONFIRMATION_BATCH"] = str(args.batch)
         os.environ.update(env)
         stack.flask("db", "upgrade")
         from bench import seed
@@ -71,23 +75,29 @@ def main() -> None:
                     for way in WAYS:
                         stack.sink_command("reset")
                         _owe(campaign_ids, args.emails, f"r{n}{shape}{way}")
+                        meter = CpuMeter({"postgres": [pid] if (pid := stack.postgres_pid()) else []})
                         cpu, wall, sent = _send_all(one_by_one=way != "blanks")
+                        postgres = meter.cores(1.0).get("postgres", 0.0)  # cores over 1 s: CPU seconds
                         taken = stack.sink_command("stats")["messages"]
                         assert sent == taken == args.emails, (sent, taken)
-                        results[shape, way].append((cpu / sent * 1000, wall / sent * 1000))
+                        results[shape, way].append(
+                            (cpu / sent * 1000, wall / sent * 1000, postgres / sent * 1000)
+                        )
                         print(
                             f"round {n + 1}, pipelining {shape}, {way}: {sent} emails, "
-                            f"{cpu / sent * 1000:.3f} ms CPU and {wall / sent * 1000:.3f} ms wall per email",
+                            f"{cpu / sent * 1000:.3f} ms CPU and {wall / sent * 1000:.3f} ms wall per email"
+                            f" (PostgreSQL {postgres / sent * 1000:.3f} ms)",
                             flush=True,
                         )
             summary = {
                 f"pipelining {shape}, {way}": {
-                    "cpu_ms_per_email_median": round(statistics.median(c for c, _ in runs), 3),
+                    "cpu_ms_per_email_median": round(statistics.median(c for c, _, _ in runs), 3),
                     "cpu_ms_per_email_range": [
-                        round(min(c for c, _ in runs), 3),
-                        round(max(c for c, _ in runs), 3),
+                        round(min(c for c, _, _ in runs), 3),
+                        round(max(c for c, _, _ in runs), 3),
                     ],
-                    "wall_ms_per_email_median": round(statistics.median(w for _, w in runs), 3),
+                    "wall_ms_per_email_median": round(statistics.median(w for _, w, _ in runs), 3),
+                    "postgres_cpu_ms_per_email_median": round(statistics.median(p for _, _, p in runs), 3),
                 }
                 for (shape, way), runs in results.items()
             }
