@@ -19,7 +19,8 @@ CPU time holds on a shared machine where rates do not. A warm-up run (templates 
 is not counted.
 
 ``--profile SECONDS`` then samples this process with py-spy for that long while it sends
-confirmations the default way (the sink offering PIPELINING), and prints where the time went;
+confirmations the default way (the sink offering PIPELINING, unless ``--profile-pipelining
+off``), and prints where the time went;
 the raw stacks are kept in ``bench/results/profiles/dispatch-cpu-0.txt``.
 """
 
@@ -47,6 +48,9 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=200, help="CONFIRMATION_BATCH (a surge's are smaller)")
     parser.add_argument("--campaigns", type=int, default=1, help="petitions the supports are spread over")
     parser.add_argument("--profile", type=float, default=0, help="seconds of py-spy after the rounds")
+    parser.add_argument(
+        "--profile-pipelining", choices=("on", "off"), default="on", help="the sink's shape while profiled"
+    )
     args = parser.parse_args()
     with Stack() as stack:
         stack.start_postgres()
@@ -104,7 +108,7 @@ def main() -> None:
             summary["load_average"] = [round(x, 2) for x in os.getloadavg()]
             print(json.dumps(summary))
             if args.profile:
-                stack.sink_command("pipelining on")
+                stack.sink_command(f"pipelining {args.profile_pipelining}")
                 _profile(campaign_ids, args.emails, args.profile)
 
 
