@@ -1,18 +1,27 @@
 """The confirmation dispatcher's CPU per email, in one process: ``python -m bench.dispatch_cpu``.
 
     python -m bench.dispatch_cpu                  # 1,000 emails, the sink without and with PIPELINING
-    python -m bench.dispatch_cpu --emails 2000 --rounds 5
+    python -m bench.dispatch_cpu --emails 2000 --rounds 5 --profile 20
 
 Starts PostgreSQL, Redis and the SMTP sink (another process) as the bench does, configured as
-production is. Then, for each round and each shape of the sink, it inserts ``--emails``
-pending supports owed their confirmation email (one in four in Spanish) in one statement and
+production is. Then, for each round, each shape of the sink and each way of rendering (each
+campaign's email rendered once per language with blanks and filled in for each reader, the
+default; and each email rendered for its reader alone), it inserts ``--emails`` pending
+supports owed their confirmation email (one in four in Spanish, one in eight with a name that
+is not ASCII and needs escaping, spread over ``--campaigns`` petitions) in one statement and
 runs :func:`campaign.jobs.supports.dispatch_confirmations` in this process until none is
 owed (batches of ``CONFIRMATION_BATCH`` over one SMTP connection). Reported: this process's
 CPU time per email (``time.process_time``: the claims, the caps script, rendering, building
-and sending the messages, the receipts; not PostgreSQL's, Redis's or the sink's), the wall
+and sending the messages, the receipts; not PostgreSQL's, Redis's or the sink's), PostgreSQL's
+CPU time per email (its server's processes), the wall
 time (with the dispatcher's 0.2 s for a batch to gather) and the messages the sink counted.
 CPU time holds on a shared machine where rates do not. A warm-up run (templates compiled)
 is not counted.
+
+``--profile SECONDS`` then samples this process with py-spy for that long while it sends
+confirmations the default way (the sink offering PIPELINING, unless ``--profile-pipelining
+off``), and prints where the time went;
+the raw stacks are kept in ``bench/results/profiles/dispatch-cpu-0.txt``.
 """
 
 from __future__ import annotations
@@ -22,16 +31,26 @@ import json
 import os
 import statistics
 import time
+from pathlib import Path
 
 from sqlalchemy import insert
 
+from bench.scenarios import CpuMeter
 from bench.stack import Stack, free_port
+
+WAYS = ("blanks", "one by one")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--emails", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--batch", type=int, default=200, help="CONFIRMATION_BATCH (a surge's are smaller)")
+    parser.add_argument("--campaigns", type=int, default=1, help="petitions the supports are spread over")
+    parser.add_argument("--profile", type=float, default=0, help="seconds of py-spy after the rounds")
+    parser.add_argument(
+        "--profile-pipelining", choices=("on", "off"), default="on", help="the sink's shape while profiled"
+    )
     args = parser.parse_args()
     with Stack() as stack:
         stack.start_postgres()
@@ -39,6 +58,7 @@ def main() -> None:
         mail_port = stack.start_sink()
         env = stack.configure_app(mail_port, free_port())
         env["SWEEP_AFTER_SECONDS"] = str(7 * 86400)
+        env["CONFIRMATION_BATCH"] = str(args.batch)
         os.environ.update(env)
         stack.flask("db", "upgrade")
         from bench import seed
@@ -46,48 +66,63 @@ def main() -> None:
 
         app = create_app()
         with app.app_context():
-            campaign_id = seed.seed_base({"dispatch": 1_000_000}).ids["dispatch"]
-            results = {"off": [], "on": []}
-            _owe(campaign_id, 20, "warm")
-            _send_all()
+            names = [f"dispatch-{n}" for n in range(args.campaigns)]
+            campaigns = seed.seed_base(dict.fromkeys(names, 1_000_000)).ids
+            campaign_ids = [campaigns[name] for name in names]
+            results = {(shape, way): [] for shape in ("off", "on") for way in WAYS}
+            for way in WAYS:
+                _owe(campaign_ids, 20, f"warm{way}")
+                _send_all(one_by_one=way != "blanks")
             for n in range(args.rounds):
-                for shape in results:
+                for shape in ("off", "on"):
                     stack.sink_command(f"pipelining {shape}")
-                    stack.sink_command("reset")
-                    _owe(campaign_id, args.emails, f"r{n}{shape}")
-                    cpu, wall, sent = _send_all()
-                    taken = stack.sink_command("stats")["messages"]
-                    assert sent == taken == args.emails, (sent, taken)
-                    results[shape].append((cpu / sent * 1000, wall / sent * 1000))
-                    print(
-                        f"round {n + 1}, pipelining {shape}: {sent} emails, "
-                        f"{cpu / sent * 1000:.2f} ms CPU and {wall / sent * 1000:.2f} ms wall per email"
-                    )
+                    for way in WAYS:
+                        stack.sink_command("reset")
+                        _owe(campaign_ids, args.emails, f"r{n}{shape}{way}")
+                        meter = CpuMeter({"postgres": [pid] if (pid := stack.postgres_pid()) else []})
+                        cpu, wall, sent = _send_all(one_by_one=way != "blanks")
+                        postgres = meter.cores(1.0).get("postgres", 0.0)  # cores over 1 s: CPU seconds
+                        taken = stack.sink_command("stats")["messages"]
+                        assert sent == taken == args.emails, (sent, taken)
+                        results[shape, way].append(
+                            (cpu / sent * 1000, wall / sent * 1000, postgres / sent * 1000)
+                        )
+                        print(
+                            f"round {n + 1}, pipelining {shape}, {way}: {sent} emails, "
+                            f"{cpu / sent * 1000:.3f} ms CPU and {wall / sent * 1000:.3f} ms wall per email"
+                            f" (PostgreSQL {postgres / sent * 1000:.3f} ms)",
+                            flush=True,
+                        )
             summary = {
-                shape: {
-                    "cpu_ms_per_email_median": round(statistics.median(c for c, _ in runs), 3),
+                f"pipelining {shape}, {way}": {
+                    "cpu_ms_per_email_median": round(statistics.median(c for c, _, _ in runs), 3),
                     "cpu_ms_per_email_range": [
-                        round(min(c for c, _ in runs), 3),
-                        round(max(c for c, _ in runs), 3),
+                        round(min(c for c, _, _ in runs), 3),
+                        round(max(c for c, _, _ in runs), 3),
                     ],
-                    "wall_ms_per_email_median": round(statistics.median(w for _, w in runs), 3),
+                    "wall_ms_per_email_median": round(statistics.median(w for _, w, _ in runs), 3),
+                    "postgres_cpu_ms_per_email_median": round(statistics.median(p for _, _, p in runs), 3),
                 }
-                for shape, runs in results.items()
+                for (shape, way), runs in results.items()
             }
-            summary["load_average"] = os.getloadavg()
+            summary["load_average"] = [round(x, 2) for x in os.getloadavg()]
             print(json.dumps(summary))
+            if args.profile:
+                stack.sink_command(f"pipelining {args.profile_pipelining}")
+                _profile(campaign_ids, args.emails, args.profile)
 
 
-def _owe(campaign_id: int, count: int, prefix: str) -> None:
-    """``count`` pending supports owed their confirmation email, inserted in one statement."""
+def _owe(campaign_ids: list[int], count: int, prefix: str) -> None:
+    """``count`` pending supports owed their confirmation email, spread over
+    ``campaign_ids``, inserted in one statement."""
     from campaign.extensions import db
     from campaign.models import Support, utcnow
 
     now = utcnow()
     rows = [
         {
-            "campaign_id": campaign_id,
-            "name": f"Supporter {i}",
+            "campaign_id": campaign_ids[i % len(campaign_ids)],
+            "name": f"Zoë & <Ana> Peña {i}" if i % 8 == 5 else f"Supporter {i}",
             "email": f"{prefix}.{i}@bench.example",
             "email_canonical": f"{prefix}.{i}@bench.example",
             "country": "GB",
@@ -101,14 +136,39 @@ def _owe(campaign_id: int, count: int, prefix: str) -> None:
     db.session.commit()
 
 
-def _send_all() -> tuple[float, float, int]:
+def _send_all(one_by_one: bool = False) -> tuple[float, float, int]:
     """Run the dispatcher until nothing is owed (its run's one connection, its batches, its
-    0.2 s for a batch to gather in the wall time): (CPU seconds, wall seconds, emails sent)."""
-    from campaign.jobs.supports import dispatch_confirmations
+    0.2 s for a batch to gather in the wall time): (CPU seconds, wall seconds, emails sent).
+    ``one_by_one``: each email rendered for its reader alone (the way before)."""
+    from campaign.jobs import supports
 
-    cpu, wall = time.process_time(), time.perf_counter()
-    sent = dispatch_confirmations("bench")
-    return time.process_time() - cpu, time.perf_counter() - wall, sent
+    emails = supports.confirmation_emails
+    if one_by_one:
+        supports.confirmation_emails = lambda rows, keys: emails(rows, keys, one_by_one=True)
+    try:
+        cpu, wall = time.process_time(), time.perf_counter()
+        sent = supports.dispatch_confirmations("bench")
+        return time.process_time() - cpu, time.perf_counter() - wall, sent
+    finally:
+        supports.confirmation_emails = emails
+
+
+def _profile(campaign_ids: list[int], emails: int, seconds: float) -> None:
+    from bench import profiling
+
+    out_dir = Path(__file__).resolve().parent / "results" / "profiles"
+    # Not its children: the SMTP sink is one of them.
+    recorders = profiling.start([os.getpid()], seconds, out_dir, "dispatch-cpu", subprocesses=False)
+    if not recorders:
+        print("py-spy is not installed")
+        return
+    n = 0
+    while recorders[0][0].poll() is None:
+        _owe(campaign_ids, emails, f"profile{n}")
+        _send_all()
+        n += 1
+    summary = profiling.finish(recorders)
+    print(json.dumps(summary, indent=1))
 
 
 if __name__ == "__main__":

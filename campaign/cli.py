@@ -14,6 +14,7 @@ from sqlalchemy.orm import configure_mappers
 
 from campaign.clock import run_forever
 from campaign.jobs import InProcessWorker
+from campaign.mail import compile_mail_templates
 from campaign.queue import get_queue, redis_connection
 from campaign.services.privacy import anonymise_ended_campaigns
 from campaign.signing import new_private_key_pem
@@ -51,8 +52,10 @@ def signing_key() -> None:
 )
 def worker(queues: tuple[str, ...], burst: bool, scheduler: bool, quiet: bool, fork: bool) -> None:
     """Run an RQ worker on QUEUES (default: high, default, bulk), inside the app context."""
-    # Mappers are configured once here, so forked work-horses don't each pay for it.
+    # Mappers are configured and the email templates compiled once here, so forked
+    # work-horses don't each pay for it (an in-process worker would at its first email).
     configure_mappers()
+    compile_mail_templates()
     names = queues or current_app.config["RQ_QUEUES"]
     conn = redis_connection()
     while True:

@@ -19,12 +19,24 @@ the caller renders those emails one by one. The caller proves each render before
 
 from __future__ import annotations
 
+import functools
+import logging
 import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from markupsafe import escape
+
+from campaign.sharing import coded_share_kit, referral_code
+
+log = logging.getLogger(__name__)
+
+#: A made-up reader whose values need escaping in HTML (the proof of a render with blanks).
+PROBE_NAME = 'Zoë & "Ana" <O\'Brien>  Peña'
+PROBE_ID = 987_654_321
+#: the start of each of the made-up reader's links (the link's name follows)
+PROBE_URL = "https://probe.invalid/?a=1&b=<é>\"'#"
 
 
 class NotBlank(Exception):
@@ -103,3 +115,68 @@ class StandIn:
             return self.__dict__["_values"][name]
         except KeyError:
             raise NotBlank(name) from None
+
+
+def support_stand_in(blanks: Blanks, same: Mapping[str, Any] | None = None) -> StandIn:
+    """The stand-in for each support of a group: its ``name`` and ``id`` are blanks
+    (``support_name``, ``support_id``), the values in ``same`` the group's."""
+    return StandIn(blanks, "support_", ("name", "id"), same or {})
+
+
+def share_kit_with_blanks(blanks: Blanks, kit: Callable[..., dict]) -> Callable[..., dict]:
+    """``kit`` (:func:`campaign.sharing.share_kit`) for a render with blanks: the kit of the
+    support's stand-in carries the blank of its referral code (``share_code``)."""
+    return functools.partial(_share_kit_with_blanks, blanks, kit)
+
+
+def _share_kit_with_blanks(blanks: Blanks, kit, url: str, title: str, support_id=None) -> dict:
+    if support_id == blanks("support_id"):
+        return coded_share_kit(url, title, blanks("share_code"))
+    return kit(url, title, support_id)
+
+
+def support_values(names: frozenset[str], support: Any, links: Mapping[str, str | None]) -> dict[str, str]:
+    """The values of the blanks ``names`` (a :class:`Stencil`'s) for ``support``: its name, its
+    id, its referral code, and its own links (``links``, by name)."""
+    values = {}
+    for name in names:
+        if name == "support_name":
+            values[name] = support.name
+        elif name == "support_id":
+            values[name] = str(support.id)
+        elif name == "share_code":
+            values[name] = referral_code(support.id)
+        else:
+            values[name] = links[name]
+    return values
+
+
+def probe_links(links: Mapping[str, str | None]) -> dict[str, str | None]:
+    """The made-up reader's links, of the kinds ``links`` has (None stays None)."""
+    return {name: None if value is None else PROBE_URL + name for name, value in links.items()}
+
+
+def proven(
+    blanks: Blanks, rendered: tuple[str, str], alone: tuple[str, str], values: Callable[[Stencil], Mapping]
+) -> Stencil:
+    """The stencil of ``rendered`` (the text and HTML rendered with ``blanks``), proven:
+    ``alone`` is the email rendered for a made-up reader, and filling the stencil in with
+    that reader's ``values(stencil)`` must give it. Raises :class:`NotBlank` otherwise (a
+    marker changed by a template, or a filter or a test applied to a reader's value)."""
+    stencil = blanks.stencil(*rendered)
+    if stencil is None:
+        raise NotBlank("a marker changed by a template")
+    if stencil.fill(values(stencil)) != alone:
+        raise NotBlank("the proof")
+    return stencil
+
+
+#: templates whose render with blanks was refused, told once in the log
+_REFUSED: set[str] = set()
+
+
+def refused(template: str, reason: Exception) -> None:
+    """Tell the log, once per template, that its emails are rendered one by one, and why."""
+    if template not in _REFUSED:
+        _REFUSED.add(template)
+        log.warning("%s: no render with blanks (%r); its emails are rendered one by one", template, reason)

@@ -12,7 +12,6 @@ headers, except the one transactional topic, a review's outcome.
 from __future__ import annotations
 
 import functools
-import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -39,11 +38,21 @@ from campaign.models import (
 )
 from campaign.services.accounts import member_token
 from campaign.services.supports import support_token
-from campaign.sharing import coded_share_kit, referral_code, share_kit
-from campaign.stencils import Blanks, NotBlank, StandIn, Stencil
+from campaign.sharing import share_kit
+from campaign.stencils import (
+    PROBE_ID,
+    PROBE_NAME,
+    Blanks,
+    NotBlank,
+    Stencil,
+    probe_links,
+    proven,
+    refused,
+    share_kit_with_blanks,
+    support_stand_in,
+    support_values,
+)
 from campaign.urls import external_url
-
-log = logging.getLogger(__name__)
 
 
 def member_links(user: User) -> dict[str, str]:
@@ -227,7 +236,9 @@ class Topic:
                     if not one_by_one:
                         subject, stencil = self._stencil(obj, own, shared, templates, group[0][1], same)
                     for support, links in group:
-                        bodies = stencil.fill(_values(stencil, support, links)) if stencil else None
+                        bodies = (
+                            stencil.fill(support_values(stencil.names, support, links)) if stencil else None
+                        )
                         if bodies is None:
                             email = self._render(obj, own, shared, templates, support, links)
                         else:
@@ -274,70 +285,35 @@ class Topic:
         would show there). The proof costs one render per group, against one per reader."""
         same_values = dict(zip(self.grouped_by, same, strict=True))
         blanks = Blanks()
-        reader = StandIn(blanks, "support_", ("name", "id"), same_values)
+        reader = support_stand_in(blanks, same_values)
         try:
             subject = str(self.subject(obj, reader))
             if blanks.seen_in(subject):
                 raise NotBlank("the subject")
             context = self._context(
-                dict(
-                    shared, share_kit=functools.partial(_share_kit_with_blanks, blanks, shared["share_kit"])
-                ),
+                dict(shared, share_kit=share_kit_with_blanks(blanks, shared["share_kit"])),
                 own,
                 subject,
                 reader,
                 {name: None if value is None else blanks(name) for name, value in links.items()},
             )
             text, html = templates
-            stencil = blanks.stencil(text.render(context), html.render(context))
-            if stencil is None:
-                raise NotBlank("a marker changed by a template")
-            probe = SimpleNamespace(name=_PROBE_NAME, id=_PROBE_ID, email="probe@example.org", **same_values)
-            probe_links = {
-                name: None if value is None else _PROBE_URL + name for name, value in links.items()
-            }
-            alone = self._render(obj, own, shared, templates, probe, probe_links)
-            filled = stencil.fill(_values(stencil, probe, probe_links))
-            if alone.subject != subject or (alone.text, alone.html) != filled:
+            rendered = text.render(context), html.render(context)
+            probe = SimpleNamespace(name=PROBE_NAME, id=PROBE_ID, email="probe@example.org", **same_values)
+            made_up_links = probe_links(links)
+            alone = self._render(obj, own, shared, templates, probe, made_up_links)
+            if alone.subject != subject:
                 raise NotBlank("the proof")
+            stencil = proven(
+                blanks,
+                rendered,
+                (alone.text, alone.html),
+                lambda stencil: support_values(stencil.names, probe, made_up_links),
+            )
         except Exception as exc:  # noqa: BLE001 - each email is rendered alone, which raises if it must
-            if self.template not in _REFUSED:
-                _REFUSED.add(self.template)
-                log.warning(
-                    "%s: no render with blanks (%r); its emails are rendered one by one", self.template, exc
-                )
+            refused(self.template, exc)
             return None, None
         return subject, stencil
-
-
-#: A made-up reader whose values need escaping in HTML (the proof of a render with blanks).
-_PROBE_NAME = 'Zoë & "Ana" <O\'Brien>  Peña'
-_PROBE_ID = 987_654_321
-_PROBE_URL = "https://probe.invalid/?a=1&b=<é>\"'#"
-#: templates whose render with blanks was refused, told once in the log
-_REFUSED: set[str] = set()
-
-
-def _values(stencil: Stencil, support, links: dict) -> dict[str, str]:
-    """The values of the blanks ``stencil`` has, for ``support`` (whose links are ``links``)."""
-    values = {}
-    for name in stencil.names:
-        if name == "support_name":
-            values[name] = support.name
-        elif name == "support_id":
-            values[name] = str(support.id)
-        elif name == "share_code":
-            values[name] = referral_code(support.id)
-        else:
-            values[name] = links[name]
-    return values
-
-
-def _share_kit_with_blanks(blanks: Blanks, kit, url: str, title: str, support_id=None) -> dict:
-    """``share_kit`` in a render with blanks: the stand-in's kit carries the code's blank."""
-    if support_id == blanks("support_id"):
-        return coded_share_kit(url, title, blanks("share_code"))
-    return kit(url, title, support_id)
 
 
 def _milestone_subject(milestone: Milestone, support: Support | None):

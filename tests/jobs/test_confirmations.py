@@ -12,6 +12,7 @@ import pytest
 import redis
 from sqlalchemy import delete, func, select
 
+from campaign import mail
 from campaign.extensions import db
 from campaign.jobs.supports import (
     claim_owed_confirmations,
@@ -20,7 +21,7 @@ from campaign.jobs.supports import (
     send_support_confirmation,
 )
 from campaign.jobs.sweeper import sweep_job
-from campaign.mail import receipt_message_id
+from campaign.mail import Email, receipt_message_id
 from campaign.models import MailReceipt, Support
 from campaign.queue import get_queue
 from campaign.services import supports as service
@@ -229,3 +230,51 @@ def test_a_support_confirmed_or_withdrawn_before_its_email_gets_none(app, run_jo
     assert dispatch_confirmations("x") == 1
     assert [m["To"] for m in outbox()] == ["p2@example.org"]
     assert owed() == 0
+
+
+@pytest.mark.parametrize("pipelining", [False, True], ids=["one-by-one", "pipelined"])
+def test_a_mailbox_refused_for_good_and_an_email_sent_before_are_not_owed_again(app, smtp_server, pipelining):
+    controller, _ = smtp_server
+    controller.handler = sink = Sink(pipelining=pipelining, refuse={"p1@example.org"})
+    app.config["MAIL_URL"] = f"smtp://{controller.hostname}:{controller.port}"
+    petition = make_campaign()
+    ids = sign_many(petition, 4)
+    # The per-support job of before the dispatcher sent the third one already.
+    db.session.add(MailReceipt(key=f"confirm-support:{ids[2]}:1", recipient="p2@example.org"))
+    db.session.commit()
+    assert send_owed_confirmations(10) == (4, 2)
+    assert sorted(to for to, _ in sink.taken) == ["p0@example.org", "p3@example.org"]
+    receipts = dict(db.session.execute(select(MailReceipt.key, MailReceipt.error)).all())
+    assert receipts == {
+        f"confirm-support:{ids[0]}:1": None,
+        f"confirm-support:{ids[1]}:1": "recipient refused (550)",
+        f"confirm-support:{ids[2]}:1": None,
+        f"confirm-support:{ids[3]}:1": None,
+    }
+    assert owed() == 0
+    assert (
+        db.session.execute(
+            select(func.count()).select_from(MailReceipt).where(MailReceipt.sent_at.is_(None))
+        ).scalar_one()
+        == 0
+    )
+    assert send_owed_confirmations(10) == (0, 0) and len(sink.taken) == 2
+
+
+@pytest.mark.parametrize("handler", [ConnectionCounter, PipeliningCounter], ids=["one-by-one", "pipelined"])
+def test_lines_that_start_with_a_dot_arrive_as_they_were_written(app, smtp_server, handler):
+    controller, _ = smtp_server
+    controller.handler = kept = handler()
+    app.config["MAIL_URL"] = f"smtp://{controller.hostname}:{controller.port}"
+    texts = [".\n.starts with a dot\nthen none\n..two\n", "no dot at a line's start.\n", ".x"]
+    emails = [
+        (str(n), Email(to=f"d{n}@example.org", subject="s", text=t, html=f"<p>{t}</p>"))
+        for n, t in enumerate(texts)
+    ]
+    assert [error for _, error in mail.send_each(emails)] == [None, None, None]
+    got = {
+        m["To"]: m for m in (BytesParser(policy=policy.default).parsebytes(e.content) for e in kept.envelopes)
+    }
+    for n, text in enumerate(texts):
+        plain = got[f"d{n}@example.org"].get_body(("plain",)).get_content().replace("\r\n", "\n")
+        assert plain == (text if text.endswith("\n") else text + "\n"), n

@@ -1,5 +1,6 @@
 """`flask worker --no-fork` runs each job in its own process (no work-horse), each in a fresh
-app context: a job that leaves its session broken does not break the next one."""
+app context: a job that leaves its session broken does not break the next one. A worker
+compiles the email templates before it forks work-horses, which then compile none."""
 
 from rq.registry import FailedJobRegistry
 
@@ -48,3 +49,28 @@ def test_flask_worker_no_fork_takes_jobs(app, runner, outbox):
     assert result.exit_code == 0, result.output
     db.session.commit()
     assert [r.recipient for r in db.session.query(MailReceipt)] == ["fork@example.org"]
+
+
+def test_the_email_templates_compiled_before_forking_are_all_a_batch_needs(app, monkeypatch, outbox):
+    from flask import current_app
+
+    from campaign.jobs.supports import send_owed_confirmations
+    from campaign.mail import compile_mail_templates
+    from campaign.services import supports as service
+    from tests.factories import make_campaign
+
+    emails = current_app.jinja_env.list_templates(filter_func=lambda name: name.startswith("email/"))
+    assert "email/_layout.html" in emails and "email/confirm_support.txt" in emails
+    current_app.extensions.pop("groundswell.mail_environments", None)  # as a new worker has it
+    assert compile_mail_templates() == 2 * len(emails)  # English and Spanish
+    # What a work-horse forked now would find: no template, layout or partial loaded again.
+    loader = current_app.jinja_env.loader
+    monkeypatch.setattr(loader, "get_source", lambda *args: (_ for _ in ()).throw(AssertionError(args)))
+    petition = make_campaign()
+    for n, locale in enumerate(("en", "es")):
+        service.add_support(petition.id, name="Ana", email=f"a{n}@example.org", country="GB", locale=locale)
+    assert send_owed_confirmations(10) == (2, 2)
+    assert sorted(m["Subject"].split(":")[0] for m in outbox()) == [
+        "Confirm your signature",
+        "Confirma tu firma",
+    ]
