@@ -69,14 +69,18 @@ def campaign_terms(kind: CampaignKind, slug: str) -> CampaignTerms | None:
 
 
 def _read_terms(kind: CampaignKind, slug: str) -> CampaignTerms | None:
-    # On a connection of its own: the request's session begins no transaction for it (so
-    # that its support may be written alone, see add_support).
-    with db.engine.connect() as connection:
-        row = connection.execute(
-            select(Campaign.id, Campaign.kind, Campaign.state, Campaign.closes_at, Campaign.title).where(
-                Campaign.kind == kind, Campaign.slug == slug
-            )
-        ).first()
+    query = select(Campaign.id, Campaign.kind, Campaign.state, Campaign.closes_at, Campaign.title).where(
+        Campaign.kind == kind, Campaign.slug == slug
+    )
+    session = db.session()
+    if session.get_bind().dialect.name == "postgresql" and not session.in_transaction():
+        # On a connection of its own, so that the session begins no transaction for it and
+        # the support may be written alone (see add_support). Not on SQLite, whose
+        # connections wait for each other's writes, nor in the session's transaction.
+        with db.engine.connect() as connection:
+            row = connection.execute(query).first()
+    else:
+        row = session.execute(query).first()
     return CampaignTerms(*row) if row is not None else None
 
 
