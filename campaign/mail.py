@@ -147,39 +147,12 @@ def _address_header(sender: str) -> str:
 
 
 def _quoted_printable(text: str) -> bytes:
-    """``text`` quoted-printable in CRLF lines, a line at a time: each line's encoding
-    depends on that line alone, and a batch's emails share most of their lines (the
-    template's), so each distinct line is encoded once (:data:`_QP_LINES`)."""
     text = text.replace("\r\n", "\n")
     if not text.endswith("\n"):
         text += "\n"  # as set_content does
-    if "\r" in text:
-        # A carriage return left alone: it may end a line for b2a_qp, so the whole text at once.
-        return _quoted_printable_line(text[:-1])
-    lines = _QP_LINES
-    out = []
-    for line in text.split("\n")[:-1]:
-        encoded = lines.get(line)
-        if encoded is None:
-            encoded = _quoted_printable_line(line)
-            if len(lines) >= _QP_LINES_KEPT:
-                lines.clear()  # simpler than an LRU, and the template's lines come back at once
-            lines[line] = encoded
-        out.append(encoded)
-    return b"".join(out)
-
-
-def _quoted_printable_line(line: str) -> bytes:
-    """One line, ended, as ``binascii.b2a_qp`` encodes it within a text (its choices, soft
-    breaks and the escapes of a final space or a lone dot, look no further than the line's
-    end), in CRLF."""
-    encoded = binascii.b2a_qp((line + "\n").encode("utf-8"), istext=True)
-    return encoded.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
-
-
-#: line -> its quoted-printable encoding, for the lines a batch's emails share
-_QP_LINES: dict[str, bytes] = {}
-_QP_LINES_KEPT = 4096
+    encoded = binascii.b2a_qp(text.encode("utf-8"), istext=True)
+    encoded = encoded.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    return encoded if encoded.endswith(b"\r\n") else encoded + b"\r\n"
 
 
 def add_unsubscribe_headers(email: Email, url: str) -> None:
