@@ -147,39 +147,12 @@ def _address_header(sender: str) -> str:
 
 
 def _quoted_printable(text: str) -> bytes:
-    """``text`` quoted-printable in CRLF lines, a line at a time: each line's encoding
-    depends on that line alone, and a batch's emails share most of their lines (the
-    template's), so each distinct line is encoded once (:data:`_QP_LINES`)."""
     text = text.replace("\r\n", "\n")
     if not text.endswith("\n"):
         text += "\n"  # as set_content does
-    if "\r" in text:
-        # A carriage return left alone: it may end a line for b2a_qp, so the whole text at once.
-        return _quoted_printable_line(text[:-1])
-    lines = _QP_LINES
-    out = []
-    for line in text.split("\n")[:-1]:
-        encoded = lines.get(line)
-        if encoded is None:
-            encoded = _quoted_printable_line(line)
-            if len(lines) >= _QP_LINES_KEPT:
-                lines.clear()  # simpler than an LRU, and the template's lines come back at once
-            lines[line] = encoded
-        out.append(encoded)
-    return b"".join(out)
-
-
-def _quoted_printable_line(line: str) -> bytes:
-    """One line, ended, as ``binascii.b2a_qp`` encodes it within a text (its choices, soft
-    breaks and the escapes of a final space or a lone dot, look no further than the line's
-    end), in CRLF."""
-    encoded = binascii.b2a_qp((line + "\n").encode("utf-8"), istext=True)
-    return encoded.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
-
-
-#: line -> its quoted-printable encoding, for the lines a batch's emails share
-_QP_LINES: dict[str, bytes] = {}
-_QP_LINES_KEPT = 4096
+    encoded = binascii.b2a_qp(text.encode("utf-8"), istext=True)
+    encoded = encoded.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    return encoded if encoded.endswith(b"\r\n") else encoded + b"\r\n"
 
 
 def add_unsubscribe_headers(email: Email, url: str) -> None:
@@ -635,23 +608,57 @@ def _check(deadline: float | None) -> None:
 def _refusal(client: smtplib.SMTP, sender: str, email: Email, data: bytes | None = None) -> str | None:
     """Send ``email`` and wait for each reply; the reason it was refused for good, or None."""
     data = data if data is not None else email.to_bytes(sender)
-    try:
-        if data is None:
+    if data is None:  # an address that is not ASCII: the email package's message, by SMTPUTF8
+        try:
             _deliver(client, email.to_message(sender))
-        else:
-            client.sendmail(parseaddr(sender)[1], [email.to], data)
-    except PermanentMailError as exc:
-        return str(exc)
-    except smtplib.SMTPRecipientsRefused as exc:
-        codes = [code for code, _ in exc.recipients.values()]
-        if all(code >= 500 for code in codes):
-            return f"recipient refused ({codes[0]})"
-        raise
-    except smtplib.SMTPDataError as exc:
-        if exc.smtp_code >= 500:
-            return f"message refused ({exc.smtp_code})"
-        raise
-    return None
+        except PermanentMailError as exc:
+            return str(exc)
+        return None
+    return _exchange(client, _envelope_address(sender), email.to, data)
+
+
+def _exchange(client: smtplib.SMTP, envelope_from: str, to: str, data: bytes) -> str | None:
+    """One message's ``MAIL``, ``RCPT``, ``DATA`` and content, each reply awaited: what
+    smtplib's ``sendmail`` does for one ASCII message, without parsing both addresses again
+    for each email or copying the message twice. The reason the server refused it for good
+    (a 5xx reply; the transaction is reset, the connection goes on), or None once taken;
+    raises as ``sendmail`` does otherwise (the caller then drops the connection)."""
+    size = f" SIZE={len(data)}" if client.has_extn("size") else ""
+    client.send(f"MAIL FROM:<{envelope_from}>{size}\r\n".encode())
+    code, text = client.getreply()
+    if code != 250:
+        raise smtplib.SMTPSenderRefused(code, text, envelope_from)
+    client.send(f"RCPT TO:<{to}>\r\n".encode())
+    code, text = client.getreply()
+    if code not in (250, 251):
+        client.rset()
+        if code >= 500:
+            return f"recipient refused ({code})"
+        raise smtplib.SMTPRecipientsRefused({to: (code, text)})
+    client.send(b"DATA\r\n")
+    code, text = client.getreply()
+    if code == 354:
+        client.send(_dot_stuffed(data) + b".\r\n")
+        code, text = client.getreply()
+        if code == 250:
+            return None
+    if code >= 500:
+        client.rset()
+        return f"message refused ({code})"
+    raise smtplib.SMTPDataError(code, text)
+
+
+def _dot_stuffed(data: bytes) -> bytes:
+    """``data`` as SMTP carries it (RFC 5321): a dot doubled at the start of a line (only
+    where one is: a scan finds none faster than the substitution), ended by a line break."""
+    if data.startswith(b".") or b"\n." in data:
+        data = re.sub(rb"(?m)^\.", b"..", data)
+    return data if data.endswith(b"\r\n") else data + b"\r\n"
+
+
+@functools.lru_cache(maxsize=8)
+def _envelope_address(sender: str) -> str:
+    return parseaddr(sender)[1]
 
 
 def _pipelined(client: smtplib.SMTP, sender: str, emails: Iterable[tuple[str, Email]], deadline) -> Iterator:
@@ -717,11 +724,7 @@ def _pipelined(client: smtplib.SMTP, sender: str, emails: Iterable[tuple[str, Em
             written = send_envelope(item)
             yield key, reason
             continue
-        # Dot-stuffing (RFC 5321): only where a line starts with a dot, which a scan finds faster.
-        body = re.sub(rb"(?m)^\.", b"..", data) if data.startswith(b".") or b"\n." in data else data
-        if not body.endswith(b"\r\n"):
-            body += b"\r\n"
-        client.send(body + b".\r\n")
+        client.send(_dot_stuffed(data) + b".\r\n")
         following = take()  # built while the server reads this one
         written = send_envelope(following)
         code, text = client.getreply()

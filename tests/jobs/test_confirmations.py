@@ -278,3 +278,57 @@ def test_lines_that_start_with_a_dot_arrive_as_they_were_written(app, smtp_serve
     for n, text in enumerate(texts):
         plain = got[f"d{n}@example.org"].get_body(("plain",)).get_content().replace("\r\n", "\n")
         assert plain == (text if text.endswith("\n") else text + "\n"), n
+
+
+class Picky(ConnectionCounter):
+    """Refuses one message for good after its content (554), and one recipient for now (451)."""
+
+    def __init__(self, pipelining: bool):
+        super().__init__()
+        self.pipelining = pipelining
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname
+        if self.pipelining:
+            responses.insert(-1, "250-PIPELINING")
+        return responses
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address == "later@example.org":
+            return "451 Try again later"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        if envelope.rcpt_tos == ["spam@example.org"]:
+            return "554 Rejected"
+        return await super().handle_DATA(server, session, envelope)
+
+
+@pytest.mark.parametrize("pipelining", [False, True], ids=["one-by-one", "pipelined"])
+def test_a_message_refused_for_good_lets_the_next_go_and_a_refusal_for_now_stops_the_batch(
+    app, smtp_server, pipelining
+):
+    controller, _ = smtp_server
+    controller.handler = picky = Picky(pipelining)
+    app.config["MAIL_URL"] = f"smtp://{controller.hostname}:{controller.port}"
+
+    def email(to: str) -> tuple[str, Email]:
+        return to, Email(to=to, subject="s", text=f"for {to}", html=f"<p>for {to}</p>")
+
+    batch = [email("a@example.org"), email("spam@example.org"), email("b@example.org")]
+    assert list(mail.one_connection(lambda: list(mail.send_each(batch)))()) == [
+        ("a@example.org", None),
+        ("spam@example.org", "message refused (554)"),
+        ("b@example.org", None),
+    ]
+    assert [e.rcpt_tos for e in picky.envelopes] == [["a@example.org"], ["b@example.org"]]
+    assert len(set(picky.peers)) == 1  # the refusal reset the transaction, the connection went on
+    taken = []
+    with pytest.raises(smtplib.SMTPRecipientsRefused):
+        for key, error in mail.send_each(
+            [email("c@example.org"), email("later@example.org"), email("d@example.org")]
+        ):
+            taken.append((key, error))
+    assert taken == [("c@example.org", None)]  # d's was never sent: the batch is retried
+    assert [e.rcpt_tos[0] for e in picky.envelopes] == ["a@example.org", "b@example.org", "c@example.org"]

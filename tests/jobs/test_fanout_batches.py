@@ -4,11 +4,8 @@ twice, and a batch cut short sends again only what it left unmarked, with the sa
 Message-IDs."""
 
 import asyncio
-import binascii
 import json
 import os
-import quopri
-import random
 import re
 import signal
 import subprocess
@@ -21,7 +18,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import event, func, insert, select
 
-from campaign import mail
 from campaign.extensions import db
 from campaign.jobs import notify
 from campaign.jobs.notifications import TOPICS
@@ -365,32 +361,3 @@ def test_the_bytes_sent_are_the_message_the_email_package_builds():
     for part in ("plain", "html"):
         assert ours.get_body((part,)).get_content() == reference.get_body((part,)).get_content(), part
     assert Email(to="ñandú@example.org", subject="s", text="t", html="h").to_bytes(sender) is None
-
-
-def test_quoted_printable_a_line_at_a_time_is_the_whole_texts():
-    """Each distinct line is encoded once (a batch's emails share most of theirs, kept from
-    one email to the next): the bytes are those of the whole text encoded at once, whatever
-    its lines hold, and decode back to it."""
-    rng = random.Random(17)
-    pieces = [
-        *"ab =.\t\x00é—&<>\"'",
-        "\n",
-        "\n",
-        " \n",
-        "\t\n",
-        ".\n",
-        "\r",
-        "\r\n",
-        "\r\r\n",
-        "===",
-        "x" * 90,
-    ]
-    for _ in range(3000):
-        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 120)))
-        plain = text.replace("\r\n", "\n")
-        plain += "" if plain.endswith("\n") else "\n"
-        whole = binascii.b2a_qp(plain.encode(), istext=True).replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
-        assert mail._quoted_printable(text) == whole, repr(text)
-        assert mail._quoted_printable(text) == whole, repr(text)  # its lines known this time
-        if "\r" not in plain:
-            assert quopri.decodestring(whole.replace(b"\r\n", b"\n")) == plain.encode()
