@@ -32,6 +32,7 @@ def log_in(page, base: str, email: str) -> None:
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
     page.get_by_text("Welcome back").wait_for()
+    page.wait_for_load_state("load")  # the stylesheet too: what shows depends on it
 
 
 def check(page, name: str, width: str) -> list[str]:
