@@ -362,6 +362,7 @@ class Cluster:
                 str(self.gunicorn_threads),
                 "--worker-class",
                 "gthread",
+                "--reuse-port",  # a listening socket per worker: see bench/stack.py
                 "--timeout",
                 "60",
                 "--graceful-timeout",
