@@ -108,9 +108,6 @@ def gunicorn(port: str) -> list[str]:
         "2",
         "--threads",
         "4",
-        # A listening socket per worker, the kernel spreading connections over them (on one
-        # shared socket a single worker may take every keep-alive connection of a burst).
-        "--reuse-port",
         "--graceful-timeout",
         "5",
         "--access-logfile",
