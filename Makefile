@@ -20,7 +20,9 @@ run: install
 # (tests/unit, web, jobs, security, browser), spread over PYTEST_WORKERS processes
 # (pytest-xdist; each has its own Redis, PostgreSQL, Chromium and live server); then the
 # system lane (tests/system: the chaos, cluster, replica and bench smoke runs, each starting a
-# production shape of its own) alone, so that it has the cores to itself. Tests are handed out
+# production shape of its own) after it, also in two processes: its runs mostly wait (on RQ
+# noticing a killed worker, on a load's seconds), and tests/system/conftest.py orders them so
+# that each process gets about half of the waiting. Tests are handed out
 # one by one and an idle process takes work from the busy one (worksteal), so that the two
 # long walks (accessibility, boundaries) do not leave one process working alone at the end;
 # each test has its own empty database, so no test depends on the one before it. Exit
@@ -31,7 +33,7 @@ PYTEST_LANE = $(PY) -m pytest $(1) $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
 test: install lint browser loadgen cluster-deps node_modules/axe-core/axe.min.js
 	$(call PYTEST_LANE,-m "not system" $(PYTEST_PARALLEL))
-	$(call PYTEST_LANE,-m system)
+	$(call PYTEST_LANE,-m system $(PYTEST_PARALLEL))
 
 # The inner loop: no browser, no system lane.
 test-fast: install
