@@ -26,10 +26,10 @@ def shot(page, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
-def log_in(page, base: str, email: str) -> None:
+def log_in(page, base: str, email: str, password: str = PASSWORD) -> None:
     page.goto(base + "/login")
     page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Log in").click()
     page.get_by_text("Welcome back").wait_for()
     page.wait_for_load_state("load")  # the stylesheet too: what shows depends on it

@@ -7,21 +7,13 @@ from __future__ import annotations
 import pytest
 
 from campaign.demo import DEMO_PASSWORD, seed
-from tests.browser.browsing import shot
+from tests.browser.browsing import log_in, shot
 
 pytestmark = pytest.mark.browser
 
 WIDTHS = {"phone": (390, 844), "laptop": (1280, 900)}
 PETITION = "/petitions/northwind-coffee-pay-farmers-a-living-income"
 BOYCOTT = "/boycotts/boycott-northwind-apparel-until-it-signs-the-safety-accord"
-
-
-def log_in(page, base: str, email: str) -> None:
-    page.goto(base + "/login")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(DEMO_PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.get_by_text("Welcome back").wait_for()
 
 
 def look(page, base: str, path: str, name: str, width: int) -> str:
@@ -52,14 +44,14 @@ def test_the_demo_looks_alive_to_each_role(browser, live_app, label):
 
     member = browser.new_context(viewport={"width": width, "height": height})
     page = member.new_page()
-    log_in(page, base, "supporter@demo.groundswell.example")
+    log_in(page, base, "supporter@demo.groundswell.example", DEMO_PASSWORD)
     text = look(page, base, PETITION, f"demo-petition-signed-{label}", width)
     assert "You signed on" in text
     member.close()
 
     brand = browser.new_context(viewport={"width": width, "height": height})
     page = brand.new_page()
-    log_in(page, base, "brand@demo.groundswell.example")
+    log_in(page, base, "brand@demo.groundswell.example", DEMO_PASSWORD)
     if width < 56 * 16:  # a phone: the links are behind the Menu (app.css, 56em)
         page.locator(".nav-menu > summary").click()
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Brand inbox").click()
@@ -69,7 +61,7 @@ def test_the_demo_looks_alive_to_each_role(browser, live_app, label):
 
     organiser = browser.new_context(viewport={"width": width, "height": height})
     page = organiser.new_page()
-    log_in(page, base, "organiser@demo.groundswell.example")
+    log_in(page, base, "organiser@demo.groundswell.example", DEMO_PASSWORD)
     page.goto(base + PETITION)
     page.get_by_role("button", name="Deliver to Northwind Coffee now").click()
     heading = page.get_by_role("heading", level=1)
