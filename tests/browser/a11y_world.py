@@ -279,6 +279,7 @@ def seed(app) -> dict:
             round=1,
             state=DeliveryState.SENT,
             up_to_support_id=0,
+            support_count=0,  # as a sent delivery always has (its package counted them)
             sent_at=utcnow() - timedelta(days=2),
         )
     )

@@ -57,6 +57,8 @@ def test_the_demo_looks_alive_to_each_role(browser, live_app, label):
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Brand inbox").click()
     page.get_by_role("heading", level=1).wait_for()
     shot(page, f"demo-brand-inbox-{label}")
+    state = page.locator("main .badge").first.bounding_box()  # each delivery's state in view
+    assert state["x"] + state["width"] <= width, state  # (a phone: a card per delivery)
     brand.close()
 
     organiser = browser.new_context(viewport={"width": width, "height": height})
