@@ -289,6 +289,8 @@ BEFORE = {"thanks": sign_first, "check-email": sign_up_first}
 
 def new_tab(browser, base: str, email: str | None, language: str):
     context = browser.new_context(viewport=WIDTHS["phone"], bypass_csp=True, locale=LANGUAGES[language])
+    if language == "en":  # axe checks every page in English (walk): in each as it loads
+        context.add_init_script(path=str(AXE))
     page = context.new_page()
     page.set_default_timeout(60_000)
     if email:
