@@ -5,8 +5,10 @@ server that another process talks to."""
 
 from __future__ import annotations
 
+import atexit
 import contextvars
 import os
+import shutil
 import tempfile
 import uuid
 from pathlib import Path
@@ -101,7 +103,9 @@ _PG_EMPTY = _pg_empty_every_table()
 #: Compiled templates, kept for every app this process builds: a session builds several (one
 #: per backend and set of overrides), each with its own Jinja environment, and compiling the
 #: templates again for each cost about a second per app.
-_COMPILED_TEMPLATES = FileSystemBytecodeCache(tempfile.mkdtemp(prefix="gs-jinja-"))
+_TEMPLATE_CACHE = tempfile.mkdtemp(prefix="gs-jinja-")
+atexit.register(shutil.rmtree, _TEMPLATE_CACHE, True)  # gone with the process
+_COMPILED_TEMPLATES = FileSystemBytecodeCache(_TEMPLATE_CACHE)
 
 
 def make_test_app(db_url: str, redis_url: str, tmp_path: Path, **overrides):
