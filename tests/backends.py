@@ -29,6 +29,13 @@ def worker_suffix() -> str:
     return f"_{worker}" if worker else ""
 
 
+def process_folder(prefix: str) -> str:
+    """A new temporary folder, removed when this process ends (a test process leaves none)."""
+    folder = tempfile.mkdtemp(prefix=prefix)
+    atexit.register(shutil.rmtree, folder, True)
+    return folder
+
+
 def create_pg_database(server_url: str, name: str) -> str:
     """Create database ``name`` on the server (dropping any old one) and return its URL.
 
@@ -103,9 +110,7 @@ _PG_EMPTY = _pg_empty_every_table()
 #: Compiled templates, kept for every app this process builds: a session builds several (one
 #: per backend and set of overrides), each with its own Jinja environment, and compiling the
 #: templates again for each cost about a second per app.
-_TEMPLATE_CACHE = tempfile.mkdtemp(prefix="gs-jinja-")
-atexit.register(shutil.rmtree, _TEMPLATE_CACHE, True)  # gone with the process
-_COMPILED_TEMPLATES = FileSystemBytecodeCache(_TEMPLATE_CACHE)
+_COMPILED_TEMPLATES = FileSystemBytecodeCache(process_folder("gs-jinja-"))
 
 
 def make_test_app(db_url: str, redis_url: str, tmp_path: Path, **overrides):

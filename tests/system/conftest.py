@@ -18,8 +18,7 @@ SECONDS = {
 
 @pytest.hookimpl(trylast=True)  # after ``-m`` has deselected and the lanes are marked
 def pytest_collection_modifyitems(config, items):
-    system = [item for item in items if item.get_closest_marker("system")]
-    if len(system) != len(items):
+    if not all(item.get_closest_marker("system") for item in items):
         return  # a lane of its own only: mixed with other tests, keep pytest's order
     halves: tuple[list, list] = ([], [])
     loads = [0, 0]
