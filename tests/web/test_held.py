@@ -123,7 +123,8 @@ def test_thirty_without_a_stall_are_held_seen_grouped_released_in_bulk_and_all_c
     text = held.get_data(as_text=True)
     assert held.status_code == 200
     assert "29 supports held for review" in text and "29 of them confirmed by email" in text
-    groups = re.findall(r"<tr><td>([^<]+)</td><td>(\d+)</td><td>(\d+)</td>", text)
+    rows = re.sub(r"<(t[rd])\b[^>]*>", r"<\1>", text)  # the rows without their roles and labels
+    groups = re.findall(r"<tr><td>([^<]+)</td><td>(\d+)</td><td>(\d+)</td>", rows)
     assert ("over the per-IP limit", "29", "29") in groups
     assert ("198.51.100.0/24", "29", "29") in groups
     assert ("example.org", "29", "29") in groups
