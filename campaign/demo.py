@@ -515,7 +515,10 @@ def _seed_activity(
     for campaign, rows in plans:
         for row in rows:
             row.setdefault("user_id", None)
-        db.session.execute(insert(Support), rows)
+        # Every row names every column (None too): one INSERT for them all. The ORM leaves a
+        # None out of a row, and rows with different columns go in separate statements: that
+        # made 2,484 INSERTs of the 8,238 rows.
+        db.session.execute(insert(Support).execution_options(render_nulls=True), rows)
         _set_counts(campaign, rows)
     # Conditional pledges whose threshold the count has passed are on.
     for row in _counted(plans[1][1]):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -35,6 +36,12 @@ if TYPE_CHECKING:  # names for the relationships' types; the mapper resolves the
 _DOTLESS_DOMAINS = {"gmail.com": "gmail.com", "googlemail.com": "gmail.com"}
 
 
+#: An address of ASCII letters, digits and ``._+-`` around one ``@``: email-validator gives
+#: such an address back as it is, or rejects it and :func:`validated_parts` splits it as it is,
+#: so the validator is skipped (1 µs instead of 19, on every signature).
+PLAIN_ADDRESS = re.compile(r"[A-Za-z0-9._+-]+@[A-Za-z0-9.-]+")
+
+
 def canonical_email(address: str) -> str:
     """The form of ``address`` under which one person supports a campaign once.
 
@@ -44,25 +51,34 @@ def canonical_email(address: str) -> str:
     them, dots in the local part.
     """
     address = unicodedata.normalize("NFKC", address).strip()
-    try:
-        valid = validate_email(address, check_deliverability=False, test_environment=True)
-        local, sep, domain = valid.local_part, "@", valid.ascii_domain
-    except EmailNotValidError:
-        # Not an address a form would accept (an old row, a moderator's rule): the same
-        # folding, as far as it goes.
-        local, sep, domain = address.rpartition("@")
-        if not sep:
-            return address.lower()
-        try:
-            domain = domain.encode("idna").decode("ascii")
-        except UnicodeError:
-            pass
+    if "@" not in address:  # not an address (a moderator's rule may hold any text)
+        return address.lower()
+    if PLAIN_ADDRESS.fullmatch(address):
+        local, _, domain = address.partition("@")
+    else:
+        local, domain = validated_parts(address)
     local, domain = local.lower(), domain.lower().rstrip(".")
     local = local.split("+", 1)[0]
     if domain in _DOTLESS_DOMAINS:
         domain = _DOTLESS_DOMAINS[domain]
         local = local.replace(".", "")
     return f"{local}@{domain}"
+
+
+def validated_parts(address: str) -> tuple[str, str]:
+    """``address``'s local part and IDNA-encoded domain, as email-validator normalises them."""
+    try:
+        valid = validate_email(address, check_deliverability=False, test_environment=True)
+        return valid.local_part, valid.ascii_domain
+    except EmailNotValidError:
+        # Not an address a form would accept (an old row, a moderator's rule): the same
+        # folding, as far as it goes.
+        local, _, domain = address.rpartition("@")
+        try:
+            domain = domain.encode("idna").decode("ascii")
+        except UnicodeError:
+            pass
+        return local, domain
 
 
 class Support(Base):
