@@ -29,7 +29,10 @@ def _leave_without_teardown() -> None:
     """A pytest-xdist worker has sent every result by the time Python runs its exit
     handlers, and the process's exit status is not read. Python's own teardown of the
     million objects a worker holds then took 2 to 5 seconds that the whole run waited for:
-    leave once every other exit handler (registered after this one) has run."""
+    leave once every other exit handler (registered after this one) has run.
+
+    A worker leaves even earlier, at ``pytest_unconfigure`` (below): its session is over, its
+    fixtures torn down and its last report ("workerfinished") sent."""
     logging.shutdown()
     sys.stdout.flush()
     sys.stderr.flush()
@@ -88,6 +91,17 @@ def pytest_collection_modifyitems(config, items):
         for lane in LANE_FOLDERS:
             if lane in folders and not item.get_closest_marker(lane):
                 item.add_marker(lane)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_unconfigure(config):
+    """A worker runs its exit handlers (scratch folders removed) and leaves, before pytest's
+    own unconfigure: a full garbage collection, twice, to find objects that failed to
+    finalise (1 to 2 seconds a worker that the run waited for). Such an object found only by
+    that last collection goes unreported under xdist; a run without ``-n`` still reports it,
+    and each test's own are reported with the test."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        atexit._run_exitfuncs()  # what the interpreter runs at exit; the last one leaves
 
 
 @pytest.hookimpl(trylast=True)
