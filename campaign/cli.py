@@ -8,12 +8,11 @@ import time
 import click
 from flask import Flask, current_app
 from redis.exceptions import RedisError
-from rq import Worker
 from rq.serializers import JSONSerializer
 from sqlalchemy.orm import configure_mappers
 
 from campaign.clock import run_forever
-from campaign.jobs import InProcessWorker
+from campaign.jobs import ForkWorker, InProcessWorker
 from campaign.mail import compile_mail_templates
 from campaign.queue import get_queue, redis_connection
 from campaign.services.privacy import anonymise_ended_campaigns
@@ -61,7 +60,7 @@ def worker(queues: tuple[str, ...], burst: bool, scheduler: bool, quiet: bool, f
     while True:
         # A dead worker's job is noticed when its heartbeat (every job_monitoring_interval) has
         # been missing for RQ's 60 s margin; RQ's registry repair runs every minute, not ten.
-        worker_class = Worker if fork else InProcessWorker
+        worker_class = ForkWorker if fork else InProcessWorker
         w = worker_class(
             [get_queue(name) for name in names],
             connection=conn,

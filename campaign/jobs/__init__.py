@@ -7,7 +7,7 @@ import os
 from collections.abc import Callable
 
 from flask import Flask, current_app, has_app_context
-from rq import SimpleWorker
+from rq import SimpleWorker, Worker
 
 from campaign import create_app
 from campaign.extensions import db
@@ -51,7 +51,29 @@ def keeps_loaded_objects(func: Callable) -> Callable:
     return wrapper
 
 
-class InProcessWorker(SimpleWorker):
+class _PromptUnsubscribe:
+    """A worker whose command channel's thread ends when the worker does.
+
+    RQ unsubscribes first and then tells the listening thread to stop: the thread wakes on
+    the unsubscribe reply while still told to run, goes back to wait (60 s) for a
+    subscription, and RQ gives up joining it after a second. Each worker stop (a burst, a
+    deploy) took that second, and left the thread behind. Told to stop first, the thread
+    ends on the reply.
+    """
+
+    def unsubscribe(self):
+        if self.pubsub_thread:
+            self.pubsub_thread.stop()
+            self.pubsub.unsubscribe()
+            self.pubsub_thread.join(timeout=1)
+            self.pubsub.close()
+
+
+class ForkWorker(_PromptUnsubscribe, Worker):
+    """RQ's worker (a forked work-horse per job), its command channel stopped promptly."""
+
+
+class InProcessWorker(_PromptUnsubscribe, SimpleWorker):
     """An RQ worker that runs each job in its own process, without forking a work-horse.
 
     A fork per job, and the new database connection the work-horse then opens, cost more

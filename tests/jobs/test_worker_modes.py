@@ -2,10 +2,11 @@
 app context: a job that leaves its session broken does not break the next one. A worker
 compiles the email templates before it forks work-horses, which then compile none."""
 
+import pytest
 from rq.registry import FailedJobRegistry
 
 from campaign.extensions import db
-from campaign.jobs import InProcessWorker
+from campaign.jobs import ForkWorker, InProcessWorker
 from campaign.models import MailReceipt
 from campaign.queue import get_queue, redis_connection
 from tests.factories import make_user
@@ -38,6 +39,17 @@ def test_the_in_process_worker_gives_each_job_a_fresh_session(app, outbox):
     assert FailedJobRegistry(queue=queue).count == 1 and queue.count == 0
     sent = sorted(r.recipient for r in db.session.query(MailReceipt))
     assert sent == ["w0@example.org", "w1@example.org"]
+
+
+@pytest.mark.parametrize("worker_class", [ForkWorker, InProcessWorker])
+def test_a_stopped_worker_leaves_no_thread_listening_for_commands(app, worker_class):
+    """RQ's own order (unsubscribe, then stop the thread) left the thread waiting a minute
+    for a new subscription, and each stop waited a second for it."""
+    queue = get_queue("high")
+    for _ in range(3):  # RQ's order lost that race in about half of the stops here
+        worker = worker_class([queue], connection=redis_connection(), serializer=queue.serializer)
+        worker.work(burst=True, with_scheduler=False)
+        assert worker.pubsub_thread is not None and not worker.pubsub_thread.is_alive()
 
 
 def test_flask_worker_no_fork_takes_jobs(app, runner, outbox):
