@@ -15,7 +15,15 @@ from datetime import date, datetime
 
 import pycountry
 from flask import Flask, has_request_context, request, url_for
-from flask_babel import Babel, force_locale, format_date, format_decimal, get_locale, get_translations
+from flask_babel import (
+    Babel,
+    force_locale,
+    format_date,
+    format_datetime,
+    format_decimal,
+    get_locale,
+    get_translations,
+)
 from jinja2 import pass_eval_context
 from markupsafe import Markup
 
@@ -95,6 +103,14 @@ def format_day(value: date | datetime | None) -> str:
     if not value:
         return ""
     return format_date(value, "d MMM y")
+
+
+def format_day_and_time(value: datetime | None) -> str:
+    """An instant as "3 Dec 2026, 01:46" (English) or "3 dic 2026, 01:46" (Spanish), in UTC
+    (Flask-Babel's default time zone, as every time on the site); empty for None."""
+    if not value:
+        return ""
+    return format_datetime(value, "d MMM y, HH:mm")
 
 
 def _sort_key(name: str) -> str:
@@ -178,6 +194,7 @@ def register(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale)
     app.jinja_env.filters["number"] = format_number
     app.jinja_env.filters["date"] = format_day
+    app.jinja_env.filters["day_and_time"] = format_day_and_time
 
     @app.context_processor
     def i18n_context():

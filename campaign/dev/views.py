@@ -6,6 +6,7 @@ Registered only when ``SHOW_OUTBOX`` is on (development and testing, never produ
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from email import policy
 from email.parser import BytesParser
 
@@ -23,6 +24,15 @@ def _read(path):
         return BytesParser(policy=policy.default).parse(fh)
 
 
+def _sent_at(message) -> datetime | None:
+    """The instant of ``message``'s Date header in UTC (a "-0000" zone, naive, is UTC too);
+    None without a readable one."""
+    when = getattr(message["Date"], "datetime", None)
+    if when is None:
+        return None
+    return when.astimezone(UTC) if when.tzinfo else when.replace(tzinfo=UTC)
+
+
 @bp.route("/outbox")
 def outbox():
     folder = outbox_folder()
@@ -35,7 +45,7 @@ def outbox():
                     "name": path.name,
                     "to": message["To"],
                     "subject": message["Subject"],
-                    "date": message["Date"],
+                    "sent_at": _sent_at(message),
                 }
             )
     return render_template("dev/outbox.html", messages=messages, folder=folder)
@@ -63,7 +73,14 @@ def message(name: str):
     parsed = _parsed(name)
     text = parsed.get_body(preferencelist=("plain",)).get_content()
     has_html = parsed.get_body(preferencelist=("html",)) is not None
-    return render_template("dev/message.html", message=parsed, text=text, name=name, has_html=has_html)
+    return render_template(
+        "dev/message.html",
+        message=parsed,
+        sent_at=_sent_at(parsed),
+        text=text,
+        name=name,
+        has_html=has_html,
+    )
 
 
 @bp.route("/outbox/<name>/html")

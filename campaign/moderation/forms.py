@@ -4,6 +4,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     DateTimeLocalField,
+    RadioField,
     SelectChoice,
     SelectField,
     StringField,
@@ -43,20 +44,24 @@ class RemovePictureForm(FlaskForm):
 class RuleForm(FlaskForm):
     """A line of the allow or block lists."""
 
-    kind = SelectField(
+    # Radios, not selects: a long choice wraps on a phone, where a select cuts it off (the
+    # Spanish block choice is wider than a select in a 390 px window).
+    kind = RadioField(
         _l("What"),
         choices=[
             SelectChoice("ip", _l("IP address or range")),
             SelectChoice("domain", _l("Email domain")),
             SelectChoice("email", _l("Email address")),
         ],
+        default="ip",
     )
-    action = SelectField(
+    action = RadioField(
         _l("List"),
         choices=[
             SelectChoice("block", _l("Block: held, never counted")),
             SelectChoice("allow", _l("Allow: never held")),
         ],
+        default="block",
     )
     value = StringField(
         _l("Value"),

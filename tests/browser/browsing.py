@@ -13,19 +13,44 @@ from tests.helpers import ARTIFACTS, work_queues
 AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
 #: The two widths every page is looked at.
 WIDTHS = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 800}}
-#: The start of each table cell of the page's content that ends past the window's right edge:
-#: a column scrolled out of view (on a phone a table of a few facts a row is a card a row
-#: instead, app.css .table-stack). Cells not shown (a closed <details>) have no box.
-CELLS_OUT_OF_VIEW = r"""() => [...document.querySelectorAll('main td')]
-    .filter(td => td.getClientRects().length
-        && Math.round(td.getBoundingClientRect().right) > window.innerWidth)
-    .map(td => td.textContent.replace(/\s+/g, ' ').trim().slice(0, 30))"""
+#: What of the page's content a phone cuts off, each as the start of its text: a table cell or a
+#: form control that ends past the window's right edge (a column scrolled out of view; on a
+#: phone a table of a few facts a row is a card a row instead, app.css .table-stack), and a
+#: select whose chosen option is wider than the box that shows it (a select cannot wrap its
+#: text: a long choice is cut mid-word; radios wrap). What is not shown (a closed <details>)
+#: has no box.
+CUT_OFF = r"""() => {
+    const text = el => (el.labels?.[0] || el).textContent.replace(/\s+/g, ' ').trim().slice(0, 30);
+    const shown = el => el.getClientRects().length > 0;
+    const past = el => Math.round(el.getBoundingClientRect().right) > window.innerWidth;
+    const pen = document.createElement('canvas').getContext('2d');
+    const chosenCut = select => {
+        const style = getComputedStyle(select);
+        pen.font = style.font;
+        const room = select.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+        return pen.measureText(select.selectedOptions[0].text).width > room + 1;
+    };
+    const controls = 'input:not([type=hidden]), select, textarea, button';
+    return {
+        cells: [...document.querySelectorAll('main td')].filter(shown).filter(past).map(text),
+        controls: [...document.querySelectorAll('main :is(' + controls + ')')]
+            .filter(shown).filter(past).map(text),
+        selects: [...document.querySelectorAll('main select')]
+            .filter(s => shown(s) && s.selectedOptions.length && chosenCut(s))
+            .map(s => text(s) + ': ' + s.selectedOptions[0].text),
+    };
+}"""
 
 
-def cells_out_of_view(page, name: str) -> list[str]:
-    """A problem for ``name`` if a table cell ends past the window (``CELLS_OUT_OF_VIEW``)."""
-    cells = page.evaluate(CELLS_OUT_OF_VIEW)
-    return [f"{name}: {len(cells)} table cells past the window's right edge: {cells[:4]}"] if cells else []
+def cut_off(page, name: str) -> list[str]:
+    """A problem for ``name`` for each kind of thing the window cuts off (``CUT_OFF``)."""
+    found = page.evaluate(CUT_OFF)
+    what = {
+        "cells": "table cells past the window's right edge",
+        "controls": "form controls past the window's right edge",
+        "selects": "selects showing their choice cut off",
+    }
+    return [f"{name}: {len(found[k])} {words}: {found[k][:4]}" for k, words in what.items() if found[k]]
 
 
 def run_worker(app) -> None:
@@ -50,8 +75,8 @@ def log_in(page, base: str, email: str, password: str = PASSWORD) -> None:
 
 def check(page, name: str, width: str) -> list[str]:
     """Screenshot ``page`` into test-artifacts/pages/ and return what axe-core (serious and
-    critical violations only), a page wider than its window and a table cell past its right
-    edge find wrong."""
+    critical violations only), a page wider than its window and what it cuts off (``CUT_OFF``)
+    find wrong."""
     folder = ARTIFACTS / "pages"
     folder.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(folder / f"{name}-{width}.png"), full_page=True)
@@ -62,7 +87,7 @@ def check(page, name: str, width: str) -> list[str]:
         [f"{name} ({width}) is {overflow[0]} px wide in a {overflow[1]} px window"]
         if overflow[0] > overflow[1]
         else []
-    ) + cells_out_of_view(page, f"{name} ({width})")
+    ) + cut_off(page, f"{name} ({width})")
     violations = page.evaluate(
         "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
         ".filter(v => ['serious', 'critical'].includes(v.impact))"

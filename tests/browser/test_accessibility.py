@@ -4,8 +4,9 @@ Every GET route that renders HTML is opened as every role that may see it, on a 
 that fills every panel (tests/browser/a11y_world.py), at phone and desktop widths and in English and
 Spanish. Each page gets a screenshot in test-artifacts/pages/ and an axe-core check (the npm
 package, served from node_modules); the walk fails on any serious or critical violation
-(colour contrast included), on a page wider than the window, on a table cell past the
-window's right edge (a column scrolled out of view), and on a page that did not open as itself
+(colour contrast included), on a page wider than the window, on what the window cuts off (a
+table cell or form control past its right edge, a select showing its choice cut short; see
+``browsing.CUT_OFF``), and on a page that did not open as itself
 (an error or a redirect). A route it does not open is in LEFT_OUT with the reason,
 and a new route that is in neither fails ``test_every_get_route_is_walked_or_left_out``.
 """
@@ -20,7 +21,7 @@ import pytest
 
 from campaign.extensions import db
 from tests.browser.a11y_world import seed
-from tests.browser.browsing import ARTIFACTS, AXE, cells_out_of_view
+from tests.browser.browsing import ARTIFACTS, AXE, cut_off
 from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -240,8 +241,8 @@ PARTS = 2
 
 
 def start_check(page, name: str, screenshot: bool, axe: bool = True) -> list[str]:
-    """Screenshot the page as it is, measure its width, look for a table column out of view
-    and (``axe``) start axe on it; the problems seen so far (``finish_check`` gives axe's)."""
+    """Screenshot the page as it is, measure its width, look for what the window cuts off
+    (``CUT_OFF``) and (``axe``) start axe on it; the problems seen so far (``finish_check`` gives axe's)."""
     if screenshot:
         folder = ARTIFACTS / "pages"
         folder.mkdir(parents=True, exist_ok=True)
@@ -254,7 +255,7 @@ def start_check(page, name: str, screenshot: bool, axe: bool = True) -> list[str
     else:
         page.evaluate("window.__violations = []")
     wider = [f"{name}: {width} px wide in a {window} px window"] if width > window else []
-    return wider + cells_out_of_view(page, name)
+    return wider + cut_off(page, name)
 
 
 def finish_check(page, name: str) -> list[str]:

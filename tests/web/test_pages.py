@@ -1,6 +1,7 @@
 """Pages people see: home, errors, the development outbox, Markdown, demo data."""
 
 import re
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from campaign.extensions import db
@@ -85,6 +86,30 @@ def test_development_outbox_lists_and_shows_mail(client, run_jobs):
     assert html.headers["X-Frame-Options"] == "SAMEORIGIN"
     assert client.get("/dev/outbox/..%2Fsecret_key").status_code == 404
     assert client.get("/dev/outbox/..%2Fsecret_key/html").status_code == 404
+
+
+def test_the_outbox_shows_when_an_email_was_sent_as_the_site_shows_times(client):
+    from campaign.mail import Email, outbox_folder
+
+    # Written at 02:46 in a +01:00 zone: 01:46 UTC, as every time on the site.
+    sent = datetime(2026, 12, 3, 2, 46, 53, tzinfo=timezone(timedelta(hours=1)))
+    email = Email(to="ada@example.org", subject="Your weekly digest", text="Hello", html="<p>Hello</p>")
+    folder = outbox_folder()
+    folder.mkdir(parents=True)
+    name = "20261203T014653000000-0123abcd.eml"
+    (folder / name).write_bytes(email.to_bytes("Groundswell <no-reply@groundswell.test>", date=sent))
+    raw = "Thu, 03 Dec 2026 02:46:53 +0100"
+    assert raw in (folder / name).read_text()
+    machine = '<time datetime="2026-12-03T01:46:53+00:00">'
+    for language, shown, header in (
+        ("en", "3 Dec 2026, 01:46", "Date (UTC)"),
+        ("es", "3 dic 2026, 01:46", "Fecha (UTC)"),
+    ):
+        for page in ("/dev/outbox", f"/dev/outbox/{name}"):
+            html = client.get(page, headers={"Accept-Language": language}).get_data(as_text=True)
+            assert f'<html lang="{language}">' in html
+            assert f"{machine}{shown}</time>" in html, (language, page)
+            assert header in html and raw not in html and "Thu, 03 Dec" not in html, (language, page)
 
 
 def test_seed_demo_is_idempotent_and_prints_logins(runner):
