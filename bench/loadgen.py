@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +48,7 @@ class Load:
     latency_ms: dict[str, float]
     expected: tuple[int, ...] = (200,)
     extra: dict = field(default_factory=dict)
+    ran_seconds: float = 0.0  # wrk's own run: until -d ended, or every thread used up its share
 
     @property
     def answered(self) -> int:
@@ -112,10 +114,14 @@ def run(
     ``script`` is another wrk script that builds on ``replay.lua`` (it must print its summary
     line the same way): the chaos suite's logs the time and status of every answer."""
     threads = max(1, min(threads, connections))
+    stopped = tempfile.NamedTemporaryFile(prefix="wrk-stopped-", delete=False)  # noqa: SIM115
+    stopped.close()
     env = {
         **os.environ,
         "BENCH_THREADS": str(threads),
         "BENCH_REQUESTS": str(requests_file) if requests_file else "",
+        # Where the threads mark that they used up their share: the last wakes wrk early.
+        "BENCH_STOPPED": stopped.name,
     }
     args = [
         wrk_path(),
@@ -131,7 +137,12 @@ def run(
         str(script),
         url,
     ]
-    result = subprocess.run(args, capture_output=True, text=True, env=env, timeout=seconds + timeout_s + 30)
+    try:
+        result = subprocess.run(
+            args, capture_output=True, text=True, env=env, timeout=seconds + timeout_s + 30
+        )
+    finally:
+        os.unlink(stopped.name)
     line = next((ln for ln in result.stdout.splitlines() if ln.startswith("BENCH-JSON ")), None)
     if result.returncode != 0 or line is None:
         raise LoadError(f"wrk failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
@@ -145,4 +156,5 @@ def run(
         socket_errors={k: v for k, v in data["errors"].items() if k != "status"},
         latency_ms=latency,
         expected=expected,
+        ran_seconds=data["duration_us"] / 1e6,
     )

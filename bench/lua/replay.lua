@@ -14,6 +14,8 @@ local ffi = require("ffi")
 ffi.cdef[[
 typedef struct { long tv_sec; long tv_nsec; } bench_timespec;
 int clock_gettime(int clk_id, bench_timespec *tp);
+int getpid(void);
+int tgkill(int tgid, int tid, int sig);
 ]]
 local ts = ffi.new("bench_timespec")
 local function now_us()
@@ -73,6 +75,28 @@ function init(args)
   end
 end
 
+-- wrk sleeps out the whole -d before it reports, even once every thread has stopped. Each
+-- thread that used up its share appends a byte to BENCH_STOPPED (an append is atomic); the one
+-- that makes it a byte a thread wakes wrk's main thread as Ctrl-C does (SIGINT: wrk stops
+-- waiting, joins the threads and reports). Sent to that thread (whose id is the process's):
+-- a signal sent to the process could be taken by a thread still running.
+local stopped_marked = false
+function used_up()
+  local path = os.getenv("BENCH_STOPPED")
+  if stopped_marked or not path or path == "" then return end
+  stopped_marked = true
+  local file = io.open(path, "a")
+  file:write("x")
+  file:close()
+  file = io.open(path, "r")
+  local marks = #file:read("*a")
+  file:close()
+  if marks >= tonumber(os.getenv("BENCH_THREADS") or "1") then
+    local pid = ffi.C.getpid()
+    ffi.C.tgkill(pid, pid, 2)
+  end
+end
+
 function request()
   if verifying then
     verifying = false
@@ -89,6 +113,7 @@ function request()
   if cursor > #prepared then
     -- Used up: stop this thread. An empty request writes nothing, so no line is sent twice.
     wrk.thread:stop()
+    used_up()
     return ""
   end
   return prepared[cursor]

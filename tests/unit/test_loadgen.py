@@ -28,11 +28,13 @@ class _Recorder(BaseHTTPRequestHandler):
 @pytest.mark.parametrize("threads", [1, 2])
 def test_every_prepared_request_is_sent_once(tmp_path, threads):
     """wrk calls request() once to check a script and never sends that request: the first
-    prepared line must not be used up by that call."""
+    prepared line must not be used up by that call. Once the lines are used up, wrk reports
+    at once instead of sleeping out its -d."""
     loadgen.wrk_path()  # fails with a clear message when wrk is missing
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
     server.seen = Counter()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # Polled often, so that shutdown() below returns at once (the default waits up to 0.5 s).
+    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
     thread.start()
     try:
         paths = [f"/r/{i}" for i in range(9)]
@@ -40,7 +42,7 @@ def test_every_prepared_request_is_sent_once(tmp_path, threads):
         loadgen.write_requests(requests_file, (("GET", p, "", {}) for p in paths))
         load = loadgen.run(
             f"http://127.0.0.1:{server.server_port}/",
-            seconds=1,
+            seconds=30,
             connections=threads,
             threads=threads,
             requests_file=requests_file,
@@ -49,4 +51,5 @@ def test_every_prepared_request_is_sent_once(tmp_path, threads):
         server.shutdown()
         server.server_close()
     assert load.answered == len(paths)
+    assert load.ran_seconds < 30
     assert dict(server.seen) == {p: 1 for p in paths}
