@@ -165,3 +165,21 @@ def restore_limiter(state: dict) -> None:
 
     for name, value in state.items():
         setattr(limiter, name, value)
+
+
+def closing_every_response(app):
+    """``app`` as a WSGI callable for a live server, whose responses are closed even when the
+    browser drops the connection. werkzeug's server then reads what is left of the request,
+    which raises on a reset connection, and never closes the response: a static file stayed
+    open, and its ResourceWarning failed whichever test was running. Here the response is
+    closed when werkzeug lets go of this generator."""
+
+    def wsgi(environ, start_response):
+        response = app(environ, start_response)
+        try:
+            yield from response
+        finally:
+            if hasattr(response, "close"):
+                response.close()
+
+    return wsgi

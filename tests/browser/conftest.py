@@ -21,7 +21,7 @@ import redis
 from werkzeug.serving import make_server
 
 from campaign.extensions import db
-from tests.backends import Database, limiter_state, make_test_app, restore_limiter
+from tests.backends import Database, closing_every_response, limiter_state, make_test_app, restore_limiter
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -55,7 +55,7 @@ def live_server(tmp_path_factory, redis_url):
     base_url = f"http://127.0.0.1:{server.port}"
     database = Database("sqlite", f"sqlite:///{folder / 'browser.db'}")
     app = make_test_app(database.url, redis_url, folder, PUBLIC_URL=base_url)
-    server.app = app
+    server.app = closing_every_response(app)
     limits = limiter_state()
     with app.app_context():
         database.prepare()
