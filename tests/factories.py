@@ -27,6 +27,7 @@ from campaign.models import (
     Brand,
     BrandMember,
     Buycott,
+    Campaign,
     CampaignKind,
     CampaignState,
     Certification,
@@ -34,9 +35,12 @@ from campaign.models import (
     Delivery,
     EmailFrequency,
     Endorsement,
+    Invalidation,
     Petition,
     Proposal,
     Role,
+    RuleKind,
+    SigningReport,
     Support,
     Suspect,
     Update,
@@ -382,4 +386,30 @@ def make_campaign(
     fields = {"organiser": organiser, "brand": brand, "title": title}
     return CAMPAIGN_FACTORIES[kind](
         state=state, goal=goal, **{k: v for k, v in fields.items() if v is not None}
+    )
+
+
+def add_signing_fraud_records(campaign: Campaign, moderator: User) -> None:
+    """What a bot signing from one email domain leaves for the moderators' pages: the hour's
+    report of that domain signing heavily, and a finished invalidation of its supports."""
+    db.session.add(
+        SigningReport(
+            hour=utcnow().replace(minute=0, second=0, microsecond=0),
+            campaign_id=campaign.id,
+            kind=RuleKind.DOMAIN,
+            value="spam.example",
+            supports=40,
+            held=38,
+        )
+    )
+    db.session.add(
+        Invalidation(
+            campaign_id=campaign.id,
+            domain="spam.example",
+            reason="A bot signed from throwaway addresses",
+            matched=3,
+            invalidated=3,
+            created_by_id=moderator.id,
+            finished_at=utcnow(),
+        )
     )

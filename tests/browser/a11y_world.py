@@ -26,13 +26,11 @@ from campaign.models import (
     CommentReport,
     Delivery,
     DeliveryState,
-    Invalidation,
     Milestone,
     ProposalStatus,
     Role,
     RuleAction,
     RuleKind,
-    SigningReport,
     Stance,
     StatusChange,
     Support,
@@ -47,7 +45,7 @@ from campaign.services import supports as supports_service
 from campaign.services.accounts import member_token
 from campaign.tokens import make_token
 from tests.browser.browsing import run_worker
-from tests.factories import SupportFactory, make_brand, make_campaign, make_user
+from tests.factories import SupportFactory, add_signing_fraud_records, make_brand, make_campaign, make_user
 
 COUNTRIES = ("GB", "FR", "ES", "DE", "IE", "PT")
 
@@ -340,27 +338,7 @@ def seed(app) -> dict:
             created_by_id=moderator.id,
         )
     )
-    db.session.add(
-        SigningReport(
-            hour=utcnow().replace(minute=0, second=0, microsecond=0),
-            campaign_id=petition.id,
-            kind=RuleKind.DOMAIN,
-            value="spam.example",
-            supports=40,
-            held=38,
-        )
-    )
-    db.session.add(
-        Invalidation(
-            campaign_id=petition.id,
-            domain="spam.example",
-            reason="A bot signed from throwaway addresses",
-            matched=3,
-            invalidated=3,
-            created_by_id=moderator.id,
-            finished_at=utcnow(),
-        )
-    )
+    add_signing_fraud_records(petition, moderator)
     drafts = {
         kind: make_campaign(
             kind, organiser=organiser, brand=brand, state=CampaignState.DRAFT, title=f"A draft {kind.value}"

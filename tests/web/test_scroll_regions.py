@@ -13,19 +13,21 @@ from campaign.mail import Email, outbox_folder
 from campaign.models import (
     AbuseRule,
     CampaignState,
-    Invalidation,
     Role,
     RuleAction,
     RuleKind,
-    SigningReport,
-    Support,
-    Suspect,
     Topic,
     utcnow,
 )
 from campaign.services import stalls as stall_service
 from campaign.tokens import make_token
-from tests.factories import SupportFactory, make_campaign, make_user
+from tests.factories import (
+    SupportFactory,
+    SupportRowFactory,
+    add_signing_fraud_records,
+    make_campaign,
+    make_user,
+)
 from tests.helpers import login
 
 
@@ -99,44 +101,20 @@ def seed() -> list[tuple[str, str, str, int]]:
         petition.id, organiser.id, place="Market square", volunteer="Vic Volunteer", opens_at=None, hours=4
     )
     for n in range(2):
-        db.session.add(
-            Support(
-                campaign_id=petition.id,
-                email=f"held{n}@school.example",
-                email_canonical=f"held{n}@school.example",
-                name=f"Held Person {n}",
-                country="GB",
-                ip_address="198.51.100.7",
-                ip_key="00000000000000000000ffffc6336407",
-                suspect=Suspect.RATE_LIMIT.value,
-                stall_id=stall.id if n else None,
-            )
+        SupportRowFactory(
+            campaign=petition,
+            held=True,
+            email=f"held{n}@school.example",
+            name=f"Held Person {n}",
+            ip_address="198.51.100.7",
+            ip_key="00000000000000000000ffffc6336407",
+            stall_id=stall.id if n else None,
         )
     for action, value in ((RuleAction.BLOCK, "spam.example"), (RuleAction.ALLOW, "school.example")):
         db.session.add(
             AbuseRule(kind=RuleKind.DOMAIN, action=action, value=value, created_by_id=moderator.id)
         )
-    db.session.add(
-        SigningReport(
-            hour=utcnow().replace(minute=0, second=0, microsecond=0),
-            campaign_id=petition.id,
-            kind=RuleKind.DOMAIN,
-            value="spam.example",
-            supports=40,
-            held=38,
-        )
-    )
-    db.session.add(
-        Invalidation(
-            campaign_id=petition.id,
-            domain="spam.example",
-            reason="A bot signed from throwaway addresses",
-            matched=3,
-            invalidated=3,
-            created_by_id=moderator.id,
-            finished_at=utcnow(),
-        )
-    )
+    add_signing_fraud_records(petition, moderator)
     db.session.add(Topic(slug="climate", name="Climate", name_es="Clima"))
     db.session.commit()
     folder = outbox_folder()
