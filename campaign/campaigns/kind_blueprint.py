@@ -26,6 +26,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
+from sqlalchemy.orm import joinedload
 
 from campaign.acting import act
 from campaign.campaigns import public_page
@@ -87,7 +88,13 @@ def kind_blueprint(kind: Kind, form_class: type[CampaignForm], own_routes=None) 
     bp = Blueprint(kind.name, __name__, url_prefix=f"/{kind.name}")
 
     def load(slug: str) -> Campaign:
-        campaign = db.session.execute(db.select(model).filter_by(slug=slug)).scalar_one_or_none()
+        # Its organiser and brand, which every page of it names, in the same query.
+        found = (
+            db.select(model)
+            .filter_by(slug=slug)
+            .options(joinedload(model.organiser), joinedload(model.target_brand))
+        )
+        campaign = db.session.execute(found).scalar_one_or_none()
         if campaign is None or not can_view(campaign):
             abort(404)
         return campaign

@@ -4,6 +4,8 @@ import re
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from sqlalchemy import event
+
 from campaign.extensions import db
 from campaign.markdown import render_markdown
 from campaign.models import Campaign, CampaignKind, CampaignState, Support, User
@@ -157,6 +159,25 @@ def test_flash_messages_and_navigation_for_members(client):
     html = client.get("/", follow_redirects=True).get_data(as_text=True)
     assert "Welcome back" in html
     assert "Log out" in html and "Review queue" not in html
+
+
+def test_a_campaign_page_loads_its_organiser_and_brand_with_the_campaign(client):
+    """One query for the campaign, its organiser and its brand, which the page names; read
+    one by one they were two more round trips on every page of a campaign."""
+    campaign = make_campaign()
+    slug, organiser, brand = campaign.slug, campaign.organiser.name, campaign.target_brand.name
+    tables = []
+
+    def read(_connection, _cursor, statement, *_):
+        tables.extend(re.findall(r"\bFROM\s+(\w+)", statement))
+
+    event.listen(db.engine, "before_cursor_execute", read)
+    try:
+        html = client.get(f"/petitions/{slug}").get_data(as_text=True)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", read)
+    assert organiser in html and brand in html
+    assert "campaigns" in tables and "users" not in tables and "brands" not in tables, tables
 
 
 def test_the_campaign_page_shows_momentum(client, run_jobs):
