@@ -11,6 +11,7 @@ from flask import Flask
 from flask_babel import lazy_gettext
 from sqlalchemy import event
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import joinedload
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from campaign import replica
@@ -109,11 +110,14 @@ def register_extensions(app: Flask) -> None:
             _configure_postgresql(db.engine)
 
     # Imported when an app is built: importing any campaign module runs this package first.
-    from campaign.models import User
+    from campaign.models import BrandMember, User
 
     @login_manager.user_loader
     def load_user(session_token: str) -> User | None:
-        return db.session.execute(db.select(User).filter_by(session_token=session_token)).scalar_one_or_none()
+        # With their brand memberships and brands, which every page's menu reads (an inbox).
+        memberships = joinedload(User.brand_memberships).joinedload(BrandMember.brand)
+        found = db.select(User).filter_by(session_token=session_token).options(memberships)
+        return db.session.execute(found).unique().scalar_one_or_none()
 
 
 #: How SQLite transactions begin in this context. Tests set plain "BEGIN" for their own

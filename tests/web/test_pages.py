@@ -9,7 +9,7 @@ from sqlalchemy import event
 from campaign.extensions import db
 from campaign.markdown import render_markdown
 from campaign.models import Campaign, CampaignKind, CampaignState, Support, User
-from tests.factories import SupportFactory, make_campaign, make_user
+from tests.factories import BrandMemberFactory, SupportFactory, make_campaign, make_user
 from tests.helpers import login
 
 
@@ -178,6 +178,25 @@ def test_a_campaign_page_loads_its_organiser_and_brand_with_the_campaign(client)
         event.remove(db.engine, "before_cursor_execute", read)
     assert organiser in html and brand in html
     assert "campaigns" in tables and "users" not in tables and "brands" not in tables, tables
+
+
+def test_a_members_page_reads_their_brand_memberships_with_them(client):
+    """Every page's menu links a member's brand inboxes: their memberships and brands come
+    with the member, not in queries of their own."""
+    user = BrandMemberFactory().user
+    login(client, user.email)
+    tables = []
+
+    def read(_connection, _cursor, statement, *_):
+        tables.extend(re.findall(r"\bFROM\s+(\w+)", statement))
+
+    event.listen(db.engine, "before_cursor_execute", read)
+    try:
+        html = client.get("/verify").get_data(as_text=True)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", read)
+    assert "Brand inbox" in html
+    assert "users" in tables and not {"brand_members", "brands"} & set(tables), tables
 
 
 def test_the_campaign_page_shows_momentum(client, run_jobs):
