@@ -4,7 +4,7 @@ campaigns, the per-IP limit on IPv6 /64s."""
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select, update
@@ -26,7 +26,7 @@ from campaign.models import (
 from campaign.services import ServiceError, abuse, counting
 from campaign.services import stalls as stall_service
 from campaign.services import supports as support_service
-from tests.factories import SupportFactory, make_campaign, make_user
+from tests.factories import SupportFactory, SupportRowFactory, make_campaign, make_user
 from tests.helpers import login, post_form
 
 pytestmark = pytest.mark.app_config(RATELIMIT_ENABLED=True)
@@ -243,6 +243,27 @@ def test_a_spread_thin_bot_across_twenty_campaigns_is_in_the_hourly_report(app, 
     mod = make_user(role=Role.MODERATOR)
     abuse.add_rule("domain", "allow", "bots.example", None, mod.id)
     assert abuse.report_hour(last_hour) == 2
+
+
+def test_held_supports_show_when_they_were_signed_as_the_site_shows_times(app, client):
+    petition = make_campaign()
+    SupportRowFactory(
+        campaign=petition,
+        held=True,
+        name="Held Person",
+        created_at=datetime(2026, 12, 3, 7, 16, 20, tzinfo=UTC),
+    )
+    moderator(client)
+    for language, shown, header in (
+        ("en", "3 Dec 2026, 07:16", "Signed (UTC)"),
+        ("es", "3 dic 2026, 07:16", "Firmado (UTC)"),
+    ):
+        html = client.get("/moderation/signing/held", headers={"Accept-Language": language}).get_data(
+            as_text=True
+        )
+        assert f'<html lang="{language}">' in html and "Held Person" in html
+        assert f'<time datetime="2026-12-03T07:16:20+00:00">{shown}</time>' in html, language
+        assert header in html and "2026-12-03 07:16" not in html, language
 
 
 # ---------------------------------------------------------------------------- release details
