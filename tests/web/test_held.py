@@ -479,6 +479,47 @@ def test_moderators_see_open_stalls_and_invalidate_a_stalls_supports(app, client
     assert (row.stall_id, row.campaign_id, row.invalidated) == (stall.id, petition.id, 4)
 
 
+def test_the_stall_pages_show_its_hours_as_the_site_shows_times(app, client, monkeypatch):
+    organiser = make_user("organiser@example.org")
+    petition = make_campaign(organiser=organiser)
+    stall = open_stall(petition, hours=2, opens_at=utcnow() + timedelta(hours=1))
+    db.session.execute(
+        update(Stall)
+        .where(Stall.id == stall.id)
+        .values(
+            opens_at=datetime(2099, 12, 3, 7, 16, tzinfo=UTC),
+            closes_at=datetime(2099, 12, 3, 19, 0, tzinfo=UTC),
+        )
+    )
+    db.session.commit()
+    monkeypatch.setattr(
+        "campaign.campaigns.stalls.utcnow", lambda: datetime(2099, 12, 1, 9, 5, 30, tzinfo=UTC)
+    )
+    login(client, organiser.email)
+    for language, hours, now, opens in (
+        (
+            "en",
+            "From 3 Dec 2099, 07:16 to 3 Dec 2099, 19:00 UTC.",
+            "It is 1 Dec 2099, 09:05 UTC now.",
+            "This stall opens at 3 Dec 2099, 07:16 UTC.",
+        ),
+        (
+            "es",
+            "Del 3 dic 2099, 07:16 al 3 dic 2099, 19:00 UTC.",
+            "Ahora es el 1 dic 2099, 09:05 UTC.",
+            "Este puesto abre el 3 dic 2099, 07:16 UTC.",
+        ),
+    ):
+        listing = client.get(f"/petitions/{petition.slug}/stalls", headers={"Accept-Language": language})
+        text = listing.get_data(as_text=True)
+        assert f'<html lang="{language}">' in text
+        assert hours in text and now in text, language
+        page = client.get(f"/supports/stall/{stall.token}", headers={"Accept-Language": language})
+        assert opens in page.get_data(as_text=True), language
+        for raw in ("2099-12-03 07:16", "2099-12-01 09:05"):
+            assert raw not in text and raw not in page.get_data(as_text=True), language
+
+
 # ---------------------------------------------------------------------------- IPv6
 
 
