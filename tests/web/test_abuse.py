@@ -547,6 +547,8 @@ def test_the_moderators_pages_show_times_as_the_site_shows_them(app, client, mon
         # A stall's hours: its end without the day again when it ends on the day it opens.
         assert f"{time('03T07:16:00', f'3 {month} 2026, 07:16')} – {time('03T19:00:00', '19:00')}" in signing
         assert f"{time('03T22:00:00', f'3 {month} 2026, 22:00')} – " in signing
+        # On a phone a stacked cell spreads its children apart (app.css): one span keeps the hours whole.
+        assert f'data-label="{hours}"><span><time' in signing
         assert time("04T02:00:00", f"4 {month} 2026, 02:00") in signing
         assert time("03T07:00:00", f"3 {month} 2026, 07:00") in signing, language  # the report's hour
         log = client.get("/moderation/signing/log", headers=headers).get_data(as_text=True)
