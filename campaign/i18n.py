@@ -21,6 +21,7 @@ from flask_babel import (
     format_date,
     format_datetime,
     format_decimal,
+    format_time,
     get_locale,
     get_translations,
 )
@@ -98,19 +99,35 @@ def format_number(value) -> str:
     return format_decimal(value)
 
 
-def format_day(value: date | datetime | None) -> str:
-    """A day as "1 Dec 2026" (English) or "1 dic 2026" (Spanish); empty for None."""
+def _instant(value: date | datetime | str) -> date | datetime:
+    # The pages that show a JSON document (a person's data, the key list) get its ISO 8601
+    # strings; a naive one is UTC, as Flask-Babel reads it.
+    return datetime.fromisoformat(value) if isinstance(value, str) else value
+
+
+def format_day(value: date | datetime | str | None) -> str:
+    """A day as "1 Dec 2026" (English) or "1 dic 2026" (Spanish); empty for None. Takes an
+    ISO 8601 string too."""
     if not value:
         return ""
-    return format_date(value, "d MMM y")
+    return format_date(_instant(value), "d MMM y")
 
 
-def format_day_and_time(value: datetime | None) -> str:
+def format_day_and_time(value: datetime | str | None) -> str:
     """An instant as "3 Dec 2026, 01:46" (English) or "3 dic 2026, 01:46" (Spanish), in UTC
-    (Flask-Babel's default time zone, as every time on the site); empty for None."""
+    (Flask-Babel's default time zone, as every time on the site); empty for None. Takes an
+    ISO 8601 string too."""
     if not value:
         return ""
-    return format_datetime(value, "d MMM y, HH:mm")
+    return format_datetime(_instant(value), "d MMM y, HH:mm")
+
+
+def format_time_of_day(value: datetime | None) -> str:
+    """The time of an instant, "19:00", in UTC: the end of a span whose day is already shown
+    (see :func:`format_day_and_time`); empty for None."""
+    if not value:
+        return ""
+    return format_time(value, "HH:mm")
 
 
 def _sort_key(name: str) -> str:
@@ -195,6 +212,7 @@ def register(app: Flask) -> None:
     app.jinja_env.filters["number"] = format_number
     app.jinja_env.filters["date"] = format_day
     app.jinja_env.filters["day_and_time"] = format_day_and_time
+    app.jinja_env.filters["time_of_day"] = format_time_of_day
 
     @app.context_processor
     def i18n_context():

@@ -23,13 +23,16 @@ from campaign.models import (
     Invalidation,
     Milestone,
     Role,
+    RuleKind,
     SigningReport,
+    Stall,
     Support,
     Suspect,
     utcnow,
 )
 from campaign.queue import get_queue
 from campaign.services import ServiceError, abuse, counting
+from campaign.services import stalls as stall_service
 from campaign.services import supports as support_service
 from tests.factories import SupportFactory, make_campaign, make_user
 from tests.helpers import login, post_form
@@ -471,6 +474,88 @@ def test_the_hourly_report_lists_heavy_ips_and_domains(app, client, run_jobs):
     prefilled = client.get(f"/moderation/signing/invalidate?ip={STALL}").get_data(as_text=True)
     assert f'value="{STALL}"' in prefilled
     assert "2 heavy in 24 h" in client.get("/moderation/").get_data(as_text=True)
+
+
+def test_the_moderators_pages_show_times_as_the_site_shows_them(app, client, monkeypatch):
+    at = datetime(2026, 12, 3, 8, 30, tzinfo=UTC)  # the report and the open stalls are read now
+    monkeypatch.setattr(abuse, "utcnow", lambda: at)
+    monkeypatch.setattr(stall_service, "utcnow", lambda: at)
+    petition = make_campaign()
+    mod = moderator(client)
+    db.session.add_all(
+        [
+            Stall(
+                campaign_id=petition.id,
+                place="Market square",
+                volunteer="Vic",
+                opens_at=datetime(2026, 12, 3, 7, 16, tzinfo=UTC),
+                closes_at=datetime(2026, 12, 3, 19, 0, tzinfo=UTC),
+            ),
+            Stall(  # open through the night: its end is on the next day
+                campaign_id=petition.id,
+                place="Night market",
+                volunteer="Nia",
+                opens_at=datetime(2026, 12, 3, 22, 0, tzinfo=UTC),
+                closes_at=datetime(2026, 12, 4, 2, 0, tzinfo=UTC),
+            ),
+            SigningReport(
+                hour=datetime(2026, 12, 3, 7, 0, tzinfo=UTC),
+                campaign_id=petition.id,
+                kind=RuleKind.DOMAIN,
+                value="bots.example",
+                supports=40,
+                held=38,
+            ),
+            Invalidation(
+                campaign_id=petition.id,
+                domain="bots.example",
+                since=datetime(2026, 12, 3, 6, 0, tzinfo=UTC),
+                until=datetime(2026, 12, 3, 7, 0, tzinfo=UTC),
+                reason="A bot",
+                created_by_id=mod.id,
+                created_at=datetime(2026, 12, 3, 7, 16, 20, tzinfo=UTC),
+                finished_at=datetime(2026, 12, 3, 7, 17, tzinfo=UTC),
+            ),
+        ]
+    )
+    db.session.commit()
+
+    def time(iso: str, shown: str) -> str:
+        return f'<time datetime="2026-12-{iso}+00:00">{shown}</time>'
+
+    for language, month, hours, hour, by, conditions in (
+        (
+            "en",
+            "Dec",
+            "Hours (UTC)",
+            "Hour (UTC)",
+            "UTC by",
+            ("from 3 Dec 2026, 06:00", "before 3 Dec 2026, 07:00"),
+        ),
+        (
+            "es",
+            "dic",
+            "Horario (UTC)",
+            "Hora (UTC)",
+            "UTC por",
+            ("desde 3 dic 2026, 06:00", "antes de 3 dic 2026, 07:00"),
+        ),
+    ):
+        headers = {"Accept-Language": language}
+        signing = client.get("/moderation/signing", headers=headers).get_data(as_text=True)
+        assert f'<html lang="{language}">' in signing and hours in signing and hour in signing
+        # A stall's hours: its end without the day again when it ends on the day it opens.
+        assert f"{time('03T07:16:00', f'3 {month} 2026, 07:16')} – {time('03T19:00:00', '19:00')}" in signing
+        assert f"{time('03T22:00:00', f'3 {month} 2026, 22:00')} – " in signing
+        # On a phone a stacked cell spreads its children apart (app.css): one span keeps the hours whole.
+        assert f'data-label="{hours}"><span><time' in signing
+        assert time("04T02:00:00", f"4 {month} 2026, 02:00") in signing
+        assert time("03T07:00:00", f"3 {month} 2026, 07:00") in signing, language  # the report's hour
+        log = client.get("/moderation/signing/log", headers=headers).get_data(as_text=True)
+        for page in (signing, log):
+            assert f"{time('03T07:16:20', f'3 {month} 2026, 07:16')} {by} Test Member" in page, language
+            assert all(condition in page for condition in conditions), language
+            assert not re.search(r"2026-12-0\d \d", page), language  # no raw time left
 
 
 def test_the_clock_enqueues_the_report_once_an_hour(app):

@@ -4,7 +4,7 @@ campaigns, the per-IP limit on IPv6 /64s."""
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select, update
@@ -26,7 +26,7 @@ from campaign.models import (
 from campaign.services import ServiceError, abuse, counting
 from campaign.services import stalls as stall_service
 from campaign.services import supports as support_service
-from tests.factories import SupportFactory, make_campaign, make_user
+from tests.factories import SupportFactory, SupportRowFactory, make_campaign, make_user
 from tests.helpers import login, post_form
 
 pytestmark = pytest.mark.app_config(RATELIMIT_ENABLED=True)
@@ -245,6 +245,27 @@ def test_a_spread_thin_bot_across_twenty_campaigns_is_in_the_hourly_report(app, 
     assert abuse.report_hour(last_hour) == 2
 
 
+def test_held_supports_show_when_they_were_signed_as_the_site_shows_times(app, client):
+    petition = make_campaign()
+    SupportRowFactory(
+        campaign=petition,
+        held=True,
+        name="Held Person",
+        created_at=datetime(2026, 12, 3, 7, 16, 20, tzinfo=UTC),
+    )
+    moderator(client)
+    for language, shown, header in (
+        ("en", "3 Dec 2026, 07:16", "Signed (UTC)"),
+        ("es", "3 dic 2026, 07:16", "Firmado (UTC)"),
+    ):
+        html = client.get("/moderation/signing/held", headers={"Accept-Language": language}).get_data(
+            as_text=True
+        )
+        assert f'<html lang="{language}">' in html and "Held Person" in html
+        assert f'<time datetime="2026-12-03T07:16:20+00:00">{shown}</time>' in html, language
+        assert header in html and "2026-12-03 07:16" not in html, language
+
+
 # ---------------------------------------------------------------------------- release details
 
 
@@ -456,6 +477,47 @@ def test_moderators_see_open_stalls_and_invalidate_a_stalls_supports(app, client
     assert db.session.get(Support, elsewhere.id).suspect is None
     row = db.session.execute(select(Invalidation)).scalar_one()
     assert (row.stall_id, row.campaign_id, row.invalidated) == (stall.id, petition.id, 4)
+
+
+def test_the_stall_pages_show_its_hours_as_the_site_shows_times(app, client, monkeypatch):
+    organiser = make_user("organiser@example.org")
+    petition = make_campaign(organiser=organiser)
+    stall = open_stall(petition, hours=2, opens_at=utcnow() + timedelta(hours=1))
+    db.session.execute(
+        update(Stall)
+        .where(Stall.id == stall.id)
+        .values(
+            opens_at=datetime(2099, 12, 3, 7, 16, tzinfo=UTC),
+            closes_at=datetime(2099, 12, 3, 19, 0, tzinfo=UTC),
+        )
+    )
+    db.session.commit()
+    monkeypatch.setattr(
+        "campaign.campaigns.stalls.utcnow", lambda: datetime(2099, 12, 1, 9, 5, 30, tzinfo=UTC)
+    )
+    login(client, organiser.email)
+    for language, hours, now, opens in (
+        (
+            "en",
+            "From 3 Dec 2099, 07:16 to 3 Dec 2099, 19:00 UTC.",
+            "It is 1 Dec 2099, 09:05 UTC now.",
+            "This stall opens at 3 Dec 2099, 07:16 UTC.",
+        ),
+        (
+            "es",
+            "Del 3 dic 2099, 07:16 al 3 dic 2099, 19:00 UTC.",
+            "Ahora es el 1 dic 2099, 09:05 UTC.",
+            "Este puesto abre el 3 dic 2099, 07:16 UTC.",
+        ),
+    ):
+        listing = client.get(f"/petitions/{petition.slug}/stalls", headers={"Accept-Language": language})
+        text = listing.get_data(as_text=True)
+        assert f'<html lang="{language}">' in text
+        assert hours in text and now in text, language
+        page = client.get(f"/supports/stall/{stall.token}", headers={"Accept-Language": language})
+        assert opens in page.get_data(as_text=True), language
+        for raw in ("2099-12-03 07:16", "2099-12-01 09:05"):
+            assert raw not in text and raw not in page.get_data(as_text=True), language
 
 
 # ---------------------------------------------------------------------------- IPv6

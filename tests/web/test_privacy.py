@@ -1,14 +1,16 @@
 """A person sees, downloads and erases their data; ended campaigns are anonymised; consent is
 stored with each support."""
 
-from datetime import timedelta
+import re
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
 from campaign.extensions import db
 from campaign.models import Campaign, CampaignState, Support, User, utcnow
 from campaign.services.privacy import anonymise_ended_campaigns
-from tests.factories import SupportFactory, make_campaign, make_user
+from campaign.tokens import make_token
+from tests.factories import SupportFactory, SupportRowFactory, make_campaign, make_user
 from tests.helpers import link_in, login, post_form
 
 
@@ -53,6 +55,29 @@ def test_a_supporter_downloads_and_erases_their_data_by_email(client, run_jobs, 
         == 400
     )
     assert client.get("/privacy/forged").status_code == 400
+
+
+def test_your_data_shows_its_dates_as_the_site_shows_them_and_the_download_keeps_them_exact(client):
+    petition = make_campaign()
+    member = make_user("p1@example.org", name="Pat One")
+    member.created_at = datetime(2025, 3, 9, 23, 59, 59, tzinfo=UTC)
+    SupportRowFactory(
+        campaign=petition, email="p1@example.org", created_at=datetime(2026, 12, 3, 7, 16, 20, tzinfo=UTC)
+    )
+    db.session.commit()
+    link = f"/privacy/{make_token('privacy', {'e': 'p1@example.org'})}"
+    for language, member_since, since in (
+        ("en", "member since 9 Mar 2025", "3 Dec 2026"),
+        ("es", "miembro desde el 9 mar 2025", "3 dic 2026"),
+    ):
+        html = client.get(link, headers={"Accept-Language": language}).get_data(as_text=True)
+        assert f'<html lang="{language}">' in html and petition.title in html
+        assert member_since in html, language
+        assert f'<time datetime="2026-12-03T07:16:20+00:00">{since}</time>' in html, language
+        assert not re.search(r"(?<!\")202\d-\d\d-\d\d", html), language  # no raw date outside the attribute
+    data = client.get(f"{link}/data.json").get_json()
+    assert data["account"]["created_at"] == "2025-03-09T23:59:59+00:00"
+    assert data["supports"][0]["created_at"] == "2026-12-03T07:16:20+00:00"
 
 
 def test_ended_campaigns_are_anonymised_after_the_set_time_keeping_counts(app, run_jobs):

@@ -6,10 +6,12 @@ import base64
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
 import venv
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
@@ -519,6 +521,28 @@ def test_a_rotated_key_stays_published_with_its_period_and_old_proofs_verify(del
         db.session.execute(select(SigningKey).filter_by(key_id=delivery.key_id)).scalar_one().valid_until
         is not None
     )
+
+
+def test_the_verify_page_shows_each_keys_period_as_the_site_shows_dates(client):
+    db.session.add(
+        SigningKey(
+            key_id="old-key",
+            public_key=base64.b64encode(bytes(32)).decode(),
+            valid_from=datetime(2026, 12, 3, 7, 16, 20, tzinfo=UTC),
+            valid_until=datetime(2027, 1, 5, 9, 0, tzinfo=UTC),
+        )
+    )
+    db.session.commit()
+    for language, period in (
+        ("en", "from 3 Dec 2026 until 5 Jan 2027"),
+        ("es", "desde el 3 dic 2026 hasta el 5 ene 2027"),
+    ):
+        html = client.get("/verify", headers={"Accept-Language": language}).get_data(as_text=True)
+        assert f'<html lang="{language}">' in html and period in html, language
+        words = re.sub(r"<script.*?</script>", "", html, flags=re.S)  # the key list for the offline check
+        assert "2026-12-03" not in words and "2027-01-05" not in words, language
+    keys = _keys(client)["keys"]
+    assert keys[0]["valid_from"] == "2026-12-03T07:16:20.000000Z"  # the list machines read is exact
 
 
 def test_the_cli_prints_a_key_production_accepts(runner):
