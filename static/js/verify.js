@@ -50,6 +50,18 @@
     return r;
   }
 
+  // A signed time's day as the site writes one (Babel's "d MMM y": "3 Dec 2026", "3 dic 2026"),
+  // in the page's language and in UTC, as signed.
+  var dayParts = new Intl.DateTimeFormat(document.documentElement.lang || "en",
+    {day: "numeric", month: "short", year: "numeric", timeZone: "UTC"});
+  function day(iso) {
+    var when = new Date(iso);
+    if (isNaN(when)) { return iso.slice(0, 10); }
+    var part = {};
+    dayParts.formatToParts(when).forEach(function (p) { part[p.type] = p.value; });
+    return part.day + " " + part.month + " " + part.year;
+  }
+
   async function checkSignature(doc) {
     var fields = JSON.parse(doc.statement);
     var entry = keys.keys.find(function (k) { return k.key_id === fields.key_id; });
@@ -128,11 +140,11 @@
         var l = JSON.parse(doc.leaf);
         message = text.receipt_valid.replace("%(name)s", l.name).replace("%(count)s", fields.count)
           .replace("%(brand)s", fields.brand_name).replace("%(round)s", fields.round)
-          .replace("%(date)s", fields.time.slice(0, 10));
+          .replace("%(date)s", day(fields.time));
       } else {
         var checked = await checkFiles(fields, packageFiles);
         message = text.statement_valid.replace("%(count)s", fields.count).replace("%(brand)s", fields.brand_name)
-          .replace("%(round)s", fields.round).replace("%(date)s", fields.time.slice(0, 10));
+          .replace("%(round)s", fields.round).replace("%(date)s", day(fields.time));
         message += " " + (checked ? text.files_valid : text.no_files);
       }
       show(true, message + " " + text.key_used.replace("%(key)s", fields.key_id));

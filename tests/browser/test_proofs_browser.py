@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select
@@ -66,6 +67,9 @@ def test_the_verify_page_checks_a_receipt_and_a_package_on_the_device(browser, l
     result = page.locator("#offline-result")
     result.get_by_role("heading", name="Valid", exact=True).wait_for()
     assert "The signature of Supporter 2 is in round 1" in result.inner_text()
+    # On the day it was signed, written as the site writes a day ("3 Dec 2026"), not ISO.
+    signed = datetime.fromisoformat(json.loads(receipt["statement"])["time"]).astimezone(UTC)
+    assert f"on {signed.day} {signed:%b %Y}." in result.inner_text(), result.inner_text()
     shot(page, f"proofs-verify-valid-{width}")
 
     page.locator("#proof_file").set_input_files(str(tmp_path / "forged.json"))
