@@ -13,6 +13,7 @@ import difflib
 import functools
 import json
 import re
+import string
 from dataclasses import dataclass, field, replace
 
 from flask import request
@@ -171,11 +172,17 @@ _TYPOS = text(
         WHERE state IN :public
           AND (language = 'es' AND search_vector @@ websearch_to_tsquery('groundswell_spanish', :query)
                OR language <> 'es' AND search_vector @@ websearch_to_tsquery('groundswell_english', :query))
-        LIMIT :below) AS hits)
-    SELECT q.w, (SELECT s.word FROM search_words s WHERE s.word % unaccent(q.w)
-                 ORDER BY s.word <-> unaccent(q.w), s.word LIMIT 1)
-    FROM unnest(CAST(:words AS text[])) AS q(w), found
-    WHERE found.n < :below AND NOT EXISTS (SELECT 1 FROM search_words s WHERE s.word = unaccent(q.w))
+        LIMIT :below) AS hits),
+    unlisted AS (
+      SELECT q.w FROM unnest(CAST(:words AS text[])) AS q(w), found
+      WHERE found.n < :below AND NOT EXISTS (SELECT 1 FROM search_words s WHERE s.word = unaccent(q.w)))
+    SELECT e.w, s.word, true
+    FROM unnest(CAST(:edit_of AS text[]), CAST(:edits AS text[])) AS e(w, edit)
+    JOIN unlisted USING (w) JOIN search_words s ON s.word = e.edit
+    UNION ALL
+    SELECT u.w, (SELECT s.word FROM search_words s WHERE s.word % unaccent(u.w)
+                 ORDER BY s.word <-> unaccent(u.w), s.word LIMIT 1), false
+    FROM unlisted u
     """
 ).bindparams(bindparam("public", expanding=True))
 
@@ -183,14 +190,17 @@ _TYPOS = text(
 def _typos_corrected(parsed: ParsedQuery, query: str) -> str | None:
     """When ``query`` finds fewer than :data:`TYPO_BELOW` public campaigns: the query with
     each word that is in no title or brand name also read as the closest one that is (in
-    ``search_words``, a short list); None when nothing changes. Exclusions and phrases are
-    kept as written. On PostgreSQL one round trip, whatever it finds."""
+    ``search_words``, a short list): the closest listed word one edit away
+    (:func:`one_edit_from`), else the closest sharing trigrams; None when nothing changes.
+    Exclusions and phrases are kept as written. On PostgreSQL one round trip, whatever it
+    finds."""
     words = sorted(
         {w for group in parsed.groups for t in group if len(t) == 1 for w in t if len(w) >= 3 and w.isalpha()}
     )
     if not words:
         return None
     if _is_postgresql():
+        edits = [(word, edit) for word in words for edit in sorted(one_edit_from(plain_word(word)))]
         rows = db.session.execute(
             _TYPOS,
             {
@@ -198,9 +208,22 @@ def _typos_corrected(parsed: ParsedQuery, query: str) -> str | None:
                 "query": query,
                 "below": TYPO_BELOW,
                 "words": words,
+                "edit_of": [word for word, _ in edits],
+                "edits": [edit for _, edit in edits],
             },
         ).all()
-        also = {word: closest for word, closest in rows if closest and closest != word}
+        one_edit_away: dict[str, list[str]] = {}
+        nearest = {}
+        for word, listed, is_edit in rows:
+            if is_edit:
+                one_edit_away.setdefault(word, []).append(listed)
+            else:
+                nearest[word] = listed
+        also = {}
+        for word, by_trigrams in nearest.items():
+            closest = _closest(plain_word(word), one_edit_away.get(word, ())) or by_trigrams
+            if closest and closest != word:
+                also[word] = closest
     else:
         also = _sqlite_closest_words(parsed, words)
     return websearch_text(parsed, also) if also else None
@@ -212,9 +235,7 @@ def _typos_corrected(parsed: ParsedQuery, query: str) -> str | None:
 TYPO_CANDIDATES = 50
 TYPO_CLOSENESS = 0.75
 
-_KNOWN_WORDS = text("SELECT word FROM search_words WHERE word IN :words").bindparams(
-    bindparam("words", expanding=True)
-)
+_LISTED_WORDS = text("SELECT word FROM search_words WHERE word IN (SELECT value FROM json_each(:words))")
 _WORDS_SHARING_TRIGRAMS = text(
     "SELECT word FROM search_words_trigrams WHERE search_words_trigrams MATCH :trigrams "
     "ORDER BY rank LIMIT :limit"
@@ -243,20 +264,49 @@ def _sqlite_listed_words_for(words: list[str]) -> dict[str, str]:
     is (when one is close enough). The words sharing most of its trigrams (FTS5's
     ``trigram`` tokenizer, ranked by bm25) are the candidates; ``difflib`` chooses."""
     plain = {word: plain_word(word) for word in words}
-    known = set(db.session.execute(_KNOWN_WORDS, {"words": list(plain.values())}).scalars())
+    edits = {word: one_edit_from(written) for word, written in plain.items()}
+    listed = set(
+        db.session.execute(
+            _LISTED_WORDS, {"words": json.dumps([*plain.values(), *set().union(*edits.values())])}
+        ).scalars()
+    )
     also = {}
     for word, written in plain.items():
-        if written in known:
+        if written in listed:
             continue
-        trigrams = sorted({written[i : i + 3] for i in range(len(written) - 2)})
-        candidates = db.session.execute(
-            _WORDS_SHARING_TRIGRAMS,
-            {"trigrams": " OR ".join(f'"{t}"' for t in trigrams), "limit": TYPO_CANDIDATES},
-        ).scalars()
-        closest = difflib.get_close_matches(written, list(candidates), n=1, cutoff=TYPO_CLOSENESS)
-        if closest and closest[0] != word:
-            also[word] = closest[0]
+        closest = _closest(written, edits[word] & listed)
+        if closest is None:
+            trigrams = sorted({written[i : i + 3] for i in range(len(written) - 2)})
+            candidates = db.session.execute(
+                _WORDS_SHARING_TRIGRAMS,
+                {"trigrams": " OR ".join(f'"{t}"' for t in trigrams), "limit": TYPO_CANDIDATES},
+            ).scalars()
+            closest = _closest(written, candidates)
+        if closest and closest != word:
+            also[word] = closest
     return also
+
+
+def one_edit_from(word: str) -> set[str]:
+    """Every word one letter dropped, swapped with the next, changed or added away from
+    ``word``: looked up exactly in the word list, these find a typo's word however many
+    words are listed, where the words sharing most trigrams miss short ones ("cnas" shares
+    none with "cans")."""
+    letters = set(string.ascii_lowercase) | set(word)
+    splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
+    dropped = {head + tail[1:] for head, tail in splits if tail}
+    swapped = {head + tail[1] + tail[0] + tail[2:] for head, tail in splits if len(tail) > 1}
+    changed = {head + c + tail[1:] for head, tail in splits if tail for c in letters}
+    added = {head + c + tail for head, tail in splits for c in letters}
+    return (dropped | swapped | changed | added) - {word}
+
+
+def _closest(written: str, candidates) -> str | None:
+    """The candidate closest to ``written`` by ``difflib``'s ratio, if it is close enough
+    (:data:`TYPO_CLOSENESS`); of equally close ones, the first in alphabetical order."""
+    scored = [(difflib.SequenceMatcher(None, written, c).ratio(), c) for c in sorted(candidates)]
+    best = max(scored, key=lambda pair: pair[0], default=(0.0, None))
+    return best[1] if best[0] >= TYPO_CLOSENESS else None
 
 
 @dataclass

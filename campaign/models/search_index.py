@@ -23,7 +23,9 @@ Migration 0022 (PostgreSQL only) makes a search cheap whatever the table's size:
 - ``search_words``: every word of the titles and brand names, with a trigram index. A word
   of a query that finds too little is matched against this short list ("cofee" is close to
   "coffee"), and the search runs again with the word found, on the full-text index: no
-  trigram comparison with every title.
+  trigram comparison with every title. Before that, the words one edit away from it
+  (:func:`campaign.search.one_edit_from`) are looked up exactly in the list, on both
+  engines: a short word's typo shares too few trigrams ("cnas", "cans": none).
 
 Migration 0025 (SQLite only) gives SQLite the same word list for typos:
 

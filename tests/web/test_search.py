@@ -121,6 +121,36 @@ def test_typos_read_against_the_words_of_titles_and_brand_names(client):
     assert sorted(found("plastik")) == [f"Plastik art fair {n}" for n in range(5)]
 
 
+def test_a_word_one_edit_away_is_found_however_many_words_are_listed(app):
+    """A word one letter dropped, added, changed or swapped away from a listed word is read
+    as that word whatever else the list holds. "sugray" shares one trigram with "sugary"
+    and three with "gray": SQLite looked only at the fifty words sharing most trigrams,
+    and PostgreSQL's similarity (0.27) was under its threshold."""
+    make_campaign(title="Boycott sugary cans sold to children")
+    # Words sharing the typo's trigrams, none of them one edit from it.
+    sharing = [f"{a}{b}gray" for a in "bdfklmnptw" for b in "aeio"]
+    sharing += [f"sug{a}{b}{c}" for a in "klmnp" for b in "aeiou" for c in "tz"]
+    for n in range(0, len(sharing), 10):
+        make_campaign(title=" ".join(sharing[n : n + 10]), brand=make_brand(f"Brand {n}"))
+    assert found("sugray") == ["Boycott sugary cans sold to children"]
+    assert found("childern cnas") == ["Boycott sugary cans sold to children"]
+    # One edit from no listed word, and not close to any: nothing is read for it.
+    assert found("zebra") == []
+
+
+def test_each_test_starts_with_an_empty_word_list(app, database):
+    """The word list is no model's table: emptying the database between tests empties it
+    too, or one test's titles would be candidates for another's typos (a browser test read
+    "sugray" as a word of earlier tests' titles)."""
+    make_campaign(title="Boycott sugary cans", brand=make_brand("Umbrella Cola"))
+    db.session.remove()
+    database.clean()
+    assert db.session.execute(text("SELECT count(*) FROM search_words")).scalar_one() == 0
+    if database.backend == "sqlite":
+        trigrams = db.session.execute(text("SELECT count(*) FROM search_words_trigrams")).scalar_one()
+        assert trigrams == 0
+
+
 def test_the_words_of_titles_and_brand_names_are_listed_without_accents(app):
     make_campaign(title="Café de comercio justo", brand=make_brand("Nestlé Águila"))
     words = set(db.session.execute(text("SELECT word FROM search_words")).scalars())
