@@ -44,7 +44,7 @@ def page_statements(db, filters, per_page: int):
     from sqlalchemy.orm import joinedload
 
     from campaign import search
-    from campaign.models import PUBLIC_STATES, Campaign
+    from campaign.models import Campaign
 
     def page(statement):
         return statement.options(joinedload(Campaign.target_brand)).limit(per_page + 1)
@@ -59,17 +59,7 @@ def page_statements(db, filters, per_page: int):
         {w for group in parsed.groups for t in group if len(t) == 1 for w in t if len(w) >= 3 and w.isalpha()}
     )
     if words and search._too_few(found, per_page) and db.engine.dialect.name == "postgresql":
-        statements.append(
-            (
-                search._TYPOS,
-                {
-                    "public": [s.value for s in PUBLIC_STATES],
-                    "query": filters.query,
-                    "below": search.TYPO_BELOW,
-                    "words": words,
-                },
-            )
-        )
+        statements.append((search._TYPOS, search.typo_parameters(filters.query, words)))
         corrected = search.campaigns_statement(filters, window=per_page + 1)
         if filters.corrected:
             statements.append((page(corrected), None))

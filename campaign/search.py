@@ -187,6 +187,19 @@ _TYPOS = text(
 ).bindparams(bindparam("public", expanding=True))
 
 
+def typo_parameters(query: str, words: list[str]) -> dict:
+    """The parameters of :data:`_TYPOS` (PostgreSQL) for ``query`` and its ``words``."""
+    edits = [(word, edit) for word in words for edit in sorted(one_edit_from(plain_word(word)))]
+    return {
+        "public": [s.value for s in PUBLIC_STATES],
+        "query": query,
+        "below": TYPO_BELOW,
+        "words": words,
+        "edit_of": [word for word, _ in edits],
+        "edits": [edit for _, edit in edits],
+    }
+
+
 def _typos_corrected(parsed: ParsedQuery, query: str) -> str | None:
     """When ``query`` finds fewer than :data:`TYPO_BELOW` public campaigns: the query with
     each word that is in no title or brand name also read as the closest one that is (in
@@ -200,18 +213,7 @@ def _typos_corrected(parsed: ParsedQuery, query: str) -> str | None:
     if not words:
         return None
     if _is_postgresql():
-        edits = [(word, edit) for word in words for edit in sorted(one_edit_from(plain_word(word)))]
-        rows = db.session.execute(
-            _TYPOS,
-            {
-                "public": [s.value for s in PUBLIC_STATES],
-                "query": query,
-                "below": TYPO_BELOW,
-                "words": words,
-                "edit_of": [word for word, _ in edits],
-                "edits": [edit for _, edit in edits],
-            },
-        ).all()
+        rows = db.session.execute(_TYPOS, typo_parameters(query, words)).all()
         one_edit_away: dict[str, list[str]] = {}
         nearest = {}
         for word, listed, is_edit in rows:
