@@ -11,7 +11,7 @@ import functools
 import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 import pycountry
 from flask import Flask, has_request_context, request, url_for
@@ -122,6 +122,20 @@ def format_day_and_time(value: datetime | str | None) -> str:
     return format_datetime(_instant(value), "d MMM y, HH:mm")
 
 
+def machine_time(value: date | datetime | str | None) -> str:
+    """The value of a ``<time datetime>``: a day as "2026-12-03", an instant as
+    "2026-12-03T07:16:20+00:00" (in UTC, a naive one read as UTC; whole seconds, where
+    ``isoformat()`` wrote six digits of fraction, which HTML does not allow); empty for
+    None. Takes an ISO 8601 string too."""
+    if not value:
+        return ""
+    value = _instant(value)
+    if not isinstance(value, datetime):
+        return value.isoformat()
+    value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return value.replace(microsecond=0).isoformat()
+
+
 def format_time_of_day(value: datetime | None) -> str:
     """The time of an instant, "19:00", in UTC: the end of a span whose day is already shown
     (see :func:`format_day_and_time`); empty for None."""
@@ -213,6 +227,7 @@ def register(app: Flask) -> None:
     app.jinja_env.filters["date"] = format_day
     app.jinja_env.filters["day_and_time"] = format_day_and_time
     app.jinja_env.filters["time_of_day"] = format_time_of_day
+    app.jinja_env.filters["machine_time"] = machine_time
 
     @app.context_processor
     def i18n_context():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -299,3 +301,39 @@ def test_a_failed_deliverys_reason_is_stored_in_english_and_shown_in_spanish(cli
     login(client, organiser.email)
     page = client.get(f"/petitions/{campaign.slug}", headers={"Accept-Language": "es"})
     assert "Sin Contacto SA aún no tiene dirección de contacto en Groundswell" in page.get_data(as_text=True)
+
+
+#: What HTML accepts in ``<time datetime>`` for the site's instants and days: a day, or a
+#: day and time with at most three digits of fraction and a zone (UTC, as the site writes).
+MACHINE_TIME = r"\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}:\d{2}\+00:00)?"
+
+
+def test_machine_times_are_valid_html_in_utc(app):
+    machine_time = app.jinja_env.filters["machine_time"]
+    assert machine_time(datetime(2026, 12, 3, 7, 16, 20, 123456)) == "2026-12-03T07:16:20+00:00"
+    paris = timezone(timedelta(hours=1))
+    assert machine_time(datetime(2026, 12, 3, 8, 16, 20, tzinfo=paris)) == "2026-12-03T07:16:20+00:00"
+    assert machine_time(datetime(2026, 12, 3, 7, 16, 20, tzinfo=UTC)) == "2026-12-03T07:16:20+00:00"
+    assert machine_time("2026-12-03T07:16:20.5") == "2026-12-03T07:16:20+00:00"
+    assert machine_time(date(2026, 12, 3)) == "2026-12-03"
+    assert machine_time(None) == ""
+
+
+def test_every_time_element_writes_its_machine_time_with_the_filter():
+    """``isoformat()`` wrote six digits of fraction (HTML allows three) and no zone."""
+    written = {}
+    for path in sorted((ROOT / "templates").rglob("*.html")):
+        for value in re.findall(r'<time datetime="([^"]*)"', path.read_text()):
+            written.setdefault(path.name, []).append(value)
+    assert written, "no <time datetime> in the templates"
+    wrong = [(name, v) for name, vs in written.items() for v in vs if not v.endswith("|machine_time }}")]
+    assert wrong == []
+
+
+def test_a_campaign_page_writes_valid_machine_times(client):
+    campaign = make_campaign(CampaignKind.PETITION)
+    SupportFactory(campaign=campaign)
+    db.session.commit()
+    html = client.get(f"/petitions/{campaign.slug}").get_data(as_text=True)
+    values = re.findall(r'<time datetime="([^"]*)"', html)
+    assert values and all(re.fullmatch(MACHINE_TIME, v) for v in values), values
