@@ -113,13 +113,14 @@ def format_day(value: date | datetime | str | None) -> str:
     return format_date(_instant(value), "d MMM y")
 
 
-def format_day_and_time(value: datetime | str | None) -> str:
+def format_day_and_time(value: datetime | str | None, seconds: bool = False) -> str:
     """An instant as "3 Dec 2026, 01:46" (English) or "3 dic 2026, 01:46" (Spanish), in UTC
-    (Flask-Babel's default time zone, as every time on the site); empty for None. Takes an
+    (Flask-Babel's default time zone, as every time on the site), "01:46:53" with
+    ``seconds`` (where signatures a second apart must look apart); empty for None. Takes an
     ISO 8601 string too."""
     if not value:
         return ""
-    return format_datetime(_instant(value), "d MMM y, HH:mm")
+    return format_datetime(_instant(value), "d MMM y, HH:mm:ss" if seconds else "d MMM y, HH:mm")
 
 
 def machine_time(value: date | datetime | str | None) -> str:
