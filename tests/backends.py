@@ -21,6 +21,7 @@ from sqlalchemy import Integer
 from campaign import create_app
 from campaign.extensions import db
 from campaign.models import Base
+from campaign.models.search_index import WORD_LIST_TABLES
 
 
 def worker_suffix() -> str:
@@ -87,8 +88,8 @@ class Database:
             else:
                 for table in reversed(Base.metadata.sorted_tables):
                     conn.execute(table.delete())
-                conn.exec_driver_sql("DELETE FROM search_words")
-                conn.exec_driver_sql("DELETE FROM search_words_trigrams")
+                for name in WORD_LIST_TABLES["sqlite"]:
+                    conn.exec_driver_sql(f"DELETE FROM {name}")
 
 
 def _pg_empty_every_table() -> str:
@@ -96,7 +97,8 @@ def _pg_empty_every_table() -> str:
     tables = Base.metadata.sorted_tables
     # The search's word list is no model's table: words of one test's titles would be
     # candidates for another's typos.
-    deletes = [f'DELETE FROM "{t.name}"' for t in reversed(tables)] + ["DELETE FROM search_words"]
+    deletes = [f'DELETE FROM "{t.name}"' for t in reversed(tables)]
+    deletes += [f'DELETE FROM "{name}"' for name in WORD_LIST_TABLES["postgresql"]]
     restarts = [
         f"setval(pg_get_serial_sequence('\"{t.name}\"', '{pk.name}'), 1, false)"
         for t in tables

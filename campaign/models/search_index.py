@@ -450,6 +450,15 @@ def _after_tables_made(_metadata, connection, **_kw) -> None:
         upgrade_search_index_0025(connection)
 
 
+#: The tables of rows this module's DDL makes, by engine, that no model maps and no trigger
+#: empties when the models' tables are emptied: the typo word list (words are never removed
+#: in use; a test database emptied between tests empties these too). ``campaign_search``
+#: follows the campaigns by its triggers.
+WORD_LIST_TABLES = {
+    "postgresql": ("search_words",),
+    "sqlite": ("search_words", "search_words_trigrams"),
+}
+
 _NOT_IN_METADATA = re.compile(
     r"^(campaign_search(_\w+)?|search_vector|title_vector|search_words(_\w+)?|ix_\w+_(trgm|search_vector|title_vector))$"
 )

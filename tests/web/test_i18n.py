@@ -303,8 +303,8 @@ def test_a_failed_deliverys_reason_is_stored_in_english_and_shown_in_spanish(cli
     assert "Sin Contacto SA aún no tiene dirección de contacto en Groundswell" in page.get_data(as_text=True)
 
 
-#: What HTML accepts in ``<time datetime>`` for the site's instants and days: a day, or a
-#: day and time with at most three digits of fraction and a zone (UTC, as the site writes).
+#: The site's ``<time datetime>`` values, in a form HTML accepts: a day, or a day and time
+#: in whole seconds with its zone (UTC; HTML allows at most three digits of fraction).
 MACHINE_TIME = r"\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}:\d{2}\+00:00)?"
 
 
