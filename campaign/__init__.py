@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from contextvars import ContextVar
 from pathlib import Path
 
-from flask import Flask
+from flask import Flask, g
 from flask_babel import lazy_gettext
 from sqlalchemy import event
 from sqlalchemy.exc import DBAPIError
@@ -212,6 +212,18 @@ def register_blueprints(app: Flask) -> None:
         app.register_blueprint(dev_bp)
 
 
+def page_script(filename: str) -> str:
+    """Ask for ``static/filename`` to be loaded at the end of the page being rendered, once
+    however many parts of it ask (a macro's widget that needs a script); writes nothing."""
+    g.setdefault("page_scripts", {})[filename] = None
+    return ""
+
+
+def page_scripts() -> list[str]:
+    """The scripts the page being rendered asked for with :func:`page_script`, in order."""
+    return list(g.get("page_scripts", ()))
+
+
 def register_template_helpers(app: Flask) -> None:
     # Imported when an app is built: importing any campaign module runs this package first.
     from campaign.markdown import render_markdown
@@ -238,6 +250,7 @@ def register_template_helpers(app: Flask) -> None:
     from campaign.services.supports import support_token
 
     app.jinja_env.globals["withdraw_token"] = lambda support: support_token("withdraw", support)
+    app.jinja_env.globals.update(page_script=page_script, page_scripts=page_scripts)
 
     from campaign import page_queries
     from campaign.i18n import CountryNames

@@ -42,6 +42,15 @@ CUT_OFF = r"""() => {
 }"""
 
 
+#: The ``.table-scroll`` boxes whose place in the tab order is wrong: one whose table is wider
+#: than it must be reachable (the arrow keys scroll it); one whose table fits is no tab stop.
+WRONG_TAB_STOPS = r"""() => [...document.querySelectorAll('.table-scroll')].filter(box => {
+    const scrolls = box.scrollWidth > box.clientWidth;
+    return scrolls !== (box.getAttribute('tabindex') === '0');
+}).map(box => box.getAttribute('aria-labelledby') + (box.scrollWidth > box.clientWidth
+    ? ' scrolls but is no tab stop' : ' fits but is a tab stop'))"""
+
+
 def cut_off(page, name: str) -> list[str]:
     """A problem for ``name`` for each kind of thing the window cuts off (``CUT_OFF``)."""
     found = page.evaluate(CUT_OFF)
@@ -75,8 +84,8 @@ def log_in(page, base: str, email: str, password: str = PASSWORD) -> None:
 
 def check(page, name: str, width: str) -> list[str]:
     """Screenshot ``page`` into test-artifacts/pages/ and return what axe-core (serious and
-    critical violations only), a page wider than its window and what it cuts off (``CUT_OFF``)
-    find wrong."""
+    critical violations only), a page wider than its window, what it cuts off (``CUT_OFF``) and
+    tables' boxes in the wrong place in the tab order (``WRONG_TAB_STOPS``) find wrong."""
     folder = ARTIFACTS / "pages"
     folder.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(folder / f"{name}-{width}.png"), full_page=True)
@@ -88,6 +97,7 @@ def check(page, name: str, width: str) -> list[str]:
         if overflow[0] > overflow[1]
         else []
     ) + cut_off(page, f"{name} ({width})")
+    wider += [f"{name} ({width}): {box}" for box in page.evaluate(WRONG_TAB_STOPS)]
     violations = page.evaluate(
         "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
         ".filter(v => ['serious', 'critical'].includes(v.impact))"

@@ -1,6 +1,8 @@
 """A table that may scroll sideways (a ``.table-scroll`` box) is a named region keyboard users
 can reach: focusable (``tabindex="0"``) so that the arrow keys scroll it, with ``role="region"``
-and a name (axe's "scrollable-region-focusable"; screen readers list the region by its name)."""
+and a name (axe's "scrollable-region-focusable"; screen readers list the region by its name).
+Its page loads the script that takes a box whose table fits out of the tab order (the browser
+tests check each box's place in a real browser)."""
 
 from __future__ import annotations
 
@@ -54,6 +56,7 @@ class Page(HTMLParser):
     def __init__(self, html: str):
         super().__init__()
         self.boxes: list[dict] = []
+        self.scripts: list[str] = []
         self.texts: dict[str, str] = {}
         self.open: list[tuple[str, str | None]] = []  # (tag, id) of the elements we are inside
         self.feed(html)
@@ -62,6 +65,8 @@ class Page(HTMLParser):
         attributes = dict(attrs)
         if "table-scroll" in (attributes.get("class") or "").split():
             self.boxes.append(attributes)
+        if tag == "script":
+            self.scripts.append(attributes.get("src") or "")
         if tag in self.VOID:
             return
         element_id = attributes.get("id")
@@ -162,6 +167,10 @@ def test_every_table_that_may_scroll_is_a_named_region_keyboard_users_reach(
             assert response.status_code == 200, (name, response.status_code)
             page = Page(response.get_data(as_text=True))
             assert len(page.boxes) == count, f"{name}: {len(page.boxes)} .table-scroll boxes, not {count}"
+            # Once, however many boxes: it takes a box whose table fits out of the tab order.
+            loads = [src for src in page.scripts if src.endswith("/js/scroll_regions.js")]
+            if len(loads) != 1:
+                problems.append(f"{name} ({language}) loads scroll_regions.js {len(loads)} times")
             for box in page.boxes:
                 where = f"{name} ({language}): {box}"
                 if box.get("tabindex") != "0":
