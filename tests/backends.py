@@ -113,10 +113,23 @@ def _pg_empty_every_table() -> str:
 _PG_EMPTY = _pg_empty_every_table()
 
 
-#: Compiled templates, kept for every app this process builds: a session builds several (one
+def _compiled_templates_folder() -> str:
+    """The folder of compiled templates shared by every process of a test run. The first
+    process makes it (and removes it when it ends); the processes it starts (pytest-xdist's
+    workers, a job worker a test kills) find it in their environment, so one killed leaves
+    no folder behind. Jinja writes each file whole (a temporary file, then a rename)."""
+    folder = os.environ.get(_COMPILED_TEMPLATES_VARIABLE)
+    if not folder or not os.path.isdir(folder):
+        folder = os.environ[_COMPILED_TEMPLATES_VARIABLE] = process_folder("gs-jinja-")
+    return folder
+
+
+_COMPILED_TEMPLATES_VARIABLE = "GROUNDSWELL_TEST_COMPILED_TEMPLATES"
+
+#: Compiled templates, kept for every app a test run builds: a session builds several (one
 #: per backend and set of overrides), each with its own Jinja environment, and compiling the
 #: templates again for each cost about a second per app.
-_COMPILED_TEMPLATES = FileSystemBytecodeCache(process_folder("gs-jinja-"))
+_COMPILED_TEMPLATES = FileSystemBytecodeCache(_compiled_templates_folder())
 
 
 def make_test_app(db_url: str, redis_url: str, tmp_path: Path, **overrides):
