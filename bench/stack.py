@@ -344,6 +344,14 @@ class Stack:
         path.unlink()
         return data
 
+    def sink_messages(self) -> list[tuple[str, str, str, int]]:
+        """Each (recipient, Message-ID, subject) the sink got, with how many times."""
+        path = self.dir / "messages.json"
+        self.sink_command(f"messages {path}")
+        data = json.loads(path.read_text())
+        path.unlink()
+        return [tuple(row) for row in data]
+
     # ------------------------------------------------------------------ the app's environment
 
     def configure_app(self, mail_port: int, web_port: int) -> dict[str, str]:
