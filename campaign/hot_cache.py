@@ -3,10 +3,13 @@
 A campaign going viral is read far more than it changes: its ``count.json`` polled, its
 page refreshed, its row loaded for every signature. Each web process keeps what it read for
 ``HOT_CACHE_SECONDS`` (1 by default; 0 turns it off, as the tests do unless they test it),
-so a hot read costs one query a second per process instead of one per request. What it
-holds may be a second old: counts and pages, and whether any allow or block rule exists (the
-first rule a moderator adds applies within a second). Whether a support is stored, and once
-only, is still decided by the database.
+so a hot read costs one query a second per process instead of one per request. When a value
+expires, one thread computes it again while the process's other threads go on answering
+with the value before it (they would otherwise all compute it at once: a big campaign's page
+rendered by every waiting request). What it holds may so be a second old, and a little more
+while its next value is computed: counts and pages, and whether any allow or block rule
+exists (the first rule a moderator adds applies within about a second). Whether a support is
+stored, and once only, is still decided by the database.
 """
 
 from __future__ import annotations
@@ -28,15 +31,21 @@ class HotCache:
 
     def __init__(self) -> None:
         self._entries: dict[Hashable, tuple[float, Any]] = {}
+        self._computing: set[Hashable] = set()
 
     def get_or_set(self, key: Hashable, compute: Callable[[], Any], seconds: float) -> Any:
-        """``compute()``'s value for ``key``, computed at most once per ``seconds``."""
+        """``compute()``'s value for ``key``, computed at most once per ``seconds``; while
+        one thread computes an expired value again, the others get the one before it."""
         if seconds <= 0:
             return compute()
         hit = self._entries.get(key, _MISSING)
-        if hit is not _MISSING and hit[0] > time.monotonic():
+        if hit is not _MISSING and (hit[0] > time.monotonic() or key in self._computing):
             return hit[1]
-        value = compute()
+        self._computing.add(key)
+        try:
+            value = compute()
+        finally:
+            self._computing.discard(key)
         if len(self._entries) >= MAX_ENTRIES:
             self._entries.clear()
         # Kept for ``seconds`` from when it is ready, not from when computing began: on a
@@ -55,6 +64,7 @@ class HotCache:
 
     def clear(self) -> None:
         self._entries.clear()
+        self._computing.clear()
 
 
 _cache = HotCache()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import time as _time
 from datetime import UTC, date, datetime, time, timedelta
 
 from flask import request
@@ -25,28 +26,55 @@ log = logging.getLogger(__name__)
 
 #: Seconds a campaign's momentum figures may be stale.
 MOMENTUM_TTL = 15
+#: Seconds a value past MOMENTUM_TTL is still kept, to answer with while one request
+#: computes the next (then it is gone, and the next request computes it).
+STALE_TTL = 120
+#: Seconds one request may take to compute a value before another may try.
+REFRESH_LOCK_SECONDS = 30
 
 
 def cached_per_campaign(func_):
-    """Cache ``func_(campaign)``'s JSON-able result in Redis for MOMENTUM_TTL seconds."""
+    """Cache ``func_(campaign)``'s JSON-able result in Redis for MOMENTUM_TTL seconds.
+
+    Past that, one request (holding a short Redis lock) computes it again while the others
+    answer with the value before it: a campaign with a million supporters has its figures
+    aggregated once per MOMENTUM_TTL, not by every request that found them expired at once
+    (the bench saw PostgreSQL busy on 1.4 cores, and the page's p90 at 1.3 s, for that)."""
 
     @functools.wraps(func_)
     def wrapper(campaign: Campaign):
         key = f"groundswell:page:{func_.__name__}:{campaign.id}"
+        stored = None
         try:
             hit = redis_connection().get(key)
         except RedisError:
             hit = None
         if hit is not None:
-            return json.loads(hit)
+            stored = json.loads(hit)
+            if not (isinstance(stored, dict) and "fresh_until" in stored):
+                stored = None  # written in the format before this one
+        if stored is not None and (stored["fresh_until"] > _time.time() or not _may_refresh(key)):
+            return stored["value"]
         value = func_(campaign)
         try:
-            redis_connection().set(key, json.dumps(value), ex=MOMENTUM_TTL)
+            pipe = redis_connection().pipeline(transaction=False)
+            entry = {"value": value, "fresh_until": _time.time() + MOMENTUM_TTL}
+            pipe.set(key, json.dumps(entry), ex=MOMENTUM_TTL + STALE_TTL)
+            pipe.delete(f"{key}:refreshing")
+            pipe.execute()
         except RedisError:
             log.warning("page cache unavailable; computed %s directly", func_.__name__)
         return value
 
     return wrapper
+
+
+def _may_refresh(key: str) -> bool:
+    """Whether this request is the one to compute ``key`` again (it took the lock)."""
+    try:
+        return bool(redis_connection().set(f"{key}:refreshing", 1, nx=True, ex=REFRESH_LOCK_SECONDS))
+    except RedisError:
+        return True
 
 
 @cached_per_campaign

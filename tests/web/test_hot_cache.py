@@ -2,14 +2,18 @@
 the campaign page as every visitor who is not logged in sees it (with no CSRF token of
 theirs: the form fetches one). Members and anyone with a message waiting get their own page."""
 
+import json
 import re
+import threading
+import time
 
 import pytest
 from sqlalchemy import func, select, update
 
-from campaign import hot_cache
+from campaign import hot_cache, page_queries
 from campaign.extensions import db
 from campaign.models import Campaign, Support
+from campaign.queue import redis_connection
 from campaign.supports.forms import COUNTRY_CHOICES, SupportForm
 from tests.factories import make_campaign, make_user
 from tests.helpers import login, post_form
@@ -192,3 +196,75 @@ def test_a_new_block_rule_applies_once_the_cache_period_is_over(client):
     assert held["one@spam.example"] is None
     assert held["early@spam.example"] is None  # within the second the process knew no rules
     assert str(held["two@spam.example"]) == "blocked_domain"
+
+
+def test_while_one_thread_computes_an_expired_value_the_others_get_the_one_before_it():
+    cache = hot_cache.HotCache()
+    assert cache.get_or_set("page", lambda: "old", 0.01) == "old"
+    time.sleep(0.02)  # expired
+    computing, release = threading.Event(), threading.Event()
+    got = []
+
+    def slow():
+        computing.set()
+        release.wait(5)
+        return "new"
+
+    first = threading.Thread(target=lambda: got.append(cache.get_or_set("page", slow, 60)))
+    first.start()
+    assert computing.wait(5)
+    # Another request meanwhile: the value before, not a second render.
+    assert cache.get_or_set("page", lambda: pytest.fail("computed twice at once"), 60) == "old"
+    release.set()
+    first.join(5)
+    assert got == ["new"]
+    assert cache.get_or_set("page", lambda: "newer", 60) == "new"  # kept for its 60 s
+
+    # A computation that fails leaves the key free: the next request computes it.
+    def failing():
+        raise RuntimeError("the database went away")
+
+    time.sleep(0.02)
+    cache.get_or_set("chart", lambda: "old", 0.01)
+    time.sleep(0.02)
+    with pytest.raises(RuntimeError):
+        cache.get_or_set("chart", failing, 60)
+    assert cache.get_or_set("chart", lambda: "new", 60) == "new"
+
+
+def test_an_expired_momentum_figure_is_computed_by_one_request_while_the_others_answer_with_the_one_before(
+    app,
+):
+    petition = make_campaign()
+    calls = []
+
+    @page_queries.cached_per_campaign
+    def figure(campaign):
+        calls.append(campaign.id)
+        return {"n": len(calls)}
+
+    redis = redis_connection()
+    key = f"groundswell:page:figure:{petition.id}"
+    assert figure(petition) == {"n": 1}
+    assert figure(petition) == {"n": 1} and len(calls) == 1  # fresh: read from Redis
+    assert page_queries.MOMENTUM_TTL < redis.ttl(key) <= page_queries.MOMENTUM_TTL + page_queries.STALE_TTL
+
+    def age() -> None:  # MOMENTUM_TTL goes by
+        entry = json.loads(redis.get(key))
+        entry["fresh_until"] = time.time() - 1
+        redis.set(key, json.dumps(entry), keepttl=True)
+
+    age()
+    redis.set(f"{key}:refreshing", 1, ex=30)  # another request is computing it
+    assert figure(petition) == {"n": 1} and len(calls) == 1
+    redis.delete(f"{key}:refreshing")  # it finished elsewhere, or its lock lapsed
+    assert figure(petition) == {"n": 2}  # this request took the lock and computed it
+    assert not redis.exists(f"{key}:refreshing")  # and let it go
+    assert figure(petition) == {"n": 2}
+
+    # A value kept in the format before this one is computed again, not misread.
+    redis.set(key, json.dumps({"n": 0}))
+    assert figure(petition) == {"n": 3}
+    # Gone (past STALE_TTL, or Redis emptied): computed.
+    redis.delete(key)
+    assert figure(petition) == {"n": 4}
