@@ -20,14 +20,7 @@ SORTS = ("newest", "liked")
 
 def public_reasons(campaign_id: int) -> Select:
     """Supports of ``campaign_id`` whose reason anyone may read."""
-    return select(Support).where(
-        Support.campaign_id == campaign_id,
-        Support.is_public.is_(True),
-        Support.comment.is_not(None),
-        Support.counts,
-        Support.anonymised_at.is_(None),
-        Support.reason_hidden_at.is_(None),
-    )
+    return select(Support).where(Support.campaign_id == campaign_id, Support.reason_is_public)
 
 
 def _likes():

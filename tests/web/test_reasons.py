@@ -164,3 +164,39 @@ def test_likes_are_rate_limited(client, petition):
     )
     codes = [post(client, f"{base}/reasons/{s.id}/like", f"{base}/reasons").status_code for s in supports[:3]]
     assert codes == [302, 302, 429]
+
+
+def test_reasons_are_read_from_their_own_index_however_many_supports_have_none(app, database, petition):
+    """A campaign of a million supports with a few reasons: each list and count of its
+    reasons reads the partial index of public reasons, never every support."""
+    from sqlalchemy import func, select, text
+
+    from campaign.services.reasons import public_reasons
+
+    newest = public_reasons(petition.id).order_by(Support.confirmed_at.desc(), Support.id.desc()).limit(3)
+    liked = public_reasons(petition.id).order_by(Support.confirmed_at.desc()).limit(20)
+    count = select(func.count()).select_from(public_reasons(petition.id).subquery())
+    # Supports without a reason, many more than with one (as a big campaign has).
+    db.session.execute(
+        text(
+            "INSERT INTO supports (campaign_id, email, email_canonical, name, is_public, country,"
+            " consents_to_updates, confirmation_sends, created_at, confirmed_at)"
+            " WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5000)"
+            " SELECT :campaign, 'n' || i || '@example.org', 'n' || i || '@example.org', 'No Reason',"
+            " true, 'GB', false, 1, :now, :now FROM n"
+        ),
+        {"campaign": petition.id, "now": utcnow()},
+    )
+    db.session.commit()
+    db.session.execute(text("ANALYZE"))
+    db.session.commit()
+    if database.backend == "postgresql":
+        db.session.execute(text("SET LOCAL enable_seqscan = off"))  # as if the table were big
+        explain = "EXPLAIN "
+    else:
+        explain = "EXPLAIN QUERY PLAN "
+    for query in (newest, liked, count):
+        sql = str(query.compile(db.engine, compile_kwargs={"literal_binds": True}))
+        plan = " ".join(str(row[-1]) for row in db.session.execute(text(explain + sql)))
+        assert "ix_supports_public_reasons" in plan, plan
+    db.session.rollback()
