@@ -6,9 +6,9 @@ page refreshed, its row loaded for every signature. Each web process keeps what 
 so a hot read costs one query a second per process instead of one per request. When a value
 expires, one thread computes it again while the process's other threads go on answering
 with the value before it (they would otherwise all compute it at once: a big campaign's page
-rendered by every waiting request). What it holds may so be a second old, and a little more
-while its next value is computed: counts and pages, and whether any allow or block rule
-exists (the first rule a moderator adds applies within about a second). Whether a support is
+rendered by every waiting request). What it holds may so be a second old, two while its next
+value is computed: counts and pages, and whether any allow or block rule exists (the first
+rule a moderator adds applies within two seconds). Whether a support is
 stored, and once only, is still decided by the database.
 """
 
@@ -35,12 +35,19 @@ class HotCache:
 
     def get_or_set(self, key: Hashable, compute: Callable[[], Any], seconds: float) -> Any:
         """``compute()``'s value for ``key``, computed at most once per ``seconds``; while
-        one thread computes an expired value again, the others get the one before it."""
+        one thread computes an expired value again, the others get the one before it (so at
+        most twice ``seconds`` old)."""
         if seconds <= 0:
             return compute()
         hit = self._entries.get(key, _MISSING)
-        if hit is not _MISSING and (hit[0] > time.monotonic() or key in self._computing):
-            return hit[1]
+        if hit is not _MISSING:
+            now = time.monotonic()
+            if hit[0] > now:
+                return hit[1]
+            # Being computed: the value before it, if it expired at most ``seconds`` ago (one
+            # kept from long ago, say a process idle for an hour, is computed again).
+            if key in self._computing and hit[0] + seconds > now:
+                return hit[1]
         self._computing.add(key)
         try:
             value = compute()

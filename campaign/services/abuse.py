@@ -210,7 +210,7 @@ def matching_rules(ip_address: str | None, canonical: str) -> list[AbuseRule]:
     """Every rule that names this email, its domain (or a parent) or a range holding the IP.
 
     Most of the time there are no rules at all: whether there are any is read once per
-    ``HOT_CACHE_SECONDS`` per process (so the first rule applies within a second), sparing
+    ``HOT_CACHE_SECONDS`` per process (so the first rule applies within two seconds), sparing
     each signature of a surge this query.
     """
     if not hot_cache.cached("abuse-rules-exist", _any_rules):

@@ -220,6 +220,18 @@ def test_while_one_thread_computes_an_expired_value_the_others_get_the_one_befor
     assert got == ["new"]
     assert cache.get_or_set("page", lambda: "newer", 60) == "new"  # kept for its 60 s
 
+    # One that expired longer ago than its period is not answered with while computed.
+    cache.get_or_set("rules", lambda: "none", 0.01)
+    time.sleep(0.03)  # expired 0.02 s ago, more than its 0.01 s
+    computing.clear()
+    release.clear()
+    first = threading.Thread(target=lambda: got.append(cache.get_or_set("rules", slow, 0.01)))
+    first.start()
+    assert computing.wait(5)
+    assert cache.get_or_set("rules", lambda: "some", 0.01) == "some"
+    release.set()
+    first.join(5)
+
     # A computation that fails leaves the key free: the next request computes it.
     def failing():
         raise RuntimeError("the database went away")
