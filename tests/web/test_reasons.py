@@ -168,14 +168,19 @@ def test_likes_are_rate_limited(client, petition):
 
 def test_reasons_are_read_from_their_own_index_however_many_supports_have_none(app, database, petition):
     """A campaign of a million supports with a few reasons: each list and count of its
-    reasons reads the partial index of public reasons, never every support."""
+    reasons can read the partial index of public reasons (its condition is implied by the
+    query's), and PostgreSQL does, never every support."""
     from sqlalchemy import func, select, text
+    from sqlalchemy.exc import OperationalError
 
     from campaign.services.reasons import public_reasons
 
-    newest = public_reasons(petition.id).order_by(Support.confirmed_at.desc(), Support.id.desc()).limit(3)
-    liked = public_reasons(petition.id).order_by(Support.confirmed_at.desc()).limit(20)
-    count = select(func.count()).select_from(public_reasons(petition.id).subquery())
+    reasons = public_reasons(petition.id).order_by(Support.confirmed_at.desc(), Support.id.desc())
+    queries = (
+        reasons.limit(3),  # the campaign page's newest three
+        reasons.limit(20).offset(20),  # a later page of the reasons page
+        select(func.count()).select_from(public_reasons(petition.id).subquery()),
+    )
     # Supports without a reason, many more than with one (as a big campaign has).
     db.session.execute(
         text(
@@ -188,15 +193,22 @@ def test_reasons_are_read_from_their_own_index_however_many_supports_have_none(a
         {"campaign": petition.id, "now": utcnow()},
     )
     db.session.commit()
-    db.session.execute(text("ANALYZE"))
+    db.session.execute(text("ANALYZE supports"))
     db.session.commit()
     if database.backend == "postgresql":
         db.session.execute(text("SET LOCAL enable_seqscan = off"))  # as if the table were big
-        explain = "EXPLAIN "
-    else:
-        explain = "EXPLAIN QUERY PLAN "
-    for query in (newest, liked, count):
+    for query in queries:
         sql = str(query.compile(db.engine, compile_kwargs={"literal_binds": True}))
-        plan = " ".join(str(row[-1]) for row in db.session.execute(text(explain + sql)))
-        assert "ix_supports_public_reasons" in plan, plan
+        if database.backend == "postgresql":
+            plan = " ".join(db.session.execute(text("EXPLAIN " + sql)).scalars())
+            assert "ix_supports_public_reasons" in plan, plan
+        else:
+            # SQLite's planner may choose either index on a table this small; told to use
+            # this one, it answers "no query solution" unless the query implies its condition.
+            forced = sql.replace("FROM supports", "FROM supports INDEXED BY ix_supports_public_reasons")
+            assert forced != sql
+            try:
+                db.session.execute(text(forced)).all()
+            except OperationalError as exc:
+                pytest.fail(f"the query cannot use the index of public reasons: {exc}")
     db.session.rollback()
