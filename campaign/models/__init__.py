@@ -52,6 +52,7 @@ from campaign.models.digest import DigestItem
 from campaign.models.outbox import NOTICE_TOPICS, FanoutBatch, MailReceipt, Notice
 from campaign.models.stall import Stall
 from campaign.models.support import (
+    REASON_IS_PUBLIC,
     CountDelta,
     CountryCount,
     PledgeBrand,
@@ -64,6 +65,7 @@ from campaign.models.transparency import LogEntry, LogHead, SigningKey
 from campaign.models.user import EmailFrequency, Role, User
 
 __all__ = [
+    "REASON_IS_PUBLIC",
     "LogEntry",
     "LogHead",
     "SigningKey",

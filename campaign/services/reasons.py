@@ -12,7 +12,7 @@ from sqlalchemy import Select, func, select, update
 
 from campaign.dbutil import insert_ignoring_conflicts
 from campaign.extensions import db
-from campaign.models import Campaign, ReasonLike, ReasonReport, Support, utcnow
+from campaign.models import REASON_IS_PUBLIC, Campaign, ReasonLike, ReasonReport, Support, utcnow
 from campaign.services import ServiceError, require_moderator
 
 SORTS = ("newest", "liked")
@@ -20,7 +20,7 @@ SORTS = ("newest", "liked")
 
 def public_reasons(campaign_id: int) -> Select:
     """Supports of ``campaign_id`` whose reason anyone may read."""
-    return select(Support).where(Support.campaign_id == campaign_id, Support.reason_is_public)
+    return select(Support).where(Support.campaign_id == campaign_id, REASON_IS_PUBLIC)
 
 
 def _likes():

@@ -15,7 +15,7 @@ down_revision = "0025"
 branch_labels = None
 depends_on = None
 
-# As campaign.models.support's Support.reason_is_public renders today, on each engine (a
+# As campaign.models.support's REASON_IS_PUBLIC renders today, on each engine (a
 # migration keeps its own copy; SQLite uses a partial index only for a query whose
 # conditions are written the same way).
 _CONDITION = (
