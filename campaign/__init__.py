@@ -16,6 +16,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from campaign import replica
 from campaign.config import ROOT, config_class, load_environment, sqlalchemy_url
+from campaign.dbutil import ping_when_in_doubt
 from campaign.extensions import csrf, db, limiter, login_manager, migrate
 from campaign.queue import limiter_storage_uri
 from campaign.sessions import SignedCookieSessionInterface
@@ -108,6 +109,9 @@ def register_extensions(app: Flask) -> None:
             _configure_sqlite(db.engine)
         elif db.engine.dialect.name == "postgresql":
             _configure_postgresql(db.engine)
+        for engine in db.engines.values():  # the primary's, and the replica's when set
+            if engine.dialect.name == "postgresql":
+                ping_when_in_doubt(engine)
 
     # Imported when an app is built: importing any campaign module runs this package first.
     from campaign.models import BrandMember, User

@@ -20,7 +20,10 @@ class Config:
     ENV_NAME = "base"
     SECRET_KEY: str | None = None
     SQLALCHEMY_DATABASE_URI: str | None = None
-    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    # No pool_pre_ping (a round trip on every checkout): a PostgreSQL connection is checked
+    # before use only when it may have gone (campaign.dbutil.ping_when_in_doubt); a SQLite
+    # file's cannot go.
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {}
     REDIS_URL: str | None = None
     # Redis through Sentinel (production with failover): "host:port,host:port" of the
     # sentinels and the name of the service they watch; used instead of REDIS_URL when set.

@@ -114,7 +114,7 @@ def test_the_pool_size_comes_from_the_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'x.db'}")
     monkeypatch.setenv("DATABASE_POOL_SIZE", "17")
     app = create_app({"ENV_NAME": "development", "INSTANCE_PATH": str(tmp_path)})
-    assert app.config["SQLALCHEMY_ENGINE_OPTIONS"] == {"pool_pre_ping": True, "pool_size": 17}
-    assert Config.SQLALCHEMY_ENGINE_OPTIONS == {"pool_pre_ping": True}  # the class is left alone
+    assert app.config["SQLALCHEMY_ENGINE_OPTIONS"] == {"pool_size": 17}
+    assert Config.SQLALCHEMY_ENGINE_OPTIONS == {}  # the class is left alone
     with app.app_context():
         assert isinstance(db.engine.pool, QueuePool) and db.engine.pool.size() == 17

@@ -111,3 +111,47 @@ def test_a_connection_the_database_dropped_does_not_fail_the_response(
     assert response.status_code == 200 and response.get_data(as_text=True) == "done"
     with app.app_context():
         db.engine.dispose()
+
+
+def test_a_pooled_connection_is_pinged_only_when_it_may_have_gone(
+    postgres_server_url, redis_url, tmp_path, monkeypatch
+):
+    """No round trip before each request's first statement (``pool_pre_ping`` made one):
+    a connection used a moment ago is handed out as it is, unless the server ended it
+    meanwhile (then it is replaced, and the request never sees it), and one idle longer
+    than ``PING_AFTER_IDLE_SECONDS`` is pinged first."""
+    import psycopg
+    from sqlalchemy import text
+
+    from campaign import dbutil
+    from tests.backends import create_pg_database
+
+    app = make_test_app(create_pg_database(postgres_server_url, "groundswell_pinged"), redis_url, tmp_path)
+
+    @app.route("/pid")
+    def pid():
+        return str(db.session.execute(text("SELECT pg_backend_pid()")).scalar_one())
+
+    client = app.test_client()
+    with app.app_context():
+        dialect = db.engine.dialect
+    pings = []
+    real_ping = dialect.do_ping
+    monkeypatch.setattr(dialect, "do_ping", lambda conn: pings.append(conn) or real_ping(conn))
+    try:
+        backends = {client.get("/pid").get_data(as_text=True) for _ in range(5)}
+        assert len(backends) == 1 and pings == []  # one pooled connection, never pinged
+
+        with psycopg.connect(postgres_server_url, autocommit=True) as other:
+            # Ended by the server (as a restart or failover ends them); waits until it is gone.
+            assert other.execute("SELECT pg_terminate_backend(%s, 5000)", [int(*backends)]).fetchone()[0]
+        answer = client.get("/pid")
+        assert answer.status_code == 200 and answer.get_data(as_text=True) not in backends
+        assert len(pings) == 1  # its socket said so: pinged, failed, replaced
+
+        monkeypatch.setattr(dbutil, "PING_AFTER_IDLE_SECONDS", 0)
+        again = client.get("/pid")
+        assert again.get_data(as_text=True) == answer.get_data(as_text=True) and len(pings) == 2
+    finally:
+        with app.app_context():
+            db.engine.dispose()
