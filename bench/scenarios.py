@@ -1049,7 +1049,12 @@ class Bench:
         from campaign.search import SORTS, Filters
 
         sizes, seconds = self.sizes, self.sizes.search_seconds
-        conns = self.workers * self.threads  # latency, not queueing
+        conns = self.workers * self.threads  # browse: the same load at both sizes
+        # The search page's latency, not a queue: one request at a time per gunicorn
+        # process, which runs one request's Python at a time whatever its threads or
+        # greenlets (a gevent worker, counted as four threads when sizing loads, had four
+        # searches queued on its core).
+        search_conns = self.workers
         per_page = self.app.config["CAMPAIGNS_PER_PAGE"]
         self.log("Search…")
 
@@ -1105,7 +1110,7 @@ class Bench:
         path, _ = self.request_file("search", (("GET", f"/campaigns/?q={quote(q)}", "", {}) for q in queries))
         self.log(f"  searching ({len(queries):,} varied queries)…")
         searched = self.wrk(
-            self.web_port, "/campaigns/", seconds=max(seconds * 2, 1), connections=conns, requests=path
+            self.web_port, "/campaigns/", seconds=max(seconds * 2, 1), connections=search_conns, requests=path
         )
         api_path, _ = self.request_file(
             "search-api", (("GET", f"/api/v1/campaigns?q={quote(q)}&per_page=20", "", {}) for q in queries)
@@ -1114,7 +1119,7 @@ class Bench:
             self.web_port,
             "/api/v1/campaigns",
             seconds=max(seconds * 2, 1),
-            connections=conns,
+            connections=search_conns,
             requests=api_path,
         )
         figures = []
