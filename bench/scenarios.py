@@ -893,6 +893,13 @@ class Bench:
         poller.stop()
         lags = lag_seconds(confirmed_at, poller.samples, base)
         worst = round(max(lags), 2) if lags and ok else None
+        # The lean prototype (bench/lean.py) confirms the lean surge's supports with the
+        # app's own links: the best a confirming Flask request does before the app's page.
+        lean_file, lean_n = self.request_file(
+            "confirm-lean", supporters.lean_confirm_requests(self.campaigns.ids["lean"])
+        )
+        self.db.session.commit()
+        lean = self.wrk(self.lean_port, seconds=sizes.confirm_seconds, requests=lean_file)
         figures = [
             figure(
                 "confirmations/s",
@@ -902,6 +909,12 @@ class Bench:
             ),
             figure("p99 ms", app.latency_ms["p99"], bare.latency_ms["p99"]),
             figure("errors", app.errors, bare.errors, with_ratio=False),
+            figure(
+                "lean prototype confirmations/s (token, 1 statement, 1 Redis call, a small page)",
+                round(lean.rate),
+                round(bare.rate),
+            ),
+            figure("lean prototype errors", lean.errors, bare.errors, with_ratio=False),
             figure(
                 "s from confirm to counted (worst)",
                 worst,
@@ -914,7 +927,13 @@ class Bench:
             "figures": figures,
             "app": app.summary(),
             "bare": bare.summary(),
-            "links": {"app": app_n, "bare": bare_n},
+            "lean": {
+                **lean.summary(),
+                "what": "bench/lean.py: the app's confirmation token read by itsdangerous, one "
+                "WITH … UPDATE … RETURNING (its delta inserted) in autocommit, one Redis SET NX, "
+                "the bare ceiling's small page; run after the app",
+            },
+            "links": {"app": app_n, "bare": bare_n, "lean": lean_n},
             "confirmed": expected,
             "all_counted": ok,
             "counted_lag_s": {

@@ -119,5 +119,13 @@ def confirm_requests(campaign_id: int) -> list[Request]:
     ]
 
 
+def lean_confirm_requests(campaign_id: int) -> list[Request]:
+    """The app's confirmation links of a campaign's pending supports, for the lean prototype."""
+    return [
+        ("GET", f"/lean/confirm/{support_token('confirm-support', s)}", "", {})
+        for s in pending_supports(campaign_id)
+    ]
+
+
 def bare_confirm_requests(campaign_id: int) -> list[Request]:
     return [("GET", f"/bare/confirm/{s.id}", "", {}) for s in pending_supports(campaign_id)]
