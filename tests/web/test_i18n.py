@@ -337,3 +337,26 @@ def test_a_campaign_page_writes_valid_machine_times(client):
     html = client.get(f"/petitions/{campaign.slug}").get_data(as_text=True)
     values = re.findall(r'<time datetime="([^"]*)"', html)
     assert values and all(re.fullmatch(MACHINE_TIME, v) for v in values), values
+
+
+def test_a_string_without_variables_is_translated_once_per_language_and_reads_the_same(app, monkeypatch):
+    """The templates' ``_`` keeps each plain string's result: looked up once per language,
+    then the same text, escaping and ``%%`` as the i18n extension's newstyle gives."""
+    from flask import render_template_string
+    from flask_babel import get_translations, refresh
+
+    page = "{{ _('Log in') }}|{{ _('Log in') }}|{{ _('100%% sure') }}|{{ _('Hi %(name)s', name='<b>') }}"
+    for language, log_in in (("en", "Log in"), ("es", "Iniciar sesión")):
+        with app.test_request_context("/", headers={"Accept-Language": language}):
+            refresh()  # the test's app context keeps the locale it read first
+            translations = get_translations()
+            looked_up = []
+            real = translations.ugettext
+            monkeypatch.setattr(translations, "ugettext", lambda s, real=real: looked_up.append(s) or real(s))
+            first = render_template_string(page)
+            second = render_template_string(page)
+        assert first == second == f"{log_in}|{log_in}|100% sure|Hi &lt;b&gt;"
+        # A plain string at most once (an earlier test may have kept it already), however
+        # many renders; a string with variables each time.
+        assert looked_up.count("Log in") <= 1 and looked_up.count("100%% sure") <= 1
+        assert looked_up.count("Hi %(name)s") == 2
