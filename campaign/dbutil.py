@@ -88,10 +88,18 @@ def ping_when_in_doubt(engine) -> None:
             idle_since is not None
             and time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS
             and not (dbapi_connection.closed or dbapi_connection.broken)
-            and not select.select([dbapi_connection.fileno()], [], [], 0)[0]
+            and not _readable(dbapi_connection.fileno())
         ):
             return
         try:
             engine.dialect.do_ping(dbapi_connection)
         except Exception as exc:  # any failure of "SELECT 1" leaves the connection unusable
             raise InvalidatePoolError(f"ping before use failed: {exc}") from exc
+
+
+def _readable(fd: int) -> bool:
+    """Whether ``fd`` has something to read (or was closed), without waiting. ``poll``, not
+    ``select``: a busy process's sockets may be numbered past ``select``'s 1,024."""
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(0))
