@@ -352,7 +352,9 @@ def test_a_string_without_variables_is_translated_once_per_language_and_reads_th
             translations = get_translations()
             looked_up = []
             real = translations.ugettext
-            monkeypatch.setattr(translations, "ugettext", lambda s, real=real: looked_up.append(s) or real(s))
+            monkeypatch.setattr(
+                translations, "ugettext", lambda s, real=real, seen=looked_up: seen.append(s) or real(s)
+            )
             first = render_template_string(page)
             second = render_template_string(page)
         assert first == second == f"{log_in}|{log_in}|100% sure|Hi &lt;b&gt;"
