@@ -24,6 +24,7 @@ from sqlalchemy import (
     bindparam,
     case,
     exists,
+    false,
     func,
     literal,
     or_,
@@ -75,6 +76,18 @@ class ParsedQuery:
     def words(self) -> set[str]:
         """Every word the query asks for (not the excluded ones), lower case."""
         return {w for group in self.groups for term in group for w in term}
+
+    @property
+    def contradicts(self) -> bool:
+        """Whether a group can never match: each of its terms holds a word the query also
+        excludes ("label tax -tax"). No campaign both has a word and has it not, so nothing
+        is read: the index would be walked for matches that are all thrown away (150 ms of
+        PostgreSQL on 100,000 campaigns). A stop word PostgreSQL leaves out of both sides
+        ("coffee the -the") finds nothing here too, as it does on SQLite."""
+        excluded = {term[0] for term in self.excluded if len(term) == 1}
+        return bool(excluded) and any(
+            all(excluded.intersection(term) for term in group) for group in self.groups
+        )
 
 
 _TOKEN = re.compile(r'(-?)"([^"]*)"?|(\S+)')
@@ -343,9 +356,13 @@ def search_campaigns(
     parsed = parse_query(query)
     if not parsed.groups and not parsed.excluded:
         return stmt, Searched(False)
+    if parsed.contradicts:
+        return stmt.where(false()), Searched(True)
     corrected = _typos_corrected(parsed, query) if parsed.groups and typos else None
     if corrected:
         query, parsed = corrected, parse_query(corrected)
+        if parsed.contradicts:
+            return stmt.where(false()), Searched(True, corrected)
     if _is_postgresql():
         if parsed.excluded:
             # A filter on the rows found, not an index condition: the index reads what is

@@ -62,6 +62,13 @@ def test_phrases_exclusions_and_or(app):
         "Coffee fair in the town square",
         "Fair coffee prices for growers",
     ]
+    # A word asked for and excluded: nothing, without reading the index.
+    assert found("fair coffee -coffee") == []
+    assert found('"fair coffee" -fair') == []
+    assert found("tea or coffee -coffee") == ["Plastic-free tea bags now"]  # tea may still match
+    assert parse_query("fair coffee -coffee").contradicts
+    assert not parse_query("tea or coffee -coffee").contradicts
+    assert not parse_query('coffee -"fair coffee"').contradicts  # a phrase excluded: not every match
 
 
 def test_brand_names_summary_and_body_are_searched_title_first(app):
