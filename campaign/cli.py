@@ -12,7 +12,7 @@ from rq.serializers import JSONSerializer
 from sqlalchemy.orm import configure_mappers
 
 from campaign.clock import run_forever
-from campaign.jobs import ForkWorker, InProcessWorker
+from campaign.jobs import ForkWorker, InProcessWorker, import_every_job
 from campaign.mail import compile_mail_templates
 from campaign.queue import get_queue, redis_connection
 from campaign.services.privacy import anonymise_ended_campaigns
@@ -51,9 +51,10 @@ def signing_key() -> None:
 )
 def worker(queues: tuple[str, ...], burst: bool, scheduler: bool, quiet: bool, fork: bool) -> None:
     """Run an RQ worker on QUEUES (default: high, default, bulk), inside the app context."""
-    # Mappers are configured and the email templates compiled once here, so forked
-    # work-horses don't each pay for it (an in-process worker would at its first email).
+    # Mappers are configured, the jobs imported and the email templates compiled once here,
+    # so forked work-horses don't each pay for it (an in-process worker would at its first).
     configure_mappers()
+    import_every_job()
     compile_mail_templates()
     names = queues or current_app.config["RQ_QUEUES"]
     conn = redis_connection()

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import functools
+import importlib
 import os
+import pkgutil
 from collections.abc import Callable
 
 from flask import Flask, current_app, has_app_context
@@ -84,6 +86,17 @@ class InProcessWorker(_PromptUnsubscribe, SimpleWorker):
     def execute_job(self, job, queue):
         with current_app._get_current_object().app_context():
             return super().execute_job(job, queue)
+
+
+def import_every_job() -> list[str]:
+    """Import every module of jobs, and return their names. The worker does it before it
+    forks work-horses: RQ finds a job's function by its dotted name, and a module the
+    worker had not imported was imported again by every work-horse (each fan-out batch's
+    imported ``notify`` and ``digests``: 8% of its time)."""
+    names = [f"{__name__}.{module.name}" for module in pkgutil.iter_modules(__path__)]
+    for name in names:
+        importlib.import_module(name)
+    return names
 
 
 def _forget_inherited_connections() -> None:

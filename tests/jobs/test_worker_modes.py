@@ -63,6 +63,24 @@ def test_flask_worker_no_fork_takes_jobs(app, runner, outbox):
     assert [r.recipient for r in db.session.query(MailReceipt)] == ["fork@example.org"]
 
 
+def test_the_worker_imports_every_job_before_it_forks(app, runner, monkeypatch):
+    """A work-horse finds its job's module loaded (RQ imports a job by its dotted name)."""
+    from pathlib import Path
+
+    import campaign.cli
+    import campaign.jobs
+    from campaign.jobs import import_every_job
+
+    files = {p.stem for p in Path(campaign.jobs.__file__).parent.glob("*.py")} - {"__init__"}
+    assert {"notify", "digests", "supports", "sweeper"} <= files
+    assert sorted(import_every_job()) == sorted(f"campaign.jobs.{name}" for name in files)
+    calls = []
+    monkeypatch.setattr(campaign.cli, "import_every_job", lambda: calls.append("imported"))
+    result = runner.invoke(args=["worker", "--burst", "--no-scheduler", "--quiet", "high"])
+    assert result.exit_code == 0, result.output
+    assert calls == ["imported"]
+
+
 def test_the_email_templates_compiled_before_forking_are_all_a_batch_needs(app, monkeypatch, outbox):
     from flask import current_app
 
