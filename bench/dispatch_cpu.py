@@ -36,7 +36,7 @@ from pathlib import Path
 from sqlalchemy import insert
 
 from bench.scenarios import CpuMeter
-from bench.stack import Stack, free_port
+from bench.stack import Stack
 
 WAYS = ("blanks", "one by one")
 
@@ -53,14 +53,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     with Stack() as stack:
-        stack.start_postgres()
-        stack.start_redis()
-        mail_port = stack.start_sink()
-        env = stack.configure_app(mail_port, free_port())
-        env["SWEEP_AFTER_SECONDS"] = str(7 * 86400)
-        env["CONFIRMATION_BATCH"] = str(args.batch)
-        os.environ.update(env)
-        stack.flask("db", "upgrade")
+        stack.app_in_this_process(SWEEP_AFTER_SECONDS=str(7 * 86400), CONFIRMATION_BATCH=str(args.batch))
         from bench import seed
         from campaign import create_app
 

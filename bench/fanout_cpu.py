@@ -31,7 +31,7 @@ from pathlib import Path
 
 from sqlalchemy import insert, select
 
-from bench.stack import Stack, free_port
+from bench.stack import Stack
 
 WAYS = ("blanks", "one by one")
 
@@ -43,12 +43,7 @@ def main() -> None:
     parser.add_argument("--profile", type=float, default=0, help="seconds of py-spy after the rounds")
     args = parser.parse_args()
     with Stack() as stack:
-        stack.start_postgres()
-        stack.start_redis()
-        mail_port = stack.start_sink()
-        env = stack.configure_app(mail_port, free_port())
-        os.environ.update(env)
-        stack.flask("db", "upgrade")
+        stack.app_in_this_process()
         from bench import seed
         from campaign import create_app
 

@@ -32,7 +32,7 @@ from urllib.parse import urlsplit
 
 from werkzeug.test import EnvironBuilder
 
-from bench.stack import Stack, free_port
+from bench.stack import Stack
 
 
 def main() -> None:
@@ -44,14 +44,7 @@ def main() -> None:
     parser.add_argument("--dump", type=Path, help="also write each profile here (pstats files)")
     args = parser.parse_args()
     with Stack() as stack:
-        stack.start_postgres()
-        stack.start_redis()
-        mail_port = stack.start_sink()
-        web_port = free_port()
-        env = stack.configure_app(mail_port, web_port)
-        env["SWEEP_AFTER_SECONDS"] = str(7 * 86400)
-        os.environ.update(env)
-        stack.flask("db", "upgrade")
+        env = stack.app_in_this_process(SWEEP_AFTER_SECONDS=str(7 * 86400))
         from sqlalchemy.orm import configure_mappers
 
         from bench import seed
@@ -63,7 +56,7 @@ def main() -> None:
             campaigns = seed.seed_base({"sign": 1_000_000})
         gc.collect()
         gc.freeze()
-        runner = _Runner(app, campaigns, web_port)
+        runner = _Runner(app, campaigns, env["PUBLIC_URL"])
         runner.round("warm", 100)
         results: dict[str, list[float]] = {"sign": [], "confirm": []}
         for n in range(args.rounds):
@@ -86,10 +79,10 @@ def main() -> None:
 
 
 class _Runner:
-    def __init__(self, app, campaigns, web_port: int):
+    def __init__(self, app, campaigns, base_url: str):
         self.app = app
         self.campaigns = campaigns
-        self.base_url = f"http://127.0.0.1:{web_port}"
+        self.base_url = base_url
         self.next_address = 0
         self.dump: Path | None = None
 

@@ -19,12 +19,11 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import os
 import statistics
 import time
 from urllib.parse import quote
 
-from bench.stack import Stack, free_port
+from bench.stack import Stack
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -40,11 +39,7 @@ def main() -> None:
     parser.add_argument("--slowest", type=int, default=10, help="slowest searches listed")
     args = parser.parse_args()
     with Stack() as stack:
-        stack.start_postgres()
-        stack.start_redis()
-        mail_port = stack.start_sink()
-        os.environ.update(stack.configure_app(mail_port, free_port()))
-        stack.flask("db", "upgrade")
+        stack.app_in_this_process()
         from sqlalchemy import event
         from sqlalchemy.orm import configure_mappers
 

@@ -354,6 +354,17 @@ class Stack:
 
     # ------------------------------------------------------------------ the app's environment
 
+    def app_in_this_process(self, **settings: str) -> dict[str, str]:
+        """Start PostgreSQL, Redis and the SMTP sink, put the production environment (with
+        ``settings`` over it) into this process's, and migrate: for the tools that build the
+        app in their own process (``bench.request_cpu`` and the like). Returns that environment."""
+        self.start_postgres()
+        self.start_redis()
+        env = {**self.configure_app(self.start_sink(), free_port()), **settings}
+        os.environ.update(env)
+        self.flask("db", "upgrade")
+        return env
+
     def configure_app(self, mail_port: int, web_port: int) -> dict[str, str]:
         """The production environment every app process gets (and this process uses too)."""
         from campaign.signing import new_private_key_pem
