@@ -2,6 +2,7 @@
 
     python -m bench.search_cpu                        # 100,000 campaigns, 2,000 searches, twice
     python -m bench.search_cpu --campaigns 20000 --searches 500
+    python -m bench.search_cpu --profile       # and where the CPU goes (cProfile, one more round)
 
 Starts PostgreSQL, Redis and the SMTP sink as the bench does, configured as production is,
 seeds public campaigns as the search scenario does (``bench.seed.bulk_campaigns``), and
@@ -17,8 +18,11 @@ scenario's p99 would give with no queue and the cores free.
 from __future__ import annotations
 
 import argparse
+import cProfile
 import gc
+import io
 import json
+import pstats
 import statistics
 import time
 from urllib.parse import quote
@@ -37,6 +41,8 @@ def main() -> None:
     parser.add_argument("--searches", type=int, default=2_000, help="queries, each opened once a round")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--slowest", type=int, default=10, help="slowest searches listed")
+    parser.add_argument("--profile", action="store_true", help="cProfile one more round (CPU time)")
+    parser.add_argument("--top", type=int, default=40, help="functions listed per profile")
     args = parser.parse_args()
     with Stack() as stack:
         stack.app_in_this_process()
@@ -101,6 +107,15 @@ def main() -> None:
         print("slowest searches of the last round (wall ms, SQL ms, query):")
         for wall, spent, query in slowest[: args.slowest]:
             print(f"  {wall:7.1f}  {spent:6.1f}  {query!r}")
+        if args.profile:
+            profiler = cProfile.Profile(time.process_time)  # CPU: waiting on PostgreSQL is free
+            profiler.enable()
+            one_round("profile", queries)
+            profiler.disable()
+            for order in ("cumulative", "tottime"):
+                out = io.StringIO()
+                pstats.Stats(profiler, stream=out).sort_stats(order).print_stats(args.top)
+                print(f"--- by {order} ({len(queries)} searches)\n{out.getvalue()}")
 
 
 if __name__ == "__main__":
