@@ -32,7 +32,7 @@ from sqlalchemy import (
     text,
     union_all,
 )
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import defer, joinedload
 
 from campaign.extensions import db
 from campaign.models import (
@@ -652,11 +652,26 @@ def _too_few(found: Page, per_page: int) -> bool:
     return known < TYPO_BELOW
 
 
+#: What a list of campaigns (a card, the API's summary) never shows: the long texts, left
+#: unread (and an error if something starts to read them, rather than a query per row).
+_NOT_LISTED = tuple(
+    defer(column, raiseload=True)
+    for column in (
+        Campaign.body,
+        Campaign.victory_story,
+        Campaign.rejection_reason,
+        Campaign.picture_removed_reason,
+    )
+)
+
+
 def page_of(stmt: Select, page: int, per_page: int) -> Page:
     """Page ``page`` of ``stmt``: reads one row more than the page to know if one follows."""
     rows = (
         db.session.execute(
-            stmt.options(joinedload(Campaign.target_brand)).limit(per_page + 1).offset((page - 1) * per_page)
+            stmt.options(joinedload(Campaign.target_brand), *_NOT_LISTED)
+            .limit(per_page + 1)
+            .offset((page - 1) * per_page)
         )
         .scalars()
         .all()
