@@ -61,3 +61,36 @@ def test_unknown_and_unpublished_are_json_404s(client):
         assert response.get_json()["error"]["status"] == 404
     response = client.post("/api/v1/campaigns")
     assert response.status_code in (400, 405) and response.is_json
+
+
+def test_the_list_reads_the_brands_of_every_campaign_in_a_fixed_number_of_queries(client):
+    """A buycott names the brands it endorses: read for the whole page at once, not one
+    query per buycott listed."""
+    import re
+
+    from sqlalchemy import event
+
+    from campaign.extensions import db
+
+    def statements_for_a_page() -> tuple[int, list[dict]]:
+        seen = []
+
+        def read(_connection, _cursor, statement, *_):
+            seen.append(statement)
+
+        event.listen(db.engine, "before_cursor_execute", read)
+        try:
+            body = client.get("/api/v1/campaigns?kind=buycott&per_page=50").get_json()
+        finally:
+            event.remove(db.engine, "before_cursor_execute", read)
+        return len([s for s in seen if re.search(r"\bFROM\b", s)]), body["campaigns"]
+
+    for n in range(2):
+        make_campaign(CampaignKind.BUYCOTT, brand=make_brand(f"Endorsed {n}"))
+    few, listed = statements_for_a_page()
+    assert sorted(c["brands"][0]["name"] for c in listed) == ["Endorsed 0", "Endorsed 1"]
+    for n in range(2, 8):
+        make_campaign(CampaignKind.BUYCOTT, brand=make_brand(f"Endorsed {n}"))
+    many, listed = statements_for_a_page()
+    assert sorted(c["brands"][0]["name"] for c in listed) == [f"Endorsed {n}" for n in range(8)]
+    assert many == few, (few, many)
