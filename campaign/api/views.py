@@ -6,7 +6,8 @@ import json
 
 from flask import Blueprint, abort, current_app, jsonify, request, url_for
 from sqlalchemy import select
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from campaign import hot_cache, hot_count
 from campaign.extensions import db
@@ -88,14 +89,21 @@ def campaign_summary(campaign: Campaign) -> dict:
 
 def _with_brands(campaigns: list[Campaign]) -> list[Campaign]:
     """``campaigns``, the brands their summaries name read for all of them at once: a
-    buycott's are those it endorses, which ``brands()`` would read one buycott at a time."""
-    buycotts = [c.id for c in campaigns if isinstance(c, Buycott)]
+    buycott's are those it endorses, which ``brands()`` would read one buycott at a time.
+    One query of the endorsements (with their brands), set as each buycott's loaded list."""
+    buycotts = {c.id: c for c in campaigns if isinstance(c, Buycott)}
     if buycotts:
-        db.session.execute(
-            select(Buycott)
-            .where(Buycott.id.in_(buycotts))
-            .options(selectinload(Buycott.endorsements).options(joinedload(Endorsement.brand)))
-        ).scalars().all()
+        endorsed: dict[int, list[Endorsement]] = {campaign_id: [] for campaign_id in buycotts}
+        rows = db.session.execute(
+            select(Endorsement)
+            .where(Endorsement.campaign_id.in_(buycotts))
+            .options(joinedload(Endorsement.brand))
+            .order_by(Endorsement.id)  # the relationship's own order
+        ).scalars()
+        for endorsement in rows:
+            endorsed[endorsement.campaign_id].append(endorsement)
+        for campaign_id, buycott in buycotts.items():
+            set_committed_value(buycott, "endorsements", endorsed[campaign_id])
     return campaigns
 
 
