@@ -55,6 +55,9 @@ def create_app(config: str | Mapping | None = None) -> Flask:
     from campaign.hot_count import HotCountMiddleware
 
     app.wsgi_app = HotCountMiddleware(app, app.wsgi_app)  # inside ProxyFix: it sees the real host
+    from campaign.supports.lane import ConfirmLane
+
+    app.wsgi_app = ConfirmLane(app, app.wsgi_app)  # the same
     if app.config["PROXY_FIX"]:
         hops = app.config["PROXY_FIX"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
@@ -251,9 +254,6 @@ def register_template_helpers(app: Flask) -> None:
 
     app.jinja_env.globals.update(featured_reason=featured_reason, reasons_page=reasons_page)
 
-    from campaign.services.supports import support_token
-
-    app.jinja_env.globals["withdraw_token"] = lambda support: support_token("withdraw", support)
     app.jinja_env.globals.update(page_script=page_script, page_scripts=page_scripts)
 
     from campaign import page_queries

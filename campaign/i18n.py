@@ -27,6 +27,7 @@ from flask_babel import (
 )
 from jinja2 import pass_eval_context
 from markupsafe import Markup
+from werkzeug.datastructures import LanguageAccept
 
 #: The languages the catalogues are complete for; the first is the default.
 LANGUAGES = {"en": "English", "es": "Español"}
@@ -41,10 +42,15 @@ def select_locale() -> str | None:
     """The switcher's choice, else the browser's best match, else None (the default)."""
     if not has_request_context():
         return None
-    chosen = request.cookies.get(COOKIE)
+    return locale_for(request.cookies.get(COOKIE), request.accept_languages)
+
+
+def locale_for(chosen: str | None, accept_languages: LanguageAccept) -> str:
+    """The language of a request whose switcher cookie says ``chosen`` and whose browser
+    accepts ``accept_languages`` (also read outside Flask, by :mod:`campaign.supports.lane`)."""
     if chosen in LANGUAGES:
         return chosen
-    return request.accept_languages.best_match(LANGUAGES.keys(), default=DEFAULT_LOCALE)
+    return accept_languages.best_match(LANGUAGES.keys(), default=DEFAULT_LOCALE)
 
 
 def current_language() -> str:

@@ -30,7 +30,7 @@ from campaign.models import Support, canonical_email, utcnow
 from campaign.services import ServiceError
 from campaign.services import stalls as stall_service
 from campaign.services import supports as service
-from campaign.sharing import parse_referral, share_kit
+from campaign.sharing import coded_share_kit, parse_referral, referral_code, share_kit
 from campaign.supports.forms import SupportForm
 from campaign.tokens import TokenError
 from campaign.urls import campaign_url
@@ -244,16 +244,32 @@ def thanks(slug: str):
 
 @bp.route("/confirm/<token>")
 def confirm(token: str):
+    """A confirmation link opened by a member, or with a session (a visitor without one is
+    answered by :mod:`campaign.supports.lane`, before Flask, with the same page)."""
     try:
         support, confirmed_now = service.confirm(token)
     except TokenError as exc:
         return render_template("supports/token_error.html", expired=exc.expired), 400
+    withdraw = service.support_token("withdraw", support)
+    return render_confirmed(support, confirmed_now, referral_code(support.id), withdraw)
+
+
+def render_confirmed(support, confirmed_now: bool, code: str, withdraw_token: str) -> str:
+    """The page of a confirmation link: ``support`` as :func:`service.confirm` read it, the
+    supporter's referral ``code`` for the share prompt, the token of their withdraw link.
+    The lane renders it with blanks for these and the name (so every value of the supporter
+    is an argument here, not read by the template)."""
+    campaign = support.campaign
+    share = None
+    if campaign.is_public:
+        share = coded_share_kit(campaign_url(campaign, _external=True), campaign.title, code)
     return render_template(
         "supports/confirmed.html",
         support=support,
-        campaign=support.campaign,
+        campaign=campaign,
         confirmed_now=confirmed_now,
-        share=_share_kit(support.campaign, support.id),
+        share=share,
+        withdraw_url=url_for("supports.withdraw", token=withdraw_token),
     )
 
 
