@@ -11,6 +11,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import Integer, SmallInteger, bindparam, case, func, insert, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Row
 
 from campaign import hot_cache
 from campaign.extensions import db
@@ -30,7 +31,7 @@ from campaign.models import (
     utcnow,
 )
 from campaign.names import name_problem
-from campaign.outbox import later, start_dispatcher
+from campaign.outbox import later, request_fold, start_dispatcher
 from campaign.services import ServiceError
 from campaign.services.abuse import ip_key, record_signature, rule_decides, suspect_reason
 from campaign.services.privacy import consent_text
@@ -462,30 +463,10 @@ def confirm(token: str) -> tuple[ConfirmedSupport, bool]:
         raise TokenError(expired=False)
     params = {"b_support_id": support_id, "b_email": email, "b_now": utcnow()}
     statements = _confirm_statements(db.session.get_bind().dialect.name)
-    if len(statements) == 1:
-        if not db.session().in_transaction():
-            # Atomic by itself: alone, in autocommit (no BEGIN or COMMIT round trips).
-            db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-        row = db.session.execute(statements[0], params).first()
-        confirmed_now, counted = (row.confirmed_now, row.counted) if row is not None else (False, False)
+    if len(statements) == 1 and not db.session().in_transaction():
+        row, confirmed_now = _confirm_alone(statements[0], params)
     else:
-        update_stmt, delta_stmt, page_stmt = statements
-        changed = db.session.execute(update_stmt, params).first()
-        confirmed_now = changed is not None
-        counted = confirmed_now and changed.suspect is None
-        if counted:
-            db.session.execute(
-                delta_stmt,
-                {
-                    "b_campaign_id": changed.campaign_id,
-                    "b_country": changed.country,
-                    "b_monthly_spend": changed.monthly_spend,
-                },
-            )
-        row = db.session.execute(page_stmt, params).first()
-    if counted:
-        later("fold")
-    db.session.commit()
+        row, confirmed_now = _confirm_in_session(statements, params)
     if row is None:
         raise TokenError(expired=False)
     card = CampaignCard(
@@ -506,6 +487,48 @@ def confirm(token: str) -> tuple[ConfirmedSupport, bool]:
         card,
     )
     return support, confirmed_now
+
+
+def _confirm_alone(statement, params: dict) -> tuple[Row | None, bool]:
+    """The one statement that confirms (PostgreSQL), atomic by itself: run in autocommit (no
+    BEGIN or COMMIT round trips) on a connection of the session's engine, without the
+    session's bookkeeping. It has committed when it returns, so the fold is asked for then.
+    Returns the page's row (None: no such support) and whether it was confirmed now."""
+    with db.session.get_bind().connect() as connection:
+        row = connection.execution_options(isolation_level="AUTOCOMMIT").execute(statement, params).first()
+    if row is None:
+        return None, False
+    if row.counted:
+        request_fold()
+    return row, row.confirmed_now
+
+
+def _confirm_in_session(statements: tuple, params: dict) -> tuple[Row | None, bool]:
+    """:func:`_confirm_alone` in the session's transaction (SQLite's three statements, or the
+    caller's own transaction), committed; the fold is asked for once committed."""
+    if len(statements) == 1:
+        row = db.session.execute(statements[0], params).first()
+        confirmed_now = row is not None and row.confirmed_now
+        counted = row is not None and row.counted
+    else:
+        update_stmt, delta_stmt, page_stmt = statements
+        changed = db.session.execute(update_stmt, params).first()
+        counted = changed is not None and changed.suspect is None
+        if counted:
+            db.session.execute(
+                delta_stmt,
+                {
+                    "b_campaign_id": changed.campaign_id,
+                    "b_country": changed.country,
+                    "b_monthly_spend": changed.monthly_spend,
+                },
+            )
+        row = db.session.execute(page_stmt, params).first()
+        confirmed_now = changed is not None
+    if counted:
+        later("fold")
+    db.session.commit()
+    return row, confirmed_now
 
 
 _CONFIRM_STATEMENTS: dict[str, tuple] = {}

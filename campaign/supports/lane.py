@@ -137,7 +137,7 @@ class ConfirmLane:
         if key not in self.pages:
             if len(self.pages) >= PAGES_KEPT:
                 for old in list(self.pages)[: PAGES_KEPT // 2]:
-                    del self.pages[old]
+                    self.pages.pop(old, None)  # another thread may have taken it out
             self.pages[key] = self._stencil(environ, support, confirmed_now)
         stencil = self.pages[key]
         filled = stencil.fill(values) if stencil is not None else None

@@ -228,3 +228,15 @@ def test_an_empty_name_is_rendered_alone(app, client, lane):
     page = client.get(link(second)).get_data(as_text=True)
     assert "Confirmed. Thank you, !" in page and NAME not in page
     assert len(lane.pages) == 1
+
+
+def test_the_renders_kept_are_bounded(app, client, lane, monkeypatch):
+    from campaign.supports import lane as lane_module
+
+    monkeypatch.setattr(lane_module, "PAGES_KEPT", 2)
+    petitions = [make_campaign(title=f"Petition {n}") for n in range(3)]
+    for n, petition in enumerate(petitions):
+        page = client.get(link(pending(petition, n))).get_data(as_text=True)
+        assert f"Petition {n}" in page and "Confirmed. Thank you" in page
+        assert len(lane.pages) <= 2
+    assert [key[5] for key in lane.pages] == ["Petition 1", "Petition 2"]  # the oldest half went
