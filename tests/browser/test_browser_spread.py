@@ -126,13 +126,16 @@ def test_the_thank_you_and_confirmed_pages_offer_copy_and_share(browser, live_ap
     shot(page, f"share-confirmed-{width}")
     context.close()
 
-    # Without script: no copy button, but the link is there to select.
+    # Without script (and without the signer's session, so campaign.supports.lane answers):
+    # no copy button, but the link is there to select.
     context = browser.new_context(viewport=WIDTHS[width], java_script_enabled=False)
     page = context.new_page()
     page.goto(base + link_in(message, "/supports/confirm/"))
+    page.get_by_role("heading", name="Already confirmed").wait_for()
     assert not page.get_by_role("button", name="Copy link").is_visible()
     field = page.get_by_label("Your link")
     assert field.is_visible() and field.input_value() == link
+    shot(page, f"share-confirmed-again-{width}")
     context.close()
 
 
