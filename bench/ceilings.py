@@ -8,10 +8,15 @@ from __future__ import annotations
 
 from bench.bare import app as bare_app
 from bench.lean import app as lean_app
+from bench.lean import raw_support
 
 
 def app(environ, start_response):
-    """``/lean/…`` to the lean prototype, everything else to the bare ceiling."""
-    if environ.get("PATH_INFO", "").startswith("/lean/"):
+    """``/lean/raw/…`` to the lean prototype's signing without Flask, ``/lean/…`` to the lean
+    prototype, everything else to the bare ceiling."""
+    path = environ.get("PATH_INFO", "")
+    if path.startswith("/lean/raw/") and path.endswith("/support"):
+        return raw_support(environ, start_response)
+    if path.startswith("/lean/"):
         return lean_app(environ, start_response)
     return bare_app(environ, start_response)

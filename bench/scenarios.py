@@ -300,15 +300,16 @@ class Bench:
             ),
         )[0]
 
-    def lean_sign_file(self, slug: str, prefix: str, count: int) -> Path:
-        """The app's own sign requests (session cookie, CSRF token), sent to the lean prototype."""
+    def lean_sign_file(self, slug: str, prefix: str, count: int, under: str = "/lean/") -> Path:
+        """The app's own sign requests (session cookie, CSRF token), sent to the lean prototype
+        (``under`` ``/lean/raw/``: its signing without Flask)."""
         requests = supporters.sign_requests(
             self.app, slug, prefix, count, self.addresses(count), f"http://127.0.0.1:{self.lean_port}"
         )
         return self.request_file(
             prefix,
             (
-                (method, path.replace("/petitions/", "/lean/", 1), body, headers)
+                (method, path.replace("/petitions/", under, 1), body, headers)
                 for method, path, body, headers in requests
             ),
         )[0]
@@ -625,6 +626,9 @@ class Bench:
         lean_before = self.count_supports("lean")
         lean = self.wrk(self.lean_port, seconds=sizes.surge_seconds, requests=lean_file, expected=(303,))
         lean_stored = self.count_supports("lean") - lean_before
+        raw_file = self.lean_sign_file("bench-lean", "raw", sizes.surge_pool, under="/lean/raw/")
+        raw = self.wrk(self.lean_port, seconds=sizes.surge_seconds, requests=raw_file, expected=(303,))
+        raw_stored = self.count_supports("lean") - lean_before - lean_stored
         queued = self.owed_confirmations("surge")  # before the rate-limit check adds its own
         limit_check = self.rate_limit_check()
         self.empty_queue("bench-bare")
@@ -657,6 +661,12 @@ class Bench:
                 round(bare.rate),
             ),
             figure("lean prototype p99 ms", lean.latency_ms["p99"], bare.latency_ms["p99"]),
+            figure(
+                "lean prototype without Flask signatures/s (the same, before Flask)",
+                round(raw.rate),
+                round(bare.rate),
+            ),
+            figure("lean prototype without Flask p99 ms", raw.latency_ms["p99"], bare.latency_ms["p99"]),
         ]
         result = {
             "title": "surge signing",
@@ -675,6 +685,12 @@ class Bench:
                 "what": "bench/lean.py: a Flask-WTF form (CSRF against the cookie session), "
                 "one INSERT … SELECT … ON CONFLICT DO NOTHING RETURNING, one Redis script "
                 "(limit and mail flag), the session written back; run after the app",
+            },
+            "lean_without_flask": {
+                **raw.summary(),
+                "stored": raw_stored,
+                "what": "bench/lean.py raw_support: the same before Flask (werkzeug's request, "
+                "Flask's session serializer, Flask-WTF's CSRF check, a plain WTForms form); run last",
             },
             "notes": [
                 "RQ workers stopped during the surge (web tier alone on the 2 cores); "
