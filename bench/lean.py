@@ -133,17 +133,8 @@ WHERE supports.id = %(id)s AND supports.email_canonical = %(email)s
 """
 
 
-@app.get("/lean/ping")
-def ping():
-    return "ok"
-
-
-@app.post("/lean/<slug>/support")
-def support(slug: str):
-    form = SignForm()
-    if not form.validate_on_submit():  # the CSRF token against the session, then the fields
-        return {"errors": form.errors}, 400
-    address = request.headers.get("X-Forwarded-For", request.remote_addr or "")
+def _sign(slug: str, form: Fields, address: str) -> dict:
+    """The one Redis script and the one statement; what the session keeps of the support."""
     count = _limit_and_flag(keys=[f"lean:limit:{slug}:{address}", "lean:confirmations-waiting"])
     email = form.email.data.strip()
     conn = _conn()
@@ -162,7 +153,21 @@ def support(slug: str):
                 slug,
             ],
         ).fetchone()
-    session["last_support"] = {"id": row[0] if row else None, "outcome": "pending", "email": email}
+    return {"id": row[0] if row else None, "outcome": "pending", "email": email}
+
+
+@app.get("/lean/ping")
+def ping():
+    return "ok"
+
+
+@app.post("/lean/<slug>/support")
+def support(slug: str):
+    form = SignForm()
+    if not form.validate_on_submit():  # the CSRF token against the session, then the fields
+        return {"errors": form.errors}, 400
+    address = request.headers.get("X-Forwarded-For", request.remote_addr or "")
+    session["last_support"] = _sign(slug, form, address)
     return redirect(f"/lean/{slug}/thanks", 303)
 
 
@@ -211,26 +216,7 @@ def raw_support(environ, start_response):
     form = PlainSignForm(req.form)
     if not form.validate():
         return Response(str(form.errors), 400)(environ, start_response)
-    address = req.headers.get("X-Forwarded-For", req.remote_addr or "")
-    count = _limit_and_flag(keys=[f"lean:limit:{slug}:{address}", "lean:confirmations-waiting"])
-    email = form.email.data.strip()
-    conn = _conn()
-    with conn.transaction():
-        row = conn.execute(
-            INSERT,
-            [
-                email,
-                email.lower(),
-                form.name.data.strip(),
-                form.is_public.data,
-                form.country.data,
-                form.consents_to_updates.data,
-                address,
-                "rate_limit" if count > 1 else None,
-                slug,
-            ],
-        ).fetchone()
-    sess["last_support"] = {"id": row[0] if row else None, "outcome": "pending", "email": email}
+    sess["last_support"] = _sign(slug, form, req.headers.get("X-Forwarded-For", req.remote_addr or ""))
     response = Response(status=303, headers={"Location": f"/lean/{slug}/thanks"})
     response.set_cookie("session", _SESSIONS.dumps(sess), httponly=True, samesite="Lax")
     return response(environ, start_response)

@@ -22,11 +22,10 @@ from collections.abc import Callable, Iterable
 from typing import NamedTuple
 
 from flask import Flask
-from werkzeug.exceptions import SecurityError
-from werkzeug.http import parse_cookie, parse_etags
-from werkzeug.wsgi import get_host
+from werkzeug.http import parse_etags
 
-from campaign import hot_cache, replica, security
+from campaign import hot_cache, security
+from campaign.before_flask import Visitors
 
 PATH = re.compile(r"/api/v1/campaigns/([^/]+)/count\.json")
 #: What the count may be kept for by browsers and shared caches (and served stale meanwhile).
@@ -56,12 +55,7 @@ class HotCountMiddleware:
     def __init__(self, app: Flask, wsgi_app: Callable) -> None:
         self.wsgi_app = wsgi_app
         config = app.config
-        self.private_cookies = {
-            config["SESSION_COOKIE_NAME"],
-            config.get("REMEMBER_COOKIE_NAME", "remember_token"),
-            replica.FRESH_COOKIE,
-        }
-        self.trusted_hosts = config.get("TRUSTED_HOSTS")
+        self.visitors = Visitors(config)
         self.headers = [
             ("Content-Type", "application/json"),
             ("Cache-Control", CACHE_CONTROL),
@@ -93,14 +87,8 @@ class HotCountMiddleware:
         body = hot_cache.peek(cache_key(match.group(1)))
         if not isinstance(body, CountBody):
             return None  # not cached now, or not a public campaign: Flask says which
-        cookies = environ.get("HTTP_COOKIE")
-        if cookies and not self.private_cookies.isdisjoint(parse_cookie(cookies)):
-            return None
         if "%00" in environ.get("QUERY_STRING", ""):
             return None  # Flask refuses NUL bytes with a 400
-        if self.trusted_hosts:
-            try:
-                get_host(environ, self.trusted_hosts)
-            except SecurityError:
-                return None  # Flask answers 400
+        if not self.visitors.may_answer(environ):
+            return None
         return body

@@ -1,14 +1,17 @@
 """Helpers the tests share: forms with CSRF, logging in, reading mail, an SMTP collector,
-running the queues with a real worker, reading a stored count, pictures to upload."""
+running the queues with a real worker, reading a stored count, pictures to upload, counting
+the requests that reached Flask."""
 
 from __future__ import annotations
 
 import io
 import re
+from contextlib import contextmanager
 from email import policy
 from email.parser import BytesParser
 from pathlib import Path
 
+from flask import request_started
 from PIL import Image
 from rq import SimpleWorker
 from werkzeug.datastructures import FileStorage, MultiDict
@@ -16,6 +19,21 @@ from werkzeug.test import encode_multipart
 
 from campaign.extensions import db
 from campaign.models import Campaign
+
+#: Headers a response answered before Flask must send as Flask would (with the response's own).
+BEFORE_FLASK_HEADERS = (
+    "Content-Type",
+    "Content-Length",
+    "Cache-Control",
+    "Vary",
+    "Content-Security-Policy",
+    "X-Content-Type-Options",
+    "Referrer-Policy",
+    "X-Frame-Options",
+    "Cross-Origin-Opener-Policy",
+    "Strict-Transport-Security",
+    "Set-Cookie",
+)
 
 #: Screenshots and other pictures a person should look at after a run.
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
@@ -164,3 +182,18 @@ def upload(
     client, campaign, data: bytes, alt: str = "Pickers in a field at dawn", filename: str = "picture.jpg"
 ):
     return post_picture(client, f"/{campaign.blueprint}/{campaign.slug}/picture", data, alt, filename)
+
+
+@contextmanager
+def flask_requests(app):
+    """Counts the requests that reached Flask's request machinery (not answered before it)."""
+    seen = []
+
+    def started(sender, **extra):
+        seen.append(1)
+
+    request_started.connect(started, app)
+    try:
+        yield seen
+    finally:
+        request_started.disconnect(started, app)

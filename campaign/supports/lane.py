@@ -37,11 +37,11 @@ from flask import Flask
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.datastructures import LanguageAccept
-from werkzeug.exceptions import SecurityError
 from werkzeug.http import parse_accept_header, parse_cookie
 from werkzeug.wsgi import get_host
 
-from campaign import replica, security
+from campaign import security
+from campaign.before_flask import Visitors
 from campaign.i18n import COOKIE, locale_for
 from campaign.services import supports as service
 from campaign.sharing import referral_code
@@ -75,12 +75,7 @@ class ConfirmLane:
         self.app = app
         self.wsgi_app = wsgi_app
         config = app.config
-        self.private_cookies = {
-            config["SESSION_COOKIE_NAME"],
-            config.get("REMEMBER_COOKIE_NAME", "remember_token"),
-            replica.FRESH_COOKIE,
-        }
-        self.trusted_hosts = config.get("TRUSTED_HOSTS")
+        self.visitors = Visitors(config)
         self.headers = [
             ("Content-Type", "text/html; charset=utf-8"),
             ("Vary", "Accept-Language, Cookie"),
@@ -108,16 +103,10 @@ class ConfirmLane:
         token = path[len(PREFIX) :]
         if not token or not TOKEN_CHARACTERS.issuperset(token):
             return None
-        cookies = environ.get("HTTP_COOKIE")
-        if cookies and not self.private_cookies.isdisjoint(parse_cookie(cookies)):
-            return None
         if environ.get("QUERY_STRING"):
             return None  # the switcher's return path would carry it: not in the render's key
-        if self.trusted_hosts:
-            try:
-                get_host(environ, self.trusted_hosts)
-            except SecurityError:
-                return None  # Flask answers 400
+        if not self.visitors.may_answer(environ):
+            return None
         return token
 
     def _confirmed_page(self, environ: dict, token: str) -> str | None:
