@@ -11,9 +11,10 @@ import os
 import shutil
 import tempfile
 import uuid
+import weakref
 from pathlib import Path
 
-from flask import has_app_context
+from flask import Config, Flask, has_app_context
 from flask.testing import FlaskClient
 from jinja2 import FileSystemBytecodeCache
 from sqlalchemy import Integer
@@ -133,20 +134,101 @@ _COMPILED_TEMPLATES = FileSystemBytecodeCache(_compiled_templates_folder())
 
 
 def make_test_app(db_url: str, redis_url: str, tmp_path: Path, **overrides):
-    app = create_app(
-        {
-            "ENV_NAME": "testing",
-            "INSTANCE_PATH": str(tmp_path / "instance"),
-            "SECRET_KEY": "test-secret-" + uuid.uuid4().hex,
-            "SQLALCHEMY_DATABASE_URI": db_url,
-            "REDIS_URL": redis_url,
-            "MAIL_URL": f"file://{tmp_path / 'outbox'}",
-            "PUBLIC_URL": "http://groundswell.test",
-            **overrides,
-        }
-    )
+    """A testing app on ``db_url`` and ``redis_url``, with ``overrides`` applied to its settings
+    before it is built. :func:`settings_read_when_built` tells which settings building it read."""
+    config_class, Flask.config_class = Flask.config_class, _NotingConfig
+    try:
+        app = create_app(
+            {
+                "ENV_NAME": "testing",
+                "INSTANCE_PATH": str(tmp_path / "instance"),
+                "SECRET_KEY": "test-secret-" + uuid.uuid4().hex,
+                "SQLALCHEMY_DATABASE_URI": db_url,
+                "REDIS_URL": redis_url,
+                "MAIL_URL": f"file://{tmp_path / 'outbox'}",
+                "PUBLIC_URL": "http://groundswell.test",
+                **overrides,
+            }
+        )
+    finally:
+        Flask.config_class = config_class
+    noted = app.config.noted
+    _READ_WHEN_BUILT[app] = None if noted is None else frozenset(noted)
+    app.config.__class__ = Config  # the noting ends with the build
+    del app.config.noted
     app.jinja_env.bytecode_cache = _COMPILED_TEMPLATES
     return app
+
+
+def settings_read_when_built(app) -> frozenset[str] | None:
+    """The names of the settings that building ``app`` (by :func:`make_test_app`) read, or
+    None when it went through all of them (then any may have been used).
+
+    A setting the build did not read is used, if at all, when a request or a job runs: set
+    on the built app, it acts as it would have had the app been built with it."""
+    return _READ_WHEN_BUILT[app]
+
+
+_READ_WHEN_BUILT: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+class _NotingConfig(Config):
+    """Settings that note the names read from them (``noted``; None once all were listed)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.noted: set[str] | None = set()
+
+    def _note(self, key) -> None:
+        if self.noted is not None:
+            self.noted.add(key)
+
+    def _note_all(self) -> None:
+        self.noted = None
+
+    def __getitem__(self, key):
+        self._note(key)
+        return super().__getitem__(key)
+
+    def __contains__(self, key):
+        self._note(key)
+        return super().__contains__(key)
+
+    def get(self, key, default=None):
+        self._note(key)
+        return super().get(key, default)
+
+    def setdefault(self, key, default=None):
+        self._note(key)
+        return super().setdefault(key, default)
+
+    def pop(self, key, *default):
+        self._note(key)
+        return super().pop(key, *default)
+
+    def __iter__(self):
+        self._note_all()
+        return super().__iter__()
+
+    def keys(self):
+        self._note_all()
+        return super().keys()
+
+    def values(self):
+        self._note_all()
+        return super().values()
+
+    def items(self):
+        self._note_all()
+        return super().items()
+
+    def copy(self):
+        self._note_all()
+        return super().copy()
+
+    def get_namespace(self, *args, **kwargs):
+        self._note_all()
+        return super().get_namespace(*args, **kwargs)
 
 
 class IsolatedClient(FlaskClient):
