@@ -30,7 +30,7 @@ from campaign.models import Support, canonical_email, utcnow
 from campaign.services import ServiceError
 from campaign.services import stalls as stall_service
 from campaign.services import supports as service
-from campaign.sharing import coded_share_kit, parse_referral, referral_code, share_kit
+from campaign.sharing import coded_share_kit, parse_referral, referral_code
 from campaign.supports.forms import SupportForm
 from campaign.tokens import TokenError
 from campaign.urls import campaign_url
@@ -238,7 +238,7 @@ def thanks(slug: str):
         campaign=campaign,
         outcome=last["outcome"],
         email=last.get("email", ""),
-        share=_share_kit(campaign, support.id),
+        share=_share_kit(campaign, referral_code(support.id)),
     )
 
 
@@ -260,24 +260,22 @@ def render_confirmed(support, confirmed_now: bool, code: str, withdraw_token: st
     The lane renders it with blanks for these and the name (so every value of the supporter
     is an argument here, not read by the template)."""
     campaign = support.campaign
-    share = None
-    if campaign.is_public:
-        share = coded_share_kit(campaign_url(campaign, _external=True), campaign.title, code)
     return render_template(
         "supports/confirmed.html",
         support=support,
         campaign=campaign,
         confirmed_now=confirmed_now,
-        share=share,
+        share=_share_kit(campaign, code),
         withdraw_url=url_for("supports.withdraw", token=withdraw_token),
     )
 
 
-def _share_kit(campaign, support_id: int) -> dict | None:
+def _share_kit(campaign, code: str) -> dict | None:
+    """The share prompt of a supporter whose referral code is ``code`` (none if the campaign
+    is not public)."""
     if not campaign.is_public:
         return None
-    url = campaign_url(campaign, _external=True)
-    return share_kit(url, campaign.title, support_id)
+    return coded_share_kit(campaign_url(campaign, _external=True), campaign.title, code)
 
 
 @bp.route("/withdraw/<token>", methods=["GET", "POST"])
