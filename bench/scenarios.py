@@ -1371,7 +1371,7 @@ class Bench:
     def fanout(self) -> dict:
         """The goal notification to every consenting supporter of the big petition, by SMTP.
 
-        Measured twice, in this order: with the sink as aiosmtpd has it (no PIPELINING),
+        Measured twice, in this order: with the sink not offering PIPELINING,
         then with the sink offering PIPELINING (an update to the same supporters). Each time
         the sink's own ceiling (senders with a connection each and nothing else,
         :mod:`bench.sink_ceiling`), the bare ceiling of the batch design

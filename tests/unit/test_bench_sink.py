@@ -1,0 +1,135 @@
+"""The bench's SMTP sink counts what it got the same with either engine, and misses nothing."""
+
+from __future__ import annotations
+
+import json
+import smtplib
+import subprocess
+import sys
+import threading
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+
+from bench.smtp_sink import postfix_sink_path
+from bench.stack import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class Sink:
+    def __init__(self, engine: str) -> None:
+        self.port = free_port()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bench.smtp_sink", str(self.port), "--engine", engine],
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            bufsize=1,
+        )
+        ready = json.loads(self.proc.stdout.readline())
+        assert ready == {"ready": True, "port": self.port, "engine": engine}
+
+    def command(self, line: str) -> dict:
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
+        return json.loads(self.proc.stdout.readline())
+
+    def stats(self) -> dict:
+        stats = self.command("stats")
+        assert stats.pop("first_at") <= stats.pop("last_at")
+        return stats
+
+    def read(self, command: str, tmp_path: Path):
+        path = tmp_path / f"{command}.json"
+        assert self.command(f"{command} {path}") == {"ok": True}
+        return json.loads(path.read_text())
+
+    def send(self, tag: str, n: int) -> bool:
+        """``n`` messages on one connection, each to two recipients; whether PIPELINING was
+        offered."""
+        with smtplib.SMTP("127.0.0.1", self.port, timeout=10) as smtp:
+            smtp.ehlo()
+            for i in range(n):
+                message = EmailMessage()
+                message["From"] = "no-reply@sink.example"
+                message["To"] = "supporter@sink.example"
+                message["Subject"] = f"Café {tag} {i}"
+                message["Message-ID"] = f"<{tag}.{i}@sink.example>"
+                # A line that starts with a dot: stuffed on the wire, one message still.
+                message.set_content(f"Hello {tag}.\n.A line with a dot\n" + "x" * 5000 + "\n")
+                smtp.send_message(message, to_addrs=[f"R.{tag}.{i % 3}@Sink.example", "all@sink.example"])
+            return smtp.has_extn("pipelining")
+
+    def close(self) -> None:
+        self.proc.stdin.close()
+        assert self.proc.wait(10) == 0
+        self.proc.stdout.close()
+
+
+def _session(engine: str, tmp_path: Path) -> dict:
+    sink = Sink(engine)
+    try:
+        seen = {"offered at start": sink.send("a", 4)}
+        seen["after a"] = sink.stats()
+        assert sink.command("pipelining on") == {"ok": True, "pipelining": True}
+        seen["offered when on"] = sink.send("b", 2)
+        seen["after b"] = sink.stats()
+        seen["recipients"] = sink.read("dump", tmp_path)
+        seen["messages"] = sorted(sink.read("messages", tmp_path))
+        assert sink.command("reset") == {"ok": True}
+        seen["after reset"] = sink.command("stats")
+        seen["offered after reset"] = sink.send("c", 1)
+        seen["after c"] = sink.stats()
+    finally:
+        sink.close()
+    return seen
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _postfix_installed():
+    postfix_sink_path()  # fails with what to install when Postfix's smtp-sink is missing
+
+
+def test_both_engines_count_the_same(tmp_path):
+    postfix = _session("postfix", tmp_path)
+    assert postfix == _session("aiosmtpd", tmp_path)
+    assert postfix["offered at start"] is False
+    assert postfix["offered when on"] is True
+    assert postfix["after a"] == {"messages": 4, "recipients": 4, "duplicates": 4}
+    assert postfix["after b"] == {"messages": 6, "recipients": 6, "duplicates": 6}
+    assert postfix["recipients"]["all@sink.example"] == 6
+    assert postfix["recipients"]["r.a.0@sink.example"] == 2  # lower-cased, as aiosmtpd's
+    assert ["r.b.1@sink.example", "<b.1@sink.example>", "=?utf-8?q?Caf=C3=A9?= b 1", 1] in postfix["messages"]
+    assert postfix["after reset"] == {
+        "messages": 0,
+        "recipients": 0,
+        "duplicates": 0,
+        "first_at": 0.0,
+        "last_at": 0.0,
+    }
+    assert postfix["after c"] == {"messages": 1, "recipients": 2, "duplicates": 0}
+
+
+def test_postfix_sink_counts_concurrent_connections_exactly(tmp_path):
+    """Eight connections at once, each message once: every one counted with its own
+    Message-ID, none twice, none torn (smtp-sink appends each to one dump file)."""
+    sink = Sink("postfix")
+    try:
+        sink.command("pipelining on")
+        threads = [threading.Thread(target=sink.send, args=(f"t{k}", 25)) for k in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        stats = sink.stats()
+        rows = sink.read("messages", tmp_path)
+    finally:
+        sink.close()
+    assert stats["messages"] == 200
+    ids = {message_id for _rcpt, message_id, _subject, _n in rows}
+    assert ids == {f"<t{k}.{i}@sink.example>" for k in range(8) for i in range(25)}
+    assert all(n == 1 for *_, n in rows)
+    assert len(rows) == 400  # two recipients a message
