@@ -16,7 +16,6 @@ import hashlib
 import hmac
 import json
 import logging
-import re
 import smtplib
 import socket
 import ssl
@@ -75,14 +74,23 @@ class Email:
         return message
 
     def to_bytes(
-        self, sender: str, date: datetime | None = None, boundary: str | None = None
+        self,
+        sender: str,
+        date: datetime | None = None,
+        boundary: str | None = None,
+        eight_bit: bool = False,
     ) -> bytes | None:
         """The message :meth:`to_message` builds, as the bytes SMTP sends (CRLF lines, 7-bit:
         headers RFC 2047-encoded where not ASCII, both parts quoted-printable), written
         directly: the ``email`` package's header objects and generator cost more than the
         rest of a fan-out's email together. None for an address that is not ASCII (it needs
         SMTPUTF8: :meth:`to_message` and ``send_message`` handle it). ``date`` (now) and the
-        MIME ``boundary`` (random) are given by a test that compares two messages' bytes."""
+        MIME ``boundary`` (random) are given by a test that compares two messages' bytes.
+
+        ``eight_bit``: the server offers 8BITMIME (RFC 6152), so a part whose every line
+        fits SMTP's 998 octets goes as it is, in UTF-8 (``8bit``, or ``7bit`` when ASCII),
+        not quoted-printable, which was a fifth of a confirmation batch's CPU. The sender
+        then says ``BODY=8BITMIME`` when the bytes are not ASCII (:func:`_mail_from`)."""
         if not self.to.isascii():
             return None
         boundary = boundary or f"=_{uuid.uuid4().hex}"
@@ -100,10 +108,11 @@ class Email:
         head = "".join(lines).encode("ascii")
         parts = []
         for subtype, body in (("plain", self.text), ("html", self.html)):
+            encoding, content = _transfer_encoded(body, eight_bit)
             parts.append(
                 f'--{boundary}\r\nContent-Type: text/{subtype}; charset="utf-8"\r\n'
-                "Content-Transfer-Encoding: quoted-printable\r\n\r\n".encode("ascii")
-                + _quoted_printable(body)
+                f"Content-Transfer-Encoding: {encoding}\r\n\r\n".encode("ascii")
+                + content
                 + b"\r\n"  # the line break before a boundary belongs to it, not to the text
             )
         return head + b"".join(parts) + f"--{boundary}--\r\n".encode("ascii")
@@ -146,10 +155,19 @@ def _address_header(sender: str) -> str:
     return formataddr(parseaddr(sender), charset="utf-8")
 
 
-def _quoted_printable(text: str) -> bytes:
+def _transfer_encoded(text: str, eight_bit: bool) -> tuple[str, bytes]:
+    """A text part's Content-Transfer-Encoding and its content, CRLF lines."""
     text = text.replace("\r\n", "\n")
     if not text.endswith("\n"):
         text += "\n"  # as set_content does
+    if eight_bit and "\r" not in text and "\0" not in text:
+        data = text.encode("utf-8")
+        if max(map(len, data.split(b"\n"))) <= 998:
+            return ("7bit" if data.isascii() else "8bit"), data.replace(b"\n", b"\r\n")
+    return "quoted-printable", _quoted_printable(text)
+
+
+def _quoted_printable(text: str) -> bytes:
     encoded = binascii.b2a_qp(text.encode("utf-8"), istext=True)
     encoded = encoded.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
     return encoded if encoded.endswith(b"\r\n") else encoded + b"\r\n"
@@ -607,7 +625,7 @@ def _check(deadline: float | None) -> None:
 
 def _refusal(client: smtplib.SMTP, sender: str, email: Email, data: bytes | None = None) -> str | None:
     """Send ``email`` and wait for each reply; the reason it was refused for good, or None."""
-    data = data if data is not None else email.to_bytes(sender)
+    data = data if data is not None else email.to_bytes(sender, eight_bit=client.has_extn("8bitmime"))
     if data is None:  # an address that is not ASCII: the email package's message, by SMTPUTF8
         try:
             _deliver(client, email.to_message(sender))
@@ -623,8 +641,7 @@ def _exchange(client: smtplib.SMTP, envelope_from: str, to: str, data: bytes) ->
     for each email or copying the message twice. The reason the server refused it for good
     (a 5xx reply; the transaction is reset, the connection goes on), or None once taken;
     raises as ``sendmail`` does otherwise (the caller then drops the connection)."""
-    size = f" SIZE={len(data)}" if client.has_extn("size") else ""
-    client.send(f"MAIL FROM:<{envelope_from}>{size}\r\n".encode())
+    client.send(_mail_from(envelope_from, data, client.has_extn("size")))
     code, text = client.getreply()
     if code != 250:
         raise smtplib.SMTPSenderRefused(code, text, envelope_from)
@@ -648,11 +665,22 @@ def _exchange(client: smtplib.SMTP, envelope_from: str, to: str, data: bytes) ->
     raise smtplib.SMTPDataError(code, text)
 
 
+def _mail_from(envelope_from: str, data: bytes, size: bool) -> bytes:
+    """The ``MAIL`` command for ``data``: its ``SIZE`` where the server takes it (RFC 1870),
+    and ``BODY=8BITMIME`` when it is not ASCII (RFC 6152; only sent so to a server that
+    offers it, see :meth:`Email.to_bytes`)."""
+    params = f" SIZE={len(data)}" if size else ""
+    if not data.isascii():
+        params += " BODY=8BITMIME"
+    return f"MAIL FROM:<{envelope_from}>{params}\r\n".encode()
+
+
 def _dot_stuffed(data: bytes) -> bytes:
-    """``data`` as SMTP carries it (RFC 5321): a dot doubled at the start of a line (only
-    where one is: a scan finds none faster than the substitution), ended by a line break."""
-    if data.startswith(b".") or b"\n." in data:
-        data = re.sub(rb"(?m)^\.", b"..", data)
+    """``data`` as SMTP carries it (RFC 5321): a dot doubled at the start of a line, ended by
+    a line break. (A replace, not a regular expression: the same bytes in a tenth of the time.)"""
+    if data.startswith(b"."):
+        data = b"." + data
+    data = data.replace(b"\n.", b"\n..")
     return data if data.endswith(b"\r\n") else data + b"\r\n"
 
 
@@ -664,11 +692,12 @@ def _envelope_address(sender: str) -> str:
 def _pipelined(client: smtplib.SMTP, sender: str, emails: Iterable[tuple[str, Email]], deadline) -> Iterator:
     """RFC 2920 over ``client``: an email's envelope (``MAIL``, ``RCPT``, ``DATA``) in one
     write; its content once the server answers ``354``; then, without waiting for that
-    content's reply, the next email is built and its envelope written (message content may
-    lead a group); the replies are read in order. One round trip an email, and the next
-    email is rendered while the server reads this one."""
+    content's reply, the next email is built and its envelope written with that content, in
+    one write (message content may lead a group); the replies are read in order. One round
+    trip and one write an email."""
     envelope_from = parseaddr(sender)[1]
     size = client.has_extn("size")
+    eight_bit = client.has_extn("8bitmime")
     pending = iter(emails)
 
     def take():
@@ -676,15 +705,17 @@ def _pipelined(client: smtplib.SMTP, sender: str, emails: Iterable[tuple[str, Em
         if item is None:
             return None
         key, email = item
-        return key, email.to, email, email.to_bytes(sender)
+        return key, email.to, email, email.to_bytes(sender, eight_bit=eight_bit)
 
-    def send_envelope(item) -> bool:
+    def send_envelope(item, before: bytes = b"") -> bool:
+        """Write ``item``'s envelope (after ``before``, the previous email's content); False,
+        and nothing written, when it is not to be pipelined."""
         # Only an ASCII envelope is pipelined; an international address goes by
         # send_message, which asks for SMTPUTF8.
         if item is None or item[3] is None or (deadline is not None and time.monotonic() > deadline):
             return False
-        size_param = f" SIZE={len(item[3])}" if size else ""
-        client.send(f"MAIL FROM:<{envelope_from}>{size_param}\r\nRCPT TO:<{item[1]}>\r\nDATA\r\n".encode())
+        envelope = _mail_from(envelope_from, item[3], size) + f"RCPT TO:<{item[1]}>\r\nDATA\r\n".encode()
+        client.send(before + envelope)
         return True
 
     _check(deadline)
@@ -724,9 +755,12 @@ def _pipelined(client: smtplib.SMTP, sender: str, emails: Iterable[tuple[str, Em
             written = send_envelope(item)
             yield key, reason
             continue
-        client.send(_dot_stuffed(data) + b".\r\n")
-        following = take()  # built while the server reads this one
-        written = send_envelope(following)
+        # The next email is built first, so that its envelope leaves with this content in
+        # one write (one system call an email, not two).
+        following = take()
+        written = send_envelope(following, _dot_stuffed(data) + b".\r\n")
+        if not written:
+            client.send(_dot_stuffed(data) + b".\r\n")
         code, text = client.getreply()
         if code != 250 and code < 500:
             raise smtplib.SMTPDataError(code, text)

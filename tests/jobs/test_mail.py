@@ -142,3 +142,44 @@ def test_a_dead_mailbox_does_not_stop_a_batch(app, run_jobs):
     assert delivered == ["alive1@example.org", "alive2@example.org"]
     refused = db.session.query(MailReceipt).filter(MailReceipt.error.is_not(None)).one()
     assert refused.recipient == "dead@example.org" and "550" in refused.error
+
+
+def test_a_server_offering_8bitmime_gets_text_as_it_is(app, smtp_server):
+    """Through a real server that offers 8BITMIME: a part whose lines fit goes in UTF-8 as
+    it is, the envelope says BODY=8BITMIME, a line that starts with a dot arrives whole; a part
+    with a line longer than SMTP's 998 octets stays quoted-printable."""
+    from email import policy
+    from email.parser import BytesParser
+
+    from campaign.mail import Email, send_each
+
+    controller, handler = smtp_server
+    app.config["MAIL_URL"] = f"smtp://{controller.hostname}:{controller.port}"
+    text = "Hola Ána,\n.a line that starts with a dot\n..and two\nend\n"
+    html = "<p>Hola Ána</p>\n<p>" + "x" * 1200 + "</p>\n"
+    email = Email(to="ana@example.org", subject="Señal", text=text, html=html)
+    assert list(send_each([("key-1", email)])) == [("key-1", None)]
+    [envelope] = handler.envelopes
+    assert "BODY=8BITMIME" in envelope.mail_options
+    message = BytesParser(policy=policy.default).parsebytes(envelope.content)
+    plain, rich = message.get_body(("plain",)), message.get_body(("html",))
+    assert plain["Content-Transfer-Encoding"] == "8bit"
+    assert rich["Content-Transfer-Encoding"] == "quoted-printable"
+    # SMTP's lines end in CRLF, whatever the encoding.
+    assert plain.get_content().replace("\r\n", "\n") == text
+    assert rich.get_content().replace("\r\n", "\n") == html
+    assert "Hola Ána".encode() in envelope.content  # not encoded
+
+
+def test_an_ascii_email_to_a_server_offering_8bitmime_is_7bit(app, smtp_server):
+    from campaign.mail import Email, send_each
+
+    controller, handler = smtp_server
+    app.config["MAIL_URL"] = f"smtp://{controller.hostname}:{controller.port}"
+    email = Email(to="ada@example.org", subject="Hello", text="Hello Ada = friend\n", html="<p>Hi</p>\n")
+    assert list(send_each([("key-1", email)])) == [("key-1", None)]
+    [envelope] = handler.envelopes
+    assert not any(option.startswith("BODY=") for option in envelope.mail_options)
+    assert envelope.content.isascii()
+    assert envelope.content.count(b"Content-Transfer-Encoding: 7bit") == 2
+    assert b"Hello Ada = friend" in envelope.content  # "=" as it is, not =3D
