@@ -11,7 +11,7 @@ COMPILED_CATALOGUES := $(CATALOGUES:.po=.mo)
 BABEL_KEYWORDS := -k _l -k lazy_gettext
 
 .PHONY: run test test-fast install browser loadgen bench chaos lint lock clean translations \
-	cluster cluster-chaos cluster-bench cluster-deps mail-sink
+	cluster cluster-chaos cluster-bench cluster-deps
 
 run: install
 	$(PY) -m campaign.launcher
@@ -36,12 +36,12 @@ PYTEST_PARALLEL := $(if $(filter-out 0 1,$(PYTEST_WORKERS)),-n $(PYTEST_WORKERS)
 PYTEST_LANE = PYTHONDONTWRITEBYTECODE= PYTHONPYCACHEPREFIX=$(CURDIR)/$(VENV)/pycache \
 	$(PY) -m pytest $(1) $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
-test: install lint browser loadgen mail-sink cluster-deps node_modules/axe-core/axe.min.js
+test: install lint browser loadgen cluster-deps node_modules/axe-core/axe.min.js
 	$(call PYTEST_LANE,-m "not system" $(PYTEST_PARALLEL))
 	$(call PYTEST_LANE,-m system $(PYTEST_PARALLEL))
 
 # The inner loop: no browser, no system lane.
-test-fast: install loadgen mail-sink
+test-fast: install loadgen
 	$(call PYTEST_LANE,-m "not browser and not system" $(PYTEST_PARALLEL))
 
 # axe-core (accessibility checks in the browser tests), from the npm registry, as locked.
@@ -87,26 +87,26 @@ browser:
 
 # Benchmarks against the production shape on this machine (see bench/__init__.py); not part of
 # `make test`, which runs only a smoke run of them. Extra arguments: make bench BENCH_ARGS="--smoke".
-bench: install loadgen mail-sink
+bench: install loadgen
 	$(PY) -m bench $(BENCH_ARGS)
 
 # Fault injection against the production shape (tests/system/chaos/run.py): the full run, about ten
 # minutes, printing its figures. `make test` runs the same suite small (CHAOS_SIZE=small).
-chaos: install loadgen mail-sink
+chaos: install loadgen
 	CHAOS_SIZE=full $(PY) -m pytest tests/system/chaos -m chaos -s $(PYTEST_ARGS)
 
 # The production topology on this machine (bench/cluster/topology.py): a network namespace per
 # host, HAProxy, three app hosts, PostgreSQL primary and replica, Redis with Sentinel, workers
 # on two hosts. Needs root. Ctrl-C stops it all.
-cluster: install mail-sink cluster-deps
+cluster: install loadgen cluster-deps
 	$(PY) -m bench.cluster
 
 # The same topology broken on purpose, full size, printing its figures (make test runs it small).
-cluster-chaos: install loadgen mail-sink cluster-deps
+cluster-chaos: install loadgen cluster-deps
 	CLUSTER_SIZE=full $(PY) -m pytest tests/system/cluster -m cluster -s $(PYTEST_ARGS)
 
 # Signing and page throughput through the load balancer with 1, 2 and 3 app hosts, replica lag.
-cluster-bench: install loadgen mail-sink cluster-deps
+cluster-bench: install loadgen cluster-deps
 	$(PY) -m bench.cluster.throughput $(BENCH_ARGS)
 
 # HAProxy, Redis and Sentinel (Debian's packages) for the cluster; install them when we can.
@@ -122,29 +122,18 @@ cluster-deps:
 			exit 1; \
 		fi; }
 
-# The benchmarks drive load with wrk (Debian's package); install it when we can, else say what to do.
+# The benchmarks drive load with wrk and receive mail with Postfix's smtp-sink (bench/smtp_sink.py:
+# a C test server that takes a tenth of aiosmtpd's CPU a message, which on two shared cores the
+# app's figures need), both Debian's packages (wrk, postfix); install them when we can, else say
+# what to do.
 loadgen:
-	@command -v wrk >/dev/null 2>&1 || { \
+	@command -v wrk >/dev/null 2>&1 && { command -v smtp-sink >/dev/null 2>&1 || [ -x /usr/sbin/smtp-sink ]; } || { \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-			echo "Installing wrk for the benchmarks (apt-get)…"; \
-			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; \
+			echo "Installing wrk and Postfix's smtp-sink for the benchmarks (apt-get)…"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk postfix >/dev/null; \
 		else \
-			echo "The benchmarks need wrk."; \
-			echo "Install it (Debian/Ubuntu: sudo apt-get install wrk) and run make again."; \
-			exit 1; \
-		fi; }
-
-# The benchmarks' SMTP sink is Postfix's smtp-sink (bench/smtp_sink.py: a C test server that
-# takes a tenth of aiosmtpd's CPU a message, which on two shared cores the app's figures need);
-# it comes in Debian's postfix package, installed here when we can.
-mail-sink:
-	@command -v smtp-sink >/dev/null 2>&1 || [ -x /usr/sbin/smtp-sink ] || { \
-		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-			echo "Installing Postfix's smtp-sink for the benchmarks' mail (apt-get)…"; \
-			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postfix >/dev/null; \
-		else \
-			echo "The benchmarks need Postfix's smtp-sink."; \
-			echo "Install it (Debian/Ubuntu: sudo apt-get install postfix) and run make again."; \
+			echo "The benchmarks need wrk and Postfix's smtp-sink."; \
+			echo "Install them (Debian/Ubuntu: sudo apt-get install wrk postfix) and run make again."; \
 			exit 1; \
 		fi; }
 
