@@ -33,14 +33,19 @@ from campaign.models import (
     Certification,
     Comment,
     Delivery,
+    DeliveryState,
     EmailFrequency,
     Endorsement,
     Invalidation,
+    Milestone,
     Petition,
     Proposal,
+    ProposalStatus,
+    Response,
     Role,
     RuleKind,
     SigningReport,
+    StatusChange,
     Support,
     Suspect,
     Update,
@@ -413,3 +418,68 @@ def add_signing_fraud_records(campaign: Campaign, moderator: User) -> None:
             finished_at=utcnow(),
         )
     )
+
+
+def an_object_per_topic(member) -> dict:
+    """An object of each notification topic (``campaign.jobs.notifications.TOPICS``), about
+    campaigns that a supporter without an account and ``member`` support."""
+    petition = make_campaign(title="Fair cocoa prices", goal=100)
+    proposal = make_campaign(CampaignKind.PROPOSAL, title="Refill stations")
+    same_idea = make_campaign(CampaignKind.PROPOSAL, brand=proposal.target_brand, title="Refills")
+    boycott = make_campaign(CampaignKind.BOYCOTT, title="No more palm oil")
+    next_step = make_campaign(CampaignKind.BOYCOTT, brand=petition.target_brand, title="Next step")
+    for campaign in (petition, proposal, boycott):
+        threshold = 2 if campaign is boycott else None
+        SupportFactory(campaign=campaign, consents_to_updates=True, condition_threshold=threshold)
+        SupportFactory(
+            campaign=campaign, member=member, consents_to_updates=True, condition_threshold=threshold
+        )
+    next_step.escalated_from_id = petition.id
+    petition.state, petition.victory_story = CampaignState.WON, "The brand **doubled** its price."
+    update = Update(campaign_id=petition.id, author_id=petition.organiser_id, title="Halfway", body="Half.")
+    goal = Milestone(campaign_id=petition.id, threshold=100, is_goal=True)
+    answer = Response(
+        campaign_id=petition.id,
+        brand_id=petition.target_brand_id,
+        author_name="Ana Ruiz",
+        stance="committed",
+        body="We will pay more.",
+        digest="topics",
+    )
+    delivery = Delivery(
+        campaign_id=petition.id,
+        brand_id=petition.target_brand_id,
+        round=1,
+        state=DeliveryState.SENT,
+        up_to_support_id=10**6,
+        support_count=2,
+        sent_at=utcnow(),
+    )
+    status = StatusChange(
+        campaign_id=proposal.id, status=ProposalStatus.PLANNED, answer="In May.", author_name="Ana"
+    )
+    moved = StatusChange(
+        campaign_id=proposal.id,
+        status=ProposalStatus.DUPLICATE,
+        answer="One list.",
+        author_name="Ana",
+        duplicate_of_id=same_idea.id,
+    )
+    db.session.add_all([update, goal, answer, delivery, status, moved])
+    db.session.commit()
+    for support in db.session.execute(db.select(Support).filter_by(campaign_id=boycott.id)).scalars():
+        support.condition_met_at = utcnow()
+    db.session.commit()
+    return {
+        "milestone": goal,
+        "review": same_idea,
+        "goal": goal,
+        "update": update,
+        "answer": answer,
+        "delivered": delivery,
+        "victory": petition,
+        "status": status,
+        "moved": moved,
+        "invite": next_step,
+        "condition-met": boycott,
+    }

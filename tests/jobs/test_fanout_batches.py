@@ -25,9 +25,8 @@ from campaign.jobs.notifications import TOPICS
 from campaign.mail import ClaimHeld, Email, receipt_message_id
 from campaign.models import FanoutBatch, MailReceipt, Support, utcnow
 from campaign.outbox import BATCH_SIZE
-from tests.factories import make_campaign, make_user
+from tests.factories import an_object_per_topic, make_campaign, make_user
 from tests.jobs.test_fanout_speed import serve
-from tests.jobs.test_notification_topics import _objects
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -322,7 +321,7 @@ def _signed(value) -> str:
 def test_a_batch_writes_each_email_as_the_single_renderer_does_in_each_language(app):
     member = make_user("member@example.org")
     member.locale = "es"
-    objects = _objects(member)
+    objects = an_object_per_topic(member)
     for name, topic in TOPICS.items():
         if topic.organiser:
             continue

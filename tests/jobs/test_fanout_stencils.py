@@ -14,8 +14,7 @@ from campaign.jobs import notifications
 from campaign.jobs.notifications import TOPICS, Topic
 from campaign.mail import compiled_templates, receipt_message_id
 from campaign.models import Brand, Campaign, Response, StatusChange, Support, Update, User
-from tests.factories import make_user
-from tests.jobs.test_notification_topics import _objects
+from tests.factories import an_object_per_topic, make_user
 
 SENDER = "Groundswell <no-reply@groundswell.localhost>"
 DATE = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
@@ -25,7 +24,7 @@ AWKWARD = 'Café & <Crème> "brûlée" l\'été'
 
 def _awkward(member: User) -> dict:
     """Each topic's object, with every name, title and text the emails show made awkward."""
-    objects = _objects(member)
+    objects = an_object_per_topic(member)
     for n, support in enumerate(db.session.execute(db.select(Support)).scalars()):
         support.name = f'Zoë {n} & <Ana> "Peña" O\'Brien'
     for campaign in db.session.execute(db.select(Campaign)).scalars():
