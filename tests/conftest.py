@@ -16,7 +16,6 @@ import gc
 import logging
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -53,7 +52,6 @@ for name in ("DATABASE_URL", "REDIS_URL", "MAIL_URL", "SECRET_KEY", "PUBLIC_URL"
 import psycopg  # noqa: E402
 import pytest  # noqa: E402
 import redis  # noqa: E402
-from aiosmtpd.controller import Controller  # noqa: E402
 
 from campaign import SQLITE_BEGIN, hot_cache  # noqa: E402
 from campaign.extensions import db  # noqa: E402
@@ -71,7 +69,7 @@ from tests.factories import (  # noqa: E402
     SupportFactory,
     SupportRowFactory,
 )
-from tests.helpers import Collector, read_outbox, work_queues  # noqa: E402
+from tests.helpers import Collector, read_outbox, serve_smtp, work_queues  # noqa: E402
 
 # Session-wide temporary space whose path stays short: unix socket paths are limited to 107 bytes.
 _SCRATCH = Path(process_folder("gs-test-"))  # 20 MB a test process: Redis's AOF, SQLite
@@ -369,11 +367,7 @@ def outbox(app):
 def smtp_server():
     """A real aiosmtpd server on loopback, in the test process: ``(controller, collector)``."""
     handler = Collector()
-    with socket.socket() as probe:  # a free port on loopback
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
+    controller = serve_smtp(handler)
     try:
         yield controller, handler
     finally:

@@ -4,13 +4,16 @@ the requests that reached Flask."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import re
+import socket
 from contextlib import contextmanager
 from email import policy
 from email.parser import BytesParser
 from pathlib import Path
 
+from aiosmtpd.controller import Controller
 from flask import request_started
 from PIL import Image
 from rq import SimpleWorker
@@ -197,3 +200,63 @@ def flask_requests(app):
         yield seen
     finally:
         request_started.disconnect(started, app)
+
+
+class Sink:
+    """An SMTP handler that keeps (recipient, Message-ID) of each message it takes.
+
+    ``pipelining`` adds PIPELINING to its EHLO reply (aiosmtpd reads each command in
+    order from the stream, as RFC 2920 asks of a server, but does not say so itself).
+    ``drop_after`` makes it drop the connection instead of taking a message once it has
+    taken that many; ``hang_after`` makes it never answer one (a worker then waits, and
+    can be killed mid-batch). ``refuse`` is a set of addresses refused for good (550)."""
+
+    def __init__(self, pipelining=False, drop_after=None, hang_after=None, refuse=()):
+        self.pipelining = pipelining
+        self.drop_after = drop_after
+        self.hang_after = hang_after
+        self.refuse = set(refuse)
+        self.taken: list[tuple[str, str]] = []
+        self.connections = 0
+        self.hanging = False
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        self.connections += 1
+        session.host_name = hostname
+        if self.pipelining:
+            responses.insert(-1, "250-PIPELINING")
+        return responses
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self.refuse:
+            return "550 No such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.drop_after is not None and len(self.taken) >= self.drop_after:
+            server.transport.close()
+            return "421 Going away"
+        if self.hang_after is not None and len(self.taken) >= self.hang_after:
+            self.hanging = True
+            await asyncio.sleep(3600)
+        headers = BytesParser(policy=policy.default).parsebytes(envelope.content, headersonly=True)
+        for rcpt in envelope.rcpt_tos:
+            self.taken.append((rcpt, headers["Message-ID"]))
+        return "250 Message accepted"
+
+
+def serve_smtp(handler) -> Controller:
+    """A real aiosmtpd server for ``handler`` on a free loopback port, started."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    return controller
+
+
+def without_link_times(value) -> str:
+    """``value`` with the time (and so the signature) of each signed link left out: a
+    second may pass between two renderings. What each link signs is still compared."""
+    return re.sub(r"\.[\w-]{6}\.[\w-]{27}\b", ".(time and signature)", str(value))

@@ -3,10 +3,8 @@ where the server offers it) and marks them sent in one statement: a rerun sends 
 twice, and a batch cut short sends again only what it left unmarked, with the same
 Message-IDs."""
 
-import asyncio
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -26,53 +24,9 @@ from campaign.mail import ClaimHeld, Email, receipt_message_id
 from campaign.models import FanoutBatch, MailReceipt, Support, utcnow
 from campaign.outbox import BATCH_SIZE
 from tests.factories import an_object_per_topic, make_campaign, make_user
-from tests.jobs.test_fanout_speed import serve
+from tests.helpers import Sink, serve_smtp, without_link_times
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-class Sink:
-    """An SMTP handler that keeps (recipient, Message-ID) of each message it takes.
-
-    ``pipelining`` adds PIPELINING to its EHLO reply (aiosmtpd reads each command in
-    order from the stream, as RFC 2920 asks of a server, but does not say so itself).
-    ``drop_after`` makes it drop the connection instead of taking a message once it has
-    taken that many; ``hang_after`` makes it never answer one (a worker then waits, and
-    can be killed mid-batch). ``refuse`` is a set of addresses refused for good (550)."""
-
-    def __init__(self, pipelining=False, drop_after=None, hang_after=None, refuse=()):
-        self.pipelining = pipelining
-        self.drop_after = drop_after
-        self.hang_after = hang_after
-        self.refuse = set(refuse)
-        self.taken: list[tuple[str, str]] = []
-        self.connections = 0
-        self.hanging = False
-
-    async def handle_EHLO(self, server, session, envelope, hostname, responses):
-        self.connections += 1
-        session.host_name = hostname
-        if self.pipelining:
-            responses.insert(-1, "250-PIPELINING")
-        return responses
-
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        if address in self.refuse:
-            return "550 No such mailbox"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server, session, envelope):
-        if self.drop_after is not None and len(self.taken) >= self.drop_after:
-            server.transport.close()
-            return "421 Going away"
-        if self.hang_after is not None and len(self.taken) >= self.hang_after:
-            self.hanging = True
-            await asyncio.sleep(3600)
-        headers = BytesParser(policy=policy.default).parsebytes(envelope.content, headersonly=True)
-        for rcpt in envelope.rcpt_tos:
-            self.taken.append((rcpt, headers["Message-ID"]))
-        return "250 Message accepted"
 
 
 def _supporters(campaign, n: int) -> list[str]:
@@ -119,7 +73,7 @@ def _recorder():
 
 def test_a_batch_claims_in_one_statement_sends_over_one_connection_and_marks_in_one(app):
     sink = Sink()
-    controller = serve(sink)
+    controller = serve_smtp(sink)
     try:
         app.config["MAIL_URL"] = f"smtp://127.0.0.1:{controller.port}"
         petition = make_campaign()
@@ -151,7 +105,7 @@ def test_a_batch_claims_in_one_statement_sends_over_one_connection_and_marks_in_
 @pytest.mark.parametrize("pipelining", [False, True], ids=["one-by-one", "pipelined"])
 def test_a_server_failing_mid_batch_gets_only_the_unmarked_again_with_their_ids(app, pipelining):
     sink = Sink(pipelining=pipelining, drop_after=7, refuse={"fan3@example.org"})
-    controller = serve(sink)
+    controller = serve_smtp(sink)
     try:
         app.config["MAIL_URL"] = f"smtp://127.0.0.1:{controller.port}"
         petition = make_campaign()
@@ -181,7 +135,7 @@ def test_a_server_failing_mid_batch_gets_only_the_unmarked_again_with_their_ids(
 
 def test_a_pipelined_batch_sends_each_email_once_with_its_receipts_id(app):
     sink = Sink(pipelining=True, refuse={"fan5@example.org", "fan6@example.org"})
-    controller = serve(sink)
+    controller = serve_smtp(sink)
     try:
         app.config["MAIL_URL"] = f"smtp://127.0.0.1:{controller.port}"
         petition = make_campaign()
@@ -227,7 +181,7 @@ def test_a_worker_killed_mid_batch_has_only_its_unmarked_emails_sent_again(
     lapses, the batch's unmarked emails are sent again with the same Message-IDs, and
     nothing it had marked before."""
     sink = Sink(hang_after=5)
-    controller = serve(sink)
+    controller = serve_smtp(sink)
     try:
         app.config["MAIL_URL"] = f"smtp://127.0.0.1:{controller.port}"
         petition = make_campaign()
@@ -288,7 +242,7 @@ def test_a_fan_out_to_1200_reaches_each_once_through_a_failing_server(app, run_j
     (after 700 emails); the failed batch's retry (as RQ, or the sweeper, runs it) sends the
     rest: 0 duplicates, 0 missing."""
     sink = Sink(pipelining=True, drop_after=700)
-    controller = serve(sink)
+    controller = serve_smtp(sink)
     try:
         app.config["MAIL_URL"] = f"smtp://127.0.0.1:{controller.port}"
         petition = make_campaign()
@@ -312,12 +266,6 @@ def test_a_fan_out_to_1200_reaches_each_once_through_a_failing_server(app, run_j
         controller.stop()
 
 
-def _signed(value) -> str:
-    """``value`` with the time (and so the signature) of each signed link left out: a
-    second may pass between two renderings. What each link signs is still compared."""
-    return re.sub(r"\.[\w-]{6}\.[\w-]{27}\b", ".(time and signature)", str(value))
-
-
 def test_a_batch_writes_each_email_as_the_single_renderer_does_in_each_language(app):
     member = make_user("member@example.org")
     member.locale = "es"
@@ -337,9 +285,9 @@ def test_a_batch_writes_each_email_as_the_single_renderer_does_in_each_language(
             alone = topic.email(obj, support)
             together = batch[support.id]
             assert together.to == alone.to and together.subject == alone.subject, name
-            assert _signed(together.headers) == _signed(alone.headers), name
-            assert _signed(together.text) == _signed(alone.text), name
-            assert _signed(together.html) == _signed(alone.html), name
+            assert without_link_times(together.headers) == without_link_times(alone.headers), name
+            assert without_link_times(together.text) == without_link_times(alone.text), name
+            assert without_link_times(together.html) == without_link_times(alone.html), name
         if name == "victory":  # a member who reads Spanish, a supporter who reads English
             assert sorted(e.html.split('lang="')[1][:2] for e in batch.values()) == ["en", "es"]
 

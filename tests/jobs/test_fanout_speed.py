@@ -1,13 +1,10 @@
 """A fan-out batch sends its emails over one SMTP connection, each still exactly once."""
 
-import socket
-
-from aiosmtpd.controller import Controller
-
 from campaign.extensions import db
 from campaign.jobs import notify
 from campaign.models import MailReceipt, Support
 from tests.factories import SupportRowFactory, make_campaign
+from tests.helpers import serve_smtp
 
 
 class CountingSMTP:
@@ -31,18 +28,9 @@ class CountingSMTP:
         return "250 Message accepted"
 
 
-def serve(handler) -> Controller:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    return controller
-
-
 def test_a_batch_uses_one_connection_and_sends_each_email_once(app, run_jobs):
     handler = CountingSMTP()
-    controller = serve(handler)
+    controller = serve_smtp(handler)
     try:
         app.config["MAIL_URL"] = f"smtp://127.0.0.1:{controller.port}"
         petition = make_campaign()
@@ -60,7 +48,7 @@ def test_a_batch_uses_one_connection_and_sends_each_email_once(app, run_jobs):
 
 def test_a_failed_send_drops_the_connection_and_the_retry_sends_the_rest_once(app):
     handler = CountingSMTP()
-    controller = serve(handler)
+    controller = serve_smtp(handler)
     try:
         app.config["MAIL_URL"] = f"smtp://127.0.0.1:{controller.port}"
         petition = make_campaign()
