@@ -66,6 +66,9 @@ def create_app(config: str | Mapping | None = None) -> Flask:
 
     register_converters(app)  # before any route is added
     register_blueprints(app)
+    from campaign.extensions import check_limits_in_views_only
+
+    check_limits_in_views_only(app)  # every view's limits known by now
     register_template_helpers(app)
     from campaign import errors, i18n, security
     from campaign.cli import register_cli

@@ -198,3 +198,44 @@ def test_the_campaign_creation_limit_counts_accepted_forms_only(client, app):
         assert post_form(client, "/petitions/new", {**form, "title": ""}).status_code == 400
     answers = [post_form(client, "/petitions/new", form).status_code for _ in range(3)]
     assert answers == [302, 302, 429]
+
+
+def test_limits_are_checked_in_their_views_only(app, client):
+    """Flask-Limiter's before-request hook is off (every limit here decorates its view), and
+    a decorated view is still limited; with a default limit set, the hook stays and limits a
+    view that has none of its own."""
+    from flask import Flask
+    from flask_limiter import Limiter
+
+    from campaign.extensions import check_limits_in_views_only, limiter
+
+    assert limiter._check_request_limit not in app.before_request_funcs.get(None, [])
+
+    def build(**options) -> tuple[Flask, Limiter]:
+        plain = Flask("limits")
+        plain.config["RATELIMIT_STORAGE_URI"] = "memory://"
+        own = Limiter(key_func=lambda: "one visitor", **options)
+        own.init_app(plain)
+
+        # Two functions of their own: Flask-Limiter files a decorated view's limits by name.
+        def limited():
+            return "ok"
+
+        def open_page():
+            return "ok"
+
+        plain.route("/limited")(own.limit("1 per minute")(limited))
+        plain.add_url_rule("/open", "open", open_page)
+        check_limits_in_views_only(plain, own)
+        return plain, own
+
+    plain, own = build()
+    assert own._check_request_limit not in plain.before_request_funcs.get(None, [])
+    visitor = plain.test_client()
+    assert [visitor.get("/limited").status_code for _ in range(2)] == [200, 429]
+    assert [visitor.get("/open").status_code for _ in range(3)] == [200, 200, 200]
+
+    plain, own = build(default_limits=["1 per minute"])
+    assert own._check_request_limit in plain.before_request_funcs[None]
+    visitor = plain.test_client()
+    assert [visitor.get("/open").status_code for _ in range(2)] == [200, 429]
