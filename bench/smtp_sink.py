@@ -123,6 +123,19 @@ class AiosmtpdSink:
         self.counts.add(envelope.rcpt_tos, message_id, subject, time.time())
         return "250 Message accepted"
 
+    def _whole(self, records: int) -> int:
+        """How many of the dump's first ``records`` new records are whole. smtp-sink's count
+        says so, and a thread here hears it: a message the server has already answered may
+        not be heard of yet, so the count is given a moment to reach the records (a record
+        still arriving keeps it short, and is left for the next call)."""
+        deadline = time.monotonic() + WAIT_FOR_COUNT
+        while True:
+            with self.counts.lock:
+                whole = self.ended - self.parsed
+            if whole >= records or time.monotonic() > deadline:
+                return min(whole, records)
+            time.sleep(0.002)
+
     def set_pipelining(self, on: bool) -> None:
         self.pipelining = on
 
@@ -137,6 +150,8 @@ class AiosmtpdSink:
 # no message can hold, so the file splits into messages without reading them.
 RECORD = b"\001groundswell-sink-record\n"
 _MESG = re.compile(rb"mesg=(\d+)")
+#: The longest a question waits for smtp-sink's count to reach the messages in its dump.
+WAIT_FOR_COUNT = 0.5
 
 
 def postfix_sink_path() -> str:
@@ -230,15 +245,15 @@ class PostfixSink:
 
     def catch_up(self) -> None:
         """Count the whole messages the dump has that are not counted yet."""
-        with self.counts.lock:
-            whole = self.ended - self.parsed
-        if whole <= 0 or not self.dump.exists():
+        if not self.dump.exists():
             return
         with open(self.dump, "rb") as fh:
             fh.seek(self.offset)
             data = fh.read()
         starts = [m.start() for m in re.finditer(re.escape(RECORD), data)]
-        take = min(whole, len(starts))
+        take = self._whole(len(starts))
+        if take <= 0:
+            return
         parser = BytesHeaderParser()
         for i in range(take):
             end = starts[i + 1] if i + 1 < len(starts) else len(data)
@@ -249,6 +264,19 @@ class PostfixSink:
             self.counts.add(rcpts, headers.get("Message-ID", ""), headers.get("Subject", ""), None)
         self.parsed += take
         self.offset += starts[take] if take < len(starts) else len(data)
+
+    def _whole(self, records: int) -> int:
+        """How many of the dump's first ``records`` new records are whole. smtp-sink's count
+        says so, and a thread here hears it: a message the server has already answered may
+        not be heard of yet, so the count is given a moment to reach the records (a record
+        still arriving keeps it short, and is left for the next call)."""
+        deadline = time.monotonic() + WAIT_FOR_COUNT
+        while True:
+            with self.counts.lock:
+                whole = self.ended - self.parsed
+            if whole >= records or time.monotonic() > deadline:
+                return min(whole, records)
+            time.sleep(0.002)
 
     def set_pipelining(self, on: bool) -> None:
         if on == self.pipelining:
