@@ -123,19 +123,6 @@ class AiosmtpdSink:
         self.counts.add(envelope.rcpt_tos, message_id, subject, time.time())
         return "250 Message accepted"
 
-    def _whole(self, records: int) -> int:
-        """How many of the dump's first ``records`` new records are whole. smtp-sink's count
-        says so, and a thread here hears it: a message the server has already answered may
-        not be heard of yet, so the count is given a moment to reach the records (a record
-        still arriving keeps it short, and is left for the next call)."""
-        deadline = time.monotonic() + WAIT_FOR_COUNT
-        while True:
-            with self.counts.lock:
-                whole = self.ended - self.parsed
-            if whole >= records or time.monotonic() > deadline:
-                return min(whole, records)
-            time.sleep(0.002)
-
     def set_pipelining(self, on: bool) -> None:
         self.pipelining = on
 
