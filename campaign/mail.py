@@ -80,8 +80,8 @@ class Email:
         boundary: str | None = None,
         eight_bit: bool = False,
     ) -> bytes | None:
-        """The message :meth:`to_message` builds, as the bytes SMTP sends (CRLF lines, 7-bit:
-        headers RFC 2047-encoded where not ASCII, both parts quoted-printable), written
+        """The message :meth:`to_message` builds, as the bytes SMTP sends (CRLF lines; headers
+        RFC 2047-encoded where not ASCII; both parts quoted-printable unless ``eight_bit``), written
         directly: the ``email`` package's header objects and generator cost more than the
         rest of a fan-out's email together. None for an address that is not ASCII (it needs
         SMTPUTF8: :meth:`to_message` and ``send_message`` handle it). ``date`` (now) and the
@@ -757,10 +757,11 @@ def _pipelined(client: smtplib.SMTP, sender: str, emails: Iterable[tuple[str, Em
             continue
         # The next email is built first, so that its envelope leaves with this content in
         # one write (one system call an email, not two).
+        content = _dot_stuffed(data) + b".\r\n"
         following = take()
-        written = send_envelope(following, _dot_stuffed(data) + b".\r\n")
+        written = send_envelope(following, content)
         if not written:
-            client.send(_dot_stuffed(data) + b".\r\n")
+            client.send(content)
         code, text = client.getreply()
         if code != 250 and code < 500:
             raise smtplib.SMTPDataError(code, text)
