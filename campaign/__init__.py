@@ -17,7 +17,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from campaign import replica
 from campaign.config import ROOT, config_class, load_environment, sqlalchemy_url
 from campaign.dbutil import ping_when_in_doubt
-from campaign.extensions import csrf, db, limiter, login_manager, migrate
+from campaign.extensions import check_limits_in_views_only, csrf, db, limiter, login_manager, migrate
 from campaign.queue import limiter_storage_uri
 from campaign.sessions import SignedCookieSessionInterface
 
@@ -66,8 +66,6 @@ def create_app(config: str | Mapping | None = None) -> Flask:
 
     register_converters(app)  # before any route is added
     register_blueprints(app)
-    from campaign.extensions import check_limits_in_views_only
-
     check_limits_in_views_only(app)  # every view's limits known by now
     register_template_helpers(app)
     from campaign import errors, i18n, security
