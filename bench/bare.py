@@ -6,6 +6,9 @@ Each route is what a hot path of the app costs at the least:
 
 - ``POST /bare/<slug>/support``: read the form, one INSERT (``ON CONFLICT DO NOTHING``), one RQ
   enqueue, a 303 (no CSRF, validation, rate limit, ORM or session);
+- ``POST /bare/<slug>/support-owed``: the same, the row marked as owed its confirmation email
+  (``confirmation_owed_at``, as the app's signing marks it), for the bare end to end: a bare
+  dispatcher (``python -m bench.bare_jobs dispatch``) sends those emails meanwhile;
 - ``GET /bare/confirm/<id>``: one UPDATE and one INSERT of a count delta in one transaction, the
   Redis flag that asks for a fold, one small template;
 - ``GET /bare/<slug>``: one SELECT of the campaign row, one template render;
@@ -56,17 +59,35 @@ def ping():
     return "ok"
 
 
+_INSERT = (
+    "INSERT INTO supports (campaign_id, email, email_canonical, name, is_public, country,"
+    " consents_to_updates, confirmation_sends, ip_address, created_at{owed})"
+    " SELECT id, %s, %s, %s, %s, %s, %s, 1, %s, now(){now} FROM campaigns WHERE slug = %s"
+    " ON CONFLICT (campaign_id, email_canonical) DO NOTHING RETURNING id"
+)
+INSERTS = {
+    False: _INSERT.format(owed="", now=""),
+    True: _INSERT.format(owed=", confirmation_owed_at", now=", now()"),
+}
+
+
 @app.post("/bare/<slug>/support")
 def support(slug: str):
+    return _support(slug, owed=False)
+
+
+@app.post("/bare/<slug>/support-owed")
+def support_owed(slug: str):
+    return _support(slug, owed=True)
+
+
+def _support(slug: str, owed: bool):
     form = request.form
     email = form["email"].strip()
     conn = _conn()
     with conn.transaction():
         row = conn.execute(
-            "INSERT INTO supports (campaign_id, email, email_canonical, name, is_public, country,"
-            " consents_to_updates, confirmation_sends, ip_address, created_at)"
-            " SELECT id, %s, %s, %s, %s, %s, %s, 1, %s, now() FROM campaigns WHERE slug = %s"
-            " ON CONFLICT (campaign_id, email_canonical) DO NOTHING RETURNING id",
+            INSERTS[owed],
             [
                 email,
                 email.lower(),

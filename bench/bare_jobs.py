@@ -18,6 +18,16 @@
     the sink offers it), one UPDATE that marks them sent, a commit. TAG tells the receipts of
     one run from another's.
 
+``python -m bench.bare_jobs dispatch CAMPAIGN_ID SMTP_PORT SIZE``
+    The confirmation dispatcher's I/O with nothing else, for the bare end to end: until
+    SIGTERM, claim up to 200 of the campaign's owed confirmation emails in one ``UPDATE …
+    RETURNING`` (``FOR UPDATE SKIP LOCKED``) and commit, send them over one SMTP connection
+    (pipelined where the sink offers it), then in one transaction insert their receipts and
+    clear their owed marks; after a claim of fewer than 200 (none included) wait 0.2 s for
+    the next batch to gather, as the app's dispatcher does. Each message is SIZE bytes, the
+    size of the app's confirmation email. Prints ``{"ready": true}`` once connected (SIGTERM
+    is heard from then on), then at the end ``{"sent", "seconds", "cpu_seconds"}``.
+
 All read ``DATABASE_URL`` from the environment, like the app.
 """
 
@@ -28,6 +38,7 @@ import hashlib
 import json
 import os
 import re
+import signal
 import smtplib
 import sys
 import time
@@ -186,6 +197,74 @@ def batches(ids_file: Path, port: int, part: int, parts: int, tag: str = "", siz
     return {"sent": sent, "seconds": round(time.perf_counter() - started, 3), "pipelined": pipelined}
 
 
+#: The app's claim (campaign.jobs.supports.claim_owed_confirmations), for one campaign.
+_CLAIM = (
+    "UPDATE supports SET confirmation_claimed_at = now() WHERE id IN (SELECT id FROM supports"
+    " WHERE campaign_id = %s AND confirmation_owed_at IS NOT NULL AND confirmation_claimed_at IS NULL"
+    " ORDER BY confirmation_owed_at LIMIT 200 FOR UPDATE SKIP LOCKED)"
+    " RETURNING id, name, email, confirmation_sends"
+)
+
+
+def dispatch(campaign_id: int, port: int, size: int) -> dict:
+    """The confirmation dispatcher's I/O with nothing else, until SIGTERM (see the module)."""
+    stopping = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+    started, cpu = time.perf_counter(), time.process_time()
+    sent = 0
+    with psycopg.connect(os.environ["DATABASE_URL"]) as conn:
+        smtp = smtplib.SMTP("127.0.0.1", port, timeout=30)
+        smtp.ehlo()
+        pipelined = smtp.has_extn("pipelining")
+        print(json.dumps({"ready": True}), flush=True)
+        while not stopping:
+            rows = conn.execute(_CLAIM, [campaign_id]).fetchall()
+            conn.commit()
+            if not rows:
+                time.sleep(0.2)
+                continue
+            messages = [
+                (email, _padded(_bytes(support_id, name, email), size)) for support_id, name, email, _ in rows
+            ]
+            if pipelined:
+                _pipelined(smtp, messages)
+            else:
+                for email, data in messages:
+                    smtp.sendmail("no-reply@groundswell.localhost", [email], data)
+            with conn.cursor() as cur:
+                cur.execute(
+                    "INSERT INTO mail_receipts (key, recipient, sent_at) SELECT k, r, now()"
+                    " FROM unnest(%s::text[], %s::text[]) AS t (k, r) ON CONFLICT (key) DO NOTHING",
+                    [[f"bare-confirm:{row[0]}:{row[3]}" for row in rows], [row[2] for row in rows]],
+                )
+                cur.execute(
+                    "UPDATE supports SET confirmation_owed_at = NULL, confirmation_claimed_at = NULL"
+                    " WHERE id = ANY(%s)",
+                    [[row[0] for row in rows]],
+                )
+            conn.commit()
+            sent += len(rows)
+            if len(rows) < 200:
+                time.sleep(0.2)  # a batch that was not full: the next gathers, as the app's does
+        smtp.quit()
+    return {
+        "sent": sent,
+        "seconds": round(time.perf_counter() - started, 3),
+        "cpu_seconds": round(time.process_time() - cpu, 3),
+        "pipelined": pipelined,
+    }
+
+
+def _padded(message: bytes, size: int) -> bytes:
+    """``message`` with an HTML comment of short lines before its end, to ``size`` bytes."""
+    missing = size - len(message)
+    if missing <= 0:
+        return message
+    head, _, tail = message.rpartition(b"</body>")
+    line = b"<!-- " + b"x" * 70 + b" -->\r\n"
+    return head + line * (missing // len(line) + 1) + b"</body>" + tail
+
+
 def _pipelined(smtp: smtplib.SMTP, messages: list[tuple[str, bytes]]) -> None:
     def envelope(email: str) -> bytes:
         return f"MAIL FROM:<no-reply@groundswell.localhost>\r\nRCPT TO:<{email}>\r\nDATA\r\n".encode()
@@ -209,6 +288,8 @@ def main() -> None:
         result = delivery(int(args[0]), Path(args[1]))
     elif command == "batches":
         result = batches(Path(args[0]), int(args[1]), int(args[2]), int(args[3]), *args[4:5])
+    elif command == "dispatch":
+        result = dispatch(int(args[0]), int(args[1]), int(args[2]))
     elif command == "fanout":
         result = fanout(Path(args[0]), int(args[1]), int(args[2]), int(args[3]), reuse=args[4:5] == ["reuse"])
     else:

@@ -259,8 +259,9 @@ class Bench:
             self.pool = self.stack.start_workers(self.sizes.pool_workers, name="worker", fork=False)
             self.wait_for_workers(len(self.pool))
 
-    def stop_pool(self) -> None:
-        if not self.sizes.pool_stops:
+    def stop_pool(self, always: bool = False) -> None:
+        """Stop the pool of workers (``always``: in the smoke run too, which keeps it otherwise)."""
+        if not (self.sizes.pool_stops or always):
             return
         for proc in self.pool:
             self.stack.forget(proc)
@@ -314,11 +315,11 @@ class Bench:
             ),
         )[0]
 
-    def bare_sign_file(self, slug: str, prefix: str, count: int) -> Path:
+    def bare_sign_file(self, slug: str, prefix: str, count: int, route: str = "support") -> Path:
         return self.request_file(
             prefix,
             supporters.bare_sign_requests(
-                slug, prefix, count, self.addresses(count), f"http://127.0.0.1:{self.bare_port}"
+                slug, prefix, count, self.addresses(count), f"http://127.0.0.1:{self.bare_port}", route
             ),
         )[0]
 
@@ -865,8 +866,17 @@ class Bench:
         left = self.owed_confirmations()
         if left:
             self.drop_confirmations()
+        bare = self.bare_end_to_end()
+        figures.append(
+            figure(
+                "bare ceiling's signatures/s with a bare dispatcher sending (bare: the same alone)",
+                round(bare["with_dispatcher"]["per_s"]),
+                round(bare["alone"]["per_s"]),
+            )
+        )
         return {
             "title": "surge end to end",
+            "bare_end_to_end": bare,
             "figures": figures,
             "app": app.summary(),
             "surge_alone_per_s": round(alone, 1) if alone else None,
@@ -889,6 +899,94 @@ class Bench:
                 "relay does; bare column: the surge alone (workers stopped) in the same run"
             ],
         }
+
+    def bare_end_to_end(self) -> dict:
+        """The end to end of the bare ceiling: its signing, each support marked as owed its
+        confirmation email, alone and then while a bare dispatcher (``bench.bare_jobs
+        dispatch``: the claim, the pipelined messages of the app's email's size, the receipts
+        and the marks, and nothing else) sends those emails to the sink. Their ratio is the
+        least signing loses to its emails on this machine, whatever the app's design: what
+        the app's end to end is read against. The workers are stopped meanwhile (they would
+        claim these emails too)."""
+        sizes = self.sizes
+        self.log("Surge end to end, the bare ceiling…")
+        self.stop_pool(always=True)
+        slug, campaign_id = "bench-bare", self.campaigns.ids["bare"]
+        size = self.confirmation_email_size()
+        alone_file = self.bare_sign_file(slug, "bare-e2e-alone", sizes.surge_pool, route="support-owed")
+        with_file = self.bare_sign_file(slug, "bare-e2e-with", sizes.surge_pool, route="support-owed")
+        self.drop_confirmations("bare")
+        alone = self.wrk(self.bare_port, seconds=sizes.surge_seconds, requests=alone_file, expected=(303,))
+        self.drop_confirmations("bare")
+        self.stack.sink_command("reset")
+        dispatcher = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "bench.bare_jobs",
+                "dispatch",
+                str(campaign_id),
+                str(self.mail_port),
+                str(size),
+            ],
+            env=self.stack.env,
+            stdout=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+        try:
+            if json.loads(dispatcher.stdout.readline() or "{}").get("ready") is not True:
+                raise RuntimeError("the bare dispatcher did not start")
+            with_dispatcher = self.wrk(
+                self.bare_port, seconds=sizes.surge_seconds, requests=with_file, expected=(303,)
+            )
+            during = self.stack.sink_command("stats")
+            started = time.monotonic()
+            while self.owed_confirmations("bare") and time.monotonic() - started < sizes.drain_timeout:
+                time.sleep(0.25)
+        finally:
+            dispatcher.terminate()
+            out, _ = dispatcher.communicate(timeout=60)
+        if dispatcher.returncode != 0:
+            raise RuntimeError(f"the bare dispatcher failed with {dispatcher.returncode}")
+        sent = json.loads(out.strip().splitlines()[-1])
+        taken = self.stack.sink_command("stats")
+        left = self.drop_confirmations("bare")
+        self.start_pool()
+        return {
+            "alone": alone.summary(),
+            "with_dispatcher": with_dispatcher.summary(),
+            "share_of_alone": round(with_dispatcher.rate / alone.rate, 3) if alone.rate else None,
+            "dispatcher": sent,
+            "dispatcher_cpu_ms_per_email": round(1000 * sent["cpu_seconds"] / sent["sent"], 3)
+            if sent["sent"]
+            else None,
+            "emails_per_s_during": round(during["messages"] / with_dispatcher.seconds, 1)
+            if with_dispatcher.seconds
+            else None,
+            "sink_messages": taken["messages"],
+            "sink_duplicates": taken["duplicates"],
+            "owed_left": left,
+            "email_bytes": size,
+            "what": "bench/bare.py support-owed and bench/bare_jobs.py dispatch: the bare ceiling's "
+            "signing marking each support owed its email, alone, then with a bare dispatcher "
+            "sending those emails (emails of the app's size) to the sink offering PIPELINING",
+        }
+
+    def confirmation_email_size(self) -> int:
+        """The bytes of the app's confirmation email (for a support of the end to end's
+        campaign), as its dispatcher sends it to a server offering 8BITMIME."""
+        from campaign.jobs.supports import _CLAIMED, confirmation_emails
+        from campaign.models import Support
+
+        row = self.db.session.execute(
+            select(*(Support.__table__.c[column.key] for column in _CLAIMED))
+            .where(Support.campaign_id == self.campaigns.ids["e2e"])
+            .limit(1)
+        ).one()
+        self.db.session.rollback()
+        ((_, email),) = confirmation_emails([row], {row.id: f"confirm-support:{row.id}:bench-size"})
+        return len(email.to_bytes(self.app.config["MAIL_FROM"], eight_bit=True))
 
     def confirmation(self) -> dict:
         """The confirmation links of the surge's signatures, opened; then, how soon they count."""

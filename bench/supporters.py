@@ -81,16 +81,17 @@ def sign_requests(
 
 
 def bare_sign_requests(
-    slug: str, prefix: str, count: int, first_address: int, base_url: str
+    slug: str, prefix: str, count: int, first_address: int, base_url: str, route: str = "support"
 ) -> Iterator[Request]:
-    """The same POSTs, as many bytes, to the bare ceiling (which reads no cookie or token)."""
+    """The same POSTs, as many bytes, to the bare ceiling (which reads no cookie or token);
+    ``route``: ``support``, or ``support-owed`` (the support marked as owed its email)."""
     page = f"/bare/{slug}"
     filler_cookie = "session=" + "x" * 120
     filler_token = "y" * 86
     for i in range(count):
         yield (
             "POST",
-            f"{page}/support",
+            f"{page}/{route}",
             sign_form(prefix, i, filler_token),
             {
                 "Content-Type": "application/x-www-form-urlencoded",

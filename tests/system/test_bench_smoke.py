@@ -70,6 +70,11 @@ def test_smoke_run_reports_every_scenario(tmp_path):
     end_to_end = data["scenarios"]["surge-end-to-end"]
     assert end_to_end["app"]["good"] > 0 and end_to_end["emails_in_all"] > 0, end_to_end
     assert end_to_end["left_unsent_after_drain"] == 0 and end_to_end["duplicates"] == 0, end_to_end
+    # …and the bare ceiling's: every owed email of its signing sent by the bare dispatcher, once.
+    bare_e2e = end_to_end["bare_end_to_end"]
+    assert bare_e2e["alone"]["good"] > 0 and bare_e2e["with_dispatcher"]["good"] > 0, bare_e2e
+    assert bare_e2e["dispatcher"]["sent"] == bare_e2e["sink_messages"] > 0, bare_e2e
+    assert bare_e2e["sink_duplicates"] == 0 and bare_e2e["owed_left"] == 0, bare_e2e
     delivery = data["scenarios"]["delivery"]["checks"]
     assert delivery["state"] == "sent" and delivery["seal_valid"]
     assert delivery["csv_rows"] == delivery["support_count"] == 2_000
