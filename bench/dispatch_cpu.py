@@ -14,7 +14,8 @@ owed (batches of ``CONFIRMATION_BATCH`` over one SMTP connection). Reported: thi
 CPU time per email (``time.process_time``: the claims, the caps script, rendering, building
 and sending the messages, the receipts; not PostgreSQL's, Redis's or the sink's), PostgreSQL's
 CPU time per email (its server's processes), the wall
-time (with the dispatcher's 0.2 s for a batch to gather) and the messages the sink counted.
+time (with the dispatcher's 0.2 s for a batch to gather, and the second it then stays idle
+before it stops, ``CONFIRMATION_DISPATCH_SECONDS``) and the messages the sink counted.
 CPU time holds on a shared machine where rates do not. A warm-up run (templates compiled)
 is not counted.
 

@@ -122,8 +122,9 @@ class Config:
     # A request to fold confirmed supports into the counts stands this long: under load, one
     # fold job a second serves them all (0: each fold clears it as it starts).
     FOLD_REQUEST_SECONDS = 1.0
-    # Confirmation emails: a signature asks for the dispatcher at most once per
-    # CONFIRMATION_DISPATCH_SECONDS (0: every signature asks; the tests); the dispatcher
+    # Confirmation emails: a signature asks for the dispatcher unless a request stands; a
+    # request stands CONFIRMATION_DISPATCH_SECONDS, renewed by the dispatcher while it runs,
+    # which stays that long once nothing is owed (0: every signature asks; the tests). It
     # claims CONFIRMATION_BATCH owed emails at a time, and takes back a claim older than
     # CONFIRMATION_CLAIM_SECONDS (its worker died before marking the batch sent).
     CONFIRMATION_DISPATCH_SECONDS = 1.0

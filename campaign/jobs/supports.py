@@ -8,8 +8,12 @@ dispatcher claims up to ``CONFIRMATION_BATCH`` owed emails in one statement, ren
 (each language's words resolved once, the templates compiled once, each campaign's email
 rendered once per language with blanks and filled in per reader), sends them over one
 SMTP connection and records their receipts and sent marks in one transaction; it goes on
-while emails keep being owed, and stops once nothing was owed since its last look and no
-request for it stands (or a newer dispatcher was asked for, which takes over).
+while emails keep being owed. While it runs it holds the standing request (renewed at each
+look), so signatures ask for no other: one dispatcher runs at a time, however long the
+surge, and the other workers stay free for folds and notices. It stops once nothing was
+owed for ``CONFIRMATION_DISPATCH_SECONDS`` (letting go of its request in the same step as
+its last look at the counter), or when it finds another's request standing (asked once its
+own had lapsed, and started since: a dispatcher takes the request over as it starts).
 
 Exactly once: a claim is one ``UPDATE … RETURNING`` (``FOR UPDATE SKIP LOCKED`` on
 PostgreSQL; SQLite's writers take turns), so two dispatchers never hold the same email; a
@@ -80,17 +84,37 @@ IDLE_POLL_SECONDS = 0.05
 #: ``CONFIRMATION_DISPATCH_SECONDS``, so none in the tests).
 GATHER_SECONDS = 0.2
 
+#: A dispatcher's look, in one step: its hold on the standing request taken or renewed, and
+#: the "mail is waiting" counter read. KEYS[1] the standing request, KEYS[2] the counter;
+#: ARGV[1] its token, ARGV[2] how long a request stands (ms), ARGV[3] 1 at its first look.
+#: At its first look, or with its own request standing or none, it holds the request for
+#: that long again (signatures meanwhile ask for no other dispatcher). Another's standing
+#: later (asked once this one's had lapsed, during a long batch say): it holds nothing and
+#: stops; that one, started after those signatures committed, has taken over. Returns
+#: {held (0/1), counter}.
+LOOK_SCRIPT = """
+local standing = redis.call('GET', KEYS[1])
+local held = 0
+if ARGV[3] == '1' or (not standing) or standing == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  held = 1
+end
+return {held, redis.call('GET', KEYS[2]) or '0'}
+"""
+
 #: Whether a dispatcher may stop (1) or must look again (0), in one step with what it saw:
 #: KEYS[1] the standing request, KEYS[2] the "mail is waiting" counter; ARGV[1] its token,
-#: ARGV[2] the counter it read before its last (empty) claim. Its own request standing: go
-#: on (signatures that saw it asked nobody else). Another's standing: stop, that dispatcher
-#: was asked after those signatures committed. None standing: stop only if nothing was
-#: marked since the last look (every mark comes after its commit, so that claim saw it).
+#: ARGV[2] the counter it read before its last (empty) claim. Another's request standing:
+#: stop, that one takes over. Otherwise stop only if nothing was marked since that look
+#: (every mark comes after its commit, so that claim saw it), letting go of its own request
+#: in the same step, so that the next signature asks for a new dispatcher.
 FINISH_SCRIPT = """
 local standing = redis.call('GET', KEYS[1])
-if standing == ARGV[1] then return 0 end
-if standing then return 1 end
-if (redis.call('GET', KEYS[2]) or '0') == ARGV[2] then return 1 end
+if standing and standing ~= ARGV[1] then return 1 end
+if (redis.call('GET', KEYS[2]) or '0') == ARGV[2] then
+  if standing then redis.call('DEL', KEYS[1]) end
+  return 1
+end
 return 0
 """
 
@@ -109,18 +133,26 @@ def dispatch_confirmations(token: str) -> int:
 
 def _dispatch(token: str) -> int:
     batch = current_app.config["CONFIRMATION_BATCH"]
+    stays = current_app.config["CONFIRMATION_DISPATCH_SECONDS"]
     # After a batch that was not full, wait this long for the next to gather: a surge's
     # emails then go a few dozen to a claim, not one or two (each claim is a transaction).
-    gather = min(GATHER_SECONDS, current_app.config["CONFIRMATION_DISPATCH_SECONDS"] / 5)
+    gather = min(GATHER_SECONDS, stays / 5)
     sent, drained_at = 0, None  # drained_at: the counter when a claim last found all
+    idle_since = None  # when a look last found nothing marked since that claim
+    first = True
     while True:
-        seen = _waiting_mark()
+        held, seen = _look(token, first)
+        first = False
+        if not held:
+            return sent  # another dispatcher was asked: it goes on from here
         if seen is not None and seen == drained_at:
             # Nothing marked owed since everything was claimed: no need to ask the database.
-            if _may_finish(token, seen):
+            idle_since = idle_since or time.monotonic()
+            if time.monotonic() - idle_since >= stays and _may_finish(token, seen):
                 return sent
             time.sleep(IDLE_POLL_SECONDS)
             continue
+        idle_since = None
         claimed, just_sent = _send_owed(batch)
         sent += just_sent
         if seen is None:  # Redis is away: drain, then leave the rest to the sweeper
@@ -128,8 +160,6 @@ def _dispatch(token: str) -> int:
                 return sent
             continue
         if claimed >= batch:
-            if _another_asked(token):
-                return sent  # it goes on from here; this worker is free for other jobs
             continue
         # Every email marked up to ``seen`` was committed before it was marked, so this
         # claim, which began after reading ``seen``, took all of them.
@@ -138,19 +168,23 @@ def _dispatch(token: str) -> int:
             time.sleep(gather)
 
 
-def _waiting_mark() -> str | None:
+def _look(token: str, first: bool) -> tuple[bool, str | None]:
+    """Hold the standing request for ``token`` (taking it over at the ``first`` look) and
+    read the "mail is waiting" counter (:data:`LOOK_SCRIPT`): (whether this dispatcher holds
+    the request, the counter). Redis away: (True, None)."""
     try:
-        return (redis_connection().get(outbox.CONFIRMATIONS_WAITING) or b"0").decode()
+        conn = redis_connection()
+        script = current_app.extensions.get("groundswell.look_script")
+        if script is None:
+            script = current_app.extensions["groundswell.look_script"] = conn.register_script(LOOK_SCRIPT)
+        held, seen = script(
+            keys=[outbox.CONFIRMATIONS_REQUESTED, outbox.CONFIRMATIONS_WAITING],
+            args=[token, outbox.dispatch_ttl_ms(), 1 if first else 0],
+            client=conn,
+        )
     except RedisError:
-        return None
-
-
-def _another_asked(token: str) -> bool:
-    try:
-        standing = redis_connection().get(outbox.CONFIRMATIONS_REQUESTED)
-    except RedisError:
-        return False
-    return standing is not None and standing.decode() != token
+        return True, None
+    return bool(held), seen.decode() if isinstance(seen, bytes) else str(seen)
 
 
 def _may_finish(token: str, seen: str) -> bool:

@@ -4,6 +4,7 @@ each once, over one SMTP connection, and none lost when Redis loses the dispatch
 from __future__ import annotations
 
 import smtplib
+import time
 from concurrent.futures import ThreadPoolExecutor
 from email import policy
 from email.parser import BytesParser
@@ -13,6 +14,7 @@ import redis
 from sqlalchemy import delete, func, select
 
 from campaign import mail
+from campaign import outbox as work
 from campaign.extensions import db
 from campaign.jobs.supports import (
     claim_owed_confirmations,
@@ -23,7 +25,7 @@ from campaign.jobs.supports import (
 from campaign.jobs.sweeper import sweep_job
 from campaign.mail import Email, receipt_message_id
 from campaign.models import MailReceipt, Support
-from campaign.queue import get_queue
+from campaign.queue import get_queue, redis_connection
 from campaign.services import supports as service
 from tests.factories import make_campaign
 from tests.helpers import Collector, Sink, without_link_times
@@ -79,6 +81,68 @@ def test_two_dispatchers_at_once_never_claim_one_email_twice(app, database):
         claims = list(pool.map(lambda _: claim(), range(4)))
     taken = [i for ids in claims for i in ids]
     assert len(taken) == 40 and len(set(taken)) == 40
+
+
+def _standing() -> bytes | None:
+    return redis_connection().get(work.CONFIRMATIONS_REQUESTED)
+
+
+def _wait_until(condition, seconds: float = 10) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+@pytest.mark.app_config(CONFIRMATION_DISPATCH_SECONDS=0.5)
+def test_one_dispatcher_runs_at_a_time_holding_the_request_until_idle(app, outbox):
+    """While a dispatcher runs, its request stands (renewed past the half second a request
+    lasts), so signatures meanwhile ask for no other; once nothing was owed for that long
+    it stops and lets go, and the next signature asks for a new one."""
+    petition = make_campaign()
+    sign_many(petition, 3)
+    queue = get_queue("high")
+    assert queue.count == 1  # the first signature asked for a dispatcher
+    queue.empty()
+    db.session.commit()
+
+    def dispatch() -> int:
+        with app.app_context():
+            return dispatch_confirmations("running")
+
+    with ThreadPoolExecutor(1) as pool:
+        running = pool.submit(dispatch)
+        _wait_until(lambda: owed() == 0)
+        for n in range(4):  # over a second: twice the time a request stands
+            time.sleep(0.25)
+            assert _standing() == b"running"
+            sign_many(petition, 1, prefix=f"q{n}-")
+        assert queue.count == 0  # none asked for another dispatcher
+        assert running.result(timeout=10) == 7  # every email, by this one
+    assert owed() == 0 and len(outbox()) == 7
+    assert _standing() is None  # let go as it stopped
+    sign_many(petition, 1, prefix="after-")
+    assert queue.count == 1 and _standing() not in (None, b"running")
+
+
+@pytest.mark.app_config(CONFIRMATION_DISPATCH_SECONDS=5)
+def test_a_dispatcher_that_finds_a_newer_one_asked_stops_and_leaves_it_the_request(app, outbox):
+    petition = make_campaign()
+    sign_many(petition, 2)
+    get_queue("high").empty()
+    db.session.commit()
+
+    def dispatch() -> int:
+        with app.app_context():
+            return dispatch_confirmations("older")
+
+    with ThreadPoolExecutor(1) as pool:
+        running = pool.submit(dispatch)
+        _wait_until(lambda: owed() == 0)
+        assert _standing() == b"older"  # it stays, idle, for up to 5 s
+        redis_connection().set(work.CONFIRMATIONS_REQUESTED, "newer", px=5000)  # its request lapsed
+        assert running.result(timeout=2) == 2  # at its next look, long before 5 s
+    assert _standing() == b"newer"
 
 
 @pytest.mark.app_config(SWEEP_AFTER_SECONDS=0)
