@@ -6,6 +6,7 @@ from __future__ import annotations
 import smtplib
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from email import policy
 from email.parser import BytesParser
 
@@ -87,6 +88,27 @@ def _standing() -> bytes | None:
     return redis_connection().get(work.CONFIRMATIONS_REQUESTED)
 
 
+@contextmanager
+def _dispatching(app, petition, signatures: int, token: str):
+    """``signatures`` supports of ``petition`` signed, the dispatcher they asked for taken
+    off the queue, and one run under ``token`` in another thread until its emails are sent:
+    yields its future (the emails it sent)."""
+    sign_many(petition, signatures)
+    queue = get_queue("high")
+    assert queue.count == 1  # the first signature asked for a dispatcher
+    queue.empty()
+    db.session.commit()
+
+    def dispatch() -> int:
+        with app.app_context():
+            return dispatch_confirmations(token)
+
+    with ThreadPoolExecutor(1) as pool:
+        running = pool.submit(dispatch)
+        _wait_until(lambda: owed() == 0)
+        yield running
+
+
 def _wait_until(condition, seconds: float = 10) -> None:
     deadline = time.monotonic() + seconds
     while not condition():
@@ -100,19 +122,8 @@ def test_one_dispatcher_runs_at_a_time_holding_the_request_until_idle(app, outbo
     lasts), so signatures meanwhile ask for no other; once nothing was owed for that long
     it stops and lets go, and the next signature asks for a new one."""
     petition = make_campaign()
-    sign_many(petition, 3)
     queue = get_queue("high")
-    assert queue.count == 1  # the first signature asked for a dispatcher
-    queue.empty()
-    db.session.commit()
-
-    def dispatch() -> int:
-        with app.app_context():
-            return dispatch_confirmations("running")
-
-    with ThreadPoolExecutor(1) as pool:
-        running = pool.submit(dispatch)
-        _wait_until(lambda: owed() == 0)
+    with _dispatching(app, petition, 3, "running") as running:
         for n in range(4):  # over a second: twice the time a request stands
             time.sleep(0.25)
             assert _standing() == b"running"
@@ -127,18 +138,7 @@ def test_one_dispatcher_runs_at_a_time_holding_the_request_until_idle(app, outbo
 
 @pytest.mark.app_config(CONFIRMATION_DISPATCH_SECONDS=5)
 def test_a_dispatcher_that_finds_a_newer_one_asked_stops_and_leaves_it_the_request(app, outbox):
-    petition = make_campaign()
-    sign_many(petition, 2)
-    get_queue("high").empty()
-    db.session.commit()
-
-    def dispatch() -> int:
-        with app.app_context():
-            return dispatch_confirmations("older")
-
-    with ThreadPoolExecutor(1) as pool:
-        running = pool.submit(dispatch)
-        _wait_until(lambda: owed() == 0)
+    with _dispatching(app, make_campaign(), 2, "older") as running:
         assert _standing() == b"older"  # it stays, idle, for up to 5 s
         redis_connection().set(work.CONFIRMATIONS_REQUESTED, "newer", px=5000)  # its request lapsed
         assert running.result(timeout=2) == 2  # at its next look, long before 5 s
