@@ -130,6 +130,9 @@ class Config:
     CONFIRMATION_DISPATCH_SECONDS = 1.0
     CONFIRMATION_BATCH = 200
     CONFIRMATION_CLAIM_SECONDS = 120
+    # A dispatcher that has run this long hands over to a new one (a job of its own) after
+    # its batch: well within RQ's job timeout (180 s), however long a surge lasts.
+    CONFIRMATION_DISPATCHER_SECONDS = 60.0
     # Supporters' personal details are anonymised this many days after a campaign ends.
     ANONYMISE_AFTER_DAYS = 182
     PRIVACY_TOKEN_MAX_AGE = int(timedelta(days=1).total_seconds())
@@ -268,6 +271,7 @@ _FROM_ENV = {
     "CONFIRMATION_DISPATCH_SECONDS": ("CONFIRMATION_DISPATCH_SECONDS", float),
     "CONFIRMATION_BATCH": ("CONFIRMATION_BATCH", int),
     "CONFIRMATION_CLAIM_SECONDS": ("CONFIRMATION_CLAIM_SECONDS", int),
+    "CONFIRMATION_DISPATCHER_SECONDS": ("CONFIRMATION_DISPATCHER_SECONDS", float),
     "TRUSTED_HOSTS": ("TRUSTED_HOSTS", lambda v: [h.strip() for h in v.split(",") if h.strip()]),
     "HSTS_INCLUDE_SUBDOMAINS": ("HSTS_INCLUDE_SUBDOMAINS", lambda v: v.lower() in {"1", "true", "yes"}),
     "HSTS_PRELOAD": ("HSTS_PRELOAD", lambda v: v.lower() in {"1", "true", "yes"}),

@@ -13,7 +13,9 @@ look), so signatures ask for no other: one dispatcher runs at a time, however lo
 surge, and the other workers stay free for folds and notices. It stops once nothing was
 owed for ``CONFIRMATION_DISPATCH_SECONDS`` (letting go of its request in the same step as
 its last look at the counter), or when it finds another's request standing (asked once its
-own had lapsed, and started since: a dispatcher takes the request over as it starts).
+own had lapsed, and started since: a dispatcher takes the request over as it starts). Once it
+has run ``CONFIRMATION_DISPATCHER_SECONDS`` (60), it hands the run over to a new dispatcher
+after its next batch, within RQ's job timeout however long the surge (an idle one just stops).
 
 Exactly once: a claim is one ``UPDATE … RETURNING`` (``FOR UPDATE SKIP LOCKED`` on
 PostgreSQL; SQLite's writers take turns), so two dispatchers never hold the same email; a
@@ -33,6 +35,7 @@ from __future__ import annotations
 import functools
 import json
 import time
+import uuid
 from collections import defaultdict
 from datetime import timedelta
 from types import SimpleNamespace
@@ -102,6 +105,17 @@ end
 return {held, redis.call('GET', KEYS[2]) or '0'}
 """
 
+#: A dispatcher that has run ``CONFIRMATION_DISPATCHER_SECONDS`` hands over, in one step:
+#: KEYS[1] the standing request; ARGV[1] its token, ARGV[2] its successor's, ARGV[3] how long
+#: a request stands (ms). Its own request standing, or none: the successor's set (1; the
+#: caller enqueues it). Another's standing: nothing (0), that one takes over.
+HANDOVER_SCRIPT = """
+local standing = redis.call('GET', KEYS[1])
+if standing and standing ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+return 1
+"""
+
 #: Whether a dispatcher may stop (1) or must look again (0), in one step with what it saw:
 #: KEYS[1] the standing request, KEYS[2] the "mail is waiting" counter; ARGV[1] its token,
 #: ARGV[2] the counter it read before its last (empty) claim. Another's request standing:
@@ -140,6 +154,7 @@ def _dispatch(token: str) -> int:
     sent, drained_at = 0, None  # drained_at: the counter when a claim last found all
     idle_since = None  # when a look last found nothing marked since that claim
     first = True
+    hand_over_at = time.monotonic() + current_app.config["CONFIRMATION_DISPATCHER_SECONDS"]
     while True:
         held, seen = _look(token, first)
         first = False
@@ -155,6 +170,8 @@ def _dispatch(token: str) -> int:
         idle_since = None
         claimed, just_sent = _send_owed(batch)
         sent += just_sent
+        if claimed and time.monotonic() >= hand_over_at and _hand_over(token):
+            return sent  # between batches: everything this one claimed is marked
         if seen is None:  # Redis is away: drain, then leave the rest to the sweeper
             if claimed < batch:
                 return sent
@@ -166,6 +183,30 @@ def _dispatch(token: str) -> int:
         drained_at = seen
         if claimed and gather:
             time.sleep(gather)
+
+
+def _hand_over(token: str) -> bool:
+    """Hand the run over to a new dispatcher (:data:`HANDOVER_SCRIPT`), enqueued here; True
+    when this one may stop (a successor or another dispatcher takes over). Redis away:
+    False, this one goes on."""
+    successor = uuid.uuid4().hex
+    try:
+        conn = redis_connection()
+        script = current_app.extensions.get("groundswell.handover_script")
+        if script is None:
+            script = current_app.extensions["groundswell.handover_script"] = conn.register_script(
+                HANDOVER_SCRIPT
+            )
+        handed = script(
+            keys=[outbox.CONFIRMATIONS_REQUESTED],
+            args=[token, successor, outbox.dispatch_ttl_ms()],
+            client=conn,
+        )
+        if handed:
+            outbox.start_dispatcher(successor)
+    except RedisError:
+        return False
+    return True
 
 
 def _look(token: str, first: bool) -> tuple[bool, str | None]:

@@ -145,6 +145,27 @@ def test_a_dispatcher_that_finds_a_newer_one_asked_stops_and_leaves_it_the_reque
     assert _standing() == b"newer"
 
 
+@pytest.mark.app_config(CONFIRMATION_DISPATCH_SECONDS=1, CONFIRMATION_DISPATCHER_SECONDS=0.5)
+def test_a_dispatcher_that_ran_its_time_hands_over_to_a_new_one_after_a_batch(app, outbox, run_jobs):
+    """However long a surge, a dispatcher's job ends within RQ's timeout: a batch sent after
+    its time, it sets a successor's request, enqueues it and stops, with nothing claimed."""
+    petition = make_campaign()
+    queue = get_queue("high")
+    with _dispatching(app, petition, 2, "first") as running:
+        time.sleep(0.6)
+        sign_many(petition, 1, prefix="later-")  # its request stands: nobody else asked
+        assert running.result(timeout=5) == 3
+        successor = _standing()
+        assert successor not in (None, b"first")
+        assert queue.job_ids == [f"confirmations-{successor.decode()}"]
+    claimed = db.session.execute(select(func.count()).where(Support.confirmation_claimed_at.is_not(None)))
+    assert claimed.scalar_one() == 0 and owed() == 0
+    sign_many(petition, 1, prefix="last-")  # the successor's request stands: nobody asks
+    assert queue.count == 1
+    run_jobs()  # the successor sends it, then stops once idle for a second
+    assert owed() == 0 and len(outbox()) == 4
+
+
 @pytest.mark.app_config(SWEEP_AFTER_SECONDS=0)
 def test_a_dispatcher_lost_with_redis_is_replaced_by_the_sweeper(app, run_jobs, outbox):
     petition = make_campaign()
