@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from campaign.dbutil import insert_ignoring_conflicts
 from campaign.extensions import db
 from campaign.models import NOTICE_TOPICS, FanoutBatch, Notice, utcnow
-from campaign.queue import MAIL_RETRY, get_queue, redis_connection
+from campaign.queue import MAIL_RETRY, get_queue, redis_connection, run_script
 
 log = logging.getLogger(__name__)
 
@@ -194,7 +194,6 @@ FOLD_REQUEST_SCRIPT = """
 if redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then return -1 end
 return redis.call('PTTL', KEYS[1])
 """
-_FOLD_SCRIPT = "groundswell.fold_request_script"
 _FOLD_STANDS_UNTIL = "groundswell.fold_request_stands_until"
 
 
@@ -228,11 +227,7 @@ def request_fold() -> None:
         return
     asked_at = time.monotonic()
     try:
-        conn = redis_connection()
-        script = extensions.get(_FOLD_SCRIPT)
-        if script is None:
-            script = extensions[_FOLD_SCRIPT] = conn.register_script(FOLD_REQUEST_SCRIPT)
-        left_ms = script(keys=[FOLD_REQUESTED], args=[int(standing * 1000)], client=conn)
+        left_ms = run_script("fold_request", FOLD_REQUEST_SCRIPT, [FOLD_REQUESTED], [int(standing * 1000)])
     except RedisError:
         log.warning("could not request a fold; the clock's next tick will fold instead")
         return

@@ -22,6 +22,16 @@ def redis_connection() -> Redis:
     return conn
 
 
+def run_script(name: str, source: str, keys: list = (), args: list = ()):
+    """Run the Lua script ``source`` on the app's Redis (registered once per app under
+    ``name``, then sent by its SHA: one round trip)."""
+    conn = redis_connection()
+    script = current_app.extensions.get(f"groundswell.{name}_script")
+    if script is None:
+        script = current_app.extensions[f"groundswell.{name}_script"] = conn.register_script(source)
+    return script(keys=list(keys), args=list(args), client=conn)
+
+
 def connect_redis(config) -> Redis:
     """A client of ``REDIS_URL``, or of the primary the sentinels name (``REDIS_SENTINELS``,
     ``REDIS_SERVICE``): after a failover its pool asks the sentinels again and reconnects to

@@ -62,7 +62,7 @@ from campaign.mail import (
 )
 from campaign.models import Campaign, Support, User, utcnow
 from campaign.models.base import UTCDateTime
-from campaign.queue import redis_connection
+from campaign.queue import run_script
 from campaign.services.abuse import confirmation_email_allowed, confirmation_emails_allowed
 from campaign.services.supports import support_token
 from campaign.sharing import share_kit
@@ -191,16 +191,11 @@ def _hand_over(token: str) -> bool:
     False, this one goes on."""
     successor = uuid.uuid4().hex
     try:
-        conn = redis_connection()
-        script = current_app.extensions.get("groundswell.handover_script")
-        if script is None:
-            script = current_app.extensions["groundswell.handover_script"] = conn.register_script(
-                HANDOVER_SCRIPT
-            )
-        handed = script(
-            keys=[outbox.CONFIRMATIONS_REQUESTED],
-            args=[token, successor, outbox.dispatch_ttl_ms()],
-            client=conn,
+        handed = run_script(
+            "handover",
+            HANDOVER_SCRIPT,
+            [outbox.CONFIRMATIONS_REQUESTED],
+            [token, successor, outbox.dispatch_ttl_ms()],
         )
         if handed:
             outbox.start_dispatcher(successor)
@@ -214,14 +209,11 @@ def _look(token: str, first: bool) -> tuple[bool, str | None]:
     read the "mail is waiting" counter (:data:`LOOK_SCRIPT`): (whether this dispatcher holds
     the request, the counter). Redis away: (True, None)."""
     try:
-        conn = redis_connection()
-        script = current_app.extensions.get("groundswell.look_script")
-        if script is None:
-            script = current_app.extensions["groundswell.look_script"] = conn.register_script(LOOK_SCRIPT)
-        held, seen = script(
-            keys=[outbox.CONFIRMATIONS_REQUESTED, outbox.CONFIRMATIONS_WAITING],
-            args=[token, outbox.dispatch_ttl_ms(), 1 if first else 0],
-            client=conn,
+        held, seen = run_script(
+            "look",
+            LOOK_SCRIPT,
+            [outbox.CONFIRMATIONS_REQUESTED, outbox.CONFIRMATIONS_WAITING],
+            [token, outbox.dispatch_ttl_ms(), 1 if first else 0],
         )
     except RedisError:
         return True, None
@@ -230,15 +222,12 @@ def _look(token: str, first: bool) -> tuple[bool, str | None]:
 
 def _may_finish(token: str, seen: str) -> bool:
     try:
-        conn = redis_connection()
-        script = current_app.extensions.get("groundswell.finish_script")
-        if script is None:
-            script = current_app.extensions["groundswell.finish_script"] = conn.register_script(FINISH_SCRIPT)
         return bool(
-            script(
-                keys=[outbox.CONFIRMATIONS_REQUESTED, outbox.CONFIRMATIONS_WAITING],
-                args=[token, seen],
-                client=conn,
+            run_script(
+                "finish",
+                FINISH_SCRIPT,
+                [outbox.CONFIRMATIONS_REQUESTED, outbox.CONFIRMATIONS_WAITING],
+                [token, seen],
             )
         )
     except RedisError:

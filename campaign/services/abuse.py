@@ -54,7 +54,7 @@ from campaign.models import (
     utcnow,
 )
 from campaign.outbox import later
-from campaign.queue import redis_connection
+from campaign.queue import redis_connection, run_script
 from campaign.services import ServiceError, require_moderator
 from campaign.services.transparency import append_log_entry
 
@@ -347,14 +347,11 @@ def record_signature(
         *(limit.get_expiry() for limit in limits),
     ]
     try:
-        conn = redis_connection()
-        script = current_app.extensions.get("groundswell.signature_script")
-        if script is None:
-            script = current_app.extensions["groundswell.signature_script"] = conn.register_script(
-                SIGNATURE_SCRIPT
-            )
-        asked, *counts = script(
-            keys=[key, outbox.CONFIRMATIONS_WAITING, outbox.CONFIRMATIONS_REQUESTED], args=args, client=conn
+        asked, *counts = run_script(
+            "signature",
+            SIGNATURE_SCRIPT,
+            [key, outbox.CONFIRMATIONS_WAITING, outbox.CONFIRMATIONS_REQUESTED],
+            args,
         )
     except RedisError:
         log.warning("signature's limit and email flag not recorded: Redis unavailable")
@@ -1124,11 +1121,7 @@ def confirmation_emails_allowed(emails: list[tuple[str, str, str | None]]) -> li
             for limit in limits:
                 args += [limit.get_expiry(), limit.amount]
     try:
-        conn = redis_connection()
-        script = current_app.extensions.get("groundswell.caps_script")
-        if script is None:
-            script = current_app.extensions["groundswell.caps_script"] = conn.register_script(CAPS_SCRIPT)
-        return [bool(allowed) for allowed in script(args=args, client=conn)]
+        return [bool(allowed) for allowed in run_script("caps", CAPS_SCRIPT, args=args)]
     except RedisError:
         log.warning("confirmation email caps unchecked: Redis unavailable")
         return [True] * len(emails)
