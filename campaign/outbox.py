@@ -242,8 +242,9 @@ def request_fold() -> None:
 #: Counts the confirmation emails marked owed, each once its statement committed: the
 #: dispatcher reads it to know whether an email was owed while it worked.
 CONFIRMATIONS_WAITING = "groundswell:confirmations:waiting"
-#: The standing request for a dispatcher: the token (job argument) of the one last asked
-#: for, set with NX for ``CONFIRMATION_DISPATCH_SECONDS``, so a surge asks once a second.
+#: The standing request for a dispatcher: the token (job argument) of the one asked for or
+#: running, set with NX for ``CONFIRMATION_DISPATCH_SECONDS`` and renewed by the running
+#: dispatcher at each look, so a surge asks for one (``campaign.jobs.supports``).
 CONFIRMATIONS_REQUESTED = "groundswell:confirmations:requested"
 
 

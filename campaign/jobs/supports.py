@@ -2,8 +2,9 @@
 
 A signature records the email it is owed in its own row (``Support.confirmation_owed_at``,
 written by the statement that stores it) and, after its commit, raises the "mail is
-waiting" counter in Redis and asks for a dispatcher at most once per
-``CONFIRMATION_DISPATCH_SECONDS`` (:func:`campaign.services.abuse.record_signature`). The
+waiting" counter in Redis and asks for a dispatcher unless a request stands (one asked
+for within ``CONFIRMATION_DISPATCH_SECONDS``, or the running dispatcher's:
+:func:`campaign.services.abuse.record_signature`). The
 dispatcher claims up to ``CONFIRMATION_BATCH`` owed emails in one statement, renders them
 (each language's words resolved once, the templates compiled once, each campaign's email
 rendered once per language with blanks and filled in per reader), sends them over one

@@ -138,8 +138,9 @@ def add_support(
     email owed (``confirmation_owed_at``) and checks the referrer, then the commit (on
     PostgreSQL a support owed its email is that statement alone, in autocommit). After
     the commit, one Redis script records the attempt against the per-IP limit, marks the
-    email waiting and asks (at most once per ``CONFIRMATION_DISPATCH_SECONDS``) for the
-    dispatcher that sends owed emails in batches (enqueued here when this call asked).
+    email waiting and asks (unless a request stands: one asked for within
+    ``CONFIRMATION_DISPATCH_SECONDS``, or the running dispatcher's) for the dispatcher that
+    sends owed emails in batches (enqueued here when this call asked).
     The limit is read after the commit so that the dispatcher is only ever told of
     committed rows; a support it finds over the limit is then marked suspect (a second
     statement, for those only). No statement returns a row when the campaign is closed or
