@@ -179,6 +179,7 @@ def test_reasons_are_read_liked_once_and_reported(browser, live_app):
     page.get_by_text("You like this reason.").wait_for()
     assert page.get_by_role("button", name="Like the reason of Supporter 0").count() == 0
     page.get_by_role("link", name="Most liked").click()
+    page.wait_for_url("**sort=liked**")
     first = page.locator(".reason").first
     assert "three generations" in first.inner_text() and "1 like" in first.inner_text()
     item = page.locator(".reason-list > li").filter(has_text="living wage")

@@ -42,6 +42,8 @@ def test_search_results_and_topic_page(browser, world, width):
     page.get_by_label("Search").fill("children sugary")
     page.get_by_label("Sort by").select_option("newest")
     page.get_by_role("button", name="Show").click()
+    # Read the results page, not the form page the click is leaving.
+    page.wait_for_url("**q=children+sugary**")
     marks = page.locator(".campaign-card mark").all_inner_texts()
     assert [m.lower() for m in marks[:2]] == ["sugary", "children"]
     assert page.locator(".campaign-card h3").all_inner_texts() == ["Boycott sugary cans sold to children"]
@@ -49,6 +51,7 @@ def test_search_results_and_topic_page(browser, world, width):
     # A typo is read as the closest word of the titles (SQLite's trigram word list here).
     page.get_by_label("Search").fill("sugray")
     page.get_by_role("button", name="Show").click()
+    page.wait_for_url("**q=sugray**")
     assert page.locator(".campaign-card h3").all_inner_texts() == ["Boycott sugary cans sold to children"]
     assert page.locator(".campaign-card h3 mark").all_inner_texts() == ["sugary"]
     page.goto(base + "/topics/health")
