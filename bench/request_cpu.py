@@ -3,6 +3,12 @@
 
     python -m bench.request_cpu                       # 1,000 of each, three rounds
     python -m bench.request_cpu --requests 500 --profile sign   # and where the time goes
+    python -m bench.request_cpu --ceilings --profile lean-raw   # beside the bare ceiling and lean
+
+With ``--ceilings`` each round also sends the same number of sign requests to the bare
+ceiling, the lean prototype and the lean prototype without Flask (``bench.ceilings``, in
+this process, against the same database and Redis), so a signature's CPU can be read
+against theirs; ``--profile`` takes their names too.
 
 Starts PostgreSQL, Redis and the SMTP sink as the bench does, configured as production is,
 and builds the app as ``wsgi.py`` does (mappers configured, the heap frozen). Each round
@@ -35,11 +41,18 @@ from werkzeug.test import EnvironBuilder
 from bench.stack import Stack
 
 
+#: The ceilings' sign routes: each target's path for the app's ``/petitions/<slug>/support``.
+CEILINGS = {"bare": "/bare/", "lean": "/lean/", "lean-raw": "/lean/raw/"}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--profile", choices=("sign", "confirm"), action="append", default=[])
+    parser.add_argument("--ceilings", action="store_true", help="also bare, lean and lean-raw signing")
+    parser.add_argument(
+        "--profile", choices=("sign", "confirm", *CEILINGS), action="append", default=[]
+    )
     parser.add_argument("--top", type=int, default=40, help="functions listed per profile")
     parser.add_argument("--dump", type=Path, help="also write each profile here (pstats files)")
     args = parser.parse_args()
@@ -56,14 +69,15 @@ def main() -> None:
             campaigns = seed.seed_base({"sign": 1_000_000})
         gc.collect()
         gc.freeze()
-        runner = _Runner(app, campaigns, env["PUBLIC_URL"])
+        runner = _Runner(app, campaigns, env["PUBLIC_URL"], ceilings=args.ceilings)
         runner.round("warm", 100)
-        results: dict[str, list[float]] = {"sign": [], "confirm": []}
+        results: dict[str, list[float]] = {}
         for n in range(args.rounds):
-            sign, confirm = runner.round(f"r{n}", args.requests)
-            results["sign"].append(sign)
-            results["confirm"].append(confirm)
-            print(f"round {n + 1}: sign {sign:.3f} ms, confirm {confirm:.3f} ms of CPU per request")
+            figures = runner.round(f"r{n}", args.requests)
+            for name, ms in figures.items():
+                results.setdefault(name, []).append(ms)
+            said = ", ".join(f"{name} {ms:.3f} ms" for name, ms in figures.items())
+            print(f"round {n + 1}: {said} of CPU per request")
         summary = {
             name: {
                 "cpu_ms_per_request_median": round(statistics.median(runs), 3),
@@ -79,8 +93,13 @@ def main() -> None:
 
 
 class _Runner:
-    def __init__(self, app, campaigns, base_url: str):
+    def __init__(self, app, campaigns, base_url: str, ceilings: bool = False):
         self.app = app
+        self.ceilings = None
+        if ceilings:
+            from bench.ceilings import app as ceilings_app
+
+            self.ceilings = ceilings_app
         self.campaigns = campaigns
         self.base_url = base_url
         self.next_address = 0
@@ -118,8 +137,34 @@ class _Runner:
             ]
             db.session.rollback()
         assert len(confirms) == count, (len(confirms), count)
-        confirm = self._run("confirm", confirms, 200, profile, top)
-        return sign, confirm
+        figures = {"sign": sign, "confirm": self._run("confirm", confirms, 200, profile, top)}
+        if self.ceilings:
+            figures.update(self._ceilings(prefix, count, profile, top))
+        return figures
+
+    def _ceilings(self, prefix: str, count: int, profile, top: int) -> dict[str, float]:
+        """The same sign requests (distinct supporters) to the bare ceiling and the lean
+        prototype, with and without Flask."""
+        from bench import supporters
+
+        slug = self.campaigns.slugs["sign"]
+        figures = {}
+        for name, under in CEILINGS.items():
+            first = self.next_address
+            self.next_address += count
+            if name == "bare":
+                requests = supporters.bare_sign_requests(slug, f"{prefix}-{name}", count, first, self.base_url)
+            else:
+                with self.app.app_context():
+                    requests = [
+                        (method, path.replace("/petitions/", under, 1), body, headers)
+                        for method, path, body, headers in supporters.sign_requests(
+                            self.app, slug, f"{prefix}-{name}", count, first, self.base_url
+                        )
+                    ]
+            environs = [self._environ(*request) for request in requests]
+            figures[name] = self._run(name, environs, 303, profile, top, app=self.ceilings)
+        return figures
 
     def _environ(self, method: str, path: str, body: str, headers: dict) -> dict:
         parts = urlsplit(self.base_url)
@@ -131,7 +176,7 @@ class _Runner:
             headers=headers,
         ).get_environ()
 
-    def _run(self, name: str, environs: list[dict], status: int, profile, top: int) -> float:
+    def _run(self, name: str, environs: list[dict], status: int, profile, top: int, app=None) -> float:
         """Each request through the app; returns CPU ms per request."""
         statuses: list[str] = []
 
@@ -143,8 +188,9 @@ class _Runner:
         cpu = time.process_time()
         if profiler:
             profiler.enable()
+        app = app or self.app
         for environ in environs:
-            body = self.app(environ, start_response)
+            body = app(environ, start_response)
             for _chunk in body:
                 pass
             close = getattr(body, "close", None)
