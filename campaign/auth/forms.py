@@ -23,8 +23,9 @@ def not_guessable(form, field):
     if len(password) < 10:
         return  # the length rule says so already
     known = [v for v in (getattr(form, "name", None), getattr(form, "email", None)) if v]
-    # zxcvbn's work grows with length: past 100 characters a password is not guessable anyway.
-    result = zxcvbn(password[:100], user_inputs=[str(f.data) for f in known if f.data])
+    # zxcvbn refuses more than 72 characters (a ValueError since 4.5): its first 72 are judged,
+    # so a long repeat is still refused, and anything else that long is not guessable anyway.
+    result = zxcvbn(password[:72], user_inputs=[str(f.data) for f in known if f.data])
     if result["score"] < MIN_PASSWORD_SCORE:
         raise ValidationError(
             _l("That password is too common or too easy to guess. Try a few unrelated words together.")
