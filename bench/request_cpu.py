@@ -40,7 +40,6 @@ from werkzeug.test import EnvironBuilder
 
 from bench.stack import Stack
 
-
 #: The ceilings' sign routes: each target's path for the app's ``/petitions/<slug>/support``.
 CEILINGS = {"bare": "/bare/", "lean": "/lean/", "lean-raw": "/lean/raw/"}
 
@@ -50,9 +49,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--ceilings", action="store_true", help="also bare, lean and lean-raw signing")
-    parser.add_argument(
-        "--profile", choices=("sign", "confirm", *CEILINGS), action="append", default=[]
-    )
+    parser.add_argument("--profile", choices=("sign", "confirm", *CEILINGS), action="append", default=[])
     parser.add_argument("--top", type=int, default=40, help="functions listed per profile")
     parser.add_argument("--dump", type=Path, help="also write each profile here (pstats files)")
     args = parser.parse_args()
@@ -153,7 +150,9 @@ class _Runner:
             first = self.next_address
             self.next_address += count
             if name == "bare":
-                requests = supporters.bare_sign_requests(slug, f"{prefix}-{name}", count, first, self.base_url)
+                requests = supporters.bare_sign_requests(
+                    slug, f"{prefix}-{name}", count, first, self.base_url
+                )
             else:
                 with self.app.app_context():
                     requests = [

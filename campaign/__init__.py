@@ -58,6 +58,9 @@ def create_app(config: str | Mapping | None = None) -> Flask:
     from campaign.supports.lane import ConfirmLane
 
     app.wsgi_app = ConfirmLane(app, app.wsgi_app)  # the same
+    from campaign.supports.sign_lane import SignLane
+
+    app.wsgi_app = SignLane(app, app.wsgi_app)  # the same
     if app.config["PROXY_FIX"]:
         hops = app.config["PROXY_FIX"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)

@@ -1,7 +1,8 @@
 """What a WSGI middleware answering some requests before Flask (:mod:`campaign.hot_count`,
 :mod:`campaign.supports.lane`) must check first: that the visitor carries nothing for which
 Flask would answer otherwise (a session, a login, the read-your-writes cookie), and that the
-request's Host is one the app trusts (Flask answers 400 otherwise)."""
+request's Host is one the app trusts (Flask answers 400 otherwise; the sign form's lane,
+:mod:`campaign.supports.sign_lane`, which takes a session, checks the Host alone)."""
 
 from __future__ import annotations
 
@@ -29,6 +30,10 @@ class Visitors:
         cookies = environ.get("HTTP_COOKIE")
         if cookies and not self.private_cookies.isdisjoint(parse_cookie(cookies)):
             return False
+        return self.trusts_host(environ)
+
+    def trusts_host(self, environ: dict) -> bool:
+        """Whether the request's Host is one the app trusts (any, when none is set)."""
         if self.trusted_hosts:
             try:
                 get_host(environ, self.trusted_hosts)

@@ -130,12 +130,25 @@ def replica_lag(engine) -> float | None:
     return max(0.0, float(behind))
 
 
+def remember_write(response, config) -> None:
+    """Send the browser that wrote to the primary only, for a while (when a replica is set:
+    also for a write answered before Flask, :mod:`campaign.supports.sign_lane`)."""
+    if config.get("DATABASE_REPLICA_URL"):
+        response.set_cookie(
+            FRESH_COOKIE,
+            "1",
+            max_age=int(config["REPLICA_READ_YOUR_WRITES_SECONDS"]),
+            httponly=True,
+            samesite="Lax",
+            secure=config.get("SESSION_COOKIE_SECURE", False),
+        )
+
+
 def register(app: Flask) -> None:
     """Route public reads to the replica when one is configured."""
     if not app.config.get("DATABASE_REPLICA_URL"):
         return
     _lag.max_lag = float(app.config["REPLICA_MAX_LAG_SECONDS"])
-    keep = int(app.config["REPLICA_READ_YOUR_WRITES_SECONDS"])
 
     @app.before_request
     def choose_replica():
@@ -149,14 +162,7 @@ def register(app: Flask) -> None:
     @app.after_request
     def remember_writes(response):
         if request.method not in _SAFE_METHODS and response.status_code < 400:
-            response.set_cookie(
-                FRESH_COOKIE,
-                "1",
-                max_age=keep,
-                httponly=True,
-                samesite="Lax",
-                secure=app.config.get("SESSION_COOKIE_SECURE", False),
-            )
+            remember_write(response, app.config)
         return response
 
     @app.teardown_request

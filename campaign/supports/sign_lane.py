@@ -1,0 +1,220 @@
+"""The sign form of a public campaign sent by a visitor who is not logged in, answered before
+Flask's request machinery.
+
+A surge of signatures is the site's heaviest load, and most of a signature's CPU was not the
+signature: pushing Flask's request context, its hooks (the NUL check, the limiter, the
+language, the security headers, the replica's cookie), Flask-Login asked who is logged in,
+``url_for``, werkzeug's context proxies read about a hundred times. So a small WSGI
+middleware (beside :mod:`campaign.supports.lane`, which confirms) recognises ``POST
+/<kind>/<slug>/support`` and does what the view does with the same parts, and nothing else:
+
+- the session opened and saved by the app's own session interface (the same signed cookie);
+- the CSRF token checked as Flask-WTF checks it (signed with the app's key, not older than
+  ``WTF_CSRF_TIME_LIMIT``, equal to the session's, and over HTTPS a Referer of this host);
+- the kind's own :class:`~campaign.supports.forms.SupportForm`, validated;
+- :func:`campaign.services.supports.add_support` with the campaign's terms from the hot
+  cache, in the visitor's language (the consent text is stored in it) and with the share
+  link that brought them (kept in their session);
+- the view's answer: ``303`` to the thank-you page, the session keeping the last support
+  (pending: one answer for every address, as the view gives anyone not logged in), private
+  and never stored, with the headers every page gets.
+
+Everything else falls through to Flask, with the request's body as it came, and nothing
+written: a member or a browser with a remember cookie, a missing, stale or forged token (the
+view sends the form back filled in), a form with a mistake (the view shows it), a campaign
+that is not public, not open, endorses brands (the form offers them) or is unknown, a body
+that is not a small urlencoded form or holds a NUL byte, a Host the app does not trust.
+A database or Redis error lets Flask answer too (its 503 page): signing again is safe, the
+support is written once (its unique key) and its email is owed at most
+:data:`~campaign.services.supports.MAX_CONFIRMATION_SENDS` times.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable, Iterable
+from io import BytesIO
+from urllib.parse import parse_qsl, quote
+
+from babel import Locale
+from flask import Flask
+from flask_babel import force_locale
+from flask_wtf.csrf import same_origin
+from itsdangerous import BadData, URLSafeTimedSerializer
+from redis.exceptions import RedisError
+from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.datastructures import LanguageAccept, MultiDict
+from werkzeug.http import parse_accept_header, parse_cookie
+from werkzeug.utils import redirect
+from werkzeug.wrappers import Request
+from werkzeug.wsgi import get_host
+
+from campaign import replica, security
+from campaign.before_flask import Visitors
+from campaign.i18n import COOKIE, locale_for
+from campaign.kinds import KINDS, Kind
+from campaign.services import ServiceError
+from campaign.services import supports as service
+from campaign.sharing import parse_referral
+from campaign.supports.forms import SupportForm
+
+#: A sign form is a few hundred bytes; a longer body is left to Flask and its own limits.
+MAX_BODY = 16 * 1024
+FORM_TYPE = "application/x-www-form-urlencoded"
+
+
+class SignLane:
+    """Wraps ``app.wsgi_app``: takes the support of a visitor who is not logged in."""
+
+    def __init__(self, app: Flask, wsgi_app: Callable) -> None:
+        self.app = app
+        self.wsgi_app = wsgi_app
+        config = app.config
+        self.visitors = Visitors(config)
+        self.remember_cookie = config.get("REMEMBER_COOKIE_NAME", "remember_token")
+        self.headers = security.baseline_headers(config)
+        self._kinds: dict[str, Kind] | None = None
+        self._thanks: str | None = None
+        self._locales: dict[str, Locale] = {}
+        self._tokens: tuple[str, URLSafeTimedSerializer] | None = None
+
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        kind_slug = self._route(environ)
+        if kind_slug is None:
+            return self.wsgi_app(environ, start_response)
+        body = self._body(environ)
+        response = None if body is None else self._sign(environ, body, *kind_slug)
+        if response is None:
+            if body is not None:
+                environ["wsgi.input"] = BytesIO(body)  # Flask reads the form as it came
+            return self.wsgi_app(environ, start_response)
+        return response(environ, start_response)
+
+    def _route(self, environ: dict) -> tuple[Kind, str] | None:
+        """The kind and slug of a sign form this lane may take, or None to let Flask."""
+        if environ.get("REQUEST_METHOD") != "POST" or environ.get("QUERY_STRING"):
+            return None
+        if self._kinds is None:  # the routes are known once the blueprints are registered
+            self._kinds = {
+                rule.rule.partition("<")[0]: kind
+                for kind in KINDS.values()
+                for rule in self.app.url_map.iter_rules(f"{kind.name}.support")
+            }
+            self._thanks = next(self.app.url_map.iter_rules("supports.thanks")).rule.partition("<")[0]
+        path = environ.get("PATH_INFO", "")
+        head, _sep, slug = path.removesuffix("/support").rpartition("/")
+        kind = self._kinds.get(head + "/")
+        if kind is None or kind.endorses_brands or not slug or not path.endswith("/support"):
+            return None
+        if "\x00" in path or not self.visitors.trusts_host(environ):
+            return None
+        return kind, slug
+
+    @staticmethod
+    def _body(environ: dict) -> bytes | None:
+        """The urlencoded body (read once, to be given back to Flask), or None to let Flask."""
+        if environ.get("CONTENT_TYPE", "").partition(";")[0].strip().lower() != FORM_TYPE:
+            return None
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or "")
+        except ValueError:
+            return None
+        if not 0 < length <= MAX_BODY:
+            return None
+        return environ["wsgi.input"].read(length)
+
+    def _sign(self, environ: dict, body: bytes, kind: Kind, slug: str):
+        """The view's answer, or None (nothing written) to let Flask answer."""
+        try:
+            fields = parse_qsl(body.decode(), keep_blank_values=True, strict_parsing=True)
+        except (UnicodeDecodeError, ValueError):
+            return None
+        if any("\x00" in key or "\x00" in value for key, value in fields):
+            return None  # Flask answers 400
+        form_data = MultiDict(fields)
+        cookies = parse_cookie(environ.get("HTTP_COOKIE", ""))
+        if self.remember_cookie in cookies:
+            return None  # Flask-Login would log them in
+        app = self.app
+        interface = app.session_interface
+        try:
+            with app.app_context():
+                request = Request(environ)  # its cookies only: the body was read above
+                session = interface.open_session(app, request)
+                if (
+                    session is None
+                    or "_user_id" in session
+                    or not self._token_holds(environ, session, form_data)
+                ):
+                    return None
+                terms = service.campaign_terms(kind.value, slug)
+                if terms is None or not terms.is_public:
+                    return None
+                locale = locale_for(
+                    cookies.get(COOKIE),
+                    parse_accept_header(environ.get("HTTP_ACCEPT_LANGUAGE"), LanguageAccept),
+                )
+                with force_locale(self._locale(locale)):
+                    form = SupportForm.for_campaign(terms, formdata=form_data, meta={"csrf": False})
+                    if not form.validate():
+                        return None
+                    channel, referrer = parse_referral(session.get(f"ref:{slug}"))
+                    result = service.add_support(
+                        terms.id,
+                        **form.support_data(),
+                        ip_address=environ.get("REMOTE_ADDR"),
+                        referral=channel,
+                        referred_by_id=referrer,
+                        locale=locale,
+                        terms=terms,
+                    )
+                # Not logged in: one answer for every address, whether it supported already
+                # is told by email to its owner only (as the view answers).
+                session["last_support"] = {
+                    "id": result.support_id,
+                    "outcome": service.Outcome.PENDING.value,
+                    "email": form.email.data,
+                }
+                response = redirect(environ.get("SCRIPT_NAME", "") + self._thanks + quote(slug), 303)
+                # As the view and the app's hooks answer: it carries this visitor's session
+                # (their email in it), so private and never stored.
+                headers = response.headers
+                for key, value in self.headers:
+                    headers.add(key, value)
+                response.cache_control.no_store = True
+                response.cache_control.private = True
+                response.vary.add("Accept-Language")
+                replica.remember_write(response, app.config)
+                interface.save_session(app, session, response)
+        except (ServiceError, SQLAlchemyError, RedisError):
+            return None  # refused (nothing written), or Flask's 503 page
+        return response
+
+    def _token_holds(self, environ: dict, session, form_data: MultiDict) -> bool:
+        """Whether the form's CSRF token passes Flask-WTF's check (``validate_csrf``, and over
+        HTTPS the Referer of ``CSRFProtect.protect``)."""
+        config = self.app.config
+        field = config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+        sent, kept = form_data.get(field), session.get(field)
+        if not sent or not isinstance(kept, str):
+            return False
+        secret = config.get("WTF_CSRF_SECRET_KEY") or self.app.secret_key
+        if self._tokens is None or self._tokens[0] != secret:
+            self._tokens = (secret, URLSafeTimedSerializer(secret, salt="wtf-csrf-token"))
+        try:
+            token = self._tokens[1].loads(sent, max_age=config.get("WTF_CSRF_TIME_LIMIT", 3600))
+        except BadData:
+            return False
+        if not isinstance(token, str) or not hmac.compare_digest(kept, token):
+            return False
+        if environ.get("wsgi.url_scheme") == "https" and config.get("WTF_CSRF_SSL_STRICT", True):
+            referrer = environ.get("HTTP_REFERER")
+            if not referrer or not same_origin(referrer, f"https://{get_host(environ)}/"):
+                return False
+        return True
+
+    def _locale(self, name: str) -> Locale:
+        locale = self._locales.get(name)
+        if locale is None:
+            locale = self._locales[name] = Locale.parse(name)
+        return locale
