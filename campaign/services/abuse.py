@@ -18,6 +18,7 @@ time window; one campaign or all) and read an hourly report of heavy signers.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import logging
 import re
@@ -304,6 +305,12 @@ return {asked, unpack(counts)}
 """
 
 
+@functools.lru_cache(maxsize=16)
+def _parsed_limits(text: str) -> tuple:
+    """A limit setting ("5 per minute; 20 per day") parsed once, not for every signature."""
+    return tuple(parse_many(text))
+
+
 def record_signature(
     campaign_id: int,
     ip_address: str | None,
@@ -325,10 +332,10 @@ def record_signature(
     key, limits, who = "", [], canonical
     if limited and current_app.config["RATELIMIT_ENABLED"]:
         if stall_id is not None:
-            limits = parse_many(current_app.config["RATELIMIT_STALL"])
+            limits = _parsed_limits(current_app.config["RATELIMIT_STALL"])
             key, who = f"groundswell:stall:{stall_id}", None
         elif ip_address and (address_key := limit_key(ip_address)) is not None:
-            limits = parse_many(current_app.config["RATELIMIT_SUPPORT"])
+            limits = _parsed_limits(current_app.config["RATELIMIT_SUPPORT"])
             key = f"groundswell:signing:{campaign_id}:{address_key}"
     if not limits:
         key = ""
@@ -373,7 +380,7 @@ def over_ip_limit(campaign_id: int, ip_address: str | None, canonical: str) -> b
     """
     if not current_app.config["RATELIMIT_ENABLED"] or not ip_address:
         return False
-    limits = parse_many(current_app.config["RATELIMIT_SUPPORT"])
+    limits = _parsed_limits(current_app.config["RATELIMIT_SUPPORT"])
     if not limits:
         return False
     key = limit_key(ip_address)
@@ -387,7 +394,7 @@ def over_stall_limit(stall_id: int) -> bool:
     whose link leaked must not become a way round the per-IP limit)."""
     if not current_app.config["RATELIMIT_ENABLED"]:
         return False
-    limits = parse_many(current_app.config["RATELIMIT_STALL"])
+    limits = _parsed_limits(current_app.config["RATELIMIT_STALL"])
     return bool(limits) and _over_limits(f"groundswell:stall:{stall_id}", limits)
 
 

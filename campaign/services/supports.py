@@ -159,18 +159,18 @@ def add_support(
     """
     dialect = db.session.get_bind().dialect.name
     # A visitor's support (owed its email) writes the statement's one row and nothing else:
-    # on PostgreSQL it runs alone, in autocommit (the statement is atomic by itself), and
-    # so do the reads before it, sparing BEGIN and COMMIT their round trips. Not when the
-    # session has begun a transaction already (it would be cut off from it), nor on SQLite
-    # (its writers begin IMMEDIATE).
+    # on PostgreSQL it runs alone, in autocommit (the statement is atomic by itself), on a
+    # connection of the session's engine without the session's bookkeeping, sparing BEGIN
+    # and COMMIT their round trips, when nothing was read before it in the session (the
+    # sign form passes the campaign's terms; the abuse rules are read only when there are
+    # any). Not when the session has begun a transaction already (it would be cut off from
+    # it), nor on SQLite (its writers begin IMMEDIATE).
     alone = (
         dialect == "postgresql"
         and user_id is None
         and not pledged_brand_ids
         and not db.session().in_transaction()
     )
-    if alone:
-        db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
     if terms is not None and terms.id == campaign_id and not kind_of(terms).endorses_brands:
         campaign = terms
     else:
@@ -194,7 +194,8 @@ def add_support(
         limited = not decided
     counted_now = verified_now and suspect is None
     now = utcnow()
-    new_id = db.session.execute(
+    new_id = _write_support(
+        alone,
         _sign_statement(dialect),
         {
             "b_campaign_id": campaign_id,
@@ -223,7 +224,7 @@ def add_support(
             "b_stall_id": stall_id,
             "b_referred_by_id": referred_by_id,
         },
-    ).scalar()
+    )
     if new_id is None:
         if alone:
             db.session.commit()  # what follows locks the support: in a transaction of its own
@@ -244,7 +245,8 @@ def add_support(
         )
     if verified_now:
         later("fold")
-    db.session.commit()
+    if db.session().in_transaction():  # not when the statement ran alone and nothing was read
+        db.session.commit()
     if verified_now:
         return SupportResult(new_id, Outcome.CONFIRMED)
     if _after_commit(campaign_id, ip_address, canonical, stall_id, limited, True):
@@ -256,6 +258,16 @@ def add_support(
         )
         db.session.commit()
     return SupportResult(new_id, Outcome.PENDING, sends=1)
+
+
+def _write_support(alone: bool, statement, params: dict) -> int | None:
+    """The signing statement: the new support's id, or None (closed, or supported already).
+    Alone on a connection of its own only while the session holds none (it read the campaign
+    or the abuse rules otherwise): one connection a signature, never two."""
+    if not alone or db.session().in_transaction():
+        return db.session.execute(statement, params).scalar()
+    with db.session.get_bind().connect() as connection:
+        return connection.execution_options(isolation_level="AUTOCOMMIT").execute(statement, params).scalar()
 
 
 def _after_commit(

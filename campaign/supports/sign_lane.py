@@ -179,11 +179,9 @@ class SignLane:
                 # As the view and the app's hooks answer: it carries this visitor's session
                 # (their email in it), so private and never stored.
                 headers = response.headers
-                for key, value in self.headers:
-                    headers.add(key, value)
-                response.cache_control.no_store = True
-                response.cache_control.private = True
-                response.vary.add("Accept-Language")
+                headers.extend(self.headers)
+                headers["Cache-Control"] = "no-store, private"
+                headers["Vary"] = "Accept-Language, Cookie"  # the session's (read) and the hook's
                 replica.remember_write(response, app.config)
                 interface.save_session(app, session, response)
         except (ServiceError, SQLAlchemyError, RedisError):
