@@ -267,7 +267,36 @@ def _write_support(alone: bool, statement, params: dict) -> int | None:
     if not alone or db.session().in_transaction():
         return db.session.execute(statement, params).scalar()
     with db.session.get_bind().connect() as connection:
-        return connection.execution_options(isolation_level="AUTOCOMMIT").execute(statement, params).scalar()
+        sql, literals, conversions = _driver_statement(statement, connection.dialect)
+        values = {**literals, **params}
+        for name, convert in conversions.items():
+            values[name] = convert(values[name])
+        autocommit = connection.execution_options(isolation_level="AUTOCOMMIT")
+        return autocommit.exec_driver_sql(sql, values).scalar()
+
+
+_DRIVER_STATEMENTS: dict[tuple[int, str], tuple[str, dict, dict]] = {}
+
+
+def _driver_statement(statement, dialect) -> tuple[str, dict, dict]:
+    """``statement`` as its driver takes it, compiled once: the SQL, the values of its own
+    parameters (the open state) and each parameter's conversion (booleans, UTC times, enums,
+    as SQLAlchemy converts them). Sent so, a signature skips SQLAlchemy's statement cache
+    lookup and result machinery; the engine's events still see it."""
+    key = (id(statement), dialect.name)
+    made = _DRIVER_STATEMENTS.get(key)
+    if made is None:
+        compiled = statement.compile(dialect=dialect)
+        given = {name: None for name in compiled.binds if name.startswith("b_")}
+        names = compiled.construct_params(given)
+        literals = {name: value for name, value in names.items() if name not in given}
+        conversions = {
+            name: convert
+            for name in names
+            if (convert := compiled.binds[name].type.bind_processor(dialect)) is not None
+        }
+        made = _DRIVER_STATEMENTS[key] = (compiled.string, literals, conversions)
+    return made
 
 
 def _after_commit(
