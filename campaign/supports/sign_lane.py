@@ -44,7 +44,7 @@ from itsdangerous import BadData, URLSafeTimedSerializer
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.datastructures import LanguageAccept, MultiDict
-from werkzeug.http import parse_accept_header, parse_cookie
+from werkzeug.http import parse_accept_header
 from werkzeug.utils import redirect
 from werkzeug.wrappers import Request
 from werkzeug.wsgi import get_host
@@ -132,14 +132,14 @@ class SignLane:
         if any("\x00" in key or "\x00" in value for key, value in fields):
             return None  # Flask answers 400
         form_data = MultiDict(fields)
-        cookies = parse_cookie(environ.get("HTTP_COOKIE", ""))
+        request = Request(environ)  # its cookies only: the body was read above
+        cookies = request.cookies
         if self.remember_cookie in cookies:
             return None  # Flask-Login would log them in
         app = self.app
         interface = app.session_interface
         try:
             with app.app_context():
-                request = Request(environ)  # its cookies only: the body was read above
                 session = interface.open_session(app, request)
                 if (
                     session is None
