@@ -23,15 +23,17 @@ Everything else falls through to Flask, with the request's body as it came, and 
 written: a member or a browser with a remember cookie, a missing, stale or forged token (the
 view sends the form back filled in), a form with a mistake (the view shows it), a campaign
 that is not public, not open, endorses brands (the form offers them) or is unknown, a body
-that is not a small urlencoded form or holds a NUL byte, a Host the app does not trust.
-A database or Redis error lets Flask answer too (its 503 page): signing again is safe, the
-support is written once (its unique key) and its email is owed at most
-:data:`~campaign.services.supports.MAX_CONFIRMATION_SENDS` times.
+that is not a small urlencoded form, is cut off or holds a NUL byte (or a percent-escape that
+is not UTF-8), a Host the app does not trust, and any error before the support is written.
+An error once it is being written (the database lost, say) is answered as Flask answers it
+(its 503 page of an outage, else its 500 page), by the app's own error handlers and hooks,
+and not signed again by the view.
 """
 
 from __future__ import annotations
 
 import hmac
+import logging
 from collections.abc import Callable, Iterable
 from io import BytesIO
 from urllib.parse import parse_qsl, quote
@@ -41,13 +43,11 @@ from flask import Flask
 from flask_babel import force_locale
 from flask_wtf.csrf import same_origin
 from itsdangerous import BadData, URLSafeTimedSerializer
-from redis.exceptions import RedisError
-from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.datastructures import LanguageAccept, MultiDict
 from werkzeug.http import parse_accept_header
 from werkzeug.utils import redirect
 from werkzeug.wrappers import Request
-from werkzeug.wsgi import get_host
+from werkzeug.wsgi import get_content_length, get_host
 
 from campaign import replica, security
 from campaign.before_flask import Visitors
@@ -57,6 +57,8 @@ from campaign.services import ServiceError
 from campaign.services import supports as service
 from campaign.sharing import parse_referral
 from campaign.supports.forms import SupportForm
+
+log = logging.getLogger(__name__)
 
 #: A sign form is a few hundred bytes; a longer body is left to Flask and its own limits.
 MAX_BODY = 16 * 1024
@@ -82,8 +84,8 @@ class SignLane:
         kind_slug = self._route(environ)
         if kind_slug is None:
             return self.wsgi_app(environ, start_response)
-        body = self._body(environ)
-        response = None if body is None else self._sign(environ, body, *kind_slug)
+        body, complete = self._body(environ)
+        response = self._sign(environ, body, *kind_slug) if complete else None
         if response is None:
             if body is not None:
                 environ["wsgi.input"] = BytesIO(body)  # Flask reads the form as it came
@@ -111,23 +113,23 @@ class SignLane:
         return kind, slug
 
     @staticmethod
-    def _body(environ: dict) -> bytes | None:
-        """The urlencoded body (read once, to be given back to Flask), or None to let Flask."""
+    def _body(environ: dict) -> tuple[bytes | None, bool]:
+        """The urlencoded body as read (once, to be given back to Flask), or None to let Flask
+        read it; and whether it is whole (a client that stopped sending gives fewer bytes than
+        its length: Flask answers 400)."""
         if environ.get("CONTENT_TYPE", "").partition(";")[0].strip().lower() != FORM_TYPE:
-            return None
-        try:
-            length = int(environ.get("CONTENT_LENGTH") or "")
-        except ValueError:
-            return None
-        if not 0 < length <= MAX_BODY:
-            return None
-        return environ["wsgi.input"].read(length)
+            return None, False
+        length = get_content_length(environ)  # as werkzeug reads it; None when chunked
+        if length is None or not 0 < length <= MAX_BODY:
+            return None, False
+        body = environ["wsgi.input"].read(length)
+        return body, len(body) == length
 
     def _sign(self, environ: dict, body: bytes, kind: Kind, slug: str):
         """The view's answer, or None (nothing written) to let Flask answer."""
-        try:
-            fields = parse_qsl(body.decode(), keep_blank_values=True, strict_parsing=True)
-        except (UnicodeDecodeError, ValueError):
+        try:  # a percent-escape that is not UTF-8 too: werkzeug would keep it as written
+            fields = parse_qsl(body.decode(), keep_blank_values=True, strict_parsing=True, errors="strict")
+        except ValueError:  # UnicodeDecodeError is one
             return None
         if any("\x00" in key or "\x00" in value for key, value in fields):
             return None  # Flask answers 400
@@ -138,6 +140,7 @@ class SignLane:
             return None  # Flask-Login would log them in
         app = self.app
         interface = app.session_interface
+        writing = False
         try:
             with app.app_context():
                 session = interface.open_session(app, request)
@@ -159,10 +162,12 @@ class SignLane:
                     if not form.validate():
                         return None
                     channel, referrer = parse_referral(session.get(f"ref:{slug}"))
+                    writing = True
                     result = service.add_support(
                         terms.id,
                         **form.support_data(),
-                        ip_address=environ.get("REMOTE_ADDR"),
+                        # As get_remote_address() reads it (ProxyFix has set it already).
+                        ip_address=environ.get("REMOTE_ADDR") or "127.0.0.1",
                         referral=channel,
                         referred_by_id=referrer,
                         locale=locale,
@@ -184,9 +189,26 @@ class SignLane:
                 headers["Vary"] = "Accept-Language, Cookie"  # the session's (read) and the hook's
                 replica.remember_write(response, app.config)
                 interface.save_session(app, session, response)
-        except (ServiceError, SQLAlchemyError, RedisError):
-            return None  # refused (nothing written), or Flask's 503 page
+        except ServiceError:
+            return None  # refused before anything was written: the view says why
+        except Exception as exc:
+            if not writing:
+                log.exception("the sign lane failed before writing; Flask answers instead")
+                return None
+            # The support may be written: not signed again by the view, but answered as
+            # Flask answers the error (the 503 page of an outage, else the 500 page).
+            return self._error_answer(environ, exc)
         return response
+
+    def _error_answer(self, environ: dict, exc: Exception):
+        """Flask's answer to ``exc`` raised by a view: its error handler and hooks."""
+        app = self.app
+        with app.request_context(environ):
+            try:
+                answer = app.handle_user_exception(exc)
+            except Exception as unhandled:  # no handler: the 500 page, logged
+                return app.handle_exception(unhandled)
+            return app.finalize_request(answer, from_error_handler=True)
 
     def _token_holds(self, environ: dict, session, form_data: MultiDict) -> bool:
         """Whether the form's CSRF token passes Flask-WTF's check (``validate_csrf``, and over

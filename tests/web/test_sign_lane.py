@@ -4,7 +4,8 @@ the effects of the view; everything else falls through to the view, with its bod
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
+from sqlalchemy.exc import OperationalError
 
 from campaign.extensions import db
 from campaign.models import CampaignKind, CampaignState, Support
@@ -195,3 +196,54 @@ def test_over_https_a_referer_of_this_host_is_taken_before_flask(app, client):
         )
     assert seen == [] and response.status_code == 303
     assert support_of("zoe@example.org") is not None
+
+
+def test_a_cut_off_body_is_flasks_to_refuse(app, client):
+    petition = make_campaign()
+    token = csrf_token(client)
+    body = f"csrf_token={token}&name=Zo%C3%AB&email=zoe%40example.org&country=GB"
+    with flask_requests(app) as seen:
+        response = client.post(
+            f"/petitions/{petition.slug}/support",
+            data=body,
+            content_type="application/x-www-form-urlencoded",
+            # The client said more than it sent (it stopped sending): werkzeug refuses it.
+            environ_overrides={"CONTENT_LENGTH": str(len(body) + 40)},
+        )
+    assert seen == [1] and response.status_code == 400
+    assert support_of("zoe@example.org") is None
+
+
+def test_a_percent_escape_that_is_not_utf8_is_read_by_flask(app, client):
+    petition = make_campaign()
+    token = csrf_token(client)
+    with flask_requests(app) as seen:
+        response = client.post(
+            f"/petitions/{petition.slug}/support",
+            data=f"csrf_token={token}&name=Jos%E9&email=jose%40example.org&country=GB",
+            content_type="application/x-www-form-urlencoded",
+        )
+    assert seen == [1] and response.status_code == 303
+    assert support_of("jose@example.org").name == "Jos%E9"  # as werkzeug keeps it
+
+
+def test_the_database_lost_while_writing_is_flasks_503_and_not_signed_again(app, client):
+    petition = make_campaign()
+    token = csrf_token(client)
+    writes = []
+
+    def lost(conn, cursor, statement, *args):  # the fault injected where the server would drop
+        if statement.startswith("INSERT INTO supports"):
+            writes.append(statement)
+            raise OperationalError(statement, {}, Exception("server closed the connection unexpectedly"))
+
+    event.listen(db.engine, "before_cursor_execute", lost)
+    try:
+        with flask_requests(app) as seen:
+            response = sign(client, petition, "zoe@example.org", token)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", lost)
+    assert response.status_code == 503 and response.headers["Retry-After"] == "5"
+    assert "Back in a moment" in response.get_data(as_text=True)
+    assert seen == [] and len(writes) == 1  # answered by the app's handler, not signed again
+    assert support_of("zoe@example.org") is None
