@@ -30,6 +30,21 @@ def sign(client, campaign, email: str, token: str | None = None, **kwargs):
     return client.post(f"{page}/support", data=data, **kwargs)
 
 
+def post_body(client, campaign, body: str, **kwargs):
+    """The sign form's body sent as it is written, byte for byte."""
+    page = f"/{campaign.blueprint}/{campaign.slug}"
+    return client.post(
+        f"{page}/support", data=body, content_type="application/x-www-form-urlencoded", **kwargs
+    )
+
+
+def answered(app, send) -> tuple[list, object]:
+    """The requests Flask's machinery saw while ``send()`` ran, and its response."""
+    with flask_requests(app) as seen:
+        response = send()
+    return seen, response
+
+
 def support_of(email: str) -> Support | None:
     db.session.expire_all()
     return db.session.execute(select(Support).filter_by(email=email)).scalar_one_or_none()
@@ -176,8 +191,9 @@ def test_anything_unusual_falls_through_to_flask(app, client, change, status):
 def test_a_host_the_app_does_not_trust_is_refused_by_flask(app, client):
     petition = make_campaign()
     token = csrf_token(client)
-    with flask_requests(app) as seen:
-        response = sign(client, petition, "zoe@example.org", token, headers={"Host": "evil.example"})
+    seen, response = answered(
+        app, lambda: sign(client, petition, "zoe@example.org", token, headers={"Host": "evil.example"})
+    )
     assert seen == [1] and response.status_code == 400
     assert support_of("zoe@example.org") is None
 
@@ -202,14 +218,9 @@ def test_a_cut_off_body_is_flasks_to_refuse(app, client):
     petition = make_campaign()
     token = csrf_token(client)
     body = f"csrf_token={token}&name=Zo%C3%AB&email=zoe%40example.org&country=GB"
-    with flask_requests(app) as seen:
-        response = client.post(
-            f"/petitions/{petition.slug}/support",
-            data=body,
-            content_type="application/x-www-form-urlencoded",
-            # The client said more than it sent (it stopped sending): werkzeug refuses it.
-            environ_overrides={"CONTENT_LENGTH": str(len(body) + 40)},
-        )
+    # The client said more than it sent (it stopped sending): werkzeug refuses it.
+    cut_off = {"CONTENT_LENGTH": str(len(body) + 40)}
+    seen, response = answered(app, lambda: post_body(client, petition, body, environ_overrides=cut_off))
     assert seen == [1] and response.status_code == 400
     assert support_of("zoe@example.org") is None
 
@@ -217,12 +228,8 @@ def test_a_cut_off_body_is_flasks_to_refuse(app, client):
 def test_a_percent_escape_that_is_not_utf8_is_read_by_flask(app, client):
     petition = make_campaign()
     token = csrf_token(client)
-    with flask_requests(app) as seen:
-        response = client.post(
-            f"/petitions/{petition.slug}/support",
-            data=f"csrf_token={token}&name=Jos%E9&email=jose%40example.org&country=GB",
-            content_type="application/x-www-form-urlencoded",
-        )
+    body = f"csrf_token={token}&name=Jos%E9&email=jose%40example.org&country=GB"
+    seen, response = answered(app, lambda: post_body(client, petition, body))
     assert seen == [1] and response.status_code == 303
     assert support_of("jose@example.org").name == "Jos%E9"  # as werkzeug keeps it
 
