@@ -105,7 +105,10 @@ def register_extensions(app: Flask) -> None:
     def end_session(_exc):
         # Runs before Flask-SQLAlchemy's own teardown (the last registered runs first). A
         # connection the database dropped (a restart, a failover) cannot be rolled back:
-        # drop it instead, so the end of the request is not turned into a 500.
+        # drop it instead, so the end of the request is not turned into a 500. A context
+        # that never used its session (a signature written alone) has none to close.
+        if not db.session.registry.has():
+            return
         try:
             db.session.close()
         except DBAPIError:

@@ -38,6 +38,12 @@ def insert_ignoring_conflicts(model, index_elements: list[str], **values):
 _inserts: dict[tuple, object] = {}
 
 
+def session_in_transaction() -> bool:
+    """Whether this context's session has begun a transaction: False when the context has
+    no session yet, without making one to ask (a signature that writes alone needs none)."""
+    return db.session.registry.has() and db.session().in_transaction()
+
+
 def upsert_add(model, index_elements: list[str], column: str, amount: int, **key):
     """``INSERT … ON CONFLICT DO UPDATE SET column = column + amount`` (a counter upsert)."""
     dialect = db.session.get_bind().dialect.name

@@ -14,6 +14,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
 
 from campaign import hot_cache
+from campaign.dbutil import session_in_transaction
 from campaign.extensions import db
 from campaign.kinds import kind_of
 from campaign.models import (
@@ -157,7 +158,7 @@ def add_support(
     ``referred_by_id`` credits the supporter whose share link brought this one (ignored
     unless it is a support of the same campaign).
     """
-    dialect = db.session.get_bind().dialect.name
+    dialect = db.engine.dialect.name
     # A visitor's support (owed its email) writes the statement's one row and nothing else:
     # on PostgreSQL it runs alone, in autocommit (the statement is atomic by itself), on a
     # connection of the session's engine without the session's bookkeeping, sparing BEGIN
@@ -166,10 +167,7 @@ def add_support(
     # any). Not when the session has begun a transaction already (it would be cut off from
     # it), nor on SQLite (its writers begin IMMEDIATE).
     alone = (
-        dialect == "postgresql"
-        and user_id is None
-        and not pledged_brand_ids
-        and not db.session().in_transaction()
+        dialect == "postgresql" and user_id is None and not pledged_brand_ids and not session_in_transaction()
     )
     if terms is not None and terms.id == campaign_id and not kind_of(terms).endorses_brands:
         campaign = terms
@@ -245,7 +243,7 @@ def add_support(
         )
     if verified_now:
         later("fold")
-    if db.session().in_transaction():  # not when the statement ran alone and nothing was read
+    if session_in_transaction():  # not when the statement ran alone and nothing was read
         db.session.commit()
     if verified_now:
         return SupportResult(new_id, Outcome.CONFIRMED)
@@ -264,9 +262,9 @@ def _write_support(alone: bool, statement, params: dict) -> int | None:
     """The signing statement: the new support's id, or None (closed, or supported already).
     Alone on a connection of its own only while the session holds none (it read the campaign
     or the abuse rules otherwise): one connection a signature, never two."""
-    if not alone or db.session().in_transaction():
+    if not alone or session_in_transaction():
         return db.session.execute(statement, params).scalar()
-    with db.session.get_bind().connect() as connection:
+    with db.engine.connect() as connection:
         sql, literals, conversions = _driver_statement(statement, connection.dialect)
         values = {**literals, **params}
         for name, convert in conversions.items():
@@ -504,8 +502,8 @@ def confirm(token: str) -> tuple[ConfirmedSupport, bool]:
     if not isinstance(support_id, int) or not isinstance(email, str):
         raise TokenError(expired=False)
     params = {"b_support_id": support_id, "b_email": email, "b_now": utcnow()}
-    statements = _confirm_statements(db.session.get_bind().dialect.name)
-    if len(statements) == 1 and not db.session().in_transaction():
+    statements = _confirm_statements(db.engine.dialect.name)
+    if len(statements) == 1 and not session_in_transaction():
         row, confirmed_now = _confirm_alone(statements[0], params)
     else:
         row, confirmed_now = _confirm_in_session(statements, params)
@@ -536,7 +534,7 @@ def _confirm_alone(statement, params: dict) -> tuple[Row | None, bool]:
     BEGIN or COMMIT round trips) on a connection of the session's engine, without the
     session's bookkeeping. It has committed when it returns, so the fold is asked for then.
     Returns the page's row (None: no such support) and whether it was confirmed now."""
-    with db.session.get_bind().connect() as connection:
+    with db.engine.connect() as connection:
         row = connection.execution_options(isolation_level="AUTOCOMMIT").execute(statement, params).first()
     if row is None:
         return None, False
