@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
 
 from campaign import hot_cache
-from campaign.dbutil import session_in_transaction
+from campaign.dbutil import first_row_alone, session_in_transaction
 from campaign.extensions import db
 from campaign.kinds import kind_of
 from campaign.models import (
@@ -264,13 +264,13 @@ def _write_support(alone: bool, statement, params: dict) -> int | None:
     or the abuse rules otherwise): one connection a signature, never two."""
     if not alone or session_in_transaction():
         return db.session.execute(statement, params).scalar()
-    with db.engine.connect() as connection:
-        sql, literals, conversions = _driver_statement(statement, connection.dialect)
-        values = {**literals, **params}
-        for name, convert in conversions.items():
-            values[name] = convert(values[name])
-        autocommit = connection.execution_options(isolation_level="AUTOCOMMIT")
-        return autocommit.exec_driver_sql(sql, values).scalar()
+    engine = db.engine
+    sql, literals, conversions = _driver_statement(statement, engine.dialect)
+    values = {**literals, **params}
+    for name, convert in conversions.items():
+        values[name] = convert(values[name])
+    row = first_row_alone(engine, sql, values)
+    return row[0] if row else None
 
 
 _DRIVER_STATEMENTS: dict[tuple[int, str], tuple[str, dict, dict]] = {}
@@ -279,8 +279,7 @@ _DRIVER_STATEMENTS: dict[tuple[int, str], tuple[str, dict, dict]] = {}
 def _driver_statement(statement, dialect) -> tuple[str, dict, dict]:
     """``statement`` as its driver takes it, compiled once: the SQL, the values of its own
     parameters (the open state) and each parameter's conversion (booleans, UTC times, enums,
-    as SQLAlchemy converts them). Sent so, a signature skips SQLAlchemy's statement cache
-    lookup and result machinery; the engine's events still see it."""
+    as SQLAlchemy converts them), for :func:`campaign.dbutil.first_row_alone`."""
     key = (id(statement), dialect.name)
     made = _DRIVER_STATEMENTS.get(key)
     if made is None:

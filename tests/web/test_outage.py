@@ -155,3 +155,40 @@ def test_a_pooled_connection_is_pinged_only_when_it_may_have_gone(
     finally:
         with app.app_context():
             db.engine.dispose()
+
+
+def test_a_statement_sent_alone_to_the_driver_fails_as_sqlalchemy_fails(
+    postgres_server_url, redis_url, tmp_path
+):
+    """:func:`campaign.dbutil.first_row_alone` (a signature's statement, without SQLAlchemy's
+    connection around it): a database gone mid-statement is SQLAlchemy's ``OperationalError``
+    (the app's 503) and its connection is dropped, not pooled; a statement that fails leaves
+    its connection pooled and usable; either way the pool gets its connections back as they
+    came, out of autocommit."""
+    from sqlalchemy import exc
+
+    from campaign.dbutil import first_row_alone
+    from tests.backends import create_pg_database
+
+    app = make_test_app(create_pg_database(postgres_server_url, "groundswell_alone"), redis_url, tmp_path)
+    with app.app_context():
+        engine = db.engine
+        try:
+            (pid,) = first_row_alone(engine, "SELECT pg_backend_pid()", {})
+            with engine.connect() as conn:  # the pool's one connection, handed back as it came
+                assert conn.connection.dbapi_connection.autocommit is False
+                assert conn.exec_driver_sql("SELECT pg_backend_pid()").scalar() == pid
+
+            with pytest.raises(exc.DataError):  # a statement's own failure, wrapped alike
+                first_row_alone(engine, "SELECT 1 / %(zero)s", {"zero": 0})
+            assert first_row_alone(engine, "SELECT pg_backend_pid()", {}) == (pid,)  # still pooled
+
+            with pytest.raises(exc.OperationalError) as lost:  # the server ends it mid-statement
+                first_row_alone(engine, "SELECT pg_terminate_backend(pg_backend_pid())", {})
+            assert lost.value.connection_invalidated
+            assert engine.pool.checkedout() == 0
+            (replaced,) = first_row_alone(engine, "SELECT pg_backend_pid()", {})
+            assert replaced != pid  # the dead one was not handed out again
+            assert first_row_alone(engine, "SELECT 1 WHERE false", {}) is None
+        finally:
+            engine.dispose()

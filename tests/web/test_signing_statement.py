@@ -6,6 +6,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from datetime import timedelta
 
+import psycopg
 import pytest
 import redis
 from sqlalchemy import event, func, select, update
@@ -111,22 +112,48 @@ def test_the_support_and_its_owed_email_are_one_row(app):
 
 @contextmanager
 def counted(app):
-    """The SQL statements (with each commit) and the Redis round trips made inside it."""
+    """The SQL statements (with each commit) and the Redis round trips made inside it. On
+    PostgreSQL as its driver sends them (a signature's statement goes to psycopg without
+    SQLAlchemy's connection around it), on SQLite as the engine's events see them."""
     statements: list[str] = []
     round_trips: list[bytes] = []
+    undo = []
 
-    def on_execute(conn, cursor, statement, parameters, context, executemany):
+    def seen(statement: str, autocommit: bool | None) -> None:
         statements.append(statement.split()[0].upper())
-        # psycopg's connection says whether it sends BEGIN before this (SQLite's does not).
-        if getattr(conn.connection.dbapi_connection, "autocommit", None) is True:
+        if autocommit is True:  # psycopg sends no BEGIN before it
             statements.append("(autocommit)")
 
-    def on_commit(conn):
-        statements.append("COMMIT")
+    if db.engine.dialect.name == "postgresql":
+        execute, commit = psycopg.Cursor.execute, psycopg.Connection.commit
 
-    engine = db.engine
-    event.listen(engine, "before_cursor_execute", on_execute)
-    event.listen(engine, "commit", on_commit)
+        def on_execute(cursor, query, *args, **kwargs):
+            seen(query if isinstance(query, str) else str(query), cursor.connection.autocommit)
+            return execute(cursor, query, *args, **kwargs)
+
+        def on_commit(connection):
+            statements.append("COMMIT")
+            return commit(connection)
+
+        psycopg.Cursor.execute, psycopg.Connection.commit = on_execute, on_commit
+        undo.append(
+            lambda: (
+                setattr(psycopg.Cursor, "execute", execute),
+                setattr(psycopg.Connection, "commit", commit),
+            )
+        )
+    else:
+
+        def on_cursor(conn, cursor, statement, parameters, context, executemany):
+            seen(statement, None)
+
+        def on_engine_commit(conn):
+            statements.append("COMMIT")
+
+        event.listen(db.engine, "before_cursor_execute", on_cursor)
+        event.listen(db.engine, "commit", on_engine_commit)
+        undo.append(lambda: event.remove(db.engine, "before_cursor_execute", on_cursor))
+        undo.append(lambda: event.remove(db.engine, "commit", on_engine_commit))
     real = redis.connection.AbstractConnection.send_packed_command
 
     def counting(self, command, check_health=True):
@@ -139,8 +166,8 @@ def counted(app):
         yield statements, round_trips
     finally:
         redis.connection.AbstractConnection.send_packed_command = real
-        event.remove(engine, "before_cursor_execute", on_execute)
-        event.remove(engine, "commit", on_commit)
+        for step in undo:
+            step()
 
 
 # As production runs: the limit on (not reached), whether any abuse rule exists read once
