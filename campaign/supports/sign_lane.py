@@ -43,10 +43,11 @@ from flask import Flask
 from flask_babel import force_locale
 from flask_wtf.csrf import same_origin
 from itsdangerous import BadData, URLSafeTimedSerializer
+from markupsafe import escape
 from werkzeug.datastructures import LanguageAccept, MultiDict
-from werkzeug.http import parse_accept_header
-from werkzeug.utils import redirect
-from werkzeug.wrappers import Request
+from werkzeug.http import HTTP_STATUS_CODES, parse_accept_header
+from werkzeug.urls import iri_to_uri
+from werkzeug.wrappers import Request, Response
 from werkzeug.wsgi import get_content_length, get_host
 
 from campaign import replica, security
@@ -63,6 +64,7 @@ log = logging.getLogger(__name__)
 #: A sign form is a few hundred bytes; a longer body is left to Flask and its own limits.
 MAX_BODY = 16 * 1024
 FORM_TYPE = "application/x-www-form-urlencoded"
+SEE_OTHER = f"303 {HTTP_STATUS_CODES[303].upper()}"
 
 
 class SignLane:
@@ -74,7 +76,13 @@ class SignLane:
         config = app.config
         self.visitors = Visitors(config)
         self.remember_cookie = config.get("REMEMBER_COOKIE_NAME", "remember_token")
-        self.headers = security.baseline_headers(config)
+        #: The view's answer's headers that are the same for every signature: those every page
+        #: gets, never stored, and varying by the language (the hook's) and the session.
+        self.answer_headers = (
+            *security.baseline_headers(config),
+            ("Cache-Control", "no-store, private"),
+            ("Vary", "Accept-Language, Cookie"),
+        )
         self._kinds: dict[str, Kind] | None = None
         self._thanks: str | None = None
         self._locales: dict[str, Locale] = {}
@@ -180,15 +188,12 @@ class SignLane:
                     "outcome": service.Outcome.PENDING.value,
                     "email": form.email.data,
                 }
-                response = redirect(environ.get("SCRIPT_NAME", "") + self._thanks + quote(slug), 303)
-                # As the view and the app's hooks answer: it carries this visitor's session
-                # (their email in it), so private and never stored.
-                headers = response.headers
-                headers.extend(self.headers)
-                headers["Cache-Control"] = "no-store, private"
-                headers["Vary"] = "Accept-Language, Cookie"  # the session's (read) and the hook's
-                replica.remember_write(response, app.config)
-                interface.save_session(app, session, response)
+                # The cookies as the view's answer gets them: its session (which the session
+                # interface signs), and the replica's read-your-writes mark.
+                jar = Response()
+                replica.remember_write(jar, app.config)
+                interface.save_session(app, session, jar)
+                response = self._see_other(environ, slug, jar.headers.getlist("Set-Cookie"))
         except ServiceError:
             return None  # refused before anything was written: the view says why
         except Exception as exc:
@@ -199,6 +204,36 @@ class SignLane:
             # Flask answers the error (the 503 page of an outage, else the 500 page).
             return self._error_answer(environ, exc)
         return response
+
+    def _see_other(self, environ: dict, slug: str, cookies: list[str]) -> Callable:
+        """The view's answer, byte for byte as werkzeug's ``redirect(…, 303)`` and the app's
+        hooks make it (the body, the headers every page gets, private and never stored: it
+        carries the visitor's session, their email in it), built from the headers made once
+        instead of a ``Response`` that copies and checks them all for each signature."""
+        script = environ.get("SCRIPT_NAME", "")
+        location = (iri_to_uri(script) if script else "") + self._thanks + quote(slug)
+        shown = escape(location)
+        body = (
+            "<!doctype html>\n"
+            "<html lang=en>\n"
+            "<title>Redirecting...</title>\n"
+            "<h1>Redirecting...</h1>\n"
+            "<p>You should be redirected automatically to the target URL: "
+            f'<a href="{shown}">{shown}</a>. If not, click the link.\n'
+        ).encode()
+        headers = [
+            ("Content-Type", "text/html; charset=utf-8"),
+            ("Content-Length", str(len(body))),
+            ("Location", location),
+            *self.answer_headers,
+            *(("Set-Cookie", cookie) for cookie in cookies),
+        ]
+
+        def answer(environ: dict, start_response: Callable) -> Iterable[bytes]:
+            start_response(SEE_OTHER, headers)
+            return [body]
+
+        return answer
 
     def _error_answer(self, environ: dict, exc: Exception):
         """Flask's answer to ``exc`` raised by a view: its error handler and hooks."""

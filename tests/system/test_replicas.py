@@ -22,7 +22,7 @@ from campaign.models import Base
 from campaign.queue import get_queue, redis_connection
 from tests.backends import IsolatedClient, make_test_app
 from tests.factories import make_campaign, make_user
-from tests.helpers import login
+from tests.helpers import login, post_form
 
 #: The tests that start servers of their own are the system lane's: run alone, since one
 #: app puts its rate limits in Sentinel's Redis (Flask-Limiter's storage is shared by every
@@ -151,6 +151,18 @@ def test_a_change_marks_the_browser_to_read_its_own_writes(replica_app):
     assert any(c.startswith(f"{replica.FRESH_COOKIE}=1") and "HttpOnly" in c for c in cookies)
     # A read-only page sets nothing.
     assert not any(c.startswith(replica.FRESH_COOKIE) for c in client.get("/").headers.getlist("Set-Cookie"))
+    # A visitor's signature, answered before Flask (campaign.supports.sign_lane), marks theirs.
+    campaign = make_campaign()
+    visitor = replica_app.test_client()
+    signed = post_form(
+        visitor,
+        f"/{campaign.blueprint}/{campaign.slug}/support",
+        {"name": "Zoe Park", "email": "zoe@example.org", "country": "GB"},
+    )
+    assert signed.status_code == 303 and signed.location.startswith("/supports/thanks/")
+    cookies = signed.headers.getlist("Set-Cookie")
+    assert any(c.startswith(f"{replica.FRESH_COOKIE}=1") and "HttpOnly" in c for c in cookies)
+    assert any(c.startswith("session=") for c in cookies)
 
 
 @system
