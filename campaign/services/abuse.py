@@ -78,15 +78,24 @@ def ip_key(address: str | None) -> str | None:
     Keys of one range sort between the keys of its ends, so a range matches by string
     comparison in SQL on every backend.
     """
-    if not address:
+    ip = _parsed_ip(address)
+    if ip is None:
         return None
+    return f"{int(ip) | _IPV4_MAPPED if ip.version == 4 else int(ip):032x}"
+
+
+#: ``::ffff:0:0``, the prefix of IPv4-mapped IPv6 addresses (``::ffff:a.b.c.d``).
+_IPV4_MAPPED = 0xFFFF << 32
+
+
+@functools.lru_cache(maxsize=1024)
+def _parsed_ip(address: str | None) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """``address`` parsed, or None: a signature reads its address for its key and its limit,
+    parsed once (and a visitor's next signatures find it parsed)."""
     try:
-        ip = ipaddress.ip_address(address.strip())
+        return ipaddress.ip_address((address or "").strip())
     except ValueError:
         return None
-    if ip.version == 4:
-        ip = ipaddress.IPv6Address(f"::ffff:{ip}")
-    return f"{int(ip):032x}"
 
 
 @dataclass(frozen=True)
@@ -405,9 +414,8 @@ def limit_key(address: str | None) -> str | None:
     counting addresses would let it sign as often as it likes. An IPv4-mapped IPv6 address
     counts as its IPv4 address.
     """
-    try:
-        ip = ipaddress.ip_address((address or "").strip())
-    except ValueError:
+    ip = _parsed_ip(address)
+    if ip is None:
         return None
     if ip.version == 6 and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped

@@ -186,23 +186,27 @@ class SupportForm(FlaskForm):
     submit = SubmitField(_l("Sign"))
 
     @classmethod
-    def for_campaign(cls, campaign, **kwargs) -> SupportForm:
+    def for_campaign(cls, campaign, *, shown: bool = True, **kwargs) -> SupportForm:
         """The form in the words of ``campaign`` (or of its terms), asking only what its kind
         needs: spend for boycotts and buycotts, a condition for boycotts, the brands for
-        buycotts. ``kwargs`` go to the form (``meta``…).
+        buycotts. ``kwargs`` go to the form (``meta``…). ``shown=False``: a form that is only
+        validated, never rendered (the sign lane's), without its button.
 
         Each kind has a class of its own without the fields it does not ask, made once per
         process: a form binds only its own fields, instead of all of them and then deleting
         some (the sign form's POST builds one for every signature).
         """
         kind = kind_of(campaign)
-        form_class = _FORMS_BY_KIND.get((cls, kind.name))
+        form_class = _FORMS_BY_KIND.get((cls, kind.name, shown))
         if form_class is None:
             unasked = {name: None for name, asks in _ASKED_BY.items() if not getattr(kind, asks)}
+            if not shown:
+                unasked["submit"] = None
             form_class = type(f"{kind.name.title()}{cls.__name__}", (cls,), unasked)
-            _FORMS_BY_KIND[(cls, kind.name)] = form_class
+            _FORMS_BY_KIND[(cls, kind.name, shown)] = form_class
         form = form_class(**kwargs)
-        form.submit.label.text = kind.support_verb
+        if shown:
+            form.submit.label.text = kind.support_verb
         if kind.endorses_brands:
             form.pledged_brands.choices = [
                 SelectChoice(e.brand_id, e.brand.name) for e in campaign.endorsements
@@ -236,7 +240,7 @@ _ASKED_BY = {
     "condition_threshold": "takes_conditions",
     "pledged_brands": "endorses_brands",
 }
-_FORMS_BY_KIND: dict[tuple[type, str], type] = {}
+_FORMS_BY_KIND: dict[tuple[type, str, bool], type] = {}
 
 
 class RaiseGoalForm(FlaskForm):

@@ -166,7 +166,9 @@ class SignLane:
                     parse_accept_header(environ.get("HTTP_ACCEPT_LANGUAGE"), LanguageAccept),
                 )
                 with force_locale(self._locale(locale)):
-                    form = SupportForm.for_campaign(terms, formdata=form_data, meta={"csrf": False})
+                    form = SupportForm.for_campaign(
+                        terms, shown=False, formdata=form_data, meta={"csrf": False}
+                    )
                     if not form.validate():
                         return None
                     channel, referrer = parse_referral(session.get(f"ref:{slug}"))
