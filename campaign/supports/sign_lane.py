@@ -32,6 +32,7 @@ and not signed again by the view.
 
 from __future__ import annotations
 
+import functools
 import hmac
 import logging
 from collections.abc import Callable, Iterable
@@ -65,6 +66,14 @@ log = logging.getLogger(__name__)
 MAX_BODY = 16 * 1024
 FORM_TYPE = "application/x-www-form-urlencoded"
 SEE_OTHER = f"303 {HTTP_STATUS_CODES[303].upper()}"
+
+
+@functools.lru_cache(maxsize=256)
+def _language(chosen: str | None, accepted: str | None) -> str:
+    """The language of a visitor whose switcher cookie says ``chosen`` and whose browser sends
+    ``accepted`` (its ``Accept-Language``), as Flask's hook negotiates it: once for each pair,
+    of which a surge's browsers send few."""
+    return locale_for(chosen, parse_accept_header(accepted, LanguageAccept))
 
 
 class SignLane:
@@ -161,10 +170,7 @@ class SignLane:
                 terms = service.campaign_terms(kind.value, slug)
                 if terms is None or not terms.is_public:
                     return None
-                locale = locale_for(
-                    cookies.get(COOKIE),
-                    parse_accept_header(environ.get("HTTP_ACCEPT_LANGUAGE"), LanguageAccept),
-                )
+                locale = _language(cookies.get(COOKIE), environ.get("HTTP_ACCEPT_LANGUAGE"))
                 with force_locale(self._locale(locale)):
                     form = SupportForm.for_campaign(
                         terms, shown=False, formdata=form_data, meta={"csrf": False}
