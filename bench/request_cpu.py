@@ -4,6 +4,7 @@
     python -m bench.request_cpu                       # 1,000 of each, three rounds
     python -m bench.request_cpu --requests 500 --profile sign   # and where the time goes
     python -m bench.request_cpu --ceilings --profile lean-raw   # beside the bare ceiling and lean
+    python -m bench.request_cpu --parts                 # a signature's CPU, part by part
 
 With ``--ceilings`` each round also sends the same number of sign requests to the bare
 ceiling, the lean prototype and the lean prototype without Flask (``bench.ceilings``, in
@@ -17,7 +18,10 @@ client address made as the surge's are), then opens their confirmation links, th
 whole WSGI stack (``ProxyFix``, the hot count, Flask) with no HTTP server. Reported: this
 process's CPU time per request (``time.process_time``: everything the web process does, not
 PostgreSQL's or Redis's), the median of the rounds, and with ``--profile`` the functions
-most costly (cProfile, cumulative and own time) in one more round. CPU time holds on a
+most costly (cProfile, cumulative and own time) in one more round; with ``--parts``, one
+more round in which each part of the sign lane (:data:`SIGN_PARTS`) is timed as it runs
+(CPU time per signature, each part with what it calls; the timer's own cost, a fraction of a
+microsecond a part, included). CPU time holds on a
 shared machine where rates do not. A warm-up round (templates compiled, connections opened)
 is not counted.
 """
@@ -27,18 +31,38 @@ from __future__ import annotations
 import argparse
 import cProfile
 import gc
+import importlib
 import io
 import json
 import os
 import pstats
 import statistics
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from werkzeug.test import EnvironBuilder
 
 from bench.stack import Stack
+
+#: The parts of a signature ``--parts`` times: (module, attribute, what it is), each indented
+#: under the part that calls it. A function is timed where the code that calls it looks it up.
+SIGN_PARTS = (
+    ("campaign.supports.sign_lane", "SignLane._sign", "the sign lane, in all"),
+    ("flask.sessions", "SecureCookieSessionInterface.open_session", "  the session opened"),
+    ("campaign.supports.sign_lane", "SignLane._token_holds", "  the CSRF token checked"),
+    ("campaign.supports.forms", "SupportForm.for_campaign", "  the form built"),
+    ("campaign.supports.forms", "SupportForm.validate", "  the form validated"),
+    ("campaign.services.supports", "add_support", "  the service"),
+    ("campaign.services.supports", "first_row_alone", "    the statement"),
+    ("sqlalchemy.engine.base", "Engine.raw_connection", "      its connection checked out"),
+    ("psycopg", "Cursor.execute", "      sent by psycopg"),
+    ("campaign.services.supports", "record_signature", "    the Redis round trip"),
+    ("campaign.services.abuse", "run_script", "      its script through redis-py"),
+    ("flask.sessions", "SecureCookieSessionInterface.save_session", "  the session signed again"),
+    ("campaign.supports.sign_lane", "SignLane._see_other", "  the answer"),
+)
 
 #: The ceilings' sign routes: each target's path for the app's ``/petitions/<slug>/support``.
 CEILINGS = {"bare": "/bare/", "lean": "/lean/", "lean-raw": "/lean/raw/"}
@@ -52,6 +76,7 @@ def main() -> None:
     parser.add_argument("--profile", choices=("sign", "confirm", *CEILINGS), action="append", default=[])
     parser.add_argument("--top", type=int, default=40, help="functions listed per profile")
     parser.add_argument("--dump", type=Path, help="also write each profile here (pstats files)")
+    parser.add_argument("--parts", action="store_true", help="then time each part of a signature")
     args = parser.parse_args()
     with Stack() as stack:
         env = stack.app_in_this_process(SWEEP_AFTER_SECONDS=str(7 * 86400))
@@ -87,6 +112,50 @@ def main() -> None:
         if args.profile:
             runner.dump = args.dump
             runner.round("profile", args.requests, profile=set(args.profile), top=args.top)
+        if args.parts:
+            with _timed_parts() as spent:
+                runner.round("parts", args.requests)
+            signatures = spent.pop("calls")
+            print(f"--- a signature's CPU, part by part ({signatures} signatures)")
+            for _module, _attribute, label in SIGN_PARTS:
+                print(f"{spent.get(label, 0.0) / signatures * 1000:7.3f} ms  {label}")
+
+
+@contextmanager
+def _timed_parts():
+    """Each of :data:`SIGN_PARTS` timed (CPU) while a signature runs, into the dict yielded
+    (seconds by label, and ``calls``: the signatures); put back as they were after."""
+    spent: dict = {"calls": 0}
+    inside = [False]
+    undo = []
+    for number, (module, attribute, label) in enumerate(SIGN_PARTS):
+        owner = importlib.import_module(module)
+        if "." in attribute:  # a class's method
+            class_name, attribute = attribute.split(".")
+            owner = getattr(owner, class_name)
+        real = getattr(owner, attribute)
+        top = number == 0
+
+        def timed(*args, _real=real, _label=label, _top=top, **kwargs):
+            if not (_top or inside[0]):
+                return _real(*args, **kwargs)
+            inside[0] = True
+            began = time.process_time()
+            try:
+                return _real(*args, **kwargs)
+            finally:
+                spent[_label] = spent.get(_label, 0.0) + time.process_time() - began
+                if _top:
+                    inside[0] = False
+                    spent["calls"] += 1
+
+        setattr(owner, attribute, timed)
+        undo.append((owner, attribute, real))
+    try:
+        yield spent
+    finally:
+        for owner, attribute, real in reversed(undo):
+            setattr(owner, attribute, real)
 
 
 class _Runner:
