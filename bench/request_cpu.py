@@ -121,6 +121,16 @@ def main() -> None:
                 print(f"{spent.get(label, 0.0) / signatures * 1000:7.3f} ms  {label}")
 
 
+def part_owner(module: str, name: str) -> tuple[object, str]:
+    """Where a part of :data:`SIGN_PARTS` is looked up: its module, or its class for a method
+    (``Class.method``), and the attribute's name there."""
+    owner = importlib.import_module(module)
+    if "." in name:
+        class_name, name = name.split(".")
+        owner = getattr(owner, class_name)
+    return owner, name
+
+
 @contextmanager
 def _timed_parts():
     """Each of :data:`SIGN_PARTS` timed (CPU) while a signature runs, into the dict yielded
@@ -128,11 +138,8 @@ def _timed_parts():
     spent: dict = {"calls": 0}
     inside = [False]
     undo = []
-    for number, (module, attribute, label) in enumerate(SIGN_PARTS):
-        owner = importlib.import_module(module)
-        if "." in attribute:  # a class's method
-            class_name, attribute = attribute.split(".")
-            owner = getattr(owner, class_name)
+    for number, (module, name, label) in enumerate(SIGN_PARTS):
+        owner, attribute = part_owner(module, name)
         real = getattr(owner, attribute)
         top = number == 0
 

@@ -254,3 +254,27 @@ def test_the_database_lost_while_writing_is_flasks_503_and_not_signed_again(app,
     assert "Back in a moment" in response.get_data(as_text=True)
     assert seen == [] and len(writes) == 1  # answered by the app's handler, not signed again
     assert support_of("zoe@example.org") is None
+
+
+@pytest.mark.app_config(HOT_CACHE_SECONDS=60.0)
+def test_the_benchs_parts_time_each_part_of_a_lane_signature_and_put_it_back(app, client):
+    """``python -m bench.request_cpu --parts`` times what it names: every part is found where
+    the lane looks it up (a part timed nowhere would read 0 ms), and left as it was."""
+    from bench.request_cpu import SIGN_PARTS, _timed_parts, part_owner
+
+    petition = make_campaign()
+    token = csrf_token(client)
+    assert sign(client, petition, "warm@example.org", token).status_code == 303  # terms cached
+    places = [part_owner(module, name) for module, name, _label in SIGN_PARTS]
+    before = [getattr(owner, attribute) for owner, attribute in places]
+    with _timed_parts() as spent, flask_requests(app) as seen:
+        assert sign(client, petition, "zoe@example.org", token).status_code == 303
+    assert seen == [] and spent.pop("calls") == 1
+    assert [getattr(owner, attribute) for owner, attribute in places] == before
+    # On SQLite the statement runs in the session's transaction, not alone through psycopg.
+    alone = db.engine.dialect.name == "postgresql"
+    driver = ("    the statement", "      its connection checked out", "      sent by psycopg")
+    labels = [label for *_, label in SIGN_PARTS if alone or label not in driver]
+    assert [label for label in labels if not spent.get(label)] == []
+    assert spent["the sign lane, in all"] > spent["  the service"] > spent["    the Redis round trip"]
+    assert support_of("zoe@example.org") is not None
