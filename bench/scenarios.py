@@ -1691,6 +1691,11 @@ class Bench:
             "missing": len(expected - set(received)),
             "other_emails": stats["messages"] - emails,
         }
+        if outcome["missing"] or outcome["other_emails"]:
+            # Which: a missing recipient that arrived under a mangled address (the sink misread
+            # a message) reads close to one of the others; an unrelated email does not.
+            outcome["missing_recipients"] = sorted(expected - set(received))[:20]
+            outcome["other_recipients"] = sorted(set(received) - expected)[:20]
         if outcome["duplicates"]:
             # What the second emails were: the same message again (its Message-ID: the same
             # receipt sent twice), or other messages, by subject.
