@@ -3,8 +3,9 @@ and the confirmation email it owes are written together, and refusals keep their
 
 from __future__ import annotations
 
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import timedelta
+from unittest.mock import patch
 
 import psycopg
 import pytest
@@ -114,60 +115,50 @@ def test_the_support_and_its_owed_email_are_one_row(app):
 def counted(app):
     """The SQL statements (with each commit) and the Redis round trips made inside it. On
     PostgreSQL as its driver sends them (a signature's statement goes to psycopg without
-    SQLAlchemy's connection around it), on SQLite as the engine's events see them."""
+    SQLAlchemy's connection around it), on SQLite as the engine's events see them. Each call
+    still goes to the real driver and the real Redis."""
     statements: list[str] = []
     round_trips: list[bytes] = []
-    undo = []
 
     def seen(statement: str, autocommit: bool | None) -> None:
         statements.append(statement.split()[0].upper())
         if autocommit is True:  # psycopg sends no BEGIN before it
             statements.append("(autocommit)")
 
-    if db.engine.dialect.name == "postgresql":
-        execute, commit = psycopg.Cursor.execute, psycopg.Connection.commit
+    execute, commit = psycopg.Cursor.execute, psycopg.Connection.commit
+    send = redis.connection.AbstractConnection.send_packed_command
 
-        def on_execute(cursor, query, *args, **kwargs):
-            seen(query if isinstance(query, str) else str(query), cursor.connection.autocommit)
-            return execute(cursor, query, *args, **kwargs)
+    def on_execute(cursor, query, *args, **kwargs):
+        seen(query if isinstance(query, str) else str(query), cursor.connection.autocommit)
+        return execute(cursor, query, *args, **kwargs)
 
-        def on_commit(connection):
-            statements.append("COMMIT")
-            return commit(connection)
+    def on_commit(connection):
+        statements.append("COMMIT")
+        return commit(connection)
 
-        psycopg.Cursor.execute, psycopg.Connection.commit = on_execute, on_commit
-        undo.append(
-            lambda: (
-                setattr(psycopg.Cursor, "execute", execute),
-                setattr(psycopg.Connection, "commit", commit),
-            )
-        )
-    else:
+    def on_cursor(conn, cursor, statement, parameters, context, executemany):
+        seen(statement, None)
 
-        def on_cursor(conn, cursor, statement, parameters, context, executemany):
-            seen(statement, None)
-
-        def on_engine_commit(conn):
-            statements.append("COMMIT")
-
-        event.listen(db.engine, "before_cursor_execute", on_cursor)
-        event.listen(db.engine, "commit", on_engine_commit)
-        undo.append(lambda: event.remove(db.engine, "before_cursor_execute", on_cursor))
-        undo.append(lambda: event.remove(db.engine, "commit", on_engine_commit))
-    real = redis.connection.AbstractConnection.send_packed_command
+    def on_engine_commit(conn):
+        statements.append("COMMIT")
 
     def counting(self, command, check_health=True):
         packed = b"".join(command) if isinstance(command, list) else command
         round_trips.append(packed[:80])
-        return real(self, command, check_health)
+        return send(self, command, check_health)
 
-    redis.connection.AbstractConnection.send_packed_command = counting
-    try:
+    with ExitStack() as stack:
+        if db.engine.dialect.name == "postgresql":
+            stack.enter_context(patch.object(psycopg.Cursor, "execute", on_execute))
+            stack.enter_context(patch.object(psycopg.Connection, "commit", on_commit))
+        else:
+            for name, listener in (("before_cursor_execute", on_cursor), ("commit", on_engine_commit)):
+                event.listen(db.engine, name, listener)
+                stack.callback(event.remove, db.engine, name, listener)
+        stack.enter_context(
+            patch.object(redis.connection.AbstractConnection, "send_packed_command", counting)
+        )
         yield statements, round_trips
-    finally:
-        redis.connection.AbstractConnection.send_packed_command = real
-        for step in undo:
-            step()
 
 
 # As production runs: the limit on (not reached), whether any abuse rule exists read once
