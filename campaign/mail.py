@@ -119,6 +119,14 @@ class Email:
 
 
 def _header(name: str, value: str) -> str:
+    if len(name) + len(value) <= 76 and value.isascii() and value.isprintable():
+        return f"{name}: {value}\r\n"  # one line as it is (most of an email's headers)
+    return _folded_header(name, value)
+
+
+@functools.lru_cache(maxsize=64)
+def _folded_header(name: str, value: str) -> str:
+    # Cached: a batch's subject is the same for each of its readers.
     value = " ".join(value.splitlines())
     if not value.isascii():
         return _encoded_header(name, value)
@@ -162,9 +170,23 @@ def _transfer_encoded(text: str, eight_bit: bool) -> tuple[str, bytes]:
         text += "\n"  # as set_content does
     if eight_bit and "\r" not in text and "\0" not in text:
         data = text.encode("utf-8")
-        if max(map(len, data.split(b"\n"))) <= 998:
+        if _lines_fit(data):
             return ("7bit" if data.isascii() else "8bit"), data.replace(b"\n", b"\r\n")
     return "quoted-printable", _quoted_printable(text)
+
+
+def _lines_fit(data: bytes, longest: int = 998) -> bool:
+    """Whether every line of ``data`` (``\\n`` between lines) has at most ``longest`` octets:
+    from each line's start, the last line break within the next ``longest + 1`` octets ends
+    the lines that fit in them; none means a longer line. A jump of up to a thousand octets a
+    step, where splitting made an object of every line (a tenth of an email's CPU)."""
+    start, end = 0, len(data)
+    while end - start > longest:
+        found = data.rfind(b"\n", start, start + longest + 1)
+        if found < 0:
+            return False
+        start = found + 1
+    return True
 
 
 def _quoted_printable(text: str) -> bytes:

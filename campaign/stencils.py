@@ -76,13 +76,15 @@ class Stencil:
     """An email's text and HTML rendered with blanks, split at them: literal text at even
     positions, a blank's name at odd ones."""
 
-    __slots__ = ("html", "names", "text")
+    __slots__ = ("html", "html_names", "names", "text")
 
     def __init__(self, text: list[str], html: list[str]) -> None:
         self.text = text
         self.html = html
+        #: the blanks of the HTML, each once (a share code stands in every share link)
+        self.html_names = frozenset(html[1::2])
         #: the blanks this render has (the values :meth:`fill` needs)
-        self.names = frozenset(text[1::2]) | frozenset(html[1::2])
+        self.names = frozenset(text[1::2]) | self.html_names
 
     def fill(self, values: Mapping[str, str]) -> tuple[str, str] | None:
         """The text and the HTML with each blank replaced by its value in ``values``, as it is
@@ -90,7 +92,7 @@ class Stencil:
         a marker, which is never empty: the reader's own render may go another way)."""
         if not all(values[name] for name in self.names):
             return None
-        escaped = {name: str(escape(values[name])) for name in self.html[1::2]}
+        escaped = {name: str(escape(values[name])) for name in self.html_names}
         return _joined(self.text, values), _joined(self.html, escaped)
 
 

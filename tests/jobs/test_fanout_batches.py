@@ -316,3 +316,43 @@ def test_the_bytes_sent_are_the_message_the_email_package_builds():
     for part in ("plain", "html"):
         assert ours.get_body((part,)).get_content() == reference.get_body((part,)).get_content(), part
     assert Email(to="ñandú@example.org", subject="s", text="t", html="h").to_bytes(sender) is None
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        [],
+        ["x" * 998],
+        ["x" * 999],
+        ["a", "x" * 998, "b"],
+        ["a", "x" * 999, "b"],
+        ["é" * 499, "y"],  # 998 octets in UTF-8
+        ["é" * 500],  # 1,000 octets in 500 characters
+        ["z" * 400] * 10 + ["x" * 999],
+        ["z" * 997, "", "x" * 998, ""],
+    ],
+)
+def test_a_line_too_long_for_smtp_is_found_wherever_it_is(lines):
+    from campaign.mail import _lines_fit
+
+    data = "\n".join(lines).encode()
+    assert _lines_fit(data) == all(len(line) <= 998 for line in data.split(b"\n"))
+
+
+def test_a_header_is_written_as_the_folding_writer_writes_it():
+    """One-line headers go as they are, without the folding writer: the same bytes."""
+    from campaign.mail import _folded_header, _header
+
+    values = [
+        "",
+        "ana@example.org",
+        "x" * 70,
+        "y" * 71,
+        "a b " * 30,
+        "<" + "t" * 150 + ">",
+        "tab\there",
+        "Señal",
+    ]
+    for name in ("To", "Subject", "Message-ID"):
+        for value in values:
+            assert _header(name, value) == _folded_header(name, value), (name, value)

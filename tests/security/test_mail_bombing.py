@@ -58,3 +58,41 @@ def test_the_name_typed_does_not_open_the_email(app, run_jobs, outbox):
     text = body_text(message)
     assert text.startswith("Hello,")
     assert "URGENT" not in text and "URGENT" not in message.get_body(("html",)).get_content()
+
+
+def test_a_batch_is_capped_as_its_emails_one_by_one(app):
+    """The dispatcher's one script for a batch (:func:`confirmation_emails_allowed`) allows
+    the same emails as asking for each in turn, and leaves the same caps in Redis: two
+    mailboxes over their cap, an IP over its cap, an email without an IP, a send key twice."""
+    from campaign.queue import redis_connection
+    from campaign.services.abuse import confirmation_email_allowed, confirmation_emails_allowed
+
+    emails = [(f"confirm-support:{n}:1", f"box{n % 3}@example.org", "198.51.100.7") for n in range(9)]
+    emails += [
+        ("confirm-support:9:1", "box9@example.org", None),
+        ("confirm-support:0:1", "box0@example.org", "198.51.100.7"),
+    ]
+    redis = redis_connection()
+
+    def caps() -> dict:
+        return {
+            key.decode(): sorted(member.decode() for member in redis.zrange(key, 0, -1))
+            for key in redis.scan_iter("groundswell:confirmations:*")
+        }
+
+    def forget() -> None:
+        for key in redis.scan_iter("groundswell:confirmations:*"):
+            redis.delete(key)
+
+    forget()
+    one_by_one = [confirmation_email_allowed(*email) for email in emails]
+    left_one_by_one = caps()
+    forget()
+    assert confirmation_emails_allowed(emails) == one_by_one
+    assert caps() == left_one_by_one
+    # The IP's five an hour; then the email without an IP; a send key already counted goes.
+    assert one_by_one == [True] * 5 + [False] * 4 + [True, True]
+    assert set(left_one_by_one) == {
+        *(f"groundswell:confirmations:mailbox:box{n}@example.org" for n in (0, 1, 2, 9)),
+        "groundswell:confirmations:ip:198.51.100.7",
+    }
