@@ -33,3 +33,20 @@ def test_a_new_secret_key_makes_and_reads_its_own_tokens(app):
     with pytest.raises(TokenError):
         read_token("withdraw", token, max_age=60)
     assert read_token("withdraw", make_token("withdraw", {"s": 1}), max_age=60) == {"s": 1}
+
+
+def test_a_signer_made_once_signs_as_a_new_one_would(app):
+    """The signer kept for a purpose (its key derived once) makes the very token a signer
+    made anew does, and reads tokens made by one."""
+    from itsdangerous import TimestampSigner
+
+    from campaign.tokens import _serializer
+
+    serializer = _serializer("confirm-support")
+    assert serializer.make_signer() is serializer.make_signer()
+    kept = serializer.make_signer()
+    fresh = TimestampSigner(app.config["SECRET_KEY"], salt="groundswell.confirm-support")
+    assert kept.derive_key() == fresh.derive_key()
+    assert kept.get_signature(b"payload.time") == fresh.get_signature(b"payload.time")
+    assert kept.unsign(fresh.sign(b"payload")) == b"payload"
+    assert fresh.unsign(kept.sign(b"payload")) == b"payload"
