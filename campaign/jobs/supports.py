@@ -45,7 +45,7 @@ from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from redis.exceptions import RedisError
-from sqlalchemy import TextClause, bindparam, or_, select, text, update
+from sqlalchemy import String, TextClause, bindparam, cast, literal, literal_column, or_, select, text, update
 
 from campaign import outbox
 from campaign.extensions import db
@@ -61,7 +61,7 @@ from campaign.mail import (
     send_each,
     send_once,
 )
-from campaign.models import Campaign, Support, User, utcnow
+from campaign.models import Campaign, MailReceipt, Support, User, utcnow
 from campaign.models.base import UTCDateTime
 from campaign.queue import run_script
 from campaign.services.abuse import confirmation_email_allowed, confirmation_emails_allowed
@@ -251,10 +251,32 @@ _CLAIMED = (
 )
 
 
+def receipt_key(support_id: int, send_number: int) -> str:
+    """The receipt key of a support's confirmation email (its ``send_number``-th)."""
+    return f"confirm-support:{support_id}:{send_number}"
+
+
+def _receipt_key_sql():
+    """:func:`receipt_key` of each row of ``supports`` in SQL (``||`` on both databases). Its
+    columns are named with their table: SQLite's RETURNING names them bare, and a bare ``id``
+    in a subquery on ``mail_receipts`` would be the receipt's own."""
+    return (
+        literal("confirm-support:")
+        + cast(literal_column("supports.id"), String)
+        + literal(":")
+        + cast(literal_column("supports.confirmation_sends"), String)
+    )
+
+
 def claim_owed_confirmations(limit: int):
     """Claim up to ``limit`` owed confirmation emails, oldest first, in one statement, and
     commit: ``(claim time, rows)``. Emails claimed by a dispatcher that died (a claim older
-    than ``CONFIRMATION_CLAIM_SECONDS``) are claimed again."""
+    than ``CONFIRMATION_CLAIM_SECONDS``) are claimed again.
+
+    Each row says whether its email's receipt exists already (``sent_before``: sent by a job
+    from before the dispatcher), one look-up of the receipts' unique key per row in the same
+    statement. (A statement of its own, ``key = ANY(the batch's keys)``, was planned as a scan
+    of every receipt, most of what a batch cost PostgreSQL.)"""
     now = utcnow()
     stale = now - timedelta(seconds=current_app.config["CONFIRMATION_CLAIM_SECONDS"])
     owed = (
@@ -268,11 +290,13 @@ def claim_owed_confirmations(limit: int):
     )
     if db.session.get_bind().dialect.name == "postgresql":
         owed = owed.with_for_update(skip_locked=True)
+    table = Support.__table__
+    sent_before = select(MailReceipt.key).where(MailReceipt.key == _receipt_key_sql()).exists()
     rows = db.session.execute(
-        update(Support.__table__)
-        .where(Support.__table__.c.id.in_(owed.scalar_subquery()))
+        update(table)
+        .where(table.c.id.in_(owed.scalar_subquery()))
         .values(confirmation_claimed_at=now)
-        .returning(*(Support.__table__.c[column.key] for column in _CLAIMED))
+        .returning(*(table.c[column.key] for column in _CLAIMED), sent_before.label("sent_before"))
     ).all()
     db.session.commit()
     return now, rows
@@ -297,16 +321,14 @@ def _send_owed(limit: int) -> tuple[int, int]:
     claimed_at, rows = claim_owed_confirmations(limit)
     if not rows:
         return 0, 0
-    keys = {row.id: f"confirm-support:{row.id}:{row.confirmation_sends}" for row in rows}
-    statements = _STATEMENTS[db.session.get_bind().dialect.name]
-    done = set(db.session.execute(statements["sent before"], _listed(keys.values(), "keys")).scalars())
+    keys = {row.id: receipt_key(row.id, row.confirmation_sends) for row in rows}
     waiting = [
         row
         for row in rows
         if row.confirmed_at is None
         and row.suspect_confirmed_at is None
         and row.withdrawn_at is None
-        and keys[row.id] not in done
+        and not row.sent_before
     ]
     allowed = confirmation_emails_allowed([(keys[r.id], r.email_canonical, r.ip_address) for r in waiting])
     to_send = [row for row, ok in zip(waiting, allowed, strict=True) if ok]
@@ -381,7 +403,6 @@ def _statements(dialect: str) -> dict[str, TextClause]:
     listed = _LISTS[dialect][0]
     stamps = {"now": UTCDateTime(), "claimed_at": UTCDateTime()}
     sql = {
-        "sent before": f"SELECT key FROM mail_receipts WHERE key {listed.format('keys', 'text')}",
         "receipts": f"INSERT INTO mail_receipts (key, recipient, error, sent_at) {_RECEIPT_ROWS[dialect]}"
         " ON CONFLICT (key) DO NOTHING",
         "finished": "UPDATE supports SET confirmation_owed_at = NULL, confirmation_claimed_at = NULL"
@@ -522,7 +543,7 @@ def send_support_confirmation(support_id: int, send_number: int) -> bool:
     support = db.session.get(Support, support_id)
     if support is None or support.email_confirmed_at is not None or support.withdrawn_at is not None:
         return False
-    send_key = f"confirm-support:{support.id}:{send_number}"
+    send_key = receipt_key(support.id, send_number)
     if not confirmation_email_allowed(send_key, support.email_canonical, support.ip_address):
         # Capped: the mailbox (or the typist's IP) had its share; the support stays pending.
         return False

@@ -418,3 +418,25 @@ def test_a_message_refused_for_good_lets_the_next_go_and_a_refusal_for_now_stops
             taken.append((key, error))
     assert taken == [("c@example.org", None)]  # d's was never sent: the batch is retried
     assert [e.rcpt_tos[0] for e in picky.envelopes] == ["a@example.org", "b@example.org", "c@example.org"]
+
+
+def test_an_email_a_job_sent_before_the_dispatcher_is_not_sent_again(app, outbox):
+    """The claim tells, row by row, whose receipt exists (a per-support job from before the
+    dispatcher sent it): those are not sent again but no longer owed; the others go."""
+    petition = make_campaign()
+    ids = sign_many(petition, 4)
+    for support_id in ids[:2]:
+        assert send_support_confirmation(support_id, 1)
+    assert len(outbox()) == 2
+    claimed_at, rows = claim_owed_confirmations(10)
+    assert {row.id: row.sent_before for row in rows} == {
+        ids[0]: True,
+        ids[1]: True,
+        ids[2]: False,
+        ids[3]: False,
+    }
+    db.session.execute(Support.__table__.update().values(confirmation_claimed_at=None))
+    db.session.commit()
+    assert send_owed_confirmations(10) == (4, 2)
+    assert sorted(m["To"] for m in outbox()) == sorted(f"p{n}@example.org" for n in (0, 1, 2, 3))
+    assert owed() == 0
