@@ -125,7 +125,8 @@ class Config:
     # Confirmation emails: a signature asks for the dispatcher unless a request stands; a
     # request stands CONFIRMATION_DISPATCH_SECONDS, renewed by the dispatcher while it runs,
     # which stays that long once nothing is owed (0: every signature asks; the tests). It
-    # claims CONFIRMATION_BATCH owed emails at a time, and takes back a claim older than
+    # claims CONFIRMATION_BATCH owed emails at a time (on PostgreSQL by their rows' locks,
+    # gone with a dead worker's transaction), and on SQLite takes back a claim older than
     # CONFIRMATION_CLAIM_SECONDS (its worker died before marking the batch sent).
     CONFIRMATION_DISPATCH_SECONDS = 1.0
     CONFIRMATION_BATCH = 200

@@ -18,15 +18,19 @@ own had lapsed, and started since: a dispatcher takes the request over as it sta
 has run ``CONFIRMATION_DISPATCHER_SECONDS`` (60), it hands the run over to a new dispatcher
 after its next batch, within RQ's job timeout however long the surge (an idle one just stops).
 
-Exactly once: a claim is one ``UPDATE … RETURNING`` (``FOR UPDATE SKIP LOCKED`` on
-PostgreSQL; SQLite's writers take turns), so two dispatchers never hold the same email; a
-dispatcher run twice finds the emails sent (their owed mark cleared, their receipt there)
-and sends nothing. **The resend window**: the receipts of a batch are committed after its
-last message left, so a worker killed mid-batch leaves that batch's emails claimed and
-unmarked; once the claim is older than ``CONFIRMATION_CLAIM_SECONDS`` (120) another
-dispatcher sends them again — at most one batch's messages already sent (up to
-``CONFIRMATION_BATCH``, 200), each with the same Message-ID as before (derived from its
-receipt key), so mail systems that deduplicate show it once. A per-email job had a window
+Exactly once: on PostgreSQL a claim is one ``SELECT … FOR UPDATE SKIP LOCKED``, whose row
+locks hold the batch in the transaction that then records its receipts and clears its owed
+marks (nothing written to claim it: a written claim was a row version of ``supports`` more
+per email, with an entry in each of its indexes); on SQLite, whose one writer must not wait
+on a batch's sending, it is one ``UPDATE … RETURNING`` of the claim's time, committed. Either
+way two dispatchers never hold the same email, and a dispatcher run twice finds the emails
+sent (their owed mark cleared, their receipt there) and sends nothing. **The resend
+window**: the receipts of a batch are committed after its last message left, so a worker
+killed mid-batch leaves that batch's emails unmarked; another dispatcher sends them again
+(on PostgreSQL at once, the dead worker's transaction and its locks gone; on SQLite once
+the claim is older than ``CONFIRMATION_CLAIM_SECONDS``, 120) — at most one batch's messages
+already sent (up to ``CONFIRMATION_BATCH``, 200), each with the same Message-ID as before
+(derived from its receipt key), so mail systems that deduplicate show it once. A per-email job had a window
 of one message; the batch trades it for one connection, one claim and one commit per batch.
 If Redis loses the dispatcher, the sweeper finds the owed rows and asks for another.
 """
@@ -268,10 +272,16 @@ def _receipt_key_sql():
     )
 
 
-def claim_owed_confirmations(limit: int):
+def claim_owed_confirmations(limit: int, hold: bool = False):
     """Claim up to ``limit`` owed confirmation emails, oldest first, in one statement, and
     commit: ``(claim time, rows)``. Emails claimed by a dispatcher that died (a claim older
     than ``CONFIRMATION_CLAIM_SECONDS``) are claimed again.
+
+    ``hold`` (PostgreSQL only): the rows are claimed by their locks (``FOR UPDATE SKIP
+    LOCKED``) in the transaction left open, not by writing the claim's time: ``(None, rows)``,
+    the claim lasting until the caller's commit (:func:`_mark`) or its end however it ends (a
+    worker killed, a connection lost: the rows are owed, unclaimed, at once). The claim then
+    adds no row version of ``supports``, whose every index the written claim filled in again.
 
     Each row says whether its email's receipt exists already (``sent_before``: sent by a job
     from before the dispatcher), one look-up of the receipts' unique key per row in the same
@@ -292,6 +302,14 @@ def claim_owed_confirmations(limit: int):
         owed = owed.with_for_update(skip_locked=True)
     table = Support.__table__
     sent_before = select(MailReceipt.key).where(MailReceipt.key == _receipt_key_sql()).exists()
+    if hold:
+        # The rows locked, not written: the caller's transaction holds them until its commit.
+        rows = db.session.execute(
+            owed.with_only_columns(
+                *(table.c[column.key] for column in _CLAIMED), sent_before.label("sent_before")
+            )
+        ).all()
+        return None, rows
     rows = db.session.execute(
         update(table)
         .where(table.c.id.in_(owed.scalar_subquery()))
@@ -300,6 +318,13 @@ def claim_owed_confirmations(limit: int):
     ).all()
     db.session.commit()
     return now, rows
+
+
+def _holds() -> bool:
+    """Whether a batch is claimed by its rows' locks (PostgreSQL), or by writing the claim's
+    time and committing (SQLite, whose one writer at a time must not wait on a batch's
+    sending)."""
+    return db.session.get_bind().dialect.name == "postgresql"
 
 
 def send_owed_confirmations(limit: int) -> tuple[int, int]:
@@ -318,8 +343,9 @@ def _send_owed(limit: int) -> tuple[int, int]:
     waits, uncounted, as before). A mailbox the server refuses for good gets a receipt
     marked with the error, as with every email.
     """
-    claimed_at, rows = claim_owed_confirmations(limit)
+    claimed_at, rows = claim_owed_confirmations(limit, hold=_holds())
     if not rows:
+        db.session.commit()
         return 0, 0
     keys = {row.id: receipt_key(row.id, row.confirmation_sends) for row in rows}
     waiting = [
@@ -375,10 +401,15 @@ def _mark(rows, receipts: list[dict], unsent: list[int], claimed_at) -> None:
         db.session.execute(statements["receipts"], {**rows_param, "now": utcnow()})
     left = set(unsent)
     finished = [row.id for row in rows if row.id not in left]
-    if finished:
-        db.session.execute(statements["finished"], {**_listed(finished, "ids"), "claimed_at": claimed_at})
-    if unsent:
-        db.session.execute(statements["released"], {**_listed(unsent, "ids"), "claimed_at": claimed_at})
+    if claimed_at is None:
+        # Claimed by their locks: they are ours until the commit; the unsent stay owed.
+        if finished:
+            db.session.execute(statements["finished held"], _listed(finished, "ids"))
+    else:
+        if finished:
+            db.session.execute(statements["finished"], {**_listed(finished, "ids"), "claimed_at": claimed_at})
+        if unsent:
+            db.session.execute(statements["released"], {**_listed(unsent, "ids"), "claimed_at": claimed_at})
     db.session.commit()
 
 
@@ -407,6 +438,10 @@ def _statements(dialect: str) -> dict[str, TextClause]:
         " ON CONFLICT (key) DO NOTHING",
         "finished": "UPDATE supports SET confirmation_owed_at = NULL, confirmation_claimed_at = NULL"
         f" WHERE id {listed.format('ids', 'integer')} AND confirmation_claimed_at = :claimed_at",
+        # Rows locked by this transaction's claim: a support owed again meanwhile (a resend)
+        # waits for the commit, and is owed again after it.
+        "finished held": "UPDATE supports SET confirmation_owed_at = NULL, confirmation_claimed_at = NULL"
+        f" WHERE id {listed.format('ids', 'integer')}",
         "released": "UPDATE supports SET confirmation_claimed_at = NULL"
         f" WHERE id {listed.format('ids', 'integer')} AND confirmation_claimed_at = :claimed_at",
     }

@@ -142,9 +142,10 @@ class Support(Base):
     confirmation_sends: Mapped[int] = mapped_column(SmallInteger, default=0)
     # The outbox of confirmation emails, kept on the support itself: set (with
     # ``confirmation_sends`` counting it) by the statement that makes an email owed, cleared
-    # by the dispatcher once that email has its receipt (campaign.jobs.supports). A dispatcher
-    # claims a batch by setting ``confirmation_claimed_at``; a claim older than
-    # ``CONFIRMATION_CLAIM_SECONDS`` is a dead worker's, and is taken again.
+    # by the dispatcher once that email has its receipt (campaign.jobs.supports). On
+    # PostgreSQL a dispatcher claims a batch by its rows' locks; on SQLite by setting
+    # ``confirmation_claimed_at``, and a claim older than ``CONFIRMATION_CLAIM_SECONDS`` is a
+    # dead worker's, taken again (an older version's claim on PostgreSQL too).
     confirmation_owed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     confirmation_claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     ip_address: Mapped[str | None] = mapped_column(String(45))

@@ -12,7 +12,7 @@ from email.parser import BytesParser
 
 import pytest
 import redis
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, literal_column, select
 
 from campaign import mail
 from campaign import outbox as work
@@ -440,3 +440,58 @@ def test_an_email_a_job_sent_before_the_dispatcher_is_not_sent_again(app, outbox
     assert send_owed_confirmations(10) == (4, 2)
     assert sorted(m["To"] for m in outbox()) == sorted(f"p{n}@example.org" for n in (0, 1, 2, 3))
     assert owed() == 0
+
+
+def test_a_claimed_batch_is_skipped_by_another_dispatcher_and_owed_again_when_its_claim_dies(app):
+    """PostgreSQL: a dispatcher's batch is claimed by its rows' locks, with nothing written
+    (no row version of ``supports``); another dispatcher meanwhile takes only the other
+    emails, and once the first one's transaction ends without its marks (a worker killed)
+    its emails are owed and claimable at once. SQLite: the claim is written and committed;
+    the other dispatcher skips it too, and it lapses after ``CONFIRMATION_CLAIM_SECONDS``."""
+    from campaign.jobs.supports import _holds
+
+    petition = make_campaign()
+    ids = sign_many(petition, 5)
+    db.session.commit()
+    holds = _holds()
+    first_claimed = []
+
+    def first_dispatcher(step):
+        with app.app_context():
+            claimed_at, rows = claim_owed_confirmations(3, hold=holds)
+            first_claimed.extend(row.id for row in rows)
+            step.wait(timeout=10)  # while it "sends"
+            db.session.rollback()  # then dies: no receipts, no marks
+
+    import threading
+
+    step = threading.Event()
+    with ThreadPoolExecutor(1) as pool:
+        first = pool.submit(first_dispatcher, step)
+        _wait_until(lambda: len(first_claimed) == 3)
+        version = (
+            db.session.execute(
+                select(Support.id, literal_column("xmin")).where(Support.id.in_(first_claimed))
+            ).all()
+            if holds
+            else None
+        )
+        _, rows = claim_owed_confirmations(10, hold=holds)
+        assert sorted(row.id for row in rows) == sorted(set(ids) - set(first_claimed))
+        db.session.rollback()
+        step.set()
+        first.result(timeout=10)
+    assert first_claimed == ids[:3]  # oldest first
+    _, rows = claim_owed_confirmations(10, hold=holds)
+    if holds:
+        # Owed, unclaimed, at once; and the claim never wrote them.
+        assert sorted(row.id for row in rows) == sorted(ids)
+        assert (
+            db.session.execute(
+                select(Support.id, literal_column("xmin")).where(Support.id.in_(first_claimed))
+            ).all()
+            == version
+        )
+    else:
+        assert rows == []  # both claims stand (committed) until they lapse
+    db.session.rollback()
