@@ -50,3 +50,24 @@ def test_a_signer_made_once_signs_as_a_new_one_would(app):
     assert kept.get_signature(b"payload.time") == fresh.get_signature(b"payload.time")
     assert kept.unsign(fresh.sign(b"payload")) == b"payload"
     assert fresh.unsign(kept.sign(b"payload")) == b"payload"
+
+
+def test_referral_codes_and_message_ids_are_the_keyed_hashes_they_were(app):
+    """Made from a keyed hash copied for each value: the same as a hash keyed anew."""
+    import hashlib
+    import hmac
+
+    from campaign.mail import receipt_message_id
+    from campaign.sharing import parse_referral, referral_code
+
+    key = app.config["SECRET_KEY"].encode()
+    for support_id in (1, 36, 123_456_789):
+        code = referral_code(support_id)
+        ident = code[:-6]
+        assert code[-6:] == hmac.new(key, b"referral:" + ident.encode(), hashlib.sha256).hexdigest()[:6]
+        assert parse_referral(f"email-{code}") == ("email", support_id)
+    for receipt in ("confirm-support:7:1", "goal:12"):
+        digest = hmac.new(key, receipt.encode(), hashlib.sha256).hexdigest()[:32]
+        assert receipt_message_id(receipt) == f"<{digest}@groundswell.localhost>"
+    app.config["SECRET_KEY"] = "another-secret"
+    assert receipt_message_id("goal:12") != f"<{digest}@groundswell.localhost>"
