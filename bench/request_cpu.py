@@ -52,7 +52,7 @@ SIGN_PARTS = (
     ("campaign.supports.sign_lane", "SignLane._sign", "the sign lane, in all"),
     ("flask.sessions", "SecureCookieSessionInterface.open_session", "  the session opened"),
     ("campaign.supports.sign_lane", "SignLane._token_holds", "  the CSRF token checked"),
-    ("campaign.supports.forms", "SupportForm.for_campaign", "  the form built"),
+    ("campaign.supports.sign_lane", "FormsToFillAgain.take", "  the form filled in (a kept one, or built)"),
     ("campaign.supports.forms", "SupportForm.validate", "  the form validated"),
     ("campaign.services.supports", "add_support", "  the service"),
     ("campaign.services.supports", "first_row_alone", "    the statement"),

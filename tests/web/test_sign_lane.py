@@ -278,3 +278,75 @@ def test_the_benchs_parts_time_each_part_of_a_lane_signature_and_put_it_back(app
     assert [label for label in labels if not spent.get(label)] == []
     assert spent["the sign lane, in all"] > spent["  the service"] > spent["    the Redis round trip"]
     assert support_of("zoe@example.org") is not None
+
+
+def test_each_signature_is_read_alone_though_the_lane_fills_its_forms_in_again(app, client):
+    """The lane keeps its forms to fill in again: each signature's support has its own
+    answers and nothing of the one before (a comment, a postcode, consents, a pledge), and a
+    form with a mistake after a good one is still the view's."""
+    boycott = make_campaign(CampaignKind.BOYCOTT)
+    first = {"comment": "Too much plastic", "postcode": "SW1A 1AA", "monthly_spend": "40"}
+    assert sign(client, boycott, "one@example.org", data=first).status_code == 303
+    second = {"name": "Ana Peña", "is_public": "", "consents_to_updates": ""}
+    with flask_requests(app) as seen:
+        assert sign(app.test_client(), boycott, "two@example.org", data=second).status_code == 303
+    assert seen == [1]  # the token from Flask; the signature in the lane, with the first's form
+    with flask_requests(app) as seen:
+        bad = sign(app.test_client(), boycott, "not-an-address")
+    assert bad.status_code == 400 and seen == [1, 1]
+    with flask_requests(app) as seen:
+        assert sign(app.test_client(), boycott, "three@example.org").status_code == 303
+    assert seen == [1]
+    one, two, three = (support_of(f"{n}@example.org") for n in ("one", "two", "three"))
+    assert (one.comment, one.postcode, one.monthly_spend, one.is_public, one.consents_to_updates) == (
+        "Too much plastic",
+        "SW1A 1AA",
+        40,
+        True,
+        True,
+    )
+    assert (two.name, two.comment, two.postcode, two.monthly_spend) == ("Ana Peña", None, None, None)
+    assert (two.is_public, two.consents_to_updates) == (False, False)
+    assert (three.name, three.comment, three.monthly_spend, three.is_public) == (
+        "Zoë Ortiz",
+        None,
+        None,
+        True,
+    )
+
+
+def test_a_kept_form_filled_in_again_is_the_form_built_anew(app):
+    """``FormsToFillAgain``: a form given back is the one taken next for that kind and
+    language, and filled in with new data it validates, reads and fails as a new one does; a
+    form not given back (its signature refused) is not taken again."""
+    from flask_babel import force_locale
+    from werkzeug.datastructures import MultiDict
+
+    from campaign.services import supports as service
+    from campaign.supports.forms import SupportForm
+    from campaign.supports.sign_lane import FormsToFillAgain
+
+    petition = make_campaign()
+    terms = service.campaign_terms("petition", petition.slug)
+    full = MultiDict({**SIGN, "email": "a@example.org", "comment": "Yes", "postcode": "N1 9GU"})
+    bare = MultiDict({"name": "B", "email": "b@example.org", "country": "FR"})
+    wrong = MultiDict({"name": "C", "email": "nope", "country": "XX", "postcode": "%%"})
+    forms = FormsToFillAgain()
+    with app.test_request_context(), force_locale("en"):
+
+        def anew(data):
+            form = SupportForm.for_campaign(terms, shown=False, formdata=data, meta={"csrf": False})
+            return form.validate(), form.support_data(), form.errors
+
+        first = forms.take(terms, "en", full)
+        assert first.validate() and first.support_data() == anew(full)[1]
+        forms.give_back(first, terms, "en")
+        assert forms.take(terms, "es", bare) is not first  # another language's
+        again = forms.take(terms, "en", bare)
+        assert again is first
+        assert (again.validate(), again.support_data(), again.errors) == anew(bare)
+        forms.give_back(again, terms, "en")
+        refused = forms.take(terms, "en", wrong)
+        assert refused is first
+        assert (refused.validate(), refused.errors) == anew(wrong)[::2] and refused.errors
+        assert forms.take(terms, "en", full) is not refused  # not given back
