@@ -30,8 +30,9 @@ killed mid-batch leaves that batch's emails unmarked; another dispatcher sends t
 (on PostgreSQL at once, the dead worker's transaction and its locks gone; on SQLite once
 the claim is older than ``CONFIRMATION_CLAIM_SECONDS``, 120) — at most one batch's messages
 already sent (up to ``CONFIRMATION_BATCH``, 200), each with the same Message-ID as before
-(derived from its receipt key), so mail systems that deduplicate show it once. A per-email job had a window
-of one message; the batch trades it for one connection, one claim and one commit per batch.
+(derived from its receipt key), so mail systems that deduplicate show it once. A per-email
+job had a window of one message; the batch trades it for one connection, one claim and one
+commit per batch.
 If Redis loses the dispatcher, the sweeper finds the owed rows and asks for another.
 """
 
@@ -273,9 +274,10 @@ def _receipt_key_sql():
 
 
 def claim_owed_confirmations(limit: int, hold: bool = False):
-    """Claim up to ``limit`` owed confirmation emails, oldest first, in one statement, and
-    commit: ``(claim time, rows)``. Emails claimed by a dispatcher that died (a claim older
-    than ``CONFIRMATION_CLAIM_SECONDS``) are claimed again.
+    """Claim up to ``limit`` owed confirmation emails, oldest first, in one statement: by
+    default written (the claim's time) and committed, ``(claim time, rows)``. Emails claimed
+    so by a dispatcher that died (a claim older than ``CONFIRMATION_CLAIM_SECONDS``) are
+    claimed again.
 
     ``hold`` (PostgreSQL only): the rows are claimed by their locks (``FOR UPDATE SKIP
     LOCKED``) in the transaction left open, not by writing the claim's time: ``(None, rows)``,
