@@ -81,13 +81,26 @@ def support_owed(slug: str):
     return _support(slug, owed=True)
 
 
-def _support(slug: str, owed: bool):
+#: The outbox prototype's signature: the support and its owed email's row in a table of its
+#: own (``bare_outbox``, which the bench creates), in one statement.
+_INSERT_OUTBOX = (
+    "WITH s AS (" + _INSERT.format(owed="", now="") + ")"
+    " INSERT INTO bare_outbox (support_id) SELECT id FROM s RETURNING support_id"
+)
+
+
+@app.post("/bare/<slug>/support-outbox")
+def support_outbox(slug: str):
+    return _support(slug, owed="outbox")
+
+
+def _support(slug: str, owed: bool | str):
     form = request.form
     email = form["email"].strip()
     conn = _conn()
     with conn.transaction():
         row = conn.execute(
-            INSERTS[owed],
+            _INSERT_OUTBOX if owed == "outbox" else INSERTS[owed],
             [
                 email,
                 email.lower(),

@@ -206,7 +206,15 @@ _CLAIM = (
 )
 
 
-def dispatch(campaign_id: int, port: int, size: int) -> dict:
+#: The outbox prototype's claim: the rows of ``bare_outbox`` locked, not written, in the
+#: transaction that then records the receipts and deletes them (the app's claim on PostgreSQL).
+_CLAIM_OUTBOX = (
+    "SELECT s.id, s.name, s.email, s.confirmation_sends FROM bare_outbox o JOIN supports s"
+    " ON s.id = o.support_id ORDER BY o.support_id LIMIT 200 FOR UPDATE OF o SKIP LOCKED"
+)
+
+
+def dispatch(campaign_id: int, port: int, size: int, outbox: bool = False) -> dict:
     """The confirmation dispatcher's I/O with nothing else, until SIGTERM (see the module)."""
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
@@ -218,9 +226,15 @@ def dispatch(campaign_id: int, port: int, size: int) -> dict:
         pipelined = smtp.has_extn("pipelining")
         print(json.dumps({"ready": True}), flush=True)
         while not stopping:
-            rows = conn.execute(_CLAIM, [campaign_id]).fetchall()
-            conn.commit()
+            rows = (
+                conn.execute(_CLAIM_OUTBOX, []).fetchall()
+                if outbox
+                else conn.execute(_CLAIM, [campaign_id]).fetchall()
+            )
+            if not outbox:
+                conn.commit()
             if not rows:
+                conn.commit()
                 time.sleep(0.2)
                 continue
             messages = [
@@ -237,11 +251,16 @@ def dispatch(campaign_id: int, port: int, size: int) -> dict:
                     " FROM unnest(%s::text[], %s::text[]) AS t (k, r) ON CONFLICT (key) DO NOTHING",
                     [[f"bare-confirm:{row[0]}:{row[3]}" for row in rows], [row[2] for row in rows]],
                 )
-                cur.execute(
-                    "UPDATE supports SET confirmation_owed_at = NULL, confirmation_claimed_at = NULL"
-                    " WHERE id = ANY(%s)",
-                    [[row[0] for row in rows]],
-                )
+                if outbox:
+                    cur.execute(
+                        "DELETE FROM bare_outbox WHERE support_id = ANY(%s)", [[row[0] for row in rows]]
+                    )
+                else:
+                    cur.execute(
+                        "UPDATE supports SET confirmation_owed_at = NULL, confirmation_claimed_at = NULL"
+                        " WHERE id = ANY(%s)",
+                        [[row[0] for row in rows]],
+                    )
             conn.commit()
             sent += len(rows)
             if len(rows) < 200:
@@ -289,7 +308,7 @@ def main() -> None:
     elif command == "batches":
         result = batches(Path(args[0]), int(args[1]), int(args[2]), int(args[3]), *args[4:5])
     elif command == "dispatch":
-        result = dispatch(int(args[0]), int(args[1]), int(args[2]))
+        result = dispatch(int(args[0]), int(args[1]), int(args[2]), outbox=args[3:4] == ["outbox"])
     elif command == "fanout":
         result = fanout(Path(args[0]), int(args[1]), int(args[2]), int(args[3]), reuse=args[4:5] == ["reuse"])
     else:

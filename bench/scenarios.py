@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import psutil
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from bench import loadgen, profiling, seed, sql_timings, supporters
 from bench.report import figure, target
@@ -119,8 +119,17 @@ class Bench:
     scenario that misses a target is run again briefly under py-spy (``profile="auto"``).
     """
 
-    def __init__(self, sizes: Sizes, stack: Stack, results_dir: Path, profile: str = "auto", log=print):
+    def __init__(
+        self,
+        sizes: Sizes,
+        stack: Stack,
+        results_dir: Path,
+        profile: str = "auto",
+        log=print,
+        bare_outbox: bool = False,
+    ):
         self.sizes = sizes
+        self.bare_outbox = bare_outbox  # the surge end to end measures the outbox prototype too
         self.stack = stack
         self.results_dir = results_dir
         self.profile_mode = profile  # "auto": profile what misses a target; "off"; "all"
@@ -377,6 +386,23 @@ class Bench:
         stmt = select(func.count()).select_from(Support).where(Support.confirmation_owed_at.is_not(None))
         if campaign is not None:
             stmt = stmt.where(Support.campaign_id == self.campaigns.ids[campaign])
+        value = self.db.session.execute(stmt).scalar_one()
+        self.db.session.commit()
+        return value
+
+    def receipts(self, prefix: str = "") -> int:
+        """Receipts of the emails the mail server took (of keys starting with ``prefix``):
+        what a sink that keeps no message (``keep off``) is checked against, one message a
+        receipt (an email sent twice is two messages to one receipt)."""
+        from campaign.models import MailReceipt
+
+        stmt = (
+            select(func.count())
+            .select_from(MailReceipt)
+            .where(MailReceipt.sent_at.is_not(None), MailReceipt.error.is_(None))
+        )
+        if prefix:
+            stmt = stmt.where(MailReceipt.key.startswith(prefix))
         value = self.db.session.execute(stmt).scalar_one()
         self.db.session.commit()
         return value
@@ -791,7 +817,21 @@ class Bench:
     def surge_end_to_end(self) -> dict:
         """The surge with the RQ workers running, as production runs: signatures/s and
         confirmation emails/s together, and the emails owed at the start and the end (flat:
-        the emails keep up with the signatures)."""
+        the emails keep up with the signatures).
+
+        The sink stands for a relay on another host, yet takes its CPU from the same two
+        cores as the app: here it keeps no message (``keep off``), only counts them, which
+        takes a third of the CPU a message (see :mod:`bench.smtp_sink`), for the app's end
+        to end and the bare ceiling's alike. The messages it counted are checked against the
+        receipts the senders recorded instead (``duplicates``: messages beyond one a
+        receipt)."""
+        self.stack.sink_command("keep off")
+        try:
+            return self._surge_end_to_end()
+        finally:
+            self.stack.sink_command("keep on")
+
+    def _surge_end_to_end(self) -> dict:
         sizes = self.sizes
         self.log("Surge signing, end to end (the workers sending)…")
         self.start_pool()
@@ -802,6 +842,7 @@ class Bench:
         # trip an email. The fan-out measures both shapes.
         self.stack.sink_command("pipelining on")
         self.stack.sink_command("reset")
+        receipts_before = self.receipts()
         owed_start = self.owed_confirmations()
         engine = self.db.engine
         samples: list[tuple[float, int]] = []
@@ -839,6 +880,7 @@ class Bench:
                 break
             time.sleep(0.25)
         after = self.stack.sink_command("stats")
+        receipts_made = self.receipts() - receipts_before
         emails_per_s = during["messages"] / app.seconds if app.seconds else 0.0
         alone = getattr(self, "surge_rate", None)
         share = round(app.rate / alone, 3) if alone else None
@@ -867,6 +909,16 @@ class Bench:
         if left:
             self.drop_confirmations()
         bare = self.bare_end_to_end()
+        outboxed = None
+        if self.bare_outbox:
+            outboxed = self.bare_end_to_end(outbox=True)
+            figures.append(
+                figure(
+                    "bare ceiling with its owed emails in an outbox table (bare: the same alone)",
+                    round(outboxed["with_dispatcher"]["per_s"]),
+                    round(outboxed["alone"]["per_s"]),
+                )
+            )
         figures.append(
             figure(
                 "bare ceiling's signatures/s with a bare dispatcher sending (bare: the same alone)",
@@ -877,6 +929,7 @@ class Bench:
         return {
             "title": "surge end to end",
             "bare_end_to_end": bare,
+            "bare_outbox_end_to_end": outboxed,
             "figures": figures,
             "app": app.summary(),
             "surge_alone_per_s": round(alone, 1) if alone else None,
@@ -889,7 +942,8 @@ class Bench:
             "owed_samples": samples,
             "drained_after_s": drained_after,
             "emails_in_all": after["messages"],
-            "duplicates": after.get("duplicates"),
+            "receipts_made": receipts_made,
+            "duplicates": after["messages"] - receipts_made,
             "left_unsent_after_drain": left,
             "dropped_before": dropped,
             "workers": sizes.pool_workers,
@@ -900,7 +954,7 @@ class Bench:
             ],
         }
 
-    def bare_end_to_end(self) -> dict:
+    def bare_end_to_end(self, outbox: bool = False) -> dict:
         """The end to end of the bare ceiling: its signing, each support marked as owed its
         confirmation email, alone and then while a bare dispatcher (``bench.bare_jobs
         dispatch``: the claim, the pipelined messages of the app's email's size, the receipts
@@ -909,16 +963,41 @@ class Bench:
         the app's end to end is read against. The workers are stopped meanwhile (they would
         claim these emails too)."""
         sizes = self.sizes
-        self.log("Surge end to end, the bare ceiling…")
+        self.log(f"Surge end to end, the bare ceiling{' (outbox)' if outbox else ''}…")
         self.stop_pool(always=True)
         slug, campaign_id = "bench-bare", self.campaigns.ids["bare"]
         size = self.confirmation_email_size()
-        alone_file = self.bare_sign_file(slug, "bare-e2e-alone", sizes.surge_pool, route="support-owed")
-        with_file = self.bare_sign_file(slug, "bare-e2e-with", sizes.surge_pool, route="support-owed")
-        self.drop_confirmations("bare")
+        route, tag = ("support-outbox", "bare-e2e-ob") if outbox else ("support-owed", "bare-e2e")
+        alone_file = self.bare_sign_file(slug, f"{tag}-alone", sizes.surge_pool, route=route)
+        with_file = self.bare_sign_file(slug, f"{tag}-with", sizes.surge_pool, route=route)
+        if outbox:
+            self.db.session.execute(
+                text(
+                    "CREATE TABLE IF NOT EXISTS bare_outbox (support_id integer PRIMARY KEY"
+                    " REFERENCES supports (id) ON DELETE CASCADE)"
+                )
+            )
+            self.db.session.commit()
+
+        def owed() -> int:
+            if not outbox:
+                return self.owed_confirmations("bare")
+            value = self.db.session.execute(text("SELECT count(*) FROM bare_outbox")).scalar_one()
+            self.db.session.commit()
+            return value
+
+        def drop() -> int:
+            if not outbox:
+                return self.drop_confirmations("bare")
+            value = self.db.session.execute(text("DELETE FROM bare_outbox")).rowcount
+            self.db.session.commit()
+            return value
+
+        drop()
         alone = self.wrk(self.bare_port, seconds=sizes.surge_seconds, requests=alone_file, expected=(303,))
-        self.drop_confirmations("bare")
+        drop()
         self.stack.sink_command("reset")
+        receipts_before = self.receipts("bare-confirm:")
         dispatcher = subprocess.Popen(
             [
                 sys.executable,
@@ -928,6 +1007,7 @@ class Bench:
                 str(campaign_id),
                 str(self.mail_port),
                 str(size),
+                *(["outbox"] if outbox else []),
             ],
             env=self.stack.env,
             stdout=subprocess.PIPE,
@@ -942,7 +1022,7 @@ class Bench:
             )
             during = self.stack.sink_command("stats")
             started = time.monotonic()
-            while self.owed_confirmations("bare") and time.monotonic() - started < sizes.drain_timeout:
+            while owed() and time.monotonic() - started < sizes.drain_timeout:
                 time.sleep(0.25)
         finally:
             dispatcher.terminate()
@@ -951,7 +1031,8 @@ class Bench:
             raise RuntimeError(f"the bare dispatcher failed with {dispatcher.returncode}")
         sent = json.loads(out.strip().splitlines()[-1])
         taken = self.stack.sink_command("stats")
-        left = self.drop_confirmations("bare")
+        receipts_made = self.receipts("bare-confirm:") - receipts_before
+        left = drop()
         self.start_pool()
         return {
             "alone": alone.summary(),
@@ -965,7 +1046,7 @@ class Bench:
             if with_dispatcher.seconds
             else None,
             "sink_messages": taken["messages"],
-            "sink_duplicates": taken["duplicates"],
+            "sink_duplicates": taken["messages"] - receipts_made,
             "owed_left": left,
             "email_bytes": size,
             "what": "bench/bare.py support-owed and bench/bare_jobs.py dispatch: the bare ceiling's "

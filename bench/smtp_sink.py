@@ -23,6 +23,12 @@ Commands on standard input, one per line:
   off at start). aiosmtpd reads each command in order from the stream, which is what a
   pipelining server must do, but does not say so itself; Postfix's sink says so unless told
   not to (``-p``), so it is started again on the same port with the other shape.
+- ``keep on`` / ``keep off``: whether it keeps each message to read its recipients,
+  Message-ID and subject (on at start). Off, it only counts messages (``stats`` then gives
+  ``recipients`` and ``duplicates`` as null until the next ``reset``): Postfix's sink is
+  started again without its dump file, which was two thirds of its CPU a message (0.068 →
+  0.025 ms, one process sending 10,000 pipelined messages of 4 KB). A scenario that keeps
+  nothing checks for duplicates against the receipts its sender recorded.
 
 End of input stops it. It keeps no message, only counts (and each message's id and subject), so a
 fan-out of 100,000 emails costs a few megabytes here (Postfix's dump file, in a temporary folder
@@ -55,6 +61,7 @@ class Counts:
         self.by_recipient: Counter[str] = Counter()
         self.by_message: Counter[tuple[str, str, str]] = Counter()
         self.messages = 0
+        self.unread = 0  # messages counted without being kept (``keep off``) since the reset
         self.first_at = 0.0
         self.last_at = 0.0
 
@@ -68,6 +75,14 @@ class Counts:
             if at is not None:
                 self.timed(at)
 
+    def add_unread(self, n: int, at: float | None) -> None:
+        """``n`` messages counted, not kept (``keep off``)."""
+        with self.lock:
+            self.messages += n
+            self.unread += n
+            if at is not None:
+                self.timed(at)
+
     def timed(self, at: float) -> None:
         self.last_at = at
         if not self.first_at:
@@ -75,10 +90,11 @@ class Counts:
 
     def stats(self) -> dict:
         with self.lock:
+            read = not self.unread
             return {
                 "messages": self.messages,
-                "recipients": len(self.by_recipient),
-                "duplicates": sum(n - 1 for n in self.by_recipient.values() if n > 1),
+                "recipients": len(self.by_recipient) if read else None,
+                "duplicates": sum(n - 1 for n in self.by_recipient.values() if n > 1) if read else None,
                 "first_at": self.first_at,
                 "last_at": self.last_at,
             }
@@ -96,6 +112,7 @@ class Counts:
             self.by_recipient.clear()
             self.by_message.clear()
             self.messages = 0
+            self.unread = 0
             self.first_at = 0.0
             self.last_at = 0.0
 
@@ -108,6 +125,7 @@ class AiosmtpdSink:
 
         self.counts = Counts()
         self.pipelining = False
+        self.keep = True
         self.controller = Controller(self, hostname=host, port=port, ready_timeout=10)
         self.controller.start()
 
@@ -118,6 +136,9 @@ class AiosmtpdSink:
         return responses
 
     async def handle_DATA(self, server, session, envelope) -> str:
+        if not self.keep:
+            self.counts.add_unread(1, time.time())
+            return "250 Message accepted"
         headers = HeaderParser().parsestr(envelope.content.decode("utf-8", "replace"), headersonly=True)
         message_id, subject = headers.get("Message-ID", ""), headers.get("Subject", "")
         self.counts.add(envelope.rcpt_tos, message_id, subject, time.time())
@@ -125,6 +146,9 @@ class AiosmtpdSink:
 
     def set_pipelining(self, on: bool) -> None:
         self.pipelining = on
+
+    def set_keep(self, on: bool) -> None:
+        self.keep = on
 
     def catch_up(self) -> None:
         """Every message is counted as it arrives."""
@@ -179,6 +203,7 @@ class PostfixSink:
         self.ended = 0  # messages smtp-sink said were whole, over every start
         self.ended_before = 0  # …by the processes before this one
         self.pipelining = False
+        self.keep = True  # the dump written (``keep off``: only counted)
         self.proc: subprocess.Popen | None = None
         self._start()
 
@@ -191,10 +216,11 @@ class PostfixSink:
             "-C",  # no XCLIENT …
             "-F",  # … nor XFORWARD: a relay's extensions that the bench does not use
             *([] if self.pipelining else ["-p"]),
-            "-S",
-            RECORD.decode().replace("\001", "\\001").replace("\n", "\\n"),
-            "-D",
-            str(self.dump),
+            *(
+                ["-S", RECORD.decode().replace("\001", "\\001").replace("\n", "\\n"), "-D", str(self.dump)]
+                if self.keep
+                else []
+            ),
             f"{self.host}:{self.port}",
             "1024",  # listen backlog: the app opens a connection per email in bursts
         ]
@@ -231,7 +257,13 @@ class PostfixSink:
                         self.counts.timed(at)
 
     def catch_up(self) -> None:
-        """Count the whole messages the dump has that are not counted yet."""
+        """Count the whole messages the dump has that are not counted yet (with ``keep
+        off``, the messages smtp-sink's count says ended since)."""
+        if not self.keep:
+            ended = self._settled() - self.parsed
+            self.counts.add_unread(ended, None)
+            self.parsed += ended
+            return
         if not self.dump.exists():
             return
         with open(self.dump, "rb") as fh:
@@ -252,6 +284,20 @@ class PostfixSink:
         self.parsed += take
         self.offset += starts[take] if take < len(starts) else len(data)
 
+    def _settled(self) -> int:
+        """smtp-sink's count once it stays the same for a few milliseconds (a message the
+        server has already answered may not be heard of yet), or after WAIT_FOR_COUNT."""
+        deadline = time.monotonic() + WAIT_FOR_COUNT
+        with self.counts.lock:
+            ended = self.ended
+        while time.monotonic() < deadline:
+            time.sleep(0.01)
+            with self.counts.lock:
+                if self.ended == ended:
+                    return ended
+                ended = self.ended
+        return ended
+
     def _whole(self, records: int) -> int:
         """How many of the dump's first ``records`` new records are whole. smtp-sink's count
         says so, and a thread here hears it: a message the server has already answered may
@@ -270,6 +316,13 @@ class PostfixSink:
             return
         self._stop()
         self.pipelining = on
+        self._start()
+
+    def set_keep(self, on: bool) -> None:
+        if on == self.keep:
+            return
+        self._stop()
+        self.keep = on
         self._start()
 
     def _stop(self) -> None:
@@ -315,6 +368,9 @@ def main(argv: list[str] | None = None) -> None:
             elif command == "pipelining":
                 sink.set_pipelining(arg == "on")
                 print(json.dumps({"ok": True, "pipelining": arg == "on"}), flush=True)
+            elif command == "keep":
+                sink.set_keep(arg == "on")
+                print(json.dumps({"ok": True, "keep": arg == "on"}), flush=True)
             elif command == "reset":
                 counts.reset()
                 print(json.dumps({"ok": True}), flush=True)

@@ -83,6 +83,14 @@ def _session(engine: str, tmp_path: Path) -> dict:
         seen["after reset"] = sink.command("stats")
         seen["offered after reset"] = sink.send("c", 1)
         seen["after c"] = sink.stats()
+        assert sink.command("keep off") == {"ok": True, "keep": False}
+        seen["offered when not keeping"] = sink.send("d", 3)
+        seen["after d"] = sink.stats()
+        assert sink.command("keep on") == {"ok": True, "keep": True}
+        assert sink.command("reset") == {"ok": True}
+        sink.send("e", 2)
+        seen["after e"] = sink.stats()
+        seen["messages after e"] = sorted(sink.read("messages", tmp_path))
     finally:
         sink.close()
     return seen
@@ -111,6 +119,12 @@ def test_both_engines_count_the_same(tmp_path):
         "last_at": 0.0,
     }
     assert postfix["after c"] == {"messages": 1, "recipients": 2, "duplicates": 0}
+    # Not keeping: counted (the 1 before, then 3), but what they held is not known.
+    assert postfix["offered when not keeping"] is True
+    assert postfix["after d"] == {"messages": 4, "recipients": None, "duplicates": None}
+    # Keeping again: read as before, none of the ones not kept among them.
+    assert postfix["after e"] == {"messages": 2, "recipients": 3, "duplicates": 1}
+    assert {row[1] for row in postfix["messages after e"]} == {"<e.0@sink.example>", "<e.1@sink.example>"}
 
 
 def test_postfix_sink_counts_concurrent_connections_exactly(tmp_path):
