@@ -73,12 +73,6 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         "run's default), none (off, the smoke run's default) or all",
     )
     parser.add_argument(
-        "--bare-outbox",
-        action="store_true",
-        help="the surge end to end also measures a prototype: the bare ceiling with its owed "
-        "emails in a table of their own, deleted once sent, not marked in the supports",
-    )
-    parser.add_argument(
         "--keep", action="store_true", help="keep the temporary folder (logs, database) after the run"
     )
     return parser.parse_args(argv)
@@ -136,7 +130,7 @@ def run(args: argparse.Namespace, stack: Stack, only: list[str]) -> int:
         print(f"[{time.monotonic() - started:5.0f} s] {message}", flush=True)
 
     stack.log = log
-    bench = Bench(sizes, stack, args.out.parent, profile=profile, log=log, bare_outbox=args.bare_outbox)
+    bench = Bench(sizes, stack, args.out.parent, profile=profile, log=log)
     results = bench.results
     failed = []
     try:

@@ -6,8 +6,9 @@ Each route is what a hot path of the app costs at the least:
 
 - ``POST /bare/<slug>/support``: read the form, one INSERT (``ON CONFLICT DO NOTHING``), one RQ
   enqueue, a 303 (no CSRF, validation, rate limit, ORM or session);
-- ``POST /bare/<slug>/support-owed``: the same, the row marked as owed its confirmation email
-  (``confirmation_owed_at``, as the app's signing marks it), for the bare end to end: a bare
+- ``POST /bare/<slug>/support-owed``: the same, the support owed its confirmation email (its
+  row of ``confirmations_owed`` inserted by the same statement, as the app's signing writes
+  it), for the bare end to end: a bare
   dispatcher (``python -m bench.bare_jobs dispatch``) sends those emails meanwhile;
 - ``GET /bare/confirm/<id>``: one UPDATE and one INSERT of a count delta in one transaction, the
   Redis flag that asks for a fold, one small template;
@@ -61,14 +62,17 @@ def ping():
 
 _INSERT = (
     "INSERT INTO supports (campaign_id, email, email_canonical, name, is_public, country,"
-    " consents_to_updates, confirmation_sends, ip_address, created_at{owed})"
-    " SELECT id, %s, %s, %s, %s, %s, %s, 1, %s, now(){now} FROM campaigns WHERE slug = %s"
+    " consents_to_updates, confirmation_sends, ip_address, created_at)"
+    " SELECT id, %s, %s, %s, %s, %s, %s, 1, %s, now() FROM campaigns WHERE slug = %s"
     " ON CONFLICT (campaign_id, email_canonical) DO NOTHING RETURNING id"
 )
-INSERTS = {
-    False: _INSERT.format(owed="", now=""),
-    True: _INSERT.format(owed=", confirmation_owed_at", now=", now()"),
-}
+#: The signature owed its confirmation email: the support and its row of ``confirmations_owed``
+#: in one statement, as the app's signing writes them on PostgreSQL.
+_INSERT_OWED = (
+    "WITH s AS (" + _INSERT + ") INSERT INTO confirmations_owed (support_id, owed_at)"
+    " SELECT id, now() FROM s RETURNING support_id"
+)
+INSERTS = {False: _INSERT, True: _INSERT_OWED}
 
 
 @app.post("/bare/<slug>/support")
@@ -81,26 +85,13 @@ def support_owed(slug: str):
     return _support(slug, owed=True)
 
 
-#: The outbox prototype's signature: the support and its owed email's row in a table of its
-#: own (``bare_outbox``, which the bench creates), in one statement.
-_INSERT_OUTBOX = (
-    "WITH s AS (" + _INSERT.format(owed="", now="") + ")"
-    " INSERT INTO bare_outbox (support_id) SELECT id FROM s RETURNING support_id"
-)
-
-
-@app.post("/bare/<slug>/support-outbox")
-def support_outbox(slug: str):
-    return _support(slug, owed="outbox")
-
-
-def _support(slug: str, owed: bool | str):
+def _support(slug: str, owed: bool):
     form = request.form
     email = form["email"].strip()
     conn = _conn()
     with conn.transaction():
         row = conn.execute(
-            _INSERT_OUTBOX if owed == "outbox" else INSERTS[owed],
+            INSERTS[owed],
             [
                 email,
                 email.lower(),

@@ -18,15 +18,16 @@
     the sink offers it), one UPDATE that marks them sent, a commit. TAG tells the receipts of
     one run from another's.
 
-``python -m bench.bare_jobs dispatch CAMPAIGN_ID SMTP_PORT SIZE``
+``python -m bench.bare_jobs dispatch SMTP_PORT SIZE``
     The confirmation dispatcher's I/O with nothing else, for the bare end to end: until
-    SIGTERM, claim up to 200 of the campaign's owed confirmation emails in one ``UPDATE …
-    RETURNING`` (``FOR UPDATE SKIP LOCKED``) and commit, send them over one SMTP connection
-    (pipelined where the sink offers it), then in one transaction insert their receipts and
-    clear their owed marks; after a claim of fewer than 200 (none included) wait 0.2 s for
-    the next batch to gather, as the app's dispatcher does. Each message is SIZE bytes, the
-    size of the app's confirmation email. Prints ``{"ready": true}`` once connected (SIGTERM
-    is heard from then on), then at the end ``{"sent", "seconds", "cpu_seconds"}``.
+    SIGTERM, claim up to 200 owed confirmation emails by their rows' locks (``SELECT … FOR
+    UPDATE OF confirmations_owed SKIP LOCKED``, the app's claim on PostgreSQL), send them over
+    one SMTP connection (pipelined where the sink offers it), then in the same transaction
+    insert their receipts and delete their rows; after a claim of fewer than 200 (none
+    included) wait 0.2 s for the next batch to gather, as the app's dispatcher does. Each
+    message is SIZE bytes, the size of the app's confirmation email. Prints ``{"ready":
+    true}`` once connected (SIGTERM is heard from then on), then at the end ``{"sent",
+    "seconds", "cpu_seconds"}``.
 
 All read ``DATABASE_URL`` from the environment, like the app.
 """
@@ -197,24 +198,16 @@ def batches(ids_file: Path, port: int, part: int, parts: int, tag: str = "", siz
     return {"sent": sent, "seconds": round(time.perf_counter() - started, 3), "pipelined": pipelined}
 
 
-#: The app's claim (campaign.jobs.supports.claim_owed_confirmations), for one campaign.
+#: The app's claim on PostgreSQL (campaign.jobs.supports.claim_owed_confirmations): the rows
+#: of ``confirmations_owed`` locked, not written, in the transaction that then records the
+#: receipts and deletes them.
 _CLAIM = (
-    "UPDATE supports SET confirmation_claimed_at = now() WHERE id IN (SELECT id FROM supports"
-    " WHERE campaign_id = %s AND confirmation_owed_at IS NOT NULL AND confirmation_claimed_at IS NULL"
-    " ORDER BY confirmation_owed_at LIMIT 200 FOR UPDATE SKIP LOCKED)"
-    " RETURNING id, name, email, confirmation_sends"
-)
-
-
-#: The outbox prototype's claim: the rows of ``bare_outbox`` locked, not written, in the
-#: transaction that then records the receipts and deletes them (the app's claim on PostgreSQL).
-_CLAIM_OUTBOX = (
-    "SELECT s.id, s.name, s.email, s.confirmation_sends FROM bare_outbox o JOIN supports s"
+    "SELECT s.id, s.name, s.email, s.confirmation_sends FROM confirmations_owed o JOIN supports s"
     " ON s.id = o.support_id ORDER BY o.support_id LIMIT 200 FOR UPDATE OF o SKIP LOCKED"
 )
 
 
-def dispatch(campaign_id: int, port: int, size: int, outbox: bool = False) -> dict:
+def dispatch(port: int, size: int) -> dict:
     """The confirmation dispatcher's I/O with nothing else, until SIGTERM (see the module)."""
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
@@ -226,13 +219,7 @@ def dispatch(campaign_id: int, port: int, size: int, outbox: bool = False) -> di
         pipelined = smtp.has_extn("pipelining")
         print(json.dumps({"ready": True}), flush=True)
         while not stopping:
-            rows = (
-                conn.execute(_CLAIM_OUTBOX, []).fetchall()
-                if outbox
-                else conn.execute(_CLAIM, [campaign_id]).fetchall()
-            )
-            if not outbox:
-                conn.commit()
+            rows = conn.execute(_CLAIM).fetchall()
             if not rows:
                 conn.commit()
                 time.sleep(0.2)
@@ -251,16 +238,9 @@ def dispatch(campaign_id: int, port: int, size: int, outbox: bool = False) -> di
                     " FROM unnest(%s::text[], %s::text[]) AS t (k, r) ON CONFLICT (key) DO NOTHING",
                     [[f"bare-confirm:{row[0]}:{row[3]}" for row in rows], [row[2] for row in rows]],
                 )
-                if outbox:
-                    cur.execute(
-                        "DELETE FROM bare_outbox WHERE support_id = ANY(%s)", [[row[0] for row in rows]]
-                    )
-                else:
-                    cur.execute(
-                        "UPDATE supports SET confirmation_owed_at = NULL, confirmation_claimed_at = NULL"
-                        " WHERE id = ANY(%s)",
-                        [[row[0] for row in rows]],
-                    )
+                cur.execute(
+                    "DELETE FROM confirmations_owed WHERE support_id = ANY(%s)", [[row[0] for row in rows]]
+                )
             conn.commit()
             sent += len(rows)
             if len(rows) < 200:
@@ -308,7 +288,7 @@ def main() -> None:
     elif command == "batches":
         result = batches(Path(args[0]), int(args[1]), int(args[2]), int(args[3]), *args[4:5])
     elif command == "dispatch":
-        result = dispatch(int(args[0]), int(args[1]), int(args[2]), outbox=args[3:4] == ["outbox"])
+        result = dispatch(int(args[0]), int(args[1]))
     elif command == "fanout":
         result = fanout(Path(args[0]), int(args[1]), int(args[2]), int(args[3]), reuse=args[4:5] == ["reuse"])
     else:

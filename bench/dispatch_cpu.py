@@ -108,9 +108,9 @@ def main() -> None:
 
 def _owe(campaign_ids: list[int], count: int, prefix: str) -> None:
     """``count`` pending supports owed their confirmation email, spread over
-    ``campaign_ids``, inserted in one statement."""
+    ``campaign_ids``, inserted in one statement, and their emails owed in another."""
     from campaign.extensions import db
-    from campaign.models import Support, utcnow
+    from campaign.models import ConfirmationOwed, Support, utcnow
 
     now = utcnow()
     rows = [
@@ -122,11 +122,11 @@ def _owe(campaign_ids: list[int], count: int, prefix: str) -> None:
             "country": "GB",
             "locale": "es" if i % 4 == 3 else None,
             "confirmation_sends": 1,
-            "confirmation_owed_at": now,
         }
         for i in range(count)
     ]
-    db.session.execute(insert(Support), rows)
+    ids = db.session.execute(insert(Support).returning(Support.id), rows).scalars().all()
+    db.session.execute(insert(ConfirmationOwed), [{"support_id": i, "owed_at": now} for i in ids])
     db.session.commit()
 
 

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import psutil
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from bench import loadgen, profiling, seed, sql_timings, supporters
 from bench.report import figure, target
@@ -126,10 +126,8 @@ class Bench:
         results_dir: Path,
         profile: str = "auto",
         log=print,
-        bare_outbox: bool = False,
     ):
         self.sizes = sizes
-        self.bare_outbox = bare_outbox  # the surge end to end measures the outbox prototype too
         self.stack = stack
         self.results_dir = results_dir
         self.profile_mode = profile  # "auto": profile what misses a target; "off"; "all"
@@ -381,11 +379,13 @@ class Bench:
 
     def owed_confirmations(self, campaign: str | None = None) -> int:
         """Confirmation emails owed and not yet sent (of one campaign, or of all)."""
-        from campaign.models import Support
+        from campaign.models import ConfirmationOwed, Support
 
-        stmt = select(func.count()).select_from(Support).where(Support.confirmation_owed_at.is_not(None))
+        stmt = select(func.count()).select_from(ConfirmationOwed)
         if campaign is not None:
-            stmt = stmt.where(Support.campaign_id == self.campaigns.ids[campaign])
+            stmt = stmt.join(Support, Support.id == ConfirmationOwed.support_id).where(
+                Support.campaign_id == self.campaigns.ids[campaign]
+            )
         value = self.db.session.execute(stmt).scalar_one()
         self.db.session.commit()
         return value
@@ -411,17 +411,17 @@ class Bench:
         """Drop on purpose the confirmation emails owed (of one campaign, or all) and the
         dispatchers queued: those of the calibration, the warm-up and the profiles are no
         scenario's. Returns how many were dropped."""
-        from sqlalchemy import update
+        from sqlalchemy import delete
 
-        from campaign.models import Support
+        from campaign.models import ConfirmationOwed, Support
 
-        stmt = (
-            update(Support)
-            .where(Support.confirmation_owed_at.is_not(None))
-            .values(confirmation_owed_at=None, confirmation_claimed_at=None)
-        )
+        stmt = delete(ConfirmationOwed)
         if campaign is not None:
-            stmt = stmt.where(Support.campaign_id == self.campaigns.ids[campaign])
+            stmt = stmt.where(
+                ConfirmationOwed.support_id.in_(
+                    select(Support.id).where(Support.campaign_id == self.campaigns.ids[campaign])
+                )
+            )
         else:
             self.empty_queue("high")
         dropped = self.db.session.execute(stmt).rowcount
@@ -847,11 +847,9 @@ class Bench:
         engine = self.db.engine
         samples: list[tuple[float, int]] = []
         stop = threading.Event()
-        from campaign.models import Support
+        from campaign.models import ConfirmationOwed
 
-        count_owed = (
-            select(func.count()).select_from(Support).where(Support.confirmation_owed_at.is_not(None))
-        )
+        count_owed = select(func.count()).select_from(ConfirmationOwed)
 
         def sample() -> None:
             began = time.monotonic()
@@ -909,16 +907,6 @@ class Bench:
         if left:
             self.drop_confirmations()
         bare = self.bare_end_to_end()
-        outboxed = None
-        if self.bare_outbox:
-            outboxed = self.bare_end_to_end(outbox=True)
-            figures.append(
-                figure(
-                    "bare ceiling with its owed emails in an outbox table (bare: the same alone)",
-                    round(outboxed["with_dispatcher"]["per_s"]),
-                    round(outboxed["alone"]["per_s"]),
-                )
-            )
         figures.append(
             figure(
                 "bare ceiling's signatures/s with a bare dispatcher sending (bare: the same alone)",
@@ -929,7 +917,6 @@ class Bench:
         return {
             "title": "surge end to end",
             "bare_end_to_end": bare,
-            "bare_outbox_end_to_end": outboxed,
             "figures": figures,
             "app": app.summary(),
             "surge_alone_per_s": round(alone, 1) if alone else None,
@@ -954,7 +941,7 @@ class Bench:
             ],
         }
 
-    def bare_end_to_end(self, outbox: bool = False) -> dict:
+    def bare_end_to_end(self) -> dict:
         """The end to end of the bare ceiling: its signing, each support marked as owed its
         confirmation email, alone and then while a bare dispatcher (``bench.bare_jobs
         dispatch``: the claim, the pipelined messages of the app's email's size, the receipts
@@ -963,39 +950,17 @@ class Bench:
         the app's end to end is read against. The workers are stopped meanwhile (they would
         claim these emails too)."""
         sizes = self.sizes
-        self.log(f"Surge end to end, the bare ceiling{' (outbox)' if outbox else ''}…")
+        self.log("Surge end to end, the bare ceiling…")
         self.stop_pool(always=True)
-        slug, campaign_id = "bench-bare", self.campaigns.ids["bare"]
+        slug = "bench-bare"
         size = self.confirmation_email_size()
-        route, tag = ("support-outbox", "bare-e2e-ob") if outbox else ("support-owed", "bare-e2e")
-        alone_file = self.bare_sign_file(slug, f"{tag}-alone", sizes.surge_pool, route=route)
-        with_file = self.bare_sign_file(slug, f"{tag}-with", sizes.surge_pool, route=route)
-        if outbox:
-            self.db.session.execute(
-                text(
-                    "CREATE TABLE IF NOT EXISTS bare_outbox (support_id integer PRIMARY KEY"
-                    " REFERENCES supports (id) ON DELETE CASCADE)"
-                )
-            )
-            self.db.session.commit()
-
-        def owed() -> int:
-            if not outbox:
-                return self.owed_confirmations("bare")
-            value = self.db.session.execute(text("SELECT count(*) FROM bare_outbox")).scalar_one()
-            self.db.session.commit()
-            return value
-
-        def drop() -> int:
-            if not outbox:
-                return self.drop_confirmations("bare")
-            value = self.db.session.execute(text("DELETE FROM bare_outbox")).rowcount
-            self.db.session.commit()
-            return value
-
-        drop()
+        alone_file = self.bare_sign_file(slug, "bare-e2e-alone", sizes.surge_pool, route="support-owed")
+        with_file = self.bare_sign_file(slug, "bare-e2e-with", sizes.surge_pool, route="support-owed")
+        # Its dispatcher claims whatever is owed, as the app's does: the app's emails left
+        # owed (none after its drain) are dropped first.
+        self.drop_confirmations()
         alone = self.wrk(self.bare_port, seconds=sizes.surge_seconds, requests=alone_file, expected=(303,))
-        drop()
+        self.drop_confirmations("bare")
         self.stack.sink_command("reset")
         receipts_before = self.receipts("bare-confirm:")
         dispatcher = subprocess.Popen(
@@ -1004,10 +969,8 @@ class Bench:
                 "-m",
                 "bench.bare_jobs",
                 "dispatch",
-                str(campaign_id),
                 str(self.mail_port),
                 str(size),
-                *(["outbox"] if outbox else []),
             ],
             env=self.stack.env,
             stdout=subprocess.PIPE,
@@ -1022,7 +985,7 @@ class Bench:
             )
             during = self.stack.sink_command("stats")
             started = time.monotonic()
-            while owed() and time.monotonic() - started < sizes.drain_timeout:
+            while self.owed_confirmations("bare") and time.monotonic() - started < sizes.drain_timeout:
                 time.sleep(0.25)
         finally:
             dispatcher.terminate()
@@ -1032,7 +995,7 @@ class Bench:
         sent = json.loads(out.strip().splitlines()[-1])
         taken = self.stack.sink_command("stats")
         receipts_made = self.receipts("bare-confirm:") - receipts_before
-        left = drop()
+        left = self.drop_confirmations("bare")
         self.start_pool()
         return {
             "alone": alone.summary(),

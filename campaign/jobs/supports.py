@@ -1,7 +1,8 @@
 """The emails that confirm pending supports: sent in batches by the dispatcher.
 
-A signature records the email it is owed in its own row (``Support.confirmation_owed_at``,
-written by the statement that stores it) and, after its commit, raises the "mail is
+A signature records the email it is owed in a row of ``confirmations_owed`` (written by the
+statement that stores it; :class:`campaign.models.ConfirmationOwed`) and, after its commit,
+raises the "mail is
 waiting" counter in Redis and asks for a dispatcher unless a request stands (one asked
 for within ``CONFIRMATION_DISPATCH_SECONDS``, or the running dispatcher's:
 :func:`campaign.services.abuse.record_signature`). The
@@ -18,13 +19,14 @@ own had lapsed, and started since: a dispatcher takes the request over as it sta
 has run ``CONFIRMATION_DISPATCHER_SECONDS`` (60), it hands the run over to a new dispatcher
 after its next batch, within RQ's job timeout however long the surge (an idle one just stops).
 
-Exactly once: on PostgreSQL a claim is one ``SELECT … FOR UPDATE SKIP LOCKED``, whose row
-locks hold the batch in the transaction that then records its receipts and clears its owed
-marks (nothing written to claim it: a written claim was a row version of ``supports`` more
-per email, with an entry in each of its indexes); on SQLite, whose one writer must not wait
-on a batch's sending, it is one ``UPDATE … RETURNING`` of the claim's time, committed. Either
+Exactly once: on PostgreSQL a claim is one ``SELECT … FOR UPDATE OF confirmations_owed SKIP
+LOCKED``, whose row locks hold the batch in the transaction that then records its receipts
+and deletes its rows of ``confirmations_owed`` (nothing written to claim it, and nothing
+written to ``supports`` at all: clearing a mark there wrote a new version of each support,
+with an entry in every one of its indexes); on SQLite, whose one writer must not wait on a
+batch's sending, it is one ``UPDATE … RETURNING`` of the claim's time, committed. Either
 way two dispatchers never hold the same email, and a dispatcher run twice finds the emails
-sent (their owed mark cleared, their receipt there) and sends nothing. **The resend
+sent (their rows gone, their receipts there) and sends nothing. **The resend
 window**: the receipts of a batch are committed after its last message left, so a worker
 killed mid-batch leaves that batch's emails unmarked; another dispatcher sends them again
 (on PostgreSQL at once, the dead worker's transaction and its locks gone; on SQLite once
@@ -66,7 +68,7 @@ from campaign.mail import (
     send_each,
     send_once,
 )
-from campaign.models import Campaign, MailReceipt, Support, User, utcnow
+from campaign.models import Campaign, ConfirmationOwed, MailReceipt, Support, User, utcnow
 from campaign.models.base import UTCDateTime
 from campaign.queue import run_script
 from campaign.services.abuse import confirmation_email_allowed, confirmation_emails_allowed
@@ -274,50 +276,57 @@ def _receipt_key_sql():
 
 
 def claim_owed_confirmations(limit: int, hold: bool = False):
-    """Claim up to ``limit`` owed confirmation emails, oldest first, in one statement: by
-    default written (the claim's time) and committed, ``(claim time, rows)``. Emails claimed
-    so by a dispatcher that died (a claim older than ``CONFIRMATION_CLAIM_SECONDS``) are
-    claimed again.
+    """Claim up to ``limit`` owed confirmation emails (rows of ``confirmations_owed``, in
+    the order of their supports' ids): by default written (the claim's time) and
+    committed, ``(claim time, rows)``. Emails claimed so by a dispatcher that died (a claim
+    older than ``CONFIRMATION_CLAIM_SECONDS``) are claimed again.
 
-    ``hold`` (PostgreSQL only): the rows are claimed by their locks (``FOR UPDATE SKIP
-    LOCKED``) in the transaction left open, not by writing the claim's time: ``(None, rows)``,
-    the claim lasting until the caller's commit (:func:`_mark`) or its end however it ends (a
-    worker killed, a connection lost: the rows are owed, unclaimed, at once). The claim then
-    adds no row version of ``supports``, whose every index the written claim filled in again.
+    ``hold`` (PostgreSQL only): the rows are claimed by their locks (``FOR UPDATE OF
+    confirmations_owed SKIP LOCKED``, the supports read, not locked) in the transaction left
+    open, not by writing the claim's time, in one statement: ``(None, rows)``, the claim
+    lasting until the caller's commit (:func:`_mark`) or its end however it ends (a worker
+    killed, a connection lost: the rows are owed, unclaimed, at once).
 
-    Each row says whether its email's receipt exists already (``sent_before``: sent by a job
-    from before the dispatcher), one look-up of the receipts' unique key per row in the same
-    statement. (A statement of its own, ``key = ANY(the batch's keys)``, was planned as a scan
-    of every receipt, most of what a batch cost PostgreSQL.)"""
+    Each row is the support's columns the email needs, and whether its email's receipt
+    exists already (``sent_before``: sent by a job from before the dispatcher), one look-up
+    of the receipts' unique key per row. (A statement of its own, ``key = ANY(the batch's
+    keys)``, was planned as a scan of every receipt, most of what a batch cost PostgreSQL.)"""
     now = utcnow()
     stale = now - timedelta(seconds=current_app.config["CONFIRMATION_CLAIM_SECONDS"])
-    owed = (
-        select(Support.id)
-        .where(
-            Support.confirmation_owed_at.is_not(None),
-            or_(Support.confirmation_claimed_at.is_(None), Support.confirmation_claimed_at < stale),
-        )
-        .order_by(Support.confirmation_owed_at)
-        .limit(limit)
-    )
-    if db.session.get_bind().dialect.name == "postgresql":
-        owed = owed.with_for_update(skip_locked=True)
-    table = Support.__table__
+    owed = ConfirmationOwed.__table__
+    supports = Support.__table__
+    unclaimed = or_(owed.c.claimed_at.is_(None), owed.c.claimed_at < stale)
     sent_before = select(MailReceipt.key).where(MailReceipt.key == _receipt_key_sql()).exists()
+    columns = (*(supports.c[column.key] for column in _CLAIMED), sent_before.label("sent_before"))
     if hold:
         # The rows locked, not written: the caller's transaction holds them until its commit.
         rows = db.session.execute(
-            owed.with_only_columns(
-                *(table.c[column.key] for column in _CLAIMED), sent_before.label("sent_before")
-            )
+            select(*columns)
+            .select_from(owed.join(supports, supports.c.id == owed.c.support_id))
+            .where(unclaimed)
+            .order_by(owed.c.support_id)
+            .limit(limit)
+            .with_for_update(of=owed, skip_locked=True)
         ).all()
         return None, rows
-    rows = db.session.execute(
-        update(table)
-        .where(table.c.id.in_(owed.scalar_subquery()))
-        .values(confirmation_claimed_at=now)
-        .returning(*(table.c[column.key] for column in _CLAIMED), sent_before.label("sent_before"))
-    ).all()
+    oldest = select(owed.c.support_id).where(unclaimed).order_by(owed.c.support_id).limit(limit)
+    if db.session.get_bind().dialect.name == "postgresql":
+        oldest = oldest.with_for_update(skip_locked=True)  # two claims at once take different rows
+    claimed = (
+        db.session.execute(
+            update(owed)
+            .where(owed.c.support_id.in_(oldest.scalar_subquery()))
+            .values(claimed_at=now)
+            .returning(owed.c.support_id)
+        )
+        .scalars()
+        .all()
+    )
+    rows = (
+        db.session.execute(select(*columns).where(supports.c.id.in_(claimed)).order_by(supports.c.id)).all()
+        if claimed
+        else []
+    )
     db.session.commit()
     return now, rows
 
@@ -386,9 +395,9 @@ def _send_all(emails: list[tuple[str, Email]], receipts: list[dict]) -> None:
 
 def _mark(rows, receipts: list[dict], unsent: list[int], claimed_at) -> None:
     """Record the batch in one transaction: the receipts of what was sent (one statement),
-    then the owed marks cleared of everything claimed but what is still unsent (one
-    statement; a support owed again meanwhile lost its claim, so it stays owed), and the
-    unsent released for the next dispatcher."""
+    then the rows of ``confirmations_owed`` deleted of everything claimed but what is still
+    unsent (one statement; a support owed again meanwhile lost its claim, so it stays owed),
+    and the unsent released for the next dispatcher."""
     statements = _STATEMENTS[db.session.get_bind().dialect.name]
     if receipts:
         rows_param = (
@@ -438,14 +447,13 @@ def _statements(dialect: str) -> dict[str, TextClause]:
     sql = {
         "receipts": f"INSERT INTO mail_receipts (key, recipient, error, sent_at) {_RECEIPT_ROWS[dialect]}"
         " ON CONFLICT (key) DO NOTHING",
-        "finished": "UPDATE supports SET confirmation_owed_at = NULL, confirmation_claimed_at = NULL"
-        f" WHERE id {listed.format('ids', 'integer')} AND confirmation_claimed_at = :claimed_at",
+        "finished": f"DELETE FROM confirmations_owed WHERE support_id {listed.format('ids', 'integer')}"
+        " AND claimed_at = :claimed_at",
         # Rows locked by this transaction's claim: a support owed again meanwhile (a resend)
         # waits for the commit, and is owed again after it.
-        "finished held": "UPDATE supports SET confirmation_owed_at = NULL, confirmation_claimed_at = NULL"
-        f" WHERE id {listed.format('ids', 'integer')}",
-        "released": "UPDATE supports SET confirmation_claimed_at = NULL"
-        f" WHERE id {listed.format('ids', 'integer')} AND confirmation_claimed_at = :claimed_at",
+        "finished held": f"DELETE FROM confirmations_owed WHERE support_id {listed.format('ids', 'integer')}",
+        "released": "UPDATE confirmations_owed SET claimed_at = NULL"
+        f" WHERE support_id {listed.format('ids', 'integer')} AND claimed_at = :claimed_at",
     }
     return {
         name: text(statement).bindparams(

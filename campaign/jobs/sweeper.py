@@ -22,6 +22,7 @@ from campaign.extensions import db
 from campaign.jobs import app_job
 from campaign.models import (
     CoAuthor,
+    ConfirmationOwed,
     Delivery,
     DeliveryState,
     FanoutBatch,
@@ -118,14 +119,14 @@ def sweep_job() -> int:
     # Confirmation emails owed and not sent some time after they were owed, or claimed by a
     # dispatcher that died (its claim expired): a dispatcher is asked for (unless one was
     # just asked for), which sends them all. A support confirmed or withdrawn meanwhile is
-    # never chased (the dispatcher only clears its mark).
+    # never chased (the dispatcher only deletes its row).
     claim_expired = utcnow() - timedelta(seconds=current_app.config["CONFIRMATION_CLAIM_SECONDS"])
     owed = db.session.execute(
         select(Support.id)
+        .join(ConfirmationOwed, ConfirmationOwed.support_id == Support.id)
         .where(
-            Support.confirmation_owed_at.is_not(None),
-            Support.confirmation_owed_at < stale,
-            or_(Support.confirmation_claimed_at.is_(None), Support.confirmation_claimed_at < claim_expired),
+            ConfirmationOwed.owed_at < stale,
+            or_(ConfirmationOwed.claimed_at.is_(None), ConfirmationOwed.claimed_at < claim_expired),
             Support.confirmed_at.is_(None),
             Support.suspect_confirmed_at.is_(None),
             Support.withdrawn_at.is_(None),

@@ -49,7 +49,7 @@ from campaign.models.delivery import (
     VerdictChoice,
 )
 from campaign.models.digest import DigestItem
-from campaign.models.outbox import NOTICE_TOPICS, FanoutBatch, MailReceipt, Notice
+from campaign.models.outbox import NOTICE_TOPICS, ConfirmationOwed, FanoutBatch, MailReceipt, Notice
 from campaign.models.stall import Stall
 from campaign.models.support import (
     REASON_IS_PUBLIC,
@@ -92,6 +92,7 @@ __all__ = [
     "CoAuthor",
     "Comment",
     "CommentReport",
+    "ConfirmationOwed",
     "CountDelta",
     "CountryCount",
     "Delivery",

@@ -3,15 +3,16 @@
 A :class:`Notice` (something happened that supporters or an organiser must hear of) and a
 :class:`FanoutBatch` (one batch of recipients of a notice to many) are written with the change
 that justifies them; :mod:`campaign.outbox` enqueues their jobs after that commit, and the
-sweeper enqueues again those a lost job left undone. A :class:`MailReceipt` is claimed by a
-mail job before it sends, so a second run sends nothing.
+sweeper enqueues again those a lost job left undone. A :class:`ConfirmationOwed` is a
+support's confirmation email owed, written by the statement that signs. A
+:class:`MailReceipt` is claimed by a mail job before it sends, so a second run sends nothing.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Integer, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from campaign.models.base import Base, UTCDateTime, utcnow
@@ -35,6 +36,28 @@ class Notice(Base):
     object_id: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+
+
+class ConfirmationOwed(Base):
+    """A support's confirmation email, owed: written by the statement that signs (or with the
+    resend that makes it owed again, its ``owed_at`` then renewed), deleted by the dispatcher
+    in the transaction that records its receipt (:mod:`campaign.jobs.supports`).
+
+    A table of its own, not a mark on the support: sending an email deletes a narrow row
+    here, where clearing a mark on ``supports`` wrote a new version of the whole support,
+    with an entry in each of its indexes (the README's "The emails owed, a table of their
+    own" has the bench's figures for both). The support's id orders the claims (the
+    primary key's index, the only one). On PostgreSQL a dispatcher claims a batch by its
+    rows' locks; on SQLite by setting ``claimed_at``, and a claim older than
+    ``CONFIRMATION_CLAIM_SECONDS`` is a dead worker's, taken again."""
+
+    __tablename__ = "confirmations_owed"
+
+    support_id: Mapped[int] = mapped_column(
+        ForeignKey("supports.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    owed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class FanoutBatch(Base):

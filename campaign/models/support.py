@@ -98,14 +98,6 @@ class Support(Base):
         CheckConstraint("suspect IS NULL OR confirmed_at IS NULL", name="suspect_never_counts"),
         # The hourly report and time-window invalidations read supports by creation time.
         Index("ix_supports_created_at", "created_at"),
-        # The confirmation emails owed, oldest first: what the dispatcher claims (a partial
-        # index, so it holds only the few rows waiting, never the millions of supports).
-        Index(
-            "ix_supports_confirmation_owed_at",
-            "confirmation_owed_at",
-            sqlite_where=text("confirmation_owed_at IS NOT NULL"),
-            postgresql_where=text("confirmation_owed_at IS NOT NULL"),
-        ),
         # One featured reason per campaign, chosen by the organiser.
         Index(
             "uq_supports_featured_reason",
@@ -138,16 +130,9 @@ class Support(Base):
     condition_met_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Set when a duplicate proposal's endorsement was moved to the one it duplicates.
     moved_to_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"))
-    # How many confirmation emails this support has been sent (capped, so a form can't spam).
+    # How many confirmation emails this support has been sent (capped, so a form can't spam);
+    # the one owed is a row of ``confirmations_owed`` (campaign.models.outbox.ConfirmationOwed).
     confirmation_sends: Mapped[int] = mapped_column(SmallInteger, default=0)
-    # The outbox of confirmation emails, kept on the support itself: set (with
-    # ``confirmation_sends`` counting it) by the statement that makes an email owed, cleared
-    # by the dispatcher once that email has its receipt (campaign.jobs.supports). On
-    # PostgreSQL a dispatcher claims a batch by its rows' locks; on SQLite by setting
-    # ``confirmation_claimed_at``, and a claim older than ``CONFIRMATION_CLAIM_SECONDS`` is a
-    # dead worker's, taken again (an older version's claim on PostgreSQL too).
-    confirmation_owed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    confirmation_claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     ip_address: Mapped[str | None] = mapped_column(String(45))
     # The address as a fixed-width hex key (campaign.services.abuse.ip_key): CIDR ranges
     # match it by string comparison on every backend.

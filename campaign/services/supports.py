@@ -9,7 +9,19 @@ from typing import NamedTuple
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import Integer, SmallInteger, bindparam, case, func, insert, literal, or_, select, update
+from sqlalchemy import (
+    Boolean,
+    Integer,
+    SmallInteger,
+    bindparam,
+    case,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
 
@@ -23,6 +35,7 @@ from campaign.models import (
     CampaignKind,
     CampaignState,
     CampaignTerms,
+    ConfirmationOwed,
     CountDelta,
     PledgeBrand,
     Support,
@@ -135,9 +148,11 @@ def add_support(
     campaign is not open.
 
     One statement writes the support: ``INSERT … SELECT … FROM campaigns WHERE`` the
-    campaign is open ``… ON CONFLICT DO NOTHING RETURNING id``, which also records the
-    email owed (``confirmation_owed_at``) and checks the referrer, then the commit (on
-    PostgreSQL a support owed its email is that statement alone, in autocommit). After
+    campaign is open ``… ON CONFLICT DO NOTHING RETURNING id``, which also checks the
+    referrer and, on PostgreSQL, records the email owed (a row of ``confirmations_owed``,
+    inserted by the same statement; on SQLite a second statement in the transaction), then
+    the commit (on PostgreSQL a support owed its email is that statement alone, in
+    autocommit). After
     the commit, one Redis script records the attempt against the per-IP limit, marks the
     email waiting and asks (unless a request stands: one asked for within
     ``CONFIRMATION_DISPATCH_SECONDS``, or the running dispatcher's) for the dispatcher that
@@ -214,7 +229,7 @@ def add_support(
             "b_confirmed_at": now if counted_now else None,
             "b_suspect_confirmed_at": now if verified_now and not counted_now else None,
             "b_confirmation_sends": 0 if verified_now else 1,
-            "b_confirmation_owed_at": None if verified_now else now,
+            "b_owes_email": not verified_now,
             "b_condition_threshold": condition_threshold,
             "b_consent_text": consent_text(campaign, is_public, consents_to_updates),
             "b_referral": referral,
@@ -235,6 +250,10 @@ def add_support(
                 campaign_id, ip_address, canonical, stall_id, limited, result.outcome == Outcome.RESENT
             )
         return result
+    if not verified_now and dialect != "postgresql":
+        # SQLite has no INSERT in a WITH: the email owed is a statement of its own, in the
+        # same transaction.
+        db.session.execute(insert(ConfirmationOwed).values(support_id=new_id, owed_at=now))
     for brand_id in sorted(set(pledged_brand_ids or [])):
         db.session.add(PledgeBrand(support_id=new_id, brand_id=brand_id))
     if counted_now:
@@ -334,7 +353,6 @@ _SIGN_COLUMNS = (
     "confirmed_at",
     "suspect_confirmed_at",
     "confirmation_sends",
-    "confirmation_owed_at",
     "condition_threshold",
     "consent_text",
     "referral",
@@ -347,7 +365,12 @@ def _sign_statement(dialect: str):
     """``INSERT INTO supports (…) SELECT campaigns.id, :b_… FROM campaigns WHERE id = :id AND
     state = 'open' AND not past closing ON CONFLICT (campaign_id, email_canonical) DO NOTHING
     RETURNING id``, built once per dialect. The referrer is kept only when it is a support
-    of the same campaign (a subquery). SQLite (3.35 and later) runs the same statement."""
+    of the same campaign (a subquery). SQLite (3.35 and later) runs the same statement.
+
+    On PostgreSQL the statement also records the email owed when ``b_owes_email``: the
+    insert is a ``WITH`` whose new row, if any, a second insert in the same statement
+    writes into ``confirmations_owed`` (no row, no email owed). SQLite takes no INSERT in a
+    ``WITH``: :func:`add_support` writes that row itself."""
     if dialect not in _SIGN_STATEMENTS:
         supports, campaigns = Support.__table__, Campaign.__table__
         now = bindparam("b_now", type_=supports.c.created_at.type)
@@ -369,12 +392,20 @@ def _sign_statement(dialect: str):
             or_(campaigns.c.closes_at.is_(None), campaigns.c.closes_at > now),
         )
         insert_ = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        _SIGN_STATEMENTS[dialect] = (
+        signed = (
             insert_(supports)
             .from_select(["campaign_id", *_SIGN_COLUMNS, "referred_by_id", "created_at"], source)
             .on_conflict_do_nothing(index_elements=["campaign_id", "email_canonical"])
             .returning(supports.c.id)
         )
+        if dialect == "postgresql":
+            new = signed.cte("signed")
+            owed = insert(ConfirmationOwed.__table__).from_select(
+                ["support_id", "owed_at"],
+                select(new.c.id, now).where(bindparam("b_owes_email", type_=Boolean)),
+            )
+            signed = select(new.c.id).add_cte(owed.cte("owed"))
+        _SIGN_STATEMENTS[dialect] = signed
     return _SIGN_STATEMENTS[dialect]
 
 
@@ -436,11 +467,25 @@ def _again(campaign: Campaign, canonical: str, verified_now: bool, user) -> Supp
         return SupportResult(support.id, Outcome.SEND_LIMIT)
     support.confirmation_sends += 1
     sends = support.confirmation_sends
-    # Owed again; a dispatcher holding the last email's claim leaves this one owed.
-    support.confirmation_owed_at = utcnow()
-    support.confirmation_claimed_at = None
+    owe_confirmation(support.id)
     db.session.commit()
     return SupportResult(support.id, Outcome.RESENT, sends=sends)
+
+
+def owe_confirmation(support_id: int) -> None:
+    """Make the support's confirmation email owed (again), in the session's transaction: its
+    row of ``confirmations_owed`` written, or renewed and unclaimed. A dispatcher holding the
+    last email's claim leaves this one owed (on PostgreSQL this waits for its commit, which
+    deletes the row, and then writes it anew; on SQLite its claim is gone, and only a
+    claimed row is deleted)."""
+    dialect = db.session.get_bind().dialect.name
+    insert_ = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    now = utcnow()
+    db.session.execute(
+        insert_(ConfirmationOwed)
+        .values(support_id=support_id, owed_at=now)
+        .on_conflict_do_update(index_elements=["support_id"], set_={"owed_at": now, "claimed_at": None})
+    )
 
 
 def support_token(purpose: str, support: Support) -> str:

@@ -25,7 +25,7 @@ from campaign.jobs.supports import (
 )
 from campaign.jobs.sweeper import sweep_job
 from campaign.mail import Email, receipt_message_id
-from campaign.models import MailReceipt, Support
+from campaign.models import ConfirmationOwed, MailReceipt, Support
 from campaign.queue import get_queue, redis_connection
 from campaign.services import supports as service
 from tests.factories import make_campaign
@@ -43,9 +43,7 @@ def sign_many(campaign, count: int, prefix: str = "p") -> list[int]:
 
 def owed() -> int:
     db.session.commit()
-    return db.session.execute(
-        select(func.count()).select_from(Support).where(Support.confirmation_owed_at.is_not(None))
-    ).scalar_one()
+    return db.session.execute(select(func.count()).select_from(ConfirmationOwed)).scalar_one()
 
 
 def test_the_dispatcher_sends_each_owed_email_once_even_run_twice(app, run_jobs, outbox):
@@ -158,8 +156,7 @@ def test_a_dispatcher_that_ran_its_time_hands_over_to_a_new_one_after_a_batch(ap
         successor = _standing()
         assert successor not in (None, b"first")
         assert queue.job_ids == [f"confirmations-{successor.decode()}"]
-    claimed = db.session.execute(select(func.count()).where(Support.confirmation_claimed_at.is_not(None)))
-    assert claimed.scalar_one() == 0 and owed() == 0
+    assert owed() == 0  # nothing claimed is left owed
     sign_many(petition, 1, prefix="last-")  # the successor's request stands: nobody asks
     assert queue.count == 1
     run_jobs()  # the successor sends it, then stops once idle for a second
@@ -299,9 +296,7 @@ def test_a_batch_cut_short_marks_what_left_and_leaves_the_rest_owed_in_any_langu
     taken = {to for to, _ in sink.taken}
     assert taken in (english, spanish)  # the first language's two, then the server went
     assert set(db.session.execute(select(MailReceipt.recipient)).scalars()) == taken
-    still_owed = select(Support.id).where(
-        Support.confirmation_owed_at.is_not(None), Support.confirmation_claimed_at.is_(None)
-    )
+    still_owed = select(ConfirmationOwed.support_id).where(ConfirmationOwed.claimed_at.is_(None))
     left = set(ids[1::2]) if taken == english else set(ids[0::2])
     assert owed() == 2 and set(db.session.execute(still_owed).scalars()) == left
 
@@ -435,11 +430,21 @@ def test_an_email_a_job_sent_before_the_dispatcher_is_not_sent_again(app, outbox
         ids[2]: False,
         ids[3]: False,
     }
-    db.session.execute(Support.__table__.update().values(confirmation_claimed_at=None))
+    db.session.execute(ConfirmationOwed.__table__.update().values(claimed_at=None))
     db.session.commit()
     assert send_owed_confirmations(10) == (4, 2)
     assert sorted(m["To"] for m in outbox()) == sorted(f"p{n}@example.org" for n in (0, 1, 2, 3))
     assert owed() == 0
+
+
+def _versions(ids: list[int]) -> list:
+    """The row versions (PostgreSQL's ``xmin``) of these supports and of their owed emails' rows."""
+    return [
+        db.session.execute(
+            select(table.c[key], literal_column("xmin")).where(table.c[key].in_(ids)).order_by(table.c[key])
+        ).all()
+        for table, key in ((Support.__table__, "id"), (ConfirmationOwed.__table__, "support_id"))
+    ]
 
 
 def test_a_claimed_batch_is_skipped_by_another_dispatcher_and_owed_again_when_its_claim_dies(app):
@@ -469,13 +474,7 @@ def test_a_claimed_batch_is_skipped_by_another_dispatcher_and_owed_again_when_it
     with ThreadPoolExecutor(1) as pool:
         first = pool.submit(first_dispatcher, step)
         _wait_until(lambda: len(first_claimed) == 3)
-        version = (
-            db.session.execute(
-                select(Support.id, literal_column("xmin")).where(Support.id.in_(first_claimed))
-            ).all()
-            if holds
-            else None
-        )
+        version = _versions(first_claimed) if holds else None
         _, rows = claim_owed_confirmations(10, hold=holds)
         assert sorted(row.id for row in rows) == sorted(set(ids) - set(first_claimed))
         db.session.rollback()
@@ -486,12 +485,7 @@ def test_a_claimed_batch_is_skipped_by_another_dispatcher_and_owed_again_when_it
     if holds:
         # Owed, unclaimed, at once; and the claim never wrote them.
         assert sorted(row.id for row in rows) == sorted(ids)
-        assert (
-            db.session.execute(
-                select(Support.id, literal_column("xmin")).where(Support.id.in_(first_claimed))
-            ).all()
-            == version
-        )
+        assert _versions(first_claimed) == version
     else:
         assert rows == []  # both claims stand (committed) until they lapse
     db.session.rollback()

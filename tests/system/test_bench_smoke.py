@@ -29,7 +29,7 @@ def test_smoke_run_reports_every_scenario(tmp_path):
     # The bench configures its own processes; nothing from the test session leaks into them.
     env = {k: v for k, v in os.environ.items() if k not in ("GROUNDSWELL_ENV", "XDG_RUNTIME_DIR")}
     bench = subprocess.Popen(
-        [sys.executable, "-m", "bench", "--smoke", "--bare-outbox", "--out", str(out)],
+        [sys.executable, "-m", "bench", "--smoke", "--out", str(out)],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -75,10 +75,6 @@ def test_smoke_run_reports_every_scenario(tmp_path):
     assert bare_e2e["alone"]["good"] > 0 and bare_e2e["with_dispatcher"]["good"] > 0, bare_e2e
     assert bare_e2e["dispatcher"]["sent"] == bare_e2e["sink_messages"] > 0, bare_e2e
     assert bare_e2e["sink_duplicates"] == 0 and bare_e2e["owed_left"] == 0, bare_e2e
-    # …and the outbox prototype's (--bare-outbox).
-    outboxed = end_to_end["bare_outbox_end_to_end"]
-    assert outboxed["dispatcher"]["sent"] == outboxed["sink_messages"] > 0, outboxed
-    assert outboxed["sink_duplicates"] == 0 and outboxed["owed_left"] == 0, outboxed
     delivery = data["scenarios"]["delivery"]["checks"]
     assert delivery["state"] == "sent" and delivery["seal_valid"]
     assert delivery["csv_rows"] == delivery["support_count"] == 2_000

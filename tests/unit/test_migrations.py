@@ -164,3 +164,67 @@ def test_sqlite_word_list_down_and_up(tmp_path, redis_url):
             assert "searchable" in set(conn.execute(text("SELECT word FROM search_words")).scalars())
         db.session.remove()
         db.engine.dispose()
+
+
+def _owed_emails_down_and_up(app):
+    """0027 moves the confirmation emails owed (claims and all) from their supports into
+    ``confirmations_owed``; its downgrade moves them back; nothing owed is lost either way."""
+    from datetime import timedelta
+
+    from sqlalchemy import select, text
+
+    from campaign.models import ConfirmationOwed, Support, utcnow
+    from tests.factories import make_campaign
+
+    with app.app_context():
+        flask_migrate.upgrade()
+        campaign = make_campaign()
+        now = utcnow().replace(microsecond=0)
+        claimed = now - timedelta(seconds=30)
+        ids = []
+        for n in range(3):
+            support = Support(
+                campaign_id=campaign.id,
+                email=f"s{n}@example.org",
+                email_canonical=f"s{n}@example.org",
+                name="S",
+                country="GB",
+            )
+            db.session.add(support)
+            db.session.flush()
+            ids.append(support.id)
+        db.session.add_all(
+            [
+                ConfirmationOwed(support_id=ids[0], owed_at=now),
+                ConfirmationOwed(support_id=ids[1], owed_at=now, claimed_at=claimed),
+            ]
+        )
+        db.session.commit()
+        flask_migrate.downgrade(revision="0026")
+        marks = db.session.execute(
+            text(
+                "SELECT id, confirmation_owed_at IS NOT NULL, confirmation_claimed_at IS NOT NULL FROM supports"
+            )
+        ).all()
+        db.session.commit()
+        assert sorted(tuple(row) for row in marks) == [(ids[0], 1, 0), (ids[1], 1, 1), (ids[2], 0, 0)]
+        flask_migrate.upgrade()
+        db.session.expire_all()
+        rows = (
+            db.session.execute(select(ConfirmationOwed).order_by(ConfirmationOwed.support_id)).scalars().all()
+        )
+        assert [(r.support_id, r.owed_at, r.claimed_at) for r in rows] == [
+            (ids[0], now, None),
+            (ids[1], now, claimed),
+        ]
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_owed_emails_down_and_up_on_sqlite(tmp_path, redis_url):
+    _owed_emails_down_and_up(make_test_app(f"sqlite:///{tmp_path / 'migrated.db'}", redis_url, tmp_path))
+
+
+def test_owed_emails_down_and_up_on_postgresql(tmp_path, redis_url, postgres_server_url):
+    url = create_pg_database(postgres_server_url, "groundswell_owed_emails")
+    _owed_emails_down_and_up(make_test_app(url, redis_url, tmp_path))
