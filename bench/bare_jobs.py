@@ -202,8 +202,8 @@ def batches(ids_file: Path, port: int, part: int, parts: int, tag: str = "", siz
 #: of ``confirmations_owed`` locked, not written, in the transaction that then records the
 #: receipts and deletes them.
 _CLAIM = (
-    "SELECT s.id, s.name, s.email, s.confirmation_sends FROM confirmations_owed o JOIN supports s"
-    " ON s.id = o.support_id ORDER BY o.support_id LIMIT 200 FOR UPDATE OF o SKIP LOCKED"
+    "SELECT id, name, email, confirmation_sends FROM supports WHERE id = ANY(ARRAY(SELECT support_id"
+    " FROM confirmations_owed ORDER BY support_id LIMIT 200 FOR UPDATE SKIP LOCKED)) ORDER BY id"
 )
 
 
