@@ -203,7 +203,8 @@ def _owed_emails_down_and_up(app):
         flask_migrate.downgrade(revision="0026")
         marks = db.session.execute(
             text(
-                "SELECT id, confirmation_owed_at IS NOT NULL, confirmation_claimed_at IS NOT NULL FROM supports"
+                "SELECT id, confirmation_owed_at IS NOT NULL, confirmation_claimed_at IS NOT NULL"
+                " FROM supports"
             )
         ).all()
         db.session.commit()
