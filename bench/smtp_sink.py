@@ -312,17 +312,18 @@ class PostfixSink:
             time.sleep(0.002)
 
     def set_pipelining(self, on: bool) -> None:
-        if on == self.pipelining:
-            return
-        self._stop()
-        self.pipelining = on
-        self._start()
+        self._started_again("pipelining", on)
 
     def set_keep(self, on: bool) -> None:
-        if on == self.keep:
+        self._started_again("keep", on)
+
+    def _started_again(self, shape: str, on: bool) -> None:
+        """smtp-sink takes its shape from its arguments: started again on the same port when
+        ``shape`` changes (what the dump holds is counted first)."""
+        if on == getattr(self, shape):
             return
         self._stop()
-        self.keep = on
+        setattr(self, shape, on)
         self._start()
 
     def _stop(self) -> None:
