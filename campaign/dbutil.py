@@ -7,7 +7,8 @@ from __future__ import annotations
 import select
 import time
 
-from sqlalchemy import event
+from sqlalchemy import ARRAY, Integer, any_, cast, event, func
+from sqlalchemy import select as sql_select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, InvalidatePoolError
 
@@ -37,6 +38,18 @@ def insert_ignoring_conflicts(model, index_elements: list[str], **values):
 
 
 _inserts: dict[tuple, object] = {}
+
+
+def id_among(column, ids):
+    """``column`` is one of the ids ``ids`` (a subquery's column) selects: on PostgreSQL
+    ``column = ANY(the ids as one array)``, the subquery run once before an index scan of
+    ``column``, whatever the planner believes of the tables' sizes (as a join or ``IN``, a
+    planner with stale statistics walked every row of ``column``'s table looking each up);
+    elsewhere ``column IN (…)``."""
+    if db.session.get_bind().dialect.name != "postgresql":
+        return column.in_(sql_select(ids))
+    # (Cast: ``= ANY (SELECT …)`` would compare each row, not the one array.)
+    return column == any_(cast(sql_select(func.array_agg(ids)).scalar_subquery(), ARRAY(Integer)))
 
 
 def session_in_transaction() -> bool:

@@ -15,9 +15,10 @@ from flask import current_app
 from rq.intermediate_queue import IntermediateQueue
 from rq.job import Job
 from rq.registry import ScheduledJobRegistry, clean_registries
-from sqlalchemy import ARRAY, Integer, String, any_, cast, exists, func, literal, or_, select
+from sqlalchemy import String, cast, exists, literal, or_, select
 
 from campaign import outbox
+from campaign.dbutil import id_among
 from campaign.extensions import db
 from campaign.jobs import app_job
 from campaign.models import (
@@ -119,8 +120,8 @@ def sweep_job() -> int:
     # Confirmation emails owed and not sent some time after they were owed, or claimed by a
     # dispatcher that died (its claim expired): a dispatcher is asked for (unless one was
     # just asked for), which sends them all. A support confirmed or withdrawn meanwhile is
-    # never chased (the dispatcher only deletes its row). The owed rows are read first, as
-    # one array, then their supports by id: joined, the planner could walk every pending
+    # never chased (the dispatcher only deletes its row). The late rows are read first, then
+    # their supports by id (dbutil.id_among): joined, the planner walked every pending
     # support looking each up (30 ms at 50,000, once a minute, growing with them).
     claim_expired = utcnow() - timedelta(seconds=current_app.config["CONFIRMATION_CLAIM_SECONDS"])
     late = (
@@ -131,14 +132,10 @@ def sweep_job() -> int:
         )
         .subquery("late")
     )
-    dialect = db.session.get_bind().dialect.name
     owed = db.session.execute(
         select(Support.id)
         .where(
-            Support.id
-            == any_(cast(select(func.array_agg(late.c.support_id)).scalar_subquery(), ARRAY(Integer)))
-            if dialect == "postgresql"
-            else Support.id.in_(select(late.c.support_id)),
+            id_among(Support.id, late.c.support_id),
             Support.confirmed_at.is_(None),
             Support.suspect_confirmed_at.is_(None),
             Support.withdrawn_at.is_(None),
