@@ -15,6 +15,11 @@ from sqlalchemy.exc import DBAPIError, InvalidatePoolError
 from campaign.extensions import db
 
 
+def insert_for(dialect: str):
+    """The ``insert`` of ``dialect`` (PostgreSQL's or SQLite's), which takes ``ON CONFLICT``."""
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
+
+
 def insert_ignoring_conflicts(model, index_elements: list[str], **values):
     """``INSERT … ON CONFLICT (index_elements) DO NOTHING RETURNING id`` for the session's backend.
 
@@ -27,9 +32,8 @@ def insert_ignoring_conflicts(model, index_elements: list[str], **values):
     if stmt is None:
         # Built once per model and set of columns, the values passed as parameters: building
         # the statement around each row's values was most of a signature's insert.
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         stmt = (
-            insert(model.__table__)
+            insert_for(dialect)(model.__table__)
             .on_conflict_do_nothing(index_elements=index_elements)
             .returning(model.__table__.c.id)
         )
@@ -60,14 +64,20 @@ def session_in_transaction() -> bool:
 
 def upsert_add(model, index_elements: list[str], column: str, amount: int, **key):
     """``INSERT … ON CONFLICT DO UPDATE SET column = column + amount`` (a counter upsert)."""
-    dialect = db.session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(model).values(**key, **{column: amount})
+    stmt = insert_for(db.session.get_bind().dialect.name)(model).values(**key, **{column: amount})
     stmt = stmt.on_conflict_do_update(
         index_elements=index_elements,
         set_={column: getattr(model, column) + stmt.excluded[column]},
     )
     db.session.execute(stmt)
+
+
+def upsert(model, index_elements: list[str], set_: dict, **values) -> None:
+    """``INSERT … ON CONFLICT (index_elements) DO UPDATE SET set_`` for the session's backend."""
+    insert = insert_for(db.session.get_bind().dialect.name)
+    db.session.execute(
+        insert(model).values(**values).on_conflict_do_update(index_elements=index_elements, set_=set_)
+    )
 
 
 #: A pooled PostgreSQL connection unused for longer than this is pinged (one round trip)

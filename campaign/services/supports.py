@@ -22,11 +22,10 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
 
 from campaign import hot_cache
-from campaign.dbutil import first_row_alone, session_in_transaction
+from campaign.dbutil import first_row_alone, insert_for, session_in_transaction, upsert
 from campaign.extensions import db
 from campaign.kinds import kind_of
 from campaign.models import (
@@ -391,9 +390,8 @@ def _sign_statement(dialect: str):
             campaigns.c.state == CampaignState.OPEN,
             or_(campaigns.c.closes_at.is_(None), campaigns.c.closes_at > now),
         )
-        insert_ = postgresql.insert if dialect == "postgresql" else sqlite.insert
         signed = (
-            insert_(supports)
+            insert_for(dialect)(supports)
             .from_select(["campaign_id", *_SIGN_COLUMNS, "referred_by_id", "created_at"], source)
             .on_conflict_do_nothing(index_elements=["campaign_id", "email_canonical"])
             .returning(supports.c.id)
@@ -478,13 +476,13 @@ def owe_confirmation(support_id: int) -> None:
     last email's claim leaves this one owed (on PostgreSQL this waits for its commit, which
     deletes the row, and then writes it anew; on SQLite its claim is gone, and only a
     claimed row is deleted)."""
-    dialect = db.session.get_bind().dialect.name
-    insert_ = postgresql.insert if dialect == "postgresql" else sqlite.insert
     now = utcnow()
-    db.session.execute(
-        insert_(ConfirmationOwed)
-        .values(support_id=support_id, owed_at=now)
-        .on_conflict_do_update(index_elements=["support_id"], set_={"owed_at": now, "claimed_at": None})
+    upsert(
+        ConfirmationOwed,
+        ["support_id"],
+        {"owed_at": now, "claimed_at": None},
+        support_id=support_id,
+        owed_at=now,
     )
 
 
