@@ -89,9 +89,8 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         print(f"unknown scenarios: {', '.join(sorted(unknown))}", file=sys.stderr)
         return 2
-    if ("confirmation" in only or "surge-end-to-end" in only) and "surge" not in only:
-        # confirmation opens the surge's links; the end-to-end surge is read against it
-        only.insert(0, "surge")
+    if "confirmation" in only and "surge" not in only:
+        only.insert(0, "surge")  # confirmation opens the surge's links
     # SIGTERM (a CI timeout, say) stops everything we started, like Ctrl-C.
     signal.signal(signal.SIGTERM, _interrupt)
     try:

@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -157,4 +158,38 @@ def run(
         latency_ms=latency,
         expected=expected,
         ran_seconds=data["duration_us"] / 1e6,
+    )
+
+
+def combined(loads: list[Load]) -> Load:
+    """Several runs of one load read as one: their answers and seconds summed, each latency
+    percentile the worst of the runs' (a percentile of the whole cannot be had from theirs,
+    and the worst never flatters), the CPU each group used weighted by the runs' seconds.
+    The runs' own summaries are kept under ``segments``."""
+    if not loads:
+        raise ValueError("no load to combine")
+    statuses: Counter[int] = Counter()
+    socket_errors: Counter[str] = Counter()
+    cores: Counter[str] = Counter()
+    for load in loads:
+        statuses.update(load.statuses)
+        socket_errors.update(load.socket_errors)
+        for group, used in load.extra.get("cores_used", {}).items():
+            cores[group] += used * load.seconds
+    seconds = sum(load.seconds for load in loads)
+    extra = {
+        "segments": [load.summary() for load in loads],
+        "load_average": max((load.extra.get("load_average", 0.0) for load in loads), default=0.0),
+    }
+    if cores:
+        extra["cores_used"] = {group: round(total / seconds, 2) for group, total in cores.items()}
+    return Load(
+        connections=loads[0].connections,
+        seconds=seconds,
+        statuses=dict(statuses),
+        socket_errors=dict(socket_errors),
+        latency_ms={key: max(load.latency_ms[key] for load in loads) for key in loads[0].latency_ms},
+        expected=loads[0].expected,
+        extra=extra,
+        ran_seconds=sum(load.ran_seconds for load in loads),
     )

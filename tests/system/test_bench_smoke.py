@@ -62,6 +62,11 @@ def test_smoke_run_reports_every_scenario(tmp_path):
 
     surge = data["scenarios"]["surge"]
     assert surge["app"]["good"] > 0 and surge["bare"]["good"] > 0
+    # Each side's signing is two runs, alternated with the other's (bare, app, app, bare).
+    for side in ("app", "bare"):
+        segments = surge[side]["segments"]
+        assert [s["good"] > 0 for s in segments] == [True, True], surge[side]
+        assert surge[side]["good"] == sum(s["good"] for s in segments), surge[side]
     assert surge["rate_limit"]["active"], surge["rate_limit"]
     assert surge["lean"]["good"] > 0 and surge["lean"]["stored"] > 0, surge["lean"]
     confirmation = data["scenarios"]["confirmation"]
@@ -69,6 +74,10 @@ def test_smoke_run_reports_every_scenario(tmp_path):
     # Signing with the workers sending: every email owed was sent, once.
     end_to_end = data["scenarios"]["surge-end-to-end"]
     assert end_to_end["app"]["good"] > 0 and end_to_end["emails_in_all"] > 0, end_to_end
+    # …read against the same signing with the workers stopped, half before and half after.
+    assert [s["good"] > 0 for s in end_to_end["alone"]["segments"]] == [True, True], end_to_end
+    share = end_to_end["app"]["per_s"] / end_to_end["alone"]["per_s"]
+    assert abs(end_to_end["share_of_alone"] - share) < 0.01, end_to_end
     assert end_to_end["left_unsent_after_drain"] == 0 and end_to_end["duplicates"] == 0, end_to_end
     # …and the bare ceiling's: every owed email of its signing sent by the bare dispatcher, once.
     bare_e2e = end_to_end["bare_end_to_end"]

@@ -53,3 +53,31 @@ def test_every_prepared_request_is_sent_once(tmp_path, threads):
     assert load.answered == len(paths)
     assert load.ran_seconds < 30
     assert dict(server.seen) == {p: 1 for p in paths}
+
+
+def _load(seconds, good, errors, p99, web):
+    return loadgen.Load(
+        connections=8,
+        seconds=seconds,
+        statuses={303: good, 500: errors},
+        socket_errors={"timeout": 1},
+        latency_ms={"p50": p99 / 4, "p90": p99 / 2, "p99": p99, "max": p99 * 2},
+        expected=(303,),
+        extra={"cores_used": {"web": web}, "load_average": 1.0 + web},
+        ran_seconds=seconds,
+    )
+
+
+def test_runs_combined_read_as_one_load():
+    """Alternated runs of one side are one figure: answers and seconds summed (so the rate is
+    the whole's), each percentile the worse run's, the CPU weighted by each run's seconds."""
+    first, second = _load(10.0, 1_000, 2, 40.0, 1.0), _load(5.0, 800, 0, 25.0, 1.6)
+    whole = loadgen.combined([first, second])
+    assert whole.good == 1_800 and whole.errors == 2 + 2
+    assert whole.seconds == 15.0 and whole.rate == 120.0
+    assert whole.latency_ms == {"p50": 10.0, "p90": 20.0, "p99": 40.0, "max": 80.0}
+    assert whole.extra["cores_used"] == {"web": 1.2}
+    assert whole.extra["load_average"] == 2.6
+    assert [s["good"] for s in whole.summary()["segments"]] == [1_000, 800]
+    with pytest.raises(ValueError):
+        loadgen.combined([])
