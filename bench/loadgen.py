@@ -161,11 +161,41 @@ def run(
     )
 
 
+# The percentiles wrk gives, as the fraction of answers at or under each.
+_QUANTILES = {"min": 0.0, "p50": 0.5, "p90": 0.9, "p99": 0.99, "p999": 0.999, "max": 1.0}
+
+
+def _share_within(latency: dict[str, float], ms: float) -> float:
+    """The fraction of a run's answers that took at most ``ms``, read off its percentiles
+    (linear between two of them)."""
+    points = sorted((latency[key], q) for key, q in _QUANTILES.items() if key in latency)
+    if ms <= points[0][0]:
+        return points[0][1] if ms == points[0][0] else 0.0
+    for (low, q_low), (high, q_high) in zip(points, points[1:], strict=False):
+        if ms <= high:
+            return q_high if high == low else q_low + (q_high - q_low) * (ms - low) / (high - low)
+    return 1.0
+
+
+def _percentile_of_all(loads: list[Load], q: float) -> float:
+    """The latency under which ``q`` of all the runs' answers fell, each run's answers
+    spread as its own percentiles say (exact when the runs' percentiles agree; otherwise
+    between the runs' own, and where the mixture of their spreads puts it)."""
+    answered = sum(load.answered for load in loads) or 1
+    low = min(load.latency_ms.get("min", load.latency_ms["p50"]) for load in loads)
+    high = max(load.latency_ms["max"] for load in loads)
+    for _ in range(60):
+        middle = (low + high) / 2
+        share = sum(load.answered * _share_within(load.latency_ms, middle) for load in loads) / answered
+        low, high = (middle, high) if share < q else (low, middle)
+    return round(high, 2)
+
+
 def combined(loads: list[Load]) -> Load:
-    """Several runs of one load read as one: their answers and seconds summed, each latency
-    percentile the worst of the runs' (a percentile of the whole cannot be had from theirs,
-    and the worst never flatters), the CPU each group used weighted by the runs' seconds.
-    The runs' own summaries are kept under ``segments``."""
+    """Several runs of one load read as one: their answers and seconds summed, so the rate is
+    the whole's; their percentiles those of all their answers (:func:`_percentile_of_all`:
+    wrk gives each run's percentiles, not its answers); the CPU each group used weighted by
+    the runs' seconds. The runs' own summaries are kept under ``segments``."""
     if not loads:
         raise ValueError("no load to combine")
     statuses: Counter[int] = Counter()
@@ -183,12 +213,23 @@ def combined(loads: list[Load]) -> Load:
     }
     if cores:
         extra["cores_used"] = {group: round(total / seconds, 2) for group, total in cores.items()}
+    latency = {}
+    for key in loads[0].latency_ms:
+        if key == "min":
+            latency[key] = min(load.latency_ms[key] for load in loads)
+        elif key == "max":
+            latency[key] = max(load.latency_ms[key] for load in loads)
+        elif key == "mean":
+            answered = sum(load.answered for load in loads) or 1
+            latency[key] = round(sum(load.latency_ms[key] * load.answered for load in loads) / answered, 2)
+        else:
+            latency[key] = _percentile_of_all(loads, _QUANTILES[key])
     return Load(
         connections=loads[0].connections,
         seconds=seconds,
         statuses=dict(statuses),
         socket_errors=dict(socket_errors),
-        latency_ms={key: max(load.latency_ms[key] for load in loads) for key in loads[0].latency_ms},
+        latency_ms=latency,
         expected=loads[0].expected,
         extra=extra,
         ran_seconds=sum(load.ran_seconds for load in loads),

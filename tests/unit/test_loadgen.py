@@ -55,13 +55,14 @@ def test_every_prepared_request_is_sent_once(tmp_path, threads):
     assert dict(server.seen) == {p: 1 for p in paths}
 
 
-def _load(seconds, good, errors, p99, web):
+def _load(seconds, good, errors, p99, web, p50=None):
+    p50 = p99 / 4 if p50 is None else p50
     return loadgen.Load(
         connections=8,
         seconds=seconds,
         statuses={303: good, 500: errors},
         socket_errors={"timeout": 1},
-        latency_ms={"p50": p99 / 4, "p90": p99 / 2, "p99": p99, "max": p99 * 2},
+        latency_ms={"min": 1.0, "p50": p50, "p90": p99 / 2, "p99": p99, "p999": p99 * 1.5, "max": p99 * 2},
         expected=(303,),
         extra={"cores_used": {"web": web}, "load_average": 1.0 + web},
         ran_seconds=seconds,
@@ -70,14 +71,31 @@ def _load(seconds, good, errors, p99, web):
 
 def test_runs_combined_read_as_one_load():
     """Alternated runs of one side are one figure: answers and seconds summed (so the rate is
-    the whole's), each percentile the worse run's, the CPU weighted by each run's seconds."""
-    first, second = _load(10.0, 1_000, 2, 40.0, 1.0), _load(5.0, 800, 0, 25.0, 1.6)
+    the whole's), the CPU weighted by each run's seconds, the runs' own figures kept."""
+    first, second = _load(10.0, 1_000, 2, 40.0, 1.0), _load(5.0, 800, 0, 40.0, 1.6)
     whole = loadgen.combined([first, second])
     assert whole.good == 1_800 and whole.errors == 2 + 2
     assert whole.seconds == 15.0 and whole.rate == 120.0
-    assert whole.latency_ms == {"p50": 10.0, "p90": 20.0, "p99": 40.0, "max": 80.0}
     assert whole.extra["cores_used"] == {"web": 1.2}
     assert whole.extra["load_average"] == 2.6
     assert [s["good"] for s in whole.summary()["segments"]] == [1_000, 800]
     with pytest.raises(ValueError):
         loadgen.combined([])
+
+
+def test_percentiles_of_runs_combined_are_those_of_all_their_answers():
+    """Runs that agree give their own percentiles; a slow run and a fast one of as many
+    answers give, at each percentile, where half of each run's answers sit below it."""
+    same = loadgen.combined([_load(10.0, 1_000, 0, 40.0, 1.0), _load(10.0, 1_000, 0, 40.0, 1.0)])
+    assert same.latency_ms == {"min": 1.0, "p50": 10.0, "p90": 20.0, "p99": 40.0, "p999": 60.0, "max": 80.0}
+    fast, slow = _load(10.0, 1_000, 0, 20.0, 1.0, p50=5.0), _load(10.0, 1_000, 0, 120.0, 1.0, p50=5.0)
+    whole = loadgen.combined([fast, slow])
+    assert whole.latency_ms["p50"] == pytest.approx(5.0, abs=0.01)  # both runs' medians
+    assert whole.latency_ms["max"] == 240.0 and whole.latency_ms["min"] == 1.0
+    # The p99 of all: where 99 % of the two runs' answers together fall within it (the fast
+    # run has nearly all of its within, the slow run about 98 %).
+    p99 = whole.latency_ms["p99"]
+    assert fast.latency_ms["p99"] < p99 < slow.latency_ms["p99"]
+    share_slow = loadgen._share_within(slow.latency_ms, p99)
+    share_fast = loadgen._share_within(fast.latency_ms, p99)
+    assert (share_slow + share_fast) / 2 == pytest.approx(0.99, abs=1e-4)
