@@ -192,3 +192,46 @@ def test_a_statement_sent_alone_to_the_driver_fails_as_sqlalchemy_fails(
             assert first_row_alone(engine, "SELECT 1 WHERE false", {}) is None
         finally:
             engine.dispose()
+
+
+GEVENT_CHECKOUTS = """
+import sys
+
+from gevent import monkey
+
+monkey.patch_all()
+import sqlalchemy as sa
+
+from campaign import dbutil
+
+engine = sa.create_engine(sys.argv[1], pool_size=2)
+dbutil.ping_when_in_doubt(engine)
+pings = []
+real_ping = engine.dialect.do_ping
+engine.dialect.do_ping = lambda conn: pings.append(conn) or real_ping(conn)
+for i in range(50):
+    if i % 2:
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1")).scalar_one()
+            conn.commit()
+    else:  # as the signing statement goes: alone, in autocommit, straight through the driver
+        assert dbutil.first_row_alone(engine, "SELECT %(n)s", {"n": i}) == (i,)
+print(len(pings))
+"""
+
+
+def test_a_gevent_worker_pings_no_pooled_connection_used_a_moment_ago(postgres_server_url, tmp_path):
+    """In a gevent worker (as `make bench` and production choose), the check before use
+    reads the socket with the system's poll: fifty checkouts of connections used a moment
+    ago, through SQLAlchemy and alone through the driver, and not one ping."""
+    import subprocess
+    import sys
+
+    from tests.backends import create_pg_database
+
+    url = create_pg_database(postgres_server_url, "groundswell_gevent_pings")
+    done = subprocess.run(
+        [sys.executable, "-c", GEVENT_CHECKOUTS, url], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "0"
