@@ -726,7 +726,8 @@ class Bench:
             "notes": [
                 "the bare ceiling and the app alternate, half the time each in the order bare, "
                 "app, app, bare (a drift of the machine over the scenario weighs on both alike); "
-                "each side's figures are its two halves together, its percentiles the worse half's",
+                "each side's figures are its two halves together, its percentiles those of all "
+                "its answers (bench.loadgen.combined)",
                 "RQ workers stopped during the surge (web tier alone on the 2 cores); "
                 "the confirmation emails it owes are sent afterwards, see "
                 "confirmation_mail, and with the workers running in surge-end-to-end",
