@@ -142,8 +142,8 @@ def _os_poll():
     """The operating system's ``poll``, even in a gevent worker: there gevent's monkey-patching
     makes ``select.poll`` a cooperative copy, which for a poll that never waits starts a
     watcher for each descriptor and hands over to gevent's loop (10 µs, and other requests
-    run meanwhile) where the system call takes half a microsecond. (gunicorn's gevent worker
-    patches before it loads the app: by the first checkout, gevent's original is known.)"""
+    run meanwhile) where the system call takes half a microsecond. Kept once found: before
+    any patch ``select.poll`` is the system's, and after one gevent keeps the original."""
     monkey = sys.modules.get("gevent.monkey")
     return monkey.get_original("select", "poll") if monkey is not None else select.poll
 
