@@ -40,6 +40,11 @@ PG_SETTINGS = {
 }
 
 
+#: Pooled connections a gevent web process keeps here: as many as requests it may serve at
+#: once, or each request over the pool's size opens and closes a connection of its own.
+GEVENT_POOL_SIZE = 20
+
+
 class StackError(RuntimeError):
     pass
 
@@ -488,9 +493,7 @@ class Stack:
         ]
         env = self.env
         if worker_class == "gevent":
-            # As many pooled connections as requests a worker may serve at once here: fewer,
-            # and each request over the pool's size opens and closes a connection.
-            env = {**self.env, "DATABASE_POOL_SIZE": "20"}
+            env = {**self.env, "DATABASE_POOL_SIZE": str(GEVENT_POOL_SIZE)}
         proc = self.spawn(name, args, env=env, port=port)
         proc.extra.update(workers=workers, threads=threads, worker_class=worker_class)
         if wait:
