@@ -1788,6 +1788,13 @@ class Bench:
             # a message) reads close to one of the others; an unrelated email does not.
             outcome["missing_recipients"] = sorted(expected - set(received))[:20]
             outcome["other_recipients"] = sorted(set(received) - expected)[:20]
+            # A message the sink counted whole without being able to read its recipients (the
+            # missing one's, if it is the only one), and what the app recorded of each missing
+            # email: a receipt marked sent means the server took it.
+            outcome["messages_without_recipient"] = stats.get("without_recipient", 0)
+            if stats.get("without_recipient_sample"):
+                outcome["without_recipient_sample"] = stats["without_recipient_sample"]
+            outcome["missing_receipts"] = self.receipts_of(outcome["missing_recipients"])
         if outcome["duplicates"]:
             # What the second emails were: the same message again (its Message-ID: the same
             # receipt sent twice), or other messages, by subject.
@@ -1796,6 +1803,27 @@ class Bench:
             subjects = Counter(subject for _, _, subject, n in rows for _ in range(n))
             outcome["subjects"] = dict(subjects.most_common(5))
         return outcome
+
+    def receipts_of(self, recipients: list[str]) -> dict[str, list[str]]:
+        """What the app's receipts say of the emails to ``recipients``: for each, its receipts
+        as "sent", "refused: <the server's answer>" or "claimed, not marked" (none: never
+        claimed). The bare ceiling's senders keep none."""
+        from sqlalchemy import select
+
+        from campaign.models import MailReceipt
+
+        said: dict[str, list[str]] = {recipient: [] for recipient in recipients}
+        if recipients:
+            rows = self.db.session.execute(
+                select(MailReceipt.recipient, MailReceipt.error, MailReceipt.sent_at).where(
+                    MailReceipt.recipient.in_(recipients)
+                )
+            ).all()
+            self.db.session.rollback()
+            for recipient, error, sent_at in rows:
+                state = f"refused: {error}" if error else "sent" if sent_at else "claimed, not marked"
+                said.setdefault(recipient, []).append(state)
+        return said
 
     def settle(self) -> None:
         """Let the running workers finish what earlier scenarios left to do (milestone

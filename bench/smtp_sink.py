@@ -14,7 +14,9 @@ Two engines answer SMTP, spoken to the same way:
 Commands on standard input, one per line:
 
 - ``stats``: prints one JSON line ``{"messages", "recipients", "duplicates", "first_at",
-  "last_at"}`` (``time.time()`` of the first and last message, 0 before any);
+  "last_at", "without_recipient"}`` (``time.time()`` of the first and last message, 0 before
+  any; the messages counted whose recipients could not be read, with the start of the first
+  of them as ``"without_recipient_sample"``);
 - ``dump PATH``: writes ``{recipient: count}`` as JSON to PATH, then prints ``{"ok": true}``;
 - ``messages PATH``: writes ``[[recipient, message_id, subject, times received], ...]`` as JSON
   to PATH, then prints ``{"ok": true}`` (a message sent again keeps its Message-ID);
@@ -64,11 +66,17 @@ class Counts:
         self.unread = 0  # messages counted without being kept (``keep off``) since the reset
         self.first_at = 0.0
         self.last_at = 0.0
+        # A message counted whole whose recipients could not be read: its recipient would be
+        # reported missing though the message arrived. Counted, and the first one kept.
+        self.without_recipient = 0
+        self.without_recipient_sample = ""
 
     def add(self, recipients: list[str], message_id: str, subject: str, at: float | None) -> None:
         """One message; ``at`` None when the engine timed it itself (see :meth:`timed`)."""
         with self.lock:
             self.messages += 1
+            if not recipients:
+                self.without_recipient += 1
             for rcpt in recipients:
                 self.by_recipient[rcpt.lower()] += 1
                 self.by_message[rcpt.lower(), message_id, subject] += 1
@@ -88,16 +96,26 @@ class Counts:
         if not self.first_at:
             self.first_at = at
 
+    def unaddressed(self, record: bytes) -> None:
+        """Keep the start of the first message whose recipients could not be read."""
+        with self.lock:
+            if not self.without_recipient_sample:
+                self.without_recipient_sample = record[:2000].decode("utf-8", "replace")
+
     def stats(self) -> dict:
         with self.lock:
             read = not self.unread
-            return {
+            stats = {
                 "messages": self.messages,
                 "recipients": len(self.by_recipient) if read else None,
                 "duplicates": sum(n - 1 for n in self.by_recipient.values() if n > 1) if read else None,
                 "first_at": self.first_at,
                 "last_at": self.last_at,
+                "without_recipient": self.without_recipient,
             }
+            if self.without_recipient_sample:
+                stats["without_recipient_sample"] = self.without_recipient_sample
+            return stats
 
     def recipients(self) -> dict[str, int]:
         with self.lock:
@@ -115,6 +133,8 @@ class Counts:
             self.unread = 0
             self.first_at = 0.0
             self.last_at = 0.0
+            self.without_recipient = 0
+            self.without_recipient_sample = ""
 
 
 class AiosmtpdSink:
@@ -278,8 +298,11 @@ class PostfixSink:
             end = starts[i + 1] if i + 1 < len(starts) else len(data)
             # smtp-sink's own lines (X-Client-Addr, X-Rcpt-Args, its Received) are headers too:
             # the record's header block is theirs and the message's, read as one.
-            headers = parser.parsebytes(data[starts[i] + len(RECORD) : end], headersonly=True)
+            record = data[starts[i] + len(RECORD) : end]
+            headers = parser.parsebytes(record, headersonly=True)
             rcpts = [r.strip().partition(" ")[0].strip("<>") for r in headers.get_all("X-Rcpt-Args", [])]
+            if not rcpts:
+                self.counts.unaddressed(record)
             self.counts.add(rcpts, headers.get("Message-ID", ""), headers.get("Subject", ""), None)
         self.parsed += take
         self.offset += starts[take] if take < len(starts) else len(data)

@@ -40,6 +40,7 @@ class Sink:
     def stats(self) -> dict:
         stats = self.command("stats")
         assert stats.pop("first_at") <= stats.pop("last_at")
+        assert stats.pop("without_recipient") == 0  # every message's recipients read
         return stats
 
     def read(self, command: str, tmp_path: Path):
@@ -117,6 +118,7 @@ def test_both_engines_count_the_same(tmp_path):
         "duplicates": 0,
         "first_at": 0.0,
         "last_at": 0.0,
+        "without_recipient": 0,
     }
     assert postfix["after c"] == {"messages": 1, "recipients": 2, "duplicates": 0}
     # Not keeping: counted (the 1 before, then 3), but what they held is not known.
@@ -147,3 +149,19 @@ def test_postfix_sink_counts_concurrent_connections_exactly(tmp_path):
     assert ids == {f"<t{k}.{i}@sink.example>" for k in range(8) for i in range(25)}
     assert all(n == 1 for *_, n in rows)
     assert len(rows) == 400  # two recipients a message
+
+
+def test_a_message_whose_recipients_cannot_be_read_is_counted_and_shown():
+    """A record of the dump without its envelope's recipients (a message the sink took, read
+    wrong) is not silently a missing recipient: it is counted apart, and its start kept."""
+    from bench.smtp_sink import Counts
+
+    counts = Counts()
+    counts.add(["A@Sink.example"], "<1@sink.example>", "one", 1.0)
+    counts.unaddressed(b"X-Client-Addr: 127.0.0.1\nSubject: two\n")
+    counts.add([], "<2@sink.example>", "two", 2.0)
+    stats = counts.stats()
+    assert (stats["messages"], stats["recipients"], stats["without_recipient"]) == (2, 1, 1)
+    assert stats["without_recipient_sample"].startswith("X-Client-Addr: 127.0.0.1")
+    counts.reset()
+    assert counts.stats()["without_recipient"] == 0 and "without_recipient_sample" not in counts.stats()
