@@ -349,6 +349,7 @@ class Bench:
             expected=expected,
         )
         load.extra["cores_used"] = meter.cores(load.seconds)
+        load.extra["workers_cores"] = meter.workers(load.seconds)
         # The machine's 1-minute load average as the load ended: on a shared machine, what
         # else was running is part of every figure.
         load.extra["load_average"] = round(os.getloadavg()[0], 1)
@@ -1952,10 +1953,49 @@ class Bench:
 class CpuMeter:
     """CPU seconds used by named process trees (and by wrk, the only child reaped meanwhile)."""
 
+    #: The groups whose processes (gunicorn's workers) are also told apart, one by one.
+    SPLIT = ("web", "bare")
+
     def __init__(self, groups: dict[str, list[int]]):
         self.groups = groups
         self.before = {name: _tree_cpu(pids, skip_self=(name == "bench")) for name, pids in groups.items()}
         self.children_before = _children_cpu()
+        self.workers_before = self._workers_cpu()
+
+    def _workers_cpu(self) -> dict[str, dict[int, float]]:
+        """Each gunicorn worker's CPU seconds so far, by group and process id."""
+        cpu: dict[str, dict[int, float]] = {}
+        for name in self.SPLIT:
+            for pid in self.groups.get(name, []):
+                try:
+                    workers = psutil.Process(pid).children()
+                except psutil.Error:
+                    continue
+                for worker in workers:
+                    try:
+                        t = worker.cpu_times()
+                    except psutil.Error:
+                        continue
+                    cpu.setdefault(name, {})[worker.pid] = t.user + t.system
+        return cpu
+
+    def workers(self, seconds: float) -> dict[str, list[float]]:
+        """The cores each worker used meanwhile, by group, busiest first: two workers that
+        share a load unevenly (the kernel spreads the connections over them) show it here."""
+        if not seconds:
+            return {}
+        after = self._workers_cpu()
+        return {
+            name: sorted(
+                (
+                    round((cpu - self.workers_before[name][pid]) / seconds, 2)
+                    for pid, cpu in now.items()
+                    if pid in self.workers_before.get(name, {})
+                ),
+                reverse=True,
+            )
+            for name, now in after.items()
+        }
 
     def cores(self, seconds: float) -> dict[str, float]:
         if not seconds:
