@@ -58,7 +58,7 @@ def main() -> None:
         with app.app_context():
             campaigns = seed.seed_base({"sign": 1_000})
             seconds = seed.bulk_campaigns(campaigns.organiser_id, args.campaigns)
-            seed.analyze()
+            seed.vacuum_analyze()
             engine = db.engine
         print(f"{args.campaigns:,} campaigns seeded in {seconds:.1f} s")
         sql = {"statements": 0, "seconds": 0.0}
