@@ -368,6 +368,7 @@ def record_signature(
             SIGNATURE_SCRIPT,
             [key, outbox.CONFIRMATIONS_WAITING, outbox.CONFIRMATIONS_REQUESTED],
             args,
+            joined=True,
         )
     except RedisError:
         log.warning("signature's limit and email flag not recorded: Redis unavailable")
