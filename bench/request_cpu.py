@@ -8,7 +8,8 @@
     python -m bench.request_cpu_gevent --ceilings      # 16 requests at once, as a gevent worker
 
 With ``--ceilings`` each round also sends the same number of sign requests to the bare
-ceiling, the lean prototype and the lean prototype without Flask (``bench.ceilings``, in
+ceiling (``bare``; ``bare-owed``: its support written with its row of ``confirmations_owed``,
+as the app's is), the lean prototype and the lean prototype without Flask (``bench.ceilings``, in
 this process, against the same database and Redis), so a signature's CPU can be read
 against theirs; ``--profile`` takes their names too.
 
@@ -18,7 +19,9 @@ sends ``--requests`` sign forms of distinct supporters (session cookie, CSRF tok
 client address made as the surge's are), then opens their confirmation links, through the
 whole WSGI stack (``ProxyFix``, the hot count, Flask) with no HTTP server. Reported: this
 process's CPU time per request (``time.process_time``: everything the web process does, not
-PostgreSQL's or Redis's), the median of the rounds, and with ``--profile`` the functions
+PostgreSQL's or Redis's), and beside it PostgreSQL's and Redis's (``sign postgres``: their
+processes' CPU time over the round, per request, in clock ticks of 10 ms: a round of a few
+thousand requests reads it to about 5 µs), the median of the rounds, and with ``--profile`` the functions
 most costly (cProfile, cumulative and own time) in one more round; with ``--parts``, one
 more round in which each part of the sign lane (:data:`SIGN_PARTS`) is timed as it runs
 (CPU time per signature, each part with what it calls; the timer's own cost, a fraction of a
@@ -91,7 +94,7 @@ SIGN_PARTS = (
 )
 
 #: The ceilings' sign routes: each target's path for the app's ``/petitions/<slug>/support``.
-CEILINGS = {"bare": "/bare/", "lean": "/lean/", "lean-raw": "/lean/raw/"}
+CEILINGS = {"bare": "/bare/", "bare-owed": "/bare/", "lean": "/lean/", "lean-raw": "/lean/raw/"}
 
 
 def main(greenlets: int = 1) -> None:
@@ -126,6 +129,10 @@ def main(greenlets: int = 1) -> None:
         gc.collect()
         gc.freeze()
         runner = _Runner(app, campaigns, env["PUBLIC_URL"], ceilings=args.ceilings, greenlets=args.greenlets)
+        runner.servers = {
+            "postgres": [stack.postgres_pid()],
+            "redis": [proc.popen.pid for proc in stack.procs if proc.name == "redis"],
+        }
         runner.round("warm", 100)
         results: dict[str, list[float]] = {}
         for n in range(args.rounds):
@@ -221,6 +228,10 @@ class _Runner:
         self.base_url = base_url
         self.next_address = 0
         self.dump: Path | None = None
+        #: Server processes (by name) whose CPU time a request also costs: reported beside
+        #: this process's, as "<request> <server>".
+        self.servers: dict[str, list[int]] = {}
+        self.servers_spent: dict[str, float] = {}
 
     def round(self, prefix: str, count: int, profile: frozenset | set = frozenset(), top: int = 40):
         from bench import supporters
@@ -254,7 +265,10 @@ class _Runner:
             ]
             db.session.rollback()
         assert len(confirms) == count, (len(confirms), count)
+        sign_servers = dict(self.servers_spent)
         figures = {"sign": sign, "confirm": self._run("confirm", confirms, 200, profile, top)}
+        figures.update(sign_servers)
+        figures.update(self.servers_spent)
         if self.ceilings:
             figures.update(self._ceilings(prefix, count, profile, top))
         return figures
@@ -269,9 +283,14 @@ class _Runner:
         for name, under in CEILINGS.items():
             first = self.next_address
             self.next_address += count
-            if name == "bare":
+            if name.startswith("bare"):
                 requests = supporters.bare_sign_requests(
-                    slug, f"{prefix}-{name}", count, first, self.base_url
+                    slug,
+                    f"{prefix}-{name}",
+                    count,
+                    first,
+                    self.base_url,
+                    route="support-owed" if name == "bare-owed" else "support",
                 )
             else:
                 with self.app.app_context():
@@ -283,6 +302,7 @@ class _Runner:
                     ]
             environs = [self._environ(*request) for request in requests]
             figures[name] = self._run(name, environs, 303, profile, top, app=self.ceilings)
+            figures.update(self.servers_spent)
         return figures
 
     def _environ(self, method: str, path: str, body: str, headers: dict) -> dict:
@@ -304,6 +324,9 @@ class _Runner:
 
         # CPU time, not wall time: waiting on PostgreSQL or Redis costs the process nothing.
         profiler = cProfile.Profile(time.process_time) if name in profile else None
+        from bench.scenarios import _tree_cpu
+
+        servers = {server: _tree_cpu(pids) for server, pids in self.servers.items()}
         cpu = time.process_time()
         if profiler:
             profiler.enable()
@@ -331,6 +354,10 @@ class _Runner:
         if profiler:
             profiler.disable()
         spent = time.process_time() - cpu
+        self.servers_spent = {
+            f"{name} {server}": (_tree_cpu(self.servers[server]) - before) / len(environs) * 1000
+            for server, before in servers.items()
+        }
         wrong = [s for s in statuses if not s.startswith(str(status))]
         assert not wrong, f"{name}: {len(wrong)} answered {wrong[:3]}"
         if profiler:

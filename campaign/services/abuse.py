@@ -337,6 +337,9 @@ def record_signature(
     is over the limit, and the token of the dispatcher this call asked for (the caller
     enqueues it), or None. When Redis is unreachable nothing is held and no dispatcher
     asked: the database has the support and its owed email, which the sweeper finds.
+    In a gevent worker the round trip is shared with the signatures of other requests
+    waiting at the same moment (:class:`campaign.queue.JoinedScripts`): the answer is the
+    same, the CPU a round trip costs the worker is paid once for them all.
     """
     key, limits, who = "", [], canonical
     if limited and current_app.config["RATELIMIT_ENABLED"]:
