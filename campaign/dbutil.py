@@ -8,7 +8,6 @@ import functools
 import select
 import sys
 import time
-import weakref
 
 from sqlalchemy import ARRAY, Integer, any_, cast, event, func
 from sqlalchemy import select as sql_select
@@ -149,11 +148,10 @@ def _os_poll():
     return monkey.get_original("select", "poll") if monkey is not None else select.poll
 
 
-def first_row_alone(engine, sql: str, values: dict, joined: bool = False) -> tuple | None:
+def first_row_alone(engine, sql: str, values: dict) -> tuple | None:
     """Run ``sql`` (in the driver's own form, with ``values`` converted already) by itself in
     autocommit on a pooled PostgreSQL connection of ``engine``, straight through the driver:
-    its first row, or None. ``joined``: in a gevent worker, the statement may be committed in
-    one transaction with other requests' (:class:`JoinedStatements`).
+    its first row, or None.
 
     For a signature, the site's hottest write, whose one statement is atomic by itself:
     SQLAlchemy's ``Connection`` around it (its execution context, its result, its events)
@@ -165,11 +163,6 @@ def first_row_alone(engine, sql: str, values: dict, joined: bool = False) -> tup
     to a server that went away are found at their checkout, whose ping replaces them all
     (:func:`ping_when_in_doubt`). The engine's cursor events do not see the statement.
     """
-    if joined and _gevent_patched():
-        together = _joined.get(engine)
-        if together is None:
-            together = _joined[engine] = JoinedStatements(engine)
-        return together.first_row(sql, values)
     dialect = engine.dialect
     error = dialect.loaded_dbapi.Error
     try:
@@ -199,83 +192,3 @@ def first_row_alone(engine, sql: str, values: dict, joined: bool = False) -> tup
         raise
     finally:
         pooled.close()
-
-
-def _gevent_patched() -> bool:
-    monkey = sys.modules.get("gevent.monkey")
-    return monkey is not None and monkey.is_module_patched("socket")
-
-
-_joined: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-class JoinedStatements:
-    """Statements that each stand alone (:func:`first_row_alone`), sent by one gevent worker's
-    requests at the same moment and committed together: each waits while the statements the
-    other requests send before gevent's loop next turns join it, then one pooled connection
-    sends them all in one pipeline, in one transaction (``BEGIN``, each statement, ``COMMIT``:
-    one round trip, one commit's flush for them all), and each request gets its own first row.
-
-    Each statement's effect is the one it has alone: they run one after the other, as if each
-    came a moment after the last, and a commit makes them all durable at once, before any
-    request is answered. A round trip and a commit cost the server and the worker more than
-    a signature's statement itself, and a surge of signatures makes one each; several waiting
-    at once share them.
-
-    If the transaction fails for any reason (one statement's error, a conflict, the
-    connection), nothing of it was committed, or for a commit whose answer was lost, what was
-    committed the statements find again (a signature's is an ``INSERT … ON CONFLICT DO
-    NOTHING``): each statement is then sent again alone, and its request gets the answer or
-    the error it would have had alone."""
-
-    def __init__(self, engine) -> None:
-        self.engine = engine
-        self._waiting: list[tuple] = []
-
-    def first_row(self, sql: str, values: dict) -> tuple | None:
-        from gevent import spawn
-        from gevent.event import AsyncResult
-
-        reply = AsyncResult()
-        self._waiting.append((sql, values, reply))
-        if len(self._waiting) == 1:  # the first since the last send: it sends them all
-            spawn(self._send)
-        return reply.get()
-
-    def _send(self) -> None:
-        calls, self._waiting = self._waiting, []
-        if len(calls) > 1:
-            try:
-                rows = self._together([(sql, values) for sql, values, _reply in calls])
-            except Exception:
-                pass  # each alone, below
-            except BaseException as exc:  # the worker stops: nobody is answered
-                for *_, reply in calls:
-                    reply.set_exception(exc)
-                raise
-            else:
-                for (*_, reply), row in zip(calls, rows, strict=True):
-                    reply.set(row)
-                return
-        for sql, values, reply in calls:
-            try:
-                reply.set(first_row_alone(self.engine, sql, values))
-            except BaseException as exc:
-                reply.set_exception(exc)
-                if not isinstance(exc, Exception):
-                    raise
-
-    def _together(self, statements: list[tuple[str, dict]]) -> list[tuple | None]:
-        """Each statement's first row, all in one transaction on one pooled connection."""
-        pooled = self.engine.raw_connection()
-        driver = pooled.driver_connection
-        try:
-            with driver.pipeline(), driver.transaction():
-                cursors = [driver.execute(sql, values) for sql, values in statements]
-            return [cursor.fetchone() for cursor in cursors]
-        except BaseException:
-            if driver.broken or driver.closed or driver.info.transaction_status != 0:  # not idle
-                pooled.invalidate()
-            raise
-        finally:
-            pooled.close()

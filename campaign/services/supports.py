@@ -287,7 +287,7 @@ def _write_support(alone: bool, statement, params: dict) -> int | None:
     values = {**literals, **params}
     for name, convert in conversions.items():
         values[name] = convert(values[name])
-    row = first_row_alone(engine, sql, values, joined=True)
+    row = first_row_alone(engine, sql, values)
     return row[0] if row else None
 
 
