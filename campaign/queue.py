@@ -75,6 +75,15 @@ class JoinedScripts:
 
     def _send(self) -> None:
         calls, self._waiting = self._waiting, []
+        if len(calls) == 1:  # alone after all: sent as alone, without a pipeline's own cost
+            script, keys, args, reply = calls[0]
+            try:
+                reply.set(script(keys=keys, args=args, client=self.client))
+            except BaseException as exc:
+                reply.set_exception(exc)
+                if not isinstance(exc, Exception):
+                    raise
+            return
         try:
             pipe = self.client.pipeline(transaction=False)
             for script, keys, args, _reply in calls:

@@ -79,6 +79,17 @@ gevent.joinall([first, second], raise_error=True)
 assert sorted([first.value, second.value]) == [[b"1", 1], [b"2", 2]], (first.value, second.value)
 assert sum(Counted.sent) == 2, Counted.sent
 
+# One call alone is sent alone, with its own error if it has one.
+Counted.sent.clear()
+assert joined.call(script, ["g"], ["alone"]) == [b"alone", 1]
+try:
+    joined.call(script, ["h"], ["fail"])
+except ResponseError as exc:
+    assert "refused h" in str(exc)
+else:
+    raise AssertionError("the script's error was not raised")
+assert Counted.sent == [1, 1], Counted.sent
+
 # Redis gone: every call of the pipeline is told.
 gone = Redis(host="127.0.0.1", port=1, socket_connect_timeout=1, retry_on_error=[])
 replies = together(queue.JoinedScripts(gone), script, [(["a"], ["x"]), (["b"], ["y"])])
