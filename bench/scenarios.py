@@ -506,10 +506,10 @@ class Bench:
             self.start_web(workers, threads, worker_class)
             return
         self.log("Choosing gunicorn's worker class, workers and threads by measurement…")
-        trials = []
         count_path = f"/api/v1/campaigns/{self.campaigns.slugs['calib']}/count.json"
-        for worker_class, workers, threads in candidates:
-            name = f"{worker_class}-{workers}x{threads}"
+
+        def measure(worker_class: str, workers: int, threads: int, again: bool = False) -> dict:
+            name = f"{worker_class}-{workers}x{threads}" + ("-again" if again else "")
             web = self.stack.start_web(
                 "calib-web", "wsgi:app", self.web_port, workers, threads, worker_class=worker_class
             )
@@ -532,7 +532,14 @@ class Bench:
                 self.web_port, count_path, seconds=sizes.calibrate_seconds / 2, connections=conns
             )
             self.stack.forget(web)
-            trial = {
+            self.log(
+                f"  {worker_class}, {workers} workers × {threads} threads, {conns} connections"
+                f"{' (again)' if again else ''}: "
+                f"{load.rate:,.0f} signatures/s (p99 {load.latency_ms['p99']:.0f} ms, "
+                f"{load.errors} errors); count.json {count.rate:,.0f}/s "
+                f"(p99 {count.latency_ms['p99']:.0f} ms, {count.errors} errors)"
+            )
+            return {
                 "worker_class": worker_class,
                 "workers": workers,
                 "threads": threads,
@@ -540,31 +547,35 @@ class Bench:
                 **load.summary(),
                 "count_json": count.summary(),
             }
-            trials.append(trial)
-            self.log(
-                f"  {worker_class}, {workers} workers × {threads} threads, {conns} connections: "
-                f"{load.rate:,.0f} signatures/s (p99 {load.latency_ms['p99']:.0f} ms, "
-                f"{load.errors} errors); count.json {count.rate:,.0f}/s "
-                f"(p99 {count.latency_ms['p99']:.0f} ms, {count.errors} errors)"
-            )
+
+        trials = [measure(*shape) for shape in candidates]
+        scored = _score_shapes(trials)
+        # One trial of a few seconds a shape can pick the wrong one on a noisy machine (a run
+        # chose three gevent workers after its trial of two gave 1,348 signatures/s where the
+        # runs before gave 1,728 and 1,756): the shapes within a tenth of the best are measured
+        # again, in the other order, and each is scored on the mean of its trials.
+        close = [t for t in scored if t["score"] >= max(t["score"] for t in scored) - 0.1]
+        again = []
+        if len(close) > 1:
+            again = [
+                measure(t["worker_class"], t["workers"], t["threads"], again=True) for t in reversed(close)
+            ]
+            scored = _score_shapes(trials + again)
         self.drop_confirmations()  # the trials' confirmation emails: not part of any scenario
-        good = [
-            t for t in trials if t["errors"] == 0 and t["p99_ms"] <= 100 and t["count_json"]["errors"] == 0
-        ] or trials
-        best_sign = max(t["per_s"] for t in good) or 1
-        best_count = max(t["count_json"]["per_s"] for t in good) or 1
-        for t in trials:
-            t["score"] = round(t["per_s"] / best_sign + t["count_json"]["per_s"] / best_count, 3)
-        best = max(good, key=lambda t: t["score"])
+        best = max((t for t in scored if t["good"]), key=lambda t: t["score"], default=None) or max(
+            scored, key=lambda t: t["score"]
+        )
         self.results["gunicorn"] = {
             "worker_class": best["worker_class"],
             "workers": best["workers"],
             "threads": best["threads"],
             "chosen_by": "highest score (signatures/s over the best shape's, plus count.json/s "
-            "over the best shape's) among shapes with sign p99 ≤ 100 ms and no errors, "
-            f"{sizes.calibrate_seconds:.0f} s of signing and {sizes.calibrate_seconds / 2:.0f} s "
-            "of count.json per shape",
-            "trials": trials,
+            "over the best shape's, each the mean of the shape's trials) among shapes with sign "
+            f"p99 ≤ 100 ms and no errors, {sizes.calibrate_seconds:.0f} s of signing and "
+            f"{sizes.calibrate_seconds / 2:.0f} s of count.json per trial; the shapes within 0.1 "
+            "of the best score measured a second time, in the other order",
+            "trials": trials + again,
+            "scores": scored,
         }
         self.log(f"  chosen: {best['worker_class']}, {best['workers']} workers × {best['threads']} threads")
         self.start_web(best["workers"], best["threads"], best["worker_class"])
@@ -2177,3 +2188,33 @@ def run_measured(args: list[str], env: dict) -> dict:
 
 def sizes_with(sizes: Sizes, **changes) -> Sizes:
     return replace(sizes, **{k: v for k, v in changes.items() if v is not None})
+
+
+def _score_shapes(trials: list[dict]) -> list[dict]:
+    """Each shape of ``trials`` (a shape may have several) with the mean of its trials'
+    signatures/s and count.json/s, whether every trial of it was good (no errors, sign p99 ≤
+    100 ms) and its score: its signatures/s over the best good shape's plus its count.json/s
+    over the best good shape's (all shapes' when none is good)."""
+    shapes: dict[tuple, list[dict]] = {}
+    for t in trials:
+        shapes.setdefault((t["worker_class"], t["workers"], t["threads"]), []).append(t)
+    scored = [
+        {
+            "worker_class": worker_class,
+            "workers": workers,
+            "threads": threads,
+            "trials": len(runs),
+            "per_s": round(statistics.mean(t["per_s"] for t in runs), 1),
+            "count_json_per_s": round(statistics.mean(t["count_json"]["per_s"] for t in runs), 1),
+            "good": all(
+                t["errors"] == 0 and t["p99_ms"] <= 100 and t["count_json"]["errors"] == 0 for t in runs
+            ),
+        }
+        for (worker_class, workers, threads), runs in shapes.items()
+    ]
+    pool = [t for t in scored if t["good"]] or scored
+    best_sign = max(t["per_s"] for t in pool) or 1
+    best_count = max(t["count_json_per_s"] for t in pool) or 1
+    for t in scored:
+        t["score"] = round(t["per_s"] / best_sign + t["count_json_per_s"] / best_count, 3)
+    return scored
