@@ -52,7 +52,6 @@ import json
 import os
 import pstats
 import statistics
-import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -61,6 +60,7 @@ from urllib.parse import urlsplit
 from werkzeug.test import EnvironBuilder
 
 from bench.stack import GEVENT_POOL_SIZE, Stack
+from campaign.queue import gevent_patched
 
 #: The parts of a signature ``--parts`` times: (module, attribute, what it is), each indented
 #: under the part that calls it. A function is timed where the code that calls it looks it up.
@@ -110,7 +110,7 @@ def main(greenlets: int = 1) -> None:
         "--greenlets", type=int, default=greenlets, help="requests at once (bench.request_cpu_gevent)"
     )
     args = parser.parse_args()
-    if args.greenlets > 1 and not _gevent_patched():
+    if args.greenlets > 1 and not gevent_patched():
         parser.error("--greenlets needs a gevent process: python -m bench.request_cpu_gevent")
     settings = {"SWEEP_AFTER_SECONDS": str(7 * 86400)}
     if args.greenlets > 1:
@@ -164,11 +164,6 @@ def main(greenlets: int = 1) -> None:
             directly = [label for *_, label in SIGN_PARTS if label.startswith("  ") and label[2] != " "]
             rest = spent[SIGN_PARTS[0][2]] - sum(spent.get(label, 0.0) for label in directly)
             print(f"{rest / signatures * 1000:7.3f} ms    the rest (the lane's own code, the cookies read)")
-
-
-def _gevent_patched() -> bool:
-    monkey = sys.modules.get("gevent.monkey")
-    return monkey is not None and monkey.is_module_patched("socket")
 
 
 def part_owner(module: str, name: str) -> tuple[object, str]:

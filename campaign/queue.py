@@ -33,7 +33,7 @@ def run_script(name: str, source: str, keys: list = (), args: list = (), joined:
     script = current_app.extensions.get(f"groundswell.{name}_script")
     if script is None:
         script = current_app.extensions[f"groundswell.{name}_script"] = conn.register_script(source)
-    if joined and _gevent_patched():
+    if joined and gevent_patched():
         together = current_app.extensions.get("groundswell.joined_scripts")
         if together is None or together.client is not conn:
             together = current_app.extensions["groundswell.joined_scripts"] = JoinedScripts(conn)
@@ -41,7 +41,8 @@ def run_script(name: str, source: str, keys: list = (), args: list = (), joined:
     return script(keys=list(keys), args=list(args), client=conn)
 
 
-def _gevent_patched() -> bool:
+def gevent_patched() -> bool:
+    """Whether this process was patched for gevent (a gevent worker's)."""
     monkey = sys.modules.get("gevent.monkey")
     return monkey is not None and monkey.is_module_patched("socket")
 
@@ -76,13 +77,7 @@ class JoinedScripts:
     def _send(self) -> None:
         calls, self._waiting = self._waiting, []
         if len(calls) == 1:  # alone after all: sent as alone, without a pipeline's own cost
-            script, keys, args, reply = calls[0]
-            try:
-                reply.set(script(keys=keys, args=args, client=self.client))
-            except BaseException as exc:
-                reply.set_exception(exc)
-                if not isinstance(exc, Exception):
-                    raise
+            self._alone(*calls[0])
             return
         try:
             pipe = self.client.pipeline(transaction=False)
@@ -97,14 +92,21 @@ class JoinedScripts:
             return
         for (script, keys, args, reply), answer in zip(calls, replies, strict=True):
             if isinstance(answer, NoScriptError):
-                try:
-                    reply.set(script(keys=keys, args=args, client=self.client))
-                except Exception as exc:
-                    reply.set_exception(exc)
+                self._alone(script, keys, args, reply)
             elif isinstance(answer, Exception):
                 reply.set_exception(answer)
             else:
                 reply.set(answer)
+
+    def _alone(self, script, keys: list, args: list, reply) -> None:
+        """One call sent by itself through redis-py's ``Script`` (which loads a script the
+        server lost), its reply or error given to its caller."""
+        try:
+            reply.set(script(keys=keys, args=args, client=self.client))
+        except BaseException as exc:
+            reply.set_exception(exc)
+            if not isinstance(exc, Exception):
+                raise
 
 
 def connect_redis(config) -> Redis:
