@@ -177,15 +177,20 @@ def websearch_text(parsed: ParsedQuery, also: dict[str, str] | None = None) -> s
     return " ".join(parts)
 
 
+#: The typo check (PostgreSQL), one round trip: the words of ``query`` that are in no title or
+#: brand name when it finds fewer than ``below`` public campaigns, each with the listed words
+#: one edit away (``is_edit``) and the closest listed word by trigrams. ``hits`` is
+#: MATERIALIZED so that it is planned for all its rows (the GIN index for a word that finds
+#: few) and read lazily up to ``below``: under a plain LIMIT the planner bet on a sequential
+#: scan stopping early, and for a typo, which finds nothing, read every campaign.
 _TYPOS = text(
     """
-    WITH found AS (
-      SELECT count(*) AS n FROM (
-        SELECT 1 FROM campaigns
-        WHERE state IN :public
-          AND (language = 'es' AND search_vector @@ websearch_to_tsquery('groundswell_spanish', :query)
-               OR language <> 'es' AND search_vector @@ websearch_to_tsquery('groundswell_english', :query))
-        LIMIT :below) AS hits),
+    WITH hits AS MATERIALIZED (
+      SELECT 1 FROM campaigns
+      WHERE state IN :public
+        AND (language = 'es' AND search_vector @@ websearch_to_tsquery('groundswell_spanish', :query)
+             OR language <> 'es' AND search_vector @@ websearch_to_tsquery('groundswell_english', :query))),
+    found AS (SELECT count(*) AS n FROM (SELECT 1 FROM hits LIMIT :below) AS first_hits),
     unlisted AS (
       SELECT q.w FROM unnest(CAST(:words AS text[])) AS q(w), found
       WHERE found.n < :below AND NOT EXISTS (SELECT 1 FROM search_words s WHERE s.word = unaccent(q.w)))
