@@ -57,11 +57,24 @@ SCHEDULE = (
 )
 
 
+def schedule() -> tuple[Periodic, ...]:
+    """:data:`SCHEDULE` without the jobs the ``CLOCK_SKIP`` setting names; a name that is no
+    job's is an error (a misspelt name would leave the job running)."""
+    skip = set(current_app.config.get("CLOCK_SKIP") or ())
+    unknown = skip - {job.name for job in SCHEDULE}
+    if unknown:
+        raise RuntimeError(
+            f"CLOCK_SKIP names no periodic job: {', '.join(sorted(unknown))} "
+            f"(the jobs: {', '.join(job.name for job in SCHEDULE)})"
+        )
+    return tuple(job for job in SCHEDULE if job.name not in skip)
+
+
 def tick(now: datetime) -> list[str]:
     """Enqueue every job whose slot is free; returns the names enqueued."""
     conn = redis_connection()
     enqueued = []
-    for job in SCHEDULE:
+    for job in schedule():
         if job.every_setting and current_app.config.get(job.every_setting):
             job = replace(job, every_seconds=int(current_app.config[job.every_setting]))
         slot = job.slot(now)
@@ -72,7 +85,13 @@ def tick(now: datetime) -> list[str]:
 
 
 def run_forever(interval: float = 1.0) -> None:
-    log.info("clock started: %s", ", ".join(j.name for j in SCHEDULE))
+    jobs = schedule()
+    left_out = [job.name for job in SCHEDULE if job not in jobs]
+    log.info(
+        "clock started: %s%s",
+        ", ".join(job.name for job in jobs),
+        f" (left out by CLOCK_SKIP: {', '.join(left_out)})" if left_out else "",
+    )
     while True:
         try:
             tick(utcnow())

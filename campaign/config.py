@@ -119,6 +119,9 @@ class Config:
     # than SWEEP_AFTER_SECONDS ago whose job was lost: Redis lost it, or its worker died.
     SWEEP_EVERY_SECONDS = 60
     SWEEP_AFTER_SECONDS = 300
+    # Periodic jobs (campaign/clock.py's SCHEDULE, by name) this deployment's clocks leave
+    # out. The bench leaves out the two that would rewrite its seeded campaigns mid-run.
+    CLOCK_SKIP: tuple[str, ...] = ()
     # A request to fold confirmed supports into the counts stands this long: under load, one
     # fold job a second serves them all (0: each fold clears it as it starts).
     FOLD_REQUEST_SECONDS = 1.0
@@ -267,6 +270,7 @@ _FROM_ENV = {
     "HOT_CACHE_SECONDS": ("HOT_CACHE_SECONDS", float),
     "CARD_CACHE_SIZE": ("CARD_CACHE_SIZE", int),
     "SWEEP_EVERY_SECONDS": ("SWEEP_EVERY_SECONDS", int),
+    "CLOCK_SKIP": ("CLOCK_SKIP", lambda v: tuple(n.strip() for n in v.split(",") if n.strip())),
     "SWEEP_AFTER_SECONDS": ("SWEEP_AFTER_SECONDS", int),
     "FOLD_REQUEST_SECONDS": ("FOLD_REQUEST_SECONDS", float),
     "CONFIRMATION_DISPATCH_SECONDS": ("CONFIRMATION_DISPATCH_SECONDS", float),
