@@ -74,8 +74,13 @@ def test_smoke_run_reports_every_scenario(tmp_path):
     # Signing with the workers sending: every email owed was sent, once.
     end_to_end = data["scenarios"]["surge-end-to-end"]
     assert end_to_end["app"]["good"] > 0 and end_to_end["emails_in_all"] > 0, end_to_end
-    # …read against the same signing with the workers stopped, half before and half after.
-    assert [s["good"] > 0 for s in end_to_end["alone"]["segments"]] == [True, True], end_to_end
+    # …read against the same signing with the workers stopped, in turns with it: alone,
+    # sending, alone, sending, alone.
+    assert [s["good"] > 0 for s in end_to_end["alone"]["segments"]] == [True, True, True], end_to_end
+    turns = end_to_end["turns_sending"]
+    assert [t["per_s"] > 0 and t["emails_in_all"] > 0 for t in turns] == [True, True], end_to_end
+    assert end_to_end["app"]["good"] == sum(s["good"] for s in end_to_end["app"]["segments"]), end_to_end
+    assert end_to_end["emails_in_all"] == sum(t["emails_in_all"] for t in turns), end_to_end
     share = end_to_end["app"]["per_s"] / end_to_end["alone"]["per_s"]
     assert abs(end_to_end["share_of_alone"] - share) < 0.01, end_to_end
     assert end_to_end["left_unsent_after_drain"] == 0 and end_to_end["duplicates"] == 0, end_to_end
