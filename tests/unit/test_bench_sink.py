@@ -165,3 +165,36 @@ def test_a_message_whose_recipients_cannot_be_read_is_counted_and_shown():
     assert stats["without_recipient_sample"].startswith("X-Client-Addr: 127.0.0.1")
     counts.reset()
     assert counts.stats()["without_recipient"] == 0 and "without_recipient_sample" not in counts.stats()
+
+
+def test_a_record_whose_headers_are_not_all_written_is_read_once_they_are(tmp_path):
+    """smtp-sink's count can be ahead of its dump file: a full run once read the first bytes
+    of a record (four of smtp-sink's header lines, cut in the middle of a line) as a whole
+    message, counted it without its recipient and never read the rest. The last record is
+    now taken only once its header block is whole."""
+    from bench.smtp_sink import RECORD, Counts, PostfixSink
+
+    def record(n: int) -> bytes:
+        return (
+            RECORD
+            + (
+                f"X-Client-Addr: 127.0.0.1\nX-Mail-Args: <no-reply@sink.example>\n"
+                f"X-Rcpt-Args: <r{n}@sink.example>\nMessage-ID: <{n}@sink.example>\nSubject: s{n}\n\n"
+                f"body {n}\n"
+            ).encode()
+        )
+
+    sink = PostfixSink.__new__(PostfixSink)  # its reading alone, without a server
+    sink.counts, sink.dump, sink.keep = Counts(), tmp_path / "messages.dump", True
+    sink.offset = sink.parsed = sink.ended_before = 0
+    whole, cut = record(1), record(2)
+    sink.dump.write_bytes(whole + cut[:60])  # the count says both ended; the second is cut
+    sink.ended = 2
+    sink.catch_up()
+    assert sink.counts.stats()["messages"] == 1 and sink.counts.recipients() == {"r1@sink.example": 1}
+    with sink.dump.open("ab") as dump:
+        dump.write(cut[60:])
+    sink.catch_up()
+    stats = sink.counts.stats()
+    assert (stats["messages"], stats["without_recipient"]) == (2, 0)
+    assert sink.counts.recipients() == {"r1@sink.example": 1, "r2@sink.example": 1}
