@@ -299,9 +299,10 @@ class PostfixSink:
         take = self._whole(len(starts))
         if take == len(starts) and take and not _headers_whole(data[starts[-1] :]):
             # smtp-sink's count can be ahead of its dump: a message's record may reach the
-            # file in more than one write, and one run read the first 4 KB of a record as
-            # a message without recipients (and missed its recipient). The last record is
-            # taken once its header block is whole; the rest of it, the body, is not read.
+            # file in more than one write, and one run read the first lines of a record (cut
+            # in the middle of one) as a message without recipients, and missed its
+            # recipient. The last record is taken once its header block is whole; the rest
+            # of it, the body, is not read.
             take -= 1
         if take <= 0:
             return
