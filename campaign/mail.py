@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import binascii
 import functools
-import hashlib
-import hmac
 import json
 import logging
 import smtplib
@@ -42,6 +40,7 @@ from campaign.extensions import db
 from campaign.i18n import LANGUAGES
 from campaign.models import MailReceipt, utcnow
 from campaign.models.base import UTCDateTime
+from campaign.tokens import keyed_hex
 
 log = logging.getLogger(__name__)
 
@@ -164,14 +163,22 @@ def _address_header(sender: str) -> str:
 
 
 def _transfer_encoded(text: str, eight_bit: bool) -> tuple[str, bytes]:
-    """A text part's Content-Transfer-Encoding and its content, CRLF lines."""
+    """A text part's Content-Transfer-Encoding and its content, CRLF lines.
+
+    The 8-bit form is made from the UTF-8 bytes: a search or a replace in a text that is not
+    ASCII walks its wide characters (3 µs for a 4 KB email with an accent), in bytes it takes
+    a tenth of that, and UTF-8 leaves line breaks, NULs and ASCII as they are."""
+    if eight_bit:
+        data = text.encode("utf-8")
+        if b"\r" in data:
+            data = data.replace(b"\r\n", b"\n")
+        if not data.endswith(b"\n"):
+            data += b"\n"  # as set_content does
+        if b"\r" not in data and b"\0" not in data and _lines_fit(data):
+            return ("7bit" if data.isascii() else "8bit"), data.replace(b"\n", b"\r\n")
     text = text.replace("\r\n", "\n")
     if not text.endswith("\n"):
-        text += "\n"  # as set_content does
-    if eight_bit and "\r" not in text and "\0" not in text:
-        data = text.encode("utf-8")
-        if _lines_fit(data):
-            return ("7bit" if data.isascii() else "8bit"), data.replace(b"\n", b"\r\n")
+        text += "\n"
     return "quoted-printable", _quoted_printable(text)
 
 
@@ -400,8 +407,7 @@ def receipt_message_id(key: str) -> str:
     Message-ID, mail systems that deduplicate by it show it once, and a resend can be told
     from a second email. Keyed with the secret, so ids differ between installations.
     """
-    digest = hmac.new(current_app.config["SECRET_KEY"].encode(), key.encode(), hashlib.sha256)
-    return f"<{digest.hexdigest()[:32]}@groundswell.localhost>"
+    return f"<{keyed_hex(key.encode())[:32]}@groundswell.localhost>"
 
 
 def send_once(key: str, email: Email) -> bool:

@@ -10,7 +10,6 @@ import textwrap
 from collections.abc import Callable
 from urllib.parse import quote
 
-from flask import current_app
 from flask_babel import format_decimal, get_locale
 from flask_babel import gettext as _
 from PIL import Image, ImageDraw, ImageFont
@@ -18,6 +17,7 @@ from redis.exceptions import RedisError
 
 from campaign import media
 from campaign.queue import redis_connection
+from campaign.tokens import keyed_hex
 
 #: Referral codes we accept in ?ref= (anything else is ignored).
 REFERRAL = re.compile(r"^[a-z0-9-]{1,40}$")
@@ -63,9 +63,7 @@ def _base36(n: int) -> str:
 
 
 def _signature(ident: str) -> str:
-    key = current_app.config["SECRET_KEY"].encode()
-    digest = hmac.new(key, b"referral:" + ident.encode(), hashlib.sha256).hexdigest()
-    return digest[:_CODE_SIG]
+    return keyed_hex(b"referral:" + ident.encode())[:_CODE_SIG]
 
 
 def ref_value(channel: str, code: str | None = None) -> str:

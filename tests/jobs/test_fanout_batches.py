@@ -319,6 +319,32 @@ def test_the_bytes_sent_are_the_message_the_email_package_builds():
 
 
 @pytest.mark.parametrize(
+    ("text", "encoding"),
+    [
+        ("Hola Ána,\r\nline two\r\n", "8bit"),  # CRLF lines, not ASCII
+        ("Hello,\r\nend", "7bit"),  # no line break at the end
+        ("a lone \r in a line\n", "quoted-printable"),
+        ("a NUL \0 in a line\n", "quoted-printable"),
+        ("Ána\r\n" + "é" * 500 + "\n", "quoted-printable"),  # a line of 1,000 octets
+        ("", "7bit"),
+    ],
+)
+def test_each_part_goes_in_the_encoding_its_text_allows(text, encoding):
+    """A server that offers 8BITMIME gets a part as it is where SMTP allows it (CRLF lines of
+    at most 998 octets, no NUL, no lone CR), else quoted-printable; either way the part reads
+    back as the text with its lines ended by a line break."""
+    sender = "Groundswell <no-reply@groundswell.localhost>"
+    email = Email(to="ana@example.org", subject="s", text=text, html="<p>h</p>")
+    data = email.to_bytes(sender, eight_bit=True)
+    assert b"\n" not in data.replace(b"\r\n", b"")  # every line break is SMTP's
+    plain = BytesParser(policy=policy.default).parsebytes(data).get_body(("plain",))
+    assert plain["Content-Transfer-Encoding"] == encoding
+    expected = text.replace("\r\n", "\n")
+    expected += "" if expected.endswith("\n") else "\n"
+    assert plain.get_content().replace("\r\n", "\n") == expected
+
+
+@pytest.mark.parametrize(
     "lines",
     [
         [],
