@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from flask import Flask
 from flask.sessions import SecureCookieSessionInterface
 from itsdangerous import URLSafeTimedSerializer
+
+from campaign.tokens import KeptSigners
 
 
 class SignedCookieSessionInterface(SecureCookieSessionInterface):
     """Flask's signed cookie session (the same cookie, signed the same way), with its
     serializer made once for each secret key and its fallbacks, not for every open and
-    every save of a session (making one checks its JSON serializer by encoding ``{}``)."""
+    every save of a session (making one checks its JSON serializer by encoding ``{}``), and
+    its signer kept (:class:`campaign.tokens.KeptSigners`: not made, its key not derived,
+    at each open and each save). SHA-1 is ``hashlib``'s own function, which ``hmac`` hands to
+    OpenSSL (Flask's wraps it in a Python function); the signature is the same."""
+
+    digest_method = staticmethod(hashlib.sha1)
 
     def __init__(self) -> None:
         self._serializer: tuple[tuple, URLSafeTimedSerializer | None] | None = None
@@ -19,5 +28,14 @@ class SignedCookieSessionInterface(SecureCookieSessionInterface):
         keys = (app.secret_key, tuple(app.config["SECRET_KEY_FALLBACKS"] or ()))
         made = self._serializer
         if made is None or made[0] != keys:
-            made = self._serializer = (keys, super().get_signing_serializer(app))
+            flasks = super().get_signing_serializer(app)
+            kept = None
+            if flasks is not None:  # Flask's, with the same keys, salt, serializer and signing
+                kept = KeptSigners(
+                    flasks.secret_keys,
+                    salt=flasks.salt,
+                    serializer=flasks.serializer,
+                    signer_kwargs=flasks.signer_kwargs,
+                )
+            made = self._serializer = (keys, kept)
         return made[1]

@@ -38,21 +38,14 @@ class _Signer(TimestampSigner):
         return self._newest_key if secret_key is None else super().derive_key(secret_key)
 
 
-class _Serializer(URLSafeTimedSerializer):
-    """itsdangerous's URL-safe timed tokens, never compressed: our payloads are an id or two
-    and an address, which zlib does not shorten, and trying took most of a token's time
-    (zlib sets up its whole state for each). Tokens it compressed are still read.
-
-    Its own salt's signer is made once: a signer keeps nothing of the tokens it signs or
-    reads, and a batch of emails signs a link or two for each (a third of a token's time
-    went to making a signer and deriving its key)."""
+class KeptSigners(URLSafeTimedSerializer):
+    """itsdangerous's URL-safe timed serializer (the same tokens, read and made alike) whose
+    own salt's signer is made once, with its newest key derived once: a signer keeps nothing
+    of the tokens it signs or reads, and making one for each token, then deriving its key
+    (an HMAC), was a third of a token's time. Used for the app's links, its session cookie
+    (:mod:`campaign.sessions`) and the sign lane's CSRF check."""
 
     default_signer = _Signer
-
-    def dump_payload(self, obj: Any) -> bytes:
-        if self.serializer is not URLSafeTimedSerializer.default_serializer or self.serializer_kwargs:
-            return base64_encode(Serializer.dump_payload(self, obj))
-        return base64_encode(_compact_json(obj).encode())
 
     @functools.cached_property
     def _own_signer(self) -> TimestampSigner:
@@ -62,6 +55,17 @@ class _Serializer(URLSafeTimedSerializer):
         if salt is None or salt is self.salt:
             return self._own_signer
         return super().make_signer(salt)
+
+
+class _Serializer(KeptSigners):
+    """The app's links: never compressed: our payloads are an id or two and an address, which
+    zlib does not shorten, and trying took most of a token's time (zlib sets up its whole
+    state for each). Tokens it compressed are still read."""
+
+    def dump_payload(self, obj: Any) -> bytes:
+        if self.serializer is not URLSafeTimedSerializer.default_serializer or self.serializer_kwargs:
+            return base64_encode(Serializer.dump_payload(self, obj))
+        return base64_encode(_compact_json(obj).encode())
 
 
 #: itsdangerous's compact JSON (no spaces, not only ASCII) with its encoder made once:

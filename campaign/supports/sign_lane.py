@@ -59,6 +59,7 @@ from campaign.services import ServiceError
 from campaign.services import supports as service
 from campaign.sharing import parse_referral
 from campaign.supports.forms import SupportForm
+from campaign.tokens import KeptSigners
 
 log = logging.getLogger(__name__)
 
@@ -296,7 +297,8 @@ class SignLane:
             return False
         secret = config.get("WTF_CSRF_SECRET_KEY") or self.app.secret_key
         if self._tokens is None or self._tokens[0] != secret:
-            self._tokens = (secret, URLSafeTimedSerializer(secret, salt="wtf-csrf-token"))
+            # Flask-WTF's serializer (the same tokens), its signer kept
+            self._tokens = (secret, KeptSigners(secret, salt="wtf-csrf-token"))
         try:
             token = self._tokens[1].loads(sent, max_age=config.get("WTF_CSRF_TIME_LIMIT", 3600))
         except BadData:
