@@ -30,3 +30,20 @@ def test_a_signed_session_survives_requests(client):
     client.get("/supports/form-token")
     with client.session_transaction() as session:
         assert session["ref:a-campaign"] == "whatsapp" and session["csrf_token"]
+
+
+def test_a_short_session_is_not_compressed_and_flask_reads_both(app):
+    """zlib is tried only on a session of COMPRESS_FROM bytes or more (a short one gains a few
+    dozen bytes for the CPU of setting zlib up); Flask's own serializer reads either cookie."""
+    from campaign.sessions import COMPRESS_FROM
+
+    ours = app.session_interface.get_signing_serializer(app)
+    flasks = SecureCookieSessionInterface().get_signing_serializer(app)
+    short = {"csrf_token": "a" * 40, "last_support": {"id": 7, "email": "ana@example.org"}}
+    long = {"notes": ["the same words again"] * (COMPRESS_FROM // 10)}
+    assert not ours.dumps(short).startswith(".")  # as it is
+    assert flasks.dumps(short).startswith(".")  # Flask would have compressed it
+    assert ours.dumps(long).startswith(".")  # compressed, as Flask does
+    for session in (short, long):
+        assert flasks.loads(ours.dumps(session)) == session
+        assert ours.loads(flasks.dumps(session)) == session
