@@ -69,6 +69,8 @@ def test_smoke_run_reports_every_scenario(tmp_path):
         assert surge[side]["good"] == sum(s["good"] for s in segments), surge[side]
     assert surge["rate_limit"]["active"], surge["rate_limit"]
     assert surge["lean"]["good"] > 0 and surge["lean"]["stored"] > 0, surge["lean"]
+    # The ceiling writes each support's owed email as the app does; the plain route runs after.
+    assert surge["bare_without_owed_row"]["good"] > 0, surge["bare_without_owed_row"]
     confirmation = data["scenarios"]["confirmation"]
     assert confirmation["all_counted"]
     # Signing with the workers sending: every email owed was sent, once.
