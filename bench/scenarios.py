@@ -1307,7 +1307,12 @@ class Bench:
         """The campaign page with a hundred vs a million confirmed supports."""
         seconds = self.sizes.size_seconds
         self.log("Size…")
-        conns = self.workers * self.threads
+        # The page's latency, not a queue: one request at a time. With a connection for each
+        # request a worker may serve at once, the p50 was a queue's, and it depended on how
+        # the kernel spread the connections over the workers at each run: about 0.4 ms when
+        # one worker had few, 1.5-1.8 ms when they were even, on either side (a ratio of
+        # 2.58 from one of each, 0.25-1.0 in the nine runs before).
+        conns = 1
         loads = {}
         for name in ("small", "big"):
             slug = self.campaigns.slugs[name]
