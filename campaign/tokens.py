@@ -1,4 +1,6 @@
-"""Signed, expiring tokens for links sent by email."""
+"""Signed, expiring tokens for links sent by email; the serializer that keeps its signer
+(:class:`KeptSigners`, also the session cookie's and the sign lane's CSRF check's), and the
+secret-keyed hash of referral codes and Message-IDs (:func:`keyed_hex`)."""
 
 from __future__ import annotations
 
