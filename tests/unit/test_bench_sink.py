@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import signal
 import smtplib
 import subprocess
 import sys
+import tempfile
 import threading
 from email.message import EmailMessage
 from pathlib import Path
@@ -198,3 +202,38 @@ def test_a_record_whose_headers_are_not_all_written_is_read_once_they_are(tmp_pa
     stats = sink.counts.stats()
     assert (stats["messages"], stats["without_recipient"]) == (2, 0)
     assert sink.counts.recipients() == {"r1@sink.example": 1, "r2@sink.example": 1}
+
+
+def test_a_sink_stopped_as_the_stack_stops_it_leaves_no_dump_behind():
+    """The stack stops its sink with SIGTERM to its process group (smtp-sink with it): the
+    dump folder, gigabytes after a full run, is removed all the same."""
+    postfix_sink_path()  # installed, or a clear message
+    # A temporary folder others may enter, as the stack's is: smtp-sink writes as nobody.
+    root = Path(tempfile.mkdtemp(prefix="sink-test-"))
+    root.chmod(0o755)
+    try:
+        port = free_port()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bench.smtp_sink", str(port)],
+            cwd=ROOT,
+            env={**os.environ, "TMPDIR": str(root)},
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            start_new_session=True,  # its own process group, as bench.stack.Stack.spawn makes it
+        )
+        assert json.loads(proc.stdout.readline())["ready"]
+        [folder] = root.glob("smtp-sink-*")
+        message = EmailMessage()
+        message["From"], message["To"], message["Subject"] = "a@example.org", "b@example.org", "hi"
+        message.set_content("hello")
+        with smtplib.SMTP("127.0.0.1", port) as client:
+            client.send_message(message)
+        assert (folder / "messages.dump").stat().st_size > 0
+        os.killpg(proc.pid, signal.SIGTERM)
+        assert proc.wait(10) == 0
+        proc.stdin.close()
+        proc.stdout.close()
+        assert not folder.exists()
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
