@@ -7,8 +7,7 @@ import hashlib
 
 from flask import Flask
 from flask.sessions import SecureCookieSessionInterface
-from itsdangerous import Serializer, URLSafeTimedSerializer
-from itsdangerous.encoding import base64_encode
+from itsdangerous import URLSafeTimedSerializer
 
 from campaign.tokens import KeptSigners
 
@@ -23,11 +22,7 @@ class _SessionSerializer(KeptSigners):
     """Flask's session serializer (:class:`campaign.tokens.KeptSigners`), a short session's
     JSON not compressed (:data:`COMPRESS_FROM`)."""
 
-    def dump_payload(self, obj) -> bytes:
-        json = Serializer.dump_payload(self, obj)
-        if len(json) < COMPRESS_FROM:
-            return base64_encode(json)
-        return super().dump_payload(obj)
+    compress_from = COMPRESS_FROM
 
 
 class SignedCookieSessionInterface(SecureCookieSessionInterface):

@@ -8,6 +8,7 @@ import functools
 import hashlib
 import hmac
 import json
+import math
 from typing import Any
 
 from flask import current_app
@@ -48,6 +49,20 @@ class KeptSigners(URLSafeTimedSerializer):
     (:mod:`campaign.sessions`) and the sign lane's CSRF check."""
 
     default_signer = _Signer
+    #: A payload whose JSON is shorter than this is not compressed: itsdangerous tries zlib on
+    #: every one, which sets up its whole state each time. 0: compressed as itsdangerous does.
+    compress_from: float = 0
+
+    def dump_payload(self, obj: Any) -> bytes:
+        if not self.compress_from:
+            return super().dump_payload(obj)
+        if self.serializer is URLSafeTimedSerializer.default_serializer and not self.serializer_kwargs:
+            json = _compact_json(obj).encode()
+        else:
+            json = Serializer.dump_payload(self, obj)
+        if len(json) < self.compress_from:
+            return base64_encode(json)
+        return super().dump_payload(obj)
 
     @functools.cached_property
     def _own_signer(self) -> TimestampSigner:
@@ -64,10 +79,7 @@ class _Serializer(KeptSigners):
     zlib does not shorten, and trying took most of a token's time (zlib sets up its whole
     state for each). Tokens it compressed are still read."""
 
-    def dump_payload(self, obj: Any) -> bytes:
-        if self.serializer is not URLSafeTimedSerializer.default_serializer or self.serializer_kwargs:
-            return base64_encode(Serializer.dump_payload(self, obj))
-        return base64_encode(_compact_json(obj).encode())
+    compress_from = math.inf
 
 
 #: itsdangerous's compact JSON (no spaces, not only ASCII) with its encoder made once:
