@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 
 from bench import loadgen, profiling, seed, sql_timings, supporters
 from bench.report import figure, target
-from bench.stack import Proc, Stack, free_port, wait_http
+from bench.stack import DB_NAME, Proc, Stack, free_port, wait_http
 
 BIG = 10_000_000  # the goal of campaigns that must not reach it during a run
 
@@ -92,12 +92,15 @@ SMOKE = Sizes(
     profile_seconds=2,
     profile_confirmations=300,
     bare_fanout_recipients=50,
-    search_small=50,
+    search_small=100,
     search_large=400,
     search_seconds=1,
     search_queries=50,
     search_explained=16,
 )
+
+#: The gunicorns serving the app: their CPU is the web's.
+WEB_PROCESSES = ("web", "calib-web", "web-small", "web-large")
 
 SCENARIOS = (
     "surge",
@@ -158,6 +161,9 @@ class Bench:
 
         self.app = create_app()
         migrated()
+        # The search scenario browses a small size in a database of its own, made now, while
+        # nothing is connected to the bench database and it holds the schema alone.
+        self.small_database_url = s.copy_database(f"{DB_NAME}_small")
         self._ctx = self.app.app_context()
         self._ctx.push()
         from campaign.extensions import db
@@ -235,7 +241,7 @@ class Bench:
     def start_web(self, workers: int, threads: int, worker_class: str | None = None) -> None:
         """The app, the bare ceiling and the lean prototype, each in the same gunicorn shape,
         started side by side."""
-        self.workers, self.worker_class = workers, worker_class
+        self.workers, self.worker_class, self.web_threads = workers, worker_class, threads
         # A gevent worker serves many requests at once: count it as four threads' worth
         # when sizing the load.
         self.threads = 4 if worker_class == "gevent" else threads
@@ -358,7 +364,7 @@ class Bench:
     def cpu_groups(self) -> dict[str, list[int]]:
         """The process trees whose CPU time is accounted during a load (by name)."""
         groups = {
-            "web": [p.pid for p in self.stack.procs if p.name in ("web", "calib-web")],
+            "web": [p.pid for p in self.stack.procs if p.name in WEB_PROCESSES],
             "bare": [p.pid for p in self.stack.procs if p.name == "bare"],
             "rq workers": [p.pid for p in self.stack.procs if "worker" in p.name],
             "redis": [p.pid for p in self.stack.procs if p.name == "redis"],
@@ -1351,15 +1357,16 @@ class Bench:
         }
 
     def search(self) -> dict:
-        """Browse and search with 100 and then 100,000 public campaigns (and the million
-        supports): each sort's page p50 at both sizes, and the p99 of varied searches."""
+        """Browse at 100 and at 100,000 public campaigns (each sort's page p50, the two sizes
+        in turns), then search at 100,000 (and the million supports): the p99 of varied
+        searches."""
         from urllib.parse import quote
 
+        from campaign import create_app
         from campaign.models import Campaign, CampaignState
-        from campaign.search import SORTS, Filters
+        from campaign.search import SORTS, Filters, browse_page
 
         sizes, seconds = self.sizes, self.sizes.search_seconds
-        conns = self.workers * self.threads  # browse: the same load at both sizes
         # The search page's latency, not a queue: one request at a time per gunicorn
         # process, which runs one request's Python at a time whatever its threads or
         # greenlets (a gevent worker, counted as four threads when sizing loads, had four
@@ -1377,33 +1384,94 @@ class Bench:
             self.db.session.commit()
             return value
 
-        def browse_p50() -> dict[str, dict]:
-            loads = {}
-            for sort in SORTS:
-                path = f"/campaigns/?sort={sort}"
-                if sizes.smoke:  # a first render at a new size may outlast a one-second load
-                    fetch(self.web_port, path)
-                loads[sort] = self.wrk(self.web_port, path, seconds=seconds, connections=conns).summary()
-            return loads
-
-        seeded = 0
-        timings = {}
-        loads = {}
-        for label, want in (("small", sizes.search_small), ("large", sizes.search_large)):
-            missing = max(0, want - public())
-            timings[label] = round(seed.bulk_campaigns(self.campaigns.organiser_id, missing, start=seeded), 2)
-            seeded += missing
-            seed.vacuum_analyze()
-            self.log(
-                f"  {public():,} public campaigns ({missing:,} seeded in "
-                f"{timings[label]:.1f} s); browsing each sort…"
-            )
-            loads[label] = {"campaigns": public(), "sorts": browse_p50()}
-            # The defensible figure on a shared machine: the server's time per page, alone.
-            loads[label]["sql_ms"] = {
-                sort: sql_timings.page_ms(self.db, Filters(sort=sort), per_page) for sort in SORTS
+        def described() -> dict:
+            """The database of this app context as browsed: its public campaigns, the
+            campaigns each sort's first page lists, and the SQL of each page alone (the
+            defensible figure on a shared machine: the server's time per page)."""
+            return {
+                "campaigns": public(),
+                "listed": {s: len(browse_page(Filters(sort=s), 1, per_page).items) for s in SORTS},
+                "sql_ms": {s: sql_timings.page_ms(self.db, Filters(sort=s), per_page) for s in SORTS},
             }
-            self.log(f"  browse SQL ms, single client: {loads[label]['sql_ms']}")
+
+        # The two sizes are two databases, served side by side by two gunicorns of the
+        # same shape, so that each sort is measured at both in turns (small, large, large,
+        # small): measured minutes apart, before and after seeding the large size, a drift
+        # of the machine fell on one side alone (in five full runs, a sort's page rate moved
+        # by up to 22% between sizes while its SQL stayed flat). The small size has a
+        # larger share of victories, so that every sort's first page is full at both.
+        timings, loads = {}, {}
+        small_app = create_app({"SQLALCHEMY_DATABASE_URI": self.small_database_url})
+        with small_app.app_context():
+            organiser_id = seed.seed_base({}).organiser_id
+            timings["small"] = round(seed.bulk_campaigns(organiser_id, sizes.search_small, won_share=0.3), 2)
+            seed.vacuum_analyze()
+            loads["small"] = described()
+            self.db.session.remove()
+        missing = max(0, sizes.search_large - public())
+        timings["large"] = round(seed.bulk_campaigns(self.campaigns.organiser_id, missing), 2)
+        seed.vacuum_analyze()
+        loads["large"] = described()
+        for label in loads:
+            self.log(
+                f"  {label}: {loads[label]['campaigns']:,} public campaigns (seeded in "
+                f"{timings[label]:.1f} s); browse SQL ms, single client: {loads[label]['sql_ms']}"
+            )
+        short = [s for s in SORTS if loads["small"]["listed"][s] != loads["large"]["listed"][s]]
+        if short:
+            self.log(f"  (the sizes' first pages list different numbers of campaigns: {short})")
+        # Each size is served by a gunicorn of its own, started together and warmed alike:
+        # the app's own, after the scenarios before, held a larger heap for its collector
+        # to walk than a fresh one.
+        envs = {
+            "small": {"DATABASE_URL": self.small_database_url, "REDIS_URL": f"{self.stack.redis_url}?db=1"},
+            "large": {},
+        }
+        servers = {
+            label: self.stack.start_web(
+                f"web-{label}",
+                "wsgi:app",
+                free_port(),
+                self.workers,
+                self.web_threads,
+                wait=False,
+                worker_class=self.worker_class,
+                env=env,
+            )
+            for label, env in envs.items()
+        }
+        ports = {label: server.port for label, server in servers.items()}
+        try:
+            for label, server in servers.items():
+                wait_http(ports[label], "/", server)
+                loads[label]["sorts"], loads[label]["page_bytes"] = {}, {}
+            for sort in SORTS:  # a first render of each page in each process, then the turns
+                for _ in range(4 * self.workers):
+                    for label, port in ports.items():
+                        loads[label]["page_bytes"][sort] = len(fetch_body(port, f"/campaigns/?sort={sort}"))
+            # Small and large in turns, twice over (small, large, large, small, and again),
+            # each a quarter of the time: on this machine a page's CPU moved by a quarter
+            # from one turn of two seconds to the next.
+            turns = ("small", "large") if sizes.smoke else ("small", "large", "large", "small") * 2
+            for sort in SORTS:
+                runs: dict[str, list[loadgen.Load]] = {"small": [], "large": []}
+                for label in turns:
+                    # One connection: the page's latency, not a queue's (more connections
+                    # than one queue behind each other in whichever process the kernel gave
+                    # them to, as the size scenario's did).
+                    runs[label].append(
+                        self.wrk(
+                            ports[label],
+                            f"/campaigns/?sort={sort}",
+                            seconds=seconds * 2 / len(turns),
+                            connections=1,
+                        )
+                    )
+                for label, done in runs.items():
+                    loads[label]["sorts"][sort] = loadgen.combined(done).summary()
+        finally:
+            for server in servers.values():
+                self.stack.forget(server)
         queries = seed.search_queries(sizes.search_queries)
         self.log(f"  timing {sizes.search_explained:,} searches alone (EXPLAIN ANALYZE)…")
         by_shape: dict[str, list[float]] = {shape: [] for shape in seed.QUERY_SHAPES}
@@ -1499,6 +1567,15 @@ class Bench:
             "search_page": searched.summary(),
             "search_api": api.summary(),
             "search_sql_ms": search_sql,
+            "notes": [
+                "browse: the small size is a database of its own (groundswell_bench_small); "
+                "each size is served by a gunicorn of its own, of the app's shape, started "
+                "together and warmed alike; each sort's page is loaded over one connection at "
+                "the two sizes in turns (small, large, large, small, twice over), a quarter of "
+                "the time each; each size's figures are its turns together "
+                "(bench.loadgen.combined); 'listed' is what each sort's first page shows, "
+                "'page_bytes' its size",
+            ],
         }
         if self.should_profile(figures):
             result["profile_search"] = self.profiled(self.profile_web, "search", "/campaigns/", path)
@@ -2164,6 +2241,20 @@ def fetch(port: int, path: str) -> int:
         return response.status
     finally:
         conn.close()
+
+
+def fetch_body(port: int, path: str) -> bytes:
+    """One GET on loopback that must answer 200: its body."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    try:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        body = response.read()
+    finally:
+        conn.close()
+    if response.status != 200:
+        raise RuntimeError(f"GET {path} on port {port} answered {response.status}")
+    return body
 
 
 def p50_ratio(big: loadgen.Load, small: loadgen.Load) -> float | None:

@@ -299,10 +299,13 @@ def brand_names(count: int) -> list[str]:
     return names
 
 
-def bulk_campaigns(organiser_id: int, count: int, start: int = 0, brands: int = 300) -> float:
-    """COPY ``count`` public campaigns of every kind (numbered from ``start``), their brands
-    (a tenth owned by a group) made on the first call, their topics and supporters'
-    countries. The search index's triggers fire per row. Commits; returns the seconds taken."""
+def bulk_campaigns(
+    organiser_id: int, count: int, start: int = 0, brands: int = 300, won_share: float = 0.1
+) -> float:
+    """COPY ``count`` public campaigns of every kind (numbered from ``start``; about
+    ``won_share`` of them won, a tenth closed, the rest open), their brands (a tenth owned by
+    a group) made on the first call, their topics and supporters' countries. The search
+    index's triggers fire per row. Commits; returns the seconds taken."""
     import random
 
     started = time.perf_counter()
@@ -379,7 +382,7 @@ def bulk_campaigns(organiser_id: int, count: int, start: int = 0, brands: int = 
                         else f"{rng.choice(VERBS).capitalize()} {subject}: campaign {i}"
                     )
                     roll = rng.random()
-                    state = "won" if roll < 0.1 else "closed" if roll < 0.2 else "open"
+                    state = "won" if roll < won_share else "closed" if roll < won_share + 0.1 else "open"
                     published = now - timedelta(days=rng.uniform(1, 700))
                     closes = (
                         now + timedelta(days=rng.uniform(1, 200))

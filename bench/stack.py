@@ -220,6 +220,17 @@ class Stack:
         self.database_url = _with_database(url, DB_NAME)
         return self.database_url
 
+    def copy_database(self, name: str) -> str:
+        """A new database ``name`` made from the bench database as it stands (dropped first
+        if it exists); returns its URL. PostgreSQL copies a database only while nothing is
+        connected to it: call it before anything is."""
+        import psycopg
+
+        with psycopg.connect(self.pg_server_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{DB_NAME}"')
+        return _with_database(self.pg_server_url, name)
+
     def _start_embedded_postgres(self) -> str:
         runtime = self.dir / "xdg"  # a private runtime folder, removed with the rest
         runtime.mkdir(mode=0o700)
@@ -456,10 +467,12 @@ class Stack:
         ready_path: str = "/",
         wait: bool = True,
         worker_class: str | None = None,
+        env: dict[str, str] | None = None,
     ) -> Proc:
         """gunicorn serving ``target``; ``wait``: until it answers on ``ready_path``.
         ``worker_class``: sync, gthread or gevent (None: gthread with more than one thread,
-        else sync); a gevent worker takes up to 100 connections."""
+        else sync); a gevent worker takes up to 100 connections. ``env``: settings over the
+        app's environment."""
         worker_class = worker_class or ("gthread" if threads > 1 else "sync")
         args = [
             sys.executable,
@@ -491,9 +504,9 @@ class Stack:
             "--log-level",
             "warning",
         ]
-        env = self.env
+        env = {**self.env, **(env or {})}
         if worker_class == "gevent":
-            env = {**self.env, "DATABASE_POOL_SIZE": str(GEVENT_POOL_SIZE)}
+            env["DATABASE_POOL_SIZE"] = str(GEVENT_POOL_SIZE)
         proc = self.spawn(name, args, env=env, port=port)
         proc.extra.update(workers=workers, threads=threads, worker_class=worker_class)
         if wait:

@@ -91,6 +91,17 @@ def test_smoke_run_reports_every_scenario(tmp_path):
     assert bare_e2e["alone"]["good"] > 0 and bare_e2e["with_dispatcher"]["good"] > 0, bare_e2e
     assert bare_e2e["dispatcher"]["sent"] == bare_e2e["sink_messages"] > 0, bare_e2e
     assert bare_e2e["sink_duplicates"] == 0 and bare_e2e["owed_left"] == 0, bare_e2e
+    # Browsing: the two sizes are two databases, each sort loaded at both in turns, and each
+    # sort's first page lists as many campaigns at both (a page of fewer cards is cheaper).
+    browse = data["scenarios"]["search"]["browse"]
+    assert browse["small"]["campaigns"] < browse["large"]["campaigns"], browse
+    assert browse["small"]["listed"] == browse["large"]["listed"], browse
+    for size in ("small", "large"):
+        for sort, load in browse[size]["sorts"].items():
+            assert load["good"] > 0 and load["errors"] == 0 and len(load["segments"]) == 1, (size, sort)
+        assert set(browse[size]["page_bytes"]) == set(browse[size]["sorts"]), browse[size]
+    for sort, small_bytes in browse["small"]["page_bytes"].items():  # alike pages, compared
+        assert abs(browse["large"]["page_bytes"][sort] / small_bytes - 1) < 0.1, (sort, browse)
     delivery = data["scenarios"]["delivery"]["checks"]
     assert delivery["state"] == "sent" and delivery["seal_valid"]
     assert delivery["csv_rows"] == delivery["support_count"] == 2_000
