@@ -73,6 +73,11 @@ def test_smoke_run_reports_every_scenario(tmp_path):
     assert surge["bare_without_owed_row"]["good"] > 0, surge["bare_without_owed_row"]
     confirmation = data["scenarios"]["confirmation"]
     assert confirmation["all_counted"]
+    # Confirming in turns with the bare ceiling too (bare, app, app, bare), each half its links.
+    for side in ("app", "bare"):
+        segments = confirmation[side]["segments"]
+        assert [s["good"] > 0 for s in segments] == [True, True], confirmation[side]
+        assert confirmation[side]["good"] == sum(s["good"] for s in segments), confirmation[side]
     # Signing with the workers sending: every email owed was sent, once.
     end_to_end = data["scenarios"]["surge-end-to-end"]
     assert end_to_end["app"]["good"] > 0 and end_to_end["emails_in_all"] > 0, end_to_end
