@@ -215,6 +215,19 @@ Index(
 )
 
 
+# A boycott's conditional pledges: counted on its page, and checked by every fold of any
+# campaign's count for those its new count switches on. Without it, both read every support
+# of the campaign (a fold 67 ms, the page 150 ms, for a campaign of a million supports).
+CONDITIONAL = Support.condition_threshold.is_not(None)
+Index(
+    "ix_supports_conditional",
+    Support.campaign_id,
+    Support.condition_threshold,
+    postgresql_where=CONDITIONAL,
+    sqlite_where=CONDITIONAL,
+)
+
+
 class ReasonLike(Base):
     """A member likes a supporter's reason; once per member and reason."""
 

@@ -1,6 +1,7 @@
 """What each kind adds: boycott scope and conditional pledges, buycott brands, proposals,
 escalation and my pledges."""
 
+import re
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
@@ -131,6 +132,73 @@ def test_conditional_pledgers_are_told_exactly_once_when_concurrent_pledges_cros
     assert len([m for m in outbox() if m["Subject"].startswith("It's on")]) == 3
 
     assert cached_count(boycott) == 34
+
+
+def test_conditional_pledges_are_read_from_their_own_index_however_many_supports_have_none(app, database):
+    """A campaign of many supports with a few conditional pledges: the boycott page's summary
+    of them and the fold's check for the ones its count switches on (which runs for every
+    campaign it folds) each read the partial index of conditional pledges, never every support.
+    Each statement is caught as it runs and its plan read (SQLite: told to use the index, it
+    answers "no query solution" unless the statement implies the index's condition)."""
+    from sqlalchemy import event, text
+    from sqlalchemy.exc import OperationalError
+
+    from campaign.models import CountDelta
+    from campaign.page_queries import conditional_summary
+    from campaign.services.counting import fold_counts
+
+    boycott = make_campaign(CampaignKind.BOYCOTT, goal=10_000)
+    for n in range(3):
+        SupportFactory(campaign=boycott, email=f"p{n}@example.org", condition_threshold=20 + n)
+    db.session.execute(
+        text(
+            "INSERT INTO supports (campaign_id, email, email_canonical, name, is_public, country,"
+            " consents_to_updates, confirmation_sends, created_at, confirmed_at)"
+            " WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5000)"
+            " SELECT :campaign, 'n' || i || '@example.org', 'n' || i || '@example.org', 'N',"
+            " true, 'GB', false, 1, :now, :now FROM n"
+        ),
+        {"campaign": boycott.id, "now": utcnow()},
+    )
+    db.session.add(CountDelta(campaign_id=boycott.id, country="GB", delta=5000))
+    db.session.commit()
+    db.session.execute(text("ANALYZE supports"))
+    db.session.commit()
+
+    caught = []
+
+    def catch(conn, cursor, statement, parameters, context, executemany):
+        if "condition_threshold" in statement and "INSERT" not in statement:
+            caught.append((statement, parameters))
+
+    event.listen(db.engine, "before_cursor_execute", catch)
+    try:
+        summary = conditional_summary.__wrapped__(db.session.get(Campaign, boycott.id))
+        fold_counts()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", catch)
+    assert summary == {"total": 3, "met": 0, "next_threshold": 20, "next_waiting": 1}
+    assert len(caught) == 3, caught  # the summary's two reads, the fold's UPDATE
+    with db.engine.connect() as conn:
+        if database.backend == "postgresql":
+            conn.exec_driver_sql("SET LOCAL enable_seqscan = off")  # as if the table were big
+        for statement, parameters in caught:
+            if database.backend == "postgresql":
+                plan = " ".join(row[0] for row in conn.exec_driver_sql("EXPLAIN " + statement, parameters))
+                assert "ix_supports_conditional" in plan, plan
+            else:
+                forced = re.sub(
+                    r"\b(FROM|UPDATE) supports\b",
+                    r"\1 supports INDEXED BY ix_supports_conditional",
+                    statement,
+                    count=1,
+                )
+                assert forced != statement
+                try:
+                    conn.exec_driver_sql(forced, parameters)
+                except OperationalError as exc:
+                    pytest.fail(f"{statement} cannot use the index of conditional pledges: {exc}")
+        conn.rollback()
 
 
 def test_a_won_boycott_tells_pledgers_to_buy_again_and_becomes_a_buycott(client, run_jobs, outbox):
