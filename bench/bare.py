@@ -119,7 +119,9 @@ def confirm(support_id: int):
         ).fetchone()
         if row is not None:
             conn.execute(
-                "INSERT INTO count_deltas (campaign_id, country, delta, spend) VALUES (%s, %s, 1, %s)", row
+                "INSERT INTO count_deltas (campaign_id, country, delta, spend, day)"
+                " VALUES (%s, %s, 1, %s, (now() AT TIME ZONE 'UTC')::date)",
+                row,
             )
     if row is not None:
         _redis.set("bench:bare:fold-requested", 1, nx=True, ex=10)

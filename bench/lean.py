@@ -125,8 +125,9 @@ WITH confirmed AS (
            OR (suspect IS NOT NULL AND suspect_confirmed_at IS NULL))
     RETURNING campaign_id, country, monthly_spend, suspect
 ), delta AS (
-    INSERT INTO count_deltas (campaign_id, country, delta, spend)
-    SELECT campaign_id, country, 1, coalesce(monthly_spend, 0) FROM confirmed WHERE suspect IS NULL
+    INSERT INTO count_deltas (campaign_id, country, delta, spend, day)
+    SELECT campaign_id, country, 1, coalesce(monthly_spend, 0), (now() AT TIME ZONE 'UTC')::date
+    FROM confirmed WHERE suspect IS NULL
 )
 SELECT campaigns.slug,
        (SELECT count(*) FROM confirmed) > 0,

@@ -2080,9 +2080,11 @@ class Bench:
         return result
 
     def exactness(self) -> dict:
-        """After every scenario: each cached count equals COUNT(*) of its confirmed supports."""
+        """After every scenario: each cached count (and its counts per country and per day)
+        equals COUNT(*) of its confirmed supports."""
         self.log("Exactness…")
-        from campaign.models import Campaign, CountDelta, CountryCount
+        from campaign.dbutil import utc_day
+        from campaign.models import Campaign, CountDelta, CountryCount, DailyCount, Support
         from campaign.services.counting import exact_counts
 
         self.start_pool()
@@ -2107,6 +2109,19 @@ class Bench:
         ):
             if n:
                 by_country.setdefault(cid, {})[country] = n
+        confirmed_on = utc_day(Support.confirmed_at)
+        by_day, exact_days = {}, {}
+        for cid, day, n in self.db.session.execute(
+            select(DailyCount.campaign_id, DailyCount.day, DailyCount.count)
+        ):
+            if n:
+                by_day.setdefault(cid, {})[day] = n
+        for cid, day, n in self.db.session.execute(
+            select(Support.campaign_id, confirmed_on, func.count())
+            .where(Support.counts)
+            .group_by(Support.campaign_id, confirmed_on)
+        ):
+            exact_days.setdefault(cid, {})[day] = n
         self.db.session.commit()
         names = {cid: name for name, cid in self.campaigns.ids.items()}
         campaigns = []
@@ -2119,10 +2134,13 @@ class Bench:
                     "count_star": exact_total,
                     "countries_equal": by_country.get(cid, {})
                     == {k: v for k, v in exact.get(cid, {}).items() if v},
+                    "days_equal": by_day.get(cid, {}) == exact_days.get(cid, {}),
                     "equal": cached[cid] == exact_total,
                 }
             )
-        equal = all(c["equal"] and c["countries_equal"] for c in campaigns) and pending == 0
+        equal = pending == 0 and all(
+            c["equal"] and c["countries_equal"] and c["days_equal"] for c in campaigns
+        )
         total_cached = sum(cached.values())
         total_exact = sum(c["count_star"] for c in campaigns)
         figures = [

@@ -178,6 +178,15 @@ def _fold_seeded(cur, campaign_id: int, now) -> None:
     )
     cur.execute(
         """
+        INSERT INTO daily_counts (campaign_id, day, count)
+        SELECT campaign_id, (confirmed_at AT TIME ZONE 'UTC')::date, count(*) FROM supports
+        WHERE campaign_id = %s AND confirmed_at IS NOT NULL AND withdrawn_at IS NULL
+        GROUP BY campaign_id, (confirmed_at AT TIME ZONE 'UTC')::date
+        ON CONFLICT (campaign_id, day) DO UPDATE SET count = EXCLUDED.count""",
+        [campaign_id],
+    )
+    cur.execute(
+        """
         UPDATE campaigns SET confirmed_count = (
             SELECT count(*) FROM supports
             WHERE campaign_id = %s AND confirmed_at IS NOT NULL AND withdrawn_at IS NULL)

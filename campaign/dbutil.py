@@ -9,10 +9,12 @@ import select
 import sys
 import time
 
-from sqlalchemy import ARRAY, Integer, any_, cast, event, func
+from sqlalchemy import ARRAY, Date, Integer, any_, cast, event, func
 from sqlalchemy import select as sql_select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, InvalidatePoolError
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
 from campaign.extensions import db
 
@@ -56,6 +58,26 @@ def id_among(column, ids):
         return column.in_(sql_select(ids))
     # (Cast: ``= ANY (SELECT …)`` would compare each row, not the one array.)
     return column == any_(cast(sql_select(func.array_agg(ids)).scalar_subquery(), ARRAY(Integer)))
+
+
+class utc_day(FunctionElement):  # noqa: N801 - a SQL function, named as SQL names them
+    """The UTC day of an aware timestamp column, as a date (:func:`campaign.models.day_of`
+    in SQL): PostgreSQL's ``date()`` of a ``timestamptz`` reads it in the session's time
+    zone; SQLite keeps UTC text."""
+
+    type = Date()
+    inherit_cache = True
+    name = "utc_day"
+
+
+@compiles(utc_day, "postgresql")
+def _utc_day_postgresql(element, compiler, **kw) -> str:
+    return f"(({compiler.process(element.clauses, **kw)}) AT TIME ZONE 'UTC')::date"
+
+
+@compiles(utc_day, "sqlite")
+def _utc_day_sqlite(element, compiler, **kw) -> str:
+    return f"date({compiler.process(element.clauses, **kw)})"
 
 
 def session_in_transaction() -> bool:

@@ -32,6 +32,7 @@ from campaign.models import (
     Certification,
     Comment,
     CountryCount,
+    DailyCount,
     Delivery,
     DeliveryState,
     Endorsement,
@@ -49,6 +50,7 @@ from campaign.models import (
     Verdict,
     VerdictChoice,
     canonical_email,
+    day_of,
     utcnow,
 )
 from campaign.services.counting import refresh_momentum, thresholds_crossed
@@ -364,6 +366,8 @@ def _set_counts(campaign: Campaign, rows: list[dict]) -> None:
     campaign.monthly_spend_total = sum(r["monthly_spend"] or 0 for r in counted)
     for country, n in sorted(Counter(r["country"] for r in counted).items()):
         db.session.add(CountryCount(campaign_id=campaign.id, country=country, count=n))
+    for day, n in sorted(Counter(day_of(r["confirmed_at"]) for r in counted).items()):
+        db.session.add(DailyCount(campaign_id=campaign.id, day=day, count=n))
     for threshold, is_goal in thresholds_crossed(0, len(counted), campaign.goal):
         reached = counted[threshold - 1]["confirmed_at"]
         db.session.add(

@@ -55,11 +55,13 @@ from campaign.models.support import (
     REASON_IS_PUBLIC,
     CountDelta,
     CountryCount,
+    DailyCount,
     PledgeBrand,
     ReasonLike,
     ReasonReport,
     Support,
     canonical_email,
+    day_of,
 )
 from campaign.models.transparency import LogEntry, LogHead, SigningKey
 from campaign.models.user import EmailFrequency, Role, User
@@ -95,6 +97,7 @@ __all__ = [
     "ConfirmationOwed",
     "CountDelta",
     "CountryCount",
+    "DailyCount",
     "Delivery",
     "DeliveryState",
     "DigestItem",
@@ -130,5 +133,6 @@ __all__ = [
     "User",
     "UTCDateTime",
     "canonical_email",
+    "day_of",
     "utcnow",
 ]

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import datetime
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import (
     CheckConstraint,
+    Date,
     ForeignKey,
     Index,
     Integer,
@@ -278,8 +279,30 @@ class CountDelta(Base):
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
     country: Mapped[str] = mapped_column(String(2))
     delta: Mapped[int] = mapped_column(SmallInteger)
+    # The day (UTC) the support was confirmed, which its count per day belongs to: today for
+    # a confirmation, that day for a withdrawal. See :func:`day_of`.
+    day: Mapped[date] = mapped_column(Date)
     # The support's pledged monthly spend, signed like ``delta`` (boycotts and buycotts).
     spend: Mapped[int] = mapped_column(Integer, default=0)
+
+
+def day_of(moment: datetime) -> date:
+    """The UTC day of an instant: the day a confirmed support is counted in (its
+    ``confirmed_at``'s, in :class:`DailyCount` and each :class:`CountDelta`)."""
+    return moment.astimezone(UTC).date()
+
+
+class DailyCount(Base):
+    """Counted supports of a campaign confirmed on one day (UTC; cached, folded from the
+    count deltas as the country counts are; adds up to the total): the campaign page's
+    chart reads a month of them, not every support of the month."""
+
+    __tablename__ = "daily_counts"
+    __table_args__ = (PrimaryKeyConstraint("campaign_id", "day"),)
+
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    day: Mapped[date] = mapped_column(Date)
+    count: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class CountryCount(Base):

@@ -26,7 +26,7 @@ import unicodedata
 import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
@@ -52,6 +52,7 @@ from campaign.models import (
     Support,
     Suspect,
     canonical_email,
+    day_of,
     utcnow,
 )
 from campaign.outbox import later
@@ -687,20 +688,22 @@ def decide_batch(invalidation_id: int, batch: int = INVALIDATE_BATCH) -> int:
         update(Support).where(Support.id.in_([r.id for r in rows])).values(invalidation_id=inv.id, **values)
     )
     sign = 1 if release else -1
-    changed: Counter[tuple[int, str]] = Counter()
-    spend: defaultdict[tuple[int, str], int] = defaultdict(int)
+    changed: Counter[tuple[int, str, date]] = Counter()
+    spend: defaultdict[tuple[int, str, date], int] = defaultdict(int)
     for r in rows:
         counted = r.suspect_confirmed_at if release else r.confirmed_at
         if counted is not None and r.withdrawn_at is None:
-            changed[r.campaign_id, r.country] += 1
-            spend[r.campaign_id, r.country] += r.monthly_spend or 0
-    for (campaign_id, country), n in sorted(changed.items()):
+            key = (r.campaign_id, r.country, day_of(counted))  # the day it counts (or counted) in
+            changed[key] += 1
+            spend[key] += r.monthly_spend or 0
+    for (campaign_id, country, day), n in sorted(changed.items()):
         db.session.add(
             CountDelta(
                 campaign_id=campaign_id,
                 country=country,
                 delta=sign * n,
-                spend=sign * spend[campaign_id, country],
+                spend=sign * spend[campaign_id, country, day],
+                day=day,
             )
         )
     inv.invalidated += len(rows)

@@ -11,14 +11,23 @@ from __future__ import annotations
 
 import logging
 from collections import Counter, defaultdict
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import NamedTuple
 
 from sqlalchemy import bindparam, case, delete, func, select, true, update
 
-from campaign.dbutil import insert_ignoring_conflicts, upsert_add
+from campaign.dbutil import insert_ignoring_conflicts, upsert_add, utc_day
 from campaign.extensions import db
-from campaign.models import Campaign, CampaignState, CountDelta, CountryCount, Milestone, Support, utcnow
+from campaign.models import (
+    Campaign,
+    CampaignState,
+    CountDelta,
+    CountryCount,
+    DailyCount,
+    Milestone,
+    Support,
+    utcnow,
+)
 from campaign.outbox import add_batches, later
 
 log = logging.getLogger(__name__)
@@ -55,7 +64,9 @@ def fold_counts(batch: int = FOLD_BATCH) -> Folded:
     rows = db.session.execute(
         delete(CountDelta)
         .where(CountDelta.id.in_(ids_in_batch))
-        .returning(CountDelta.campaign_id, CountDelta.country, CountDelta.delta, CountDelta.spend)
+        .returning(
+            CountDelta.campaign_id, CountDelta.country, CountDelta.delta, CountDelta.spend, CountDelta.day
+        )
     ).all()
     if not rows:
         db.session.commit()
@@ -63,10 +74,12 @@ def fold_counts(batch: int = FOLD_BATCH) -> Folded:
     per_campaign: Counter[int] = Counter()
     spend: Counter[int] = Counter()
     per_country: dict[int, Counter[str]] = defaultdict(Counter)
-    for campaign_id, country, delta, delta_spend in rows:
+    per_day: dict[int, Counter[date]] = defaultdict(Counter)
+    for campaign_id, country, delta, delta_spend, day in rows:
         per_campaign[campaign_id] += delta
         spend[campaign_id] += delta_spend
         per_country[campaign_id][country] += delta
+        per_day[campaign_id][day] += delta
     milestone_ids = []
     conditions_met: dict[int, list[int]] = {}
     for campaign_id in sorted(per_campaign):  # a fixed order: no deadlock between folds
@@ -90,6 +103,11 @@ def fold_counts(batch: int = FOLD_BATCH) -> Folded:
                     amount,
                     campaign_id=campaign_id,
                     country=country,
+                )
+        for day, amount in sorted(per_day[campaign_id].items()):
+            if amount:
+                upsert_add(
+                    DailyCount, ["campaign_id", "day"], "count", amount, campaign_id=campaign_id, day=day
                 )
         for threshold, is_goal in thresholds_crossed(new - change, new, goal):
             milestone_id = insert_ignoring_conflicts(
@@ -179,7 +197,8 @@ def _only(column, campaign_id: int | None):
 
 
 def recount(campaign_id: int | None = None) -> dict[int, tuple[int, int]]:
-    """Set every cached count to what ``COUNT(*)`` says, minus deltas not yet folded. Commits.
+    """Set every cached count (and its counts per country and per day) to what ``COUNT(*)``
+    says, minus deltas not yet folded. Commits.
 
     Reads in one snapshot (REPEATABLE READ on PostgreSQL; SQLite transactions are
     serialised), so supports confirmed meanwhile are neither lost nor counted twice.
@@ -222,6 +241,22 @@ def recount(campaign_id: int | None = None) -> dict[int, tuple[int, int]]:
             .group_by(CountDelta.campaign_id)
         ).all()
     )
+    confirmed_on = utc_day(Support.confirmed_at)
+    exact_days = _per_campaign_day(
+        select(Support.campaign_id, confirmed_on, func.count())
+        .where(Support.counts, _only(Support.campaign_id, campaign_id))
+        .group_by(Support.campaign_id, confirmed_on)
+    )
+    pending_days = _per_campaign_day(
+        select(CountDelta.campaign_id, CountDelta.day, func.sum(CountDelta.delta))
+        .where(_only(CountDelta.campaign_id, campaign_id))
+        .group_by(CountDelta.campaign_id, CountDelta.day)
+    )
+    stored_days = _per_campaign_day(
+        select(DailyCount.campaign_id, DailyCount.day, DailyCount.count).where(
+            _only(DailyCount.campaign_id, campaign_id)
+        )
+    )
     drift = {}
     for cid, cached, cached_spend in db.session.execute(campaigns).all():
         wanted_spend = int(exact_spend.get(cid, 0)) - int(pending_spend.get(cid) or 0)
@@ -235,7 +270,12 @@ def recount(campaign_id: int | None = None) -> dict[int, tuple[int, int]]:
         }
         wanted = {country: n for country, n in wanted.items() if n or country in stored_countries[cid]}
         total = sum(wanted.values())
-        if total != cached or wanted != stored_countries[cid]:
+        days = {
+            day: exact_days[cid][day] - pending_days[cid][day]
+            for day in set(exact_days[cid]) | set(pending_days[cid]) | set(stored_days[cid])
+        }
+        days = {day: n for day, n in days.items() if n or day in stored_days[cid]}
+        if total != cached or wanted != stored_countries[cid] or days != stored_days[cid]:
             drift[cid] = (cached, total)
             log.warning("count drift on campaign %s: cached %s, corrected to %s", cid, cached, total)
             db.session.execute(update(Campaign).where(Campaign.id == cid).values(confirmed_count=total))
@@ -243,8 +283,20 @@ def recount(campaign_id: int | None = None) -> dict[int, tuple[int, int]]:
                 if stored_countries[cid].get(country) != n:
                     db.session.execute(delete(CountryCount).filter_by(campaign_id=cid, country=country))
                     db.session.add(CountryCount(campaign_id=cid, country=country, count=n))
+            for day, n in days.items():
+                if stored_days[cid].get(day) != n:
+                    db.session.execute(delete(DailyCount).filter_by(campaign_id=cid, day=day))
+                    db.session.add(DailyCount(campaign_id=cid, day=day, count=n))
     db.session.commit()
     return drift
+
+
+def _per_campaign_day(stmt) -> dict[int, Counter[date]]:
+    """``{campaign_id: {day: n}}`` of a statement's (campaign_id, day, n) rows."""
+    found: dict[int, Counter[date]] = defaultdict(Counter)
+    for cid, day, n in db.session.execute(stmt):
+        found[cid][day] += int(n)
+    return found
 
 
 def close_due_campaigns() -> list[int]:

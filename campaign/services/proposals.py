@@ -21,6 +21,7 @@ from campaign.models import (
     StatusChange,
     Support,
     User,
+    day_of,
     utcnow,
 )
 from campaign.outbox import add_notice, later
@@ -286,11 +287,15 @@ def _move_endorsements(source: Proposal, target: Proposal) -> int:
             became_counted = revived is not None
         if became_counted:
             gained += 1
-            db.session.add(CountDelta(campaign_id=target.id, country=s.country, delta=1))
+            db.session.add(
+                CountDelta(campaign_id=target.id, country=s.country, delta=1, day=day_of(s.confirmed_at))
+            )
         s.withdrawn_at = now
         s.moved_to_id = target.id
         if counted:
-            db.session.add(CountDelta(campaign_id=source.id, country=s.country, delta=-1))
+            db.session.add(
+                CountDelta(campaign_id=source.id, country=s.country, delta=-1, day=day_of(s.confirmed_at))
+            )
     return gained
 
 

@@ -41,6 +41,7 @@ from campaign.models import (
     Suspect,
     User,
     canonical_email,
+    day_of,
     utcnow,
 )
 from campaign.names import name_problem
@@ -257,7 +258,9 @@ def add_support(
         db.session.add(PledgeBrand(support_id=new_id, brand_id=brand_id))
     if counted_now:
         db.session.add(
-            CountDelta(campaign_id=campaign.id, country=country, delta=1, spend=monthly_spend or 0)
+            CountDelta(
+                campaign_id=campaign.id, country=country, delta=1, spend=monthly_spend or 0, day=day_of(now)
+            )
         )
     if verified_now:
         later("fold")
@@ -454,7 +457,11 @@ def _again(campaign: Campaign, canonical: str, verified_now: bool, user) -> Supp
         support.user_id = user.id
         db.session.add(
             CountDelta(
-                campaign_id=campaign.id, country=support.country, delta=1, spend=support.monthly_spend or 0
+                campaign_id=campaign.id,
+                country=support.country,
+                delta=1,
+                spend=support.monthly_spend or 0,
+                day=day_of(support.confirmed_at),
             )
         )
         later("fold")
@@ -543,7 +550,8 @@ def confirm(token: str) -> tuple[ConfirmedSupport, bool]:
     support_id, email = payload.get("s"), payload.get("e")
     if not isinstance(support_id, int) or not isinstance(email, str):
         raise TokenError(expired=False)
-    params = {"b_support_id": support_id, "b_email": email, "b_now": utcnow()}
+    now = utcnow()
+    params = {"b_support_id": support_id, "b_email": email, "b_now": now, "b_day": day_of(now)}
     statements = _confirm_statements(db.engine.dialect.name)
     if len(statements) == 1 and not session_in_transaction():
         row, confirmed_now = _confirm_alone(statements[0], params)
@@ -603,6 +611,7 @@ def _confirm_in_session(statements: tuple, params: dict) -> tuple[Row | None, bo
                     "b_campaign_id": changed.campaign_id,
                     "b_country": changed.country,
                     "b_monthly_spend": changed.monthly_spend,
+                    "b_day": params["b_day"],
                 },
             )
         row = db.session.execute(page_stmt, params).first()
@@ -661,7 +670,8 @@ def _build_confirm_statements(dialect: str) -> tuple:
         .join(Campaign, Campaign.id == Support.campaign_id)
         .where(matches)
     )
-    delta_columns = ["campaign_id", "country", "delta", "spend"]
+    delta_columns = ["campaign_id", "country", "delta", "spend", "day"]
+    day = bindparam("b_day", type_=CountDelta.__table__.c.day.type)
     if dialect == "postgresql":
         # Every part of a WITH runs once, to completion, on the same snapshot; the SELECT
         # sees the row as it was before the UPDATE, which changes nothing the page shows.
@@ -673,6 +683,7 @@ def _build_confirm_statements(dialect: str) -> tuple:
                 confirmed.c.country,
                 literal(1, SmallInteger),
                 func.coalesce(confirmed.c.monthly_spend, 0),
+                day,
             ).where(confirmed.c.suspect.is_(None)),
         )
         changed = select(func.count()).select_from(confirmed)
@@ -687,6 +698,7 @@ def _build_confirm_statements(dialect: str) -> tuple:
         country=bindparam("b_country"),
         delta=1,
         spend=func.coalesce(bindparam("b_monthly_spend", type_=Integer), 0),
+        day=day,
     )
     return confirm_update, delta, page
 
@@ -705,7 +717,11 @@ def withdraw(support_id: int) -> bool:
     if row.confirmed_at is not None:
         db.session.add(
             CountDelta(
-                campaign_id=row.campaign_id, country=row.country, delta=-1, spend=-(row.monthly_spend or 0)
+                campaign_id=row.campaign_id,
+                country=row.country,
+                delta=-1,
+                spend=-(row.monthly_spend or 0),
+                day=day_of(row.confirmed_at),
             )
         )
     later("fold")

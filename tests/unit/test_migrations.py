@@ -229,3 +229,64 @@ def test_owed_emails_down_and_up_on_sqlite(tmp_path, redis_url):
 def test_owed_emails_down_and_up_on_postgresql(tmp_path, redis_url, postgres_server_url):
     url = create_pg_database(postgres_server_url, "groundswell_owed_emails")
     _owed_emails_down_and_up(make_test_app(url, redis_url, tmp_path))
+
+
+def _daily_counts_filled(app):
+    """0029 fills the counts per day from the supports, less the deltas still waiting (given
+    today), so that the fold then leaves exactly ``COUNT(*)`` per day; its downgrade drops them."""
+    from datetime import timedelta
+
+    from sqlalchemy import select, text
+
+    from campaign.models import DailyCount, Support, day_of, utcnow
+    from campaign.services.counting import fold_counts
+    from tests.factories import make_campaign
+
+    with app.app_context():
+        flask_migrate.upgrade()
+        campaign_id = make_campaign().id
+        now = utcnow()
+        earlier = now - timedelta(days=2)
+        confirmed = [now, now, now, earlier, earlier, earlier, None]
+        for n, at in enumerate(confirmed):
+            db.session.add(
+                Support(
+                    campaign_id=campaign_id,
+                    email=f"s{n}@example.org",
+                    email_canonical=f"s{n}@example.org",
+                    name="S",
+                    country="GB",
+                    confirmed_at=at,
+                    withdrawn_at=now if n == 5 else None,  # confirmed earlier, withdrawn since
+                )
+            )
+        db.session.commit()
+        flask_migrate.downgrade(revision="0028")
+        with db.engine.begin() as conn:
+            assert "daily_counts" not in inspect(conn).get_table_names()
+            # One of today's confirmations, not folded yet, as 0028 wrote its delta.
+            conn.execute(
+                text("INSERT INTO count_deltas (campaign_id, country, delta, spend) VALUES (:c, 'GB', 1, 0)"),
+                {"c": campaign_id},
+            )
+        flask_migrate.upgrade()
+
+        def days():
+            rows = db.session.execute(select(DailyCount.day, DailyCount.count)).all()
+            db.session.commit()
+            return dict(rows)
+
+        assert days() == {day_of(now): 2, day_of(earlier): 2}
+        assert fold_counts()[0] == 1
+        assert days() == {day_of(now): 3, day_of(earlier): 2}
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_daily_counts_filled_on_sqlite(tmp_path, redis_url):
+    _daily_counts_filled(make_test_app(f"sqlite:///{tmp_path / 'migrated.db'}", redis_url, tmp_path))
+
+
+def test_daily_counts_filled_on_postgresql(tmp_path, redis_url, postgres_server_url):
+    url = create_pg_database(postgres_server_url, "groundswell_daily_counts")
+    _daily_counts_filled(make_test_app(url, redis_url, tmp_path))

@@ -143,7 +143,7 @@ def test_conditional_pledges_are_read_from_their_own_index_however_many_supports
     from sqlalchemy import event, text
     from sqlalchemy.exc import OperationalError
 
-    from campaign.models import CountDelta
+    from campaign.models import CountDelta, day_of
     from campaign.page_queries import conditional_summary
     from campaign.services.counting import fold_counts
 
@@ -160,7 +160,7 @@ def test_conditional_pledges_are_read_from_their_own_index_however_many_supports
         ),
         {"campaign": boycott.id, "now": utcnow()},
     )
-    db.session.add(CountDelta(campaign_id=boycott.id, country="GB", delta=5000))
+    db.session.add(CountDelta(campaign_id=boycott.id, country="GB", delta=5000, day=day_of(utcnow())))
     db.session.commit()
     db.session.execute(text("ANALYZE supports"))
     db.session.commit()

@@ -5,11 +5,20 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from campaign.extensions import db
 from campaign.jobs.counting import fold_counts_job
-from campaign.models import Campaign, CampaignKind, CampaignState, CountryCount, Support, utcnow
+from campaign.models import (
+    Campaign,
+    CampaignKind,
+    CampaignState,
+    CountryCount,
+    DailyCount,
+    Support,
+    day_of,
+    utcnow,
+)
 from campaign.services import counting
 from campaign.services import supports as service
 from tests.factories import make_campaign, make_user
@@ -304,6 +313,78 @@ def test_recount_leaves_unfolded_deltas_to_the_fold(app):
     assert counting.recount() == {}  # COUNT(*) = 1, one delta pending: cached stays 0
     counting.fold_counts()
     assert cached_count(petition) == 1
+
+
+def _days(campaign) -> dict:
+    db.session.commit()
+    rows = db.session.execute(
+        select(DailyCount.day, DailyCount.count).filter_by(campaign_id=campaign.id)
+    ).all()
+    return {day: n for day, n in rows if n}
+
+
+def test_counts_per_day_follow_each_support_to_the_day_it_was_confirmed(app, caplog):
+    """Confirming counts today; withdrawing takes one off the day its support was confirmed,
+    not today; the chart reads those counts; a recount repairs them; the fold adds nothing
+    twice."""
+    from campaign.page_queries import supports_per_day
+
+    petition = make_campaign()
+    today = day_of(utcnow())
+    earlier = today - timedelta(days=3)
+    for n in range(3):
+        result = service.add_support(petition.id, name="P", email=f"p{n}@example.org", country="FR")
+        service.confirm(_confirm_token(result.support_id))
+    # Two of them confirmed three days ago (a row's past, as the seeding of a big campaign has).
+    old_ids = [
+        s.id for s in db.session.execute(select(Support).filter_by(campaign_id=petition.id)).scalars()
+    ][:2]
+    counting.fold_counts()
+    assert _days(petition) == {today: 3}
+    db.session.execute(
+        update(Support).where(Support.id.in_(old_ids)).values(confirmed_at=utcnow() - timedelta(days=3))
+    )
+    db.session.commit()
+    with caplog.at_level("WARNING"):
+        assert counting.recount() == {petition.id: (3, 3)}  # the days drifted, not the total
+    assert _days(petition) == {today: 1, earlier: 2}
+    assert service.withdraw(old_ids[0])
+    counting.fold_counts()
+    assert _days(petition) == {today: 1, earlier: 1}
+    assert counting.fold_counts()[0] == 0 and _days(petition) == {today: 1, earlier: 1}
+    assert counting.recount() == {}
+    series = dict(supports_per_day(db.session.get(Campaign, petition.id)))
+    assert len(series) == 30 and sum(series.values()) == 2
+    assert series[today.isoformat()] == 1 and series[earlier.isoformat()] == 1
+
+
+def test_the_chart_reads_a_month_of_counts_not_the_supports(app):
+    """However many supports a month had, the chart's query reads the counts per day: no
+    statement it runs names the supports."""
+    from sqlalchemy import event
+
+    from campaign.page_queries import supports_per_day
+
+    petition = make_campaign()
+    db.session.add_all(
+        [
+            DailyCount(campaign_id=petition.id, day=day_of(utcnow()) - timedelta(days=d), count=1000 + d)
+            for d in range(40)  # ten of them before the chart's month
+        ]
+    )
+    db.session.commit()
+    statements = []
+
+    def catch(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", catch)
+    try:
+        series = supports_per_day(db.session.get(Campaign, petition.id))
+    finally:
+        event.remove(db.engine, "before_cursor_execute", catch)
+    assert [n for _, n in series] == [1000 + d for d in range(29, -1, -1)]
+    assert statements and not [s for s in statements if "supports" in s.replace("daily_counts", "")]
 
 
 def test_spend_is_shown_only_as_a_total(client, run_jobs):
