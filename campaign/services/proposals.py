@@ -271,6 +271,7 @@ def _move_endorsements(source: Proposal, target: Proposal) -> int:
             created_at=now,
         )
         became_counted = new_id is not None and counted
+        country = s.country
         if new_id is None and counted:
             revived = db.session.execute(
                 update(Support)
@@ -282,13 +283,15 @@ def _move_endorsements(source: Proposal, target: Proposal) -> int:
                     Support.suspect.is_(None),
                 )
                 .values(confirmed_at=s.confirmed_at)
-                .returning(Support.id)
+                .returning(Support.country)
             ).first()
             became_counted = revived is not None
+            if revived is not None:
+                country = revived.country  # the row that now counts is the target's own
         if became_counted:
             gained += 1
             db.session.add(
-                CountDelta(campaign_id=target.id, country=s.country, delta=1, day=day_of(s.confirmed_at))
+                CountDelta(campaign_id=target.id, country=country, delta=1, day=day_of(s.confirmed_at))
             )
         s.withdrawn_at = now
         s.moved_to_id = target.id

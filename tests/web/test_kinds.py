@@ -449,6 +449,33 @@ def test_a_duplicate_moves_endorsements_counting_each_person_once(app, run_jobs,
     assert recount() == {}
 
 
+def test_a_moved_endorsement_confirms_the_persons_pending_row_in_its_own_country(app, run_jobs):
+    """The person's pending row on the target is the one that now counts: its country is
+    counted, not the moved row's, and the recount finds nothing to correct."""
+    from campaign.models import CountryCount
+    from campaign.services.counting import recount
+
+    brand = make_brand("Fairfield")
+    keep = make_campaign(CampaignKind.PROPOSAL, brand=brand, title="Refill stations please")
+    dup = make_campaign(CampaignKind.PROPOSAL, brand=brand, title="Bulk refills in store")
+    SupportFactory(campaign=keep, email="p@example.org", country="FR", confirm=False)
+    SupportFactory(campaign=dup, email="p@example.org", country="GB")
+    run_jobs()
+    proposal_service.set_status(
+        dup.id, _brand_member(brand), "duplicate", "The same idea.", duplicate_of_id=keep.id
+    )
+    run_jobs()
+    db.session.commit()
+    countries = dict(
+        db.session.execute(
+            select(CountryCount.country, CountryCount.count).filter_by(campaign_id=keep.id)
+        ).all()
+    )
+    assert {c: n for c, n in countries.items() if n} == {"FR": 1}
+    assert cached_count(keep) == 1 and cached_count(dup) == 0
+    assert recount() == {}
+
+
 # ------------------------------------------------------------------------------ escalation
 
 
