@@ -1,6 +1,7 @@
 """The migrations build the schema the models describe, on SQLite and on PostgreSQL."""
 
 import flask_migrate
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
@@ -24,17 +25,18 @@ def _upgrade_and_compare(app):
     return diff, tables
 
 
-def test_migrations_match_models_on_sqlite(tmp_path, redis_url):
-    app = make_test_app(f"sqlite:///{tmp_path / 'migrated.db'}", redis_url, tmp_path)
-    diff, tables = _upgrade_and_compare(app)
-    assert diff == []
-    assert set(Base.metadata.tables) <= tables
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_app(request, tmp_path, redis_url):
+    """An app on a new, empty database of each engine in turn (nothing migrated yet)."""
+    if request.param == "sqlite":
+        return make_test_app(f"sqlite:///{tmp_path / 'migrated.db'}", redis_url, tmp_path)
+    name = "gs_" + request.node.originalname.removeprefix("test_")[:40]
+    url = create_pg_database(request.getfixturevalue("postgres_server_url"), name)
+    return make_test_app(url, redis_url, tmp_path)
 
 
-def test_migrations_match_models_on_postgresql(tmp_path, redis_url, postgres_server_url):
-    url = create_pg_database(postgres_server_url, "groundswell_migrations")
-    app = make_test_app(url, redis_url, tmp_path)
-    diff, tables = _upgrade_and_compare(app)
+def test_migrations_match_models(empty_app):
+    diff, tables = _upgrade_and_compare(empty_app)
     assert diff == []
     assert set(Base.metadata.tables) <= tables
 
@@ -94,13 +96,8 @@ def _lookalike_supports_resolved(app):
         db.engine.dispose()
 
 
-def test_lookalike_addresses_are_resolved_on_sqlite(tmp_path, redis_url):
-    _lookalike_supports_resolved(make_test_app(f"sqlite:///{tmp_path / 'migrated.db'}", redis_url, tmp_path))
-
-
-def test_lookalike_addresses_are_resolved_on_postgresql(tmp_path, redis_url, postgres_server_url):
-    url = create_pg_database(postgres_server_url, "groundswell_lookalikes")
-    _lookalike_supports_resolved(make_test_app(url, redis_url, tmp_path))
+def test_lookalike_addresses_are_resolved(empty_app):
+    _lookalike_supports_resolved(empty_app)
 
 
 def test_search_title_vector_and_words_down_and_up_on_postgresql(tmp_path, redis_url, postgres_server_url):
@@ -222,13 +219,8 @@ def _owed_emails_down_and_up(app):
         db.engine.dispose()
 
 
-def test_owed_emails_down_and_up_on_sqlite(tmp_path, redis_url):
-    _owed_emails_down_and_up(make_test_app(f"sqlite:///{tmp_path / 'migrated.db'}", redis_url, tmp_path))
-
-
-def test_owed_emails_down_and_up_on_postgresql(tmp_path, redis_url, postgres_server_url):
-    url = create_pg_database(postgres_server_url, "groundswell_owed_emails")
-    _owed_emails_down_and_up(make_test_app(url, redis_url, tmp_path))
+def test_owed_emails_down_and_up(empty_app):
+    _owed_emails_down_and_up(empty_app)
 
 
 def _daily_counts_filled(app):
@@ -283,10 +275,5 @@ def _daily_counts_filled(app):
         db.engine.dispose()
 
 
-def test_daily_counts_filled_on_sqlite(tmp_path, redis_url):
-    _daily_counts_filled(make_test_app(f"sqlite:///{tmp_path / 'migrated.db'}", redis_url, tmp_path))
-
-
-def test_daily_counts_filled_on_postgresql(tmp_path, redis_url, postgres_server_url):
-    url = create_pg_database(postgres_server_url, "groundswell_daily_counts")
-    _daily_counts_filled(make_test_app(url, redis_url, tmp_path))
+def test_daily_counts_filled(empty_app):
+    _daily_counts_filled(empty_app)
