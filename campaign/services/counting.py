@@ -208,7 +208,25 @@ def recount(campaign_id: int | None = None) -> dict[int, tuple[int, int]]:
     db.session.commit()
     if db.session.get_bind().dialect.name == "postgresql":
         db.session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
-    exact = exact_counts(campaign_id)
+    # One pass over the counted supports gives the counts per country, per day and the spend.
+    confirmed_on = utc_day(Support.confirmed_at)
+    exact: dict[int, Counter[str]] = defaultdict(Counter)
+    exact_days: dict[int, Counter[date]] = defaultdict(Counter)
+    exact_spend: Counter[int] = Counter()
+    for cid, country, day, n, spent in db.session.execute(
+        select(
+            Support.campaign_id,
+            Support.country,
+            confirmed_on,
+            func.count(),
+            func.coalesce(func.sum(Support.monthly_spend), 0),
+        )
+        .where(Support.counts, _only(Support.campaign_id, campaign_id))
+        .group_by(Support.campaign_id, Support.country, confirmed_on)
+    ):
+        exact[cid][country] += n
+        exact_days[cid][day] += n
+        exact_spend[cid] += int(spent)
     pending: dict[int, Counter[str]] = defaultdict(Counter)
     stmt = select(CountDelta.campaign_id, CountDelta.country, func.sum(CountDelta.delta)).group_by(
         CountDelta.campaign_id, CountDelta.country
@@ -226,26 +244,12 @@ def recount(campaign_id: int | None = None) -> dict[int, tuple[int, int]]:
         cc = cc.where(CountryCount.campaign_id == campaign_id)
     for cid, country, n in db.session.execute(cc):
         stored_countries[cid][country] = n
-    exact_spend = dict(
-        db.session.execute(
-            select(Support.campaign_id, func.coalesce(func.sum(Support.monthly_spend), 0))
-            .where(Support.counts)
-            .where(_only(Support.campaign_id, campaign_id))
-            .group_by(Support.campaign_id)
-        ).all()
-    )
     pending_spend = dict(
         db.session.execute(
             select(CountDelta.campaign_id, func.sum(CountDelta.spend))
             .where(_only(CountDelta.campaign_id, campaign_id))
             .group_by(CountDelta.campaign_id)
         ).all()
-    )
-    confirmed_on = utc_day(Support.confirmed_at)
-    exact_days = _per_campaign_day(
-        select(Support.campaign_id, confirmed_on, func.count())
-        .where(Support.counts, _only(Support.campaign_id, campaign_id))
-        .group_by(Support.campaign_id, confirmed_on)
     )
     pending_days = _per_campaign_day(
         select(CountDelta.campaign_id, CountDelta.day, func.sum(CountDelta.delta))
@@ -259,7 +263,7 @@ def recount(campaign_id: int | None = None) -> dict[int, tuple[int, int]]:
     )
     drift = {}
     for cid, cached, cached_spend in db.session.execute(campaigns).all():
-        wanted_spend = int(exact_spend.get(cid, 0)) - int(pending_spend.get(cid) or 0)
+        wanted_spend = exact_spend[cid] - int(pending_spend.get(cid) or 0)
         if wanted_spend != cached_spend:
             db.session.execute(
                 update(Campaign).where(Campaign.id == cid).values(monthly_spend_total=wanted_spend)
