@@ -3,7 +3,7 @@
 --
 -- BENCH_REQUESTS names a file of requests, one a line: METHOD<TAB>PATH<TAB>BODY<TAB>HEADER...
 -- (each header "Name: value"). Lines are shared out among wrk's threads; a thread stops when
--- its share is used up, so a run is bounded in count as well as in time (-d). Without a file,
+-- its share is used up and answered, so a run is bounded in count as well as in time (-d). Without a file,
 -- every request is wrk's default (the URL given on the command line). The summary's
 -- "window_us" runs from the first request sent to the last answer received, over all threads.
 
@@ -48,6 +48,8 @@ function init(args)
   last_us = 0
   prepared = nil
   cursor = 0
+  in_flight = 0 -- requests of this thread sent and not yet answered
+  used = false -- this thread's share of the lines is used up
   -- wrk calls request() once on thread 0's script to check it (script_verify_request) and
   -- never sends what it returns; that call must not use up a prepared line.
   verifying = (thread_index == 0)
@@ -97,6 +99,15 @@ function used_up()
   end
 end
 
+-- Once a thread's share is used up, it stops when the answers still on their way on its
+-- other connections have come: stopped at once, it would leave them sent and uncounted.
+local function stop_when_answered()
+  if used and in_flight == 0 then
+    wrk.thread:stop()
+    used_up()
+  end
+end
+
 function request()
   if verifying then
     verifying = false
@@ -111,17 +122,23 @@ function request()
   end
   cursor = cursor + 1
   if cursor > #prepared then
-    -- Used up: stop this thread. An empty request writes nothing, so no line is sent twice.
-    wrk.thread:stop()
-    used_up()
+    -- Used up: this connection sends nothing more (an empty request writes nothing, so no
+    -- line is sent twice).
+    used = true
+    stop_when_answered()
     return ""
   end
+  in_flight = in_flight + 1
   return prepared[cursor]
 end
 
 function response(status, headers, body)
   statuses[status] = (statuses[status] or 0) + 1
   last_us = now_us()
+  if prepared ~= nil then
+    in_flight = in_flight - 1
+    stop_when_answered()
+  end
 end
 
 function done(summary, latency, requests)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -13,8 +14,10 @@ from bench import loadgen
 
 class _Recorder(BaseHTTPRequestHandler):
     seen: Counter
+    protocol_version = "HTTP/1.1"  # keep-alive, as gunicorn answers wrk
 
     def do_GET(self):  # noqa: N802 - the name http.server calls
+        time.sleep(self.server.delay)
         self.server.seen[self.path] += 1
         self.send_response(200)
         self.send_header("Content-Length", "2")
@@ -25,25 +28,31 @@ class _Recorder(BaseHTTPRequestHandler):
         pass
 
 
-@pytest.mark.parametrize("threads", [1, 2])
-def test_every_prepared_request_is_sent_once(tmp_path, threads):
+@pytest.mark.parametrize(
+    ("threads", "connections", "delay", "count"), [(1, 1, 0, 9), (2, 2, 0, 9), (1, 8, 0.02, 40)]
+)
+def test_every_prepared_request_is_sent_once(tmp_path, threads, connections, delay, count):
     """wrk calls request() once to check a script and never sends that request: the first
     prepared line must not be used up by that call. Once the lines are used up, wrk reports
-    at once instead of sleeping out its -d."""
+    at once instead of sleeping out its -d; and the answers still on their way on a
+    thread's other connections are waited for and counted (over eight connections of slow
+    answers, the first to find the lines used up used to stop its thread with up to seven
+    requests sent and their answers never counted)."""
     loadgen.wrk_path()  # fails with a clear message when wrk is missing
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
     server.seen = Counter()
+    server.delay = delay
     # Polled often, so that shutdown() below returns at once (the default waits up to 0.5 s).
     thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
     thread.start()
     try:
-        paths = [f"/r/{i}" for i in range(9)]
+        paths = [f"/r/{i}" for i in range(count)]
         requests_file = tmp_path / "requests.tsv"
         loadgen.write_requests(requests_file, (("GET", p, "", {}) for p in paths))
         load = loadgen.run(
             f"http://127.0.0.1:{server.server_port}/",
             seconds=30,
-            connections=threads,
+            connections=connections,
             threads=threads,
             requests_file=requests_file,
         )
