@@ -2083,8 +2083,7 @@ class Bench:
         """After every scenario: each cached count (and its counts per country and per day)
         equals COUNT(*) of its confirmed supports."""
         self.log("Exactness…")
-        from campaign.dbutil import utc_day
-        from campaign.models import Campaign, CountDelta, CountryCount, DailyCount, Support
+        from campaign.models import Campaign, CountDelta, CountryCount, DailyCount
         from campaign.services.counting import exact_counts
 
         self.start_pool()
@@ -2096,7 +2095,7 @@ class Bench:
             if pending == 0:
                 break
             time.sleep(0.25)
-        exact = exact_counts()
+        exact, exact_days, _ = exact_counts()
         # The search scenario's campaigns carry made-up counts with no supports behind them.
         cached = dict(
             self.db.session.execute(
@@ -2109,19 +2108,12 @@ class Bench:
         ):
             if n:
                 by_country.setdefault(cid, {})[country] = n
-        confirmed_on = utc_day(Support.confirmed_at)
-        by_day, exact_days = {}, {}
+        by_day: dict[int, dict] = {}
         for cid, day, n in self.db.session.execute(
             select(DailyCount.campaign_id, DailyCount.day, DailyCount.count)
         ):
             if n:
                 by_day.setdefault(cid, {})[day] = n
-        for cid, day, n in self.db.session.execute(
-            select(Support.campaign_id, confirmed_on, func.count())
-            .where(Support.counts)
-            .group_by(Support.campaign_id, confirmed_on)
-        ):
-            exact_days.setdefault(cid, {})[day] = n
         self.db.session.commit()
         names = {cid: name for name, cid in self.campaigns.ids.items()}
         campaigns = []
@@ -2280,28 +2272,25 @@ class CountPoller(threading.Thread):
 
 def fetch(port: int, path: str) -> int:
     """One GET on loopback, its status (a fresh connection, read to the end)."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    try:
-        conn.request("GET", path)
-        response = conn.getresponse()
-        response.read()
-        return response.status
-    finally:
-        conn.close()
+    return _get(port, path)[0]
 
 
 def fetch_body(port: int, path: str) -> bytes:
     """One GET on loopback that must answer 200: its body."""
+    status, body = _get(port, path)
+    if status != 200:
+        raise RuntimeError(f"GET {path} on port {port} answered {status}")
+    return body
+
+
+def _get(port: int, path: str) -> tuple[int, bytes]:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     try:
         conn.request("GET", path)
         response = conn.getresponse()
-        body = response.read()
+        return response.status, response.read()
     finally:
         conn.close()
-    if response.status != 200:
-        raise RuntimeError(f"GET {path} on port {port} answered {response.status}")
-    return body
 
 
 def p50_ratio(big: loadgen.Load, small: loadgen.Load) -> float | None:

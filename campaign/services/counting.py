@@ -177,19 +177,35 @@ def refresh_momentum() -> int:
     return len(changes)
 
 
-def exact_counts(campaign_id: int | None = None) -> dict[int, Counter[str]]:
-    """``COUNT(*)`` of confirmed, not withdrawn supports per campaign and country."""
-    stmt = (
-        select(Support.campaign_id, Support.country, func.count())
-        .where(Support.counts)
-        .group_by(Support.campaign_id, Support.country)
-    )
-    if campaign_id is not None:
-        stmt = stmt.where(Support.campaign_id == campaign_id)
-    counts: dict[int, Counter[str]] = defaultdict(Counter)
-    for cid, country, n in db.session.execute(stmt):
-        counts[cid][country] = n
-    return counts
+class Exact(NamedTuple):
+    """``COUNT(*)`` of the counted supports (confirmed, not withdrawn), per campaign: by
+    country, by day of confirmation (UTC), and their pledged spend."""
+
+    countries: dict[int, Counter[str]]
+    days: dict[int, Counter[date]]
+    spend: Counter[int]
+
+
+def exact_counts(campaign_id: int | None = None) -> Exact:
+    """What every cached count should be once the waiting deltas are folded, in one pass
+    over the counted supports (grouped by campaign, country and day)."""
+    confirmed_on = utc_day(Support.confirmed_at)
+    exact = Exact(defaultdict(Counter), defaultdict(Counter), Counter())
+    for cid, country, day, n, spent in db.session.execute(
+        select(
+            Support.campaign_id,
+            Support.country,
+            confirmed_on,
+            func.count(),
+            func.coalesce(func.sum(Support.monthly_spend), 0),
+        )
+        .where(Support.counts, _only(Support.campaign_id, campaign_id))
+        .group_by(Support.campaign_id, Support.country, confirmed_on)
+    ):
+        exact.countries[cid][country] += n
+        exact.days[cid][day] += n
+        exact.spend[cid] += int(spent)
+    return exact
 
 
 def _only(column, campaign_id: int | None):
@@ -208,25 +224,7 @@ def recount(campaign_id: int | None = None) -> dict[int, tuple[int, int]]:
     db.session.commit()
     if db.session.get_bind().dialect.name == "postgresql":
         db.session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
-    # One pass over the counted supports gives the counts per country, per day and the spend.
-    confirmed_on = utc_day(Support.confirmed_at)
-    exact: dict[int, Counter[str]] = defaultdict(Counter)
-    exact_days: dict[int, Counter[date]] = defaultdict(Counter)
-    exact_spend: Counter[int] = Counter()
-    for cid, country, day, n, spent in db.session.execute(
-        select(
-            Support.campaign_id,
-            Support.country,
-            confirmed_on,
-            func.count(),
-            func.coalesce(func.sum(Support.monthly_spend), 0),
-        )
-        .where(Support.counts, _only(Support.campaign_id, campaign_id))
-        .group_by(Support.campaign_id, Support.country, confirmed_on)
-    ):
-        exact[cid][country] += n
-        exact_days[cid][day] += n
-        exact_spend[cid] += int(spent)
+    exact, exact_days, exact_spend = exact_counts(campaign_id)
     pending: dict[int, Counter[str]] = defaultdict(Counter)
     stmt = select(CountDelta.campaign_id, CountDelta.country, func.sum(CountDelta.delta)).group_by(
         CountDelta.campaign_id, CountDelta.country

@@ -991,7 +991,7 @@ class Chaos:
         }
 
         # --- counts: cached = COUNT(*), then the recount finds no drift
-        exact = counting.exact_counts()
+        exact = counting.exact_counts().countries
         drift = {}
         for campaign in s.execute(select(Campaign).where(Campaign.id.in_(ids))).scalars():
             countries = dict(
