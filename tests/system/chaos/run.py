@@ -433,20 +433,33 @@ class Chaos:
         return busy
 
     def kill_worker(
-        self, wave: str, main_only: bool = False, prefer: tuple[str, ...] = (), wait: float = 20
+        self,
+        wave: str,
+        main_only: bool = False,
+        prefer: tuple[str, ...] = (),
+        wait: float = 20,
+        grace: float = 20,
     ) -> None:
-        """SIGKILL a worker in the middle of a job, then start a replacement."""
-        deadline = time.monotonic() + wait
+        """SIGKILL a worker in the middle of a job, then start a replacement.
+
+        For ``wait`` seconds only a job named in ``prefer`` will do (any in the last three),
+        then any job for ``grace`` seconds more: late in a wave the jobs left are folds and
+        sweeps of a few milliseconds, so the work-horses are looked for in /proc every 5 ms
+        and RQ is asked what they run only when one is there."""
+        start = time.monotonic()
         choice = None
-        while time.monotonic() < deadline and not self.stop.is_set():
+        while time.monotonic() < start + wait + grace and not self.stop.is_set():
+            if not any(horse_of(p.pid) for p in self.workers if p.alive()):
+                time.sleep(0.005)
+                continue
             busy = [(p, f) for p, f in self.busy_workers() if horse_of(p.pid) is not None]
             preferred = [(p, f) for p, f in busy if any(name in f for name in prefer)]
-            if preferred or (busy and time.monotonic() > deadline - min(3.0, wait / 2)):
+            if preferred or (busy and time.monotonic() > start + wait - min(3.0, wait / 2)):
                 choice = (preferred or busy)[0]
                 break
-            time.sleep(0.05)
+            time.sleep(0.005)
         if choice is None:
-            self.figures.errors.append(f"no busy worker to kill in wave {wave} within {wait:.0f} s")
+            self.figures.errors.append(f"no busy worker to kill in wave {wave} within {wait + grace:.0f} s")
             return
         proc, func = choice
         horse = horse_of(proc.pid)
