@@ -8,12 +8,13 @@ production is. Then, for each round, each shape of the sink and each way of rend
 campaign's email rendered once per language with blanks and filled in for each reader, the
 default; and each email rendered for its reader alone), it inserts ``--emails`` pending
 supports owed their confirmation email (one in four in Spanish, one in eight with a name that
-is not ASCII and needs escaping, spread over ``--campaigns`` petitions) in one statement and
-runs :func:`campaign.jobs.supports.dispatch_confirmations` in this process until none is
-owed (batches of ``CONFIRMATION_BATCH`` over one SMTP connection). Reported: this process's
+is not ASCII and needs escaping, each typed from an IP of its own, spread over
+``--campaigns`` petitions) in one statement and runs
+:func:`campaign.jobs.supports.dispatch_confirmations` in this process until none is owed
+(batches of ``CONFIRMATION_BATCH`` over one SMTP connection). Reported: this process's
 CPU time per email (``time.process_time``: the claims, the caps script, rendering, building
 and sending the messages, the receipts; not PostgreSQL's, Redis's or the sink's), PostgreSQL's
-CPU time per email (its server's processes), the wall
+and Redis's CPU time per email (their servers' processes), the wall
 time (with the dispatcher's 0.2 s for a batch to gather, and the second it then stays idle
 before it stops, ``CONFIRMATION_DISPATCH_SECONDS``) and the messages the sink counted.
 CPU time holds on a shared machine where rates do not. A warm-up run (templates compiled)
@@ -28,6 +29,7 @@ the raw stacks are kept in ``bench/results/profiles/dispatch-cpu-0.txt``.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import statistics
@@ -73,29 +75,42 @@ def main() -> None:
                     for way in WAYS:
                         stack.sink_command("reset")
                         _owe(campaign_ids, args.emails, f"r{n}{shape}{way}")
-                        meter = CpuMeter({"postgres": [pid] if (pid := stack.postgres_pid()) else []})
+                        meter = CpuMeter(
+                            {
+                                "postgres": [pid] if (pid := stack.postgres_pid()) else [],
+                                "redis": [proc.popen.pid for proc in stack.procs if proc.name == "redis"],
+                            }
+                        )
                         cpu, wall, sent = _send_all(one_by_one=way != "blanks")
-                        postgres = meter.cores(1.0).get("postgres", 0.0)  # cores over 1 s: CPU seconds
+                        servers = meter.cores(1.0)  # cores over 1 s: CPU seconds
+                        postgres, redis = servers.get("postgres", 0.0), servers.get("redis", 0.0)
                         taken = stack.sink_command("stats")["messages"]
                         assert sent == taken == args.emails, (sent, taken)
                         results[shape, way].append(
-                            (cpu / sent * 1000, wall / sent * 1000, postgres / sent * 1000)
+                            (
+                                cpu / sent * 1000,
+                                wall / sent * 1000,
+                                postgres / sent * 1000,
+                                redis / sent * 1000,
+                            )
                         )
                         print(
                             f"round {n + 1}, pipelining {shape}, {way}: {sent} emails, "
                             f"{cpu / sent * 1000:.3f} ms CPU and {wall / sent * 1000:.3f} ms wall per email"
-                            f" (PostgreSQL {postgres / sent * 1000:.3f} ms)",
+                            f" (PostgreSQL {postgres / sent * 1000:.3f} ms,"
+                            f" Redis {redis / sent * 1000:.3f} ms)",
                             flush=True,
                         )
             summary = {
                 f"pipelining {shape}, {way}": {
-                    "cpu_ms_per_email_median": round(statistics.median(c for c, _, _ in runs), 3),
+                    "cpu_ms_per_email_median": round(statistics.median(c for c, *_ in runs), 3),
                     "cpu_ms_per_email_range": [
-                        round(min(c for c, _, _ in runs), 3),
-                        round(max(c for c, _, _ in runs), 3),
+                        round(min(c for c, *_ in runs), 3),
+                        round(max(c for c, *_ in runs), 3),
                     ],
-                    "wall_ms_per_email_median": round(statistics.median(w for _, w, _ in runs), 3),
-                    "postgres_cpu_ms_per_email_median": round(statistics.median(p for _, _, p in runs), 3),
+                    "wall_ms_per_email_median": round(statistics.median(w for _, w, *_ in runs), 3),
+                    "postgres_cpu_ms_per_email_median": round(statistics.median(p for _, _, p, _ in runs), 3),
+                    "redis_cpu_ms_per_email_median": round(statistics.median(r for *_, r in runs), 3),
                 }
                 for (shape, way), runs in results.items()
             }
@@ -106,6 +121,13 @@ def main() -> None:
                 _profile(campaign_ids, args.emails, args.profile)
 
 
+_addresses = itertools.count(0, 1 << 16)  # each call's addresses after the last's (up to 65,536)
+
+
+def _address(n: int) -> str:
+    return f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}"
+
+
 def _owe(campaign_ids: list[int], count: int, prefix: str) -> None:
     """``count`` pending supports owed their confirmation email, spread over
     ``campaign_ids``, inserted in one statement, and their emails owed in another."""
@@ -113,6 +135,7 @@ def _owe(campaign_ids: list[int], count: int, prefix: str) -> None:
     from campaign.models import ConfirmationOwed, Support, utcnow
 
     now = utcnow()
+    first = next(_addresses)
     rows = [
         {
             "campaign_id": campaign_ids[i % len(campaign_ids)],
@@ -121,6 +144,7 @@ def _owe(campaign_ids: list[int], count: int, prefix: str) -> None:
             "email_canonical": f"{prefix}.{i}@bench.example",
             "country": "GB",
             "locale": "es" if i % 4 == 3 else None,
+            "ip_address": _address(first + i),  # one each, as the surge's supporters
             "confirmation_sends": 1,
         }
         for i in range(count)

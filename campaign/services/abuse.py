@@ -1090,11 +1090,13 @@ def confirmation_email_allowed(send_key: str, mailbox: str, ip_address: str | No
 #: The confirmation caps of a batch of emails in one round trip, each email in turn as
 #: :func:`confirmation_email_allowed` would record it: added to each of its caps' sorted
 #: sets (NX: a send key counts once), trimmed and counted per window; an email over any cap
-#: is taken back out of all of them. ARGV: now, the mailbox cap's windows and the IP cap's
-#: (each "seconds amount seconds amount ...", empty for none), then per email its send key,
-#: its mailbox and its IP (empty for none): three values an email, where each cap's key and
-#: windows, sent for each email, made the batch's arguments the most of its Redis CPU on
-#: the client. Returns 1 (allowed) or 0 per email.
+#: is taken back out of all of them. A set the email has just made (its first member) needs
+#: neither: it holds one send, over a cap only if the cap allows none. ARGV: now, the
+#: mailbox cap's windows and the IP cap's (each "seconds amount seconds amount ...", empty
+#: for none), then the emails as one value, a line each: its send key, its mailbox and its
+#: IP (empty for none), tab-separated. One value, where three an email (and before them
+#: each cap's key and windows for each email) made packing the arguments the most of the
+#: batch's Redis CPU on the client. Returns 1 (allowed) or 0 per email.
 CAPS_SCRIPT = """
 local now = tonumber(ARGV[1])
 local function windows(spec)
@@ -1109,18 +1111,27 @@ end
 local caps = {}
 caps[1] = {'groundswell:confirmations:mailbox:', windows(ARGV[2])}
 caps[2] = {'groundswell:confirmations:ip:', windows(ARGV[3])}
+for _, cap in ipairs(caps) do
+  cap[4] = false  -- whether the cap allows no send at all
+  for _, window in ipairs(cap[2]) do
+    if window[2] < 1 then cap[4] = true end
+  end
+end
 local allowed = {}
-for i = 4, #ARGV, 3 do
-  local member, keys, over = ARGV[i], {}, false
+for member, mailbox, ip in string.gmatch(ARGV[4], '([^\\t\\n]*)\\t([^\\t\\n]*)\\t([^\\t\\n]*)\\n') do
+  local keys, over, whos = {}, false, {mailbox, ip}
   for c = 1, 2 do
-    local who, list, longest = ARGV[i + c], caps[c][2], caps[c][3]
+    local who, list, longest = whos[c], caps[c][2], caps[c][3]
     if who ~= '' and #list > 0 then
       local key = caps[c][1] .. who
       keys[#keys + 1] = key
-      redis.call('ZADD', key, 'NX', now, member)
-      redis.call('ZREMRANGEBYSCORE', key, '-inf', now - longest)
-      for _, window in ipairs(list) do
-        if redis.call('ZCOUNT', key, now - window[1], '+inf') > window[2] then over = true end
+      if redis.call('ZADD', key, 'NX', now, member) == 1 and redis.call('ZCARD', key) == 1 then
+        if caps[c][4] then over = true end
+      else
+        redis.call('ZREMRANGEBYSCORE', key, '-inf', now - longest)
+        for _, window in ipairs(list) do
+          if redis.call('ZCOUNT', key, now - window[1], '+inf') > window[2] then over = true end
+        end
       end
       redis.call('EXPIRE', key, longest)
     end
@@ -1149,8 +1160,16 @@ def confirmation_emails_allowed(emails: list[tuple[str, str, str | None]]) -> li
         _windows(parse_many(current_app.config["RATELIMIT_CONFIRMATION_MAILBOX"])),
         _windows(parse_many(current_app.config["RATELIMIT_CONFIRMATION_IP"])),
     ]
-    for send_key, mailbox, ip_address in emails:
-        args += (send_key, mailbox, ip_address or "")
+    lines = "".join(
+        [f"{send_key}\t{mailbox}\t{ip_address or ''}\n" for send_key, mailbox, ip_address in emails]
+    )
+    if lines.count("\n") != len(emails) or lines.count("\t") != 2 * len(emails):
+        # A tab or a line break inside a value (never in an address the forms took): blanked.
+        lines = "".join(
+            "\t".join(value.replace("\t", " ").replace("\n", " ") for value in (key, box, ip or "")) + "\n"
+            for key, box, ip in emails
+        )
+    args.append(lines)
     try:
         return [bool(allowed) for allowed in run_script("caps", CAPS_SCRIPT, args=args)]
     except RedisError:

@@ -96,3 +96,28 @@ def test_a_batch_is_capped_as_its_emails_one_by_one(app):
         *(f"groundswell:confirmations:mailbox:box{n}@example.org" for n in (0, 1, 2, 9)),
         "groundswell:confirmations:ip:198.51.100.7",
     }
+
+
+def test_a_batch_answers_each_email_whatever_its_values_hold(app):
+    """The batch goes to Redis as lines of tab-separated values: a value with a tab or a line
+    break in it (no form lets one through) still gets its own answer, and does not shift the
+    emails after it onto other caps."""
+    from campaign.queue import redis_connection
+    from campaign.services.abuse import confirmation_emails_allowed
+
+    redis = redis_connection()
+    for key in redis.scan_iter("groundswell:confirmations:*"):
+        redis.delete(key)
+    emails = [
+        ("confirm-support:1:1", "odd\tbox@example.org", "198.51.100.8"),
+        ("confirm-support:2:1", "line\nbreak@example.org", None),
+        ("confirm-support:3:1", "plain@example.org", "198.51.100.9"),
+    ]
+    assert confirmation_emails_allowed(emails) == [True, True, True]
+    assert redis.zrange("groundswell:confirmations:mailbox:plain@example.org", 0, -1) == [
+        b"confirm-support:3:1"
+    ]
+    assert redis.zrange("groundswell:confirmations:ip:198.51.100.9", 0, -1) == [b"confirm-support:3:1"]
+    assert redis.zrange("groundswell:confirmations:mailbox:odd box@example.org", 0, -1) == [
+        b"confirm-support:1:1"
+    ]
