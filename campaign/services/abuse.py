@@ -1081,8 +1081,9 @@ def confirmation_email_allowed(send_key: str, mailbox: str, ip_address: str | No
             for key, _limits in caps:
                 pipe.zrem(key, send_key)
             pipe.execute()
-    except RedisError:
-        log.warning("confirmation email caps unchecked: Redis unavailable")
+    except RedisError as exc:
+        # Unreachable, or refusing (out of memory, a script error): logged as it said.
+        log.warning("confirmation email caps unchecked: %s: %s", type(exc).__name__, exc)
         return True
     return not over
 
@@ -1172,6 +1173,7 @@ def confirmation_emails_allowed(emails: list[tuple[str, str, str | None]]) -> li
     args.append(lines)
     try:
         return [bool(allowed) for allowed in run_script("caps", CAPS_SCRIPT, args=args)]
-    except RedisError:
-        log.warning("confirmation email caps unchecked: Redis unavailable")
+    except RedisError as exc:
+        # Unreachable, or refusing (out of memory, a script error): logged as it said.
+        log.warning("confirmation email caps unchecked: %s: %s", type(exc).__name__, exc)
         return [True] * len(emails)

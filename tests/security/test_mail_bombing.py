@@ -121,3 +121,22 @@ def test_a_batch_answers_each_email_whatever_its_values_hold(app):
     assert redis.zrange("groundswell:confirmations:mailbox:odd box@example.org", 0, -1) == [
         b"confirm-support:1:1"
     ]
+
+
+def test_a_batch_goes_when_redis_refuses_the_caps_and_the_log_says_why(app, caplog):
+    """Redis refusing the caps script (here an error reply, as an out-of-memory server gives)
+    lets the emails go, as when it is unreachable, and the warning names the refusal rather
+    than calling Redis unavailable."""
+    from campaign.queue import redis_connection
+    from campaign.services.abuse import confirmation_emails_allowed
+
+    app.extensions["groundswell.caps_script"] = redis_connection().register_script(
+        "return redis.error_reply('OOM command not allowed when used memory > maxmemory')"
+    )
+    try:
+        with caplog.at_level("WARNING", logger="campaign.services.abuse"):
+            allowed = confirmation_emails_allowed([("confirm-support:1:1", "box@example.org", None)])
+    finally:
+        del app.extensions["groundswell.caps_script"]
+    assert allowed == [True]
+    assert "caps unchecked: OutOfMemoryError: command not allowed" in caplog.text
