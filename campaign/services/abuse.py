@@ -1082,7 +1082,7 @@ def confirmation_email_allowed(send_key: str, mailbox: str, ip_address: str | No
                 pipe.zrem(key, send_key)
             pipe.execute()
     except RedisError as exc:
-        # Unreachable, or refusing (out of memory, a script error): logged as it said.
+        # Unreachable, or refusing (out of memory, a script error): the warning says which.
         log.warning("confirmation email caps unchecked: %s: %s", type(exc).__name__, exc)
         return True
     return not over
@@ -1174,6 +1174,6 @@ def confirmation_emails_allowed(emails: list[tuple[str, str, str | None]]) -> li
     try:
         return [bool(allowed) for allowed in run_script("caps", CAPS_SCRIPT, args=args)]
     except RedisError as exc:
-        # Unreachable, or refusing (out of memory, a script error): logged as it said.
+        # Unreachable, or refusing (out of memory, a script error): the warning says which.
         log.warning("confirmation email caps unchecked: %s: %s", type(exc).__name__, exc)
         return [True] * len(emails)
