@@ -61,5 +61,8 @@ def recount_job() -> int:
 
 @app_job
 def refresh_momentum_job() -> int:
-    """Re-base momentum on the last days' supports; returns how many campaigns changed."""
-    return counting.refresh_momentum()
+    """Re-base momentum on the last days' counts; returns how many campaigns changed. Holds
+    the fold lock (a fold between its read and its write would be undone)."""
+    lock = redis_connection().lock(FOLD_LOCK, timeout=FOLD_LOCK_SECONDS, blocking_timeout=60)
+    with lock:
+        return counting.refresh_momentum()

@@ -26,6 +26,7 @@ from campaign.models import (
     DailyCount,
     Milestone,
     Support,
+    day_of,
     utcnow,
 )
 from campaign.outbox import add_batches, later
@@ -82,15 +83,19 @@ def fold_counts(batch: int = FOLD_BATCH) -> Folded:
         per_day[campaign_id][day] += delta
     milestone_ids = []
     conditions_met: dict[int, list[int]] = {}
+    first_recent = momentum_first_day()
     for campaign_id in sorted(per_campaign):  # a fixed order: no deadlock between folds
         change = per_campaign[campaign_id]
+        # Momentum takes the deltas of the days it counts: a support confirmed a month ago
+        # and withdrawn today leaves it as it is.
+        recent = sum(amount for day, amount in per_day[campaign_id].items() if day >= first_recent)
         new, goal = db.session.execute(
             update(Campaign)
             .where(Campaign.id == campaign_id)
             .values(
                 confirmed_count=Campaign.confirmed_count + change,
                 monthly_spend_total=Campaign.monthly_spend_total + spend[campaign_id],
-                momentum=case((Campaign.momentum + change < 0, 0), else_=Campaign.momentum + change),
+                momentum=case((Campaign.momentum + recent < 0, 0), else_=Campaign.momentum + recent),
             )
             .returning(Campaign.confirmed_count, Campaign.goal)
         ).one()
@@ -144,29 +149,38 @@ def fold_counts(batch: int = FOLD_BATCH) -> Folded:
     return Folded(len(rows), milestone_ids, conditions_met)
 
 
-#: Momentum counts the confirmed supports of this many days.
+#: Momentum counts the confirmed supports of this many days (UTC), today's included.
 MOMENTUM_DAYS = 7
+
+
+def momentum_first_day() -> date:
+    """The first day whose supports momentum counts."""
+    return day_of(utcnow()) - timedelta(days=MOMENTUM_DAYS - 1)
 
 
 def refresh_momentum() -> int:
     """Set each campaign's momentum to its counted supports confirmed in the last
-    ``MOMENTUM_DAYS`` days (folds add to it between refreshes; this lets old supports age
-    out). Commits; returns how many campaigns changed."""
-    since = utcnow() - timedelta(days=MOMENTUM_DAYS)
+    ``MOMENTUM_DAYS`` days as the folds have counted them: its ``daily_counts`` of those days,
+    at most seven rows a campaign, however many supports they hold. The folds add to
+    momentum what they add to those days, so this only lets a day that has left the window
+    age out, and a support confirmed but not folded yet is counted by its fold alone (read
+    from the supports, it was counted here and again by the fold until the next refresh).
+    Its job holds the fold's lock, as the recount's does, so that no fold adds to both
+    between the read and the write. Commits; returns how many campaigns changed."""
     fresh = dict(
         db.session.execute(
-            select(Support.campaign_id, func.count())
-            .where(Support.confirmed_at >= since, Support.withdrawn_at.is_(None))
-            .group_by(Support.campaign_id)
+            select(DailyCount.campaign_id, func.sum(DailyCount.count))
+            .where(DailyCount.day >= momentum_first_day())
+            .group_by(DailyCount.campaign_id)
         ).all()
     )
     stored = dict(
         db.session.execute(select(Campaign.id, Campaign.momentum).where(Campaign.momentum != 0)).all()
     )
     changes = [
-        {"cid": cid, "value": fresh.get(cid, 0)}
+        {"cid": cid, "value": max(0, int(fresh.get(cid, 0)))}
         for cid in stored.keys() | fresh.keys()
-        if fresh.get(cid, 0) != stored.get(cid, 0)
+        if max(0, int(fresh.get(cid, 0))) != stored.get(cid, 0)
     ]
     if changes:
         table = Campaign.__table__

@@ -530,6 +530,7 @@ def test_home_trending_is_momentum_not_recency(client):
 
 
 def test_momentum_follows_the_last_weeks_supports(app):
+    from campaign.models import Support
     from campaign.services import counting
     from tests.factories import SupportFactory, every_other
 
@@ -538,19 +539,98 @@ def test_momentum_follows_the_last_weeks_supports(app):
     counting.fold_counts()
     db.session.refresh(campaign)
     assert campaign.momentum == 3
-    # Supports age out of the week: the refresh re-bases momentum on what is recent.
-    from campaign.models import Support
-
+    # Supports age out of the week: once their days are counted as long ago (the recount
+    # repairs the days from the supports), the refresh re-bases momentum on what is recent.
     db.session.execute(
         db.update(Support)
         .where(Support.campaign_id == campaign.id)
         .values(confirmed_at=utcnow() - timedelta(days=8))
     )
     db.session.commit()
+    counting.recount()
     assert counting.refresh_momentum() == 1
     db.session.refresh(campaign)
     assert campaign.momentum == 0 and campaign.confirmed_count == 3
     assert counting.refresh_momentum() == 0
+
+
+def _signed_and_confirmed(campaign, n: int) -> list[int]:
+    from campaign.jobs.supports import support_token
+    from campaign.models import Support
+    from campaign.services import supports as service
+
+    ids = []
+    for i in range(n):
+        result = service.add_support(
+            campaign.id, name="P", email=f"m{campaign.id}.{i}@example.org", country="FR"
+        )
+        service.confirm(support_token("confirm-support", db.session.get(Support, result.support_id)))
+        ids.append(result.support_id)
+    return ids
+
+
+def test_a_refresh_before_the_fold_does_not_count_a_support_twice(app):
+    """Supports confirmed but not folded yet are counted by their fold, not also by a
+    refresh that ran first (momentum is re-based on the folded counts per day)."""
+    from campaign.services import counting
+
+    campaign = make_campaign()
+    _signed_and_confirmed(campaign, 2)
+    counting.refresh_momentum()
+    counting.fold_counts()
+    db.session.refresh(campaign)
+    assert campaign.momentum == 2 == campaign.confirmed_count
+    assert counting.refresh_momentum() == 0
+
+
+def test_a_support_from_before_the_week_withdrawn_leaves_momentum_as_it_is(app):
+    """Momentum counts the week's supports: withdrawing one confirmed a month ago takes it
+    off the count, not off the week."""
+    from campaign.models import Support
+    from campaign.services import counting
+    from campaign.services import supports as service
+
+    campaign = make_campaign()
+    old, *_recent = _signed_and_confirmed(campaign, 3)
+    counting.fold_counts()
+    db.session.execute(
+        db.update(Support).where(Support.id == old).values(confirmed_at=utcnow() - timedelta(days=30))
+    )
+    db.session.commit()
+    counting.recount()  # the old support's day, a month ago
+    counting.refresh_momentum()
+    db.session.refresh(campaign)
+    assert campaign.momentum == 2
+    assert service.withdraw(old)
+    counting.fold_counts()
+    db.session.refresh(campaign)
+    assert campaign.confirmed_count == 2 and campaign.momentum == 2
+    assert counting.refresh_momentum() == 0
+
+
+def test_the_momentum_job_waits_for_a_running_fold(app):
+    """The refresh reads the counts per day, then writes momentum: a fold between the two
+    would be undone, so its job takes the fold's lock, waiting while a fold holds it (here
+    one whose lock lapses after a second), and releases it."""
+    import time
+
+    from campaign.jobs.counting import FOLD_LOCK, refresh_momentum_job
+    from campaign.queue import redis_connection
+    from campaign.services import counting
+
+    campaign = make_campaign()
+    _signed_and_confirmed(campaign, 2)
+    counting.fold_counts()
+    db.session.execute(db.update(Campaign).where(Campaign.id == campaign.id).values(momentum=0))
+    db.session.commit()
+    redis = redis_connection()
+    assert redis.lock(FOLD_LOCK, timeout=1).acquire(blocking=False)
+    started = time.monotonic()
+    assert refresh_momentum_job() == 1
+    assert time.monotonic() - started >= 0.8
+    assert not redis.exists(FOLD_LOCK)
+    db.session.refresh(campaign)
+    assert campaign.momentum == 2
 
 
 # ---------------------------------------------------------------------------- the API
