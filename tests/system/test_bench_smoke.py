@@ -116,3 +116,9 @@ def test_smoke_run_reports_every_scenario(tmp_path):
         assert run["bare"]["duplicates"] == 0 and run["bare"]["missing"] == 0, run["bare"]
         assert run["sink_ceiling"]["per_s"] > 0
     assert data["scenarios"]["exactness"]["figures"][0]["app"] is True
+    # The clock's jobs the run leaves out, timed at its end: the recount of the big campaign
+    # finds nothing to repair, and each timing is there.
+    jobs = data["scenarios"]["exactness"]["background_jobs"]
+    assert jobs["drifted"] == 0 and jobs["supports"] > 0, jobs
+    assert len(jobs["recount_runs_ms"]) == len(jobs["bare_runs_ms"]) == 3, jobs
+    assert jobs["recount_ms"] > 0 and jobs["bare_recount_ms"] > 0 and jobs["refresh_ms"] > 0, jobs
