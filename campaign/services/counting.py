@@ -174,8 +174,10 @@ def refresh_momentum() -> int:
             .group_by(DailyCount.campaign_id)
         ).all()
     )
+    # Momentum is never below 0 (the fold and this stop there), so "> 0" is "!= 0" that the
+    # index on (momentum, id) can answer, where "!=" read every campaign (25 ms at 100,000).
     stored = dict(
-        db.session.execute(select(Campaign.id, Campaign.momentum).where(Campaign.momentum != 0)).all()
+        db.session.execute(select(Campaign.id, Campaign.momentum).where(Campaign.momentum > 0)).all()
     )
     changes = [
         {"cid": cid, "value": max(0, int(fresh.get(cid, 0)))}
